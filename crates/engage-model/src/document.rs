@@ -1,0 +1,105 @@
+//! The documents `engage validate` checks: a page-shape SDE, a history-shape SDE, the
+//! history API's `{"sdes": {"events": [...]}}`, an array of SDEs, or an `LP_OFFERS` event.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::error::{Errors, Invalid, Token};
+use crate::event::OfferEvent;
+use crate::json::Json;
+use crate::read::array;
+use crate::sde::{Sde, Stamps};
+
+/// A validated document, ready to print in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Document {
+    /// Engagement attributes, printed as `{"sdes": {"events": [...]}}` in history shape.
+    Sdes(Vec<(Sde, Stamps)>),
+    /// An event, printed as `{"appName", "eventName", "data"}`.
+    Event(OfferEvent),
+}
+
+impl Document {
+    /// Parses and validates raw bytes, reporting every problem found.
+    pub fn parse(input: &[u8]) -> Result<Document, Invalid> {
+        let json =
+            Json::parse(input).map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))?;
+        Document::from_json(&json)
+    }
+
+    pub fn from_json(json: &Json<'_>) -> Result<Document, Invalid> {
+        match json {
+            Json::Array(_) => sde_list(json).map(Document::Sdes),
+            Json::Object(_) if json.get("appName").is_some() || json.get("eventName").is_some() => {
+                OfferEvent::from_json(json, &[]).map(Document::Event)
+            }
+            Json::Object(members) if members.len() == 1 && json.get("sdes").is_some() => {
+                let mut errors = Errors::new();
+                let sdes = errors.nested(Token::Key("sdes"), |errors| {
+                    let sdes = json.get("sdes")?;
+                    match sdes.get("events") {
+                        Some(events) if matches!(sdes, Json::Object(m) if m.len() == 1) => errors
+                            .nested(Token::Key("events"), |e| match sde_list(events) {
+                                Ok(list) => Some(list),
+                                Err(invalid) => {
+                                    e.absorb(invalid);
+                                    None
+                                }
+                            }),
+                        _ => {
+                            errors.here("expected {\"events\": [...]}");
+                            None
+                        }
+                    }
+                });
+                errors.finish(sdes).map(Document::Sdes)
+            }
+            Json::Object(_) => Sde::from_either(json).map(|sde| Document::Sdes(vec![sde])),
+            other => Err(Invalid::single(
+                "",
+                format!(
+                    "expected an SDE, an array of SDEs or an LP_OFFERS event, found {}",
+                    other.kind()
+                ),
+            )),
+        }
+    }
+}
+
+fn sde_list(json: &Json<'_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {
+    let mut errors = Errors::new();
+    let list = array(json, &mut errors, |item, e| match Sde::from_either(item) {
+        Ok(sde) => Some(sde),
+        Err(invalid) => {
+            e.absorb(invalid);
+            None
+        }
+    });
+    errors.finish(list)
+}
+
+impl Serialize for Document {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Document::Event(event) => event.serialize(s),
+            Document::Sdes(list) => {
+                struct Events<'a>(&'a [(Sde, Stamps)]);
+                impl Serialize for Events<'_> {
+                    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut map = s.serialize_map(Some(1))?;
+                        let history: Vec<_> = self
+                            .0
+                            .iter()
+                            .map(|(sde, stamps)| sde.to_history(*stamps))
+                            .collect();
+                        map.serialize_entry("events", &history)?;
+                        map.end()
+                    }
+                }
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("sdes", &Events(list))?;
+                map.end()
+            }
+        }
+    }
+}

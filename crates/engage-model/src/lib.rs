@@ -1,0 +1,33 @@
+//! The Engage vocabulary: what the tag, apps and the history API say, validated once.
+//!
+//! - [`json`]: the borrowed JSON tree every validator walks.
+//! - [`error`]: [`FieldError`] and [`Invalid`], every problem at a JSON pointer.
+//! - [`scalar`]: attribute values ([`Text`], [`Field`]), value sets and dates (SPEC §3.2).
+//! - [`event`]: the `LP_OFFERS` lifecycle events and their invariants (SPEC §1).
+//! - [`sde`]: the ten engagement attribute types in page and history shape (SPEC §3.1).
+//! - [`visit`]: a visit's attribute state and the merge/append/replace rule (SPEC §3.3).
+//! - [`monitoring`]: the Monitoring API's attributes and impressions (SPEC §4).
+//! - [`document`]: the documents `engage validate` reads.
+//!
+//! No I/O and no async runtime here: everything is a pure function of its input.
+
+pub mod document;
+pub mod error;
+pub mod event;
+pub mod json;
+pub mod monitoring;
+mod read;
+pub mod scalar;
+pub mod sde;
+pub mod visit;
+
+pub use document::Document;
+pub use error::{FieldError, Invalid};
+pub use event::{
+    AgentState, ConfKey, EngagementType, OfferData, OfferEvent, OfferEventName, LP_OFFERS,
+};
+pub use json::Json;
+pub use monitoring::{EngagementAttribute, Impression, ImpressionKind};
+pub use scalar::{Channel, Date, Field, ServiceStatus, Text, MAX_VALUE_CHARS};
+pub use sde::{HistorySde, RepeatRule, Sde, SdeType, Shape, Stamps};
+pub use visit::VisitSdes;

@@ -1,0 +1,186 @@
+//! The Monitoring API's engagement attributes (SPEC §4): page-shape SDEs, plus the
+//! impression attributes an app reports instead of tag events, each mapped to the
+//! `LP_OFFERS` event it stands for.
+
+use crate::error::{Errors, Invalid, Token};
+use crate::event::{ConfKey, OfferData, OfferEvent, OfferEventName};
+use crate::json::Json;
+use crate::read::{array, ObjReader};
+use crate::scalar::{describe, parse_uint};
+use crate::sde::Sde;
+
+/// The five impression attribute types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImpressionKind {
+    /// `impDisplay`: the engagement was shown.
+    Display,
+    /// `impAccept`: the visitor accepted it.
+    Accept,
+    /// `impExpanded`: it was expanded (rendered in full).
+    Expanded,
+    /// `impTimeout`: its time ran out.
+    Timeout,
+    /// `impClose`: the visitor closed it.
+    Close,
+}
+
+impl ImpressionKind {
+    pub const ALL: [ImpressionKind; 5] = [
+        ImpressionKind::Display,
+        ImpressionKind::Accept,
+        ImpressionKind::Expanded,
+        ImpressionKind::Timeout,
+        ImpressionKind::Close,
+    ];
+
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ImpressionKind::Display => "impDisplay",
+            ImpressionKind::Accept => "impAccept",
+            ImpressionKind::Expanded => "impExpanded",
+            ImpressionKind::Timeout => "impTimeout",
+            ImpressionKind::Close => "impClose",
+        }
+    }
+
+    pub fn from_type_name(name: &str) -> Option<ImpressionKind> {
+        ImpressionKind::ALL
+            .into_iter()
+            .find(|k| k.type_name() == name)
+    }
+
+    /// The `LP_OFFERS` event this attribute becomes.
+    pub fn event_name(self) -> OfferEventName {
+        match self {
+            ImpressionKind::Display => OfferEventName::OfferImpression,
+            ImpressionKind::Accept => OfferEventName::OfferClick,
+            ImpressionKind::Expanded => OfferEventName::OfferDisplay,
+            ImpressionKind::Timeout => OfferEventName::OfferTimeout,
+            ImpressionKind::Close => OfferEventName::OfferDeclined,
+        }
+    }
+}
+
+/// `{type, campaign, engId, revision, eContext: [{type: "engagementContext", id}]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impression {
+    pub kind: ImpressionKind,
+    pub conf_key: ConfKey,
+    pub context_id: String,
+}
+
+impl Impression {
+    /// The `LP_OFFERS` event of this impression on page view `page_context_id`; what the
+    /// attribute does not say (type, zone, state, ...) stays unset.
+    pub fn to_event(&self, page_context_id: &str) -> OfferEvent {
+        OfferEvent {
+            name: self.kind.event_name(),
+            data: OfferData {
+                context_id: self.context_id.clone(),
+                page_context_id: page_context_id.to_owned(),
+                conf_key: self.conf_key,
+                engagement_type: None,
+                zone_id: None,
+                state: None,
+                tgl_name: None,
+                done: None,
+                engagement_name: None,
+            },
+        }
+    }
+
+    fn parse(kind: ImpressionKind, json: &Json<'_>, errors: &mut Errors) -> Option<Impression> {
+        let mut r = ObjReader::new(json, errors)?;
+        r.take("type");
+        let required = |r: &mut ObjReader<'_, '_>, key: &'static str, errors: &mut Errors| {
+            let value = r.field(key, errors, parse_uint);
+            if json.get(key).is_none() {
+                errors.nested(Token::Key(key), |e| e.here("missing"));
+            }
+            value
+        };
+        let campaign = required(&mut r, "campaign", errors);
+        let engagement = required(&mut r, "engId", errors);
+        let revision = required(&mut r, "revision", errors);
+        let context_id = r.field("eContext", errors, |j, e| {
+            let ids = array(j, e, engagement_context)?;
+            let mut ids = ids.into_iter().flatten();
+            let first = ids.next();
+            if first.is_none() {
+                e.here("expected an entry {\"type\": \"engagementContext\", \"id\": ...}");
+            }
+            first
+        });
+        if json.get("eContext").is_none() {
+            errors.nested(Token::Key("eContext"), |e| e.here("missing"));
+        }
+        r.finish(
+            errors,
+            "`type`, `campaign`, `engId`, `revision` or `eContext`",
+        );
+        Some(Impression {
+            kind,
+            conf_key: ConfKey {
+                campaign_id: campaign?,
+                engagement_id: engagement?,
+                engagement_revision: revision?,
+            },
+            context_id: context_id?,
+        })
+    }
+}
+
+/// One `eContext` entry: the id when its type is `engagementContext`, `None` for others.
+fn engagement_context(json: &Json<'_>, errors: &mut Errors) -> Option<Option<String>> {
+    let mut r = ObjReader::new(json, errors)?;
+    let kind = r.take("type").and_then(Json::as_str).map(str::to_owned);
+    let id = r.take("id");
+    r.finish(errors, "`type` or `id`");
+    if kind.as_deref() != Some("engagementContext") {
+        return Some(None);
+    }
+    match id {
+        Some(Json::String(s)) if !s.is_empty() => Some(Some(s.to_string())),
+        Some(Json::Number(n)) => Some(Some(n.to_string())),
+        Some(other) => {
+            errors.nested(Token::Key("id"), |e| {
+                e.here(format!(
+                    "expected a non-empty string, found {}",
+                    describe(other)
+                ))
+            });
+            None
+        }
+        None => {
+            errors.nested(Token::Key("id"), |e| e.here("missing"));
+            None
+        }
+    }
+}
+
+/// One entry of a Monitoring API `engagementAttributes` array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngagementAttribute {
+    Sde(Sde),
+    Impression(Impression),
+}
+
+impl EngagementAttribute {
+    /// An `imp*` type is an impression; any other `type` is a page-shape SDE.
+    pub fn from_json(json: &Json<'_>) -> Result<EngagementAttribute, Invalid> {
+        let kind = json
+            .get("type")
+            .and_then(Json::as_str)
+            .and_then(ImpressionKind::from_type_name);
+        match kind {
+            Some(kind) => {
+                let mut errors = Errors::new();
+                let impression = Impression::parse(kind, json, &mut errors);
+                errors
+                    .finish(impression)
+                    .map(EngagementAttribute::Impression)
+            }
+            None => Sde::from_page(json).map(EngagementAttribute::Sde),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Walking an input object field by field, remembering which members were read so
+//! that everything else can be reported as unknown or duplicated.
+
+use crate::error::{Errors, Token};
+use crate::json::Json;
+
+/// Objects in the schema have at most a couple of dozen members; the read set is a bitmask.
+const MAX_MEMBERS: usize = 64;
+
+/// Reads the members of one JSON object. Create with [`ObjReader::new`], take the
+/// known members, then call [`ObjReader::finish`] to report the rest.
+pub(crate) struct ObjReader<'j, 'a> {
+    members: &'j [(std::borrow::Cow<'a, str>, Json<'a>)],
+    read: u64,
+}
+
+impl<'j, 'a> ObjReader<'j, 'a> {
+    /// `None` (with the problem reported) when `json` is not an object or too large.
+    pub(crate) fn new(json: &'j Json<'a>, errors: &mut Errors) -> Option<Self> {
+        match json {
+            Json::Object(members) if members.len() <= MAX_MEMBERS => {
+                Some(ObjReader { members, read: 0 })
+            }
+            Json::Object(members) => {
+                errors.here(format!(
+                    "object has {} members, at most {MAX_MEMBERS} are allowed",
+                    members.len()
+                ));
+                None
+            }
+            other => {
+                errors.here(format!("expected an object, found {}", other.kind()));
+                None
+            }
+        }
+    }
+
+    /// The first member named `key`, marked as read.
+    pub(crate) fn take(&mut self, key: &str) -> Option<&'j Json<'a>> {
+        let (i, (_, value)) = self
+            .members
+            .iter()
+            .enumerate()
+            .find(|(_, (k, _))| k == key)?;
+        self.read |= 1 << i;
+        Some(value)
+    }
+
+    /// The first of several accepted spellings of one member, with the spelling found.
+    pub(crate) fn take_any(
+        &mut self,
+        keys: &[&'static str],
+    ) -> Option<(&'static str, &'j Json<'a>)> {
+        keys.iter().find_map(|k| self.take(k).map(|v| (*k, v)))
+    }
+
+    /// Reads `key` with `parse`, reporting its problems under `/key`.
+    pub(crate) fn field<T>(
+        &mut self,
+        key: &'static str,
+        errors: &mut Errors,
+        parse: impl FnOnce(&'j Json<'a>, &mut Errors) -> Option<T>,
+    ) -> Option<T> {
+        let value = self.take(key)?;
+        errors.nested(Token::Key(key), |e| parse(value, e))
+    }
+
+    /// Like [`ObjReader::field`], for a member with several accepted spellings.
+    pub(crate) fn field_any<T>(
+        &mut self,
+        keys: &[&'static str],
+        errors: &mut Errors,
+        parse: impl FnOnce(&'j Json<'a>, &mut Errors) -> Option<T>,
+    ) -> Option<T> {
+        let (key, value) = self.take_any(keys)?;
+        errors.nested(Token::Key(key), |e| parse(value, e))
+    }
+
+    /// Reports every member that was not read: unknown, or a repeat of one that was.
+    pub(crate) fn finish(&self, errors: &mut Errors, expected: &str) {
+        for (i, (key, _)) in self.members.iter().enumerate() {
+            if self.read & (1 << i) != 0 {
+                continue;
+            }
+            let repeated = self.members[..i].iter().any(|(k, _)| k == key);
+            errors.nested(Token::Key(key), |e| {
+                if repeated {
+                    e.here(format!("duplicate member `{key}`"));
+                } else {
+                    e.here(format!("unknown field `{key}`, expected {expected}"));
+                }
+            });
+        }
+    }
+}
+
+/// Reads every element of an array with `parse`, reporting problems under `/index`.
+/// `None` when the value is not an array or any element failed.
+pub(crate) fn array<'j, 'a, T>(
+    json: &'j Json<'a>,
+    errors: &mut Errors,
+    mut parse: impl FnMut(&'j Json<'a>, &mut Errors) -> Option<T>,
+) -> Option<Vec<T>> {
+    let Json::Array(items) = json else {
+        errors.here(format!("expected an array, found {}", json.kind()));
+        return None;
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match errors.nested(Token::Index(i), |e| parse(item, e)) {
+            Some(v) => out.push(v),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}

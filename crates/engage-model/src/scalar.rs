@@ -1,0 +1,482 @@
+//! Attribute values: alphanumeric text, the three-state field (absent, null, set), the
+//! value sets of SPEC §3.2 and calendar dates.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::error::{Errors, Token};
+use crate::json::Json;
+use crate::read::ObjReader;
+
+/// The longest attribute value accepted, in characters (SPEC §3.2).
+pub const MAX_VALUE_CHARS: usize = 50_000;
+
+/// An alphanumeric attribute value in its canonical text form (numbers as they were
+/// written, booleans as `true`/`false`). Always at most [`MAX_VALUE_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Text(String);
+
+impl Text {
+    /// Checks the length limit.
+    pub fn new(value: impl Into<String>) -> Result<Text, String> {
+        let value = value.into();
+        check_length(&value)?;
+        Ok(Text(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads a string or a number (booleans only when `allow_bool`).
+    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors, allow_bool: bool) -> Option<Text> {
+        let text = match json {
+            Json::String(s) => s.as_ref().to_owned(),
+            Json::Number(n) => n.to_string(),
+            Json::Bool(b) if allow_bool => b.to_string(),
+            other => {
+                let expected = if allow_bool {
+                    "a string, a number or a boolean"
+                } else {
+                    "a string or a number"
+                };
+                errors.here(format!("expected {expected}, found {}", other.kind()));
+                return None;
+            }
+        };
+        match check_length(&text) {
+            Ok(()) => Some(Text(text)),
+            Err(message) => {
+                errors.here(message);
+                None
+            }
+        }
+    }
+}
+
+fn check_length(value: &str) -> Result<(), String> {
+    // A string of at most N bytes has at most N characters: count only when it matters.
+    if value.len() > MAX_VALUE_CHARS {
+        let chars = value.chars().count();
+        if chars > MAX_VALUE_CHARS {
+            return Err(format!(
+                "value is {chars} characters long, at most {MAX_VALUE_CHARS} are allowed"
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A field of an attribute: left out, explicitly `null`, or set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Set(T),
+}
+
+impl<T> Field<T> {
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Field::Absent)
+    }
+
+    pub fn as_set(&self) -> Option<&T> {
+        match self {
+            Field::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The later report wins unless it left the field out (SPEC §3.3 merge).
+    pub fn merge(&mut self, later: Field<T>) {
+        if !later.is_absent() {
+            *self = later;
+        }
+    }
+
+    /// Reads an optional, nullable member: `null` is kept as null, anything else goes
+    /// through `parse`. Problems leave the field absent; they are in `errors`.
+    pub(crate) fn read<'j, 'a>(
+        reader: &mut ObjReader<'j, 'a>,
+        keys: &[&'static str],
+        errors: &mut Errors,
+        parse: impl FnOnce(&'j Json<'a>, &mut Errors) -> Option<T>,
+    ) -> Field<T> {
+        let read = reader.field_any(keys, errors, |json, e| match json {
+            Json::Null => Some(Field::Null),
+            json => parse(json, e).map(Field::Set),
+        });
+        read.unwrap_or_default()
+    }
+}
+
+impl Field<Text> {
+    /// An alphanumeric member (string or number).
+    pub(crate) fn text(
+        reader: &mut ObjReader<'_, '_>,
+        key: &'static str,
+        errors: &mut Errors,
+    ) -> Self {
+        Field::read(reader, &[key], errors, |j, e| Text::parse(j, e, false))
+    }
+
+    /// An alphanumeric member that also takes a boolean (`resolved`, `statusInStock`, ...).
+    pub(crate) fn flag(
+        reader: &mut ObjReader<'_, '_>,
+        key: &'static str,
+        errors: &mut Errors,
+    ) -> Self {
+        Field::read(reader, &[key], errors, |j, e| Text::parse(j, e, true))
+    }
+
+    /// An alphanumeric member with several accepted spellings (`currency`/`Currency`).
+    pub(crate) fn text_any(
+        reader: &mut ObjReader<'_, '_>,
+        keys: &[&'static str],
+        errors: &mut Errors,
+    ) -> Self {
+        Field::read(reader, keys, errors, |j, e| Text::parse(j, e, false))
+    }
+
+    pub fn text_value(&self) -> Option<&str> {
+        self.as_set().map(Text::as_str)
+    }
+}
+
+impl<T: Serialize> Serialize for Field<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Set(v) => v.serialize(s),
+            Field::Null | Field::Absent => s.serialize_none(),
+        }
+    }
+}
+
+/// Reads a non-negative integer given as a JSON number or a string of digits.
+pub(crate) fn parse_uint(json: &Json<'_>, errors: &mut Errors) -> Option<u64> {
+    let parsed = match json {
+        Json::Number(n) => n.as_u64(),
+        Json::String(s)
+            if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse().ok()
+        }
+        _ => None,
+    };
+    if parsed.is_none() {
+        errors.here(format!(
+            "expected a non-negative integer (a number or a string of digits), found {}",
+            describe(json)
+        ));
+    }
+    parsed
+}
+
+/// A value for error messages: short scalars shown as they are, the rest by kind.
+pub(crate) fn describe(json: &Json<'_>) -> String {
+    match json {
+        Json::String(s) if s.chars().count() <= 40 => format!("\"{s}\""),
+        Json::Number(n) => n.to_string(),
+        Json::Bool(b) => b.to_string(),
+        other => other.kind().to_owned(),
+    }
+}
+
+/// The marketing channel a visitor came from (`originatingChannel`, page `channel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Direct = 0,
+    Search = 1,
+    Social = 2,
+    Email = 3,
+    Referral = 4,
+    PaidSearch = 5,
+    Display = 6,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 7] = [
+        Channel::Direct,
+        Channel::Search,
+        Channel::Social,
+        Channel::Email,
+        Channel::Referral,
+        Channel::PaidSearch,
+        Channel::Display,
+    ];
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u64) -> Option<Channel> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| u64::from(c.code()) == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Direct => "Direct",
+            Channel::Search => "Search",
+            Channel::Social => "Social",
+            Channel::Email => "Email",
+            Channel::Referral => "Referral",
+            Channel::PaidSearch => "Paid Search",
+            Channel::Display => "Display",
+        }
+    }
+
+    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Channel> {
+        let channel = parse_code(json).and_then(Channel::from_code);
+        if channel.is_none() {
+            errors.here(format!(
+                "expected a channel code 0-6 (0 Direct, 1 Search, 2 Social, 3 Email, 4 Referral, 5 Paid Search, 6 Display), found {}",
+                describe(json)
+            ));
+        }
+        channel
+    }
+}
+
+impl Serialize for Channel {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.code())
+    }
+}
+
+/// The status of a service activity (SPEC §3.2: 0 Complete ... 13 Resolved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServiceStatus(u8);
+
+impl ServiceStatus {
+    pub const LABELS: [&'static str; 14] = [
+        "Complete",
+        "In Progress",
+        "Approved",
+        "cancelled",
+        "Not Approved",
+        "Reviewed",
+        "Missing Details",
+        "Closed",
+        "Removed",
+        "Assigned",
+        "Waiting for Customer Response",
+        "Waiting for Response",
+        "Pending",
+        "Resolved",
+    ];
+
+    pub fn from_code(code: u64) -> Option<ServiceStatus> {
+        u8::try_from(code)
+            .ok()
+            .filter(|c| usize::from(*c) < Self::LABELS.len())
+            .map(ServiceStatus)
+    }
+
+    pub fn code(self) -> u8 {
+        self.0
+    }
+
+    pub fn label(self) -> &'static str {
+        Self::LABELS[usize::from(self.0)]
+    }
+
+    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<ServiceStatus> {
+        let status = parse_code(json).and_then(ServiceStatus::from_code);
+        if status.is_none() {
+            errors.here(format!(
+                "expected a service status code 0-13 (0 Complete, 1 In Progress, ... 13 Resolved), found {}",
+                describe(json)
+            ));
+        }
+        status
+    }
+}
+
+impl Serialize for ServiceStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// A small code given as a number or a string of digits.
+fn parse_code(json: &Json<'_>) -> Option<u64> {
+    match json {
+        Json::Number(n) => n.as_u64(),
+        Json::String(s)
+            if !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// A real calendar date (`lastPaymentDate`, `registrationDate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Date {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl Date {
+    /// `None` unless the day exists in that month of that year (1..=9999).
+    pub fn new(year: u16, month: u8, day: u8) -> Option<Date> {
+        ((1..=9999).contains(&year)
+            && (1..=12).contains(&month)
+            && day >= 1
+            && day <= days_in_month(year, month))
+        .then_some(Date { year, month, day })
+    }
+
+    /// Reads `{year, month, day}` (numbers or digit strings).
+    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Date> {
+        let mut reader = ObjReader::new(json, errors)?;
+        let year = reader.field("year", errors, parse_uint);
+        let month = reader.field("month", errors, parse_uint);
+        let day = reader.field("day", errors, parse_uint);
+        reader.finish(errors, "`year`, `month` or `day`");
+        for (name, value) in [("year", year), ("month", month), ("day", day)] {
+            if value.is_none() && json.get(name).is_none() {
+                errors.nested(Token::Key(name), |e| {
+                    e.here("missing, a date needs `year`, `month` and `day`")
+                });
+            }
+        }
+        let (year, month, day) = (year?, month?, day?);
+        let date = match (u16::try_from(year), u8::try_from(month), u8::try_from(day)) {
+            (Ok(y), Ok(m), Ok(d)) => Date::new(y, m, d),
+            _ => None,
+        };
+        if date.is_none() {
+            errors.here(format!("{year}-{month:02}-{day:02} is not a calendar date"));
+        }
+        date
+    }
+}
+
+pub(crate) fn days_in_month(year: u16, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+impl Serialize for Date {
+    /// History shape: every scalar a string, `{year, month, day}`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Date", 3)?;
+        st.serialize_field("year", &self.year.to_string())?;
+        st.serialize_field("month", &self.month.to_string())?;
+        st.serialize_field("day", &self.day.to_string())?;
+        st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(input: &str) -> Result<Date, crate::Invalid> {
+        let json = Json::parse_str(input).unwrap();
+        let mut errors = Errors::new();
+        let date = Date::parse(&json, &mut errors);
+        errors.finish(date)
+    }
+
+    #[test]
+    fn dates_must_exist_in_the_calendar() {
+        assert_eq!(
+            date(r#"{"year":2014,"month":10,"day":15}"#).unwrap(),
+            Date {
+                year: 2014,
+                month: 10,
+                day: 15
+            }
+        );
+        assert_eq!(
+            date(r#"{"year":"2024","month":"2","day":"29"}"#)
+                .unwrap()
+                .day,
+            29
+        );
+        let err = date(r#"{"year":2023,"month":2,"day":29}"#).unwrap_err();
+        assert_eq!(err.errors[0].message, "2023-02-29 is not a calendar date");
+        assert!(date(r#"{"year":1900,"month":2,"day":29}"#).is_err());
+        assert!(date(r#"{"year":2000,"month":2,"day":29}"#).is_ok());
+        assert!(date(r#"{"year":2013,"month":13,"day":1}"#).is_err());
+        assert!(date(r#"{"year":2013,"month":4,"day":31}"#).is_err());
+        assert!(date(r#"{"year":2013,"month":4,"day":0}"#).is_err());
+        let err = date(r#"{"year":2013,"day":"x"}"#).unwrap_err();
+        let paths: Vec<_> = err.errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/day", "/month"]);
+    }
+
+    #[test]
+    fn text_takes_strings_and_numbers_and_enforces_the_length_limit() {
+        let mut errors = Errors::new();
+        assert_eq!(
+            Text::parse(&Json::parse_str("7.8").unwrap(), &mut errors, false)
+                .unwrap()
+                .as_str(),
+            "7.8"
+        );
+        assert_eq!(
+            Text::parse(&Json::parse_str("\"USD\"").unwrap(), &mut errors, false)
+                .unwrap()
+                .as_str(),
+            "USD"
+        );
+        assert!(errors.finish(Some(())).is_ok());
+        let mut errors = Errors::new();
+        assert!(Text::parse(&Json::Bool(true), &mut errors, false).is_none());
+        assert_eq!(
+            Text::parse(&Json::Bool(true), &mut errors, true)
+                .unwrap()
+                .as_str(),
+            "true"
+        );
+        let at_limit = "é".repeat(MAX_VALUE_CHARS);
+        assert!(
+            Text::new(at_limit.clone()).is_ok(),
+            "50,000 two-byte characters are allowed"
+        );
+        let over = format!("{at_limit}x");
+        assert_eq!(
+            Text::new(over).unwrap_err(),
+            "value is 50001 characters long, at most 50000 are allowed"
+        );
+    }
+
+    #[test]
+    fn value_sets_match_the_spec() {
+        assert_eq!(Channel::from_code(5).unwrap().label(), "Paid Search");
+        assert!(Channel::from_code(7).is_none());
+        assert_eq!(ServiceStatus::from_code(13).unwrap().label(), "Resolved");
+        assert_eq!(
+            ServiceStatus::from_code(10).unwrap().label(),
+            "Waiting for Customer Response"
+        );
+        assert!(ServiceStatus::from_code(14).is_none());
+    }
+}

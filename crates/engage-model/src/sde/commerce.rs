@@ -1,0 +1,155 @@
+//! The commerce attributes: cart (`cartStatus`), purchase and viewed product. Their page
+//! and history shapes use the same field names ("flat" in SPEC §3.1).
+
+use serde::Serialize;
+
+use crate::error::Errors;
+use crate::read::{array, ObjReader};
+use crate::scalar::{Field, Text};
+
+use crate::json::Json;
+
+/// One product as a cart, a purchase or a product view reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub name: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub category: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub sku: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub price: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub status_in_stock: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub quantity_in_stock: Field<Text>,
+}
+
+impl Product {
+    fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Product> {
+        let mut r = ObjReader::new(json, errors)?;
+        let product = Product {
+            name: Field::text(&mut r, "name", errors),
+            category: Field::text(&mut r, "category", errors),
+            sku: Field::text(&mut r, "sku", errors),
+            price: Field::text(&mut r, "price", errors),
+            status_in_stock: Field::flag(&mut r, "statusInStock", errors),
+            quantity_in_stock: Field::text(&mut r, "quantityInStock", errors),
+        };
+        r.finish(
+            errors,
+            "`name`, `category`, `sku`, `price`, `statusInStock` or `quantityInStock`",
+        );
+        Some(product)
+    }
+}
+
+/// One line of a product list: `{product: {...}, quantity}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ProductLine {
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub product: Field<Product>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub quantity: Field<Text>,
+}
+
+impl ProductLine {
+    fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<ProductLine> {
+        let mut r = ObjReader::new(json, errors)?;
+        let line = ProductLine {
+            product: Field::read(&mut r, &["product"], errors, Product::parse),
+            quantity: Field::text(&mut r, "quantity", errors),
+        };
+        r.finish(errors, "`product` or `quantity`");
+        Some(line)
+    }
+}
+
+pub(crate) fn products(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> Field<Vec<ProductLine>> {
+    Field::read(r, &["products"], errors, |j, e| {
+        array(j, e, ProductLine::parse)
+    })
+}
+
+/// `cart` on the page, `cartStatus` in history: the cart as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cart {
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub total: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub currency: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub num_items: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub products: Field<Vec<ProductLine>>,
+}
+
+impl Cart {
+    pub(crate) const FIELDS: &'static str = "`total`, `currency`, `numItems` or `products`";
+
+    pub(crate) fn read(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> Cart {
+        Cart {
+            total: Field::text(r, "total", errors),
+            currency: Field::text_any(r, &["currency", "Currency"], errors),
+            num_items: Field::text(r, "numItems", errors),
+            products: products(r, errors),
+        }
+    }
+
+    fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Cart> {
+        let mut r = ObjReader::new(json, errors)?;
+        let cart = Cart::read(&mut r, errors);
+        r.finish(errors, Cart::FIELDS);
+        Some(cart)
+    }
+}
+
+/// `purchase`: a completed order, with the cart it emptied.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Purchase {
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub total: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub currency: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub order_id: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub cart: Field<Cart>,
+}
+
+impl Purchase {
+    pub(crate) const FIELDS: &'static str = "`total`, `currency`, `orderId` or `cart`";
+
+    pub(crate) fn read(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> Purchase {
+        Purchase {
+            total: Field::text(r, "total", errors),
+            currency: Field::text_any(r, &["currency", "Currency"], errors),
+            order_id: Field::text(r, "orderId", errors),
+            cart: Field::read(r, &["cart"], errors, Cart::parse),
+        }
+    }
+}
+
+/// `prodView` on the page, `viewedProduct` in history.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ViewedProduct {
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub currency: Field<Text>,
+    #[serde(skip_serializing_if = "Field::is_absent")]
+    pub products: Field<Vec<ProductLine>>,
+}
+
+impl ViewedProduct {
+    pub(crate) const FIELDS: &'static str = "`currency` or `products`";
+
+    pub(crate) fn read(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> ViewedProduct {
+        ViewedProduct {
+            currency: Field::text_any(r, &["currency", "Currency"], errors),
+            products: products(r, errors),
+        }
+    }
+}
