@@ -159,6 +159,9 @@ fn engagement_context(json: &Json<'_>, errors: &mut Errors) -> Option<Option<Str
 }
 
 /// One entry of a Monitoring API `engagementAttributes` array.
+// Not boxed: an attribute lives for one request and is matched on right away; most
+// entries are SDEs, so a box would cost an allocation for nearly every one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngagementAttribute {
     Sde(Sde),
