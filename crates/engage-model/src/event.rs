@@ -432,40 +432,50 @@ impl OfferData {
             "one of the LP_OFFERS properties (`contexts`, `campaignId`, `engagementId`, `engagementRevision`, `engagementType`, `contextId`, `zoneId`, `state`, `confKey`, `tglName`, `done`, `engagementName`)",
         );
 
-        let conf_key = ConfKey {
-            campaign_id: campaign_id?,
-            engagement_id: engagement_id?,
-            engagement_revision: engagement_revision?,
+        // Each check runs whenever its own inputs are valid, so that one bad id does not
+        // hide a mismatch elsewhere: every problem is reported at once.
+        let conf_key = match (campaign_id, engagement_id, engagement_revision) {
+            (Some(campaign_id), Some(engagement_id), Some(engagement_revision)) => Some(ConfKey {
+                campaign_id,
+                engagement_id,
+                engagement_revision,
+            }),
+            _ => None,
         };
-        match conf_key_text {
-            Some(text) if text != conf_key.to_string() => errors.nested(Token::Key("confKey"), |e| {
-                e.here(format!(
-                    "\"{text}\" does not match campaignId_engagementId_engagementRevision \"{conf_key}\""
-                ))
-            }),
-            Some(_) => {}
-            None if json.get("confKey").is_none() => {
-                errors.nested(Token::Key("confKey"), |e| e.here(format!("missing, expected \"{conf_key}\"")))
+        match (&conf_key_text, conf_key) {
+            (Some(text), Some(conf_key)) if *text != conf_key.to_string() => {
+                errors.nested(Token::Key("confKey"), |e| {
+                    e.here(format!(
+                        "\"{text}\" does not match campaignId_engagementId_engagementRevision \"{conf_key}\""
+                    ))
+                })
             }
-            None => {}
+            (None, conf_key) if json.get("confKey").is_none() => {
+                errors.nested(Token::Key("confKey"), |e| match conf_key {
+                    Some(conf_key) => e.here(format!("missing, expected \"{conf_key}\"")),
+                    None => e.here("missing, expected \"<campaignId>_<engagementId>_<engagementRevision>\""),
+                })
+            }
+            _ => {}
         }
-        let (engagement_context, page_context) = contexts?;
-        match &context_id {
-            Some(id) if *id != engagement_context => errors.nested(Token::Key("contextId"), |e| {
-                e.here(format!(
-                    "\"{id}\" differs from the EngagementContext id \"{engagement_context}\" in /contexts"
-                ))
-            }),
-            Some(_) => {}
-            None if json.get("contextId").is_none() => {
+        match (&context_id, &contexts) {
+            (Some(id), Some((engagement_context, _))) if id != engagement_context => {
+                errors.nested(Token::Key("contextId"), |e| {
+                    e.here(format!(
+                        "\"{id}\" differs from the EngagementContext id \"{engagement_context}\" in /contexts"
+                    ))
+                })
+            }
+            (None, _) if json.get("contextId").is_none() => {
                 errors.nested(Token::Key("contextId"), |e| e.here("missing"))
             }
-            None => {}
+            _ => {}
         }
+        let (engagement_context, page_context) = contexts?;
         Some(OfferData {
             context_id: engagement_context,
             page_context_id: page_context,
-            conf_key,
+            conf_key: conf_key?,
             engagement_type: Some(engagement_type?),
             zone_id,
             state,

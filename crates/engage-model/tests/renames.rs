@@ -14,10 +14,13 @@ fn cart_is_flat_under_cart_status_with_no_renames() {
         "type": "cart", "total": 11.7, "currency": "USD", "numItems": 6,
         "products": [{"product": {"name": "prod1", "category": "category", "sku": "sku", "price": 7.8}, "quantity": 1}]
     }));
-    assert_eq!(out, json!({"cartStatus": {
-        "total": "11.7", "currency": "USD", "numItems": "6",
-        "products": [{"product": {"name": "prod1", "category": "category", "sku": "sku", "price": "7.8"}, "quantity": "1"}]
-    }}));
+    assert_eq!(
+        out,
+        json!({"cartStatus": {
+            "total": "11.7", "currency": "USD", "numItems": "6",
+            "products": [{"product": {"name": "prod1", "category": "category", "sku": "sku", "price": "7.8"}, "quantity": "1"}]
+        }})
+    );
 }
 
 #[test]
@@ -26,10 +29,13 @@ fn purchase_is_flat_under_purchase_with_no_renames() {
         "type": "purchase", "total": 11.7, "currency": "USD", "orderId": "DRV1534XC",
         "cart": {"products": [{"product": {"name": "antivirus pro plan", "category": "software", "sku": "xyz001", "price": 7.8}, "quantity": 3}], "numItems": 13}
     }));
-    assert_eq!(out, json!({"purchase": {
-        "total": "11.7", "currency": "USD", "orderId": "DRV1534XC",
-        "cart": {"products": [{"product": {"name": "antivirus pro plan", "category": "software", "sku": "xyz001", "price": "7.8"}, "quantity": "3"}], "numItems": "13"}
-    }}));
+    assert_eq!(
+        out,
+        json!({"purchase": {
+            "total": "11.7", "currency": "USD", "orderId": "DRV1534XC",
+            "cart": {"products": [{"product": {"name": "antivirus pro plan", "category": "software", "sku": "xyz001", "price": "7.8"}, "quantity": "3"}], "numItems": "13"}
+        }})
+    );
 }
 
 #[test]
@@ -38,20 +44,27 @@ fn prod_view_is_flat_under_viewed_product_with_no_renames() {
         "type": "prodView", "currency": "RUB",
         "products": [{"product": {"name": "red high heel shoe", "category": "women shoes", "sku": "xyz567", "price": 77.8, "statusInStock": true, "quantityInStock": 3}}]
     }));
-    assert_eq!(out, json!({"viewedProduct": {
-        "currency": "RUB",
-        "products": [{"product": {"name": "red high heel shoe", "category": "women shoes", "sku": "xyz567", "price": "77.8", "statusInStock": "true", "quantityInStock": "3"}}]
-    }}));
+    assert_eq!(
+        out,
+        json!({"viewedProduct": {
+            "currency": "RUB",
+            "products": [{"product": {"name": "red high heel shoe", "category": "women shoes", "sku": "xyz567", "price": "77.8", "statusInStock": "true", "quantityInStock": "3"}}]
+        }})
+    );
 }
 
 #[test]
 fn view_product_is_accepted_as_an_alias_on_history_input_and_output_as_viewed_product() {
-    let out = history(&json!({"viewProduct": {"serverTimeStamp": "1434394466093", "currency": "RUB"}}));
+    let out =
+        history(&json!({"viewProduct": {"serverTimeStamp": "1434394466093", "currency": "RUB"}}));
     assert_eq!(
         out,
         json!({"viewedProduct": {"serverTimeStamp": "1434394466093", "currency": "RUB"}})
     );
-    assert_eq!(SdeType::from_history_key("viewProduct"), Some(SdeType::ViewedProduct));
+    assert_eq!(
+        SdeType::from_history_key("viewProduct"),
+        Some(SdeType::ViewedProduct)
+    );
     // Only on history input: it is not a page type.
     let invalid = parse_err(&json!({"type": "viewProduct"}));
     assert_eq!(pointers(&invalid), ["/type"]);
@@ -67,22 +80,30 @@ fn ctmrinfo_info_nests_under_customer_info_customer_info_with_cstatus_and_ctype_
         "registrationDate": {"day": 23, "month": 5, "year": 2013}, "loginStatus": true,
         "storeZipCode": "20505", "storeNumber": "123865"
     }}));
-    assert_eq!(out, json!({"customerInfo": {"customerInfo": {
-        "customerStatus": "cancelled", "customerType": "vip", "balance": "-400.99", "currency": "USD",
-        "customerId": "138766AC", "socialId": "11256324780", "imei": "3543546543545688",
-        "userName": "user000", "companySize": "500", "companyBranch": "east", "accountName": "bank corp",
-        "role": "broker", "lastPaymentDate": {"day": "15", "month": "10", "year": "2014"},
-        "registrationDate": {"day": "23", "month": "5", "year": "2013"}, "loginStatus": "true",
-        "storeZipCode": "20505", "storeNumber": "123865"
-    }}}));
+    assert_eq!(
+        out,
+        json!({"customerInfo": {"customerInfo": {
+            "customerStatus": "cancelled", "customerType": "vip", "balance": "-400.99", "currency": "USD",
+            "customerId": "138766AC", "socialId": "11256324780", "imei": "3543546543545688",
+            "userName": "user000", "companySize": "500", "companyBranch": "east", "accountName": "bank corp",
+            "role": "broker", "lastPaymentDate": {"day": "15", "month": "10", "year": "2014"},
+            "registrationDate": {"day": "23", "month": "5", "year": "2013"}, "loginStatus": "true",
+            "storeZipCode": "20505", "storeNumber": "123865"
+        }}})
+    );
 }
 
 #[test]
 fn mrkt_info_info_nests_under_marketing_campaign_info_with_channel_renamed_originating_channel() {
-    let out = history(&json!({"type": "mrktInfo", "info": {"channel": "1", "affiliate": "Yahoo", "campaignId": "US coupon campaign"}}));
-    assert_eq!(out, json!({"marketingCampaignInfo": {"marketingCampaignInfo": {
-        "originatingChannel": "1", "affiliate": "Yahoo", "campaignId": "US coupon campaign"
-    }}}));
+    let out = history(
+        &json!({"type": "mrktInfo", "info": {"channel": "1", "affiliate": "Yahoo", "campaignId": "US coupon campaign"}}),
+    );
+    assert_eq!(
+        out,
+        json!({"marketingCampaignInfo": {"marketingCampaignInfo": {
+            "originatingChannel": "1", "affiliate": "Yahoo", "campaignId": "US coupon campaign"
+        }}})
+    );
 }
 
 #[test]
@@ -96,39 +117,60 @@ fn personal_nests_under_personal_info_with_names_age_and_contacts_renamed() {
         ],
         "gender": "MALE", "company": "company", "language": "en-US"
     }}));
-    assert_eq!(out, json!({"personalInfo": {"personalInfo": {
-        "name": "John", "surname": "Doe",
-        "customerAge": {"customerAgeInYears": "34", "customerYearOfBirth": "1980", "customerMonthOfBirth": "4", "customerDateOfBirth": "15"},
-        "contacts": [
-            {"personalContact": {"email": "myname@example.com", "phone": "+1 212-788-8877", "phoneType": "MOBILE", "address": {"country": "US", "region": "NY"}}},
-            {"personalContact": {"email": "other@example.com"}}
-        ],
-        "gender": "MALE", "company": "company", "language": "en-US"
-    }}}));
+    assert_eq!(
+        out,
+        json!({"personalInfo": {"personalInfo": {
+            "name": "John", "surname": "Doe",
+            "customerAge": {"customerAgeInYears": "34", "customerYearOfBirth": "1980", "customerMonthOfBirth": "4", "customerDateOfBirth": "15"},
+            "contacts": [
+                {"personalContact": {"email": "myname@example.com", "phone": "+1 212-788-8877", "phoneType": "MOBILE", "address": {"country": "US", "region": "NY"}}},
+                {"personalContact": {"email": "other@example.com"}}
+            ],
+            "gender": "MALE", "company": "company", "language": "en-US"
+        }}})
+    );
 }
 
 #[test]
 fn lead_nests_under_lead_lead_with_no_renames() {
-    let out = history(&json!({"type": "lead", "lead": {"topic": "luxury car test drive 2015", "value": 22.22, "currency": "USD", "leadId": "xyz123"}}));
-    assert_eq!(out, json!({"lead": {"lead": {"topic": "luxury car test drive 2015", "value": "22.22", "currency": "USD", "leadId": "xyz123"}}}));
+    let out = history(
+        &json!({"type": "lead", "lead": {"topic": "luxury car test drive 2015", "value": 22.22, "currency": "USD", "leadId": "xyz123"}}),
+    );
+    assert_eq!(
+        out,
+        json!({"lead": {"lead": {"topic": "luxury car test drive 2015", "value": "22.22", "currency": "USD", "leadId": "xyz123"}}})
+    );
 }
 
 #[test]
 fn service_nests_under_service_activity_service_activity_with_no_renames() {
-    let out = history(&json!({"type": "service", "service": {"topic": "order checkbook", "status": 0, "category": "finance", "serviceId": "service12"}}));
-    assert_eq!(out, json!({"serviceActivity": {"serviceActivity": {"topic": "order checkbook", "status": "0", "category": "finance", "serviceId": "service12"}}}));
+    let out = history(
+        &json!({"type": "service", "service": {"topic": "order checkbook", "status": 0, "category": "finance", "serviceId": "service12"}}),
+    );
+    assert_eq!(
+        out,
+        json!({"serviceActivity": {"serviceActivity": {"topic": "order checkbook", "status": "0", "category": "finance", "serviceId": "service12"}}})
+    );
 }
 
 #[test]
 fn error_nests_under_visitor_error_visitor_error_with_no_renames() {
-    let out = history(&json!({"type": "error", "error": {"contextId": "ctx", "message": "Expiration date missing", "code": "er100004", "level": 3, "resolved": true}}));
-    assert_eq!(out, json!({"visitorError": {"visitorError": {"contextId": "ctx", "message": "Expiration date missing", "code": "er100004", "level": "3", "resolved": "true"}}}));
+    let out = history(
+        &json!({"type": "error", "error": {"contextId": "ctx", "message": "Expiration date missing", "code": "er100004", "level": 3, "resolved": true}}),
+    );
+    assert_eq!(
+        out,
+        json!({"visitorError": {"visitorError": {"contextId": "ctx", "message": "Expiration date missing", "code": "er100004", "level": "3", "resolved": "true"}}})
+    );
 }
 
 #[test]
 fn search_info_is_flat_under_search_content_with_no_renames() {
     let out = history(&json!({"type": "searchInfo", "keywords": ["apple", "banana"]}));
-    assert_eq!(out, json!({"searchContent": {"keywords": ["apple", "banana"]}}));
+    assert_eq!(
+        out,
+        json!({"searchContent": {"keywords": ["apple", "banana"]}})
+    );
 }
 
 #[test]
@@ -138,7 +180,12 @@ fn type_names_and_history_keys_match_the_spec_table() {
         (SdeType::Purchase, "purchase", "purchase", false),
         (SdeType::ViewedProduct, "prodView", "viewedProduct", false),
         (SdeType::CustomerInfo, "ctmrinfo", "customerInfo", true),
-        (SdeType::MarketingInfo, "mrktInfo", "marketingCampaignInfo", true),
+        (
+            SdeType::MarketingInfo,
+            "mrktInfo",
+            "marketingCampaignInfo",
+            true,
+        ),
         (SdeType::PersonalInfo, "personal", "personalInfo", true),
         (SdeType::Lead, "lead", "lead", true),
         (SdeType::ServiceActivity, "service", "serviceActivity", true),
@@ -157,13 +204,21 @@ fn type_names_and_history_keys_match_the_spec_table() {
 
 #[test]
 fn page_names_are_unknown_fields_in_history_shape() {
-    let invalid = parse_err(&json!({"customerInfo": {"customerInfo": {"cstatus": "a", "ctype": "b"}}}));
+    let invalid =
+        parse_err(&json!({"customerInfo": {"customerInfo": {"cstatus": "a", "ctype": "b"}}}));
     assert_eq!(
         pointers(&invalid),
-        ["/customerInfo/customerInfo/cstatus", "/customerInfo/customerInfo/ctype"]
+        [
+            "/customerInfo/customerInfo/cstatus",
+            "/customerInfo/customerInfo/ctype"
+        ]
     );
-    let invalid = parse_err(&json!({"marketingCampaignInfo": {"marketingCampaignInfo": {"channel": 1}}}));
-    assert_eq!(pointers(&invalid), ["/marketingCampaignInfo/marketingCampaignInfo/channel"]);
+    let invalid =
+        parse_err(&json!({"marketingCampaignInfo": {"marketingCampaignInfo": {"channel": 1}}}));
+    assert_eq!(
+        pointers(&invalid),
+        ["/marketingCampaignInfo/marketingCampaignInfo/channel"]
+    );
     let invalid = parse_err(&json!({"personalInfo": {"personalInfo": {
         "firstname": "a", "lastname": "b", "age": {"age": 3}, "contacts": [{"email": "x"}]
     }}}));
@@ -183,8 +238,13 @@ fn page_names_are_unknown_fields_in_history_shape() {
 
 #[test]
 fn history_names_are_unknown_fields_in_page_shape() {
-    let invalid = parse_err(&json!({"type": "ctmrinfo", "info": {"customerStatus": "a", "customerType": "b"}}));
-    assert_eq!(pointers(&invalid), ["/info/customerStatus", "/info/customerType"]);
+    let invalid = parse_err(
+        &json!({"type": "ctmrinfo", "info": {"customerStatus": "a", "customerType": "b"}}),
+    );
+    assert_eq!(
+        pointers(&invalid),
+        ["/info/customerStatus", "/info/customerType"]
+    );
     let invalid = parse_err(&json!({"type": "mrktInfo", "info": {"originatingChannel": 1}}));
     assert_eq!(pointers(&invalid), ["/info/originatingChannel"]);
     let invalid = parse_err(&json!({"type": "personal", "personal": {
@@ -199,7 +259,8 @@ fn history_names_are_unknown_fields_in_page_shape() {
             "/personal/surname",
         ]
     );
-    let invalid = parse_err(&json!({"type": "personal", "personal": {"age": {"customerAgeInYears": 3}}}));
+    let invalid =
+        parse_err(&json!({"type": "personal", "personal": {"age": {"customerAgeInYears": 3}}}));
     assert_eq!(pointers(&invalid), ["/personal/age/customerAgeInYears"]);
 }
 

@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 #[track_caller]
 fn check_row(page: Value, history_input: Value, pointer: &str, expected: &str) {
     assert!(page.get("type").is_some(), "the page input has a `type`");
-    assert!(history_input.get("type").is_none(), "the history input has none");
+    assert!(
+        history_input.get("type").is_none(),
+        "the history input has none"
+    );
     for (shape, input, input_leaves) in [
         ("page", &page, leaves(&page).len() - 1),
         ("history", &history_input, leaves(&history_input).len()),
@@ -402,7 +405,10 @@ fn check_stamps(page: Value, key: &str, nested: bool) {
     assert_string_at(&out, &format!("/{key}/serverTimeStamp"), "1440412721832");
     assert_string_at(&out, &format!("/{key}/originalTimeStamp"), "1440412721001");
     if nested {
-        assert!(out[key][key].is_object(), "{key} nests an inner {key}: {out}");
+        assert!(
+            out[key][key].is_object(),
+            "{key} nests an inner {key}: {out}"
+        );
         assert!(out[key][key].get("serverTimeStamp").is_none(), "{out}");
     }
     // History input: numbers or strings, both come back as strings.
@@ -414,7 +420,10 @@ fn check_stamps(page: Value, key: &str, nested: bool) {
         .filter(|(k, _)| !k.ends_with("TimeStamp"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect::<serde_json::Map<_, _>>() }));
-    assert!(without[key].get("serverTimeStamp").is_none(), "none invented: {without}");
+    assert!(
+        without[key].get("serverTimeStamp").is_none(),
+        "none invented: {without}"
+    );
 }
 
 #[test]
@@ -427,15 +436,27 @@ fn purchase_server_time_stamp_is_a_string_beside_its_fields() {
 }
 #[test]
 fn viewed_product_server_time_stamp_is_a_string_beside_its_fields() {
-    check_stamps(json!({"type": "prodView", "currency": "RUB"}), "viewedProduct", false);
+    check_stamps(
+        json!({"type": "prodView", "currency": "RUB"}),
+        "viewedProduct",
+        false,
+    );
 }
 #[test]
 fn search_content_server_time_stamp_is_a_string_beside_its_fields() {
-    check_stamps(json!({"type": "searchInfo", "keywords": ["a"]}), "searchContent", false);
+    check_stamps(
+        json!({"type": "searchInfo", "keywords": ["a"]}),
+        "searchContent",
+        false,
+    );
 }
 #[test]
 fn customer_info_server_time_stamp_is_a_string_beside_the_inner_customer_info() {
-    check_stamps(json!({"type": "ctmrinfo", "info": {"ctype": "vip"}}), "customerInfo", true);
+    check_stamps(
+        json!({"type": "ctmrinfo", "info": {"ctype": "vip"}}),
+        "customerInfo",
+        true,
+    );
 }
 #[test]
 fn marketing_campaign_info_server_time_stamp_is_a_string_beside_the_inner_object() {
@@ -447,19 +468,35 @@ fn marketing_campaign_info_server_time_stamp_is_a_string_beside_the_inner_object
 }
 #[test]
 fn personal_info_server_time_stamp_is_a_string_beside_the_inner_personal_info() {
-    check_stamps(json!({"type": "personal", "personal": {"gender": "F"}}), "personalInfo", true);
+    check_stamps(
+        json!({"type": "personal", "personal": {"gender": "F"}}),
+        "personalInfo",
+        true,
+    );
 }
 #[test]
 fn lead_server_time_stamp_is_a_string_beside_the_inner_lead() {
-    check_stamps(json!({"type": "lead", "lead": {"topic": "t"}}), "lead", true);
+    check_stamps(
+        json!({"type": "lead", "lead": {"topic": "t"}}),
+        "lead",
+        true,
+    );
 }
 #[test]
 fn service_activity_server_time_stamp_is_a_string_beside_the_inner_object() {
-    check_stamps(json!({"type": "service", "service": {"topic": "t"}}), "serviceActivity", true);
+    check_stamps(
+        json!({"type": "service", "service": {"topic": "t"}}),
+        "serviceActivity",
+        true,
+    );
 }
 #[test]
 fn visitor_error_server_time_stamp_is_a_string_beside_the_inner_visitor_error() {
-    check_stamps(json!({"type": "error", "error": {"code": "e"}}), "visitorError", true);
+    check_stamps(
+        json!({"type": "error", "error": {"code": "e"}}),
+        "visitorError",
+        true,
+    );
 }
 
 #[test]

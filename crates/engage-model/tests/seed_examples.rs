@@ -115,8 +115,16 @@ fn seed_customer_info_social_id_given_as_a_number_comes_back_as_a_string() {
 fn the_bare_seed_purchase_example_comes_back_in_an_sdes_events_list() {
     let out = canonical(&Document::parse(&fixture("seed/history_purchase.json")).unwrap());
     assert_string_at(&out, "/sdes/events/0/purchase/orderId", "DRV1534XC");
-    assert_string_at(&out, "/sdes/events/0/purchase/serverTimeStamp", "1434394476705");
-    assert_string_at(&out, "/sdes/events/0/purchase/cart/products/0/product/price", "7.8");
+    assert_string_at(
+        &out,
+        "/sdes/events/0/purchase/serverTimeStamp",
+        "1434394476705",
+    );
+    assert_string_at(
+        &out,
+        "/sdes/events/0/purchase/cart/products/0/product/price",
+        "7.8",
+    );
 }
 
 #[test]
@@ -142,9 +150,15 @@ fn every_example_round_trips_through_its_canonical_form() {
         let text = serde_json::to_string(&first).unwrap();
         let second = Document::parse(text.as_bytes())
             .unwrap_or_else(|e| panic!("{file}: canonical output is invalid:\n{e}\n{text}"));
-        assert_eq!(second, first, "{file}: the canonical form parses to the same document");
+        assert_eq!(
+            second, first,
+            "{file}: the canonical form parses to the same document"
+        );
         let again = serde_json::to_string(&second).unwrap();
-        assert_eq!(again, text, "{file}: serializing again gives identical JSON");
+        assert_eq!(
+            again, text,
+            "{file}: serializing again gives identical JSON"
+        );
         checked += 1;
     }
     assert_eq!(checked, 22);
@@ -157,7 +171,9 @@ fn each_page_fixture_converts_to_its_seed_history_example() {
         let seed_entry = &seed["sdes"]["events"][0];
         let (_, inner) = seed_entry.as_object().unwrap().iter().next().unwrap();
         let stamps = Stamps {
-            server_ms: inner["serverTimeStamp"].as_str().map(|s| s.parse().unwrap()),
+            server_ms: inner["serverTimeStamp"]
+                .as_str()
+                .map(|s| s.parse().unwrap()),
             original_ms: None,
         };
         let converted = history_with_stamps(&fixture_value(page_file), stamps);
@@ -175,7 +191,10 @@ fn each_page_fixture_parses_to_the_same_sde_as_its_seed_history_example() {
         };
         assert_eq!(list.len(), 1);
         assert_eq!(page, list[0].0, "{page_file} and {seed_file}");
-        assert_eq!(page.sde_type().page_type(), fixture_value(page_file)["type"]);
+        assert_eq!(
+            page.sde_type().page_type(),
+            fixture_value(page_file)["type"]
+        );
     }
 }
 

@@ -29,7 +29,10 @@ pub const SEED_SDES: [(&str, &str); 10] = [
     ("seed/history_cart_status.json", "cartStatus"),
     ("seed/history_customer_info.json", "customerInfo"),
     ("seed/history_lead.json", "lead"),
-    ("seed/history_marketing_campaign_info.json", "marketingCampaignInfo"),
+    (
+        "seed/history_marketing_campaign_info.json",
+        "marketingCampaignInfo",
+    ),
     ("seed/history_personal_info.json", "personalInfo"),
     ("seed/history_purchase.json", "purchase"),
     ("seed/history_service_activity.json", "serviceActivity"),
@@ -49,7 +52,10 @@ pub const PAGE_SDES: [(&str, &str); 10] = [
     ("page/cart.json", "seed/history_cart_status.json"),
     ("page/ctmrinfo.json", "seed/history_customer_info.json"),
     ("page/lead.json", "seed/history_lead.json"),
-    ("page/mrktInfo.json", "seed/history_marketing_campaign_info.json"),
+    (
+        "page/mrktInfo.json",
+        "seed/history_marketing_campaign_info.json",
+    ),
     ("page/personal.json", "seed/history_personal_info.json"),
     ("page/purchase.json", "seed/history_purchase.json"),
     ("page/service.json", "seed/history_service_activity.json"),
@@ -118,7 +124,9 @@ pub fn message_at<'a>(invalid: &'a Invalid, pointer: &str) -> &'a str {
 pub fn assert_string_at(value: &Value, pointer: &str, expected: &str) {
     match value.pointer(pointer) {
         Some(Value::String(s)) => assert_eq!(s, expected, "at {pointer} in {value}"),
-        Some(other) => panic!("expected the string {expected:?} at {pointer}, found {other} in {value}"),
+        Some(other) => {
+            panic!("expected the string {expected:?} at {pointer}, found {other} in {value}")
+        }
         None => panic!("nothing at {pointer} in {value}"),
     }
 }
