@@ -73,6 +73,15 @@ impl<'j, 'a> ObjReader<'j, 'a> {
         parse: impl FnOnce(&'j Json<'a>, &mut Errors) -> Option<T>,
     ) -> Option<T> {
         let (key, value) = self.take_any(keys)?;
+        // Another spelling of the same member (`Currency` beside `currency`) is a repeat,
+        // not an unknown field.
+        for other in keys.iter().filter(|k| **k != key) {
+            if self.take(other).is_some() {
+                errors.nested(Token::Key(other), |e| {
+                    e.here(format!("duplicate member: `{other}` repeats `{key}`"))
+                });
+            }
+        }
         errors.nested(Token::Key(key), |e| parse(value, e))
     }
 

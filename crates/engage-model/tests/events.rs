@@ -4,9 +4,7 @@
 mod common;
 
 use common::*;
-use engage_model::{
-    AgentState, EngagementType, Json, OfferEvent, OfferEventName, MAX_VALUE_CHARS,
-};
+use engage_model::{AgentState, EngagementType, Json, OfferEvent, OfferEventName, MAX_VALUE_CHARS};
 use serde_json::{json, Value};
 
 /// The seed's START example.
@@ -86,7 +84,10 @@ fn state_is_kept_as_a_number() {
 
 #[test]
 fn conf_key_is_kept_as_a_string() {
-    assert_eq!(data_out(&start())["confKey"], json!("210599710_210600710_18"));
+    assert_eq!(
+        data_out(&start())["confKey"],
+        json!("210599710_210600710_18")
+    );
 }
 
 #[test]
@@ -97,7 +98,10 @@ fn tgl_name_is_kept_as_a_string() {
 #[test]
 fn done_is_kept_as_a_boolean() {
     assert_eq!(data_out(&start())["done"], json!(true));
-    assert_eq!(data_out(&start_with(json!({"done": false})))["done"], json!(false));
+    assert_eq!(
+        data_out(&start_with(json!({"done": false})))["done"],
+        json!(false)
+    );
     let invalid = parse_err(&start_with(json!({"done": "true"})));
     assert_eq!(pointers(&invalid), ["/data/done"]);
 }
@@ -114,9 +118,21 @@ fn engagement_name_is_kept_as_a_string() {
 fn the_event_keeps_the_documented_property_order() {
     let text = serde_json::to_string(&parse_ok(&start())).unwrap();
     let order = [
-        "\"appName\"", "\"eventName\"", "\"data\"", "\"contexts\"", "\"campaignId\"",
-        "\"engagementId\"", "\"engagementRevision\"", "\"engagementType\"", "\"contextId\"",
-        "\"zoneId\"", "\"state\"", "\"confKey\"", "\"tglName\"", "\"done\"", "\"engagementName\"",
+        "\"appName\"",
+        "\"eventName\"",
+        "\"data\"",
+        "\"contexts\"",
+        "\"campaignId\"",
+        "\"engagementId\"",
+        "\"engagementRevision\"",
+        "\"engagementType\"",
+        "\"contextId\"",
+        "\"zoneId\"",
+        "\"state\"",
+        "\"confKey\"",
+        "\"tglName\"",
+        "\"done\"",
+        "\"engagementName\"",
     ];
     let positions: Vec<_> = order.iter().map(|k| text.find(k).unwrap()).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
@@ -130,7 +146,13 @@ fn digit_string_comes_back_as_a_number(key: &str, value: u64) {
     if key != "zoneId" {
         // Keep confKey consistent with the ids.
         let data = &start()["data"];
-        let id = |k: &str| if k == key { value } else { data[k].as_u64().unwrap() };
+        let id = |k: &str| {
+            if k == key {
+                value
+            } else {
+                data[k].as_u64().unwrap()
+            }
+        };
         changes["confKey"] = json!(format!(
             "{}_{}_{}",
             id("campaignId"),
@@ -169,7 +191,12 @@ fn ids_that_are_not_digits_are_rejected_at_their_pointers() {
     })));
     assert_eq!(
         pointers(&invalid),
-        ["/data/campaignId", "/data/engagementId", "/data/engagementRevision", "/data/zoneId"]
+        [
+            "/data/campaignId",
+            "/data/engagementId",
+            "/data/engagementRevision",
+            "/data/zoneId"
+        ]
     );
 }
 
@@ -185,7 +212,14 @@ fn engagement_types_0_1_2_3_5_6_are_accepted() {
     let labels: Vec<_> = EngagementType::ALL.iter().map(|t| t.label()).collect();
     assert_eq!(
         labels,
-        ["Peeling corner", "Overlay", "Toaster", "Slide-out", "Embedded", "Sticky"]
+        [
+            "Peeling corner",
+            "Overlay",
+            "Toaster",
+            "Slide-out",
+            "Embedded",
+            "Sticky"
+        ]
     );
 }
 
@@ -198,7 +232,14 @@ fn engagement_type_4_is_rejected_at_data_engagement_type() {
 
 #[test]
 fn engagement_type_7_and_other_values_are_rejected() {
-    for bad in [json!(7), json!(-1), json!(3.5), json!("slide-out"), json!(null), json!(true)] {
+    for bad in [
+        json!(7),
+        json!(-1),
+        json!(3.5),
+        json!("slide-out"),
+        json!(null),
+        json!(true),
+    ] {
         let invalid = parse_err(&start_with(json!({"engagementType": bad})));
         assert_eq!(pointers(&invalid), ["/data/engagementType"], "{bad}");
     }
@@ -278,7 +319,9 @@ fn contexts_in_reverse_order_come_back_in_the_documented_order() {
 
 #[test]
 fn contexts_without_a_page_context_or_with_two_engagement_contexts_are_rejected() {
-    let invalid = parse_err(&start_with(json!({"contexts": [{"EngagementContext": {"id": "1"}}]})));
+    let invalid = parse_err(&start_with(
+        json!({"contexts": [{"EngagementContext": {"id": "1"}}]}),
+    ));
     assert_eq!(pointers(&invalid), ["/data/contexts"]);
     let invalid = parse_err(&start_with(json!({"contexts": [
         {"EngagementContext": {"id": "1"}}, {"engagementContext": {"id": "1"}}, {"pageContext": {"id": "9"}}
@@ -289,7 +332,10 @@ fn contexts_without_a_page_context_or_with_two_engagement_contexts_are_rejected(
     ]})));
     assert_eq!(
         pointers(&invalid),
-        ["/data/contexts/0/EngagementContext/id", "/data/contexts/1/pageContext/name"]
+        [
+            "/data/contexts/0/EngagementContext/id",
+            "/data/contexts/1/pageContext/name"
+        ]
     );
 }
 
@@ -308,8 +354,13 @@ fn tgl_name_is_not_derived_from_the_engagement_type() {
 #[test]
 fn every_lifecycle_event_name_is_accepted_with_the_start_properties() {
     let names = [
-        "START", "OFFER_DISPLAY", "OFFER_IMPRESSION", "OFFER_CLICK", "OFFER_DECLINED",
-        "OFFER_TIMEOUT", "OFFER_REMOVE",
+        "START",
+        "OFFER_DISPLAY",
+        "OFFER_IMPRESSION",
+        "OFFER_CLICK",
+        "OFFER_DECLINED",
+        "OFFER_TIMEOUT",
+        "OFFER_REMOVE",
     ];
     assert_eq!(OfferEventName::ALL.len(), names.len());
     for name in names {
@@ -371,24 +422,46 @@ fn from_data_reads_the_properties_of_a_named_event() {
 #[test]
 fn each_missing_required_property_is_reported() {
     let invalid = parse_err(&start_without(&[
-        "contexts", "campaignId", "engagementId", "engagementRevision", "engagementType",
-        "contextId", "confKey",
+        "contexts",
+        "campaignId",
+        "engagementId",
+        "engagementRevision",
+        "engagementType",
+        "contextId",
+        "confKey",
     ]));
     let mut got = pointers(&invalid);
     got.sort_unstable();
     assert_eq!(
         got,
         [
-            "/data/campaignId", "/data/confKey", "/data/contextId", "/data/contexts",
-            "/data/engagementId", "/data/engagementRevision", "/data/engagementType",
+            "/data/campaignId",
+            "/data/confKey",
+            "/data/contextId",
+            "/data/contexts",
+            "/data/engagementId",
+            "/data/engagementRevision",
+            "/data/engagementType",
         ]
     );
-    assert!(invalid.errors.iter().all(|e| e.message.starts_with("missing")), "{invalid}");
+    assert!(
+        invalid
+            .errors
+            .iter()
+            .all(|e| e.message.starts_with("missing")),
+        "{invalid}"
+    );
 }
 
 #[test]
 fn optional_properties_may_be_left_out_and_are_not_invented() {
-    let out = data_out(&start_without(&["zoneId", "state", "tglName", "done", "engagementName"]));
+    let out = data_out(&start_without(&[
+        "zoneId",
+        "state",
+        "tglName",
+        "done",
+        "engagementName",
+    ]));
     for key in ["zoneId", "state", "tglName", "done", "engagementName"] {
         assert!(out.get(key).is_none(), "{key} in {out}");
     }
@@ -410,7 +483,10 @@ fn a_duplicate_property_is_reported_at_its_pointer() {
     );
     let invalid = engage_model::Document::parse(text.as_bytes()).unwrap_err();
     assert_eq!(pointers(&invalid), ["/data/done"]);
-    assert_eq!(message_at(&invalid, "/data/done"), "duplicate member `done`");
+    assert_eq!(
+        message_at(&invalid, "/data/done"),
+        "duplicate member `done`"
+    );
 }
 
 #[test]
@@ -451,7 +527,10 @@ fn a_mismatched_conf_key_and_context_id_are_both_reported() {
 #[test]
 fn a_context_id_mismatch_is_reported_even_when_an_id_is_invalid() {
     let invalid = parse_err(&start_with(json!({"engagementId": "x", "contextId": "2"})));
-    assert_eq!(pointers(&invalid), ["/data/engagementId", "/data/contextId"]);
+    assert_eq!(
+        pointers(&invalid),
+        ["/data/engagementId", "/data/contextId"]
+    );
 }
 
 // ---- the length limit ----
@@ -460,7 +539,10 @@ fn a_context_id_mismatch_is_reported_even_when_an_id_is_invalid() {
 fn engagement_name_of_exactly_50000_characters_is_accepted() {
     let name = "é".repeat(MAX_VALUE_CHARS);
     let out = data_out(&start_with(json!({"engagementName": name})));
-    assert_eq!(out["engagementName"].as_str().unwrap().chars().count(), 50_000);
+    assert_eq!(
+        out["engagementName"].as_str().unwrap().chars().count(),
+        50_000
+    );
 }
 
 #[test]

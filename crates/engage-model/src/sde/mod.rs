@@ -282,13 +282,31 @@ fn parse_history(json: &Json<'_>, errors: &mut Errors) -> Option<(Sde, Stamps)> 
         errors.here(format!("expected an SDE object, found {}", json.kind()));
         return None;
     };
-    let [(key, inner)] = members.as_slice() else {
+    let Some(((key, inner), rest)) = members.split_first() else {
         errors.here(format!(
-            "a history-shape SDE has exactly one member, {HISTORY_KEYS} (or a page-shape SDE has `type`); found {} members",
-            members.len()
+            "expected an SDE: a history-shape object with one member, {HISTORY_KEYS}, or a page-shape object with `type`"
         ));
         return None;
     };
+    let sde = parse_history_member(key, inner, errors);
+    // One attribute per object: whatever follows the first member is reported where it is.
+    for (i, (other, _)) in rest.iter().enumerate() {
+        let repeated = members[..=i].iter().any(|(k, _)| k == other);
+        errors.nested(Token::Key(other), |e| {
+            if repeated {
+                e.here(format!("duplicate member `{other}`"));
+            } else {
+                e.here(format!(
+                    "a history-shape SDE has exactly one member, found `{other}` after `{key}`"
+                ));
+            }
+        });
+    }
+    sde
+}
+
+/// The one member of a history-shape SDE: `"<historyKey>": {...}`.
+fn parse_history_member(key: &str, inner: &Json<'_>, errors: &mut Errors) -> Option<(Sde, Stamps)> {
     let Some(sde_type) = SdeType::from_history_key(key) else {
         errors.nested(Token::Key(key), |e| {
             e.here(format!("unknown SDE `{key}`, expected {HISTORY_KEYS}"))
