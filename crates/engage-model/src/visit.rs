@@ -7,7 +7,7 @@ use serde::{Serialize, Serializer};
 
 use crate::error::{Errors, Invalid, Token};
 use crate::json::Json;
-use crate::read::array;
+use crate::read::{array, ObjReader};
 use crate::sde::{
     Cart, CustomerInfo, Lead, MarketingInfo, PersonalInfo, Purchase, RepeatRule, Sde, SdeType,
     SearchContent, ServiceActivity, Stamps, ViewedProduct, VisitorError,
@@ -98,8 +98,8 @@ impl VisitSdes {
     /// Reads the form [`VisitSdes`] serializes to: `{"events": [history-shape SDEs]}`.
     pub fn from_json(json: &Json<'_>) -> Result<VisitSdes, Invalid> {
         let mut errors = Errors::new();
-        let events = match json.get("events") {
-            Some(events) => errors.nested(Token::Key("events"), |e| {
+        let events = ObjReader::new(json, &mut errors).and_then(|mut r| {
+            let events = r.field("events", &mut errors, |events, e| {
                 array(events, e, |item, e| match Sde::from_history(item) {
                     Ok((sde, _)) => Some(sde),
                     Err(invalid) => {
@@ -107,12 +107,13 @@ impl VisitSdes {
                         None
                     }
                 })
-            }),
-            None => {
-                errors.here("expected an object with `events`");
-                None
+            });
+            if json.get("events").is_none() {
+                errors.nested(Token::Key("events"), |e| e.here("missing"));
             }
-        };
+            r.finish(&mut errors, "`events`");
+            events
+        });
         let state = events.map(|events| {
             events
                 .into_iter()
