@@ -1,6 +1,9 @@
 //! Error reports: unknown fields and duplicate keys at their JSON pointers, and every
 //! problem of an input reported at once, in SDEs, lists of SDEs and history documents.
 
+// Helpers unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,9 @@
 //! The `LP_OFFERS` events (SPEC §1, seed "Engagement Events"): one test per property of
 //! `START`, the value sets, the invariants between properties, and the error reports.
 
+// Helpers unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

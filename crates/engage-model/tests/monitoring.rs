@@ -1,6 +1,9 @@
 //! SPEC §4: Monitoring API engagement attributes. The impression types become the
 //! `LP_OFFERS` events of their context; every other type is a page-shape SDE.
 
+// Helpers unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,9 @@
 //! renames between the two shapes. Each test converts a full page-shape SDE and compares
 //! the whole history output, so a value in the wrong place or under the wrong name fails.
 
+// Helpers unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,9 @@
 //! lists): the value, given in page shape and in history shape, lands at its documented
 //! place in history output, as a string, exactly once.
 
+// Helpers unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -3,6 +3,9 @@
 //! round-trips; the page-shape fixtures under `tests/fixtures/page/` convert to exactly
 //! the seed's history examples.
 
+// Helpers unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -3,6 +3,9 @@
 //! `lead`, `searchInfo`, `service`) or replaces (`cart`); and the state's serialization
 //! reads back to the same state.
 
+// Helpers unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: fixtures, conversion to history shape and
 //! reading errors back as lists of JSON pointers.
 
+// Helpers unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::path::PathBuf;
