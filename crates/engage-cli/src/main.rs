@@ -1,7 +1,16 @@
 //! `engage`: the one binary of Engage.
 //!
+//! - `serve`: the HTTP server ([`serve`]).
+//! - `account`: create accounts ([`account`]).
 //! - `validate`: check an SDE or event document offline ([`validate`]).
+//! - `export`: stored items as NDJSON ([`export`]).
+//! - `bench`: load generators that print one JSON line of figures ([`bench`]).
 
+mod account;
+mod bench;
+mod export;
+mod serve;
+mod storage;
 mod validate;
 
 use std::process::ExitCode;
@@ -18,18 +27,32 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the server: the tag's collect endpoint, the Monitoring API and the quarantine.
+    Serve(serve::Args),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(account::Command),
     /// Check an SDE, an array of SDEs or an LP_OFFERS event without a server.
     ///
     /// Valid input: exit 0 and its canonical form on stdout (SDEs in history shape as
     /// {"sdes":{"events":[...]}}, events as {"appName","eventName","data"}).
     /// Invalid input: exit 1 and one `<JSON pointer>: <message>` line per problem on stderr.
     Validate(validate::Args),
+    /// Write an account's stored events, SDEs or quarantine as NDJSON, one item a line.
+    Export(export::Args),
+    /// Measure Engage on this machine.
+    #[command(subcommand)]
+    Bench(bench::Command),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Account(command) => account::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Export(args) => export::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(command) => bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -38,4 +61,11 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A multi-threaded runtime for the async commands.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

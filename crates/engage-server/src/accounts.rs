@@ -1,0 +1,72 @@
+//! Accounts as the routes need them: a read-through cache (accounts change rarely and
+//! are read on every request) and API key checks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::http::{header, HeaderMap};
+use engage_store::{Account, Store};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// A new random API key (`ek_` and 48 hex digits) and the hash that is stored.
+pub fn generate_api_key() -> Result<(String, String), getrandom::Error> {
+    let mut bytes = [0u8; 24];
+    getrandom::getrandom(&mut bytes)?;
+    let key = format!("ek_{}", hex::encode(bytes));
+    let hash = hash_api_key(&key);
+    Ok((key, hash))
+}
+
+/// Hex SHA-256: keys are long random strings, so a fast hash is enough to keep them
+/// out of the database.
+pub fn hash_api_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+#[derive(Default)]
+pub struct AccountCache {
+    known: RwLock<HashMap<String, Arc<Account>>>,
+}
+
+impl AccountCache {
+    /// The account, or `UnknownAccount`. Only existing accounts are cached.
+    pub async fn get(&self, store: &dyn Store, account_id: &str) -> Result<Arc<Account>, ApiError> {
+        if let Some(account) = self
+            .known
+            .read()
+            .ok()
+            .and_then(|m| m.get(account_id).cloned())
+        {
+            return Ok(account);
+        }
+        let account = store
+            .account(account_id)
+            .await?
+            .ok_or_else(|| ApiError::UnknownAccount(account_id.to_owned()))?;
+        let account = Arc::new(account);
+        if let Ok(mut known) = self.known.write() {
+            known.insert(account_id.to_owned(), account.clone());
+        }
+        Ok(account)
+    }
+}
+
+/// Checks `Authorization: Bearer <apiKey>` against the account's key.
+pub fn authorize(headers: &HeaderMap, account: &Account) -> Result<(), ApiError> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized)?;
+    if hash_api_key(key) == account.api_key_hash {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}

@@ -1,0 +1,429 @@
+//! The collect body parser: one request of `POST /api/account/{id}/events`, checked item
+//! by item. Every item is validated on its own; the valid ones become store records and
+//! the invalid ones quarantine entries with their errors (absolute JSON pointers into the
+//! body). This function sees raw network bytes: it must never panic (a fuzz target runs it).
+
+use engage_model::json::Json;
+use engage_model::{FieldError, Invalid, OfferEvent, Sde, MAX_VALUE_CHARS};
+use engage_store::{NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, VisitContext};
+use serde::Serialize;
+
+/// Longest visitor, session, page or item id accepted.
+pub const MAX_ID_CHARS: usize = 128;
+/// Most sections one page may name.
+pub const MAX_SECTIONS: usize = 100;
+
+/// A batch whose envelope is valid, with its items sorted into accepted and rejected.
+#[derive(Debug, Clone)]
+pub struct CollectBatch {
+    pub visit: VisitContext,
+    pub events: Vec<NewEvent>,
+    pub sdes: Vec<NewSde>,
+    pub rejected: Vec<NewQuarantine>,
+}
+
+/// How a rejected item is reported to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub kind: QuarantineKind,
+    pub index: usize,
+    pub errors: Vec<FieldError>,
+}
+
+impl CollectBatch {
+    pub fn rejections(&self) -> Vec<Rejection> {
+        self.rejected
+            .iter()
+            .map(|q| Rejection {
+                kind: q.kind,
+                index: q.index.unwrap_or(0),
+                errors: q.errors.clone(),
+            })
+            .collect()
+    }
+
+    pub fn item_count(&self) -> usize {
+        self.events.len() + self.sdes.len() + self.rejected.len()
+    }
+}
+
+/// Why a whole body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Not JSON at all.
+    Malformed(String),
+    /// JSON, but the envelope (ids, page, the arrays) is wrong.
+    Invalid(Invalid),
+    /// More items than one request may carry.
+    TooManyItems { found: usize, limit: usize },
+}
+
+/// Parses and validates one collect body. `user_agent` comes from the request headers.
+pub fn parse_collect_body(
+    body: &[u8],
+    user_agent: Option<&str>,
+    max_items: usize,
+) -> Result<CollectBatch, BodyError> {
+    let json = Json::parse(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
+    let Json::Object(members) = &json else {
+        return Err(BodyError::Invalid(Invalid::single(
+            "",
+            format!("expected an object with `visitorId`, `sessionId`, `pageId`, `events` and `sdes`, found {}", json.kind()),
+        )));
+    };
+    let mut errors = Vec::new();
+    for (i, (key, _)) in members.iter().enumerate() {
+        let known = matches!(
+            key.as_ref(),
+            "visitorId" | "sessionId" | "pageId" | "page" | "events" | "sdes"
+        );
+        if !known {
+            errors.push(FieldError::new(
+                pointer(&[key]),
+                format!("unknown field `{key}`, expected `visitorId`, `sessionId`, `pageId`, `page`, `events` or `sdes`"),
+            ));
+        } else if members[..i].iter().any(|(k, _)| k == key) {
+            errors.push(FieldError::new(
+                pointer(&[key]),
+                format!("duplicate member `{key}`"),
+            ));
+        }
+    }
+    let visitor_id = required_id(&json, "visitorId", &mut errors);
+    let session_id = required_id(&json, "sessionId", &mut errors);
+    let page_id = required_id(&json, "pageId", &mut errors);
+    let page = json.get("page").and_then(|p| parse_page(p, &mut errors));
+    let events = item_array(&json, "events", &mut errors);
+    let sdes = item_array(&json, "sdes", &mut errors);
+    let found = events.len() + sdes.len();
+    if found > max_items {
+        return Err(BodyError::TooManyItems {
+            found,
+            limit: max_items,
+        });
+    }
+    let (Some(visitor_id), Some(session_id), Some(page_id)) = (visitor_id, session_id, page_id)
+    else {
+        return Err(BodyError::Invalid(Invalid { errors }));
+    };
+    if !errors.is_empty() {
+        return Err(BodyError::Invalid(Invalid { errors }));
+    }
+    let visit = VisitContext {
+        visitor_id,
+        session_id,
+        page_id,
+        page,
+        user_agent: user_agent.map(|ua| truncate(ua, 1024)),
+    };
+    let context = visit_context_json(&visit);
+    let mut batch = CollectBatch {
+        visit,
+        events: Vec::with_capacity(events.len()),
+        sdes: Vec::with_capacity(sdes.len()),
+        rejected: Vec::new(),
+    };
+    for (index, item) in events.iter().enumerate() {
+        match parse_event_item(item) {
+            Ok(event) => batch.events.push(event),
+            Err(invalid) => batch.rejected.push(quarantine(
+                QuarantineKind::Event,
+                index,
+                item,
+                &context,
+                invalid,
+                "events",
+            )),
+        }
+    }
+    for (index, item) in sdes.iter().enumerate() {
+        match parse_sde_item(item) {
+            Ok(sde) => batch.sdes.push(sde),
+            Err(invalid) => batch.rejected.push(quarantine(
+                QuarantineKind::Sde,
+                index,
+                item,
+                &context,
+                invalid,
+                "sdes",
+            )),
+        }
+    }
+    Ok(batch)
+}
+
+/// The visit context as stored with quarantined items, so a replay knows where they belong.
+pub fn visit_context_json(visit: &VisitContext) -> serde_json::Value {
+    serde_json::json!({
+        "visitorId": visit.visitor_id,
+        "sessionId": visit.session_id,
+        "pageId": visit.page_id,
+        "page": visit.page.as_ref().map(|p| serde_json::json!({
+            "url": p.url, "referrer": p.referrer, "title": p.title, "sections": p.sections,
+        })),
+        "userAgent": visit.user_agent,
+    })
+}
+
+fn quarantine(
+    kind: QuarantineKind,
+    index: usize,
+    item: &Json<'_>,
+    context: &serde_json::Value,
+    invalid: Invalid,
+    array: &str,
+) -> NewQuarantine {
+    NewQuarantine {
+        kind,
+        index: Some(index),
+        client_id: item
+            .get("id")
+            .and_then(Json::as_str)
+            .map(|id| truncate(id, MAX_ID_CHARS)),
+        raw: item.to_value().to_string(),
+        context: context.clone(),
+        errors: invalid
+            .within(&pointer(&[array, &index.to_string()]))
+            .errors,
+    }
+}
+
+/// Validates one `events[i]`: `{"id", "time"?, "appName", "eventName", "data"}`.
+pub fn parse_event_item(item: &Json<'_>) -> Result<NewEvent, Invalid> {
+    let mut errors = Vec::new();
+    let client_id = item_id(item, &mut errors);
+    let client_time_ms = item_time(item, &mut errors);
+    let event = match OfferEvent::from_json(item, &["id", "time"]) {
+        Ok(event) => Some(event),
+        Err(invalid) => {
+            errors.extend(invalid.errors);
+            None
+        }
+    };
+    match (client_id, event) {
+        (Some(client_id), Some(event)) if errors.is_empty() => Ok(NewEvent {
+            client_id,
+            client_time_ms,
+            event,
+        }),
+        _ => Err(Invalid { errors }),
+    }
+}
+
+/// Validates one `sdes[i]`: `{"id", "time"?, "sde": {page-shape SDE}}`.
+pub fn parse_sde_item(item: &Json<'_>) -> Result<NewSde, Invalid> {
+    let mut errors = Vec::new();
+    let Json::Object(members) = item else {
+        return Err(Invalid::single(
+            "",
+            format!(
+                "expected an object with `id`, `time` and `sde`, found {}",
+                item.kind()
+            ),
+        ));
+    };
+    for (key, _) in members {
+        if !matches!(key.as_ref(), "id" | "time" | "sde") {
+            errors.push(FieldError::new(
+                pointer(&[key]),
+                format!("unknown field `{key}`, expected `id`, `time` or `sde`"),
+            ));
+        }
+    }
+    let client_id = item_id(item, &mut errors);
+    let client_time_ms = item_time(item, &mut errors);
+    let sde = match item.get("sde") {
+        None => {
+            errors.push(FieldError::new(
+                "/sde",
+                "missing, expected the SDE pushed by the page",
+            ));
+            None
+        }
+        Some(sde) => match Sde::from_page(sde) {
+            Ok(sde) => Some(sde),
+            Err(invalid) => {
+                errors.extend(invalid.within("/sde").errors);
+                None
+            }
+        },
+    };
+    match (client_id, sde) {
+        (Some(client_id), Some(sde)) if errors.is_empty() => Ok(NewSde {
+            client_id,
+            client_time_ms,
+            sde,
+        }),
+        _ => Err(Invalid { errors }),
+    }
+}
+
+fn item_id(item: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<String> {
+    match item.get("id") {
+        Some(Json::String(id)) if !id.is_empty() && id.chars().count() <= MAX_ID_CHARS => {
+            Some(id.to_string())
+        }
+        Some(other) => {
+            errors.push(FieldError::new(
+                "/id",
+                format!(
+                    "expected a client id string of 1-{MAX_ID_CHARS} characters, found {}",
+                    other.kind()
+                ),
+            ));
+            None
+        }
+        None => {
+            errors.push(FieldError::new(
+                "/id",
+                "missing, every item needs a client id so a retry is not stored twice",
+            ));
+            None
+        }
+    }
+}
+
+fn item_time(item: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<i64> {
+    match item.get("time")? {
+        Json::Null => None,
+        Json::Number(n) => match n.as_u64().and_then(|t| i64::try_from(t).ok()) {
+            Some(t) => Some(t),
+            None => {
+                errors.push(FieldError::new(
+                    "/time",
+                    "expected epoch milliseconds, a non-negative integer",
+                ));
+                None
+            }
+        },
+        other => {
+            errors.push(FieldError::new(
+                "/time",
+                format!("expected epoch milliseconds, found {}", other.kind()),
+            ));
+            None
+        }
+    }
+}
+
+fn required_id(json: &Json<'_>, key: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    match json.get(key) {
+        Some(Json::String(id)) if !id.is_empty() && id.chars().count() <= MAX_ID_CHARS => {
+            Some(id.to_string())
+        }
+        Some(Json::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            errors.push(FieldError::new(
+                pointer(&[key]),
+                format!(
+                    "expected a string of 1-{MAX_ID_CHARS} characters, found {}",
+                    other.kind()
+                ),
+            ));
+            None
+        }
+        None => {
+            errors.push(FieldError::new(pointer(&[key]), "missing"));
+            None
+        }
+    }
+}
+
+fn parse_page(json: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<PageView> {
+    let Json::Object(members) = json else {
+        if !matches!(json, Json::Null) {
+            errors.push(FieldError::new(
+                "/page",
+                format!("expected an object, found {}", json.kind()),
+            ));
+        }
+        return None;
+    };
+    let mut page = PageView::default();
+    for (key, value) in members {
+        let path = pointer(&["page", key]);
+        let slot = match key.as_ref() {
+            "url" => &mut page.url,
+            "referrer" => &mut page.referrer,
+            "title" => &mut page.title,
+            "sections" => {
+                match value {
+                    Json::Array(items) if items.len() <= MAX_SECTIONS => {
+                        for (i, s) in items.iter().enumerate() {
+                            match s {
+                                Json::String(s) if s.chars().count() <= 256 => {
+                                    page.sections.push(s.to_string())
+                                }
+                                _ => errors.push(FieldError::new(
+                                    format!("{path}/{i}"),
+                                    "expected a section name, a string of at most 256 characters",
+                                )),
+                            }
+                        }
+                    }
+                    Json::String(s) if s.chars().count() <= 256 => {
+                        page.sections.push(s.to_string())
+                    }
+                    Json::Null => {}
+                    _ => errors.push(FieldError::new(
+                        path,
+                        format!("expected an array of at most {MAX_SECTIONS} section names"),
+                    )),
+                }
+                continue;
+            }
+            _ => {
+                errors.push(FieldError::new(
+                    path,
+                    format!(
+                        "unknown field `{key}`, expected `url`, `referrer`, `title` or `sections`"
+                    ),
+                ));
+                continue;
+            }
+        };
+        match value {
+            Json::String(s) if s.chars().count() <= MAX_VALUE_CHARS => *slot = Some(s.to_string()),
+            Json::String(_) => errors.push(FieldError::new(
+                path,
+                format!("at most {MAX_VALUE_CHARS} characters are allowed"),
+            )),
+            Json::Null => {}
+            other => errors.push(FieldError::new(
+                path,
+                format!("expected a string, found {}", other.kind()),
+            )),
+        }
+    }
+    Some(page)
+}
+
+fn item_array<'j, 'a>(
+    json: &'j Json<'a>,
+    key: &str,
+    errors: &mut Vec<FieldError>,
+) -> &'j [Json<'a>] {
+    match json.get(key) {
+        Some(Json::Array(items)) => items,
+        None | Some(Json::Null) => &[],
+        Some(other) => {
+            errors.push(FieldError::new(
+                pointer(&[key]),
+                format!("expected an array, found {}", other.kind()),
+            ));
+            &[]
+        }
+    }
+}
+
+fn pointer(tokens: &[&str]) -> String {
+    let mut p = String::new();
+    for t in tokens {
+        engage_model::error::push_pointer_token(&mut p, t);
+    }
+    p
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}

@@ -1,0 +1,145 @@
+//! `ApiError`: every way a request can fail, and the JSON body and status it answers with.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engage_model::FieldError;
+use engage_store::StoreError;
+use serde::Serialize;
+
+/// An error answered as `{"code", "message", "errors"}`. 5xx bodies say nothing internal;
+/// the detail goes to the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("unknown account `{0}`")]
+    UnknownAccount(String),
+    #[error("not found")]
+    NotFound,
+    #[error("missing or invalid api key: send `Authorization: Bearer <apiKey>`")]
+    Unauthorized,
+    #[error("this api key belongs to another account")]
+    Forbidden,
+    #[error("origin `{0}` may not post to this account")]
+    OriginNotAllowed(String),
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("unsupported content type `{0}`: send application/json or text/plain")]
+    UnsupportedMediaType(String),
+    #[error("unsupported content encoding `{0}`: send gzip or no encoding")]
+    UnsupportedEncoding(String),
+    #[error("request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("batch has {found} items, at most {limit} are allowed in one request")]
+    BatchTooLarge { found: usize, limit: usize },
+    #[error("the request body was not received in time")]
+    Timeout,
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("the server is shutting down")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>, errors: Vec<FieldError>) -> Self {
+        ApiError::Invalid {
+            message: message.into(),
+            errors,
+        }
+    }
+
+    /// One field at fault.
+    pub fn invalid_field(path: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::Invalid {
+            message: format!("invalid request: {path}: {message}"),
+            errors: vec![FieldError::new(path, message)],
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::UnknownAccount(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::MalformedJson(_) | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            ApiError::BodyTooLarge { .. } | ApiError::BatchTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::UnknownAccount(_) => "unknown_account",
+            ApiError::NotFound => "not_found",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::OriginNotAllowed(_) => "origin_not_allowed",
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::BatchTooLarge { .. } => "batch_too_large",
+            ApiError::Timeout => "timeout",
+            ApiError::Invalid { .. } => "invalid_request",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::UnknownAccount(id) => ApiError::UnknownAccount(id),
+            StoreError::Closed => ApiError::Unavailable,
+            StoreError::Conflict(_)
+            | StoreError::UnsupportedBackend(_)
+            | StoreError::InvalidLocation(_)
+            | StoreError::Backend(_) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let errors: &[FieldError] = match &self {
+            ApiError::Invalid { errors, .. } => errors,
+            _ => &[],
+        };
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+            errors,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

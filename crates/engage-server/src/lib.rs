@@ -1,0 +1,112 @@
+//! Engage's HTTP server.
+//!
+//! - [`router`] builds the app without a socket; [`serve`] runs it on a bound listener
+//!   until a shutdown future resolves, then finishes in-flight requests and closes the store.
+//! - `routes/`: one module per API (collect, monitoring, quarantine, ops).
+//! - [`collect_body`]: the collect body parser (pure; fuzzed).
+//! - [`body`]: body limits, gzip, content types. [`error`]: `ApiError`.
+//! - [`accounts`]: the account cache and API keys. [`metrics`]: `/metrics`.
+
+pub mod accounts;
+pub mod body;
+pub mod collect_body;
+pub mod error;
+pub mod ids;
+pub mod metrics;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use engage_store::{Store, StoreError};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+
+pub use body::Limits;
+pub use error::ApiError;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub limits: Limits,
+    pub metrics: Arc<metrics::Metrics>,
+    pub accounts: Arc<accounts::AccountCache>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
+        AppState {
+            store,
+            limits,
+            metrics: Arc::default(),
+            accounts: Arc::default(),
+        }
+    }
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for in-flight requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `state` on `listener` until `shutdown` resolves; then stops accepting, lets
+/// in-flight requests finish (their batches commit), and closes the store.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StoreError> {
+    let app = router(state.clone());
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(app.clone());
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection.into_owned());
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("in-flight requests did not finish in time"),
+    }
+    state.store.close().await?;
+    tracing::info!("store closed");
+    Ok(())
+}

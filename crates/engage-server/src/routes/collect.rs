@@ -1,0 +1,223 @@
+//! `POST /api/account/{accountId}/events`: the tag's batches of `LP_OFFERS` events and
+//! SDEs, answered once the accepted items are durable.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engage_store::{Account, IngestBatch, NewQuarantine, QuarantineKind};
+use serde::Serialize;
+
+use crate::body::{read_body, Accept};
+use crate::collect_body::{parse_collect_body, BodyError, Rejection};
+use crate::error::ApiError;
+use crate::ids::now_ms;
+use crate::AppState;
+
+#[derive(Serialize)]
+struct CollectResponse {
+    accepted: usize,
+    duplicates: usize,
+    rejected: Vec<Rejection>,
+}
+
+#[tracing::instrument(skip_all, fields(account = %account_id))]
+pub async fn collect(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let account = state
+        .accounts
+        .get(state.store.as_ref(), &account_id)
+        .await?;
+    let cors = allowed_origin(&headers, &account)?;
+    let result = receive(&state, &account_id, &headers, body).await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    if let Some(origin) = cors {
+        add_cors_headers(response.headers_mut(), origin);
+    }
+    Ok(response)
+}
+
+async fn receive(
+    state: &AppState,
+    account_id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(headers, body, &state.limits, Accept::JsonOrText).await?;
+    let received_ms = now_ms();
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let batch = match parse_collect_body(&bytes, user_agent, state.limits.max_batch_items) {
+        Ok(batch) => batch,
+        Err(BodyError::TooManyItems { found, limit }) => {
+            return Err(ApiError::BatchTooLarge { found, limit })
+        }
+        Err(BodyError::Malformed(reason)) => {
+            quarantine_body(
+                state,
+                account_id,
+                received_ms,
+                &bytes,
+                vec![engage_model::FieldError::new(
+                    "",
+                    format!("malformed JSON: {reason}"),
+                )],
+            )
+            .await?;
+            return Err(ApiError::MalformedJson(reason));
+        }
+        Err(BodyError::Invalid(invalid)) => {
+            quarantine_body(
+                state,
+                account_id,
+                received_ms,
+                &bytes,
+                invalid.errors.clone(),
+            )
+            .await?;
+            let message = format!(
+                "invalid batch: {}",
+                invalid
+                    .errors
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            return Err(ApiError::invalid(message, invalid.errors));
+        }
+    };
+    let rejected = batch.rejections();
+    let items = batch.item_count();
+    let started = Instant::now();
+    let outcome = state
+        .store
+        .ingest(IngestBatch {
+            account_id: account_id.to_owned(),
+            received_ms,
+            visit: Some(batch.visit),
+            events: batch.events,
+            sdes: batch.sdes,
+            rejected: batch.rejected,
+        })
+        .await?;
+    state.metrics.record_ingest(items, started.elapsed());
+    state
+        .metrics
+        .items_accepted
+        .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
+    state
+        .metrics
+        .items_duplicate
+        .fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
+    state
+        .metrics
+        .items_rejected
+        .fetch_add(rejected.len() as u64, Ordering::Relaxed);
+    tracing::debug!(
+        accepted = outcome.accepted,
+        duplicates = outcome.duplicates,
+        rejected = rejected.len(),
+        "batch stored"
+    );
+    Ok(axum::Json(CollectResponse {
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+        rejected,
+    })
+    .into_response())
+}
+
+/// Keeps a body that could not be read as a batch, so that nothing is dropped silently.
+pub(crate) async fn quarantine_body(
+    state: &AppState,
+    account_id: &str,
+    received_ms: i64,
+    bytes: &[u8],
+    errors: Vec<engage_model::FieldError>,
+) -> Result<(), ApiError> {
+    state.metrics.items_rejected.fetch_add(1, Ordering::Relaxed);
+    state
+        .store
+        .ingest(IngestBatch {
+            account_id: account_id.to_owned(),
+            received_ms,
+            visit: None,
+            events: vec![],
+            sdes: vec![],
+            rejected: vec![NewQuarantine {
+                kind: QuarantineKind::Body,
+                index: None,
+                client_id: None,
+                raw: String::from_utf8_lossy(bytes).into_owned(),
+                context: serde_json::Value::Null,
+                errors,
+            }],
+        })
+        .await?;
+    Ok(())
+}
+
+/// `OPTIONS` for the tag on another origin.
+pub async fn preflight(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let account = state
+        .accounts
+        .get(state.store.as_ref(), &account_id)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(origin) = allowed_origin(&headers, &account)? {
+        let h = response.headers_mut();
+        add_cors_headers(h, origin);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, content-encoding"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+    }
+    Ok(response)
+}
+
+/// The request's `Origin` when the account lets it post; `None` for same-origin or
+/// non-browser requests, which carry none.
+fn allowed_origin(headers: &HeaderMap, account: &Account) -> Result<Option<HeaderValue>, ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(None);
+    };
+    let text = origin.to_str().unwrap_or("");
+    let allowed = account.allowed_origins.is_empty()
+        || account
+            .allowed_origins
+            .iter()
+            .any(|o| o == "*" || o == text);
+    if allowed {
+        Ok(Some(origin.clone()))
+    } else {
+        Err(ApiError::OriginNotAllowed(text.to_owned()))
+    }
+}
+
+fn add_cors_headers(headers: &mut HeaderMap, origin: HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+}

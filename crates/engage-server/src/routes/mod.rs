@@ -1,0 +1,77 @@
+//! The router: one module per API.
+
+mod collect;
+mod monitoring;
+mod ops;
+mod quarantine;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route(
+            "/api/account/{account_id}/events",
+            post(collect::collect).options(collect::preflight),
+        )
+        .route(
+            "/api/account/{account_id}/app/{app_id}/engagement",
+            post(monitoring::engagement),
+        )
+        .route(
+            "/api/account/{account_id}/app/{app_id}/report",
+            post(monitoring::report_post).put(monitoring::report_put),
+        )
+        .route(
+            "/api/account/{account_id}/quarantine",
+            get(quarantine::list),
+        )
+        .route(
+            "/api/account/{account_id}/quarantine/replay",
+            post(quarantine::replay),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+/// Counts every answer by route pattern and status, and logs it.
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| route_label(p.as_str()))
+        .unwrap_or("unmatched");
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state.metrics.record_request(route, status);
+    tracing::debug!(%method, route, status, micros = started.elapsed().as_micros() as u64, "request");
+    response
+}
+
+/// Route patterns as static labels (the set is fixed, so metrics stay bounded).
+fn route_label(pattern: &str) -> &'static str {
+    match pattern {
+        "/healthz" => "healthz",
+        "/metrics" => "metrics",
+        "/api/account/{account_id}/events" => "collect",
+        "/api/account/{account_id}/app/{app_id}/engagement" => "monitoring_engagement",
+        "/api/account/{account_id}/app/{app_id}/report" => "monitoring_report",
+        "/api/account/{account_id}/quarantine" => "quarantine_list",
+        "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
+        _ => "other",
+    }
+}

@@ -1,0 +1,494 @@
+//! The Monitoring API (SPEC §4): `engagement` and `report` for apps and servers that have
+//! no web tag. Same store and validation as the collect endpoint; errors keep the API's
+//! documented body `{time, message, internalCode}`.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engage_model::json::Json;
+use engage_model::{EngagementAttribute, FieldError, Invalid};
+use engage_store::{
+    IngestBatch, NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, SessionLookup,
+    VisitContext,
+};
+use serde::Serialize;
+
+use crate::body::{read_body, Accept};
+use crate::collect_body::{visit_context_json, MAX_ID_CHARS};
+use crate::error::ApiError;
+use crate::ids::{new_id, now_ms};
+use crate::AppState;
+
+/// A Monitoring API error: `{time, message, internalCode}` with its status.
+#[derive(Debug)]
+pub struct MonitoringError {
+    status: StatusCode,
+    internal_code: u16,
+    message: String,
+}
+
+impl MonitoringError {
+    fn new(status: StatusCode, internal_code: u16, message: impl Into<String>) -> Self {
+        MonitoringError {
+            status,
+            internal_code,
+            message: message.into(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        MonitoringError::new(StatusCode::BAD_REQUEST, 5, message)
+    }
+}
+
+impl From<ApiError> for MonitoringError {
+    fn from(error: ApiError) -> Self {
+        let status = error.status();
+        let internal_code = match &error {
+            ApiError::UnknownAccount(_) | ApiError::NotFound => 18,
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                18
+            }
+            _ => 5,
+        };
+        let message = match &error {
+            ApiError::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        };
+        MonitoringError::new(status, internal_code, message)
+    }
+}
+
+impl From<engage_store::StoreError> for MonitoringError {
+    fn from(error: engage_store::StoreError) -> Self {
+        MonitoringError::from(ApiError::from(error))
+    }
+}
+
+impl IntoResponse for MonitoringError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body {
+            time: i64,
+            message: String,
+            internal_code: u16,
+        }
+        let body = Body {
+            time: now_ms(),
+            message: self.message,
+            internal_code: self.internal_code,
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VisitIds {
+    session_id: String,
+    visitor_id: String,
+    page_id: String,
+}
+
+/// Which call a body was sent to, kept with quarantined bodies for replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    Engagement,
+    Report,
+}
+
+impl Call {
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::Engagement => "engagement",
+            Call::Report => "report",
+        }
+    }
+}
+
+fn check_version(query: &HashMap<String, String>) -> Result<(), MonitoringError> {
+    match query.get("v").map(String::as_str) {
+        Some("1.0" | "1.1") => Ok(()),
+        Some(other) => Err(MonitoringError::new(
+            StatusCode::BAD_REQUEST,
+            33,
+            format!("illegal version `{other}`: use v=1.0 or v=1.1"),
+        )),
+        None => Err(MonitoringError::new(
+            StatusCode::BAD_REQUEST,
+            33,
+            "missing version: add v=1.1 to the query",
+        )),
+    }
+}
+
+fn query_id(
+    query: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<String>, MonitoringError> {
+    match query.get(name).map(|v| v.trim()) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() <= MAX_ID_CHARS => Ok(Some(v.to_owned())),
+        Some(_) => Err(MonitoringError::invalid(format!(
+            "`{name}` is longer than {MAX_ID_CHARS} characters"
+        ))),
+    }
+}
+
+/// `POST /api/account/{accountId}/app/{appInstallationId}/engagement?v=&vid=&sid=`.
+#[tracing::instrument(skip_all, fields(account = %account_id, app = %app_id))]
+pub async fn engagement(
+    State(state): State<AppState>,
+    Path((account_id, app_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, MonitoringError> {
+    check_version(&query)?;
+    state
+        .accounts
+        .get(state.store.as_ref(), &account_id)
+        .await?;
+    let vid = query_id(&query, "vid")?;
+    let sid = query_id(&query, "sid")?;
+    let (visitor_id, session_id) = match (vid, sid) {
+        (Some(vid), Some(sid)) => {
+            require_session(&state, &account_id, &vid, &sid).await?;
+            (vid, sid)
+        }
+        (Some(vid), None) => {
+            if state.store.lookup_session(&account_id, &vid, "").await?
+                == SessionLookup::UnknownVisitor
+            {
+                return Err(unknown_visitor(&vid));
+            }
+            (vid, new_id())
+        }
+        (None, Some(_)) => {
+            return Err(MonitoringError::invalid(
+                "`sid` needs the `vid` it belongs to",
+            ))
+        }
+        (None, None) => (new_id(), new_id()),
+    };
+    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
+    let visit = VisitContext {
+        visitor_id,
+        session_id,
+        page_id: new_id(),
+        page: None,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let (status, ids) = record_call(
+        &state,
+        &account_id,
+        &app_id,
+        Call::Engagement,
+        &bytes,
+        visit,
+    )
+    .await?;
+    Ok((status, axum::Json(ids)).into_response())
+}
+
+/// `PUT /api/account/{accountId}/app/{appInstallationId}/report?v=&vid=&sid=`.
+pub async fn report_put(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    query: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, MonitoringError> {
+    report(state, path, query, headers, body).await
+}
+
+/// `POST` with `X-HTTP-Method-Override: PUT`, for clients that cannot send `PUT`.
+pub async fn report_post(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    query: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, MonitoringError> {
+    let overridden = headers
+        .get("x-http-method-override")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("PUT"));
+    if !overridden {
+        return Err(MonitoringError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            5,
+            "report is a PUT; a POST needs `X-HTTP-Method-Override: PUT`",
+        ));
+    }
+    report(state, path, query, headers, body).await
+}
+
+#[tracing::instrument(skip_all, fields(account = %account_id, app = %app_id))]
+async fn report(
+    State(state): State<AppState>,
+    Path((account_id, app_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, MonitoringError> {
+    check_version(&query)?;
+    state
+        .accounts
+        .get(state.store.as_ref(), &account_id)
+        .await?;
+    let (Some(vid), Some(sid)) = (query_id(&query, "vid")?, query_id(&query, "sid")?) else {
+        return Err(MonitoringError::invalid(
+            "report needs `vid` and `sid` from the engagement call",
+        ));
+    };
+    require_session(&state, &account_id, &vid, &sid).await?;
+    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
+    let page_id = Json::parse(&bytes)
+        .ok()
+        .and_then(|j| j.get("pageId").and_then(Json::as_str).map(str::to_owned))
+        .filter(|p| !p.is_empty() && p.chars().count() <= MAX_ID_CHARS)
+        .unwrap_or_else(new_id);
+    let visit = VisitContext {
+        visitor_id: vid,
+        session_id: sid,
+        page_id,
+        page: None,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let (_, ids) = record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
+    Ok((StatusCode::OK, axum::Json(ids)).into_response())
+}
+
+async fn require_session(
+    state: &AppState,
+    account_id: &str,
+    vid: &str,
+    sid: &str,
+) -> Result<(), MonitoringError> {
+    match state.store.lookup_session(account_id, vid, sid).await? {
+        SessionLookup::Found => Ok(()),
+        SessionLookup::UnknownVisitor => Err(unknown_visitor(vid)),
+        SessionLookup::UnknownSession => Err(MonitoringError::new(
+            StatusCode::NOT_FOUND,
+            39,
+            format!("unknown session `{sid}` for visitor `{vid}`"),
+        )),
+    }
+}
+
+fn unknown_visitor(vid: &str) -> MonitoringError {
+    MonitoringError::new(
+        StatusCode::NOT_FOUND,
+        37,
+        format!("unknown visitor `{vid}`"),
+    )
+}
+
+/// Validates a call's body and stores its attributes; an invalid body is kept in the
+/// quarantine (with where it was going) and answered 400/5, storing nothing of it.
+async fn record_call(
+    state: &AppState,
+    account_id: &str,
+    app_id: &str,
+    call: Call,
+    bytes: &[u8],
+    visit: VisitContext,
+) -> Result<(StatusCode, VisitIds), MonitoringError> {
+    let received_ms = now_ms();
+    let parsed = Json::parse(bytes)
+        .map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))
+        .and_then(|json| parse_call_body(&json, call, &visit));
+    let (page, events, sdes) = match parsed {
+        Ok(items) => items,
+        Err(invalid) => {
+            let mut context = visit_context_json(&visit);
+            context["api"] = "monitoring".into();
+            context["call"] = call.name().into();
+            context["appInstallationId"] = app_id.into();
+            state
+                .store
+                .ingest(IngestBatch {
+                    account_id: account_id.to_owned(),
+                    received_ms,
+                    visit: None,
+                    events: vec![],
+                    sdes: vec![],
+                    rejected: vec![NewQuarantine {
+                        kind: QuarantineKind::Body,
+                        index: None,
+                        client_id: None,
+                        raw: String::from_utf8_lossy(bytes).into_owned(),
+                        context,
+                        errors: invalid.errors.clone(),
+                    }],
+                })
+                .await?;
+            let shown: Vec<String> = invalid
+                .errors
+                .iter()
+                .take(5)
+                .map(ToString::to_string)
+                .collect();
+            return Err(MonitoringError::invalid(format!(
+                "invalid data: {}",
+                shown.join("; ")
+            )));
+        }
+    };
+    let visit = VisitContext { page, ..visit };
+    let ids = VisitIds {
+        session_id: visit.session_id.clone(),
+        visitor_id: visit.visitor_id.clone(),
+        page_id: visit.page_id.clone(),
+    };
+    let outcome = state
+        .store
+        .ingest(IngestBatch {
+            account_id: account_id.to_owned(),
+            received_ms,
+            visit: Some(visit),
+            events,
+            sdes,
+            rejected: vec![],
+        })
+        .await?;
+    let status = if outcome.new_session {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, ids))
+}
+
+/// The page view and items of a Monitoring API body, or every problem in it.
+pub fn parse_call_body(
+    json: &Json<'_>,
+    call: Call,
+    visit: &VisitContext,
+) -> Result<(Option<PageView>, Vec<NewEvent>, Vec<NewSde>), Invalid> {
+    let Json::Object(members) = json else {
+        return Err(Invalid::single(
+            "",
+            format!("expected an object, found {}", json.kind()),
+        ));
+    };
+    let mut errors = Vec::new();
+    let known: &[&str] = match call {
+        Call::Engagement => &[
+            "consumerId",
+            "identities",
+            "clientProperties",
+            "entryPoints",
+            "engagementAttributes",
+        ],
+        Call::Report => &["pageId", "engagementAttributes"],
+    };
+    for (key, _) in members {
+        if !known.contains(&key.as_ref()) {
+            errors.push(FieldError::new(
+                format!("/{key}"),
+                format!(
+                    "unknown field `{key}`, expected one of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    let mut page = None;
+    if let Some(entry_points) = json.get("entryPoints") {
+        match entry_points {
+            Json::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Json::String(url) if url.len() <= 8192 => {
+                            page.get_or_insert_with(PageView::default)
+                                .url
+                                .get_or_insert_with(|| url.to_string());
+                        }
+                        _ => errors.push(FieldError::new(
+                            format!("/entryPoints/{i}"),
+                            "expected a URL string",
+                        )),
+                    }
+                }
+            }
+            other => errors.push(FieldError::new(
+                "/entryPoints",
+                format!("expected an array, found {}", other.kind()),
+            )),
+        }
+    }
+    if let Some(props) = json.get("clientProperties") {
+        check_client_properties(props, &mut errors);
+    }
+    let mut events = Vec::new();
+    let mut sdes = Vec::new();
+    match json.get("engagementAttributes") {
+        None | Some(Json::Null) => {}
+        Some(Json::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match EngagementAttribute::from_json(item) {
+                    Ok(EngagementAttribute::Impression(impression)) => events.push(NewEvent {
+                        client_id: new_id(),
+                        client_time_ms: None,
+                        event: impression.to_event(&visit.page_id),
+                    }),
+                    Ok(EngagementAttribute::Sde(sde)) => sdes.push(NewSde {
+                        client_id: new_id(),
+                        client_time_ms: None,
+                        sde,
+                    }),
+                    Err(invalid) => {
+                        errors.extend(invalid.within(&format!("/engagementAttributes/{i}")).errors)
+                    }
+                }
+            }
+        }
+        Some(other) => errors.push(FieldError::new(
+            "/engagementAttributes",
+            format!("expected an array, found {}", other.kind()),
+        )),
+    }
+    if errors.is_empty() {
+        Ok((page, events, sdes))
+    } else {
+        Err(Invalid { errors })
+    }
+}
+
+fn check_client_properties(props: &Json<'_>, errors: &mut Vec<FieldError>) {
+    let Json::Object(members) = props else {
+        errors.push(FieldError::new(
+            "/clientProperties",
+            format!("expected an object, found {}", props.kind()),
+        ));
+        return;
+    };
+    for (key, value) in members {
+        let path = format!("/clientProperties/{key}");
+        match (key.as_ref(), value) {
+            ("deviceFamily", Json::String(f)) if matches!(f.as_ref(), "DESKTOP" | "TABLET" | "MOBILE") => {}
+            ("deviceFamily", _) => errors.push(FieldError::new(path, "expected DESKTOP, TABLET or MOBILE")),
+            ("appVersion" | "ipAddress" | "os" | "osVersion", Json::String(s)) if s.len() <= 256 => {}
+            ("appVersion" | "ipAddress" | "os" | "osVersion", _) => {
+                errors.push(FieldError::new(path, "expected a string of at most 256 characters"))
+            }
+            _ => errors.push(FieldError::new(
+                path,
+                format!("unknown field `{key}`, expected appVersion, deviceFamily, ipAddress, os or osVersion"),
+            )),
+        }
+    }
+}

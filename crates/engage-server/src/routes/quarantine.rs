@@ -1,0 +1,232 @@
+//! The quarantine: what failed validation, kept with its raw input and errors, listed
+//! for the account's owner and replayed through today's validation on request.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use engage_model::json::Json;
+use engage_store::{
+    IngestBatch, PageView, QuarantineEntry, QuarantineKind, QuarantineQuery, VisitContext,
+};
+use serde::Serialize;
+
+use super::monitoring::{parse_call_body, Call};
+use crate::accounts::authorize;
+use crate::collect_body::{parse_collect_body, parse_event_item, parse_sde_item};
+use crate::error::ApiError;
+use crate::ids::now_ms;
+use crate::AppState;
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Serialize)]
+struct ListResponse {
+    entries: Vec<QuarantineEntry>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<i64>,
+}
+
+/// `GET /api/account/{accountId}/quarantine?after=&limit=&includeReplayed=`.
+pub async fn list(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = state
+        .accounts
+        .get(state.store.as_ref(), &account_id)
+        .await?;
+    authorize(&headers, &account)?;
+    let after_id = match query.get("after") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .map_err(|_| ApiError::invalid_field("/after", "expected an entry id"))?,
+        ),
+    };
+    let limit = match query.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "/limit",
+                    format!("expected 1-{MAX_LIMIT}"),
+                ))
+            }
+        },
+    };
+    let include_replayed = matches!(
+        query.get("includeReplayed").map(String::as_str),
+        Some("true" | "1")
+    );
+    let entries = state
+        .store
+        .quarantine(
+            &account_id,
+            QuarantineQuery {
+                after_id,
+                limit,
+                include_replayed,
+            },
+        )
+        .await?;
+    let next = (entries.len() == limit)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(axum::Json(ListResponse { entries, next }))
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ReplayResponse {
+    /// Entries looked at.
+    examined: usize,
+    /// Entries that now pass and were moved into the store.
+    replayed: usize,
+    /// Entries that still fail; they stay in the quarantine.
+    still_invalid: usize,
+    /// Items stored by the replay.
+    accepted: usize,
+    /// Items that were already stored.
+    duplicates: usize,
+}
+
+/// `POST /api/account/{accountId}/quarantine/replay`: re-validates every pending entry.
+#[tracing::instrument(skip_all, fields(account = %account_id))]
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = state
+        .accounts
+        .get(state.store.as_ref(), &account_id)
+        .await?;
+    authorize(&headers, &account)?;
+    let mut response = ReplayResponse::default();
+    let mut after_id = None;
+    loop {
+        let page = state
+            .store
+            .quarantine(
+                &account_id,
+                QuarantineQuery {
+                    after_id,
+                    limit: DEFAULT_LIMIT,
+                    include_replayed: false,
+                },
+            )
+            .await?;
+        let Some(last) = page.last() else { break };
+        after_id = Some(last.id);
+        let mut replayed_ids = Vec::new();
+        for entry in &page {
+            response.examined += 1;
+            match revalidate(entry, state.limits.max_batch_items) {
+                Some(mut batch) => {
+                    batch.account_id.clone_from(&account_id);
+                    let outcome = state.store.ingest(batch).await?;
+                    response.accepted += outcome.accepted;
+                    response.duplicates += outcome.duplicates;
+                    response.replayed += 1;
+                    replayed_ids.push(entry.id);
+                }
+                None => response.still_invalid += 1,
+            }
+        }
+        if !replayed_ids.is_empty() {
+            state
+                .store
+                .mark_replayed(&account_id, &replayed_ids, now_ms())
+                .await?;
+        }
+    }
+    Ok(axum::Json(response))
+}
+
+/// The batch an entry becomes under today's rules, or `None` if it still fails.
+fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> {
+    let empty = |visit| IngestBatch {
+        account_id: String::new(),
+        received_ms: entry.received_ms,
+        visit,
+        events: vec![],
+        sdes: vec![],
+        rejected: vec![],
+    };
+    match entry.kind {
+        QuarantineKind::Event | QuarantineKind::Sde => {
+            let visit = visit_from_context(&entry.context)?;
+            let json = Json::parse(entry.raw.as_bytes()).ok()?;
+            let mut batch = empty(Some(visit));
+            if entry.kind == QuarantineKind::Event {
+                batch.events.push(parse_event_item(&json).ok()?);
+            } else {
+                batch.sdes.push(parse_sde_item(&json).ok()?);
+            }
+            Some(batch)
+        }
+        QuarantineKind::Body
+            if entry.context.get("api").and_then(|a| a.as_str()) == Some("monitoring") =>
+        {
+            let call = match entry.context.get("call").and_then(|c| c.as_str()) {
+                Some("report") => Call::Report,
+                _ => Call::Engagement,
+            };
+            let visit = visit_from_context(&entry.context)?;
+            let json = Json::parse(entry.raw.as_bytes()).ok()?;
+            let (page, events, sdes) = parse_call_body(&json, call, &visit).ok()?;
+            let mut batch = empty(Some(VisitContext { page, ..visit }));
+            batch.events = events;
+            batch.sdes = sdes;
+            Some(batch)
+        }
+        QuarantineKind::Body => {
+            let user_agent = entry.context.get("userAgent").and_then(|u| u.as_str());
+            let parsed = parse_collect_body(entry.raw.as_bytes(), user_agent, max_items).ok()?;
+            let mut batch = empty(Some(parsed.visit));
+            batch.events = parsed.events;
+            batch.sdes = parsed.sdes;
+            // Items of the body that still fail go back to the quarantine on their own.
+            batch.rejected = parsed.rejected;
+            Some(batch)
+        }
+    }
+}
+
+fn visit_from_context(context: &serde_json::Value) -> Option<VisitContext> {
+    let text = |key: &str| context.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let page = context
+        .get("page")
+        .filter(|p| p.is_object())
+        .map(|p| PageView {
+            url: p.get("url").and_then(|v| v.as_str()).map(str::to_owned),
+            referrer: p
+                .get("referrer")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            title: p.get("title").and_then(|v| v.as_str()).map(str::to_owned),
+            sections: p
+                .get("sections")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    Some(VisitContext {
+        visitor_id: text("visitorId")?,
+        session_id: text("sessionId")?,
+        page_id: text("pageId")?,
+        page,
+        user_agent: text("userAgent"),
+    })
+}
