@@ -1,0 +1,157 @@
+//! A real server on a loopback port with a temporary store, for the integration tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engage_server::{AppState, Limits};
+use engage_store::{ExportKind, NewAccount, Store};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub struct TestServer {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    pub account_id: String,
+    pub api_key: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::with_limits(Limits::default()).await
+    }
+
+    pub async fn with_limits(limits: Limits) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("engage.db").display());
+        let store = engage_store::open(&url).await.unwrap();
+        let (api_key, api_key_hash) = engage_server::accounts::generate_api_key().unwrap();
+        let account = store
+            .create_account(NewAccount {
+                name: "test shop".into(),
+                api_key_hash,
+            })
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let state = AppState::new(store.clone(), limits);
+        let task = tokio::spawn(async move {
+            engage_server::serve(state, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            url: format!("http://{address}"),
+            store,
+            account_id: account.id,
+            api_key,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn events_url(&self) -> String {
+        format!("{}/api/account/{}/events", self.url, self.account_id)
+    }
+
+    pub async fn post_events(&self, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.events_url())
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn db_path(&self) -> String {
+        self._dir.path().join("engage.db").display().to_string()
+    }
+
+    /// Stops accepting, waits for in-flight requests, closes the store.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    /// Everything of one kind the account has, as exported.
+    pub async fn export(&self, kind: ExportKind) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .export_page(&self.account_id, kind, cursor, 1000)
+                .await
+                .unwrap();
+            let n = page.items.len();
+            out.extend(page.items);
+            match page.cursor {
+                Some(c) if n == 1000 => cursor = Some(c),
+                _ => return out,
+            }
+        }
+    }
+}
+
+pub fn start_event(id: &str, event_name: &str, context: &str, engagement_type: u64) -> Value {
+    json!({
+        "id": id,
+        "time": 1_700_000_000_000u64,
+        "appName": "LP_OFFERS",
+        "eventName": event_name,
+        "data": {
+            "contexts": [{"EngagementContext": {"id": context}}, {"pageContext": {"id": "page-1"}}],
+            "campaignId": 210599710,
+            "engagementId": 210600710,
+            "engagementRevision": 18,
+            "engagementType": engagement_type,
+            "contextId": context,
+            "zoneId": 471288710,
+            "state": 1,
+            "confKey": "210599710_210600710_18",
+            "tglName": "slider",
+            "done": true,
+            "engagementName": "Slide-out chat button"
+        }
+    })
+}
+
+pub fn sde_item(id: &str, sde: Value) -> Value {
+    json!({"id": id, "time": 1_700_000_000_500u64, "sde": sde})
+}
+
+pub fn batch(events: Vec<Value>, sdes: Vec<Value>) -> Value {
+    json!({
+        "visitorId": "visitor-1",
+        "sessionId": "session-1",
+        "pageId": "page-1",
+        "page": {"url": "https://shop.example/cart", "referrer": "https://search.example/", "title": "Cart", "sections": ["shop", "cart"]},
+        "events": events,
+        "sdes": sdes,
+    })
+}
+
+pub fn cart(total: u64) -> Value {
+    json!({"type": "cart", "total": total, "currency": "USD", "numItems": 1,
+           "products": [{"product": {"name": "prod1", "category": "shoes", "sku": "sku1", "price": 7.8}, "quantity": 1}]})
+}

@@ -1,0 +1,242 @@
+//! The Monitoring API (SPEC §4) over real HTTP.
+
+mod common;
+
+use common::TestServer;
+use engage_store::ExportKind;
+use serde_json::{json, Value};
+
+fn engagement_url(server: &TestServer, query: &str) -> String {
+    format!(
+        "{}/api/account/{}/app/app-1/engagement?{query}",
+        server.url, server.account_id
+    )
+}
+
+fn report_url(server: &TestServer, query: &str) -> String {
+    format!(
+        "{}/api/account/{}/app/app-1/report?{query}",
+        server.url, server.account_id
+    )
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn engagement_creates_a_visit_with_201_then_answers_200_for_it() {
+    let server = TestServer::start().await;
+    let body = json!({
+        "consumerId": "c-1",
+        "clientProperties": {"appVersion": "2.1", "deviceFamily": "MOBILE", "os": "ANDROID", "osVersion": "14"},
+        "entryPoints": ["tel://972737004000", "http://www.example.com/support"],
+        "engagementAttributes": [
+            {"type": "ctmrinfo", "info": {"customerId": "138766AC", "ctype": "vip"}},
+            {"type": "personal", "personal": {"firstname": "John"}}
+        ]
+    });
+    let (status, first) = send(
+        server
+            .client
+            .post(engagement_url(&server, "v=1.1"))
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    for key in ["sessionId", "visitorId", "pageId"] {
+        assert!(
+            first[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{first}"
+        );
+    }
+    assert!(
+        first.get("engagementDetails").is_none(),
+        "no campaigns yet, so nothing is eligible"
+    );
+    let visit = server
+        .store
+        .visit(&server.account_id, first["sessionId"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        visit.sdes.customer_info.unwrap().customer_id.text_value(),
+        Some("138766AC")
+    );
+
+    let query = format!(
+        "v=1.0&vid={}&sid={}",
+        first["visitorId"].as_str().unwrap(),
+        first["sessionId"].as_str().unwrap()
+    );
+    let (status, second) = send(
+        server
+            .client
+            .post(engagement_url(&server, &query))
+            .json(&json!({"engagementAttributes": []})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(second["sessionId"], first["sessionId"]);
+    assert_ne!(second["pageId"], first["pageId"]);
+
+    // A known visitor without a session starts a new one.
+    let query = format!("v=1.1&vid={}", first["visitorId"].as_str().unwrap());
+    let (status, third) = send(
+        server
+            .client
+            .post(engagement_url(&server, &query))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(third["visitorId"], first["visitorId"]);
+    assert_ne!(third["sessionId"], first["sessionId"]);
+}
+
+#[tokio::test]
+async fn errors_keep_the_documented_body_and_codes() {
+    let server = TestServer::start().await;
+    let (status, error) = send(
+        server
+            .client
+            .post(engagement_url(&server, "v=2.0"))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["internalCode"], 33);
+    assert!(error["time"].as_i64().unwrap() > 1_600_000_000_000);
+    assert!(error["message"].as_str().unwrap().contains("2.0"));
+
+    let (status, error) = send(
+        server
+            .client
+            .post(engagement_url(&server, "v=1.1&vid=nobody"))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (404, Some(37)));
+
+    let (_, visit) = send(
+        server
+            .client
+            .post(engagement_url(&server, "v=1.1"))
+            .json(&json!({})),
+    )
+    .await;
+    let query = format!(
+        "v=1.1&vid={}&sid=no-such-session",
+        visit["visitorId"].as_str().unwrap()
+    );
+    let (status, error) = send(
+        server
+            .client
+            .put(report_url(&server, &query))
+            .json(&json!({"engagementAttributes": []})),
+    )
+    .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (404, Some(39)));
+
+    let (status, error) =
+        send(server.client.post(engagement_url(&server, "v=1.1")).json(
+            &json!({"engagementAttributes": [{"type": "service", "service": {"status": 14}}]}),
+        ))
+        .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (400, Some(5)));
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("/engagementAttributes/0/service/status"),
+        "{error}"
+    );
+    // Nothing of the invalid call was stored, but the body is in the quarantine.
+    let quarantine = server.export(ExportKind::Quarantine).await;
+    assert_eq!(quarantine.len(), 1);
+    assert_eq!(quarantine[0]["context"]["api"], "monitoring");
+
+    let (status, error) = send(
+        server
+            .client
+            .post(format!(
+                "{}/api/account/424242/app/a/engagement?v=1.1",
+                server.url
+            ))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(error["internalCode"].is_u64());
+}
+
+#[tokio::test]
+async fn report_impressions_become_lp_offers_events_of_their_context() {
+    let server = TestServer::start().await;
+    let (_, visit) = send(
+        server
+            .client
+            .post(engagement_url(&server, "v=1.1"))
+            .json(&json!({})),
+    )
+    .await;
+    let query = format!(
+        "v=1.1&vid={}&sid={}",
+        visit["visitorId"].as_str().unwrap(),
+        visit["sessionId"].as_str().unwrap()
+    );
+    let impression = |kind: &str| {
+        json!({"type": kind, "campaign": 210599710, "engId": 210600710, "revision": 18,
+               "eContext": [{"type": "engagementContext", "id": "ctx-7"}]})
+    };
+    let body = json!({
+        "pageId": visit["pageId"],
+        "engagementAttributes": [impression("impExpanded"), impression("impDisplay"), impression("impAccept"),
+                                 {"type": "purchase", "total": 11.7, "orderId": "DRV1534XC"}]
+    });
+    let (status, answer) = send(server.client.put(report_url(&server, &query)).json(&body)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["pageId"], visit["pageId"]);
+    let body = json!({"engagementAttributes": [impression("impTimeout"), impression("impClose")]});
+    let (status, _) = send(
+        server
+            .client
+            .post(report_url(&server, &query))
+            .header("X-HTTP-Method-Override", "PUT")
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = send(server.client.post(report_url(&server, &query)).json(&body)).await;
+    assert_eq!(status, 405, "a POST without the override is not a report");
+
+    let events = server.export(ExportKind::Events).await;
+    let names: Vec<_> = events
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "OFFER_DISPLAY",
+            "OFFER_IMPRESSION",
+            "OFFER_CLICK",
+            "OFFER_TIMEOUT",
+            "OFFER_DECLINED"
+        ]
+    );
+    for event in &events {
+        assert_eq!(event["data"]["contextId"], "ctx-7");
+        assert_eq!(event["data"]["confKey"], "210599710_210600710_18");
+        assert_eq!(event["sessionId"], visit["sessionId"]);
+    }
+    assert_eq!(
+        events[0]["data"]["contexts"][1]["pageContext"]["id"],
+        visit["pageId"]
+    );
+    let sdes = server.export(ExportKind::Sdes).await;
+    assert_eq!(sdes[0]["sde"]["purchase"]["orderId"], "DRV1534XC");
+}
