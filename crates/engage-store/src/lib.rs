@@ -1,0 +1,110 @@
+//! Engage's storage: the [`Store`] trait every backend implements, the records that
+//! cross it, and [`StoreError`].
+//!
+//! - [`sqlite`]: the embedded default (one file, WAL, group commit on a writer thread).
+//! - [`conformance`]: the suite that defines a correct backend; each backend's tests
+//!   expand it with [`store_conformance_tests!`].
+//! - [`open`]: picks a backend from a database URL.
+//! - [`bench`]: the direct-ingest load that measures a backend's ceiling.
+//!
+//! Nothing here knows about HTTP; nothing above the trait knows which database is below.
+
+pub mod bench;
+pub mod conformance;
+mod open;
+mod records;
+mod sample;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use open::{open, StoreUrl};
+pub use records::*;
+
+/// What can go wrong below the trait. Driver errors are translated inside the backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names a backend this build does not have.
+    #[error("unsupported backend `{0}`: use sqlite://PATH")]
+    UnsupportedBackend(String),
+    /// The database URL or data directory cannot be used.
+    #[error("invalid database location: {0}")]
+    InvalidLocation(String),
+    /// The account does not exist.
+    #[error("unknown account `{0}`")]
+    UnknownAccount(String),
+    /// A name or key that must be unique is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The store is shutting down and takes no more writes.
+    #[error("the store is closed")]
+    Closed,
+    /// The database failed; the detail is for the log, not for clients.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Durable storage for accounts, visits, events, attributes and the quarantine.
+///
+/// Contract for writes: [`Store::ingest`] returns only after the batch is durable
+/// (committed with a synced log); concurrent calls may share one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short name of the backend, for logs and `/metrics`.
+    fn backend(&self) -> &'static str;
+
+    /// Creates an account; `api_key_hash` is the hex SHA-256 of its key.
+    async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError>;
+
+    /// The account with this id, if any.
+    async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError>;
+
+    /// Writes one collect or Monitoring API batch. Items whose `(account, client_id)` is
+    /// already stored are not written again and are counted as duplicates. Rejected items
+    /// go to the quarantine. The visit and its page are created or updated, and every
+    /// accepted SDE is folded into the visit's attribute state (SPEC §3.3).
+    async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome, StoreError>;
+
+    /// Whether a visitor and a session are known, for the Monitoring API's 404s.
+    async fn lookup_session(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+        session_id: &str,
+    ) -> Result<SessionLookup, StoreError>;
+
+    /// A visit's merged attribute state, if the session exists.
+    async fn visit(&self, account_id: &str, session_id: &str) -> Result<Option<Visit>, StoreError>;
+
+    /// Quarantined inputs of an account, oldest first, after `after_id`, at most `limit`.
+    async fn quarantine(
+        &self,
+        account_id: &str,
+        query: QuarantineQuery,
+    ) -> Result<Vec<QuarantineEntry>, StoreError>;
+
+    /// Marks quarantine entries as replayed (their good items were ingested again).
+    async fn mark_replayed(
+        &self,
+        account_id: &str,
+        ids: &[i64],
+        replayed_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// How many items of a kind an account has, for progress reporting.
+    async fn count(&self, account_id: &str, kind: ExportKind) -> Result<u64, StoreError>;
+
+    /// One page of an account's stored items in storage order, as NDJSON-ready JSON
+    /// objects, after `cursor` (`None` for the start). Returns the items and the cursor
+    /// of the last one.
+    async fn export_page(
+        &self,
+        account_id: &str,
+        kind: ExportKind,
+        cursor: Option<i64>,
+        limit: usize,
+    ) -> Result<ExportPage, StoreError>;
+
+    /// Finishes pending writes and stops taking new ones.
+    async fn close(&self) -> Result<(), StoreError>;
+}

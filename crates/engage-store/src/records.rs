@@ -1,0 +1,207 @@
+//! The records that cross the [`crate::Store`] trait.
+
+use engage_model::{FieldError, OfferEvent, Sde, VisitSdes};
+use serde::Serialize;
+
+/// What `engage account create` asks for.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    /// Hex SHA-256 of the API key; the key itself is never stored.
+    pub api_key_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// A decimal id, as the platform's account ids are.
+    pub id: String,
+    pub name: String,
+    pub api_key_hash: String,
+    pub created_ms: i64,
+    /// Origins whose pages may post to the collect endpoint; empty means all.
+    pub allowed_origins: Vec<String>,
+}
+
+/// The page view a batch came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageView {
+    pub url: Option<String>,
+    pub referrer: Option<String>,
+    pub title: Option<String>,
+    pub sections: Vec<String>,
+}
+
+/// Who sent a batch, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitContext {
+    pub visitor_id: String,
+    pub session_id: String,
+    pub page_id: String,
+    pub page: Option<PageView>,
+    pub user_agent: Option<String>,
+}
+
+/// An event that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The client-generated id; `(account, client_id)` is unique.
+    pub client_id: String,
+    /// The page's clock, epoch ms, when it said.
+    pub client_time_ms: Option<i64>,
+    pub event: OfferEvent,
+}
+
+/// An attribute that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSde {
+    pub client_id: String,
+    pub client_time_ms: Option<i64>,
+    pub sde: Sde,
+}
+
+/// What a quarantined item was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuarantineKind {
+    Event,
+    Sde,
+    /// A whole body that could not be read as a batch.
+    Body,
+}
+
+impl QuarantineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuarantineKind::Event => "event",
+            QuarantineKind::Sde => "sde",
+            QuarantineKind::Body => "body",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<QuarantineKind> {
+        match name {
+            "event" => Some(QuarantineKind::Event),
+            "sde" => Some(QuarantineKind::Sde),
+            "body" => Some(QuarantineKind::Body),
+            _ => None,
+        }
+    }
+}
+
+/// An input that failed validation, kept so it can be fixed and replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewQuarantine {
+    pub kind: QuarantineKind,
+    /// Its index in the batch's `events` or `sdes`.
+    pub index: Option<usize>,
+    /// Its client id, when it had a readable one.
+    pub client_id: Option<String>,
+    /// The item's raw JSON text (the whole body for [`QuarantineKind::Body`]).
+    pub raw: String,
+    /// The batch's visit context as JSON (`visitorId`, `sessionId`, `pageId`, `page`,
+    /// `userAgent`), so a replay can ingest it where it belongs; `null` when unknown.
+    pub context: serde_json::Value,
+    pub errors: Vec<FieldError>,
+}
+
+/// One request's worth of writes.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub account_id: String,
+    /// Server receive time, epoch ms.
+    pub received_ms: i64,
+    /// `None` for a body that never got as far as naming a visit (only quarantine).
+    pub visit: Option<VisitContext>,
+    pub events: Vec<NewEvent>,
+    pub sdes: Vec<NewSde>,
+    pub rejected: Vec<NewQuarantine>,
+}
+
+impl IngestBatch {
+    /// How many items the batch carries (accepted candidates and rejected ones).
+    pub fn len(&self) -> usize {
+        self.events.len() + self.sdes.len() + self.rejected.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct IngestOutcome {
+    /// Events and attributes written now.
+    pub accepted: usize,
+    /// Events and attributes already stored under the same client id.
+    pub duplicates: usize,
+    /// Entries added to the quarantine.
+    pub quarantined: usize,
+    /// Whether the batch created its session.
+    pub new_session: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLookup {
+    UnknownVisitor,
+    /// The visitor exists, the session does not (or belongs to another visitor).
+    UnknownSession,
+    Found,
+}
+
+/// A visit (session) and what it has reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visit {
+    pub visitor_id: String,
+    pub session_id: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub user_agent: Option<String>,
+    pub referrer: Option<String>,
+    pub sdes: VisitSdes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarantineQuery {
+    pub after_id: Option<i64>,
+    pub limit: usize,
+    /// Include entries already replayed.
+    pub include_replayed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuarantineEntry {
+    pub id: i64,
+    pub kind: QuarantineKind,
+    pub index: Option<usize>,
+    pub client_id: Option<String>,
+    pub received_ms: i64,
+    pub raw: String,
+    pub context: serde_json::Value,
+    pub errors: Vec<FieldError>,
+    pub replayed_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    Events,
+    Sdes,
+    Quarantine,
+}
+
+impl ExportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportKind::Events => "events",
+            ExportKind::Sdes => "sdes",
+            ExportKind::Quarantine => "quarantine",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportPage {
+    pub items: Vec<serde_json::Value>,
+    /// Pass back to get the next page; `None` when there was nothing more.
+    pub cursor: Option<i64>,
+}

@@ -1,0 +1,250 @@
+//! The embedded default backend: one SQLite file in WAL mode.
+//!
+//! - [`schema`]: tables, migrations (`PRAGMA user_version`) and connection settings.
+//! - [`batch`]: a batch serialized on the caller's task before it goes to the writer.
+//! - [`writer`]: the one write connection on its own thread, group commit, and the
+//!   checkpointer beside it.
+//! - [`reader`]: a pool of read connections used from `spawn_blocking`, so reads never
+//!   queue behind the writer (WAL readers see the last commit without taking its lock).
+//!
+//! One process ingests into a file at a time: the writer caches sessions it wrote.
+
+mod batch;
+mod reader;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, ToSql};
+use tokio::sync::oneshot;
+
+use crate::{
+    Account, ExportKind, ExportPage, IngestBatch, IngestOutcome, NewAccount, QuarantineEntry,
+    QuarantineQuery, SessionLookup, Store, StoreError, Visit,
+};
+use reader::ReadPool;
+use schema::MigrateError;
+use writer::{Command, Write};
+
+/// The SQLite store. Cheap to share behind an `Arc`; dropping the last handle without
+/// [`Store::close`] lets the writer finish what it was sent and stop.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Sender<Command>,
+    closed: AtomicBool,
+    readers: Arc<ReadPool>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Driver errors stop here: the message is kept for the log, the type is not.
+pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A `u64` column: an integer when it fits SQLite's `i64`, else its decimal text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SqlU64(pub u64);
+
+impl ToSql for SqlU64 {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match i64::try_from(self.0) {
+            Ok(i) => ToSqlOutput::Owned(Value::Integer(i)),
+            Err(_) => ToSqlOutput::Owned(Value::Text(self.0.to_string())),
+        })
+    }
+}
+
+/// Reads a column written with [`SqlU64`].
+pub(crate) fn read_u64(value: ValueRef<'_>) -> Option<u64> {
+    match value {
+        ValueRef::Integer(i) => u64::try_from(i).ok(),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok()?.parse().ok(),
+        ValueRef::Null | ValueRef::Real(_) | ValueRef::Blob(_) => None,
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path`, creating it and its directory when missing,
+    /// and migrates it to this build's schema.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(path))
+            .await
+            .map_err(|e| StoreError::Backend(format!("opening the store: {e}")))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::InvalidLocation(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = Connection::open(&path).map_err(|e| {
+            StoreError::InvalidLocation(format!("cannot open {}: {e}", path.display()))
+        })?;
+        schema::configure_writer(&conn)?;
+        schema::migrate(&mut conn).map_err(|e| match e {
+            MigrateError::Db(e) => sql_err(e),
+            MigrateError::Newer(v) => StoreError::InvalidLocation(format!(
+                "{} has schema version {v}, newer than this build's {}",
+                path.display(),
+                schema::SCHEMA_VERSION
+            )),
+            MigrateError::Unknown(v) => StoreError::InvalidLocation(format!(
+                "{} has an unknown schema version {v}",
+                path.display()
+            )),
+        })?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let handle = writer::spawn(conn, &path)?;
+        Ok(SqliteStore {
+            readers: Arc::new(ReadPool::new(path.clone())),
+            path,
+            writer: handle.commands,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sends a write to the writer thread and waits for its answer (after COMMIT).
+    async fn write<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Write,
+    ) -> Result<T, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Command::Write(make(reply)))
+            .map_err(|_| StoreError::Closed)?;
+        // The writer drops the reply only when it stopped before answering.
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    #[tracing::instrument(skip_all, fields(name = %new.name))]
+    async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
+        self.write(|reply| Write::CreateAccount(new, reply)).await
+    }
+
+    async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
+        let id = account_id.to_owned();
+        self.readers
+            .run(move |conn| reader::account(conn, &id))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %batch.account_id, batch_len = batch.len()))]
+    async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let prepared = Box::new(batch::prepare(batch)?);
+        self.write(|reply| Write::Ingest(prepared, reply)).await
+    }
+
+    async fn lookup_session(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+        session_id: &str,
+    ) -> Result<SessionLookup, StoreError> {
+        let (a, v, s) = (
+            account_id.to_owned(),
+            visitor_id.to_owned(),
+            session_id.to_owned(),
+        );
+        self.readers
+            .run(move |conn| reader::lookup_session(conn, &a, &v, &s))
+            .await
+    }
+
+    async fn visit(&self, account_id: &str, session_id: &str) -> Result<Option<Visit>, StoreError> {
+        let (a, s) = (account_id.to_owned(), session_id.to_owned());
+        self.readers
+            .run(move |conn| reader::visit(conn, &a, &s))
+            .await
+    }
+
+    async fn quarantine(
+        &self,
+        account_id: &str,
+        query: QuarantineQuery,
+    ) -> Result<Vec<QuarantineEntry>, StoreError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |conn| reader::quarantine(conn, &a, query))
+            .await
+    }
+
+    async fn mark_replayed(
+        &self,
+        account_id: &str,
+        ids: &[i64],
+        replayed_ms: i64,
+    ) -> Result<(), StoreError> {
+        let account_id = account_id.to_owned();
+        let ids = ids.to_vec();
+        self.write(|reply| Write::MarkReplayed {
+            account_id,
+            ids,
+            replayed_ms,
+            reply,
+        })
+        .await
+    }
+
+    async fn count(&self, account_id: &str, kind: ExportKind) -> Result<u64, StoreError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |conn| reader::count(conn, &a, kind))
+            .await
+    }
+
+    async fn export_page(
+        &self,
+        account_id: &str,
+        kind: ExportKind,
+        cursor: Option<i64>,
+        limit: usize,
+    ) -> Result<ExportPage, StoreError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |conn| reader::export_page(conn, &a, kind, cursor, limit))
+            .await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.closed.store(true, Ordering::Release);
+        let (reply, done) = oneshot::channel();
+        if self.writer.send(Command::Close(reply)).is_ok() {
+            // An error means the writer already stopped, which is what was asked.
+            let _ = done.await;
+        }
+        Ok(())
+    }
+}

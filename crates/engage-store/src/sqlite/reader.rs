@@ -1,0 +1,487 @@
+//! Reads: a small pool of connections used on `spawn_blocking`, and the queries.
+//!
+//! WAL gives every read transaction the snapshot of the last commit without waiting for
+//! the writer, so an answered `ingest` is visible to the next read.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use engage_model::{
+    AgentState, ConfKey, EngagementType, FieldError, Json, OfferData, OfferEvent, OfferEventName,
+    Sde, LP_OFFERS,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Value};
+
+use super::{read_u64, schema, sql_err, writer::read_merged};
+use crate::{
+    Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery,
+    SessionLookup, StoreError, Visit,
+};
+
+/// Idle connections kept for the next read; more are opened under load and closed after.
+const MAX_IDLE: usize = 4;
+
+pub(crate) struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    pub fn new(path: PathBuf) -> ReadPool {
+        ReadPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
+        // A panic while holding the lock cannot leave the list half-changed (push and pop
+        // are the only operations), so a poisoned lock is still usable.
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.idle().pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open(&self.path).map_err(sql_err)?;
+        schema::configure_reader(&conn).map_err(sql_err)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle();
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on a pooled connection on the blocking pool.
+    pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.take()?;
+            let result = f(&mut conn);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("stored data is unreadable: {what}"))
+}
+
+pub(crate) fn account(conn: &mut Connection, id: &str) -> Result<Option<Account>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, name, api_key_hash, created_ms, allowed_origins FROM accounts WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(sql_err)?;
+    let Some((id, name, api_key_hash, created_ms, origins)) = row else {
+        return Ok(None);
+    };
+    let allowed_origins: Vec<String> =
+        serde_json::from_str(&origins).map_err(|e| corrupt(format!("allowed origins: {e}")))?;
+    Ok(Some(Account {
+        id,
+        name,
+        api_key_hash,
+        created_ms,
+        allowed_origins,
+    }))
+}
+
+pub(crate) fn lookup_session(
+    conn: &mut Connection,
+    account: &str,
+    visitor_id: &str,
+    session_id: &str,
+) -> Result<SessionLookup, StoreError> {
+    let tx = conn.transaction().map_err(sql_err)?;
+    let owner: Option<String> = tx
+        .prepare_cached("SELECT visitor_id FROM visits WHERE account = ?1 AND session_id = ?2")
+        .and_then(|mut s| s.query_row([account, session_id], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    if owner.as_deref() == Some(visitor_id) {
+        return Ok(SessionLookup::Found);
+    }
+    let visitor_known = tx
+        .prepare_cached("SELECT 1 FROM visits WHERE account = ?1 AND visitor_id = ?2 LIMIT 1")
+        .and_then(|mut s| s.exists([account, visitor_id]))
+        .map_err(sql_err)?;
+    Ok(if visitor_known {
+        SessionLookup::UnknownSession
+    } else {
+        SessionLookup::UnknownVisitor
+    })
+}
+
+/// The visit with its full attribute state: the merged types from `visits.sdes`, then
+/// the appended reports replayed in order from their chain (see `schema`).
+pub(crate) fn visit(
+    conn: &mut Connection,
+    account: &str,
+    session_id: &str,
+) -> Result<Option<Visit>, StoreError> {
+    let tx = conn.transaction().map_err(sql_err)?;
+    let row = tx
+        .prepare_cached(
+            "SELECT visitor_id, session_id, first_seen_ms, last_seen_ms, user_agent, referrer,
+                    sdes, append_head
+             FROM visits WHERE account = ?1 AND session_id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row([account, session_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(sql_err)?;
+    let Some((
+        visitor_id,
+        session_id,
+        first_seen_ms,
+        last_seen_ms,
+        user_agent,
+        referrer,
+        merged,
+        head,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let mut sdes = read_merged(&merged)?;
+    let mut appended = Vec::new();
+    let mut next = head;
+    let mut step = tx
+        .prepare_cached("SELECT history, prev_in_visit FROM sdes WHERE id = ?1")
+        .map_err(sql_err)?;
+    while let Some(id) = next {
+        let link = step
+            .query_row([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+            })
+            .optional()
+            .map_err(sql_err)?;
+        // A report removed by retention or erasure ends the chain.
+        let Some((history, prev)) = link else { break };
+        appended.push(history_sde(&history)?);
+        // Rows only point at older rows, so the walk ends.
+        next = prev.filter(|p| *p < id);
+    }
+    for sde in appended.into_iter().rev() {
+        sdes.record(sde);
+    }
+    Ok(Some(Visit {
+        visitor_id,
+        session_id,
+        first_seen_ms,
+        last_seen_ms,
+        user_agent,
+        referrer,
+        sdes,
+    }))
+}
+
+fn history_sde(text: &str) -> Result<Sde, StoreError> {
+    let json = Json::parse_str(text).map_err(|e| corrupt(format!("attribute: {e}")))?;
+    Sde::from_history(&json)
+        .map(|(sde, _)| sde)
+        .map_err(|e| corrupt(format!("attribute: {e}")))
+}
+
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn quarantine(
+    conn: &mut Connection,
+    account: &str,
+    query: QuarantineQuery,
+) -> Result<Vec<QuarantineEntry>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, kind, idx, client_id, received_ms, raw, context, errors, replayed_ms
+             FROM quarantine
+             WHERE account = ?1 AND id > ?2 AND (?3 OR replayed_ms IS NULL)
+             ORDER BY id LIMIT ?4",
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(
+            params![
+                account,
+                query.after_id.unwrap_or(0),
+                query.include_replayed,
+                sql_limit(query.limit)
+            ],
+            quarantine_row,
+        )
+        .map_err(sql_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(quarantine_entry(row.map_err(sql_err)?)?);
+    }
+    Ok(out)
+}
+
+type QuarantineRow = (
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+);
+
+fn quarantine_row(r: &Row<'_>) -> rusqlite::Result<QuarantineRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn quarantine_entry(row: QuarantineRow) -> Result<QuarantineEntry, StoreError> {
+    let (id, kind, index, client_id, received_ms, raw, context, errors, replayed_ms) = row;
+    let kind = QuarantineKind::from_name(&kind)
+        .ok_or_else(|| corrupt(format!("quarantine kind `{kind}`")))?;
+    let context: Value =
+        serde_json::from_str(&context).map_err(|e| corrupt(format!("quarantine context: {e}")))?;
+    let errors: Vec<Value> =
+        serde_json::from_str(&errors).map_err(|e| corrupt(format!("quarantine errors: {e}")))?;
+    let errors = errors
+        .iter()
+        .map(|e| {
+            match (
+                e.get("path").and_then(Value::as_str),
+                e.get("message").and_then(Value::as_str),
+            ) {
+                (Some(path), Some(message)) => Ok(FieldError::new(path, message)),
+                _ => Err(corrupt("a quarantine error without path or message")),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(QuarantineEntry {
+        id,
+        kind,
+        index: index.and_then(|i| usize::try_from(i).ok()),
+        client_id,
+        received_ms,
+        raw,
+        context,
+        errors,
+        replayed_ms,
+    })
+}
+
+pub(crate) fn count(
+    conn: &mut Connection,
+    account: &str,
+    kind: ExportKind,
+) -> Result<u64, StoreError> {
+    let sql = match kind {
+        ExportKind::Events => "SELECT count(*) FROM events WHERE account = ?1",
+        ExportKind::Sdes => "SELECT count(*) FROM sdes WHERE account = ?1",
+        ExportKind::Quarantine => "SELECT count(*) FROM quarantine WHERE account = ?1",
+    };
+    let n: i64 = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.query_row([account], |r| r.get(0)))
+        .map_err(sql_err)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub(crate) fn export_page(
+    conn: &mut Connection,
+    account: &str,
+    kind: ExportKind,
+    cursor: Option<i64>,
+    limit: usize,
+) -> Result<ExportPage, StoreError> {
+    let after = cursor.unwrap_or(0);
+    let mut items = Vec::new();
+    let mut last = None;
+    match kind {
+        ExportKind::Events => {
+            // The rowid range leads; the account filter rides along, so an export reads
+            // the table once in all, whatever the number of accounts.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT e.id, e.client_id, e.client_ms, e.server_ms, v.visitor_id, v.session_id,
+                            p.page_id, e.event_name, e.context_id, e.page_context_id, e.campaign_id,
+                            e.engagement_id, e.engagement_revision, e.engagement_type, e.zone_id,
+                            e.state, e.tgl_name, e.done, e.engagement_name
+                     FROM events e
+                     LEFT JOIN visits v ON v.id = e.visit_id
+                     LEFT JOIN pages p ON p.id = e.page_row
+                     WHERE e.id > ?2 AND e.account = ?1
+                     ORDER BY e.id LIMIT ?3",
+                )
+                .map_err(sql_err)?;
+            let mut rows = stmt
+                .query(params![account, after, sql_limit(limit)])
+                .map_err(sql_err)?;
+            while let Some(r) = rows.next().map_err(sql_err)? {
+                let (id, item) = event_item(r)?;
+                last = Some(id);
+                items.push(item);
+            }
+        }
+        ExportKind::Sdes => {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT s.id, s.client_id, s.client_ms, s.server_ms, v.visitor_id, v.session_id,
+                            p.page_id, s.history
+                     FROM sdes s
+                     LEFT JOIN visits v ON v.id = s.visit_id
+                     LEFT JOIN pages p ON p.id = s.page_row
+                     WHERE s.id > ?2 AND s.account = ?1
+                     ORDER BY s.id LIMIT ?3",
+                )
+                .map_err(sql_err)?;
+            let mut rows = stmt
+                .query(params![account, after, sql_limit(limit)])
+                .map_err(sql_err)?;
+            while let Some(r) = rows.next().map_err(sql_err)? {
+                let id: i64 = r.get(0).map_err(sql_err)?;
+                let history: String = r.get(7).map_err(sql_err)?;
+                let sde: Value = serde_json::from_str(&history)
+                    .map_err(|e| corrupt(format!("attribute {id}: {e}")))?;
+                items.push(json!({
+                    "id": r.get::<_, String>(1).map_err(sql_err)?,
+                    "time": r.get::<_, Option<i64>>(2).map_err(sql_err)?,
+                    "serverTime": r.get::<_, i64>(3).map_err(sql_err)?,
+                    "visitorId": r.get::<_, Option<String>>(4).map_err(sql_err)?,
+                    "sessionId": r.get::<_, Option<String>>(5).map_err(sql_err)?,
+                    "pageId": r.get::<_, Option<String>>(6).map_err(sql_err)?,
+                    "sde": sde,
+                }));
+                last = Some(id);
+            }
+        }
+        ExportKind::Quarantine => {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, kind, idx, client_id, received_ms, raw, context, errors, replayed_ms
+                     FROM quarantine WHERE account = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                )
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![account, after, sql_limit(limit)], quarantine_row)
+                .map_err(sql_err)?;
+            for row in rows {
+                let entry = quarantine_entry(row.map_err(sql_err)?)?;
+                last = Some(entry.id);
+                items.push(
+                    serde_json::to_value(&entry)
+                        .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?,
+                );
+            }
+        }
+    }
+    Ok(ExportPage {
+        items,
+        cursor: last,
+    })
+}
+
+/// One events row as its export object, with the event rebuilt from its columns and
+/// written in its canonical serialization.
+fn event_item(r: &Row<'_>) -> Result<(i64, Value), StoreError> {
+    let id: i64 = r.get(0).map_err(sql_err)?;
+    let bad = |what: &str| corrupt(format!("event {id}: {what}"));
+    let name: String = r.get(7).map_err(sql_err)?;
+    let name = OfferEventName::from_name(&name).ok_or_else(|| bad("event name"))?;
+    let u64_at = |i: usize| -> Result<Option<u64>, StoreError> {
+        let value = r.get_ref(i).map_err(sql_err)?;
+        match value {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            v => read_u64(v).map(Some).ok_or_else(|| bad("a number column")),
+        }
+    };
+    let required = |i: usize| u64_at(i)?.ok_or_else(|| bad("a missing number"));
+    let engagement_type = match u64_at(13)? {
+        None => None,
+        Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
+    };
+    let state = match u64_at(15)? {
+        None => None,
+        Some(code) => Some(AgentState::from_code(code).ok_or_else(|| bad("state"))?),
+    };
+    let event = OfferEvent {
+        name,
+        data: OfferData {
+            context_id: r.get(8).map_err(sql_err)?,
+            page_context_id: r.get(9).map_err(sql_err)?,
+            conf_key: ConfKey {
+                campaign_id: required(10)?,
+                engagement_id: required(11)?,
+                engagement_revision: required(12)?,
+            },
+            engagement_type,
+            zone_id: u64_at(14)?,
+            state,
+            tgl_name: r.get(16).map_err(sql_err)?,
+            done: r.get(17).map_err(sql_err)?,
+            engagement_name: r.get(18).map_err(sql_err)?,
+        },
+    };
+    let data = serde_json::to_value(&event.data)
+        .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?;
+    Ok((
+        id,
+        json!({
+            "id": r.get::<_, String>(1).map_err(sql_err)?,
+            "time": r.get::<_, Option<i64>>(2).map_err(sql_err)?,
+            "serverTime": r.get::<_, i64>(3).map_err(sql_err)?,
+            "visitorId": r.get::<_, Option<String>>(4).map_err(sql_err)?,
+            "sessionId": r.get::<_, Option<String>>(5).map_err(sql_err)?,
+            "pageId": r.get::<_, Option<String>>(6).map_err(sql_err)?,
+            "appName": LP_OFFERS,
+            "eventName": event.name.as_str(),
+            "data": data,
+        }),
+    ))
+}

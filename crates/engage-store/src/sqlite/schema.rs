@@ -1,0 +1,207 @@
+//! The SQLite schema, its migrations and the connection settings.
+//!
+//! Migrations are numbered by `PRAGMA user_version`: migration `n` (1-based) turns a
+//! database at version `n - 1` into one at version `n`, in one transaction.
+//!
+//! Write-path choices (see DESIGN.md, Storage):
+//! - `events` and `sdes` are rowid tables with one unique index each, `(account,
+//!   client_id)`. Client ids are time-ordered, so both the table and the index grow at
+//!   their right edge. They carry no other index: export walks the rowid, count uses the
+//!   unique index.
+//! - Events are stored as columns, not as JSON: export rebuilds the canonical
+//!   serialization from them, and ingest serializes nothing.
+//! - `visits.sdes` holds only the bounded part of a visit's attribute state (the merged
+//!   and replaced types, SPEC §3.3). The appended types would make it grow with every
+//!   report, and it is rewritten once per group, so it would cost O(reports) per write:
+//!   instead each appended report's `sdes` row points at the previous one of its visit
+//!   (`prev_in_visit`) and `visits.append_head` at the latest, a chain read back by primary
+//!   key.
+//! - Events and attributes point at their visit and page by rowid instead of repeating
+//!   three ids in every row.
+
+use rusqlite::Connection;
+
+use super::sql_err;
+use crate::StoreError;
+
+/// The migrations, oldest first; `MIGRATIONS.len()` is the current schema version.
+const MIGRATIONS: &[&str] = &[V1];
+
+const V1: &str = r#"
+CREATE TABLE accounts (
+    id              TEXT PRIMARY KEY NOT NULL,
+    name            TEXT NOT NULL,
+    api_key_hash    TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    allowed_origins TEXT NOT NULL DEFAULT '[]'
+);
+CREATE UNIQUE INDEX accounts_api_key_hash ON accounts (api_key_hash);
+
+CREATE TABLE visits (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL,
+    visitor_id    TEXT NOT NULL,
+    session_id    TEXT NOT NULL,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms  INTEGER NOT NULL,
+    user_agent    TEXT,
+    referrer      TEXT,
+    -- VisitSdes JSON of the merged and replaced types only ({"events": [...]}).
+    sdes          TEXT NOT NULL DEFAULT '{"events":[]}',
+    -- sdes.id of the visit's latest appended-type report; the chain continues
+    -- through sdes.prev_in_visit.
+    append_head   INTEGER
+);
+CREATE UNIQUE INDEX visits_session ON visits (account, session_id);
+CREATE INDEX visits_visitor ON visits (account, visitor_id);
+
+CREATE TABLE pages (
+    id          INTEGER PRIMARY KEY,
+    account     TEXT NOT NULL,
+    page_id     TEXT NOT NULL,
+    visit_id    INTEGER,
+    url         TEXT,
+    referrer    TEXT,
+    title       TEXT,
+    sections    TEXT NOT NULL DEFAULT '[]',
+    user_agent  TEXT,
+    received_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX pages_page ON pages (account, page_id);
+
+CREATE TABLE events (
+    id                  INTEGER PRIMARY KEY,
+    account             TEXT NOT NULL,
+    client_id           TEXT NOT NULL,
+    server_ms           INTEGER NOT NULL,
+    client_ms           INTEGER,
+    visit_id            INTEGER,
+    page_row            INTEGER,
+    event_name          TEXT NOT NULL,
+    context_id          TEXT NOT NULL,
+    page_context_id     TEXT NOT NULL,
+    -- u64 values above i64::MAX are stored as their decimal text.
+    campaign_id         INTEGER NOT NULL,
+    engagement_id       INTEGER NOT NULL,
+    engagement_revision INTEGER NOT NULL,
+    engagement_type     INTEGER,
+    zone_id             INTEGER,
+    state               INTEGER,
+    tgl_name            TEXT,
+    done                INTEGER,
+    engagement_name     TEXT
+);
+CREATE UNIQUE INDEX events_client_id ON events (account, client_id);
+
+CREATE TABLE sdes (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL,
+    client_id     TEXT NOT NULL,
+    server_ms     INTEGER NOT NULL,
+    client_ms     INTEGER,
+    visit_id      INTEGER,
+    page_row      INTEGER,
+    sde_type      TEXT NOT NULL,
+    prev_in_visit INTEGER,
+    -- History shape with serverTimeStamp and originalTimeStamp.
+    history       TEXT NOT NULL
+);
+CREATE UNIQUE INDEX sdes_client_id ON sdes (account, client_id);
+
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    account     TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    idx         INTEGER,
+    client_id   TEXT,
+    raw         TEXT NOT NULL,
+    context     TEXT NOT NULL,
+    errors      TEXT NOT NULL,
+    replayed_ms INTEGER
+);
+CREATE INDEX quarantine_account ON quarantine (account, id);
+"#;
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// How long a connection waits for a lock before failing. Only the checkpointer and a
+/// second process compete with the writer for locks.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// Settings of the one write connection. `synchronous=FULL` in WAL mode syncs the log at
+/// every commit, so an answered `ingest` survives power loss.
+pub(crate) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(&format!(
+        "PRAGMA page_size = 4096;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+         PRAGMA cache_size = -131072;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA wal_autocheckpoint = 0;"
+    ))
+    .map_err(sql_err)?;
+    // journal_mode answers with the mode it ended up in; WAL can be refused (for example
+    // on a file system without shared memory), and the durability argument needs it.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .map_err(sql_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::InvalidLocation(format!(
+            "the database refused WAL mode (journal_mode is {mode})"
+        )));
+    }
+    Ok(())
+}
+
+/// Settings of the checkpointer's connection: it syncs the database file before the log
+/// may be started over.
+pub(crate) fn configure_checkpointer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+         PRAGMA synchronous = FULL;
+         PRAGMA wal_autocheckpoint = 0;"
+    ))
+}
+
+/// Settings of a read connection: it never writes.
+pub(crate) fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+         PRAGMA query_only = ON;
+         PRAGMA cache_size = -16384;"
+    ))
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`]. Refuses a database written by a newer build.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let version = usize::try_from(version).map_err(|_| MigrateError::Unknown(version))?;
+    if version > SCHEMA_VERSION {
+        return Err(MigrateError::Newer(version));
+    }
+    for (done, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", done + 1)?;
+        tx.commit()?;
+        tracing::info!(version = done + 1, "migrated the sqlite schema");
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+pub(crate) enum MigrateError {
+    Db(rusqlite::Error),
+    Newer(usize),
+    Unknown(i64),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Db(e)
+    }
+}
