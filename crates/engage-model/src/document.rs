@@ -7,7 +7,7 @@ use serde::{Serialize, Serializer};
 use crate::error::{Errors, Invalid, Token};
 use crate::event::OfferEvent;
 use crate::json::Json;
-use crate::read::array;
+use crate::read::{array, ObjReader};
 use crate::sde::{Sde, Stamps};
 
 /// A validated document, ready to print in canonical form.
@@ -33,26 +33,8 @@ impl Document {
             Json::Object(_) if json.get("appName").is_some() || json.get("eventName").is_some() => {
                 OfferEvent::from_json(json, &[]).map(Document::Event)
             }
-            Json::Object(members) if members.len() == 1 && json.get("sdes").is_some() => {
-                let mut errors = Errors::new();
-                let sdes = errors.nested(Token::Key("sdes"), |errors| {
-                    let sdes = json.get("sdes")?;
-                    match sdes.get("events") {
-                        Some(events) if matches!(sdes, Json::Object(m) if m.len() == 1) => errors
-                            .nested(Token::Key("events"), |e| match sde_list(events) {
-                                Ok(list) => Some(list),
-                                Err(invalid) => {
-                                    e.absorb(invalid);
-                                    None
-                                }
-                            }),
-                        _ => {
-                            errors.here("expected {\"events\": [...]}");
-                            None
-                        }
-                    }
-                });
-                errors.finish(sdes).map(Document::Sdes)
+            Json::Object(_) if json.get("sdes").is_some() && json.get("type").is_none() => {
+                history_document(json).map(Document::Sdes)
             }
             Json::Object(_) => Sde::from_either(json).map(|sde| Document::Sdes(vec![sde])),
             other => Err(Invalid::single(
@@ -64,6 +46,33 @@ impl Document {
             )),
         }
     }
+}
+
+/// `{"sdes": {"events": [...]}}`, the history API's form.
+fn history_document(json: &Json<'_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {
+    let mut errors = Errors::new();
+    let list = ObjReader::new(json, &mut errors).and_then(|mut r| {
+        let list = r.field("sdes", &mut errors, |sdes, errors| {
+            let mut r = ObjReader::new(sdes, errors)?;
+            let list = r.field("events", errors, |events, e| match sde_list(events) {
+                Ok(list) => Some(list),
+                Err(invalid) => {
+                    e.absorb(invalid);
+                    None
+                }
+            });
+            if sdes.get("events").is_none() {
+                errors.nested(Token::Key("events"), |e| {
+                    e.here("missing, expected {\"events\": [...]}")
+                });
+            }
+            r.finish(errors, "`events`");
+            list
+        });
+        r.finish(&mut errors, "`sdes`");
+        list
+    });
+    errors.finish(list)
 }
 
 fn sde_list(json: &Json<'_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {

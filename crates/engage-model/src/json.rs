@@ -64,12 +64,12 @@ impl fmt::Display for Number {
 impl<'a> Json<'a> {
     /// Parses one JSON document. Trailing non-whitespace is an error.
     pub fn parse(input: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
-        serde_json::from_slice(input)
+        crate::parse::parse_bytes(input)
     }
 
     /// Parses one JSON document from text.
     pub fn parse_str(input: &'a str) -> Result<Json<'a>, serde_json::Error> {
-        serde_json::from_str(input)
+        crate::parse::parse_str(input)
     }
 
     /// The first member named `key`, if this is an object.

@@ -1,6 +1,6 @@
 //! The Engage vocabulary: what the tag, apps and the history API say, validated once.
 //!
-//! - [`json`]: the borrowed JSON tree every validator walks.
+//! - [`json`]: the borrowed JSON tree every validator walks, and its parser (`parse`).
 //! - [`error`]: [`FieldError`] and [`Invalid`], every problem at a JSON pointer.
 //! - [`scalar`]: attribute values ([`Text`], [`Field`]), value sets and dates (SPEC §3.2).
 //! - [`event`]: the `LP_OFFERS` lifecycle events and their invariants (SPEC §1).
@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod json;
 pub mod monitoring;
+mod parse;
 mod read;
 pub mod scalar;
 pub mod sde;

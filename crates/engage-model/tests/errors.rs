@@ -245,7 +245,12 @@ fn all_problems_of_a_history_document_are_reported_under_sdes_events() {
         ]
     );
     let invalid = parse_err(&json!({"sdes": {"events": [], "count": 0}}));
-    assert_eq!(pointers(&invalid), ["/sdes"]);
+    assert_eq!(pointers(&invalid), ["/sdes/count"]);
+    let invalid = parse_err(&json!({"sdes": {}, "next": 1}));
+    assert_eq!(pointers(&invalid), ["/sdes/events", "/next"]);
+    let invalid = invalid_text(r#"{"sdes":{"events":[],"events":[]}}"#);
+    assert_eq!(pointers(&invalid), ["/sdes/events"]);
+    assert!(message_at(&invalid, "/sdes/events").starts_with("duplicate member"));
     let invalid = parse_err(&json!({"sdes": {"events": {}}}));
     assert_eq!(pointers(&invalid), ["/sdes/events"]);
 }

@@ -1,0 +1,532 @@
+//! The JSON text parser behind [`Json::parse`]: RFC 8259, the same documents serde_json
+//! accepts (and the same numbers: integers as `u64`/`i64`, `-0` and everything else as
+//! `f64`), nesting limited to 128 levels like serde_json's.
+//!
+//! Why not serde_json's parser: its default float parsing may be off by one unit in the
+//! last place for long mantissas or large exponents (`2.896156590074676e-8` came back as
+//! `...763e-8`), which history output, printing every number as text, would make visible;
+//! `str::parse::<f64>` is correctly rounded. Parsing straight into [`Json`] is also faster
+//! than going through serde's visitor, and validates UTF-8 once for the whole input
+//! instead of once per string.
+
+use std::borrow::Cow;
+
+use serde::de::Error as _;
+
+use crate::json::{Json, Number};
+
+/// serde_json's limit, so that inputs are accepted or refused exactly as before.
+const MAX_DEPTH: usize = 128;
+
+type Result<T> = std::result::Result<T, serde_json::Error>;
+
+/// Parses one JSON document from bytes, which must be UTF-8.
+pub(crate) fn parse_bytes(input: &[u8]) -> Result<Json<'_>> {
+    match std::str::from_utf8(input) {
+        Ok(text) => parse_str(text),
+        Err(e) => {
+            // Outside strings a non-ASCII byte is not JSON anyway; inside one it is an
+            // invalid code point. Report whichever serde_json would.
+            let parser = Parser::new(&input[..e.valid_up_to()]);
+            Err(parser.error_at(e.valid_up_to(), "invalid unicode code point"))
+        }
+    }
+}
+
+/// Parses one JSON document from text. Trailing non-whitespace is an error.
+pub(crate) fn parse_str(input: &str) -> Result<Json<'_>> {
+    let mut parser = Parser::new(input.as_bytes());
+    let value = parser.value(input, MAX_DEPTH)?;
+    parser.skip_whitespace();
+    if parser.pos < parser.bytes.len() {
+        return Err(parser.error("trailing characters"));
+    }
+    Ok(value)
+}
+
+struct Parser<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+}
+
+impl<'b> Parser<'b> {
+    fn new(bytes: &'b [u8]) -> Self {
+        Parser { bytes, pos: 0 }
+    }
+
+    fn error(&self, message: &str) -> serde_json::Error {
+        self.error_at(self.pos, message)
+    }
+
+    /// An error with serde_json's `at line L column C` suffix: the offending byte's
+    /// line and 1-based column, or the last byte's at the end of the input.
+    fn error_at(&self, pos: usize, message: &str) -> serde_json::Error {
+        let at_end = pos >= self.bytes.len();
+        let before = &self.bytes[..pos.min(self.bytes.len())];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = before.len() - line_start + usize::from(!at_end);
+        serde_json::Error::custom(format_args!("{message} at line {line} column {column}"))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// One value; `text` is the whole input as `str` (the same bytes as `self.bytes`).
+    fn value<'a>(&mut self, text: &'a str, depth: usize) -> Result<Json<'a>> {
+        self.skip_whitespace();
+        match self.peek() {
+            None => Err(self.error("EOF while parsing a value")),
+            Some(b'{') => {
+                let depth = self.descend(depth)?;
+                self.object(text, depth)
+            }
+            Some(b'[') => {
+                let depth = self.descend(depth)?;
+                self.array(text, depth)
+            }
+            Some(b'"') => {
+                self.pos += 1;
+                self.string(text).map(Json::String)
+            }
+            Some(b't') => self.literal(b"true", Json::Bool(true)),
+            Some(b'f') => self.literal(b"false", Json::Bool(false)),
+            Some(b'n') => self.literal(b"null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(text).map(Json::Number),
+            Some(_) => Err(self.error("expected value")),
+        }
+    }
+
+    fn descend(&mut self, depth: usize) -> Result<usize> {
+        self.pos += 1;
+        match depth.checked_sub(1) {
+            Some(depth) if depth > 0 => Ok(depth),
+            _ => Err(self.error("recursion limit exceeded")),
+        }
+    }
+
+    fn literal<'a>(&mut self, word: &[u8], value: Json<'a>) -> Result<Json<'a>> {
+        for &expected in word {
+            match self.peek() {
+                Some(b) if b == expected => self.pos += 1,
+                Some(_) => return Err(self.error("expected ident")),
+                None => return Err(self.error("EOF while parsing a value")),
+            }
+        }
+        Ok(value)
+    }
+
+    fn object<'a>(&mut self, text: &'a str, depth: usize) -> Result<Json<'a>> {
+        let mut members = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Json::Object(members));
+        }
+        loop {
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b'"') => self.pos += 1,
+                Some(b'}') if !members.is_empty() => return Err(self.error("trailing comma")),
+                Some(_) => return Err(self.error("key must be a string")),
+                None => return Err(self.error("EOF while parsing an object")),
+            }
+            let key = self.string(text)?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b':') => self.pos += 1,
+                Some(_) => return Err(self.error("expected `:`")),
+                None => return Err(self.error("EOF while parsing an object")),
+            }
+            let value = self.value(text, depth)?;
+            members.push((key, value));
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Json::Object(members));
+                }
+                Some(_) => return Err(self.error("expected `,` or `}`")),
+                None => return Err(self.error("EOF while parsing an object")),
+            }
+        }
+    }
+
+    fn array<'a>(&mut self, text: &'a str, depth: usize) -> Result<Json<'a>> {
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b']') => {
+                self.pos += 1;
+                return Ok(Json::Array(items));
+            }
+            None => return Err(self.error("EOF while parsing a list")),
+            Some(_) => {}
+        }
+        loop {
+            items.push(self.value(text, depth)?);
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_whitespace();
+                    if self.peek() == Some(b']') {
+                        return Err(self.error("trailing comma"));
+                    }
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Json::Array(items));
+                }
+                Some(_) => return Err(self.error("expected `,` or `]`")),
+                None => return Err(self.error("EOF while parsing a list")),
+            }
+        }
+    }
+
+    /// The rest of a string whose opening quote was consumed: borrowed from the input
+    /// unless it has escapes.
+    fn string<'a>(&mut self, text: &'a str) -> Result<Cow<'a, str>> {
+        let start = self.pos;
+        let end = self.scan_plain();
+        match self.bytes.get(end) {
+            Some(b'"') => {
+                self.pos = end + 1;
+                // `start` follows a quote and `end` is a quote: both are char boundaries.
+                Ok(Cow::Borrowed(&text[start..end]))
+            }
+            _ => {
+                self.pos = end;
+                let mut out = String::with_capacity(end - start + 16);
+                out.push_str(&text[start..end]);
+                self.string_with_escapes(text, out).map(Cow::Owned)
+            }
+        }
+    }
+
+    /// The position of the first `"`, `\` or control character from `self.pos` (or the
+    /// end of the input). Eight bytes at a time: strings are most of a document.
+    fn scan_plain(&self) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+        let mut i = self.pos;
+        while let Some(chunk) = self.bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let v = u64::from_le_bytes(word);
+            // Bytes below 0x20, equal to `"` or equal to `\`. `v < 0x20` per byte is
+            // `(v - 0x20) & !v & 0x80`, exact for bytes without the high bit and false
+            // for bytes with it.
+            let found = (v.wrapping_sub(ONES * 0x20) & !v & HIGHS)
+                | has_zero(v ^ (ONES * u64::from(b'"')))
+                | has_zero(v ^ (ONES * u64::from(b'\\')));
+            if found != 0 {
+                break;
+            }
+            i += 8;
+        }
+        while let Some(&b) = self.bytes.get(i) {
+            if b == b'"' || b == b'\\' || b < 0x20 {
+                return i;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    fn string_with_escapes(&mut self, text: &str, mut out: String) -> Result<String> {
+        loop {
+            match self.peek() {
+                None => return Err(self.error("EOF while parsing a string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    self.escape(&mut out)?;
+                }
+                Some(b) if b < 0x20 => {
+                    self.pos += 1;
+                    return Err(self.error(
+                        "control character (\\u0000-\\u001F) found while parsing a string",
+                    ));
+                }
+                Some(_) => {
+                    let start = self.pos;
+                    let end = self.scan_plain();
+                    out.push_str(&text[start..end]);
+                    self.pos = end;
+                }
+            }
+        }
+    }
+
+    fn escape(&mut self, out: &mut String) -> Result<()> {
+        let Some(b) = self.peek() else {
+            return Err(self.error("EOF while parsing a string"));
+        };
+        self.pos += 1;
+        let c = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => self.unicode_escape()?,
+            _ => return Err(self.error_at(self.pos - 1, "invalid escape")),
+        };
+        out.push(c);
+        Ok(())
+    }
+
+    /// `\uXXXX` (after the `u`), with a surrogate pair's second half when needed.
+    fn unicode_escape(&mut self) -> Result<char> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xDC00..=0xDFFF => return Err(self.error("lone leading surrogate in hex escape")),
+            0xD800..=0xDBFF => {
+                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(self.error("unexpected end of hex escape"));
+                }
+                self.pos += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.error("lone leading surrogate in hex escape"));
+                }
+                0x10000 + ((u32::from(first) - 0xD800) << 10) + (u32::from(second) - 0xDC00)
+            }
+            other => u32::from(other),
+        };
+        char::from_u32(code).ok_or_else(|| self.error("invalid unicode code point"))
+    }
+
+    fn hex4(&mut self) -> Result<u16> {
+        let mut value = 0u16;
+        for _ in 0..4 {
+            let digit = match self.peek() {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                Some(_) => return Err(self.error("invalid escape")),
+                None => return Err(self.error("EOF while parsing a string")),
+            };
+            self.pos += 1;
+            value = value * 16 + u16::from(digit);
+        }
+        Ok(value)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self, text: &str) -> Result<Number> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+                if let Some(b'0'..=b'9') = self.peek() {
+                    return Err(self.error("invalid number"));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            Some(_) => return Err(self.error("invalid number")),
+            None => return Err(self.error("EOF while parsing a value")),
+        }
+        let int_end = self.pos;
+        let mut integral = true;
+        if self.peek() == Some(b'.') {
+            integral = false;
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(match self.peek() {
+                    None => self.error("EOF while parsing a value"),
+                    Some(_) => self.error("invalid number"),
+                });
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integral = false;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(match self.peek() {
+                    None => self.error("EOF while parsing a value"),
+                    Some(_) => self.error("invalid number"),
+                });
+            }
+        }
+        if integral {
+            if let Some(magnitude) = parse_u64(&self.bytes[int_start..int_end]) {
+                match (negative, magnitude) {
+                    (false, n) => return Ok(Number::Unsigned(n)),
+                    // serde_json reads `-0` as the float -0.0.
+                    (true, 0) => return Ok(Number::Float(-0.0)),
+                    (true, n) if n <= i64::MAX as u64 + 1 => {
+                        return Ok(Number::Signed((n as i64).wrapping_neg()))
+                    }
+                    (true, _) => {}
+                }
+            }
+        }
+        // The grammar checked above is a subset of what `f64::from_str` takes, and its
+        // result is correctly rounded.
+        match text[start..self.pos].parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Number::Float(f)),
+            _ => Err(self.error("number out of range")),
+        }
+    }
+}
+
+/// Decimal digits to `u64`, `None` on overflow.
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(text: &str) -> Number {
+        match parse_str(text).unwrap() {
+            Json::Number(n) => n,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn numbers_are_typed_like_serde_json_and_floats_are_exact() {
+        assert_eq!(num("0"), Number::Unsigned(0));
+        assert_eq!(num("18446744073709551615"), Number::Unsigned(u64::MAX));
+        assert_eq!(
+            num("18446744073709551616"),
+            Number::Float(1.8446744073709552e19)
+        );
+        assert_eq!(num("-9223372036854775808"), Number::Signed(i64::MIN));
+        assert_eq!(
+            num("-9223372036854775809"),
+            Number::Float(-9.223372036854776e18)
+        );
+        assert!(matches!(num("-0"), Number::Float(f) if f == 0.0 && f.is_sign_negative()));
+        assert_eq!(num("1E+2"), Number::Float(100.0));
+        assert_eq!(num("1e-400"), Number::Float(0.0));
+        assert_eq!(
+            num("2.896156590074676e-8"),
+            Number::Float(2.896156590074676e-8)
+        );
+        assert_eq!(
+            num("2.896156590074676e-8").to_string(),
+            "2.896156590074676e-8"
+        );
+        for bad in [
+            "01", "1.", ".5", "1e", "-", "+1", "1e400", "-1e400", "0x10", "1.e3",
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn strings_borrow_unless_escaped_and_escapes_are_decoded() {
+        let Json::String(Cow::Borrowed(s)) = parse_str(r#""plain é text""#).unwrap() else {
+            panic!("a plain string is borrowed")
+        };
+        assert_eq!(s, "plain é text");
+        let Json::String(Cow::Owned(s)) =
+            parse_str(r#""a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00 long enough to scan""#).unwrap()
+        else {
+            panic!("an escaped string is owned")
+        };
+        assert_eq!(s, "a\"b\\c/d\u{8}\u{c}\n\r\té😀 long enough to scan");
+        for bad in [
+            r#""\ud800""#,
+            r#""\udc00""#,
+            r#""\ud800\u0041""#,
+            "\"a\u{1}\"",
+            r#""\x""#,
+            r#""\u12"#,
+            "\"abc",
+            "\"0123456789abcdef\u{1f}\"",
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn structure_errors_match_serde_json() {
+        for bad in [
+            "",
+            "  ",
+            "[",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{1:2}",
+            "{\"a\" 1}",
+            "nulll",
+            "[1 2]",
+            "\n\n  x",
+            "tru",
+            "trux",
+            "\"abc",
+            "01",
+            "1.",
+            "1e",
+            "-",
+            "1e400",
+            "{\"a\":}",
+            "[1,,2]",
+            "\"\\x\"",
+            "{\"a\":1 \"b\":2}",
+            "\u{feff}1",
+        ] {
+            let ours = parse_str(bad).unwrap_err().to_string();
+            let theirs = serde_json::from_str::<serde_json::Value>(bad)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(ours, theirs, "{bad:?}");
+        }
+        assert!(parse_bytes(b"\"\xff\"").is_err());
+        assert!(parse_bytes(b"\xff").is_err());
+        assert!(parse_str(&"[".repeat(127))
+            .unwrap_err()
+            .to_string()
+            .contains("EOF"));
+        assert!(parse_str(&"[".repeat(128))
+            .unwrap_err()
+            .to_string()
+            .contains("recursion limit"));
+        let nested = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert!(parse_str(&nested).is_ok());
+    }
+}
