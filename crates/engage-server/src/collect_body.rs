@@ -116,38 +116,44 @@ pub fn parse_collect_body(
         page,
         user_agent: user_agent.map(|ua| truncate(ua, 1024)),
     };
-    let context = visit_context_json(&visit);
     let mut batch = CollectBatch {
         visit,
         events: Vec::with_capacity(events.len()),
         sdes: Vec::with_capacity(sdes.len()),
         rejected: Vec::new(),
     };
-    for (index, item) in events.iter().enumerate() {
-        match parse_event_item(item) {
-            Ok(event) => batch.events.push(event),
-            Err(invalid) => batch.rejected.push(quarantine(
-                QuarantineKind::Event,
-                index,
-                item,
-                &context,
-                invalid,
-                "events",
-            )),
-        }
-    }
-    for (index, item) in sdes.iter().enumerate() {
-        match parse_sde_item(item) {
-            Ok(sde) => batch.sdes.push(sde),
-            Err(invalid) => batch.rejected.push(quarantine(
-                QuarantineKind::Sde,
-                index,
-                item,
-                &context,
-                invalid,
-                "sdes",
-            )),
-        }
+    // Built only when something is rejected: the common batch never needs it.
+    let mut context = None;
+    let items = events
+        .iter()
+        .map(|item| (QuarantineKind::Event, item))
+        .enumerate()
+        .chain(
+            sdes.iter()
+                .map(|item| (QuarantineKind::Sde, item))
+                .enumerate(),
+        );
+    for (index, (kind, item)) in items {
+        let invalid = match kind {
+            QuarantineKind::Event => match parse_event_item(item) {
+                Ok(event) => {
+                    batch.events.push(event);
+                    continue;
+                }
+                Err(invalid) => invalid,
+            },
+            _ => match parse_sde_item(item) {
+                Ok(sde) => {
+                    batch.sdes.push(sde);
+                    continue;
+                }
+                Err(invalid) => invalid,
+            },
+        };
+        let context = context.get_or_insert_with(|| visit_context_json(&batch.visit));
+        batch
+            .rejected
+            .push(quarantine(kind, index, item, context, invalid));
     }
     Ok(batch)
 }
@@ -171,8 +177,11 @@ fn quarantine(
     item: &Json<'_>,
     context: &serde_json::Value,
     invalid: Invalid,
-    array: &str,
 ) -> NewQuarantine {
+    let array = match kind {
+        QuarantineKind::Event => "events",
+        _ => "sdes",
+    };
     NewQuarantine {
         kind,
         index: Some(index),

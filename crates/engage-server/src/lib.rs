@@ -49,6 +49,29 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Writes a batch durably and counts it for `/metrics`: every route that stores goes
+    /// through here.
+    pub async fn ingest(
+        &self,
+        batch: engage_store::IngestBatch,
+    ) -> Result<engage_store::IngestOutcome, StoreError> {
+        use std::sync::atomic::Ordering;
+        let items = batch.len();
+        let rejected = batch.rejected.len() as u64;
+        let started = std::time::Instant::now();
+        let outcome = self.store.ingest(batch).await?;
+        let m = &self.metrics;
+        m.record_ingest(items, started.elapsed());
+        m.items_accepted
+            .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
+        m.items_duplicate
+            .fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
+        m.items_rejected.fetch_add(rejected, Ordering::Relaxed);
+        Ok(outcome)
+    }
+}
+
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     routes::router(state)

@@ -1,9 +1,6 @@
 //! `POST /api/account/{accountId}/events`: the tag's batches of `LP_OFFERS` events and
 //! SDEs, answered once the accepted items are durable.
 
-use std::sync::atomic::Ordering;
-use std::time::Instant;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -98,10 +95,7 @@ async fn receive(
         }
     };
     let rejected = batch.rejections();
-    let items = batch.item_count();
-    let started = Instant::now();
     let outcome = state
-        .store
         .ingest(IngestBatch {
             account_id: account_id.to_owned(),
             received_ms,
@@ -111,19 +105,6 @@ async fn receive(
             rejected: batch.rejected,
         })
         .await?;
-    state.metrics.record_ingest(items, started.elapsed());
-    state
-        .metrics
-        .items_accepted
-        .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
-    state
-        .metrics
-        .items_duplicate
-        .fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
-    state
-        .metrics
-        .items_rejected
-        .fetch_add(rejected.len() as u64, Ordering::Relaxed);
     tracing::debug!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,
@@ -146,9 +127,7 @@ pub(crate) async fn quarantine_body(
     bytes: &[u8],
     errors: Vec<engage_model::FieldError>,
 ) -> Result<(), ApiError> {
-    state.metrics.items_rejected.fetch_add(1, Ordering::Relaxed);
     state
-        .store
         .ingest(IngestBatch {
             account_id: account_id.to_owned(),
             received_ms,

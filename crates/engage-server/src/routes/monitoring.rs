@@ -318,7 +318,6 @@ async fn record_call(
             context["call"] = call.name().into();
             context["appInstallationId"] = app_id.into();
             state
-                .store
                 .ingest(IngestBatch {
                     account_id: account_id.to_owned(),
                     received_ms,
@@ -354,7 +353,6 @@ async fn record_call(
         page_id: visit.page_id.clone(),
     };
     let outcome = state
-        .store
         .ingest(IngestBatch {
             account_id: account_id.to_owned(),
             received_ms,

@@ -131,7 +131,7 @@ pub async fn replay(
             match revalidate(entry, state.limits.max_batch_items) {
                 Some(mut batch) => {
                     batch.account_id.clone_from(&account_id);
-                    let outcome = state.store.ingest(batch).await?;
+                    let outcome = state.ingest(batch).await?;
                     response.accepted += outcome.accepted;
                     response.duplicates += outcome.duplicates;
                     response.replayed += 1;
