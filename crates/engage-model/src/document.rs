@@ -61,7 +61,7 @@ fn history_document(json: &Json<'_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {
                     None
                 }
             });
-            if sdes.get("events").is_none() {
+            if list.is_none() && sdes.get("events").is_none() {
                 errors.nested(Token::Key("events"), |e| {
                     e.here("missing, expected {\"events\": [...]}")
                 });

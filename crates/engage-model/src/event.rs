@@ -196,6 +196,30 @@ pub struct ConfKey {
     pub engagement_revision: u64,
 }
 
+impl ConfKey {
+    /// Whether `text` is exactly this key written out (`text == self.to_string()`,
+    /// without writing it).
+    pub fn matches(&self, text: &str) -> bool {
+        let mut parts = text.split('_');
+        [
+            self.campaign_id,
+            self.engagement_id,
+            self.engagement_revision,
+        ]
+        .into_iter()
+        .all(|id| parts.next().is_some_and(|part| is_decimal_of(part, id)))
+            && parts.next().is_none()
+    }
+}
+
+/// Whether `text` is the canonical decimal form of `n` (no sign, no leading zero).
+fn is_decimal_of(text: &str, n: u64) -> bool {
+    !text.is_empty()
+        && (text == "0" || !text.starts_with('0'))
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && text.parse::<u64>() == Ok(n)
+}
+
 impl fmt::Display for ConfKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -297,7 +321,7 @@ fn parse_event(json: &Json<'_>, extra_members: &[&str], errors: &mut Errors) -> 
         }
     };
     let data = r.field("data", errors, OfferData::parse);
-    if json.get("data").is_none() {
+    if data.is_none() && json.get("data").is_none() {
         errors.nested(Token::Key("data"), |e| {
             e.here("missing, expected the event's properties")
         });
@@ -323,14 +347,17 @@ fn parse_id_text(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
         }
     };
     Text::new(text)
-        .map(|t| t.as_str().to_owned())
+        .map(Text::into_string)
         .map_err(|m| errors.here(m))
         .ok()
 }
 
 fn parse_string(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
     match json {
-        Json::String(s) if s.chars().count() <= MAX_EVENT_TEXT => Some(s.to_string()),
+        // At most N bytes is at most N characters: count only when it matters.
+        Json::String(s) if s.len() <= MAX_EVENT_TEXT || s.chars().count() <= MAX_EVENT_TEXT => {
+            Some(s.to_string())
+        }
         Json::String(_) => {
             errors.here(format!("at most {MAX_EVENT_TEXT} characters are allowed"));
             None
@@ -382,7 +409,7 @@ fn parse_contexts(json: &Json<'_>, errors: &mut Errors) -> Option<(String, Strin
 fn context_id(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
     let mut r = ObjReader::new(json, errors)?;
     let id = r.field("id", errors, parse_id_text);
-    if json.get("id").is_none() {
+    if id.is_none() && json.get("id").is_none() {
         errors.nested(Token::Key("id"), |e| e.here("missing"));
     }
     r.finish(errors, "`id`");
@@ -404,7 +431,7 @@ impl OfferData {
         let mut r = ObjReader::new(json, errors)?;
         let required = |r: &mut ObjReader<'_, '_>, key: &'static str, errors: &mut Errors| {
             let value = r.field(key, errors, parse_uint);
-            if json.get(key).is_none() {
+            if value.is_none() && json.get(key).is_none() {
                 errors.nested(Token::Key(key), |e| e.here("missing"));
             }
             value
@@ -413,11 +440,11 @@ impl OfferData {
         let engagement_id = required(&mut r, "engagementId", errors);
         let engagement_revision = required(&mut r, "engagementRevision", errors);
         let engagement_type = r.field("engagementType", errors, EngagementType::parse);
-        if json.get("engagementType").is_none() {
+        if engagement_type.is_none() && json.get("engagementType").is_none() {
             errors.nested(Token::Key("engagementType"), |e| e.here("missing"));
         }
         let contexts = r.field("contexts", errors, parse_contexts);
-        if json.get("contexts").is_none() {
+        if contexts.is_none() && json.get("contexts").is_none() {
             errors.nested(Token::Key("contexts"), |e| e.here("missing"));
         }
         let context_id = r.field("contextId", errors, parse_id_text);
@@ -443,7 +470,7 @@ impl OfferData {
             _ => None,
         };
         match (&conf_key_text, conf_key) {
-            (Some(text), Some(conf_key)) if *text != conf_key.to_string() => {
+            (Some(text), Some(conf_key)) if !conf_key.matches(text) => {
                 errors.nested(Token::Key("confKey"), |e| {
                     e.here(format!(
                         "\"{text}\" does not match campaignId_engagementId_engagementRevision \"{conf_key}\""
@@ -566,5 +593,41 @@ impl Serialize for Contexts<'_> {
             ctx: Id { id: self.page },
         })?;
         seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_key_matches_exactly_its_written_form() {
+        let key = ConfKey {
+            campaign_id: 210599710,
+            engagement_id: 0,
+            engagement_revision: 18,
+        };
+        for text in [
+            "210599710_0_18",
+            "210599710_00_18",
+            "210599710_0_018",
+            "210599710_0_18_",
+            "210599710_0",
+            "_210599710_0_18",
+            "210599710_0_+18",
+            "210599710-0-18",
+            "",
+            "210599710_0_18 ",
+            "210599710__0_18",
+        ] {
+            assert_eq!(key.matches(text), text == key.to_string(), "{text:?}");
+        }
+        let max = ConfKey {
+            campaign_id: u64::MAX,
+            engagement_id: 1,
+            engagement_revision: 2,
+        };
+        assert!(max.matches("18446744073709551615_1_2"));
+        assert!(!max.matches("18446744073709551616_1_2"));
     }
 }

@@ -94,7 +94,7 @@ impl Impression {
         r.take("type");
         let required = |r: &mut ObjReader<'_, '_>, key: &'static str, errors: &mut Errors| {
             let value = r.field(key, errors, parse_uint);
-            if json.get(key).is_none() {
+            if value.is_none() && json.get(key).is_none() {
                 errors.nested(Token::Key(key), |e| e.here("missing"));
             }
             value
@@ -111,7 +111,7 @@ impl Impression {
             }
             first
         });
-        if json.get("eContext").is_none() {
+        if context_id.is_none() && json.get("eContext").is_none() {
             errors.nested(Token::Key("eContext"), |e| e.here("missing"));
         }
         r.finish(

@@ -54,12 +54,15 @@ impl<'b> Parser<'b> {
         Parser { bytes, pos: 0 }
     }
 
+    #[cold]
     fn error(&self, message: &str) -> serde_json::Error {
         self.error_at(self.pos, message)
     }
 
     /// An error with serde_json's `at line L column C` suffix: the offending byte's
     /// line and 1-based column, or the last byte's at the end of the input.
+    #[cold]
+    #[inline(never)]
     fn error_at(&self, pos: usize, message: &str) -> serde_json::Error {
         let at_end = pos >= self.bytes.len();
         let before = &self.bytes[..pos.min(self.bytes.len())];

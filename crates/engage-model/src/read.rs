@@ -12,15 +12,20 @@ const MAX_MEMBERS: usize = 64;
 pub(crate) struct ObjReader<'j, 'a> {
     members: &'j [(std::borrow::Cow<'a, str>, Json<'a>)],
     read: u64,
+    /// Where the next lookup starts: inputs usually list members in the documented
+    /// order, which is the order they are read in, so most lookups hit at once.
+    next: usize,
 }
 
 impl<'j, 'a> ObjReader<'j, 'a> {
     /// `None` (with the problem reported) when `json` is not an object or too large.
     pub(crate) fn new(json: &'j Json<'a>, errors: &mut Errors) -> Option<Self> {
         match json {
-            Json::Object(members) if members.len() <= MAX_MEMBERS => {
-                Some(ObjReader { members, read: 0 })
-            }
+            Json::Object(members) if members.len() <= MAX_MEMBERS => Some(ObjReader {
+                members,
+                read: 0,
+                next: 0,
+            }),
             Json::Object(members) => {
                 errors.here(format!(
                     "object has {} members, at most {MAX_MEMBERS} are allowed",
@@ -35,15 +40,14 @@ impl<'j, 'a> ObjReader<'j, 'a> {
         }
     }
 
-    /// The first member named `key`, marked as read.
+    /// A member named `key`, marked as read. When the name is repeated, which one is
+    /// taken does not matter: the others are reported as duplicates.
     pub(crate) fn take(&mut self, key: &str) -> Option<&'j Json<'a>> {
-        let (i, (_, value)) = self
-            .members
-            .iter()
-            .enumerate()
-            .find(|(_, (k, _))| k == key)?;
+        let (after, before) = (self.next..self.members.len(), 0..self.next);
+        let i = after.chain(before).find(|&i| self.members[i].0 == key)?;
         self.read |= 1 << i;
-        Some(value)
+        self.next = i + 1;
+        Some(&self.members[i].1)
     }
 
     /// The first of several accepted spellings of one member, with the spelling found.
@@ -86,12 +90,21 @@ impl<'j, 'a> ObjReader<'j, 'a> {
     }
 
     /// Reports every member that was not read: unknown, or a repeat of one that was.
-    pub(crate) fn finish(&self, errors: &mut Errors, expected: &str) {
+    /// `expected` is only formatted when there is something to report.
+    pub(crate) fn finish(&self, errors: &mut Errors, expected: impl std::fmt::Display) {
+        if self.read.count_ones() as usize == self.members.len() {
+            return;
+        }
         for (i, (key, _)) in self.members.iter().enumerate() {
             if self.read & (1 << i) != 0 {
                 continue;
             }
-            let repeated = self.members[..i].iter().any(|(k, _)| k == key);
+            // A repeat of a member that was read, or of an earlier unread one.
+            let repeated = self
+                .members
+                .iter()
+                .enumerate()
+                .any(|(j, (k, _))| j != i && k == key && (self.read & (1 << j) != 0 || j < i));
             errors.nested(Token::Key(key), |e| {
                 if repeated {
                     e.here(format!("duplicate member `{key}`"));

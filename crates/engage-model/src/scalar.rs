@@ -29,6 +29,10 @@ impl Text {
         &self.0
     }
 
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     /// Reads a string or a number (booleans only when `allow_bool`).
     pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors, allow_bool: bool) -> Option<Text> {
         let text = match json {
@@ -77,6 +81,32 @@ impl fmt::Display for Text {
 impl Serialize for Text {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+/// A number written as a JSON string (history output: "every scalar as a string")
+/// straight into the output, without an intermediate `String`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AsString(pub(crate) u64);
+
+impl Serialize for AsString {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Digits by hand: `collect_str` would go through `fmt` for every time stamp.
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        let mut n = self.0;
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        match std::str::from_utf8(&buf[start..]) {
+            Ok(digits) => s.serialize_str(digits),
+            Err(_) => s.collect_str(&self.0),
+        }
     }
 }
 
@@ -386,9 +416,9 @@ impl Serialize for Date {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("Date", 3)?;
-        st.serialize_field("year", &self.year.to_string())?;
-        st.serialize_field("month", &self.month.to_string())?;
-        st.serialize_field("day", &self.day.to_string())?;
+        st.serialize_field("year", &AsString(self.year.into()))?;
+        st.serialize_field("month", &AsString(self.month.into()))?;
+        st.serialize_field("day", &AsString(self.day.into()))?;
         st.end()
     }
 }
@@ -466,6 +496,16 @@ mod tests {
             Text::new(over).unwrap_err(),
             "value is 50001 characters long, at most 50000 are allowed"
         );
+    }
+
+    #[test]
+    fn numbers_as_strings_are_plain_decimals() {
+        for n in [0, 7, 10, 1_440_412_721_832, u64::MAX] {
+            assert_eq!(
+                serde_json::to_string(&AsString(n)).unwrap(),
+                format!("\"{n}\"")
+            );
+        }
     }
 
     #[test]

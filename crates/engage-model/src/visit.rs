@@ -108,7 +108,7 @@ impl VisitSdes {
                     }
                 })
             });
-            if json.get("events").is_none() {
+            if events.is_none() && json.get("events").is_none() {
                 errors.nested(Token::Key("events"), |e| e.here("missing"));
             }
             r.finish(&mut errors, "`events`");

@@ -135,6 +135,15 @@ fn duplicate_keys_are_reported_at_their_pointers() {
             r#"[{"type":"searchInfo","keywords":[],"keywords":[]}]"#,
             "/0/keywords",
         ),
+        // A repeat after other members, and one before the member read first.
+        (
+            r#"{"type":"cart","numItems":1,"total":5,"numItems":2}"#,
+            "/numItems",
+        ),
+        (
+            r#"{"type":"cart","total":1,"currency":"USD","total":2}"#,
+            "/total",
+        ),
     ];
     for (text, pointer) in cases {
         let invalid = invalid_text(text);
@@ -144,6 +153,14 @@ fn duplicate_keys_are_reported_at_their_pointers() {
             "{text}: {invalid}"
         );
     }
+}
+
+#[test]
+fn a_repeated_unknown_field_is_reported_as_unknown_then_as_a_duplicate() {
+    let invalid = invalid_text(r#"{"type":"cart","x":1,"total":2,"x":3}"#);
+    assert_eq!(pointers(&invalid), ["/x", "/x"]);
+    assert!(invalid.errors[0].message.starts_with("unknown field `x`"));
+    assert_eq!(invalid.errors[1].message, "duplicate member `x`");
 }
 
 #[test]

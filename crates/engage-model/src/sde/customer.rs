@@ -262,7 +262,7 @@ impl Age {
         };
         r.finish(
             errors,
-            &format!(
+            format_args!(
                 "`{}`, `{}`, `{}` or `{}`",
                 keys[0], keys[1], keys[2], keys[3]
             ),

@@ -19,7 +19,7 @@ pub use customer::{Address, Age, Contact, CustomerInfo, MarketingInfo, PersonalI
 use crate::error::{Errors, Invalid, Token};
 use crate::json::Json;
 use crate::read::ObjReader;
-use crate::scalar::{describe, parse_uint};
+use crate::scalar::{describe, parse_uint, AsString};
 
 /// Which of the two shapes an input is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,11 +269,10 @@ fn parse_page(json: &Json<'_>, errors: &mut Errors) -> Option<Sde> {
             sde
         }
     };
-    let expected = match sde_type.page_body() {
-        None => format!("`type`, {}", flat_fields(sde_type)),
-        Some(body) => format!("`type` or `{body}`"),
-    };
-    r.finish(errors, &expected);
+    match sde_type.page_body() {
+        None => r.finish(errors, format_args!("`type`, {}", flat_fields(sde_type))),
+        Some(body) => r.finish(errors, format_args!("`type` or `{body}`")),
+    }
     sde
 }
 
@@ -327,22 +326,27 @@ fn parse_history_member(key: &str, inner: &Json<'_>, errors: &mut Errors) -> Opt
         } else {
             read_flat(sde_type, &mut r, errors)
         };
-        let expected = if sde_type.is_nested_in_history() {
-            format!(
-                "`serverTimeStamp`, `originalTimeStamp` or `{}`",
-                sde_type.history_key()
-            )
-        } else {
-            format!(
-                "`serverTimeStamp`, `originalTimeStamp`, {}",
-                flat_fields(sde_type)
-            )
-        };
         let stamps = Stamps {
             server_ms: r.field("serverTimeStamp", errors, parse_uint),
             original_ms: r.field("originalTimeStamp", errors, parse_uint),
         };
-        r.finish(errors, &expected);
+        if sde_type.is_nested_in_history() {
+            r.finish(
+                errors,
+                format_args!(
+                    "`serverTimeStamp`, `originalTimeStamp` or `{}`",
+                    sde_type.history_key()
+                ),
+            );
+        } else {
+            r.finish(
+                errors,
+                format_args!(
+                    "`serverTimeStamp`, `originalTimeStamp`, {}",
+                    flat_fields(sde_type)
+                ),
+            );
+        }
         sde.map(|sde| (sde, stamps))
     })
 }
@@ -456,10 +460,10 @@ impl Serialize for HistorySde<'_> {
 
 fn serialize_stamps<M: SerializeMap>(map: &mut M, stamps: Stamps) -> Result<(), M::Error> {
     if let Some(ms) = stamps.server_ms {
-        map.serialize_entry("serverTimeStamp", &ms.to_string())?;
+        map.serialize_entry("serverTimeStamp", &AsString(ms))?;
     }
     if let Some(ms) = stamps.original_ms {
-        map.serialize_entry("originalTimeStamp", &ms.to_string())?;
+        map.serialize_entry("originalTimeStamp", &AsString(ms))?;
     }
     Ok(())
 }
@@ -468,9 +472,9 @@ fn serialize_stamps<M: SerializeMap>(map: &mut M, stamps: Stamps) -> Result<(), 
 #[derive(Serialize)]
 struct Flat<'a, T> {
     #[serde(rename = "serverTimeStamp", skip_serializing_if = "Option::is_none")]
-    server: Option<String>,
+    server: Option<AsString>,
     #[serde(rename = "originalTimeStamp", skip_serializing_if = "Option::is_none")]
-    original: Option<String>,
+    original: Option<AsString>,
     #[serde(flatten)]
     body: &'a T,
 }
@@ -478,8 +482,8 @@ struct Flat<'a, T> {
 impl<'a, T> Flat<'a, T> {
     fn new(stamps: Stamps, body: &'a T) -> Self {
         Flat {
-            server: stamps.server_ms.map(|ms| ms.to_string()),
-            original: stamps.original_ms.map(|ms| ms.to_string()),
+            server: stamps.server_ms.map(AsString),
+            original: stamps.original_ms.map(AsString),
             body,
         }
     }
