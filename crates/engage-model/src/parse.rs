@@ -25,18 +25,18 @@ pub(crate) fn parse_bytes(input: &[u8]) -> Result<Json<'_>> {
     match std::str::from_utf8(input) {
         Ok(text) => parse_str(text),
         Err(e) => {
-            // Outside strings a non-ASCII byte is not JSON anyway; inside one it is an
-            // invalid code point. Report whichever serde_json would.
-            let parser = Parser::new(&input[..e.valid_up_to()]);
-            Err(parser.error_at(e.valid_up_to(), "invalid unicode code point"))
+            // Inside a string this is what serde_json says; outside one, a non-ASCII byte
+            // is not JSON anyway.
+            let valid = &input[..e.valid_up_to()];
+            Err(error_at(valid, valid.len(), "invalid unicode code point"))
         }
     }
 }
 
 /// Parses one JSON document from text. Trailing non-whitespace is an error.
 pub(crate) fn parse_str(input: &str) -> Result<Json<'_>> {
-    let mut parser = Parser::new(input.as_bytes());
-    let value = parser.value(input, MAX_DEPTH)?;
+    let mut parser = Parser::new(input);
+    let value = parser.value(MAX_DEPTH)?;
     parser.skip_whitespace();
     if parser.pos < parser.bytes.len() {
         return Err(parser.error("trailing characters"));
@@ -44,14 +44,42 @@ pub(crate) fn parse_str(input: &str) -> Result<Json<'_>> {
     Ok(value)
 }
 
-struct Parser<'b> {
-    bytes: &'b [u8],
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
     pos: usize,
+    /// The members of the objects being read, innermost last: each object takes its own
+    /// off the end when it closes, into a vector of exactly its size (no regrowth).
+    members: Vec<(Cow<'a, str>, Json<'a>)>,
+    /// The same for arrays.
+    items: Vec<Json<'a>>,
 }
 
-impl<'b> Parser<'b> {
-    fn new(bytes: &'b [u8]) -> Self {
-        Parser { bytes, pos: 0 }
+/// An error with serde_json's `at line L column C` suffix: the offending byte's line and
+/// 1-based column, or the last byte's at the end of the input.
+#[cold]
+#[inline(never)]
+fn error_at(bytes: &[u8], pos: usize, message: &str) -> serde_json::Error {
+    let at_end = pos >= bytes.len();
+    let before = &bytes[..pos.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = before.len() - line_start + usize::from(!at_end);
+    serde_json::Error::custom(format_args!("{message} at line {line} column {column}"))
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Self {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            members: Vec::new(),
+            items: Vec::new(),
+        }
     }
 
     #[cold]
@@ -59,20 +87,8 @@ impl<'b> Parser<'b> {
         self.error_at(self.pos, message)
     }
 
-    /// An error with serde_json's `at line L column C` suffix: the offending byte's
-    /// line and 1-based column, or the last byte's at the end of the input.
-    #[cold]
-    #[inline(never)]
     fn error_at(&self, pos: usize, message: &str) -> serde_json::Error {
-        let at_end = pos >= self.bytes.len();
-        let before = &self.bytes[..pos.min(self.bytes.len())];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let column = before.len() - line_start + usize::from(!at_end);
-        serde_json::Error::custom(format_args!("{message} at line {line} column {column}"))
+        error_at(self.bytes, pos, message)
     }
 
     fn peek(&self) -> Option<u8> {
@@ -85,27 +101,26 @@ impl<'b> Parser<'b> {
         }
     }
 
-    /// One value; `text` is the whole input as `str` (the same bytes as `self.bytes`).
-    fn value<'a>(&mut self, text: &'a str, depth: usize) -> Result<Json<'a>> {
+    fn value(&mut self, depth: usize) -> Result<Json<'a>> {
         self.skip_whitespace();
         match self.peek() {
             None => Err(self.error("EOF while parsing a value")),
             Some(b'{') => {
                 let depth = self.descend(depth)?;
-                self.object(text, depth)
+                self.object(depth)
             }
             Some(b'[') => {
                 let depth = self.descend(depth)?;
-                self.array(text, depth)
+                self.array(depth)
             }
             Some(b'"') => {
                 self.pos += 1;
-                self.string(text).map(Json::String)
+                self.string().map(Json::String)
             }
             Some(b't') => self.literal(b"true", Json::Bool(true)),
             Some(b'f') => self.literal(b"false", Json::Bool(false)),
             Some(b'n') => self.literal(b"null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(text).map(Json::Number),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Json::Number),
             Some(_) => Err(self.error("expected value")),
         }
     }
@@ -118,7 +133,7 @@ impl<'b> Parser<'b> {
         }
     }
 
-    fn literal<'a>(&mut self, word: &[u8], value: Json<'a>) -> Result<Json<'a>> {
+    fn literal(&mut self, word: &[u8], value: Json<'a>) -> Result<Json<'a>> {
         for &expected in word {
             match self.peek() {
                 Some(b) if b == expected => self.pos += 1,
@@ -129,36 +144,38 @@ impl<'b> Parser<'b> {
         Ok(value)
     }
 
-    fn object<'a>(&mut self, text: &'a str, depth: usize) -> Result<Json<'a>> {
-        let mut members = Vec::new();
+    fn object(&mut self, depth: usize) -> Result<Json<'a>> {
+        let start = self.members.len();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Json::Object(members));
+            return Ok(Json::Object(Vec::new()));
         }
         loop {
             self.skip_whitespace();
             match self.peek() {
                 Some(b'"') => self.pos += 1,
-                Some(b'}') if !members.is_empty() => return Err(self.error("trailing comma")),
+                Some(b'}') if self.members.len() > start => {
+                    return Err(self.error("trailing comma"))
+                }
                 Some(_) => return Err(self.error("key must be a string")),
                 None => return Err(self.error("EOF while parsing an object")),
             }
-            let key = self.string(text)?;
+            let key = self.string()?;
             self.skip_whitespace();
             match self.peek() {
                 Some(b':') => self.pos += 1,
                 Some(_) => return Err(self.error("expected `:`")),
                 None => return Err(self.error("EOF while parsing an object")),
             }
-            let value = self.value(text, depth)?;
-            members.push((key, value));
+            let value = self.value(depth)?;
+            self.members.push((key, value));
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Json::Object(members));
+                    return Ok(Json::Object(self.members.drain(start..).collect()));
                 }
                 Some(_) => return Err(self.error("expected `,` or `}`")),
                 None => return Err(self.error("EOF while parsing an object")),
@@ -166,19 +183,20 @@ impl<'b> Parser<'b> {
         }
     }
 
-    fn array<'a>(&mut self, text: &'a str, depth: usize) -> Result<Json<'a>> {
-        let mut items = Vec::new();
+    fn array(&mut self, depth: usize) -> Result<Json<'a>> {
+        let start = self.items.len();
         self.skip_whitespace();
         match self.peek() {
             Some(b']') => {
                 self.pos += 1;
-                return Ok(Json::Array(items));
+                return Ok(Json::Array(Vec::new()));
             }
             None => return Err(self.error("EOF while parsing a list")),
             Some(_) => {}
         }
         loop {
-            items.push(self.value(text, depth)?);
+            let item = self.value(depth)?;
+            self.items.push(item);
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => {
@@ -190,7 +208,7 @@ impl<'b> Parser<'b> {
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Json::Array(items));
+                    return Ok(Json::Array(self.items.drain(start..).collect()));
                 }
                 Some(_) => return Err(self.error("expected `,` or `]`")),
                 None => return Err(self.error("EOF while parsing a list")),
@@ -200,20 +218,20 @@ impl<'b> Parser<'b> {
 
     /// The rest of a string whose opening quote was consumed: borrowed from the input
     /// unless it has escapes.
-    fn string<'a>(&mut self, text: &'a str) -> Result<Cow<'a, str>> {
+    fn string(&mut self) -> Result<Cow<'a, str>> {
         let start = self.pos;
         let end = self.scan_plain();
         match self.bytes.get(end) {
             Some(b'"') => {
                 self.pos = end + 1;
                 // `start` follows a quote and `end` is a quote: both are char boundaries.
-                Ok(Cow::Borrowed(&text[start..end]))
+                Ok(Cow::Borrowed(&self.text[start..end]))
             }
             _ => {
                 self.pos = end;
                 let mut out = String::with_capacity(end - start + 16);
-                out.push_str(&text[start..end]);
-                self.string_with_escapes(text, out).map(Cow::Owned)
+                out.push_str(&self.text[start..end]);
+                self.string_with_escapes(out).map(Cow::Owned)
             }
         }
     }
@@ -236,7 +254,9 @@ impl<'b> Parser<'b> {
                 | has_zero(v ^ (ONES * u64::from(b'"')))
                 | has_zero(v ^ (ONES * u64::from(b'\\')));
             if found != 0 {
-                break;
+                // The lowest flag is exact (borrows only spill upwards): it is the first
+                // special byte of the chunk.
+                return i + (found.trailing_zeros() / 8) as usize;
             }
             i += 8;
         }
@@ -249,7 +269,7 @@ impl<'b> Parser<'b> {
         i
     }
 
-    fn string_with_escapes(&mut self, text: &str, mut out: String) -> Result<String> {
+    fn string_with_escapes(&mut self, mut out: String) -> Result<String> {
         loop {
             match self.peek() {
                 None => return Err(self.error("EOF while parsing a string")),
@@ -270,7 +290,7 @@ impl<'b> Parser<'b> {
                 Some(_) => {
                     let start = self.pos;
                     let end = self.scan_plain();
-                    out.push_str(&text[start..end]);
+                    out.push_str(&self.text[start..end]);
                     self.pos = end;
                 }
             }
@@ -343,7 +363,7 @@ impl<'b> Parser<'b> {
         self.pos - start
     }
 
-    fn number(&mut self, text: &str) -> Result<Number> {
+    fn number(&mut self) -> Result<Number> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -403,7 +423,7 @@ impl<'b> Parser<'b> {
         }
         // The grammar checked above is a subset of what `f64::from_str` takes, and its
         // result is correctly rounded.
-        match text[start..self.pos].parse::<f64>() {
+        match self.text[start..self.pos].parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(Number::Float(f)),
             _ => Err(self.error("number out of range")),
         }

@@ -1,44 +1,104 @@
 //! Attribute values: alphanumeric text, the three-state field (absent, null, set), the
 //! value sets of SPEC §3.2 and calendar dates.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::{Serialize, Serializer};
 
 use crate::error::{Errors, Token};
-use crate::json::Json;
+use crate::json::{Json, Number};
 use crate::read::ObjReader;
 
 /// The longest attribute value accepted, in characters (SPEC §3.2).
 pub const MAX_VALUE_CHARS: usize = 50_000;
 
-/// An alphanumeric attribute value in its canonical text form (numbers as they were
-/// written, booleans as `true`/`false`). Always at most [`MAX_VALUE_CHARS`] characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Text(String);
+/// An alphanumeric attribute value in its canonical text form (numbers in their shortest
+/// exact form, booleans as `true`/`false`). Always at most [`MAX_VALUE_CHARS`] characters.
+#[derive(Clone)]
+pub struct Text(Repr);
+
+/// Most attribute values (currencies, prices, SKUs, ids, names) are short: they are kept
+/// inline, which spares an allocation per value. A value is inline exactly when it fits,
+/// so equal texts have equal representations.
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+const INLINE: usize = 22;
 
 impl Text {
     /// Checks the length limit.
     pub fn new(value: impl Into<String>) -> Result<Text, String> {
         let value = value.into();
         check_length(&value)?;
-        Ok(Text(value))
+        Ok(Text::from_string(value))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Always valid: the bytes were copied from a `str` (`from_str`, `TextWriter`).
+            Repr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Repr::Heap(s) => s,
+        }
     }
 
     pub fn into_string(self) -> String {
-        self.0
+        match self.0 {
+            Repr::Heap(s) => s.into_string(),
+            Repr::Inline { .. } => self.as_str().to_owned(),
+        }
+    }
+
+    fn from_str(s: &str) -> Text {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                Text(Repr::Inline { len, bytes })
+            }
+            _ => Text(Repr::Heap(s.into())),
+        }
+    }
+
+    fn from_string(s: String) -> Text {
+        if s.len() <= INLINE {
+            Text::from_str(&s)
+        } else {
+            Text(Repr::Heap(s.into_boxed_str()))
+        }
+    }
+
+    /// A number's text, written in place when it fits.
+    fn from_number(n: Number) -> Text {
+        let mut writer = TextWriter {
+            len: 0,
+            bytes: [0; INLINE],
+        };
+        match write!(writer, "{n}") {
+            Ok(()) => Text(Repr::Inline {
+                len: writer.len,
+                bytes: writer.bytes,
+            }),
+            Err(_) => Text::from_string(n.to_string()),
+        }
     }
 
     /// Reads a string or a number (booleans only when `allow_bool`).
     pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors, allow_bool: bool) -> Option<Text> {
         let text = match json {
-            Json::String(s) => s.as_ref().to_owned(),
-            Json::Number(n) => n.to_string(),
-            Json::Bool(b) if allow_bool => b.to_string(),
+            Json::String(s) => {
+                if let Err(message) = check_length(s) {
+                    errors.here(message);
+                    return None;
+                }
+                Text::from_str(s)
+            }
+            Json::Number(n) => Text::from_number(*n),
+            Json::Bool(b) if allow_bool => Text::from_str(if *b { "true" } else { "false" }),
             other => {
                 let expected = if allow_bool {
                     "a string, a number or a boolean"
@@ -49,13 +109,58 @@ impl Text {
                 return None;
             }
         };
-        match check_length(&text) {
-            Ok(()) => Some(Text(text)),
-            Err(message) => {
-                errors.here(message);
-                None
-            }
-        }
+        Some(text)
+    }
+}
+
+/// Writes formatted text into an inline buffer; fails when it does not fit.
+struct TextWriter {
+    len: u8,
+    bytes: [u8; INLINE],
+}
+
+impl fmt::Write for TextWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let start = usize::from(self.len);
+        let end = start + s.len();
+        let (Some(slot), Ok(len)) = (self.bytes.get_mut(start..end), u8::try_from(end)) else {
+            return Err(fmt::Error);
+        };
+        slot.copy_from_slice(s.as_bytes());
+        self.len = len;
+        Ok(())
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Text").field(&self.as_str()).finish()
     }
 }
 
@@ -74,13 +179,13 @@ fn check_length(value: &str) -> Result<(), String> {
 
 impl fmt::Display for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl Serialize for Text {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -496,6 +601,39 @@ mod tests {
             Text::new(over).unwrap_err(),
             "value is 50001 characters long, at most 50000 are allowed"
         );
+    }
+
+    #[test]
+    fn texts_compare_by_content_whether_inline_or_not() {
+        let mut errors = Errors::new();
+        for value in [
+            "",
+            "USD",
+            "exactly twenty-two b.",
+            "twenty-three bytes long",
+            "é€😀",
+        ] {
+            let json = Json::String(value.into());
+            let text = Text::parse(&json, &mut errors, false).unwrap();
+            assert_eq!(text.as_str(), value);
+            assert_eq!(text, Text::new(value).unwrap());
+            assert_eq!(text.clone().into_string(), value);
+            assert_eq!(format!("{text:?}"), format!("Text({value:?})"));
+        }
+        for (number, expected) in [
+            (
+                Number::Float(-2.2250738585072014e-308),
+                "-2.2250738585072014e-308",
+            ),
+            (Number::Unsigned(u64::MAX), "18446744073709551615"),
+            (Number::Signed(i64::MIN), "-9223372036854775808"),
+            (Number::Float(77.8), "77.8"),
+        ] {
+            let text = Text::parse(&Json::Number(number), &mut errors, false).unwrap();
+            assert_eq!(text.as_str(), expected);
+        }
+        assert!(Text::new("a").unwrap() < Text::new("b".repeat(40)).unwrap());
+        assert!(errors.finish(Some(())).is_ok());
     }
 
     #[test]
