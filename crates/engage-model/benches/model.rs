@@ -7,10 +7,11 @@
 //! validated and turned into the history-shape JSON string (events into their canonical
 //! JSON) that the store keeps. Throughput is per item.
 //!
-//! Baselines in the same run: `serde_json::from_slice::<serde_json::Value>` of the same
-//! bytes (parsing only, no validation, no output), and our borrowed `Json` tree alone.
+//! Also measured in the same run: the baseline `serde_json::from_slice::<serde_json::Value>`
+//! of the same bytes (parsing only: no validation, no output), the three steps alone
+//! (parse into the `Json` tree, validate, write), and single typical SDEs end to end.
 //!
-//! Run: `cargo bench -p engage-model --bench model`
+//! Run: `cargo bench -p engage-model --bench model`; docs/benchmarks.md has the figures.
 
 // A benchmark's fixture is built from constants: a failure is a bug in the benchmark.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -220,6 +221,29 @@ fn bench_model(c: &mut Criterion) {
         b.iter(|| convert(black_box(&sdes), black_box(&events)))
     });
     group.finish();
+
+    // One typical SDE at a time, end to end (bytes in, history JSON out).
+    let mut single = c.benchmark_group("engage-model/one_sde");
+    single.throughput(Throughput::Elements(1));
+    for (name, text) in [
+        ("cart_2_products", cart(1)),
+        ("prod_view", prod_view(1)),
+        ("ctmrinfo", ctmrinfo(1)),
+    ] {
+        let bytes = text.into_bytes();
+        single.bench_function(name, |b| {
+            b.iter(|| {
+                let json = Json::parse(black_box(&bytes)).unwrap();
+                let sde = Sde::from_page(&json).unwrap();
+                serde_json::to_string(&sde.to_history(Stamps {
+                    server_ms: Some(1_440_412_721_832),
+                    original_ms: None,
+                }))
+                .unwrap()
+            })
+        });
+    }
+    single.finish();
 }
 
 criterion_group!(benches, bench_model);

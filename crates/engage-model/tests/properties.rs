@@ -975,7 +975,7 @@ fn run_every_parser(input: &Value, bytes: &[u8]) -> Result<(), TestCaseError> {
 // ---------------------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(384))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn page_to_history_conversion_never_loses_a_field(page in page_sde()) {
@@ -1078,7 +1078,7 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn arbitrary_json_never_panics_any_parser(input in arbitrary_json()) {
@@ -1220,7 +1220,7 @@ fn json_ish_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn json_parse_reads_every_document_serde_json_writes_exactly(value in arbitrary_json()) {
