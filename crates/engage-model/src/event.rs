@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 use crate::error::{Errors, Invalid, Token};
 use crate::json::Json;
 use crate::read::ObjReader;
-use crate::scalar::{describe, parse_uint, Text};
+use crate::scalar::{check_length, describe, parse_uint};
 
 /// The only app whose events Engage records.
 pub const LP_OFFERS: &str = "LP_OFFERS";
@@ -346,10 +346,13 @@ fn parse_id_text(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
             return None;
         }
     };
-    Text::new(text)
-        .map(Text::into_string)
-        .map_err(|m| errors.here(m))
-        .ok()
+    match check_length(&text) {
+        Ok(()) => Some(text),
+        Err(message) => {
+            errors.here(message);
+            None
+        }
+    }
 }
 
 fn parse_string(json: &Json<'_>, errors: &mut Errors) -> Option<String> {

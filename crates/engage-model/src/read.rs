@@ -79,7 +79,7 @@ impl<'j, 'a> ObjReader<'j, 'a> {
         let (key, value) = self.take_any(keys)?;
         // Another spelling of the same member (`Currency` beside `currency`) is a repeat,
         // not an unknown field.
-        for other in keys.iter().filter(|k| **k != key) {
+        for other in keys.iter().filter(|k| keys.len() > 1 && **k != key) {
             if self.take(other).is_some() {
                 errors.nested(Token::Key(other), |e| {
                     e.here(format!("duplicate member: `{other}` repeats `{key}`"))

@@ -164,7 +164,7 @@ impl fmt::Debug for Text {
     }
 }
 
-fn check_length(value: &str) -> Result<(), String> {
+pub(crate) fn check_length(value: &str) -> Result<(), String> {
     // A string of at most N bytes has at most N characters: count only when it matters.
     if value.len() > MAX_VALUE_CHARS {
         let chars = value.chars().count();
