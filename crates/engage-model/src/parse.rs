@@ -236,37 +236,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The position of the first `"`, `\` or control character from `self.pos` (or the
-    /// end of the input). Eight bytes at a time: strings are most of a document.
+    /// The position of the first `"`, `\` or control character from `self.pos`.
     fn scan_plain(&self) -> usize {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGHS: u64 = 0x8080_8080_8080_8080;
-        let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-        let mut i = self.pos;
-        while let Some(chunk) = self.bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let v = u64::from_le_bytes(word);
-            // Bytes below 0x20, equal to `"` or equal to `\`. `v < 0x20` per byte is
-            // `(v - 0x20) & !v & 0x80`, exact for bytes without the high bit and false
-            // for bytes with it.
-            let found = (v.wrapping_sub(ONES * 0x20) & !v & HIGHS)
-                | has_zero(v ^ (ONES * u64::from(b'"')))
-                | has_zero(v ^ (ONES * u64::from(b'\\')));
-            if found != 0 {
-                // The lowest flag is exact (borrows only spill upwards): it is the first
-                // special byte of the chunk.
-                return i + (found.trailing_zeros() / 8) as usize;
-            }
-            i += 8;
-        }
-        while let Some(&b) = self.bytes.get(i) {
-            if b == b'"' || b == b'\\' || b < 0x20 {
-                return i;
-            }
-            i += 1;
-        }
-        i
+        find_special(self.bytes, self.pos)
     }
 
     fn string_with_escapes(&mut self, mut out: String) -> Result<String> {
@@ -428,6 +400,44 @@ impl<'a> Parser<'a> {
             _ => Err(self.error("number out of range")),
         }
     }
+}
+
+/// The position of the first `"`, `\` or control character (below 0x20) in `bytes` from
+/// `from` on, or the length: where a JSON string ends or needs escaping. Eight bytes at a
+/// time, since strings are most of a document.
+fn find_special(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let found = special_bytes(u64::from_le_bytes(word));
+        if found != 0 {
+            // The lowest flag is exact (borrows only spill upwards, from a flagged byte):
+            // it is the first special byte of the chunk.
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Eight bytes (little-endian) → the high bit of each byte that is below 0x20, `"` or `\`
+/// set; bytes above the first such one may be flagged too.
+fn special_bytes(v: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    // `b < 0x20` per byte is `(b - 0x20) & !b & 0x80`, exact for bytes without the high
+    // bit and false for bytes with it.
+    (v.wrapping_sub(ONES * 0x20) & !v & HIGHS)
+        | has_zero(v ^ (ONES * u64::from(b'"')))
+        | has_zero(v ^ (ONES * u64::from(b'\\')))
 }
 
 /// Decimal digits to `u64`, `None` on overflow.
