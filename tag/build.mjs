@@ -1,0 +1,63 @@
+// Builds the tag: tag/src/*.js (in the order below) into one IIFE, tag/tag.js, and its
+// minified form, tag/dist/tag.min.js (terser, a devDependency). Both are committed: the
+// server compiles the minified one into its binary, and a node test fails when either is
+// stale. `node build.mjs --check` only compares.
+
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SOURCES = ['util', 'events', 'ids', 'hooks', 'transport', 'sdes', 'render', 'main'];
+
+export function buildSource() {
+  const parts = SOURCES.map((name) => `// ---- src/${name}.js\n` + readFileSync(join(here, 'src', name + '.js'), 'utf8'));
+  return (
+    '/*! Engage tag: lpTag-compatible events, SDEs and engagements. Apache-2.0. Built from tag/src by tag/build.mjs. */\n' +
+    '(() => {\n' +
+    "'use strict';\n" +
+    parts.join('\n') +
+    '})();\n'
+  );
+}
+
+export async function buildMinified(source) {
+  const { minify } = await import('terser');
+  const out = await minify(source, {
+    ecma: 2020,
+    compress: { passes: 2, ecma: 2020 },
+    mangle: true,
+    format: { comments: /^!/ },
+  });
+  return out.code + '\n';
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const check = process.argv.includes('--check');
+  const source = buildSource();
+  const minified = await buildMinified(source);
+  const targets = [
+    [join(here, 'tag.js'), source],
+    [join(here, 'dist', 'tag.min.js'), minified],
+  ];
+  let stale = 0;
+  for (const [path, text] of targets) {
+    if (check) {
+      let old = null;
+      try {
+        old = readFileSync(path, 'utf8');
+      } catch (e) {
+        // missing counts as stale
+      }
+      if (old !== text) {
+        console.error(`${path} is stale: run \`node build.mjs\` in tag/`);
+        stale++;
+      }
+    } else {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, text);
+      console.log(`${path}: ${Buffer.byteLength(text)} bytes`);
+    }
+  }
+  process.exit(stale ? 1 : 0);
+}

@@ -1,0 +1,206 @@
+// Transport: every LP_OFFERS event and SDE becomes an item with a client id, kept in an
+// outbox until the server has acknowledged it. The server stores an id once, so sending an
+// item again is always safe; losing one is not. Hence:
+// - the outbox lives in localStorage under one key per page view (tabs never overwrite each
+//   other's), and a page adopts the outboxes that closed or crashed pages left behind;
+// - batches go out with fetch(keepalive) as text/plain (no CORS preflight), at most
+//   MAX_ITEMS items and KEEPALIVE_BYTES bytes (the browser's keepalive budget; the server
+//   allows 500 items and 1 MiB); a bigger single item goes alone without keepalive;
+// - a network error, 408, 429 or 5xx keeps the batch and retries with exponential backoff;
+// - on page hide the outbox goes by sendBeacon and stays stored until a later page (or
+//   this one, if it comes back) has it acknowledged.
+
+const OUTBOX_PREFIX = '_engage_q_';
+const MAX_ITEMS = 100;
+const KEEPALIVE_BYTES = 60000;
+const MAX_BODY_BYTES = 1000000;
+const MAX_OUTBOX = 2000;
+const STALE_OUTBOX_MS = 180000;
+const FLUSH_DELAY_MS = 1000;
+
+const createTransport = (endpoint, site, pageKey) => {
+  const key = OUTBOX_PREFIX + site + '_' + pageKey;
+  let outbox = []; // {c: "events"|"sdes", v, s, p, i: item, n: bytes}
+  let pages = {}; // pageId -> page info, for the envelope
+  let sending = false;
+  let timer = 0;
+  let failures = 0;
+  let itemCap = MAX_ITEMS;
+  let waiters = []; // {ids: Set, cb, result}
+
+  const persist = (orphan) => {
+    if (!outbox.length) return lsSet(key, null);
+    const used = {};
+    for (const x of outbox) used[x.p] = pages[x.p];
+    lsSet(key, JSON.stringify({ t: now(), o: !!orphan, q: outbox, pages: used }));
+  };
+
+  // Outboxes of other page views of this site whose page is gone (hidden for good, or
+  // silent for three minutes): their items are ours to deliver now.
+  const adopt = () => {
+    for (const k of lsKeys()) {
+      if (!k || k.indexOf(OUTBOX_PREFIX + site + '_') !== 0 || k === key) continue;
+      try {
+        const box = JSON.parse(lsGet(k));
+        if (box.o || now() - box.t > STALE_OUTBOX_MS) {
+          lsSet(k, null);
+          Object.assign(pages, box.pages);
+          outbox = outbox.concat(box.q);
+        }
+      } catch (e) {
+        lsSet(k, null);
+      }
+    }
+    persist();
+    if (outbox.length) schedule(0);
+  };
+
+  const add = (collection, visit, page, item) => {
+    const json = JSON.stringify(item);
+    pages[visit.p] = page;
+    outbox.push({ c: collection, v: visit.v, s: visit.s, p: visit.p, i: JSON.parse(json), n: byteLength(json) });
+    if (outbox.length > MAX_OUTBOX) {
+      const dropped = outbox.splice(0, outbox.length - MAX_OUTBOX);
+      log('warn', 'outbox full: dropped the ' + dropped.length + ' oldest items');
+    }
+    persist();
+    schedule(FLUSH_DELAY_MS);
+  };
+
+  const schedule = (ms) => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = 0;
+      flush();
+    }, ms);
+  };
+
+  // The next batch: items of one page view from the front of the outbox, within the limits.
+  const nextBatch = (list, maxBytes) => {
+    const first = list[0];
+    const batch = [];
+    let bytes = 300 + byteLength(JSON.stringify(pages[first.p] || null));
+    for (const x of list) {
+      if (x.v !== first.v || x.s !== first.s || x.p !== first.p) continue;
+      if (batch.length && (batch.length >= itemCap || bytes + x.n + 1 > maxBytes)) break;
+      batch.push(x);
+      bytes += x.n + 1;
+    }
+    return batch;
+  };
+
+  const body = (batch) => {
+    const b = { visitorId: batch[0].v, sessionId: batch[0].s, pageId: batch[0].p };
+    if (pages[batch[0].p]) b.page = pages[batch[0].p];
+    for (const x of batch) (b[x.c] = b[x.c] || []).push(x.i);
+    return JSON.stringify(b);
+  };
+
+  const settle = (batch, error, answer) => {
+    const ids = new Set(batch.map((x) => x.i.id));
+    if (!error) {
+      outbox = outbox.filter((x) => !batch.includes(x));
+      persist();
+    }
+    waiters = waiters.filter((w) => {
+      let mine = false;
+      for (const id of ids) mine = w.ids.delete(id) || mine;
+      if (!mine) return true;
+      if (answer) {
+        w.result.accepted += answer.accepted || 0;
+        w.result.duplicates += answer.duplicates || 0;
+      }
+      if (error || !w.ids.size) {
+        try {
+          w.cb(error || null, error ? undefined : w.result);
+        } catch (e) {
+          log('error', 'an lpTag.sdes.send callback threw', e);
+        }
+        return false;
+      }
+      return true;
+    });
+  };
+
+  const flush = async () => {
+    if (sending || !outbox.length) return;
+    clearTimeout(timer);
+    timer = 0;
+    const batch = nextBatch(outbox, KEEPALIVE_BYTES);
+    const text = body(batch);
+    const size = byteLength(text);
+    if (size > MAX_BODY_BYTES) {
+      log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', batch[0].i);
+      settle(batch, new Error('item too large'));
+      outbox = outbox.filter((x) => x !== batch[0]);
+      persist();
+      return flush();
+    }
+    sending = true;
+    let retry = false;
+    try {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        keepalive: size <= KEEPALIVE_BYTES,
+        body: text,
+        headers: { 'content-type': 'text/plain' },
+      });
+      const answer = await res.json().catch(() => null);
+      if (res.ok) {
+        failures = 0;
+        itemCap = MAX_ITEMS;
+        for (const r of (answer && answer.rejected) || []) {
+          log('warn', 'the server rejected ' + r.kind + ' ' + r.index + ' (kept in its quarantine)', r.errors);
+        }
+        settle(batch, null, answer);
+      } else if (res.status === 413 && batch.length > 1) {
+        itemCap = Math.max(1, batch.length >> 1);
+      } else if (res.status === 408 || res.status === 429 || res.status >= 500) {
+        retry = true;
+      } else {
+        // The server will never take this batch (unknown account, origin not allowed, an
+        // envelope it refuses); a 400 body is in its quarantine. Keeping it would block the rest.
+        log('error', 'the server refused a batch (' + res.status + ')', answer);
+        const error = new Error('refused: ' + res.status);
+        settle(batch, error);
+        outbox = outbox.filter((x) => !batch.includes(x));
+        persist();
+      }
+    } catch (e) {
+      retry = true;
+    }
+    sending = false;
+    if (retry) {
+      failures++;
+      settle(batch, new Error('the server could not be reached; the items are kept and retried'));
+      persist();
+      const backoff = Math.min(60000, 1000 * 2 ** (failures - 1)) * (0.5 + Math.random() / 2);
+      schedule(backoff);
+    } else if (outbox.length) {
+      flush();
+    }
+  };
+
+  // Sends everything now; `cb(error, {accepted, duplicates})` once these items are stored.
+  const send = (itemIds, cb) => {
+    if (cb) waiters.push({ ids: new Set(itemIds), cb, result: { accepted: 0, duplicates: 0 } });
+    flush();
+  };
+
+  // The page is going away (or hidden): hand the outbox to sendBeacon, and leave it stored
+  // for a later page to have acknowledged, in case the beacon is lost.
+  const hide = () => {
+    persist(true);
+    let rest = outbox;
+    while (rest.length && navigator.sendBeacon) {
+      const batch = nextBatch(rest, KEEPALIVE_BYTES);
+      if (!navigator.sendBeacon(endpoint, body(batch))) break; // over the beacon budget
+      rest = rest.filter((x) => !batch.includes(x));
+    }
+    clearTimeout(timer);
+    timer = 0;
+    if (outbox.length) schedule(15000); // if this page comes back, it confirms them then
+  };
+
+  return { add, flush, send, hide, adopt, persist, size: () => outbox.length };
+};
