@@ -321,7 +321,7 @@ const createTransport = (endpoint, site, pageKey) => {
   let sending = false;
   let timer = 0;
   let failures = 0;
-  let itemCap = MAX_ITEMS;
+  let itemCap = MAX_ITEMS; // halved by each 413, for the rest of this page view
   let waiters = []; // {ids: Set, cb, result}
 
   const persist = (orphan) => {
@@ -444,7 +444,6 @@ const createTransport = (endpoint, site, pageKey) => {
       const answer = await res.json().catch(() => null);
       if (res.ok) {
         failures = 0;
-        itemCap = MAX_ITEMS;
         for (const r of (answer && answer.rejected) || []) {
           log('warn', 'the server rejected ' + r.kind + ' ' + r.index + ' (kept in its quarantine)', r.errors);
         }
