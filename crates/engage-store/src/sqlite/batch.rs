@@ -33,7 +33,7 @@ pub(crate) struct PreparedSde {
     /// Whether a repeat of this type is appended to the visit (SPEC §3.3), which puts it
     /// on the visit's chain of appended reports instead of into the merged state.
     pub appended: bool,
-    /// History shape with both stamps.
+    /// History shape without stamps: they are columns, and export adds them back.
     pub history: String,
 }
 
@@ -75,17 +75,12 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
             })
         }
     };
-    let server_ms = u64::try_from(received_ms).ok();
     let sdes = batch
         .sdes
         .into_iter()
         .map(|item| {
-            let stamps = Stamps {
-                server_ms,
-                original_ms: item.client_time_ms.and_then(|ms| u64::try_from(ms).ok()),
-            };
             Ok(PreparedSde {
-                history: json(&item.sde.to_history(stamps))?,
+                history: json(&item.sde.to_history(Stamps::default()))?,
                 appended: item.sde.sde_type().repeat_rule() == RepeatRule::Append,
                 client_id: item.client_id,
                 client_time_ms: item.client_time_ms,

@@ -109,11 +109,11 @@ impl SqliteStore {
             )),
         })?;
         conn.set_prepared_statement_cache_capacity(64);
-        let handle = writer::spawn(conn, &path)?;
+        let writer = writer::spawn(conn, &path)?;
         Ok(SqliteStore {
             readers: Arc::new(ReadPool::new(path.clone())),
             path,
-            writer: handle.commands,
+            writer,
             closed: AtomicBool::new(false),
         })
     }
@@ -164,7 +164,14 @@ impl Store for SqliteStore {
             return Err(StoreError::Closed);
         }
         let prepared = Box::new(batch::prepare(batch)?);
-        self.write(|reply| Write::Ingest(prepared, reply)).await
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Command::Write(Write::Ingest(prepared, reply)))
+            .map_err(|_| StoreError::Closed)?;
+        // The writer drops the reply only when it stopped before answering.
+        let (outcome, written) = answer.await.map_err(|_| StoreError::Closed)?;
+        drop(written);
+        outcome
     }
 
     async fn lookup_session(

@@ -387,12 +387,14 @@ pub(crate) fn export_page(
             while let Some(r) = rows.next().map_err(sql_err)? {
                 let id: i64 = r.get(0).map_err(sql_err)?;
                 let history: String = r.get(7).map_err(sql_err)?;
-                let sde: Value = serde_json::from_str(&history)
-                    .map_err(|e| corrupt(format!("attribute {id}: {e}")))?;
+                let client_ms: Option<i64> = r.get(2).map_err(sql_err)?;
+                let server_ms: i64 = r.get(3).map_err(sql_err)?;
+                let sde = stamped(&history, server_ms, client_ms)
+                    .ok_or_else(|| corrupt(format!("attribute {id}")))?;
                 items.push(json!({
                     "id": r.get::<_, String>(1).map_err(sql_err)?,
-                    "time": r.get::<_, Option<i64>>(2).map_err(sql_err)?,
-                    "serverTime": r.get::<_, i64>(3).map_err(sql_err)?,
+                    "time": client_ms,
+                    "serverTime": server_ms,
                     "visitorId": r.get::<_, Option<String>>(4).map_err(sql_err)?,
                     "sessionId": r.get::<_, Option<String>>(5).map_err(sql_err)?,
                     "pageId": r.get::<_, Option<String>>(6).map_err(sql_err)?,
@@ -425,6 +427,21 @@ pub(crate) fn export_page(
         items,
         cursor: last,
     })
+}
+
+/// A stored history-shape attribute with its stamps put back, as `Sde::to_history` with
+/// `Stamps` writes them: epoch ms as strings, `originalTimeStamp` only when known.
+fn stamped(history: &str, server_ms: i64, client_ms: Option<i64>) -> Option<Value> {
+    let mut sde: Value = serde_json::from_str(history).ok()?;
+    let (_, inner) = sde.as_object_mut()?.iter_mut().next()?;
+    let inner = inner.as_object_mut()?;
+    if let Ok(ms) = u64::try_from(server_ms) {
+        inner.insert("serverTimeStamp".into(), Value::String(ms.to_string()));
+    }
+    if let Some(ms) = client_ms.and_then(|ms| u64::try_from(ms).ok()) {
+        inner.insert("originalTimeStamp".into(), Value::String(ms.to_string()));
+    }
+    Some(sde)
 }
 
 /// One events row as its export object, with the event rebuilt from its columns and

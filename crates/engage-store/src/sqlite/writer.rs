@@ -4,14 +4,23 @@
 //! command it is sent and everything queued behind it (up to [`MAX_GROUP_COMMANDS`]
 //! commands or [`MAX_GROUP_ROWS`] rows), applies them in arrival order inside ONE
 //! transaction, commits (WAL + `synchronous=FULL`: the log is synced before COMMIT
-//! returns) and only then answers. Each command runs inside its own savepoint, so a
-//! command that fails (an unknown account, a taken key) is rolled back alone; a failed
-//! COMMIT fails every command of the group.
+//! returns) and only then answers.
+//!
+//! Failures: a write refused before it wrote anything (an unknown account, a taken API
+//! key) is answered with its error and the group goes on. A database error part way
+//! rolls the whole group back, and its writes are then tried again one transaction each,
+//! so only the write that fails gets the error. (Savepoints per write would do the same
+//! but cost a statement journal copy of every page they touch: measured, a third of the
+//! writer's time.)
 //!
 //! Caches (sessions, pages, accounts) hold committed state or state written in the
-//! current group; a failed group clears them. A command changes a cached entry only
-//! after all its statements succeeded, so rolling back its savepoint never leaves the
-//! cache ahead of the database.
+//! current group; a rolled-back group clears them. A write changes a cached entry only
+//! after all its statements succeeded.
+//!
+//! Statement journals are avoided on purpose: inserts are `INSERT OR IGNORE` (a NOT NULL
+//! column with the default ABORT makes SQLite journal every multi-row insert; our NOT
+//! NULL columns are bound from non-optional values, so IGNORE only ever skips a
+//! duplicate client id).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -19,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use engage_model::{Json, VisitSdes};
 use rusqlite::{params, Connection};
@@ -33,6 +42,8 @@ use crate::{Account, IngestOutcome, NewAccount, StoreError};
 const MAX_GROUP_COMMANDS: usize = 128;
 /// A group stops taking commands once it holds this many rows.
 const MAX_GROUP_ROWS: usize = 20_000;
+/// The longest a group waits for the callers of the previous one to come back.
+const GATHER_WAIT: Duration = Duration::from_micros(500);
 /// Sessions and pages kept in memory, per generation (see [`GenCache`]).
 const CACHE_GENERATION: usize = 20_000;
 /// How often the checkpointer looks for committed work to copy into the database file.
@@ -47,7 +58,11 @@ pub(crate) enum Command {
 }
 
 pub(crate) enum Write {
-    Ingest(Box<PreparedBatch>, Reply<IngestOutcome>),
+    /// The batch goes back with the answer, so the caller's thread frees it, not the writer.
+    Ingest(
+        Box<PreparedBatch>,
+        oneshot::Sender<(Result<IngestOutcome, StoreError>, Box<PreparedBatch>)>,
+    ),
     CreateAccount(NewAccount, Reply<Account>),
     MarkReplayed {
         account_id: String,
@@ -55,6 +70,28 @@ pub(crate) enum Write {
         replayed_ms: i64,
         reply: Reply<()>,
     },
+}
+
+/// What a write produced, held until its group commits.
+enum Done {
+    Ingest(IngestOutcome),
+    Account(Account),
+    Replayed,
+}
+
+/// Why a write did not happen.
+enum Failure {
+    /// Refused before it wrote anything (an unknown account, a taken key): the rest of
+    /// the group goes on.
+    Refused(StoreError),
+    /// The database failed part way: the group is rolled back.
+    Db(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Db(e)
+    }
 }
 
 impl Command {
@@ -67,39 +104,29 @@ impl Command {
 }
 
 impl Write {
-    /// The answer to a write that is not attempted.
-    fn answer_err(self, err: impl Fn() -> StoreError) -> Pending {
+    /// Answers the caller. A caller that stopped waiting needs no answer, so a failed
+    /// send is ignored.
+    fn answer(self, result: Result<Done, StoreError>) {
+        let mismatch = || StoreError::Backend("the writer answered the wrong kind of write".into());
         match self {
-            Write::Ingest(_, reply) => Pending::Ingest(reply, Err(err())),
-            Write::CreateAccount(_, reply) => Pending::Account(reply, Err(err())),
-            Write::MarkReplayed { reply, .. } => Pending::Replayed(reply, Err(err())),
-        }
-    }
-}
-
-/// An answer held until the group's COMMIT.
-enum Pending {
-    Ingest(Reply<IngestOutcome>, Result<IngestOutcome, StoreError>),
-    Account(Reply<Account>, Result<Account, StoreError>),
-    Replayed(Reply<()>, Result<(), StoreError>),
-}
-
-impl Pending {
-    fn fail(self, message: &str) -> Pending {
-        let err = || StoreError::Backend(message.to_owned());
-        match self {
-            Pending::Ingest(r, res) => Pending::Ingest(r, res.and_then(|_| Err(err()))),
-            Pending::Account(r, res) => Pending::Account(r, res.and_then(|_| Err(err()))),
-            Pending::Replayed(r, res) => Pending::Replayed(r, res.and_then(|_| Err(err()))),
-        }
-    }
-
-    fn send(self) {
-        // See `Command::refuse`: a caller that went away needs no answer.
-        match self {
-            Pending::Ingest(r, res) => drop(r.send(res)),
-            Pending::Account(r, res) => drop(r.send(res)),
-            Pending::Replayed(r, res) => drop(r.send(res)),
+            Write::Ingest(batch, reply) => {
+                let result = match result {
+                    Ok(Done::Ingest(o)) => Ok(o),
+                    Ok(_) => Err(mismatch()),
+                    Err(e) => Err(e),
+                };
+                drop(reply.send((result, batch)));
+            }
+            Write::CreateAccount(_, reply) => drop(reply.send(match result {
+                Ok(Done::Account(a)) => Ok(a),
+                Ok(_) => Err(mismatch()),
+                Err(e) => Err(e),
+            })),
+            Write::MarkReplayed { reply, .. } => drop(reply.send(match result {
+                Ok(Done::Replayed) => Ok(()),
+                Ok(_) => Err(mismatch()),
+                Err(e) => Err(e),
+            })),
         }
     }
 }
@@ -175,13 +202,9 @@ struct WriterState {
     new_accounts: Vec<String>,
 }
 
-/// The writer's end: where to send commands, and the thread to wait for.
-pub(crate) struct WriterHandle {
-    pub commands: Sender<Command>,
-}
-
-/// Starts the writer (and its checkpointer) on `conn`, already configured and migrated.
-pub(crate) fn spawn(conn: Connection, path: &Path) -> Result<WriterHandle, StoreError> {
+/// Starts the writer (and its checkpointer) on `conn`, already configured and migrated,
+/// and returns where to send it commands.
+pub(crate) fn spawn(conn: Connection, path: &Path) -> Result<Sender<Command>, StoreError> {
     let (commands, rx) = mpsc::channel();
     let checkpoint_conn = Connection::open(path).map_err(sql_err)?;
     schema::configure_checkpointer(&checkpoint_conn).map_err(sql_err)?;
@@ -194,23 +217,13 @@ pub(crate) fn spawn(conn: Connection, path: &Path) -> Result<WriterHandle, Store
             .spawn(move || checkpoint_loop(checkpoint_conn, &commits, &stop_rx))
             .map_err(|e| StoreError::Backend(format!("starting the checkpointer: {e}")))?
     };
-    let writer = Writer {
-        conn,
-        state: WriterState {
-            accounts: HashSet::new(),
-            sessions: GenCache::new(),
-            pages: GenCache::new(),
-            dirty_sessions: Vec::new(),
-            new_accounts: Vec::new(),
-        },
-        commits,
-        checkpointer: Some((stop_checkpointer, checkpointer)),
-    };
+    let mut writer = Writer::new(conn, commits);
+    writer.checkpointer = Some((stop_checkpointer, checkpointer));
     thread::Builder::new()
         .name("engage-sqlite-writer".into())
         .spawn(move || writer.run(&rx))
         .map_err(|e| StoreError::Backend(format!("starting the writer: {e}")))?;
-    Ok(WriterHandle { commands })
+    Ok(commands)
 }
 
 /// Copies committed pages from the log into the database file off the writer's path, so
@@ -243,20 +256,50 @@ struct Writer {
 }
 
 impl Writer {
+    fn new(conn: Connection, commits: Arc<AtomicU64>) -> Writer {
+        Writer {
+            conn,
+            state: WriterState {
+                accounts: HashSet::new(),
+                sessions: GenCache::new(),
+                pages: GenCache::new(),
+                dirty_sessions: Vec::new(),
+                new_accounts: Vec::new(),
+            },
+            commits,
+            checkpointer: None,
+        }
+    }
+
     fn run(mut self, rx: &Receiver<Command>) {
         let mut closers = Vec::new();
+        let mut last_group = 1;
         while let Ok(first) = rx.recv() {
             let mut rows = first.rows();
             let mut group = vec![first];
+            // The callers answered by the last commit come back within a moment; waiting
+            // for as many as that group had (never longer than GATHER_WAIT) keeps groups
+            // large, and one fsync pays for all of them. Under light load the last group
+            // was small and nothing waits.
+            let deadline = Instant::now() + GATHER_WAIT;
             while group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS {
-                match rx.try_recv() {
-                    Ok(cmd) => {
-                        rows += cmd.rows();
-                        group.push(cmd);
+                let next = match rx.try_recv() {
+                    Ok(cmd) => Some(cmd),
+                    Err(_) if group.len() >= last_group => None,
+                    Err(_) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        rx.recv_timeout(left).ok()
                     }
-                    Err(_) => break,
+                };
+                let Some(cmd) = next else { break };
+                let closing = matches!(cmd, Command::Close(_));
+                rows += cmd.rows();
+                group.push(cmd);
+                if closing {
+                    break;
                 }
             }
+            last_group = group.len();
             // Writes sent before a close are committed; the ones after it are refused.
             let mut writes = Vec::with_capacity(group.len());
             let mut closing = false;
@@ -266,7 +309,7 @@ impl Writer {
                         closers.push(reply);
                         closing = true;
                     }
-                    Command::Write(w) if closing => w.answer_err(|| StoreError::Closed).send(),
+                    Command::Write(w) if closing => w.answer(Err(StoreError::Closed)),
                     Command::Write(w) => writes.push(w),
                 }
             }
@@ -281,7 +324,7 @@ impl Writer {
         while let Ok(cmd) = rx.try_recv() {
             match cmd {
                 Command::Close(reply) => closers.push(reply),
-                Command::Write(w) => w.answer_err(|| StoreError::Closed).send(),
+                Command::Write(w) => w.answer(Err(StoreError::Closed)),
             }
         }
         self.shut_down();
@@ -291,6 +334,10 @@ impl Writer {
     }
 
     fn shut_down(mut self) {
+        tracing::debug!(
+            commits = self.commits.load(Ordering::Relaxed),
+            "sqlite writer stopping"
+        );
         if let Some((stop, handle)) = self.checkpointer.take() {
             let _ = stop.send(());
             if handle.join().is_err() {
@@ -310,95 +357,99 @@ impl Writer {
         }
     }
 
+    /// Applies `group` in one transaction and answers after COMMIT. If the database fails
+    /// part way, the group is rolled back and each write is tried again alone, so only
+    /// the write that fails is answered with the error.
     fn run_group(&mut self, group: Vec<Write>) {
         let started = std::time::Instant::now();
-        let commands = group.len();
-        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            tracing::error!(error = %e, "sqlite group could not begin");
-            for w in group {
-                w.answer_err(|| StoreError::Backend(format!("starting a transaction: {e}")))
-                    .send();
-            }
-            return;
-        }
-        let mut pending = Vec::with_capacity(group.len());
-        for w in group {
-            pending.push(self.apply_in_savepoint(w));
-        }
-        let committed = self
-            .write_back_sessions()
-            .and_then(|()| self.conn.execute_batch("COMMIT"));
-        match committed {
-            Ok(()) => {
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                let new_accounts = std::mem::take(&mut self.state.new_accounts);
-                self.state.accounts.extend(new_accounts);
-                self.state.sessions.age();
-                self.state.pages.age();
-                for p in pending {
-                    p.send();
+        match self.try_group(&group) {
+            Ok(results) => {
+                for (w, r) in group.into_iter().zip(results) {
+                    w.answer(r);
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, commands, "sqlite group commit failed; the group is rolled back");
-                if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                    tracing::error!(error = %e, "rolling back the failed group");
-                }
-                self.state.sessions.clear();
-                self.state.pages.clear();
-                self.state.dirty_sessions.clear();
-                self.state.new_accounts.clear();
-                let message = format!("commit failed: {e}");
-                for p in pending {
-                    p.fail(&message).send();
+                self.forget_group();
+                if group.len() == 1 {
+                    tracing::error!(error = %e, "sqlite write failed and was rolled back");
+                    let message = e.to_string();
+                    for w in group {
+                        w.answer(Err(StoreError::Backend(message.clone())));
+                    }
+                } else {
+                    tracing::warn!(error = %e, writes = group.len(), "sqlite group failed; retrying its writes one by one");
+                    for w in group {
+                        self.run_group(vec![w]);
+                    }
                 }
             }
         }
         tracing::trace!(
-            commands,
             elapsed_us = started.elapsed().as_micros() as u64,
-            "sqlite group committed"
+            "sqlite group done"
         );
     }
 
-    fn apply_in_savepoint(&mut self, write: Write) -> Pending {
-        if let Err(e) = self.conn.execute_batch("SAVEPOINT command") {
-            return write.answer_err(|| StoreError::Backend(format!("savepoint: {e}")));
-        }
-        let pending = match write {
-            Write::Ingest(batch, reply) => {
-                Pending::Ingest(reply, ingest(&self.conn, &mut self.state, *batch))
+    /// One transaction for the whole group; `Err` means it was not committed.
+    fn try_group(&mut self, group: &[Write]) -> rusqlite::Result<Vec<Result<Done, StoreError>>> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut results = Vec::with_capacity(group.len());
+        for w in group {
+            let result = match w {
+                Write::Ingest(batch, _) => {
+                    ingest(&self.conn, &mut self.state, batch).map(Done::Ingest)
+                }
+                Write::CreateAccount(new, _) => {
+                    create_account(&self.conn, &mut self.state, new).map(Done::Account)
+                }
+                Write::MarkReplayed {
+                    account_id,
+                    ids,
+                    replayed_ms,
+                    ..
+                } => mark_replayed(&self.conn, account_id, ids, *replayed_ms)
+                    .map(|()| Done::Replayed)
+                    .map_err(Failure::Db),
+            };
+            match result {
+                Ok(done) => results.push(Ok(done)),
+                Err(Failure::Refused(e)) => results.push(Err(e)),
+                Err(Failure::Db(e)) => {
+                    self.rollback();
+                    return Err(e);
+                }
             }
-            Write::CreateAccount(new, reply) => {
-                Pending::Account(reply, create_account(&self.conn, &mut self.state, new))
-            }
-            Write::MarkReplayed {
-                account_id,
-                ids,
-                replayed_ms,
-                reply,
-            } => Pending::Replayed(
-                reply,
-                mark_replayed(&self.conn, &account_id, &ids, replayed_ms),
-            ),
-        };
-        let failed = match &pending {
-            Pending::Ingest(_, r) => r.is_err(),
-            Pending::Account(_, r) => r.is_err(),
-            Pending::Replayed(_, r) => r.is_err(),
-        };
-        let end = if failed {
-            self.conn
-                .execute_batch("ROLLBACK TO command; RELEASE command")
-        } else {
-            self.conn.execute_batch("RELEASE command")
-        };
-        match end {
-            Ok(()) => pending,
-            // The group's COMMIT will fail too or has nothing wrong in it; either way this
-            // command's answer cannot be trusted.
-            Err(e) => pending.fail(&format!("ending a savepoint: {e}")),
         }
+        let committed = self
+            .write_back_sessions()
+            .and_then(|()| self.conn.execute_batch("COMMIT"));
+        if let Err(e) = committed {
+            self.rollback();
+            return Err(e);
+        }
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        let new_accounts = std::mem::take(&mut self.state.new_accounts);
+        self.state.accounts.extend(new_accounts);
+        self.state.sessions.age();
+        self.state.pages.age();
+        Ok(results)
+    }
+
+    fn rollback(&mut self) {
+        if self.conn.is_autocommit() {
+            return;
+        }
+        if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+            tracing::error!(error = %e, "rolling back a failed sqlite group");
+        }
+    }
+
+    /// After a rollback the caches may hold what was never committed.
+    fn forget_group(&mut self) {
+        self.state.sessions.clear();
+        self.state.pages.clear();
+        self.state.dirty_sessions.clear();
+        self.state.new_accounts.clear();
     }
 
     /// Writes every session changed in this group once: last seen, the chain head and,
@@ -441,19 +492,20 @@ fn ensure_account(
     conn: &Connection,
     state: &mut WriterState,
     account: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     if state.accounts.contains(account) {
         return Ok(());
     }
-    let known = conn
-        .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")
-        .and_then(|mut s| s.exists([account]))
-        .map_err(sql_err)?;
-    if known {
+    if conn
+        .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+        .exists([account])?
+    {
         state.accounts.insert(account.to_owned());
         Ok(())
     } else {
-        Err(StoreError::UnknownAccount(account.to_owned()))
+        Err(Failure::Refused(StoreError::UnknownAccount(
+            account.to_owned(),
+        )))
     }
 }
 
@@ -466,11 +518,13 @@ struct SessionChange {
     merged: Vec<engage_model::Sde>,
 }
 
+/// Writes one batch. Nothing is written before the account is known; the caches change
+/// only after every statement succeeded.
 fn ingest(
     conn: &Connection,
     state: &mut WriterState,
-    batch: PreparedBatch,
-) -> Result<IngestOutcome, StoreError> {
+    batch: &PreparedBatch,
+) -> Result<IngestOutcome, Failure> {
     ensure_account(conn, state, &batch.account)?;
     let mut outcome = IngestOutcome::default();
     let account = batch.account.as_str();
@@ -496,7 +550,7 @@ fn ingest(
             let page_row = match state.pages.get_mut(&page_key) {
                 Some(row) => *row,
                 None => {
-                    let row = page(conn, account, received_ms, visit_id, visit).map_err(sql_err)?;
+                    let row = page(conn, account, received_ms, visit_id, visit)?;
                     new_page = Some((page_key, row));
                     row
                 }
@@ -511,69 +565,69 @@ fn ingest(
         }
     };
 
-    if !batch.events.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO events (account, client_id, server_ms, client_ms, visit_id, page_row,
-                 event_name, context_id, page_context_id, campaign_id, engagement_id,
-                 engagement_revision, engagement_type, zone_id, state, tgl_name, done,
-                 engagement_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-             ON CONFLICT (account, client_id) DO NOTHING",
-        ).map_err(sql_err)?;
-        for e in &batch.events {
+    // Events need no per-row answer (nothing is chained or folded from them), so they go
+    // in as multi-row INSERTs: one statement execution per chunk instead of per row.
+    let mut rest = batch.events.as_slice();
+    while !rest.is_empty() {
+        let chunk = EVENT_CHUNKS
+            .iter()
+            .copied()
+            .find(|c| *c <= rest.len())
+            .unwrap_or(1);
+        let (now, later) = rest.split_at(chunk);
+        rest = later;
+        let mut insert = conn.prepare_cached(events_insert_sql(chunk))?;
+        let mut at = 0;
+        let mut bind = |value: &dyn rusqlite::ToSql| -> rusqlite::Result<()> {
+            at += 1;
+            insert_bind(&mut insert, at, value)
+        };
+        for e in now {
             let d = &e.event.data;
-            let written = insert
-                .execute(params![
-                    account,
-                    e.client_id,
-                    received_ms,
-                    e.client_time_ms,
-                    visit_id,
-                    page_row,
-                    e.event.name.as_str(),
-                    d.context_id,
-                    d.page_context_id,
-                    SqlU64(d.conf_key.campaign_id),
-                    SqlU64(d.conf_key.engagement_id),
-                    SqlU64(d.conf_key.engagement_revision),
-                    d.engagement_type.map(|t| t.code()),
-                    d.zone_id.map(SqlU64),
-                    d.state.map(|s| s.code()),
-                    d.tgl_name,
-                    d.done,
-                    d.engagement_name,
-                ])
-                .map_err(sql_err)?;
-            count(&mut outcome, written);
+            bind(&account)?;
+            bind(&e.client_id)?;
+            bind(&received_ms)?;
+            bind(&e.client_time_ms)?;
+            bind(&visit_id)?;
+            bind(&page_row)?;
+            bind(&e.event.name.as_str())?;
+            bind(&d.context_id)?;
+            bind(&d.page_context_id)?;
+            bind(&SqlU64(d.conf_key.campaign_id))?;
+            bind(&SqlU64(d.conf_key.engagement_id))?;
+            bind(&SqlU64(d.conf_key.engagement_revision))?;
+            bind(&d.engagement_type.map(|t| t.code()))?;
+            bind(&d.zone_id.map(SqlU64))?;
+            bind(&d.state.map(|s| s.code()))?;
+            bind(&d.tgl_name)?;
+            bind(&d.done)?;
+            bind(&d.engagement_name)?;
         }
+        let written = insert.raw_execute()?;
+        outcome.accepted += written;
+        outcome.duplicates += chunk - written;
     }
 
     let mut accepted_sdes = vec![false; batch.sdes.len()];
     if !batch.sdes.is_empty() {
-        let mut insert = conn
-            .prepare_cached(
-                "INSERT INTO sdes (account, client_id, server_ms, client_ms, visit_id, page_row,
-                 sde_type, prev_in_visit, history)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (account, client_id) DO NOTHING",
-            )
-            .map_err(sql_err)?;
+        let mut insert = conn.prepare_cached(
+            "INSERT OR IGNORE INTO sdes (account, client_id, server_ms, client_ms, visit_id,
+                 page_row, sde_type, prev_in_visit, history)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
         let mut head = change.as_ref().and_then(|c| c.append_head);
         for (i, s) in batch.sdes.iter().enumerate() {
             let chained = s.appended && change.is_some();
-            let written = insert
-                .execute(params![
-                    account,
-                    s.client_id,
-                    received_ms,
-                    s.client_time_ms,
-                    visit_id,
-                    page_row,
-                    s.sde.sde_type().history_key(),
-                    if chained { head } else { None },
-                    s.history,
-                ])
-                .map_err(sql_err)?;
+            insert.raw_bind_parameter(1, account)?;
+            insert.raw_bind_parameter(2, &s.client_id)?;
+            insert.raw_bind_parameter(3, received_ms)?;
+            insert.raw_bind_parameter(4, s.client_time_ms)?;
+            insert.raw_bind_parameter(5, visit_id)?;
+            insert.raw_bind_parameter(6, page_row)?;
+            insert.raw_bind_parameter(7, s.sde.sde_type().history_key())?;
+            insert.raw_bind_parameter(8, if chained { head } else { None })?;
+            insert.raw_bind_parameter(9, &s.history)?;
+            let written = insert.raw_execute()?;
             count(&mut outcome, written);
             if written > 0 {
                 if chained {
@@ -591,20 +645,18 @@ fn ingest(
         let mut insert = conn.prepare_cached(
             "INSERT INTO quarantine (account, received_ms, kind, idx, client_id, raw, context, errors)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        ).map_err(sql_err)?;
+        )?;
         for q in &batch.rejected {
-            insert
-                .execute(params![
-                    account,
-                    received_ms,
-                    q.kind.as_str(),
-                    q.index,
-                    q.client_id,
-                    q.raw,
-                    q.context,
-                    q.errors,
-                ])
-                .map_err(sql_err)?;
+            insert.execute(params![
+                account,
+                received_ms,
+                q.kind.as_str(),
+                q.index,
+                q.client_id,
+                q.raw,
+                q.context,
+                q.errors,
+            ])?;
             outcome.quarantined += 1;
         }
     }
@@ -616,14 +668,65 @@ fn ingest(
     if let Some(mut change) = change {
         change.merged = batch
             .sdes
-            .into_iter()
+            .iter()
             .zip(accepted_sdes)
             .filter(|(s, accepted)| *accepted && !s.appended)
-            .map(|(s, _)| s.sde)
+            .map(|(s, _)| s.sde.clone())
             .collect();
         apply_session_change(state, change, received_ms);
     }
     Ok(outcome)
+}
+
+/// Rows per multi-row events INSERT, largest first; a batch is cut into these.
+const EVENT_CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
+const EVENT_COLUMNS: usize = 18;
+
+fn insert_bind(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    at: usize,
+    value: &dyn rusqlite::ToSql,
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(at, value)
+}
+
+/// `INSERT INTO events ... VALUES (...), (...) ON CONFLICT DO NOTHING` for `rows` rows,
+/// built once per chunk size.
+fn events_insert_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        EVENT_CHUNKS
+            .iter()
+            .map(|&n| {
+                let mut sql = String::from(
+                    "INSERT OR IGNORE INTO events (account, client_id, server_ms, client_ms, visit_id, page_row, \
+                     event_name, context_id, page_context_id, campaign_id, engagement_id, \
+                     engagement_revision, engagement_type, zone_id, state, tgl_name, done, \
+                     engagement_name) VALUES ",
+                );
+                for row in 0..n {
+                    if row > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push('(');
+                    for col in 0..EVENT_COLUMNS {
+                        if col > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push('?');
+                    }
+                    sql.push(')');
+                }
+                sql.push_str("");
+                sql
+            })
+            .collect()
+    });
+    let i = EVENT_CHUNKS
+        .iter()
+        .position(|c| *c == rows)
+        .unwrap_or(EVENT_CHUNKS.len() - 1);
+    all[i].as_str()
 }
 
 fn count(outcome: &mut IngestOutcome, written: usize) {
@@ -678,7 +781,7 @@ fn session(
     account: &str,
     session_key: &str,
     visit: &PreparedVisit,
-) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+) -> Result<Option<(i64, Option<i64>)>, Failure> {
     if let Some(slot) = state.sessions.get_mut(session_key) {
         return Ok(Some((slot.visit_id, slot.append_head)));
     }
@@ -698,11 +801,11 @@ fn session(
                 ))),
             }
         })
-        .map_err(sql_err)?;
+        ?;
     let Some((visit_id, last_seen_ms, sdes, append_head)) = row else {
         return Ok(None);
     };
-    let merged = read_merged(&sdes)?;
+    let merged = read_merged(&sdes).map_err(Failure::Refused)?;
     state.sessions.insert(
         session_key.to_owned(),
         SessionSlot {
@@ -730,7 +833,7 @@ fn create_session(
     account: &str,
     received_ms: i64,
     visit: &PreparedVisit,
-) -> Result<SessionSlot, StoreError> {
+) -> rusqlite::Result<SessionSlot> {
     conn.prepare_cached(
         "INSERT INTO visits (account, visitor_id, session_id, first_seen_ms, last_seen_ms, user_agent, referrer)
          VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
@@ -745,7 +848,7 @@ fn create_session(
             visit.referrer,
         ])
     })
-    .map_err(sql_err)?;
+    ?;
     Ok(SessionSlot {
         visit_id: conn.last_insert_rowid(),
         last_seen_ms: received_ms,
@@ -764,30 +867,29 @@ fn page(
     visit_id: i64,
     visit: &PreparedVisit,
 ) -> rusqlite::Result<i64> {
-    let existing = conn
-        .prepare_cached("SELECT id FROM pages WHERE account = ?1 AND page_id = ?2")?
-        .query_row(params![account, visit.page_id], |r| r.get::<_, i64>(0));
-    match existing {
-        Ok(id) => return Ok(id),
-        Err(rusqlite::Error::QueryReturnedNoRows) => {}
-        Err(e) => return Err(e),
+    // A page missing from the cache is usually new: try the insert first.
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO pages (account, page_id, visit_id, url, referrer, title,
+                 sections, user_agent, received_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            account,
+            visit.page_id,
+            visit_id,
+            visit.url,
+            visit.referrer,
+            visit.title,
+            visit.sections,
+            visit.user_agent,
+            received_ms,
+        ])?;
+    if inserted == 1 {
+        return Ok(conn.last_insert_rowid());
     }
-    conn.prepare_cached(
-        "INSERT INTO pages (account, page_id, visit_id, url, referrer, title, sections, user_agent, received_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        account,
-        visit.page_id,
-        visit_id,
-        visit.url,
-        visit.referrer,
-        visit.title,
-        visit.sections,
-        visit.user_agent,
-        received_ms,
-    ])?;
-    Ok(conn.last_insert_rowid())
+    conn.prepare_cached("SELECT id FROM pages WHERE account = ?1 AND page_id = ?2")?
+        .query_row(params![account, visit.page_id], |r| r.get::<_, i64>(0))
 }
 
 fn now_ms() -> i64 {
@@ -815,43 +917,38 @@ fn random_account_id() -> String {
 fn create_account(
     conn: &Connection,
     state: &mut WriterState,
-    new: NewAccount,
-) -> Result<Account, StoreError> {
+    new: &NewAccount,
+) -> Result<Account, Failure> {
     let taken = conn
         .prepare_cached("SELECT 1 FROM accounts WHERE api_key_hash = ?1")
-        .and_then(|mut s| s.exists([&new.api_key_hash]))
-        .map_err(sql_err)?;
+        .and_then(|mut s| s.exists([&new.api_key_hash]))?;
     if taken {
-        return Err(StoreError::Conflict(
+        return Err(Failure::Refused(StoreError::Conflict(
             "an account with this API key exists".into(),
-        ));
+        )));
     }
     let created_ms = now_ms();
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO accounts (id, name, api_key_hash, created_ms, allowed_origins)
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO accounts (id, name, api_key_hash, created_ms, allowed_origins)
              VALUES (?1, ?2, ?3, ?4, '[]') ON CONFLICT (id) DO NOTHING",
-        )
-        .map_err(sql_err)?;
+    )?;
     for _ in 0..64 {
         let id = random_account_id();
-        let written = insert
-            .execute(params![id, new.name, new.api_key_hash, created_ms])
-            .map_err(sql_err)?;
+        let written = insert.execute(params![id, new.name, new.api_key_hash, created_ms])?;
         if written == 1 {
             state.new_accounts.push(id.clone());
             return Ok(Account {
                 id,
-                name: new.name,
-                api_key_hash: new.api_key_hash,
+                name: new.name.clone(),
+                api_key_hash: new.api_key_hash.clone(),
                 created_ms,
                 allowed_origins: Vec::new(),
             });
         }
     }
-    Err(StoreError::Backend(
+    Err(Failure::Refused(StoreError::Backend(
         "no free account id after 64 tries".into(),
-    ))
+    )))
 }
 
 fn mark_replayed(
@@ -859,16 +956,216 @@ fn mark_replayed(
     account_id: &str,
     ids: &[i64],
     replayed_ms: i64,
-) -> Result<(), StoreError> {
+) -> rusqlite::Result<()> {
     let mut update = conn
         .prepare_cached(
             "UPDATE quarantine SET replayed_ms = ?3 WHERE account = ?1 AND id = ?2 AND replayed_ms IS NULL",
         )
-        .map_err(sql_err)?;
+        ?;
     for id in ids {
-        update
-            .execute(params![account_id, id, replayed_ms])
-            .map_err(sql_err)?;
+        update.execute(params![account_id, id, replayed_ms])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::sample;
+    use crate::sqlite::batch::prepare;
+    use engage_model::SdeType;
+
+    fn writer(dir: &Path) -> (Writer, String) {
+        let mut conn = Connection::open(dir.join("w.db")).unwrap();
+        schema::configure_writer(&conn).unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let mut w = Writer::new(conn, Arc::new(AtomicU64::new(0)));
+        let (tx, mut rx) = oneshot::channel();
+        let new = NewAccount {
+            name: "w".into(),
+            api_key_hash: "k".into(),
+        };
+        w.run_group(vec![Write::CreateAccount(new, tx)]);
+        let account = rx.try_recv().unwrap().unwrap().id;
+        (w, account)
+    }
+
+    type Answer = oneshot::Receiver<(Result<IngestOutcome, StoreError>, Box<PreparedBatch>)>;
+
+    fn ingest_write(account: &str, client_ids: &[&str], session: &str) -> (Write, Answer) {
+        let mut b = crate::IngestBatch {
+            account_id: account.to_owned(),
+            received_ms: 1_000,
+            visit: Some(sample::visit_context("v", session, "p")),
+            events: vec![],
+            sdes: vec![],
+            rejected: vec![],
+        };
+        for id in client_ids {
+            let mut sde = sample::new_sde(sample::sde(SdeType::ViewedProduct), None);
+            sde.client_id = (*id).to_owned();
+            b.sdes.push(sde);
+        }
+        let (tx, rx) = oneshot::channel();
+        (Write::Ingest(Box::new(prepare(b).unwrap()), tx), rx)
+    }
+
+    #[test]
+    fn a_database_error_fails_only_its_own_write_and_leaves_the_caches_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, account) = writer(dir.path());
+        w.conn
+            .execute_batch(
+                "CREATE TRIGGER boom BEFORE INSERT ON sdes WHEN NEW.client_id = 'boom'
+                 BEGIN SELECT RAISE(ABORT, 'boom'); END",
+            )
+            .unwrap();
+        let (a, mut ra) = ingest_write(&account, &["a1", "a2"], "s");
+        let (bad, mut rbad) = ingest_write(&account, &["b1", "boom"], "s");
+        let (c, mut rc) = ingest_write(&account, &["c1"], "s");
+        w.run_group(vec![a, bad, c]);
+        let a = ra.try_recv().unwrap().0.unwrap();
+        assert_eq!((a.accepted, a.new_session), (2, true));
+        assert!(matches!(
+            rbad.try_recv().unwrap().0,
+            Err(StoreError::Backend(_))
+        ));
+        let c = rc.try_recv().unwrap().0.unwrap();
+        assert_eq!((c.accepted, c.new_session), (1, false));
+
+        // The failed write left nothing behind, and the chain of appended reports holds
+        // exactly the accepted ones.
+        let (d, mut rd) = ingest_write(&account, &["d1", "b1"], "s");
+        w.run_group(vec![d]);
+        assert_eq!(rd.try_recv().unwrap().0.unwrap().accepted, 2);
+        let stored: i64 = w
+            .conn
+            .query_row("SELECT count(*) FROM sdes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 5);
+        let head: i64 = w
+            .conn
+            .query_row("SELECT append_head FROM visits", [], |r| r.get(0))
+            .unwrap();
+        let mut chain = Vec::new();
+        let mut next = Some(head);
+        while let Some(id) = next {
+            let (client, prev): (String, Option<i64>) = w
+                .conn
+                .query_row(
+                    "SELECT client_id, prev_in_visit FROM sdes WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            chain.push(client);
+            next = prev;
+        }
+        assert_eq!(chain, ["b1", "d1", "c1", "a2", "a1"]);
+    }
+}
+
+#[cfg(test)]
+mod micro {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::sample;
+    use crate::sqlite::batch::prepare;
+    use engage_model::SdeType;
+
+    fn cpu_ns() -> u64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Writer CPU per item without fsync: `cargo test --release -p engage-store micro -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement"]
+    fn writer_cpu_per_item() {
+        let dir = tempfile::tempdir_in(".").unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = Connection::open(&path).unwrap();
+        schema::configure_writer(&conn).unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let sync = std::env::var("MICRO_SYNC").unwrap_or("OFF".into());
+        conn.execute_batch(&format!("PRAGMA synchronous={sync}"))
+            .unwrap();
+        let mut w = Writer::new(conn, Arc::new(AtomicU64::new(0)));
+        let (tx, _rx) = oneshot::channel();
+        let new = NewAccount {
+            name: "m".into(),
+            api_key_hash: "k".into(),
+        };
+        w.run_group(vec![Write::CreateAccount(new, tx)]);
+        let account: String = w
+            .conn
+            .query_row("SELECT id FROM accounts", [], |r| r.get(0))
+            .unwrap();
+        let mode = std::env::var("MICRO_MODE").unwrap_or("mixed".into());
+        let events: Vec<_> = ["START", "OFFER_DISPLAY", "OFFER_IMPRESSION", "OFFER_CLICK"]
+            .iter()
+            .map(|n| sample::event(n, "bench-context", "bench-page"))
+            .collect();
+        let sdes: Vec<_> = SdeType::ALL.into_iter().map(sample::sde).collect();
+        let make = |n: usize| {
+            let session = (n * 31) % 2000;
+            let mut b = crate::IngestBatch {
+                account_id: account.clone(),
+                received_ms: sample::now_ms(),
+                visit: Some(sample::visit_context(
+                    &format!("v-{session}"),
+                    &format!("s-{session}"),
+                    &format!("p-{session}-{}", n / 64),
+                )),
+                events: vec![],
+                sdes: vec![],
+                rejected: vec![],
+            };
+            for i in 0..20 {
+                let k = n * 20 + i;
+                let sde_turn = match mode.as_str() {
+                    "events" => false,
+                    "sdes" => true,
+                    _ => i % 2 == 1,
+                };
+                if sde_turn {
+                    b.sdes
+                        .push(sample::new_sde(sdes[k % sdes.len()].clone(), Some(1)));
+                } else {
+                    b.events
+                        .push(sample::new_event(events[k % events.len()].clone(), Some(1)));
+                }
+            }
+            Box::new(prepare(b).unwrap())
+        };
+        let groups = 600;
+        let prepared: Vec<Vec<Box<PreparedBatch>>> = (0..groups)
+            .map(|g| (0..32).map(|i| make(g * 32 + i)).collect())
+            .collect();
+        let started = std::time::Instant::now();
+        let cpu0 = cpu_ns();
+        let mut receivers = Vec::new();
+        for group in prepared {
+            let writes = group
+                .into_iter()
+                .map(|b| {
+                    let (tx, rx) = oneshot::channel();
+                    receivers.push(rx);
+                    Write::Ingest(b, tx)
+                })
+                .collect();
+            w.run_group(writes);
+        }
+        let cpu = cpu_ns() - cpu0;
+        let items = (groups * 32 * 20) as f64;
+        let elapsed = started.elapsed();
+        println!("mode {mode} sync {sync}: {:.2} us cpu/item, {:.2} us wall/item, {:.0} items/s, groups {groups}", cpu as f64 / 1000.0 / items, elapsed.as_secs_f64() * 1e6 / items, items / elapsed.as_secs_f64());
+        drop(receivers);
+    }
 }
