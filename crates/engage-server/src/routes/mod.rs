@@ -1,5 +1,6 @@
 //! The router: one module per API.
 
+mod assets;
 mod collect;
 mod monitoring;
 mod ops;
@@ -18,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .route("/tag/tag.js", get(assets::tag_js))
         .route(
             "/api/account/{account_id}/events",
             post(collect::collect).options(collect::preflight),
@@ -67,6 +69,7 @@ fn route_label(pattern: &str) -> &'static str {
     match pattern {
         "/healthz" => "healthz",
         "/metrics" => "metrics",
+        "/tag/tag.js" => "tag_js",
         "/api/account/{account_id}/events" => "collect",
         "/api/account/{account_id}/app/{app_id}/engagement" => "monitoring_engagement",
         "/api/account/{account_id}/app/{app_id}/report" => "monitoring_report",
