@@ -59,6 +59,7 @@ macro_rules! store_conformance_tests {
             data_survives_close_and_reopen,
             writes_after_close_are_refused,
         );
+        $crate::campaign_conformance_tests!($open);
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
         $(

@@ -4,12 +4,16 @@
 //! - [`sqlite`]: the embedded default (one file, WAL, group commit on a writer thread).
 //! - [`conformance`]: the suite that defines a correct backend; each backend's tests
 //!   expand it with [`store_conformance_tests!`].
+//! - [`campaigns`]: apps, campaigns and revisioned engagements ([`CampaignStore`], which
+//!   every [`Store`] is); [`campaign_conformance`] is its part of the suite.
 //! - [`open`]: picks a backend from a database URL.
 //! - [`bench`]: the direct-ingest load that measures a backend's ceiling.
 //!
 //! Nothing here knows about HTTP; nothing above the trait knows which database is below.
 
 pub mod bench;
+pub mod campaign_conformance;
+mod campaigns;
 pub mod conformance;
 mod open;
 mod records;
@@ -18,6 +22,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+pub use campaigns::*;
 pub use open::{open, StoreUrl};
 pub use records::*;
 
@@ -49,7 +54,7 @@ pub enum StoreError {
 /// Contract for writes: [`Store::ingest`] returns only after the batch is durable
 /// (committed with a synced log); concurrent calls may share one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: CampaignStore + Send + Sync + 'static {
     /// A short name of the backend, for logs and `/metrics`.
     fn backend(&self) -> &'static str;
 

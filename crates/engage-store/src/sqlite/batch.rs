@@ -1,7 +1,7 @@
 //! A batch made ready for the writer: everything that can be serialized is serialized
 //! here, on the caller's task, so the one writer thread only binds and steps statements.
 
-use engage_model::{RepeatRule, Sde, Stamps};
+use engage_model::{Sde, Stamps};
 
 use crate::{IngestBatch, NewEvent, QuarantineKind, StoreError};
 
@@ -30,9 +30,6 @@ pub(crate) struct PreparedSde {
     pub client_id: String,
     pub client_time_ms: Option<i64>,
     pub sde: Sde,
-    /// Whether a repeat of this type is appended to the visit (SPEC §3.3), which puts it
-    /// on the visit's chain of appended reports instead of into the merged state.
-    pub appended: bool,
     /// History shape without stamps: they are columns, and export adds them back.
     pub history: String,
 }
@@ -81,7 +78,6 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
         .map(|item| {
             Ok(PreparedSde {
                 history: json(&item.sde.to_history(Stamps::default()))?,
-                appended: item.sde.sde_type().repeat_rule() == RepeatRule::Append,
                 client_id: item.client_id,
                 client_time_ms: item.client_time_ms,
                 sde: item.sde,

@@ -4,12 +4,15 @@
 //! - [`batch`]: a batch serialized on the caller's task before it goes to the writer.
 //! - [`writer`]: the one write connection on its own thread, group commit, and the
 //!   checkpointer beside it.
+//! - [`campaigns`]: apps, campaigns and engagements (admin writes on their own
+//!   connection, see there).
 //! - [`reader`]: a pool of read connections used from `spawn_blocking`, so reads never
 //!   queue behind the writer (WAL readers see the last commit without taking its lock).
 //!
 //! One process ingests into a file at a time: the writer caches sessions it wrote.
 
 mod batch;
+mod campaigns;
 mod reader;
 mod schema;
 mod writer;

@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use engage_model::{
     AgentState, ConfKey, EngagementType, FieldError, Json, OfferData, OfferEvent, OfferEventName,
-    Sde, LP_OFFERS,
+    Sde, VisitSdes, LP_OFFERS,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
-use super::{read_u64, schema, sql_err, writer::read_merged};
+use super::{read_u64, schema, sql_err};
 use crate::{
     Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery,
     SessionLookup, StoreError, Visit,
@@ -139,8 +139,8 @@ pub(crate) fn lookup_session(
     })
 }
 
-/// The visit with its full attribute state: the merged types from `visits.sdes`, then
-/// the appended reports replayed in order from their chain (see `schema`).
+/// The visit with its attribute state: its reports, walked back along their chain (see
+/// `schema`) and replayed oldest first through `VisitSdes::record` (SPEC §3.3).
 pub(crate) fn visit(
     conn: &mut Connection,
     account: &str,
@@ -149,41 +149,33 @@ pub(crate) fn visit(
     let tx = conn.transaction().map_err(sql_err)?;
     let row = tx
         .prepare_cached(
-            "SELECT visitor_id, session_id, first_seen_ms, last_seen_ms, user_agent, referrer,
-                    sdes, append_head
-             FROM visits WHERE account = ?1 AND session_id = ?2",
+            "SELECT v.visitor_id, v.session_id, v.first_seen_ms, h.last_seen_ms, v.user_agent,
+                    v.referrer, h.sde_head
+             FROM visits v JOIN visit_heads h ON h.visit_id = v.id
+             WHERE v.account = ?1 AND v.session_id = ?2",
         )
         .and_then(|mut s| {
             s.query_row([account, session_id], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
+                    Visit {
+                        visitor_id: r.get(0)?,
+                        session_id: r.get(1)?,
+                        first_seen_ms: r.get(2)?,
+                        last_seen_ms: r.get(3)?,
+                        user_agent: r.get(4)?,
+                        referrer: r.get(5)?,
+                        sdes: VisitSdes::default(),
+                    },
+                    r.get::<_, Option<i64>>(6)?,
                 ))
             })
             .optional()
         })
         .map_err(sql_err)?;
-    let Some((
-        visitor_id,
-        session_id,
-        first_seen_ms,
-        last_seen_ms,
-        user_agent,
-        referrer,
-        merged,
-        head,
-    )) = row
-    else {
+    let Some((mut visit, head)) = row else {
         return Ok(None);
     };
-    let mut sdes = read_merged(&merged)?;
-    let mut appended = Vec::new();
+    let mut reports = Vec::new();
     let mut next = head;
     let mut step = tx
         .prepare_cached("SELECT history, prev_in_visit FROM sdes WHERE id = ?1")
@@ -197,22 +189,14 @@ pub(crate) fn visit(
             .map_err(sql_err)?;
         // A report removed by retention or erasure ends the chain.
         let Some((history, prev)) = link else { break };
-        appended.push(history_sde(&history)?);
+        reports.push(history_sde(&history)?);
         // Rows only point at older rows, so the walk ends.
         next = prev.filter(|p| *p < id);
     }
-    for sde in appended.into_iter().rev() {
-        sdes.record(sde);
+    for sde in reports.into_iter().rev() {
+        visit.sdes.record(sde);
     }
-    Ok(Some(Visit {
-        visitor_id,
-        session_id,
-        first_seen_ms,
-        last_seen_ms,
-        user_agent,
-        referrer,
-        sdes,
-    }))
+    Ok(Some(visit))
 }
 
 fn history_sde(text: &str) -> Result<Sde, StoreError> {

@@ -10,12 +10,15 @@
 //!   unique index.
 //! - Events are stored as columns, not as JSON: export rebuilds the canonical
 //!   serialization from them, and ingest serializes nothing.
-//! - `visits.sdes` holds only the bounded part of a visit's attribute state (the merged
-//!   and replaced types, SPEC §3.3). The appended types would make it grow with every
-//!   report, and it is rewritten once per group, so it would cost O(reports) per write:
-//!   instead each appended report's `sdes` row points at the previous one of its visit
-//!   (`prev_in_visit`) and `visits.append_head` at the latest, a chain read back by primary
-//!   key.
+//! - A visit's attribute state is not stored as JSON: every `sdes` row of a visit points
+//!   at the visit's previous one (`prev_in_visit`) and `visit_heads.sde_head` at the
+//!   latest, and reading a visit replays that chain (by primary key) through
+//!   `VisitSdes::record`. A stored state would be rewritten for every batch that reports
+//!   an attribute, and the appended types make it grow with every report: measured, those
+//!   rewrites were a third of what the log wrote.
+//! - What changes with every batch of a visit (last seen, the chain head) lives in
+//!   `visit_heads`, rows of a few bytes that share pages, so a group of batches over many
+//!   sessions dirties few pages; `visits` is written once, when the session starts.
 //! - Events and attributes point at their visit and page by rowid instead of repeating
 //!   three ids in every row.
 
@@ -25,7 +28,7 @@ use super::sql_err;
 use crate::StoreError;
 
 /// The migrations, oldest first; `MIGRATIONS.len()` is the current schema version.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, super::campaigns::MIGRATION];
 
 const V1: &str = r#"
 CREATE TABLE accounts (
@@ -43,17 +46,20 @@ CREATE TABLE visits (
     visitor_id    TEXT NOT NULL,
     session_id    TEXT NOT NULL,
     first_seen_ms INTEGER NOT NULL,
-    last_seen_ms  INTEGER NOT NULL,
     user_agent    TEXT,
-    referrer      TEXT,
-    -- VisitSdes JSON of the merged and replaced types only ({"events": [...]}).
-    sdes          TEXT NOT NULL DEFAULT '{"events":[]}',
-    -- sdes.id of the visit's latest appended-type report; the chain continues
-    -- through sdes.prev_in_visit.
-    append_head   INTEGER
+    referrer      TEXT
 );
 CREATE UNIQUE INDEX visits_session ON visits (account, session_id);
 CREATE INDEX visits_visitor ON visits (account, visitor_id);
+
+-- The part of a visit that every batch changes, in small rows.
+CREATE TABLE visit_heads (
+    visit_id     INTEGER PRIMARY KEY,
+    last_seen_ms INTEGER NOT NULL,
+    -- sdes.id of the visit's latest attribute; the chain goes on through
+    -- sdes.prev_in_visit.
+    sde_head     INTEGER
+);
 
 CREATE TABLE pages (
     id          INTEGER PRIMARY KEY,

@@ -30,8 +30,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use engage_model::{Json, VisitSdes};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::batch::{PreparedBatch, PreparedVisit};
@@ -135,12 +134,9 @@ impl Write {
 struct SessionSlot {
     visit_id: i64,
     last_seen_ms: i64,
-    /// The merged and replaced types only (`visits.sdes`).
-    merged: VisitSdes,
-    append_head: Option<i64>,
+    sde_head: Option<i64>,
     /// Changed in the current group and not yet written back.
     dirty: bool,
-    merged_dirty: bool,
 }
 
 /// A map that forgets what was not used for two generations: entries go into `young`;
@@ -452,37 +448,21 @@ impl Writer {
         self.state.new_accounts.clear();
     }
 
-    /// Writes every session changed in this group once: last seen, the chain head and,
-    /// when it changed, the merged attribute state.
+    /// Writes every session changed in this group once: last seen and the chain head.
     fn write_back_sessions(&mut self) -> rusqlite::Result<()> {
         let dirty = std::mem::take(&mut self.state.dirty_sessions);
         if dirty.is_empty() {
             return Ok(());
         }
-        let mut touch = self.conn.prepare_cached(
-            "UPDATE visits SET last_seen_ms = ?2, append_head = ?3 WHERE id = ?1",
-        )?;
-        let mut rewrite = self.conn.prepare_cached(
-            "UPDATE visits SET last_seen_ms = ?2, append_head = ?3, sdes = ?4 WHERE id = ?1",
+        let mut update = self.conn.prepare_cached(
+            "UPDATE visit_heads SET last_seen_ms = ?2, sde_head = ?3 WHERE visit_id = ?1",
         )?;
         for k in &dirty {
             let Some(slot) = self.state.sessions.get_mut(k) else {
                 continue;
             };
-            if slot.merged_dirty {
-                let state = serde_json::to_string(&slot.merged)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                rewrite.execute(params![
-                    slot.visit_id,
-                    slot.last_seen_ms,
-                    slot.append_head,
-                    state
-                ])?;
-            } else {
-                touch.execute(params![slot.visit_id, slot.last_seen_ms, slot.append_head])?;
-            }
+            update.execute(params![slot.visit_id, slot.last_seen_ms, slot.sde_head])?;
             slot.dirty = false;
-            slot.merged_dirty = false;
         }
         Ok(())
     }
@@ -514,8 +494,7 @@ struct SessionChange {
     key: String,
     /// Set when the batch created the session.
     created: Option<SessionSlot>,
-    append_head: Option<i64>,
-    merged: Vec<engage_model::Sde>,
+    sde_head: Option<i64>,
 }
 
 /// Writes one batch. Nothing is written before the account is known; the caches change
@@ -558,8 +537,7 @@ fn ingest(
             change = Some(SessionChange {
                 key: session_key,
                 created,
-                append_head: head,
-                merged: Vec::new(),
+                sde_head: head,
             });
             (Some(visit_id), Some(page_row))
         }
@@ -608,16 +586,15 @@ fn ingest(
         outcome.duplicates += chunk - written;
     }
 
-    let mut accepted_sdes = vec![false; batch.sdes.len()];
     if !batch.sdes.is_empty() {
         let mut insert = conn.prepare_cached(
             "INSERT OR IGNORE INTO sdes (account, client_id, server_ms, client_ms, visit_id,
                  page_row, sde_type, prev_in_visit, history)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        let mut head = change.as_ref().and_then(|c| c.append_head);
-        for (i, s) in batch.sdes.iter().enumerate() {
-            let chained = s.appended && change.is_some();
+        let chained = change.is_some();
+        let mut head = change.as_ref().and_then(|c| c.sde_head);
+        for s in &batch.sdes {
             insert.raw_bind_parameter(1, account)?;
             insert.raw_bind_parameter(2, &s.client_id)?;
             insert.raw_bind_parameter(3, received_ms)?;
@@ -629,15 +606,12 @@ fn ingest(
             insert.raw_bind_parameter(9, &s.history)?;
             let written = insert.raw_execute()?;
             count(&mut outcome, written);
-            if written > 0 {
-                if chained {
-                    head = Some(conn.last_insert_rowid());
-                }
-                accepted_sdes[i] = true;
+            if written > 0 && chained {
+                head = Some(conn.last_insert_rowid());
             }
         }
         if let Some(c) = &mut change {
-            c.append_head = head;
+            c.sde_head = head;
         }
     }
 
@@ -665,14 +639,7 @@ fn ingest(
     if let Some((page_key, row)) = new_page {
         state.pages.insert(page_key, row);
     }
-    if let Some(mut change) = change {
-        change.merged = batch
-            .sdes
-            .iter()
-            .zip(accepted_sdes)
-            .filter(|(s, accepted)| *accepted && !s.appended)
-            .map(|(s, _)| s.sde.clone())
-            .collect();
+    if let Some(change) = change {
         apply_session_change(state, change, received_ms);
     }
     Ok(outcome)
@@ -690,7 +657,7 @@ fn insert_bind(
     stmt.raw_bind_parameter(at, value)
 }
 
-/// `INSERT INTO events ... VALUES (...), (...) ON CONFLICT DO NOTHING` for `rows` rows,
+/// `INSERT OR IGNORE INTO events ... VALUES (...), (...)` for `rows` rows,
 /// built once per chunk size.
 fn events_insert_sql(rows: usize) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -717,7 +684,6 @@ fn events_insert_sql(rows: usize) -> &'static str {
                     }
                     sql.push(')');
                 }
-                sql.push_str("");
                 sql
             })
             .collect()
@@ -741,8 +707,7 @@ fn apply_session_change(state: &mut WriterState, change: SessionChange, received
     let SessionChange {
         key,
         created,
-        append_head,
-        merged,
+        sde_head,
     } = change;
     if let Some(slot) = created {
         state.sessions.insert(key.clone(), slot);
@@ -756,15 +721,8 @@ fn apply_session_change(state: &mut WriterState, change: SessionChange, received
         slot.last_seen_ms = received_ms;
         changed = true;
     }
-    if append_head != slot.append_head {
-        slot.append_head = append_head;
-        changed = true;
-    }
-    if !merged.is_empty() {
-        for sde in merged {
-            slot.merged.record(sde);
-        }
-        slot.merged_dirty = true;
+    if sde_head != slot.sde_head {
+        slot.sde_head = sde_head;
         changed = true;
     }
     if changed && !slot.dirty {
@@ -781,51 +739,37 @@ fn session(
     account: &str,
     session_key: &str,
     visit: &PreparedVisit,
-) -> Result<Option<(i64, Option<i64>)>, Failure> {
+) -> rusqlite::Result<Option<(i64, Option<i64>)>> {
     if let Some(slot) = state.sessions.get_mut(session_key) {
-        return Ok(Some((slot.visit_id, slot.append_head)));
+        return Ok(Some((slot.visit_id, slot.sde_head)));
     }
     let row = conn
         .prepare_cached(
-            "SELECT id, last_seen_ms, sdes, append_head FROM visits WHERE account = ?1 AND session_id = ?2",
-        )
-        .and_then(|mut s| {
-            let mut rows = s.query(params![account, visit.session_id])?;
-            match rows.next()? {
-                None => Ok(None),
-                Some(r) => Ok(Some((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                ))),
-            }
+            "SELECT v.id, h.last_seen_ms, h.sde_head
+             FROM visits v JOIN visit_heads h ON h.visit_id = v.id
+             WHERE v.account = ?1 AND v.session_id = ?2",
+        )?
+        .query_row(params![account, visit.session_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
         })
-        ?;
-    let Some((visit_id, last_seen_ms, sdes, append_head)) = row else {
+        .optional()?;
+    let Some((visit_id, last_seen_ms, sde_head)) = row else {
         return Ok(None);
     };
-    let merged = read_merged(&sdes).map_err(Failure::Refused)?;
     state.sessions.insert(
         session_key.to_owned(),
         SessionSlot {
             visit_id,
             last_seen_ms,
-            merged,
-            append_head,
+            sde_head,
             dirty: false,
-            merged_dirty: false,
         },
     );
-    Ok(Some((visit_id, append_head)))
-}
-
-/// Reads `visits.sdes`.
-pub(crate) fn read_merged(text: &str) -> Result<VisitSdes, StoreError> {
-    let json = Json::parse_str(text)
-        .map_err(|e| StoreError::Backend(format!("stored visit state is not JSON: {e}")))?;
-    VisitSdes::from_json(&json)
-        .map_err(|e| StoreError::Backend(format!("stored visit state is invalid: {e}")))
+    Ok(Some((visit_id, sde_head)))
 }
 
 fn create_session(
@@ -835,27 +779,27 @@ fn create_session(
     visit: &PreparedVisit,
 ) -> rusqlite::Result<SessionSlot> {
     conn.prepare_cached(
-        "INSERT INTO visits (account, visitor_id, session_id, first_seen_ms, last_seen_ms, user_agent, referrer)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            account,
-            visit.visitor_id,
-            visit.session_id,
-            received_ms,
-            visit.user_agent,
-            visit.referrer,
-        ])
-    })
-    ?;
+        "INSERT INTO visits (account, visitor_id, session_id, first_seen_ms, user_agent, referrer)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        account,
+        visit.visitor_id,
+        visit.session_id,
+        received_ms,
+        visit.user_agent,
+        visit.referrer,
+    ])?;
+    let visit_id = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO visit_heads (visit_id, last_seen_ms, sde_head) VALUES (?1, ?2, NULL)",
+    )?
+    .execute(params![visit_id, received_ms])?;
     Ok(SessionSlot {
-        visit_id: conn.last_insert_rowid(),
+        visit_id,
         last_seen_ms: received_ms,
-        merged: VisitSdes::default(),
-        append_head: None,
+        sde_head: None,
         dirty: false,
-        merged_dirty: false,
     })
 }
 
@@ -1046,7 +990,7 @@ mod tests {
         assert_eq!(stored, 5);
         let head: i64 = w
             .conn
-            .query_row("SELECT append_head FROM visits", [], |r| r.get(0))
+            .query_row("SELECT sde_head FROM visit_heads", [], |r| r.get(0))
             .unwrap();
         let mut chain = Vec::new();
         let mut next = Some(head);
@@ -1167,5 +1111,26 @@ mod micro {
         let elapsed = started.elapsed();
         println!("mode {mode} sync {sync}: {:.2} us cpu/item, {:.2} us wall/item, {:.0} items/s, groups {groups}", cpu as f64 / 1000.0 / items, elapsed.as_secs_f64() * 1e6 / items, items / elapsed.as_secs_f64());
         drop(receivers);
+        let wal = std::fs::metadata(path.with_extension("db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let db = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "wal {} bytes/item, db {} bytes/item",
+            wal as f64 / items,
+            db as f64 / items
+        );
+        for table in ["events", "sdes", "visits", "visit_heads", "pages"] {
+            let pages: i64 = w
+                .conn
+                .query_row(
+                    &format!("SELECT count(*) FROM dbstat WHERE name = '{table}'"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap_or(-1);
+            let idx: i64 = w.conn.query_row(&format!("SELECT count(*) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}')"), [], |r| r.get(0)).unwrap_or(-1);
+            println!("{table}: {pages} pages, indexes {idx} pages");
+        }
     }
 }

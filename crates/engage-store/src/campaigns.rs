@@ -1,0 +1,183 @@
+//! Campaigns, engagements and app installations: the records and [`CampaignStore`], the
+//! part of a backend that holds what the decision chooses from.
+//!
+//! An engagement has numbered revisions: every change of its definition writes a new
+//! one (revision `n + 1`) and every revision stays readable, so history can show what a
+//! visitor saw. Its agent state (online, offline, busy) is not part of the definition and
+//! changes without a new revision.
+
+use async_trait::async_trait;
+use engage_model::{AgentState, ConfKey, EngagementType};
+
+use crate::StoreError;
+
+/// An app installation: what the Monitoring API's `{appInstallationId}` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppInstallation {
+    /// A UUID, as the platform's app installation ids are.
+    pub id: String,
+    pub name: String,
+    pub created_ms: i64,
+}
+
+/// What a campaign is made of; a create or an update gives all of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignFields {
+    pub name: String,
+    pub goal: Option<String>,
+    /// Lower comes first when two engagements compete for a zone.
+    pub priority: u32,
+    /// A disabled campaign shows nothing; deleting a campaign disables it, so history
+    /// still finds its name.
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    /// A decimal number, like the platform's campaign ids.
+    pub id: u64,
+    pub fields: CampaignFields,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// What the tag renders besides the format: all optional, the tag has defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EngagementContent {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub accept_label: Option<String>,
+    pub close_label: Option<String>,
+}
+
+/// One revision of an engagement: everything a change of which bumps the revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngagementDefinition {
+    pub name: String,
+    pub engagement_type: EngagementType,
+    /// The renderer; the server fills in the type's default when none is given.
+    pub tgl_name: String,
+    pub zone_id: Option<u64>,
+    pub timeout_seconds: Option<u32>,
+    /// The targeting rules in their canonical JSON form. The server validates them before
+    /// they are stored; the store keeps them as they are.
+    pub targeting: serde_json::Value,
+    pub content: EngagementContent,
+    /// Not shown while the agent state is offline.
+    pub hide_when_offline: bool,
+}
+
+/// One revision of an engagement, with the engagement's current state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Engagement {
+    pub campaign_id: u64,
+    pub id: u64,
+    /// The revision this record shows.
+    pub revision: u64,
+    /// The engagement's newest revision (equal to `revision` unless an old one was asked for).
+    pub latest_revision: u64,
+    /// The agent state now, whichever revision is shown.
+    pub state: AgentState,
+    pub definition: EngagementDefinition,
+    pub created_ms: i64,
+    /// When this revision was written.
+    pub revised_ms: i64,
+}
+
+impl Engagement {
+    pub fn conf_key(&self) -> ConfKey {
+        ConfKey {
+            campaign_id: self.campaign_id,
+            engagement_id: self.id,
+            engagement_revision: self.revision,
+        }
+    }
+}
+
+/// Storage for apps, campaigns and engagements, and the impression counts the frequency
+/// cap reads. `Ok(None)` answers mean "no such campaign or engagement in this account".
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Registers an app installation with a new id.
+    async fn create_app(&self, account_id: &str, name: &str)
+        -> Result<AppInstallation, StoreError>;
+
+    /// The account's app installations, oldest first.
+    async fn apps(&self, account_id: &str) -> Result<Vec<AppInstallation>, StoreError>;
+
+    /// Creates a campaign with a new numeric id.
+    async fn create_campaign(
+        &self,
+        account_id: &str,
+        fields: CampaignFields,
+    ) -> Result<Campaign, StoreError>;
+
+    /// Replaces a campaign's fields.
+    async fn update_campaign(
+        &self,
+        account_id: &str,
+        campaign_id: u64,
+        fields: CampaignFields,
+    ) -> Result<Option<Campaign>, StoreError>;
+
+    async fn campaign(
+        &self,
+        account_id: &str,
+        campaign_id: u64,
+    ) -> Result<Option<Campaign>, StoreError>;
+
+    /// Every campaign of the account, enabled or not, by id.
+    async fn campaigns(&self, account_id: &str) -> Result<Vec<Campaign>, StoreError>;
+
+    /// Creates an engagement at revision 1 in a campaign of the account.
+    async fn create_engagement(
+        &self,
+        account_id: &str,
+        campaign_id: u64,
+        definition: EngagementDefinition,
+        state: AgentState,
+    ) -> Result<Option<Engagement>, StoreError>;
+
+    /// Writes the next revision of an engagement's definition.
+    async fn revise_engagement(
+        &self,
+        account_id: &str,
+        campaign_id: u64,
+        engagement_id: u64,
+        definition: EngagementDefinition,
+    ) -> Result<Option<Engagement>, StoreError>;
+
+    /// Sets the agent state without a new revision; answers the latest revision.
+    async fn set_engagement_state(
+        &self,
+        account_id: &str,
+        campaign_id: u64,
+        engagement_id: u64,
+        state: AgentState,
+    ) -> Result<Option<Engagement>, StoreError>;
+
+    /// One engagement at `revision`, or at its latest when `None`.
+    async fn engagement(
+        &self,
+        account_id: &str,
+        campaign_id: u64,
+        engagement_id: u64,
+        revision: Option<u64>,
+    ) -> Result<Option<Engagement>, StoreError>;
+
+    /// The latest revisions of a campaign's engagements (of every campaign of the
+    /// account when `campaign_id` is `None`), by campaign then engagement id.
+    async fn engagements(
+        &self,
+        account_id: &str,
+        campaign_id: Option<u64>,
+    ) -> Result<Vec<Engagement>, StoreError>;
+
+    /// How many engagement contexts of each engagement reached `OFFER_IMPRESSION` for a
+    /// visitor, over all their sessions: `(engagement_id, count)` by engagement id.
+    async fn impression_counts(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+    ) -> Result<Vec<(u64, u64)>, StoreError>;
+}
