@@ -27,7 +27,7 @@ export async function buildMinified(source) {
     ecma: 2020,
     compress: { passes: 2, ecma: 2020 },
     mangle: true,
-    format: { comments: /^!/ },
+    format: { comments: /^!/, ascii_only: true }, // served or saved with any charset, it reads the same
   });
   return out.code + '\n';
 }

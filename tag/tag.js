@@ -52,12 +52,10 @@ const uuid7 = () => {
 
 // First-party storage: localStorage when the page may use it, a cookie for the ids when
 // it may not (sandboxed frames, some private modes), memory as the last resort.
+// No probe write: every access below is guarded, and a failing one falls back.
 const store = (() => {
   try {
-    const s = window.localStorage;
-    s.setItem('_engage_t', '1');
-    s.removeItem('_engage_t');
-    return s;
+    return window.localStorage || null;
   } catch (e) {
     return null;
   }
@@ -229,9 +227,10 @@ const SESSION_KEY = '_engage_sid';
 const SESSION_IDLE_MS = 30 * 60 * 1000;
 
 const readId = (key) => lsGet(key) || cookieGet(key);
+// Writes only what differs: storage writes are synchronous work on every page load.
 const writeId = (key, value, maxAgeSeconds) => {
-  lsSet(key, value);
-  cookieSet(key, value, maxAgeSeconds);
+  if (lsGet(key) !== value) lsSet(key, value);
+  if (cookieGet(key) !== value) cookieSet(key, value, maxAgeSeconds);
 };
 
 const createVisit = () => {
@@ -324,8 +323,13 @@ const createTransport = (endpoint, site, pageKey) => {
   let itemCap = MAX_ITEMS; // halved by each 413, for the rest of this page view
   let waiters = []; // {ids: Set, cb, result}
 
+  let stored = false; // whether our key holds anything
   const persist = (orphan) => {
-    if (!outbox.length) return lsSet(key, null);
+    if (!outbox.length) {
+      if (stored) lsSet(key, null);
+      return (stored = false);
+    }
+    stored = true;
     const used = {};
     for (const x of outbox) used[x.p] = pages[x.p];
     lsSet(key, JSON.stringify({ t: now(), o: !!orphan, q: outbox, pages: used }));

@@ -6,9 +6,10 @@ const SESSION_KEY = '_engage_sid';
 const SESSION_IDLE_MS = 30 * 60 * 1000;
 
 const readId = (key) => lsGet(key) || cookieGet(key);
+// Writes only what differs: storage writes are synchronous work on every page load.
 const writeId = (key, value, maxAgeSeconds) => {
-  lsSet(key, value);
-  cookieSet(key, value, maxAgeSeconds);
+  if (lsGet(key) !== value) lsSet(key, value);
+  if (cookieGet(key) !== value) cookieSet(key, value, maxAgeSeconds);
 };
 
 const createVisit = () => {

@@ -28,8 +28,13 @@ const createTransport = (endpoint, site, pageKey) => {
   let itemCap = MAX_ITEMS; // halved by each 413, for the rest of this page view
   let waiters = []; // {ids: Set, cb, result}
 
+  let stored = false; // whether our key holds anything
   const persist = (orphan) => {
-    if (!outbox.length) return lsSet(key, null);
+    if (!outbox.length) {
+      if (stored) lsSet(key, null);
+      return (stored = false);
+    }
+    stored = true;
     const used = {};
     for (const x of outbox) used[x.p] = pages[x.p];
     lsSet(key, JSON.stringify({ t: now(), o: !!orphan, q: outbox, pages: used }));

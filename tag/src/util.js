@@ -48,12 +48,10 @@ const uuid7 = () => {
 
 // First-party storage: localStorage when the page may use it, a cookie for the ids when
 // it may not (sandboxed frames, some private modes), memory as the last resort.
+// No probe write: every access below is guarded, and a failing one falls back.
 const store = (() => {
   try {
-    const s = window.localStorage;
-    s.setItem('_engage_t', '1');
-    s.removeItem('_engage_t');
-    return s;
+    return window.localStorage || null;
   } catch (e) {
     return null;
   }

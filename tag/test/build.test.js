@@ -40,3 +40,12 @@ test('the minified build runs the bus, SDEs, transport and rendering like the so
   assert.deepEqual(plain(w.lpTag.events.hasFired('lp_SMT', 'MONITORING_STATE'))[0].data, { active: true });
   assert.deepEqual(b.errors(), []);
 });
+
+test('the minified build is ASCII, so it reads the same whatever charset a page or proxy assumes', () => {
+  assert.ok(/^[\x00-\x7f]*$/.test(SOURCE.min), 'dist/tag.min.js has a non-ASCII character');
+});
+
+test('the minified build stays within the 8 KB min+gzip budget', () => {
+  const gz = require('node:zlib').gzipSync(SOURCE.min, { level: 9 }).length;
+  assert.ok(gz <= 8192, `dist/tag.min.js is ${gz} bytes gzipped`);
+});
