@@ -175,3 +175,15 @@ export async function launch() {
 export async function until(page, predicate, arg, ms = 10000) {
   await page.waitForFunction(predicate, arg, { timeout: ms, polling: 50 });
 }
+
+// Calls an authenticated (Bearer) route of the account; throws with the answer when it fails.
+Engage.prototype.api = async function (method, path, body) {
+  const r = await fetch(this.url + path.replace('{account}', this.account), {
+    method,
+    headers: { authorization: 'Bearer ' + this.apiKey, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path} answered ${r.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+};
