@@ -5,29 +5,32 @@ const VISITOR_KEY = '_engage_vid';
 const SESSION_KEY = '_engage_sid';
 const SESSION_IDLE_MS = 30 * 60 * 1000;
 
+// document.cookie is a synchronous round trip to the browser process on every access, so
+// the steady state touches localStorage only: the visitor cookie is written when the id is
+// new to localStorage (first visit, or storage cleared), and read only when
+// localStorage has nothing; the session lives in localStorage, or in a cookie without it.
 const readId = (key) => lsGet(key) || cookieGet(key);
-// Writes only what differs: storage writes are synchronous work on every page load.
-const writeId = (key, value, maxAgeSeconds) => {
-  if (lsGet(key) !== value) lsSet(key, value);
-  if (cookieGet(key) !== value) cookieSet(key, value, maxAgeSeconds);
-};
 
 const createVisit = () => {
-  let visitorId = readId(VISITOR_KEY);
+  const stored = lsGet(VISITOR_KEY);
+  let visitorId = stored || cookieGet(VISITOR_KEY);
   if (!visitorId || visitorId.length > 64) {
     visitorId = uuid7();
   }
-  writeId(VISITOR_KEY, visitorId, 63072000);
+  if (stored !== visitorId) {
+    lsSet(VISITOR_KEY, visitorId);
+    cookieSet(VISITOR_KEY, visitorId, 63072000);
+  }
 
   let sessionId = null;
   let lastActive = 0;
   let written = 0;
-  const stored = readId(SESSION_KEY); // "<id>.<last activity ms>"
-  if (stored) {
-    const dot = stored.lastIndexOf('.');
-    const t = +stored.slice(dot + 1);
+  const last = readId(SESSION_KEY); // "<id>.<last activity ms>"
+  if (last) {
+    const dot = last.lastIndexOf('.');
+    const t = +last.slice(dot + 1);
     if (dot > 0 && now() - t < SESSION_IDLE_MS) {
-      sessionId = stored.slice(0, dot);
+      sessionId = last.slice(0, dot);
       lastActive = t;
     }
   }
@@ -42,7 +45,8 @@ const createVisit = () => {
     lastActive = t;
     if (t - written > 5000) {
       written = t;
-      writeId(SESSION_KEY, sessionId + '.' + t, SESSION_IDLE_MS / 1000);
+      const value = sessionId + '.' + t;
+      if (!lsSet(SESSION_KEY, value)) cookieSet(SESSION_KEY, value, SESSION_IDLE_MS / 1000);
     }
     return sessionId;
   };
