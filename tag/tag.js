@@ -25,7 +25,8 @@ const copy = (v) => {
 };
 
 const now = () => Date.now();
-const byteLength = (s) => new TextEncoder().encode(s).length;
+const encoder = new TextEncoder();
+const byteLength = (s) => encoder.encode(s).length;
 
 // UUIDv7: 48-bit millisecond time, then a 12-bit counter that keeps ids made within one
 // millisecond in order, then 62 random bits. Time-ordered ids keep the server's unique
@@ -84,15 +85,22 @@ const lsKeys = () => {
   }
   return keys;
 };
+// document.cookie is read at most once per task: each read is a round trip to the browser.
+let cookieJar = null;
 const cookieGet = (k) => {
   try {
-    const m = document.cookie.match(new RegExp('(?:^|; )' + k + '=([^;]*)'));
+    if (cookieJar == null) {
+      cookieJar = document.cookie;
+      queueMicrotask(() => (cookieJar = null));
+    }
+    const m = cookieJar.match(new RegExp('(?:^|; )' + k + '=([^;]*)'));
     return m ? decodeURIComponent(m[1]) : null;
   } catch (e) {
     return null;
   }
 };
 const cookieSet = (k, v, maxAgeSeconds) => {
+  cookieJar = null;
   try {
     document.cookie = k + '=' + encodeURIComponent(v) + '; max-age=' + maxAgeSeconds + '; path=/; SameSite=Lax';
   } catch (e) {
@@ -328,6 +336,7 @@ const createTransport = (endpoint, site, pageKey) => {
   let waiters = []; // {ids: Set, cb, result}
 
   let stored = false; // whether our key holds anything
+  let dirty = false; // a write is due at the end of this task
   const persist = (orphan) => {
     if (!outbox.length) {
       if (stored) lsSet(key, null);
@@ -367,7 +376,14 @@ const createTransport = (endpoint, site, pageKey) => {
       const dropped = outbox.splice(0, outbox.length - MAX_OUTBOX);
       log('warn', 'outbox full: dropped the ' + dropped.length + ' oldest items');
     }
-    persist();
+    // One write for a burst of items (START, OFFER_DISPLAY, ...), after the current task.
+    if (!dirty) {
+      dirty = true;
+      queueMicrotask(() => {
+        dirty = false;
+        persist();
+      });
+    }
     schedule(FLUSH_DELAY_MS);
   };
 

@@ -29,6 +29,7 @@ const createTransport = (endpoint, site, pageKey) => {
   let waiters = []; // {ids: Set, cb, result}
 
   let stored = false; // whether our key holds anything
+  let dirty = false; // a write is due at the end of this task
   const persist = (orphan) => {
     if (!outbox.length) {
       if (stored) lsSet(key, null);
@@ -68,7 +69,14 @@ const createTransport = (endpoint, site, pageKey) => {
       const dropped = outbox.splice(0, outbox.length - MAX_OUTBOX);
       log('warn', 'outbox full: dropped the ' + dropped.length + ' oldest items');
     }
-    persist();
+    // One write for a burst of items (START, OFFER_DISPLAY, ...), after the current task.
+    if (!dirty) {
+      dirty = true;
+      queueMicrotask(() => {
+        dirty = false;
+        persist();
+      });
+    }
     schedule(FLUSH_DELAY_MS);
   };
 
