@@ -18,7 +18,7 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use engage_model::{Json, OfferEvent, Sde, Stamps};
 use serde_json::Value;
 
@@ -247,4 +247,36 @@ fn bench_model(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_model);
-criterion_main!(benches);
+
+/// Criterion's `main`, plus a plain loop for instruction counting: with
+/// `ENGAGE_MODEL_BENCH_RUNS=N` (and `ENGAGE_MODEL_BENCH_STEP` = `all`, `parse`, `validate`,
+/// `convert` or `serde_json`) the binary runs that step N times over the batch and exits,
+/// so that `valgrind --tool=callgrind` can count it (docs/benchmarks.md).
+fn main() {
+    if let Some(runs) = std::env::var("ENGAGE_MODEL_BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        let step = std::env::var("ENGAGE_MODEL_BENCH_STEP").unwrap_or_else(|_| "all".into());
+        let bytes = batch();
+        let json = Json::parse(&bytes).unwrap();
+        let (sdes, events) = validate(&json);
+        let mut total = 0;
+        for _ in 0..runs {
+            total += match step.as_str() {
+                "all" => parse_validate_convert(black_box(&bytes)),
+                "parse" => usize::from(Json::parse(black_box(&bytes)).is_ok()),
+                "validate" => validate(black_box(&json)).0.len(),
+                "convert" => convert(black_box(&sdes), black_box(&events)),
+                "serde_json" => {
+                    usize::from(serde_json::from_slice::<Value>(black_box(&bytes)).is_ok())
+                }
+                other => panic!("unknown ENGAGE_MODEL_BENCH_STEP {other}"),
+            };
+        }
+        println!("{step}: {runs} runs ({total})");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
