@@ -1093,9 +1093,13 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic_document_parse(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+    fn arbitrary_bytes_never_panic_any_parser(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         if let Ok(doc) = Document::parse(&bytes) {
             check_round_trip(&doc)?;
+        }
+        if let Ok(input) = serde_json::from_slice::<Value>(&bytes) {
+            // The rare byte string that is JSON goes through every entry point too.
+            run_every_parser(&input, &bytes)?;
         }
     }
 
