@@ -40,7 +40,8 @@ const loaded = (page) => until(page, () => window.lpTag && window.lpTag._engage)
 
 test('the server serves the tag that tag/dist holds (rebuild the binary when this fails)', async () => {
   const served = await (await fetch(`${engage.url}/tag/tag.js?site=${engage.account}`)).text();
-  assert.equal(served, readFileSync(join(TAG_DIR, 'dist', 'tag.min.js'), 'utf8'));
+  const dist = readFileSync(join(TAG_DIR, 'dist', 'tag.min.js'), 'utf8');
+  assert.ok(served === dist, `${engage.url}/tag/tag.js (${served.length} bytes) differs from tag/dist/tag.min.js (${dist.length} bytes): rebuild the binary with \`cargo build --release\``);
 });
 
 test('the bus in a real page: queued snippet calls, context, async listeners, a throwing callback, hasFired', async () => {
