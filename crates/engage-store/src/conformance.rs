@@ -45,6 +45,7 @@ macro_rules! store_conformance_tests {
             same_client_id_twice_in_one_batch_is_stored_once,
             same_batch_sent_twice_is_stored_once,
             same_batch_sent_concurrently_is_stored_once,
+            client_ids_are_compared_and_exported_exactly_as_sent,
             concurrent_ingests_are_all_durable_and_counted,
             visit_state_merges_appends_and_replaces_across_batches,
             duplicate_attribute_is_not_folded_twice,
@@ -460,6 +461,41 @@ where
     );
     let visit = store.visit(&acc, "s-0").await.unwrap().unwrap();
     assert_eq!(visit.sdes.count(SdeType::ServiceActivity), 1, "folded once");
+    store.close().await.unwrap();
+}
+
+pub async fn client_ids_are_compared_and_exported_exactly_as_sent<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    // A canonical UUIDv7, the same in capitals (a different id), and ids of other shapes.
+    let sent = [
+        "0190f0e2-7b1c-7a00-8000-00000000002a",
+        "0190F0E2-7B1C-7A00-8000-00000000002A",
+        "0190f0e27b1c7a00800000000000002a",
+        "evt-1",
+        "\u{e9}v\u{e9}nement \u{2603}",
+    ];
+    let mut b = with_sdes(
+        with_events(batch(&acc, "v", "s", "p"), sent.len()),
+        (0..sent.len()).map(|_| sample::sde(SdeType::Lead)),
+    );
+    for (i, id) in sent.iter().enumerate() {
+        b.events[i].client_id = (*id).to_owned();
+        b.sdes[i].client_id = (*id).to_owned();
+    }
+    let first = ingest(&store, b.clone()).await;
+    assert_eq!((first.accepted, first.duplicates), (2 * sent.len(), 0));
+    let retry = ingest(&store, b).await;
+    assert_eq!((retry.accepted, retry.duplicates), (0, 2 * sent.len()));
+    assert_eq!(
+        ids(&export_all(&store, &acc, ExportKind::Events).await),
+        sent
+    );
+    assert_eq!(ids(&export_all(&store, &acc, ExportKind::Sdes).await), sent);
     store.close().await.unwrap();
 }
 

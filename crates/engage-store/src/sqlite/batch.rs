@@ -1,15 +1,95 @@
 //! A batch made ready for the writer: everything that can be serialized is serialized
 //! here, on the caller's task, so the one writer thread only binds and steps statements.
 
-use engage_model::{Sde, Stamps};
+use engage_model::{OfferEvent, Sde, Stamps};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::ToSql;
 
-use crate::{IngestBatch, NewEvent, QuarantineKind, StoreError};
+use crate::{IngestBatch, QuarantineKind, StoreError};
+
+/// A client id as stored. The tag's ids are UUIDs in their canonical lowercase text;
+/// those are stored as their 16 bytes (a BLOB), which takes 40 bytes less per item in
+/// the row and the unique index and compares faster. Anything else is stored as the
+/// text it is. The mapping is one to one (only the canonical form becomes a BLOB, and a
+/// BLOB never equals a TEXT), so deduplication stays exact and export gives back the id
+/// as it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ClientKey {
+    Uuid([u8; 16]),
+    Text(String),
+}
+
+impl ClientKey {
+    pub fn new(id: String) -> ClientKey {
+        match canonical_uuid(&id) {
+            Some(bytes) => ClientKey::Uuid(bytes),
+            None => ClientKey::Text(id),
+        }
+    }
+
+    /// The id as it was sent, from a stored `client_id`.
+    pub fn read(value: ValueRef<'_>) -> Option<String> {
+        match value {
+            ValueRef::Text(t) => String::from_utf8(t.to_vec()).ok(),
+            ValueRef::Blob(b) => <[u8; 16]>::try_from(b).ok().map(|b| uuid_text(&b)),
+            ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => None,
+        }
+    }
+}
+
+impl ToSql for ClientKey {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            ClientKey::Uuid(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            ClientKey::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+        })
+    }
+}
+
+/// The 16 bytes of `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hex, and only of that.
+fn canonical_uuid(text: &str) -> Option<[u8; 16]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 36 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut nibbles = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let v = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        out[nibbles / 2] |= if nibbles % 2 == 0 { v << 4 } else { v };
+        nibbles += 1;
+    }
+    Some(out)
+}
+
+fn uuid_text(bytes: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
+}
 
 pub(crate) struct PreparedBatch {
     pub account: String,
     pub received_ms: i64,
     pub visit: Option<PreparedVisit>,
-    pub events: Vec<NewEvent>,
+    pub events: Vec<PreparedEvent>,
     pub sdes: Vec<PreparedSde>,
     pub rejected: Vec<PreparedQuarantine>,
 }
@@ -26,8 +106,14 @@ pub(crate) struct PreparedVisit {
     pub sections: String,
 }
 
+pub(crate) struct PreparedEvent {
+    pub client_id: ClientKey,
+    pub client_time_ms: Option<i64>,
+    pub event: OfferEvent,
+}
+
 pub(crate) struct PreparedSde {
-    pub client_id: String,
+    pub client_id: ClientKey,
     pub client_time_ms: Option<i64>,
     pub sde: Sde,
     /// History shape without stamps: they are columns, and export adds them back.
@@ -78,7 +164,7 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
         .map(|item| {
             Ok(PreparedSde {
                 history: json(&item.sde.to_history(Stamps::default()))?,
-                client_id: item.client_id,
+                client_id: ClientKey::new(item.client_id),
                 client_time_ms: item.client_time_ms,
                 sde: item.sde,
             })
@@ -102,8 +188,45 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
         account: batch.account_id,
         received_ms,
         visit,
-        events: batch.events,
+        events: batch
+            .events
+            .into_iter()
+            .map(|e| PreparedEvent {
+                client_id: ClientKey::new(e.client_id),
+                client_time_ms: e.client_time_ms,
+                event: e.event,
+            })
+            .collect(),
         sdes,
         rejected,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn only_canonical_lowercase_uuids_become_bytes_and_every_id_reads_back_as_sent() {
+        let ids = [
+            "0190f0e2-7b1c-7a00-8000-00000000002a",
+            "0190F0E2-7B1C-7A00-8000-00000000002A",
+            "0190f0e27b1c7a00800000000000002a",
+            "0190f0e2-7b1c-7a00-8000-00000000002",
+            "0190f0e2-7b1c-7a00-8000_00000000002a",
+            "zz90f0e2-7b1c-7a00-8000-00000000002a",
+            "evt-1",
+            "",
+        ];
+        for id in ids {
+            let key = ClientKey::new(id.to_owned());
+            assert_eq!(matches!(key, ClientKey::Uuid(_)), id == ids[0], "{id}");
+            let stored = key.to_sql().unwrap();
+            let ToSqlOutput::Borrowed(value) = stored else {
+                panic!("borrowed")
+            };
+            assert_eq!(ClientKey::read(value).as_deref(), Some(id));
+        }
+    }
 }

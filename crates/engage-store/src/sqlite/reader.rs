@@ -13,6 +13,7 @@ use engage_model::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
+use super::batch::ClientKey;
 use super::{read_u64, schema, sql_err};
 use crate::{
     Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery,
@@ -376,7 +377,7 @@ pub(crate) fn export_page(
                 let sde = stamped(&history, server_ms, client_ms)
                     .ok_or_else(|| corrupt(format!("attribute {id}")))?;
                 items.push(json!({
-                    "id": r.get::<_, String>(1).map_err(sql_err)?,
+                    "id": client_id(r, 1)?,
                     "time": client_ms,
                     "serverTime": server_ms,
                     "visitorId": r.get::<_, Option<String>>(4).map_err(sql_err)?,
@@ -411,6 +412,11 @@ pub(crate) fn export_page(
         items,
         cursor: last,
     })
+}
+
+fn client_id(r: &Row<'_>, i: usize) -> Result<String, StoreError> {
+    let value = r.get_ref(i).map_err(sql_err)?;
+    ClientKey::read(value).ok_or_else(|| corrupt("a client id"))
 }
 
 /// A stored history-shape attribute with its stamps put back, as `Sde::to_history` with
@@ -474,7 +480,7 @@ fn event_item(r: &Row<'_>) -> Result<(i64, Value), StoreError> {
     Ok((
         id,
         json!({
-            "id": r.get::<_, String>(1).map_err(sql_err)?,
+            "id": client_id(r, 1)?,
             "time": r.get::<_, Option<i64>>(2).map_err(sql_err)?,
             "serverTime": r.get::<_, i64>(3).map_err(sql_err)?,
             "visitorId": r.get::<_, Option<String>>(4).map_err(sql_err)?,

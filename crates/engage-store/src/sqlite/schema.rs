@@ -78,6 +78,7 @@ CREATE UNIQUE INDEX pages_page ON pages (account, page_id);
 CREATE TABLE events (
     id                  INTEGER PRIMARY KEY,
     account             TEXT NOT NULL,
+    -- A canonical lowercase UUID as its 16 bytes (BLOB), any other id as TEXT.
     client_id           TEXT NOT NULL,
     server_ms           INTEGER NOT NULL,
     client_ms           INTEGER,
@@ -102,6 +103,7 @@ CREATE UNIQUE INDEX events_client_id ON events (account, client_id);
 CREATE TABLE sdes (
     id            INTEGER PRIMARY KEY,
     account       TEXT NOT NULL,
+    -- As events.client_id.
     client_id     TEXT NOT NULL,
     server_ms     INTEGER NOT NULL,
     client_ms     INTEGER,
