@@ -149,7 +149,7 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    #[tracing::instrument(skip_all, fields(name = %new.name))]
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %new.name))]
     async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
         self.write(|reply| Write::CreateAccount(new, reply)).await
     }
@@ -161,7 +161,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(account = %batch.account_id, batch_len = batch.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(account = %batch.account_id, batch_len = batch.len()))]
     async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome, StoreError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
