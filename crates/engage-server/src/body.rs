@@ -127,6 +127,7 @@ fn gunzip(compressed: &[u8], limit: usize) -> Result<Bytes, ApiError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -14,6 +14,9 @@ pub enum ApiError {
     UnknownAccount(String),
     #[error("not found")]
     NotFound,
+    /// A campaign, engagement or revision the account does not have.
+    #[error("{0}")]
+    UnknownResource(String),
     #[error("missing or invalid api key: send `Authorization: Bearer <apiKey>`")]
     Unauthorized,
     #[error("this api key belongs to another account")]
@@ -62,7 +65,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::UnknownAccount(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::UnknownAccount(_) | ApiError::NotFound | ApiError::UnknownResource(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::MalformedJson(_) | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
@@ -81,7 +86,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::UnknownAccount(_) => "unknown_account",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::UnknownResource(_) => "not_found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",

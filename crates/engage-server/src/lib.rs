@@ -6,10 +6,12 @@
 //! - [`collect_body`]: the collect body parser (pure; fuzzed).
 //! - [`body`]: body limits, gzip, content types. [`error`]: `ApiError`.
 //! - [`accounts`]: the account cache and API keys. [`metrics`]: `/metrics`.
+//! - [`decision`]: targeting, the per-account engagement snapshots and the decision.
 
 pub mod accounts;
 pub mod body;
 pub mod collect_body;
+pub mod decision;
 pub mod error;
 pub mod ids;
 pub mod metrics;
@@ -36,6 +38,7 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Arc<metrics::Metrics>,
     pub accounts: Arc<accounts::AccountCache>,
+    pub decisions: Arc<decision::Decisions>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             limits,
             metrics: Arc::default(),
             accounts: Arc::default(),
+            decisions: Arc::default(),
         }
     }
 }

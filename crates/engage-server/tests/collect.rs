@@ -1,5 +1,8 @@
 //! `POST /api/account/{accountId}/events`, over real HTTP against a real store.
 
+// Tests: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Write;

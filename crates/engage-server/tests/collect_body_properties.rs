@@ -2,6 +2,9 @@
 //! reports is consistent with what it was given. (`fuzz/` runs the same parser under
 //! libFuzzer for longer.)
 
+// Tests: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use engage_server::collect_body::{parse_collect_body, BodyError};
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -1,21 +1,25 @@
 //! The Monitoring API (SPEC §4) over real HTTP.
 
+// Tests: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin_support;
 mod common;
 
 use common::TestServer;
 use engage_store::ExportKind;
 use serde_json::{json, Value};
 
-fn engagement_url(server: &TestServer, query: &str) -> String {
+fn engagement_url(server: &TestServer, app: &str, query: &str) -> String {
     format!(
-        "{}/api/account/{}/app/app-1/engagement?{query}",
+        "{}/api/account/{}/app/{app}/engagement?{query}",
         server.url, server.account_id
     )
 }
 
-fn report_url(server: &TestServer, query: &str) -> String {
+fn report_url(server: &TestServer, app: &str, query: &str) -> String {
     format!(
-        "{}/api/account/{}/app/app-1/report?{query}",
+        "{}/api/account/{}/app/{app}/report?{query}",
         server.url, server.account_id
     )
 }
@@ -29,6 +33,7 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
 #[tokio::test]
 async fn engagement_creates_a_visit_with_201_then_answers_200_for_it() {
     let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
     let body = json!({
         "consumerId": "c-1",
         "clientProperties": {"appVersion": "2.1", "deviceFamily": "MOBILE", "os": "ANDROID", "osVersion": "14"},
@@ -41,7 +46,7 @@ async fn engagement_creates_a_visit_with_201_then_answers_200_for_it() {
     let (status, first) = send(
         server
             .client
-            .post(engagement_url(&server, "v=1.1"))
+            .post(engagement_url(&server, &app, "v=1.1"))
             .json(&body),
     )
     .await;
@@ -75,7 +80,7 @@ async fn engagement_creates_a_visit_with_201_then_answers_200_for_it() {
     let (status, second) = send(
         server
             .client
-            .post(engagement_url(&server, &query))
+            .post(engagement_url(&server, &app, &query))
             .json(&json!({"engagementAttributes": []})),
     )
     .await;
@@ -88,7 +93,7 @@ async fn engagement_creates_a_visit_with_201_then_answers_200_for_it() {
     let (status, third) = send(
         server
             .client
-            .post(engagement_url(&server, &query))
+            .post(engagement_url(&server, &app, &query))
             .json(&json!({})),
     )
     .await;
@@ -100,10 +105,11 @@ async fn engagement_creates_a_visit_with_201_then_answers_200_for_it() {
 #[tokio::test]
 async fn errors_keep_the_documented_body_and_codes() {
     let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
     let (status, error) = send(
         server
             .client
-            .post(engagement_url(&server, "v=2.0"))
+            .post(engagement_url(&server, &app, "v=2.0"))
             .json(&json!({})),
     )
     .await;
@@ -115,7 +121,7 @@ async fn errors_keep_the_documented_body_and_codes() {
     let (status, error) = send(
         server
             .client
-            .post(engagement_url(&server, "v=1.1&vid=nobody"))
+            .post(engagement_url(&server, &app, "v=1.1&vid=nobody"))
             .json(&json!({})),
     )
     .await;
@@ -124,7 +130,7 @@ async fn errors_keep_the_documented_body_and_codes() {
     let (_, visit) = send(
         server
             .client
-            .post(engagement_url(&server, "v=1.1"))
+            .post(engagement_url(&server, &app, "v=1.1"))
             .json(&json!({})),
     )
     .await;
@@ -135,17 +141,21 @@ async fn errors_keep_the_documented_body_and_codes() {
     let (status, error) = send(
         server
             .client
-            .put(report_url(&server, &query))
+            .put(report_url(&server, &app, &query))
             .json(&json!({"engagementAttributes": []})),
     )
     .await;
     assert_eq!((status, error["internalCode"].as_u64()), (404, Some(39)));
 
-    let (status, error) =
-        send(server.client.post(engagement_url(&server, "v=1.1")).json(
-            &json!({"engagementAttributes": [{"type": "service", "service": {"status": 14}}]}),
-        ))
-        .await;
+    let (status, error) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.1"))
+            .json(
+                &json!({"engagementAttributes": [{"type": "service", "service": {"status": 14}}]}),
+            ),
+    )
+    .await;
     assert_eq!((status, error["internalCode"].as_u64()), (400, Some(5)));
     assert!(
         error["message"]
@@ -176,10 +186,11 @@ async fn errors_keep_the_documented_body_and_codes() {
 #[tokio::test]
 async fn report_impressions_become_lp_offers_events_of_their_context() {
     let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
     let (_, visit) = send(
         server
             .client
-            .post(engagement_url(&server, "v=1.1"))
+            .post(engagement_url(&server, &app, "v=1.1"))
             .json(&json!({})),
     )
     .await;
@@ -197,20 +208,32 @@ async fn report_impressions_become_lp_offers_events_of_their_context() {
         "engagementAttributes": [impression("impExpanded"), impression("impDisplay"), impression("impAccept"),
                                  {"type": "purchase", "total": 11.7, "orderId": "DRV1534XC"}]
     });
-    let (status, answer) = send(server.client.put(report_url(&server, &query)).json(&body)).await;
+    let (status, answer) = send(
+        server
+            .client
+            .put(report_url(&server, &app, &query))
+            .json(&body),
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["pageId"], visit["pageId"]);
     let body = json!({"engagementAttributes": [impression("impTimeout"), impression("impClose")]});
     let (status, _) = send(
         server
             .client
-            .post(report_url(&server, &query))
+            .post(report_url(&server, &app, &query))
             .header("X-HTTP-Method-Override", "PUT")
             .json(&body),
     )
     .await;
     assert_eq!(status, 200);
-    let (status, _) = send(server.client.post(report_url(&server, &query)).json(&body)).await;
+    let (status, _) = send(
+        server
+            .client
+            .post(report_url(&server, &app, &query))
+            .json(&body),
+    )
+    .await;
     assert_eq!(status, 405, "a POST without the override is not a report");
 
     let events = server.export(ExportKind::Events).await;

@@ -1,5 +1,8 @@
 //! The quarantine routes: listing what was rejected and replaying it.
 
+// Tests: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{batch, sde_item, start_event, TestServer};

@@ -147,7 +147,7 @@ pub(crate) async fn quarantine_body(
     Ok(())
 }
 
-/// `OPTIONS` for the tag on another origin.
+/// `OPTIONS` for the tag on another origin (the collect and decision routes).
 pub async fn preflight(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -179,7 +179,10 @@ pub async fn preflight(
 
 /// The request's `Origin` when the account lets it post; `None` for same-origin or
 /// non-browser requests, which carry none.
-fn allowed_origin(headers: &HeaderMap, account: &Account) -> Result<Option<HeaderValue>, ApiError> {
+pub(crate) fn allowed_origin(
+    headers: &HeaderMap,
+    account: &Account,
+) -> Result<Option<HeaderValue>, ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(None);
     };
@@ -196,7 +199,7 @@ fn allowed_origin(headers: &HeaderMap, account: &Account) -> Result<Option<Heade
     }
 }
 
-fn add_cors_headers(headers: &mut HeaderMap, origin: HeaderValue) {
+pub(crate) fn add_cors_headers(headers: &mut HeaderMap, origin: HeaderValue) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     headers.insert(header::VARY, HeaderValue::from_static("Origin"));
 }

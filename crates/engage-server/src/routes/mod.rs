@@ -1,7 +1,9 @@
 //! The router: one module per API.
 
+mod admin;
 mod assets;
 mod collect;
+mod decision;
 mod monitoring;
 mod ops;
 mod quarantine;
@@ -9,7 +11,7 @@ mod quarantine;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::error::ApiError;
@@ -31,6 +33,36 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/account/{account_id}/app/{app_id}/report",
             post(monitoring::report_post).put(monitoring::report_put),
+        )
+        .route(
+            "/api/account/{account_id}/decision",
+            post(decision::decide).options(collect::preflight),
+        )
+        .route(
+            "/api/account/{account_id}/apps",
+            post(admin::create_app).get(admin::list_apps),
+        )
+        .route(
+            "/api/account/{account_id}/campaigns",
+            post(admin::create_campaign).get(admin::list_campaigns),
+        )
+        .route(
+            "/api/account/{account_id}/campaigns/{campaign_id}",
+            get(admin::get_campaign)
+                .put(admin::update_campaign)
+                .delete(admin::delete_campaign),
+        )
+        .route(
+            "/api/account/{account_id}/campaigns/{campaign_id}/engagements",
+            post(admin::create_engagement).get(admin::list_engagements),
+        )
+        .route(
+            "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}",
+            get(admin::get_engagement).put(admin::update_engagement),
+        )
+        .route(
+            "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}/availability",
+            put(admin::set_availability),
         )
         .route(
             "/api/account/{account_id}/quarantine",
@@ -73,6 +105,17 @@ fn route_label(pattern: &str) -> &'static str {
         "/api/account/{account_id}/events" => "collect",
         "/api/account/{account_id}/app/{app_id}/engagement" => "monitoring_engagement",
         "/api/account/{account_id}/app/{app_id}/report" => "monitoring_report",
+        "/api/account/{account_id}/decision" => "decision",
+        "/api/account/{account_id}/apps" => "admin_apps",
+        "/api/account/{account_id}/campaigns" => "admin_campaigns",
+        "/api/account/{account_id}/campaigns/{campaign_id}" => "admin_campaign",
+        "/api/account/{account_id}/campaigns/{campaign_id}/engagements" => "admin_engagements",
+        "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}" => {
+            "admin_engagement"
+        }
+        "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}/availability" => {
+            "admin_availability"
+        }
         "/api/account/{account_id}/quarantine" => "quarantine_list",
         "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
         _ => "other",

@@ -93,6 +93,41 @@ struct VisitIds {
     session_id: String,
     visitor_id: String,
     page_id: String,
+    /// What the `engagement` call found eligible; left out when nothing is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engagement_details: Option<Vec<EngagementDetail>>,
+}
+
+/// One eligible engagement in the `engagement` call's answer (SPEC §4).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EngagementDetail {
+    campaign_id: u64,
+    engagement_id: u64,
+    engagement_revision: u64,
+    context_id: String,
+    status: &'static str,
+}
+
+/// 404/18 unless the account registered the app installation (`POST .../apps`).
+async fn require_app(
+    state: &AppState,
+    account_id: &str,
+    app_id: &str,
+) -> Result<std::sync::Arc<crate::decision::AccountSnapshot>, MonitoringError> {
+    let snapshot = state
+        .decisions
+        .snapshot(state.store.as_ref(), account_id)
+        .await?;
+    if snapshot.has_app(app_id) {
+        Ok(snapshot)
+    } else {
+        Err(MonitoringError::new(
+            StatusCode::NOT_FOUND,
+            18,
+            format!("unknown app installation `{app_id}`"),
+        ))
+    }
 }
 
 /// Which call a body was sent to, kept with quarantined bodies for replay.
@@ -154,6 +189,7 @@ pub async fn engagement(
         .accounts
         .get(state.store.as_ref(), &account_id)
         .await?;
+    let snapshot = require_app(&state, &account_id, &app_id).await?;
     let vid = query_id(&query, "vid")?;
     let sid = query_id(&query, "sid")?;
     let (visitor_id, session_id) = match (vid, sid) {
@@ -187,7 +223,7 @@ pub async fn engagement(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let (status, ids) = record_call(
+    let (status, mut ids, url) = record_call(
         &state,
         &account_id,
         &app_id,
@@ -196,7 +232,48 @@ pub async fn engagement(
         visit,
     )
     .await?;
+    ids.engagement_details =
+        engagement_details(&state, &snapshot, &account_id, &ids, url.as_deref()).await?;
     Ok((status, axum::Json(ids)).into_response())
+}
+
+/// The decision for the app's visit: its entry point as the page URL, its stored
+/// attributes (this call's included, they were just stored); `None` when nothing is
+/// eligible. Nothing is recorded: the app reports impressions itself.
+async fn engagement_details(
+    state: &AppState,
+    snapshot: &crate::decision::AccountSnapshot,
+    account_id: &str,
+    ids: &VisitIds,
+    url: Option<&str>,
+) -> Result<Option<Vec<EngagementDetail>>, MonitoringError> {
+    if snapshot.is_empty() {
+        return Ok(None);
+    }
+    let sdes = if snapshot.needs_sdes() {
+        super::decision::visit_sdes(state, account_id, &ids.visitor_id, &ids.session_id).await?
+    } else {
+        engage_model::VisitSdes::default()
+    };
+    let impressions =
+        super::decision::impressions(state, snapshot, account_id, &ids.visitor_id).await?;
+    let page = crate::decision::PageView {
+        url: url.unwrap_or(""),
+        sections: &[],
+        sdes: &sdes,
+        impressions: &impressions,
+    };
+    let details: Vec<EngagementDetail> = super::decision::shown(snapshot, &page)
+        .into_iter()
+        .map(|shown| EngagementDetail {
+            campaign_id: shown.offer.campaign_id,
+            engagement_id: shown.offer.engagement_id,
+            engagement_revision: shown.offer.engagement_revision,
+            context_id: shown.context_id,
+            status: "expose",
+        })
+        .collect();
+    Ok((!details.is_empty()).then_some(details))
 }
 
 /// `PUT /api/account/{accountId}/app/{appInstallationId}/report?v=&vid=&sid=`.
@@ -245,6 +322,7 @@ async fn report(
         .accounts
         .get(state.store.as_ref(), &account_id)
         .await?;
+    require_app(&state, &account_id, &app_id).await?;
     let (Some(vid), Some(sid)) = (query_id(&query, "vid")?, query_id(&query, "sid")?) else {
         return Err(MonitoringError::invalid(
             "report needs `vid` and `sid` from the engagement call",
@@ -267,7 +345,8 @@ async fn report(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let (_, ids) = record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
+    let (_, ids, _) =
+        record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
     Ok((StatusCode::OK, axum::Json(ids)).into_response())
 }
 
@@ -298,6 +377,7 @@ fn unknown_visitor(vid: &str) -> MonitoringError {
 
 /// Validates a call's body and stores its attributes; an invalid body is kept in the
 /// quarantine (with where it was going) and answered 400/5, storing nothing of it.
+/// Answers the status, the ids and the page URL (the first entry point).
 async fn record_call(
     state: &AppState,
     account_id: &str,
@@ -305,7 +385,7 @@ async fn record_call(
     call: Call,
     bytes: &[u8],
     visit: VisitContext,
-) -> Result<(StatusCode, VisitIds), MonitoringError> {
+) -> Result<(StatusCode, VisitIds, Option<String>), MonitoringError> {
     let received_ms = now_ms();
     let parsed = Json::parse(bytes)
         .map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))
@@ -346,11 +426,13 @@ async fn record_call(
             )));
         }
     };
+    let url = page.as_ref().and_then(|p| p.url.clone());
     let visit = VisitContext { page, ..visit };
     let ids = VisitIds {
         session_id: visit.session_id.clone(),
         visitor_id: visit.visitor_id.clone(),
         page_id: visit.page_id.clone(),
+        engagement_details: None,
     };
     let outcome = state
         .ingest(IngestBatch {
@@ -367,15 +449,18 @@ async fn record_call(
     } else {
         StatusCode::OK
     };
-    Ok((status, ids))
+    Ok((status, ids, url))
 }
+
+/// What a valid Monitoring API body holds: the page view it names, and its items.
+pub type CallItems = (Option<PageView>, Vec<NewEvent>, Vec<NewSde>);
 
 /// The page view and items of a Monitoring API body, or every problem in it.
 pub fn parse_call_body(
     json: &Json<'_>,
     call: Call,
     visit: &VisitContext,
-) -> Result<(Option<PageView>, Vec<NewEvent>, Vec<NewSde>), Invalid> {
+) -> Result<CallItems, Invalid> {
     let Json::Object(members) = json else {
         return Err(Invalid::single(
             "",

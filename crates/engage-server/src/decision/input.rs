@@ -1,0 +1,219 @@
+//! Reading admin and decision request bodies: strict objects (unknown and duplicate
+//! members are errors) and typed members, every problem collected at its JSON pointer.
+
+use engage_model::error::push_pointer_token;
+use engage_model::json::{Json, Number};
+use engage_model::FieldError;
+
+/// The problems found so far in one body.
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub errors: Vec<FieldError>,
+}
+
+impl Problems {
+    pub fn add(&mut self, path: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(path, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// `path` with one more reference token.
+pub fn child(path: &str, token: &str) -> String {
+    let mut out = String::with_capacity(path.len() + token.len() + 1);
+    out.push_str(path);
+    push_pointer_token(&mut out, token);
+    out
+}
+
+/// `path` with an array index.
+pub fn index(path: &str, i: usize) -> String {
+    format!("{path}/{i}")
+}
+
+/// An object's members, checking that each is one of `known` and appears once.
+pub fn object<'j, 'a>(
+    json: &'j Json<'a>,
+    path: &str,
+    known: &[&str],
+    problems: &mut Problems,
+) -> Option<Members<'j, 'a>> {
+    let Json::Object(members) = json else {
+        problems.add(path, format!("expected an object, found {}", json.kind()));
+        return None;
+    };
+    for (i, (key, _)) in members.iter().enumerate() {
+        if !known.contains(&key.as_ref()) {
+            problems.add(
+                &child(path, key),
+                format!(
+                    "unknown field `{key}`, expected {}",
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        } else if members[..i].iter().any(|(k, _)| k == key) {
+            problems.add(&child(path, key), format!("duplicate member `{key}`"));
+        }
+    }
+    Some(Members {
+        json,
+        path: path.to_owned(),
+    })
+}
+
+/// The members of an object checked by [`object`].
+#[derive(Clone)]
+pub struct Members<'j, 'a> {
+    json: &'j Json<'a>,
+    path: String,
+}
+
+impl<'j, 'a> Members<'j, 'a> {
+    /// The member, unless absent or `null`.
+    pub fn get(&self, key: &str) -> Option<&'j Json<'a>> {
+        self.json.get(key).filter(|v| !matches!(v, Json::Null))
+    }
+
+    pub fn path(&self, key: &str) -> String {
+        child(&self.path, key)
+    }
+
+    /// A required string of 1 to `max_chars` characters (surrounding space trimmed).
+    pub fn required_string(
+        &self,
+        key: &str,
+        max_chars: usize,
+        problems: &mut Problems,
+    ) -> Option<String> {
+        match self.get(key) {
+            None => {
+                problems.add(&self.path(key), "missing");
+                None
+            }
+            Some(v) => string(v, &self.path(key), max_chars, problems),
+        }
+    }
+
+    /// An optional string of 1 to `max_chars` characters.
+    pub fn optional_string(
+        &self,
+        key: &str,
+        max_chars: usize,
+        problems: &mut Problems,
+    ) -> Option<String> {
+        self.get(key)
+            .and_then(|v| string(v, &self.path(key), max_chars, problems))
+    }
+
+    /// An optional whole number in `range`, given as a number or a string of digits.
+    pub fn optional_uint(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        problems: &mut Problems,
+    ) -> Option<u64> {
+        self.get(key)
+            .and_then(|v| uint(v, &self.path(key), range, problems))
+    }
+
+    pub fn optional_bool(&self, key: &str, problems: &mut Problems) -> Option<bool> {
+        match self.get(key) {
+            None => None,
+            Some(Json::Bool(b)) => Some(*b),
+            Some(other) => {
+                problems.add(
+                    &self.path(key),
+                    format!("expected true or false, found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A string of 1 to `max_chars` characters, surrounding space trimmed.
+pub fn string(
+    json: &Json<'_>,
+    path: &str,
+    max_chars: usize,
+    problems: &mut Problems,
+) -> Option<String> {
+    let Json::String(s) = json else {
+        problems.add(path, format!("expected a string, found {}", json.kind()));
+        return None;
+    };
+    let trimmed = s.trim();
+    if trimmed.is_empty() {
+        problems.add(path, "must not be empty");
+        return None;
+    }
+    let chars = trimmed.chars().count();
+    if chars > max_chars {
+        problems.add(
+            path,
+            format!("is {chars} characters long, at most {max_chars} are allowed"),
+        );
+        return None;
+    }
+    Some(trimmed.to_owned())
+}
+
+/// A whole number in `range`, given as a number or a string of digits.
+pub fn uint(
+    json: &Json<'_>,
+    path: &str,
+    range: std::ops::RangeInclusive<u64>,
+    problems: &mut Problems,
+) -> Option<u64> {
+    let n = match json {
+        Json::Number(n) => n.as_u64(),
+        Json::String(s)
+            if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse().ok()
+        }
+        _ => None,
+    };
+    match n {
+        Some(n) if range.contains(&n) => Some(n),
+        _ => {
+            problems.add(
+                path,
+                format!(
+                    "expected a whole number {}-{}, found {}",
+                    range.start(),
+                    range.end(),
+                    describe(json)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A JSON number as `f64` (for numeric comparisons).
+pub fn number(json: &Json<'_>) -> Option<f64> {
+    match json {
+        Json::Number(Number::Unsigned(n)) => Some(*n as f64),
+        Json::Number(Number::Signed(n)) => Some(*n as f64),
+        Json::Number(Number::Float(f)) => Some(*f),
+        _ => None,
+    }
+}
+
+/// A value as error messages show it: short scalars verbatim, the rest by kind.
+pub fn describe(json: &Json<'_>) -> String {
+    match json {
+        Json::Number(n) => n.to_string(),
+        Json::String(s) if s.chars().count() <= 40 => format!("\"{s}\""),
+        Json::Bool(b) => b.to_string(),
+        other => other.kind().to_owned(),
+    }
+}

@@ -1,0 +1,109 @@
+//! Which engagements a page view shows.
+//!
+//! - [`targeting`]: the rules an engagement is written with (sections, URL, attribute
+//!   conditions, frequency cap), validated once and evaluated without allocating.
+//! - [`sde_path`]: the attribute paths conditions name, read from a visit's merged state.
+//! - [`snapshot`]: an account's engagements compiled for deciding, and `decide` (pure).
+//! - [`input`]: strict reading of request bodies, errors at JSON pointers.
+//! - [`Decisions`] (here): the per-account snapshots, built from the store when first
+//!   needed and dropped whenever an admin write changes the account, so a decision never
+//!   reads campaigns from the database.
+
+pub mod input;
+pub mod sde_path;
+pub mod snapshot;
+pub mod targeting;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use engage_store::{Store, StoreError};
+
+pub use snapshot::{AccountSnapshot, Content, Offer, PageView, Shown};
+pub use targeting::Targeting;
+
+/// The snapshots of the accounts that asked for a decision since their last change.
+///
+/// Consistency: a write to an account's campaigns calls [`Decisions::invalidate`] after it
+/// committed. Every load takes a generation number before it reads the store and is only
+/// kept if no invalidation came after that number, so a load that may have read the
+/// state from before a write never replaces what the write invalidated. Loads of one
+/// account are single-flight: concurrent misses wait for one load.
+#[derive(Default)]
+pub struct Decisions {
+    entries: RwLock<HashMap<String, Entry>>,
+    generation: AtomicU64,
+}
+
+#[derive(Default)]
+struct Entry {
+    snapshot: Option<Arc<AccountSnapshot>>,
+    /// Loads that started at or before this generation are stale.
+    valid_from: u64,
+    loading: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Decisions {
+    // A panic while holding the lock cannot leave the map half-changed (every change is
+    // one insert or one field store), so a poisoned lock is still usable.
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Entry>> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Entry>> {
+        self.entries.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cached(&self, account_id: &str) -> Option<Arc<AccountSnapshot>> {
+        self.read().get(account_id).and_then(|e| e.snapshot.clone())
+    }
+
+    /// The account's snapshot, loading it from the store when there is none.
+    pub async fn snapshot(
+        &self,
+        store: &dyn Store,
+        account_id: &str,
+    ) -> Result<Arc<AccountSnapshot>, StoreError> {
+        if let Some(snapshot) = self.cached(account_id) {
+            return Ok(snapshot);
+        }
+        let loading = self
+            .write()
+            .entry(account_id.to_owned())
+            .or_default()
+            .loading
+            .clone();
+        let _one_load = loading.lock().await;
+        if let Some(snapshot) = self.cached(account_id) {
+            return Ok(snapshot);
+        }
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let snapshot = Arc::new(load(store, account_id).await?);
+        let mut entries = self.write();
+        let entry = entries.entry(account_id.to_owned()).or_default();
+        if generation > entry.valid_from {
+            entry.snapshot = Some(snapshot.clone());
+        }
+        Ok(snapshot)
+    }
+
+    /// Drops the account's snapshot after a change; the next decision loads a new one.
+    pub fn invalidate(&self, account_id: &str) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut entries = self.write();
+        let entry = entries.entry(account_id.to_owned()).or_default();
+        entry.valid_from = generation;
+        entry.snapshot = None;
+    }
+}
+
+#[tracing::instrument(skip_all, fields(account = %account_id))]
+async fn load(store: &dyn Store, account_id: &str) -> Result<AccountSnapshot, StoreError> {
+    let apps = store.apps(account_id).await?;
+    let campaigns = store.campaigns(account_id).await?;
+    let engagements = store.engagements(account_id, None).await?;
+    let snapshot = AccountSnapshot::build(apps, &campaigns, engagements);
+    tracing::debug!(engagements = snapshot.len(), "decision snapshot built");
+    Ok(snapshot)
+}

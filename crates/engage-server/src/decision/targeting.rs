@@ -1,0 +1,885 @@
+//! An engagement's targeting rules: which page views and visits it is shown to.
+//!
+//! ```json
+//! {"sections":  {"include": ["shop"], "exclude": ["checkout"]},
+//!  "url":       {"include": [{"contains": "/cart"}, {"prefix": "https://shop.example/sale/"},
+//!                            {"regex": "/product/[0-9]+$"}],
+//!               "exclude": [{"contains": "?preview"}]},
+//!  "sdes":      [{"path": "cartStatus.total", "op": "gt", "value": 100},
+//!                {"path": "customerInfo.customerType", "op": "eq", "value": "vip"}],
+//!  "frequency": {"maxImpressions": 3}}
+//! ```
+//!
+//! Every part is optional and all given parts must hold. An `include` list holds when any
+//! of its entries does (an empty or absent one always holds), an `exclude` list when none
+//! does. Sections and text values compare without regard to case. Attribute conditions
+//! are read on the visit's merged attribute state (see [`super::sde_path`]).
+//!
+//! [`Targeting::parse`] validates once, when an engagement is written: unknown members,
+//! bad regular expressions, unknown attribute paths and operators, and values that do not
+//! fit their operator are errors at their JSON pointers. The parsed form evaluates without
+//! allocating and its [`Targeting::to_json`] is what is stored.
+
+use engage_model::json::Json;
+use engage_model::VisitSdes;
+use regex::Regex;
+use serde_json::{json, Map, Value};
+
+use super::input::{child, index, number, object, string, uint, Problems};
+use super::sde_path::SdePath;
+
+/// Most entries in one list of a rule.
+pub const MAX_LIST: usize = 100;
+/// Most attribute conditions of one engagement.
+pub const MAX_CONDITIONS: usize = 50;
+/// Longest section name, URL pattern or compared text.
+pub const MAX_SECTION_CHARS: usize = 256;
+pub const MAX_PATTERN_CHARS: usize = 2048;
+/// Largest compiled regular expression (bytes of the regex crate's program).
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+/// Highest frequency cap.
+pub const MAX_IMPRESSIONS: u64 = 10_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct Targeting {
+    pub sections: Lists<String>,
+    pub url: Lists<UrlMatch>,
+    pub sdes: Vec<Condition>,
+    /// At most this many impressions per visitor.
+    pub max_impressions: Option<u32>,
+}
+
+/// An include list and an exclude list.
+#[derive(Debug, Clone)]
+pub struct Lists<T> {
+    pub include: Vec<T>,
+    pub exclude: Vec<T>,
+}
+
+impl<T> Default for Lists<T> {
+    fn default() -> Self {
+        Lists {
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+impl<T> Lists<T> {
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+}
+
+/// One URL rule.
+#[derive(Debug, Clone)]
+pub enum UrlMatch {
+    Contains(String),
+    Prefix(String),
+    Regex(Regex),
+}
+
+impl UrlMatch {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UrlMatch::Contains(_) => "contains",
+            UrlMatch::Prefix(_) => "prefix",
+            UrlMatch::Regex(_) => "regex",
+        }
+    }
+
+    pub fn pattern(&self) -> &str {
+        match self {
+            UrlMatch::Contains(s) | UrlMatch::Prefix(s) => s,
+            UrlMatch::Regex(r) => r.as_str(),
+        }
+    }
+
+    /// URLs compare as sent (case matters in paths); a regex may use `(?i)`.
+    pub fn matches(&self, url: &str) -> bool {
+        match self {
+            UrlMatch::Contains(s) => url.contains(s.as_str()),
+            UrlMatch::Prefix(s) => url.starts_with(s.as_str()),
+            UrlMatch::Regex(r) => r.is_match(url),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({ self.kind(): self.pattern() })
+    }
+}
+
+/// A text to compare with, lowercased once.
+#[derive(Debug, Clone)]
+pub struct Needle {
+    lower: String,
+    ascii: bool,
+}
+
+impl Needle {
+    fn new(text: &str) -> Needle {
+        Needle {
+            lower: text.to_lowercase(),
+            ascii: text.is_ascii(),
+        }
+    }
+
+    fn equals(&self, value: &str) -> bool {
+        if self.ascii && value.is_ascii() {
+            value.eq_ignore_ascii_case(&self.lower)
+        } else {
+            value.to_lowercase() == self.lower
+        }
+    }
+
+    fn starts(&self, value: &str) -> bool {
+        if self.ascii && value.is_ascii() {
+            value
+                .as_bytes()
+                .get(..self.lower.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(self.lower.as_bytes()))
+        } else {
+            value.to_lowercase().starts_with(&self.lower)
+        }
+    }
+
+    fn within(&self, value: &str) -> bool {
+        if self.ascii && value.is_ascii() {
+            let needle = self.lower.as_bytes();
+            needle.is_empty()
+                || value
+                    .as_bytes()
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+        } else {
+            value.to_lowercase().contains(&self.lower)
+        }
+    }
+}
+
+/// A value an attribute is compared with: numbers compare as numbers, the rest as text
+/// without regard to case.
+#[derive(Debug, Clone)]
+pub enum Scalar {
+    Number(f64),
+    Text(Needle),
+}
+
+impl Scalar {
+    fn equals(&self, value: &str) -> bool {
+        match self {
+            Scalar::Number(n) => as_number(value) == Some(*n),
+            Scalar::Text(t) => t.equals(value),
+        }
+    }
+}
+
+fn as_number(value: &str) -> Option<f64> {
+    value.trim().parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Eq(Scalar),
+    Ne(Scalar),
+    Gt(f64),
+    Gte(f64),
+    Lt(f64),
+    Lte(f64),
+    Contains(Needle),
+    StartsWith(Needle),
+    In(Vec<Scalar>),
+    NotIn(Vec<Scalar>),
+    Exists(bool),
+    Matches(Regex),
+}
+
+pub const OPERATORS: [&str; 12] = [
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "startsWith",
+    "in",
+    "notIn",
+    "exists",
+    "matches",
+];
+
+/// One attribute condition.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub path: SdePath,
+    pub op: Op,
+    /// The operator's name and the value as given, for [`Targeting::to_json`].
+    op_name: &'static str,
+    value: Value,
+}
+
+impl Condition {
+    /// Whether the visit's attributes satisfy the condition. The positive operators hold
+    /// when any value at the path satisfies them; `ne`, `notIn` and `exists: false` when
+    /// none does (so an attribute never reported satisfies them).
+    pub fn holds(&self, sdes: &VisitSdes) -> bool {
+        let path = self.path;
+        match &self.op {
+            Op::Eq(s) => path.any(sdes, &mut |v| s.equals(v)),
+            Op::Ne(s) => !path.any(sdes, &mut |v| s.equals(v)),
+            Op::Gt(n) => path.any(sdes, &mut |v| as_number(v).is_some_and(|x| x > *n)),
+            Op::Gte(n) => path.any(sdes, &mut |v| as_number(v).is_some_and(|x| x >= *n)),
+            Op::Lt(n) => path.any(sdes, &mut |v| as_number(v).is_some_and(|x| x < *n)),
+            Op::Lte(n) => path.any(sdes, &mut |v| as_number(v).is_some_and(|x| x <= *n)),
+            Op::Contains(t) => path.any(sdes, &mut |v| t.within(v)),
+            Op::StartsWith(t) => path.any(sdes, &mut |v| t.starts(v)),
+            Op::In(list) => path.any(sdes, &mut |v| list.iter().any(|s| s.equals(v))),
+            Op::NotIn(list) => !path.any(sdes, &mut |v| list.iter().any(|s| s.equals(v))),
+            Op::Exists(expected) => path.any(sdes, &mut |_| true) == *expected,
+            Op::Matches(r) => path.any(sdes, &mut |v| r.is_match(v)),
+        }
+    }
+
+    /// The canonical form, also the key under which equal conditions are shared.
+    pub fn to_json(&self) -> Value {
+        json!({"path": self.path.name(), "op": self.op_name, "value": self.value})
+    }
+}
+
+impl Targeting {
+    /// Reads and checks a targeting object; `path` is its pointer in the request body.
+    pub fn parse(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Targeting> {
+        let before = problems.errors.len();
+        let members = object(
+            json,
+            path,
+            &["sections", "url", "sdes", "frequency"],
+            problems,
+        )?;
+        let mut targeting = Targeting::default();
+        if let Some(sections) = members.get("sections") {
+            targeting.sections =
+                lists(sections, &members.path("sections"), problems, |j, p, pr| {
+                    string(j, p, MAX_SECTION_CHARS, pr)
+                });
+        }
+        if let Some(url) = members.get("url") {
+            targeting.url = lists(url, &members.path("url"), problems, url_match);
+        }
+        if let Some(sdes) = members.get("sdes") {
+            let path = members.path("sdes");
+            match sdes {
+                Json::Array(items) if items.len() > MAX_CONDITIONS => problems.add(
+                    &path,
+                    format!(
+                        "{} conditions, at most {MAX_CONDITIONS} are allowed",
+                        items.len()
+                    ),
+                ),
+                Json::Array(items) => {
+                    targeting.sdes = items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| condition(item, &index(&path, i), problems))
+                        .collect();
+                }
+                other => problems.add(&path, format!("expected an array, found {}", other.kind())),
+            }
+        }
+        if let Some(frequency) = members.get("frequency") {
+            let path = members.path("frequency");
+            if let Some(f) = object(frequency, &path, &["maxImpressions"], problems) {
+                match f.get("maxImpressions") {
+                    None => problems.add(&f.path("maxImpressions"), "missing"),
+                    Some(n) => {
+                        targeting.max_impressions =
+                            uint(n, &f.path("maxImpressions"), 1..=MAX_IMPRESSIONS, problems)
+                                .and_then(|n| u32::try_from(n).ok());
+                    }
+                }
+            }
+        }
+        (problems.errors.len() == before).then_some(targeting)
+    }
+
+    /// Reads a targeting object that was stored by [`Targeting::to_json`].
+    pub fn from_stored(value: &Value) -> Result<Targeting, String> {
+        let text = value.to_string();
+        let json = Json::parse_str(&text).map_err(|e| e.to_string())?;
+        let mut problems = Problems::default();
+        Targeting::parse(&json, "", &mut problems).ok_or_else(|| {
+            problems
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// The canonical form: what was given, without the parts that say nothing.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        if !self.sections.is_empty() {
+            out.insert(
+                "sections".into(),
+                lists_json(&self.sections, |s| Value::from(s.as_str())),
+            );
+        }
+        if !self.url.is_empty() {
+            out.insert("url".into(), lists_json(&self.url, UrlMatch::to_json));
+        }
+        if !self.sdes.is_empty() {
+            out.insert(
+                "sdes".into(),
+                Value::Array(self.sdes.iter().map(Condition::to_json).collect()),
+            );
+        }
+        if let Some(n) = self.max_impressions {
+            out.insert("frequency".into(), json!({ "maxImpressions": n }));
+        }
+        Value::Object(out)
+    }
+}
+
+fn lists_json<T>(lists: &Lists<T>, item: impl Fn(&T) -> Value) -> Value {
+    let mut out = Map::new();
+    if !lists.include.is_empty() {
+        out.insert(
+            "include".into(),
+            Value::Array(lists.include.iter().map(&item).collect()),
+        );
+    }
+    if !lists.exclude.is_empty() {
+        out.insert(
+            "exclude".into(),
+            Value::Array(lists.exclude.iter().map(&item).collect()),
+        );
+    }
+    Value::Object(out)
+}
+
+fn lists<T>(
+    json: &Json<'_>,
+    path: &str,
+    problems: &mut Problems,
+    item: impl Fn(&Json<'_>, &str, &mut Problems) -> Option<T>,
+) -> Lists<T> {
+    let mut out = Lists::default();
+    let Some(members) = object(json, path, &["include", "exclude"], problems) else {
+        return out;
+    };
+    for (key, list) in [("include", &mut out.include), ("exclude", &mut out.exclude)] {
+        let Some(value) = members.get(key) else {
+            continue;
+        };
+        let path = members.path(key);
+        match value {
+            Json::Array(items) if items.len() > MAX_LIST => problems.add(
+                &path,
+                format!("{} entries, at most {MAX_LIST} are allowed", items.len()),
+            ),
+            Json::Array(items) => {
+                for (i, entry) in items.iter().enumerate() {
+                    if let Some(parsed) = item(entry, &index(&path, i), problems) {
+                        list.push(parsed);
+                    }
+                }
+            }
+            other => problems.add(&path, format!("expected an array, found {}", other.kind())),
+        }
+    }
+    out
+}
+
+const URL_KINDS: &str = "`contains`, `prefix` or `regex`";
+
+fn url_match(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<UrlMatch> {
+    let Json::Object(members) = json else {
+        problems.add(
+            path,
+            format!(
+                "expected an object with one of {URL_KINDS}, found {}",
+                json.kind()
+            ),
+        );
+        return None;
+    };
+    let [(kind, value)] = members.as_slice() else {
+        problems.add(
+            path,
+            format!(
+                "expected exactly one of {URL_KINDS}, found {} members",
+                members.len()
+            ),
+        );
+        return None;
+    };
+    let value_path = child(path, kind);
+    match kind.as_ref() {
+        "contains" => string_raw(value, &value_path, problems).map(UrlMatch::Contains),
+        "prefix" => string_raw(value, &value_path, problems).map(UrlMatch::Prefix),
+        "regex" => string_raw(value, &value_path, problems)
+            .and_then(|source| compile(&source, &value_path, problems))
+            .map(UrlMatch::Regex),
+        other => {
+            problems.add(
+                &value_path,
+                format!("unknown URL rule `{other}`, expected {URL_KINDS}"),
+            );
+            None
+        }
+    }
+}
+
+/// A pattern string, kept exactly as given (spaces can matter in a URL pattern).
+fn string_raw(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<String> {
+    match json {
+        Json::String(s) if s.is_empty() => {
+            problems.add(path, "must not be empty");
+            None
+        }
+        Json::String(s) if s.chars().count() > MAX_PATTERN_CHARS => {
+            problems.add(path, format!("longer than {MAX_PATTERN_CHARS} characters"));
+            None
+        }
+        Json::String(s) => Some(s.to_string()),
+        other => {
+            problems.add(path, format!("expected a string, found {}", other.kind()));
+            None
+        }
+    }
+}
+
+fn compile(source: &str, path: &str, problems: &mut Problems) -> Option<Regex> {
+    match regex::RegexBuilder::new(source)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+    {
+        Ok(regex) => Some(regex),
+        Err(regex::Error::CompiledTooBig(_)) => {
+            problems.add(path, "regular expression is too large");
+            None
+        }
+        Err(e) => {
+            // The parser's message spans several lines (the pattern, a caret, the error):
+            // the last line says what is wrong.
+            let text = e.to_string();
+            let reason = text
+                .lines()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix("error: "))
+                .unwrap_or(text.trim());
+            problems.add(path, format!("invalid regular expression: {reason}"));
+            None
+        }
+    }
+}
+
+fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Condition> {
+    let members = object(json, path, &["path", "op", "value"], problems)?;
+    let sde_path = match members.get("path") {
+        None => {
+            problems.add(&members.path("path"), "missing");
+            None
+        }
+        Some(Json::String(name)) => match SdePath::parse(name) {
+            Ok(p) => Some(p),
+            Err(message) => {
+                problems.add(&members.path("path"), message);
+                None
+            }
+        },
+        Some(other) => {
+            problems.add(
+                &members.path("path"),
+                format!("expected a string, found {}", other.kind()),
+            );
+            None
+        }
+    };
+    let op_name = match members.get("op") {
+        None => {
+            problems.add(&members.path("op"), "missing");
+            None
+        }
+        Some(Json::String(name)) => match OPERATORS.iter().find(|o| **o == name.as_ref()) {
+            Some(op) => Some(*op),
+            None => {
+                problems.add(
+                    &members.path("op"),
+                    format!(
+                        "unknown operator `{name}`, expected one of {}",
+                        OPERATORS.join(", ")
+                    ),
+                );
+                None
+            }
+        },
+        Some(other) => {
+            problems.add(
+                &members.path("op"),
+                format!("expected a string, found {}", other.kind()),
+            );
+            None
+        }
+    };
+    let op_name = op_name?;
+    let value_path = members.path("value");
+    let value = members.get("value");
+    let op = match (op_name, value) {
+        ("exists", None) => Some(Op::Exists(true)),
+        ("exists", Some(Json::Bool(b))) => Some(Op::Exists(*b)),
+        ("exists", Some(other)) => {
+            problems.add(
+                &value_path,
+                format!("`exists` takes true or false, found {}", other.kind()),
+            );
+            None
+        }
+        (_, None) => {
+            problems.add(
+                &value_path,
+                format!("missing, `{op_name}` compares with a value"),
+            );
+            None
+        }
+        ("eq", Some(v)) => scalar(v, &value_path, problems).map(Op::Eq),
+        ("ne", Some(v)) => scalar(v, &value_path, problems).map(Op::Ne),
+        ("gt" | "gte" | "lt" | "lte", Some(v)) => match number(v).filter(|n| n.is_finite()) {
+            Some(n) => Some(match op_name {
+                "gt" => Op::Gt(n),
+                "gte" => Op::Gte(n),
+                "lt" => Op::Lt(n),
+                _ => Op::Lte(n),
+            }),
+            None => {
+                problems.add(
+                    &value_path,
+                    format!("`{op_name}` compares with a number, found {}", v.kind()),
+                );
+                None
+            }
+        },
+        ("contains" | "startsWith", Some(v)) => string(v, &value_path, MAX_PATTERN_CHARS, problems)
+            .map(|s| {
+                if op_name == "contains" {
+                    Op::Contains(Needle::new(&s))
+                } else {
+                    Op::StartsWith(Needle::new(&s))
+                }
+            }),
+        ("in" | "notIn", Some(Json::Array(items)))
+            if items.is_empty() || items.len() > MAX_LIST =>
+        {
+            problems.add(
+                &value_path,
+                format!("expected 1 to {MAX_LIST} values, found {}", items.len()),
+            );
+            None
+        }
+        ("in" | "notIn", Some(Json::Array(items))) => {
+            let before = problems.errors.len();
+            let list: Vec<Scalar> = items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| scalar(item, &index(&value_path, i), problems))
+                .collect();
+            (problems.errors.len() == before).then(|| {
+                if op_name == "in" {
+                    Op::In(list)
+                } else {
+                    Op::NotIn(list)
+                }
+            })
+        }
+        ("in" | "notIn", Some(other)) => {
+            problems.add(
+                &value_path,
+                format!(
+                    "`{op_name}` takes an array of values, found {}",
+                    other.kind()
+                ),
+            );
+            None
+        }
+        ("matches", Some(v)) => string_raw(v, &value_path, problems)
+            .and_then(|source| compile(&source, &value_path, problems))
+            .map(Op::Matches),
+        (_, Some(_)) => None,
+    };
+    let (path, op) = (sde_path?, op?);
+    let value = match value {
+        Some(v) => v.to_value(),
+        None => Value::Bool(true),
+    };
+    Some(Condition {
+        path,
+        op,
+        op_name,
+        value,
+    })
+}
+
+fn scalar(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Scalar> {
+    match json {
+        Json::Number(_) => number(json).filter(|n| n.is_finite()).map(Scalar::Number),
+        Json::String(s) if s.chars().count() <= MAX_PATTERN_CHARS => {
+            Some(Scalar::Text(Needle::new(s)))
+        }
+        Json::String(_) => {
+            problems.add(path, format!("longer than {MAX_PATTERN_CHARS} characters"));
+            None
+        }
+        Json::Bool(b) => Some(Scalar::Text(Needle::new(if *b { "true" } else { "false" }))),
+        other => {
+            problems.add(
+                path,
+                format!(
+                    "expected a string, a number or a boolean, found {}",
+                    other.kind()
+                ),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use engage_model::Sde;
+
+    fn parse(text: &str) -> Result<Targeting, Vec<(String, String)>> {
+        let json = Json::parse_str(text).unwrap();
+        let mut problems = Problems::default();
+        Targeting::parse(&json, "/targeting", &mut problems).ok_or_else(|| {
+            problems
+                .errors
+                .into_iter()
+                .map(|e| (e.path, e.message))
+                .collect()
+        })
+    }
+
+    fn errors_at(text: &str) -> Vec<String> {
+        parse(text)
+            .unwrap_err()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    fn visit(page_sdes: &[&str]) -> VisitSdes {
+        page_sdes.iter().fold(VisitSdes::default(), |s, text| {
+            s.with(Sde::from_page(&Json::parse_str(text).unwrap()).unwrap())
+        })
+    }
+
+    fn cond(text: &str) -> Condition {
+        let t = parse(&format!(r#"{{"sdes":[{text}]}}"#)).unwrap();
+        t.sdes.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn the_documented_example_parses_and_round_trips() {
+        let text = r#"{"sections":{"include":["shop"],"exclude":["checkout"]},
+            "url":{"include":[{"contains":"/cart"},{"prefix":"https://shop.example/sale/"},{"regex":"/product/[0-9]+$"}],
+                   "exclude":[{"contains":"?preview"}]},
+            "sdes":[{"path":"cartStatus.total","op":"gt","value":100},
+                    {"path":"customerInfo.customerType","op":"eq","value":"vip"}],
+            "frequency":{"maxImpressions":3}}"#;
+        let t = parse(text).unwrap();
+        let canonical = t.to_json();
+        assert_eq!(
+            canonical,
+            serde_json::from_str::<Value>(text).unwrap(),
+            "canonical form keeps what was given"
+        );
+        let again = Targeting::from_stored(&canonical).unwrap();
+        assert_eq!(again.to_json(), canonical);
+        assert_eq!(again.max_impressions, Some(3));
+        assert_eq!(parse("{}").unwrap().to_json(), json!({}));
+        assert_eq!(
+            parse(r#"{"sections":{},"url":{"include":[]},"sdes":[]}"#)
+                .unwrap()
+                .to_json(),
+            json!({})
+        );
+    }
+
+    #[test]
+    fn unknown_members_and_impossible_rules_are_reported_at_their_pointers() {
+        assert_eq!(errors_at(r#"{"section":[]}"#), ["/targeting/section"]);
+        assert_eq!(
+            errors_at(r#"{"sections":{"include":["a"],"only":["b"]}}"#),
+            ["/targeting/sections/only"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sections":{"include":["a", 3, ""]}}"#),
+            [
+                "/targeting/sections/include/1",
+                "/targeting/sections/include/2"
+            ]
+        );
+        assert_eq!(
+            errors_at(r#"{"url":{"include":[{"regex":"(unclosed"}]}}"#),
+            ["/targeting/url/include/0/regex"]
+        );
+        let (_, message) = &parse(r#"{"url":{"include":[{"regex":"(unclosed"}]}}"#).unwrap_err()[0];
+        assert_eq!(message, "invalid regular expression: unclosed group");
+        assert_eq!(
+            errors_at(r#"{"url":{"exclude":[{"suffix":".pdf"}]}}"#),
+            ["/targeting/url/exclude/0/suffix"]
+        );
+        assert_eq!(
+            errors_at(r#"{"url":{"include":[{"contains":"a","prefix":"b"}]}}"#),
+            ["/targeting/url/include/0"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"cart.total","op":"gt","value":1}]}"#),
+            ["/targeting/sdes/0/path"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"cartStatus.total","op":"between","value":1}]}"#),
+            ["/targeting/sdes/0/op"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"cartStatus.total","op":"gt","value":"100"}]}"#),
+            ["/targeting/sdes/0/value"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"cartStatus.total","op":"gt"}]}"#),
+            ["/targeting/sdes/0/value"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"cartStatus.total","op":"in","value":[]}]}"#),
+            ["/targeting/sdes/0/value"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"cartStatus.total","op":"in","value":[1,{}]}]}"#),
+            ["/targeting/sdes/0/value/1"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"lead.topic","op":"matches","value":"["}]}"#),
+            ["/targeting/sdes/0/value"]
+        );
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"lead.topic","op":"eq","value":1,"x":1}]}"#),
+            ["/targeting/sdes/0/x"]
+        );
+        assert_eq!(
+            errors_at(r#"{"frequency":{"maxImpressions":0}}"#),
+            ["/targeting/frequency/maxImpressions"]
+        );
+        assert_eq!(
+            errors_at(r#"{"frequency":{}}"#),
+            ["/targeting/frequency/maxImpressions"]
+        );
+        assert_eq!(errors_at(r#"[]"#), ["/targeting"]);
+        assert_eq!(
+            errors_at(r#"{"sdes":[{"path":"a","op":"b"}],"url":{"include":[{"regex":"("}]}}"#),
+            [
+                "/targeting/url/include/0/regex",
+                "/targeting/sdes/0/path",
+                "/targeting/sdes/0/op"
+            ]
+        );
+    }
+
+    #[test]
+    fn url_rules_match_contains_prefix_and_regex() {
+        let t = parse(
+            r#"{"url":{"include":[{"contains":"/cart"},{"prefix":"https://shop.example/sale/"},{"regex":"/product/[0-9]+$"}]}}"#,
+        )
+        .unwrap();
+        let any = |url: &str| t.url.include.iter().any(|r| r.matches(url));
+        assert!(any("https://shop.example/cart?x=1"));
+        assert!(any("https://shop.example/sale/shoes"));
+        assert!(any("https://shop.example/product/42"));
+        assert!(!any("https://shop.example/product/42/reviews"));
+        assert!(!any(
+            "https://other.example/?next=https://shop.example/sale/"
+        ));
+        assert!(!any("https://shop.example/CART"), "URLs compare with case");
+    }
+
+    #[test]
+    fn conditions_compare_numbers_as_numbers_and_text_without_case() {
+        let sdes = visit(&[
+            r#"{"type":"cart","total":"150.50","products":[{"product":{"category":"Shoes"}}]}"#,
+            r#"{"type":"ctmrinfo","info":{"ctype":"VIP"}}"#,
+            r#"{"type":"prodView","products":[{"product":{"category":"bags"}}]}"#,
+            r#"{"type":"prodView","products":[{"product":{"category":"Women Shoes"}}]}"#,
+        ]);
+        let holds = |text: &str| cond(text).holds(&sdes);
+        assert!(holds(
+            r#"{"path":"cartStatus.total","op":"gt","value":100}"#
+        ));
+        assert!(!holds(
+            r#"{"path":"cartStatus.total","op":"gt","value":150.5}"#
+        ));
+        assert!(holds(
+            r#"{"path":"cartStatus.total","op":"gte","value":150.5}"#
+        ));
+        assert!(holds(
+            r#"{"path":"cartStatus.total","op":"eq","value":150.5}"#
+        ));
+        assert!(holds(
+            r#"{"path":"cartStatus.total","op":"lt","value":1000}"#
+        ));
+        assert!(!holds(
+            r#"{"path":"cartStatus.total","op":"lte","value":100}"#
+        ));
+        assert!(holds(
+            r#"{"path":"customerInfo.customerType","op":"eq","value":"vip"}"#
+        ));
+        assert!(!holds(
+            r#"{"path":"customerInfo.customerType","op":"ne","value":"Vip"}"#
+        ));
+        assert!(holds(
+            r#"{"path":"customerInfo.customerType","op":"in","value":["gold","vip"]}"#
+        ));
+        assert!(holds(
+            r#"{"path":"customerInfo.customerType","op":"notIn","value":["gold"]}"#
+        ));
+        assert!(holds(
+            r#"{"path":"viewedProduct.products.product.category","op":"eq","value":"BAGS"}"#
+        ));
+        assert!(holds(
+            r#"{"path":"viewedProduct.products.product.category","op":"contains","value":"shoes"}"#
+        ));
+        assert!(holds(
+            r#"{"path":"viewedProduct.products.product.category","op":"startsWith","value":"women"}"#
+        ));
+        assert!(holds(
+            r#"{"path":"viewedProduct.products.product.category","op":"matches","value":"^Women"}"#
+        ));
+        assert!(holds(
+            r#"{"path":"cartStatus.products.product.category","op":"exists"}"#
+        ));
+        assert!(holds(
+            r#"{"path":"purchase.total","op":"exists","value":false}"#
+        ));
+        assert!(!holds(r#"{"path":"purchase.total","op":"gt","value":0}"#));
+        assert!(holds(r#"{"path":"purchase.total","op":"ne","value":5}"#));
+    }
+
+    #[test]
+    fn needles_handle_non_ascii_text() {
+        let sdes = visit(&[r#"{"type":"ctmrinfo","info":{"ctype":"ÉLITE"}}"#]);
+        assert!(
+            cond(r#"{"path":"customerInfo.customerType","op":"eq","value":"élite"}"#).holds(&sdes)
+        );
+        assert!(
+            cond(r#"{"path":"customerInfo.customerType","op":"contains","value":"lit"}"#)
+                .holds(&sdes)
+        );
+        assert!(
+            cond(r#"{"path":"customerInfo.customerType","op":"startsWith","value":"él"}"#)
+                .holds(&sdes)
+        );
+    }
+}
