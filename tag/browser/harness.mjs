@@ -127,21 +127,21 @@ export class Pages {
     this.pages = new Map();
     this.server = createServer((req, res) => {
       const path = new URL(req.url, 'http://x').pathname;
-      const html = this.pages.get(path);
-      if (html == null) {
+      const page = this.pages.get(path);
+      if (page == null) {
         res.writeHead(404, { 'content-type': 'text/plain' });
         return res.end('no such test page');
       }
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(html);
+      res.writeHead(200, Object.assign({ 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, page.headers));
+      res.end(page.html);
     });
   }
   async start() {
     await new Promise((r) => this.server.listen(0, '127.0.0.1', r));
     this.origin = `http://127.0.0.1:${this.server.address().port}`;
   }
-  set(path, html) {
-    this.pages.set(path, html);
+  set(path, html, headers = {}) {
+    this.pages.set(path, { html, headers });
     return this.origin + path;
   }
   async stop() {
@@ -151,14 +151,14 @@ export class Pages {
 
 // A page embedding the tag with the documented snippet; `head` runs before it (inline
 // lpTag code a site might have), `body` is the page's markup.
-export function shopPage(engage, { head = '', body = '', title = 'Test shop' } = {}) {
+export function shopPage(engage, { head = '', body = '', title = 'Test shop', nonce = '' } = {}) {
   const snippet = SNIPPET.replace(/ACCOUNT_ID/g, engage.account).replace('https://ENGAGE_HOST', engage.url);
   return `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>
 <style>body{font:16px/1.5 Georgia,serif;margin:0;padding:24px;background:#fafafa}
 /* hostile page CSS: the engagements' shadow DOM must not care */
 button{background:hotpink!important;font-size:40px} div{letter-spacing:3px} p{color:red}</style>
-<script>${head}</script>
-<script>${snippet}</script></head><body><h1>${title}</h1><p>Products, cart and checkout.</p>${body}</body></html>`;
+<script${nonce ? ` nonce="${nonce}"` : ''}>${head}</script>
+<script${nonce ? ` nonce="${nonce}"` : ''}>${snippet}</script></head><body><h1>${title}</h1><p>Products, cart and checkout.</p>${body}</body></html>`;
 }
 
 export async function launch() {

@@ -1,7 +1,9 @@
 // Engagement rendering and the LP_OFFERS lifecycle (SPEC §1). Each engagement is an
 // <engage-offer> element with its own shadow root: the page's CSS cannot reach inside it,
 // and its styles cannot leak out. Its position is an inline style on the host, which the
-// page's ordinary rules do not override.
+// page's ordinary rules do not override. Both are set through the CSSOM (a constructed
+// stylesheet shared by every shadow root, style.cssText on the host), which a page's
+// Content-Security-Policy does not block the way it blocks <style> and style="".
 
 const STATE_NAMES = { 1: 'Online', 2: 'Offline', 4: 'Busy' };
 const STATE_ACTIONS = { 1: 'Chat now', 2: 'Leave a message', 4: 'Wait for an agent' };
@@ -33,6 +35,20 @@ const CSS =
   '.t5{width:auto;box-shadow:none;border:1px solid #d0d7de;animation:none}' +
   '.t6{width:auto;border-radius:0;display:flex;align-items:center;gap:16px;padding:10px 56px 10px 18px}' +
   '.t6 p,.t6 strong{margin:0}.t6 p{flex:1}';
+
+// One parsed stylesheet for every engagement on the page, where the browser can share one.
+let sharedSheet;
+const sheet = () => {
+  if (sharedSheet === undefined) {
+    try {
+      sharedSheet = new CSSStyleSheet();
+      sharedSheet.replaceSync(CSS);
+    } catch (e) {
+      sharedSheet = null;
+    }
+  }
+  return sharedSheet;
+};
 
 const el = (name, attributes, text) => {
   const n = document.createElement(name);
@@ -101,15 +117,18 @@ const createRenderer = (tag) => {
       'data-context-id': e.contextId,
       'data-engagement-type': type,
       'data-state': (STATE_NAMES[e.state] || '').toLowerCase(),
-      style: 'all:initial;position:fixed;z-index:2147483000;' + hostStyle,
     });
+    host.style.cssText = 'all:initial;position:fixed;z-index:2147483000;' + hostStyle;
     const card = el('div', { class: 'e t' + type, part: 'engagement', role: type === 1 ? 'dialog' : 'complementary', 'aria-label': title });
     const close = el('button', { 'data-action': 'close', 'aria-label': c.closeLabel || 'Close', title: c.closeLabel || 'Close' }, '\u00d7');
     const accept = el('button', { 'data-action': 'accept' }, c.acceptLabel || STATE_ACTIONS[e.state] || 'Chat now');
     card.append(close, el('span', { class: 'st s' + e.state }, STATE_NAMES[e.state] || ''), el('strong', {}, title));
     if (c.body) card.append(el('p', {}, c.body));
     card.append(accept);
-    host.attachShadow({ mode: 'open' }).append(el('style', {}, CSS), card);
+    const root = host.attachShadow({ mode: 'open' });
+    if (sheet() && root.adoptedStyleSheets) root.adoptedStyleSheets = [sheet()];
+    else root.append(el('style', {}, CSS));
+    root.append(card);
 
     let timer = 0;
     let seen = null;

@@ -97,6 +97,7 @@ class Node {
     this._text = '';
     this.listeners = {};
     this.shadowRoot = null;
+    this.style = { cssText: '' };
   }
   setAttribute(k, v) {
     this.attributes.set(k, String(v));

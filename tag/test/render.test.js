@@ -92,7 +92,7 @@ test('every engagement type renders an <engage-offer> host with its ids, type an
     assert.equal(host.shadowRoot.mode, 'open');
     assert.ok(control(host, 'accept'));
     assert.ok(control(host, 'close'));
-    assert.match(host.getAttribute('style'), /position:fixed/);
+    assert.match(host.style.cssText, /position:fixed/);
     assert.equal(host.parentNode, w.document.body);
   });
 });
@@ -130,7 +130,7 @@ test('an embedded engagement (type 5) goes into the element named by its zone', 
   await b.clock.advance(0);
   const host = hosts(w)[0];
   assert.equal(host.parentNode.getAttribute('data-engage-zone'), '42');
-  assert.match(host.getAttribute('style'), /position:relative/);
+  assert.match(host.style.cssText, /position:relative/);
   assert.deepEqual(lifecycle(w), ['START:ctx-1', 'OFFER_DISPLAY:ctx-1']);
 });
 
