@@ -39,9 +39,10 @@ if (!lpTag._engage) {
 
   const api = (path) => base + '/api/account/' + encodeURIComponent(site) + path;
   const transport = site ? createTransport(api('/events'), site, tag.pageId) : null;
+  // Queues an item for the server; false when it can never be sent (too large).
   tag.enqueue = (collection, item) => {
     const s = visit.session();
-    if (transport) transport.add(collection, { v: visit.visitorId, s, p: tag.pageId }, tag.page, item);
+    return transport ? transport.add(collection, { v: visit.visitorId, s, p: tag.pageId }, tag.page, item) : true;
   };
   tag.send = (ids, cb) => (transport ? transport.send(ids, cb) : cb && cb(new Error('no account')));
 

@@ -14,8 +14,7 @@ const createSdes = (tag) => {
       }
       const id = uuid7();
       tag.pageSdes.push(copy(sde));
-      tag.enqueue('sdes', { id, time: now(), sde: copy(sde) });
-      ids.push(id);
+      if (tag.enqueue('sdes', { id, time: now(), sde: copy(sde) })) ids.push(id);
       tag.events.trigger('lp_sdes', 'VAR_ADDED', sde);
     }
     return ids;

@@ -15,6 +15,7 @@ const MAX_ITEMS = 100;
 const KEEPALIVE_BYTES = 60000;
 const MAX_BODY_BYTES = 1000000;
 const MAX_OUTBOX = 2000;
+const MAX_OUTBOX_BYTES = 1000000; // of the site's ~5 MB of localStorage
 const STALE_OUTBOX_MS = 180000;
 const FLUSH_DELAY_MS = 1000;
 
@@ -61,13 +62,23 @@ const createTransport = (endpoint, site, pageKey) => {
     if (outbox.length) schedule(0);
   };
 
+  // Queues one item; false when it is too large for the server to ever take.
   const add = (collection, visit, page, item) => {
     const json = JSON.stringify(item);
+    const size = byteLength(json);
+    if (size > MAX_BODY_BYTES - 1000) {
+      log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', item);
+      return false;
+    }
     pages[visit.p] = page;
-    outbox.push({ c: collection, v: visit.v, s: visit.s, p: visit.p, i: JSON.parse(json), n: byteLength(json) });
-    if (outbox.length > MAX_OUTBOX) {
-      const dropped = outbox.splice(0, outbox.length - MAX_OUTBOX);
-      log('warn', 'outbox full: dropped the ' + dropped.length + ' oldest items');
+    outbox.push({ c: collection, v: visit.v, s: visit.s, p: visit.p, i: JSON.parse(json), n: size });
+    let bytes = 0;
+    for (const x of outbox) bytes += x.n;
+    let drop = 0;
+    while (outbox.length - drop > 1 && (outbox.length - drop > MAX_OUTBOX || bytes > MAX_OUTBOX_BYTES)) bytes -= outbox[drop++].n;
+    if (drop) {
+      outbox.splice(0, drop);
+      log('warn', 'outbox full: dropped the ' + drop + ' oldest items');
     }
     // One write for a burst of items (START, OFFER_DISPLAY, ...), after the current task.
     if (!dirty) {
@@ -78,6 +89,7 @@ const createTransport = (endpoint, site, pageKey) => {
       });
     }
     schedule(FLUSH_DELAY_MS);
+    return true;
   };
 
   const schedule = (ms) => {

@@ -370,6 +370,22 @@ test('the outbox is bounded: past 2000 items the oldest go, with a warning', asy
   assert.equal(totals[0], 5);
 });
 
+test('the outbox is bounded in bytes too (1 MB of the site’s localStorage): the oldest go first', async () => {
+  const b = new Browser();
+  const w = b.load();
+  b.server.mode = 'down';
+  for (let i = 0; i < 30; i++) w.lpTag.sdes.push({ type: 'searchInfo', keywords: ['z'.repeat(50000)], n: i });
+  await b.clock.advance(0);
+  const stored = b.storage.getItem('_engage_q_acct1_' + w.lpTag._engage.tag.pageId);
+  assert.ok(stored.length < 1100000, 'stored outbox of ' + stored.length + ' characters');
+  b.server.mode = 'up';
+  await b.clock.advance(2000);
+  const kept = b.server.items('sdes').map((x) => x.item.sde.n);
+  assert.ok(kept.length >= 18 && kept.length <= 20, kept.length + ' kept');
+  assert.equal(kept[kept.length - 1], 29);
+  assert.ok(b.logs.some((l) => l[0] === 'warn' && /outbox full/.test(l[1])));
+});
+
 test('the decision is asked once per page view', async () => {
   const b = new Browser();
   const w = b.load();
