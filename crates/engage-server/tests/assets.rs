@@ -127,3 +127,62 @@ async fn tag_requests_are_counted_in_metrics() {
         "no tag_js line in:\n{metrics}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_shop_is_served_from_the_binary() {
+    let server = TestServer::start().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let bare = no_redirects
+        .get(format!("{}/demo", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 308);
+    assert_eq!(bare.headers()["location"], "/demo/");
+
+    let home = client()
+        .get(format!("{}/demo/?site={}", server.url, server.account_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    assert_eq!(home.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(home.headers()["cache-control"], "no-cache");
+    let html = home.text().await.unwrap();
+    assert!(html.contains("Demo.page("), "{html}");
+
+    for (file, content_type) in [
+        ("products.html", "text/html; charset=utf-8"),
+        ("product.html", "text/html; charset=utf-8"),
+        ("cart.html", "text/html; charset=utf-8"),
+        ("checkout.html", "text/html; charset=utf-8"),
+        ("demo.js", "application/javascript; charset=utf-8"),
+        ("demo.css", "text/css; charset=utf-8"),
+    ] {
+        let response = client()
+            .get(format!("{}/demo/{file}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{file}");
+        assert_eq!(response.headers()["content-type"], content_type, "{file}");
+    }
+
+    let missing = client()
+        .get(format!("{}/demo/../Cargo.toml", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let unknown = client()
+        .get(format!("{}/demo/secret.txt", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let body: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(body["code"], "not_found");
+}

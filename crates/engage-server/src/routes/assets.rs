@@ -1,12 +1,19 @@
-//! `GET /tag/tag.js?site={accountId}`: the browser tag, compiled into the binary (so
-//! `engage serve` needs no files beside it). The minified build `tag/dist/tag.min.js` is
-//! served; its gzip form and ETag are computed once, on first use. The tag reads its
-//! account from its own `?site=`, so the same bytes serve every account.
+//! Static assets compiled into the binary (so `engage serve` needs no files beside it):
+//!
+//! - `GET /tag/tag.js?site={accountId}`: the browser tag, its minified build
+//!   `tag/dist/tag.min.js`. The tag reads its account from its own `?site=`, so the same
+//!   bytes serve every account.
+//! - `GET /demo/`, `GET /demo/{file}`: the demo shop of `web/demo/` (`?site=` names the
+//!   account there too).
+//!
+//! Each asset's gzip form and ETag are computed once, on first use.
 
 use std::io::Write;
 use std::sync::LazyLock;
 
+use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
@@ -18,15 +25,71 @@ const TAG_JS: &str = include_str!("../../../../tag/dist/tag.min.js");
 const CACHE_CONTROL: &str = "public, max-age=300, stale-while-revalidate=86400";
 
 struct Asset {
+    content_type: &'static str,
+    cache_control: &'static str,
     body: &'static [u8],
     gzip: Vec<u8>,
     etag: HeaderValue,
 }
 
-static TAG: LazyLock<Asset> = LazyLock::new(|| Asset::new(TAG_JS.as_bytes()));
+static TAG: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "application/javascript; charset=utf-8",
+        CACHE_CONTROL,
+        TAG_JS.as_bytes(),
+    )
+});
+
+/// The demo shop's pages: revalidated on every use (ETag), they are small.
+const DEMO_FILES: [(&str, &str, &str); 7] = [
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../../../web/demo/index.html"),
+    ),
+    (
+        "products.html",
+        "text/html; charset=utf-8",
+        include_str!("../../../../web/demo/products.html"),
+    ),
+    (
+        "product.html",
+        "text/html; charset=utf-8",
+        include_str!("../../../../web/demo/product.html"),
+    ),
+    (
+        "cart.html",
+        "text/html; charset=utf-8",
+        include_str!("../../../../web/demo/cart.html"),
+    ),
+    (
+        "checkout.html",
+        "text/html; charset=utf-8",
+        include_str!("../../../../web/demo/checkout.html"),
+    ),
+    (
+        "demo.js",
+        "application/javascript; charset=utf-8",
+        include_str!("../../../../web/demo/demo.js"),
+    ),
+    (
+        "demo.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../../web/demo/demo.css"),
+    ),
+];
+
+static DEMO: LazyLock<Vec<(&'static str, Asset)>> = LazyLock::new(|| {
+    DEMO_FILES
+        .iter()
+        .map(|(name, content_type, body)| {
+            (*name, Asset::new(content_type, "no-cache", body.as_bytes()))
+        })
+        .collect()
+});
 
 impl Asset {
-    fn new(body: &'static [u8]) -> Asset {
+    fn new(content_type: &'static str, cache_control: &'static str, body: &'static [u8]) -> Asset {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         // Writing to a Vec cannot fail; an empty result would only mean serving it plain.
         let gzip: Vec<u8> = encoder
@@ -36,6 +99,8 @@ impl Asset {
         let digest = Sha256::digest(body);
         let etag = format!("\"{}\"", hex::encode(&digest[..12]));
         Asset {
+            content_type,
+            cache_control,
             body,
             gzip,
             etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"tag\"")),
@@ -47,15 +112,33 @@ pub async fn tag_js(headers: HeaderMap) -> Response {
     serve(&TAG, &headers)
 }
 
+/// `GET /demo`: the pages link relatively, so they live under `/demo/`.
+pub async fn demo_redirect() -> Redirect {
+    Redirect::permanent("/demo/")
+}
+
+/// `GET /demo/`: the demo shop's home page.
+pub async fn demo_index(headers: HeaderMap) -> Response {
+    demo_file(Path("index.html".to_owned()), headers).await
+}
+
+/// `GET /demo/{file}`: one of the demo shop's files.
+pub async fn demo_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    match DEMO.iter().find(|(name, _)| *name == file) {
+        Some((_, asset)) => serve(asset, &headers),
+        None => crate::error::ApiError::NotFound.into_response(),
+    }
+}
+
 fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
     let mut h = HeaderMap::new();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/javascript; charset=utf-8"),
+        HeaderValue::from_static(asset.content_type),
     );
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_static(asset.cache_control),
     );
     h.insert(header::ETAG, asset.etag.clone());
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));

@@ -22,6 +22,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/tag/tag.js", get(assets::tag_js))
+        .route("/demo", get(assets::demo_redirect))
+        .route("/demo/", get(assets::demo_index))
+        .route("/demo/{file}", get(assets::demo_file))
         .route(
             "/api/account/{account_id}/events",
             post(collect::collect).options(collect::preflight),
@@ -102,6 +105,7 @@ fn route_label(pattern: &str) -> &'static str {
         "/healthz" => "healthz",
         "/metrics" => "metrics",
         "/tag/tag.js" => "tag_js",
+        "/demo" | "/demo/" | "/demo/{file}" => "demo",
         "/api/account/{account_id}/events" => "collect",
         "/api/account/{account_id}/app/{app_id}/engagement" => "monitoring_engagement",
         "/api/account/{account_id}/app/{app_id}/report" => "monitoring_report",
