@@ -7,11 +7,9 @@
 //! - [`campaigns`]: apps, campaigns and revisioned engagements ([`CampaignStore`], which
 //!   every [`Store`] is); [`campaign_conformance`] is its part of the suite.
 //! - [`open`]: picks a backend from a database URL.
-//! - [`bench`]: the direct-ingest load that measures a backend's ceiling.
 //!
 //! Nothing here knows about HTTP; nothing above the trait knows which database is below.
 
-pub mod bench;
 pub mod campaign_conformance;
 mod campaigns;
 pub mod conformance;
