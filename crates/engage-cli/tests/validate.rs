@@ -1,5 +1,6 @@
 //! `engage validate` as its public contract says: exit 0 and the canonical form on
 //! stdout, or exit 1 and `<JSON pointer>: <message>` lines on stderr.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

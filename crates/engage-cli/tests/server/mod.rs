@@ -1,4 +1,6 @@
 //! Running the real `engage` binary: accounts, a server process, events.
+// Test helpers unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::path::Path;
