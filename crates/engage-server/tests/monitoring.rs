@@ -263,3 +263,136 @@ async fn report_impressions_become_lp_offers_events_of_their_context() {
     let sdes = server.export(ExportKind::Sdes).await;
     assert_eq!(sdes[0]["sde"]["purchase"]["orderId"], "DRV1534XC");
 }
+
+#[tokio::test]
+async fn an_unknown_app_installation_is_404_with_internal_code_18() {
+    let server = TestServer::start().await;
+    let known = admin_support::app(&server).await;
+    for app in ["app-1", "00000000-0000-4000-8000-000000000000"] {
+        let (status, error) = send(
+            server
+                .client
+                .post(engagement_url(&server, app, "v=1.1"))
+                .json(&json!({})),
+        )
+        .await;
+        assert_eq!(
+            (status, error["internalCode"].as_u64()),
+            (404, Some(18)),
+            "{error}"
+        );
+        assert!(error["message"].as_str().unwrap().contains(app), "{error}");
+        assert!(error["time"].as_i64().unwrap() > 1_600_000_000_000);
+    }
+    // The report call too, even for a visit another app started.
+    let (_, visit) = send(
+        server
+            .client
+            .post(engagement_url(&server, &known, "v=1.1"))
+            .json(&json!({})),
+    )
+    .await;
+    let query = format!(
+        "v=1.1&vid={}&sid={}",
+        visit["visitorId"].as_str().unwrap(),
+        visit["sessionId"].as_str().unwrap()
+    );
+    let (status, error) = send(
+        server
+            .client
+            .put(report_url(&server, "app-1", &query))
+            .json(&json!({"engagementAttributes": []})),
+    )
+    .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (404, Some(18)));
+    // Nothing was recorded for the unknown app: only the known app's visit exists.
+    assert!(server.export(ExportKind::Quarantine).await.is_empty());
+}
+
+#[tokio::test]
+async fn engagement_answers_engagement_details_once_something_is_eligible() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    let body = json!({
+        "entryPoints": ["https://shop.example/support"],
+        "engagementAttributes": [{"type": "ctmrinfo", "info": {"ctype": "vip"}}]
+    });
+    let (status, answer) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.1"))
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(answer.get("engagementDetails").is_none(), "{answer}");
+
+    let c = admin_support::campaign(&server, "Support", 1).await;
+    let e = admin_support::engagement(
+        &server,
+        c,
+        &json!({"name": "VIP support", "engagementType": 5, "zoneId": 7,
+                "targeting": {"url": {"include": [{"contains": "/support"}]},
+                              "sdes": [{"path": "customerInfo.customerType", "op": "eq", "value": "VIP"}]}}),
+    )
+    .await;
+    let (status, answer) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.1"))
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let details = answer["engagementDetails"].as_array().expect("details");
+    assert_eq!(details.len(), 1, "{answer}");
+    let context = details[0]["contextId"].as_str().unwrap();
+    assert!(!context.is_empty());
+    assert_eq!(
+        details[0],
+        json!({"campaignId": c, "engagementId": e["engagementId"], "engagementRevision": 1,
+               "contextId": context, "status": "expose"})
+    );
+
+    // The visit's stored attributes count on later calls; the entry point is this call's.
+    let query = format!(
+        "v=1.1&vid={}&sid={}",
+        answer["visitorId"].as_str().unwrap(),
+        answer["sessionId"].as_str().unwrap()
+    );
+    let (status, again) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, &query))
+            .json(&json!({"entryPoints": ["https://shop.example/support/faq"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        again["engagementDetails"][0]["engagementId"],
+        e["engagementId"]
+    );
+    assert_ne!(
+        again["engagementDetails"][0]["contextId"],
+        details[0]["contextId"]
+    );
+    let (_, elsewhere) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, &query))
+            .json(&json!({"entryPoints": ["https://shop.example/home"]})),
+    )
+    .await;
+    assert!(elsewhere.get("engagementDetails").is_none(), "{elsewhere}");
+    // A visitor who is not vip gets nothing.
+    let (_, other) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.1"))
+            .json(&json!({"entryPoints": ["https://shop.example/support"]})),
+    )
+    .await;
+    assert!(other.get("engagementDetails").is_none(), "{other}");
+    // The decision records nothing: START and impressions come from the app's reports.
+    assert!(server.export(ExportKind::Events).await.is_empty());
+}

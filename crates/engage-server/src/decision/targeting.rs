@@ -124,6 +124,11 @@ impl Needle {
         }
     }
 
+    /// The text, lowercased.
+    pub fn lower(&self) -> &str {
+        &self.lower
+    }
+
     fn equals(&self, value: &str) -> bool {
         if self.ascii && value.is_ascii() {
             value.eq_ignore_ascii_case(&self.lower)
@@ -174,7 +179,8 @@ impl Scalar {
     }
 }
 
-fn as_number(value: &str) -> Option<f64> {
+/// An attribute value as a number, when it is one.
+pub fn as_number(value: &str) -> Option<f64> {
     value.trim().parse::<f64>().ok().filter(|n| n.is_finite())
 }
 

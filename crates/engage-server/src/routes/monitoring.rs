@@ -263,7 +263,8 @@ async fn engagement_details(
         sdes: &sdes,
         impressions: &impressions,
     };
-    let details: Vec<EngagementDetail> = super::decision::shown(snapshot, &page)
+    let details: Vec<EngagementDetail> = snapshot
+        .show(&page)
         .into_iter()
         .map(|shown| EngagementDetail {
             campaign_id: shown.offer.campaign_id,

@@ -100,3 +100,48 @@ pub fn shown_ids(decision: &Value) -> Vec<u64> {
         .map(|e| e["engagementId"].as_u64().unwrap())
         .collect()
 }
+
+/// An `OFFER_IMPRESSION` of an engagement (as returned by the admin API) in a context.
+pub fn impression(id: &str, engagement: &Value, context: &str) -> Value {
+    json!({
+        "id": id, "time": 1_700_000_000_000u64, "appName": "LP_OFFERS", "eventName": "OFFER_IMPRESSION",
+        "data": {
+            "contexts": [{"EngagementContext": {"id": context}}, {"pageContext": {"id": "p-1"}}],
+            "campaignId": engagement["campaignId"], "engagementId": engagement["engagementId"],
+            "engagementRevision": engagement["engagementRevision"],
+            "engagementType": engagement["engagementType"], "contextId": context,
+            "confKey": engagement["confKey"]
+        }
+    })
+}
+
+/// A number not handed out before in this test process, for client ids.
+pub fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Posts a collect batch for a visit; answers the collect route's body.
+pub async fn collect(
+    server: &TestServer,
+    visitor: &str,
+    session: &str,
+    events: Vec<Value>,
+    sdes: Vec<Value>,
+) -> Value {
+    let sdes: Vec<Value> = sdes
+        .into_iter()
+        .enumerate()
+        .map(|(i, sde)| json!({"id": format!("{session}-sde-{}-{i}", next_id()), "sde": sde}))
+        .collect();
+    let (status, answer) = server
+        .post_events(&json!({
+            "visitorId": visitor, "sessionId": session, "pageId": format!("{session}-page"),
+            "events": events, "sdes": sdes,
+        }))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["rejected"], json!([]), "{answer}");
+    answer
+}

@@ -1,0 +1,121 @@
+//! The decision route's request body, read strictly (pure: the benchmark and the route
+//! share it).
+
+use engage_model::json::Json;
+use engage_model::Sde;
+
+use super::input::{index, object, string, Problems};
+use crate::collect_body::{MAX_ID_CHARS, MAX_SECTIONS};
+
+/// Longest page URL read.
+const MAX_URL_CHARS: usize = 8192;
+/// Longest section name.
+const MAX_SECTION_CHARS: usize = 256;
+
+/// A decision request: `{"visitorId", "sessionId", "pageId"?, "url"?, "sections"?, "sdes"?}`.
+#[derive(Debug)]
+pub struct DecisionRequest {
+    pub visitor_id: String,
+    pub session_id: String,
+    pub url: String,
+    pub sections: Vec<String>,
+    /// The page-shape attributes this page pushed; invalid ones are left out (the collect
+    /// route reports and quarantines them when the tag sends them).
+    pub sdes: Vec<Sde>,
+}
+
+/// Reads a decision body. Envelope problems are errors; an attribute that does not
+/// validate is skipped, so one bad push does not hide every engagement.
+pub fn parse_decision_body(json: &Json<'_>, max_sdes: usize) -> Result<DecisionRequest, Problems> {
+    let mut problems = Problems::default();
+    let members = object(
+        json,
+        "",
+        &[
+            "visitorId",
+            "sessionId",
+            "pageId",
+            "url",
+            "sections",
+            "sdes",
+        ],
+        &mut problems,
+    )
+    .ok_or_else(|| std::mem::take(&mut problems))?;
+    let visitor_id = members.required_string("visitorId", MAX_ID_CHARS, &mut problems);
+    let session_id = members.required_string("sessionId", MAX_ID_CHARS, &mut problems);
+    members.optional_string("pageId", MAX_ID_CHARS, &mut problems);
+    let url = match members.get("url") {
+        None => String::new(),
+        Some(Json::String(s)) if s.chars().count() <= MAX_URL_CHARS => s.to_string(),
+        Some(Json::String(_)) => {
+            problems.add(
+                &members.path("url"),
+                format!("longer than {MAX_URL_CHARS} characters"),
+            );
+            String::new()
+        }
+        Some(other) => {
+            problems.add(
+                &members.path("url"),
+                format!("expected a string, found {}", other.kind()),
+            );
+            String::new()
+        }
+    };
+    let mut sections = Vec::new();
+    match members.get("sections") {
+        None => {}
+        Some(Json::Array(items)) if items.len() > MAX_SECTIONS => problems.add(
+            &members.path("sections"),
+            format!(
+                "{} sections, at most {MAX_SECTIONS} are allowed",
+                items.len()
+            ),
+        ),
+        Some(Json::Array(items)) => {
+            let path = members.path("sections");
+            for (i, item) in items.iter().enumerate() {
+                if let Some(s) = string(item, &index(&path, i), MAX_SECTION_CHARS, &mut problems) {
+                    sections.push(s);
+                }
+            }
+        }
+        Some(other) => problems.add(
+            &members.path("sections"),
+            format!("expected an array, found {}", other.kind()),
+        ),
+    }
+    let mut sdes = Vec::new();
+    match members.get("sdes") {
+        None => {}
+        Some(Json::Array(items)) if items.len() > max_sdes => problems.add(
+            &members.path("sdes"),
+            format!("{} attributes, at most {max_sdes} are allowed", items.len()),
+        ),
+        Some(Json::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match Sde::from_page(item) {
+                    Ok(sde) => sdes.push(sde),
+                    Err(invalid) => {
+                        tracing::debug!(index = i, errors = %invalid, "decision: attribute skipped")
+                    }
+                }
+            }
+        }
+        Some(other) => problems.add(
+            &members.path("sdes"),
+            format!("expected an array, found {}", other.kind()),
+        ),
+    }
+    match (visitor_id, session_id) {
+        (Some(visitor_id), Some(session_id)) if problems.is_empty() => Ok(DecisionRequest {
+            visitor_id,
+            session_id,
+            url,
+            sections,
+            sdes,
+        }),
+        _ => Err(problems),
+    }
+}
