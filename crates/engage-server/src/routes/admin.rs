@@ -91,6 +91,16 @@ fn unknown_engagement(campaign_id: u64, engagement_id: u64) -> ApiError {
     ))
 }
 
+/// A listing: `{"apps": [...]}`, `{"campaigns": [...]}` or `{"engagements": [...]}`,
+/// each item as its own route answers it.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum List<'a> {
+    Apps { apps: Vec<AppBody<'a>> },
+    Campaigns { campaigns: Vec<CampaignBody<'a>> },
+    Engagements { engagements: Vec<EngagementBody<'a>> },
+}
+
 // ---------------------------------------------------------------- app installations
 
 #[derive(Serialize)]
@@ -138,7 +148,7 @@ pub async fn list_apps(
     authorized(&state, &account_id, &headers).await?;
     let apps = state.store.apps(&account_id).await?;
     let apps: Vec<AppBody<'_>> = apps.iter().map(AppBody::from).collect();
-    Ok(axum::Json(serde_json::json!({ "apps": apps })).into_response())
+    Ok(axum::Json(List::Apps { apps }).into_response())
 }
 
 // ---------------------------------------------------------------- campaigns
@@ -214,7 +224,7 @@ pub async fn list_campaigns(
     authorized(&state, &account_id, &headers).await?;
     let campaigns = state.store.campaigns(&account_id).await?;
     let campaigns: Vec<CampaignBody<'_>> = campaigns.iter().map(CampaignBody::from).collect();
-    Ok(axum::Json(serde_json::json!({ "campaigns": campaigns })).into_response())
+    Ok(axum::Json(List::Campaigns { campaigns }).into_response())
 }
 
 /// `GET /api/account/{accountId}/campaigns/{campaignId}`.
@@ -492,7 +502,7 @@ pub async fn list_engagements(
         .await?;
     let engagements: Vec<EngagementBody<'_>> =
         engagements.iter().map(EngagementBody::from).collect();
-    Ok(axum::Json(serde_json::json!({ "engagements": engagements })).into_response())
+    Ok(axum::Json(List::Engagements { engagements }).into_response())
 }
 
 /// `GET /api/account/{accountId}/campaigns/{campaignId}/engagements/{engagementId}?revision=N`.
