@@ -8,7 +8,9 @@
 
 mod account;
 mod bench;
+mod demo;
 mod export;
+mod http_client;
 mod serve;
 mod storage;
 mod validate;

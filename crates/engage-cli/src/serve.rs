@@ -26,6 +26,10 @@ pub struct Args {
     /// Most events plus SDEs in one request.
     #[arg(long, env = "ENGAGE_MAX_BATCH_ITEMS", default_value_t = Limits::default().max_batch_items)]
     max_batch_items: usize,
+    /// Also create a demo account whose campaign targets the demo shop at /demo/, and
+    /// print its id and key.
+    #[arg(long)]
+    demo: bool,
     /// Seconds a client may take to send its request body.
     #[arg(long, env = "ENGAGE_BODY_TIMEOUT_SECS", default_value_t = Limits::default().body_timeout.as_secs())]
     body_timeout_secs: u64,
@@ -50,6 +54,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "engage listening on http://{address} (store: {})",
             args.storage.url()
         );
+        if args.demo {
+            let demo = crate::demo::create_account(store.as_ref()).await?;
+            tokio::spawn(async move {
+                match crate::demo::create_campaign(&address.to_string(), &demo).await {
+                    Ok(n) => {
+                        println!(
+                            "{}",
+                            serde_json::json!({"accountId": demo.account_id, "apiKey": demo.api_key})
+                        );
+                        eprintln!(
+                            "demo: account {} with {n} engagements; open http://{address}/demo/?site={}",
+                            demo.account_id, demo.account_id
+                        );
+                    }
+                    Err(error) => tracing::error!("demo setup failed: {error:#}"),
+                }
+            });
+        }
         engage_server::serve(AppState::new(store, limits), listener, shutdown_signal()).await?;
         Ok(())
     })

@@ -10,8 +10,8 @@ use engage_server::collect_body::parse_collect_body;
 use engage_store::{IngestBatch, NewAccount};
 use serde::Serialize;
 
-use super::http::{authority, Connection};
 use super::payload::{collect_body, Rng, Visit};
+use crate::http_client::{authority, Connection};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

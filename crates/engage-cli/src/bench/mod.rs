@@ -1,6 +1,5 @@
 //! `engage bench`: load generators that print their figures as one JSON line, last.
 
-mod http;
 mod ingest;
 mod payload;
 

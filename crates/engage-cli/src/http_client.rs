@@ -1,5 +1,6 @@
-//! A lean HTTP/1.1 client for load generation: one kept-alive connection per task, so
-//! the generator spends as little of the shared CPU as it can.
+//! A lean HTTP/1.1 client over one kept-alive connection: the load generator uses one per
+//! task (so it spends as little of the shared CPU as it can), `serve --demo` one to set
+//! up the demo through the admin API.
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -31,10 +32,23 @@ impl Connection {
 
     /// POSTs a JSON body; returns the status and the response body.
     pub async fn post_json(&mut self, path: &str, body: String) -> anyhow::Result<(u16, Bytes)> {
-        let request = hyper::Request::post(path)
+        self.post_json_as(path, body, None).await
+    }
+
+    /// POSTs a JSON body, with `Authorization: Bearer` when a key is given.
+    pub async fn post_json_as(
+        &mut self,
+        path: &str,
+        body: String,
+        api_key: Option<&str>,
+    ) -> anyhow::Result<(u16, Bytes)> {
+        let mut request = hyper::Request::post(path)
             .header(hyper::header::HOST, &self.authority)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))?;
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        if let Some(key) = api_key {
+            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let request = request.body(Full::new(Bytes::from(body)))?;
         self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         let status = response.status().as_u16();
