@@ -120,7 +120,7 @@ async fn an_empty_account_decides_nothing_and_bad_requests_are_answered_400() {
 
     let (status, error) = decide(
         &server,
-        &json!({"sessionId": "s", "sections": "cart", "url": 7, "sdes": {}, "color": "red"}),
+        &json!({"sessionId": "s", "sections": {"a": 1}, "url": 7, "sdes": {}, "color": "red"}),
     )
     .await;
     assert_eq!(status, 400, "{error}");
@@ -310,6 +310,15 @@ async fn sections_target_by_include_and_exclude_without_regard_to_case() {
     assert_eq!(ask(&["shop", "CART"]).await, [id(&cart), id(&not_checkout)]);
     assert_eq!(ask(&["checkout"]).await, [id(&cart)]);
     assert_eq!(ask(&["home"]).await, [id(&not_checkout)]);
+    assert_eq!(ask(&["", "cart"]).await, [id(&cart), id(&not_checkout)]);
+    // One name instead of an array, as `lpTag.section = "cart"` allows.
+    let (status, answer) = decide(
+        &server,
+        &json!({"visitorId": "v-1", "sessionId": "s-1", "url": url, "sections": "checkout"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(shown_ids(&answer), [id(&cart)]);
 }
 
 #[tokio::test]

@@ -107,13 +107,18 @@ impl Decisions {
 /// keyed hash of a process-wide counter under a key drawn once per process, so ids are
 /// unique within the process and unpredictable across processes.
 pub fn new_context_id() -> String {
+    context_id_at(crate::ids::now_ms())
+}
+
+/// [`new_context_id`] at a given time (epoch ms), for several ids made at once.
+pub(crate) fn context_id_at(now_ms: i64) -> String {
     static KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut hasher = KEY.build_hasher();
     hasher.write_u64(n);
     let random = (hasher.finish() & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    let ms = u64::try_from(crate::ids::now_ms()).unwrap_or(0) & 0xffff_ffff_ffff;
+    let ms = u64::try_from(now_ms).unwrap_or(0) & 0xffff_ffff_ffff;
     // 48 bits of time, the version nibble, 12 bits of the counter, 64 random bits with
     // the variant: written by hand, `format!` was a third of the cost.
     let id =

@@ -4,7 +4,7 @@
 use engage_model::json::Json;
 use engage_model::Sde;
 
-use super::input::{index, object, string, Problems};
+use super::input::{index, object, Problems};
 use crate::collect_body::{MAX_ID_CHARS, MAX_SECTIONS};
 
 /// Longest page URL read.
@@ -63,7 +63,10 @@ pub fn parse_decision_body(json: &Json<'_>, max_sdes: usize) -> Result<DecisionR
             String::new()
         }
     };
+    // Sections as the collect route reads them: an array of names or one name, each at
+    // most 256 characters; empty names name nothing.
     let mut sections = Vec::new();
+    let section_error = "expected a section name, a string of at most 256 characters";
     match members.get("sections") {
         None => {}
         Some(Json::Array(items)) if items.len() > MAX_SECTIONS => problems.add(
@@ -76,14 +79,20 @@ pub fn parse_decision_body(json: &Json<'_>, max_sdes: usize) -> Result<DecisionR
         Some(Json::Array(items)) => {
             let path = members.path("sections");
             for (i, item) in items.iter().enumerate() {
-                if let Some(s) = string(item, &index(&path, i), MAX_SECTION_CHARS, &mut problems) {
-                    sections.push(s);
+                match item {
+                    Json::String(s) if s.chars().count() <= MAX_SECTION_CHARS => {
+                        sections.extend((!s.trim().is_empty()).then(|| s.to_string()));
+                    }
+                    _ => problems.add(&index(&path, i), section_error),
                 }
             }
         }
-        Some(other) => problems.add(
+        Some(Json::String(s)) if s.chars().count() <= MAX_SECTION_CHARS => {
+            sections.extend((!s.trim().is_empty()).then(|| s.to_string()));
+        }
+        Some(_) => problems.add(
             &members.path("sections"),
-            format!("expected an array, found {}", other.kind()),
+            format!("expected an array of at most {MAX_SECTIONS} section names"),
         ),
     }
     let mut sdes = Vec::new();

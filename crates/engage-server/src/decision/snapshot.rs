@@ -729,11 +729,13 @@ impl AccountSnapshot {
     /// The decision with a new engagement context (`contextId`) for each engagement
     /// shown. Nothing is recorded: `START` comes from whoever shows it.
     pub fn show(&self, page: &PageView<'_>) -> Vec<Shown<'_>> {
-        self.decide(page)
+        let chosen = self.decide(page);
+        let now_ms = crate::ids::now_ms();
+        chosen
             .into_iter()
             .map(|offer| Shown {
                 offer,
-                context_id: super::new_context_id(),
+                context_id: super::context_id_at(now_ms),
             })
             .collect()
     }

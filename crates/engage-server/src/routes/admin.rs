@@ -96,9 +96,15 @@ fn unknown_engagement(campaign_id: u64, engagement_id: u64) -> ApiError {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum List<'a> {
-    Apps { apps: Vec<AppBody<'a>> },
-    Campaigns { campaigns: Vec<CampaignBody<'a>> },
-    Engagements { engagements: Vec<EngagementBody<'a>> },
+    Apps {
+        apps: Vec<AppBody<'a>>,
+    },
+    Campaigns {
+        campaigns: Vec<CampaignBody<'a>>,
+    },
+    Engagements {
+        engagements: Vec<EngagementBody<'a>>,
+    },
 }
 
 // ---------------------------------------------------------------- app installations

@@ -63,13 +63,18 @@ async fn answer(
         .decisions
         .snapshot(state.store.as_ref(), account_id)
         .await?;
-    let sdes = if snapshot.needs_sdes() {
-        visit_sdes(state, account_id, &request.visitor_id, &request.session_id).await?
-    } else {
-        VisitSdes::default()
-    };
+    // The two reads are independent: run them side by side.
+    let (sdes, impressions) = tokio::try_join!(
+        async {
+            if snapshot.needs_sdes() {
+                visit_sdes(state, account_id, &request.visitor_id, &request.session_id).await
+            } else {
+                Ok(VisitSdes::default())
+            }
+        },
+        impressions(state, &snapshot, account_id, &request.visitor_id),
+    )?;
     let sdes = request.sdes.into_iter().fold(sdes, VisitSdes::with);
-    let impressions = impressions(state, &snapshot, account_id, &request.visitor_id).await?;
     let page = PageView {
         url: &request.url,
         sections: &request.sections,
