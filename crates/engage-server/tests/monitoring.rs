@@ -396,3 +396,55 @@ async fn engagement_answers_engagement_details_once_something_is_eligible() {
     // The decision records nothing: START and impressions come from the app's reports.
     assert!(server.export(ExportKind::Events).await.is_empty());
 }
+
+#[tokio::test]
+async fn impressions_an_app_reports_count_toward_the_frequency_cap() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    let c = admin_support::campaign(&server, "Once", 1).await;
+    let e = admin_support::engagement(
+        &server,
+        c,
+        &json!({"name": "Shown once", "engagementType": 1,
+                "targeting": {"frequency": {"maxImpressions": 1}}}),
+    )
+    .await;
+    let (status, first) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.1"))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let detail = &first["engagementDetails"][0];
+    assert_eq!(detail["engagementId"], e["engagementId"], "{first}");
+    let query = format!(
+        "v=1.1&vid={}&sid={}",
+        first["visitorId"].as_str().unwrap(),
+        first["sessionId"].as_str().unwrap()
+    );
+    // The app shows it and reports the impression in that engagement context.
+    let impression = json!({"type": "impDisplay", "campaign": c, "engId": e["engagementId"],
+        "revision": 1, "eContext": [{"type": "engagementContext", "id": detail["contextId"]}]});
+    let (status, _) = send(
+        server
+            .client
+            .put(report_url(&server, &app, &query))
+            .json(&json!({"engagementAttributes": [impression]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, second) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, &query))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        second.get("engagementDetails").is_none(),
+        "the visitor had their one impression: {second}"
+    );
+}

@@ -1,0 +1,28 @@
+//! The decision route's body and the admin API's targeting rules see network bytes:
+//! neither may panic, and targeting that is accepted must store and read back the same.
+#![no_main]
+
+use engage_server::decision::input::Problems;
+use engage_server::decision::request::parse_decision_body;
+use engage_server::decision::Targeting;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(json) = engage_model::Json::parse(data) else {
+        return;
+    };
+    if let Ok(request) = parse_decision_body(&json, 500) {
+        assert!(request.sections.len() <= 100);
+        assert!(request.sdes.len() <= 500);
+    }
+    let mut problems = Problems::default();
+    match Targeting::parse(&json, "/targeting", &mut problems) {
+        Some(targeting) => {
+            assert!(problems.errors.is_empty());
+            let stored = targeting.to_json();
+            let again = Targeting::from_stored(&stored).expect("canonical targeting reads back");
+            assert_eq!(again.to_json(), stored);
+        }
+        None => assert!(!problems.errors.is_empty(), "a refusal says why"),
+    }
+});
