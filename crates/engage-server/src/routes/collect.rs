@@ -66,6 +66,7 @@ async fn receive(
                 account_id,
                 received_ms,
                 &bytes,
+                serde_json::Value::Null,
                 vec![engage_model::FieldError::new(
                     "",
                     format!("malformed JSON: {reason}"),
@@ -80,6 +81,7 @@ async fn receive(
                 account_id,
                 received_ms,
                 &bytes,
+                serde_json::Value::Null,
                 invalid.errors.clone(),
             )
             .await?;
@@ -125,6 +127,7 @@ pub(crate) async fn quarantine_body(
     account_id: &str,
     received_ms: i64,
     bytes: &[u8],
+    context: serde_json::Value,
     errors: Vec<engage_model::FieldError>,
 ) -> Result<(), ApiError> {
     state
@@ -139,7 +142,7 @@ pub(crate) async fn quarantine_body(
                 index: None,
                 client_id: None,
                 raw: String::from_utf8_lossy(bytes).into_owned(),
-                context: serde_json::Value::Null,
+                context,
                 errors,
             }],
         })

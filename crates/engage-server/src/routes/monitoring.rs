@@ -10,12 +10,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_model::json::Json;
 use engage_model::{EngagementAttribute, FieldError, Invalid};
-use engage_store::{
-    IngestBatch, NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, SessionLookup,
-    VisitContext,
-};
+use engage_store::{IngestBatch, NewEvent, NewSde, PageView, SessionLookup, VisitContext};
 use serde::Serialize;
 
+use super::collect::quarantine_body;
 use crate::body::{read_body, Accept};
 use crate::collect_body::{visit_context_json, MAX_ID_CHARS};
 use crate::error::ApiError;
@@ -398,23 +396,15 @@ async fn record_call(
             context["api"] = "monitoring".into();
             context["call"] = call.name().into();
             context["appInstallationId"] = app_id.into();
-            state
-                .ingest(IngestBatch {
-                    account_id: account_id.to_owned(),
-                    received_ms,
-                    visit: None,
-                    events: vec![],
-                    sdes: vec![],
-                    rejected: vec![NewQuarantine {
-                        kind: QuarantineKind::Body,
-                        index: None,
-                        client_id: None,
-                        raw: String::from_utf8_lossy(bytes).into_owned(),
-                        context,
-                        errors: invalid.errors.clone(),
-                    }],
-                })
-                .await?;
+            quarantine_body(
+                state,
+                account_id,
+                received_ms,
+                bytes,
+                context,
+                invalid.errors.clone(),
+            )
+            .await?;
             let shown: Vec<String> = invalid
                 .errors
                 .iter()
