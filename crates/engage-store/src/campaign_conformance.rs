@@ -9,17 +9,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use engage_model::{AgentState, EngagementType, Json, OfferEvent};
 use serde_json::json;
 
+use crate::conformance::{account, fresh, TempDir};
 use crate::sample;
 use crate::{
-    CampaignFields, EngagementContent, EngagementDefinition, IngestBatch, NewAccount, NewEvent,
-    Store, StoreError,
+    CampaignFields, EngagementContent, EngagementDefinition, IngestBatch, NewEvent, Store,
+    StoreError,
 };
 
 /// Expands the campaign tests into one `#[tokio::test]` each for a backend.
@@ -48,54 +48,6 @@ macro_rules! campaign_conformance_tests {
             }
         )*
     };
-}
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "engage-campaign-conformance-{}-{}-{}",
-            std::process::id(),
-            sample::now_ms(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).expect("creating a temporary directory");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-async fn fresh<F, Fut>(open: &F) -> (TempDir, Arc<dyn Store>)
-where
-    F: Fn(PathBuf) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
-    let dir = TempDir::new();
-    let store = open(dir.path().to_owned()).await;
-    (dir, store)
-}
-
-async fn account(store: &Arc<dyn Store>) -> String {
-    store
-        .create_account(NewAccount {
-            name: "Shop".into(),
-            api_key_hash: format!("{:0>64}", sample::client_id().replace('-', "")),
-        })
-        .await
-        .expect("creating an account")
-        .id
 }
 
 fn campaign(name: &str, priority: u32) -> CampaignFields {

@@ -73,10 +73,10 @@ macro_rules! store_conformance_tests {
 }
 
 /// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    pub(crate) fn new() -> TempDir {
         static N: AtomicU64 = AtomicU64::new(0);
         let path = std::env::temp_dir().join(format!(
             "engage-conformance-{}-{}-{}",
@@ -88,7 +88,7 @@ impl TempDir {
         TempDir(path)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -100,7 +100,7 @@ impl Drop for TempDir {
 }
 
 /// A fresh store in a fresh directory; keep the directory alive as long as the store.
-async fn fresh<F, Fut>(open: &F) -> (TempDir, Arc<dyn Store>)
+pub(crate) async fn fresh<F, Fut>(open: &F) -> (TempDir, Arc<dyn Store>)
 where
     F: Fn(PathBuf) -> Fut,
     Fut: Future<Output = Arc<dyn Store>>,
@@ -110,7 +110,8 @@ where
     (dir, store)
 }
 
-async fn account(store: &Arc<dyn Store>) -> String {
+/// A new account in `store`, by id.
+pub(crate) async fn account(store: &Arc<dyn Store>) -> String {
     store
         .create_account(NewAccount {
             name: "Shop".into(),
