@@ -21,7 +21,11 @@ use clap::{Parser, Subcommand};
 
 /// Engage: self-hosted engagement tracking, compatible with the LivePerson web tag.
 #[derive(Debug, Parser)]
-#[command(name = "engage", version, about, long_about = None)]
+#[command(
+    name = "engage",
+    version,
+    about = "Engage: self-hosted engagement tracking, compatible with the LivePerson web tag"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,7 +33,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: the tag's collect endpoint, the Monitoring API and the quarantine.
+    /// Run the server: the tag and its collect endpoint, the decision, the Monitoring API,
+    /// campaigns, the quarantine and the demo shop.
     Serve(serve::Args),
     /// Manage accounts.
     #[command(subcommand)]
