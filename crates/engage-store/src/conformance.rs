@@ -61,6 +61,7 @@ macro_rules! store_conformance_tests {
             writes_after_close_are_refused,
         );
         $crate::campaign_conformance_tests!($open);
+        $crate::history_conformance_tests!($open);
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
         $(

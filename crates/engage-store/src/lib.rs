@@ -6,6 +6,8 @@
 //!   expand it with [`store_conformance_tests!`].
 //! - [`campaigns`]: apps, campaigns and revisioned engagements ([`CampaignStore`], which
 //!   every [`Store`] is); [`campaign_conformance`] is its part of the suite.
+//! - [`history`]: the Engagement History API's query and its interaction records;
+//!   [`history_conformance`] is its part of the suite.
 //! - [`open`]: picks a backend from a database URL.
 //!
 //! Nothing here knows about HTTP; nothing above the trait knows which database is below.
@@ -13,6 +15,8 @@
 pub mod campaign_conformance;
 mod campaigns;
 pub mod conformance;
+mod history;
+pub mod history_conformance;
 mod open;
 mod records;
 mod sample;
@@ -21,6 +25,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 pub use campaigns::*;
+pub use history::*;
 pub use open::{open, StoreUrl};
 pub use records::*;
 
@@ -93,6 +98,14 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         ids: &[i64],
         replayed_ms: i64,
     ) -> Result<(), StoreError>;
+
+    /// One page of the account's interactions that match `query`, with the number that
+    /// match over all pages (SPEC §5).
+    async fn search_interactions(
+        &self,
+        account_id: &str,
+        query: InteractionQuery,
+    ) -> Result<InteractionPage, StoreError>;
 
     /// How many items of a kind an account has, for progress reporting.
     async fn count(&self, account_id: &str, kind: ExportKind) -> Result<u64, StoreError>;

@@ -45,16 +45,32 @@ pub(crate) fn sde(sde_type: SdeType) -> Sde {
 
 /// An `LP_OFFERS` event, in its wire form.
 pub(crate) fn event_text(event_name: &str, context_id: &str, page_context_id: &str) -> String {
+    engagement_event_text(event_name, context_id, page_context_id, (1234, 5678, 5))
+}
+
+/// An `LP_OFFERS` event of the engagement `(campaignId, engagementId, engagementType)`
+/// at revision 3, in its wire form.
+pub(crate) fn engagement_event_text(
+    event_name: &str,
+    context_id: &str,
+    page_context_id: &str,
+    (campaign, engagement, engagement_type): (u64, u64, u8),
+) -> String {
     format!(
-        r#"{{"appName":"LP_OFFERS","eventName":"{event_name}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context_id}"}}}},{{"pageContext":{{"id":"{page_context_id}"}}}}],"campaignId":1234,"engagementId":5678,"engagementRevision":3,"engagementType":5,"contextId":"{context_id}","zoneId":42,"state":1,"confKey":"1234_5678_3","tglName":"embedded","engagementName":"Spring sale"}}}}"#
+        r#"{{"appName":"LP_OFFERS","eventName":"{event_name}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context_id}"}}}},{{"pageContext":{{"id":"{page_context_id}"}}}}],"campaignId":{campaign},"engagementId":{engagement},"engagementRevision":3,"engagementType":{engagement_type},"contextId":"{context_id}","zoneId":42,"state":1,"confKey":"{campaign}_{engagement}_3","tglName":"embedded","engagementName":"Spring sale"}}}}"#
     )
 }
 
 /// Parses an event the suite or the benchmark wrote itself.
 #[allow(clippy::expect_used)]
 pub(crate) fn event(event_name: &str, context_id: &str, page_context_id: &str) -> OfferEvent {
-    let text = event_text(event_name, context_id, page_context_id);
-    let json = Json::parse_str(&text).expect("sample events are JSON (tested in sample::tests)");
+    parse_event(&event_text(event_name, context_id, page_context_id))
+}
+
+/// Parses an event written by [`event_text`] or [`engagement_event_text`].
+#[allow(clippy::expect_used)]
+pub(crate) fn parse_event(text: &str) -> OfferEvent {
+    let json = Json::parse_str(text).expect("sample events are JSON (tested in sample::tests)");
     OfferEvent::from_json(&json, &[]).expect("sample events are valid (tested in sample::tests)")
 }
 

@@ -118,6 +118,8 @@ pub(crate) struct PreparedSde {
     pub sde: Sde,
     /// History shape without stamps: they are columns, and export adds them back.
     pub history: String,
+    /// Its values as text for the attribute search index.
+    pub search_text: String,
 }
 
 pub(crate) struct PreparedQuarantine {
@@ -162,8 +164,10 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
         .sdes
         .into_iter()
         .map(|item| {
+            let history = json(&item.sde.to_history(Stamps::default()))?;
             Ok(PreparedSde {
-                history: json(&item.sde.to_history(Stamps::default()))?,
+                search_text: super::history::search_text(&history),
+                history,
                 client_id: ClientKey::new(item.client_id),
                 client_time_ms: item.client_time_ms,
                 sde: item.sde,

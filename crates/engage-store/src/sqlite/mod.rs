@@ -6,6 +6,7 @@
 //!   checkpointer beside it.
 //! - [`campaigns`]: apps, campaigns and engagements (admin writes on their own
 //!   connection, see there).
+//! - [`history`]: interaction search for the Engagement History API.
 //! - [`reader`]: a pool of read connections used from `spawn_blocking`, so reads never
 //!   queue behind the writer (WAL readers see the last commit without taking its lock).
 //!
@@ -13,6 +14,8 @@
 
 mod batch;
 mod campaigns;
+mod history;
+mod interactions;
 mod reader;
 mod schema;
 mod writer;
@@ -28,8 +31,8 @@ use rusqlite::{Connection, ToSql};
 use tokio::sync::oneshot;
 
 use crate::{
-    Account, ExportKind, ExportPage, IngestBatch, IngestOutcome, NewAccount, QuarantineEntry,
-    QuarantineQuery, SessionLookup, Store, StoreError, Visit,
+    Account, ExportKind, ExportPage, IngestBatch, IngestOutcome, InteractionPage, InteractionQuery,
+    NewAccount, QuarantineEntry, QuarantineQuery, SessionLookup, Store, StoreError, Visit,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -226,6 +229,17 @@ impl Store for SqliteStore {
             reply,
         })
         .await
+    }
+
+    async fn search_interactions(
+        &self,
+        account_id: &str,
+        query: InteractionQuery,
+    ) -> Result<InteractionPage, StoreError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |conn| history::search(conn, &a, &query))
+            .await
     }
 
     async fn count(&self, account_id: &str, kind: ExportKind) -> Result<u64, StoreError> {

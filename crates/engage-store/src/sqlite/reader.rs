@@ -79,7 +79,7 @@ impl ReadPool {
     }
 }
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored data is unreadable: {what}"))
 }
 
@@ -414,14 +414,14 @@ pub(crate) fn export_page(
     })
 }
 
-fn client_id(r: &Row<'_>, i: usize) -> Result<String, StoreError> {
+pub(crate) fn client_id(r: &Row<'_>, i: usize) -> Result<String, StoreError> {
     let value = r.get_ref(i).map_err(sql_err)?;
     ClientKey::read(value).ok_or_else(|| corrupt("a client id"))
 }
 
 /// A stored history-shape attribute with its stamps put back, as `Sde::to_history` with
 /// `Stamps` writes them: epoch ms as strings, `originalTimeStamp` only when known.
-fn stamped(history: &str, server_ms: i64, client_ms: Option<i64>) -> Option<Value> {
+pub(crate) fn stamped(history: &str, server_ms: i64, client_ms: Option<i64>) -> Option<Value> {
     let mut sde: Value = serde_json::from_str(history).ok()?;
     let (_, inner) = sde.as_object_mut()?.iter_mut().next()?;
     let inner = inner.as_object_mut()?;
@@ -438,43 +438,7 @@ fn stamped(history: &str, server_ms: i64, client_ms: Option<i64>) -> Option<Valu
 /// written in its canonical serialization.
 fn event_item(r: &Row<'_>) -> Result<(i64, Value), StoreError> {
     let id: i64 = r.get(0).map_err(sql_err)?;
-    let bad = |what: &str| corrupt(format!("event {id}: {what}"));
-    let name: String = r.get(7).map_err(sql_err)?;
-    let name = OfferEventName::from_name(&name).ok_or_else(|| bad("event name"))?;
-    let u64_at = |i: usize| -> Result<Option<u64>, StoreError> {
-        let value = r.get_ref(i).map_err(sql_err)?;
-        match value {
-            rusqlite::types::ValueRef::Null => Ok(None),
-            v => read_u64(v).map(Some).ok_or_else(|| bad("a number column")),
-        }
-    };
-    let required = |i: usize| u64_at(i)?.ok_or_else(|| bad("a missing number"));
-    let engagement_type = match u64_at(13)? {
-        None => None,
-        Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
-    };
-    let state = match u64_at(15)? {
-        None => None,
-        Some(code) => Some(AgentState::from_code(code).ok_or_else(|| bad("state"))?),
-    };
-    let event = OfferEvent {
-        name,
-        data: OfferData {
-            context_id: r.get(8).map_err(sql_err)?,
-            page_context_id: r.get(9).map_err(sql_err)?,
-            conf_key: ConfKey {
-                campaign_id: required(10)?,
-                engagement_id: required(11)?,
-                engagement_revision: required(12)?,
-            },
-            engagement_type,
-            zone_id: u64_at(14)?,
-            state,
-            tgl_name: r.get(16).map_err(sql_err)?,
-            done: r.get(17).map_err(sql_err)?,
-            engagement_name: r.get(18).map_err(sql_err)?,
-        },
-    };
+    let event = offer_event(r, 7, id)?;
     let data = serde_json::to_value(&event.data)
         .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?;
     Ok((
@@ -491,4 +455,48 @@ fn event_item(r: &Row<'_>) -> Result<(i64, Value), StoreError> {
             "data": data,
         }),
     ))
+}
+
+/// The event stored in the twelve columns from `at` on, in the events table's order
+/// (`event_name, context_id, page_context_id, campaign_id, engagement_id,
+/// engagement_revision, engagement_type, zone_id, state, tgl_name, done,
+/// engagement_name`); `id` is the row, for the error.
+pub(crate) fn offer_event(r: &Row<'_>, at: usize, id: i64) -> Result<OfferEvent, StoreError> {
+    let bad = |what: &str| corrupt(format!("event {id}: {what}"));
+    let name: String = r.get(at).map_err(sql_err)?;
+    let name = OfferEventName::from_name(&name).ok_or_else(|| bad("event name"))?;
+    let u64_at = |i: usize| -> Result<Option<u64>, StoreError> {
+        let value = r.get_ref(at + i).map_err(sql_err)?;
+        match value {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            v => read_u64(v).map(Some).ok_or_else(|| bad("a number column")),
+        }
+    };
+    let required = |i: usize| u64_at(i)?.ok_or_else(|| bad("a missing number"));
+    let engagement_type = match u64_at(6)? {
+        None => None,
+        Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
+    };
+    let state = match u64_at(8)? {
+        None => None,
+        Some(code) => Some(AgentState::from_code(code).ok_or_else(|| bad("state"))?),
+    };
+    Ok(OfferEvent {
+        name,
+        data: OfferData {
+            context_id: r.get(at + 1).map_err(sql_err)?,
+            page_context_id: r.get(at + 2).map_err(sql_err)?,
+            conf_key: ConfKey {
+                campaign_id: required(3)?,
+                engagement_id: required(4)?,
+                engagement_revision: required(5)?,
+            },
+            engagement_type,
+            zone_id: u64_at(7)?,
+            state,
+            tgl_name: r.get(at + 9).map_err(sql_err)?,
+            done: r.get(at + 10).map_err(sql_err)?,
+            engagement_name: r.get(at + 11).map_err(sql_err)?,
+        },
+    })
 }

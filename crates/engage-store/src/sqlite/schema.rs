@@ -27,8 +27,28 @@ use rusqlite::Connection;
 use super::sql_err;
 use crate::StoreError;
 
+/// One schema step: its SQL, then, when the new tables must be filled from old rows in a
+/// way SQL cannot say, a function run in the same transaction.
+struct Migration {
+    sql: &'static str,
+    fill: Option<fn(&Connection) -> rusqlite::Result<()>>,
+}
+
 /// The migrations, oldest first; `MIGRATIONS.len()` is the current schema version.
-const MIGRATIONS: &[&str] = &[V1, super::campaigns::MIGRATION];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: V1,
+        fill: None,
+    },
+    Migration {
+        sql: super::campaigns::MIGRATION,
+        fill: None,
+    },
+    Migration {
+        sql: super::history::MIGRATION,
+        fill: Some(super::history::backfill_sde_text),
+    },
+];
 
 const V1: &str = r#"
 CREATE TABLE accounts (
@@ -195,9 +215,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     if version > SCHEMA_VERSION {
         return Err(MigrateError::Newer(version));
     }
-    for (done, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (done, step) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
+        tx.execute_batch(step.sql)?;
+        if let Some(fill) = step.fill {
+            fill(&tx)?;
+        }
         tx.pragma_update(None, "user_version", done + 1)?;
         tx.commit()?;
         tracing::info!(version = done + 1, "migrated the sqlite schema");

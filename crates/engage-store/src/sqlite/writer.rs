@@ -34,7 +34,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::batch::{PreparedBatch, PreparedVisit};
-use super::{schema, sql_err, SqlU64};
+use super::interactions::{self, InteractionSlot};
+use super::{history, schema, sql_err, SqlU64};
 use crate::{Account, IngestOutcome, NewAccount, StoreError};
 
 /// At most this many commands share a transaction.
@@ -192,6 +193,8 @@ struct WriterState {
     accounts: HashSet<String>,
     sessions: GenCache<SessionSlot>,
     pages: GenCache<i64>,
+    /// Interaction rows by account and context id.
+    interactions: GenCache<InteractionSlot>,
     /// Session keys changed in the current group, in order of first change.
     dirty_sessions: Vec<String>,
     /// Accounts created in the current group, known once it commits.
@@ -259,6 +262,7 @@ impl Writer {
                 accounts: HashSet::new(),
                 sessions: GenCache::new(),
                 pages: GenCache::new(),
+                interactions: GenCache::new(),
                 dirty_sessions: Vec::new(),
                 new_accounts: Vec::new(),
             },
@@ -428,6 +432,7 @@ impl Writer {
         self.state.accounts.extend(new_accounts);
         self.state.sessions.age();
         self.state.pages.age();
+        self.state.interactions.age();
         Ok(results)
     }
 
@@ -444,6 +449,7 @@ impl Writer {
     fn forget_group(&mut self) {
         self.state.sessions.clear();
         self.state.pages.clear();
+        self.state.interactions.clear();
         self.state.dirty_sessions.clear();
         self.state.new_accounts.clear();
     }
@@ -543,9 +549,28 @@ fn ingest(
         }
     };
 
-    // Events need no per-row answer (nothing is chained or folded from them), so they go
-    // in as multi-row INSERTs: one statement execution per chunk instead of per row.
+    // Each context's interaction row first: the events point at it.
+    let recorded = if batch.events.is_empty() {
+        None
+    } else {
+        let interactions = &mut state.interactions;
+        Some(interactions::record(
+            conn,
+            account,
+            received_ms,
+            (visit_id, page_row),
+            &batch.events,
+            |k| interactions.get_mut(k).copied(),
+            |context_id| key(account, context_id),
+        )?)
+    };
+    let interaction_rows = recorded.as_ref().map_or(&[][..], |r| r.rows.as_slice());
+
+    // Events need no per-row answer (nothing is chained from them, and the interaction
+    // fold tolerates duplicates), so they go in as multi-row INSERTs: one statement
+    // execution per chunk instead of per row.
     let mut rest = batch.events.as_slice();
+    let mut rows_rest = interaction_rows;
     while !rest.is_empty() {
         let chunk = EVENT_CHUNKS
             .iter()
@@ -554,13 +579,15 @@ fn ingest(
             .unwrap_or(1);
         let (now, later) = rest.split_at(chunk);
         rest = later;
+        let (now_rows, later_rows) = rows_rest.split_at(chunk);
+        rows_rest = later_rows;
         let mut insert = conn.prepare_cached(events_insert_sql(chunk))?;
         let mut at = 0;
         let mut bind = |value: &dyn rusqlite::ToSql| -> rusqlite::Result<()> {
             at += 1;
             insert_bind(&mut insert, at, value)
         };
-        for e in now {
+        for (e, interaction_row) in now.iter().zip(now_rows) {
             let d = &e.event.data;
             bind(&account)?;
             bind(&e.client_id)?;
@@ -580,6 +607,7 @@ fn ingest(
             bind(&d.tgl_name)?;
             bind(&d.done)?;
             bind(&d.engagement_name)?;
+            bind(interaction_row)?;
         }
         let written = insert.raw_execute()?;
         outcome.accepted += written;
@@ -606,8 +634,12 @@ fn ingest(
             insert.raw_bind_parameter(9, &s.history)?;
             let written = insert.raw_execute()?;
             count(&mut outcome, written);
-            if written > 0 && chained {
-                head = Some(conn.last_insert_rowid());
+            if written > 0 {
+                let row = conn.last_insert_rowid();
+                history::index_sde_text(conn, row, s.sde.sde_type(), &s.search_text)?;
+                if chained {
+                    head = Some(row);
+                }
             }
         }
         if let Some(c) = &mut change {
@@ -639,6 +671,9 @@ fn ingest(
     if let Some((page_key, row)) = new_page {
         state.pages.insert(page_key, row);
     }
+    for (k, slot) in recorded.into_iter().flat_map(|r| r.learned) {
+        state.interactions.insert(k, slot);
+    }
     if let Some(change) = change {
         apply_session_change(state, change, received_ms);
     }
@@ -647,7 +682,7 @@ fn ingest(
 
 /// Rows per multi-row events INSERT, largest first; a batch is cut into these.
 const EVENT_CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
-const EVENT_COLUMNS: usize = 18;
+const EVENT_COLUMNS: usize = 19;
 
 fn insert_bind(
     stmt: &mut rusqlite::CachedStatement<'_>,
@@ -669,7 +704,7 @@ fn events_insert_sql(rows: usize) -> &'static str {
                     "INSERT OR IGNORE INTO events (account, client_id, server_ms, client_ms, visit_id, page_row, \
                      event_name, context_id, page_context_id, campaign_id, engagement_id, \
                      engagement_revision, engagement_type, zone_id, state, tgl_name, done, \
-                     engagement_name) VALUES ",
+                     engagement_name, interaction_row) VALUES ",
                 );
                 for row in 0..n {
                     if row > 0 {

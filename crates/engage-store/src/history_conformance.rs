@@ -1,0 +1,638 @@
+//! The conformance suite's part for [`Store::search_interactions`]: how events become
+//! interactions, and every filter, sort and page of the Engagement History API's search.
+//!
+//! [`store_conformance_tests!`](crate::store_conformance_tests) expands these with the
+//! rest of the suite.
+
+// A test suite: a panic is a failed test, with the message saying which expectation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use engage_model::{EngagementType, OfferEventName, SdeType};
+
+use crate::conformance::{account, fresh};
+use crate::sample;
+use crate::{
+    IngestBatch, InteractionPage, InteractionQuery, NewEvent, Outcome, SortField, SortKey, Store,
+    TextSearch,
+};
+
+/// Expands the history tests into one `#[tokio::test]` each for a backend.
+#[macro_export]
+macro_rules! history_conformance_tests {
+    ($open:path) => {
+        $crate::history_conformance_tests!(@expand $open;
+            interaction_is_one_contexts_events_in_client_time_order_with_late_arrivals,
+            interaction_outcome_is_its_furthest_event,
+            interaction_carries_its_visit_page_campaign_and_attributes_oldest_first,
+            search_filters_by_start_range_and_combines_filters,
+            search_by_visitor_and_by_interaction_id,
+            search_sorts_by_every_field_and_pages_with_a_total_count,
+            keyword_search_finds_an_order_id_only_in_the_chosen_types,
+            sde_search_finds_a_customer_id_and_an_email_in_their_types,
+            searches_do_not_see_another_accounts_interactions,
+        );
+    };
+    (@expand $open:path; $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                $crate::history_conformance::$test($open).await;
+            }
+        )*
+    };
+}
+
+const T0: i64 = 1_750_000_000_000;
+
+/// A batch of one page view of `visitor` in `session`, received at `received_ms`.
+fn page_batch(account: &str, visitor: &str, session: &str, received_ms: i64) -> IngestBatch {
+    IngestBatch {
+        account_id: account.to_owned(),
+        received_ms,
+        visit: Some(sample::visit_context(
+            visitor,
+            session,
+            &format!("{session}-page"),
+        )),
+        events: Vec::new(),
+        sdes: Vec::new(),
+        rejected: Vec::new(),
+    }
+}
+
+/// An event of `context` for engagement `(campaign, engagement, type)` at client time `at`.
+fn event(name: &str, context: &str, engagement: (u64, u64, u8), at: i64) -> NewEvent {
+    sample::new_event(
+        sample::parse_event(&sample::engagement_event_text(
+            name, context, "page-ctx", engagement,
+        )),
+        Some(at),
+    )
+}
+
+const SPRING: (u64, u64, u8) = (1234, 5678, 5);
+const SUMMER: (u64, u64, u8) = (2222, 3333, 1);
+
+/// Every interaction that started in `[from, to]`, newest first.
+fn query(from: i64, to: i64) -> InteractionQuery {
+    InteractionQuery {
+        start_from_ms: from,
+        start_to_ms: to,
+        visitor: None,
+        interaction_id: None,
+        campaign_ids: Vec::new(),
+        engagement_ids: Vec::new(),
+        engagement_types: Vec::new(),
+        outcomes: Vec::new(),
+        keyword: None,
+        sde_search: Vec::new(),
+        sort: vec![SortKey {
+            field: SortField::Start,
+            descending: true,
+        }],
+        offset: 0,
+        limit: 100,
+    }
+}
+
+fn all() -> InteractionQuery {
+    query(T0 - 86_400_000, T0 + 86_400_000)
+}
+
+async fn search(store: &Arc<dyn Store>, account: &str, q: InteractionQuery) -> InteractionPage {
+    store
+        .search_interactions(account, q)
+        .await
+        .expect("search_interactions")
+}
+
+fn ids(page: &InteractionPage) -> Vec<&str> {
+    page.records
+        .iter()
+        .map(|r| r.interaction_id.as_str())
+        .collect()
+}
+
+/// `(visitor, session, context, engagement, start, last event)`.
+type Row<'a> = (&'a str, &'a str, &'a str, (u64, u64, u8), i64, &'a str);
+
+/// One interaction per row, of one page each.
+async fn fill(store: &Arc<dyn Store>, account: &str, rows: &[Row<'_>]) {
+    for (visitor, session, context, engagement, start, last) in rows {
+        let mut b = page_batch(account, visitor, session, *start);
+        b.events.push(event("START", context, *engagement, *start));
+        b.events
+            .push(event("OFFER_DISPLAY", context, *engagement, start + 10));
+        b.events
+            .push(event(last, context, *engagement, start + 500));
+        store.ingest(b).await.expect("ingest");
+    }
+}
+
+pub async fn interaction_is_one_contexts_events_in_client_time_order_with_late_arrivals<F, Fut>(
+    open: F,
+) where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    // The impression and display come first; START and the click arrive later, and the
+    // first batch is then retried.
+    let mut first = page_batch(&a, "v1", "s1", T0 + 5_000);
+    first
+        .events
+        .push(event("OFFER_IMPRESSION", "ctx-1", SPRING, T0 + 2_000));
+    first
+        .events
+        .push(event("OFFER_DISPLAY", "ctx-1", SPRING, T0 + 1_500));
+    // Another context in the same batch is another interaction.
+    first
+        .events
+        .push(event("START", "ctx-2", SPRING, T0 + 1_700));
+    let retry = first.clone();
+    store.ingest(first).await.unwrap();
+    let mut late = page_batch(&a, "v1", "s1", T0 + 9_000);
+    late.events
+        .push(event("OFFER_CLICK", "ctx-1", SPRING, T0 + 3_000));
+    late.events
+        .push(event("START", "ctx-1", SPRING, T0 + 1_000));
+    // At the same time as the click: lifecycle order breaks the tie.
+    late.events
+        .push(event("OFFER_REMOVE", "ctx-1", SPRING, T0 + 3_000));
+    store.ingest(late).await.unwrap();
+    let outcome = store.ingest(retry).await.unwrap();
+    assert_eq!(outcome.duplicates, 3);
+
+    let page = search(&store, &a, all()).await;
+    assert_eq!(page.count, 2);
+    let mut q = all();
+    q.interaction_id = Some("ctx-1".into());
+    let page = search(&store, &a, q).await;
+    assert_eq!(page.count, 1);
+    let r = &page.records[0];
+    assert_eq!(r.interaction_id, "ctx-1");
+    assert_eq!((r.start_ms, r.end_ms), (T0 + 1_000, T0 + 3_000));
+    let names: Vec<OfferEventName> = r.events.iter().map(|e| e.event.name).collect();
+    assert_eq!(
+        names,
+        [
+            OfferEventName::Start,
+            OfferEventName::OfferDisplay,
+            OfferEventName::OfferImpression,
+            OfferEventName::OfferClick,
+            OfferEventName::OfferRemove,
+        ],
+        "ordered by client time then lifecycle, the retry stored nothing twice"
+    );
+    assert_eq!(r.events[0].client_time_ms, Some(T0 + 1_000));
+    assert_eq!(r.events[0].server_ms, T0 + 9_000);
+    assert!(r.events.iter().all(|e| e.event.data.context_id == "ctx-1"));
+    assert_eq!(r.outcome, Outcome::Clicked);
+}
+
+pub async fn interaction_outcome_is_its_furthest_event<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let cases: [(&[&str], Outcome); 7] = [
+        (&["START"], Outcome::Started),
+        (&["START", "OFFER_DISPLAY"], Outcome::Displayed),
+        (
+            &["START", "OFFER_DISPLAY", "OFFER_IMPRESSION"],
+            Outcome::Displayed,
+        ),
+        (&["OFFER_IMPRESSION", "OFFER_REMOVE"], Outcome::Removed),
+        (&["OFFER_TIMEOUT", "OFFER_REMOVE"], Outcome::TimedOut),
+        (
+            &["OFFER_DECLINED", "OFFER_REMOVE", "START"],
+            Outcome::Declined,
+        ),
+        (&["OFFER_CLICK", "OFFER_TIMEOUT"], Outcome::Clicked),
+    ];
+    for (i, (names, _)) in cases.iter().enumerate() {
+        // Each event in its own batch: the outcome is folded across batches.
+        for (j, name) in names.iter().enumerate() {
+            let mut b = page_batch(&a, "v1", "s1", T0);
+            b.events
+                .push(event(name, &format!("ctx-{i}"), SPRING, T0 + j as i64));
+            store.ingest(b).await.unwrap();
+        }
+    }
+    for (i, (names, expected)) in cases.iter().enumerate() {
+        let mut q = all();
+        q.interaction_id = Some(format!("ctx-{i}"));
+        let page = search(&store, &a, q).await;
+        assert_eq!(page.records[0].outcome, *expected, "{names:?}");
+    }
+    let mut q = all();
+    q.outcomes = vec![Outcome::Displayed, Outcome::Clicked];
+    let mut found = ids(&search(&store, &a, q).await)
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    found.sort();
+    assert_eq!(found, ["ctx-1", "ctx-2", "ctx-6"]);
+}
+
+pub async fn interaction_carries_its_visit_page_campaign_and_attributes_oldest_first<F, Fut>(
+    open: F,
+) where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let mut b = page_batch(&a, "visitor-7", "session-7", T0 + 100);
+    b.events.push(event("START", "ctx-7", SPRING, T0));
+    b.sdes.push(sample::new_sde(
+        sample::sde(SdeType::CustomerInfo),
+        Some(T0 + 50),
+    ));
+    b.sdes
+        .push(sample::new_sde(sample::sde(SdeType::Cart), Some(T0 + 20)));
+    store.ingest(b).await.unwrap();
+    // An attribute reported later in the visit, from another page, belongs to it too.
+    let mut later = page_batch(&a, "visitor-7", "session-7", T0 + 900);
+    later.visit.as_mut().unwrap().page_id = "another-page".into();
+    later
+        .sdes
+        .push(sample::new_sde(sample::sde(SdeType::Purchase), None));
+    store.ingest(later).await.unwrap();
+
+    let page = search(&store, &a, all()).await;
+    assert_eq!(page.count, 1);
+    let r = &page.records[0];
+    assert_eq!(r.visitor_id.as_deref(), Some("visitor-7"));
+    assert_eq!(r.session_id.as_deref(), Some("session-7"));
+    assert_eq!(r.page_id.as_deref(), Some("session-7-page"));
+    assert_eq!(r.page_url.as_deref(), Some("https://shop.example/shoes"));
+    assert_eq!(
+        r.referrer.as_deref(),
+        Some("https://search.example/?q=shoes")
+    );
+    assert!(r.user_agent.as_deref().unwrap().contains("Linux x86_64"));
+    let c = &r.campaign;
+    assert_eq!(
+        (c.campaign_id, c.engagement_id, c.engagement_revision),
+        (1234, 5678, 3)
+    );
+    assert_eq!(c.engagement_type, Some(EngagementType::Embedded));
+    assert_eq!(c.tgl_name.as_deref(), Some("embedded"));
+    assert_eq!(c.engagement_name.as_deref(), Some("Spring sale"));
+    assert_eq!(c.zone_id, Some(42));
+    assert_eq!(c.campaign_name, None, "no campaign of that id is defined");
+    assert_eq!(r.outcome, Outcome::Started);
+    assert_eq!((r.start_ms, r.end_ms), (T0, T0));
+
+    let keys: Vec<&str> = r
+        .sdes
+        .iter()
+        .map(|s| s.as_object().unwrap().keys().next().unwrap().as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["cartStatus", "customerInfo", "purchase"],
+        "oldest first"
+    );
+    assert_eq!(
+        r.sdes[0]["cartStatus"]["originalTimeStamp"],
+        "1750000000020"
+    );
+    assert_eq!(r.sdes[0]["cartStatus"]["serverTimeStamp"], "1750000000100");
+    assert_eq!(
+        r.sdes[1]["customerInfo"]["customerInfo"]["customerId"],
+        "138766AC"
+    );
+    assert_eq!(r.sdes[2]["purchase"]["serverTimeStamp"], "1750000000900");
+    assert!(r.sdes[2]["purchase"].get("originalTimeStamp").is_none());
+}
+
+pub async fn search_filters_by_start_range_and_combines_filters<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    fill(
+        &store,
+        &a,
+        &[
+            ("v1", "s1", "a", SPRING, T0, "OFFER_CLICK"),
+            ("v1", "s1", "b", SUMMER, T0 + 1_000, "OFFER_DECLINED"),
+            ("v2", "s2", "c", SPRING, T0 + 2_000, "OFFER_TIMEOUT"),
+            ("v3", "s3", "d", SUMMER, T0 + 3_000, "OFFER_CLICK"),
+        ],
+    )
+    .await;
+    let page = search(&store, &a, query(T0 + 1_000, T0 + 2_000)).await;
+    assert_eq!(ids(&page), ["c", "b"], "both ends included, newest first");
+    assert_eq!(page.count, 2);
+
+    let mut q = all();
+    q.campaign_ids = vec![2222];
+    assert_eq!(ids(&search(&store, &a, q.clone()).await), ["d", "b"]);
+    q.outcomes = vec![Outcome::Clicked];
+    assert_eq!(ids(&search(&store, &a, q).await), ["d"]);
+
+    let mut q = all();
+    q.engagement_ids = vec![5678, 9999];
+    assert_eq!(ids(&search(&store, &a, q.clone()).await), ["c", "a"]);
+    q.engagement_types = vec![EngagementType::Overlay];
+    assert_eq!(search(&store, &a, q).await.count, 0, "SPRING is embedded");
+
+    let mut q = all();
+    q.engagement_types = vec![EngagementType::Overlay, EngagementType::Embedded];
+    q.start_from_ms = T0 + 500;
+    assert_eq!(ids(&search(&store, &a, q).await), ["d", "c", "b"]);
+}
+
+pub async fn search_by_visitor_and_by_interaction_id<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    fill(
+        &store,
+        &a,
+        &[
+            ("v1", "s1", "a", SPRING, T0, "OFFER_CLICK"),
+            ("v1", "s1b", "b", SUMMER, T0 + 1_000, "OFFER_DECLINED"),
+            ("v2", "s2", "c", SPRING, T0 + 2_000, "OFFER_TIMEOUT"),
+        ],
+    )
+    .await;
+    let mut q = all();
+    q.visitor = Some("v1".into());
+    assert_eq!(
+        ids(&search(&store, &a, q.clone()).await),
+        ["b", "a"],
+        "over both of v1's sessions"
+    );
+    q.start_to_ms = T0 + 500;
+    assert_eq!(ids(&search(&store, &a, q).await), ["a"], "and in the range");
+    let mut q = all();
+    q.visitor = Some("nobody".into());
+    assert_eq!(search(&store, &a, q).await.count, 0);
+
+    let mut q = all();
+    q.interaction_id = Some("c".into());
+    assert_eq!(ids(&search(&store, &a, q.clone()).await), ["c"]);
+    q.visitor = Some("v1".into());
+    assert_eq!(search(&store, &a, q).await.count, 0, "c is v2's");
+}
+
+pub async fn search_sorts_by_every_field_and_pages_with_a_total_count<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    // start, end - start: a 0/600, b 100/100, c 200/300, d 300/100 (ties broken by row)
+    let rows = [
+        ("vc", "s1", "a", 0, 600),
+        ("va", "s2", "b", 100, 100),
+        ("vd", "s3", "c", 200, 300),
+        ("vb", "s4", "d", 300, 100),
+    ];
+    for (visitor, session, context, start, duration) in rows {
+        let mut b = page_batch(&a, visitor, session, T0);
+        b.events.push(event("START", context, SPRING, T0 + start));
+        b.events.push(event(
+            "OFFER_TIMEOUT",
+            context,
+            SPRING,
+            T0 + start + duration,
+        ));
+        store.ingest(b).await.unwrap();
+    }
+    let sorted = |field, descending, then: Option<SortKey>| {
+        let mut q = all();
+        q.sort = vec![SortKey { field, descending }];
+        q.sort.extend(then);
+        q
+    };
+    let cases = [
+        (
+            sorted(SortField::Start, false, None),
+            vec!["a", "b", "c", "d"],
+        ),
+        (
+            sorted(SortField::Start, true, None),
+            vec!["d", "c", "b", "a"],
+        ),
+        (sorted(SortField::End, true, None), vec!["a", "c", "d", "b"]),
+        (
+            sorted(SortField::Duration, false, None),
+            vec!["b", "d", "c", "a"],
+        ),
+        (
+            sorted(
+                SortField::Duration,
+                false,
+                Some(SortKey {
+                    field: SortField::Start,
+                    descending: true,
+                }),
+            ),
+            vec!["d", "b", "c", "a"],
+        ),
+        (
+            sorted(SortField::Visitor, false, None),
+            vec!["b", "d", "a", "c"],
+        ),
+        (
+            sorted(SortField::EngagementId, true, None),
+            vec!["d", "c", "b", "a"],
+        ),
+    ];
+    for (q, expected) in cases {
+        let page = search(&store, &a, q.clone()).await;
+        assert_eq!(ids(&page), expected, "{:?}", q.sort);
+    }
+
+    let mut q = sorted(SortField::Start, false, None);
+    q.limit = 3;
+    let first = search(&store, &a, q.clone()).await;
+    assert_eq!((first.count, ids(&first)), (4, vec!["a", "b", "c"]));
+    q.offset = 3;
+    let second = search(&store, &a, q.clone()).await;
+    assert_eq!((second.count, ids(&second)), (4, vec!["d"]));
+    q.offset = 4;
+    let past = search(&store, &a, q).await;
+    assert_eq!(past.count, 4, "the count does not depend on the page");
+    assert!(past.records.is_empty());
+}
+
+pub async fn keyword_search_finds_an_order_id_only_in_the_chosen_types<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    fill(
+        &store,
+        &a,
+        &[
+            ("v1", "s1", "buyer", SPRING, T0, "OFFER_CLICK"),
+            ("v2", "s2", "browser", SPRING, T0 + 10, "OFFER_CLICK"),
+        ],
+    )
+    .await;
+    // The purchase (orderId DRV1534XC) arrives after the interaction, in the same visit.
+    let mut b = page_batch(&a, "v1", "s1", T0 + 60_000);
+    b.sdes
+        .push(sample::new_sde(sample::sde(SdeType::Purchase), None));
+    store.ingest(b).await.unwrap();
+    let mut b = page_batch(&a, "v2", "s2", T0 + 60_000);
+    b.sdes
+        .push(sample::new_sde(sample::sde(SdeType::Cart), None));
+    store.ingest(b).await.unwrap();
+
+    let keyword = |text: &str, types: &[SdeType]| {
+        let mut q = all();
+        q.keyword = Some(TextSearch {
+            text: text.into(),
+            types: types.to_vec(),
+        });
+        q
+    };
+    let in_purchase = keyword("DRV1534XC", &[SdeType::Purchase]);
+    assert_eq!(ids(&search(&store, &a, in_purchase).await), ["buyer"]);
+    assert_eq!(
+        ids(&search(&store, &a, keyword("drv1534xc", &[])).await),
+        ["buyer"],
+        "any type, any case"
+    );
+    let elsewhere = keyword("DRV1534XC", &[SdeType::Cart, SdeType::CustomerInfo]);
+    assert_eq!(search(&store, &a, elsewhere).await.count, 0);
+    // "prod1" is in both the purchase's and the cart's products.
+    let both_page = search(&store, &a, keyword("prod1", &[])).await;
+    let mut both = ids(&both_page);
+    both.sort_unstable();
+    assert_eq!(both, ["browser", "buyer"]);
+    assert_eq!(
+        ids(&search(&store, &a, keyword("prod1", &[SdeType::Cart])).await),
+        ["browser"]
+    );
+    assert_eq!(search(&store, &a, keyword("DRV9999", &[])).await.count, 0);
+    assert_eq!(
+        search(&store, &a, keyword(" -- ", &[])).await.count,
+        0,
+        "no word to look for matches nothing"
+    );
+    assert_eq!(
+        search(&store, &a, keyword("\"DRV1534XC", &[])).await.count,
+        1,
+        "quotes in the text are words' edges, not syntax"
+    );
+}
+
+pub async fn sde_search_finds_a_customer_id_and_an_email_in_their_types<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    fill(
+        &store,
+        &a,
+        &[
+            ("v1", "s1", "known", SPRING, T0, "OFFER_CLICK"),
+            ("v2", "s2", "anonymous", SPRING, T0 + 10, "OFFER_CLICK"),
+        ],
+    )
+    .await;
+    let mut b = page_batch(&a, "v1", "s1", T0 + 5);
+    b.sdes.push(sample::new_sde(
+        sample::sde(SdeType::CustomerInfo),
+        Some(T0 + 5),
+    ));
+    b.sdes.push(sample::new_sde(
+        sample::sde(SdeType::PersonalInfo),
+        Some(T0 + 6),
+    ));
+    store.ingest(b).await.unwrap();
+
+    let sde_search = |searches: &[(SdeType, &str)]| {
+        let mut q = all();
+        q.sde_search = searches
+            .iter()
+            .map(|(t, text)| TextSearch {
+                text: (*text).into(),
+                types: vec![*t],
+            })
+            .collect();
+        q
+    };
+    let customer = sde_search(&[(SdeType::CustomerInfo, "138766AC")]);
+    assert_eq!(ids(&search(&store, &a, customer).await), ["known"]);
+    let email = sde_search(&[(SdeType::PersonalInfo, "john@example.com")]);
+    assert_eq!(ids(&search(&store, &a, email).await), ["known"]);
+    let both = sde_search(&[
+        (SdeType::CustomerInfo, "138766AC"),
+        (SdeType::PersonalInfo, "john@example.com"),
+    ]);
+    assert_eq!(ids(&search(&store, &a, both).await), ["known"]);
+    let wrong_type = sde_search(&[(SdeType::PersonalInfo, "138766AC")]);
+    assert_eq!(search(&store, &a, wrong_type).await.count, 0);
+    let one_fails = sde_search(&[
+        (SdeType::CustomerInfo, "138766AC"),
+        (SdeType::PersonalInfo, "jane@example.com"),
+    ]);
+    assert_eq!(search(&store, &a, one_fails).await.count, 0, "searches AND");
+}
+
+pub async fn searches_do_not_see_another_accounts_interactions<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let b = account(&store).await;
+    fill(
+        &store,
+        &a,
+        &[("v1", "s1", "ctx", SPRING, T0, "OFFER_CLICK")],
+    )
+    .await;
+    let mut batch = page_batch(&a, "v1", "s1", T0);
+    batch
+        .sdes
+        .push(sample::new_sde(sample::sde(SdeType::Purchase), None));
+    store.ingest(batch).await.unwrap();
+    // The same ids in another account are another interaction.
+    fill(
+        &store,
+        &b,
+        &[("v1", "s1", "ctx", SUMMER, T0 + 1, "OFFER_DECLINED")],
+    )
+    .await;
+
+    let page = search(&store, &b, all()).await;
+    assert_eq!(page.count, 1);
+    assert_eq!(page.records[0].campaign.campaign_id, 2222);
+    assert_eq!(page.records[0].outcome, Outcome::Declined);
+    assert!(page.records[0].sdes.is_empty());
+    let mut q = all();
+    q.keyword = Some(TextSearch {
+        text: "DRV1534XC".into(),
+        types: Vec::new(),
+    });
+    assert_eq!(search(&store, &b, q.clone()).await.count, 0);
+    assert_eq!(search(&store, &a, q).await.count, 1);
+}

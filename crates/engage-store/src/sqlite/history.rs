@@ -1,0 +1,484 @@
+//! Interaction search for the Engagement History API: the schema it reads, the text
+//! index of attributes, and the query.
+//!
+//! Schema (migration [`MIGRATION`]):
+//! - `interactions`: one row per engagement context, kept by the writer as events
+//!   arrive (see `interactions`). Its indexes serve the searches the API is built for:
+//!   a time range (`interactions_start`), a campaign in a time range
+//!   (`interactions_campaign`), the interactions of a visit (`interactions_visit`, which
+//!   a visitor's visits and attribute matches lead to), and one interaction by id.
+//! - `events.interaction_row` points each event at its row; `events_interaction` finds
+//!   an interaction's timeline. Both index keys grow at the right edge: interaction rows
+//!   are numbered in order of first sight, and contexts end within minutes.
+//! - `sde_text`: an FTS5 index of every attribute's values, one column per history type,
+//!   storing no copy of the text (`content=''`): a search needs only the rowid (the
+//!   `sdes` row), and FTS5 writes each commit's terms as one sorted segment instead of
+//!   one random B-tree insert per term.
+//!
+//! A text search matches the words of the query as a phrase, in any attribute of the
+//! chosen types, and selects the interactions of the visits those attributes belong to.
+
+use std::sync::OnceLock;
+
+use engage_model::{EngagementType, SdeType};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use serde_json::Value;
+
+use super::reader::{client_id, corrupt, offer_event, stamped};
+use super::{read_u64, sql_err};
+use crate::{
+    Interaction, InteractionCampaign, InteractionPage, InteractionQuery, Outcome, SortField,
+    StoreError, StoredEvent, TextSearch,
+};
+
+/// Schema version 3: interactions, the events' link to them, and the attribute text index,
+/// filled from what earlier versions stored.
+pub(crate) const MIGRATION: &str = r#"
+ALTER TABLE events ADD COLUMN interaction_row INTEGER;
+
+CREATE TABLE interactions (
+    id                  INTEGER PRIMARY KEY,
+    account             TEXT NOT NULL,
+    context_id          TEXT NOT NULL,
+    visit_id            INTEGER,
+    page_row            INTEGER,
+    campaign_id         INTEGER NOT NULL,
+    engagement_id       INTEGER NOT NULL,
+    engagement_revision INTEGER NOT NULL,
+    engagement_type     INTEGER,
+    zone_id             INTEGER,
+    tgl_name            TEXT,
+    engagement_name     TEXT,
+    -- Client time of the first and last event, epoch ms (server time when the page gave none).
+    start_ms            INTEGER NOT NULL,
+    end_ms              INTEGER NOT NULL,
+    -- Outcome::rank of the furthest event.
+    outcome             INTEGER NOT NULL
+);
+
+INSERT INTO interactions (account, context_id, visit_id, page_row, campaign_id, engagement_id,
+    engagement_revision, engagement_type, zone_id, tgl_name, engagement_name, start_ms, end_ms,
+    outcome)
+SELECT account, context_id, visit_id, page_row, campaign_id, engagement_id, engagement_revision,
+    engagement_type, zone_id, tgl_name, engagement_name,
+    min(coalesce(client_ms, server_ms)), max(coalesce(client_ms, server_ms)),
+    max(CASE event_name
+        WHEN 'START' THEN 1
+        WHEN 'OFFER_DISPLAY' THEN 2
+        WHEN 'OFFER_IMPRESSION' THEN 2
+        WHEN 'OFFER_REMOVE' THEN 3
+        WHEN 'OFFER_TIMEOUT' THEN 4
+        WHEN 'OFFER_DECLINED' THEN 5
+        ELSE 6 END)
+FROM events GROUP BY account, context_id ORDER BY min(id);
+
+CREATE UNIQUE INDEX interactions_context ON interactions (account, context_id);
+CREATE INDEX interactions_start ON interactions (account, start_ms);
+CREATE INDEX interactions_campaign ON interactions (account, campaign_id, start_ms);
+CREATE INDEX interactions_visit ON interactions (visit_id);
+
+UPDATE events SET interaction_row = (
+    SELECT i.id FROM interactions i
+    WHERE i.account = events.account AND i.context_id = events.context_id);
+CREATE INDEX events_interaction ON events (interaction_row);
+
+CREATE VIRTUAL TABLE sde_text USING fts5(
+    cartStatus, purchase, viewedProduct, customerInfo, marketingCampaignInfo, personalInfo,
+    lead, serviceActivity, visitorError, searchContent,
+    content = '', columnsize = 0
+);
+"#;
+
+/// Fills `sde_text` from the attributes stored before it existed. Run by the migration
+/// after [`MIGRATION`]: the column to write depends on each row's type.
+pub(crate) fn backfill_sde_text(conn: &Connection) -> rusqlite::Result<()> {
+    let mut rows = Vec::new();
+    {
+        let mut stmt = conn.prepare("SELECT id, sde_type, history FROM sdes ORDER BY id")?;
+        let mut it = stmt.query([])?;
+        while let Some(r) = it.next()? {
+            rows.push((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ));
+        }
+    }
+    for (id, sde_type, history) in rows {
+        if let Some(t) = SdeType::from_history_key(&sde_type) {
+            index_sde_text(conn, id, t, &search_text(&history))?;
+        }
+    }
+    Ok(())
+}
+
+/// An attribute's values (strings and numbers, not member names), as the text the
+/// search index holds.
+pub(crate) fn search_text(history: &str) -> String {
+    fn push(value: &Value, out: &mut String) {
+        let mut add = |s: &str| {
+            if !out.is_empty() {
+                out.push_str(" ; ");
+            }
+            out.push_str(s);
+        };
+        match value {
+            Value::String(s) => add(s),
+            Value::Number(n) => add(&n.to_string()),
+            Value::Array(items) => items.iter().for_each(|v| push(v, out)),
+            Value::Object(members) => members.values().for_each(|v| push(v, out)),
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+    let mut out = String::new();
+    if let Ok(value) = serde_json::from_str::<Value>(history) {
+        push(&value, &mut out);
+    }
+    out
+}
+
+/// Adds the attribute stored at `row` to the text index, under its type's column.
+pub(crate) fn index_sde_text(
+    conn: &Connection,
+    row: i64,
+    sde_type: SdeType,
+    text: &str,
+) -> rusqlite::Result<()> {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        SdeType::ALL
+            .iter()
+            .map(|t| {
+                format!(
+                    "INSERT INTO sde_text (rowid, {}) VALUES (?1, ?2)",
+                    t.history_key()
+                )
+            })
+            .collect()
+    });
+    let i = SdeType::ALL
+        .iter()
+        .position(|t| *t == sde_type)
+        .unwrap_or_default();
+    conn.prepare_cached(&all[i])?.execute(params![row, text])?;
+    Ok(())
+}
+
+/// The FTS5 query for a search: its words as one phrase, limited to the columns of its
+/// types. `None` when the text has no word to look for, which matches nothing.
+fn match_expression(search: &TextSearch) -> Option<String> {
+    if !search.text.chars().any(char::is_alphanumeric) {
+        return None;
+    }
+    let types = if search.types.is_empty() {
+        &SdeType::ALL[..]
+    } else {
+        &search.types[..]
+    };
+    let columns: Vec<&str> = types.iter().map(|t| t.history_key()).collect();
+    // Inside a string FTS5 reads no operators; a quote is written twice.
+    let phrase = search.text.replace('"', "\"\"");
+    Some(format!("{{{}}} : \"{phrase}\"", columns.join(" ")))
+}
+
+fn u64_value(v: u64) -> SqlValue {
+    match i64::try_from(v) {
+        Ok(i) => SqlValue::Integer(i),
+        Err(_) => SqlValue::Text(v.to_string()),
+    }
+}
+
+/// The WHERE clause of a search and its parameters (`?1` is the account).
+struct Filter {
+    sql: String,
+    args: Vec<SqlValue>,
+}
+
+impl Filter {
+    fn arg(&mut self, value: SqlValue) -> String {
+        self.args.push(value);
+        format!("?{}", self.args.len())
+    }
+
+    fn list(&mut self, column: &str, values: impl IntoIterator<Item = SqlValue>) {
+        let placeholders: Vec<String> = values.into_iter().map(|v| self.arg(v)).collect();
+        self.sql
+            .push_str(&format!(" AND {column} IN ({})", placeholders.join(", ")));
+    }
+
+    /// `None` when the query can match nothing.
+    fn new(account: &str, q: &InteractionQuery) -> Option<Filter> {
+        let mut f = Filter {
+            sql: String::new(),
+            args: vec![SqlValue::Text(account.to_owned())],
+        };
+        let from = f.arg(SqlValue::Integer(q.start_from_ms));
+        let to = f.arg(SqlValue::Integer(q.start_to_ms));
+        // When a filter picks a few visits or one interaction, that index leads and the
+        // time range is checked on the rows it finds (`+` keeps the planner off the
+        // time index, which would walk every interaction in the range).
+        let narrow = q.visitor.is_some()
+            || q.interaction_id.is_some()
+            || q.keyword.is_some()
+            || !q.sde_search.is_empty();
+        let start = if narrow { "+i.start_ms" } else { "i.start_ms" };
+        f.sql = format!("i.account = ?1 AND {start} >= {from} AND {start} <= {to}");
+        if let Some(id) = &q.interaction_id {
+            let p = f.arg(SqlValue::Text(id.clone()));
+            f.sql.push_str(&format!(" AND i.context_id = {p}"));
+        }
+        if let Some(visitor) = &q.visitor {
+            let p = f.arg(SqlValue::Text(visitor.clone()));
+            f.sql.push_str(&format!(
+                " AND i.visit_id IN (SELECT id FROM visits WHERE account = ?1 AND visitor_id = {p})"
+            ));
+        }
+        if !q.campaign_ids.is_empty() {
+            f.list(
+                "i.campaign_id",
+                q.campaign_ids.iter().map(|v| u64_value(*v)),
+            );
+        }
+        if !q.engagement_ids.is_empty() {
+            f.list(
+                "i.engagement_id",
+                q.engagement_ids.iter().map(|v| u64_value(*v)),
+            );
+        }
+        if !q.engagement_types.is_empty() {
+            f.list(
+                "i.engagement_type",
+                q.engagement_types
+                    .iter()
+                    .map(|t: &EngagementType| SqlValue::Integer(i64::from(t.code()))),
+            );
+        }
+        if !q.outcomes.is_empty() {
+            f.list(
+                "i.outcome",
+                q.outcomes
+                    .iter()
+                    .map(|o| SqlValue::Integer(i64::from(o.rank()))),
+            );
+        }
+        for search in q.keyword.iter().chain(&q.sde_search) {
+            let p = f.arg(SqlValue::Text(match_expression(search)?));
+            f.sql.push_str(&format!(
+                " AND i.visit_id IN (SELECT s.visit_id FROM sdes s
+                     WHERE s.id IN (SELECT rowid FROM sde_text WHERE sde_text MATCH {p})
+                     AND s.account = ?1)"
+            ));
+        }
+        Some(f)
+    }
+}
+
+/// ORDER BY for the sort keys; ties end in row order, in the first key's direction, so
+/// a time-ordered page walks its index without sorting.
+fn order_by(q: &InteractionQuery) -> String {
+    let mut keys: Vec<String> = q
+        .sort
+        .iter()
+        .map(|k| {
+            let column = match k.field {
+                SortField::Start => "i.start_ms",
+                SortField::End => "i.end_ms",
+                SortField::Duration => "(i.end_ms - i.start_ms)",
+                SortField::Visitor => "(SELECT visitor_id FROM visits WHERE id = i.visit_id)",
+                SortField::EngagementId => "i.context_id",
+            };
+            format!("{column} {}", if k.descending { "DESC" } else { "ASC" })
+        })
+        .collect();
+    let last = q.sort.first().is_some_and(|k| k.descending);
+    keys.push(format!("i.id {}", if last { "DESC" } else { "ASC" }));
+    keys.join(", ")
+}
+
+pub(crate) fn search(
+    conn: &mut Connection,
+    account: &str,
+    q: &InteractionQuery,
+) -> Result<InteractionPage, StoreError> {
+    let Some(filter) = Filter::new(account, q) else {
+        return Ok(InteractionPage {
+            count: 0,
+            records: Vec::new(),
+        });
+    };
+    // One read transaction: the count and the page see the same commit.
+    let tx = conn.transaction().map_err(sql_err)?;
+    let count: i64 = tx
+        .prepare(&format!(
+            "SELECT count(*) FROM interactions i WHERE {}",
+            filter.sql
+        ))
+        .and_then(|mut s| s.query_row(params_from_iter(&filter.args), |r| r.get(0)))
+        .map_err(sql_err)?;
+    let count = u64::try_from(count).unwrap_or_default();
+    let mut records = Vec::new();
+    if q.offset < count && q.limit > 0 {
+        let mut args = filter.args.clone();
+        args.push(SqlValue::Integer(
+            i64::try_from(q.limit).unwrap_or(i64::MAX),
+        ));
+        args.push(SqlValue::Integer(
+            i64::try_from(q.offset).unwrap_or(i64::MAX),
+        ));
+        let n = args.len();
+        let sql = format!(
+            "SELECT i.id FROM interactions i WHERE {} ORDER BY {} LIMIT ?{} OFFSET ?{}",
+            filter.sql,
+            order_by(q),
+            n - 1,
+            n
+        );
+        let ids: Vec<i64> = tx
+            .prepare(&sql)
+            .and_then(|mut s| {
+                s.query_map(params_from_iter(&args), |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(sql_err)?;
+        for id in ids {
+            records.push(interaction(&tx, id)?);
+        }
+    }
+    Ok(InteractionPage { count, records })
+}
+
+/// One interaction with its timeline and its visit's attributes.
+fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
+    let bad = |what: &str| corrupt(format!("interaction {id}: {what}"));
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT i.context_id, i.start_ms, i.end_ms, i.outcome, i.campaign_id,
+                    i.engagement_id, i.engagement_revision, i.engagement_type, i.zone_id,
+                    i.tgl_name, i.engagement_name, v.visitor_id, v.session_id, p.page_id,
+                    p.url, coalesce(p.user_agent, v.user_agent), v.referrer, c.name,
+                    h.sde_head
+             FROM interactions i
+             LEFT JOIN visits v ON v.id = i.visit_id
+             LEFT JOIN visit_heads h ON h.visit_id = i.visit_id
+             LEFT JOIN pages p ON p.id = i.page_row
+             LEFT JOIN campaigns c ON c.id = i.campaign_id AND c.account = i.account
+             WHERE i.id = ?1",
+        )
+        .map_err(sql_err)?;
+    let mut rows = stmt.query([id]).map_err(sql_err)?;
+    let r = rows
+        .next()
+        .map_err(sql_err)?
+        .ok_or_else(|| bad("missing"))?;
+    let u64_at = |i: usize| -> Result<Option<u64>, StoreError> {
+        match r.get_ref(i).map_err(sql_err)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            v => read_u64(v).map(Some).ok_or_else(|| bad("a number column")),
+        }
+    };
+    let required = |i: usize| u64_at(i)?.ok_or_else(|| bad("a missing number"));
+    let outcome: i64 = r.get(3).map_err(sql_err)?;
+    let outcome = u8::try_from(outcome)
+        .ok()
+        .and_then(Outcome::from_rank)
+        .ok_or_else(|| bad("outcome"))?;
+    let engagement_type = match u64_at(7)? {
+        None => None,
+        Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
+    };
+    let sde_head: Option<i64> = r.get(18).map_err(sql_err)?;
+    let mut record = Interaction {
+        interaction_id: r.get(0).map_err(sql_err)?,
+        start_ms: r.get(1).map_err(sql_err)?,
+        end_ms: r.get(2).map_err(sql_err)?,
+        outcome,
+        campaign: InteractionCampaign {
+            campaign_id: required(4)?,
+            campaign_name: r.get(17).map_err(sql_err)?,
+            engagement_id: required(5)?,
+            engagement_name: r.get(10).map_err(sql_err)?,
+            engagement_revision: required(6)?,
+            engagement_type,
+            tgl_name: r.get(9).map_err(sql_err)?,
+            zone_id: u64_at(8)?,
+        },
+        visitor_id: r.get(11).map_err(sql_err)?,
+        session_id: r.get(12).map_err(sql_err)?,
+        page_id: r.get(13).map_err(sql_err)?,
+        page_url: r.get(14).map_err(sql_err)?,
+        user_agent: r.get(15).map_err(sql_err)?,
+        referrer: r.get(16).map_err(sql_err)?,
+        events: Vec::new(),
+        sdes: Vec::new(),
+    };
+    drop(rows);
+    record.events = timeline(conn, id)?;
+    record.sdes = visit_attributes(conn, sde_head)?;
+    Ok(record)
+}
+
+/// The interaction's events by client time (server time where the page gave none), then
+/// lifecycle order, then arrival.
+fn timeline(conn: &Connection, interaction_row: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, client_id, client_ms, server_ms, event_name, context_id,
+                    page_context_id, campaign_id, engagement_id, engagement_revision,
+                    engagement_type, zone_id, state, tgl_name, done, engagement_name
+             FROM events WHERE interaction_row = ?1",
+        )
+        .map_err(sql_err)?;
+    let mut rows = stmt.query([interaction_row]).map_err(sql_err)?;
+    let mut events = Vec::new();
+    while let Some(r) = rows.next().map_err(sql_err)? {
+        let id: i64 = r.get(0).map_err(sql_err)?;
+        events.push((
+            id,
+            StoredEvent {
+                client_id: client_id(r, 1)?,
+                client_time_ms: r.get(2).map_err(sql_err)?,
+                server_ms: r.get(3).map_err(sql_err)?,
+                event: offer_event(r, 4, id)?,
+            },
+        ));
+    }
+    events.sort_by_key(|(id, e)| (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *id));
+    Ok(events.into_iter().map(|(_, e)| e).collect())
+}
+
+/// A visit's attributes in history shape with their stamps, oldest first: the chain from
+/// the visit's head, put in client-time order (server time where the page gave none).
+fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<Value>, StoreError> {
+    let mut step = conn
+        .prepare_cached(
+            "SELECT history, server_ms, client_ms, prev_in_visit FROM sdes WHERE id = ?1",
+        )
+        .map_err(sql_err)?;
+    let mut found = Vec::new();
+    let mut next = head;
+    while let Some(id) = next {
+        let link = step
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                ))
+            })
+            .optional()
+            .map_err(sql_err)?;
+        // A report removed by retention or erasure ends the chain.
+        let Some((history, server_ms, client_ms, prev)) = link else {
+            break;
+        };
+        let value = stamped(&history, server_ms, client_ms)
+            .ok_or_else(|| corrupt(format!("attribute {id}")))?;
+        found.push((client_ms.unwrap_or(server_ms), id, value));
+        // Rows only point at older rows, so the walk ends.
+        next = prev.filter(|p| *p < id);
+    }
+    found.sort_by_key(|(at, id, _)| (*at, *id));
+    Ok(found.into_iter().map(|(_, _, v)| v).collect())
+}

@@ -1,0 +1,199 @@
+//! Keeping `interactions` in step with the events, on the writer thread.
+//!
+//! Every event of a batch is folded into its context's row: the start is the earliest
+//! event time, the end the latest, the outcome the highest [`Outcome::rank`]. Each of
+//! these is a minimum or a maximum, so the row comes out the same whatever order the
+//! events arrive in and however often a retry sends them again; that is why a duplicate
+//! event (skipped by the multi-row insert without saying which) may be folded too.
+//!
+//! The row's campaign fields come from the first batch of the context; optional ones
+//! (type, zone, renderer, name) are filled in later when an earlier event lacked them
+//! (the Monitoring API's impressions carry no renderer or name).
+
+use std::collections::HashMap;
+
+use engage_model::OfferData;
+use rusqlite::{params, Connection};
+
+use super::batch::PreparedEvent;
+use super::SqlU64;
+use crate::Outcome;
+
+/// What the writer remembers of an interaction row, to skip updates that change nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InteractionSlot {
+    pub row: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub outcome: u8,
+}
+
+/// One context's events in one batch, folded.
+struct Fold<'a> {
+    context_id: &'a str,
+    data: &'a OfferData,
+    start_ms: i64,
+    end_ms: i64,
+    outcome: u8,
+}
+
+/// Where an event's interaction row is, and what the writer's cache learns once the
+/// batch has written everything.
+pub(crate) struct Recorded {
+    /// The interaction row of each event of the batch, in order.
+    pub rows: Vec<i64>,
+    /// Slots to cache, by context key, once every statement of the batch succeeded.
+    pub learned: Vec<(String, InteractionSlot)>,
+}
+
+/// Creates or widens the interaction row of every context in `events`.
+/// `cached` looks a context key up in the writer's cache; `key` makes that key.
+pub(crate) fn record(
+    conn: &Connection,
+    account: &str,
+    received_ms: i64,
+    visit: (Option<i64>, Option<i64>),
+    events: &[PreparedEvent],
+    mut cached: impl FnMut(&str) -> Option<InteractionSlot>,
+    key: impl Fn(&str) -> String,
+) -> rusqlite::Result<Recorded> {
+    let mut folds: Vec<Fold<'_>> = Vec::new();
+    let mut by_context: HashMap<&str, usize> = HashMap::new();
+    let mut fold_of = Vec::with_capacity(events.len());
+    for e in events {
+        let d = &e.event.data;
+        let at = e.client_time_ms.unwrap_or(received_ms);
+        let outcome = Outcome::of_event(e.event.name).rank();
+        let i = *by_context.entry(d.context_id.as_str()).or_insert_with(|| {
+            folds.push(Fold {
+                context_id: &d.context_id,
+                data: d,
+                start_ms: at,
+                end_ms: at,
+                outcome,
+            });
+            folds.len() - 1
+        });
+        let f = &mut folds[i];
+        f.start_ms = f.start_ms.min(at);
+        f.end_ms = f.end_ms.max(at);
+        f.outcome = f.outcome.max(outcome);
+        fold_of.push(i);
+    }
+
+    let mut rows_of_folds = Vec::with_capacity(folds.len());
+    let mut learned = Vec::with_capacity(folds.len());
+    for f in &folds {
+        let k = key(f.context_id);
+        let found = match cached(&k) {
+            Some(slot) => Found::Stored(slot),
+            None => insert_or_find(conn, account, visit, f)?,
+        };
+        let slot = match found {
+            Found::Inserted(row) => InteractionSlot {
+                row,
+                start_ms: f.start_ms,
+                end_ms: f.end_ms,
+                outcome: f.outcome,
+            },
+            Found::Stored(old) => {
+                let new = InteractionSlot {
+                    row: old.row,
+                    start_ms: old.start_ms.min(f.start_ms),
+                    end_ms: old.end_ms.max(f.end_ms),
+                    outcome: old.outcome.max(f.outcome),
+                };
+                if new.start_ms != old.start_ms
+                    || new.end_ms != old.end_ms
+                    || new.outcome != old.outcome
+                {
+                    widen(conn, &new, f.data)?;
+                }
+                new
+            }
+        };
+        rows_of_folds.push(slot.row);
+        learned.push((k, slot));
+    }
+    Ok(Recorded {
+        rows: fold_of.into_iter().map(|i| rows_of_folds[i]).collect(),
+        learned,
+    })
+}
+
+enum Found {
+    /// A new row, written with the fold's values.
+    Inserted(i64),
+    Stored(InteractionSlot),
+}
+
+/// Inserts the context's row, or reads the one already stored.
+fn insert_or_find(
+    conn: &Connection,
+    account: &str,
+    (visit_id, page_row): (Option<i64>, Option<i64>),
+    f: &Fold<'_>,
+) -> rusqlite::Result<Found> {
+    let d = f.data;
+    // A context missing from the cache is usually new: try the insert first.
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO interactions (account, context_id, visit_id, page_row,
+                 campaign_id, engagement_id, engagement_revision, engagement_type, zone_id,
+                 tgl_name, engagement_name, start_ms, end_ms, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?
+        .execute(params![
+            account,
+            f.context_id,
+            visit_id,
+            page_row,
+            SqlU64(d.conf_key.campaign_id),
+            SqlU64(d.conf_key.engagement_id),
+            SqlU64(d.conf_key.engagement_revision),
+            d.engagement_type.map(|t| t.code()),
+            d.zone_id.map(SqlU64),
+            d.tgl_name,
+            d.engagement_name,
+            f.start_ms,
+            f.end_ms,
+            f.outcome,
+        ])?;
+    if inserted == 1 {
+        return Ok(Found::Inserted(conn.last_insert_rowid()));
+    }
+    conn.prepare_cached(
+        "SELECT id, start_ms, end_ms, outcome FROM interactions
+         WHERE account = ?1 AND context_id = ?2",
+    )?
+    .query_row(params![account, f.context_id], |r| {
+        Ok(Found::Stored(InteractionSlot {
+            row: r.get(0)?,
+            start_ms: r.get(1)?,
+            end_ms: r.get(2)?,
+            outcome: r.get(3)?,
+        }))
+    })
+}
+
+fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE interactions SET start_ms = ?2, end_ms = ?3, outcome = ?4,
+             engagement_type = coalesce(engagement_type, ?5),
+             zone_id = coalesce(zone_id, ?6),
+             tgl_name = coalesce(tgl_name, ?7),
+             engagement_name = coalesce(engagement_name, ?8)
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        slot.row,
+        slot.start_ms,
+        slot.end_ms,
+        slot.outcome,
+        d.engagement_type.map(|t| t.code()),
+        d.zone_id.map(SqlU64),
+        d.tgl_name,
+        d.engagement_name,
+    ])?;
+    Ok(())
+}
