@@ -210,12 +210,16 @@ pub(crate) fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Brings the schema to [`SCHEMA_VERSION`]. Refuses a database written by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    migrate_to(conn, SCHEMA_VERSION)
+}
+
+fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), MigrateError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     let version = usize::try_from(version).map_err(|_| MigrateError::Unknown(version))?;
     if version > SCHEMA_VERSION {
         return Err(MigrateError::Newer(version));
     }
-    for (done, step) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (done, step) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(step.sql)?;
         if let Some(fill) = step.fill {
@@ -238,5 +242,70 @@ pub(crate) enum MigrateError {
 impl From<rusqlite::Error> for MigrateError {
     fn from(e: rusqlite::Error) -> Self {
         MigrateError::Db(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A version 2 database: one visit with two contexts' events (one sent late and out
+    /// of order) and a purchase.
+    fn version_2() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 2).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO accounts VALUES ('1', 'Shop', 'h', 0, '[]');
+            INSERT INTO visits VALUES (1, '1', 'v1', 's1', 100, NULL, NULL);
+            INSERT INTO visit_heads VALUES (1, 900, 1);
+            INSERT INTO pages (id, account, page_id, visit_id, received_ms) VALUES (1, '1', 'p1', 1, 100);
+            INSERT INTO events (account, client_id, server_ms, client_ms, visit_id, page_row,
+                event_name, context_id, page_context_id, campaign_id, engagement_id,
+                engagement_revision)
+            VALUES ('1', 'e1', 500, 300, 1, 1, 'OFFER_CLICK', 'ctx-a', 'p', 7, 8, 1),
+                   ('1', 'e2', 500, 200, 1, 1, 'START', 'ctx-a', 'p', 7, 8, 1),
+                   ('1', 'e3', 600, NULL, 1, 1, 'OFFER_DISPLAY', 'ctx-b', 'p', 7, 9, 1);
+            INSERT INTO sdes (account, client_id, server_ms, visit_id, page_row, sde_type, history)
+            VALUES ('1', 's1', 700, 1, 1, 'purchase', '{"purchase":{"total":"11.7","orderId":"DRV1534XC"}}');"#,
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn migrating_a_version_2_database_builds_its_interactions_and_text_index() {
+        let mut conn = version_2();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(String, i64, i64, i64, i64)> = conn
+            .prepare("SELECT context_id, start_ms, end_ms, outcome, visit_id FROM interactions ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("ctx-a".into(), 200, 300, 6, 1),
+                ("ctx-b".into(), 600, 600, 2, 1)
+            ]
+        );
+        let unlinked: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM events WHERE interaction_row IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unlinked, 0);
+        let found: i64 = conn
+            .query_row(
+                "SELECT rowid FROM sde_text WHERE sde_text MATCH '{purchase} : \"drv1534xc\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
     }
 }
