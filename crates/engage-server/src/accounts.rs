@@ -28,6 +28,9 @@ pub fn hash_api_key(key: &str) -> String {
 #[derive(Default)]
 pub struct AccountCache {
     known: RwLock<HashMap<String, Arc<Account>>>,
+    /// Key hash → account id, for every account in `known`: tells a key of another
+    /// account (403) from no key at all (401) without asking the store.
+    owners: RwLock<HashMap<String, String>>,
 }
 
 impl AccountCache {
@@ -46,16 +49,41 @@ impl AccountCache {
             .await?
             .ok_or_else(|| ApiError::UnknownAccount(account_id.to_owned()))?;
         let account = Arc::new(account);
+        if let Ok(mut owners) = self.owners.write() {
+            owners.insert(account.api_key_hash.clone(), account.id.clone());
+        }
         if let Ok(mut known) = self.known.write() {
             known.insert(account_id.to_owned(), account.clone());
         }
         Ok(account)
     }
+
+    /// Like [`authorize`], and answers `Forbidden` when the key is another account's.
+    ///
+    /// Only accounts this server has loaded since it started are recognized as the
+    /// owners of a key (the store has no lookup by key); a key of an account not loaded
+    /// yet is answered `Unauthorized`, which is still a refusal.
+    pub fn authorize(&self, headers: &HeaderMap, account: &Account) -> Result<(), ApiError> {
+        let key = bearer_key(headers).ok_or(ApiError::Unauthorized)?;
+        let hash = hash_api_key(key);
+        if hash == account.api_key_hash {
+            return Ok(());
+        }
+        let owner = self
+            .owners
+            .read()
+            .ok()
+            .and_then(|owners| owners.get(&hash).cloned());
+        match owner {
+            Some(owner) if owner != account.id => Err(ApiError::Forbidden),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
 }
 
-/// Checks `Authorization: Bearer <apiKey>` against the account's key.
-pub fn authorize(headers: &HeaderMap, account: &Account) -> Result<(), ApiError> {
-    let key = headers
+/// The key of `Authorization: Bearer <apiKey>`, if the header has one.
+fn bearer_key(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -63,7 +91,12 @@ pub fn authorize(headers: &HeaderMap, account: &Account) -> Result<(), ApiError>
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .ok_or(ApiError::Unauthorized)?;
+        .filter(|key| !key.is_empty())
+}
+
+/// Checks `Authorization: Bearer <apiKey>` against the account's key.
+pub fn authorize(headers: &HeaderMap, account: &Account) -> Result<(), ApiError> {
+    let key = bearer_key(headers).ok_or(ApiError::Unauthorized)?;
     if hash_api_key(key) == account.api_key_hash {
         Ok(())
     } else {

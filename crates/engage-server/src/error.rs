@@ -40,6 +40,9 @@ pub enum ApiError {
         message: String,
         errors: Vec<FieldError>,
     },
+    /// Too many searches are running; answered with `Retry-After`.
+    #[error("too many searches are running: retry in a moment")]
+    TooManyRequests,
     #[error("the server is shutting down")]
     Unavailable,
     #[error("internal error")]
@@ -78,6 +81,7 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,6 +101,7 @@ impl ApiError {
             ApiError::BatchTooLarge { .. } => "batch_too_large",
             ApiError::Timeout => "timeout",
             ApiError::Invalid { .. } => "invalid_request",
+            ApiError::TooManyRequests => "too_many_requests",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -140,7 +145,7 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
