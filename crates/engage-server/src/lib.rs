@@ -2,8 +2,10 @@
 //!
 //! - [`router`] builds the app without a socket; [`serve`] runs it on a bound listener
 //!   until a shutdown future resolves, then finishes in-flight requests and closes the store.
-//! - `routes/`: one module per API (collect, monitoring, quarantine, ops).
+//! - `routes/`: one module per API (collect, monitoring, history, admin, quarantine, ops).
 //! - [`collect_body`]: the collect body parser (pure; fuzzed).
+//! - [`history_request`]: the Engagement History search's query and body (pure).
+//! - [`user_agent`]: device, browser and system from a `User-Agent` (pure).
 //! - [`body`]: body limits, gzip, content types. [`error`]: `ApiError`.
 //! - [`accounts`]: the account cache and API keys. [`metrics`]: `/metrics`.
 //! - [`decision`]: targeting, the per-account engagement snapshots and the decision.
@@ -13,9 +15,11 @@ pub mod body;
 pub mod collect_body;
 pub mod decision;
 pub mod error;
+pub mod history_request;
 pub mod ids;
 pub mod metrics;
 mod routes;
+pub mod user_agent;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -39,7 +43,14 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub accounts: Arc<accounts::AccountCache>,
     pub decisions: Arc<decision::Decisions>,
+    /// Permits for Engagement History searches running at once; a search that finds
+    /// none is answered 429 rather than queued, so a burst of slow searches cannot take
+    /// the blocking threads and the database's time that ingestion and decisions need.
+    pub history_searches: Arc<tokio::sync::Semaphore>,
 }
+
+/// Engagement History searches allowed to run at once (see `AppState::history_searches`).
+pub const MAX_CONCURRENT_SEARCHES: usize = 16;
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
@@ -49,6 +60,7 @@ impl AppState {
             metrics: Arc::default(),
             accounts: Arc::default(),
             decisions: Arc::default(),
+            history_searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
         }
     }
 }

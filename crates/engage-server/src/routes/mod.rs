@@ -4,6 +4,7 @@ mod admin;
 mod assets;
 mod collect;
 mod decision;
+mod history;
 mod monitoring;
 mod ops;
 mod quarantine;
@@ -68,6 +69,10 @@ pub fn router(state: AppState) -> Router {
             put(admin::set_availability),
         )
         .route(
+            "/interaction_history/api/account/{account_id}/interactions/search",
+            post(history::search),
+        )
+        .route(
             "/api/account/{account_id}/quarantine",
             get(quarantine::list),
         )
@@ -120,6 +125,7 @@ fn route_label(pattern: &str) -> &'static str {
         "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}/availability" => {
             "admin_availability"
         }
+        "/interaction_history/api/account/{account_id}/interactions/search" => "history_search",
         "/api/account/{account_id}/quarantine" => "quarantine_list",
         "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
         _ => "other",

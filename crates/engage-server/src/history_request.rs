@@ -1,0 +1,810 @@
+//! The Engagement History search request (SPEC §5): the query string (`offset`, `limit`,
+//! `sort`, `source`) and the body's filters, read into an [`InteractionQuery`].
+//!
+//! Strict on purpose: an unknown member or parameter is an error, not ignored, because a
+//! filter the server silently skipped would answer with the wrong interactions and
+//! nothing would tell the caller. Every problem is reported at once; body problems at
+//! JSON pointers, query problems at `?name`. Pure, and total over any bytes.
+
+use engage_model::json::Json;
+use engage_model::{EngagementType, FieldError, SdeType};
+use engage_store::{InteractionQuery, Outcome, SortField, SortKey, TextSearch};
+
+use crate::collect_body::MAX_ID_CHARS;
+use crate::decision::input::{describe, index, object, string, uint, Members, Problems};
+use crate::error::ApiError;
+
+/// Page size when the query names none, and the largest allowed (SPEC §5).
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 100;
+/// The longest `start` range a search may cover without a visitor or interaction id:
+/// 31 days, so that any calendar month fits.
+pub const MAX_RANGE_MS: u64 = 31 * 24 * 60 * 60 * 1000;
+/// The last millisecond of year 9999: later "epoch ms" are a unit mistake.
+const MAX_EPOCH_MS: u64 = 253_402_300_799_999;
+/// Most values in one list filter.
+pub const MAX_LIST_ITEMS: usize = 100;
+/// Longest `keyword` or `sdeSearch` text.
+pub const MAX_SEARCH_CHARS: usize = 1_000;
+/// Longest `source` (the caller's name).
+pub const MAX_SOURCE_CHARS: usize = 256;
+
+const QUERY_PARAMETERS: [&str; 4] = ["offset", "limit", "sort", "source"];
+const BODY_MEMBERS: [&str; 10] = [
+    "start",
+    "visitor",
+    "engagementId",
+    "campaignIds",
+    "engagementIds",
+    "engagementTypes",
+    "outcomes",
+    "keyword",
+    "keyword_search_area",
+    "sdeSearch",
+];
+
+/// The query string's paging and sort, kept to write the `_metadata` links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchParams {
+    pub offset: u64,
+    pub limit: usize,
+    /// Most significant first; `start:desc` when the query names none.
+    pub sort: Vec<SortKey>,
+    pub source: Option<String>,
+}
+
+impl SearchParams {
+    /// The query string of the same search at another offset: what the `self`, `next`,
+    /// `prev` and `last` links carry, so that following one with the same body gives
+    /// that page.
+    pub fn query_string(&self, offset: u64) -> String {
+        let mut out = format!(
+            "offset={offset}&limit={}&sort={}",
+            self.limit,
+            sort_text(&self.sort)
+        );
+        if let Some(source) = &self.source {
+            out.push_str("&source=");
+            percent_encode_into(&mut out, source);
+        }
+        out
+    }
+}
+
+/// A whole search: the paging and the store's query (which carries the paging too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    pub params: SearchParams,
+    pub query: InteractionQuery,
+}
+
+/// Reads a search from its decoded query pairs and its body. Malformed JSON is its own
+/// error; everything else wrong is one `invalid_request` listing every problem.
+pub fn parse_search(query_pairs: &[(String, String)], body: &[u8]) -> Result<Search, ApiError> {
+    let json = Json::parse(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let mut problems = Problems::default();
+    let params = parse_params(query_pairs, &mut problems);
+    let filters = parse_filters(&json, &mut problems);
+    match (params, filters) {
+        (Some(params), Some(filters)) if problems.is_empty() => Ok(Search {
+            query: InteractionQuery {
+                start_from_ms: filters.start_from_ms,
+                start_to_ms: filters.start_to_ms,
+                visitor: filters.visitor,
+                interaction_id: filters.interaction_id,
+                campaign_ids: filters.campaign_ids,
+                engagement_ids: filters.engagement_ids,
+                engagement_types: filters.engagement_types,
+                outcomes: filters.outcomes,
+                keyword: filters.keyword,
+                sde_search: filters.sde_search,
+                sort: params.sort.clone(),
+                offset: params.offset,
+                limit: params.limit,
+            },
+            params,
+        }),
+        _ => Err(invalid(problems.errors)),
+    }
+}
+
+fn invalid(errors: Vec<FieldError>) -> ApiError {
+    let message = match errors.first() {
+        Some(first) if errors.len() == 1 => format!("invalid search: {first}"),
+        Some(first) => format!("invalid search: {first} (and {} more)", errors.len() - 1),
+        None => "invalid search".to_owned(),
+    };
+    ApiError::invalid(message, errors)
+}
+
+// ---------------------------------------------------------------- the query string
+
+/// `offset`, `limit`, `sort` and `source`; `None` when any is wrong (reported).
+pub fn parse_params(pairs: &[(String, String)], problems: &mut Problems) -> Option<SearchParams> {
+    let before = problems.errors.len();
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        let path = format!("?{name}");
+        if !QUERY_PARAMETERS.contains(&name.as_str()) {
+            problems.add(
+                &path,
+                format!(
+                    "unknown query parameter `{name}`, expected `offset`, `limit`, `sort` or `source`"
+                ),
+            );
+        } else if pairs[..i].iter().any(|(n, _)| n == name) {
+            problems.add(&path, format!("`{name}` is given more than once"));
+        }
+    }
+    let value = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim());
+    let offset = match value("offset") {
+        None => 0,
+        Some(text) => match text.parse::<u64>() {
+            // Within i64 so that the store and the links' arithmetic never overflow.
+            Ok(n) if i64::try_from(n).is_ok() => n,
+            _ => {
+                problems.add(
+                    "?offset",
+                    format!("expected a whole number 0 or more, found \"{text}\""),
+                );
+                0
+            }
+        },
+    };
+    let limit = match value("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                problems.add(
+                    "?limit",
+                    format!("expected a whole number 1-{MAX_LIMIT}, found \"{text}\""),
+                );
+                DEFAULT_LIMIT
+            }
+        },
+    };
+    let sort = match value("sort") {
+        None => vec![SortKey {
+            field: SortField::Start,
+            descending: true,
+        }],
+        Some(text) => parse_sort(text, problems),
+    };
+    let source = match value("source") {
+        None | Some("") => None,
+        Some(text) if text.chars().count() > MAX_SOURCE_CHARS => {
+            problems.add(
+                "?source",
+                format!("is longer than {MAX_SOURCE_CHARS} characters"),
+            );
+            None
+        }
+        Some(text) => Some(text.to_owned()),
+    };
+    (problems.errors.len() == before).then_some(SearchParams {
+        offset,
+        limit,
+        sort,
+        source,
+    })
+}
+
+const SORT_FIELDS: &str = "`start`, `end`, `duration`, `visitor` or `engagementId`";
+
+/// `start:desc,duration:asc`: fields in order of significance, each ascending unless it
+/// says `:desc`.
+pub fn parse_sort(text: &str, problems: &mut Problems) -> Vec<SortKey> {
+    let mut keys: Vec<SortKey> = Vec::new();
+    if text.is_empty() {
+        problems.add(
+            "?sort",
+            format!("is empty: name fields like `start:desc,duration:asc` ({SORT_FIELDS})"),
+        );
+        return keys;
+    }
+    for item in text.split(',') {
+        let item = item.trim();
+        let mut parts = item.split(':');
+        let name = parts.next().unwrap_or("").trim();
+        let direction = parts.next().map(str::trim);
+        if parts.next().is_some() {
+            problems.add(
+                "?sort",
+                format!("`{item}` is not `field` or `field:asc|desc`"),
+            );
+            continue;
+        }
+        let field = SortField::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(name));
+        let descending = match direction {
+            None => Some(false),
+            Some(d) if d.eq_ignore_ascii_case("asc") => Some(false),
+            Some(d) if d.eq_ignore_ascii_case("desc") => Some(true),
+            Some(d) => {
+                problems.add(
+                    "?sort",
+                    format!("unknown sort direction `{d}` in `{item}`, expected `asc` or `desc`"),
+                );
+                None
+            }
+        };
+        let Some(field) = field else {
+            if name.is_empty() {
+                problems.add("?sort", "has an empty field: separate fields with one `,`");
+            } else {
+                problems.add(
+                    "?sort",
+                    format!("unknown sort field `{name}`, expected {SORT_FIELDS}"),
+                );
+            }
+            continue;
+        };
+        if keys.iter().any(|k| k.field == field) {
+            problems.add(
+                "?sort",
+                format!("`{}` is named more than once", field.as_str()),
+            );
+            continue;
+        }
+        if let Some(descending) = descending {
+            keys.push(SortKey { field, descending });
+        }
+    }
+    keys
+}
+
+/// The canonical text of sort keys, every direction spelled out.
+pub fn sort_text(keys: &[SortKey]) -> String {
+    keys.iter()
+        .map(|k| {
+            format!(
+                "{}:{}",
+                k.field.as_str(),
+                if k.descending { "desc" } else { "asc" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// RFC 3986 query encoding: unreserved characters as they are, every other byte as `%XX`.
+fn percent_encode_into(out: &mut String, text: &str) {
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the body
+
+/// The body's filters, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filters {
+    pub start_from_ms: i64,
+    pub start_to_ms: i64,
+    pub visitor: Option<String>,
+    pub interaction_id: Option<String>,
+    pub campaign_ids: Vec<u64>,
+    pub engagement_ids: Vec<u64>,
+    pub engagement_types: Vec<EngagementType>,
+    pub outcomes: Vec<Outcome>,
+    pub keyword: Option<TextSearch>,
+    pub sde_search: Vec<TextSearch>,
+}
+
+/// The body's filters; `None` when any is wrong (reported).
+pub fn parse_filters(json: &Json<'_>, problems: &mut Problems) -> Option<Filters> {
+    let before = problems.errors.len();
+    let members = object(json, "", &BODY_MEMBERS, problems)?;
+    let start = parse_start(&members, problems);
+    let visitor = members.optional_string("visitor", MAX_ID_CHARS, problems);
+    let interaction_id = members
+        .get("engagementId")
+        .and_then(|v| id_text(v, &members.path("engagementId"), problems));
+    let campaign_ids = list(&members, "campaignIds", problems, |v, path, p| {
+        uint(v, path, 0..=u64::MAX, p)
+    });
+    let engagement_ids = list(&members, "engagementIds", problems, |v, path, p| {
+        uint(v, path, 0..=u64::MAX, p)
+    });
+    let engagement_types = list(&members, "engagementTypes", problems, engagement_type);
+    let outcomes = list(&members, "outcomes", problems, outcome);
+    let keyword = parse_keyword(&members, problems);
+    let sde_search = parse_sde_search(&members, problems);
+    if let Some((from, to)) = start {
+        // A visitor or one interaction narrows the search enough to allow any range.
+        let narrowed = members.get("visitor").is_some() || members.get("engagementId").is_some();
+        if from > to {
+            problems.add("/start", format!("`from` ({from}) is after `to` ({to})"));
+        } else if to - from > MAX_RANGE_MS && !narrowed {
+            problems.add(
+                "/start",
+                format!(
+                    "covers {} days; at most 31 are allowed unless `visitor` or `engagementId` is given",
+                    (to - from).div_ceil(24 * 60 * 60 * 1000)
+                ),
+            );
+        }
+    }
+    let (from, to) = start?;
+    (problems.errors.len() == before).then_some(Filters {
+        // Both at most MAX_EPOCH_MS, well within i64.
+        start_from_ms: i64::try_from(from).ok()?,
+        start_to_ms: i64::try_from(to).ok()?,
+        visitor,
+        interaction_id,
+        campaign_ids,
+        engagement_ids,
+        engagement_types,
+        outcomes,
+        keyword,
+        sde_search,
+    })
+}
+
+/// `start: {from, to}`, both required epoch milliseconds.
+fn parse_start(members: &Members<'_, '_>, problems: &mut Problems) -> Option<(u64, u64)> {
+    let Some(start) = members.get("start") else {
+        problems.add(
+            "/start",
+            "missing: give `{\"from\": <epoch ms>, \"to\": <epoch ms>}`",
+        );
+        return None;
+    };
+    let start = object(start, "/start", &["from", "to"], problems)?;
+    let bound = |key: &str, problems: &mut Problems| match start.get(key) {
+        None => {
+            problems.add(&start.path(key), "missing: give epoch milliseconds");
+            None
+        }
+        Some(v) => uint(v, &start.path(key), 0..=MAX_EPOCH_MS, problems),
+    };
+    let from = bound("from", problems);
+    let to = bound("to", problems);
+    Some((from?, to?))
+}
+
+/// An interaction id: a string, or a number written as its digits.
+fn id_text(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<String> {
+    match json {
+        Json::Number(n) if n.as_u64().is_some() => Some(n.to_string()),
+        Json::String(_) => string(json, path, MAX_ID_CHARS, problems),
+        other => {
+            problems.add(
+                path,
+                format!(
+                    "expected an interaction id (a string), found {}",
+                    describe(other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// An array filter of at most [`MAX_LIST_ITEMS`] values; empty or absent means no filter.
+fn list<T>(
+    members: &Members<'_, '_>,
+    key: &str,
+    problems: &mut Problems,
+    item: impl Fn(&Json<'_>, &str, &mut Problems) -> Option<T>,
+) -> Vec<T> {
+    let path = members.path(key);
+    let Some(value) = members.get(key) else {
+        return Vec::new();
+    };
+    let Json::Array(values) = value else {
+        problems.add(&path, format!("expected an array, found {}", value.kind()));
+        return Vec::new();
+    };
+    if values.len() > MAX_LIST_ITEMS {
+        problems.add(
+            &path,
+            format!(
+                "has {} values, at most {MAX_LIST_ITEMS} are allowed",
+                values.len()
+            ),
+        );
+        return Vec::new();
+    }
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| item(v, &index(&path, i), problems))
+        .collect()
+}
+
+fn engagement_type(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<EngagementType> {
+    let found = match json {
+        Json::Number(n) => n.as_u64().and_then(EngagementType::from_code),
+        Json::String(s) if s.len() == 1 => s.parse().ok().and_then(EngagementType::from_code),
+        _ => None,
+    };
+    if found.is_none() {
+        problems.add(
+            path,
+            format!(
+                "expected an engagement type 0, 1, 2, 3, 5 or 6 (peeling corner, overlay, toaster, slide-out, embedded, sticky), found {}",
+                describe(json)
+            ),
+        );
+    }
+    found
+}
+
+fn outcome(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Outcome> {
+    let found = json.as_str().and_then(Outcome::from_name);
+    if found.is_none() {
+        problems.add(
+            path,
+            format!(
+                "expected an outcome: `clicked`, `declined`, `timed_out`, `removed`, `displayed` or `started`, found {}",
+                describe(json)
+            ),
+        );
+    }
+    found
+}
+
+/// `keyword`, limited to the types of `keyword_search_area.types` (every type when it
+/// names none).
+fn parse_keyword(members: &Members<'_, '_>, problems: &mut Problems) -> Option<TextSearch> {
+    let text = members.optional_string("keyword", MAX_SEARCH_CHARS, problems);
+    let area_path = members.path("keyword_search_area");
+    let types = match members.get("keyword_search_area") {
+        None => Some(Vec::new()),
+        Some(area) => {
+            if members.get("keyword").is_none() {
+                problems.add(&area_path, "needs a `keyword` to search for");
+            }
+            object(area, &area_path, &["types"], problems).and_then(|area| {
+                match area.get("types") {
+                    None => {
+                        problems.add(
+                            &area.path("types"),
+                            "missing: list areas like `ea.purchase`",
+                        );
+                        None
+                    }
+                    Some(_) => Some(list(&area, "types", problems, search_area)),
+                }
+            })
+        }
+    };
+    Some(TextSearch {
+        text: text?,
+        types: types?,
+    })
+}
+
+/// `ea.<history key>`: one of the ten attribute types (SPEC §5).
+fn search_area(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<SdeType> {
+    let found = json.as_str().and_then(|name| {
+        SdeType::ALL
+            .into_iter()
+            .find(|t| name.strip_prefix("ea.") == Some(t.history_key()))
+    });
+    if found.is_none() {
+        problems.add(
+            path,
+            format!(
+                "expected a search area {}, found {}",
+                SdeType::ALL
+                    .iter()
+                    .map(|t| format!("`ea.{}`", t.history_key()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                describe(json)
+            ),
+        );
+    }
+    found
+}
+
+/// `sdeSearch: {"customerInfo": "text", ...}`, keyed by the history shape's type names.
+fn parse_sde_search(members: &Members<'_, '_>, problems: &mut Problems) -> Vec<TextSearch> {
+    let Some(value) = members.get("sdeSearch") else {
+        return Vec::new();
+    };
+    let path = members.path("sdeSearch");
+    let keys: Vec<&str> = SdeType::ALL.iter().map(|t| t.history_key()).collect();
+    let Some(search) = object(value, &path, &keys, problems) else {
+        return Vec::new();
+    };
+    SdeType::ALL
+        .into_iter()
+        .filter_map(|sde_type| {
+            let key = sde_type.history_key();
+            let text = search.optional_string(key, MAX_SEARCH_CHARS, problems)?;
+            Some(TextSearch {
+                text,
+                types: vec![sde_type],
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
+        query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn search(query: &[(&str, &str)], body: serde_json::Value) -> Result<Search, Vec<FieldError>> {
+        match parse_search(&pairs(query), body.to_string().as_bytes()) {
+            Ok(search) => Ok(search),
+            Err(ApiError::Invalid { errors, .. }) => Err(errors),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn paths(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.path.as_str()).collect()
+    }
+
+    const DAY: u64 = 24 * 60 * 60 * 1000;
+    const FROM: u64 = 1_795_000_000_000;
+
+    #[test]
+    fn defaults_are_offset_0_limit_50_newest_first() {
+        let s = search(&[], json!({"start": {"from": FROM, "to": FROM + DAY}})).unwrap();
+        assert_eq!(s.params.offset, 0);
+        assert_eq!(s.params.limit, 50);
+        assert_eq!(sort_text(&s.params.sort), "start:desc");
+        assert_eq!(s.query.start_from_ms, FROM as i64);
+        assert_eq!(s.query.start_to_ms, (FROM + DAY) as i64);
+        assert!(s.query.campaign_ids.is_empty() && s.query.keyword.is_none());
+        assert_eq!(
+            s.params.query_string(100),
+            "offset=100&limit=50&sort=start:desc"
+        );
+    }
+
+    #[test]
+    fn every_filter_is_read() {
+        let s = search(
+            &[
+                ("offset", "10"),
+                ("limit", "100"),
+                ("sort", "duration:desc,visitor,engagementId:ASC"),
+                ("source", "my app/1"),
+            ],
+            json!({
+                "start": {"from": FROM.to_string(), "to": FROM + 40 * DAY},
+                "visitor": "v-1",
+                "engagementId": 42,
+                "campaignIds": [1, "2"],
+                "engagementIds": ["3"],
+                "engagementTypes": [0, "5", 6],
+                "outcomes": ["clicked", "timed_out"],
+                "keyword": "DRV1534XC",
+                "keyword_search_area": {"types": ["ea.purchase", "ea.cartStatus"]},
+                "sdeSearch": {"customerInfo": "138766AC", "personalInfo": "john@example.com"}
+            }),
+        )
+        .unwrap();
+        let q = &s.query;
+        assert_eq!((q.offset, q.limit), (10, 100));
+        assert_eq!(
+            sort_text(&q.sort),
+            "duration:desc,visitor:asc,engagementId:asc"
+        );
+        assert_eq!(q.visitor.as_deref(), Some("v-1"));
+        assert_eq!(q.interaction_id.as_deref(), Some("42"));
+        assert_eq!(q.campaign_ids, [1, 2]);
+        assert_eq!(q.engagement_ids, [3]);
+        assert_eq!(
+            q.engagement_types,
+            [
+                EngagementType::PeelingCorner,
+                EngagementType::Embedded,
+                EngagementType::Sticky
+            ]
+        );
+        assert_eq!(q.outcomes, [Outcome::Clicked, Outcome::TimedOut]);
+        assert_eq!(
+            q.keyword,
+            Some(TextSearch {
+                text: "DRV1534XC".into(),
+                types: vec![SdeType::Purchase, SdeType::Cart]
+            })
+        );
+        assert_eq!(
+            q.sde_search,
+            [
+                TextSearch {
+                    text: "138766AC".into(),
+                    types: vec![SdeType::CustomerInfo]
+                },
+                TextSearch {
+                    text: "john@example.com".into(),
+                    types: vec![SdeType::PersonalInfo]
+                },
+            ]
+        );
+        assert_eq!(
+            s.params.query_string(0),
+            "offset=0&limit=100&sort=duration:desc,visitor:asc,engagementId:asc&source=my%20app%2F1"
+        );
+    }
+
+    #[test]
+    fn a_keyword_without_an_area_searches_every_type() {
+        let s = search(
+            &[],
+            json!({"start": {"from": FROM, "to": FROM}, "keyword": "shoes"}),
+        )
+        .unwrap();
+        assert_eq!(
+            s.query.keyword,
+            Some(TextSearch {
+                text: "shoes".into(),
+                types: vec![]
+            })
+        );
+    }
+
+    #[test]
+    fn start_is_required_with_both_bounds() {
+        assert_eq!(paths(&search(&[], json!({})).unwrap_err()), ["/start"]);
+        assert_eq!(
+            paths(&search(&[], json!({"start": {}})).unwrap_err()),
+            ["/start/from", "/start/to"]
+        );
+        assert_eq!(
+            paths(&search(&[], json!({"start": {"from": FROM, "to": "soon"}})).unwrap_err()),
+            ["/start/to"]
+        );
+        assert_eq!(
+            paths(&search(&[], json!({"start": [FROM, FROM]})).unwrap_err()),
+            ["/start"]
+        );
+        assert_eq!(
+            paths(&search(&[], json!({"start": {"from": -1, "to": FROM}})).unwrap_err()),
+            ["/start/from"]
+        );
+    }
+
+    #[test]
+    fn an_inverted_range_or_a_long_one_without_a_visitor_is_refused() {
+        let inverted = search(&[], json!({"start": {"from": FROM + 1, "to": FROM}})).unwrap_err();
+        assert_eq!(paths(&inverted), ["/start"]);
+        assert!(inverted[0].message.contains("after"), "{inverted:?}");
+
+        let exactly_31_days = json!({"start": {"from": FROM, "to": FROM + 31 * DAY}});
+        assert!(search(&[], exactly_31_days).is_ok());
+        let long = search(
+            &[],
+            json!({"start": {"from": FROM, "to": FROM + 31 * DAY + 1}}),
+        )
+        .unwrap_err();
+        assert_eq!(paths(&long), ["/start"]);
+        assert!(long[0].message.contains("32 days"), "{long:?}");
+        for narrowing in [json!({"visitor": "v-1"}), json!({"engagementId": "ctx-1"})] {
+            let mut body = narrowing;
+            body["start"] = json!({"from": 0, "to": FROM});
+            assert!(search(&[], body).is_ok());
+        }
+    }
+
+    #[test]
+    fn query_parameters_are_checked_at_their_names() {
+        let body = json!({"start": {"from": FROM, "to": FROM}});
+        for (query, path) in [
+            (vec![("limit", "0")], "?limit"),
+            (vec![("limit", "101")], "?limit"),
+            (vec![("limit", "ten")], "?limit"),
+            (vec![("offset", "-1")], "?offset"),
+            (vec![("offset", "1.5")], "?offset"),
+            (vec![("offset", "99999999999999999999")], "?offset"),
+            (vec![("sort", "")], "?sort"),
+            (vec![("sort", "price")], "?sort"),
+            (vec![("sort", "start:up")], "?sort"),
+            (vec![("sort", "start:desc:asc")], "?sort"),
+            (vec![("sort", "start,,end")], "?sort"),
+            (vec![("sort", "start,start:desc")], "?sort"),
+            (vec![("limt", "10")], "?limt"),
+            (vec![("limit", "10"), ("limit", "20")], "?limit"),
+        ] {
+            let errors = search(&query, body.clone()).unwrap_err();
+            assert_eq!(paths(&errors), [path], "{query:?}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errors = search(
+            &[("limit", "500"), ("sort", "start:sideways")],
+            json!({
+                "start": {"from": FROM},
+                "campaignIds": [1, "x", -3],
+                "engagementIds": "7",
+                "engagementTypes": [0, 4, "six"],
+                "outcomes": ["clicked", "converted"],
+                "keyword_search_area": {"types": ["ea.purchase", "purchase"]},
+                "sdeSearch": {"customerInfo": "", "shoeSize": "42"},
+                "visitorId": "v-1"
+            }),
+        )
+        .unwrap_err();
+        assert_eq!(
+            paths(&errors),
+            [
+                "?limit",
+                "?sort",
+                "/visitorId",
+                "/start/to",
+                "/campaignIds/1",
+                "/campaignIds/2",
+                "/engagementIds",
+                "/engagementTypes/1",
+                "/engagementTypes/2",
+                "/outcomes/1",
+                "/keyword_search_area",
+                "/keyword_search_area/types/1",
+                "/sdeSearch/shoeSize",
+                "/sdeSearch/customerInfo",
+            ],
+            "{errors:#?}"
+        );
+        assert!(errors[2].message.contains("unknown field `visitorId`"));
+    }
+
+    #[test]
+    fn lists_are_bounded_and_areas_are_the_ten_ea_names() {
+        let many: Vec<u64> = (0..=MAX_LIST_ITEMS as u64).collect();
+        let errors = search(
+            &[],
+            json!({"start": {"from": FROM, "to": FROM}, "campaignIds": many}),
+        )
+        .unwrap_err();
+        assert_eq!(paths(&errors), ["/campaignIds"]);
+        for t in SdeType::ALL {
+            let area = format!("ea.{}", t.history_key());
+            let s = search(
+                &[],
+                json!({"start": {"from": FROM, "to": FROM}, "keyword": "x",
+                       "keyword_search_area": {"types": [area]}}),
+            )
+            .unwrap();
+            assert_eq!(s.query.keyword.unwrap().types, [t]);
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_its_own_error() {
+        assert!(matches!(
+            parse_search(&[], b"{\"start\":"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_search(&[], b""),
+            Err(ApiError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn links_keep_the_sort_and_encode_the_source() {
+        let mut problems = Problems::default();
+        let params = parse_params(
+            &pairs(&[("sort", " end , duration:DESC "), ("source", "a&b=c")]),
+            &mut problems,
+        )
+        .unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(
+            params.query_string(50),
+            "offset=50&limit=50&sort=end:asc,duration:desc&source=a%26b%3Dc"
+        );
+    }
+}
