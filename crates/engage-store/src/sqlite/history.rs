@@ -215,15 +215,19 @@ impl Filter {
         };
         let from = f.arg(SqlValue::Integer(q.start_from_ms));
         let to = f.arg(SqlValue::Integer(q.start_to_ms));
-        // When a filter picks a few visits or one interaction, that index leads and the
-        // time range is checked on the rows it finds (`+` keeps the planner off the
-        // time index, which would walk every interaction in the range).
-        let narrow = q.visitor.is_some()
-            || q.interaction_id.is_some()
-            || q.keyword.is_some()
-            || !q.sde_search.is_empty();
-        let start = if narrow { "+i.start_ms" } else { "i.start_ms" };
-        f.sql = format!("i.account = ?1 AND {start} >= {from} AND {start} <= {to}");
+        // When a filter picks a few visits, their interactions are found through
+        // `interactions_visit` and the account and time range are checked on those rows:
+        // `+` keeps the planner off the indexes that lead with the account, which would
+        // walk every interaction of the account in the range. One interaction by id is
+        // found through `interactions_context`, which needs the account.
+        let by_visits = q.visitor.is_some() || q.keyword.is_some() || !q.sde_search.is_empty();
+        let by_id = q.interaction_id.is_some();
+        let (account_col, start) = match (by_visits, by_id) {
+            (true, _) => ("+i.account", "+i.start_ms"),
+            (false, true) => ("i.account", "+i.start_ms"),
+            (false, false) => ("i.account", "i.start_ms"),
+        };
+        f.sql = format!("{account_col} = ?1 AND {start} >= {from} AND {start} <= {to}");
         if let Some(id) = &q.interaction_id {
             let p = f.arg(SqlValue::Text(id.clone()));
             f.sql.push_str(&format!(" AND i.context_id = {p}"));
@@ -267,7 +271,7 @@ impl Filter {
             f.sql.push_str(&format!(
                 " AND i.visit_id IN (SELECT s.visit_id FROM sdes s
                      WHERE s.id IN (SELECT rowid FROM sde_text WHERE sde_text MATCH {p})
-                     AND s.account = ?1)"
+                     AND +s.account = ?1)"
             ));
         }
         Some(f)
