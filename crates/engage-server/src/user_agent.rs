@@ -117,9 +117,10 @@ pub fn parse(user_agent: &str) -> VisitorAgent {
         };
     }
     let operating_system = operating_system(ua);
+    let browser = browser(ua);
     VisitorAgent {
-        device: device(ua, operating_system),
-        browser: browser(ua),
+        device: device(ua, operating_system, browser.is_some()),
+        browser,
         operating_system,
     }
 }
@@ -145,7 +146,7 @@ fn operating_system(ua: &str) -> OperatingSystem {
     }
 }
 
-fn device(ua: &str, os: OperatingSystem) -> Device {
+fn device(ua: &str, os: OperatingSystem, is_browser: bool) -> Device {
     match os {
         OperatingSystem::Ios if ua.contains("iPad") => Device::Tablet,
         OperatingSystem::Ios => Device::Mobile,
@@ -153,6 +154,10 @@ fn device(ua: &str, os: OperatingSystem) -> Device {
         OperatingSystem::Android if ua.contains("Mobile") && !ua.contains("Tablet") => {
             Device::Mobile
         }
+        OperatingSystem::Android if ua.contains("Tablet") => Device::Tablet,
+        // That is a browsers' convention: an app's HTTP library (`Dalvik/2.1.0 (Linux; U;
+        // Android 14; Pixel 8)`) says neither on a phone.
+        OperatingSystem::Android if !is_browser => Device::Other,
         OperatingSystem::Android => Device::Tablet,
         OperatingSystem::Windows
         | OperatingSystem::MacOsx
@@ -424,6 +429,12 @@ mod tests {
         for ua in ["curl/8.5.0", "okhttp/4.12.0", "Dalvik/2.1.0"] {
             assert_eq!(read(ua), ("OTHER", "OTHER".to_owned(), "OTHER"), "{ua:?}");
         }
+    }
+
+    #[test]
+    fn an_android_apps_http_library_is_android_on_an_unknown_device() {
+        let ua = "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UQ1A.240205.004)";
+        assert_eq!(read(ua), ("OTHER", "OTHER".to_owned(), "ANDROID"));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct TestServer {
     pub account_id: String,
     pub api_key: String,
     pub client: reqwest::Client,
+    /// The server's state, shared with it (its semaphores, caches).
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -41,6 +43,7 @@ impl TestServer {
         let address = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let state = AppState::new(store.clone(), limits);
+        let shared = state.clone();
         let task = tokio::spawn(async move {
             engage_server::serve(state, listener, async {
                 let _ = rx.await;
@@ -54,6 +57,7 @@ impl TestServer {
             account_id: account.id,
             api_key,
             client: reqwest::Client::new(),
+            state: shared,
             shutdown: Some(tx),
             task: Some(task),
             _dir: dir,

@@ -1,0 +1,1720 @@
+//! The Engagement History API (SPEC §5) over real HTTP: data goes in through the collect
+//! route and the Monitoring API, and comes out of the search route.
+
+// Tests: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin_support;
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::TestServer;
+use engage_store::NewAccount;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use serde_json::{json, Value};
+
+/// 2026-11-21T10:00:00.000Z.
+const T0: u64 = 1_795_255_200_000;
+const SECOND: u64 = 1_000;
+const MINUTE: u64 = 60 * SECOND;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+const CHROME_ON_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+const SAFARI_ON_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1";
+const SAMSUNG_ON_ANDROID_TABLET: &str = "Mozilla/5.0 (Linux; Android 12; SM-T870) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/22.0 Chrome/111.0.5563.116 Safari/537.36";
+
+// ---------------------------------------------------------------- putting data in
+
+/// A client id not used before in this test process.
+fn client_id(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// What an `LP_OFFERS` event is about.
+#[derive(Clone, Copy)]
+struct Offer {
+    campaign: u64,
+    engagement: u64,
+    engagement_type: u64,
+}
+
+/// The `data` the tag sends, in its canonical order and shape.
+fn offer_data(offer: Offer, context: &str, page: &str, name: &str) -> Value {
+    json!({
+        "contexts": [{"EngagementContext": {"id": context}}, {"pageContext": {"id": page}}],
+        "campaignId": offer.campaign,
+        "engagementId": offer.engagement,
+        "engagementRevision": 1,
+        "engagementType": offer.engagement_type,
+        "contextId": context,
+        "zoneId": 471288710,
+        "state": 1,
+        "confKey": format!("{}_{}_1", offer.campaign, offer.engagement),
+        "tglName": "slider",
+        "done": true,
+        "engagementName": name
+    })
+}
+
+fn offer_event(offer: Offer, context: &str, page: &str, event_name: &str, time: u64) -> Value {
+    json!({
+        "id": client_id(context),
+        "time": time,
+        "appName": "LP_OFFERS",
+        "eventName": event_name,
+        "data": offer_data(offer, context, page, "Chat button"),
+    })
+}
+
+/// One context's events: `(event name, ms after start)`.
+fn lifecycle(
+    offer: Offer,
+    context: &str,
+    page: &str,
+    start: u64,
+    steps: &[(&str, u64)],
+) -> Vec<Value> {
+    steps
+        .iter()
+        .map(|(name, after)| offer_event(offer, context, page, name, start + after))
+        .collect()
+}
+
+struct Visit {
+    visitor: &'static str,
+    session: &'static str,
+    page: &'static str,
+    url: &'static str,
+    referrer: &'static str,
+    user_agent: &'static str,
+}
+
+/// A page-shape SDE with the page's time.
+fn sde(time: u64, sde: Value) -> Value {
+    json!({"id": client_id("sde"), "time": time, "sde": sde})
+}
+
+/// Posts a collect batch from a visit's page, as the tag does.
+async fn collect(server: &TestServer, visit: &Visit, events: Vec<Value>, sdes: Vec<Value>) {
+    collect_to(server, &server.account_id, visit, events, sdes).await;
+}
+
+async fn collect_to(
+    server: &TestServer,
+    account_id: &str,
+    visit: &Visit,
+    events: Vec<Value>,
+    sdes: Vec<Value>,
+) {
+    let response = server
+        .client
+        .post(format!("{}/api/account/{account_id}/events", server.url))
+        .header("user-agent", visit.user_agent)
+        .json(&json!({
+            "visitorId": visit.visitor, "sessionId": visit.session, "pageId": visit.page,
+            "page": {"url": visit.url, "referrer": visit.referrer, "title": "Shop", "sections": ["shop"]},
+            "events": events, "sdes": sdes,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["rejected"], json!([]), "{answer}");
+}
+
+const ALICE: Visit = Visit {
+    visitor: "v-alice",
+    session: "s-alice",
+    page: "p-alice",
+    url: "https://shop.example/checkout",
+    referrer: "https://search.example/?q=shoes",
+    user_agent: CHROME_ON_WINDOWS,
+};
+const BOB: Visit = Visit {
+    visitor: "v-bob",
+    session: "s-bob",
+    page: "p-bob",
+    url: "https://shop.example/cart",
+    referrer: "",
+    user_agent: SAFARI_ON_IPHONE,
+};
+const CAROL: Visit = Visit {
+    visitor: "v-carol",
+    session: "s-carol",
+    page: "p-carol",
+    url: "https://shop.example/search",
+    referrer: "https://social.example/",
+    user_agent: SAMSUNG_ON_ANDROID_TABLET,
+};
+
+const SLIDE_OUT_100_200: Offer = Offer {
+    campaign: 100,
+    engagement: 200,
+    engagement_type: 3,
+};
+const OVERLAY_100_201: Offer = Offer {
+    campaign: 100,
+    engagement: 201,
+    engagement_type: 1,
+};
+const EMBEDDED_101_202: Offer = Offer {
+    campaign: 101,
+    engagement: 202,
+    engagement_type: 5,
+};
+const STICKY_101_203: Offer = Offer {
+    campaign: 101,
+    engagement: 203,
+    engagement_type: 6,
+};
+const PEELING_102_204: Offer = Offer {
+    campaign: 102,
+    engagement: 204,
+    engagement_type: 0,
+};
+
+/// Six interactions on 2026-11-21 between 10:01 and 10:06, and one of Alice's 40 days
+/// earlier:
+///
+/// | id  | visitor | campaign | engagement | type | start  | duration | outcome   |
+/// | a1  | alice   | 100      | 200        | 3    | +1 min | 150 s    | clicked   |
+/// | a2  | alice   | 100      | 201        | 1    | +2 min | 5 s      | declined  |
+/// | b1  | bob     | 101      | 202        | 5    | +3 min | 1 s      | timed_out |
+/// | b2  | bob     | 101      | 203        | 6    | +4 min | 4 s      | displayed |
+/// | c1  | carol   | 102      | 204        | 0    | +5 min | 0        | started   |
+/// | c2  | carol   | 100      | 200        | 3    | +6 min | 2 s      | removed   |
+/// | old | alice   | 100      | 200        | 3    | -40 d  | 1 s      | displayed |
+///
+/// Alice bought order DRV1534XC and is customer 138766AC, alice@example.com; Bob has
+/// SKU-RED-42 in his cart and is bob@example.com; Carol searched for "red shoes".
+async fn shop(server: &TestServer) {
+    let a1 = lifecycle(
+        SLIDE_OUT_100_200,
+        "a1",
+        ALICE.page,
+        T0 + MINUTE,
+        &[
+            ("START", 0),
+            ("OFFER_DISPLAY", 1000),
+            ("OFFER_IMPRESSION", 2000),
+            ("OFFER_CLICK", 150_000),
+        ],
+    );
+    let a2 = lifecycle(
+        OVERLAY_100_201,
+        "a2",
+        ALICE.page,
+        T0 + 2 * MINUTE,
+        &[
+            ("START", 0),
+            ("OFFER_DISPLAY", 1000),
+            ("OFFER_IMPRESSION", 2000),
+            ("OFFER_DECLINED", 5000),
+        ],
+    );
+    let old = lifecycle(
+        SLIDE_OUT_100_200,
+        "old",
+        ALICE.page,
+        T0 - 40 * DAY,
+        &[("START", 0), ("OFFER_DISPLAY", 1000)],
+    );
+    let alice_sdes = vec![
+        sde(
+            T0 + 10 * SECOND,
+            json!({"type": "ctmrinfo", "info": {"customerId": "138766AC", "ctype": "vip"}}),
+        ),
+        sde(
+            T0 + 20 * SECOND,
+            json!({"type": "personal", "personal": {"firstname": "Alice", "contacts": [{"email": "alice@example.com"}]}}),
+        ),
+        sde(
+            T0 + 30 * SECOND,
+            json!({"type": "purchase", "total": 11.7, "currency": "USD", "orderId": "DRV1534XC"}),
+        ),
+    ];
+    collect(server, &ALICE, [old, a1, a2].concat(), alice_sdes).await;
+
+    let b1 = lifecycle(
+        EMBEDDED_101_202,
+        "b1",
+        BOB.page,
+        T0 + 3 * MINUTE,
+        &[
+            ("START", 0),
+            ("OFFER_DISPLAY", 500),
+            ("OFFER_TIMEOUT", 1000),
+        ],
+    );
+    let b2 = lifecycle(
+        STICKY_101_203,
+        "b2",
+        BOB.page,
+        T0 + 4 * MINUTE,
+        &[
+            ("START", 0),
+            ("OFFER_DISPLAY", 2000),
+            ("OFFER_IMPRESSION", 4000),
+        ],
+    );
+    let bob_sdes = vec![
+        sde(
+            T0 + 3 * MINUTE,
+            json!({"type": "cart", "total": 42, "currency": "USD", "numItems": 1,
+                   "products": [{"product": {"name": "Red shoe", "category": "shoes", "sku": "SKU-RED-42", "price": 42}, "quantity": 1}]}),
+        ),
+        sde(
+            T0 + 3 * MINUTE,
+            json!({"type": "personal", "personal": {"firstname": "Bob", "contacts": [{"email": "bob@example.com"}]}}),
+        ),
+    ];
+    collect(server, &BOB, [b1, b2].concat(), bob_sdes).await;
+
+    let c1 = lifecycle(
+        PEELING_102_204,
+        "c1",
+        CAROL.page,
+        T0 + 5 * MINUTE,
+        &[("START", 0)],
+    );
+    let c2 = lifecycle(
+        SLIDE_OUT_100_200,
+        "c2",
+        CAROL.page,
+        T0 + 6 * MINUTE,
+        &[
+            ("START", 0),
+            ("OFFER_DISPLAY", 500),
+            ("OFFER_IMPRESSION", 1000),
+            ("OFFER_REMOVE", 2000),
+        ],
+    );
+    let carol_sdes = vec![sde(
+        T0 + 5 * MINUTE,
+        json!({"type": "searchInfo", "keywords": ["red", "shoes"]}),
+    )];
+    collect(server, &CAROL, [c1, c2].concat(), carol_sdes).await;
+}
+
+// ---------------------------------------------------------------- searching
+
+fn search_url(server: &TestServer, query: &str) -> String {
+    search_url_of(server, &server.account_id, query)
+}
+
+fn search_url_of(server: &TestServer, account_id: &str, query: &str) -> String {
+    format!(
+        "{}/interaction_history/api/account/{account_id}/interactions/search{query}",
+        server.url
+    )
+}
+
+/// POSTs `body` to `url` with `key`; answers the status, the headers and the JSON body.
+async fn post(url: &str, key: Option<&str>, body: &Value) -> (u16, HeaderMap, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.post(url).json(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Searches the test account with its key; `query` is empty or starts with `?`.
+async fn search(server: &TestServer, query: &str, body: &Value) -> (u16, Value) {
+    let (status, _, answer) = post(&search_url(server, query), Some(&server.api_key), body).await;
+    (status, answer)
+}
+
+/// The interaction ids of a successful search, in the order answered.
+async fn ids(server: &TestServer, query: &str, body: &Value) -> Vec<String> {
+    let (status, answer) = search(server, query, body).await;
+    assert_eq!(status, 200, "{query} {body}: {answer}");
+    interaction_ids(&answer)
+}
+
+fn sorted_keys(object: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {object}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+fn interaction_ids(answer: &Value) -> Vec<String> {
+    answer["interactionHistoryRecords"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no records in {answer}"))
+        .iter()
+        .map(|r| r["info"]["interactionId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The shop's morning: every interaction of `shop` but the old one.
+fn morning() -> Value {
+    json!({"start": {"from": T0, "to": T0 + HOUR}})
+}
+
+/// `morning()` with more filters.
+fn morning_with(filters: Value) -> Value {
+    let mut body = morning();
+    for (key, value) in filters.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    body
+}
+
+/// Asserts a 400 `invalid_request` whose errors are at exactly `paths`, in order.
+async fn assert_bad_request(
+    server: &TestServer,
+    query: &str,
+    body: &Value,
+    paths: &[&str],
+) -> Value {
+    let (status, answer) = search(server, query, body).await;
+    assert_eq!(status, 400, "{query} {body}: {answer}");
+    assert_eq!(answer["code"], "invalid_request", "{answer}");
+    let found: Vec<&str> = answer["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, paths, "{query} {body}: {answer}");
+    answer
+}
+
+// ---------------------------------------------------------------- who may search
+
+#[tokio::test]
+async fn search_of_an_unknown_account_is_not_found() {
+    let server = TestServer::start().await;
+    let (status, _, answer) = post(
+        &search_url_of(&server, "999999999", ""),
+        Some(&server.api_key),
+        &morning(),
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(answer["code"], "unknown_account");
+    // Not even a key is needed to learn that: every route answers 404 for it first.
+    let (status, _, _) = post(&search_url_of(&server, "999999999", ""), None, &json!({})).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn search_without_a_key_or_with_an_invalid_one_is_unauthorized() {
+    let server = TestServer::start().await;
+    let url = search_url(&server, "");
+    let (status, _, answer) = post(&url, None, &morning()).await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(answer["code"], "unauthorized");
+    let (status, _, _) = post(&url, Some("ek_not-a-key"), &morning()).await;
+    assert_eq!(status, 401);
+    let response = server
+        .client
+        .post(&url)
+        .header("authorization", format!("Basic {}", server.api_key))
+        .json(&morning())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "only Bearer keys");
+    // The key is checked before the body: an invalid body without a key is still 401.
+    let (status, _, _) = post(&url, None, &json!({"nonsense": true})).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn search_with_another_accounts_key_is_forbidden() {
+    let server = TestServer::start().await;
+    let (other_key, other_hash) = engage_server::accounts::generate_api_key().unwrap();
+    let other = server
+        .store
+        .create_account(NewAccount {
+            name: "other shop".into(),
+            api_key_hash: other_hash,
+        })
+        .await
+        .unwrap();
+    // The other account uses the API with its own key, as it does every day.
+    let (status, _, answer) = post(
+        &search_url_of(&server, &other.id, ""),
+        Some(&other_key),
+        &morning(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _, answer) = post(&search_url(&server, ""), Some(&other_key), &morning()).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["code"], "forbidden");
+    // And the other way round.
+    let (status, _, _) = post(
+        &search_url_of(&server, &other.id, ""),
+        Some(&server.api_key),
+        &morning(),
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn search_sees_only_its_own_accounts_interactions() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let (other_key, other_hash) = engage_server::accounts::generate_api_key().unwrap();
+    let other = server
+        .store
+        .create_account(NewAccount {
+            name: "other shop".into(),
+            api_key_hash: other_hash,
+        })
+        .await
+        .unwrap();
+    let events = lifecycle(
+        SLIDE_OUT_100_200,
+        "x1",
+        ALICE.page,
+        T0 + MINUTE,
+        &[("START", 0)],
+    );
+    collect_to(&server, &other.id, &ALICE, events, vec![]).await;
+    let (status, _, answer) = post(
+        &search_url_of(&server, &other.id, ""),
+        Some(&other_key),
+        &morning(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(interaction_ids(&answer), ["x1"]);
+    assert_eq!(
+        ids(&server, "", &morning()).await,
+        ["c2", "c1", "b2", "b1", "a2", "a1"]
+    );
+}
+
+#[tokio::test]
+async fn search_when_too_many_are_running_is_429_with_retry_after() {
+    let server = TestServer::start().await;
+    let busy = server
+        .state
+        .history_searches
+        .clone()
+        .acquire_many_owned(engage_server::MAX_CONCURRENT_SEARCHES as u32)
+        .await
+        .unwrap();
+    let (status, headers, answer) =
+        post(&search_url(&server, ""), Some(&server.api_key), &morning()).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["code"], "too_many_requests");
+    assert_eq!(headers.get(RETRY_AFTER).unwrap(), "1");
+    // A bad request is still told what is wrong while the server is busy.
+    assert_bad_request(&server, "", &json!({}), &["/start"]).await;
+    drop(busy);
+    let (status, _) = search(&server, "", &morning()).await;
+    assert_eq!(status, 200);
+}
+
+// ---------------------------------------------------------------- bad requests
+
+#[tokio::test]
+async fn search_without_start_or_one_of_its_bounds_is_a_bad_request() {
+    let server = TestServer::start().await;
+    let answer = assert_bad_request(&server, "", &json!({}), &["/start"]).await;
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid search: /start: missing"),
+        "{answer}"
+    );
+    assert_bad_request(&server, "", &json!({"start": {"from": T0}}), &["/start/to"]).await;
+    assert_bad_request(&server, "", &json!({"start": {"to": T0}}), &["/start/from"]).await;
+    assert_bad_request(
+        &server,
+        "",
+        &json!({"start": {}}),
+        &["/start/from", "/start/to"],
+    )
+    .await;
+    assert_bad_request(
+        &server,
+        "",
+        &json!({"start": {"from": "yesterday", "to": T0}}),
+        &["/start/from"],
+    )
+    .await;
+    assert_bad_request(&server, "", &json!({"start": T0}), &["/start"]).await;
+    // Digit strings are epoch ms too.
+    let (status, _) = search(
+        &server,
+        "",
+        &json!({"start": {"from": T0.to_string(), "to": (T0 + HOUR).to_string()}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn search_with_from_after_to_is_a_bad_request() {
+    let server = TestServer::start().await;
+    let answer = assert_bad_request(
+        &server,
+        "",
+        &json!({"start": {"from": T0 + 1, "to": T0}}),
+        &["/start"],
+    )
+    .await;
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is after"),
+        "{answer}"
+    );
+    // One instant is a range.
+    let (status, _) = search(&server, "", &json!({"start": {"from": T0, "to": T0}})).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn search_over_more_than_31_days_needs_a_visitor_or_an_engagement_id() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let from = T0 - 41 * DAY;
+    let long = json!({"start": {"from": from, "to": T0 + HOUR}});
+    let answer = assert_bad_request(&server, "", &long, &["/start"]).await;
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 31"),
+        "{answer}"
+    );
+    let (status, _) = search(
+        &server,
+        "",
+        &json!({"start": {"from": from, "to": from + 31 * DAY}}),
+    )
+    .await;
+    assert_eq!(status, 200, "31 days exactly is allowed");
+    assert_bad_request(
+        &server,
+        "",
+        &json!({"start": {"from": from, "to": from + 31 * DAY + 1}}),
+        &["/start"],
+    )
+    .await;
+
+    let mut by_visitor = long.clone();
+    by_visitor["visitor"] = json!("v-alice");
+    assert_eq!(ids(&server, "", &by_visitor).await, ["a2", "a1", "old"]);
+    let mut by_interaction = long;
+    by_interaction["engagementId"] = json!("old");
+    assert_eq!(ids(&server, "", &by_interaction).await, ["old"]);
+}
+
+#[tokio::test]
+async fn search_limit_over_100_or_under_1_is_a_bad_request() {
+    let server = TestServer::start().await;
+    for limit in ["0", "101", "-5", "fifty", ""] {
+        let answer =
+            assert_bad_request(&server, &format!("?limit={limit}"), &morning(), &["?limit"]).await;
+        assert!(
+            answer["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("1-100"),
+            "{answer}"
+        );
+    }
+    for limit in ["1", "100"] {
+        let (status, _) = search(&server, &format!("?limit={limit}"), &morning()).await;
+        assert_eq!(status, 200);
+    }
+}
+
+#[tokio::test]
+async fn search_with_a_bad_offset_is_a_bad_request() {
+    let server = TestServer::start().await;
+    for offset in ["-1", "1.5", "ten", "", "99999999999999999999"] {
+        assert_bad_request(
+            &server,
+            &format!("?offset={offset}"),
+            &morning(),
+            &["?offset"],
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn search_with_an_unknown_sort_field_or_direction_is_a_bad_request() {
+    let server = TestServer::start().await;
+    for sort in [
+        "price",
+        "start:sideways",
+        "start:desc:asc",
+        "start,,end",
+        "start,start:desc",
+        "",
+    ] {
+        assert_bad_request(&server, &format!("?sort={sort}"), &morning(), &["?sort"]).await;
+    }
+    let answer = assert_bad_request(
+        &server,
+        "?sort=price,start:up",
+        &morning(),
+        &["?sort", "?sort"],
+    )
+    .await;
+    assert_eq!(
+        answer["errors"][0]["message"],
+        "unknown sort field `price`, expected `start`, `end`, `duration`, `visitor` or `engagementId`"
+    );
+    assert_eq!(
+        answer["errors"][1]["message"],
+        "unknown sort direction `up` in `start:up`, expected `asc` or `desc`"
+    );
+}
+
+#[tokio::test]
+async fn search_with_an_unknown_body_field_or_query_parameter_is_a_bad_request_naming_it() {
+    let server = TestServer::start().await;
+    let answer = assert_bad_request(
+        &server,
+        "?limt=10",
+        &morning_with(json!({"campaignId": [1], "keyword_search_area": {"types": ["ea.purchase"], "mode": "all"}})),
+        &["?limt", "/campaignId", "/keyword_search_area", "/keyword_search_area/mode"],
+    )
+    .await;
+    let messages: Vec<&str> = answer["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages[0].contains("unknown query parameter `limt`"),
+        "{answer}"
+    );
+    assert!(messages[1].starts_with("unknown field `campaignId`, expected `start`, `visitor`, `engagementId`, `campaignIds`"), "{answer}");
+    assert_eq!(messages[2], "needs a `keyword` to search for");
+    assert!(messages[3].starts_with("unknown field `mode`"), "{answer}");
+    assert_bad_request(
+        &server,
+        "",
+        &morning_with(json!({"sdeSearch": {"customerinfo": "x"}})),
+        &["/sdeSearch/customerinfo"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn search_reports_every_bad_filter_value_at_once() {
+    let server = TestServer::start().await;
+    let answer = assert_bad_request(
+        &server,
+        "?limit=500&offset=x&sort=start:desc",
+        &json!({
+            "start": {"from": T0, "to": "later"},
+            "visitor": "",
+            "engagementId": true,
+            "campaignIds": [100, "1a", -3],
+            "engagementIds": 200,
+            "engagementTypes": [0, 3, 4],
+            "outcomes": ["clicked", "bought"],
+            "keyword": "DRV1534XC",
+            "keyword_search_area": {"types": ["ea.purchase", "purchase", "ea.viewProduct"]},
+            "sdeSearch": {"customerInfo": "", "personalInfo": 7}
+        }),
+        &[
+            "?offset",
+            "?limit",
+            "/start/to",
+            "/visitor",
+            "/engagementId",
+            "/campaignIds/1",
+            "/campaignIds/2",
+            "/engagementIds",
+            "/engagementTypes/2",
+            "/outcomes/1",
+            "/keyword_search_area/types/1",
+            "/keyword_search_area/types/2",
+            "/sdeSearch/customerInfo",
+            "/sdeSearch/personalInfo",
+        ],
+    )
+    .await;
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(and 13 more)"),
+        "{answer}"
+    );
+    let message = |path: &str| {
+        answer["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        message("/engagementTypes/2"),
+        "expected an engagement type 0, 1, 2, 3, 5 or 6 (peeling corner, overlay, toaster, slide-out, embedded, sticky), found 4"
+    );
+    assert!(message("/outcomes/1").contains("`timed_out`"));
+    assert!(message("/keyword_search_area/types/1").contains("`ea.purchase`, `ea.viewedProduct`"));
+    assert!(message("/engagementIds").contains("expected an array"));
+}
+
+#[tokio::test]
+async fn search_with_malformed_json_is_a_bad_request() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .post(search_url(&server, ""))
+        .bearer_auth(&server.api_key)
+        .header("content-type", "application/json")
+        .body("{\"start\": {\"from\": 1,")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["code"], "malformed_json", "{answer}");
+    let response = server
+        .client
+        .post(search_url(&server, ""))
+        .bearer_auth(&server.api_key)
+        .header("content-type", "text/csv")
+        .body("start,1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+}
+
+// ---------------------------------------------------------------- what a record holds
+
+#[tokio::test]
+async fn an_interaction_is_one_engagement_contexts_life() {
+    let server = TestServer::start().await;
+    let campaign = admin_support::campaign(&server, "Holiday sale", 1).await;
+    let engagement = admin_support::engagement(
+        &server,
+        campaign,
+        &json!({"name": "Slide-out chat button", "engagementType": 3, "tglName": "slider", "zoneId": 471288710}),
+    )
+    .await;
+    let offer = Offer {
+        campaign,
+        engagement: engagement["engagementId"].as_u64().unwrap(),
+        engagement_type: 3,
+    };
+    let steps = [
+        ("START", 0),
+        ("OFFER_DISPLAY", 100),
+        ("OFFER_IMPRESSION", 200),
+        ("OFFER_CLICK", 3_000),
+        ("OFFER_REMOVE", 5_000),
+    ];
+    let events: Vec<Value> = steps
+        .iter()
+        .map(|(name, after)| {
+            let mut event = offer_event(offer, "ctx-1", ALICE.page, name, T0 + after);
+            event["data"]["engagementName"] = json!("Slide-out chat button");
+            event
+        })
+        .collect();
+    let sdes = vec![
+        sde(
+            T0 + 10 * SECOND,
+            json!({"type": "ctmrinfo", "info": {"customerId": "138766AC", "ctype": "vip"}}),
+        ),
+        sde(
+            T0 + 20 * SECOND,
+            json!({"type": "purchase", "total": 11.7, "currency": "USD", "orderId": "DRV1534XC"}),
+        ),
+    ];
+    collect(&server, &ALICE, events.clone(), sdes).await;
+
+    let (status, answer) = search(&server, "", &morning()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["_metadata"]["count"], 1);
+    let record = &answer["interactionHistoryRecords"][0];
+    assert_eq!(
+        sorted_keys(record),
+        ["campaign", "events", "info", "sdes", "visitorInfo"]
+    );
+    assert_eq!(
+        record["info"],
+        json!({
+            "interactionId": "ctx-1",
+            "startTime": "2026-11-21T10:00:00.000Z",
+            "startTimeL": T0,
+            "endTime": "2026-11-21T10:00:05.000Z",
+            "endTimeL": T0 + 5_000,
+            "duration": 5_000,
+            "visitorId": "v-alice",
+            "sessionId": "s-alice",
+            "pageId": "p-alice",
+            "pageUrl": "https://shop.example/checkout",
+            "outcome": "clicked"
+        }),
+        "a click beats the removal that followed it"
+    );
+    assert_eq!(
+        record["campaign"],
+        json!({
+            "campaignId": campaign,
+            "campaignName": "Holiday sale",
+            "engagementId": offer.engagement,
+            "engagementName": "Slide-out chat button",
+            "engagementRevision": 1,
+            "engagementType": 3,
+            "tglName": "slider",
+            "zoneId": 471288710
+        })
+    );
+    let answered = record["events"].as_array().unwrap();
+    assert_eq!(answered.len(), events.len());
+    for (answered, sent) in answered.iter().zip(&events) {
+        assert_eq!(
+            sorted_keys(answered),
+            ["appName", "data", "eventName", "id", "serverTime", "time"]
+        );
+        assert_eq!(answered["id"], sent["id"]);
+        assert_eq!(answered["time"], sent["time"]);
+        assert_eq!(answered["appName"], "LP_OFFERS");
+        assert_eq!(answered["eventName"], sent["eventName"]);
+        assert_eq!(answered["data"], sent["data"]);
+        assert!(answered["serverTime"].as_u64().unwrap() > T0 - 365 * DAY);
+    }
+    assert_eq!(
+        record["visitorInfo"],
+        json!({
+            "device": "DESKTOP",
+            "browser": "Chrome 120",
+            "operatingSystem": "WINDOWS",
+            "userAgent": CHROME_ON_WINDOWS,
+            "referrer": "https://search.example/?q=shoes"
+        })
+    );
+    let attributes = record["sdes"]["events"].as_array().unwrap();
+    assert_eq!(attributes.len(), 2, "{record}");
+    assert_eq!(
+        attributes[0]["customerInfo"]["customerInfo"]["customerId"],
+        "138766AC"
+    );
+    assert_eq!(
+        attributes[0]["customerInfo"]["customerInfo"]["customerType"],
+        "vip"
+    );
+    assert_eq!(attributes[1]["purchase"]["orderId"], "DRV1534XC");
+    assert_eq!(attributes[1]["purchase"]["total"], "11.7");
+}
+
+#[tokio::test]
+async fn events_are_ordered_by_client_time_even_when_a_late_one_arrives_in_a_later_batch() {
+    let server = TestServer::start().await;
+    let event = |name: &str, after: u64| {
+        offer_event(SLIDE_OUT_100_200, "late", ALICE.page, name, T0 + after)
+    };
+    // The page's first beacon lost the impression; it came with the next one, after the
+    // click had been sent. Within a batch the order is not the client's either.
+    collect(
+        &server,
+        &ALICE,
+        vec![
+            event("OFFER_CLICK", 3_000),
+            event("START", 0),
+            event("OFFER_DISPLAY", 100),
+        ],
+        vec![],
+    )
+    .await;
+    collect(
+        &server,
+        &ALICE,
+        vec![event("OFFER_IMPRESSION", 200)],
+        vec![],
+    )
+    .await;
+    // And a removal that happened before anything else was sent arrives last of all.
+    collect(&server, &ALICE, vec![event("OFFER_REMOVE", 4_000)], vec![]).await;
+
+    let (status, answer) = search(&server, "", &morning()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer["_metadata"]["count"], 1,
+        "one context, one interaction: {answer}"
+    );
+    let record = &answer["interactionHistoryRecords"][0];
+    let names: Vec<&str> = record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "START",
+            "OFFER_DISPLAY",
+            "OFFER_IMPRESSION",
+            "OFFER_CLICK",
+            "OFFER_REMOVE"
+        ]
+    );
+    let times: Vec<u64> = record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["time"].as_u64().unwrap())
+        .collect();
+    assert_eq!(times, [T0, T0 + 100, T0 + 200, T0 + 3_000, T0 + 4_000]);
+    assert_eq!(record["info"]["startTimeL"], T0);
+    assert_eq!(record["info"]["endTimeL"], T0 + 4_000);
+    assert_eq!(record["info"]["duration"], 4_000);
+    assert_eq!(record["info"]["outcome"], "clicked");
+}
+
+#[tokio::test]
+async fn each_interaction_has_the_outcome_of_its_furthest_lifecycle_event() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let (status, answer) = search(&server, "?sort=engagementId", &morning()).await;
+    assert_eq!(status, 200);
+    let outcomes: Vec<(&str, &str)> = answer["interactionHistoryRecords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["info"]["interactionId"].as_str().unwrap(),
+                r["info"]["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("a1", "clicked"),
+            ("a2", "declined"),
+            ("b1", "timed_out"),
+            ("b2", "displayed"),
+            ("c1", "started"),
+            ("c2", "removed")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_visits_sdes_come_in_history_shape_oldest_first_with_their_timestamps() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    // A later page of Alice's visit adds to her attributes (a customer info merges, the
+    // history keeps each report).
+    let later_page = Visit {
+        page: "p-alice-2",
+        ..ALICE
+    };
+    collect(
+        &server,
+        &later_page,
+        vec![],
+        vec![sde(
+            T0 + 40 * SECOND,
+            json!({"type": "ctmrinfo", "info": {"cstatus": "gold"}}),
+        )],
+    )
+    .await;
+    let (status, answer) = search(&server, "", &morning_with(json!({"engagementId": "a1"}))).await;
+    assert_eq!(status, 200);
+    let attributes = answer["interactionHistoryRecords"][0]["sdes"]["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let keys: Vec<&str> = attributes
+        .iter()
+        .map(|a| a.as_object().unwrap().keys().next().unwrap().as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["customerInfo", "personalInfo", "purchase", "customerInfo"]
+    );
+    let original: Vec<&str> = attributes
+        .iter()
+        .map(|a| {
+            a.as_object().unwrap().values().next().unwrap()["originalTimeStamp"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    let expected: Vec<String> = [10, 20, 30, 40]
+        .iter()
+        .map(|s| (T0 + s * SECOND).to_string())
+        .collect();
+    assert_eq!(original, expected);
+    let server_times: Vec<u64> = attributes
+        .iter()
+        .map(|a| {
+            a.as_object().unwrap().values().next().unwrap()["serverTimeStamp"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        server_times.windows(2).all(|w| w[0] <= w[1]),
+        "{server_times:?}"
+    );
+    // History shape: renamed fields, nested inner objects, every scalar a string.
+    assert_eq!(
+        attributes[0]["customerInfo"]["customerInfo"]["customerId"],
+        "138766AC"
+    );
+    assert_eq!(
+        attributes[0]["customerInfo"]["customerInfo"]["customerType"],
+        "vip"
+    );
+    assert_eq!(
+        attributes[3]["customerInfo"]["customerInfo"]["customerStatus"],
+        "gold"
+    );
+    assert_eq!(
+        attributes[1]["personalInfo"]["personalInfo"]["name"],
+        "Alice"
+    );
+    assert_eq!(
+        attributes[1]["personalInfo"]["personalInfo"]["contacts"][0]["personalContact"]["email"],
+        "alice@example.com"
+    );
+    assert_eq!(attributes[2]["purchase"]["total"], "11.7");
+    // Another visit's interaction has that visit's attributes only.
+    let (_, answer) = search(&server, "", &morning_with(json!({"engagementId": "c1"}))).await;
+    assert_eq!(
+        answer["interactionHistoryRecords"][0]["sdes"]["events"][0]["searchContent"]["keywords"],
+        json!(["red", "shoes"])
+    );
+    assert_eq!(
+        answer["interactionHistoryRecords"][0]["sdes"]["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn visitor_info_is_read_from_the_visits_user_agent() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let (_, answer) = search(
+        &server,
+        "?sort=engagementId",
+        &morning_with(json!({"engagementIds": [202, 204]})),
+    )
+    .await;
+    let records = answer["interactionHistoryRecords"].as_array().unwrap();
+    assert_eq!(
+        records[0]["visitorInfo"],
+        json!({"device": "MOBILE", "browser": "Safari 17", "operatingSystem": "IOS", "userAgent": SAFARI_ON_IPHONE}),
+        "Bob's page had no referrer: the member is left out"
+    );
+    assert_eq!(
+        records[1]["visitorInfo"],
+        json!({"device": "TABLET", "browser": "Samsung Internet 22", "operatingSystem": "ANDROID",
+               "userAgent": SAMSUNG_ON_ANDROID_TABLET, "referrer": "https://social.example/"})
+    );
+}
+
+#[tokio::test]
+async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_one() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    let campaign = admin_support::campaign(&server, "App campaign", 1).await;
+    let engagement = admin_support::engagement(
+        &server,
+        campaign,
+        &json!({"name": "In-app overlay", "engagementType": 1}),
+    )
+    .await;
+    let engagement_id = engagement["engagementId"].as_u64().unwrap();
+    let app_agent = "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UQ1A.240205.004)";
+    let monitoring = |call: &str, query: &str| {
+        format!(
+            "{}/api/account/{}/app/{app}/{call}?v=1.1{query}",
+            server.url, server.account_id
+        )
+    };
+    let response = server
+        .client
+        .post(monitoring("engagement", ""))
+        .header("user-agent", app_agent)
+        .json(&json!({"entryPoints": ["https://shop.example/app/home"],
+                      "engagementAttributes": [{"type": "ctmrinfo", "info": {"customerId": "APP-77"}}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let visit: Value = response.json().await.unwrap();
+    let (vid, sid) = (
+        visit["visitorId"].as_str().unwrap(),
+        visit["sessionId"].as_str().unwrap(),
+    );
+    let impression = |kind: &str| {
+        json!({"type": kind, "campaign": campaign, "engId": engagement_id, "revision": 1,
+               "eContext": [{"type": "engagementContext", "id": "app-ctx-1"}]})
+    };
+    let before = engage_server::ids::now_ms() as u64;
+    let response = server
+        .client
+        .put(monitoring("report", &format!("&vid={vid}&sid={sid}")))
+        .header("user-agent", app_agent)
+        .json(&json!({"pageId": visit["pageId"], "engagementAttributes": [impression("impDisplay"), impression("impAccept")]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let after = engage_server::ids::now_ms() as u64;
+
+    let body = json!({"start": {"from": before - HOUR, "to": after + HOUR}, "visitor": vid});
+    let (status, answer) = search(&server, "", &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["_metadata"]["count"], 1, "{answer}");
+    let record = &answer["interactionHistoryRecords"][0];
+    let info = &record["info"];
+    assert_eq!(info["interactionId"], "app-ctx-1");
+    assert_eq!(info["visitorId"], vid);
+    assert_eq!(info["sessionId"], sid);
+    assert_eq!(info["pageId"], visit["pageId"]);
+    assert_eq!(info["outcome"], "clicked");
+    // The app sent no clock: the server's time is the interaction's.
+    let start = info["startTimeL"].as_u64().unwrap();
+    assert!((before..=after).contains(&start), "{info}");
+    assert!(info["startTime"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(record["campaign"]["campaignId"], campaign);
+    assert_eq!(record["campaign"]["engagementId"], engagement_id);
+    assert_eq!(record["campaign"]["engagementRevision"], 1);
+    assert_eq!(record["campaign"]["campaignName"], "App campaign");
+    // Impressions carry no engagement name, type or renderer; where the record has them,
+    // they are the engagement's.
+    for (key, value) in [
+        ("engagementName", json!("In-app overlay")),
+        ("engagementType", json!(1)),
+    ] {
+        let answered = &record["campaign"][key];
+        assert!(answered.is_null() || *answered == value, "{key}: {record}");
+    }
+    let names: Vec<&str> = record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["OFFER_IMPRESSION", "OFFER_CLICK"]);
+    for event in record["events"].as_array().unwrap() {
+        assert_eq!(event["appName"], "LP_OFFERS");
+        assert_eq!(event["data"]["contextId"], "app-ctx-1");
+        assert_eq!(
+            event["data"]["confKey"],
+            format!("{campaign}_{engagement_id}_1")
+        );
+    }
+    assert_eq!(
+        record["visitorInfo"],
+        json!({"device": "OTHER", "browser": "OTHER", "operatingSystem": "ANDROID", "userAgent": app_agent})
+    );
+    assert_eq!(
+        record["sdes"]["events"][0]["customerInfo"]["customerInfo"]["customerId"],
+        "APP-77"
+    );
+    // Found by the same filters as a tag interaction.
+    for filters in [
+        json!({"campaignIds": [campaign]}),
+        json!({"engagementIds": [engagement_id]}),
+        json!({"outcomes": ["clicked"]}),
+        json!({"sdeSearch": {"customerInfo": "APP-77"}}),
+    ] {
+        let mut filtered = body.clone();
+        for (key, value) in filters.as_object().unwrap() {
+            filtered[key] = value.clone();
+        }
+        assert_eq!(
+            ids(&server, "", &filtered).await,
+            ["app-ctx-1"],
+            "{filters}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- filters
+
+#[tokio::test]
+async fn search_of_an_account_without_interactions_finds_none() {
+    let server = TestServer::start().await;
+    let (status, answer) = search(&server, "", &morning()).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["interactionHistoryRecords"], json!([]));
+    assert_eq!(sorted_keys(&answer["_metadata"]), ["count", "self"]);
+    assert_eq!(answer["_metadata"]["count"], 0);
+}
+
+#[tokio::test]
+async fn search_finds_interactions_that_started_in_the_range_both_ends_included() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    assert_eq!(
+        ids(&server, "", &morning()).await,
+        ["c2", "c1", "b2", "b1", "a2", "a1"]
+    );
+    let range = json!({"start": {"from": T0 + 2 * MINUTE, "to": T0 + 4 * MINUTE}});
+    assert_eq!(ids(&server, "", &range).await, ["b2", "b1", "a2"]);
+    let range = json!({"start": {"from": T0 + 2 * MINUTE + 1, "to": T0 + 4 * MINUTE - 1}});
+    assert_eq!(ids(&server, "", &range).await, ["b1"]);
+    let range = json!({"start": {"from": T0 - 41 * DAY, "to": T0 - 39 * DAY}});
+    assert_eq!(ids(&server, "", &range).await, ["old"]);
+}
+
+#[tokio::test]
+async fn search_filters_by_visitor() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"visitor": "v-bob"}))).await,
+        ["b2", "b1"]
+    );
+    assert!(
+        ids(&server, "", &morning_with(json!({"visitor": "v-nobody"})))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn search_filters_by_engagement_id_the_interaction_id() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"engagementId": "b1"}))).await,
+        ["b1"]
+    );
+    assert!(
+        ids(&server, "", &morning_with(json!({"engagementId": "zz"})))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn search_filters_by_campaign_ids() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"campaignIds": [101]}))).await,
+        ["b2", "b1"]
+    );
+    assert_eq!(
+        ids(
+            &server,
+            "",
+            &morning_with(json!({"campaignIds": [101, "102"]}))
+        )
+        .await,
+        ["c1", "b2", "b1"]
+    );
+    assert!(
+        ids(&server, "", &morning_with(json!({"campaignIds": [999]})))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"campaignIds": []})))
+            .await
+            .len(),
+        6,
+        "an empty list filters nothing"
+    );
+}
+
+#[tokio::test]
+async fn search_filters_by_engagement_ids() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"engagementIds": [200]}))).await,
+        ["c2", "a1"]
+    );
+    assert_eq!(
+        ids(
+            &server,
+            "",
+            &morning_with(json!({"engagementIds": ["204", 201]}))
+        )
+        .await,
+        ["c1", "a2"]
+    );
+}
+
+#[tokio::test]
+async fn search_filters_by_engagement_types() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"engagementTypes": [3]}))).await,
+        ["c2", "a1"]
+    );
+    assert_eq!(
+        ids(
+            &server,
+            "",
+            &morning_with(json!({"engagementTypes": [0, "6"]}))
+        )
+        .await,
+        ["c1", "b2"]
+    );
+    assert!(
+        ids(&server, "", &morning_with(json!({"engagementTypes": [2]})))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn search_filters_by_outcomes() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    for (outcome, expected) in [
+        ("clicked", "a1"),
+        ("declined", "a2"),
+        ("timed_out", "b1"),
+        ("displayed", "b2"),
+        ("started", "c1"),
+        ("removed", "c2"),
+    ] {
+        assert_eq!(
+            ids(&server, "", &morning_with(json!({"outcomes": [outcome]}))).await,
+            [expected],
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        ids(
+            &server,
+            "",
+            &morning_with(json!({"outcomes": ["timed_out", "removed"]}))
+        )
+        .await,
+        ["c2", "b1"]
+    );
+}
+
+#[tokio::test]
+async fn search_filters_combine_with_and_and_the_values_of_one_filter_with_or() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let combined = morning_with(json!({
+        "campaignIds": [100],
+        "engagementTypes": [3],
+        "outcomes": ["clicked", "removed"]
+    }));
+    assert_eq!(ids(&server, "", &combined).await, ["c2", "a1"]);
+    let mut carol = combined.clone();
+    carol["visitor"] = json!("v-carol");
+    assert_eq!(ids(&server, "", &carol).await, ["c2"]);
+    let mut with_keyword = combined;
+    with_keyword["keyword"] = json!("DRV1534XC");
+    assert_eq!(ids(&server, "", &with_keyword).await, ["a1"]);
+    let everything = morning_with(json!({
+        "visitor": "v-bob", "engagementId": "b1", "campaignIds": [101], "engagementIds": [202],
+        "engagementTypes": [5], "outcomes": ["timed_out"], "keyword": "SKU-RED-42",
+        "keyword_search_area": {"types": ["ea.cartStatus"]}, "sdeSearch": {"personalInfo": "bob@example.com"}
+    }));
+    assert_eq!(ids(&server, "", &everything).await, ["b1"]);
+    let mut one_off = everything;
+    one_off["engagementTypes"] = json!([6]);
+    assert!(ids(&server, "", &one_off).await.is_empty());
+}
+
+#[tokio::test]
+async fn keyword_search_limited_to_ea_purchase_finds_an_order_id_and_not_when_limited_to_another_type(
+) {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let keyword = |types: Value| {
+        morning_with(json!({"keyword": "DRV1534XC", "keyword_search_area": {"types": types}}))
+    };
+    assert_eq!(
+        ids(&server, "", &keyword(json!(["ea.purchase"]))).await,
+        ["a2", "a1"]
+    );
+    assert!(ids(&server, "", &keyword(json!(["ea.cartStatus"])))
+        .await
+        .is_empty());
+    assert!(ids(
+        &server,
+        "",
+        &keyword(json!(["ea.customerInfo", "ea.searchContent"]))
+    )
+    .await
+    .is_empty());
+    assert_eq!(
+        ids(
+            &server,
+            "",
+            &keyword(json!(["ea.cartStatus", "ea.purchase"]))
+        )
+        .await,
+        ["a2", "a1"]
+    );
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"keyword": "DRV1534XC"}))).await,
+        ["a2", "a1"],
+        "without an area every type is searched"
+    );
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"keyword": "SKU-RED-42", "keyword_search_area": {"types": ["ea.cartStatus"]}}))).await,
+        ["b2", "b1"]
+    );
+    assert_eq!(
+        ids(&server, "", &morning_with(json!({"keyword": "red shoes", "keyword_search_area": {"types": ["ea.searchContent"]}}))).await,
+        ["c2", "c1"]
+    );
+}
+
+#[tokio::test]
+async fn sde_search_finds_visits_by_customer_id_and_by_email() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let sde_search = |search: Value| morning_with(json!({"sdeSearch": search}));
+    assert_eq!(
+        ids(
+            &server,
+            "",
+            &sde_search(json!({"customerInfo": "138766AC"}))
+        )
+        .await,
+        ["a2", "a1"]
+    );
+    assert_eq!(
+        ids(
+            &server,
+            "",
+            &sde_search(json!({"personalInfo": "alice@example.com"}))
+        )
+        .await,
+        ["a2", "a1"]
+    );
+    assert_eq!(
+        ids(
+            &server,
+            "",
+            &sde_search(json!({"personalInfo": "bob@example.com"}))
+        )
+        .await,
+        ["b2", "b1"]
+    );
+    assert!(
+        ids(
+            &server,
+            "",
+            &sde_search(json!({"customerInfo": "bob@example.com"}))
+        )
+        .await
+        .is_empty(),
+        "the email is a personal info, not a customer info"
+    );
+    assert!(
+        ids(
+            &server,
+            "",
+            &sde_search(json!({"customerInfo": "138766AC", "personalInfo": "bob@example.com"}))
+        )
+        .await
+        .is_empty(),
+        "each type's search must match"
+    );
+}
+
+// ---------------------------------------------------------------- sort and pages
+
+#[tokio::test]
+async fn search_sorts_by_start_newest_first_unless_told_otherwise() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let body = morning();
+    assert_eq!(
+        ids(&server, "", &body).await,
+        ["c2", "c1", "b2", "b1", "a2", "a1"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=start:desc", &body).await,
+        ["c2", "c1", "b2", "b1", "a2", "a1"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=start", &body).await,
+        ["a1", "a2", "b1", "b2", "c1", "c2"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=start:asc", &body).await,
+        ["a1", "a2", "b1", "b2", "c1", "c2"]
+    );
+}
+
+#[tokio::test]
+async fn search_sorts_by_end_duration_visitor_and_engagement_id() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let body = morning();
+    // a1's click came 150 s after it started, after a2 and b1 had ended.
+    assert_eq!(
+        ids(&server, "?sort=end", &body).await,
+        ["a2", "b1", "a1", "b2", "c1", "c2"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=end:desc", &body).await,
+        ["c2", "c1", "b2", "a1", "b1", "a2"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=duration:desc", &body).await,
+        ["a1", "a2", "b2", "c2", "b1", "c1"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=duration:asc", &body).await,
+        ["c1", "b1", "c2", "b2", "a2", "a1"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=engagementId", &body).await,
+        ["a1", "a2", "b1", "b2", "c1", "c2"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=engagementId:desc", &body).await,
+        ["c2", "c1", "b2", "b1", "a2", "a1"]
+    );
+    // Later keys order what the earlier ones leave tied.
+    assert_eq!(
+        ids(&server, "?sort=visitor:desc,start:asc", &body).await,
+        ["c1", "c2", "b1", "b2", "a1", "a2"]
+    );
+    assert_eq!(
+        ids(&server, "?sort=visitor,duration:desc", &body).await,
+        ["a1", "a2", "b2", "b1", "c2", "c1"]
+    );
+}
+
+#[tokio::test]
+async fn following_next_prev_and_last_links_gives_the_right_pages() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let body = morning_with(json!({"campaignIds": [100, 101, 102]}));
+    let (status, first) = search(
+        &server,
+        "?limit=2&sort=start:asc&source=history-test",
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(interaction_ids(&first), ["a1", "a2"]);
+    let metadata = &first["_metadata"];
+    assert_eq!(metadata["count"], 6);
+    assert!(metadata.get("prev").is_none(), "{metadata}");
+    let base = search_url(&server, "");
+    assert_eq!(
+        metadata["self"],
+        json!({"rel": "self", "href": format!("{base}?offset=0&limit=2&sort=start:asc&source=history-test")})
+    );
+    assert_eq!(metadata["next"]["rel"], "next");
+    assert_eq!(metadata["last"]["rel"], "last");
+    assert_eq!(
+        metadata["last"]["href"],
+        format!("{base}?offset=4&limit=2&sort=start:asc&source=history-test")
+    );
+
+    let follow = |page: Value, rel: &'static str| {
+        let href = page["_metadata"][rel]["href"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {rel} in {page}"))
+            .to_owned();
+        let key = server.api_key.clone();
+        let body = body.clone();
+        async move {
+            let (status, _, answer) = post(&href, Some(&key), &body).await;
+            assert_eq!(status, 200, "{href}: {answer}");
+            answer
+        }
+    };
+    let second = follow(first.clone(), "next").await;
+    assert_eq!(interaction_ids(&second), ["b1", "b2"]);
+    assert_eq!(second["_metadata"]["count"], 6);
+    let third = follow(second.clone(), "next").await;
+    assert_eq!(interaction_ids(&third), ["c1", "c2"]);
+    assert!(
+        third["_metadata"].get("next").is_none(),
+        "the last page has no next"
+    );
+    assert_eq!(
+        third["_metadata"]["self"]["href"],
+        third["_metadata"]["last"]["href"]
+    );
+    let back = follow(third.clone(), "prev").await;
+    assert_eq!(interaction_ids(&back), ["b1", "b2"]);
+    let first_again = follow(back, "prev").await;
+    assert_eq!(first_again, first);
+    let last = follow(first, "last").await;
+    assert_eq!(last, third);
+}
+
+#[tokio::test]
+async fn links_are_absolute_and_honour_x_forwarded_proto() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let response = server
+        .client
+        .post(search_url(&server, "?limit=1&source=my%20dashboard"))
+        .bearer_auth(&server.api_key)
+        .header("x-forwarded-proto", "https")
+        .header("host", "engage.example")
+        .json(&morning())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let path = format!(
+        "/interaction_history/api/account/{}/interactions/search",
+        server.account_id
+    );
+    assert_eq!(
+        answer["_metadata"]["next"]["href"],
+        format!(
+            "https://engage.example{path}?offset=1&limit=1&sort=start:desc&source=my%20dashboard"
+        )
+    );
+    // Without a proxy's word the scheme is http, and the host is the one asked.
+    let (_, answer) = search(&server, "", &morning()).await;
+    assert_eq!(
+        answer["_metadata"]["self"]["href"],
+        format!("{}{path}?offset=0&limit=50&sort=start:desc", server.url)
+    );
+}
