@@ -306,10 +306,10 @@ pub fn parse_filters(json: &Json<'_>, problems: &mut Problems) -> Option<Filters
         .get("engagementId")
         .and_then(|v| id_text(v, &members.path("engagementId"), problems));
     let campaign_ids = list(&members, "campaignIds", problems, |v, path, p| {
-        uint(v, path, 0..=u64::MAX, p)
+        numeric_id(v, path, "campaign", p)
     });
     let engagement_ids = list(&members, "engagementIds", problems, |v, path, p| {
-        uint(v, path, 0..=u64::MAX, p)
+        numeric_id(v, path, "engagement", p)
     });
     let engagement_types = list(&members, "engagementTypes", problems, engagement_type);
     let outcomes = list(&members, "outcomes", problems, outcome);
@@ -384,6 +384,25 @@ fn id_text(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Strin
             None
         }
     }
+}
+
+/// A campaign or engagement id: a whole number, or a string of its digits (SPEC §1).
+fn numeric_id(json: &Json<'_>, path: &str, what: &str, problems: &mut Problems) -> Option<u64> {
+    let id = match json {
+        Json::Number(n) => n.as_u64(),
+        Json::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        _ => None,
+    };
+    if id.is_none() {
+        problems.add(
+            path,
+            format!(
+                "expected a {what} id (a whole number), found {}",
+                describe(json)
+            ),
+        );
+    }
+    id
 }
 
 /// An array filter of at most [`MAX_LIST_ITEMS`] values; empty or absent means no filter.

@@ -784,6 +784,10 @@ async fn search_reports_every_bad_filter_value_at_once() {
     assert!(message("/outcomes/1").contains("`timed_out`"));
     assert!(message("/keyword_search_area/types/1").contains("`ea.purchase`, `ea.viewedProduct`"));
     assert!(message("/engagementIds").contains("expected an array"));
+    assert_eq!(
+        message("/campaignIds/1"),
+        "expected a campaign id (a whole number), found \"1a\""
+    );
 }
 
 #[tokio::test]
