@@ -621,6 +621,7 @@ fn ingest(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         let chained = change.is_some();
+        let mut text = history::SdeText::default();
         let mut head = change.as_ref().and_then(|c| c.sde_head);
         for s in &batch.sdes {
             insert.raw_bind_parameter(1, account)?;
@@ -636,12 +637,13 @@ fn ingest(
             count(&mut outcome, written);
             if written > 0 {
                 let row = conn.last_insert_rowid();
-                history::index_sde_text(conn, row, s.sde.sde_type(), &s.search_text)?;
+                text.add(row, s.sde.sde_type(), &s.search_text);
                 if chained {
                     head = Some(row);
                 }
             }
         }
+        text.write(conn)?;
         if let Some(c) = &mut change {
             c.sde_head = head;
         }
