@@ -65,7 +65,8 @@ for (const t of TYPES) {
       `/type-${t.type}.html`,
       shopPage(engage, {
         title: `Type ${t.type}: ${t.name}`,
-        head: `window.lpTag = window.lpTag || {}; lpTag.section = ['type-${t.type}'];`,
+        head: `window.lpTag = window.lpTag || {}; lpTag.section = ['type-${t.type}'];
+          lpTag.sdes = lpTag.sdes || []; lpTag.sdes.push({ type: 'ctmrinfo', info: { customerId: 'customer-of-type-${t.type}' } });`,
         body: `<p>${'A product description that fills the page. '.repeat(12)}</p>` + (t.type === 5 ? `<div data-engage-zone="${t.zoneId}" style="width:460px;margin:24px 0"></div>` : ''),
       })
     );
@@ -122,9 +123,41 @@ for (const t of TYPES) {
     const mine = rows.filter((x) => JSON.stringify(x).includes(contextId));
     assert.deepEqual(mine.map((x) => x.eventName).sort(), fired.map((f) => f.eventName).sort());
     assert.deepEqual(engage.export('quarantine'), []);
+
+    // and the Engagement History API has the interaction with the visit's attributes,
+    // found by the customer id the page reported
+    const outcome = { accept: 'clicked', close: 'declined', timeout: 'timed_out', 'removed by the page': 'removed' }[t.answer];
+    const record = await historyRecord({ sdeSearch: { customerInfo: `customer-of-type-${t.type}` } }, (r) => r.events.length === fired.length);
+    assert.equal(record.info.interactionId, contextId);
+    assert.equal(record.info.outcome, outcome);
+    assert.equal(record.info.pageId, pageId);
+    assert.equal(String(record.campaign.engagementId), String(e.engagementId));
+    assert.equal(record.campaign.engagementType, t.type);
+    assert.deepEqual(record.events.map((x) => x.eventName), fired.map((f) => f.eventName), 'the timeline in lifecycle order');
+    assert.ok(record.info.endTimeL >= record.info.startTimeL);
+    assert.equal(record.visitorInfo.browser.split(' ')[0], 'Chrome');
+    const customer = record.sdes.events.find((x) => x.customerInfo);
+    assert.equal(customer.customerInfo.customerInfo.customerId, `customer-of-type-${t.type}`);
+    assert.ok(Number(customer.customerInfo.serverTimeStamp) > 0 && Number(customer.customerInfo.originalTimeStamp) > 0);
     assert.deepEqual(errors, []);
     await context.close();
   });
+}
+
+// The one interaction a search finds, once `ready(record)` holds (events arrive in batches).
+async function historyRecord(filters, ready, ms = 15000) {
+  const deadline = Date.now() + ms;
+  let answer;
+  for (;;) {
+    answer = await engage.api('POST', '/interaction_history/api/account/{account}/interactions/search?source=render-test', {
+      start: { from: Date.now() - 3600_000, to: Date.now() + 60_000 },
+      ...filters,
+    });
+    const records = answer.interactionHistoryRecords;
+    if (records.length === 1 && ready(records[0])) return records[0];
+    if (Date.now() > deadline) throw new Error(`no ready interaction for ${JSON.stringify(filters)}: ${JSON.stringify(answer)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 test('a page with a strict Content-Security-Policy (no inline styles) still gets a styled engagement', async () => {
