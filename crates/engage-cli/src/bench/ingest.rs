@@ -1,6 +1,5 @@
 //! `engage bench ingest`.
 
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +10,7 @@ use engage_store::{IngestBatch, NewAccount};
 use serde::Serialize;
 
 use super::payload::{collect_body, Rng, Visit};
+use super::server::{now_ms, peak_rss_mb, percentile_ms, round, ServerProcess};
 use crate::http_client::{authority, Connection};
 
 #[derive(Debug, clap::Args)]
@@ -52,8 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (url, account, mut server) = match (&args.url, &args.account) {
             (Some(url), Some(account)) => (url.clone(), account.clone(), None),
             _ => {
-                let (url, account, child) = start_server(scratch.path()).await?;
-                (url, account, Some(ServerProcess(child)))
+                let (account, server) = start_server(scratch.path()).await?;
+                (server.url(), account, Some(server))
             }
         };
         eprintln!(
@@ -61,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.duration, args.concurrency, args.batch
         );
         let http = drive_http(&url, &account, &args).await?;
-        let server_rss_mb = server.as_ref().and_then(|s| peak_rss_mb(s.0.id()));
+        let server_rss_mb = server.as_ref().and_then(|s| peak_rss_mb(s.id()));
         if let Some(server) = server.take() {
             server.stop();
         }
@@ -94,46 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
 }
 
-fn round(x: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (x * f).round() / f
-}
-
-/// A server child process, stopped (SIGTERM, then SIGKILL) when dropped.
-struct ServerProcess(Child);
-
-impl ServerProcess {
-    fn stop(mut self) {
-        terminate(&mut self.0);
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        terminate(&mut self.0);
-    }
-}
-
-fn terminate(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    for _ in 0..100 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 /// Starts `engage serve` on a free loopback port with a fresh store and account.
-async fn start_server(dir: &std::path::Path) -> anyhow::Result<(String, String, Child)> {
+async fn start_server(dir: &std::path::Path) -> anyhow::Result<(String, ServerProcess)> {
     let data = dir.join("http");
     let store =
         engage_store::open(&format!("sqlite://{}", data.join("engage.db").display())).await?;
@@ -145,34 +107,8 @@ async fn start_server(dir: &std::path::Path) -> anyhow::Result<(String, String, 
         .await?;
     store.close().await?;
     drop(store);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let child = std::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", &address, "--data"])
-        .arg(&data)
-        .env("ENGAGE_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("cannot start `engage serve`")?;
-    let mut child = child;
-    let started = Instant::now();
-    loop {
-        if let Ok(mut c) = Connection::open(&address).await {
-            if c.get("/healthz").await.ok() == Some(200) {
-                break;
-            }
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            terminate(&mut child);
-            anyhow::bail!("the server did not answer /healthz within 20 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok((format!("http://{address}"), account.id, child))
+    let server = ServerProcess::start(&data, Duration::from_secs(20)).await?;
+    Ok((account.id, server))
 }
 
 struct HttpFigures {
@@ -242,17 +178,10 @@ async fn drive_http(url: &str, account: &str, args: &Args) -> anyhow::Result<Htt
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies[i].as_secs_f64() * 1000.0
-    };
     Ok(HttpFigures {
         items_per_sec: acknowledged.load(Ordering::Relaxed) as f64 / elapsed,
-        p50_ms: percentile(0.50),
-        p99_ms: percentile(0.99),
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
         requests: latencies.len(),
         failures: failures.load(Ordering::Relaxed),
     })
@@ -302,8 +231,20 @@ async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> 
                 n += 1;
                 let mut events = template.events.clone();
                 let mut sdes = template.sdes.clone();
+                // ...and fresh engagement context ids, so every write starts interactions
+                // of its own, as every HTTP batch does.
+                let mut renamed: Option<(String, String)> = None;
                 for e in &mut events {
                     e.client_id = uuid::Uuid::now_v7().simple().to_string();
+                    let context = &mut e.event.data.context_id;
+                    match &renamed {
+                        Some((from, to)) if from == context => context.clone_from(to),
+                        _ => {
+                            let to = uuid::Uuid::now_v7().hyphenated().to_string();
+                            let from = std::mem::replace(context, to.clone());
+                            renamed = Some((from, to));
+                        }
+                    }
                 }
                 for s in &mut sdes {
                     s.client_id = uuid::Uuid::now_v7().simple().to_string();
@@ -354,19 +295,4 @@ async fn report_progress(counter: &AtomicU64, duration: Duration) {
         );
         last = now;
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// Peak resident memory of a process (VmHWM), in MB; Linux only.
-fn peak_rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }

@@ -2,6 +2,7 @@
 
 mod ingest;
 mod payload;
+mod server;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

@@ -70,11 +70,17 @@ pub fn collect_body(rng: &mut Rng, visit: &Visit, items: usize, now_ms: u64) -> 
     let campaign = 210_599_700 + rng.below(20);
     let engagement = 210_600_700 + rng.below(50);
     let revision = 1 + rng.below(20);
+    // Every run of EVENTS is one engagement context, with an id of its own (the decision
+    // hands out a fresh one per engagement shown): different page views' contexts must
+    // never share an id, or their events would read as one interaction.
+    let mut context = String::new();
     for i in 0..n_events {
         if i > 0 {
             out.push(',');
         }
-        let context = visit.page_views * 100 + (i / EVENTS.len()) as u64;
+        if i % EVENTS.len() == 0 {
+            context = uuid::Uuid::now_v7().hyphenated().to_string();
+        }
         let _ = write!(
             out,
             r#"{{"id":"{}","time":{},"appName":"LP_OFFERS","eventName":"{}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context}"}}}},{{"pageContext":{{"id":"{}"}}}}],"campaignId":{campaign},"engagementId":{engagement},"engagementRevision":{revision},"engagementType":{},"contextId":"{context}","zoneId":471288710,"state":1,"confKey":"{campaign}_{engagement}_{revision}","tglName":"slider","done":true,"engagementName":"Slide-out chat button"}}}}"#,
@@ -161,5 +167,29 @@ mod tests {
             assert_eq!(batch.events.len() + batch.sdes.len(), 20);
             visit.next_page();
         }
+    }
+
+    #[test]
+    fn each_engagement_context_has_its_own_id_across_page_views_and_visits() {
+        let mut rng = Rng::new(7);
+        let mut visit = Visit::new();
+        let mut owner = std::collections::HashMap::new();
+        for page in 0..45 {
+            let body = collect_body(&mut rng, &visit, 20, 1_700_000_000_000);
+            let batch = engage_server::collect_body::parse_collect_body(body.as_bytes(), None, 500)
+                .unwrap();
+            for (i, e) in batch.events.iter().enumerate() {
+                let context = &e.event.data.context_id;
+                assert!(uuid::Uuid::parse_str(context).is_ok(), "{context}");
+                let run = (page, i / EVENTS.len());
+                assert_eq!(
+                    *owner.entry(context.clone()).or_insert(run),
+                    run,
+                    "{context}"
+                );
+            }
+            visit.next_page();
+        }
+        assert_eq!(owner.len(), 45 * 3);
     }
 }

@@ -1,0 +1,123 @@
+//! What the benchmarks share: the `engage serve` child process they drive, and how they
+//! turn measurements into figures.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::http_client::Connection;
+
+/// An `engage serve` child process on a free loopback port, stopped (SIGTERM, then
+/// SIGKILL) when dropped.
+pub struct ServerProcess {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+}
+
+impl ServerProcess {
+    /// Starts `engage serve --data DATA` and waits until it answers `/healthz`, for at most
+    /// `wait` (opening a large store can take a moment).
+    pub async fn start(data: &Path, wait: Duration) -> anyhow::Result<ServerProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", &address, "--data"])
+            .arg(data)
+            .env("ENGAGE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start `engage serve`")?;
+        let mut server = ServerProcess { child, address };
+        let started = Instant::now();
+        loop {
+            if let Ok(mut c) = Connection::open(&server.address).await {
+                if c.get("/healthz").await.ok() == Some(200) {
+                    return Ok(server);
+                }
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                anyhow::bail!("`engage serve` exited before it answered /healthz ({status})");
+            }
+            if started.elapsed() > wait {
+                terminate(&mut server.child);
+                anyhow::bail!(
+                    "the server did not answer /healthz within {} s",
+                    wait.as_secs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stop(mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+fn terminate(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Peak resident memory of a process (VmHWM), in MB; Linux only.
+pub fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The `p` quantile (0 to 1) of sorted latencies, in ms, by nearest rank; NaN when empty.
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+pub fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
