@@ -58,22 +58,28 @@ impl AccountCache {
         Ok(account)
     }
 
-    /// Like [`authorize`], and answers `Forbidden` when the key is another account's.
-    ///
-    /// Only accounts this server has loaded since it started are recognized as the
-    /// owners of a key (the store has no lookup by key); a key of an account not loaded
-    /// yet is answered `Unauthorized`, which is still a refusal.
-    pub fn authorize(&self, headers: &HeaderMap, account: &Account) -> Result<(), ApiError> {
+    /// Checks `Authorization: Bearer <apiKey>` against the account's key: `Unauthorized`
+    /// without a key or with one of no account, `Forbidden` with another account's.
+    pub async fn authorize(
+        &self,
+        store: &dyn Store,
+        headers: &HeaderMap,
+        account: &Account,
+    ) -> Result<(), ApiError> {
         let key = bearer_key(headers).ok_or(ApiError::Unauthorized)?;
         let hash = hash_api_key(key);
         if hash == account.api_key_hash {
             return Ok(());
         }
-        let owner = self
+        let cached = self
             .owners
             .read()
             .ok()
             .and_then(|owners| owners.get(&hash).cloned());
+        let owner = match cached {
+            Some(owner) => Some(owner),
+            None => store.account_by_key_hash(&hash).await?.map(|a| a.id),
+        };
         match owner {
             Some(owner) if owner != account.id => Err(ApiError::Forbidden),
             _ => Err(ApiError::Unauthorized),
@@ -92,14 +98,4 @@ fn bearer_key(headers: &HeaderMap) -> Option<&str> {
         })
         .map(str::trim)
         .filter(|key| !key.is_empty())
-}
-
-/// Checks `Authorization: Bearer <apiKey>` against the account's key.
-pub fn authorize(headers: &HeaderMap, account: &Account) -> Result<(), ApiError> {
-    let key = bearer_key(headers).ok_or(ApiError::Unauthorized)?;
-    if hash_api_key(key) == account.api_key_hash {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
 }

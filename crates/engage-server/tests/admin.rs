@@ -28,7 +28,7 @@ fn assert_invalid(status: u16, error: &Value, paths: &[&str]) {
 }
 
 #[tokio::test]
-async fn every_admin_route_needs_the_accounts_bearer_key() {
+async fn every_admin_route_needs_the_accounts_bearer_key_and_refuses_another_accounts() {
     let server = TestServer::start().await;
     let c = campaign(&server, "Spring sale", 10).await;
     let e = engagement(&server, c, &json!({"name": "Chat", "engagementType": 3})).await;
@@ -50,7 +50,23 @@ async fn every_admin_route_needs_the_accounts_bearer_key() {
             format!("/campaigns/{c}/engagements/{e}/availability"),
         ),
     ];
+    let other_key = server.other_account_key().await;
     for (method, path) in &routes {
+        let response = server
+            .client
+            .request(method.clone(), account_url(&server, path))
+            .bearer_auth(&other_key)
+            .json(&json!({"name": "x", "engagementType": 1, "state": 2}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            403,
+            "{method} {path} with another account's key"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "forbidden");
         for key in [None, Some("ek_not-the-key")] {
             let mut request = server
                 .client

@@ -39,6 +39,15 @@ async fn the_quarantine_lists_raw_input_time_and_errors_for_the_key_holder() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    let other_key = server.other_account_key().await;
+    let response = server
+        .client
+        .get(&url)
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403, "another account's key");
 
     let listed: Value = server
         .client

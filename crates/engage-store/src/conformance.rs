@@ -38,7 +38,7 @@ use crate::{
 macro_rules! store_conformance_tests {
     ($open:path) => {
         $crate::store_conformance_tests!(@expand $open;
-            account_is_created_read_back_and_unknown_ids_are_none,
+            account_is_created_read_back_by_id_and_key_and_unknown_ones_are_none,
             account_api_key_is_unique,
             ingest_stores_events_and_attributes_and_exports_them,
             ingest_into_an_unknown_account_is_refused,
@@ -188,7 +188,7 @@ fn ids(items: &[Value]) -> Vec<String> {
         .collect()
 }
 
-pub async fn account_is_created_read_back_and_unknown_ids_are_none<F, Fut>(open: F)
+pub async fn account_is_created_read_back_by_id_and_key_and_unknown_ones_are_none<F, Fut>(open: F)
 where
     F: Fn(PathBuf) -> Fut,
     Fut: Future<Output = Arc<dyn Store>>,
@@ -224,6 +224,14 @@ where
         .await
         .unwrap();
     assert_ne!(other.id, created.id);
+    assert_eq!(
+        store.account_by_key_hash(&"b".repeat(64)).await.unwrap(),
+        Some(other)
+    );
+    assert_eq!(
+        store.account_by_key_hash(&"c".repeat(64)).await.unwrap(),
+        None
+    );
     store.close().await.unwrap();
 }
 

@@ -67,6 +67,10 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
     /// The account with this id, if any.
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError>;
 
+    /// The account whose API key has this hash, if any: tells a key of another account
+    /// (403) from a key of none (401).
+    async fn account_by_key_hash(&self, api_key_hash: &str) -> Result<Option<Account>, StoreError>;
+
     /// Writes one collect or Monitoring API batch. Items whose `(account, client_id)` is
     /// already stored are not written again and are counted as duplicates. Rejected items
     /// go to the quarantine. The visit and its page are created or updated, and every

@@ -16,7 +16,6 @@ use engage_store::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::accounts::authorize;
 use crate::body::{read_body, Accept};
 use crate::decision::input::{describe, object, Problems};
 use crate::decision::Targeting;
@@ -43,7 +42,10 @@ async fn authorized(
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
     let account = state.accounts.get(state.store.as_ref(), account_id).await?;
-    authorize(headers, &account)
+    state
+        .accounts
+        .authorize(state.store.as_ref(), headers, &account)
+        .await
 }
 
 /// Reads a JSON body and hands it to `parse`; malformed JSON and every problem `parse`

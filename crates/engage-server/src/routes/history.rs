@@ -37,7 +37,10 @@ pub async fn search(
         .accounts
         .get(state.store.as_ref(), &account_id)
         .await?;
-    state.accounts.authorize(&headers, &account)?;
+    state
+        .accounts
+        .authorize(state.store.as_ref(), &headers, &account)
+        .await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&uri)
         .map_err(|e| ApiError::invalid_field("?", e.body_text()))?;

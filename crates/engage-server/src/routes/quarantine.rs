@@ -13,7 +13,6 @@ use engage_store::{
 use serde::Serialize;
 
 use super::monitoring::{parse_call_body, Call};
-use crate::accounts::authorize;
 use crate::collect_body::{parse_collect_body, parse_event_item, parse_sde_item};
 use crate::error::ApiError;
 use crate::ids::now_ms;
@@ -41,7 +40,10 @@ pub async fn list(
         .accounts
         .get(state.store.as_ref(), &account_id)
         .await?;
-    authorize(&headers, &account)?;
+    state
+        .accounts
+        .authorize(state.store.as_ref(), &headers, &account)
+        .await?;
     let after_id = match query.get("after") {
         None => None,
         Some(v) => Some(
@@ -108,7 +110,10 @@ pub async fn replay(
         .accounts
         .get(state.store.as_ref(), &account_id)
         .await?;
-    authorize(&headers, &account)?;
+    state
+        .accounts
+        .authorize(state.store.as_ref(), &headers, &account)
+        .await?;
     let mut response = ReplayResponse::default();
     let mut after_id = None;
     loop {

@@ -80,6 +80,20 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Creates another account in the same store and returns its API key.
+    #[allow(dead_code)] // not every test binary uses every helper
+    pub async fn other_account_key(&self) -> String {
+        let (key, hash) = engage_server::accounts::generate_api_key().unwrap();
+        self.store
+            .create_account(engage_store::NewAccount {
+                name: "another shop".into(),
+                api_key_hash: hash,
+            })
+            .await
+            .unwrap();
+        key
+    }
+
     pub fn db_path(&self) -> String {
         self._dir.path().join("engage.db").display().to_string()
     }

@@ -160,7 +160,14 @@ impl Store for SqliteStore {
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
         let id = account_id.to_owned();
         self.readers
-            .run(move |conn| reader::account(conn, &id))
+            .run(move |conn| reader::account(conn, reader::AccountBy::Id(&id)))
+            .await
+    }
+
+    async fn account_by_key_hash(&self, api_key_hash: &str) -> Result<Option<Account>, StoreError> {
+        let hash = api_key_hash.to_owned();
+        self.readers
+            .run(move |conn| reader::account(conn, reader::AccountBy::KeyHash(&hash)))
             .await
     }
 

@@ -83,13 +83,31 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored data is unreadable: {what}"))
 }
 
-pub(crate) fn account(conn: &mut Connection, id: &str) -> Result<Option<Account>, StoreError> {
-    let row = conn
-        .prepare_cached(
+/// Which account is looked up: by id, or by the hash of its API key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AccountBy<'a> {
+    Id(&'a str),
+    KeyHash(&'a str),
+}
+
+pub(crate) fn account(
+    conn: &mut Connection,
+    by: AccountBy<'_>,
+) -> Result<Option<Account>, StoreError> {
+    let (sql, value) = match by {
+        AccountBy::Id(id) => (
             "SELECT id, name, api_key_hash, created_ms, allowed_origins FROM accounts WHERE id = ?1",
-        )
+            id,
+        ),
+        AccountBy::KeyHash(hash) => (
+            "SELECT id, name, api_key_hash, created_ms, allowed_origins FROM accounts WHERE api_key_hash = ?1",
+            hash,
+        ),
+    };
+    let row = conn
+        .prepare_cached(sql)
         .and_then(|mut s| {
-            s.query_row([id], |r| {
+            s.query_row([value], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
