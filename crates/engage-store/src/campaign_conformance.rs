@@ -50,7 +50,7 @@ macro_rules! campaign_conformance_tests {
     };
 }
 
-fn campaign(name: &str, priority: u32) -> CampaignFields {
+pub(crate) fn campaign(name: &str, priority: u32) -> CampaignFields {
     CampaignFields {
         name: name.into(),
         goal: Some("Increase sales".into()),
@@ -59,7 +59,7 @@ fn campaign(name: &str, priority: u32) -> CampaignFields {
     }
 }
 
-fn definition(name: &str) -> EngagementDefinition {
+pub(crate) fn definition(name: &str) -> EngagementDefinition {
     EngagementDefinition {
         name: name.into(),
         engagement_type: EngagementType::SlideOut,

@@ -11,8 +11,11 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engage_model::{EngagementType, OfferEventName, SdeType};
+use engage_model::{
+    AgentState, ConfKey, EngagementType, OfferData, OfferEvent, OfferEventName, SdeType,
+};
 
+use crate::campaign_conformance::{campaign, definition};
 use crate::conformance::{account, fresh};
 use crate::sample;
 use crate::{
@@ -28,6 +31,7 @@ macro_rules! history_conformance_tests {
             interaction_is_one_contexts_events_in_client_time_order_with_late_arrivals,
             interaction_outcome_is_its_furthest_event,
             interaction_carries_its_visit_page_campaign_and_attributes_oldest_first,
+            what_an_apps_impressions_do_not_say_comes_from_the_engagements_definition,
             search_filters_by_start_range_and_combines_filters,
             search_by_visitor_and_by_interaction_id,
             search_sorts_by_every_field_and_pages_with_a_total_count,
@@ -313,6 +317,69 @@ pub async fn interaction_carries_its_visit_page_campaign_and_attributes_oldest_f
     );
     assert_eq!(r.sdes[2]["purchase"]["serverTimeStamp"], "1750000000900");
     assert!(r.sdes[2]["purchase"].get("originalTimeStamp").is_none());
+}
+
+pub async fn what_an_apps_impressions_do_not_say_comes_from_the_engagements_definition<F, Fut>(
+    open: F,
+) where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let c = store
+        .create_campaign(&a, campaign("Spring sale", 10))
+        .await
+        .unwrap();
+    let e = store
+        .create_engagement(&a, c.id, definition("Chat with us"), AgentState::Online)
+        .await
+        .unwrap()
+        .unwrap();
+    // What the Monitoring API's impression attributes become: ids, no renderer or name.
+    let bare = |name| OfferEvent {
+        name,
+        data: OfferData {
+            context_id: "app-ctx".into(),
+            page_context_id: "app-page".into(),
+            conf_key: ConfKey {
+                campaign_id: c.id,
+                engagement_id: e.id,
+                engagement_revision: 1,
+            },
+            engagement_type: None,
+            zone_id: None,
+            state: None,
+            tgl_name: None,
+            done: None,
+            engagement_name: None,
+        },
+    };
+    let mut b = page_batch(&a, "app-visitor", "app-session", T0);
+    b.events.push(sample::new_event(
+        bare(OfferEventName::OfferImpression),
+        None,
+    ));
+    b.events
+        .push(sample::new_event(bare(OfferEventName::OfferClick), None));
+    store.ingest(b).await.unwrap();
+
+    let page = search(&store, &a, all()).await;
+    let r = &page.records[0];
+    assert_eq!(r.outcome, Outcome::Clicked);
+    assert_eq!(
+        (r.start_ms, r.end_ms),
+        (T0, T0),
+        "server time without a client time"
+    );
+    let got = &r.campaign;
+    assert_eq!(got.campaign_name.as_deref(), Some("Spring sale"));
+    assert_eq!(got.engagement_name.as_deref(), Some("Chat with us"));
+    assert_eq!(got.engagement_type, Some(EngagementType::SlideOut));
+    assert_eq!(got.tgl_name.as_deref(), Some("slider"));
+    assert_eq!(got.zone_id, Some(471288710));
+    // The events themselves stay as they were sent.
+    assert!(r.events.iter().all(|e| e.event.data.tgl_name.is_none()));
 }
 
 pub async fn search_filters_by_start_range_and_combines_filters<F, Fut>(open: F)

@@ -419,14 +419,20 @@ pub(crate) fn search(
     Ok(InteractionPage { count, records })
 }
 
-/// One interaction with its timeline and its visit's attributes.
+/// One interaction with its timeline and its visit's attributes. What its events did not
+/// say (the Monitoring API's impressions carry no renderer or name) comes from the
+/// engagement's definition at that revision, when the account has it.
 fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
     let bad = |what: &str| corrupt(format!("interaction {id}: {what}"));
     let mut stmt = conn
         .prepare_cached(
             "SELECT i.context_id, i.start_ms, i.end_ms, i.outcome, i.campaign_id,
-                    i.engagement_id, i.engagement_revision, i.engagement_type, i.zone_id,
-                    i.tgl_name, i.engagement_name, v.visitor_id, v.session_id, p.page_id,
+                    i.engagement_id, i.engagement_revision,
+                    coalesce(i.engagement_type, json_extract(r.definition, '$.engagementType')),
+                    coalesce(i.zone_id, json_extract(r.definition, '$.zoneId')),
+                    coalesce(i.tgl_name, json_extract(r.definition, '$.tglName')),
+                    coalesce(i.engagement_name, json_extract(r.definition, '$.name')),
+                    v.visitor_id, v.session_id, p.page_id,
                     p.url, coalesce(p.user_agent, v.user_agent), v.referrer, c.name,
                     h.sde_head
              FROM interactions i
@@ -434,6 +440,10 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
              LEFT JOIN visit_heads h ON h.visit_id = i.visit_id
              LEFT JOIN pages p ON p.id = i.page_row
              LEFT JOIN campaigns c ON c.id = i.campaign_id AND c.account = i.account
+             LEFT JOIN engagements e ON e.id = i.engagement_id AND e.account = i.account
+                 AND e.campaign_id = i.campaign_id
+             LEFT JOIN engagement_revisions r ON r.engagement_id = e.id
+                 AND r.revision = i.engagement_revision
              WHERE i.id = ?1",
         )
         .map_err(sql_err)?;
