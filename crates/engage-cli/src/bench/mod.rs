@@ -1,5 +1,7 @@
 //! `engage bench`: load generators that print their figures as one JSON line, last.
 
+mod history;
+mod history_data;
 mod ingest;
 mod payload;
 mod server;
@@ -13,10 +15,30 @@ pub enum Command {
     /// p99_ms, ceiling_items_per_sec, ratio (items_per_sec / ceiling) and server_rss_mb
     /// (peak resident memory of the server it started).
     Ingest(ingest::Args),
+    /// Fill a store with a month of a shop's history (through the store's write path),
+    /// then query it through the Engagement History API of a real server.
+    ///
+    /// The fill: --interactions engagement contexts of --visitors visitors over --days
+    /// days, each with its whole LP_OFFERS lifecycle (about 10 events), and about 2 SDEs
+    /// per interaction in its visit (customer info with a customer id, personal info,
+    /// product views, carts, searches, purchases with unique order ids, ...), over 20
+    /// campaigns. Then `engage serve` starts on the filled store and each kind of search
+    /// runs --queries times, one at a time: visitor (one visitor, 30 days),
+    /// range_campaign (one campaign, one day), sde_search (sdeSearch.customerInfo = a
+    /// customer id), keyword (an order id in ea.purchase) and deep_page (offset 5000 in a
+    /// week, newest first). Any answer that is not a 200, or an empty one where the
+    /// fill wrote a match, fails the run.
+    ///
+    /// Prints progress on stderr and, last, one JSON line: fill_secs, fill_rows_per_sec
+    /// (events and SDEs written per second), interactions, events, sdes, store_mb
+    /// (database and log after the fill) and {p50_ms, p99_ms} for visitor,
+    /// range_campaign, sde_search, keyword and deep_page.
+    History(history::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Ingest(args) => ingest::run(args),
+        Command::History(args) => history::run(args),
     }
 }
