@@ -37,7 +37,7 @@ pub struct Args {
     queries: usize,
     /// Store writes (one page view's batch each) in flight during the fill; the store
     /// commits the ones that wait together.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     concurrency: usize,
     /// Fill this directory (absent or empty) and keep it, instead of a temporary one;
     /// `engage serve --data DIR` serves it afterwards.
@@ -160,6 +160,13 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
         fill_secs,
         rows as f64 / fill_secs
     );
+    if !fill.cpu.is_empty() {
+        let cpu: Vec<String> = (fill.cpu.iter())
+            .filter(|(_, secs)| *secs >= 0.05)
+            .map(|(name, secs)| format!("{name} {secs:.1} s"))
+            .collect();
+        eprintln!("fill: CPU time by thread: {}", cpu.join(", "));
+    }
     let closing = Instant::now();
     store.close().await?;
     drop(store);
@@ -307,6 +314,8 @@ async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Ve
 
 struct Fill {
     elapsed: Duration,
+    /// CPU seconds by thread name, where the system tells.
+    cpu: Vec<(String, f64)>,
     batches: u64,
     interactions: u64,
     events: u64,
@@ -330,7 +339,8 @@ async fn fill(store: Arc<dyn Store>, plan: Plan, concurrency: usize) -> anyhow::
                     break;
                 }
             }
-            Ok::<_, super::history_data::InvalidSde>(generator.into_samples())
+            let cpu = cpu_secs(Path::new("/proc/thread-self"));
+            Ok::<_, super::history_data::InvalidSde>((generator.into_samples(), cpu))
         })
         .context("cannot start the generator thread")?;
 
@@ -374,9 +384,13 @@ async fn fill(store: Arc<dyn Store>, plan: Plan, concurrency: usize) -> anyhow::
     }
     let elapsed = started.elapsed();
     progress.finish_and_clear();
-    let samples = generator
+    let (samples, generator_cpu) = generator
         .join()
         .map_err(|_| anyhow::anyhow!("the generator thread panicked"))??;
+    let mut cpu = threads_cpu_secs();
+    if let Some(secs) = generator_cpu {
+        cpu.push(("generator".into(), secs));
+    }
     anyhow::ensure!(
         totals.interactions == planned,
         "wrote {} interactions instead of {planned}",
@@ -384,12 +398,39 @@ async fn fill(store: Arc<dyn Store>, plan: Plan, concurrency: usize) -> anyhow::
     );
     Ok(Fill {
         elapsed,
+        cpu,
         batches: totals.batches,
         interactions: totals.interactions,
         events: totals.events,
         sdes: totals.sdes,
         samples,
     })
+}
+
+/// CPU time of a thread (`/proc/thread-self`, `/proc/self/task/TID`), in seconds; Linux
+/// only.
+fn cpu_secs(task: &Path) -> Option<f64> {
+    let stat = std::fs::read_to_string(task.join("schedstat")).ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+/// CPU time of this process's live threads, summed by thread name (the store's writer
+/// and checkpointer, the runtime's workers): where the fill's work went.
+fn threads_cpu_secs() -> Vec<(String, f64)> {
+    let mut by_name = std::collections::BTreeMap::<String, f64>::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let (Ok(name), Some(secs)) = (std::fs::read_to_string(path.join("comm")), cpu_secs(&path))
+        else {
+            continue;
+        };
+        *by_name.entry(name.trim().to_owned()).or_default() += secs;
+    }
+    by_name.into_iter().collect()
 }
 
 /// Progress on stderr: the bar where stderr is a terminal, a line every 10 s elsewhere.
