@@ -537,61 +537,158 @@ struct Queries {
     days: i64,
 }
 
+/// One search to send, and what its answer must hold.
+struct Query {
+    path: String,
+    body: String,
+    /// The `start` range asked for.
+    from: i64,
+    to: i64,
+    expect: Expect,
+}
+
+/// What every record of an answer must show.
+enum Expect {
+    Visitor(String),
+    Campaign(u64),
+    /// A `customerInfo` attribute of the visit with this customer id.
+    Customer(String),
+    /// A `purchase` attribute of the visit with this order id.
+    Order(String),
+    /// Records newest first.
+    NewestFirst,
+}
+
+/// Checks an answer: a 200 with a well-formed page whose records match the query, and
+/// at least one record for the queries that name something the fill wrote. Returns the
+/// records on the page and the count over all pages.
+fn check_answer(
+    kind: Kind,
+    query: &Query,
+    status: u16,
+    response: &[u8],
+) -> Result<(usize, u64), String> {
+    if status != 200 {
+        return Err(format!("answered {status}"));
+    }
+    let page: serde_json::Value =
+        serde_json::from_slice(response).map_err(|e| format!("the answer is not JSON: {e}"))?;
+    let records = page["interactionHistoryRecords"]
+        .as_array()
+        .ok_or("the answer has no interactionHistoryRecords")?;
+    let count = page["_metadata"]["count"]
+        .as_u64()
+        .ok_or("the answer has no _metadata.count")?;
+    if records.len() > PAGE_LIMIT || count < records.len() as u64 {
+        return Err(format!(
+            "{} records on a page of at most {PAGE_LIMIT}, and a count of {count}",
+            records.len()
+        ));
+    }
+    if records.is_empty() && kind.must_find() {
+        return Err("found nothing, but it names what the fill wrote".into());
+    }
+    let mut previous_start = i64::MAX;
+    for (i, record) in records.iter().enumerate() {
+        let start = record["info"]["startTimeL"]
+            .as_i64()
+            .ok_or_else(|| format!("record {i} has no info.startTimeL"))?;
+        if start < query.from || start > query.to {
+            return Err(format!("record {i} started at {start}, outside the range"));
+        }
+        let attribute = |key: &str, inner: Option<&str>, member: &str, value: &str| {
+            record["sdes"]["events"].as_array().is_some_and(|sdes| {
+                sdes.iter().any(|sde| {
+                    let fields = &sde[key];
+                    let fields = inner.map_or(fields, |inner| &fields[inner]);
+                    fields[member] == value
+                })
+            })
+        };
+        let matches = match &query.expect {
+            Expect::Visitor(visitor) => record["info"]["visitorId"] == visitor.as_str(),
+            Expect::Campaign(campaign) => record["campaign"]["campaignId"] == *campaign,
+            Expect::Customer(id) => {
+                attribute("customerInfo", Some("customerInfo"), "customerId", id)
+            }
+            Expect::Order(id) => attribute("purchase", None, "orderId", id),
+            Expect::NewestFirst => start <= previous_start,
+        };
+        if !matches {
+            return Err(format!("record {i} does not match the query"));
+        }
+        previous_start = start;
+    }
+    Ok((records.len(), count))
+}
+
 impl Queries {
-    /// The path (with its query string) and body of one random query of `kind`.
-    fn query(&self, kind: Kind, rng: &mut Rng) -> anyhow::Result<(String, String)> {
+    /// One random query of `kind`.
+    fn query(&self, kind: Kind, rng: &mut Rng) -> anyhow::Result<Query> {
         let pick = |values: &[String], rng: &mut Rng, what: &str| {
             values
                 .get(rng.below(values.len() as u64) as usize)
                 .cloned()
                 .with_context(|| format!("the fill left no {what} to search for"))
         };
-        let (offset, sort, body) = match kind {
+        let (mut from, mut to) = (self.window_from, self.window_to);
+        let (offset, sort, filters, expect) = match kind {
             Kind::Visitor => {
                 let visitor = pick(&self.samples.visitor_ids.values, rng, "visitor")?;
-                let body = json!({
-                    "start": {"from": self.window_from, "to": self.window_to},
-                    "visitor": visitor,
-                });
-                (0, None, body)
+                (
+                    0,
+                    None,
+                    json!({"visitor": visitor}),
+                    Expect::Visitor(visitor),
+                )
             }
             Kind::RangeCampaign => {
                 let day = rng.below(self.days as u64) as i64;
-                let from = self.window_to - (day + 1) * DAY_MS;
-                let campaign = self
+                from = self.window_to - (day + 1) * DAY_MS;
+                to = from + DAY_MS - 1;
+                let campaign = *self
                     .campaign_ids
                     .get(rng.below(self.campaign_ids.len() as u64) as usize)
                     .context("the account has no campaign")?;
-                let body = json!({
-                    "start": {"from": from, "to": from + DAY_MS - 1},
-                    "campaignIds": [campaign],
-                });
-                (0, None, body)
+                (
+                    0,
+                    None,
+                    json!({"campaignIds": [campaign]}),
+                    Expect::Campaign(campaign),
+                )
             }
             Kind::SdeSearch => {
                 let customer = pick(&self.samples.customer_ids.values, rng, "customer id")?;
-                let body = json!({
-                    "start": {"from": self.window_from, "to": self.window_to},
-                    "sdeSearch": {"customerInfo": customer},
-                });
-                (0, None, body)
+                (
+                    0,
+                    None,
+                    json!({"sdeSearch": {"customerInfo": customer}}),
+                    Expect::Customer(customer),
+                )
             }
             Kind::Keyword => {
                 let order = pick(&self.samples.order_ids.values, rng, "order id")?;
-                let body = json!({
-                    "start": {"from": self.window_from, "to": self.window_to},
-                    "keyword": order,
-                    "keyword_search_area": {"types": ["ea.purchase"]},
-                });
-                (0, None, body)
+                (
+                    0,
+                    None,
+                    json!({"keyword": order, "keyword_search_area": {"types": ["ea.purchase"]}}),
+                    Expect::Order(order),
+                )
             }
             Kind::DeepPage => {
-                let weeks_back = rng.below((self.days - 7).max(0) as u64 + 1) as i64;
-                let to = self.window_to - weeks_back * DAY_MS;
-                let body = json!({"start": {"from": to - 7 * DAY_MS, "to": to}});
-                (DEEP_OFFSET, Some("start:desc"), body)
+                let days_back = rng.below((self.days - 7).max(0) as u64 + 1) as i64;
+                to = self.window_to - days_back * DAY_MS;
+                from = to - 7 * DAY_MS;
+                (
+                    DEEP_OFFSET,
+                    Some("start:desc"),
+                    json!({}),
+                    Expect::NewestFirst,
+                )
             }
         };
+        let mut body = filters;
+        body["start"] = json!({"from": from, "to": to});
         let mut path = format!(
             "/interaction_history/api/account/{}/interactions/search?offset={offset}&limit={PAGE_LIMIT}",
             self.account
@@ -600,11 +697,18 @@ impl Queries {
             path.push_str("&sort=");
             path.push_str(sort);
         }
-        Ok((path, body.to_string()))
+        Ok(Query {
+            path,
+            body: body.to_string(),
+            from,
+            to,
+            expect,
+        })
     }
 
     /// Runs a tenth of `n` untimed queries of `kind` to warm up, then `n` timed ones,
-    /// one at a time; every answer must be a 200 with a well-formed page.
+    /// one at a time. Every answer must be a 200 whose records are what was asked for
+    /// (checked after the clock stops).
     async fn measure(
         &self,
         connection: &mut Connection,
@@ -617,44 +721,22 @@ impl Queries {
         let mut records = 0usize;
         let mut matched = 0u64;
         for i in 0..warmup + n {
-            let (path, body) = self.query(kind, rng)?;
+            let query = self.query(kind, rng)?;
             let sent = Instant::now();
             let (status, response) = connection
-                .post_json_as(&path, body.clone(), Some(&self.api_key))
+                .post_json_as(&query.path, query.body.clone(), Some(&self.api_key))
                 .await
                 .with_context(|| format!("{} query failed", kind.name()))?;
             let took = sent.elapsed();
-            anyhow::ensure!(
-                status == 200,
-                "{} query answered {status}: {}\n  query: POST {path} {body}",
-                kind.name(),
-                String::from_utf8_lossy(&response)
-            );
-            let page: serde_json::Value = serde_json::from_slice(&response).with_context(|| {
-                format!("{} query answered something that is not JSON", kind.name())
+            let (found, count) = check_answer(kind, &query, status, &response).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} query: {e}\n  query: POST {} {}\n  answer ({status}): {}",
+                    kind.name(),
+                    query.path,
+                    query.body,
+                    String::from_utf8_lossy(&response[..response.len().min(2000)])
+                )
             })?;
-            let found = page["interactionHistoryRecords"]
-                .as_array()
-                .map(Vec::len)
-                .with_context(|| {
-                    format!(
-                        "{} answer has no interactionHistoryRecords: {page}",
-                        kind.name()
-                    )
-                })?;
-            let count = page["_metadata"]["count"].as_u64().with_context(|| {
-                format!("{} answer has no _metadata.count: {page}", kind.name())
-            })?;
-            anyhow::ensure!(
-                found <= PAGE_LIMIT && count >= found as u64,
-                "{} answer has {found} records and a count of {count}",
-                kind.name()
-            );
-            anyhow::ensure!(
-                found > 0 || !kind.must_find(),
-                "{} query found nothing, but it names what the fill wrote\n  query: POST {path} {body}",
-                kind.name()
-            );
             if i >= warmup {
                 latencies.push(took);
                 records += found;
@@ -676,5 +758,76 @@ impl Queries {
             matched as f64 / n as f64
         );
         Ok(latency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(expect: Expect) -> Query {
+        Query {
+            path: String::new(),
+            body: String::new(),
+            from: 1_000,
+            to: 2_000,
+            expect,
+        }
+    }
+
+    fn answer(records: serde_json::Value) -> Vec<u8> {
+        let count = records.as_array().map_or(0, Vec::len);
+        json!({"_metadata": {"count": count}, "interactionHistoryRecords": records})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn answers_are_checked_against_what_was_asked() {
+        let record = |visitor: &str, start: i64, order: &str| {
+            json!({
+                "info": {"visitorId": visitor, "startTimeL": start},
+                "campaign": {"campaignId": 7},
+                "sdes": {"events": [{"purchase": {"orderId": order}}]},
+            })
+        };
+        let visitor = query(Expect::Visitor("v1".into()));
+        let good = answer(json!([record("v1", 1_500, "o1")]));
+        assert_eq!(
+            check_answer(Kind::Visitor, &visitor, 200, &good),
+            Ok((1, 1))
+        );
+        assert!(check_answer(Kind::Visitor, &visitor, 500, &good).is_err());
+        let other = answer(json!([record("v2", 1_500, "o1")]));
+        assert!(check_answer(Kind::Visitor, &visitor, 200, &other).is_err());
+        let late = answer(json!([record("v1", 2_500, "o1")]));
+        assert!(check_answer(Kind::Visitor, &visitor, 200, &late).is_err());
+        let empty = answer(json!([]));
+        assert!(check_answer(Kind::Visitor, &visitor, 200, &empty).is_err());
+        assert_eq!(
+            check_answer(Kind::DeepPage, &query(Expect::NewestFirst), 200, &empty),
+            Ok((0, 0))
+        );
+
+        let order = query(Expect::Order("o1".into()));
+        assert!(check_answer(Kind::Keyword, &order, 200, &good).is_ok());
+        let other_order = answer(json!([record("v1", 1_500, "o2")]));
+        assert!(check_answer(Kind::Keyword, &order, 200, &other_order).is_err());
+
+        let oldest_first = answer(json!([
+            record("v1", 1_100, "o1"),
+            record("v1", 1_200, "o1")
+        ]));
+        let newest_first = answer(json!([
+            record("v1", 1_200, "o1"),
+            record("v1", 1_100, "o1")
+        ]));
+        let deep = query(Expect::NewestFirst);
+        assert!(check_answer(Kind::DeepPage, &deep, 200, &oldest_first).is_err());
+        assert!(check_answer(Kind::DeepPage, &deep, 200, &newest_first).is_ok());
+        let campaign = query(Expect::Campaign(7));
+        assert!(check_answer(Kind::RangeCampaign, &campaign, 200, &good).is_ok());
+        let campaign = query(Expect::Campaign(8));
+        assert!(check_answer(Kind::RangeCampaign, &campaign, 200, &good).is_err());
     }
 }
