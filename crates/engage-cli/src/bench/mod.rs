@@ -26,8 +26,8 @@ pub enum Command {
     /// runs --queries times, one at a time: visitor (one visitor, 30 days),
     /// range_campaign (one campaign, one day), sde_search (sdeSearch.customerInfo = a
     /// customer id), keyword (an order id in ea.purchase) and deep_page (offset 5000 in a
-    /// week, newest first). Any answer that is not a 200, or an empty one where the
-    /// fill wrote a match, fails the run.
+    /// week, newest first). Any answer that is not a 200, holds a record that does not
+    /// match its query, or is empty where the fill wrote a match, fails the run.
     ///
     /// Prints progress on stderr and, last, one JSON line: fill_secs, fill_rows_per_sec
     /// (events and SDEs written per second), interactions, events, sdes, store_mb
