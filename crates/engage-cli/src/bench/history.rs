@@ -121,8 +121,8 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
         ids
     };
 
-    // The history ends an hour ago, so every visit (at most a few minutes of page
-    // views after it starts) is over before the fill begins; searches end now.
+    // Visits start until an hour ago, so every one (its page views last at most about a
+    // quarter of an hour) is over before the fill begins; searches end now.
     let now = now_ms() as i64;
     let span_end = now - 3_600_000;
     let span_start = span_end - i64::from(args.days) * DAY_MS;
