@@ -235,7 +235,7 @@ async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> 
                 // of its own, as every HTTP batch does.
                 let mut renamed: Option<(String, String)> = None;
                 for e in &mut events {
-                    e.client_id = uuid::Uuid::now_v7().simple().to_string();
+                    e.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
                     let context = &mut e.event.data.context_id;
                     match &renamed {
                         Some((from, to)) if from == context => context.clone_from(to),
@@ -247,7 +247,7 @@ async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> 
                     }
                 }
                 for s in &mut sdes {
-                    s.client_id = uuid::Uuid::now_v7().simple().to_string();
+                    s.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
                 }
                 let outcome = store
                     .ingest(IngestBatch {

@@ -36,9 +36,9 @@ pub struct Visit {
 impl Visit {
     pub fn new() -> Self {
         Visit {
-            visitor_id: uuid::Uuid::now_v7().simple().to_string(),
-            session_id: uuid::Uuid::now_v7().simple().to_string(),
-            page_id: uuid::Uuid::now_v7().simple().to_string(),
+            visitor_id: uuid::Uuid::now_v7().hyphenated().to_string(),
+            session_id: uuid::Uuid::now_v7().hyphenated().to_string(),
+            page_id: uuid::Uuid::now_v7().hyphenated().to_string(),
             page_views: 0,
         }
     }
@@ -49,7 +49,7 @@ impl Visit {
         if self.page_views % 20 == 0 {
             *self = Visit::new();
         } else {
-            self.page_id = uuid::Uuid::now_v7().simple().to_string();
+            self.page_id = uuid::Uuid::now_v7().hyphenated().to_string();
         }
     }
 }
@@ -84,7 +84,7 @@ pub fn collect_body(rng: &mut Rng, visit: &Visit, items: usize, now_ms: u64) -> 
         let _ = write!(
             out,
             r#"{{"id":"{}","time":{},"appName":"LP_OFFERS","eventName":"{}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context}"}}}},{{"pageContext":{{"id":"{}"}}}}],"campaignId":{campaign},"engagementId":{engagement},"engagementRevision":{revision},"engagementType":{},"contextId":"{context}","zoneId":471288710,"state":1,"confKey":"{campaign}_{engagement}_{revision}","tglName":"slider","done":true,"engagementName":"Slide-out chat button"}}}}"#,
-            uuid::Uuid::now_v7().simple(),
+            uuid::Uuid::now_v7().hyphenated(),
             now_ms + i as u64,
             EVENTS[i % EVENTS.len()],
             visit.page_id,
@@ -99,7 +99,7 @@ pub fn collect_body(rng: &mut Rng, visit: &Visit, items: usize, now_ms: u64) -> 
         let _ = write!(
             out,
             r#"{{"id":"{}","time":{},"sde":"#,
-            uuid::Uuid::now_v7().simple(),
+            uuid::Uuid::now_v7().hyphenated(),
             now_ms + i as u64
         );
         sde(rng, &mut out);
