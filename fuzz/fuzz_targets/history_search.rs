@@ -24,14 +24,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let q = &search.query;
+    let f = &q.filters;
     assert!((1..=100).contains(&q.limit), "limit {}", q.limit);
     assert_eq!(q.limit, search.params.limit);
     assert_eq!(q.offset, search.params.offset);
     assert!(!q.sort.is_empty(), "a search always has an order");
-    assert!(q.start_from_ms <= q.start_to_ms);
-    let span = q.start_to_ms.abs_diff(q.start_from_ms);
+    assert!(f.start_from_ms <= f.start_to_ms);
+    let span = f.start_to_ms.abs_diff(f.start_from_ms);
     assert!(
-        span <= MAX_RANGE_MS || q.visitor.is_some() || q.interaction_id.is_some(),
+        span <= MAX_RANGE_MS || f.visitor.is_some() || f.interaction_id.is_some(),
         "a range over 31 days needs a visitor or an interaction id"
     );
     // The links' query string is one the parser accepts, for the same search.

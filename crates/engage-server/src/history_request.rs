@@ -7,11 +7,13 @@
 //! JSON pointers, query problems at `?name`. Pure, and total over any bytes.
 
 use engage_model::json::Json;
-use engage_model::{EngagementType, FieldError, SdeType};
-use engage_store::{InteractionQuery, Outcome, SortField, SortKey, TextSearch};
+use engage_model::{FieldError, SdeType};
+use engage_store::{InteractionFilters, InteractionQuery, Outcome, SortField, SortKey, TextSearch};
 
 use crate::collect_body::MAX_ID_CHARS;
-use crate::decision::input::{describe, index, object, string, uint, Members, Problems};
+use crate::decision::input::{
+    describe, engagement_type, index, object, string, uint, Members, Problems,
+};
 use crate::error::ApiError;
 
 /// Page size when the query names none, and the largest allowed (SPEC §5).
@@ -88,16 +90,7 @@ pub fn parse_search(query_pairs: &[(String, String)], body: &[u8]) -> Result<Sea
     match (params, filters) {
         (Some(params), Some(filters)) if problems.is_empty() => Ok(Search {
             query: InteractionQuery {
-                start_from_ms: filters.start_from_ms,
-                start_to_ms: filters.start_to_ms,
-                visitor: filters.visitor,
-                interaction_id: filters.interaction_id,
-                campaign_ids: filters.campaign_ids,
-                engagement_ids: filters.engagement_ids,
-                engagement_types: filters.engagement_types,
-                outcomes: filters.outcomes,
-                keyword: filters.keyword,
-                sde_search: filters.sde_search,
+                filters,
                 sort: params.sort.clone(),
                 offset: params.offset,
                 limit: params.limit,
@@ -281,23 +274,8 @@ fn percent_encode_into(out: &mut String, text: &str) {
 
 // ---------------------------------------------------------------- the body
 
-/// The body's filters, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filters {
-    pub start_from_ms: i64,
-    pub start_to_ms: i64,
-    pub visitor: Option<String>,
-    pub interaction_id: Option<String>,
-    pub campaign_ids: Vec<u64>,
-    pub engagement_ids: Vec<u64>,
-    pub engagement_types: Vec<EngagementType>,
-    pub outcomes: Vec<Outcome>,
-    pub keyword: Option<TextSearch>,
-    pub sde_search: Vec<TextSearch>,
-}
-
 /// The body's filters; `None` when any is wrong (reported).
-pub fn parse_filters(json: &Json<'_>, problems: &mut Problems) -> Option<Filters> {
+pub fn parse_filters(json: &Json<'_>, problems: &mut Problems) -> Option<InteractionFilters> {
     let before = problems.errors.len();
     let members = object(json, "", &BODY_MEMBERS, problems)?;
     let start = parse_start(&members, problems);
@@ -331,7 +309,7 @@ pub fn parse_filters(json: &Json<'_>, problems: &mut Problems) -> Option<Filters
         }
     }
     let (from, to) = start?;
-    (problems.errors.len() == before).then_some(Filters {
+    (problems.errors.len() == before).then_some(InteractionFilters {
         // Both at most MAX_EPOCH_MS, well within i64.
         start_from_ms: i64::try_from(from).ok()?,
         start_to_ms: i64::try_from(to).ok()?,
@@ -437,24 +415,6 @@ fn list<T>(
         .collect()
 }
 
-fn engagement_type(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<EngagementType> {
-    let found = match json {
-        Json::Number(n) => n.as_u64().and_then(EngagementType::from_code),
-        Json::String(s) if s.len() == 1 => s.parse().ok().and_then(EngagementType::from_code),
-        _ => None,
-    };
-    if found.is_none() {
-        problems.add(
-            path,
-            format!(
-                "expected an engagement type 0, 1, 2, 3, 5 or 6 (peeling corner, overlay, toaster, slide-out, embedded, sticky), found {}",
-                describe(json)
-            ),
-        );
-    }
-    found
-}
-
 fn outcome(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Outcome> {
     let found = json.as_str().and_then(Outcome::from_name);
     if found.is_none() {
@@ -550,6 +510,7 @@ fn parse_sde_search(members: &Members<'_, '_>, problems: &mut Problems) -> Vec<T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engage_model::EngagementType;
     use serde_json::json;
 
     fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -580,9 +541,9 @@ mod tests {
         assert_eq!(s.params.offset, 0);
         assert_eq!(s.params.limit, 50);
         assert_eq!(sort_text(&s.params.sort), "start:desc");
-        assert_eq!(s.query.start_from_ms, FROM as i64);
-        assert_eq!(s.query.start_to_ms, (FROM + DAY) as i64);
-        assert!(s.query.campaign_ids.is_empty() && s.query.keyword.is_none());
+        assert_eq!(s.query.filters.start_from_ms, FROM as i64);
+        assert_eq!(s.query.filters.start_to_ms, (FROM + DAY) as i64);
+        assert!(s.query.filters.campaign_ids.is_empty() && s.query.filters.keyword.is_none());
         assert_eq!(
             s.params.query_string(100),
             "offset=100&limit=50&sort=start:desc"
@@ -618,28 +579,28 @@ mod tests {
             sort_text(&q.sort),
             "duration:desc,visitor:asc,engagementId:asc"
         );
-        assert_eq!(q.visitor.as_deref(), Some("v-1"));
-        assert_eq!(q.interaction_id.as_deref(), Some("42"));
-        assert_eq!(q.campaign_ids, [1, 2]);
-        assert_eq!(q.engagement_ids, [3]);
+        assert_eq!(q.filters.visitor.as_deref(), Some("v-1"));
+        assert_eq!(q.filters.interaction_id.as_deref(), Some("42"));
+        assert_eq!(q.filters.campaign_ids, [1, 2]);
+        assert_eq!(q.filters.engagement_ids, [3]);
         assert_eq!(
-            q.engagement_types,
+            q.filters.engagement_types,
             [
                 EngagementType::PeelingCorner,
                 EngagementType::Embedded,
                 EngagementType::Sticky
             ]
         );
-        assert_eq!(q.outcomes, [Outcome::Clicked, Outcome::TimedOut]);
+        assert_eq!(q.filters.outcomes, [Outcome::Clicked, Outcome::TimedOut]);
         assert_eq!(
-            q.keyword,
+            q.filters.keyword,
             Some(TextSearch {
                 text: "DRV1534XC".into(),
                 types: vec![SdeType::Purchase, SdeType::Cart]
             })
         );
         assert_eq!(
-            q.sde_search,
+            q.filters.sde_search,
             [
                 TextSearch {
                     text: "138766AC".into(),
@@ -665,7 +626,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.query.keyword,
+            s.query.filters.keyword,
             Some(TextSearch {
                 text: "shoes".into(),
                 types: vec![]
@@ -796,7 +757,7 @@ mod tests {
                        "keyword_search_area": {"types": [area]}}),
             )
             .unwrap();
-            assert_eq!(s.query.keyword.unwrap().types, [t]);
+            assert_eq!(s.query.filters.keyword.unwrap().types, [t]);
         }
     }
 

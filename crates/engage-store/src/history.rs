@@ -126,10 +126,10 @@ pub struct TextSearch {
     pub types: Vec<SdeType>,
 }
 
-/// A search: every filter given must hold (they combine with AND; the values of one
-/// list filter combine with OR).
+/// What a search looks for: every filter given must hold (they combine with AND; the
+/// values of one list filter combine with OR, and an empty list filters nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InteractionQuery {
+pub struct InteractionFilters {
     /// Interactions that started in `[from, to]`, epoch ms, both included.
     pub start_from_ms: i64,
     pub start_to_ms: i64,
@@ -144,6 +144,12 @@ pub struct InteractionQuery {
     pub keyword: Option<TextSearch>,
     /// `sdeSearch`: one search per attribute type, each must match.
     pub sde_search: Vec<TextSearch>,
+}
+
+/// A search: its filters, its order and the page wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InteractionQuery {
+    pub filters: InteractionFilters,
     /// Sort keys, most significant first; ties end in storage order.
     pub sort: Vec<SortKey>,
     pub offset: u64,

@@ -19,8 +19,8 @@ use crate::campaign_conformance::{campaign, definition};
 use crate::conformance::{account, fresh};
 use crate::sample;
 use crate::{
-    IngestBatch, InteractionPage, InteractionQuery, NewEvent, Outcome, SortField, SortKey, Store,
-    TextSearch,
+    IngestBatch, InteractionFilters, InteractionPage, InteractionQuery, NewEvent, Outcome,
+    SortField, SortKey, Store, TextSearch,
 };
 
 /// Expands the history tests into one `#[tokio::test]` each for a backend.
@@ -84,16 +84,18 @@ const SUMMER: (u64, u64, u8) = (2222, 3333, 1);
 /// Every interaction that started in `[from, to]`, newest first.
 fn query(from: i64, to: i64) -> InteractionQuery {
     InteractionQuery {
-        start_from_ms: from,
-        start_to_ms: to,
-        visitor: None,
-        interaction_id: None,
-        campaign_ids: Vec::new(),
-        engagement_ids: Vec::new(),
-        engagement_types: Vec::new(),
-        outcomes: Vec::new(),
-        keyword: None,
-        sde_search: Vec::new(),
+        filters: InteractionFilters {
+            start_from_ms: from,
+            start_to_ms: to,
+            visitor: None,
+            interaction_id: None,
+            campaign_ids: Vec::new(),
+            engagement_ids: Vec::new(),
+            engagement_types: Vec::new(),
+            outcomes: Vec::new(),
+            keyword: None,
+            sde_search: Vec::new(),
+        },
         sort: vec![SortKey {
             field: SortField::Start,
             descending: true,
@@ -175,7 +177,7 @@ pub async fn interaction_is_one_contexts_events_in_client_time_order_with_late_a
     let page = search(&store, &a, all()).await;
     assert_eq!(page.count, 2);
     let mut q = all();
-    q.interaction_id = Some("ctx-1".into());
+    q.filters.interaction_id = Some("ctx-1".into());
     let page = search(&store, &a, q).await;
     assert_eq!(page.count, 1);
     let r = &page.records[0];
@@ -232,12 +234,12 @@ where
     }
     for (i, (names, expected)) in cases.iter().enumerate() {
         let mut q = all();
-        q.interaction_id = Some(format!("ctx-{i}"));
+        q.filters.interaction_id = Some(format!("ctx-{i}"));
         let page = search(&store, &a, q).await;
         assert_eq!(page.records[0].outcome, *expected, "{names:?}");
     }
     let mut q = all();
-    q.outcomes = vec![Outcome::Displayed, Outcome::Clicked];
+    q.filters.outcomes = vec![Outcome::Displayed, Outcome::Clicked];
     let mut found = ids(&search(&store, &a, q).await)
         .into_iter()
         .map(str::to_owned)
@@ -405,20 +407,20 @@ where
     assert_eq!(page.count, 2);
 
     let mut q = all();
-    q.campaign_ids = vec![2222];
+    q.filters.campaign_ids = vec![2222];
     assert_eq!(ids(&search(&store, &a, q.clone()).await), ["d", "b"]);
-    q.outcomes = vec![Outcome::Clicked];
+    q.filters.outcomes = vec![Outcome::Clicked];
     assert_eq!(ids(&search(&store, &a, q).await), ["d"]);
 
     let mut q = all();
-    q.engagement_ids = vec![5678, 9999];
+    q.filters.engagement_ids = vec![5678, 9999];
     assert_eq!(ids(&search(&store, &a, q.clone()).await), ["c", "a"]);
-    q.engagement_types = vec![EngagementType::Overlay];
+    q.filters.engagement_types = vec![EngagementType::Overlay];
     assert_eq!(search(&store, &a, q).await.count, 0, "SPRING is embedded");
 
     let mut q = all();
-    q.engagement_types = vec![EngagementType::Overlay, EngagementType::Embedded];
-    q.start_from_ms = T0 + 500;
+    q.filters.engagement_types = vec![EngagementType::Overlay, EngagementType::Embedded];
+    q.filters.start_from_ms = T0 + 500;
     assert_eq!(ids(&search(&store, &a, q).await), ["d", "c", "b"]);
 }
 
@@ -440,22 +442,22 @@ where
     )
     .await;
     let mut q = all();
-    q.visitor = Some("v1".into());
+    q.filters.visitor = Some("v1".into());
     assert_eq!(
         ids(&search(&store, &a, q.clone()).await),
         ["b", "a"],
         "over both of v1's sessions"
     );
-    q.start_to_ms = T0 + 500;
+    q.filters.start_to_ms = T0 + 500;
     assert_eq!(ids(&search(&store, &a, q).await), ["a"], "and in the range");
     let mut q = all();
-    q.visitor = Some("nobody".into());
+    q.filters.visitor = Some("nobody".into());
     assert_eq!(search(&store, &a, q).await.count, 0);
 
     let mut q = all();
-    q.interaction_id = Some("c".into());
+    q.filters.interaction_id = Some("c".into());
     assert_eq!(ids(&search(&store, &a, q.clone()).await), ["c"]);
-    q.visitor = Some("v1".into());
+    q.filters.visitor = Some("v1".into());
     assert_eq!(search(&store, &a, q).await.count, 0, "c is v2's");
 }
 
@@ -570,7 +572,7 @@ where
 
     let keyword = |text: &str, types: &[SdeType]| {
         let mut q = all();
-        q.keyword = Some(TextSearch {
+        q.filters.keyword = Some(TextSearch {
             text: text.into(),
             types: types.to_vec(),
         });
@@ -636,7 +638,7 @@ where
 
     let sde_search = |searches: &[(SdeType, &str)]| {
         let mut q = all();
-        q.sde_search = searches
+        q.filters.sde_search = searches
             .iter()
             .map(|(t, text)| TextSearch {
                 text: (*text).into(),
@@ -696,7 +698,7 @@ where
     assert_eq!(page.records[0].outcome, Outcome::Declined);
     assert!(page.records[0].sdes.is_empty());
     let mut q = all();
-    q.keyword = Some(TextSearch {
+    q.filters.keyword = Some(TextSearch {
         text: "DRV1534XC".into(),
         types: Vec::new(),
     });

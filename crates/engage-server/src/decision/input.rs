@@ -3,7 +3,7 @@
 
 use engage_model::error::push_pointer_token;
 use engage_model::json::{Json, Number};
-use engage_model::FieldError;
+use engage_model::{EngagementType, FieldError};
 
 /// The problems found so far in one body.
 #[derive(Debug, Default)]
@@ -216,4 +216,27 @@ pub fn describe(json: &Json<'_>) -> String {
         Json::Bool(b) => b.to_string(),
         other => other.kind().to_owned(),
     }
+}
+
+/// An `engagementType` (a number, or a one-digit string): one of the six formats.
+pub fn engagement_type(
+    json: &Json<'_>,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<EngagementType> {
+    let found = match json {
+        Json::Number(n) => n.as_u64().and_then(EngagementType::from_code),
+        Json::String(s) if s.len() == 1 => s.parse().ok().and_then(EngagementType::from_code),
+        _ => None,
+    };
+    if found.is_none() {
+        problems.add(
+            path,
+            format!(
+                "expected an engagement type 0, 1, 2, 3, 5 or 6 (peeling corner, overlay, toaster, slide-out, embedded, sticky), found {}",
+                describe(json)
+            ),
+        );
+    }
+    found
 }

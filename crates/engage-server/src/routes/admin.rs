@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::body::{read_body, Accept};
-use crate::decision::input::{describe, object, Problems};
+use crate::decision::input::{describe, engagement_type, object, Problems};
 use crate::decision::Targeting;
 use crate::error::ApiError;
 use crate::AppState;
@@ -370,24 +370,6 @@ const ENGAGEMENT_FIELDS: [&str; 8] = [
     "content",
     "hideWhenOffline",
 ];
-
-fn engagement_type(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<EngagementType> {
-    let found = match json {
-        Json::Number(n) => n.as_u64().and_then(EngagementType::from_code),
-        Json::String(s) if s.len() == 1 => s.parse().ok().and_then(EngagementType::from_code),
-        _ => None,
-    };
-    if found.is_none() {
-        problems.add(
-            path,
-            format!(
-                "expected an engagement type 0, 1, 2, 3, 5 or 6 (peeling corner, overlay, toaster, slide-out, embedded, sticky), found {}",
-                describe(json)
-            ),
-        );
-    }
-    found
-}
 
 fn agent_state(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<AgentState> {
     let found = match json {

@@ -28,8 +28,8 @@ use serde_json::Value;
 use super::reader::{client_id, corrupt, offer_event, stamped};
 use super::{read_u64, sql_err};
 use crate::{
-    Interaction, InteractionCampaign, InteractionPage, InteractionQuery, Outcome, SortField,
-    StoreError, StoredEvent, TextSearch,
+    Interaction, InteractionCampaign, InteractionFilters, InteractionPage, InteractionQuery,
+    Outcome, SortField, StoreError, StoredEvent, TextSearch,
 };
 
 /// Schema version 3: interactions, the events' link to them, and the attribute text index,
@@ -275,7 +275,7 @@ impl Filter {
     }
 
     /// `None` when the query can match nothing.
-    fn new(account: &str, q: &InteractionQuery) -> Option<Filter> {
+    fn new(account: &str, q: &InteractionFilters) -> Option<Filter> {
         let mut f = Filter {
             sql: String::new(),
             args: vec![SqlValue::Text(account.to_owned())],
@@ -372,7 +372,7 @@ pub(crate) fn search(
     account: &str,
     q: &InteractionQuery,
 ) -> Result<InteractionPage, StoreError> {
-    let Some(filter) = Filter::new(account, q) else {
+    let Some(filter) = Filter::new(account, &q.filters) else {
         return Ok(InteractionPage {
             count: 0,
             records: Vec::new(),
