@@ -66,6 +66,20 @@ impl AppState {
 }
 
 impl AppState {
+    /// The account of a Bearer route, once the request's key is its own: 404 for an
+    /// unknown account, then 401 or 403 (see [`accounts::AccountCache::authorize`]).
+    pub async fn authorized_account(
+        &self,
+        account_id: &str,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Arc<engage_store::Account>, error::ApiError> {
+        let account = self.accounts.get(self.store.as_ref(), account_id).await?;
+        self.accounts
+            .authorize(self.store.as_ref(), headers, &account)
+            .await?;
+        Ok(account)
+    }
+
     /// Writes a batch durably and counts it for `/metrics`: every route that stores goes
     /// through here.
     pub async fn ingest(

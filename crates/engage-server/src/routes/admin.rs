@@ -41,11 +41,8 @@ async fn authorized(
     account_id: &str,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    let account = state.accounts.get(state.store.as_ref(), account_id).await?;
-    state
-        .accounts
-        .authorize(state.store.as_ref(), headers, &account)
-        .await
+    state.authorized_account(account_id, headers).await?;
+    Ok(())
 }
 
 /// Reads a JSON body and hands it to `parse`; malformed JSON and every problem `parse`

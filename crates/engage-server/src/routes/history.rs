@@ -33,14 +33,7 @@ pub async fn search(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let account = state
-        .accounts
-        .get(state.store.as_ref(), &account_id)
-        .await?;
-    state
-        .accounts
-        .authorize(state.store.as_ref(), &headers, &account)
-        .await?;
+    state.authorized_account(&account_id, &headers).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&uri)
         .map_err(|e| ApiError::invalid_field("?", e.body_text()))?;

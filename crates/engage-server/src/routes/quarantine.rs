@@ -36,14 +36,7 @@ pub async fn list(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account = state
-        .accounts
-        .get(state.store.as_ref(), &account_id)
-        .await?;
-    state
-        .accounts
-        .authorize(state.store.as_ref(), &headers, &account)
-        .await?;
+    state.authorized_account(&account_id, &headers).await?;
     let after_id = match query.get("after") {
         None => None,
         Some(v) => Some(
@@ -106,14 +99,7 @@ pub async fn replay(
     Path(account_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account = state
-        .accounts
-        .get(state.store.as_ref(), &account_id)
-        .await?;
-    state
-        .accounts
-        .authorize(state.store.as_ref(), &headers, &account)
-        .await?;
+    state.authorized_account(&account_id, &headers).await?;
     let mut response = ReplayResponse::default();
     let mut after_id = None;
     loop {
