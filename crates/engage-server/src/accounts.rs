@@ -58,6 +58,15 @@ impl AccountCache {
         Ok(account)
     }
 
+    /// Puts an account this server changed into the cache, in place of its old version.
+    pub fn replace(&self, account: Account) -> Arc<Account> {
+        let account = Arc::new(account);
+        if let Ok(mut known) = self.known.write() {
+            known.insert(account.id.clone(), account.clone());
+        }
+        account
+    }
+
     /// Checks `Authorization: Bearer <apiKey>` against the account's key: `Unauthorized`
     /// without a key or with one of no account, `Forbidden` with another account's.
     pub async fn authorize(

@@ -40,6 +40,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@expand $open;
             account_is_created_read_back_by_id_and_key_and_unknown_ones_are_none,
             account_api_key_is_unique,
+            allowed_origins_are_replaced_and_read_back,
             ingest_stores_events_and_attributes_and_exports_them,
             ingest_into_an_unknown_account_is_refused,
             same_client_id_twice_in_one_batch_is_stored_once,
@@ -232,6 +233,35 @@ where
         store.account_by_key_hash(&"c".repeat(64)).await.unwrap(),
         None
     );
+    store.close().await.unwrap();
+}
+
+pub async fn allowed_origins_are_replaced_and_read_back<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let origins = vec![
+        "https://shop.example".to_owned(),
+        "http://localhost:3000".to_owned(),
+    ];
+    let updated = store
+        .set_allowed_origins(&a, origins.clone())
+        .await
+        .unwrap();
+    assert_eq!(updated.allowed_origins, origins);
+    assert_eq!(
+        store.account(&a).await.unwrap().unwrap().allowed_origins,
+        origins
+    );
+    let cleared = store.set_allowed_origins(&a, Vec::new()).await.unwrap();
+    assert!(cleared.allowed_origins.is_empty());
+    assert!(matches!(
+        store.set_allowed_origins("1", origins).await,
+        Err(StoreError::UnknownAccount(_))
+    ));
     store.close().await.unwrap();
 }
 

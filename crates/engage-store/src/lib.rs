@@ -67,6 +67,14 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
     /// The account with this id, if any.
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError>;
 
+    /// Replaces the origins whose pages may post to the account (empty: every origin) and
+    /// returns the account as it now is.
+    async fn set_allowed_origins(
+        &self,
+        account_id: &str,
+        origins: Vec<String>,
+    ) -> Result<Account, StoreError>;
+
     /// The account whose API key has this hash, if any: tells a key of another account
     /// (403) from a key of none (401).
     async fn account_by_key_hash(&self, api_key_hash: &str) -> Result<Option<Account>, StoreError>;

@@ -1,5 +1,6 @@
 //! The router: one module per API.
 
+mod account;
 mod admin;
 mod assets;
 mod collect;
@@ -41,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/account/{account_id}/decision",
             post(decision::decide).options(collect::preflight),
+        )
+        .route(
+            "/api/account/{account_id}/origins",
+            get(account::get_origins).put(account::put_origins),
         )
         .route(
             "/api/account/{account_id}/apps",
@@ -115,6 +120,7 @@ fn route_label(pattern: &str) -> &'static str {
         "/api/account/{account_id}/app/{app_id}/engagement" => "monitoring_engagement",
         "/api/account/{account_id}/app/{app_id}/report" => "monitoring_report",
         "/api/account/{account_id}/decision" => "decision",
+        "/api/account/{account_id}/origins" => "account_origins",
         "/api/account/{account_id}/apps" => "admin_apps",
         "/api/account/{account_id}/campaigns" => "admin_campaigns",
         "/api/account/{account_id}/campaigns/{campaign_id}" => "admin_campaign",

@@ -336,7 +336,7 @@ fn definition_json(definition: &EngagementDefinition) -> Result<String, StoreErr
 
 impl SqliteStore {
     /// Runs one admin write on its own connection, off the async runtime.
-    async fn campaign_write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn campaign_write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,

@@ -164,6 +164,33 @@ impl Store for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn set_allowed_origins(
+        &self,
+        account_id: &str,
+        origins: Vec<String>,
+    ) -> Result<Account, StoreError> {
+        let account = account_id.to_owned();
+        let json = serde_json::to_string(&origins)
+            .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?;
+        self.campaign_write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE accounts SET allowed_origins = ?2 WHERE id = ?1",
+                    rusqlite::params![account, json],
+                )
+                .map_err(sql_err)?;
+            if changed == 0 {
+                return Err(StoreError::UnknownAccount(account));
+            }
+            Ok(())
+        })
+        .await?;
+        self.account(account_id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownAccount(account_id.to_owned()))
+    }
+
     async fn account_by_key_hash(&self, api_key_hash: &str) -> Result<Option<Account>, StoreError> {
         let hash = api_key_hash.to_owned();
         self.readers
