@@ -382,6 +382,12 @@ pub async fn what_an_apps_impressions_do_not_say_comes_from_the_engagements_defi
     assert_eq!(got.zone_id, Some(471288710));
     // The events themselves stay as they were sent.
     assert!(r.events.iter().all(|e| e.event.data.tgl_name.is_none()));
+    // A search by type finds it by the definition's type, as the record shows it.
+    let mut q = all();
+    q.filters.engagement_types = vec![EngagementType::SlideOut];
+    assert_eq!(ids(&search(&store, &a, q.clone()).await), ["app-ctx"]);
+    q.filters.engagement_types = vec![EngagementType::Overlay];
+    assert_eq!(search(&store, &a, q).await.count, 0);
 }
 
 pub async fn search_filters_by_start_range_and_combines_filters<F, Fut>(open: F)

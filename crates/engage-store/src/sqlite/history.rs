@@ -318,8 +318,13 @@ impl Filter {
             );
         }
         if !q.engagement_types.is_empty() {
+            // An app's impressions do not say the type; the record shows the definition's,
+            // so the filter reads it too (only for those rows: coalesce stops at the first).
             f.list(
-                "i.engagement_type",
+                "coalesce(i.engagement_type, (SELECT json_extract(r.definition, '$.engagementType')
+                     FROM engagements e JOIN engagement_revisions r ON r.engagement_id = e.id
+                     WHERE e.id = i.engagement_id AND e.account = i.account
+                         AND r.revision = i.engagement_revision))",
                 q.engagement_types
                     .iter()
                     .map(|t: &EngagementType| SqlValue::Integer(i64::from(t.code()))),
