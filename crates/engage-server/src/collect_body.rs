@@ -115,6 +115,7 @@ pub fn parse_collect_body(
         page_id,
         page,
         user_agent: user_agent.map(|ua| truncate(ua, 1024)),
+        client: None,
     };
     let mut batch = CollectBatch {
         visit,
@@ -160,7 +161,7 @@ pub fn parse_collect_body(
 
 /// The visit context as stored with quarantined items, so a replay knows where they belong.
 pub fn visit_context_json(visit: &VisitContext) -> serde_json::Value {
-    serde_json::json!({
+    let mut context = serde_json::json!({
         "visitorId": visit.visitor_id,
         "sessionId": visit.session_id,
         "pageId": visit.page_id,
@@ -168,7 +169,13 @@ pub fn visit_context_json(visit: &VisitContext) -> serde_json::Value {
             "url": p.url, "referrer": p.referrer, "title": p.title, "sections": p.sections,
         })),
         "userAgent": visit.user_agent,
-    })
+    });
+    if let (Some(client), Some(members)) = (&visit.client, context.as_object_mut()) {
+        if let Ok(value) = serde_json::to_value(client) {
+            members.insert("clientProperties".into(), value);
+        }
+    }
+    context
 }
 
 fn quarantine(

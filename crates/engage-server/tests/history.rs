@@ -1170,6 +1170,8 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
         .post(monitoring("engagement", ""))
         .header("user-agent", app_agent)
         .json(&json!({"entryPoints": ["https://shop.example/app/home"],
+                      "clientProperties": {"appVersion": "4.2.0", "deviceFamily": "MOBILE", "os": "ANDROID",
+                                           "osVersion": "14", "ipAddress": "10.0.0.7"},
                       "engagementAttributes": [{"type": "ctmrinfo", "info": {"customerId": "APP-77"}}]}))
         .send()
         .await
@@ -1235,9 +1237,12 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
             format!("{campaign}_{engagement_id}_1")
         );
     }
+    // The device is what the app said in clientProperties (its HTTP library's user agent
+    // does not say it is a phone); the IP address is not kept.
     assert_eq!(
         record["visitorInfo"],
-        json!({"device": "OTHER", "browser": "OTHER", "operatingSystem": "ANDROID", "userAgent": app_agent})
+        json!({"device": "MOBILE", "browser": "OTHER", "operatingSystem": "ANDROID",
+               "operatingSystemVersion": "14", "appVersion": "4.2.0", "userAgent": app_agent})
     );
     assert_eq!(
         record["sdes"]["events"][0]["customerInfo"]["customerInfo"]["customerId"],

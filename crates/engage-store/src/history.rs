@@ -183,6 +183,8 @@ pub struct Interaction {
     pub events: Vec<StoredEvent>,
     pub user_agent: Option<String>,
     pub referrer: Option<String>,
+    /// What the app said about its device, for visits started through the Monitoring API.
+    pub client: Option<crate::ClientProperties>,
     /// The visit's attributes in history shape with `serverTimeStamp` and
     /// `originalTimeStamp`, oldest first.
     pub sdes: Vec<serde_json::Value>,

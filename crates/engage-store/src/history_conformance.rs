@@ -19,8 +19,8 @@ use crate::campaign_conformance::{campaign, definition};
 use crate::conformance::{account, fresh};
 use crate::sample;
 use crate::{
-    IngestBatch, InteractionFilters, InteractionPage, InteractionQuery, NewEvent, Outcome,
-    SortField, SortKey, Store, TextSearch,
+    ClientProperties, IngestBatch, InteractionFilters, InteractionPage, InteractionQuery, NewEvent,
+    Outcome, SortField, SortKey, Store, TextSearch,
 };
 
 /// Expands the history tests into one `#[tokio::test]` each for a backend.
@@ -295,6 +295,7 @@ pub async fn interaction_carries_its_visit_page_campaign_and_attributes_oldest_f
     assert_eq!(c.engagement_name.as_deref(), Some("Spring sale"));
     assert_eq!(c.zone_id, Some(42));
     assert_eq!(c.campaign_name, None, "no campaign of that id is defined");
+    assert_eq!(r.client, None, "a page says nothing of the kind");
     assert_eq!(r.outcome, Outcome::Started);
     assert_eq!((r.start_ms, r.end_ms), (T0, T0));
 
@@ -358,6 +359,13 @@ pub async fn what_an_apps_impressions_do_not_say_comes_from_the_engagements_defi
         },
     };
     let mut b = page_batch(&a, "app-visitor", "app-session", T0);
+    let client = ClientProperties {
+        app_version: Some("4.2.0".into()),
+        device_family: Some("MOBILE".into()),
+        os: Some("ANDROID".into()),
+        os_version: Some("14".into()),
+    };
+    b.visit.as_mut().unwrap().client = Some(client.clone());
     b.events.push(sample::new_event(
         bare(OfferEventName::OfferImpression),
         None,
@@ -373,6 +381,11 @@ pub async fn what_an_apps_impressions_do_not_say_comes_from_the_engagements_defi
         (r.start_ms, r.end_ms),
         (T0, T0),
         "server time without a client time"
+    );
+    assert_eq!(
+        r.client,
+        Some(client),
+        "the app's device, kept with its visit"
     );
     let got = &r.campaign;
     assert_eq!(got.campaign_name.as_deref(), Some("Spring sale"));

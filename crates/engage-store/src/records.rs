@@ -39,6 +39,25 @@ pub struct VisitContext {
     pub page_id: String,
     pub page: Option<PageView>,
     pub user_agent: Option<String>,
+    /// What an app said about itself (the Monitoring API's `clientProperties`); kept
+    /// with the visit when the batch starts it.
+    pub client: Option<ClientProperties>,
+}
+
+/// The Monitoring API's `clientProperties`, as far as they describe the device (the IP
+/// address is not kept).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientProperties {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    /// `DESKTOP`, `TABLET` or `MOBILE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_family: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
 }
 
 /// An event that passed validation.

@@ -133,6 +133,7 @@ pub(crate) fn visit_context(visitor_id: &str, session_id: &str, page_id: &str) -
             sections: vec!["shoes".into(), "summer".into()],
         }),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) engage-test".into()),
+        client: None,
     }
 }
 

@@ -389,6 +389,7 @@ impl HistoryGenerator {
                 sections,
             }),
             user_agent: Some(visitor.user_agent.to_owned()),
+            client: None,
         };
 
         let mut events = Vec::with_capacity(shown as usize * 11);

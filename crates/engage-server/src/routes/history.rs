@@ -153,9 +153,15 @@ struct EventBody<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct VisitorInfo<'a> {
-    device: &'static str,
+    /// The app's `deviceFamily` when it gave one, else read from the user agent.
+    device: &'a str,
     browser: String,
-    operating_system: &'static str,
+    /// The app's `os` when it gave one, else read from the user agent.
+    operating_system: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operating_system_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_version: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,6 +206,7 @@ fn metadata(count: u64, params: &SearchParams, links: &Links) -> Metadata {
 fn record(interaction: &Interaction) -> Record<'_> {
     let campaign = &interaction.campaign;
     let agent = user_agent::parse(interaction.user_agent.as_deref().unwrap_or(""));
+    let client = interaction.client.as_ref();
     Record {
         info: Info {
             interaction_id: &interaction.interaction_id,
@@ -229,9 +236,15 @@ fn record(interaction: &Interaction) -> Record<'_> {
         },
         events: interaction.events.iter().map(event).collect(),
         visitor_info: VisitorInfo {
-            device: agent.device.as_str(),
+            device: client
+                .and_then(|c| c.device_family.as_deref())
+                .unwrap_or(agent.device.as_str()),
             browser: agent.browser_label(),
-            operating_system: agent.operating_system.as_str(),
+            operating_system: client
+                .and_then(|c| c.os.as_deref())
+                .unwrap_or(agent.operating_system.as_str()),
+            operating_system_version: client.and_then(|c| c.os_version.as_deref()),
+            app_version: client.and_then(|c| c.app_version.as_deref()),
             user_agent: interaction
                 .user_agent
                 .as_deref()

@@ -10,7 +10,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_model::json::Json;
 use engage_model::{EngagementAttribute, FieldError, Invalid};
-use engage_store::{IngestBatch, NewEvent, NewSde, PageView, SessionLookup, VisitContext};
+use engage_store::{
+    ClientProperties, IngestBatch, NewEvent, NewSde, PageView, SessionLookup, VisitContext,
+};
 use serde::Serialize;
 
 use super::collect::quarantine_body;
@@ -220,6 +222,7 @@ pub async fn engagement(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        client: None,
     };
     let (status, mut ids, url) = record_call(
         &state,
@@ -343,6 +346,7 @@ async fn report(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        client: None,
     };
     let (_, ids, _) =
         record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
@@ -389,7 +393,12 @@ async fn record_call(
     let parsed = Json::parse(bytes)
         .map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))
         .and_then(|json| parse_call_body(&json, call, &visit));
-    let (page, events, sdes) = match parsed {
+    let CallItems {
+        page,
+        client,
+        events,
+        sdes,
+    } = match parsed {
         Ok(items) => items,
         Err(invalid) => {
             let mut context = visit_context_json(&visit);
@@ -418,7 +427,11 @@ async fn record_call(
         }
     };
     let url = page.as_ref().and_then(|p| p.url.clone());
-    let visit = VisitContext { page, ..visit };
+    let visit = VisitContext {
+        page,
+        client,
+        ..visit
+    };
     let ids = VisitIds {
         session_id: visit.session_id.clone(),
         visitor_id: visit.visitor_id.clone(),
@@ -443,8 +456,14 @@ async fn record_call(
     Ok((status, ids, url))
 }
 
-/// What a valid Monitoring API body holds: the page view it names, and its items.
-pub type CallItems = (Option<PageView>, Vec<NewEvent>, Vec<NewSde>);
+/// What a valid Monitoring API body holds: the page view it names, what the app says
+/// about its device, and its items.
+pub struct CallItems {
+    pub page: Option<PageView>,
+    pub client: Option<ClientProperties>,
+    pub events: Vec<NewEvent>,
+    pub sdes: Vec<NewSde>,
+}
 
 /// The page view and items of a Monitoring API body, or every problem in it.
 pub fn parse_call_body(
@@ -504,9 +523,9 @@ pub fn parse_call_body(
             )),
         }
     }
-    if let Some(props) = json.get("clientProperties") {
-        check_client_properties(props, &mut errors);
-    }
+    let client = json
+        .get("clientProperties")
+        .and_then(|props| client_properties(props, &mut errors));
     let mut events = Vec::new();
     let mut sdes = Vec::new();
     match json.get("engagementAttributes") {
@@ -536,26 +555,43 @@ pub fn parse_call_body(
         )),
     }
     if errors.is_empty() {
-        Ok((page, events, sdes))
+        Ok(CallItems {
+            page,
+            client,
+            events,
+            sdes,
+        })
     } else {
         Err(Invalid { errors })
     }
 }
 
-fn check_client_properties(props: &Json<'_>, errors: &mut Vec<FieldError>) {
+/// `clientProperties`, checked; the IP address is checked but not kept.
+fn client_properties(props: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<ClientProperties> {
     let Json::Object(members) = props else {
         errors.push(FieldError::new(
             "/clientProperties",
             format!("expected an object, found {}", props.kind()),
         ));
-        return;
+        return None;
     };
+    let mut client = ClientProperties::default();
     for (key, value) in members {
         let path = format!("/clientProperties/{key}");
+        let text = || value.as_str().map(str::to_owned);
         match (key.as_ref(), value) {
-            ("deviceFamily", Json::String(f)) if matches!(f.as_ref(), "DESKTOP" | "TABLET" | "MOBILE") => {}
+            ("deviceFamily", Json::String(f)) if matches!(f.as_ref(), "DESKTOP" | "TABLET" | "MOBILE") => {
+                client.device_family = text();
+            }
             ("deviceFamily", _) => errors.push(FieldError::new(path, "expected DESKTOP, TABLET or MOBILE")),
-            ("appVersion" | "ipAddress" | "os" | "osVersion", Json::String(s)) if s.len() <= 256 => {}
+            ("appVersion" | "ipAddress" | "os" | "osVersion", Json::String(s)) if s.len() <= 256 => {
+                match key.as_ref() {
+                    "appVersion" => client.app_version = text(),
+                    "os" => client.os = text(),
+                    "osVersion" => client.os_version = text(),
+                    _ => {}
+                }
+            }
             ("appVersion" | "ipAddress" | "os" | "osVersion", _) => {
                 errors.push(FieldError::new(path, "expected a string of at most 256 characters"))
             }
@@ -565,4 +601,5 @@ fn check_client_properties(props: &Json<'_>, errors: &mut Vec<FieldError>) {
             )),
         }
     }
+    Some(client)
 }

@@ -172,10 +172,14 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
             };
             let visit = visit_from_context(&entry.context)?;
             let json = Json::parse(entry.raw.as_bytes()).ok()?;
-            let (page, events, sdes) = parse_call_body(&json, call, &visit).ok()?;
-            let mut batch = empty(Some(VisitContext { page, ..visit }));
-            batch.events = events;
-            batch.sdes = sdes;
+            let items = parse_call_body(&json, call, &visit).ok()?;
+            let mut batch = empty(Some(VisitContext {
+                page: items.page,
+                client: items.client.or(visit.client),
+                ..visit
+            }));
+            batch.events = items.events;
+            batch.sdes = items.sdes;
             Some(batch)
         }
         QuarantineKind::Body => {
@@ -219,5 +223,8 @@ fn visit_from_context(context: &serde_json::Value) -> Option<VisitContext> {
         page_id: text("pageId")?,
         page,
         user_agent: text("userAgent"),
+        client: context
+            .get("clientProperties")
+            .and_then(|c| serde_json::from_value(c.clone()).ok()),
     })
 }

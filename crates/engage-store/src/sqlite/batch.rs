@@ -104,6 +104,8 @@ pub(crate) struct PreparedVisit {
     pub title: Option<String>,
     /// JSON array.
     pub sections: String,
+    /// `ClientProperties` as JSON.
+    pub client: Option<String>,
 }
 
 pub(crate) struct PreparedEvent {
@@ -150,6 +152,7 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
             let page = visit.page.unwrap_or_default();
             Some(PreparedVisit {
                 sections: json(&page.sections)?,
+                client: visit.client.as_ref().map(json).transpose()?,
                 visitor_id: visit.visitor_id,
                 session_id: visit.session_id,
                 page_id: visit.page_id,

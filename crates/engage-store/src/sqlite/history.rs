@@ -439,7 +439,7 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
                     coalesce(i.engagement_name, json_extract(r.definition, '$.name')),
                     v.visitor_id, v.session_id, p.page_id,
                     p.url, coalesce(p.user_agent, v.user_agent), v.referrer, c.name,
-                    h.sde_head
+                    h.sde_head, v.client_properties
              FROM interactions i
              LEFT JOIN visits v ON v.id = i.visit_id
              LEFT JOIN visit_heads h ON h.visit_id = i.visit_id
@@ -474,6 +474,12 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
         Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
     };
     let sde_head: Option<i64> = r.get(18).map_err(sql_err)?;
+    let client = match r.get::<_, Option<String>>(19).map_err(sql_err)? {
+        None => None,
+        Some(text) => {
+            Some(serde_json::from_str(&text).map_err(|e| bad(&format!("client properties: {e}")))?)
+        }
+    };
     let mut record = Interaction {
         interaction_id: r.get(0).map_err(sql_err)?,
         start_ms: r.get(1).map_err(sql_err)?,
@@ -495,6 +501,7 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
         page_url: r.get(14).map_err(sql_err)?,
         user_agent: r.get(15).map_err(sql_err)?,
         referrer: r.get(16).map_err(sql_err)?,
+        client,
         events: Vec::new(),
         sdes: Vec::new(),
     };

@@ -48,7 +48,14 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::history::MIGRATION,
         fill: Some(super::history::backfill_sde_text),
     },
+    Migration {
+        sql: V4,
+        fill: None,
+    },
 ];
+
+/// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
+const V4: &str = "ALTER TABLE visits ADD COLUMN client_properties TEXT;";
 
 const V1: &str = r#"
 CREATE TABLE accounts (

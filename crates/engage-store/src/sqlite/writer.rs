@@ -816,8 +816,9 @@ fn create_session(
     visit: &PreparedVisit,
 ) -> rusqlite::Result<SessionSlot> {
     conn.prepare_cached(
-        "INSERT INTO visits (account, visitor_id, session_id, first_seen_ms, user_agent, referrer)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO visits (account, visitor_id, session_id, first_seen_ms, user_agent, referrer,
+             client_properties)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         account,
@@ -826,6 +827,7 @@ fn create_session(
         received_ms,
         visit.user_agent,
         visit.referrer,
+        visit.client,
     ])?;
     let visit_id = conn.last_insert_rowid();
     conn.prepare_cached(
