@@ -30,6 +30,7 @@ macro_rules! history_conformance_tests {
         $crate::history_conformance_tests!(@expand $open;
             interaction_is_one_contexts_events_in_client_time_order_with_late_arrivals,
             interaction_outcome_is_its_furthest_event,
+            event_ids_read_back_as_sent_in_the_timeline_and_the_export,
             interaction_carries_its_visit_page_campaign_and_attributes_oldest_first,
             what_an_apps_impressions_do_not_say_comes_from_the_engagements_definition,
             search_filters_by_start_range_and_combines_filters,
@@ -199,6 +200,57 @@ pub async fn interaction_is_one_contexts_events_in_client_time_order_with_late_a
     assert_eq!(r.events[0].server_ms, T0 + 9_000);
     assert!(r.events.iter().all(|e| e.event.data.context_id == "ctx-1"));
     assert_eq!(r.outcome, Outcome::Clicked);
+}
+
+pub async fn event_ids_read_back_as_sent_in_the_timeline_and_the_export<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    // UUIDs as the tag makes them, and ids that are not UUIDs.
+    let cases = [
+        (
+            "0190f0e2-7b1c-7a00-8000-00000000002a",
+            "0190f0e2-7b1c-7a00-8000-0000000000ff",
+        ),
+        ("ctx-plain", "0190F0E2-7B1C-7A00-8000-0000000000FF"),
+    ];
+    for (context, page_context) in cases {
+        let mut b = page_batch(&a, "v1", "s1", T0);
+        let text = sample::engagement_event_text("START", context, page_context, SPRING);
+        b.events
+            .push(sample::new_event(sample::parse_event(&text), Some(T0)));
+        store.ingest(b).await.unwrap();
+    }
+    for (context, page_context) in cases {
+        let mut q = all();
+        q.filters.interaction_id = Some(context.into());
+        let page = search(&store, &a, q).await;
+        let data = &page.records[0].events[0].event.data;
+        assert_eq!(
+            (data.context_id.as_str(), data.page_context_id.as_str()),
+            (context, page_context)
+        );
+    }
+    let exported = store
+        .export_page(&a, crate::ExportKind::Events, None, 10)
+        .await
+        .unwrap()
+        .items;
+    let ids: Vec<(&str, &str)> = exported
+        .iter()
+        .map(|e| {
+            (
+                e["data"]["contextId"].as_str().unwrap(),
+                e["data"]["contexts"][1]["pageContext"]["id"]
+                    .as_str()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ids, cases);
 }
 
 pub async fn interaction_outcome_is_its_furthest_event<F, Fut>(open: F)

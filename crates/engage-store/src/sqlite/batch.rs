@@ -112,6 +112,8 @@ pub(crate) struct PreparedEvent {
     pub client_id: ClientKey,
     pub client_time_ms: Option<i64>,
     pub event: OfferEvent,
+    /// `event.data.page_context_id` as stored: 16 bytes for the tag's UUIDs.
+    pub page_context: ClientKey,
 }
 
 pub(crate) struct PreparedSde {
@@ -201,6 +203,7 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
             .map(|e| PreparedEvent {
                 client_id: ClientKey::new(e.client_id),
                 client_time_ms: e.client_time_ms,
+                page_context: ClientKey::new(e.event.data.page_context_id.clone()),
                 event: e.event,
             })
             .collect(),

@@ -680,7 +680,7 @@ impl CampaignStore for SqliteStore {
                 // index's condition, so the planner can use it.
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT e.engagement_id, COUNT(DISTINCT e.context_id)
+                        "SELECT e.engagement_id, COUNT(DISTINCT e.interaction_row)
                          FROM visits v
                          JOIN events e INDEXED BY events_impressions
                            ON e.visit_id = v.id AND e.event_name = 'OFFER_IMPRESSION'

@@ -516,10 +516,12 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
 fn timeline(conn: &Connection, interaction_row: i64) -> Result<Vec<StoredEvent>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, client_id, client_ms, server_ms, event_name, context_id,
-                    page_context_id, campaign_id, engagement_id, engagement_revision,
-                    engagement_type, zone_id, state, tgl_name, done, engagement_name
-             FROM events WHERE interaction_row = ?1",
+            "SELECT e.id, e.client_id, e.client_ms, e.server_ms, e.event_name,
+                    coalesce(nullif(e.context_id, ''), i.context_id), e.page_context_id,
+                    e.campaign_id, e.engagement_id, e.engagement_revision, e.engagement_type,
+                    e.zone_id, e.state, e.tgl_name, e.done, e.engagement_name
+             FROM events e JOIN interactions i ON i.id = e.interaction_row
+             WHERE e.interaction_row = ?1",
         )
         .map_err(sql_err)?;
     let mut rows = stmt.query([interaction_row]).map_err(sql_err)?;

@@ -353,12 +353,15 @@ pub(crate) fn export_page(
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT e.id, e.client_id, e.client_ms, e.server_ms, v.visitor_id, v.session_id,
-                            p.page_id, e.event_name, e.context_id, e.page_context_id, e.campaign_id,
+                            p.page_id, e.event_name,
+                            coalesce(nullif(e.context_id, ''), i.context_id), e.page_context_id,
+                            e.campaign_id,
                             e.engagement_id, e.engagement_revision, e.engagement_type, e.zone_id,
                             e.state, e.tgl_name, e.done, e.engagement_name
                      FROM events e
                      LEFT JOIN visits v ON v.id = e.visit_id
                      LEFT JOIN pages p ON p.id = e.page_row
+                     LEFT JOIN interactions i ON i.id = e.interaction_row
                      WHERE e.id > ?2 AND e.account = ?1
                      ORDER BY e.id LIMIT ?3",
                 )
@@ -503,7 +506,7 @@ pub(crate) fn offer_event(r: &Row<'_>, at: usize, id: i64) -> Result<OfferEvent,
         name,
         data: OfferData {
             context_id: r.get(at + 1).map_err(sql_err)?,
-            page_context_id: r.get(at + 2).map_err(sql_err)?,
+            page_context_id: client_id(r, at + 2)?,
             conf_key: ConfKey {
                 campaign_id: required(3)?,
                 engagement_id: required(4)?,

@@ -9,7 +9,10 @@
 //!   their right edge. They carry no other index: export walks the rowid, count uses the
 //!   unique index.
 //! - Events are stored as columns, not as JSON: export rebuilds the canonical
-//!   serialization from them, and ingest serializes nothing.
+//!   serialization from them, and ingest serializes nothing. An event's context id is
+//!   its interaction row's (`interaction_row`, see `history`), so the event row leaves
+//!   `context_id` empty; `page_context_id` is stored like a client id (16 bytes for a
+//!   UUID). Together that is 56 bytes less per event than the ids as text.
 //! - A visit's attribute state is not stored as JSON: every `sdes` row of a visit points
 //!   at the visit's previous one (`prev_in_visit`) and `visit_heads.sde_head` at the
 //!   latest, and reading a visit replays that chain (by primary key) through

@@ -596,8 +596,9 @@ fn ingest(
             bind(&visit_id)?;
             bind(&page_row)?;
             bind(&e.event.name.as_str())?;
-            bind(&d.context_id)?;
-            bind(&d.page_context_id)?;
+            // The interaction row holds the context id (see `schema`).
+            bind(&"")?;
+            bind(&e.page_context)?;
             bind(&SqlU64(d.conf_key.campaign_id))?;
             bind(&SqlU64(d.conf_key.engagement_id))?;
             bind(&SqlU64(d.conf_key.engagement_revision))?;
