@@ -10,10 +10,11 @@
 //! - `events.interaction_row` points each event at its row; `events_interaction` finds
 //!   an interaction's timeline. Both index keys grow at the right edge: interaction rows
 //!   are numbered in order of first sight, and contexts end within minutes.
-//! - `sde_text`: an FTS5 index of every attribute's values, one column per history type,
-//!   storing no copy of the text (`content=''`): a search needs only the rowid (the
-//!   `sdes` row), and FTS5 writes each commit's terms as one sorted segment instead of
-//!   one random B-tree insert per term.
+//! - `sde_text`: an FTS5 index of attributes' values, one column per history type,
+//!   storing no copy of the text (`content=''`). A row holds one ingest batch's
+//!   attributes (see [`SdeText`]) under the `sdes` rowid of one of them: they all belong
+//!   to one visit, and a search needs only the visit. FTS5 writes each commit's terms as
+//!   one sorted segment instead of one random B-tree insert per term.
 //!
 //! A text search matches the words of the query as a phrase, in any attribute of the
 //! chosen types, and selects the interactions of the visits those attributes belong to.
