@@ -1557,68 +1557,61 @@ async fn sde_search_finds_visits_by_customer_id_and_by_email() {
 
 // ---------------------------------------------------------------- sort and pages
 
+/// Runs each `(query string, expected interaction ids)` against the shop's morning.
+async fn assert_orders(server: &TestServer, cases: &[(&str, [&str; 6])]) {
+    let body = morning();
+    for (query, expected) in cases {
+        assert_eq!(ids(server, query, &body).await, expected, "{query}");
+    }
+}
+
 #[tokio::test]
 async fn search_sorts_by_start_newest_first_unless_told_otherwise() {
     let server = TestServer::start().await;
     shop(&server).await;
-    let body = morning();
-    assert_eq!(
-        ids(&server, "", &body).await,
-        ["c2", "c1", "b2", "b1", "a2", "a1"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=start:desc", &body).await,
-        ["c2", "c1", "b2", "b1", "a2", "a1"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=start", &body).await,
-        ["a1", "a2", "b1", "b2", "c1", "c2"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=start:asc", &body).await,
-        ["a1", "a2", "b1", "b2", "c1", "c2"]
-    );
+    let newest_first = ["c2", "c1", "b2", "b1", "a2", "a1"];
+    let oldest_first = ["a1", "a2", "b1", "b2", "c1", "c2"];
+    assert_orders(
+        &server,
+        &[
+            ("", newest_first),
+            ("?sort=start:desc", newest_first),
+            ("?sort=start", oldest_first),
+            ("?sort=start:asc", oldest_first),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn search_sorts_by_end_duration_visitor_and_engagement_id() {
     let server = TestServer::start().await;
     shop(&server).await;
-    let body = morning();
-    // a1's click came 150 s after it started, after a2 and b1 had ended.
-    assert_eq!(
-        ids(&server, "?sort=end", &body).await,
-        ["a2", "b1", "a1", "b2", "c1", "c2"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=end:desc", &body).await,
-        ["c2", "c1", "b2", "a1", "b1", "a2"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=duration:desc", &body).await,
-        ["a1", "a2", "b2", "c2", "b1", "c1"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=duration:asc", &body).await,
-        ["c1", "b1", "c2", "b2", "a2", "a1"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=engagementId", &body).await,
-        ["a1", "a2", "b1", "b2", "c1", "c2"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=engagementId:desc", &body).await,
-        ["c2", "c1", "b2", "b1", "a2", "a1"]
-    );
-    // Later keys order what the earlier ones leave tied.
-    assert_eq!(
-        ids(&server, "?sort=visitor:desc,start:asc", &body).await,
-        ["c1", "c2", "b1", "b2", "a1", "a2"]
-    );
-    assert_eq!(
-        ids(&server, "?sort=visitor,duration:desc", &body).await,
-        ["a1", "a2", "b2", "b1", "c2", "c1"]
-    );
+    assert_orders(
+        &server,
+        &[
+            // a1's click came 150 s after it started, after a2 and b1 had ended.
+            ("?sort=end", ["a2", "b1", "a1", "b2", "c1", "c2"]),
+            ("?sort=end:desc", ["c2", "c1", "b2", "a1", "b1", "a2"]),
+            ("?sort=duration:desc", ["a1", "a2", "b2", "c2", "b1", "c1"]),
+            ("?sort=duration:asc", ["c1", "b1", "c2", "b2", "a2", "a1"]),
+            ("?sort=engagementId", ["a1", "a2", "b1", "b2", "c1", "c2"]),
+            (
+                "?sort=engagementId:desc",
+                ["c2", "c1", "b2", "b1", "a2", "a1"],
+            ),
+            // Later keys order what the earlier ones leave tied.
+            (
+                "?sort=visitor:desc,start:asc",
+                ["c1", "c2", "b1", "b2", "a1", "a2"],
+            ),
+            (
+                "?sort=visitor,duration:desc",
+                ["a1", "a2", "b2", "b1", "c2", "c1"],
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
