@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(search) = parse_search(&pairs, body) else {
         return;
     };
-    let q = &search.query;
+    let q = search.query();
     let f = &q.filters;
     assert!((1..=100).contains(&q.limit), "limit {}", q.limit);
     assert_eq!(q.limit, search.params.limit);
@@ -45,5 +45,5 @@ fuzz_target!(|data: &[u8]| {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     let reread = parse_search(&again, body).expect("the links' query string is accepted");
-    assert_eq!(reread.query, search.query);
+    assert_eq!(reread.query(), search.query());
 });

@@ -73,11 +73,23 @@ impl SearchParams {
     }
 }
 
-/// A whole search: the paging and the store's query (which carries the paging too).
+/// A whole search: the query string's paging, sort and source, and the body's filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Search {
     pub params: SearchParams,
-    pub query: InteractionQuery,
+    pub filters: InteractionFilters,
+}
+
+impl Search {
+    /// What the store is asked: these filters, in this order, this page.
+    pub fn query(&self) -> InteractionQuery {
+        InteractionQuery {
+            filters: self.filters.clone(),
+            sort: self.params.sort.clone(),
+            offset: self.params.offset,
+            limit: self.params.limit,
+        }
+    }
 }
 
 /// Reads a search from its decoded query pairs and its body. Malformed JSON is its own
@@ -88,15 +100,7 @@ pub fn parse_search(query_pairs: &[(String, String)], body: &[u8]) -> Result<Sea
     let params = parse_params(query_pairs, &mut problems);
     let filters = parse_filters(&json, &mut problems);
     match (params, filters) {
-        (Some(params), Some(filters)) if problems.is_empty() => Ok(Search {
-            query: InteractionQuery {
-                filters,
-                sort: params.sort.clone(),
-                offset: params.offset,
-                limit: params.limit,
-            },
-            params,
-        }),
+        (Some(params), Some(filters)) if problems.is_empty() => Ok(Search { params, filters }),
         _ => Err(invalid(problems.errors)),
     }
 }
@@ -541,9 +545,9 @@ mod tests {
         assert_eq!(s.params.offset, 0);
         assert_eq!(s.params.limit, 50);
         assert_eq!(sort_text(&s.params.sort), "start:desc");
-        assert_eq!(s.query.filters.start_from_ms, FROM as i64);
-        assert_eq!(s.query.filters.start_to_ms, (FROM + DAY) as i64);
-        assert!(s.query.filters.campaign_ids.is_empty() && s.query.filters.keyword.is_none());
+        assert_eq!(s.filters.start_from_ms, FROM as i64);
+        assert_eq!(s.filters.start_to_ms, (FROM + DAY) as i64);
+        assert!(s.filters.campaign_ids.is_empty() && s.filters.keyword.is_none());
         assert_eq!(
             s.params.query_string(100),
             "offset=100&limit=50&sort=start:desc"
@@ -573,7 +577,7 @@ mod tests {
             }),
         )
         .unwrap();
-        let q = &s.query;
+        let q = s.query();
         assert_eq!((q.offset, q.limit), (10, 100));
         assert_eq!(
             sort_text(&q.sort),
@@ -626,7 +630,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.query.filters.keyword,
+            s.filters.keyword,
             Some(TextSearch {
                 text: "shoes".into(),
                 types: vec![]
@@ -757,7 +761,7 @@ mod tests {
                        "keyword_search_area": {"types": [area]}}),
             )
             .unwrap();
-            assert_eq!(s.query.filters.keyword.unwrap().types, [t]);
+            assert_eq!(s.filters.keyword.unwrap().types, [t]);
         }
     }
 

@@ -47,7 +47,7 @@ pub async fn search(
         .map_err(|_| ApiError::TooManyRequests)?;
     let page = state
         .store
-        .search_interactions(&account_id, search.query)
+        .search_interactions(&account_id, search.query())
         .await?;
     let span = tracing::Span::current();
     span.record("count", page.count);
