@@ -94,22 +94,15 @@ CREATE VIRTUAL TABLE sde_text USING fts5(
 /// Fills `sde_text` from the attributes stored before it existed. Run by the migration
 /// after [`MIGRATION`]: the column to write depends on each row's type.
 pub(crate) fn backfill_sde_text(conn: &Connection) -> rusqlite::Result<()> {
-    let mut rows = Vec::new();
-    {
-        let mut stmt = conn.prepare("SELECT id, sde_type, history FROM sdes ORDER BY id")?;
-        let mut it = stmt.query([])?;
-        while let Some(r) = it.next()? {
-            rows.push((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ));
-        }
-    }
-    for (id, sde_type, history) in rows {
-        if let Some(t) = SdeType::from_history_key(&sde_type) {
+    // Streamed: reading `sdes` while writing `sde_text` on one connection is fine, and a
+    // large store's attributes need not fit in memory at once.
+    let mut stmt = conn.prepare("SELECT id, sde_type, history FROM sdes ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let sde_type = r.get_ref(1)?.as_str()?;
+        if let Some(t) = SdeType::from_history_key(sde_type) {
             let mut text = SdeText::default();
-            text.add(id, t, &search_text(&history));
+            text.add(r.get(0)?, t, &search_text(r.get_ref(2)?.as_str()?));
             text.write(conn)?;
         }
     }
