@@ -57,6 +57,17 @@ impl ApiError {
         }
     }
 
+    /// Every problem of a body or query: the message names `what` was invalid and the
+    /// first problem (with how many more), `errors` lists them all.
+    pub fn invalid_all(what: &str, errors: Vec<FieldError>) -> Self {
+        let message = match errors.first() {
+            Some(first) if errors.len() == 1 => format!("invalid {what}: {first}"),
+            Some(first) => format!("invalid {what}: {first} (and {} more)", errors.len() - 1),
+            None => format!("invalid {what}"),
+        };
+        ApiError::invalid(message, errors)
+    }
+
     /// One field at fault.
     pub fn invalid_field(path: &str, message: impl Into<String>) -> Self {
         let message = message.into();

@@ -7,7 +7,7 @@
 //! JSON pointers, query problems at `?name`. Pure, and total over any bytes.
 
 use engage_model::json::Json;
-use engage_model::{FieldError, SdeType};
+use engage_model::SdeType;
 use engage_store::{InteractionFilters, InteractionQuery, Outcome, SortField, SortKey, TextSearch};
 
 use crate::collect_body::MAX_ID_CHARS;
@@ -101,17 +101,8 @@ pub fn parse_search(query_pairs: &[(String, String)], body: &[u8]) -> Result<Sea
     let filters = parse_filters(&json, &mut problems);
     match (params, filters) {
         (Some(params), Some(filters)) if problems.is_empty() => Ok(Search { params, filters }),
-        _ => Err(invalid(problems.errors)),
+        _ => Err(ApiError::invalid_all("search", problems.errors)),
     }
-}
-
-fn invalid(errors: Vec<FieldError>) -> ApiError {
-    let message = match errors.first() {
-        Some(first) if errors.len() == 1 => format!("invalid search: {first}"),
-        Some(first) => format!("invalid search: {first} (and {} more)", errors.len() - 1),
-        None => "invalid search".to_owned(),
-    };
-    ApiError::invalid(message, errors)
 }
 
 // ---------------------------------------------------------------- the query string
@@ -514,7 +505,7 @@ fn parse_sde_search(members: &Members<'_, '_>, problems: &mut Problems) -> Vec<T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engage_model::EngagementType;
+    use engage_model::{EngagementType, FieldError};
     use serde_json::json;
 
     fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {

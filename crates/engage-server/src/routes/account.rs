@@ -55,13 +55,7 @@ pub async fn put_origins(
     let origins = parse_origins(&json, &mut problems);
     let origins = match origins {
         Some(origins) if problems.is_empty() => origins,
-        _ => {
-            let message = match problems.errors.first() {
-                Some(first) => format!("invalid origins: {first}"),
-                None => "invalid origins".to_owned(),
-            };
-            return Err(ApiError::invalid(message, problems.errors));
-        }
+        _ => return Err(ApiError::invalid_all("origins", problems.errors)),
     };
     let account = state
         .store

@@ -59,20 +59,8 @@ async fn parse_body<T>(
     let parsed = parse(&json, &mut problems);
     match parsed {
         Some(value) if problems.is_empty() => Ok(value),
-        _ => Err(invalid(problems)),
+        _ => Err(ApiError::invalid_all("request", problems.errors)),
     }
-}
-
-fn invalid(problems: Problems) -> ApiError {
-    let message = match problems.errors.first() {
-        Some(first) if problems.errors.len() == 1 => format!("invalid request: {first}"),
-        Some(first) => format!(
-            "invalid request: {first} (and {} more)",
-            problems.errors.len() - 1
-        ),
-        None => "invalid request".to_owned(),
-    };
-    ApiError::invalid(message, problems.errors)
 }
 
 fn id(text: &str, what: &str) -> Result<u64, ApiError> {
