@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 /*! Engage tag: lpTag-compatible events, SDEs and engagements. Apache-2.0. Built from tag/src by tag/build.mjs. */
 (() => {
 'use strict';
