@@ -146,16 +146,16 @@ fn parse_validate_convert(bytes: &[u8]) -> usize {
     for item in items {
         let out = if item.get("appName").is_some() {
             let event = OfferEvent::from_json(item, &[]).expect("valid event");
-            serde_json::to_string(&event)
+            serde_json::to_string(&event).expect("serializable")
         } else {
             let sde = Sde::from_page(item).expect("valid SDE");
             let stamps = Stamps {
                 server_ms: Some(1_440_412_721_832),
                 original_ms: Some(1_440_412_721_001),
             };
-            serde_json::to_string(&sde.to_history(stamps))
+            sde.to_history(stamps).to_json()
         };
-        written += out.expect("serializable").len();
+        written += out.len();
     }
     written
 }
@@ -184,9 +184,7 @@ fn convert(sdes: &[Sde], events: &[OfferEvent]) -> usize {
     };
     let mut written = 0;
     for sde in sdes {
-        written += serde_json::to_string(&sde.to_history(stamps))
-            .unwrap()
-            .len();
+        written += sde.to_history(stamps).to_json().len();
     }
     for event in events {
         written += serde_json::to_string(event).unwrap().len();
@@ -235,11 +233,11 @@ fn bench_model(c: &mut Criterion) {
             b.iter(|| {
                 let json = Json::parse(black_box(&bytes)).unwrap();
                 let sde = Sde::from_page(&json).unwrap();
-                serde_json::to_string(&sde.to_history(Stamps {
+                sde.to_history(Stamps {
                     server_ms: Some(1_440_412_721_832),
                     original_ms: None,
-                }))
-                .unwrap()
+                })
+                .to_json()
             })
         });
     }

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Serialize, Serializer};
 
 /// One JSON value, borrowing from the input where it can.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +120,22 @@ impl<'a> Json<'a> {
                     .map(|(k, v)| (k.to_string(), v.to_value()))
                     .collect(),
             ),
+        }
+    }
+}
+
+impl Serialize for Json<'_> {
+    /// Members in their order; a repeated key is written as often as it appears.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::Number(Number::Unsigned(n)) => s.serialize_u64(*n),
+            Json::Number(Number::Signed(n)) => s.serialize_i64(*n),
+            Json::Number(Number::Float(x)) => s.serialize_f64(*x),
+            Json::String(text) => s.serialize_str(text),
+            Json::Array(items) => s.collect_seq(items),
+            Json::Object(members) => s.collect_map(members.iter().map(|(k, v)| (k, v))),
         }
     }
 }

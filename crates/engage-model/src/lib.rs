@@ -21,6 +21,7 @@ mod read;
 pub mod scalar;
 pub mod sde;
 pub mod visit;
+mod write;
 
 pub use document::Document;
 pub use error::{FieldError, Invalid};

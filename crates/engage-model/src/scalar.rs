@@ -3,88 +3,52 @@
 
 use std::fmt::{self, Write as _};
 
-use serde::{Serialize, Serializer};
+use compact_str::CompactString;
 
 use crate::error::{Errors, Token};
 use crate::json::{Json, Number};
 use crate::read::ObjReader;
+use crate::write::{JsonOut, WriteJson};
 
 /// The longest attribute value accepted, in characters (SPEC §3.2).
 pub const MAX_VALUE_CHARS: usize = 50_000;
 
 /// An alphanumeric attribute value in its canonical text form (numbers in their shortest
 /// exact form, booleans as `true`/`false`). Always at most [`MAX_VALUE_CHARS`] characters.
-#[derive(Clone)]
-pub struct Text(Repr);
-
-/// Most attribute values (currencies, prices, SKUs, ids, names) are short: they are kept
-/// inline, which spares an allocation per value. A value is inline exactly when it fits,
-/// so equal texts have equal representations.
-#[derive(Clone)]
-enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<str>),
-}
-
-const INLINE: usize = 22;
+///
+/// Most attribute values (currencies, prices, SKUs, ids, names) are short: up to 24 bytes
+/// are kept inline, which spares an allocation per value.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Text(CompactString);
 
 impl Text {
     /// Checks the length limit.
     pub fn new(value: impl Into<String>) -> Result<Text, String> {
         let value = value.into();
         check_length(&value)?;
-        Ok(Text::from_string(value))
+        Ok(Text(CompactString::from(value)))
     }
 
     pub fn as_str(&self) -> &str {
-        match &self.0 {
-            // Always valid: the bytes were copied from a `str` (`from_str`, `TextWriter`).
-            Repr::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
-            Repr::Heap(s) => s,
-        }
+        self.0.as_str()
     }
 
     pub fn into_string(self) -> String {
-        match self.0 {
-            Repr::Heap(s) => s.into_string(),
-            Repr::Inline { .. } => self.as_str().to_owned(),
-        }
-    }
-
-    fn from_str(s: &str) -> Text {
-        match u8::try_from(s.len()) {
-            Ok(len) if s.len() <= INLINE => {
-                let mut bytes = [0; INLINE];
-                bytes[..s.len()].copy_from_slice(s.as_bytes());
-                Text(Repr::Inline { len, bytes })
-            }
-            _ => Text(Repr::Heap(s.into())),
-        }
-    }
-
-    fn from_string(s: String) -> Text {
-        if s.len() <= INLINE {
-            Text::from_str(&s)
-        } else {
-            Text(Repr::Heap(s.into_boxed_str()))
-        }
+        self.0.into_string()
     }
 
     /// A number's text, written in place when it fits.
     fn from_number(n: Number) -> Text {
-        let mut writer = TextWriter {
-            len: 0,
-            bytes: [0; INLINE],
-        };
-        match write!(writer, "{n}") {
-            Ok(()) => Text(Repr::Inline {
-                len: writer.len,
-                bytes: writer.bytes,
-            }),
-            Err(_) => Text::from_string(n.to_string()),
+        let mut text = CompactString::default();
+        match n {
+            Number::Unsigned(n) => text.push_str(itoa::Buffer::new().format(n)),
+            Number::Signed(n) => text.push_str(itoa::Buffer::new().format(n)),
+            // Writing to a `CompactString` does not fail.
+            Number::Float(_) => {
+                let _ = write!(text, "{n}");
+            }
         }
+        Text(text)
     }
 
     /// Reads a string or a number (booleans only when `allow_bool`).
@@ -95,10 +59,12 @@ impl Text {
                     errors.here(message);
                     return None;
                 }
-                Text::from_str(s)
+                Text(CompactString::new(s))
             }
             Json::Number(n) => Text::from_number(*n),
-            Json::Bool(b) if allow_bool => Text::from_str(if *b { "true" } else { "false" }),
+            Json::Bool(b) if allow_bool => {
+                Text(CompactString::const_new(if *b { "true" } else { "false" }))
+            }
             other => {
                 let expected = if allow_bool {
                     "a string, a number or a boolean"
@@ -110,51 +76,6 @@ impl Text {
             }
         };
         Some(text)
-    }
-}
-
-/// Writes formatted text into an inline buffer; fails when it does not fit.
-struct TextWriter {
-    len: u8,
-    bytes: [u8; INLINE],
-}
-
-impl fmt::Write for TextWriter {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let start = usize::from(self.len);
-        let end = start + s.len();
-        let (Some(slot), Ok(len)) = (self.bytes.get_mut(start..end), u8::try_from(end)) else {
-            return Err(fmt::Error);
-        };
-        slot.copy_from_slice(s.as_bytes());
-        self.len = len;
-        Ok(())
-    }
-}
-
-impl PartialEq for Text {
-    fn eq(&self, other: &Text) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for Text {}
-
-impl std::hash::Hash for Text {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
-    }
-}
-
-impl PartialOrd for Text {
-    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Text {
-    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -183,35 +104,9 @@ impl fmt::Display for Text {
     }
 }
 
-impl Serialize for Text {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-/// A number written as a JSON string (history output: "every scalar as a string")
-/// straight into the output, without an intermediate `String`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AsString(pub(crate) u64);
-
-impl Serialize for AsString {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Digits by hand: `collect_str` would go through `fmt` for every time stamp.
-        let mut buf = [0u8; 20];
-        let mut start = buf.len();
-        let mut n = self.0;
-        loop {
-            start -= 1;
-            buf[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        match std::str::from_utf8(&buf[start..]) {
-            Ok(digits) => s.serialize_str(digits),
-            Err(_) => s.collect_str(&self.0),
-        }
+impl WriteJson for Text {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.string(self.as_str());
     }
 }
 
@@ -289,15 +184,6 @@ impl Field<Text> {
 
     pub fn text_value(&self) -> Option<&str> {
         self.as_set().map(Text::as_str)
-    }
-}
-
-impl<T: Serialize> Serialize for Field<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Field::Set(v) => v.serialize(s),
-            Field::Null | Field::Absent => s.serialize_none(),
-        }
     }
 }
 
@@ -388,9 +274,9 @@ impl Channel {
     }
 }
 
-impl Serialize for Channel {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.code())
+impl WriteJson for Channel {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.digits(self.code().into());
     }
 }
 
@@ -443,9 +329,9 @@ impl ServiceStatus {
     }
 }
 
-impl Serialize for ServiceStatus {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+impl WriteJson for ServiceStatus {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.digits(self.0.into());
     }
 }
 
@@ -516,15 +402,17 @@ pub(crate) fn days_in_month(year: u16, month: u8) -> u8 {
     }
 }
 
-impl Serialize for Date {
+impl WriteJson for Date {
     /// History shape: every scalar a string, `{year, month, day}`.
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Date", 3)?;
-        st.serialize_field("year", &AsString(self.year.into()))?;
-        st.serialize_field("month", &AsString(self.month.into()))?;
-        st.serialize_field("day", &AsString(self.day.into()))?;
-        st.end()
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.key("year");
+            o.digits(self.year.into());
+            o.key("month");
+            o.digits(self.month.into());
+            o.key("day");
+            o.digits(self.day.into());
+        });
     }
 }
 
@@ -634,16 +522,6 @@ mod tests {
         }
         assert!(Text::new("a").unwrap() < Text::new("b".repeat(40)).unwrap());
         assert!(errors.finish(Some(())).is_ok());
-    }
-
-    #[test]
-    fn numbers_as_strings_are_plain_decimals() {
-        for n in [0, 7, 10, 1_440_412_721_832, u64::MAX] {
-            assert_eq!(
-                serde_json::to_string(&AsString(n)).unwrap(),
-                format!("\"{n}\"")
-            );
-        }
     }
 
     #[test]

@@ -646,24 +646,27 @@ where
     }
     let visit = store.visit(&acc, "s").await.unwrap().unwrap();
     // SPEC §3.3: merged, replaced, appended.
-    let info = serde_json::to_value(visit.sdes.customer_info.as_ref().unwrap()).unwrap();
-    assert_eq!(info["customerStatus"], json!("gold"));
-    assert_eq!(info["customerType"], json!("vip"));
-    assert_eq!(info["customerId"], json!("c-2"));
+    let info = visit.sdes.customer_info.as_ref().unwrap();
+    assert_eq!(info.customer_status.text_value(), Some("gold"));
+    assert_eq!(info.customer_type.text_value(), Some("vip"));
+    assert_eq!(info.customer_id.text_value(), Some("c-2"));
     assert_eq!(
-        serde_json::to_value(visit.sdes.cart.as_ref().unwrap()).unwrap()["total"],
-        json!("20")
+        visit.sdes.cart.as_ref().unwrap().total.text_value(),
+        Some("20")
     );
     assert_eq!(visit.sdes.count(SdeType::ViewedProduct), 3);
     let skus: Vec<_> = visit
         .sdes
         .viewed_products
         .iter()
-        .map(|p| serde_json::to_value(p).unwrap()["products"][0]["product"]["sku"].clone())
+        .map(|p| {
+            let line = &p.products.as_set().unwrap()[0];
+            line.product.as_set().unwrap().sku.text_value()
+        })
         .collect();
     assert_eq!(
         skus,
-        [json!("a"), json!("b"), json!("c")],
+        [Some("a"), Some("b"), Some("c")],
         "appended in report order"
     );
     assert_eq!(visit.visitor_id, "v");

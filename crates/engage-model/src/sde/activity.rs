@@ -1,24 +1,18 @@
 //! What the visitor does and meets: leads, service activities, errors and searches.
 //! Same field names in both shapes.
 
-use serde::Serialize;
-
 use crate::error::Errors;
 use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::scalar::{Field, ServiceStatus, Text};
+use crate::write::{JsonOut, WriteJson};
 
 /// `lead.lead`: a sales lead the visitor became.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Lead {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub topic: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub value: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub currency: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub lead_id: Field<Text>,
 }
 
@@ -37,16 +31,11 @@ impl Lead {
 }
 
 /// `service.service` on the page, `serviceActivity.serviceActivity` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServiceActivity {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub topic: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub status: Field<ServiceStatus>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub category: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub service_id: Field<Text>,
 }
 
@@ -65,18 +54,12 @@ impl ServiceActivity {
 }
 
 /// `error.error` on the page, `visitorError.visitorError` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VisitorError {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub context_id: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub message: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub code: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub level: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub resolved: Field<Text>,
 }
 
@@ -99,9 +82,8 @@ impl VisitorError {
 }
 
 /// `searchInfo` on the page, `searchContent` in history: what the visitor searched for.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchContent {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub keywords: Field<Vec<Text>>,
 }
 
@@ -114,5 +96,46 @@ impl SearchContent {
                 array(j, e, |k, e| Text::parse(k, e, false))
             }),
         }
+    }
+}
+
+impl WriteJson for Lead {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("topic", &self.topic);
+            o.field("value", &self.value);
+            o.field("currency", &self.currency);
+            o.field("leadId", &self.lead_id);
+        });
+    }
+}
+
+impl WriteJson for ServiceActivity {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("topic", &self.topic);
+            o.field("status", &self.status);
+            o.field("category", &self.category);
+            o.field("serviceId", &self.service_id);
+        });
+    }
+}
+
+impl WriteJson for VisitorError {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("contextId", &self.context_id);
+            o.field("message", &self.message);
+            o.field("code", &self.code);
+            o.field("level", &self.level);
+            o.field("resolved", &self.resolved);
+        });
+    }
+}
+
+impl SearchContent {
+    /// The history members, next to the time stamps.
+    pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
+        o.field("keywords", &self.keywords);
     }
 }

@@ -1,29 +1,21 @@
 //! The commerce attributes: cart (`cartStatus`), purchase and viewed product. Their page
 //! and history shapes use the same field names ("flat" in SPEC §3.1).
 
-use serde::Serialize;
-
 use crate::error::Errors;
 use crate::read::{array, ObjReader};
 use crate::scalar::{Field, Text};
+use crate::write::{JsonOut, WriteJson};
 
 use crate::json::Json;
 
 /// One product as a cart, a purchase or a product view reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Product {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub name: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub category: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub sku: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub price: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub status_in_stock: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub quantity_in_stock: Field<Text>,
 }
 
@@ -47,11 +39,9 @@ impl Product {
 }
 
 /// One line of a product list: `{product: {...}, quantity}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProductLine {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub product: Field<Product>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub quantity: Field<Text>,
 }
 
@@ -74,16 +64,11 @@ pub(crate) fn products(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> Field<
 }
 
 /// `cart` on the page, `cartStatus` in history: the cart as it is now.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Cart {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub total: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub currency: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub num_items: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub products: Field<Vec<ProductLine>>,
 }
 
@@ -108,16 +93,11 @@ impl Cart {
 }
 
 /// `purchase`: a completed order, with the cart it emptied.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Purchase {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub total: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub currency: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub order_id: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub cart: Field<Cart>,
 }
 
@@ -135,11 +115,9 @@ impl Purchase {
 }
 
 /// `prodView` on the page, `viewedProduct` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ViewedProduct {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub currency: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub products: Field<Vec<ProductLine>>,
 }
 
@@ -151,5 +129,61 @@ impl ViewedProduct {
             currency: Field::text_any(r, &["currency", "Currency"], errors),
             products: products(r, errors),
         }
+    }
+}
+
+impl WriteJson for Product {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("name", &self.name);
+            o.field("category", &self.category);
+            o.field("sku", &self.sku);
+            o.field("price", &self.price);
+            o.field("statusInStock", &self.status_in_stock);
+            o.field("quantityInStock", &self.quantity_in_stock);
+        });
+    }
+}
+
+impl WriteJson for ProductLine {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("product", &self.product);
+            o.field("quantity", &self.quantity);
+        });
+    }
+}
+
+impl Cart {
+    /// The history members, next to the time stamps.
+    pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
+        o.field("total", &self.total);
+        o.field("currency", &self.currency);
+        o.field("numItems", &self.num_items);
+        o.field("products", &self.products);
+    }
+}
+
+impl WriteJson for Cart {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| self.members(o));
+    }
+}
+
+impl Purchase {
+    /// The history members, next to the time stamps.
+    pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
+        o.field("total", &self.total);
+        o.field("currency", &self.currency);
+        o.field("orderId", &self.order_id);
+        o.field("cart", &self.cart);
+    }
+}
+
+impl ViewedProduct {
+    /// The history members, next to the time stamps.
+    pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
+        o.field("currency", &self.currency);
+        o.field("products", &self.products);
     }
 }

@@ -1,53 +1,34 @@
 //! Who the visitor is: customer info, marketing source and personal info. These are
 //! the types whose page and history shapes differ by renames (SPEC §3.1).
 
-use serde::Serialize;
-
 use super::Shape;
 use crate::error::{Errors, Token};
 use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::scalar::{days_in_month, Channel, Date, Field, Text};
+use crate::write::{JsonOut, WriteJson};
 
 /// `ctmrinfo.info` on the page, `customerInfo.customerInfo` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CustomerInfo {
     /// Page `cstatus`; matched against the account's customer status names, ignoring case.
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub customer_status: Field<Text>,
     /// Page `ctype`; matched against the account's customer type names, ignoring case.
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub customer_type: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub balance: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub currency: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub customer_id: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub social_id: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub imei: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub user_name: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub company_size: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub company_branch: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub account_name: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub role: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub last_payment_date: Field<Date>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub registration_date: Field<Date>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub login_status: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub store_zip_code: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub store_number: Field<Text>,
 }
 
@@ -111,15 +92,11 @@ impl CustomerInfo {
 }
 
 /// `mrktInfo.info` on the page, `marketingCampaignInfo.marketingCampaignInfo` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MarketingInfo {
     /// Page `channel`.
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub originating_channel: Field<Channel>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub affiliate: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub campaign_id: Field<Text>,
 }
 
@@ -152,26 +129,18 @@ impl MarketingInfo {
 }
 
 /// `personal.personal` on the page, `personalInfo.personalInfo` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PersonalInfo {
     /// Page `firstname`.
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub name: Field<Text>,
     /// Page `lastname`.
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub surname: Field<Text>,
     /// Page `age`.
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub customer_age: Field<Age>,
     /// Each contact is wrapped as `{"personalContact": {...}}` in history.
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub contacts: Field<Vec<Contact>>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub gender: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub company: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub language: Field<Text>,
 }
 
@@ -221,27 +190,11 @@ impl PersonalInfo {
 
 /// Page `age{age, year, month, day}`, history
 /// `customerAge{customerAgeInYears, customerYearOfBirth, customerMonthOfBirth, customerDateOfBirth}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Age {
-    #[serde(
-        rename = "customerAgeInYears",
-        skip_serializing_if = "Field::is_absent"
-    )]
     pub in_years: Field<Text>,
-    #[serde(
-        rename = "customerYearOfBirth",
-        skip_serializing_if = "Field::is_absent"
-    )]
     pub year_of_birth: Field<Text>,
-    #[serde(
-        rename = "customerMonthOfBirth",
-        skip_serializing_if = "Field::is_absent"
-    )]
     pub month_of_birth: Field<Text>,
-    #[serde(
-        rename = "customerDateOfBirth",
-        skip_serializing_if = "Field::is_absent"
-    )]
     pub day_of_birth: Field<Text>,
 }
 
@@ -313,36 +266,6 @@ pub struct Contact {
     pub address: Field<Address>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ContactFields<'a> {
-    #[serde(skip_serializing_if = "Field::is_absent")]
-    email: &'a Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
-    phone: &'a Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
-    phone_type: &'a Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
-    address: &'a Field<Address>,
-}
-
-impl Serialize for Contact {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(1))?;
-        map.serialize_entry(
-            "personalContact",
-            &ContactFields {
-                email: &self.email,
-                phone: &self.phone,
-                phone_type: &self.phone_type,
-                address: &self.address,
-            },
-        )?;
-        map.end()
-    }
-}
-
 impl Contact {
     fn parse(json: &Json<'_>, shape: Shape, errors: &mut Errors) -> Option<Contact> {
         match shape {
@@ -373,11 +296,9 @@ impl Contact {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Address {
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub country: Field<Text>,
-    #[serde(skip_serializing_if = "Field::is_absent")]
     pub region: Field<Text>,
 }
 
@@ -390,5 +311,88 @@ impl Address {
         };
         r.finish(errors, "`country` or `region`");
         Some(address)
+    }
+}
+
+impl WriteJson for CustomerInfo {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("customerStatus", &self.customer_status);
+            o.field("customerType", &self.customer_type);
+            o.field("balance", &self.balance);
+            o.field("currency", &self.currency);
+            o.field("customerId", &self.customer_id);
+            o.field("socialId", &self.social_id);
+            o.field("imei", &self.imei);
+            o.field("userName", &self.user_name);
+            o.field("companySize", &self.company_size);
+            o.field("companyBranch", &self.company_branch);
+            o.field("accountName", &self.account_name);
+            o.field("role", &self.role);
+            o.field("lastPaymentDate", &self.last_payment_date);
+            o.field("registrationDate", &self.registration_date);
+            o.field("loginStatus", &self.login_status);
+            o.field("storeZipCode", &self.store_zip_code);
+            o.field("storeNumber", &self.store_number);
+        });
+    }
+}
+
+impl WriteJson for MarketingInfo {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("originatingChannel", &self.originating_channel);
+            o.field("affiliate", &self.affiliate);
+            o.field("campaignId", &self.campaign_id);
+        });
+    }
+}
+
+impl WriteJson for PersonalInfo {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("name", &self.name);
+            o.field("surname", &self.surname);
+            o.field("customerAge", &self.customer_age);
+            o.field("contacts", &self.contacts);
+            o.field("gender", &self.gender);
+            o.field("company", &self.company);
+            o.field("language", &self.language);
+        });
+    }
+}
+
+impl WriteJson for Age {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("customerAgeInYears", &self.in_years);
+            o.field("customerYearOfBirth", &self.year_of_birth);
+            o.field("customerMonthOfBirth", &self.month_of_birth);
+            o.field("customerDateOfBirth", &self.day_of_birth);
+        });
+    }
+}
+
+impl WriteJson for Contact {
+    /// History wraps each contact: `{"personalContact": {...}}`.
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.key("personalContact");
+            o.object(|o| {
+                o.field("email", &self.email);
+                o.field("phone", &self.phone);
+                o.field("phoneType", &self.phone_type);
+                o.field("address", &self.address);
+            });
+        });
+    }
+}
+
+impl WriteJson for Address {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.object(|o| {
+            o.field("country", &self.country);
+            o.field("region", &self.region);
+        });
     }
 }

@@ -9,7 +9,6 @@ mod activity;
 mod commerce;
 mod customer;
 
-use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 pub use activity::{Lead, SearchContent, ServiceActivity, VisitorError};
@@ -19,7 +18,8 @@ pub use customer::{Address, Age, Contact, CustomerInfo, MarketingInfo, PersonalI
 use crate::error::{Errors, Invalid, Token};
 use crate::json::Json;
 use crate::read::ObjReader;
-use crate::scalar::{describe, parse_uint, AsString};
+use crate::scalar::{describe, parse_uint};
+use crate::write::JsonOut;
 
 /// Which of the two shapes an input is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,112 +395,53 @@ pub struct HistorySde<'a> {
     pub stamps: Stamps,
 }
 
-impl Serialize for HistorySde<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(1))?;
+impl HistorySde<'_> {
+    /// The attribute as compact JSON text, as the store keeps it.
+    pub fn to_json(&self) -> String {
+        let mut text = String::with_capacity(512);
+        self.write_json(&mut text);
+        text
+    }
+
+    /// Appends the attribute as compact JSON text to `text`.
+    pub fn write_json(&self, text: &mut String) {
         let key = self.sde.sde_type().history_key();
-        let stamps = self.stamps;
-        match self.sde {
-            Sde::Cart(v) => map.serialize_entry(key, &Flat::new(stamps, v))?,
-            Sde::Purchase(v) => map.serialize_entry(key, &Flat::new(stamps, v))?,
-            Sde::ViewedProduct(v) => map.serialize_entry(key, &Flat::new(stamps, v))?,
-            Sde::SearchContent(v) => map.serialize_entry(key, &Flat::new(stamps, v))?,
-            Sde::CustomerInfo(v) => map.serialize_entry(
-                key,
-                &Nested {
-                    stamps,
-                    key,
-                    body: v,
-                },
-            )?,
-            Sde::MarketingInfo(v) => map.serialize_entry(
-                key,
-                &Nested {
-                    stamps,
-                    key,
-                    body: v,
-                },
-            )?,
-            Sde::PersonalInfo(v) => map.serialize_entry(
-                key,
-                &Nested {
-                    stamps,
-                    key,
-                    body: v,
-                },
-            )?,
-            Sde::Lead(v) => map.serialize_entry(
-                key,
-                &Nested {
-                    stamps,
-                    key,
-                    body: v,
-                },
-            )?,
-            Sde::ServiceActivity(v) => map.serialize_entry(
-                key,
-                &Nested {
-                    stamps,
-                    key,
-                    body: v,
-                },
-            )?,
-            Sde::VisitorError(v) => map.serialize_entry(
-                key,
-                &Nested {
-                    stamps,
-                    key,
-                    body: v,
-                },
-            )?,
-        }
-        map.end()
+        JsonOut(text).object(|o| {
+            o.key(key);
+            o.object(|o| {
+                if let Some(ms) = self.stamps.server_ms {
+                    o.key("serverTimeStamp");
+                    o.digits(ms);
+                }
+                if let Some(ms) = self.stamps.original_ms {
+                    o.key("originalTimeStamp");
+                    o.digits(ms);
+                }
+                match self.sde {
+                    // "Flat": the fields sit next to the time stamps.
+                    Sde::Cart(v) => v.members(o),
+                    Sde::Purchase(v) => v.members(o),
+                    Sde::ViewedProduct(v) => v.members(o),
+                    Sde::SearchContent(v) => v.members(o),
+                    // Nested in an inner object named like the type.
+                    Sde::CustomerInfo(v) => o.member(key, v),
+                    Sde::MarketingInfo(v) => o.member(key, v),
+                    Sde::PersonalInfo(v) => o.member(key, v),
+                    Sde::Lead(v) => o.member(key, v),
+                    Sde::ServiceActivity(v) => o.member(key, v),
+                    Sde::VisitorError(v) => o.member(key, v),
+                }
+            });
+        });
     }
 }
 
-fn serialize_stamps<M: SerializeMap>(map: &mut M, stamps: Stamps) -> Result<(), M::Error> {
-    if let Some(ms) = stamps.server_ms {
-        map.serialize_entry("serverTimeStamp", &AsString(ms))?;
-    }
-    if let Some(ms) = stamps.original_ms {
-        map.serialize_entry("originalTimeStamp", &AsString(ms))?;
-    }
-    Ok(())
-}
-
-/// The fields next to the timestamps.
-#[derive(Serialize)]
-struct Flat<'a, T> {
-    #[serde(rename = "serverTimeStamp", skip_serializing_if = "Option::is_none")]
-    server: Option<AsString>,
-    #[serde(rename = "originalTimeStamp", skip_serializing_if = "Option::is_none")]
-    original: Option<AsString>,
-    #[serde(flatten)]
-    body: &'a T,
-}
-
-impl<'a, T> Flat<'a, T> {
-    fn new(stamps: Stamps, body: &'a T) -> Self {
-        Flat {
-            server: stamps.server_ms.map(AsString),
-            original: stamps.original_ms.map(AsString),
-            body,
-        }
-    }
-}
-
-/// The fields in an inner object named like the type, next to the timestamps.
-struct Nested<'a, T> {
-    stamps: Stamps,
-    key: &'static str,
-    body: &'a T,
-}
-
-impl<T: Serialize> Serialize for Nested<'_, T> {
+impl Serialize for HistorySde<'_> {
+    /// Through [`HistorySde::to_json`]'s text, so that the shape is written down once.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        serialize_stamps(&mut map, self.stamps)?;
-        map.serialize_entry(self.key, self.body)?;
-        map.end()
+        let text = self.to_json();
+        Json::parse_str(&text)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
     }
 }

@@ -169,7 +169,7 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
         .sdes
         .into_iter()
         .map(|item| {
-            let history = json(&item.sde.to_history(Stamps::default()))?;
+            let history = item.sde.to_history(Stamps::default()).to_json();
             Ok(PreparedSde {
                 search_text: super::history::search_text(&history),
                 history,

@@ -1,0 +1,179 @@
+//! Compact JSON text written straight into a `String`: the history shape of every
+//! attribute the collect endpoint stores.
+//!
+//! Written by hand rather than through serde because it is on every request's path:
+//! member names are this crate's own literals and go out as they are, and values, which
+//! almost never hold a character JSON escapes, are checked once and copied whole. The
+//! text is exactly what serde_json's compact writer produces for the same value.
+
+use crate::scalar::Field;
+
+/// A value that writes itself as JSON.
+pub(crate) trait WriteJson {
+    fn write_json(&self, out: &mut JsonOut<'_>);
+}
+
+/// The text being written.
+pub(crate) struct JsonOut<'s>(pub(crate) &'s mut String);
+
+impl JsonOut<'_> {
+    /// `{ ... }` with the members `members` writes.
+    pub(crate) fn object(&mut self, members: impl FnOnce(&mut Self)) {
+        self.0.push('{');
+        members(self);
+        self.0.push('}');
+    }
+
+    /// A member's name, after a comma unless it is the object's first. `key` is a literal
+    /// of this crate: plain ASCII that needs no escaping.
+    pub(crate) fn key(&mut self, key: &'static str) {
+        if !self.0.ends_with('{') {
+            self.0.push(',');
+        }
+        self.0.push('"');
+        self.0.push_str(key);
+        self.0.push_str("\":");
+    }
+
+    /// A member holding `value`.
+    pub(crate) fn member<T: WriteJson + ?Sized>(&mut self, key: &'static str, value: &T) {
+        self.key(key);
+        value.write_json(self);
+    }
+
+    /// A member for a field: left out when absent, `null` when null.
+    pub(crate) fn field<T: WriteJson>(&mut self, key: &'static str, field: &Field<T>) {
+        match field {
+            Field::Absent => {}
+            Field::Null => {
+                self.key(key);
+                self.0.push_str("null");
+            }
+            Field::Set(value) => self.member(key, value),
+        }
+    }
+
+    /// A JSON string.
+    pub(crate) fn string(&mut self, s: &str) {
+        // No branch per byte, so that the check runs several bytes at a time.
+        let plain = s.bytes().fold(true, |plain, b| {
+            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+        });
+        self.0.push('"');
+        if plain {
+            self.0.push_str(s);
+        } else {
+            escape_into(self.0, s);
+        }
+        self.0.push('"');
+    }
+
+    /// A non-negative integer as a JSON string of its decimal digits (history output
+    /// gives every scalar as a string).
+    pub(crate) fn digits(&mut self, n: u64) {
+        self.0.push('"');
+        self.0.push_str(itoa::Buffer::new().format(n));
+        self.0.push('"');
+    }
+}
+
+/// serde_json's escapes: the short forms where JSON has them, `\u00XX` for the other
+/// control characters, everything else as it is.
+#[cold]
+fn escape_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if u32::from(c) < 0x20 => {
+                let b = u32::from(c) as usize;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[b >> 4]));
+                out.push(char::from(HEX[b & 0xf]));
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+impl<T: WriteJson> WriteJson for [T] {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        out.0.push('[');
+        for (i, item) in self.iter().enumerate() {
+            if i > 0 {
+                out.0.push(',');
+            }
+            item.write_json(out);
+        }
+        out.0.push(']');
+    }
+}
+
+impl<T: WriteJson> WriteJson for Vec<T> {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        self.as_slice().write_json(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(s: &str) -> String {
+        let mut text = String::new();
+        JsonOut(&mut text).string(s);
+        text
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "",
+            "plain text, ascii",
+            "quote \" backslash \\ slash /",
+            "controls \u{0}\u{1}\u{8}\u{9}\u{a}\u{b}\u{c}\u{d}\u{1f} del \u{7f}",
+            "é€😀 \u{2028}",
+        ] {
+            assert_eq!(string(s), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn digits_are_quoted_decimals() {
+        for n in [0, 7, 10, 1_440_412_721_832, u64::MAX] {
+            let mut text = String::new();
+            JsonOut(&mut text).digits(n);
+            assert_eq!(text, format!("\"{n}\""));
+        }
+    }
+
+    #[test]
+    fn members_are_separated_and_absent_fields_left_out() {
+        let mut text = String::new();
+        JsonOut(&mut text).object(|o| {
+            o.field::<u8>("absent", &Field::Absent);
+            o.field::<u8>("null", &Field::Null);
+            o.field("set", &Field::Set(7u8));
+            o.member("list", &vec![1u8, 2]);
+            o.key("empty");
+            o.object(|_| {});
+            o.member("last", &0u8);
+        });
+        assert_eq!(
+            text,
+            r#"{"null":null,"set":"7","list":["1","2"],"empty":{},"last":"0"}"#
+        );
+    }
+
+    impl WriteJson for u8 {
+        fn write_json(&self, out: &mut JsonOut<'_>) {
+            out.digits(u64::from(*self));
+        }
+    }
+}
