@@ -600,9 +600,12 @@ const HOST_STYLES = {
   5: 'position:relative;display:block;z-index:auto',
   6: 'left:0;right:0;bottom:0',
 };
+// The font is the generic sans-serif: resolving system-ui (or a list of named families,
+// each one the system has to look up) cost Chromium on Linux 1.5-2.7 ms of main-thread
+// time at the first engagement's layout. A site can set its own on ::part(engagement).
 const CSS =
   '.e{box-sizing:border-box;position:relative;width:300px;padding:16px 44px 16px 18px;background:#fff;color:#1f2328;' +
-  'font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:left;border-radius:12px;' +
+  'font:14px/1.45 sans-serif;text-align:left;border-radius:12px;' +
   'box-shadow:0 8px 28px rgba(0,0,0,.22);animation:in .25s ease-out}' +
   '@keyframes in{from{opacity:0;transform:translateY(10px)}}' +
   'strong{display:block;font-size:16px;margin:6px 0 4px}p{margin:0 0 12px}' +
