@@ -25,7 +25,8 @@ import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join, dirname, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch, openPage, traced } from './cdp.mjs';
+import { launch } from './cdp.mjs';
+import { RUN_TAG, RUN_EMPTY, readMarks, markedLoad } from './marks.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TAG_DIR = join(here, '..');
@@ -76,31 +77,6 @@ await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const origin = `http://127.0.0.1:${server.address().port}`;
 const snippet = readFileSync(join(TAG_DIR, 'snippet.js'), 'utf8').replace('ACCOUNT_ID', '1');
 
-// In the page: the snippet, marks at its start, at START and after the next frame.
-const RUN_TAG = (snippet) =>
-  new Promise((done) => {
-    window.lpTag = {};
-    performance.mark('engage-snippet');
-    new Function(snippet)();
-    lpTag.events.bind('LP_OFFERS', 'START', () => performance.mark('engage-START'));
-    lpTag.events.bind('LP_OFFERS', 'OFFER_DISPLAY', () =>
-      requestAnimationFrame(() => setTimeout(() => (performance.mark('engage-painted'), done()), 0))
-    );
-  });
-// The same for an empty script: marks at its insertion, its load event, and the next frame.
-const RUN_EMPTY = (src) =>
-  new Promise((done) => {
-    performance.mark('engage-snippet');
-    const s = document.createElement('script');
-    s.async = true;
-    s.src = src;
-    s.onload = () => {
-      performance.mark('engage-START');
-      requestAnimationFrame(() => setTimeout(() => (performance.mark('engage-painted'), done()), 0));
-    };
-    document.head.appendChild(s);
-  });
-
 // Driven through a bare DevTools connection by default (bench/cdp.mjs: no Network, Page or
 // Runtime domain on, as in a visitor's browser); --playwright drives it like bench.mjs.
 const PLAYWRIGHT = argv.includes('--playwright');
@@ -122,8 +98,7 @@ const CATEGORIES = ATTRIBUTE
   : ['blink.user_timing'];
 
 async function load(variant) {
-  const run = (page) =>
-    variant < 0 ? page.run(RUN_EMPTY, origin + '/empty.js') : page.run(RUN_TAG, snippet.replace('https://ENGAGE_HOST', `${origin}/v${variant}`));
+  const [fn, arg] = variant < 0 ? [RUN_EMPTY, origin + '/empty.js'] : [RUN_TAG, snippet.replace('https://ENGAGE_HOST', `${origin}/v${variant}`)];
   let trace;
   let profile = null;
   if (PLAYWRIGHT) {
@@ -132,43 +107,25 @@ async function load(variant) {
     await page.goto(origin + '/blank');
     await browser.startTracing(page, { categories: CATEGORIES });
     await page.waitForTimeout(SETTLE_MS); // the renderer picks tracing up on its own time
-    await run({ run: (fn, a) => page.evaluate(fn, a) });
+    await page.evaluate(fn, arg);
     trace = JSON.parse((await browser.stopTracing()).toString()).traceEvents;
     await context.close();
   } else {
-    const page = await openPage(cdp, origin + '/blank');
-    if (CPU_PROFILE) {
-      await cdp.send('Profiler.enable', {}, page.sessionId);
-      await cdp.send('Profiler.setSamplingInterval', { interval: 50 }, page.sessionId);
-      await cdp.send('Profiler.start', {}, page.sessionId);
-    }
-    trace = await traced(cdp, CATEGORIES, async () => {
-      await new Promise((r) => setTimeout(r, SETTLE_MS));
-      await run(page);
+    const r = await markedLoad(cdp, origin + '/blank', fn, arg, {
+      categories: CATEGORIES,
+      settleMs: SETTLE_MS,
+      before: async (page) => {
+        if (!CPU_PROFILE) return;
+        await cdp.send('Profiler.enable', {}, page.sessionId);
+        await cdp.send('Profiler.setSamplingInterval', { interval: 50 }, page.sessionId);
+        await cdp.send('Profiler.start', {}, page.sessionId);
+      },
+      after: async (page) => (CPU_PROFILE ? (await cdp.send('Profiler.stop', {}, page.sessionId)).profile : null),
     });
-    if (CPU_PROFILE) profile = (await cdp.send('Profiler.stop', {}, page.sessionId)).profile;
-    await page.close();
+    trace = r.trace;
+    profile = r.extra;
   }
-  const marks = {};
-  const steps = [];
-  for (const e of trace) {
-    if (e.cat !== 'blink.user_timing' || !e.name.startsWith('engage-')) continue;
-    marks[e.name.slice(7)] = e;
-    steps.push(e);
-  }
-  // every mark, in order, with the CPU time since the one before: an instrumented build
-  // (performance.mark('engage-<step>') calls added to tag.js) splits the time by step
-  steps.sort((a, b) => a.ts - b.ts);
-  const phases = steps.slice(1).map((e, i) => [`${steps[i].name.slice(7)} → ${e.name.slice(7)}`, (e.tts - steps[i].tts) / 1000]);
-  const m = (name) => marks[name].tts / 1000;
-  return {
-    start: m('START') - m('snippet'),
-    painted: m('painted') - m('snippet'),
-    trace,
-    marks,
-    phases,
-    profile,
-  };
+  return { trace, profile, ...readMarks(trace) };
 }
 
 // Self CPU time per kind of work on the main thread between two marks.
