@@ -49,7 +49,9 @@ struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     /// The members of the objects being read, innermost last: each object takes its own
-    /// off the end when it closes, into a vector of exactly its size (no regrowth).
+    /// off the end when it closes (`split_off`: one allocation of exactly its size, one
+    /// copy). The first entry is a placeholder that is never taken, because `split_off(0)`
+    /// would hand over the whole stack, capacity and all, instead of an exact copy.
     members: Vec<(Cow<'a, str>, Json<'a>)>,
     /// The same for arrays.
     items: Vec<Json<'a>>,
@@ -77,8 +79,8 @@ impl<'a> Parser<'a> {
             text,
             bytes: text.as_bytes(),
             pos: 0,
-            members: Vec::new(),
-            items: Vec::new(),
+            members: vec![(Cow::Borrowed(""), Json::Null)],
+            items: vec![Json::Null],
         }
     }
 
@@ -175,7 +177,7 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Json::Object(self.members.drain(start..).collect()));
+                    return Ok(Json::Object(self.members.split_off(start)));
                 }
                 Some(_) => return Err(self.error("expected `,` or `}`")),
                 None => return Err(self.error("EOF while parsing an object")),
@@ -208,7 +210,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Json::Array(self.items.drain(start..).collect()));
+                    return Ok(Json::Array(self.items.split_off(start)));
                 }
                 Some(_) => return Err(self.error("expected `,` or `]`")),
                 None => return Err(self.error("EOF while parsing a list")),

@@ -43,6 +43,10 @@ impl Text {
         match n {
             Number::Unsigned(n) => text.push_str(itoa::Buffer::new().format(n)),
             Number::Signed(n) => text.push_str(itoa::Buffer::new().format(n)),
+            // serde_json's shortest round-trip form, which `Number`'s `Display` also writes.
+            Number::Float(x) if x.is_finite() => {
+                text.push_str(zmij::Buffer::new().format_finite(x));
+            }
             // Writing to a `CompactString` does not fail.
             Number::Float(_) => {
                 let _ = write!(text, "{n}");
