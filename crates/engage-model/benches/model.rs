@@ -19,6 +19,10 @@
 
 use std::hint::black_box;
 
+/// The allocator the `engage` binary runs the model with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, Criterion, Throughput};
 use engage_model::{Json, OfferEvent, Sde, Stamps};
 use serde_json::Value;
