@@ -12,7 +12,7 @@ const MAX_MEMBERS: usize = 64;
 pub(crate) struct ObjReader<'j, 'a> {
     members: &'j [(std::borrow::Cow<'a, str>, Json<'a>)],
     read: u64,
-    /// Where the next lookup starts: inputs usually list members in the documented
+    /// Where the next lookup looks first: inputs usually list members in the documented
     /// order, which is the order they are read in, so most lookups hit at once.
     next: usize,
 }
@@ -43,8 +43,10 @@ impl<'j, 'a> ObjReader<'j, 'a> {
     /// A member named `key`, marked as read. When the name is repeated, which one is
     /// taken does not matter: the others are reported as duplicates.
     pub(crate) fn take(&mut self, key: &str) -> Option<&'j Json<'a>> {
-        let (after, before) = (self.next..self.members.len(), 0..self.next);
-        let i = after.chain(before).find(|&i| self.members[i].0 == key)?;
+        let i = match self.members.get(self.next) {
+            Some((k, _)) if k == key => self.next,
+            _ => self.members.iter().position(|(k, _)| k == key)?,
+        };
         self.read |= 1 << i;
         self.next = i + 1;
         Some(&self.members[i].1)
