@@ -39,16 +39,20 @@ if (!lpTag._engage) {
 
   const api = (path) => base + '/api/account/' + encodeURIComponent(site) + path;
   const transport = site ? createTransport(api('/events'), site, tag.pageId) : null;
-  // Queues an item for the server; false when it can never be sent (too large).
-  tag.enqueue = (collection, item) => {
+  // Queues an item for the server; false when it can never be sent (too large). `later`:
+  // the outbox takes it when the page is idle (see createTransport).
+  tag.enqueue = (collection, item, later) => {
     const s = visit.session();
-    return transport ? transport.add(collection, { v: visit.visitorId, s, p: tag.pageId }, tag.page, item) : true;
+    return transport ? transport.add(collection, { v: visit.visitorId, s, p: tag.pageId }, tag.page, item, later) : true;
   };
   tag.send = (ids, cb) => (transport ? transport.send(ids, cb) : cb && cb(new Error('no account')));
 
-  // Only LP_OFFERS events go to the server; the bus carries everything else.
+  // Only LP_OFFERS events go to the server; the bus carries everything else. Their id and
+  // time are taken now; writing them to the outbox waits until the page is idle, so that
+  // it does not delay the engagement they are about (0.5 ms of Chromium's main thread
+  // before the first one is painted).
   events.bind('LP_OFFERS', '*', (data, info) => {
-    if (info.appName === 'LP_OFFERS') tag.enqueue('events', { id: uuid7(), time: now(), appName: 'LP_OFFERS', eventName: info.eventName, data });
+    if (info.appName === 'LP_OFFERS') tag.enqueue('events', { id: uuid7(), time: now(), appName: 'LP_OFFERS', eventName: info.eventName, data }, true);
   });
 
   const renderer = createRenderer(tag);

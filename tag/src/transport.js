@@ -62,8 +62,33 @@ const createTransport = (endpoint, site, pageKey) => {
     if (outbox.length) schedule(0);
   };
 
-  // Queues one item; false when it is too large for the server to ever take.
-  const add = (collection, visit, page, item) => {
+  // Items handed over with `later`: LP_OFFERS events fired while the first engagement is
+  // being shown. They join the outbox when the page is next idle (after that engagement
+  // is painted), or before anything else reads or sends the outbox, in the order given.
+  let pending = [];
+  const drain = () => {
+    const list = pending;
+    pending = [];
+    for (const args of list) put(...args);
+  };
+  const whenIdle =
+    typeof requestIdleCallback === 'function'
+      ? (fn) => requestIdleCallback(fn, { timeout: 1000 })
+      : (fn) => setTimeout(fn, 0);
+
+  // Queues one item; false when it is too large for the server to ever take. With
+  // `later`, the checks and the outbox write wait for an idle moment and it answers true.
+  const add = (collection, visit, page, item, later) => {
+    if (later) {
+      if (!pending.length) whenIdle(drain);
+      pending.push([collection, visit, page, item]);
+      return true;
+    }
+    drain();
+    return put(collection, visit, page, item);
+  };
+
+  const put = (collection, visit, page, item) => {
     const json = JSON.stringify(item);
     const size = byteLength(json);
     if (size > MAX_BODY_BYTES - 1000) {
@@ -148,6 +173,7 @@ const createTransport = (endpoint, site, pageKey) => {
   };
 
   const flush = async () => {
+    drain();
     if (sending || !outbox.length) return;
     clearTimeout(timer);
     timer = 0;
@@ -214,6 +240,7 @@ const createTransport = (endpoint, site, pageKey) => {
   // The page is going away (or hidden): hand the outbox to sendBeacon, and leave it stored
   // for a later page to have acknowledged, in case the beacon is lost.
   const hide = () => {
+    drain();
     persist(true);
     let rest = outbox;
     while (rest.length && navigator.sendBeacon) {
@@ -226,5 +253,13 @@ const createTransport = (endpoint, site, pageKey) => {
     if (outbox.length) schedule(15000); // if this page comes back, it confirms them then
   };
 
-  return { add, flush, send, hide, adopt, persist, size: () => outbox.length };
+  return {
+    add,
+    flush,
+    send,
+    hide,
+    adopt,
+    persist: () => (drain(), persist()),
+    size: () => (drain(), outbox.length),
+  };
 };

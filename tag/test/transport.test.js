@@ -3,7 +3,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { Browser, plain, UUID7 } = require('./helpers.js');
+const { Browser, plain, settle, UUID7 } = require('./helpers.js');
 
 const cart = (n) => ({ type: 'cart', total: n, currency: 'USD' });
 const decisionCount = (b) => b.server.requests.filter((r) => /decision$/.test(r.url)).length;
@@ -310,6 +310,24 @@ test('on pagehide the outbox goes by sendBeacon as text, and a later page’s re
   b.load();
   await b.clock.advance(0);
   assert.equal(b.server.items().length, 2, 'stored once, though sent twice');
+});
+
+test('LP_OFFERS events join the stored outbox once the page is idle, in the order they fired among SDEs', async () => {
+  const b = new Browser();
+  const w = b.load();
+  await b.clock.advance(0);
+  const key = '_engage_q_acct1_' + w.lpTag._engage.tag.pageId;
+  w.lpTag.events.trigger('LP_OFFERS', 'START', { engagementId: 1 });
+  await settle();
+  assert.equal(b.storage.getItem(key), null, 'not while the engagement is being shown');
+  w.lpTag.sdes.push(cart(1)); // whatever else reaches the outbox takes the waiting events first
+  await settle();
+  assert.deepEqual(JSON.parse(b.storage.getItem(key)).q.map((x) => x.c), ['events', 'sdes']);
+  w.lpTag.events.trigger('LP_OFFERS', 'OFFER_DISPLAY', { engagementId: 1 });
+  await b.clock.advance(0); // idle
+  assert.deepEqual(JSON.parse(b.storage.getItem(key)).q.map((x) => x.i.eventName || x.i.sde.type), ['START', 'cart', 'OFFER_DISPLAY']);
+  await b.clock.advance(1000);
+  assert.deepEqual(b.server.items('events').map((x) => x.item.eventName), ['START', 'OFFER_DISPLAY']);
 });
 
 test('visibilitychange to hidden beacons too; when the page comes back it confirms with the server', async () => {
