@@ -150,10 +150,14 @@ impl<T> Field<T> {
         errors: &mut Errors,
         parse: impl FnOnce(&'j Json<'a>, &mut Errors) -> Option<T>,
     ) -> Field<T> {
-        let read = reader.field_any(keys, errors, |json, e| match json {
+        let parse = |json: &'j Json<'a>, e: &mut Errors| match json {
             Json::Null => Some(Field::Null),
             json => parse(json, e).map(Field::Set),
-        });
+        };
+        let read = match keys {
+            [key] => reader.field(key, errors, parse),
+            keys => reader.field_any(keys, errors, parse),
+        };
         read.unwrap_or_default()
     }
 }
