@@ -8,7 +8,7 @@ use compact_str::CompactString;
 use crate::error::{Errors, Token};
 use crate::json::{Json, Number};
 use crate::read::ObjReader;
-use crate::write::{JsonOut, WriteJson};
+use crate::write::{key, JsonOut, WriteJson};
 
 /// The longest attribute value accepted, in characters (SPEC §3.2).
 pub const MAX_VALUE_CHARS: usize = 50_000;
@@ -414,11 +414,11 @@ impl WriteJson for Date {
     /// History shape: every scalar a string, `{year, month, day}`.
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.key("year");
+            o.key(key!("year"));
             o.digits(self.year.into());
-            o.key("month");
+            o.key(key!("month"));
             o.digits(self.month.into());
-            o.key("day");
+            o.key(key!("day"));
             o.digits(self.day.into());
         });
     }

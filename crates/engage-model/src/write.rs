@@ -8,6 +8,19 @@
 
 use crate::scalar::Field;
 
+/// A member name as it is written, quotes and colon included: made by [`key!`], so that
+/// writing one is a single copy.
+#[derive(Clone, Copy)]
+pub(crate) struct Key(pub(crate) &'static str);
+
+/// The [`Key`] for a member name literal: `key!("name")` is `"name":`.
+macro_rules! key {
+    ($name:literal) => {
+        $crate::write::Key(concat!("\"", $name, "\":"))
+    };
+}
+pub(crate) use key;
+
 /// A value that writes itself as JSON.
 pub(crate) trait WriteJson {
     fn write_json(&self, out: &mut JsonOut<'_>);
@@ -24,25 +37,33 @@ impl JsonOut<'_> {
         self.0.push('}');
     }
 
-    /// A member's name, after a comma unless it is the object's first. `key` is a literal
-    /// of this crate: plain ASCII that needs no escaping.
-    pub(crate) fn key(&mut self, key: &'static str) {
+    /// A member's name, after a comma unless it is the object's first.
+    pub(crate) fn key(&mut self, key: Key) {
+        if !self.0.ends_with('{') {
+            self.0.push(',');
+        }
+        self.0.push_str(key.0);
+    }
+
+    /// A member's name known only at run time. `name` is a literal of this crate: plain
+    /// ASCII that needs no escaping.
+    pub(crate) fn name(&mut self, name: &'static str) {
         if !self.0.ends_with('{') {
             self.0.push(',');
         }
         self.0.push('"');
-        self.0.push_str(key);
+        self.0.push_str(name);
         self.0.push_str("\":");
     }
 
     /// A member holding `value`.
-    pub(crate) fn member<T: WriteJson + ?Sized>(&mut self, key: &'static str, value: &T) {
+    pub(crate) fn member<T: WriteJson + ?Sized>(&mut self, key: Key, value: &T) {
         self.key(key);
         value.write_json(self);
     }
 
     /// A member for a field: left out when absent, `null` when null.
-    pub(crate) fn field<T: WriteJson>(&mut self, key: &'static str, field: &Field<T>) {
+    pub(crate) fn field<T: WriteJson>(&mut self, key: Key, field: &Field<T>) {
         match field {
             Field::Absent => {}
             Field::Null => {
@@ -157,13 +178,13 @@ mod tests {
     fn members_are_separated_and_absent_fields_left_out() {
         let mut text = String::new();
         JsonOut(&mut text).object(|o| {
-            o.field::<u8>("absent", &Field::Absent);
-            o.field::<u8>("null", &Field::Null);
-            o.field("set", &Field::Set(7u8));
-            o.member("list", &vec![1u8, 2]);
-            o.key("empty");
+            o.field::<u8>(key!("absent"), &Field::Absent);
+            o.field::<u8>(key!("null"), &Field::Null);
+            o.field(key!("set"), &Field::Set(7u8));
+            o.member(key!("list"), &vec![1u8, 2]);
+            o.key(key!("empty"));
             o.object(|_| {});
-            o.member("last", &0u8);
+            o.member(key!("last"), &0u8);
         });
         assert_eq!(
             text,

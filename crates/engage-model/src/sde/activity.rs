@@ -5,7 +5,7 @@ use crate::error::Errors;
 use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::scalar::{Field, ServiceStatus, Text};
-use crate::write::{JsonOut, WriteJson};
+use crate::write::{key, JsonOut, WriteJson};
 
 /// `lead.lead`: a sales lead the visitor became.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -102,10 +102,10 @@ impl SearchContent {
 impl WriteJson for Lead {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("topic", &self.topic);
-            o.field("value", &self.value);
-            o.field("currency", &self.currency);
-            o.field("leadId", &self.lead_id);
+            o.field(key!("topic"), &self.topic);
+            o.field(key!("value"), &self.value);
+            o.field(key!("currency"), &self.currency);
+            o.field(key!("leadId"), &self.lead_id);
         });
     }
 }
@@ -113,10 +113,10 @@ impl WriteJson for Lead {
 impl WriteJson for ServiceActivity {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("topic", &self.topic);
-            o.field("status", &self.status);
-            o.field("category", &self.category);
-            o.field("serviceId", &self.service_id);
+            o.field(key!("topic"), &self.topic);
+            o.field(key!("status"), &self.status);
+            o.field(key!("category"), &self.category);
+            o.field(key!("serviceId"), &self.service_id);
         });
     }
 }
@@ -124,11 +124,11 @@ impl WriteJson for ServiceActivity {
 impl WriteJson for VisitorError {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("contextId", &self.context_id);
-            o.field("message", &self.message);
-            o.field("code", &self.code);
-            o.field("level", &self.level);
-            o.field("resolved", &self.resolved);
+            o.field(key!("contextId"), &self.context_id);
+            o.field(key!("message"), &self.message);
+            o.field(key!("code"), &self.code);
+            o.field(key!("level"), &self.level);
+            o.field(key!("resolved"), &self.resolved);
         });
     }
 }
@@ -136,6 +136,6 @@ impl WriteJson for VisitorError {
 impl SearchContent {
     /// The history members, next to the time stamps.
     pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field("keywords", &self.keywords);
+        o.field(key!("keywords"), &self.keywords);
     }
 }

@@ -4,7 +4,7 @@
 use crate::error::Errors;
 use crate::read::{array, ObjReader};
 use crate::scalar::{Field, Text};
-use crate::write::{JsonOut, WriteJson};
+use crate::write::{key, JsonOut, WriteJson};
 
 use crate::json::Json;
 
@@ -135,12 +135,12 @@ impl ViewedProduct {
 impl WriteJson for Product {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("name", &self.name);
-            o.field("category", &self.category);
-            o.field("sku", &self.sku);
-            o.field("price", &self.price);
-            o.field("statusInStock", &self.status_in_stock);
-            o.field("quantityInStock", &self.quantity_in_stock);
+            o.field(key!("name"), &self.name);
+            o.field(key!("category"), &self.category);
+            o.field(key!("sku"), &self.sku);
+            o.field(key!("price"), &self.price);
+            o.field(key!("statusInStock"), &self.status_in_stock);
+            o.field(key!("quantityInStock"), &self.quantity_in_stock);
         });
     }
 }
@@ -148,8 +148,8 @@ impl WriteJson for Product {
 impl WriteJson for ProductLine {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("product", &self.product);
-            o.field("quantity", &self.quantity);
+            o.field(key!("product"), &self.product);
+            o.field(key!("quantity"), &self.quantity);
         });
     }
 }
@@ -157,10 +157,10 @@ impl WriteJson for ProductLine {
 impl Cart {
     /// The history members, next to the time stamps.
     pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field("total", &self.total);
-        o.field("currency", &self.currency);
-        o.field("numItems", &self.num_items);
-        o.field("products", &self.products);
+        o.field(key!("total"), &self.total);
+        o.field(key!("currency"), &self.currency);
+        o.field(key!("numItems"), &self.num_items);
+        o.field(key!("products"), &self.products);
     }
 }
 
@@ -173,17 +173,17 @@ impl WriteJson for Cart {
 impl Purchase {
     /// The history members, next to the time stamps.
     pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field("total", &self.total);
-        o.field("currency", &self.currency);
-        o.field("orderId", &self.order_id);
-        o.field("cart", &self.cart);
+        o.field(key!("total"), &self.total);
+        o.field(key!("currency"), &self.currency);
+        o.field(key!("orderId"), &self.order_id);
+        o.field(key!("cart"), &self.cart);
     }
 }
 
 impl ViewedProduct {
     /// The history members, next to the time stamps.
     pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field("currency", &self.currency);
-        o.field("products", &self.products);
+        o.field(key!("currency"), &self.currency);
+        o.field(key!("products"), &self.products);
     }
 }

@@ -6,7 +6,7 @@ use crate::error::{Errors, Token};
 use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::scalar::{days_in_month, Channel, Date, Field, Text};
-use crate::write::{JsonOut, WriteJson};
+use crate::write::{key, JsonOut, WriteJson};
 
 /// `ctmrinfo.info` on the page, `customerInfo.customerInfo` in history.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -317,23 +317,23 @@ impl Address {
 impl WriteJson for CustomerInfo {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("customerStatus", &self.customer_status);
-            o.field("customerType", &self.customer_type);
-            o.field("balance", &self.balance);
-            o.field("currency", &self.currency);
-            o.field("customerId", &self.customer_id);
-            o.field("socialId", &self.social_id);
-            o.field("imei", &self.imei);
-            o.field("userName", &self.user_name);
-            o.field("companySize", &self.company_size);
-            o.field("companyBranch", &self.company_branch);
-            o.field("accountName", &self.account_name);
-            o.field("role", &self.role);
-            o.field("lastPaymentDate", &self.last_payment_date);
-            o.field("registrationDate", &self.registration_date);
-            o.field("loginStatus", &self.login_status);
-            o.field("storeZipCode", &self.store_zip_code);
-            o.field("storeNumber", &self.store_number);
+            o.field(key!("customerStatus"), &self.customer_status);
+            o.field(key!("customerType"), &self.customer_type);
+            o.field(key!("balance"), &self.balance);
+            o.field(key!("currency"), &self.currency);
+            o.field(key!("customerId"), &self.customer_id);
+            o.field(key!("socialId"), &self.social_id);
+            o.field(key!("imei"), &self.imei);
+            o.field(key!("userName"), &self.user_name);
+            o.field(key!("companySize"), &self.company_size);
+            o.field(key!("companyBranch"), &self.company_branch);
+            o.field(key!("accountName"), &self.account_name);
+            o.field(key!("role"), &self.role);
+            o.field(key!("lastPaymentDate"), &self.last_payment_date);
+            o.field(key!("registrationDate"), &self.registration_date);
+            o.field(key!("loginStatus"), &self.login_status);
+            o.field(key!("storeZipCode"), &self.store_zip_code);
+            o.field(key!("storeNumber"), &self.store_number);
         });
     }
 }
@@ -341,9 +341,9 @@ impl WriteJson for CustomerInfo {
 impl WriteJson for MarketingInfo {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("originatingChannel", &self.originating_channel);
-            o.field("affiliate", &self.affiliate);
-            o.field("campaignId", &self.campaign_id);
+            o.field(key!("originatingChannel"), &self.originating_channel);
+            o.field(key!("affiliate"), &self.affiliate);
+            o.field(key!("campaignId"), &self.campaign_id);
         });
     }
 }
@@ -351,13 +351,13 @@ impl WriteJson for MarketingInfo {
 impl WriteJson for PersonalInfo {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("name", &self.name);
-            o.field("surname", &self.surname);
-            o.field("customerAge", &self.customer_age);
-            o.field("contacts", &self.contacts);
-            o.field("gender", &self.gender);
-            o.field("company", &self.company);
-            o.field("language", &self.language);
+            o.field(key!("name"), &self.name);
+            o.field(key!("surname"), &self.surname);
+            o.field(key!("customerAge"), &self.customer_age);
+            o.field(key!("contacts"), &self.contacts);
+            o.field(key!("gender"), &self.gender);
+            o.field(key!("company"), &self.company);
+            o.field(key!("language"), &self.language);
         });
     }
 }
@@ -365,10 +365,10 @@ impl WriteJson for PersonalInfo {
 impl WriteJson for Age {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("customerAgeInYears", &self.in_years);
-            o.field("customerYearOfBirth", &self.year_of_birth);
-            o.field("customerMonthOfBirth", &self.month_of_birth);
-            o.field("customerDateOfBirth", &self.day_of_birth);
+            o.field(key!("customerAgeInYears"), &self.in_years);
+            o.field(key!("customerYearOfBirth"), &self.year_of_birth);
+            o.field(key!("customerMonthOfBirth"), &self.month_of_birth);
+            o.field(key!("customerDateOfBirth"), &self.day_of_birth);
         });
     }
 }
@@ -377,12 +377,12 @@ impl WriteJson for Contact {
     /// History wraps each contact: `{"personalContact": {...}}`.
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.key("personalContact");
+            o.key(key!("personalContact"));
             o.object(|o| {
-                o.field("email", &self.email);
-                o.field("phone", &self.phone);
-                o.field("phoneType", &self.phone_type);
-                o.field("address", &self.address);
+                o.field(key!("email"), &self.email);
+                o.field(key!("phone"), &self.phone);
+                o.field(key!("phoneType"), &self.phone_type);
+                o.field(key!("address"), &self.address);
             });
         });
     }
@@ -391,8 +391,8 @@ impl WriteJson for Contact {
 impl WriteJson for Address {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field("country", &self.country);
-            o.field("region", &self.region);
+            o.field(key!("country"), &self.country);
+            o.field(key!("region"), &self.region);
         });
     }
 }

@@ -19,7 +19,7 @@ use crate::error::{Errors, Invalid, Token};
 use crate::json::Json;
 use crate::read::ObjReader;
 use crate::scalar::{describe, parse_uint};
-use crate::write::JsonOut;
+use crate::write::{key, JsonOut, WriteJson};
 
 /// Which of the two shapes an input is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -407,14 +407,14 @@ impl HistorySde<'_> {
     pub fn write_json(&self, text: &mut String) {
         let key = self.sde.sde_type().history_key();
         JsonOut(text).object(|o| {
-            o.key(key);
+            o.name(key);
             o.object(|o| {
                 if let Some(ms) = self.stamps.server_ms {
-                    o.key("serverTimeStamp");
+                    o.key(key!("serverTimeStamp"));
                     o.digits(ms);
                 }
                 if let Some(ms) = self.stamps.original_ms {
-                    o.key("originalTimeStamp");
+                    o.key(key!("originalTimeStamp"));
                     o.digits(ms);
                 }
                 match self.sde {
@@ -424,12 +424,30 @@ impl HistorySde<'_> {
                     Sde::ViewedProduct(v) => v.members(o),
                     Sde::SearchContent(v) => v.members(o),
                     // Nested in an inner object named like the type.
-                    Sde::CustomerInfo(v) => o.member(key, v),
-                    Sde::MarketingInfo(v) => o.member(key, v),
-                    Sde::PersonalInfo(v) => o.member(key, v),
-                    Sde::Lead(v) => o.member(key, v),
-                    Sde::ServiceActivity(v) => o.member(key, v),
-                    Sde::VisitorError(v) => o.member(key, v),
+                    Sde::CustomerInfo(v) => {
+                        o.name(key);
+                        v.write_json(o);
+                    }
+                    Sde::MarketingInfo(v) => {
+                        o.name(key);
+                        v.write_json(o);
+                    }
+                    Sde::PersonalInfo(v) => {
+                        o.name(key);
+                        v.write_json(o);
+                    }
+                    Sde::Lead(v) => {
+                        o.name(key);
+                        v.write_json(o);
+                    }
+                    Sde::ServiceActivity(v) => {
+                        o.name(key);
+                        v.write_json(o);
+                    }
+                    Sde::VisitorError(v) => {
+                        o.name(key);
+                        v.write_json(o);
+                    }
                 }
             });
         });
