@@ -213,13 +213,19 @@ server.close();
 const name = (v) => (v < 0 ? 'empty script' : TAGS[v].replace(TAG_DIR + '/', ''));
 const base = results.get(-1);
 console.log(`${RUNS} loads each, alternating; main-thread CPU (ms), medians; "net" subtracts the empty script's`);
-console.log('| script | snippet → START | net | snippet → painted | net | worst → START |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+// Beside the medians, each file against the first one as the median of the per-round
+// differences (the loads of one round run back to back, so a change in the machine's load
+// between rounds cancels out).
+const first = results.get(0);
+const paired = (r, k) => median(r[k].map((x, i) => x - first[k][i]));
+console.log('| script | snippet → START | net | Δ START vs first, paired | snippet → painted | net | Δ painted vs first, paired |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const v of order) {
   const r = results.get(v);
   const s = median(r.start);
   const p = median(r.painted);
-  console.log(`| ${name(v)} | ${s.toFixed(2)} | ${(s - median(base.start)).toFixed(2)} | ${p.toFixed(2)} | ${(p - median(base.painted)).toFixed(2)} | ${Math.max(...r.start).toFixed(2)} |`);
+  const d = (k) => (v > 0 ? paired(r, k).toFixed(2) : '');
+  console.log(`| ${name(v)} | ${s.toFixed(2)} | ${(s - median(base.start)).toFixed(2)} | ${d('start')} | ${p.toFixed(2)} | ${(p - median(base.painted)).toFixed(2)} | ${d('painted')} |`);
 }
 const table = (title, obj, n) => {
   const rows = Object.entries(obj).sort((a, b) => b[1] - a[1]).slice(0, n);
