@@ -1,5 +1,6 @@
 //! The `LP_OFFERS` lifecycle events (SPEC §1) and the types that hold their invariants.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
@@ -200,24 +201,26 @@ impl ConfKey {
     /// Whether `text` is exactly this key written out (`text == self.to_string()`,
     /// without writing it).
     pub fn matches(&self, text: &str) -> bool {
-        let mut parts = text.split('_');
-        [
+        let ids = [
             self.campaign_id,
             self.engagement_id,
             self.engagement_revision,
-        ]
-        .into_iter()
-        .all(|id| parts.next().is_some_and(|part| is_decimal_of(part, id)))
-            && parts.next().is_none()
+        ];
+        let mut rest = text.as_bytes();
+        for (i, id) in ids.into_iter().enumerate() {
+            if i > 0 {
+                match rest.split_first() {
+                    Some((b'_', after)) => rest = after,
+                    _ => return false,
+                }
+            }
+            match rest.strip_prefix(itoa::Buffer::new().format(id).as_bytes()) {
+                Some(after) => rest = after,
+                None => return false,
+            }
+        }
+        rest.is_empty()
     }
-}
-
-/// Whether `text` is the canonical decimal form of `n` (no sign, no leading zero).
-fn is_decimal_of(text: &str, n: u64) -> bool {
-    !text.is_empty()
-        && (text == "0" || !text.starts_with('0'))
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && text.parse::<u64>() == Ok(n)
 }
 
 impl fmt::Display for ConfKey {
@@ -335,9 +338,14 @@ fn parse_event(json: &Json<'_>, extra_members: &[&str], errors: &mut Errors) -> 
 
 /// Reads a string, or a number as its digits, no longer than the attribute limit.
 fn parse_id_text(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
+    id_text(json, errors).map(Cow::into_owned)
+}
+
+/// [`parse_id_text`], borrowing the string when it can: for values that are only compared.
+fn id_text<'j>(json: &'j Json<'_>, errors: &mut Errors) -> Option<Cow<'j, str>> {
     let text = match json {
-        Json::String(s) if !s.is_empty() => s.to_string(),
-        Json::Number(n) => n.to_string(),
+        Json::String(s) if !s.is_empty() => Cow::Borrowed(&**s),
+        Json::Number(n) => Cow::Owned(n.to_string()),
         other => {
             errors.here(format!(
                 "expected a non-empty string, found {}",
@@ -356,10 +364,15 @@ fn parse_id_text(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
 }
 
 fn parse_string(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
+    string_ref(json, errors).map(str::to_owned)
+}
+
+/// [`parse_string`], borrowed: for values that are only compared.
+fn string_ref<'j>(json: &'j Json<'_>, errors: &mut Errors) -> Option<&'j str> {
     match json {
         // At most N bytes is at most N characters: count only when it matters.
         Json::String(s) if s.len() <= MAX_EVENT_TEXT || s.chars().count() <= MAX_EVENT_TEXT => {
-            Some(s.to_string())
+            Some(s)
         }
         Json::String(_) => {
             errors.here(format!("at most {MAX_EVENT_TEXT} characters are allowed"));
@@ -450,8 +463,8 @@ impl OfferData {
         if contexts.is_none() && json.get("contexts").is_none() {
             errors.nested(Token::Key("contexts"), |e| e.here("missing"));
         }
-        let context_id = r.field("contextId", errors, parse_id_text);
-        let conf_key_text = r.field("confKey", errors, parse_string);
+        let context_id = r.field("contextId", errors, id_text);
+        let conf_key_text = r.field("confKey", errors, string_ref);
         let zone_id = r.field("zoneId", errors, parse_uint);
         let state = r.field("state", errors, AgentState::parse);
         let tgl_name = r.field("tglName", errors, parse_string);
