@@ -77,15 +77,25 @@ export async function openPage(cdp, url) {
     if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description || r.exceptionDetails.text);
     return r.result.value;
   };
-  for (let i = 0; ; i++) {
-    const state = await evaluate('location.href !== "about:blank" && document.readyState').catch(() => null);
-    if (state === 'complete') break;
-    if (i > 500) throw new Error(`${url} did not load`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  // waits until a new document at `url` has loaded (the old one is marked, so that its
+  // own readyState does not count)
+  const loaded = async () => {
+    for (let i = 0; ; i++) {
+      const state = await evaluate('location.href !== "about:blank" && !window.__engageOld && document.readyState').catch(() => null);
+      if (state === 'complete') break;
+      if (i > 500) throw new Error(`${url} did not load`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await loaded();
   return {
     sessionId,
     evaluate,
+    // loads `url` again in the same context (a returning visit: same storage and cookies)
+    reload: async () => {
+      await evaluate(`window.__engageOld = 1; location.href = ${JSON.stringify(url)}; 0`);
+      await loaded();
+    },
     // calls `fn(arg)` in the page and waits for the promise it returns
     run: (fn, arg) => evaluate(`(${fn})(${JSON.stringify(arg)})`),
     close: () => cdp.send('Target.disposeBrowserContext', { browserContextId }),

@@ -56,9 +56,15 @@ export function readMarks(trace) {
 }
 
 // One first visit: a fresh browser context at `url`, then `fn(arg)` in the page while
-// Chromium traces `categories`.
-export async function markedLoad(cdp, url, fn, arg, { categories = ['blink.user_timing'], settleMs = 100, before, after } = {}) {
+// Chromium traces `categories`. With `returning`, `fn(arg)` runs once untraced first and
+// the page is loaded again in the same context: a returning visitor's page view.
+export async function markedLoad(cdp, url, fn, arg, { categories = ['blink.user_timing'], settleMs = 100, before, after, returning = false } = {}) {
   const page = await openPage(cdp, url);
+  if (returning) {
+    await page.run(fn, arg);
+    await new Promise((r) => setTimeout(r, 1500)); // the first view's events go out
+    await page.reload();
+  }
   if (before) await before(page);
   const trace = await traced(cdp, categories, async () => {
     await new Promise((r) => setTimeout(r, settleMs)); // the renderer picks tracing up on its own time

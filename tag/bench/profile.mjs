@@ -40,6 +40,8 @@ const RUNS = +arg('--runs', 30);
 const ATTRIBUTE = argv.includes('--attribute');
 // --between FROM:TO (repeatable): the mark pairs --attribute splits (default snippet:START and START:painted)
 const PAIRS = (args('--between').length ? args('--between') : ['snippet:START', 'START:painted']).map((p) => p.split(':'));
+// --returning: each load is a returning visitor's second page view (ids in localStorage)
+const RETURNING = argv.includes('--returning');
 const CPU_PROFILE = argv.includes('--cpu-profile');
 const SETTLE_MS = +arg('--settle', 100);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -114,6 +116,7 @@ async function load(variant) {
     const r = await markedLoad(cdp, origin + '/blank', fn, arg, {
       categories: CATEGORIES,
       settleMs: SETTLE_MS,
+      returning: RETURNING,
       before: async (page) => {
         if (!CPU_PROFILE) return;
         await cdp.send('Profiler.enable', {}, page.sessionId);
