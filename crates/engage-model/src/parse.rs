@@ -407,7 +407,7 @@ impl<'a> Parser<'a> {
 /// The position of the first `"`, `\` or control character (below 0x20) in `bytes` from
 /// `from` on, or the length: where a JSON string ends or needs escaping. Eight bytes at a
 /// time, since strings are most of a document.
-fn find_special(bytes: &[u8], from: usize) -> usize {
+pub(crate) fn find_special(bytes: &[u8], from: usize) -> usize {
     let mut i = from;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut word = [0u8; 8];

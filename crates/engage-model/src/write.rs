@@ -6,6 +6,7 @@
 //! almost never hold a character JSON escapes, are checked once and copied whole. The
 //! text is exactly what serde_json's compact writer produces for the same value.
 
+use crate::parse::find_special;
 use crate::scalar::Field;
 
 /// A member name as it is written, quotes and colon included: made by [`key!`], so that
@@ -76,10 +77,8 @@ impl JsonOut<'_> {
 
     /// A JSON string.
     pub(crate) fn string(&mut self, s: &str) {
-        // No branch per byte, so that the check runs several bytes at a time.
-        let plain = s.bytes().fold(true, |plain, b| {
-            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-        });
+        // The bytes JSON escapes are the ones that end a string for the parser.
+        let plain = find_special(s.as_bytes(), 0) == s.len();
         self.0.push('"');
         if plain {
             self.0.push_str(s);
