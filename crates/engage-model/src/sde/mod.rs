@@ -417,38 +417,22 @@ impl HistorySde<'_> {
                     o.key(key!("originalTimeStamp"));
                     o.digits(ms);
                 }
-                match self.sde {
+                let nested: &dyn WriteJson = match self.sde {
                     // "Flat": the fields sit next to the time stamps.
-                    Sde::Cart(v) => v.members(o),
-                    Sde::Purchase(v) => v.members(o),
-                    Sde::ViewedProduct(v) => v.members(o),
-                    Sde::SearchContent(v) => v.members(o),
+                    Sde::Cart(v) => return v.members(o),
+                    Sde::Purchase(v) => return v.members(o),
+                    Sde::ViewedProduct(v) => return v.members(o),
+                    Sde::SearchContent(v) => return v.members(o),
                     // Nested in an inner object named like the type.
-                    Sde::CustomerInfo(v) => {
-                        o.name(key);
-                        v.write_json(o);
-                    }
-                    Sde::MarketingInfo(v) => {
-                        o.name(key);
-                        v.write_json(o);
-                    }
-                    Sde::PersonalInfo(v) => {
-                        o.name(key);
-                        v.write_json(o);
-                    }
-                    Sde::Lead(v) => {
-                        o.name(key);
-                        v.write_json(o);
-                    }
-                    Sde::ServiceActivity(v) => {
-                        o.name(key);
-                        v.write_json(o);
-                    }
-                    Sde::VisitorError(v) => {
-                        o.name(key);
-                        v.write_json(o);
-                    }
-                }
+                    Sde::CustomerInfo(v) => v,
+                    Sde::MarketingInfo(v) => v,
+                    Sde::PersonalInfo(v) => v,
+                    Sde::Lead(v) => v,
+                    Sde::ServiceActivity(v) => v,
+                    Sde::VisitorError(v) => v,
+                };
+                o.name(key);
+                nested.write_json(o);
             });
         });
     }
