@@ -49,16 +49,16 @@ impl VisitSdes {
         match sde {
             Sde::Cart(cart) => self.cart = Some(cart),
             Sde::CustomerInfo(info) => match &mut self.customer_info {
-                Some(current) => current.merge(info),
-                None => self.customer_info = Some(info),
+                Some(current) => current.merge(*info),
+                None => self.customer_info = Some(*info),
             },
             Sde::MarketingInfo(info) => match &mut self.marketing_info {
                 Some(current) => current.merge(info),
                 None => self.marketing_info = Some(info),
             },
             Sde::PersonalInfo(info) => match &mut self.personal_info {
-                Some(current) => current.merge(info),
-                None => self.personal_info = Some(info),
+                Some(current) => current.merge(*info),
+                None => self.personal_info = Some(*info),
             },
             Sde::Purchase(v) => self.purchases.push(v),
             Sde::ViewedProduct(v) => self.viewed_products.push(v),
@@ -78,9 +78,17 @@ impl VisitSdes {
     pub fn entries(&self) -> Vec<Sde> {
         let mut out = Vec::new();
         out.extend(self.cart.clone().map(Sde::Cart));
-        out.extend(self.customer_info.clone().map(Sde::CustomerInfo));
+        out.extend(
+            self.customer_info
+                .clone()
+                .map(|v| Sde::CustomerInfo(Box::new(v))),
+        );
         out.extend(self.marketing_info.clone().map(Sde::MarketingInfo));
-        out.extend(self.personal_info.clone().map(Sde::PersonalInfo));
+        out.extend(
+            self.personal_info
+                .clone()
+                .map(|v| Sde::PersonalInfo(Box::new(v))),
+        );
         out.extend(self.purchases.iter().cloned().map(Sde::Purchase));
         out.extend(self.viewed_products.iter().cloned().map(Sde::ViewedProduct));
         out.extend(self.leads.iter().cloned().map(Sde::Lead));

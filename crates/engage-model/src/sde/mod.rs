@@ -166,9 +166,11 @@ pub enum Sde {
     Cart(Cart),
     Purchase(Purchase),
     ViewedProduct(ViewedProduct),
-    CustomerInfo(CustomerInfo),
+    /// Boxed, as the two largest types: an `Sde` stays about the size of a cart, which
+    /// is what every move of a validated attribute copies.
+    CustomerInfo(Box<CustomerInfo>),
     MarketingInfo(MarketingInfo),
-    PersonalInfo(PersonalInfo),
+    PersonalInfo(Box<PersonalInfo>),
     Lead(Lead),
     ServiceActivity(ServiceActivity),
     VisitorError(VisitorError),
@@ -377,9 +379,13 @@ fn parse_body(
     errors: &mut Errors,
 ) -> Option<Sde> {
     match sde_type {
-        SdeType::CustomerInfo => CustomerInfo::parse(json, shape, errors).map(Sde::CustomerInfo),
+        SdeType::CustomerInfo => {
+            CustomerInfo::parse(json, shape, errors).map(|v| Sde::CustomerInfo(Box::new(v)))
+        }
         SdeType::MarketingInfo => MarketingInfo::parse(json, shape, errors).map(Sde::MarketingInfo),
-        SdeType::PersonalInfo => PersonalInfo::parse(json, shape, errors).map(Sde::PersonalInfo),
+        SdeType::PersonalInfo => {
+            PersonalInfo::parse(json, shape, errors).map(|v| Sde::PersonalInfo(Box::new(v)))
+        }
         SdeType::Lead => Lead::parse(json, errors).map(Sde::Lead),
         SdeType::ServiceActivity => ServiceActivity::parse(json, errors).map(Sde::ServiceActivity),
         SdeType::VisitorError => VisitorError::parse(json, errors).map(Sde::VisitorError),
@@ -424,9 +430,9 @@ impl HistorySde<'_> {
                     Sde::ViewedProduct(v) => return v.members(o),
                     Sde::SearchContent(v) => return v.members(o),
                     // Nested in an inner object named like the type.
-                    Sde::CustomerInfo(v) => v,
+                    Sde::CustomerInfo(v) => &**v,
                     Sde::MarketingInfo(v) => v,
-                    Sde::PersonalInfo(v) => v,
+                    Sde::PersonalInfo(v) => &**v,
                     Sde::Lead(v) => v,
                     Sde::ServiceActivity(v) => v,
                     Sde::VisitorError(v) => v,
