@@ -220,6 +220,7 @@ impl<'a> Parser<'a> {
 
     /// The rest of a string whose opening quote was consumed: borrowed from the input
     /// unless it has escapes.
+    #[inline(always)]
     fn string(&mut self) -> Result<Cow<'a, str>> {
         let start = self.pos;
         let end = self.scan_plain();
