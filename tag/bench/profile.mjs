@@ -1,25 +1,33 @@
 // Where the tag's main-thread time goes, and A/B comparisons of tag builds.
 //
-//   node bench/profile.mjs [--runs 30] [--tag FILE ...] [--attribute] [--cpu-profile]
+//   node bench/profile.mjs [--runs 30] [--tag FILE ...] [--returning] [--attribute
+//     [--between FROM:TO ...]] [--cpu-profile] [--playwright] [--settle MS]
 //
 // Each load is a fresh browser context on a bare page (as in bench.mjs): the documented
 // snippet runs, the tag (FILE, default dist/tag.min.js) loads, asks a local node server for
 // the decision (one toaster engagement), fires START, renders, fires OFFER_DISPLAY, and the
-// next frame is painted. The page marks three moments with performance.mark: the snippet
-// starts, START fires, and the frame after OFFER_DISPLAY is done. Chromium's trace gives each
-// mark the renderer main thread's CPU clock (`tts`), so the figures are main-thread CPU
-// between two marks, without the DevTools round trips that bench.mjs's ThreadTime reading
-// includes and has to subtract.
+// next frame is painted. The page marks three moments with performance.mark (marks.mjs):
+// the snippet starts, START fires, and the frame after OFFER_DISPLAY is done. Chromium's
+// trace gives each mark the renderer main thread's CPU clock (`tts`), so the figures are
+// main-thread CPU between two marks. An empty script loaded the same way is measured in
+// every round and subtracted ("net"). Chromium is driven over a bare DevTools pipe
+// (cdp.mjs); --playwright drives it through Playwright instead, whose Network and Runtime
+// domains add their own cost (a stack trace per request a script starts).
 //
-// - Several --tag files are loaded in turn (A, B, A, B, ...), so that a machine whose load
-//   changes during the run moves all of them alike; medians per file.
+// - Several --tag files are loaded in turn (A, B, A, B, ...); medians per file, and each
+//   against the first as the median of the per-round differences ("paired"), which a
+//   change in the machine's load between rounds does not move.
+// - A copy of tag.js with more performance.mark('engage-<step>') calls is split by step:
+//   the CPU between consecutive marks, median per step.
+// - --returning: each load is a returning visitor's second page view (same context).
 // - --attribute records the heavier trace categories (devtools.timeline, v8) and adds up,
-//   between the snippet mark and START and between START and the painted mark, the main
-//   thread's CPU time per kind of work (self time of each trace event, by name; script
+//   between the marks given by --between (default snippet:START and START:painted), the
+//   main thread's CPU time per kind of work (self time of each trace event, by name; script
 //   evaluation and function calls split by what they ran). The categories slow the page
 //   down, so use it for shares, not for the figures.
 // - --cpu-profile samples JavaScript every 50 µs (CDP Profiler) and adds up the self time
 //   per function over all loads (load tag.js rather than the minified build for names).
+//   The sampler counts wall-clock time, so blocking calls look bigger than their CPU.
 
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
