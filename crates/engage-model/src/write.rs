@@ -164,6 +164,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(s in ".*", raw in proptest::collection::vec(0u8..0x80, 0..40)) {
+            proptest::prop_assert_eq!(string(&s), serde_json::to_string(&s).unwrap());
+            let ascii = String::from_utf8(raw).unwrap();
+            proptest::prop_assert_eq!(string(&ascii), serde_json::to_string(&ascii).unwrap());
+        }
+    }
+
     #[test]
     fn digits_are_quoted_decimals() {
         for n in [0, 7, 10, 1_440_412_721_832, u64::MAX] {
