@@ -21,7 +21,7 @@
 
 use std::sync::OnceLock;
 
-use engage_model::{EngagementType, SdeType};
+use engage_model::{EngagementType, Json, SdeType};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::Value;
@@ -148,25 +148,26 @@ const NOT_SEARCHED: &[&str] = &[
 /// An attribute's searchable values (not member names, not [`NOT_SEARCHED`] members), as
 /// the text the search index holds.
 pub(crate) fn search_text(history: &str) -> String {
-    fn push(value: &Value, out: &mut String) {
+    fn push(value: &Json<'_>, out: &mut String) {
         match value {
-            Value::String(s) => {
+            Json::String(s) => {
                 if !out.is_empty() {
                     out.push_str(" ; ");
                 }
                 out.push_str(s);
             }
-            Value::Number(n) => push(&Value::String(n.to_string()), out),
-            Value::Array(items) => items.iter().for_each(|v| push(v, out)),
-            Value::Object(members) => members
+            Json::Number(n) => push(&Json::String(n.to_string().into()), out),
+            Json::Array(items) => items.iter().for_each(|v| push(v, out)),
+            Json::Object(members) => members
                 .iter()
-                .filter(|(k, _)| !NOT_SEARCHED.contains(&k.as_str()))
+                .filter(|(k, _)| !NOT_SEARCHED.contains(&&**k))
                 .for_each(|(_, v)| push(v, out)),
-            Value::Bool(_) | Value::Null => {}
+            Json::Bool(_) | Json::Null => {}
         }
     }
+    // The model's parser, not `serde_json::Value`: no map per object, strings borrowed.
     let mut out = String::new();
-    if let Ok(value) = serde_json::from_str::<Value>(history) {
+    if let Ok(value) = Json::parse_str(history) {
         push(&value, &mut out);
     }
     out
