@@ -47,16 +47,7 @@ async fn post_from(server: &TestServer, origin: &str, id: &str) -> (StatusCode, 
 #[tokio::test]
 async fn every_origin_may_post_until_the_account_names_its_own() {
     let server = TestServer::start().await;
-    let listed: Value = server
-        .client
-        .get(origins_url(&server))
-        .bearer_auth(&server.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = server.get_json(&origins_url(&server)).await;
     assert_eq!(listed, json!({"allowedOrigins": []}));
     assert_eq!(
         post_from(&server, "https://anywhere.example", "e0").await,

@@ -49,16 +49,7 @@ async fn the_quarantine_lists_raw_input_time_and_errors_for_the_key_holder() {
         .unwrap();
     assert_eq!(response.status(), 403, "another account's key");
 
-    let listed: Value = server
-        .client
-        .get(&url)
-        .bearer_auth(&server.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = server.get_json(&url).await;
     let entries = listed["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0]["kind"], "event");
@@ -71,28 +62,12 @@ async fn the_quarantine_lists_raw_input_time_and_errors_for_the_key_holder() {
     let raw: Value = serde_json::from_str(entries[1]["raw"].as_str().unwrap()).unwrap();
     assert_eq!(raw["sde"]["info"]["channel"], 9);
 
-    let page: Value = server
-        .client
-        .get(format!("{url}?limit=1"))
-        .bearer_auth(&server.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = server.get_json(&format!("{url}?limit=1")).await;
     assert_eq!(page["entries"].as_array().unwrap().len(), 1);
     let next = page["next"].as_i64().unwrap();
     let page: Value = server
-        .client
-        .get(format!("{url}?limit=1&after={next}"))
-        .bearer_auth(&server.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{url}?limit=1&after={next}"))
+        .await;
     assert_eq!(page["entries"][0]["id"], entries[1]["id"]);
 }
 

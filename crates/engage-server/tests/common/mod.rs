@@ -80,6 +80,20 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET url` with the account's key, and the JSON answer.
+    #[allow(dead_code)] // not every test binary uses every helper
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.client
+            .get(url)
+            .bearer_auth(&self.api_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Creates another account in the same store and returns its API key.
     #[allow(dead_code)] // not every test binary uses every helper
     pub async fn other_account_key(&self) -> String {
