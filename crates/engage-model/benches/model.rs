@@ -10,7 +10,8 @@
 //!
 //! Also measured in the same run: the baseline `serde_json::from_slice::<serde_json::Value>`
 //! of the same bytes (parsing only: no validation, no output), the three steps alone
-//! (parse into the `Json` tree, validate, write), and single typical SDEs end to end.
+//! (parse into a `Tape`, validate, write), parsing into the `Json` tree, and single typical
+//! SDEs end to end.
 //!
 //! Run: `cargo bench -p engage-model --bench model`; docs/benchmarks.md has the figures.
 
@@ -24,7 +25,7 @@ use std::hint::black_box;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, Criterion, Throughput};
-use engage_model::{Json, OfferEvent, Sde, Stamps};
+use engage_model::{Json, Node, OfferEvent, Sde, Stamps, Tape};
 use serde_json::Value;
 
 // The items are written as text, members in the documented order (the order a site's
@@ -144,16 +145,14 @@ fn batch() -> Vec<u8> {
 /// Parses the batch, validates every item and writes each attribute's history-shape JSON.
 /// Events are validated only: the store keeps them as columns, not as JSON text.
 fn parse_validate_convert(bytes: &[u8]) -> usize {
-    let json = Json::parse(bytes).expect("the batch is JSON");
-    let Json::Array(items) = &json else {
-        panic!("the batch is an array")
-    };
+    let tape = Tape::parse(bytes).expect("the batch is JSON");
+    let items = tape.root().items().expect("the batch is an array");
     let mut written = 0;
     for item in items {
         if item.get("appName").is_some() {
-            black_box(OfferEvent::from_json(item, &[]).expect("valid event"));
+            black_box(OfferEvent::read(item, &[]).expect("valid event"));
         } else {
-            let sde = Sde::from_page(item).expect("valid SDE");
+            let sde = Sde::read_page(item).expect("valid SDE");
             let stamps = Stamps {
                 server_ms: Some(1_440_412_721_832),
                 original_ms: Some(1_440_412_721_001),
@@ -165,16 +164,14 @@ fn parse_validate_convert(bytes: &[u8]) -> usize {
 }
 
 /// Validates every item of an already parsed batch.
-fn validate(json: &Json<'_>) -> (Vec<Sde>, Vec<OfferEvent>) {
-    let Json::Array(items) = json else {
-        panic!("the batch is an array")
-    };
+fn validate(batch: Node<'_, '_>) -> (Vec<Sde>, Vec<OfferEvent>) {
+    let items = batch.items().expect("the batch is an array");
     let (mut sdes, mut events) = (Vec::new(), Vec::new());
     for item in items {
         if item.get("appName").is_some() {
-            events.push(OfferEvent::from_json(item, &[]).expect("valid event"));
+            events.push(OfferEvent::read(item, &[]).expect("valid event"));
         } else {
-            sdes.push(Sde::from_page(item).expect("valid SDE"));
+            sdes.push(Sde::read_page(item).expect("valid SDE"));
         }
     }
     (sdes, events)
@@ -208,14 +205,18 @@ fn bench_model(c: &mut Criterion) {
         b.iter(|| serde_json::from_slice::<Value>(black_box(&bytes)).unwrap())
     });
     // The three steps alone, to see where the time goes.
-    group.bench_function("step_parse_json_tree/batch100", |b| {
+    group.bench_function("step_parse_tape/batch100", |b| {
+        b.iter(|| Tape::parse(black_box(&bytes)).unwrap())
+    });
+    let tape = Tape::parse(&bytes).unwrap();
+    group.bench_function("step_validate/batch100", |b| {
+        b.iter(|| validate(black_box(tape.root())))
+    });
+    let (sdes, _) = validate(tape.root());
+    // The tree other callers parse into, for comparison.
+    group.bench_function("parse_json_tree/batch100", |b| {
         b.iter(|| Json::parse(black_box(&bytes)).unwrap())
     });
-    let json = Json::parse(&bytes).unwrap();
-    group.bench_function("step_validate/batch100", |b| {
-        b.iter(|| validate(black_box(&json)))
-    });
-    let (sdes, _) = validate(&json);
     group.bench_function("step_convert/batch100", |b| {
         b.iter(|| convert(black_box(&sdes)))
     });
@@ -232,8 +233,8 @@ fn bench_model(c: &mut Criterion) {
         let bytes = text.into_bytes();
         single.bench_function(name, |b| {
             b.iter(|| {
-                let json = Json::parse(black_box(&bytes)).unwrap();
-                let sde = Sde::from_page(&json).unwrap();
+                let tape = Tape::parse(black_box(&bytes)).unwrap();
+                let sde = Sde::read_page(tape.root()).unwrap();
                 sde.to_history(Stamps {
                     server_ms: Some(1_440_412_721_832),
                     original_ms: None,
@@ -249,8 +250,8 @@ criterion_group!(benches, bench_model);
 
 /// Criterion's `main`, plus a plain loop for instruction counting: with
 /// `ENGAGE_MODEL_BENCH_RUNS=N` (and `ENGAGE_MODEL_BENCH_STEP` = `all`, `parse`, `validate`,
-/// `convert` or `serde_json`) the binary runs that step N times over the batch and exits,
-/// so that `valgrind --tool=callgrind` can count it (docs/benchmarks.md).
+/// `convert`, `tree` or `serde_json`) the binary runs that step N times over the batch and
+/// exits, so that `valgrind --tool=callgrind` can count it (docs/benchmarks.md).
 fn main() {
     if let Some(runs) = std::env::var("ENGAGE_MODEL_BENCH_RUNS")
         .ok()
@@ -258,15 +259,16 @@ fn main() {
     {
         let step = std::env::var("ENGAGE_MODEL_BENCH_STEP").unwrap_or_else(|_| "all".into());
         let bytes = batch();
-        let json = Json::parse(&bytes).unwrap();
-        let (sdes, _) = validate(&json);
+        let tape = Tape::parse(&bytes).unwrap();
+        let (sdes, _) = validate(tape.root());
         let mut total = 0;
         for _ in 0..runs {
             total += match step.as_str() {
                 "all" => parse_validate_convert(black_box(&bytes)),
-                "parse" => usize::from(Json::parse(black_box(&bytes)).is_ok()),
-                "validate" => validate(black_box(&json)).0.len(),
+                "parse" => usize::from(Tape::parse(black_box(&bytes)).is_ok()),
+                "validate" => validate(black_box(tape.root())).0.len(),
                 "convert" => convert(black_box(&sdes)),
+                "tree" => usize::from(Json::parse(black_box(&bytes)).is_ok()),
                 "serde_json" => {
                     usize::from(serde_json::from_slice::<Value>(black_box(&bytes)).is_ok())
                 }

@@ -9,6 +9,7 @@ use crate::event::OfferEvent;
 use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::sde::{Sde, Stamps};
+use crate::tape::{Node, Tape, View};
 
 /// A validated document, ready to print in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,26 +23,31 @@ pub enum Document {
 impl Document {
     /// Parses and validates raw bytes, reporting every problem found.
     pub fn parse(input: &[u8]) -> Result<Document, Invalid> {
-        let json =
-            Json::parse(input).map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))?;
-        Document::from_json(&json)
+        let tape =
+            Tape::parse(input).map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))?;
+        Document::read(tape.root())
     }
 
+    /// [`Document::read`] for a tree.
     pub fn from_json(json: &Json<'_>) -> Result<Document, Invalid> {
-        match json {
-            Json::Array(_) => sde_list(json).map(Document::Sdes),
-            Json::Object(_) if json.get("appName").is_some() || json.get("eventName").is_some() => {
-                OfferEvent::from_json(json, &[]).map(Document::Event)
+        Document::read(Tape::from_json(json).root())
+    }
+
+    pub fn read(json: Node<'_, '_>) -> Result<Document, Invalid> {
+        match json.view() {
+            View::Array(_) => sde_list(json).map(Document::Sdes),
+            View::Object(_) if json.get("appName").is_some() || json.get("eventName").is_some() => {
+                OfferEvent::read(json, &[]).map(Document::Event)
             }
-            Json::Object(_) if json.get("sdes").is_some() && json.get("type").is_none() => {
+            View::Object(_) if json.get("sdes").is_some() && json.get("type").is_none() => {
                 history_document(json).map(Document::Sdes)
             }
-            Json::Object(_) => Sde::from_either(json).map(|sde| Document::Sdes(vec![sde])),
-            other => Err(Invalid::single(
+            View::Object(_) => Sde::read_either(json).map(|sde| Document::Sdes(vec![sde])),
+            _ => Err(Invalid::single(
                 "",
                 format!(
                     "expected an SDE, an array of SDEs or an LP_OFFERS event, found {}",
-                    other.kind()
+                    json.kind()
                 ),
             )),
         }
@@ -49,7 +55,7 @@ impl Document {
 }
 
 /// `{"sdes": {"events": [...]}}`, the history API's form.
-fn history_document(json: &Json<'_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {
+fn history_document(json: Node<'_, '_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {
     let mut errors = Errors::new();
     let list = ObjReader::new(json, &mut errors).and_then(|mut r| {
         let list = r.field("sdes", &mut errors, |sdes, errors| {
@@ -75,9 +81,9 @@ fn history_document(json: &Json<'_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {
     errors.finish(list)
 }
 
-fn sde_list(json: &Json<'_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {
+fn sde_list(json: Node<'_, '_>) -> Result<Vec<(Sde, Stamps)>, Invalid> {
     let mut errors = Errors::new();
-    let list = array(json, &mut errors, |item, e| match Sde::from_either(item) {
+    let list = array(json, &mut errors, |item, e| match Sde::read_either(item) {
         Ok(sde) => Some(sde),
         Err(invalid) => {
             e.absorb(invalid);

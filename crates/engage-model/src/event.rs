@@ -10,6 +10,7 @@ use crate::error::{Errors, Invalid, Token};
 use crate::json::Json;
 use crate::read::ObjReader;
 use crate::scalar::{check_length, describe, parse_uint};
+use crate::tape::{Node, Tape, View};
 
 /// The only app whose events Engage records.
 pub const LP_OFFERS: &str = "LP_OFFERS";
@@ -115,10 +116,10 @@ impl EngagementType {
         }
     }
 
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<EngagementType> {
-        let found = match json {
-            Json::Number(n) => n.as_u64().and_then(EngagementType::from_code),
-            Json::String(s) if s.len() == 1 => s.parse().ok().and_then(EngagementType::from_code),
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<EngagementType> {
+        let found = match json.view() {
+            View::Number(n) => n.as_u64().and_then(EngagementType::from_code),
+            View::String(s) if s.len() == 1 => s.parse().ok().and_then(EngagementType::from_code),
             _ => None,
         };
         if found.is_none() {
@@ -167,10 +168,10 @@ impl AgentState {
         }
     }
 
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<AgentState> {
-        let found = match json {
-            Json::Number(n) => n.as_u64().and_then(AgentState::from_code),
-            Json::String(s) if s.len() == 1 => s.parse().ok().and_then(AgentState::from_code),
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<AgentState> {
+        let found = match json.view() {
+            View::Number(n) => n.as_u64().and_then(AgentState::from_code),
+            View::String(s) if s.len() == 1 => s.parse().ok().and_then(AgentState::from_code),
             _ => None,
         };
         if found.is_none() {
@@ -274,27 +275,41 @@ impl OfferEvent {
     /// Reads `{"appName": "LP_OFFERS", "eventName": ..., "data": {...}}`; other members
     /// of the object (a collect envelope's `id` and `time`) are the caller's business and
     /// listed in `extra_members`.
-    pub fn from_json(json: &Json<'_>, extra_members: &[&str]) -> Result<OfferEvent, Invalid> {
+    pub fn read(json: Node<'_, '_>, extra_members: &[&str]) -> Result<OfferEvent, Invalid> {
         let mut errors = Errors::new();
         let event = parse_event(json, extra_members, &mut errors);
         errors.finish(event)
     }
 
     /// Reads just the `data` of an event whose name is known.
-    pub fn from_data(name: OfferEventName, data: &Json<'_>) -> Result<OfferEvent, Invalid> {
+    pub fn read_data(name: OfferEventName, data: Node<'_, '_>) -> Result<OfferEvent, Invalid> {
         let mut errors = Errors::new();
         let data = OfferData::parse(data, &mut errors);
         errors.finish(data).map(|data| OfferEvent { name, data })
     }
+
+    /// [`OfferEvent::read`] for a tree.
+    pub fn from_json(json: &Json<'_>, extra_members: &[&str]) -> Result<OfferEvent, Invalid> {
+        OfferEvent::read(Tape::from_json(json).root(), extra_members)
+    }
+
+    /// [`OfferEvent::read_data`] for a tree.
+    pub fn from_data(name: OfferEventName, data: &Json<'_>) -> Result<OfferEvent, Invalid> {
+        OfferEvent::read_data(name, Tape::from_json(data).root())
+    }
 }
 
-fn parse_event(json: &Json<'_>, extra_members: &[&str], errors: &mut Errors) -> Option<OfferEvent> {
+fn parse_event(
+    json: Node<'_, '_>,
+    extra_members: &[&str],
+    errors: &mut Errors,
+) -> Option<OfferEvent> {
     let mut r = ObjReader::new(json, errors)?;
     for extra in extra_members {
         r.take(extra);
     }
     match r.take("appName") {
-        Some(Json::String(app)) if app == LP_OFFERS => {}
+        Some(app) if app.as_str() == Some(LP_OFFERS) => {}
         Some(other) => errors.nested(Token::Key("appName"), |e| {
             e.here(format!(
                 "expected \"{LP_OFFERS}\", found {}",
@@ -337,19 +352,19 @@ fn parse_event(json: &Json<'_>, extra_members: &[&str], errors: &mut Errors) -> 
 }
 
 /// Reads a string, or a number as its digits, no longer than the attribute limit.
-fn parse_id_text(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
+fn parse_id_text(json: Node<'_, '_>, errors: &mut Errors) -> Option<String> {
     id_text(json, errors).map(Cow::into_owned)
 }
 
 /// [`parse_id_text`], borrowing the string when it can: for values that are only compared.
-fn id_text<'j>(json: &'j Json<'_>, errors: &mut Errors) -> Option<Cow<'j, str>> {
-    let text = match json {
-        Json::String(s) if !s.is_empty() => Cow::Borrowed(&**s),
-        Json::Number(n) => Cow::Owned(n.to_string()),
-        other => {
+fn id_text<'j>(json: Node<'j, '_>, errors: &mut Errors) -> Option<Cow<'j, str>> {
+    let text = match json.view() {
+        View::String(s) if !s.is_empty() => Cow::Borrowed(s),
+        View::Number(n) => Cow::Owned(n.to_string()),
+        _ => {
             errors.here(format!(
                 "expected a non-empty string, found {}",
-                describe(other)
+                describe(json)
             ));
             return None;
         }
@@ -363,31 +378,31 @@ fn id_text<'j>(json: &'j Json<'_>, errors: &mut Errors) -> Option<Cow<'j, str>> 
     }
 }
 
-fn parse_string(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
+fn parse_string(json: Node<'_, '_>, errors: &mut Errors) -> Option<String> {
     string_ref(json, errors).map(str::to_owned)
 }
 
 /// [`parse_string`], borrowed: for values that are only compared.
-fn string_ref<'j>(json: &'j Json<'_>, errors: &mut Errors) -> Option<&'j str> {
-    match json {
+fn string_ref<'j>(json: Node<'j, '_>, errors: &mut Errors) -> Option<&'j str> {
+    match json.view() {
         // At most N bytes is at most N characters: count only when it matters.
-        Json::String(s) if s.len() <= MAX_EVENT_TEXT || s.chars().count() <= MAX_EVENT_TEXT => {
+        View::String(s) if s.len() <= MAX_EVENT_TEXT || s.chars().count() <= MAX_EVENT_TEXT => {
             Some(s)
         }
-        Json::String(_) => {
+        View::String(_) => {
             errors.here(format!("at most {MAX_EVENT_TEXT} characters are allowed"));
             None
         }
-        other => {
-            errors.here(format!("expected a string, found {}", other.kind()));
+        _ => {
+            errors.here(format!("expected a string, found {}", json.kind()));
             None
         }
     }
 }
 
 /// The two entries of `contexts`: `(engagement context id, page context id)`.
-fn parse_contexts(json: &Json<'_>, errors: &mut Errors) -> Option<(String, String)> {
-    let Json::Array(items) = json else {
+fn parse_contexts(json: Node<'_, '_>, errors: &mut Errors) -> Option<(String, String)> {
+    let View::Array(items) = json.view() else {
         errors.here(format!(
             "expected [{{\"EngagementContext\":{{\"id\":...}}}}, {{\"pageContext\":{{\"id\":...}}}}], found {}",
             json.kind()
@@ -396,7 +411,7 @@ fn parse_contexts(json: &Json<'_>, errors: &mut Errors) -> Option<(String, Strin
     };
     let mut engagement = None;
     let mut page = None;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.enumerate() {
         errors.nested(Token::Index(i), |errors| {
             let mut r = ObjReader::new(item, errors)?;
             if let Some((key, ctx)) = r.take_any(&["EngagementContext", "engagementContext"]) {
@@ -422,7 +437,7 @@ fn parse_contexts(json: &Json<'_>, errors: &mut Errors) -> Option<(String, Strin
     Some((engagement.flatten()?, page.flatten()?))
 }
 
-fn context_id(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
+fn context_id(json: Node<'_, '_>, errors: &mut Errors) -> Option<String> {
     let mut r = ObjReader::new(json, errors)?;
     let id = r.field("id", errors, parse_id_text);
     if id.is_none() && json.get("id").is_none() {
@@ -432,18 +447,18 @@ fn context_id(json: &Json<'_>, errors: &mut Errors) -> Option<String> {
     id
 }
 
-fn parse_bool(json: &Json<'_>, errors: &mut Errors) -> Option<bool> {
-    match json {
-        Json::Bool(b) => Some(*b),
-        other => {
-            errors.here(format!("expected a boolean, found {}", describe(other)));
+fn parse_bool(json: Node<'_, '_>, errors: &mut Errors) -> Option<bool> {
+    match json.view() {
+        View::Bool(b) => Some(b),
+        _ => {
+            errors.here(format!("expected a boolean, found {}", describe(json)));
             None
         }
     }
 }
 
 impl OfferData {
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<OfferData> {
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<OfferData> {
         let mut r = ObjReader::new(json, errors)?;
         let required = |r: &mut ObjReader<'_, '_>, key: &'static str, errors: &mut Errors| {
             let value = r.field(key, errors, parse_uint);

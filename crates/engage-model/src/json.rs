@@ -65,12 +65,12 @@ impl fmt::Display for Number {
 impl<'a> Json<'a> {
     /// Parses one JSON document. Trailing non-whitespace is an error.
     pub fn parse(input: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
-        crate::parse::parse_bytes(input)
+        crate::parse::parse_bytes(input).map(crate::Tape::into_json)
     }
 
     /// Parses one JSON document from text.
     pub fn parse_str(input: &'a str) -> Result<Json<'a>, serde_json::Error> {
-        crate::parse::parse_str(input)
+        crate::parse::parse_str(input).map(crate::Tape::into_json)
     }
 
     /// The first member named `key`, if this is an object.

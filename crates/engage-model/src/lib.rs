@@ -20,6 +20,7 @@ mod parse;
 mod read;
 pub mod scalar;
 pub mod sde;
+pub mod tape;
 pub mod visit;
 mod write;
 
@@ -32,4 +33,5 @@ pub use json::Json;
 pub use monitoring::{EngagementAttribute, Impression, ImpressionKind};
 pub use scalar::{Channel, Date, Field, ServiceStatus, Text, MAX_VALUE_CHARS};
 pub use sde::{HistorySde, RepeatRule, Sde, SdeType, Shape, Stamps};
+pub use tape::{Node, Tape, View};
 pub use visit::VisitSdes;

@@ -8,6 +8,7 @@ use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::scalar::{describe, parse_uint};
 use crate::sde::Sde;
+use crate::tape::{Node, Tape, View};
 
 /// The five impression attribute types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,7 +90,7 @@ impl Impression {
         }
     }
 
-    fn parse(kind: ImpressionKind, json: &Json<'_>, errors: &mut Errors) -> Option<Impression> {
+    fn parse(kind: ImpressionKind, json: Node<'_, '_>, errors: &mut Errors) -> Option<Impression> {
         let mut r = ObjReader::new(json, errors)?;
         r.take("type");
         let required = |r: &mut ObjReader<'_, '_>, key: &'static str, errors: &mut Errors| {
@@ -131,18 +132,18 @@ impl Impression {
 }
 
 /// One `eContext` entry: the id when its type is `engagementContext`, `None` for others.
-fn engagement_context(json: &Json<'_>, errors: &mut Errors) -> Option<Option<String>> {
+fn engagement_context(json: Node<'_, '_>, errors: &mut Errors) -> Option<Option<String>> {
     let mut r = ObjReader::new(json, errors)?;
-    let kind = r.take("type").and_then(Json::as_str).map(str::to_owned);
+    let kind = r.take("type").and_then(Node::as_str);
     let id = r.take("id");
     r.finish(errors, "`type` or `id`");
-    if kind.as_deref() != Some("engagementContext") {
+    if kind != Some("engagementContext") {
         return Some(None);
     }
-    match id {
-        Some(Json::String(s)) if !s.is_empty() => Some(Some(s.to_string())),
-        Some(Json::Number(n)) => Some(Some(n.to_string())),
-        Some(other) => {
+    match id.map(|id| (id, id.view())) {
+        Some((_, View::String(s))) if !s.is_empty() => Some(Some(s.to_string())),
+        Some((_, View::Number(n))) => Some(Some(n.to_string())),
+        Some((other, _)) => {
             errors.nested(Token::Key("id"), |e| {
                 e.here(format!(
                     "expected a non-empty string, found {}",
@@ -170,10 +171,10 @@ pub enum EngagementAttribute {
 
 impl EngagementAttribute {
     /// An `imp*` type is an impression; any other `type` is a page-shape SDE.
-    pub fn from_json(json: &Json<'_>) -> Result<EngagementAttribute, Invalid> {
+    pub fn read(json: Node<'_, '_>) -> Result<EngagementAttribute, Invalid> {
         let kind = json
             .get("type")
-            .and_then(Json::as_str)
+            .and_then(Node::as_str)
             .and_then(ImpressionKind::from_type_name);
         match kind {
             Some(kind) => {
@@ -183,7 +184,12 @@ impl EngagementAttribute {
                     .finish(impression)
                     .map(EngagementAttribute::Impression)
             }
-            None => Sde::from_page(json).map(EngagementAttribute::Sde),
+            None => Sde::read_page(json).map(EngagementAttribute::Sde),
         }
+    }
+
+    /// [`EngagementAttribute::read`] for a tree.
+    pub fn from_json(json: &Json<'_>) -> Result<EngagementAttribute, Invalid> {
+        EngagementAttribute::read(Tape::from_json(json).root())
     }
 }

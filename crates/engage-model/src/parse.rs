@@ -1,19 +1,20 @@
-//! The JSON text parser behind [`Json::parse`]: RFC 8259, the same documents serde_json
-//! accepts (and the same numbers: integers as `u64`/`i64`, `-0` and everything else as
-//! `f64`), nesting limited to 128 levels like serde_json's.
+//! The JSON text parser behind [`Tape::parse`] and [`Json::parse`]: RFC 8259, the same
+//! documents serde_json accepts (and the same numbers: integers as `u64`/`i64`, `-0` and
+//! everything else as `f64`), nesting limited to 128 levels like serde_json's.
 //!
 //! Why not serde_json's parser: its default float parsing may be off by one unit in the
 //! last place for long mantissas or large exponents (`2.896156590074676e-8` came back as
 //! `...763e-8`), which history output, printing every number as text, would make visible;
-//! `str::parse::<f64>` is correctly rounded. Parsing straight into [`Json`] is also faster
-//! than going through serde's visitor, and validates UTF-8 once for the whole input
-//! instead of once per string.
-
-use std::borrow::Cow;
+//! `str::parse::<f64>` is correctly rounded. Writing tokens straight onto a [`Tape`] is
+//! also much cheaper than building a tree through serde's visitor, and UTF-8 is validated
+//! once for the whole input instead of once per string.
+//!
+//! [`Json::parse`]: crate::Json::parse
 
 use serde::de::Error as _;
 
-use crate::json::{Json, Number};
+use crate::json::Number;
+use crate::tape::{pos, Tape, Tok};
 
 /// serde_json's limit, so that inputs are accepted or refused exactly as before.
 const MAX_DEPTH: usize = 128;
@@ -21,7 +22,7 @@ const MAX_DEPTH: usize = 128;
 type Result<T> = std::result::Result<T, serde_json::Error>;
 
 /// Parses one JSON document from bytes, which must be UTF-8.
-pub(crate) fn parse_bytes(input: &[u8]) -> Result<Json<'_>> {
+pub(crate) fn parse_bytes(input: &[u8]) -> Result<Tape<'_>> {
     match std::str::from_utf8(input) {
         Ok(text) => parse_str(text),
         Err(e) => {
@@ -34,27 +35,26 @@ pub(crate) fn parse_bytes(input: &[u8]) -> Result<Json<'_>> {
 }
 
 /// Parses one JSON document from text. Trailing non-whitespace is an error.
-pub(crate) fn parse_str(input: &str) -> Result<Json<'_>> {
+pub(crate) fn parse_str(input: &str) -> Result<Tape<'_>> {
+    if u32::try_from(input.len()).is_err() {
+        return Err(serde_json::Error::custom(
+            "document too large: at most 4 GiB of JSON text is read",
+        ));
+    }
     let mut parser = Parser::new(input);
-    let value = parser.value(MAX_DEPTH)?;
+    parser.value(MAX_DEPTH)?;
     parser.skip_whitespace();
     if parser.pos < parser.bytes.len() {
         return Err(parser.error("trailing characters"));
     }
-    Ok(value)
+    Ok(parser.tape)
 }
 
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    /// The members of the objects being read, innermost last: each object takes its own
-    /// off the end when it closes (`split_off`: one allocation of exactly its size, one
-    /// copy). The first entry is a placeholder that is never taken, because `split_off(0)`
-    /// would hand over the whole stack, capacity and all, instead of an exact copy.
-    members: Vec<(Cow<'a, str>, Json<'a>)>,
-    /// The same for arrays.
-    items: Vec<Json<'a>>,
+    tape: Tape<'a>,
 }
 
 /// An error with serde_json's `at line L column C` suffix: the offending byte's line and
@@ -79,8 +79,11 @@ impl<'a> Parser<'a> {
             text,
             bytes: text.as_bytes(),
             pos: 0,
-            members: vec![(Cow::Borrowed(""), Json::Null)],
-            items: vec![Json::Null],
+            // About one token per eight bytes of a typical document.
+            tape: Tape {
+                toks: Vec::with_capacity(text.len() / 8 + 1),
+                escaped: Vec::new(),
+            },
         }
     }
 
@@ -103,7 +106,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Json<'a>> {
+    fn push(&mut self, tok: Tok<'a>) {
+        self.tape.toks.push(tok);
+    }
+
+    fn value(&mut self, depth: usize) -> Result<()> {
         self.skip_whitespace();
         match self.peek() {
             None => Err(self.error("EOF while parsing a value")),
@@ -117,12 +124,18 @@ impl<'a> Parser<'a> {
             }
             Some(b'"') => {
                 self.pos += 1;
-                self.string().map(Json::String)
+                let tok = self.string()?;
+                self.push(tok);
+                Ok(())
             }
-            Some(b't') => self.literal(b"true", Json::Bool(true)),
-            Some(b'f') => self.literal(b"false", Json::Bool(false)),
-            Some(b'n') => self.literal(b"null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => self.number().map(Json::Number),
+            Some(b't') => self.literal(b"true", Tok::Bool(true)),
+            Some(b'f') => self.literal(b"false", Tok::Bool(false)),
+            Some(b'n') => self.literal(b"null", Tok::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let number = self.number()?;
+                self.push(Tok::Number(number));
+                Ok(())
+            }
             Some(_) => Err(self.error("expected value")),
         }
     }
@@ -135,7 +148,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn literal(&mut self, word: &[u8], value: Json<'a>) -> Result<Json<'a>> {
+    fn literal(&mut self, word: &[u8], tok: Tok<'a>) -> Result<()> {
         for &expected in word {
             match self.peek() {
                 Some(b) if b == expected => self.pos += 1,
@@ -143,41 +156,56 @@ impl<'a> Parser<'a> {
                 None => return Err(self.error("EOF while parsing a value")),
             }
         }
-        Ok(value)
+        self.push(tok);
+        Ok(())
     }
 
-    fn object(&mut self, depth: usize) -> Result<Json<'a>> {
-        let start = self.members.len();
+    /// An object: its token first, filled in with its size and end when it closes.
+    fn object(&mut self, depth: usize) -> Result<()> {
+        let at = self.tape.toks.len();
+        self.push(Tok::Null);
+        let mut len = 0;
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Json::Object(Vec::new()));
+            self.tape.toks[at] = Tok::Object {
+                len,
+                end: pos(at + 1),
+            };
+            return Ok(());
         }
         loop {
             self.skip_whitespace();
             match self.peek() {
                 Some(b'"') => self.pos += 1,
-                Some(b'}') if self.members.len() > start => {
-                    return Err(self.error("trailing comma"))
-                }
+                Some(b'}') if len > 0 => return Err(self.error("trailing comma")),
                 Some(_) => return Err(self.error("key must be a string")),
                 None => return Err(self.error("EOF while parsing an object")),
             }
-            let key = self.string()?;
+            let key_at = self.tape.toks.len();
+            let key = match self.string()? {
+                Tok::Escaped(index) => Tok::EscapedKey { next: 0, index },
+                Tok::Str(text) => Tok::Key { next: 0, text },
+                other => other,
+            };
+            self.push(key);
             self.skip_whitespace();
             match self.peek() {
                 Some(b':') => self.pos += 1,
                 Some(_) => return Err(self.error("expected `:`")),
                 None => return Err(self.error("EOF while parsing an object")),
             }
-            let value = self.value(depth)?;
-            self.members.push((key, value));
+            self.value(depth)?;
+            self.tape.link_key(key_at);
+            len += 1;
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Json::Object(self.members.split_off(start)));
+                    let end = pos(self.tape.toks.len());
+                    self.tape.toks[at] = Tok::Object { len, end };
+                    return Ok(());
                 }
                 Some(_) => return Err(self.error("expected `,` or `}`")),
                 None => return Err(self.error("EOF while parsing an object")),
@@ -185,20 +213,27 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Json<'a>> {
-        let start = self.items.len();
+    /// An array, like [`Parser::object`].
+    fn array(&mut self, depth: usize) -> Result<()> {
+        let at = self.tape.toks.len();
+        self.push(Tok::Null);
+        let mut len = 0;
         self.skip_whitespace();
         match self.peek() {
             Some(b']') => {
                 self.pos += 1;
-                return Ok(Json::Array(Vec::new()));
+                self.tape.toks[at] = Tok::Array {
+                    len,
+                    end: pos(at + 1),
+                };
+                return Ok(());
             }
             None => return Err(self.error("EOF while parsing a list")),
             Some(_) => {}
         }
         loop {
-            let item = self.value(depth)?;
-            self.items.push(item);
+            self.value(depth)?;
+            len += 1;
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => {
@@ -210,7 +245,9 @@ impl<'a> Parser<'a> {
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Json::Array(self.items.split_off(start)));
+                    let end = pos(self.tape.toks.len());
+                    self.tape.toks[at] = Tok::Array { len, end };
+                    return Ok(());
                 }
                 Some(_) => return Err(self.error("expected `,` or `]`")),
                 None => return Err(self.error("EOF while parsing a list")),
@@ -221,20 +258,22 @@ impl<'a> Parser<'a> {
     /// The rest of a string whose opening quote was consumed: borrowed from the input
     /// unless it has escapes.
     #[inline(always)]
-    fn string(&mut self) -> Result<Cow<'a, str>> {
+    fn string(&mut self) -> Result<Tok<'a>> {
         let start = self.pos;
         let end = self.scan_plain();
         match self.bytes.get(end) {
             Some(b'"') => {
                 self.pos = end + 1;
                 // `start` follows a quote and `end` is a quote: both are char boundaries.
-                Ok(Cow::Borrowed(&self.text[start..end]))
+                Ok(Tok::Str(&self.text[start..end]))
             }
             _ => {
                 self.pos = end;
                 let mut out = String::with_capacity(end - start + 16);
                 out.push_str(&self.text[start..end]);
-                self.string_with_escapes(out).map(Cow::Owned)
+                let decoded = self.string_with_escapes(out)?;
+                self.tape.escaped.push(decoded);
+                Ok(Tok::Escaped(pos(self.tape.escaped.len() - 1)))
             }
         }
     }
@@ -452,7 +491,18 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
+    use crate::json::Json;
+
+    fn parse_str(text: &str) -> Result<Json<'_>> {
+        super::parse_str(text).map(Tape::into_json)
+    }
+
+    fn parse_bytes(bytes: &[u8]) -> Result<Json<'_>> {
+        super::parse_bytes(bytes).map(Tape::into_json)
+    }
 
     fn num(text: &str) -> Number {
         match parse_str(text).unwrap() {

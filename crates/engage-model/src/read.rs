@@ -2,39 +2,52 @@
 //! that everything else can be reported as unknown or duplicated.
 
 use crate::error::{Errors, Token};
-use crate::json::Json;
+use crate::tape::{Members, Node, Tape, View};
 
 /// Objects in the schema have at most a couple of dozen members; the read set is a bitmask.
 const MAX_MEMBERS: usize = 64;
 
 /// Reads the members of one JSON object. Create with [`ObjReader::new`], take the
 /// known members, then call [`ObjReader::finish`] to report the rest.
-pub(crate) struct ObjReader<'j, 'a> {
-    members: &'j [(std::borrow::Cow<'a, str>, Json<'a>)],
+pub(crate) struct ObjReader<'t, 'a> {
+    members: Members<'t, 'a>,
+    tape: &'t Tape<'a>,
+    /// The tape position of the first member's key.
+    first: usize,
+    len: usize,
     read: u64,
-    /// Where the next lookup looks first: inputs usually list members in the documented
-    /// order, which is the order they are read in, so most lookups hit at once.
+    /// Where the next lookup looks first (its index and its key's tape position): inputs
+    /// usually list members in the documented order, which is the order they are read in,
+    /// so most lookups hit at once.
     next: usize,
+    next_at: usize,
 }
 
-impl<'j, 'a> ObjReader<'j, 'a> {
+impl<'t, 'a> ObjReader<'t, 'a> {
     /// `None` (with the problem reported) when `json` is not an object or too large.
-    pub(crate) fn new(json: &'j Json<'a>, errors: &mut Errors) -> Option<Self> {
-        match json {
-            Json::Object(members) if members.len() <= MAX_MEMBERS => Some(ObjReader {
-                members,
-                read: 0,
-                next: 0,
-            }),
-            Json::Object(members) => {
+    pub(crate) fn new(json: Node<'t, 'a>, errors: &mut Errors) -> Option<Self> {
+        match json.view() {
+            View::Object(members) if members.len() <= MAX_MEMBERS => {
+                let (tape, first) = members.position();
+                Some(ObjReader {
+                    len: members.len(),
+                    members,
+                    tape,
+                    first,
+                    read: 0,
+                    next: 0,
+                    next_at: first,
+                })
+            }
+            View::Object(members) => {
                 errors.here(format!(
                     "object has {} members, at most {MAX_MEMBERS} are allowed",
                     members.len()
                 ));
                 None
             }
-            other => {
-                errors.here(format!("expected an object, found {}", other.kind()));
+            _ => {
+                errors.here(format!("expected an object, found {}", json.kind()));
                 None
             }
         }
@@ -42,21 +55,51 @@ impl<'j, 'a> ObjReader<'j, 'a> {
 
     /// A member named `key`, marked as read. When the name is repeated, which one is
     /// taken does not matter: the others are reported as duplicates.
-    pub(crate) fn take(&mut self, key: &str) -> Option<&'j Json<'a>> {
-        let i = match self.members.get(self.next) {
-            Some((k, _)) if k == key => self.next,
-            _ => self.members.iter().position(|(k, _)| k == key)?,
+    pub(crate) fn take(&mut self, key: &str) -> Option<Node<'t, 'a>> {
+        let (i, at, after) = match self.expected() {
+            Some((name, after)) if name == key => (self.next, self.next_at, after),
+            _ => self.find(key)?,
         };
         self.read |= 1 << i;
         self.next = i + 1;
-        Some(&self.members[i].1)
+        self.next_at = after;
+        Some(Node {
+            tape: self.tape,
+            at: at + 1,
+        })
+    }
+
+    /// The name of the member after the last one taken, and where the one after it is.
+    fn expected(&self) -> Option<(&'t str, usize)> {
+        (self.next < self.len).then(|| self.tape.key_at(self.next_at))
+    }
+
+    /// The index, key position and next member's position of a member named `key`,
+    /// looking from the expected member on and then from the start.
+    fn find(&self, key: &str) -> Option<(usize, usize, usize)> {
+        // Most misses are optional fields left out, asked for after everything was read.
+        if self.read.count_ones() as usize == self.len {
+            return None;
+        }
+        let (mut i, mut at) = (self.next, self.next_at);
+        for _ in 0..self.len {
+            if i >= self.len {
+                (i, at) = (0, self.first);
+            }
+            let (name, after) = self.tape.key_at(at);
+            if name == key {
+                return Some((i, at, after));
+            }
+            (i, at) = (i + 1, after);
+        }
+        None
     }
 
     /// The first of several accepted spellings of one member, with the spelling found.
     pub(crate) fn take_any(
         &mut self,
         keys: &[&'static str],
-    ) -> Option<(&'static str, &'j Json<'a>)> {
+    ) -> Option<(&'static str, Node<'t, 'a>)> {
         keys.iter().find_map(|k| self.take(k).map(|v| (*k, v)))
     }
 
@@ -65,7 +108,7 @@ impl<'j, 'a> ObjReader<'j, 'a> {
         &mut self,
         key: &'static str,
         errors: &mut Errors,
-        parse: impl FnOnce(&'j Json<'a>, &mut Errors) -> Option<T>,
+        parse: impl FnOnce(Node<'t, 'a>, &mut Errors) -> Option<T>,
     ) -> Option<T> {
         let value = self.take(key)?;
         errors.nested(Token::Key(key), |e| parse(value, e))
@@ -76,7 +119,7 @@ impl<'j, 'a> ObjReader<'j, 'a> {
         &mut self,
         keys: &[&'static str],
         errors: &mut Errors,
-        parse: impl FnOnce(&'j Json<'a>, &mut Errors) -> Option<T>,
+        parse: impl FnOnce(Node<'t, 'a>, &mut Errors) -> Option<T>,
     ) -> Option<T> {
         let (key, value) = self.take_any(keys)?;
         // Another spelling of the same member (`Currency` beside `currency`) is a repeat,
@@ -94,17 +137,16 @@ impl<'j, 'a> ObjReader<'j, 'a> {
     /// Reports every member that was not read: unknown, or a repeat of one that was.
     /// `expected` is only formatted when there is something to report.
     pub(crate) fn finish(&self, errors: &mut Errors, expected: impl std::fmt::Display) {
-        if self.read.count_ones() as usize == self.members.len() {
+        if self.read.count_ones() as usize == self.len {
             return;
         }
-        for (i, (key, _)) in self.members.iter().enumerate() {
+        for (i, (key, _)) in self.members.enumerate() {
             if self.read & (1 << i) != 0 {
                 continue;
             }
             // A repeat of a member that was read, or of an earlier unread one.
             let repeated = self
                 .members
-                .iter()
                 .enumerate()
                 .any(|(j, (k, _))| j != i && k == key && (self.read & (1 << j) != 0 || j < i));
             errors.nested(Token::Key(key), |e| {
@@ -120,18 +162,18 @@ impl<'j, 'a> ObjReader<'j, 'a> {
 
 /// Reads every element of an array with `parse`, reporting problems under `/index`.
 /// `None` when the value is not an array or any element failed.
-pub(crate) fn array<'j, 'a, T>(
-    json: &'j Json<'a>,
+pub(crate) fn array<'t, 'a, T>(
+    json: Node<'t, 'a>,
     errors: &mut Errors,
-    mut parse: impl FnMut(&'j Json<'a>, &mut Errors) -> Option<T>,
+    mut parse: impl FnMut(Node<'t, 'a>, &mut Errors) -> Option<T>,
 ) -> Option<Vec<T>> {
-    let Json::Array(items) = json else {
+    let View::Array(items) = json.view() else {
         errors.here(format!("expected an array, found {}", json.kind()));
         return None;
     };
     let mut out = Vec::with_capacity(items.len());
     let mut ok = true;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.enumerate() {
         match errors.nested(Token::Index(i), |e| parse(item, e)) {
             Some(v) => out.push(v),
             None => ok = false,

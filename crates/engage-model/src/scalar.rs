@@ -6,8 +6,9 @@ use std::fmt::{self, Write as _};
 use compact_str::CompactString;
 
 use crate::error::{Errors, Token};
-use crate::json::{Json, Number};
+use crate::json::Number;
 use crate::read::ObjReader;
+use crate::tape::{Node, View};
 use crate::write::{key, JsonOut, WriteJson};
 
 /// The longest attribute value accepted, in characters (SPEC §3.2).
@@ -56,26 +57,26 @@ impl Text {
     }
 
     /// Reads a string or a number (booleans only when `allow_bool`).
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors, allow_bool: bool) -> Option<Text> {
-        let text = match json {
-            Json::String(s) => {
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors, allow_bool: bool) -> Option<Text> {
+        let text = match json.view() {
+            View::String(s) => {
                 if let Err(message) = check_length(s) {
                     errors.here(message);
                     return None;
                 }
                 Text(CompactString::new(s))
             }
-            Json::Number(n) => Text::from_number(*n),
-            Json::Bool(b) if allow_bool => {
-                Text(CompactString::const_new(if *b { "true" } else { "false" }))
+            View::Number(n) => Text::from_number(n),
+            View::Bool(b) if allow_bool => {
+                Text(CompactString::const_new(if b { "true" } else { "false" }))
             }
-            other => {
+            _ => {
                 let expected = if allow_bool {
                     "a string, a number or a boolean"
                 } else {
                     "a string or a number"
                 };
-                errors.here(format!("expected {expected}, found {}", other.kind()));
+                errors.here(format!("expected {expected}, found {}", json.kind()));
                 return None;
             }
         };
@@ -148,11 +149,11 @@ impl<T> Field<T> {
         reader: &mut ObjReader<'j, 'a>,
         keys: &[&'static str],
         errors: &mut Errors,
-        parse: impl FnOnce(&'j Json<'a>, &mut Errors) -> Option<T>,
+        parse: impl FnOnce(Node<'j, 'a>, &mut Errors) -> Option<T>,
     ) -> Field<T> {
-        let parse = |json: &'j Json<'a>, e: &mut Errors| match json {
-            Json::Null => Some(Field::Null),
-            json => parse(json, e).map(Field::Set),
+        let parse = |json: Node<'j, 'a>, e: &mut Errors| match json.view() {
+            View::Null => Some(Field::Null),
+            _ => parse(json, e).map(Field::Set),
         };
         let read = match keys {
             [key] => reader.field(key, errors, parse),
@@ -196,10 +197,10 @@ impl Field<Text> {
 }
 
 /// Reads a non-negative integer given as a JSON number or a string of digits.
-pub(crate) fn parse_uint(json: &Json<'_>, errors: &mut Errors) -> Option<u64> {
-    let parsed = match json {
-        Json::Number(n) => n.as_u64(),
-        Json::String(s)
+pub(crate) fn parse_uint(json: Node<'_, '_>, errors: &mut Errors) -> Option<u64> {
+    let parsed = match json.view() {
+        View::Number(n) => n.as_u64(),
+        View::String(s)
             if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
         {
             s.parse().ok()
@@ -216,12 +217,12 @@ pub(crate) fn parse_uint(json: &Json<'_>, errors: &mut Errors) -> Option<u64> {
 }
 
 /// A value for error messages: short scalars shown as they are, the rest by kind.
-pub(crate) fn describe(json: &Json<'_>) -> String {
-    match json {
-        Json::String(s) if s.chars().count() <= 40 => format!("\"{s}\""),
-        Json::Number(n) => n.to_string(),
-        Json::Bool(b) => b.to_string(),
-        other => other.kind().to_owned(),
+pub(crate) fn describe(json: Node<'_, '_>) -> String {
+    match json.view() {
+        View::String(s) if s.chars().count() <= 40 => format!("\"{s}\""),
+        View::Number(n) => n.to_string(),
+        View::Bool(b) => b.to_string(),
+        _ => json.kind().to_owned(),
     }
 }
 
@@ -270,7 +271,7 @@ impl Channel {
         }
     }
 
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Channel> {
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Channel> {
         let channel = parse_code(json).and_then(Channel::from_code);
         if channel.is_none() {
             errors.here(format!(
@@ -325,7 +326,7 @@ impl ServiceStatus {
         Self::LABELS[usize::from(self.0)]
     }
 
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<ServiceStatus> {
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<ServiceStatus> {
         let status = parse_code(json).and_then(ServiceStatus::from_code);
         if status.is_none() {
             errors.here(format!(
@@ -344,10 +345,10 @@ impl WriteJson for ServiceStatus {
 }
 
 /// A small code given as a number or a string of digits.
-fn parse_code(json: &Json<'_>) -> Option<u64> {
-    match json {
-        Json::Number(n) => n.as_u64(),
-        Json::String(s)
+fn parse_code(json: Node<'_, '_>) -> Option<u64> {
+    match json.view() {
+        View::Number(n) => n.as_u64(),
+        View::String(s)
             if !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit()) =>
         {
             s.parse().ok()
@@ -375,7 +376,7 @@ impl Date {
     }
 
     /// Reads `{year, month, day}` (numbers or digit strings).
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Date> {
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Date> {
         let mut reader = ObjReader::new(json, errors)?;
         let year = reader.field("year", errors, parse_uint);
         let month = reader.field("month", errors, parse_uint);
@@ -427,11 +428,13 @@ impl WriteJson for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Json;
+    use crate::tape::Tape;
 
     fn date(input: &str) -> Result<Date, crate::Invalid> {
-        let json = Json::parse_str(input).unwrap();
+        let tape = Tape::parse_str(input).unwrap();
         let mut errors = Errors::new();
-        let date = Date::parse(&json, &mut errors);
+        let date = Date::parse(tape.root(), &mut errors);
         errors.finish(date)
     }
 
@@ -467,24 +470,27 @@ mod tests {
     fn text_takes_strings_and_numbers_and_enforces_the_length_limit() {
         let mut errors = Errors::new();
         assert_eq!(
-            Text::parse(&Json::parse_str("7.8").unwrap(), &mut errors, false)
+            Text::parse(Tape::parse_str("7.8").unwrap().root(), &mut errors, false)
                 .unwrap()
                 .as_str(),
             "7.8"
         );
         assert_eq!(
-            Text::parse(&Json::parse_str("\"USD\"").unwrap(), &mut errors, false)
-                .unwrap()
-                .as_str(),
+            Text::parse(
+                Tape::parse_str("\"USD\"").unwrap().root(),
+                &mut errors,
+                false
+            )
+            .unwrap()
+            .as_str(),
             "USD"
         );
         assert!(errors.finish(Some(())).is_ok());
         let mut errors = Errors::new();
-        assert!(Text::parse(&Json::Bool(true), &mut errors, false).is_none());
+        let yes = Tape::parse_str("true").unwrap();
+        assert!(Text::parse(yes.root(), &mut errors, false).is_none());
         assert_eq!(
-            Text::parse(&Json::Bool(true), &mut errors, true)
-                .unwrap()
-                .as_str(),
+            Text::parse(yes.root(), &mut errors, true).unwrap().as_str(),
             "true"
         );
         let at_limit = "é".repeat(MAX_VALUE_CHARS);
@@ -510,7 +516,7 @@ mod tests {
             "é€😀",
         ] {
             let json = Json::String(value.into());
-            let text = Text::parse(&json, &mut errors, false).unwrap();
+            let text = Text::parse(Tape::from_json(&json).root(), &mut errors, false).unwrap();
             assert_eq!(text.as_str(), value);
             assert_eq!(text, Text::new(value).unwrap());
             assert_eq!(text.clone().into_string(), value);
@@ -525,7 +531,8 @@ mod tests {
             (Number::Signed(i64::MIN), "-9223372036854775808"),
             (Number::Float(77.8), "77.8"),
         ] {
-            let text = Text::parse(&Json::Number(number), &mut errors, false).unwrap();
+            let json = Json::Number(number);
+            let text = Text::parse(Tape::from_json(&json).root(), &mut errors, false).unwrap();
             assert_eq!(text.as_str(), expected);
         }
         assert!(Text::new("a").unwrap() < Text::new("b".repeat(40)).unwrap());

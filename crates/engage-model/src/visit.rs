@@ -12,6 +12,7 @@ use crate::sde::{
     Cart, CustomerInfo, Lead, MarketingInfo, PersonalInfo, Purchase, RepeatRule, Sde, SdeType,
     SearchContent, ServiceActivity, Stamps, ViewedProduct, VisitorError,
 };
+use crate::tape::{Node, Tape};
 
 /// What a visit has reported so far, one slot per type.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -105,10 +106,15 @@ impl VisitSdes {
 
     /// Reads the form [`VisitSdes`] serializes to: `{"events": [history-shape SDEs]}`.
     pub fn from_json(json: &Json<'_>) -> Result<VisitSdes, Invalid> {
+        VisitSdes::read(Tape::from_json(json).root())
+    }
+
+    /// [`VisitSdes::from_json`] for a node of a tape.
+    pub fn read(json: Node<'_, '_>) -> Result<VisitSdes, Invalid> {
         let mut errors = Errors::new();
         let events = ObjReader::new(json, &mut errors).and_then(|mut r| {
             let events = r.field("events", &mut errors, |events, e| {
-                array(events, e, |item, e| match Sde::from_history(item) {
+                array(events, e, |item, e| match Sde::read_history(item) {
                     Ok((sde, _)) => Some(sde),
                     Err(invalid) => {
                         e.absorb(invalid);

@@ -3,8 +3,8 @@
 //! the invalid ones quarantine entries with their errors (absolute JSON pointers into the
 //! body). This function sees raw network bytes: it must never panic (a fuzz target runs it).
 
-use engage_model::json::Json;
-use engage_model::{FieldError, Invalid, OfferEvent, Sde, MAX_VALUE_CHARS};
+use engage_model::tape::Items;
+use engage_model::{FieldError, Invalid, Node, OfferEvent, Sde, Tape, View, MAX_VALUE_CHARS};
 use engage_store::{NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, VisitContext};
 use serde::Serialize;
 
@@ -64,17 +64,18 @@ pub fn parse_collect_body(
     user_agent: Option<&str>,
     max_items: usize,
 ) -> Result<CollectBatch, BodyError> {
-    let json = Json::parse(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
-    let Json::Object(members) = &json else {
+    let tape = Tape::parse(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
+    let json = tape.root();
+    let Some(members) = json.members() else {
         return Err(BodyError::Invalid(Invalid::single(
             "",
             format!("expected an object with `visitorId`, `sessionId`, `pageId`, `events` and `sdes`, found {}", json.kind()),
         )));
     };
     let mut errors = Vec::new();
-    for (i, (key, _)) in members.iter().enumerate() {
+    for (i, (key, _)) in members.enumerate() {
         let known = matches!(
-            key.as_ref(),
+            key,
             "visitorId" | "sessionId" | "pageId" | "page" | "events" | "sdes"
         );
         if !known {
@@ -82,19 +83,19 @@ pub fn parse_collect_body(
                 pointer(&[key]),
                 format!("unknown field `{key}`, expected `visitorId`, `sessionId`, `pageId`, `page`, `events` or `sdes`"),
             ));
-        } else if members[..i].iter().any(|(k, _)| k == key) {
+        } else if members.take(i).any(|(k, _)| k == key) {
             errors.push(FieldError::new(
                 pointer(&[key]),
                 format!("duplicate member `{key}`"),
             ));
         }
     }
-    let visitor_id = required_id(&json, "visitorId", &mut errors);
-    let session_id = required_id(&json, "sessionId", &mut errors);
-    let page_id = required_id(&json, "pageId", &mut errors);
+    let visitor_id = required_id(json, "visitorId", &mut errors);
+    let session_id = required_id(json, "sessionId", &mut errors);
+    let page_id = required_id(json, "pageId", &mut errors);
     let page = json.get("page").and_then(|p| parse_page(p, &mut errors));
-    let events = item_array(&json, "events", &mut errors);
-    let sdes = item_array(&json, "sdes", &mut errors);
+    let events = item_array(json, "events", &mut errors);
+    let sdes = item_array(json, "sdes", &mut errors);
     let found = events.len() + sdes.len();
     if found > max_items {
         return Err(BodyError::TooManyItems {
@@ -126,14 +127,9 @@ pub fn parse_collect_body(
     // Built only when something is rejected: the common batch never needs it.
     let mut context = None;
     let items = events
-        .iter()
         .map(|item| (QuarantineKind::Event, item))
         .enumerate()
-        .chain(
-            sdes.iter()
-                .map(|item| (QuarantineKind::Sde, item))
-                .enumerate(),
-        );
+        .chain(sdes.map(|item| (QuarantineKind::Sde, item)).enumerate());
     for (index, (kind, item)) in items {
         let invalid = match kind {
             QuarantineKind::Event => match parse_event_item(item) {
@@ -181,7 +177,7 @@ pub fn visit_context_json(visit: &VisitContext) -> serde_json::Value {
 fn quarantine(
     kind: QuarantineKind,
     index: usize,
-    item: &Json<'_>,
+    item: Node<'_, '_>,
     context: &serde_json::Value,
     invalid: Invalid,
 ) -> NewQuarantine {
@@ -194,9 +190,9 @@ fn quarantine(
         index: Some(index),
         client_id: item
             .get("id")
-            .and_then(Json::as_str)
+            .and_then(Node::as_str)
             .map(|id| truncate(id, MAX_ID_CHARS)),
-        raw: item.to_value().to_string(),
+        raw: item.to_json().to_value().to_string(),
         context: context.clone(),
         errors: invalid
             .within(&pointer(&[array, &index.to_string()]))
@@ -205,11 +201,11 @@ fn quarantine(
 }
 
 /// Validates one `events[i]`: `{"id", "time"?, "appName", "eventName", "data"}`.
-pub fn parse_event_item(item: &Json<'_>) -> Result<NewEvent, Invalid> {
+pub fn parse_event_item(item: Node<'_, '_>) -> Result<NewEvent, Invalid> {
     let mut errors = Vec::new();
     let client_id = item_id(item, &mut errors);
     let client_time_ms = item_time(item, &mut errors);
-    let event = match OfferEvent::from_json(item, &["id", "time"]) {
+    let event = match OfferEvent::read(item, &["id", "time"]) {
         Ok(event) => Some(event),
         Err(invalid) => {
             errors.extend(invalid.errors);
@@ -227,9 +223,9 @@ pub fn parse_event_item(item: &Json<'_>) -> Result<NewEvent, Invalid> {
 }
 
 /// Validates one `sdes[i]`: `{"id", "time"?, "sde": {page-shape SDE}}`.
-pub fn parse_sde_item(item: &Json<'_>) -> Result<NewSde, Invalid> {
+pub fn parse_sde_item(item: Node<'_, '_>) -> Result<NewSde, Invalid> {
     let mut errors = Vec::new();
-    let Json::Object(members) = item else {
+    let Some(members) = item.members() else {
         return Err(Invalid::single(
             "",
             format!(
@@ -239,7 +235,7 @@ pub fn parse_sde_item(item: &Json<'_>) -> Result<NewSde, Invalid> {
         ));
     };
     for (key, _) in members {
-        if !matches!(key.as_ref(), "id" | "time" | "sde") {
+        if !matches!(key, "id" | "time" | "sde") {
             errors.push(FieldError::new(
                 pointer(&[key]),
                 format!("unknown field `{key}`, expected `id`, `time` or `sde`"),
@@ -256,7 +252,7 @@ pub fn parse_sde_item(item: &Json<'_>) -> Result<NewSde, Invalid> {
             ));
             None
         }
-        Some(sde) => match Sde::from_page(sde) {
+        Some(sde) => match Sde::read_page(sde) {
             Ok(sde) => Some(sde),
             Err(invalid) => {
                 errors.extend(invalid.within("/sde").errors);
@@ -274,11 +270,9 @@ pub fn parse_sde_item(item: &Json<'_>) -> Result<NewSde, Invalid> {
     }
 }
 
-fn item_id(item: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<String> {
+fn item_id(item: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<String> {
     match item.get("id") {
-        Some(Json::String(id)) if !id.is_empty() && id.chars().count() <= MAX_ID_CHARS => {
-            Some(id.to_string())
-        }
+        Some(id) if id.as_str().is_some_and(valid_id) => id.as_str().map(str::to_owned),
         Some(other) => {
             errors.push(FieldError::new(
                 "/id",
@@ -299,10 +293,16 @@ fn item_id(item: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<String> {
     }
 }
 
-fn item_time(item: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<i64> {
-    match item.get("time")? {
-        Json::Null => None,
-        Json::Number(n) => match n.as_u64().and_then(|t| i64::try_from(t).ok()) {
+/// A client id: 1 to [`MAX_ID_CHARS`] characters.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_ID_CHARS
+}
+
+fn item_time(item: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<i64> {
+    let time = item.get("time")?;
+    match time.view() {
+        View::Null => None,
+        View::Number(n) => match n.as_u64().and_then(|t| i64::try_from(t).ok()) {
             Some(t) => Some(t),
             None => {
                 errors.push(FieldError::new(
@@ -312,28 +312,27 @@ fn item_time(item: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<i64> {
                 None
             }
         },
-        other => {
+        _ => {
             errors.push(FieldError::new(
                 "/time",
-                format!("expected epoch milliseconds, found {}", other.kind()),
+                format!("expected epoch milliseconds, found {}", time.kind()),
             ));
             None
         }
     }
 }
 
-fn required_id(json: &Json<'_>, key: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    match json.get(key) {
-        Some(Json::String(id)) if !id.is_empty() && id.chars().count() <= MAX_ID_CHARS => {
-            Some(id.to_string())
-        }
-        Some(Json::Number(n)) => Some(n.to_string()),
-        Some(other) => {
+fn required_id(json: Node<'_, '_>, key: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    let value = json.get(key);
+    match value.map(Node::view) {
+        Some(View::String(id)) if valid_id(id) => Some(id.to_string()),
+        Some(View::Number(n)) => Some(n.to_string()),
+        Some(_) => {
             errors.push(FieldError::new(
                 pointer(&[key]),
                 format!(
                     "expected a string of 1-{MAX_ID_CHARS} characters, found {}",
-                    other.kind()
+                    value.map_or("nothing", Node::kind)
                 ),
             ));
             None
@@ -345,9 +344,9 @@ fn required_id(json: &Json<'_>, key: &str, errors: &mut Vec<FieldError>) -> Opti
     }
 }
 
-fn parse_page(json: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<PageView> {
-    let Json::Object(members) = json else {
-        if !matches!(json, Json::Null) {
+fn parse_page(json: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<PageView> {
+    let Some(members) = json.members() else {
+        if !json.is_null() {
             errors.push(FieldError::new(
                 "/page",
                 format!("expected an object, found {}", json.kind()),
@@ -358,16 +357,16 @@ fn parse_page(json: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<PageView>
     let mut page = PageView::default();
     for (key, value) in members {
         let path = pointer(&["page", key]);
-        let slot = match key.as_ref() {
+        let slot = match key {
             "url" => &mut page.url,
             "referrer" => &mut page.referrer,
             "title" => &mut page.title,
             "sections" => {
-                match value {
-                    Json::Array(items) if items.len() <= MAX_SECTIONS => {
-                        for (i, s) in items.iter().enumerate() {
-                            match s {
-                                Json::String(s) if s.chars().count() <= 256 => {
+                match value.view() {
+                    View::Array(items) if items.len() <= MAX_SECTIONS => {
+                        for (i, s) in items.enumerate() {
+                            match s.view() {
+                                View::String(s) if s.chars().count() <= 256 => {
                                     page.sections.push(s.to_string())
                                 }
                                 _ => errors.push(FieldError::new(
@@ -377,10 +376,10 @@ fn parse_page(json: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<PageView>
                             }
                         }
                     }
-                    Json::String(s) if s.chars().count() <= 256 => {
+                    View::String(s) if s.chars().count() <= 256 => {
                         page.sections.push(s.to_string())
                     }
-                    Json::Null => {}
+                    View::Null => {}
                     _ => errors.push(FieldError::new(
                         path,
                         format!("expected an array of at most {MAX_SECTIONS} section names"),
@@ -398,38 +397,41 @@ fn parse_page(json: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<PageView>
                 continue;
             }
         };
-        match value {
-            Json::String(s) if s.chars().count() <= MAX_VALUE_CHARS => *slot = Some(s.to_string()),
-            Json::String(_) => errors.push(FieldError::new(
+        match value.view() {
+            View::String(s) if s.chars().count() <= MAX_VALUE_CHARS => *slot = Some(s.to_string()),
+            View::String(_) => errors.push(FieldError::new(
                 path,
                 format!("at most {MAX_VALUE_CHARS} characters are allowed"),
             )),
-            Json::Null => {}
-            other => errors.push(FieldError::new(
+            View::Null => {}
+            _ => errors.push(FieldError::new(
                 path,
-                format!("expected a string, found {}", other.kind()),
+                format!("expected a string, found {}", value.kind()),
             )),
         }
     }
     Some(page)
 }
 
-fn item_array<'j, 'a>(
-    json: &'j Json<'a>,
+/// The items of `events` or `sdes`; none when it is absent, null or not an array.
+fn item_array<'t, 'a>(
+    json: Node<'t, 'a>,
     key: &str,
     errors: &mut Vec<FieldError>,
-) -> &'j [Json<'a>] {
-    match json.get(key) {
-        Some(Json::Array(items)) => items,
-        None | Some(Json::Null) => &[],
-        Some(other) => {
-            errors.push(FieldError::new(
-                pointer(&[key]),
-                format!("expected an array, found {}", other.kind()),
-            ));
-            &[]
-        }
+) -> Items<'t, 'a> {
+    let value = json.get(key);
+    match value.map(Node::view) {
+        Some(View::Array(items)) => return items,
+        None | Some(View::Null) => {}
+        Some(_) => errors.push(FieldError::new(
+            pointer(&[key]),
+            format!(
+                "expected an array, found {}",
+                value.map_or("nothing", Node::kind)
+            ),
+        )),
     }
+    Items::default()
 }
 
 fn pointer(tokens: &[&str]) -> String {

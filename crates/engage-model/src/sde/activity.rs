@@ -2,9 +2,9 @@
 //! Same field names in both shapes.
 
 use crate::error::Errors;
-use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::scalar::{Field, ServiceStatus, Text};
+use crate::tape::Node;
 use crate::write::{key, JsonOut, WriteJson};
 
 /// `lead.lead`: a sales lead the visitor became.
@@ -17,7 +17,7 @@ pub struct Lead {
 }
 
 impl Lead {
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Lead> {
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Lead> {
         let mut r = ObjReader::new(json, errors)?;
         let lead = Lead {
             topic: Field::text(&mut r, "topic", errors),
@@ -40,7 +40,7 @@ pub struct ServiceActivity {
 }
 
 impl ServiceActivity {
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<ServiceActivity> {
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<ServiceActivity> {
         let mut r = ObjReader::new(json, errors)?;
         let service = ServiceActivity {
             topic: Field::text(&mut r, "topic", errors),
@@ -64,7 +64,7 @@ pub struct VisitorError {
 }
 
 impl VisitorError {
-    pub(crate) fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<VisitorError> {
+    pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<VisitorError> {
         let mut r = ObjReader::new(json, errors)?;
         let error = VisitorError {
             context_id: Field::text(&mut r, "contextId", errors),

@@ -6,7 +6,7 @@ use crate::read::{array, ObjReader};
 use crate::scalar::{Field, Text};
 use crate::write::{key, JsonOut, WriteJson};
 
-use crate::json::Json;
+use crate::tape::Node;
 
 /// One product as a cart, a purchase or a product view reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,7 +20,7 @@ pub struct Product {
 }
 
 impl Product {
-    fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Product> {
+    fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Product> {
         let mut r = ObjReader::new(json, errors)?;
         let product = Product {
             name: Field::text(&mut r, "name", errors),
@@ -46,7 +46,7 @@ pub struct ProductLine {
 }
 
 impl ProductLine {
-    fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<ProductLine> {
+    fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<ProductLine> {
         let mut r = ObjReader::new(json, errors)?;
         let line = ProductLine {
             product: Field::read(&mut r, &["product"], errors, Product::parse),
@@ -84,7 +84,7 @@ impl Cart {
         }
     }
 
-    fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Cart> {
+    fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Cart> {
         let mut r = ObjReader::new(json, errors)?;
         let cart = Cart::read(&mut r, errors);
         r.finish(errors, Cart::FIELDS);

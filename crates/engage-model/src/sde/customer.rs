@@ -3,9 +3,9 @@
 
 use super::Shape;
 use crate::error::{Errors, Token};
-use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::scalar::{days_in_month, Channel, Date, Field, Text};
+use crate::tape::Node;
 use crate::write::{key, JsonOut, WriteJson};
 
 /// `ctmrinfo.info` on the page, `customerInfo.customerInfo` in history.
@@ -34,7 +34,7 @@ pub struct CustomerInfo {
 
 impl CustomerInfo {
     pub(crate) fn parse(
-        json: &Json<'_>,
+        json: Node<'_, '_>,
         shape: Shape,
         errors: &mut Errors,
     ) -> Option<CustomerInfo> {
@@ -102,7 +102,7 @@ pub struct MarketingInfo {
 
 impl MarketingInfo {
     pub(crate) fn parse(
-        json: &Json<'_>,
+        json: Node<'_, '_>,
         shape: Shape,
         errors: &mut Errors,
     ) -> Option<MarketingInfo> {
@@ -146,7 +146,7 @@ pub struct PersonalInfo {
 
 impl PersonalInfo {
     pub(crate) fn parse(
-        json: &Json<'_>,
+        json: Node<'_, '_>,
         shape: Shape,
         errors: &mut Errors,
     ) -> Option<PersonalInfo> {
@@ -199,7 +199,7 @@ pub struct Age {
 }
 
 impl Age {
-    fn parse(json: &Json<'_>, shape: Shape, errors: &mut Errors) -> Option<Age> {
+    fn parse(json: Node<'_, '_>, shape: Shape, errors: &mut Errors) -> Option<Age> {
         let mut r = ObjReader::new(json, errors)?;
         let keys = [
             shape.key("age", "customerAgeInYears"),
@@ -267,7 +267,7 @@ pub struct Contact {
 }
 
 impl Contact {
-    fn parse(json: &Json<'_>, shape: Shape, errors: &mut Errors) -> Option<Contact> {
+    fn parse(json: Node<'_, '_>, shape: Shape, errors: &mut Errors) -> Option<Contact> {
         match shape {
             Shape::Page => Contact::parse_fields(json, errors),
             Shape::History => {
@@ -283,7 +283,7 @@ impl Contact {
         }
     }
 
-    fn parse_fields(json: &Json<'_>, errors: &mut Errors) -> Option<Contact> {
+    fn parse_fields(json: Node<'_, '_>, errors: &mut Errors) -> Option<Contact> {
         let mut r = ObjReader::new(json, errors)?;
         let contact = Contact {
             email: Field::text(&mut r, "email", errors),
@@ -303,7 +303,7 @@ pub struct Address {
 }
 
 impl Address {
-    fn parse(json: &Json<'_>, errors: &mut Errors) -> Option<Address> {
+    fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Address> {
         let mut r = ObjReader::new(json, errors)?;
         let address = Address {
             country: Field::text(&mut r, "country", errors),

@@ -19,6 +19,7 @@ use crate::error::{Errors, Invalid, Token};
 use crate::json::Json;
 use crate::read::ObjReader;
 use crate::scalar::{describe, parse_uint};
+use crate::tape::{Node, Tape, View};
 use crate::write::{key, JsonOut, WriteJson};
 
 /// Which of the two shapes an input is in.
@@ -206,26 +207,41 @@ impl Sde {
     }
 
     /// Reads the page shape: `{"type": "ctmrinfo", "info": {...}}`.
-    pub fn from_page(json: &Json<'_>) -> Result<Sde, Invalid> {
+    pub fn read_page(json: Node<'_, '_>) -> Result<Sde, Invalid> {
         let mut errors = Errors::new();
         let sde = parse_page(json, &mut errors);
         errors.finish(sde)
     }
 
     /// Reads the history shape: `{"customerInfo": {"serverTimeStamp": "...", "customerInfo": {...}}}`.
-    pub fn from_history(json: &Json<'_>) -> Result<(Sde, Stamps), Invalid> {
+    pub fn read_history(json: Node<'_, '_>) -> Result<(Sde, Stamps), Invalid> {
         let mut errors = Errors::new();
         let sde = parse_history(json, &mut errors);
         errors.finish(sde)
     }
 
     /// Reads either shape: an object with `type` is page shape, anything else history shape.
-    pub fn from_either(json: &Json<'_>) -> Result<(Sde, Stamps), Invalid> {
+    pub fn read_either(json: Node<'_, '_>) -> Result<(Sde, Stamps), Invalid> {
         if json.get("type").is_some() {
-            Sde::from_page(json).map(|sde| (sde, Stamps::default()))
+            Sde::read_page(json).map(|sde| (sde, Stamps::default()))
         } else {
-            Sde::from_history(json)
+            Sde::read_history(json)
         }
+    }
+
+    /// [`Sde::read_page`] for a tree.
+    pub fn from_page(json: &Json<'_>) -> Result<Sde, Invalid> {
+        Sde::read_page(Tape::from_json(json).root())
+    }
+
+    /// [`Sde::read_history`] for a tree.
+    pub fn from_history(json: &Json<'_>) -> Result<(Sde, Stamps), Invalid> {
+        Sde::read_history(Tape::from_json(json).root())
+    }
+
+    /// [`Sde::read_either`] for a tree.
+    pub fn from_either(json: &Json<'_>) -> Result<(Sde, Stamps), Invalid> {
+        Sde::read_either(Tape::from_json(json).root())
     }
 
     /// The attribute in history shape, with its times, ready to serialize.
@@ -234,7 +250,7 @@ impl Sde {
     }
 }
 
-fn parse_page(json: &Json<'_>, errors: &mut Errors) -> Option<Sde> {
+fn parse_page(json: Node<'_, '_>, errors: &mut Errors) -> Option<Sde> {
     let mut r = ObjReader::new(json, errors)?;
     let sde_type = match r.take("type") {
         None => {
@@ -278,12 +294,13 @@ fn parse_page(json: &Json<'_>, errors: &mut Errors) -> Option<Sde> {
     sde
 }
 
-fn parse_history(json: &Json<'_>, errors: &mut Errors) -> Option<(Sde, Stamps)> {
-    let Json::Object(members) = json else {
+fn parse_history(json: Node<'_, '_>, errors: &mut Errors) -> Option<(Sde, Stamps)> {
+    let View::Object(mut members) = json.view() else {
         errors.here(format!("expected an SDE object, found {}", json.kind()));
         return None;
     };
-    let Some(((key, inner), rest)) = members.split_first() else {
+    let all = members;
+    let Some((key, inner)) = members.next() else {
         errors.here(format!(
             "expected an SDE: a history-shape object with one member, {HISTORY_KEYS}, or a page-shape object with `type`"
         ));
@@ -291,8 +308,8 @@ fn parse_history(json: &Json<'_>, errors: &mut Errors) -> Option<(Sde, Stamps)> 
     };
     let sde = parse_history_member(key, inner, errors);
     // One attribute per object: whatever follows the first member is reported where it is.
-    for (i, (other, _)) in rest.iter().enumerate() {
-        let repeated = members[..=i].iter().any(|(k, _)| k == other);
+    for (i, (other, _)) in members.enumerate() {
+        let repeated = all.take(i + 1).any(|(k, _)| k == other);
         errors.nested(Token::Key(other), |e| {
             if repeated {
                 e.here(format!("duplicate member `{other}`"));
@@ -307,7 +324,11 @@ fn parse_history(json: &Json<'_>, errors: &mut Errors) -> Option<(Sde, Stamps)> 
 }
 
 /// The one member of a history-shape SDE: `"<historyKey>": {...}`.
-fn parse_history_member(key: &str, inner: &Json<'_>, errors: &mut Errors) -> Option<(Sde, Stamps)> {
+fn parse_history_member(
+    key: &str,
+    inner: Node<'_, '_>,
+    errors: &mut Errors,
+) -> Option<(Sde, Stamps)> {
     let Some(sde_type) = SdeType::from_history_key(key) else {
         errors.nested(Token::Key(key), |e| {
             e.here(format!("unknown SDE `{key}`, expected {HISTORY_KEYS}"))
@@ -374,7 +395,7 @@ fn read_flat(sde_type: SdeType, r: &mut ObjReader<'_, '_>, errors: &mut Errors) 
 
 fn parse_body(
     sde_type: SdeType,
-    json: &Json<'_>,
+    json: Node<'_, '_>,
     shape: Shape,
     errors: &mut Errors,
 ) -> Option<Sde> {

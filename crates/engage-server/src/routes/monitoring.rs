@@ -8,8 +8,8 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engage_model::json::Json;
 use engage_model::{EngagementAttribute, FieldError, Invalid};
+use engage_model::{Node, Tape, View};
 use engage_store::{
     ClientProperties, IngestBatch, NewEvent, NewSde, PageView, SessionLookup, VisitContext,
 };
@@ -332,9 +332,14 @@ async fn report(
     };
     require_session(&state, &account_id, &vid, &sid).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let page_id = Json::parse(&bytes)
+    let page_id = Tape::parse(&bytes)
         .ok()
-        .and_then(|j| j.get("pageId").and_then(Json::as_str).map(str::to_owned))
+        .and_then(|t| {
+            t.root()
+                .get("pageId")
+                .and_then(Node::as_str)
+                .map(str::to_owned)
+        })
         .filter(|p| !p.is_empty() && p.chars().count() <= MAX_ID_CHARS)
         .unwrap_or_else(new_id);
     let visit = VisitContext {
@@ -390,9 +395,9 @@ async fn record_call(
     visit: VisitContext,
 ) -> Result<(StatusCode, VisitIds, Option<String>), MonitoringError> {
     let received_ms = now_ms();
-    let parsed = Json::parse(bytes)
+    let parsed = Tape::parse(bytes)
         .map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))
-        .and_then(|json| parse_call_body(&json, call, &visit));
+        .and_then(|tape| parse_call_body(tape.root(), call, &visit));
     let CallItems {
         page,
         client,
@@ -467,11 +472,11 @@ pub struct CallItems {
 
 /// The page view and items of a Monitoring API body, or every problem in it.
 pub fn parse_call_body(
-    json: &Json<'_>,
+    json: Node<'_, '_>,
     call: Call,
     visit: &VisitContext,
 ) -> Result<CallItems, Invalid> {
-    let Json::Object(members) = json else {
+    let Some(members) = json.members() else {
         return Err(Invalid::single(
             "",
             format!("expected an object, found {}", json.kind()),
@@ -489,7 +494,7 @@ pub fn parse_call_body(
         Call::Report => &["pageId", "engagementAttributes"],
     };
     for (key, _) in members {
-        if !known.contains(&key.as_ref()) {
+        if !known.contains(&key) {
             errors.push(FieldError::new(
                 format!("/{key}"),
                 format!(
@@ -501,11 +506,11 @@ pub fn parse_call_body(
     }
     let mut page = None;
     if let Some(entry_points) = json.get("entryPoints") {
-        match entry_points {
-            Json::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    match item {
-                        Json::String(url) if url.len() <= 8192 => {
+        match entry_points.view() {
+            View::Array(items) => {
+                for (i, item) in items.enumerate() {
+                    match item.view() {
+                        View::String(url) if url.len() <= 8192 => {
                             page.get_or_insert_with(PageView::default)
                                 .url
                                 .get_or_insert_with(|| url.to_string());
@@ -517,9 +522,9 @@ pub fn parse_call_body(
                     }
                 }
             }
-            other => errors.push(FieldError::new(
+            _ => errors.push(FieldError::new(
                 "/entryPoints",
-                format!("expected an array, found {}", other.kind()),
+                format!("expected an array, found {}", entry_points.kind()),
             )),
         }
     }
@@ -528,11 +533,12 @@ pub fn parse_call_body(
         .and_then(|props| client_properties(props, &mut errors));
     let mut events = Vec::new();
     let mut sdes = Vec::new();
-    match json.get("engagementAttributes") {
-        None | Some(Json::Null) => {}
-        Some(Json::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                match EngagementAttribute::from_json(item) {
+    let attributes = json.get("engagementAttributes");
+    match attributes.map(Node::view) {
+        None | Some(View::Null) => {}
+        Some(View::Array(items)) => {
+            for (i, item) in items.enumerate() {
+                match EngagementAttribute::read(item) {
                     Ok(EngagementAttribute::Impression(impression)) => events.push(NewEvent {
                         client_id: new_id(),
                         client_time_ms: None,
@@ -549,9 +555,12 @@ pub fn parse_call_body(
                 }
             }
         }
-        Some(other) => errors.push(FieldError::new(
+        Some(_) => errors.push(FieldError::new(
             "/engagementAttributes",
-            format!("expected an array, found {}", other.kind()),
+            format!(
+                "expected an array, found {}",
+                attributes.map_or("nothing", Node::kind)
+            ),
         )),
     }
     if errors.is_empty() {
@@ -567,8 +576,11 @@ pub fn parse_call_body(
 }
 
 /// `clientProperties`, checked; the IP address is checked but not kept.
-fn client_properties(props: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<ClientProperties> {
-    let Json::Object(members) = props else {
+fn client_properties(
+    props: Node<'_, '_>,
+    errors: &mut Vec<FieldError>,
+) -> Option<ClientProperties> {
+    let Some(members) = props.members() else {
         errors.push(FieldError::new(
             "/clientProperties",
             format!("expected an object, found {}", props.kind()),
@@ -579,13 +591,13 @@ fn client_properties(props: &Json<'_>, errors: &mut Vec<FieldError>) -> Option<C
     for (key, value) in members {
         let path = format!("/clientProperties/{key}");
         let text = || value.as_str().map(str::to_owned);
-        match (key.as_ref(), value) {
-            ("deviceFamily", Json::String(f)) if matches!(f.as_ref(), "DESKTOP" | "TABLET" | "MOBILE") => {
+        match (key, value.view()) {
+            ("deviceFamily", View::String(f)) if matches!(f, "DESKTOP" | "TABLET" | "MOBILE") => {
                 client.device_family = text();
             }
             ("deviceFamily", _) => errors.push(FieldError::new(path, "expected DESKTOP, TABLET or MOBILE")),
-            ("appVersion" | "ipAddress" | "os" | "osVersion", Json::String(s)) if s.len() <= 256 => {
-                match key.as_ref() {
+            ("appVersion" | "ipAddress" | "os" | "osVersion", View::String(s)) if s.len() <= 256 => {
+                match key {
                     "appVersion" => client.app_version = text(),
                     "os" => client.os = text(),
                     "osVersion" => client.os_version = text(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use engage_model::json::Json;
+use engage_model::Tape;
 use engage_store::{
     IngestBatch, PageView, QuarantineEntry, QuarantineKind, QuarantineQuery, VisitContext,
 };
@@ -154,12 +154,12 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
     match entry.kind {
         QuarantineKind::Event | QuarantineKind::Sde => {
             let visit = visit_from_context(&entry.context)?;
-            let json = Json::parse(entry.raw.as_bytes()).ok()?;
+            let tape = Tape::parse(entry.raw.as_bytes()).ok()?;
             let mut batch = empty(Some(visit));
             if entry.kind == QuarantineKind::Event {
-                batch.events.push(parse_event_item(&json).ok()?);
+                batch.events.push(parse_event_item(tape.root()).ok()?);
             } else {
-                batch.sdes.push(parse_sde_item(&json).ok()?);
+                batch.sdes.push(parse_sde_item(tape.root()).ok()?);
             }
             Some(batch)
         }
@@ -171,8 +171,8 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
                 _ => Call::Engagement,
             };
             let visit = visit_from_context(&entry.context)?;
-            let json = Json::parse(entry.raw.as_bytes()).ok()?;
-            let items = parse_call_body(&json, call, &visit).ok()?;
+            let tape = Tape::parse(entry.raw.as_bytes()).ok()?;
+            let items = parse_call_body(tape.root(), call, &visit).ok()?;
             let mut batch = empty(Some(VisitContext {
                 page: items.page,
                 client: items.client.or(visit.client),
