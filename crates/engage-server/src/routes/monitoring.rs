@@ -592,7 +592,7 @@ fn client_properties(
         let path = format!("/clientProperties/{key}");
         let text = || value.as_str().map(str::to_owned);
         match (key, value.view()) {
-            ("deviceFamily", View::String(f)) if matches!(f, "DESKTOP" | "TABLET" | "MOBILE") => {
+            ("deviceFamily", View::String("DESKTOP" | "TABLET" | "MOBILE")) => {
                 client.device_family = text();
             }
             ("deviceFamily", _) => errors.push(FieldError::new(path, "expected DESKTOP, TABLET or MOBILE")),
