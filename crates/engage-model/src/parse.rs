@@ -369,11 +369,15 @@ impl<'a> Parser<'a> {
         Ok(value)
     }
 
-    fn digits(&mut self) -> usize {
+    /// Skips the digits at the current position, adding them to `mantissa` (wrapping:
+    /// `count` says how many there were, so the caller knows when it overflowed).
+    fn digits(&mut self, mantissa: &mut u64, count: &mut usize) -> usize {
         let start = self.pos;
-        while let Some(b'0'..=b'9') = self.peek() {
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
             self.pos += 1;
         }
+        *count += self.pos - start;
         self.pos - start
     }
 
@@ -384,46 +388,67 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         }
         let int_start = self.pos;
+        // Every digit, integer and fraction part, as one integer: exact up to 19 digits.
+        let (mut mantissa, mut count) = (0u64, 0usize);
         match self.peek() {
             Some(b'0') => {
                 self.pos += 1;
+                count = 1;
                 if let Some(b'0'..=b'9') = self.peek() {
                     return Err(self.error("invalid number"));
                 }
             }
             Some(b'1'..=b'9') => {
-                self.digits();
+                self.digits(&mut mantissa, &mut count);
             }
             Some(_) => return Err(self.error("invalid number")),
             None => return Err(self.error("EOF while parsing a value")),
         }
         let int_end = self.pos;
         let mut integral = true;
+        let mut fraction_digits = 0;
         if self.peek() == Some(b'.') {
             integral = false;
             self.pos += 1;
-            if self.digits() == 0 {
+            fraction_digits = self.digits(&mut mantissa, &mut count);
+            if fraction_digits == 0 {
                 return Err(match self.peek() {
                     None => self.error("EOF while parsing a value"),
                     Some(_) => self.error("invalid number"),
                 });
             }
         }
+        let mut exponent = 0i64;
         if let Some(b'e' | b'E') = self.peek() {
             integral = false;
             self.pos += 1;
+            let sign = match self.peek() {
+                Some(b'-') => -1,
+                _ => 1,
+            };
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
             }
-            if self.digits() == 0 {
+            let exponent_start = self.pos;
+            while let Some(d @ b'0'..=b'9') = self.peek() {
+                exponent = (exponent * 10 + i64::from(d - b'0')).min(1_000_000);
+                self.pos += 1;
+            }
+            if self.pos == exponent_start {
                 return Err(match self.peek() {
                     None => self.error("EOF while parsing a value"),
                     Some(_) => self.error("invalid number"),
                 });
             }
+            exponent *= sign;
         }
         if integral {
-            if let Some(magnitude) = parse_u64(&self.bytes[int_start..int_end]) {
+            let magnitude = if count <= 19 {
+                Some(mantissa)
+            } else {
+                parse_u64(&self.bytes[int_start..int_end])
+            };
+            if let Some(magnitude) = magnitude {
                 match (negative, magnitude) {
                     (false, n) => return Ok(Number::Unsigned(n)),
                     // serde_json reads `-0` as the float -0.0.
@@ -435,6 +460,18 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        let scale = exponent - fraction_digits as i64;
+        if count <= 19 && mantissa <= 1 << 53 && scale.unsigned_abs() < POWERS_OF_TEN.len() as u64 {
+            // Both operands are exact, so the one rounding of IEEE multiplication or
+            // division gives the correctly rounded result (Clinger's fast path).
+            let power = POWERS_OF_TEN[scale.unsigned_abs() as usize];
+            let magnitude = if scale < 0 {
+                mantissa as f64 / power
+            } else {
+                mantissa as f64 * power
+            };
+            return Ok(Number::Float(if negative { -magnitude } else { magnitude }));
+        }
         // The grammar checked above is a subset of what `f64::from_str` takes, and its
         // result is correctly rounded.
         match self.text[start..self.pos].parse::<f64>() {
@@ -443,6 +480,12 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+/// The powers of ten a double holds exactly.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /// The position of the first `"`, `\` or control character (below 0x20) in `bytes` from
 /// `from` on, or the length: where a JSON string ends or needs escaping. Eight bytes at a
@@ -539,6 +582,43 @@ mod tests {
             "01", "1.", ".5", "1e", "-", "+1", "1e400", "-1e400", "0x10", "1.e3",
         ] {
             assert!(parse_str(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path for short decimals gives the correctly rounded double, exactly as
+        /// the standard library's parser does, sign of zero included.
+        #[test]
+        fn decimals_parse_to_the_same_double_as_the_standard_library(
+            negative: bool,
+            int in "0|[1-9][0-9]{0,19}",
+            fraction in proptest::option::of("[0-9]{1,20}"),
+            exponent in proptest::option::of(-330i32..330),
+        ) {
+            let mut text = format!("{}{int}", if negative { "-" } else { "" });
+            if let Some(fraction) = &fraction {
+                text.push('.');
+                text.push_str(fraction);
+            }
+            if let Some(exponent) = exponent {
+                text.push_str(&format!("e{exponent}"));
+            }
+            let expected = text.parse::<f64>().unwrap();
+            match parse_str(&text) {
+                Ok(Json::Number(Number::Float(f))) => {
+                    proptest::prop_assert_eq!(f.to_bits(), expected.to_bits(), "{}", text)
+                }
+                Ok(Json::Number(Number::Unsigned(n))) => {
+                    proptest::prop_assert!(fraction.is_none() && exponent.is_none());
+                    proptest::prop_assert_eq!(n.to_string(), int)
+                }
+                Ok(Json::Number(Number::Signed(n))) => {
+                    proptest::prop_assert!(fraction.is_none() && exponent.is_none());
+                    proptest::prop_assert_eq!(n.to_string(), format!("-{int}"))
+                }
+                Ok(other) => proptest::prop_assert!(false, "{text} parsed as {other:?}"),
+                Err(e) => proptest::prop_assert!(!expected.is_finite(), "{text}: {e}"),
+            }
         }
     }
 
