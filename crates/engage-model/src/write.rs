@@ -38,7 +38,9 @@ impl JsonOut<'_> {
         self.0.push('}');
     }
 
-    /// A member's name, after a comma unless it is the object's first.
+    /// A member's name, after a comma unless it is the object's first. Inlined, so that
+    /// copying the name is a copy of a constant.
+    #[inline(always)]
     pub(crate) fn key(&mut self, key: Key) {
         if !self.0.ends_with('{') {
             self.0.push(',');
@@ -58,12 +60,14 @@ impl JsonOut<'_> {
     }
 
     /// A member holding `value`.
+    #[inline(always)]
     pub(crate) fn member<T: WriteJson + ?Sized>(&mut self, key: Key, value: &T) {
         self.key(key);
         value.write_json(self);
     }
 
     /// A member for a field: left out when absent, `null` when null.
+    #[inline(always)]
     pub(crate) fn field<T: WriteJson>(&mut self, key: Key, field: &Field<T>) {
         match field {
             Field::Absent => {}
