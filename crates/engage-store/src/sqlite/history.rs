@@ -21,7 +21,7 @@
 
 use std::sync::OnceLock;
 
-use engage_model::{EngagementType, Json, SdeType};
+use engage_model::{EngagementType, Node, SdeType, Tape, View};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::Value;
@@ -148,27 +148,27 @@ const NOT_SEARCHED: &[&str] = &[
 /// An attribute's searchable values (not member names, not [`NOT_SEARCHED`] members), as
 /// the text the search index holds.
 pub(crate) fn search_text(history: &str) -> String {
-    fn push(value: &Json<'_>, out: &mut String) {
-        match value {
-            Json::String(s) => {
-                if !out.is_empty() {
-                    out.push_str(" ; ");
-                }
-                out.push_str(s);
+    fn push(value: Node<'_, '_>, out: &mut String) {
+        let mut text = |s: &str| {
+            if !out.is_empty() {
+                out.push_str(" ; ");
             }
-            Json::Number(n) => push(&Json::String(n.to_string().into()), out),
-            Json::Array(items) => items.iter().for_each(|v| push(v, out)),
-            Json::Object(members) => members
-                .iter()
-                .filter(|(k, _)| !NOT_SEARCHED.contains(&&**k))
+            out.push_str(s);
+        };
+        match value.view() {
+            View::String(s) => text(s),
+            View::Number(n) => text(&n.to_string()),
+            View::Array(items) => items.for_each(|v| push(v, out)),
+            View::Object(members) => members
+                .filter(|(k, _)| !NOT_SEARCHED.contains(k))
                 .for_each(|(_, v)| push(v, out)),
-            Json::Bool(_) | Json::Null => {}
+            View::Bool(_) | View::Null => {}
         }
     }
-    // The model's parser, not `serde_json::Value`: no map per object, strings borrowed.
+    // The model's tape, not `serde_json::Value`: no map per object, strings borrowed.
     let mut out = String::new();
-    if let Ok(value) = Json::parse_str(history) {
-        push(&value, &mut out);
+    if let Ok(tape) = Tape::parse_str(history) {
+        push(tape.root(), &mut out);
     }
     out
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use engage_model::{
-    AgentState, ConfKey, EngagementType, FieldError, Json, OfferData, OfferEvent, OfferEventName,
-    Sde, VisitSdes, LP_OFFERS,
+    AgentState, ConfKey, EngagementType, FieldError, OfferData, OfferEvent, OfferEventName, Sde,
+    Tape, VisitSdes, LP_OFFERS,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
@@ -219,8 +219,8 @@ pub(crate) fn visit(
 }
 
 fn history_sde(text: &str) -> Result<Sde, StoreError> {
-    let json = Json::parse_str(text).map_err(|e| corrupt(format!("attribute: {e}")))?;
-    Sde::from_history(&json)
+    let tape = Tape::parse_str(text).map_err(|e| corrupt(format!("attribute: {e}")))?;
+    Sde::read_history(tape.root())
         .map(|(sde, _)| sde)
         .map_err(|e| corrupt(format!("attribute: {e}")))
 }
