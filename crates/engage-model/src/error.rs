@@ -100,20 +100,28 @@ impl Errors {
     }
 
     /// Runs `f` for the child at `token`; what it reports is placed under that token.
+    #[inline(always)]
     pub(crate) fn nested<T>(&mut self, token: Token<'_>, f: impl FnOnce(&mut Self) -> T) -> T {
         let start = self.list.len();
         let out = f(self);
         if self.list.len() > start {
-            let mut prefix = String::new();
-            match token {
-                Token::Key(k) => push_pointer_token(&mut prefix, k),
-                Token::Index(i) => push_pointer_token(&mut prefix, &i.to_string()),
-            }
-            for error in &mut self.list[start..] {
-                error.path.insert_str(0, &prefix);
-            }
+            self.place_under(token, start);
         }
         out
+    }
+
+    /// Puts what was reported from `start` on under `token`: off the success path.
+    #[cold]
+    #[inline(never)]
+    fn place_under(&mut self, token: Token<'_>, start: usize) {
+        let mut prefix = String::new();
+        match token {
+            Token::Key(k) => push_pointer_token(&mut prefix, k),
+            Token::Index(i) => push_pointer_token(&mut prefix, &i.to_string()),
+        }
+        for error in &mut self.list[start..] {
+            error.path.insert_str(0, &prefix);
+        }
     }
 
     /// The value parsed, or everything that was wrong with it.

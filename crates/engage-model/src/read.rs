@@ -55,6 +55,7 @@ impl<'t, 'a> ObjReader<'t, 'a> {
 
     /// A member named `key`, marked as read. When the name is repeated, which one is
     /// taken does not matter: the others are reported as duplicates.
+    #[inline(always)]
     pub(crate) fn take(&mut self, key: &str) -> Option<Node<'t, 'a>> {
         let (i, at, after) = match self.expected() {
             Some((name, after)) if same(name, key) => (self.next, self.next_at, after),
@@ -104,6 +105,7 @@ impl<'t, 'a> ObjReader<'t, 'a> {
     }
 
     /// Reads `key` with `parse`, reporting its problems under `/key`.
+    #[inline(always)]
     pub(crate) fn field<T>(
         &mut self,
         key: &'static str,

@@ -145,15 +145,19 @@ impl<T> Field<T> {
 
     /// Reads an optional, nullable member: `null` is kept as null, anything else goes
     /// through `parse`. Problems leave the field absent; they are in `errors`.
+    #[inline(always)]
     pub(crate) fn read<'j, 'a>(
         reader: &mut ObjReader<'j, 'a>,
         keys: &[&'static str],
         errors: &mut Errors,
         parse: impl FnOnce(Node<'j, 'a>, &mut Errors) -> Option<T>,
     ) -> Field<T> {
-        let parse = |json: Node<'j, 'a>, e: &mut Errors| match json.view() {
-            View::Null => Some(Field::Null),
-            _ => parse(json, e).map(Field::Set),
+        let parse = |json: Node<'j, 'a>, e: &mut Errors| {
+            if json.is_null() {
+                Some(Field::Null)
+            } else {
+                parse(json, e).map(Field::Set)
+            }
         };
         let read = match keys {
             [key] => reader.field(key, errors, parse),
@@ -165,6 +169,7 @@ impl<T> Field<T> {
 
 impl Field<Text> {
     /// An alphanumeric member (string or number).
+    #[inline(always)]
     pub(crate) fn text(
         reader: &mut ObjReader<'_, '_>,
         key: &'static str,
@@ -174,6 +179,7 @@ impl Field<Text> {
     }
 
     /// An alphanumeric member that also takes a boolean (`resolved`, `statusInStock`, ...).
+    #[inline(always)]
     pub(crate) fn flag(
         reader: &mut ObjReader<'_, '_>,
         key: &'static str,
@@ -183,6 +189,7 @@ impl Field<Text> {
     }
 
     /// An alphanumeric member with several accepted spellings (`currency`/`Currency`).
+    #[inline(always)]
     pub(crate) fn text_any(
         reader: &mut ObjReader<'_, '_>,
         keys: &[&'static str],
