@@ -1,9 +1,10 @@
 //! A borrowed JSON tree that keeps object keys in input order and strings without
 //! copying where the input has no escapes.
 //!
-//! The validators walk this tree rather than `serde_json::Value` because it is cheaper to
-//! build (no map per object, no allocation per unescaped string) and because keeping
-//! duplicate keys lets them be reported instead of silently dropped.
+//! It is built from a [`Tape`](crate::Tape), which is what the validators read; the tree
+//! is for callers that construct values or keep them (tests, configuration). Like the
+//! tape, and unlike `serde_json::Value`, it keeps duplicate keys so they can be reported
+//! instead of silently dropped.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -63,7 +64,8 @@ impl fmt::Display for Number {
 }
 
 impl<'a> Json<'a> {
-    /// Parses one JSON document. Trailing non-whitespace is an error.
+    /// Parses one JSON document (onto a tape, then into a tree). Trailing non-whitespace
+    /// is an error.
     pub fn parse(input: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
         crate::parse::parse_bytes(input).map(crate::Tape::into_json)
     }

@@ -1,6 +1,8 @@
 //! The Engage vocabulary: what the tag, apps and the history API say, validated once.
 //!
-//! - [`json`]: the borrowed JSON tree every validator walks, and its parser (`parse`).
+//! - [`tape`]: a parsed document as one flat token list, what every validator reads, and
+//!   its parser (`parse`).
+//! - [`json`]: the same document as a tree, for callers that build or keep one.
 //! - [`error`]: [`FieldError`] and [`Invalid`], every problem at a JSON pointer.
 //! - [`scalar`]: attribute values ([`Text`], [`Field`]), value sets and dates (SPEC §3.2).
 //! - [`event`]: the `LP_OFFERS` lifecycle events and their invariants (SPEC §1).
