@@ -79,7 +79,7 @@ impl<'t, 'a> ObjReader<'t, 'a> {
     /// looking from the expected member on and then from the start.
     fn find(&self, key: &str) -> Option<(usize, usize, usize)> {
         // Most misses are optional fields left out, asked for after everything was read.
-        if self.read.count_ones() as usize == self.len {
+        if self.all_read() {
             return None;
         }
         let (mut i, mut at) = (self.next, self.next_at);
@@ -94,6 +94,13 @@ impl<'t, 'a> ObjReader<'t, 'a> {
             (i, at) = (i + 1, after);
         }
         None
+    }
+
+    /// Whether every member was taken (without counting bits: the target has no `popcnt`
+    /// instruction by default).
+    fn all_read(&self) -> bool {
+        let all = u64::MAX >> (MAX_MEMBERS - self.len.max(1));
+        self.len == 0 || self.read == all
     }
 
     /// The first of several accepted spellings of one member, with the spelling found.
@@ -139,7 +146,7 @@ impl<'t, 'a> ObjReader<'t, 'a> {
     /// Reports every member that was not read: unknown, or a repeat of one that was.
     /// `expected` is only formatted when there is something to report.
     pub(crate) fn finish(&self, errors: &mut Errors, expected: impl std::fmt::Display) {
-        if self.read.count_ones() as usize == self.len {
+        if self.all_read() {
             return;
         }
         for (i, (key, _)) in self.members.enumerate() {
