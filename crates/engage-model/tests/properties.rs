@@ -17,8 +17,8 @@ mod common;
 
 use common::*;
 use engage_model::{
-    Document, EngagementAttribute, Invalid, Json, OfferEvent, OfferEventName, Sde, Stamps,
-    VisitSdes,
+    Document, EngagementAttribute, Invalid, Json, Node, OfferEvent, OfferEventName, Sde, Stamps,
+    Tape, VisitSdes,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -1233,6 +1233,40 @@ proptest! {
         prop_assert_eq!(&ours, &value);
         let pretty = serde_json::to_string_pretty(&value).unwrap();
         prop_assert_eq!(Json::parse(pretty.as_bytes()).unwrap().to_value(), value);
+    }
+
+    #[test]
+    fn a_tape_reads_as_its_tree_and_finds_every_member_the_tree_finds(value in arbitrary_json()) {
+        fn same(node: Node<'_, '_>, tree: &Json<'_>) -> Result<(), TestCaseError> {
+            prop_assert_eq!(node.kind(), tree.kind());
+            match tree {
+                Json::Object(members) => {
+                    prop_assert_eq!(node.members().map(|m| m.len()), Some(members.len()));
+                    for ((key, child), (tape_key, tape_child)) in members.iter().zip(node.members().unwrap()) {
+                        prop_assert_eq!(key.as_ref(), tape_key);
+                        same(tape_child, child)?;
+                        // The first member of that name, as the tree finds it.
+                        let found = node.get(key).map(Node::to_json);
+                        prop_assert_eq!(found.as_ref(), tree.get(key));
+                    }
+                }
+                Json::Array(items) => {
+                    prop_assert_eq!(node.items().map(|i| i.len()), Some(items.len()));
+                    for (item, tape_item) in items.iter().zip(node.items().unwrap()) {
+                        same(tape_item, item)?;
+                    }
+                }
+                other => prop_assert_eq!(&node.to_json(), other),
+            }
+            Ok(())
+        }
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let tree = Json::parse_str(&text).unwrap();
+        let tape = Tape::parse_str(&text).unwrap();
+        same(tape.root(), &tree)?;
+        let laid_out = Tape::from_json(&tree);
+        prop_assert_eq!(&laid_out.root().to_json(), &tree);
+        prop_assert_eq!(tape.into_json(), tree);
     }
 
     #[test]
