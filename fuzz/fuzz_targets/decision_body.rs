@@ -8,15 +8,16 @@ use engage_server::decision::Targeting;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(json) = engage_model::Json::parse(data) else {
+    let Ok(tape) = engage_model::Tape::parse(data) else {
         return;
     };
-    if let Ok(request) = parse_decision_body(&json, 500) {
+    let json = tape.root();
+    if let Ok(request) = parse_decision_body(json, 500) {
         assert!(request.sections.len() <= 100);
         assert!(request.sdes.len() <= 500);
     }
     let mut problems = Problems::default();
-    match Targeting::parse(&json, "/targeting", &mut problems) {
+    match Targeting::parse(json, "/targeting", &mut problems) {
         Some(targeting) => {
             assert!(problems.errors.is_empty());
             let stored = targeting.to_json();

@@ -17,7 +17,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use engage_model::{AgentState, EngagementType, Json, Sde, VisitSdes};
+use engage_model::{AgentState, EngagementType, Sde, Tape, VisitSdes};
 use engage_server::decision::request::parse_decision_body;
 use engage_server::decision::{decision_answer, AccountSnapshot, PageView};
 use engage_store::{Campaign, CampaignFields, Engagement, EngagementContent, EngagementDefinition};
@@ -121,7 +121,7 @@ fn stored_visit() -> VisitSdes {
     ]
     .iter()
     .fold(VisitSdes::default(), |state, text| {
-        state.with(Sde::from_page(&Json::parse_str(text).unwrap()).unwrap())
+        state.with(Sde::read_page(Tape::parse_str(text).unwrap().root()).unwrap())
     })
 }
 
@@ -141,8 +141,8 @@ fn bench(c: &mut Criterion) {
     assert_eq!(snapshot.len(), ENGAGEMENTS as usize);
     let stored = stored_visit();
 
-    let json = Json::parse_str(BODY).unwrap();
-    let request = parse_decision_body(&json, 500).unwrap();
+    let tape = Tape::parse_str(BODY).unwrap();
+    let request = parse_decision_body(tape.root(), 500).unwrap();
     let sdes = request
         .sdes
         .iter()
@@ -169,8 +169,8 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("page_view", |b| {
         b.iter(|| {
-            let json = Json::parse_str(black_box(BODY)).unwrap();
-            let request = parse_decision_body(&json, 500).unwrap();
+            let tape = Tape::parse_str(black_box(BODY)).unwrap();
+            let request = parse_decision_body(tape.root(), 500).unwrap();
             let sdes = request
                 .sdes
                 .into_iter()

@@ -6,8 +6,7 @@
 //! nothing would tell the caller. Every problem is reported at once; body problems at
 //! JSON pointers, query problems at `?name`. Pure, and total over any bytes.
 
-use engage_model::json::Json;
-use engage_model::SdeType;
+use engage_model::{Node, SdeType, Tape, View};
 use engage_store::{InteractionFilters, InteractionQuery, Outcome, SortField, SortKey, TextSearch};
 
 use crate::collect_body::MAX_ID_CHARS;
@@ -95,10 +94,10 @@ impl Search {
 /// Reads a search from its decoded query pairs and its body. Malformed JSON is its own
 /// error; everything else wrong is one `invalid_request` listing every problem.
 pub fn parse_search(query_pairs: &[(String, String)], body: &[u8]) -> Result<Search, ApiError> {
-    let json = Json::parse(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let tape = Tape::parse(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let mut problems = Problems::default();
     let params = parse_params(query_pairs, &mut problems);
-    let filters = parse_filters(&json, &mut problems);
+    let filters = parse_filters(tape.root(), &mut problems);
     match (params, filters) {
         (Some(params), Some(filters)) if problems.is_empty() => Ok(Search { params, filters }),
         _ => Err(ApiError::invalid_all("search", problems.errors)),
@@ -270,7 +269,7 @@ fn percent_encode_into(out: &mut String, text: &str) {
 // ---------------------------------------------------------------- the body
 
 /// The body's filters; `None` when any is wrong (reported).
-pub fn parse_filters(json: &Json<'_>, problems: &mut Problems) -> Option<InteractionFilters> {
+pub fn parse_filters(json: Node<'_, '_>, problems: &mut Problems) -> Option<InteractionFilters> {
     let before = problems.errors.len();
     let members = object(json, "", &BODY_MEMBERS, problems)?;
     let start = parse_start(&members, problems);
@@ -342,16 +341,16 @@ fn parse_start(members: &Members<'_, '_>, problems: &mut Problems) -> Option<(u6
 }
 
 /// An interaction id: a string, or a number written as its digits.
-fn id_text(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<String> {
-    match json {
-        Json::Number(n) if n.as_u64().is_some() => Some(n.to_string()),
-        Json::String(_) => string(json, path, MAX_ID_CHARS, problems),
-        other => {
+fn id_text(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<String> {
+    match json.view() {
+        View::Number(n) if n.as_u64().is_some() => Some(n.to_string()),
+        View::String(_) => string(json, path, MAX_ID_CHARS, problems),
+        _ => {
             problems.add(
                 path,
                 format!(
                     "expected an interaction id (a string), found {}",
-                    describe(other)
+                    describe(json)
                 ),
             );
             None
@@ -360,10 +359,10 @@ fn id_text(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Strin
 }
 
 /// A campaign or engagement id: a whole number, or a string of its digits (SPEC §1).
-fn numeric_id(json: &Json<'_>, path: &str, what: &str, problems: &mut Problems) -> Option<u64> {
-    let id = match json {
-        Json::Number(n) => n.as_u64(),
-        Json::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+fn numeric_id(json: Node<'_, '_>, path: &str, what: &str, problems: &mut Problems) -> Option<u64> {
+    let id = match json.view() {
+        View::Number(n) => n.as_u64(),
+        View::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         _ => None,
     };
     if id.is_none() {
@@ -383,13 +382,13 @@ fn list<T>(
     members: &Members<'_, '_>,
     key: &str,
     problems: &mut Problems,
-    item: impl Fn(&Json<'_>, &str, &mut Problems) -> Option<T>,
+    item: impl Fn(Node<'_, '_>, &str, &mut Problems) -> Option<T>,
 ) -> Vec<T> {
     let path = members.path(key);
     let Some(value) = members.get(key) else {
         return Vec::new();
     };
-    let Json::Array(values) = value else {
+    let Some(values) = value.items() else {
         problems.add(&path, format!("expected an array, found {}", value.kind()));
         return Vec::new();
     };
@@ -404,13 +403,12 @@ fn list<T>(
         return Vec::new();
     }
     values
-        .iter()
         .enumerate()
         .filter_map(|(i, v)| item(v, &index(&path, i), problems))
         .collect()
 }
 
-fn outcome(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Outcome> {
+fn outcome(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Outcome> {
     let found = json.as_str().and_then(Outcome::from_name);
     if found.is_none() {
         problems.add(
@@ -456,7 +454,7 @@ fn parse_keyword(members: &Members<'_, '_>, problems: &mut Problems) -> Option<T
 }
 
 /// `ea.<history key>`: one of the ten attribute types (SPEC §5).
-fn search_area(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<SdeType> {
+fn search_area(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<SdeType> {
     let found = json.as_str().and_then(|name| {
         SdeType::ALL
             .into_iter()

@@ -2,8 +2,8 @@
 //! members are errors) and typed members, every problem collected at its JSON pointer.
 
 use engage_model::error::push_pointer_token;
-use engage_model::json::{Json, Number};
-use engage_model::{EngagementType, FieldError};
+use engage_model::json::Number;
+use engage_model::{EngagementType, FieldError, Node, View};
 
 /// The problems found so far in one body.
 #[derive(Debug, Default)]
@@ -35,18 +35,18 @@ pub fn index(path: &str, i: usize) -> String {
 }
 
 /// An object's members, checking that each is one of `known` and appears once.
-pub fn object<'j, 'a>(
-    json: &'j Json<'a>,
+pub fn object<'t, 'a>(
+    json: Node<'t, 'a>,
     path: &str,
     known: &[&str],
     problems: &mut Problems,
-) -> Option<Members<'j, 'a>> {
-    let Json::Object(members) = json else {
+) -> Option<Members<'t, 'a>> {
+    let Some(members) = json.members() else {
         problems.add(path, format!("expected an object, found {}", json.kind()));
         return None;
     };
-    for (i, (key, _)) in members.iter().enumerate() {
-        if !known.contains(&key.as_ref()) {
+    for (i, (key, _)) in members.enumerate() {
+        if !known.contains(&key) {
             problems.add(
                 &child(path, key),
                 format!(
@@ -58,7 +58,7 @@ pub fn object<'j, 'a>(
                         .join(", ")
                 ),
             );
-        } else if members[..i].iter().any(|(k, _)| k == key) {
+        } else if members.take(i).any(|(k, _)| k == key) {
             problems.add(&child(path, key), format!("duplicate member `{key}`"));
         }
     }
@@ -70,15 +70,15 @@ pub fn object<'j, 'a>(
 
 /// The members of an object checked by [`object`].
 #[derive(Clone)]
-pub struct Members<'j, 'a> {
-    json: &'j Json<'a>,
+pub struct Members<'t, 'a> {
+    json: Node<'t, 'a>,
     path: String,
 }
 
-impl<'j, 'a> Members<'j, 'a> {
+impl<'t, 'a> Members<'t, 'a> {
     /// The member, unless absent or `null`.
-    pub fn get(&self, key: &str) -> Option<&'j Json<'a>> {
-        self.json.get(key).filter(|v| !matches!(v, Json::Null))
+    pub fn get(&self, key: &str) -> Option<Node<'t, 'a>> {
+        self.json.get(key).filter(|v| !v.is_null())
     }
 
     pub fn path(&self, key: &str) -> String {
@@ -124,10 +124,10 @@ impl<'j, 'a> Members<'j, 'a> {
     }
 
     pub fn optional_bool(&self, key: &str, problems: &mut Problems) -> Option<bool> {
-        match self.get(key) {
+        match self.get(key).map(|v| (v, v.view())) {
             None => None,
-            Some(Json::Bool(b)) => Some(*b),
-            Some(other) => {
+            Some((_, View::Bool(b))) => Some(b),
+            Some((other, _)) => {
                 problems.add(
                     &self.path(key),
                     format!("expected true or false, found {}", other.kind()),
@@ -140,12 +140,12 @@ impl<'j, 'a> Members<'j, 'a> {
 
 /// A string of 1 to `max_chars` characters, surrounding space trimmed.
 pub fn string(
-    json: &Json<'_>,
+    json: Node<'_, '_>,
     path: &str,
     max_chars: usize,
     problems: &mut Problems,
 ) -> Option<String> {
-    let Json::String(s) = json else {
+    let Some(s) = json.as_str() else {
         problems.add(path, format!("expected a string, found {}", json.kind()));
         return None;
     };
@@ -167,14 +167,14 @@ pub fn string(
 
 /// A whole number in `range`, given as a number or a string of digits.
 pub fn uint(
-    json: &Json<'_>,
+    json: Node<'_, '_>,
     path: &str,
     range: std::ops::RangeInclusive<u64>,
     problems: &mut Problems,
 ) -> Option<u64> {
-    let n = match json {
-        Json::Number(n) => n.as_u64(),
-        Json::String(s)
+    let n = match json.view() {
+        View::Number(n) => n.as_u64(),
+        View::String(s)
             if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
         {
             s.parse().ok()
@@ -199,34 +199,34 @@ pub fn uint(
 }
 
 /// A JSON number as `f64` (for numeric comparisons).
-pub fn number(json: &Json<'_>) -> Option<f64> {
-    match json {
-        Json::Number(Number::Unsigned(n)) => Some(*n as f64),
-        Json::Number(Number::Signed(n)) => Some(*n as f64),
-        Json::Number(Number::Float(f)) => Some(*f),
+pub fn number(json: Node<'_, '_>) -> Option<f64> {
+    match json.view() {
+        View::Number(Number::Unsigned(n)) => Some(n as f64),
+        View::Number(Number::Signed(n)) => Some(n as f64),
+        View::Number(Number::Float(f)) => Some(f),
         _ => None,
     }
 }
 
 /// A value as error messages show it: short scalars verbatim, the rest by kind.
-pub fn describe(json: &Json<'_>) -> String {
-    match json {
-        Json::Number(n) => n.to_string(),
-        Json::String(s) if s.chars().count() <= 40 => format!("\"{s}\""),
-        Json::Bool(b) => b.to_string(),
-        other => other.kind().to_owned(),
+pub fn describe(json: Node<'_, '_>) -> String {
+    match json.view() {
+        View::Number(n) => n.to_string(),
+        View::String(s) if s.chars().count() <= 40 => format!("\"{s}\""),
+        View::Bool(b) => b.to_string(),
+        _ => json.kind().to_owned(),
     }
 }
 
 /// An `engagementType` (a number, or a one-digit string): one of the six formats.
 pub fn engagement_type(
-    json: &Json<'_>,
+    json: Node<'_, '_>,
     path: &str,
     problems: &mut Problems,
 ) -> Option<EngagementType> {
-    let found = match json {
-        Json::Number(n) => n.as_u64().and_then(EngagementType::from_code),
-        Json::String(s) if s.len() == 1 => s.parse().ok().and_then(EngagementType::from_code),
+    let found = match json.view() {
+        View::Number(n) => n.as_u64().and_then(EngagementType::from_code),
+        View::String(s) if s.len() == 1 => s.parse().ok().and_then(EngagementType::from_code),
         _ => None,
     };
     if found.is_none() {

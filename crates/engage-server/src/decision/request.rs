@@ -1,8 +1,7 @@
 //! The decision route's request body, read strictly (pure: the benchmark and the route
 //! share it).
 
-use engage_model::json::Json;
-use engage_model::Sde;
+use engage_model::{Node, Sde, View};
 
 use super::input::{index, object, Problems};
 use crate::collect_body::{MAX_ID_CHARS, MAX_SECTIONS};
@@ -26,7 +25,10 @@ pub struct DecisionRequest {
 
 /// Reads a decision body. Envelope problems are errors; an attribute that does not
 /// validate is skipped, so one bad push does not hide every engagement.
-pub fn parse_decision_body(json: &Json<'_>, max_sdes: usize) -> Result<DecisionRequest, Problems> {
+pub fn parse_decision_body(
+    json: Node<'_, '_>,
+    max_sdes: usize,
+) -> Result<DecisionRequest, Problems> {
     let mut problems = Problems::default();
     let members = object(
         json,
@@ -45,17 +47,17 @@ pub fn parse_decision_body(json: &Json<'_>, max_sdes: usize) -> Result<DecisionR
     let visitor_id = members.required_string("visitorId", MAX_ID_CHARS, &mut problems);
     let session_id = members.required_string("sessionId", MAX_ID_CHARS, &mut problems);
     members.optional_string("pageId", MAX_ID_CHARS, &mut problems);
-    let url = match members.get("url") {
+    let url = match members.get("url").map(|v| (v, v.view())) {
         None => String::new(),
-        Some(Json::String(s)) if s.chars().count() <= MAX_URL_CHARS => s.to_string(),
-        Some(Json::String(_)) => {
+        Some((_, View::String(s))) if s.chars().count() <= MAX_URL_CHARS => s.to_owned(),
+        Some((_, View::String(_))) => {
             problems.add(
                 &members.path("url"),
                 format!("longer than {MAX_URL_CHARS} characters"),
             );
             String::new()
         }
-        Some(other) => {
+        Some((other, _)) => {
             problems.add(
                 &members.path("url"),
                 format!("expected a string, found {}", other.kind()),
@@ -67,28 +69,28 @@ pub fn parse_decision_body(json: &Json<'_>, max_sdes: usize) -> Result<DecisionR
     // most 256 characters; empty names name nothing.
     let mut sections = Vec::new();
     let section_error = "expected a section name, a string of at most 256 characters";
-    match members.get("sections") {
+    match members.get("sections").map(Node::view) {
         None => {}
-        Some(Json::Array(items)) if items.len() > MAX_SECTIONS => problems.add(
+        Some(View::Array(items)) if items.len() > MAX_SECTIONS => problems.add(
             &members.path("sections"),
             format!(
                 "{} sections, at most {MAX_SECTIONS} are allowed",
                 items.len()
             ),
         ),
-        Some(Json::Array(items)) => {
+        Some(View::Array(items)) => {
             let path = members.path("sections");
-            for (i, item) in items.iter().enumerate() {
-                match item {
-                    Json::String(s) if s.chars().count() <= MAX_SECTION_CHARS => {
-                        sections.extend((!s.trim().is_empty()).then(|| s.to_string()));
+            for (i, item) in items.enumerate() {
+                match item.as_str() {
+                    Some(s) if s.chars().count() <= MAX_SECTION_CHARS => {
+                        sections.extend((!s.trim().is_empty()).then(|| s.to_owned()));
                     }
                     _ => problems.add(&index(&path, i), section_error),
                 }
             }
         }
-        Some(Json::String(s)) if s.chars().count() <= MAX_SECTION_CHARS => {
-            sections.extend((!s.trim().is_empty()).then(|| s.to_string()));
+        Some(View::String(s)) if s.chars().count() <= MAX_SECTION_CHARS => {
+            sections.extend((!s.trim().is_empty()).then(|| s.to_owned()));
         }
         Some(_) => problems.add(
             &members.path("sections"),
@@ -96,15 +98,15 @@ pub fn parse_decision_body(json: &Json<'_>, max_sdes: usize) -> Result<DecisionR
         ),
     }
     let mut sdes = Vec::new();
-    match members.get("sdes") {
+    match members.get("sdes").map(|v| (v, v.view())) {
         None => {}
-        Some(Json::Array(items)) if items.len() > max_sdes => problems.add(
+        Some((_, View::Array(items))) if items.len() > max_sdes => problems.add(
             &members.path("sdes"),
             format!("{} attributes, at most {max_sdes} are allowed", items.len()),
         ),
-        Some(Json::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                match Sde::from_page(item) {
+        Some((_, View::Array(items))) => {
+            for (i, item) in items.enumerate() {
+                match Sde::read_page(item) {
                     Ok(sde) => sdes.push(sde),
                     Err(invalid) => {
                         tracing::debug!(index = i, errors = %invalid, "decision: attribute skipped")
@@ -112,7 +114,7 @@ pub fn parse_decision_body(json: &Json<'_>, max_sdes: usize) -> Result<DecisionR
                 }
             }
         }
-        Some(other) => problems.add(
+        Some((other, _)) => problems.add(
             &members.path("sdes"),
             format!("expected an array, found {}", other.kind()),
         ),

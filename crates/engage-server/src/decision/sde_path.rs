@@ -562,11 +562,11 @@ fn visitor_error(e: &VisitorError, field: ErrorField, f: Visitor<'_>) -> bool {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use engage_model::{Json, Sde};
+    use engage_model::{Sde, Tape};
 
     fn state(page_sdes: &[&str]) -> VisitSdes {
         page_sdes.iter().fold(VisitSdes::default(), |s, text| {
-            s.with(Sde::from_page(&Json::parse_str(text).unwrap()).unwrap())
+            s.with(Sde::read_page(Tape::parse_str(text).unwrap().root()).unwrap())
         })
     }
 

@@ -1122,8 +1122,8 @@ mod tests {
     fn random_visit(r: &mut Lcg) -> VisitSdes {
         let mut sdes = VisitSdes::default();
         let mut push = |text: String| {
-            let json = engage_model::Json::parse_str(&text).unwrap();
-            sdes.record(engage_model::Sde::from_page(&json).unwrap());
+            let tape = engage_model::Tape::parse_str(&text).unwrap();
+            sdes.record(engage_model::Sde::read_page(tape.root()).unwrap());
         };
         if r.next(2) == 0 {
             push(format!(r#"{{"type":"cart","total":{}}}"#, r.next(5) * 50));

@@ -20,8 +20,7 @@
 //! fit their operator are errors at their JSON pointers. The parsed form evaluates without
 //! allocating and its [`Targeting::to_json`] is what is stored.
 
-use engage_model::json::Json;
-use engage_model::VisitSdes;
+use engage_model::{Node, Tape, View, VisitSdes};
 use regex::Regex;
 use serde_json::{json, Map, Value};
 
@@ -255,7 +254,7 @@ impl Condition {
 
 impl Targeting {
     /// Reads and checks a targeting object; `path` is its pointer in the request body.
-    pub fn parse(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Targeting> {
+    pub fn parse(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Targeting> {
         let before = problems.errors.len();
         let members = object(
             json,
@@ -275,22 +274,21 @@ impl Targeting {
         }
         if let Some(sdes) = members.get("sdes") {
             let path = members.path("sdes");
-            match sdes {
-                Json::Array(items) if items.len() > MAX_CONDITIONS => problems.add(
+            match sdes.view() {
+                View::Array(items) if items.len() > MAX_CONDITIONS => problems.add(
                     &path,
                     format!(
                         "{} conditions, at most {MAX_CONDITIONS} are allowed",
                         items.len()
                     ),
                 ),
-                Json::Array(items) => {
+                View::Array(items) => {
                     targeting.sdes = items
-                        .iter()
                         .enumerate()
                         .filter_map(|(i, item)| condition(item, &index(&path, i), problems))
                         .collect();
                 }
-                other => problems.add(&path, format!("expected an array, found {}", other.kind())),
+                _ => problems.add(&path, format!("expected an array, found {}", sdes.kind())),
             }
         }
         if let Some(frequency) = members.get("frequency") {
@@ -312,9 +310,9 @@ impl Targeting {
     /// Reads a targeting object that was stored by [`Targeting::to_json`].
     pub fn from_stored(value: &Value) -> Result<Targeting, String> {
         let text = value.to_string();
-        let json = Json::parse_str(&text).map_err(|e| e.to_string())?;
+        let tape = Tape::parse_str(&text).map_err(|e| e.to_string())?;
         let mut problems = Problems::default();
-        Targeting::parse(&json, "", &mut problems).ok_or_else(|| {
+        Targeting::parse(tape.root(), "", &mut problems).ok_or_else(|| {
             problems
                 .errors
                 .iter()
@@ -367,10 +365,10 @@ fn lists_json<T>(lists: &Lists<T>, item: impl Fn(&T) -> Value) -> Value {
 }
 
 fn lists<T>(
-    json: &Json<'_>,
+    json: Node<'_, '_>,
     path: &str,
     problems: &mut Problems,
-    item: impl Fn(&Json<'_>, &str, &mut Problems) -> Option<T>,
+    item: impl Fn(Node<'_, '_>, &str, &mut Problems) -> Option<T>,
 ) -> Lists<T> {
     let mut out = Lists::default();
     let Some(members) = object(json, path, &["include", "exclude"], problems) else {
@@ -381,19 +379,19 @@ fn lists<T>(
             continue;
         };
         let path = members.path(key);
-        match value {
-            Json::Array(items) if items.len() > MAX_LIST => problems.add(
+        match value.view() {
+            View::Array(items) if items.len() > MAX_LIST => problems.add(
                 &path,
                 format!("{} entries, at most {MAX_LIST} are allowed", items.len()),
             ),
-            Json::Array(items) => {
-                for (i, entry) in items.iter().enumerate() {
+            View::Array(items) => {
+                for (i, entry) in items.enumerate() {
                     if let Some(parsed) = item(entry, &index(&path, i), problems) {
                         list.push(parsed);
                     }
                 }
             }
-            other => problems.add(&path, format!("expected an array, found {}", other.kind())),
+            _ => problems.add(&path, format!("expected an array, found {}", value.kind())),
         }
     }
     out
@@ -401,8 +399,8 @@ fn lists<T>(
 
 const URL_KINDS: &str = "`contains`, `prefix` or `regex`";
 
-fn url_match(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<UrlMatch> {
-    let Json::Object(members) = json else {
+fn url_match(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<UrlMatch> {
+    let Some(members) = json.members() else {
         problems.add(
             path,
             format!(
@@ -412,7 +410,8 @@ fn url_match(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Url
         );
         return None;
     };
-    let [(kind, value)] = members.as_slice() else {
+    let mut first = members;
+    let (1, Some((kind, value))) = (members.len(), first.next()) else {
         problems.add(
             path,
             format!(
@@ -423,7 +422,7 @@ fn url_match(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Url
         return None;
     };
     let value_path = child(path, kind);
-    match kind.as_ref() {
+    match kind {
         "contains" => string_raw(value, &value_path, problems).map(UrlMatch::Contains),
         "prefix" => string_raw(value, &value_path, problems).map(UrlMatch::Prefix),
         "regex" => string_raw(value, &value_path, problems)
@@ -440,19 +439,19 @@ fn url_match(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Url
 }
 
 /// A pattern string, kept exactly as given (spaces can matter in a URL pattern).
-fn string_raw(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<String> {
-    match json {
-        Json::String(s) if s.is_empty() => {
+fn string_raw(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<String> {
+    match json.view() {
+        View::String("") => {
             problems.add(path, "must not be empty");
             None
         }
-        Json::String(s) if s.chars().count() > MAX_PATTERN_CHARS => {
+        View::String(s) if s.chars().count() > MAX_PATTERN_CHARS => {
             problems.add(path, format!("longer than {MAX_PATTERN_CHARS} characters"));
             None
         }
-        Json::String(s) => Some(s.to_string()),
-        other => {
-            problems.add(path, format!("expected a string, found {}", other.kind()));
+        View::String(s) => Some(s.to_owned()),
+        _ => {
+            problems.add(path, format!("expected a string, found {}", json.kind()));
             None
         }
     }
@@ -483,21 +482,21 @@ fn compile(source: &str, path: &str, problems: &mut Problems) -> Option<Regex> {
     }
 }
 
-fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Condition> {
+fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Condition> {
     let members = object(json, path, &["path", "op", "value"], problems)?;
-    let sde_path = match members.get("path") {
+    let sde_path = match members.get("path").map(|v| (v, v.view())) {
         None => {
             problems.add(&members.path("path"), "missing");
             None
         }
-        Some(Json::String(name)) => match SdePath::parse(name) {
+        Some((_, View::String(name))) => match SdePath::parse(name) {
             Ok(p) => Some(p),
             Err(message) => {
                 problems.add(&members.path("path"), message);
                 None
             }
         },
-        Some(other) => {
+        Some((other, _)) => {
             problems.add(
                 &members.path("path"),
                 format!("expected a string, found {}", other.kind()),
@@ -505,12 +504,12 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
             None
         }
     };
-    let op_name = match members.get("op") {
+    let op_name = match members.get("op").map(|v| (v, v.view())) {
         None => {
             problems.add(&members.path("op"), "missing");
             None
         }
-        Some(Json::String(name)) => match OPERATORS.iter().find(|o| **o == name.as_ref()) {
+        Some((_, View::String(name))) => match OPERATORS.iter().find(|o| **o == name) {
             Some(op) => Some(*op),
             None => {
                 problems.add(
@@ -523,7 +522,7 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
                 None
             }
         },
-        Some(other) => {
+        Some((other, _)) => {
             problems.add(
                 &members.path("op"),
                 format!("expected a string, found {}", other.kind()),
@@ -534,10 +533,10 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
     let op_name = op_name?;
     let value_path = members.path("value");
     let value = members.get("value");
-    let op = match (op_name, value) {
+    let op = match (op_name, value.map(|v| (v, v.view()))) {
         ("exists", None) => Some(Op::Exists(true)),
-        ("exists", Some(Json::Bool(b))) => Some(Op::Exists(*b)),
-        ("exists", Some(other)) => {
+        ("exists", Some((_, View::Bool(b)))) => Some(Op::Exists(b)),
+        ("exists", Some((other, _))) => {
             problems.add(
                 &value_path,
                 format!("`exists` takes true or false, found {}", other.kind()),
@@ -551,9 +550,9 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
             );
             None
         }
-        ("eq", Some(v)) => scalar(v, &value_path, problems).map(Op::Eq),
-        ("ne", Some(v)) => scalar(v, &value_path, problems).map(Op::Ne),
-        ("gt" | "gte" | "lt" | "lte", Some(v)) => match number(v).filter(|n| n.is_finite()) {
+        ("eq", Some((v, _))) => scalar(v, &value_path, problems).map(Op::Eq),
+        ("ne", Some((v, _))) => scalar(v, &value_path, problems).map(Op::Ne),
+        ("gt" | "gte" | "lt" | "lte", Some((v, _))) => match number(v).filter(|n| n.is_finite()) {
             Some(n) => Some(match op_name {
                 "gt" => Op::Gt(n),
                 "gte" => Op::Gte(n),
@@ -568,16 +567,17 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
                 None
             }
         },
-        ("contains" | "startsWith", Some(v)) => string(v, &value_path, MAX_PATTERN_CHARS, problems)
-            .map(|s| {
+        ("contains" | "startsWith", Some((v, _))) => {
+            string(v, &value_path, MAX_PATTERN_CHARS, problems).map(|s| {
                 if op_name == "contains" {
                     Op::Contains(Needle::new(&s))
                 } else {
                     Op::StartsWith(Needle::new(&s))
                 }
-            }),
-        ("in" | "notIn", Some(Json::Array(items)))
-            if items.is_empty() || items.len() > MAX_LIST =>
+            })
+        }
+        ("in" | "notIn", Some((_, View::Array(items))))
+            if items.len() == 0 || items.len() > MAX_LIST =>
         {
             problems.add(
                 &value_path,
@@ -585,10 +585,9 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
             );
             None
         }
-        ("in" | "notIn", Some(Json::Array(items))) => {
+        ("in" | "notIn", Some((_, View::Array(items)))) => {
             let before = problems.errors.len();
             let list: Vec<Scalar> = items
-                .iter()
                 .enumerate()
                 .filter_map(|(i, item)| scalar(item, &index(&value_path, i), problems))
                 .collect();
@@ -600,7 +599,7 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
                 }
             })
         }
-        ("in" | "notIn", Some(other)) => {
+        ("in" | "notIn", Some((other, _))) => {
             problems.add(
                 &value_path,
                 format!(
@@ -610,14 +609,14 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
             );
             None
         }
-        ("matches", Some(v)) => string_raw(v, &value_path, problems)
+        ("matches", Some((v, _))) => string_raw(v, &value_path, problems)
             .and_then(|source| compile(&source, &value_path, problems))
             .map(Op::Matches),
         (_, Some(_)) => None,
     };
     let (path, op) = (sde_path?, op?);
     let value = match value {
-        Some(v) => v.to_value(),
+        Some(v) => v.to_json().to_value(),
         None => Value::Bool(true),
     };
     Some(Condition {
@@ -628,23 +627,23 @@ fn condition(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Con
     })
 }
 
-fn scalar(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Scalar> {
-    match json {
-        Json::Number(_) => number(json).filter(|n| n.is_finite()).map(Scalar::Number),
-        Json::String(s) if s.chars().count() <= MAX_PATTERN_CHARS => {
+fn scalar(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Scalar> {
+    match json.view() {
+        View::Number(_) => number(json).filter(|n| n.is_finite()).map(Scalar::Number),
+        View::String(s) if s.chars().count() <= MAX_PATTERN_CHARS => {
             Some(Scalar::Text(Needle::new(s)))
         }
-        Json::String(_) => {
+        View::String(_) => {
             problems.add(path, format!("longer than {MAX_PATTERN_CHARS} characters"));
             None
         }
-        Json::Bool(b) => Some(Scalar::Text(Needle::new(if *b { "true" } else { "false" }))),
-        other => {
+        View::Bool(b) => Some(Scalar::Text(Needle::new(if b { "true" } else { "false" }))),
+        _ => {
             problems.add(
                 path,
                 format!(
                     "expected a string, a number or a boolean, found {}",
-                    other.kind()
+                    json.kind()
                 ),
             );
             None
@@ -659,9 +658,9 @@ mod tests {
     use engage_model::Sde;
 
     fn parse(text: &str) -> Result<Targeting, Vec<(String, String)>> {
-        let json = Json::parse_str(text).unwrap();
+        let tape = Tape::parse_str(text).unwrap();
         let mut problems = Problems::default();
-        Targeting::parse(&json, "/targeting", &mut problems).ok_or_else(|| {
+        Targeting::parse(tape.root(), "/targeting", &mut problems).ok_or_else(|| {
             problems
                 .errors
                 .into_iter()
@@ -680,7 +679,7 @@ mod tests {
 
     fn visit(page_sdes: &[&str]) -> VisitSdes {
         page_sdes.iter().fold(VisitSdes::default(), |s, text| {
-            s.with(Sde::from_page(&Json::parse_str(text).unwrap()).unwrap())
+            s.with(Sde::read_page(Tape::parse_str(text).unwrap().root()).unwrap())
         })
     }
 

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use engage_model::json::Json;
+use engage_model::{Node, Tape};
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
@@ -50,9 +50,9 @@ pub async fn put_origins(
 ) -> Result<Response, ApiError> {
     state.authorized_account(&account_id, &headers).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let json = Json::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let mut problems = Problems::default();
-    let origins = parse_origins(&json, &mut problems);
+    let origins = parse_origins(tape.root(), &mut problems);
     let origins = match origins {
         Some(origins) if problems.is_empty() => origins,
         _ => return Err(ApiError::invalid_all("origins", problems.errors)),
@@ -70,7 +70,7 @@ pub async fn put_origins(
 
 /// `{"allowedOrigins": [...]}`: each `"*"` or an origin as browsers send it in the
 /// `Origin` header (`scheme://host[:port]`, lowercase, no path), duplicates removed.
-fn parse_origins(json: &Json<'_>, problems: &mut Problems) -> Option<Vec<String>> {
+fn parse_origins(json: Node<'_, '_>, problems: &mut Problems) -> Option<Vec<String>> {
     let members = object(json, "", &["allowedOrigins"], problems)?;
     let Some(list) = members.get("allowedOrigins") else {
         problems.add(
@@ -79,7 +79,7 @@ fn parse_origins(json: &Json<'_>, problems: &mut Problems) -> Option<Vec<String>
         );
         return None;
     };
-    let Json::Array(items) = list else {
+    let Some(items) = list.items() else {
         problems.add("/allowedOrigins", "expected a list of origins");
         return None;
     };
@@ -91,7 +91,7 @@ fn parse_origins(json: &Json<'_>, problems: &mut Problems) -> Option<Vec<String>
         return None;
     }
     let mut origins: Vec<String> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.enumerate() {
         let path = index("/allowedOrigins", i);
         match item.as_str().map(check_origin) {
             Some(Ok(origin)) => {

@@ -8,8 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engage_model::json::Json;
-use engage_model::{AgentState, EngagementType};
+use engage_model::{AgentState, EngagementType, Node, Tape, View};
 use engage_store::{
     AppInstallation, Campaign, CampaignFields, Engagement, EngagementContent, EngagementDefinition,
 };
@@ -51,12 +50,12 @@ async fn parse_body<T>(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-    parse: impl FnOnce(&Json<'_>, &mut Problems) -> Option<T>,
+    parse: impl FnOnce(Node<'_, '_>, &mut Problems) -> Option<T>,
 ) -> Result<T, ApiError> {
     let bytes = read_body(headers, body, &state.limits, Accept::Json).await?;
-    let json = Json::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let mut problems = Problems::default();
-    let parsed = parse(&json, &mut problems);
+    let parsed = parse(tape.root(), &mut problems);
     match parsed {
         Some(value) if problems.is_empty() => Ok(value),
         _ => Err(ApiError::invalid_all("request", problems.errors)),
@@ -173,7 +172,7 @@ impl<'a> From<&'a Campaign> for CampaignBody<'a> {
 }
 
 /// `{"name", "goal"?, "priority"?, "enabled"?}`: what is left out takes its default.
-fn campaign_fields(json: &Json<'_>, problems: &mut Problems) -> Option<CampaignFields> {
+fn campaign_fields(json: Node<'_, '_>, problems: &mut Problems) -> Option<CampaignFields> {
     let members = object(json, "", &["name", "goal", "priority", "enabled"], problems)?;
     let name = members.required_string("name", MAX_NAME_CHARS, problems);
     let goal = members.optional_string("goal", MAX_GOAL_CHARS, problems);
@@ -356,10 +355,10 @@ const ENGAGEMENT_FIELDS: [&str; 8] = [
     "hideWhenOffline",
 ];
 
-fn agent_state(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<AgentState> {
-    let found = match json {
-        Json::Number(n) => n.as_u64().and_then(AgentState::from_code),
-        Json::String(s) if s.len() == 1 => s.parse().ok().and_then(AgentState::from_code),
+fn agent_state(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<AgentState> {
+    let found = match json.view() {
+        View::Number(n) => n.as_u64().and_then(AgentState::from_code),
+        View::String(s) if s.len() == 1 => s.parse().ok().and_then(AgentState::from_code),
         _ => None,
     };
     if found.is_none() {
@@ -374,7 +373,7 @@ fn agent_state(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<A
     found
 }
 
-fn content(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<EngagementContent> {
+fn content(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<EngagementContent> {
     let members = object(
         json,
         path,
@@ -392,7 +391,10 @@ fn content(json: &Json<'_>, path: &str, problems: &mut Problems) -> Option<Engag
 /// An engagement's definition: `name` and `engagementType` are required, the rest has
 /// defaults (`tglName` the type's renderer, no zone, no timeout, no targeting, no
 /// content, shown when offline).
-fn engagement_definition(json: &Json<'_>, problems: &mut Problems) -> Option<EngagementDefinition> {
+fn engagement_definition(
+    json: Node<'_, '_>,
+    problems: &mut Problems,
+) -> Option<EngagementDefinition> {
     let members = object(json, "", &ENGAGEMENT_FIELDS, problems)?;
     let name = members.required_string("name", MAX_NAME_CHARS, problems);
     let engagement_type = match members.get("engagementType") {

@@ -7,8 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use engage_model::json::Json;
-use engage_model::VisitSdes;
+use engage_model::{Tape, VisitSdes};
 
 use super::collect::{add_cors_headers, allowed_origin};
 use crate::body::{read_body, Accept};
@@ -50,15 +49,16 @@ async fn answer(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(headers, body, &state.limits, Accept::JsonOrText).await?;
-    let json = Json::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let request = parse_decision_body(&json, state.limits.max_batch_items).map_err(|problems| {
-        let message = problems
-            .errors
-            .first()
-            .map(|e| format!("invalid decision request: {e}"))
-            .unwrap_or_else(|| "invalid decision request".to_owned());
-        ApiError::invalid(message, problems.errors)
-    })?;
+    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let request =
+        parse_decision_body(tape.root(), state.limits.max_batch_items).map_err(|problems| {
+            let message = problems
+                .errors
+                .first()
+                .map(|e| format!("invalid decision request: {e}"))
+                .unwrap_or_else(|| "invalid decision request".to_owned());
+            ApiError::invalid(message, problems.errors)
+        })?;
     let snapshot = state
         .decisions
         .snapshot(state.store.as_ref(), account_id)
