@@ -467,6 +467,12 @@ impl OfferData {
             }
             value
         };
+        // In the order the tag sends them (and the documentation lists them), which is the
+        // order a lookup finds them in at once.
+        let contexts = r.field("contexts", errors, parse_contexts);
+        if contexts.is_none() && json.get("contexts").is_none() {
+            errors.nested(Token::Key("contexts"), |e| e.here("missing"));
+        }
         let campaign_id = required(&mut r, "campaignId", errors);
         let engagement_id = required(&mut r, "engagementId", errors);
         let engagement_revision = required(&mut r, "engagementRevision", errors);
@@ -474,14 +480,10 @@ impl OfferData {
         if engagement_type.is_none() && json.get("engagementType").is_none() {
             errors.nested(Token::Key("engagementType"), |e| e.here("missing"));
         }
-        let contexts = r.field("contexts", errors, parse_contexts);
-        if contexts.is_none() && json.get("contexts").is_none() {
-            errors.nested(Token::Key("contexts"), |e| e.here("missing"));
-        }
         let context_id = r.field("contextId", errors, id_text);
-        let conf_key_text = r.field("confKey", errors, string_ref);
         let zone_id = r.field("zoneId", errors, parse_uint);
         let state = r.field("state", errors, AgentState::parse);
+        let conf_key_text = r.field("confKey", errors, string_ref);
         let tgl_name = r.field("tglName", errors, parse_string);
         let done = r.field("done", errors, parse_bool);
         let engagement_name = r.field("engagementName", errors, parse_string);

@@ -385,9 +385,10 @@ impl Date {
     /// Reads `{year, month, day}` (numbers or digit strings).
     pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Date> {
         let mut reader = ObjReader::new(json, errors)?;
-        let year = reader.field("year", errors, parse_uint);
-        let month = reader.field("month", errors, parse_uint);
+        // In the order the documentation writes a date, the order a lookup expects.
         let day = reader.field("day", errors, parse_uint);
+        let month = reader.field("month", errors, parse_uint);
+        let year = reader.field("year", errors, parse_uint);
         reader.finish(errors, "`year`, `month` or `day`");
         for (name, value) in [("year", year), ("month", month), ("day", day)] {
             if value.is_none() && json.get(name).is_none() {
