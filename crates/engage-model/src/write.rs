@@ -139,6 +139,12 @@ impl<T: WriteJson> WriteJson for [T] {
     }
 }
 
+impl<T: WriteJson + ?Sized> WriteJson for Box<T> {
+    fn write_json(&self, out: &mut JsonOut<'_>) {
+        (**self).write_json(out);
+    }
+}
+
 impl<T: WriteJson> WriteJson for Vec<T> {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         self.as_slice().write_json(out);

@@ -38,10 +38,11 @@ impl Product {
     }
 }
 
-/// One line of a product list: `{product: {...}, quantity}`.
+/// One line of a product list: `{product: {...}, quantity}`. The product is boxed: a line
+/// is then 40 bytes instead of 168, and building a list moves lines, not products.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProductLine {
-    pub product: Field<Product>,
+    pub product: Field<Box<Product>>,
     pub quantity: Field<Text>,
 }
 
@@ -49,7 +50,9 @@ impl ProductLine {
     fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<ProductLine> {
         let mut r = ObjReader::new(json, errors)?;
         let line = ProductLine {
-            product: Field::read(&mut r, &["product"], errors, Product::parse),
+            product: Field::read(&mut r, &["product"], errors, |j, e| {
+                Product::parse(j, e).map(Box::new)
+            }),
             quantity: Field::text(&mut r, "quantity", errors),
         };
         r.finish(errors, "`product` or `quantity`");
