@@ -4,7 +4,7 @@
 //! - `account`: create accounts ([`account`]).
 //! - `validate`: check an SDE or event document offline ([`validate`]).
 //! - `export`: stored items as NDJSON ([`export`]).
-//! - `bench`: load generators that print one JSON line of figures ([`bench`]).
+//! - `bench`: load generators that print one JSON line of figures ([`bench`](mod@bench)).
 
 mod account;
 mod bench;

@@ -1,4 +1,4 @@
-//! The conformance suite's part for [`CampaignStore`]: apps, campaigns, revisioned
+//! The conformance suite's part for [`CampaignStore`](crate::CampaignStore): apps, campaigns, revisioned
 //! engagements and the impression counts of the frequency cap.
 //!
 //! [`store_conformance_tests!`](crate::store_conformance_tests) expands these too, with the

@@ -4,9 +4,9 @@
 //! - [`sqlite`]: the embedded default (one file, WAL, group commit on a writer thread).
 //! - [`conformance`]: the suite that defines a correct backend; each backend's tests
 //!   expand it with [`store_conformance_tests!`].
-//! - [`campaigns`]: apps, campaigns and revisioned engagements ([`CampaignStore`], which
+//! - `campaigns`: apps, campaigns and revisioned engagements ([`CampaignStore`], which
 //!   every [`Store`] is); [`campaign_conformance`] is its part of the suite.
-//! - [`history`]: the Engagement History API's query and its interaction records;
+//! - `history`: the Engagement History API's query and its interaction records;
 //!   [`history_conformance`] is its part of the suite.
 //! - [`open`]: picks a backend from a database URL.
 //!

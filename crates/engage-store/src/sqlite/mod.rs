@@ -1,13 +1,13 @@
 //! The embedded default backend: one SQLite file in WAL mode.
 //!
-//! - [`schema`]: tables, migrations (`PRAGMA user_version`) and connection settings.
-//! - [`batch`]: a batch serialized on the caller's task before it goes to the writer.
-//! - [`writer`]: the one write connection on its own thread, group commit, and the
+//! - `schema`: tables, migrations (`PRAGMA user_version`) and connection settings.
+//! - `batch`: a batch serialized on the caller's task before it goes to the writer.
+//! - `writer`: the one write connection on its own thread, group commit, and the
 //!   checkpointer beside it.
-//! - [`campaigns`]: apps, campaigns and engagements (admin writes on their own
+//! - `campaigns`: apps, campaigns and engagements (admin writes on their own
 //!   connection, see there).
-//! - [`history`]: interaction search for the Engagement History API.
-//! - [`reader`]: a pool of read connections used from `spawn_blocking`, so reads never
+//! - `history`: interaction search for the Engagement History API.
+//! - `reader`: a pool of read connections used from `spawn_blocking`, so reads never
 //!   queue behind the writer (WAL readers see the last commit without taking its lock).
 //!
 //! One process ingests into a file at a time: the writer caches sessions it wrote.
