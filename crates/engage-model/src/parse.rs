@@ -83,6 +83,7 @@ impl<'a> Parser<'a> {
             tape: Tape {
                 toks: Vec::with_capacity(text.len() / 8 + 1),
                 escaped: Vec::new(),
+                text,
             },
         }
     }
@@ -132,8 +133,9 @@ impl<'a> Parser<'a> {
             Some(b'f') => self.literal(b"false", Tok::Bool(false)),
             Some(b'n') => self.literal(b"null", Tok::Null),
             Some(b'-' | b'0'..=b'9') => {
+                let start = self.pos;
                 let number = self.number()?;
-                self.push(Tok::Number(number));
+                self.push(Tok::number(number, pos(start), pos(self.pos - start)));
                 Ok(())
             }
             Some(_) => Err(self.error("expected value")),

@@ -66,7 +66,10 @@ impl Text {
                 }
                 Text(CompactString::new(s))
             }
-            View::Number(n) => Text::from_number(n),
+            View::Number(n) => match json.number_text() {
+                Some(raw) if is_canonical_number(n, raw) => Text(CompactString::new(raw)),
+                _ => Text::from_number(n),
+            },
             View::Bool(b) if allow_bool => {
                 Text(CompactString::const_new(if b { "true" } else { "false" }))
             }
@@ -82,6 +85,32 @@ impl Text {
         };
         Some(text)
     }
+}
+
+/// Whether a number's input text is already its canonical text (what
+/// [`Text::from_number`] writes), so that it can be copied instead of formatted.
+///
+/// - An integer: always. JSON integers have no `+` and no leading zeros, and `-0`, the one
+///   integer written differently (`-0.0`), is read as a float.
+/// - A float: when written as a plain decimal (digits, a point, digits, no exponent)
+///   ending in a non-zero digit, with at most 15 significant digits, between 1e-5 and
+///   1e16. A double holds every decimal of up to 15 significant digits distinctly, so its
+///   shortest round-trip form has exactly those digits, and in that range it is written
+///   without an exponent.
+fn is_canonical_number(n: Number, raw: &str) -> bool {
+    let Number::Float(x) = n else {
+        return true;
+    };
+    let digits = raw.strip_prefix('-').unwrap_or(raw).as_bytes();
+    let plain = digits.iter().all(|&b| b.is_ascii_digit() || b == b'.')
+        && digits.contains(&b'.')
+        && digits.last().is_some_and(|&b| b != b'0' && b != b'.');
+    let significant = digits
+        .iter()
+        .filter(|&&b| b != b'.')
+        .skip_while(|&&b| b == b'0')
+        .count();
+    plain && significant <= 15 && (1e-5..1e16).contains(&x.abs())
 }
 
 impl fmt::Debug for Text {
@@ -545,6 +574,62 @@ mod tests {
         }
         assert!(Text::new("a").unwrap() < Text::new("b".repeat(40)).unwrap());
         assert!(errors.finish(Some(())).is_ok());
+    }
+
+    proptest::proptest! {
+        /// A number's text is its input text only when that is exactly what formatting
+        /// the number gives: integers, and short plain decimals in the plain range.
+        #[test]
+        fn a_numbers_text_is_the_same_whether_copied_or_formatted(
+            negative: bool,
+            int in "0|[1-9][0-9]{0,17}",
+            fraction in proptest::option::of("[0-9]{1,17}"),
+            exponent in proptest::option::of(-20i32..20),
+        ) {
+            let mut text = format!("{}{int}", if negative { "-" } else { "" });
+            if let Some(fraction) = &fraction {
+                text.push('.');
+                text.push_str(fraction);
+            }
+            if let Some(exponent) = exponent {
+                text.push_str(&format!("e{exponent}"));
+            }
+            let tape = Tape::parse_str(&text).unwrap();
+            let View::Number(n) = tape.root().view() else {
+                panic!("{text} is a number")
+            };
+            let mut errors = Errors::new();
+            let copied_or_formatted = Text::parse(tape.root(), &mut errors, false).unwrap();
+            proptest::prop_assert_eq!(copied_or_formatted, Text::from_number(n), "{}", text);
+        }
+    }
+
+    #[test]
+    fn short_decimals_and_integers_are_copied_and_the_rest_formatted() {
+        for (input, text) in [
+            ("77.8", "77.8"),
+            ("-400.99", "-400.99"),
+            ("0.00001", "0.00001"),
+            ("0.000001", "1e-6"),
+            ("77.80", "77.8"),
+            ("1.0", "1.0"),
+            ("1e2", "100.0"),
+            ("-0", "-0.0"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("1234567890123456.7", "1234567890123456.8"),
+            ("9999999999999999.5", "1e+16"),
+        ] {
+            let tape = Tape::parse_str(input).unwrap();
+            let mut errors = Errors::new();
+            assert_eq!(
+                Text::parse(tape.root(), &mut errors, false)
+                    .unwrap()
+                    .as_str(),
+                text,
+                "{input}"
+            );
+        }
     }
 
     #[test]

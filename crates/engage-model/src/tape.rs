@@ -20,7 +20,24 @@ use crate::json::{Json, Number};
 pub(crate) enum Tok<'a> {
     Null,
     Bool(bool),
-    Number(Number),
+    /// A number, with where its text is in the input (`len` 0 when the tape was laid
+    /// out from a tree): history output gives numbers as text, and an integer's digits or
+    /// a short decimal's are that text already.
+    Unsigned {
+        raw: u32,
+        len: u32,
+        value: u64,
+    },
+    Signed {
+        raw: u32,
+        len: u32,
+        value: i64,
+    },
+    Float {
+        raw: u32,
+        len: u32,
+        value: f64,
+    },
     /// A string as it is in the input (or in the tree the tape was made from).
     Str(&'a str),
     /// A string that had escapes, decoded: an index into [`Tape::escaped`].
@@ -58,6 +75,19 @@ pub(crate) fn pos(n: usize) -> u32 {
 pub struct Tape<'a> {
     pub(crate) toks: Vec<Tok<'a>>,
     pub(crate) escaped: Vec<String>,
+    /// The text parsed, where numbers' text is found; empty for a tape made from a tree.
+    pub(crate) text: &'a str,
+}
+
+impl<'a> Tok<'a> {
+    /// A number token for `value`, whose text is `len` bytes at `raw` in the input.
+    pub(crate) fn number(value: Number, raw: u32, len: u32) -> Tok<'a> {
+        match value {
+            Number::Unsigned(value) => Tok::Unsigned { raw, len, value },
+            Number::Signed(value) => Tok::Signed { raw, len, value },
+            Number::Float(value) => Tok::Float { raw, len, value },
+        }
+    }
 }
 
 impl<'a> Tape<'a> {
@@ -83,7 +113,7 @@ impl<'a> Tape<'a> {
         match json {
             Json::Null => self.toks.push(Tok::Null),
             Json::Bool(b) => self.toks.push(Tok::Bool(*b)),
-            Json::Number(n) => self.toks.push(Tok::Number(*n)),
+            Json::Number(n) => self.toks.push(Tok::number(*n, 0, 0)),
             Json::String(s) => self.toks.push(Tok::Str(s)),
             Json::Array(items) => {
                 let at = self.toks.len();
@@ -161,7 +191,9 @@ fn build<'a>(toks: &[Tok<'a>], escaped: &mut [String], at: &mut usize) -> Json<'
     match tok {
         Tok::Null => Json::Null,
         Tok::Bool(b) => Json::Bool(b),
-        Tok::Number(n) => Json::Number(n),
+        Tok::Unsigned { value, .. } => Json::Number(Number::Unsigned(value)),
+        Tok::Signed { value, .. } => Json::Number(Number::Signed(value)),
+        Tok::Float { value, .. } => Json::Number(Number::Float(value)),
         Tok::Str(s) | Tok::Key { text: s, .. } => Json::String(Cow::Borrowed(s)),
         Tok::Escaped(i) | Tok::EscapedKey { index: i, .. } => {
             Json::String(Cow::Owned(std::mem::take(&mut escaped[i as usize])))
@@ -220,7 +252,9 @@ impl<'t, 'a> Node<'t, 'a> {
         match self.tok() {
             Tok::Null => View::Null,
             Tok::Bool(b) => View::Bool(b),
-            Tok::Number(n) => View::Number(n),
+            Tok::Unsigned { value, .. } => View::Number(Number::Unsigned(value)),
+            Tok::Signed { value, .. } => View::Number(Number::Signed(value)),
+            Tok::Float { value, .. } => View::Number(Number::Float(value)),
             Tok::Str(s) | Tok::Key { text: s, .. } => View::String(s),
             Tok::Escaped(i) | Tok::EscapedKey { index: i, .. } => {
                 View::String(&self.tape.escaped[i as usize])
@@ -244,6 +278,20 @@ impl<'t, 'a> Node<'t, 'a> {
             Tok::Str(s) | Tok::Key { text: s, .. } => Some(s),
             Tok::Escaped(i) | Tok::EscapedKey { index: i, .. } => {
                 Some(&self.tape.escaped[i as usize])
+            }
+            _ => None,
+        }
+    }
+
+    /// A number's text as the input wrote it, when the tape was parsed from text.
+    pub(crate) fn number_text(self) -> Option<&'t str> {
+        match self.tok() {
+            Tok::Unsigned { raw, len, .. }
+            | Tok::Signed { raw, len, .. }
+            | Tok::Float { raw, len, .. }
+                if len > 0 =>
+            {
+                self.tape.text.get(raw as usize..(raw + len) as usize)
             }
             _ => None,
         }
@@ -279,7 +327,7 @@ impl<'t, 'a> Node<'t, 'a> {
         match self.tok() {
             Tok::Null => "null",
             Tok::Bool(_) => "a boolean",
-            Tok::Number(_) => "a number",
+            Tok::Unsigned { .. } | Tok::Signed { .. } | Tok::Float { .. } => "a number",
             Tok::Str(_) | Tok::Escaped(_) | Tok::Key { .. } | Tok::EscapedKey { .. } => "a string",
             Tok::Array { .. } => "an array",
             Tok::Object { .. } => "an object",
@@ -347,6 +395,7 @@ impl ExactSizeIterator for Items<'_, '_> {}
 static EMPTY: Tape<'static> = Tape {
     toks: Vec::new(),
     escaped: Vec::new(),
+    text: "",
 };
 
 impl Default for Items<'_, '_> {
