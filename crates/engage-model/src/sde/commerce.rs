@@ -101,7 +101,9 @@ pub struct Purchase {
     pub total: Field<Text>,
     pub currency: Field<Text>,
     pub order_id: Field<Text>,
-    pub cart: Field<Cart>,
+    /// Boxed, so that a purchase is not the largest attribute: every `Sde` is as large as
+    /// its largest kind, and attributes are moved several times on their way to the store.
+    pub cart: Field<Box<Cart>>,
 }
 
 impl Purchase {
@@ -112,7 +114,7 @@ impl Purchase {
             total: Field::text(r, "total", errors),
             currency: Field::text_any(r, &["currency", "Currency"], errors),
             order_id: Field::text(r, "orderId", errors),
-            cart: Field::read(r, &["cart"], errors, Cart::parse),
+            cart: Field::read(r, &["cart"], errors, |j, e| Cart::parse(j, e).map(Box::new)),
         }
     }
 }
