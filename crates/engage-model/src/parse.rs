@@ -534,6 +534,39 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
     })
 }
 
+/// JSON number text for property tests, and whether it is an integer: an optional minus,
+/// an integer part of up to `int_digits` digits, an optional fraction of up to
+/// `fraction_digits` and an optional exponent from `exponents`.
+#[cfg(test)]
+pub(crate) fn number_text(
+    int_digits: usize,
+    fraction_digits: usize,
+    exponents: std::ops::Range<i32>,
+) -> impl proptest::strategy::Strategy<Value = (String, bool)> {
+    use proptest::prelude::*;
+    (
+        any::<bool>(),
+        proptest::string::string_regex(&format!("0|[1-9][0-9]{{0,{}}}", int_digits - 1))
+            .unwrap_or_else(|e| panic!("{e}")),
+        proptest::option::of(
+            proptest::string::string_regex(&format!("[0-9]{{1,{fraction_digits}}}"))
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
+        proptest::option::of(exponents),
+    )
+        .prop_map(|(negative, int, fraction, exponent)| {
+            let mut text = format!("{}{int}", if negative { "-" } else { "" });
+            if let Some(fraction) = &fraction {
+                text.push('.');
+                text.push_str(fraction);
+            }
+            if let Some(exponent) = exponent {
+                text.push_str(&format!("e{exponent}"));
+            }
+            (text, fraction.is_none() && exponent.is_none())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;
@@ -592,31 +625,16 @@ mod tests {
         /// the standard library's parser does, sign of zero included.
         #[test]
         fn decimals_parse_to_the_same_double_as_the_standard_library(
-            negative: bool,
-            int in "0|[1-9][0-9]{0,19}",
-            fraction in proptest::option::of("[0-9]{1,20}"),
-            exponent in proptest::option::of(-330i32..330),
+            (text, integral) in number_text(20, 20, -330..330),
         ) {
-            let mut text = format!("{}{int}", if negative { "-" } else { "" });
-            if let Some(fraction) = &fraction {
-                text.push('.');
-                text.push_str(fraction);
-            }
-            if let Some(exponent) = exponent {
-                text.push_str(&format!("e{exponent}"));
-            }
             let expected = text.parse::<f64>().unwrap();
             match parse_str(&text) {
                 Ok(Json::Number(Number::Float(f))) => {
                     proptest::prop_assert_eq!(f.to_bits(), expected.to_bits(), "{}", text)
                 }
-                Ok(Json::Number(Number::Unsigned(n))) => {
-                    proptest::prop_assert!(fraction.is_none() && exponent.is_none());
-                    proptest::prop_assert_eq!(n.to_string(), int)
-                }
-                Ok(Json::Number(Number::Signed(n))) => {
-                    proptest::prop_assert!(fraction.is_none() && exponent.is_none());
-                    proptest::prop_assert_eq!(n.to_string(), format!("-{int}"))
+                Ok(Json::Number(n @ (Number::Unsigned(_) | Number::Signed(_)))) => {
+                    proptest::prop_assert!(integral);
+                    proptest::prop_assert_eq!(n.to_string(), text)
                 }
                 Ok(other) => proptest::prop_assert!(false, "{text} parsed as {other:?}"),
                 Err(e) => proptest::prop_assert!(!expected.is_finite(), "{text}: {e}"),

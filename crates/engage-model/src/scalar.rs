@@ -581,19 +581,8 @@ mod tests {
         /// the number gives: integers, and short plain decimals in the plain range.
         #[test]
         fn a_numbers_text_is_the_same_whether_copied_or_formatted(
-            negative: bool,
-            int in "0|[1-9][0-9]{0,17}",
-            fraction in proptest::option::of("[0-9]{1,17}"),
-            exponent in proptest::option::of(-20i32..20),
+            (text, _) in crate::parse::number_text(18, 17, -20..20),
         ) {
-            let mut text = format!("{}{int}", if negative { "-" } else { "" });
-            if let Some(fraction) = &fraction {
-                text.push('.');
-                text.push_str(fraction);
-            }
-            if let Some(exponent) = exponent {
-                text.push_str(&format!("e{exponent}"));
-            }
             let tape = Tape::parse_str(&text).unwrap();
             let View::Number(n) = tape.root().view() else {
                 panic!("{text} is a number")
