@@ -2,7 +2,7 @@
 //! that everything else can be reported as unknown or duplicated.
 
 use crate::error::{Errors, Token};
-use crate::tape::{Members, Node, Tape, View};
+use crate::tape::{Members, Node, View};
 
 /// Objects in the schema have at most a couple of dozen members; the read set is a bitmask.
 const MAX_MEMBERS: usize = 64;
@@ -10,11 +10,8 @@ const MAX_MEMBERS: usize = 64;
 /// Reads the members of one JSON object. Create with [`ObjReader::new`], take the
 /// known members, then call [`ObjReader::finish`] to report the rest.
 pub(crate) struct ObjReader<'t, 'a> {
+    /// All the members: their tape, the first one's key position and their count.
     members: Members<'t, 'a>,
-    tape: &'t Tape<'a>,
-    /// The tape position of the first member's key.
-    first: usize,
-    len: usize,
     read: u64,
     /// Where the next lookup looks first (its index and its key's tape position): inputs
     /// usually list members in the documented order, which is the order they are read in,
@@ -27,18 +24,12 @@ impl<'t, 'a> ObjReader<'t, 'a> {
     /// `None` (with the problem reported) when `json` is not an object or too large.
     pub(crate) fn new(json: Node<'t, 'a>, errors: &mut Errors) -> Option<Self> {
         match json.view() {
-            View::Object(members) if members.len() <= MAX_MEMBERS => {
-                let (tape, first) = members.position();
-                Some(ObjReader {
-                    len: members.len(),
-                    members,
-                    tape,
-                    first,
-                    read: 0,
-                    next: 0,
-                    next_at: first,
-                })
-            }
+            View::Object(members) if members.len() <= MAX_MEMBERS => Some(ObjReader {
+                members,
+                read: 0,
+                next: 0,
+                next_at: members.at,
+            }),
             View::Object(members) => {
                 errors.here(format!(
                     "object has {} members, at most {MAX_MEMBERS} are allowed",
@@ -68,14 +59,14 @@ impl<'t, 'a> ObjReader<'t, 'a> {
         self.next = i + 1;
         self.next_at = after;
         Some(Node {
-            tape: self.tape,
+            tape: self.members.tape,
             at: at + 1,
         })
     }
 
     /// The name of the member after the last one taken, and where the one after it is.
     fn expected(&self) -> Option<(&'t str, usize)> {
-        (self.next < self.len).then(|| self.tape.key_at(self.next_at))
+        (self.next < self.members.left).then(|| self.members.tape.key_at(self.next_at))
     }
 
     /// The index, key position and next member's position of a member named `key`,
@@ -86,11 +77,11 @@ impl<'t, 'a> ObjReader<'t, 'a> {
             return None;
         }
         let (mut i, mut at) = (self.next, self.next_at);
-        for _ in 0..self.len {
-            if i >= self.len {
-                (i, at) = (0, self.first);
+        for _ in 0..self.members.left {
+            if i >= self.members.left {
+                (i, at) = (0, self.members.at);
             }
-            let (name, after) = self.tape.key_at(at);
+            let (name, after) = self.members.tape.key_at(at);
             if same(name, key) {
                 return Some((i, at, after));
             }
@@ -102,8 +93,8 @@ impl<'t, 'a> ObjReader<'t, 'a> {
     /// Whether every member was taken (without counting bits: the target has no `popcnt`
     /// instruction by default).
     fn all_read(&self) -> bool {
-        let all = u64::MAX >> (MAX_MEMBERS - self.len.max(1));
-        self.len == 0 || self.read == all
+        let all = u64::MAX >> (MAX_MEMBERS - self.members.left.max(1));
+        self.members.left == 0 || self.read == all
     }
 
     /// The first of several accepted spellings of one member, with the spelling found.

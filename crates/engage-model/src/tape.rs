@@ -412,16 +412,10 @@ impl Default for Items<'_, '_> {
 /// The members of an object, in input order, repeats included.
 #[derive(Clone, Copy)]
 pub struct Members<'t, 'a> {
-    tape: &'t Tape<'a>,
-    at: usize,
-    left: usize,
-}
-
-impl<'t, 'a> Members<'t, 'a> {
-    /// The tape and the position of the next member's key.
-    pub(crate) fn position(&self) -> (&'t Tape<'a>, usize) {
-        (self.tape, self.at)
-    }
+    pub(crate) tape: &'t Tape<'a>,
+    /// The position of the next member's key.
+    pub(crate) at: usize,
+    pub(crate) left: usize,
 }
 
 impl<'t, 'a> Iterator for Members<'t, 'a> {

@@ -323,16 +323,15 @@ fn item_time(item: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<i64> {
 }
 
 fn required_id(json: Node<'_, '_>, key: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    let value = json.get(key);
-    match value.map(Node::view) {
-        Some(View::String(id)) if valid_id(id) => Some(id.to_string()),
-        Some(View::Number(n)) => Some(n.to_string()),
-        Some(_) => {
+    match json.get(key).map(|v| (v, v.view())) {
+        Some((_, View::String(id))) if valid_id(id) => Some(id.to_string()),
+        Some((_, View::Number(n))) => Some(n.to_string()),
+        Some((other, _)) => {
             errors.push(FieldError::new(
                 pointer(&[key]),
                 format!(
                     "expected a string of 1-{MAX_ID_CHARS} characters, found {}",
-                    value.map_or("nothing", Node::kind)
+                    other.kind()
                 ),
             ));
             None
@@ -419,16 +418,12 @@ fn item_array<'t, 'a>(
     key: &str,
     errors: &mut Vec<FieldError>,
 ) -> Items<'t, 'a> {
-    let value = json.get(key);
-    match value.map(Node::view) {
-        Some(View::Array(items)) => return items,
-        None | Some(View::Null) => {}
-        Some(_) => errors.push(FieldError::new(
+    match json.get(key).map(|v| (v, v.view())) {
+        Some((_, View::Array(items))) => return items,
+        None | Some((_, View::Null)) => {}
+        Some((other, _)) => errors.push(FieldError::new(
             pointer(&[key]),
-            format!(
-                "expected an array, found {}",
-                value.map_or("nothing", Node::kind)
-            ),
+            format!("expected an array, found {}", other.kind()),
         )),
     }
     Items::default()

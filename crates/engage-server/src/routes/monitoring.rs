@@ -533,10 +533,9 @@ pub fn parse_call_body(
         .and_then(|props| client_properties(props, &mut errors));
     let mut events = Vec::new();
     let mut sdes = Vec::new();
-    let attributes = json.get("engagementAttributes");
-    match attributes.map(Node::view) {
-        None | Some(View::Null) => {}
-        Some(View::Array(items)) => {
+    match json.get("engagementAttributes").map(|v| (v, v.view())) {
+        None | Some((_, View::Null)) => {}
+        Some((_, View::Array(items))) => {
             for (i, item) in items.enumerate() {
                 match EngagementAttribute::read(item) {
                     Ok(EngagementAttribute::Impression(impression)) => events.push(NewEvent {
@@ -555,12 +554,9 @@ pub fn parse_call_body(
                 }
             }
         }
-        Some(_) => errors.push(FieldError::new(
+        Some((other, _)) => errors.push(FieldError::new(
             "/engagementAttributes",
-            format!(
-                "expected an array, found {}",
-                attributes.map_or("nothing", Node::kind)
-            ),
+            format!("expected an array, found {}", other.kind()),
         )),
     }
     if errors.is_empty() {
