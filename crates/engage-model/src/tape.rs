@@ -357,12 +357,6 @@ impl std::fmt::Debug for Node<'_, '_> {
     }
 }
 
-impl PartialEq for Node<'_, '_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.to_json() == other.to_json()
-    }
-}
-
 /// The items of an array, in order.
 #[derive(Clone, Copy)]
 pub struct Items<'t, 'a> {
