@@ -1,4 +1,5 @@
-//! The `LP_OFFERS` lifecycle events (SPEC §1) and the types that hold their invariants.
+//! The `LP_OFFERS` lifecycle events (docs/vocabulary.md, Events) and the types that hold
+//! their invariants.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -103,8 +104,8 @@ impl EngagementType {
         }
     }
 
-    /// The renderer used when an engagement names none (SPEC §1: configured per
-    /// engagement, with a default per type).
+    /// The renderer used when an engagement names none: configured per engagement, with
+    /// a default per type (docs/vocabulary.md, Events, `tglName`).
     pub fn default_tgl_name(self) -> &'static str {
         match self {
             EngagementType::PeelingCorner => "peeling",

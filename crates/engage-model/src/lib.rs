@@ -4,12 +4,15 @@
 //!   its parser (`parse`).
 //! - [`json`]: the same document as a tree, for callers that build or keep one.
 //! - [`error`]: [`FieldError`] and [`Invalid`], every problem at a JSON pointer.
-//! - [`scalar`]: attribute values ([`Text`], [`Field`]), value sets and dates (SPEC §3.2).
-//! - [`event`]: the `LP_OFFERS` lifecycle events and their invariants (SPEC §1).
-//! - [`sde`]: the ten engagement attribute types in page and history shape (SPEC §3.1).
-//! - [`visit`]: a visit's attribute state and the merge/append/replace rule (SPEC §3.3).
-//! - [`monitoring`]: the Monitoring API's attributes and impressions (SPEC §4).
+//! - [`scalar`]: attribute values ([`Text`], [`Field`]), value sets and dates.
+//! - [`event`]: the `LP_OFFERS` lifecycle events and their invariants.
+//! - [`sde`]: the ten engagement attribute types in page and history shape.
+//! - [`visit`]: a visit's attribute state and the merge/append/replace rule.
+//! - [`monitoring`]: the Monitoring API's attributes and impressions.
 //! - [`document`]: the documents `engage validate` reads.
+//!
+//! The words (events, attribute types and shapes, renames, limits, the visit rule) are
+//! explained in docs/vocabulary.md.
 //!
 //! No I/O and no async runtime here: everything is a pure function of its input.
 

@@ -1,6 +1,6 @@
-//! The Monitoring API's engagement attributes (SPEC §4): page-shape SDEs, plus the
-//! impression attributes an app reports instead of tag events, each mapped to the
-//! `LP_OFFERS` event it stands for.
+//! The Monitoring API's engagement attributes (docs/vocabulary.md, Monitoring API):
+//! page-shape SDEs, plus the impression attributes an app reports instead of tag events,
+//! each mapped to the `LP_OFFERS` event it stands for.
 
 use crate::error::{Errors, Invalid, Token};
 use crate::event::{ConfKey, OfferData, OfferEvent, OfferEventName};

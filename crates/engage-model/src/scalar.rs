@@ -1,5 +1,5 @@
 //! Attribute values: alphanumeric text, the three-state field (absent, null, set), the
-//! value sets of SPEC §3.2 and calendar dates.
+//! value sets and calendar dates (docs/vocabulary.md, Values and limits).
 
 use std::fmt::{self, Write as _};
 
@@ -11,7 +11,8 @@ use crate::read::ObjReader;
 use crate::tape::{Node, View};
 use crate::write::{key, JsonOut, WriteJson};
 
-/// The longest attribute value accepted, in characters (SPEC §3.2).
+/// The longest attribute value accepted, in characters (docs/vocabulary.md, Values and
+/// limits).
 pub const MAX_VALUE_CHARS: usize = 50_000;
 
 /// An alphanumeric attribute value in its canonical text form (numbers in their shortest
@@ -165,7 +166,8 @@ impl<T> Field<T> {
         }
     }
 
-    /// The later report wins unless it left the field out (SPEC §3.3 merge).
+    /// The later report wins unless it left the field out (the merge of
+    /// docs/vocabulary.md, Visit rule).
     pub fn merge(&mut self, later: Field<T>) {
         if !later.is_absent() {
             *self = later;
@@ -325,7 +327,8 @@ impl WriteJson for Channel {
     }
 }
 
-/// The status of a service activity (SPEC §3.2: 0 Complete ... 13 Resolved).
+/// The status of a service activity: 0 Complete ... 13 Resolved (docs/vocabulary.md,
+/// Values and limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ServiceStatus(u8);
 

@@ -1,6 +1,7 @@
 //! A visit's engagement attribute state and the rule for a type reported again
-//! (SPEC §3.3): merge `personal`, `ctmrinfo`, `mrktInfo`; append the list types; replace
-//! `cart`. This is the state targeting sees; every single report is kept elsewhere.
+//! (docs/vocabulary.md, Visit rule): merge `personal`, `ctmrinfo`, `mrktInfo`; append the
+//! list types; replace `cart`. This is the state targeting sees; every single report is
+//! kept elsewhere.
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};

@@ -1,4 +1,4 @@
-//! The `LP_OFFERS` events (SPEC §1, seed "Engagement Events"): one test per property of
+//! The `LP_OFFERS` events (docs/vocabulary.md, Events): one test per property of
 //! `START`, the value sets, the invariants between properties, and the error reports.
 
 // Helpers unwrap too: in a test, a panic is the failure report.

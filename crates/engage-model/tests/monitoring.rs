@@ -1,4 +1,4 @@
-//! SPEC §4: Monitoring API engagement attributes. The impression types become the
+//! docs/vocabulary.md, Monitoring API: engagement attributes. The impression types become the
 //! `LP_OFFERS` events of their context; every other type is a page-shape SDE.
 
 // Helpers unwrap too: in a test, a panic is the failure report.

@@ -1,6 +1,7 @@
-//! SPEC §3.1, row by row: each page `type`, its history key, flat or nested, and the
-//! renames between the two shapes. Each test converts a full page-shape SDE and compares
-//! the whole history output, so a value in the wrong place or under the wrong name fails.
+//! docs/vocabulary.md, The ten types and Renames, row by row: each page `type`, its
+//! history key, flat or nested, and the renames between the two shapes. Each test converts
+//! a full page-shape SDE and compares the whole history output, so a value in the wrong
+//! place or under the wrong name fails.
 
 // Helpers unwrap too: in a test, a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

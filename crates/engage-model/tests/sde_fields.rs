@@ -1,6 +1,6 @@
-//! One test per row of the seed's field tables (and the extra page fields SPEC §3.1
-//! lists): the value, given in page shape and in history shape, lands at its documented
-//! place in history output, as a string, exactly once.
+//! One test per row of the seed's field tables (and the extra page fields of
+//! docs/vocabulary.md, The ten types): the value, given in page shape and in history
+//! shape, lands at its documented place in history output, as a string, exactly once.
 
 // Helpers unwrap too: in a test, a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,5 +1,6 @@
-//! SPEC §3.2: value sets, the 50,000-character limit, calendar dates, and the input
-//! spellings history-shaped input may use (`viewProduct`, `Currency`).
+//! docs/vocabulary.md, Values and limits: value sets, the 50,000-character limit,
+//! calendar dates, and the input spellings history-shaped input may use (`viewProduct`,
+//! `Currency`).
 
 // Helpers unwrap too: in a test, a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,7 +1,7 @@
-//! SPEC §3.3 on `VisitSdes`: the same type reported again in one visit merges
-//! (`personal`, `ctmrinfo`, `mrktInfo`), appends (`prodView`, `error`, `purchase`,
-//! `lead`, `searchInfo`, `service`) or replaces (`cart`); and the state's serialization
-//! reads back to the same state.
+//! docs/vocabulary.md, Visit rule, on `VisitSdes`: the same type reported again in one
+//! visit merges (`personal`, `ctmrinfo`, `mrktInfo`), appends (`prodView`, `error`,
+//! `purchase`, `lead`, `searchInfo`, `service`) or replaces (`cart`); and the state's
+//! serialization reads back to the same state.
 
 // Helpers unwrap too: in a test, a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

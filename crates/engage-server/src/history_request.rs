@@ -1,5 +1,6 @@
-//! The Engagement History search request (SPEC §5): the query string (`offset`, `limit`,
-//! `sort`, `source`) and the body's filters, read into an [`InteractionQuery`].
+//! The Engagement History search request (docs/vocabulary.md, Engagement History API):
+//! the query string (`offset`, `limit`, `sort`, `source`) and the body's filters, read
+//! into an [`InteractionQuery`].
 //!
 //! Strict on purpose: an unknown member or parameter is an error, not ignored, because a
 //! filter the server silently skipped would answer with the wrong interactions and
@@ -15,7 +16,8 @@ use crate::decision::input::{
 };
 use crate::error::ApiError;
 
-/// Page size when the query names none, and the largest allowed (SPEC §5).
+/// Page size when the query names none, and the largest allowed (docs/vocabulary.md,
+/// Engagement History API).
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 100;
 /// The longest `start` range a search may cover without a visitor or interaction id:
@@ -358,7 +360,8 @@ fn id_text(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<St
     }
 }
 
-/// A campaign or engagement id: a whole number, or a string of its digits (SPEC §1).
+/// A campaign or engagement id: a whole number, or a string of its digits
+/// (docs/vocabulary.md, Events).
 fn numeric_id(json: Node<'_, '_>, path: &str, what: &str, problems: &mut Problems) -> Option<u64> {
     let id = match json.view() {
         View::Number(n) => n.as_u64(),
@@ -453,7 +456,8 @@ fn parse_keyword(members: &Members<'_, '_>, problems: &mut Problems) -> Option<T
     })
 }
 
-/// `ea.<history key>`: one of the ten attribute types (SPEC §5).
+/// `ea.<history key>`: one of the ten attribute types (docs/vocabulary.md, Engagement
+/// History API).
 fn search_area(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<SdeType> {
     let found = json.as_str().and_then(|name| {
         SdeType::ALL

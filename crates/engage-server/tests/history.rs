@@ -1,5 +1,6 @@
-//! The Engagement History API (SPEC §5) over real HTTP: data goes in through the collect
-//! route and the Monitoring API, and comes out of the search route.
+//! The Engagement History API (docs/vocabulary.md, Engagement History API) over real
+//! HTTP: data goes in through the collect route and the Monitoring API, and comes out of
+//! the search route.
 
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! The Monitoring API (SPEC §4) over real HTTP.
+//! The Monitoring API (docs/vocabulary.md, Monitoring API) over real HTTP.
 
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

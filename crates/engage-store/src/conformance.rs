@@ -645,7 +645,7 @@ where
         assert_eq!(visit.sdes, expected, "after batch {i}");
     }
     let visit = store.visit(&acc, "s").await.unwrap().unwrap();
-    // SPEC §3.3: merged, replaced, appended.
+    // docs/vocabulary.md, Visit rule: merged, replaced, appended.
     let info = visit.sdes.customer_info.as_ref().unwrap();
     assert_eq!(info.customer_status.text_value(), Some("gold"));
     assert_eq!(info.customer_type.text_value(), Some("vip"));

@@ -1,4 +1,5 @@
-//! What the Engagement History API asks the store and what it gets back (SPEC §5).
+//! What the Engagement History API asks the store and what it gets back
+//! (docs/vocabulary.md, Engagement History API).
 //!
 //! An interaction is one engagement context's life: every `LP_OFFERS` event of one
 //! `contextId` in one account. The store keeps a row per interaction beside the events,

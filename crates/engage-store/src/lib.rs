@@ -82,7 +82,8 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
     /// Writes one collect or Monitoring API batch. Items whose `(account, client_id)` is
     /// already stored are not written again and are counted as duplicates. Rejected items
     /// go to the quarantine. The visit and its page are created or updated, and every
-    /// accepted SDE is folded into the visit's attribute state (SPEC §3.3).
+    /// accepted SDE is folded into the visit's attribute state (docs/vocabulary.md,
+    /// Visit rule).
     async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome, StoreError>;
 
     /// Whether a visitor and a session are known, for the Monitoring API's 404s.
@@ -112,7 +113,7 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// One page of the account's interactions that match `query`, with the number that
-    /// match over all pages (SPEC §5).
+    /// match over all pages (docs/vocabulary.md, Engagement History API).
     async fn search_interactions(
         &self,
         account_id: &str,

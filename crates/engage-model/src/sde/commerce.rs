@@ -1,5 +1,6 @@
 //! The commerce attributes: cart (`cartStatus`), purchase and viewed product. Their page
-//! and history shapes use the same field names ("flat" in SPEC §3.1).
+//! and history shapes use the same field names ("flat", docs/vocabulary.md, Page and
+//! history shape).
 
 use crate::error::Errors;
 use crate::read::{array, ObjReader};

@@ -1,5 +1,6 @@
 //! Who the visitor is: customer info, marketing source and personal info. These are
-//! the types whose page and history shapes differ by renames (SPEC §3.1).
+//! the types whose page and history shapes differ by renames (docs/vocabulary.md,
+//! Renames).
 
 use super::Shape;
 use crate::error::{Errors, Token};
@@ -69,7 +70,7 @@ impl CustomerInfo {
         Some(info)
     }
 
-    /// Later reports overwrite the fields they carry (SPEC §3.3).
+    /// Later reports overwrite the fields they carry (docs/vocabulary.md, Visit rule).
     pub fn merge(&mut self, later: CustomerInfo) {
         self.customer_status.merge(later.customer_status);
         self.customer_type.merge(later.customer_type);

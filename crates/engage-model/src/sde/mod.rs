@@ -1,9 +1,10 @@
 //! The ten engagement attribute types (SDEs), read from the page shape a site pushes or
 //! from the history shape the Engagement History API returns, and written in history
-//! shape (SPEC §3).
+//! shape (docs/vocabulary.md, Attributes).
 //!
 //! Both shapes parse into the same [`Sde`]: the per-type readers take a [`Shape`] that
-//! picks the member names, so every rename of SPEC §3.1 is written down once.
+//! picks the member names, so every rename (docs/vocabulary.md, Renames) is written down
+//! once.
 
 mod activity;
 mod commerce;
@@ -41,7 +42,8 @@ impl Shape {
     }
 }
 
-/// What happens when a visit reports a type it has reported before (SPEC §3.3).
+/// What happens when a visit reports a type it has reported before (docs/vocabulary.md,
+/// Visit rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RepeatRule {
     /// Later fields overwrite earlier ones, the rest stay.

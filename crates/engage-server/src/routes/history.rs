@@ -1,4 +1,4 @@
-//! The Engagement History API (SPEC §5):
+//! The Engagement History API (docs/vocabulary.md, Engagement History API):
 //! `POST /interaction_history/api/account/{accountId}/interactions/search`.
 //!
 //! A record is one engagement context's life as the store keeps it, written in the
@@ -116,7 +116,7 @@ struct Info<'a> {
     outcome: &'static str,
 }
 
-/// Ids as JSON numbers (SPEC §1's Decision).
+/// Ids as JSON numbers (docs/vocabulary.md, Events: ids in, ids out).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CampaignBody<'a> {

@@ -1,6 +1,6 @@
-//! The Monitoring API (SPEC §4): `engagement` and `report` for apps and servers that have
-//! no web tag. Same store and validation as the collect endpoint; errors keep the API's
-//! documented body `{time, message, internalCode}`.
+//! The Monitoring API (docs/vocabulary.md, Monitoring API): `engagement` and `report`
+//! for apps and servers that have no web tag. Same store and validation as the collect
+//! endpoint; errors keep the API's documented body `{time, message, internalCode}`.
 
 use std::collections::HashMap;
 
@@ -98,7 +98,8 @@ struct VisitIds {
     engagement_details: Option<Vec<EngagementDetail>>,
 }
 
-/// One eligible engagement in the `engagement` call's answer (SPEC §4).
+/// One eligible engagement in the `engagement` call's answer (docs/api.md, Monitoring
+/// API).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct EngagementDetail {

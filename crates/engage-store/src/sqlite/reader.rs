@@ -159,7 +159,8 @@ pub(crate) fn lookup_session(
 }
 
 /// The visit with its attribute state: its reports, walked back along their chain (see
-/// `schema`) and replayed oldest first through `VisitSdes::record` (SPEC §3.3).
+/// `schema`) and replayed oldest first through `VisitSdes::record`
+/// (docs/vocabulary.md, Visit rule).
 pub(crate) fn visit(
     conn: &mut Connection,
     account: &str,

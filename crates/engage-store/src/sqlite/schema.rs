@@ -3,7 +3,7 @@
 //! Migrations are numbered by `PRAGMA user_version`: migration `n` (1-based) turns a
 //! database at version `n - 1` into one at version `n`, in one transaction.
 //!
-//! Write-path choices (see DESIGN.md, Storage):
+//! Write-path choices (see docs/architecture.md, Storage):
 //! - `events` and `sdes` are rowid tables with one unique index each, `(account,
 //!   client_id)`. Client ids are time-ordered, so both the table and the index grow at
 //!   their right edge. They carry no other index: export walks the rowid, count uses the
