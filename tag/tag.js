@@ -31,7 +31,7 @@ const byteLength = (s) => encoder.encode(s).length;
 
 // UUIDv7: 48-bit millisecond time, then a 12-bit counter that keeps ids made within one
 // millisecond in order, then 62 random bits. Time-ordered ids keep the server's unique
-// index append-friendly (DESIGN.md, Storage).
+// index append-friendly (docs/architecture.md, Storage).
 let lastMs = 0;
 let counter = 0;
 const hex = (n, width) => n.toString(16).padStart(width, '0');
@@ -110,8 +110,9 @@ const cookieSet = (k, v, maxAgeSeconds) => {
 };
 
 // ---- src/events.js
-// lpTag.events (SPEC §2): bind/unbind/trigger/hasFired/once and the aliases
-// register/publish/unregister. Names match case-sensitively; "*" matches any app or event.
+// lpTag.events (docs/vocabulary.md, Event bus): bind/unbind/trigger/hasFired/once and the
+// aliases register/publish/unregister. Names match case-sensitively; "*" matches any app
+// or event.
 
 const createEvents = (bufferLimit) => {
   let listeners = []; // {id, app, ev, fn, ctx, async, once, dead}, in bind order
@@ -573,8 +574,9 @@ const createTransport = (endpoint, site, pageKey) => {
 };
 
 // ---- src/sdes.js
-// lpTag.sdes (SPEC §3.1): push (queued until the tag next talks to the server), send (at
-// once, with a callback), get. Every SDE accepted fires lp_sdes/VAR_ADDED with it.
+// lpTag.sdes (docs/vocabulary.md, Attributes): push (queued until the tag next talks to
+// the server), send (at once, with a callback), get. Every SDE accepted fires
+// lp_sdes/VAR_ADDED with it.
 
 const createSdes = (tag) => {
   const accept = (input) => {
@@ -618,12 +620,12 @@ const createSdes = (tag) => {
 };
 
 // ---- src/render.js
-// Engagement rendering and the LP_OFFERS lifecycle (SPEC §1). Each engagement is an
-// <engage-offer> element with its own shadow root: the page's CSS cannot reach inside it,
-// and its styles cannot leak out. Its position is an inline style on the host, which the
-// page's ordinary rules do not override. Both are set through the CSSOM (a constructed
-// stylesheet shared by every shadow root, style.cssText on the host), which a page's
-// Content-Security-Policy does not block the way it blocks <style> and style="".
+// Engagement rendering and the LP_OFFERS lifecycle (docs/vocabulary.md, Events). Each
+// engagement is an <engage-offer> element with its own shadow root: the page's CSS cannot
+// reach inside it, and its styles cannot leak out. Its position is an inline style on the
+// host, which the page's ordinary rules do not override. Both are set through the CSSOM (a
+// constructed stylesheet shared by every shadow root, style.cssText on the host), which a
+// page's Content-Security-Policy does not block the way it blocks <style> and style="".
 
 const STATE_NAMES = { 1: 'Online', 2: 'Offline', 4: 'Busy' };
 const STATE_ACTIONS = { 1: 'Chat now', 2: 'Leave a message', 4: 'Wait for an agent' };
@@ -907,7 +909,7 @@ if (!lpTag._engage) {
     _engage: { base, visit, tag, transport, flush: () => transport && transport.flush() },
     events,
     sdes,
-    // A new page view in a single-page app (SPEC §3.1).
+    // A new page view in a single-page app (docs/vocabulary.md, Attributes).
     newPage(url, options) {
       const o = options || {};
       renderer.clear();

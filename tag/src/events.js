@@ -1,5 +1,6 @@
-// lpTag.events (SPEC §2): bind/unbind/trigger/hasFired/once and the aliases
-// register/publish/unregister. Names match case-sensitively; "*" matches any app or event.
+// lpTag.events (docs/vocabulary.md, Event bus): bind/unbind/trigger/hasFired/once and the
+// aliases register/publish/unregister. Names match case-sensitively; "*" matches any app
+// or event.
 
 const createEvents = (bufferLimit) => {
   let listeners = []; // {id, app, ev, fn, ctx, async, once, dead}, in bind order

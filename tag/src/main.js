@@ -98,7 +98,7 @@ if (!lpTag._engage) {
     _engage: { base, visit, tag, transport, flush: () => transport && transport.flush() },
     events,
     sdes,
-    // A new page view in a single-page app (SPEC §3.1).
+    // A new page view in a single-page app (docs/vocabulary.md, Attributes).
     newPage(url, options) {
       const o = options || {};
       renderer.clear();

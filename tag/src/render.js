@@ -1,9 +1,9 @@
-// Engagement rendering and the LP_OFFERS lifecycle (SPEC §1). Each engagement is an
-// <engage-offer> element with its own shadow root: the page's CSS cannot reach inside it,
-// and its styles cannot leak out. Its position is an inline style on the host, which the
-// page's ordinary rules do not override. Both are set through the CSSOM (a constructed
-// stylesheet shared by every shadow root, style.cssText on the host), which a page's
-// Content-Security-Policy does not block the way it blocks <style> and style="".
+// Engagement rendering and the LP_OFFERS lifecycle (docs/vocabulary.md, Events). Each
+// engagement is an <engage-offer> element with its own shadow root: the page's CSS cannot
+// reach inside it, and its styles cannot leak out. Its position is an inline style on the
+// host, which the page's ordinary rules do not override. Both are set through the CSSOM (a
+// constructed stylesheet shared by every shadow root, style.cssText on the host), which a
+// page's Content-Security-Policy does not block the way it blocks <style> and style="".
 
 const STATE_NAMES = { 1: 'Online', 2: 'Offline', 4: 'Busy' };
 const STATE_ACTIONS = { 1: 'Chat now', 2: 'Leave a message', 4: 'Wait for an agent' };

@@ -1,5 +1,6 @@
-// lpTag.sdes (SPEC §3.1): push (queued until the tag next talks to the server), send (at
-// once, with a callback), get. Every SDE accepted fires lp_sdes/VAR_ADDED with it.
+// lpTag.sdes (docs/vocabulary.md, Attributes): push (queued until the tag next talks to
+// the server), send (at once, with a callback), get. Every SDE accepted fires
+// lp_sdes/VAR_ADDED with it.
 
 const createSdes = (tag) => {
   const accept = (input) => {

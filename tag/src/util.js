@@ -26,7 +26,7 @@ const byteLength = (s) => encoder.encode(s).length;
 
 // UUIDv7: 48-bit millisecond time, then a 12-bit counter that keeps ids made within one
 // millisecond in order, then 62 random bits. Time-ordered ids keep the server's unique
-// index append-friendly (DESIGN.md, Storage).
+// index append-friendly (docs/architecture.md, Storage).
 let lastMs = 0;
 let counter = 0;
 const hex = (n, width) => n.toString(16).padStart(width, '0');

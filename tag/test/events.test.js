@@ -1,4 +1,4 @@
-// lpTag.events (SPEC §2), unit level.
+// lpTag.events (docs/vocabulary.md, Event bus), unit level.
 'use strict';
 
 const test = require('node:test');

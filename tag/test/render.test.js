@@ -1,5 +1,6 @@
-// Engagement rendering and the LP_OFFERS lifecycle (SPEC §1), unit level, against the
-// decision endpoint's contract. The real rendering is checked in Chromium (tag/browser/).
+// Engagement rendering and the LP_OFFERS lifecycle (docs/vocabulary.md, Events), unit
+// level, against the decision endpoint's contract. The real rendering is checked in
+// Chromium (tag/browser/).
 'use strict';
 
 const test = require('node:test');
@@ -50,7 +51,7 @@ test('the decision request carries the visit, page, sections and SDEs, as text/p
   assert.deepEqual(body.sdes, [{ type: 'cart', total: 1 }]);
 });
 
-test('START and OFFER_DISPLAY carry every property of SPEC §1', async () => {
+test('START and OFFER_DISPLAY carry every property of an LP_OFFERS event', async () => {
   const { w } = await withDecision([engagement()]);
   const start = plain(w.lpTag.events.hasFired('LP_OFFERS', 'START'))[0];
   assert.deepEqual(start.data, {

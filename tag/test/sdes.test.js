@@ -1,4 +1,5 @@
-// lpTag.sdes, lpTag.hooks (BEFORE_SUBMIT_SDE), lpTag.section and lpTag.newPage (SPEC §3.1).
+// lpTag.sdes, lpTag.hooks (BEFORE_SUBMIT_SDE), lpTag.section and lpTag.newPage
+// (docs/vocabulary.md, Attributes).
 'use strict';
 
 const test = require('node:test');

@@ -83,7 +83,7 @@
       saveCart(items);
       var n = count(items);
       document.getElementById('cart-count').textContent = 'Cart: ' + n + (n === 1 ? ' item' : ' items');
-      // The cart changed: the visit's cart SDE is replaced (SPEC 3.3).
+      // The cart changed: the visit's cart SDE is replaced (docs/vocabulary.md, Visit rule).
       if (window.lpTag && lpTag.sdes) lpTag.sdes.push(cartSde(items));
     }
   };
