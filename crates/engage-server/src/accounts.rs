@@ -12,9 +12,7 @@ use crate::error::ApiError;
 
 /// A new random API key (`ek_` and 48 hex digits) and the hash that is stored.
 pub fn generate_api_key() -> Result<(String, String), getrandom::Error> {
-    let mut bytes = [0u8; 24];
-    getrandom::getrandom(&mut bytes)?;
-    let key = format!("ek_{}", hex::encode(bytes));
+    let key = engage_store::ids::api_key()?;
     let hash = hash_api_key(&key);
     Ok((key, hash))
 }

@@ -16,7 +16,6 @@ pub mod collect_body;
 pub mod decision;
 pub mod error;
 pub mod history_request;
-pub mod ids;
 pub mod metrics;
 mod routes;
 pub mod user_agent;

@@ -5,13 +5,13 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use engage_store::ids::now_ms;
 use engage_store::{Account, IngestBatch, NewQuarantine, QuarantineKind};
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
 use crate::collect_body::{parse_collect_body, BodyError, Rejection};
 use crate::error::ApiError;
-use crate::ids::now_ms;
 use crate::AppState;
 
 #[derive(Serialize)]

@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_model::{EngagementAttribute, FieldError, Invalid};
 use engage_model::{Node, Tape, View};
+use engage_store::ids::{new_id, now_ms};
 use engage_store::{
     ClientProperties, IngestBatch, NewEvent, NewSde, PageView, SessionLookup, VisitContext,
 };
@@ -19,7 +20,6 @@ use super::collect::quarantine_body;
 use crate::body::{read_body, Accept};
 use crate::collect_body::{visit_context_json, MAX_ID_CHARS};
 use crate::error::ApiError;
-use crate::ids::{new_id, now_ms};
 use crate::AppState;
 
 /// A Monitoring API error: `{time, message, internalCode}` with its status.

@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use engage_model::Tape;
+use engage_store::ids::now_ms;
 use engage_store::{
     IngestBatch, PageView, QuarantineEntry, QuarantineKind, QuarantineQuery, VisitContext,
 };
@@ -15,7 +16,6 @@ use serde::Serialize;
 use super::monitoring::{parse_call_body, Call};
 use crate::collect_body::{parse_collect_body, parse_event_item, parse_sde_item};
 use crate::error::ApiError;
-use crate::ids::now_ms;
 use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
