@@ -7,6 +7,8 @@
 //! - [`history_request`]: the Engagement History search's query and body (pure).
 //! - [`user_agent`]: device, browser and system from a `User-Agent` (pure).
 //! - [`body`]: body limits, gzip, content types. [`error`]: `ApiError`.
+//! - [`extract`]: the account a route acts for, checked before its handler runs (API
+//!   key, or the tag's origin).
 //! - [`accounts`]: the account cache and API keys. [`metrics`]: `/metrics`.
 //! - [`decision`]: targeting, the per-account engagement snapshots and the decision.
 
@@ -15,6 +17,7 @@ pub mod body;
 pub mod collect_body;
 pub mod decision;
 pub mod error;
+pub mod extract;
 pub mod history_request;
 pub mod metrics;
 mod routes;
@@ -65,20 +68,6 @@ impl AppState {
 }
 
 impl AppState {
-    /// The account of a Bearer route, once the request's key is its own: 404 for an
-    /// unknown account, then 401 or 403 (see [`accounts::AccountCache::authorize`]).
-    pub async fn authorized_account(
-        &self,
-        account_id: &str,
-        headers: &axum::http::HeaderMap,
-    ) -> Result<Arc<engage_store::Account>, error::ApiError> {
-        let account = self.accounts.get(self.store.as_ref(), account_id).await?;
-        self.accounts
-            .authorize(self.store.as_ref(), headers, &account)
-            .await?;
-        Ok(account)
-    }
-
     /// Writes a batch durably and counts it for `/metrics`: every route that stores goes
     /// through here.
     pub async fn ingest(
