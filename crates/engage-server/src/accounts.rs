@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use engage_store::{Account, Store};
 use sha2::{Digest, Sha256};
@@ -12,9 +13,7 @@ use crate::error::ApiError;
 
 /// A new random API key (`ek_` and 48 hex digits) and the hash that is stored.
 pub fn generate_api_key() -> Result<(String, String), getrandom::Error> {
-    let mut bytes = [0u8; 24];
-    getrandom::getrandom(&mut bytes)?;
-    let key = format!("ek_{}", hex::encode(bytes));
+    let key = engage_store::ids::api_key()?;
     let hash = hash_api_key(&key);
     Ok((key, hash))
 }
@@ -67,15 +66,17 @@ impl AccountCache {
         account
     }
 
-    /// Checks `Authorization: Bearer <apiKey>` against the account's key: `Unauthorized`
-    /// without a key or with one of no account, `Forbidden` with another account's.
+    /// Checks that `request` holds the account's key (`Authorization: Bearer <apiKey>`):
+    /// `Unauthorized` without a key or with one of no account, `Forbidden` with another
+    /// account's. It takes the whole request head because OAuth 1.0a, the next way to
+    /// prove a key, signs the method and the URL too.
     pub async fn authorize(
         &self,
         store: &dyn Store,
-        headers: &HeaderMap,
+        request: &Parts,
         account: &Account,
     ) -> Result<(), ApiError> {
-        let key = bearer_key(headers).ok_or(ApiError::Unauthorized)?;
+        let key = bearer_key(&request.headers).ok_or(ApiError::Unauthorized)?;
         let hash = hash_api_key(key);
         if hash == account.api_key_hash {
             return Ok(());

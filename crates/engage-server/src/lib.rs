@@ -7,6 +7,8 @@
 //! - [`history_request`]: the Engagement History search's query and body (pure).
 //! - [`user_agent`]: device, browser and system from a `User-Agent` (pure).
 //! - [`body`]: body limits, gzip, content types. [`error`]: `ApiError`.
+//! - [`extract`]: the account a route acts for, checked before its handler runs (API
+//!   key, or the tag's origin).
 //! - [`accounts`]: the account cache and API keys. [`metrics`]: `/metrics`.
 //! - [`decision`]: targeting, the per-account engagement snapshots and the decision.
 
@@ -15,8 +17,8 @@ pub mod body;
 pub mod collect_body;
 pub mod decision;
 pub mod error;
+pub mod extract;
 pub mod history_request;
-pub mod ids;
 pub mod metrics;
 mod routes;
 pub mod user_agent;
@@ -55,9 +57,9 @@ pub const MAX_CONCURRENT_SEARCHES: usize = 16;
 impl AppState {
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
         AppState {
+            metrics: Arc::new(metrics::Metrics::new(store.backend())),
             store,
             limits,
-            metrics: Arc::default(),
             accounts: Arc::default(),
             decisions: Arc::default(),
             history_searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
@@ -66,38 +68,25 @@ impl AppState {
 }
 
 impl AppState {
-    /// The account of a Bearer route, once the request's key is its own: 404 for an
-    /// unknown account, then 401 or 403 (see [`accounts::AccountCache::authorize`]).
-    pub async fn authorized_account(
-        &self,
-        account_id: &str,
-        headers: &axum::http::HeaderMap,
-    ) -> Result<Arc<engage_store::Account>, error::ApiError> {
-        let account = self.accounts.get(self.store.as_ref(), account_id).await?;
-        self.accounts
-            .authorize(self.store.as_ref(), headers, &account)
-            .await?;
-        Ok(account)
-    }
-
     /// Writes a batch durably and counts it for `/metrics`: every route that stores goes
     /// through here.
     pub async fn ingest(
         &self,
         batch: engage_store::IngestBatch,
     ) -> Result<engage_store::IngestOutcome, StoreError> {
-        use std::sync::atomic::Ordering;
         let items = batch.len();
         let rejected = batch.rejected.len() as u64;
         let started = std::time::Instant::now();
         let outcome = self.store.ingest(batch).await?;
-        let m = &self.metrics;
-        m.record_ingest(items, started.elapsed());
-        m.items_accepted
-            .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
-        m.items_duplicate
-            .fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
-        m.items_rejected.fetch_add(rejected, Ordering::Relaxed);
+        self.metrics.record_ingest(
+            items,
+            started.elapsed(),
+            metrics::Stored {
+                accepted: outcome.accepted as u64,
+                duplicates: outcome.duplicates as u64,
+                rejected,
+            },
+        );
         Ok(outcome)
     }
 }
@@ -111,6 +100,8 @@ pub fn router(state: AppState) -> Router {
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the metrics' histogram samples are folded into their buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// Serves `state` on `listener` until `shutdown` resolves; then stops accepting, lets
 /// in-flight requests finish (their batches commit), and closes the store.
@@ -128,8 +119,11 @@ pub async fn serve(
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
     tokio::pin!(shutdown);
+    let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
+    upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = upkeep.tick() => state.metrics.upkeep(),
             accepted = listener.accept() => {
                 let stream = match accepted {
                     Ok((stream, _)) => stream,

@@ -1,141 +1,191 @@
-//! Counters for `GET /metrics`, in the Prometheus text format.
+//! What `GET /metrics` reports, recorded through the `metrics` crate into a Prometheus
+//! recorder that belongs to one server: no recorder is installed process-wide, so that
+//! several servers in one process (the tests) each count their own requests.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
+
+use ::metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    with_local_recorder, Counter, Histogram,
+};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+const REQUESTS: &str = "engage_http_requests_total";
+const INGEST_ITEMS: &str = "engage_ingest_batch_items";
+const INGEST_SECONDS: &str = "engage_ingest_commit_seconds";
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 /// Upper bounds of the items-per-ingest histogram.
 const SIZE_BUCKETS: [f64; 8] = [1.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0];
 
-#[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    pub items_accepted: AtomicU64,
-    pub items_duplicate: AtomicU64,
-    pub items_rejected: AtomicU64,
-    ingest_items: Histogram<8>,
-    ingest_seconds: Histogram<10>,
-}
-
-#[derive(Debug)]
-struct Histogram<const N: usize> {
-    buckets: [AtomicU64; N],
-    count: AtomicU64,
-    /// Sum in micro-units, to stay integral.
-    sum_micros: AtomicU64,
-}
-
-impl<const N: usize> Default for Histogram<N> {
-    fn default() -> Self {
-        Histogram {
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-}
-
-impl<const N: usize> Histogram<N> {
-    fn observe(&self, bounds: &[f64; N], value: f64) {
-        for (bucket, bound) in self.buckets.iter().zip(bounds) {
-            if value <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, out: &mut String, name: &str, help: &str, bounds: &[f64; N]) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bucket, bound) in self.buckets.iter().zip(bounds) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
-    }
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    items_accepted: Counter,
+    items_duplicate: Counter,
+    items_rejected: Counter,
+    ingest_items: Histogram,
+    ingest_seconds: Histogram,
 }
 
 impl Metrics {
-    pub fn record_request(&self, route: &'static str, status: u16) {
-        if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((route, status)).or_insert(0) += 1;
-        }
-    }
-
-    /// One durable write of a request's items, and how long it took to be acknowledged.
-    pub fn record_ingest(&self, items: usize, took: Duration) {
-        self.ingest_items.observe(&SIZE_BUCKETS, items as f64);
-        self.ingest_seconds
-            .observe(&LATENCY_BUCKETS, took.as_secs_f64());
-    }
-
-    pub fn render(&self, store_backend: &str) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP engage_http_requests_total HTTP requests by route and status."
-        );
-        let _ = writeln!(out, "# TYPE engage_http_requests_total counter");
-        if let Ok(requests) = self.requests.lock() {
-            for ((route, status), n) in requests.iter() {
-                let _ = writeln!(
-                    out,
-                    "engage_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+    /// A new recorder, its metrics described and registered so that `/metrics` shows them
+    /// at zero before anything happened (all but the request counts, whose series are
+    /// known only once a route answered).
+    pub fn new(store_backend: &str) -> Metrics {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(INGEST_ITEMS.into()), &SIZE_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(INGEST_SECONDS.into()), &LATENCY_BUCKETS)
+            })
+            // Only an empty list of buckets is refused, and both lists are constants.
+            .unwrap_or_else(|_| unreachable!("the bucket lists are not empty"))
+            .build_recorder();
+        let handle = recorder.handle();
+        let backend = store_backend.to_owned();
+        let (items_accepted, items_duplicate, items_rejected, ingest_items, ingest_seconds) =
+            with_local_recorder(&recorder, || {
+                describe_counter!(REQUESTS, "HTTP requests by route and status.");
+                describe_counter!("engage_items_accepted_total", "Events and SDEs stored.");
+                describe_counter!(
+                    "engage_items_duplicate_total",
+                    "Events and SDEs already stored under the same client id."
                 );
-            }
+                describe_counter!(
+                    "engage_items_rejected_total",
+                    "Events, SDEs and bodies that failed validation (kept in the quarantine)."
+                );
+                describe_histogram!(
+                    INGEST_ITEMS,
+                    "Items per durable ingest (one request's batch, committed with others)."
+                );
+                describe_histogram!(
+                    INGEST_SECONDS,
+                    "Time from handing a batch to the store to its durable commit."
+                );
+                describe_gauge!("engage_store_info", "The storage backend.");
+                gauge!("engage_store_info", "backend" => backend).set(1.0);
+                (
+                    counter!("engage_items_accepted_total"),
+                    counter!("engage_items_duplicate_total"),
+                    counter!("engage_items_rejected_total"),
+                    histogram!(INGEST_ITEMS),
+                    histogram!(INGEST_SECONDS),
+                )
+            });
+        Metrics {
+            recorder,
+            handle,
+            items_accepted,
+            items_duplicate,
+            items_rejected,
+            ingest_items,
+            ingest_seconds,
         }
-        for (name, help, value) in [
-            (
-                "engage_items_accepted_total",
-                "Events and SDEs stored.",
-                &self.items_accepted,
-            ),
-            (
-                "engage_items_duplicate_total",
-                "Events and SDEs already stored under the same client id.",
-                &self.items_duplicate,
-            ),
-            (
-                "engage_items_rejected_total",
-                "Events, SDEs and bodies that failed validation (kept in the quarantine).",
-                &self.items_rejected,
-            ),
+    }
+
+    /// One answer of a route (a static label: the set of routes is fixed, so the number
+    /// of series stays bounded).
+    pub fn record_request(&self, route: &'static str, status: u16) {
+        with_local_recorder(&self.recorder, || {
+            counter!(REQUESTS, "route" => route, "status" => status.to_string()).increment(1);
+        });
+    }
+
+    /// One durable write of a request's items, how long it took to be acknowledged, and
+    /// what became of its items.
+    pub fn record_ingest(&self, items: usize, took: Duration, stored: Stored) {
+        self.ingest_items.record(items as f64);
+        self.ingest_seconds.record(took.as_secs_f64());
+        self.items_accepted.increment(stored.accepted);
+        self.items_duplicate.increment(stored.duplicates);
+        self.items_rejected.increment(stored.rejected);
+    }
+
+    /// Everything, in the Prometheus text format.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Folds the histograms' samples into their buckets; without it they would pile up
+    /// between scrapes (and forever if nobody scrapes).
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+/// What became of a batch's items.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_metric_in_the_prometheus_text_format() {
+        let metrics = Metrics::new("sqlite");
+        metrics.record_request("collect", 200);
+        metrics.record_request("collect", 200);
+        metrics.record_request("collect", 400);
+        metrics.record_ingest(
+            3,
+            Duration::from_millis(2),
+            Stored {
+                accepted: 2,
+                duplicates: 1,
+                rejected: 0,
+            },
+        );
+        let text = metrics.render();
+        for line in [
+            "# TYPE engage_http_requests_total counter\n",
+            "engage_http_requests_total{route=\"collect\",status=\"200\"} 2\n",
+            "engage_http_requests_total{route=\"collect\",status=\"400\"} 1\n",
+            "engage_items_accepted_total 2\n",
+            "engage_items_duplicate_total 1\n",
+            "engage_items_rejected_total 0\n",
+            "# TYPE engage_ingest_batch_items histogram\n",
+            "engage_ingest_batch_items_bucket{le=\"1\"} 0\n",
+            "engage_ingest_batch_items_bucket{le=\"5\"} 1\n",
+            "engage_ingest_batch_items_bucket{le=\"+Inf\"} 1\n",
+            "engage_ingest_batch_items_sum 3\n",
+            "engage_ingest_commit_seconds_bucket{le=\"0.001\"} 0\n",
+            "engage_ingest_commit_seconds_bucket{le=\"0.0025\"} 1\n",
+            "engage_ingest_commit_seconds_count 1\n",
+            "engage_store_info{backend=\"sqlite\"} 1\n",
+            "# HELP engage_items_accepted_total Events and SDEs stored.\n",
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                value.load(Ordering::Relaxed)
-            );
+            assert!(text.contains(line), "no {line:?} in:\n{text}");
         }
-        self.ingest_items.render(
-            &mut out,
-            "engage_ingest_batch_items",
-            "Items per durable ingest (one request's batch, committed with others).",
-            &SIZE_BUCKETS,
-        );
-        self.ingest_seconds.render(
-            &mut out,
-            "engage_ingest_commit_seconds",
-            "Time from handing a batch to the store to its durable commit.",
-            &LATENCY_BUCKETS,
-        );
-        let _ = writeln!(out, "# HELP engage_store_info The storage backend.\n# TYPE engage_store_info gauge\nengage_store_info{{backend=\"{store_backend}\"}} 1");
-        out
+    }
+
+    #[test]
+    fn every_metric_shows_before_anything_happened() {
+        let text = Metrics::new("sqlite").render();
+        for line in [
+            "engage_items_accepted_total 0\n",
+            "engage_items_rejected_total 0\n",
+            "engage_ingest_batch_items_count 0\n",
+            "engage_ingest_commit_seconds_bucket{le=\"+Inf\"} 0\n",
+            "engage_store_info{backend=\"sqlite\"} 1\n",
+        ] {
+            assert!(text.contains(line), "no {line:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn two_servers_count_apart() {
+        let (a, b) = (Metrics::new("sqlite"), Metrics::new("sqlite"));
+        a.record_request("healthz", 200);
+        assert!(a.render().contains("route=\"healthz\""));
+        assert!(!b.render().contains("route=\"healthz\""));
     }
 }

@@ -1187,7 +1187,7 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
         json!({"type": kind, "campaign": campaign, "engId": engagement_id, "revision": 1,
                "eContext": [{"type": "engagementContext", "id": "app-ctx-1"}]})
     };
-    let before = engage_server::ids::now_ms() as u64;
+    let before = engage_store::ids::now_ms() as u64;
     let response = server
         .client
         .put(monitoring("report", &format!("&vid={vid}&sid={sid}")))
@@ -1197,7 +1197,7 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let after = engage_server::ids::now_ms() as u64;
+    let after = engage_store::ids::now_ms() as u64;
 
     let body = json!({"start": {"from": before - HOUR, "to": after + HOUR}, "visitor": vid});
     let (status, answer) = search(&server, "", &body).await;

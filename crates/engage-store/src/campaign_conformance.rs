@@ -452,7 +452,7 @@ fn impression(name: &str, engagement_id: u64, context_id: &str) -> NewEvent {
 fn batch(account_id: &str, visitor: &str, session: &str, events: Vec<NewEvent>) -> IngestBatch {
     IngestBatch {
         account_id: account_id.to_owned(),
-        received_ms: sample::now_ms(),
+        received_ms: crate::ids::now_ms(),
         visit: Some(sample::visit_context(visitor, session, "page")),
         events,
         sdes: Vec::new(),

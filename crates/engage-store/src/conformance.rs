@@ -83,7 +83,7 @@ impl TempDir {
         let path = std::env::temp_dir().join(format!(
             "engage-conformance-{}-{}-{}",
             std::process::id(),
-            sample::now_ms(),
+            crate::ids::now_ms(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&path).expect("creating a temporary directory");

@@ -9,6 +9,7 @@
 //! - `history`: the Engagement History API's query and its interaction records;
 //!   [`history_conformance`] is its part of the suite.
 //! - [`open`]: picks a backend from a database URL.
+//! - [`ids`]: the clock and every id Engage makes (visitors, contexts, accounts, keys).
 //!
 //! Nothing here knows about HTTP; nothing above the trait knows which database is below.
 
@@ -17,6 +18,7 @@ mod campaigns;
 pub mod conformance;
 mod history;
 pub mod history_conformance;
+pub mod ids;
 mod open;
 mod records;
 mod sample;

@@ -2,7 +2,6 @@
 //! one valid attribute of each of the ten types, parsed from their wire form.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use engage_model::{Json, OfferEvent, Sde, SdeType};
 
@@ -76,19 +75,11 @@ pub(crate) fn parse_event(text: &str) -> OfferEvent {
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-/// Now, in epoch milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// A time-ordered id shaped like a UUIDv7 (48 bits of epoch ms, then a process-wide
 /// sequence), as the tag makes them. Written by hand because the benchmark makes millions.
 pub(crate) fn client_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let ms = u64::try_from(now_ms()).unwrap_or(0) & 0xffff_ffff_ffff;
+    let ms = u64::try_from(crate::ids::now_ms()).unwrap_or(0) & 0xffff_ffff_ffff;
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     // 48 bits of time, version 7, 12 + 62 bits of sequence with the variant bits set.
     let hi: u128 = (u128::from(ms) << 80) | (0x7u128 << 76) | (u128::from(seq >> 62) << 64);

@@ -116,8 +116,5 @@ pub fn round(x: f64, digits: i32) -> f64 {
 }
 
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    u64::try_from(engage_store::ids::now_ms()).unwrap_or(0)
 }

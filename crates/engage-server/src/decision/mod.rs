@@ -16,11 +16,9 @@ pub mod sde_path;
 pub mod snapshot;
 pub mod targeting;
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use engage_store::{Store, StoreError};
 
@@ -102,35 +100,6 @@ impl Decisions {
     }
 }
 
-/// A new engagement context id: 32 hex digits in the UUIDv7 layout (time-ordered, like
-/// the other ids the server makes) without a system call per id. The random part is a
-/// keyed hash of a process-wide counter under a key drawn once per process, so ids are
-/// unique within the process and unpredictable across processes.
-pub fn new_context_id() -> String {
-    context_id_at(crate::ids::now_ms())
-}
-
-/// [`new_context_id`] at a given time (epoch ms), for several ids made at once.
-pub(crate) fn context_id_at(now_ms: i64) -> String {
-    static KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut hasher = KEY.build_hasher();
-    hasher.write_u64(n);
-    let random = (hasher.finish() & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    let ms = u64::try_from(now_ms).unwrap_or(0) & 0xffff_ffff_ffff;
-    // 48 bits of time, the version nibble, 12 bits of the counter, 64 random bits with
-    // the variant: written by hand, `format!` was a third of the cost.
-    let id =
-        (u128::from(ms) << 80) | (0x7 << 76) | (u128::from(n & 0xfff) << 64) | u128::from(random);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for shift in (0..32).rev() {
-        out.push(char::from(HEX[((id >> (shift * 4)) & 0xf) as usize]));
-    }
-    out
-}
-
 #[tracing::instrument(skip_all, fields(account = %account_id))]
 async fn load(store: &dyn Store, account_id: &str) -> Result<AccountSnapshot, StoreError> {
     let apps = store.apps(account_id).await?;
@@ -139,26 +108,4 @@ async fn load(store: &dyn Store, account_id: &str) -> Result<AccountSnapshot, St
     let snapshot = AccountSnapshot::build(apps, &campaigns, engagements);
     tracing::debug!(engagements = snapshot.len(), "decision snapshot built");
     Ok(snapshot)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn context_ids_are_unique_time_ordered_uuid_layouts() {
-        let ids: Vec<String> = (0..10_000).map(|_| new_context_id()).collect();
-        let mut unique = ids.clone();
-        unique.sort();
-        unique.dedup();
-        assert_eq!(unique.len(), ids.len());
-        for id in &ids {
-            assert_eq!(id.len(), 32, "{id}");
-            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
-            assert_eq!(&id[12..13], "7", "{id}");
-            assert!(matches!(&id[16..17], "8" | "9" | "a" | "b"), "{id}");
-        }
-        assert!(ids[0][..12] <= ids[9_999][..12]);
-    }
 }

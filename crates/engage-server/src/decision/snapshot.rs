@@ -730,12 +730,12 @@ impl AccountSnapshot {
     /// shown. Nothing is recorded: `START` comes from whoever shows it.
     pub fn show(&self, page: &PageView<'_>) -> Vec<Shown<'_>> {
         let chosen = self.decide(page);
-        let now_ms = crate::ids::now_ms();
+        let now_ms = engage_store::ids::now_ms();
         chosen
             .into_iter()
             .map(|offer| Shown {
                 offer,
-                context_id: super::context_id_at(now_ms),
+                context_id: engage_store::ids::context_id_at(now_ms),
             })
             .collect()
     }

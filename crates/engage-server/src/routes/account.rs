@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::body::{read_body, Accept};
 use crate::decision::input::{index, object, Problems};
 use crate::error::ApiError;
+use crate::extract::AuthorizedAccount;
 use crate::AppState;
 
 /// More would be a list nobody keeps up to date; a site with more uses `"*"`.
@@ -28,27 +29,22 @@ struct OriginsBody<'a> {
 }
 
 /// `GET /api/account/{accountId}/origins`.
-pub async fn get_origins(
-    State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let account = state.authorized_account(&account_id, &headers).await?;
-    Ok(axum::Json(OriginsBody {
+pub async fn get_origins(AuthorizedAccount(account): AuthorizedAccount) -> Response {
+    axum::Json(OriginsBody {
         allowed_origins: &account.allowed_origins,
     })
-    .into_response())
+    .into_response()
 }
 
 /// `PUT /api/account/{accountId}/origins` `{"allowedOrigins": ["https://shop.example"]}`.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
 pub async fn put_origins(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path(account_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    state.authorized_account(&account_id, &headers).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let mut problems = Problems::default();

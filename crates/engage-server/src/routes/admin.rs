@@ -19,6 +19,7 @@ use crate::body::{read_body, Accept};
 use crate::decision::input::{describe, engagement_type, object, Problems};
 use crate::decision::Targeting;
 use crate::error::ApiError;
+use crate::extract::AuthorizedAccount;
 use crate::AppState;
 
 /// Longest campaign, engagement or app name.
@@ -33,16 +34,6 @@ const MAX_PRIORITY: u64 = 1_000_000;
 const DEFAULT_PRIORITY: u32 = 100;
 /// Longest display duration, one day.
 const MAX_TIMEOUT_SECONDS: u64 = 86_400;
-
-/// The account, once the request's key is its own.
-async fn authorized(
-    state: &AppState,
-    account_id: &str,
-    headers: &HeaderMap,
-) -> Result<(), ApiError> {
-    state.authorized_account(account_id, headers).await?;
-    Ok(())
-}
 
 /// Reads a JSON body and hands it to `parse`; malformed JSON and every problem `parse`
 /// finds are answered 400 in the standard shape.
@@ -117,11 +108,11 @@ impl<'a> From<&'a AppInstallation> for AppBody<'a> {
 #[tracing::instrument(skip_all, fields(account = %account_id))]
 pub async fn create_app(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path(account_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let name = parse_body(&state, &headers, body, |json, problems| {
         object(json, "", &["name"], problems)?.required_string("name", MAX_NAME_CHARS, problems)
     })
@@ -134,10 +125,9 @@ pub async fn create_app(
 /// `GET /api/account/{accountId}/apps`.
 pub async fn list_apps(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path(account_id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let apps = state.store.apps(&account_id).await?;
     let apps: Vec<AppBody<'_>> = apps.iter().map(AppBody::from).collect();
     Ok(axum::Json(List::Apps { apps }).into_response())
@@ -192,11 +182,11 @@ fn campaign_fields(json: Node<'_, '_>, problems: &mut Problems) -> Option<Campai
 #[tracing::instrument(skip_all, fields(account = %account_id))]
 pub async fn create_campaign(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path(account_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let fields = parse_body(&state, &headers, body, campaign_fields).await?;
     let campaign = state.store.create_campaign(&account_id, fields).await?;
     state.decisions.invalidate(&account_id);
@@ -210,10 +200,9 @@ pub async fn create_campaign(
 /// `GET /api/account/{accountId}/campaigns`: every campaign, disabled ones too.
 pub async fn list_campaigns(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path(account_id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaigns = state.store.campaigns(&account_id).await?;
     let campaigns: Vec<CampaignBody<'_>> = campaigns.iter().map(CampaignBody::from).collect();
     Ok(axum::Json(List::Campaigns { campaigns }).into_response())
@@ -222,10 +211,9 @@ pub async fn list_campaigns(
 /// `GET /api/account/{accountId}/campaigns/{campaignId}`.
 pub async fn get_campaign(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path((account_id, campaign_id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaign_id = id(&campaign_id, "campaign")?;
     let campaign = state
         .store
@@ -239,11 +227,11 @@ pub async fn get_campaign(
 #[tracing::instrument(skip_all, fields(account = %account_id, campaign = %campaign_id))]
 pub async fn update_campaign(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path((account_id, campaign_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaign_id = id(&campaign_id, "campaign")?;
     let fields = parse_body(&state, &headers, body, campaign_fields).await?;
     let campaign = state
@@ -260,10 +248,9 @@ pub async fn update_campaign(
 #[tracing::instrument(skip_all, fields(account = %account_id, campaign = %campaign_id))]
 pub async fn delete_campaign(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path((account_id, campaign_id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaign_id = id(&campaign_id, "campaign")?;
     let current = state
         .store
@@ -437,11 +424,11 @@ fn engagement_definition(
 #[tracing::instrument(skip_all, fields(account = %account_id, campaign = %campaign_id))]
 pub async fn create_engagement(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path((account_id, campaign_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaign_id = id(&campaign_id, "campaign")?;
     let definition = parse_body(&state, &headers, body, engagement_definition).await?;
     let engagement = state
@@ -460,10 +447,9 @@ pub async fn create_engagement(
 /// `GET /api/account/{accountId}/campaigns/{campaignId}/engagements`: latest revisions.
 pub async fn list_engagements(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path((account_id, campaign_id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaign_id = id(&campaign_id, "campaign")?;
     if state
         .store
@@ -485,11 +471,10 @@ pub async fn list_engagements(
 /// `GET /api/account/{accountId}/campaigns/{campaignId}/engagements/{engagementId}?revision=N`.
 pub async fn get_engagement(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path((account_id, campaign_id, engagement_id)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaign_id = id(&campaign_id, "campaign")?;
     let engagement_id = id(&engagement_id, "engagement")?;
     let revision = match query.get("revision") {
@@ -530,11 +515,11 @@ pub async fn get_engagement(
 #[tracing::instrument(skip_all, fields(account = %account_id, engagement = %engagement_id))]
 pub async fn update_engagement(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path((account_id, campaign_id, engagement_id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaign_id = id(&campaign_id, "campaign")?;
     let engagement_id = id(&engagement_id, "engagement")?;
     let definition = parse_body(&state, &headers, body, engagement_definition).await?;
@@ -552,11 +537,11 @@ pub async fn update_engagement(
 #[tracing::instrument(skip_all, fields(account = %account_id, engagement = %engagement_id))]
 pub async fn set_availability(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path((account_id, campaign_id, engagement_id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorized(&state, &account_id, &headers).await?;
     let campaign_id = id(&campaign_id, "campaign")?;
     let engagement_id = id(&engagement_id, "engagement")?;
     let agent_state = parse_body(&state, &headers, body, |json, problems| {

@@ -2,16 +2,17 @@
 //! SDEs, answered once the accepted items are durable.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engage_store::{Account, IngestBatch, NewQuarantine, QuarantineKind};
+use engage_store::ids::now_ms;
+use engage_store::{IngestBatch, NewQuarantine, QuarantineKind};
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
 use crate::collect_body::{parse_collect_body, BodyError, Rejection};
 use crate::error::ApiError;
-use crate::ids::now_ms;
+use crate::extract::TagAccount;
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -21,27 +22,20 @@ struct CollectResponse {
     rejected: Vec<Rejection>,
 }
 
-#[tracing::instrument(skip_all, fields(account = %account_id))]
+#[tracing::instrument(skip_all, fields(account = %tag.account.id))]
 pub async fn collect(
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    tag: TagAccount,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
-    let account = state
-        .accounts
-        .get(state.store.as_ref(), &account_id)
-        .await?;
-    let cors = allowed_origin(&headers, &account)?;
-    let result = receive(&state, &account_id, &headers, body).await;
+) -> Response {
+    let result = receive(&state, &tag.account.id, &headers, body).await;
     let mut response = match result {
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
-    if let Some(origin) = cors {
-        add_cors_headers(response.headers_mut(), origin);
-    }
-    Ok(response)
+    tag.add_cors_headers(response.headers_mut());
+    response
 }
 
 async fn receive(
@@ -151,19 +145,11 @@ pub(crate) async fn quarantine_body(
 }
 
 /// `OPTIONS` for the tag on another origin (the collect and decision routes).
-pub async fn preflight(
-    State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let account = state
-        .accounts
-        .get(state.store.as_ref(), &account_id)
-        .await?;
+pub async fn preflight(tag: TagAccount) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Some(origin) = allowed_origin(&headers, &account)? {
+    if tag.origin.is_some() {
         let h = response.headers_mut();
-        add_cors_headers(h, origin);
+        tag.add_cors_headers(h);
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static("POST, OPTIONS"),
@@ -177,32 +163,5 @@ pub async fn preflight(
             HeaderValue::from_static("86400"),
         );
     }
-    Ok(response)
-}
-
-/// The request's `Origin` when the account lets it post; `None` for same-origin or
-/// non-browser requests, which carry none.
-pub(crate) fn allowed_origin(
-    headers: &HeaderMap,
-    account: &Account,
-) -> Result<Option<HeaderValue>, ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(None);
-    };
-    let text = origin.to_str().unwrap_or("");
-    let allowed = account.allowed_origins.is_empty()
-        || account
-            .allowed_origins
-            .iter()
-            .any(|o| o == "*" || o == text);
-    if allowed {
-        Ok(Some(origin.clone()))
-    } else {
-        Err(ApiError::OriginNotAllowed(text.to_owned()))
-    }
-}
-
-pub(crate) fn add_cors_headers(headers: &mut HeaderMap, origin: HeaderValue) {
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    response
 }

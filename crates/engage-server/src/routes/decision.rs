@@ -4,42 +4,34 @@
 //! the tag once it shows an engagement.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use engage_model::{Tape, VisitSdes};
 
-use super::collect::{add_cors_headers, allowed_origin};
 use crate::body::{read_body, Accept};
 use crate::decision::request::parse_decision_body;
 use crate::decision::{decision_answer, AccountSnapshot, PageView};
-
 use crate::error::ApiError;
+use crate::extract::TagAccount;
 use crate::AppState;
 
 /// `POST /api/account/{accountId}/decision`.
-#[tracing::instrument(skip_all, fields(account = %account_id))]
+#[tracing::instrument(skip_all, fields(account = %tag.account.id))]
 pub async fn decide(
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    tag: TagAccount,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
-    let account = state
-        .accounts
-        .get(state.store.as_ref(), &account_id)
-        .await?;
-    let cors = allowed_origin(&headers, &account)?;
-    let mut response = match answer(&state, &account_id, &headers, body).await {
+) -> Response {
+    let mut response = match answer(&state, &tag.account.id, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(origin) = cors {
-        add_cors_headers(h, origin);
-    }
-    Ok(response)
+    tag.add_cors_headers(h);
+    response
 }
 
 async fn answer(

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::body::{read_body, Accept};
 use crate::error::ApiError;
+use crate::extract::AuthorizedAccount;
 use crate::history_request::{parse_search, SearchParams};
 use crate::user_agent;
 use crate::AppState;
@@ -28,12 +29,12 @@ use crate::AppState;
 #[tracing::instrument(skip_all, fields(account = %account_id, count, returned))]
 pub async fn search(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path(account_id): Path<String>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    state.authorized_account(&account_id, &headers).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&uri)
         .map_err(|e| ApiError::invalid_field("?", e.body_text()))?;

@@ -3,13 +3,16 @@
 //! endpoint; errors keep the API's documented body `{time, message, internalCode}`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_model::{EngagementAttribute, FieldError, Invalid};
 use engage_model::{Node, Tape, View};
+use engage_store::ids::{new_id, now_ms};
 use engage_store::{
     ClientProperties, IngestBatch, NewEvent, NewSde, PageView, SessionLookup, VisitContext,
 };
@@ -18,8 +21,8 @@ use serde::Serialize;
 use super::collect::quarantine_body;
 use crate::body::{read_body, Accept};
 use crate::collect_body::{visit_context_json, MAX_ID_CHARS};
+use crate::decision::AccountSnapshot;
 use crate::error::ApiError;
-use crate::ids::{new_id, now_ms};
 use crate::AppState;
 
 /// A Monitoring API error: `{time, message, internalCode}` with its status.
@@ -115,7 +118,7 @@ async fn require_app(
     state: &AppState,
     account_id: &str,
     app_id: &str,
-) -> Result<std::sync::Arc<crate::decision::AccountSnapshot>, MonitoringError> {
+) -> Result<Arc<AccountSnapshot>, MonitoringError> {
     let snapshot = state
         .decisions
         .snapshot(state.store.as_ref(), account_id)
@@ -176,21 +179,85 @@ fn query_id(
     }
 }
 
+/// What every Monitoring API call needs before its body is read, checked in this order:
+/// the API version (`v=1.0` or `v=1.1`, else 400/33), the account (404/18) and the app
+/// installation the account registered (404/18).
+pub struct MonitoringApp {
+    account_id: String,
+    app_id: String,
+    /// The account's decision snapshot, which knows its app installations.
+    snapshot: Arc<AccountSnapshot>,
+    query: HashMap<String, String>,
+}
+
+impl FromRequestParts<AppState> for MonitoringApp {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Path((account_id, app_id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let snapshot = async {
+            check_version(&query)?;
+            state
+                .accounts
+                .get(state.store.as_ref(), &account_id)
+                .await?;
+            require_app(state, &account_id, &app_id).await
+        }
+        .await
+        .map_err(IntoResponse::into_response)?;
+        Ok(MonitoringApp {
+            account_id,
+            app_id,
+            snapshot,
+            query,
+        })
+    }
+}
+
+/// `X-HTTP-Method-Override: PUT` on a `POST`, for clients that cannot send `PUT`;
+/// 405/5 without it.
+pub struct PutOverride;
+
+impl<S: Sync> FromRequestParts<S> for PutOverride {
+    type Rejection = MonitoringError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, MonitoringError> {
+        let overridden = parts
+            .headers
+            .get("x-http-method-override")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("PUT"));
+        if overridden {
+            Ok(PutOverride)
+        } else {
+            Err(MonitoringError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                5,
+                "report is a PUT; a POST needs `X-HTTP-Method-Override: PUT`",
+            ))
+        }
+    }
+}
+
 /// `POST /api/account/{accountId}/app/{appInstallationId}/engagement?v=&vid=&sid=`.
-#[tracing::instrument(skip_all, fields(account = %account_id, app = %app_id))]
+#[tracing::instrument(skip_all, fields(account = %call.account_id, app = %call.app_id))]
 pub async fn engagement(
     State(state): State<AppState>,
-    Path((account_id, app_id)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
+    call: MonitoringApp,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, MonitoringError> {
-    check_version(&query)?;
-    state
-        .accounts
-        .get(state.store.as_ref(), &account_id)
-        .await?;
-    let snapshot = require_app(&state, &account_id, &app_id).await?;
+    let MonitoringApp {
+        account_id,
+        app_id,
+        snapshot,
+        query,
+    } = call;
     let vid = query_id(&query, "vid")?;
     let sid = query_id(&query, "sid")?;
     let (visitor_id, session_id) = match (vid, sid) {
@@ -244,7 +311,7 @@ pub async fn engagement(
 /// eligible. Nothing is recorded: the app reports impressions itself.
 async fn engagement_details(
     state: &AppState,
-    snapshot: &crate::decision::AccountSnapshot,
+    snapshot: &AccountSnapshot,
     account_id: &str,
     ids: &VisitIds,
     url: Option<&str>,
@@ -282,50 +349,37 @@ async fn engagement_details(
 /// `PUT /api/account/{accountId}/app/{appInstallationId}/report?v=&vid=&sid=`.
 pub async fn report_put(
     state: State<AppState>,
-    path: Path<(String, String)>,
-    query: Query<HashMap<String, String>>,
+    call: MonitoringApp,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, MonitoringError> {
-    report(state, path, query, headers, body).await
+    report(state, call, headers, body).await
 }
 
 /// `POST` with `X-HTTP-Method-Override: PUT`, for clients that cannot send `PUT`.
 pub async fn report_post(
     state: State<AppState>,
-    path: Path<(String, String)>,
-    query: Query<HashMap<String, String>>,
+    _: PutOverride,
+    call: MonitoringApp,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, MonitoringError> {
-    let overridden = headers
-        .get("x-http-method-override")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("PUT"));
-    if !overridden {
-        return Err(MonitoringError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            5,
-            "report is a PUT; a POST needs `X-HTTP-Method-Override: PUT`",
-        ));
-    }
-    report(state, path, query, headers, body).await
+    report(state, call, headers, body).await
 }
 
-#[tracing::instrument(skip_all, fields(account = %account_id, app = %app_id))]
+#[tracing::instrument(skip_all, fields(account = %call.account_id, app = %call.app_id))]
 async fn report(
     State(state): State<AppState>,
-    Path((account_id, app_id)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
+    call: MonitoringApp,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, MonitoringError> {
-    check_version(&query)?;
-    state
-        .accounts
-        .get(state.store.as_ref(), &account_id)
-        .await?;
-    require_app(&state, &account_id, &app_id).await?;
+    let MonitoringApp {
+        account_id,
+        app_id,
+        query,
+        ..
+    } = call;
     let (Some(vid), Some(sid)) = (query_id(&query, "vid")?, query_id(&query, "sid")?) else {
         return Err(MonitoringError::invalid(
             "report needs `vid` and `sid` from the engagement call",

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use engage_model::Tape;
+use engage_store::ids::now_ms;
 use engage_store::{
     IngestBatch, PageView, QuarantineEntry, QuarantineKind, QuarantineQuery, VisitContext,
 };
@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::monitoring::{parse_call_body, Call};
 use crate::collect_body::{parse_collect_body, parse_event_item, parse_sde_item};
 use crate::error::ApiError;
-use crate::ids::now_ms;
+use crate::extract::AuthorizedAccount;
 use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -32,11 +32,10 @@ struct ListResponse {
 /// `GET /api/account/{accountId}/quarantine?after=&limit=&includeReplayed=`.
 pub async fn list(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path(account_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.authorized_account(&account_id, &headers).await?;
     let after_id = match query.get("after") {
         None => None,
         Some(v) => Some(
@@ -96,10 +95,9 @@ struct ReplayResponse {
 #[tracing::instrument(skip_all, fields(account = %account_id))]
 pub async fn replay(
     State(state): State<AppState>,
+    _: AuthorizedAccount,
     Path(account_id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.authorized_account(&account_id, &headers).await?;
     let mut response = ReplayResponse::default();
     let mut after_id = None;
     loop {

@@ -16,7 +16,7 @@
 //!   session of the visitor.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use engage_model::{AgentState, EngagementType};
@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{read_u64, schema, sql_err, SqliteStore};
 use crate::{
-    AppInstallation, Campaign, CampaignFields, CampaignStore, Engagement, EngagementContent,
+    ids, AppInstallation, Campaign, CampaignFields, CampaignStore, Engagement, EngagementContent,
     EngagementDefinition, StoreError,
 };
 
@@ -141,47 +141,6 @@ impl StoredDefinition {
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored campaign data is unreadable: {what}"))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// A random nine-digit id (the platform's campaign and engagement ids look like
-/// `210599710`). Random rather than sequential so that ids say nothing about other
-/// accounts; the caller retries on the rare collision.
-fn random_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(u128::from(now_ms().unsigned_abs()));
-    hasher.write_u64(SEQUENCE.fetch_add(1, Ordering::Relaxed));
-    100_000_000 + hasher.finish() % 900_000_000
-}
-
-/// A random UUID (version 4 layout) for an app installation.
-fn random_uuid() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut halves = [0u64; 2];
-    for (i, half) in halves.iter_mut().enumerate() {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_i64(now_ms());
-        hasher.write_usize(i);
-        *half = hasher.finish();
-    }
-    let hi = (halves[0] & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
-    let lo = (halves[1] & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xffff,
-        hi & 0xffff,
-        lo >> 48,
-        lo & 0xffff_ffff_ffff
-    )
 }
 
 /// Opens a connection for one admin write and runs `f` in an immediate transaction.
@@ -363,9 +322,9 @@ impl CampaignStore for SqliteStore {
         self.campaign_write(move |tx| {
             require_account(tx, &account)?;
             let app = AppInstallation {
-                id: random_uuid(),
+                id: ids::app_installation_id()?,
                 name,
-                created_ms: now_ms(),
+                created_ms: ids::now_ms(),
             };
             tx.execute(
                 "INSERT INTO apps (id, account, name, created_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -411,7 +370,7 @@ impl CampaignStore for SqliteStore {
         let account = account_id.to_owned();
         self.campaign_write(move |tx| {
             require_account(tx, &account)?;
-            let now = now_ms();
+            let now = ids::now_ms();
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO campaigns (id, account, name, goal, priority, enabled, created_ms, updated_ms)
@@ -419,7 +378,7 @@ impl CampaignStore for SqliteStore {
                 )
                 .map_err(sql_err)?;
             for _ in 0..64 {
-                let id = random_id();
+                let id = ids::campaign_id()?;
                 let written = insert
                     .execute(params![
                         sql_id(id),
@@ -465,7 +424,7 @@ impl CampaignStore for SqliteStore {
                         fields.goal,
                         fields.priority,
                         fields.enabled,
-                        now_ms()
+                        ids::now_ms()
                     ],
                 )
                 .map_err(sql_err)?;
@@ -520,7 +479,7 @@ impl CampaignStore for SqliteStore {
             if read_campaign(tx, &account, campaign_id)?.is_none() {
                 return Ok(None);
             }
-            let now = now_ms();
+            let now = ids::now_ms();
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO engagements (id, account, campaign_id, revision, state, created_ms, updated_ms)
@@ -529,7 +488,7 @@ impl CampaignStore for SqliteStore {
                 .map_err(sql_err)?;
             let mut id = None;
             for _ in 0..64 {
-                let candidate = random_id();
+                let candidate = ids::campaign_id()?;
                 let written = insert
                     .execute(params![
                         sql_id(candidate),
@@ -577,7 +536,7 @@ impl CampaignStore for SqliteStore {
         let account = account_id.to_owned();
         let json = definition_json(&definition)?;
         self.campaign_write(move |tx| {
-            let now = now_ms();
+            let now = ids::now_ms();
             let changed = tx
                 .execute(
                     "UPDATE engagements SET revision = revision + 1, updated_ms = ?4
@@ -618,7 +577,7 @@ impl CampaignStore for SqliteStore {
                         sql_id(campaign_id),
                         sql_id(engagement_id),
                         state.code(),
-                        now_ms()
+                        ids::now_ms()
                     ],
                 )
                 .map_err(sql_err)?;
@@ -701,22 +660,5 @@ impl CampaignStore for SqliteStore {
                     .collect())
             })
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn random_ids_have_nine_digits_and_uuids_their_layout() {
-        for _ in 0..1000 {
-            let id = random_id();
-            assert!((100_000_000..1_000_000_000).contains(&id), "{id}");
-        }
-        let uuid = random_uuid();
-        assert_eq!(uuid.len(), 36, "{uuid}");
-        assert_eq!(&uuid[14..15], "4", "{uuid}");
-        assert_ne!(random_uuid(), random_uuid());
     }
 }

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
@@ -876,28 +876,6 @@ fn page(
         .query_row(params![account, visit.page_id], |r| r.get::<_, i64>(0))
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// A random 8-digit decimal id, like the platform's account ids. `RandomState` is
-/// seeded from the OS once per thread and stepped per call, which is random enough for
-/// an id that is unique by retry, not by luck.
-fn random_account_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    (10_000_000 + hasher.finish() % 90_000_000).to_string()
-}
-
 fn create_account(
     conn: &Connection,
     state: &mut WriterState,
@@ -911,13 +889,13 @@ fn create_account(
             "an account with this API key exists".into(),
         )));
     }
-    let created_ms = now_ms();
+    let created_ms = crate::ids::now_ms();
     let mut insert = conn.prepare_cached(
         "INSERT INTO accounts (id, name, api_key_hash, created_ms, allowed_origins)
              VALUES (?1, ?2, ?3, ?4, '[]') ON CONFLICT (id) DO NOTHING",
     )?;
     for _ in 0..64 {
-        let id = random_account_id();
+        let id = crate::ids::account_id().map_err(|e| Failure::Refused(e.into()))?;
         let written = insert.execute(params![id, new.name, new.api_key_hash, created_ms])?;
         if written == 1 {
             state.new_accounts.push(id.clone());
@@ -1104,7 +1082,7 @@ mod micro {
             let session = (n * 31) % 2000;
             let mut b = crate::IngestBatch {
                 account_id: account.clone(),
-                received_ms: sample::now_ms(),
+                received_ms: crate::ids::now_ms(),
                 visit: Some(sample::visit_context(
                     &format!("v-{session}"),
                     &format!("s-{session}"),
