@@ -3,8 +3,8 @@
 
 use engage_model::{Node, Sde, View};
 
-use super::input::{index, object, Problems};
 use crate::collect_body::{MAX_ID_CHARS, MAX_SECTIONS};
+use engage_model::body::{child, index, Errors, ObjReader};
 
 /// Longest page URL read.
 const MAX_URL_CHARS: usize = 8192;
@@ -25,12 +25,9 @@ pub struct DecisionRequest {
 
 /// Reads a decision body. Envelope problems are errors; an attribute that does not
 /// validate is skipped, so one bad push does not hide every engagement.
-pub fn parse_decision_body(
-    json: Node<'_, '_>,
-    max_sdes: usize,
-) -> Result<DecisionRequest, Problems> {
-    let mut problems = Problems::default();
-    let members = object(
+pub fn parse_decision_body(json: Node<'_, '_>, max_sdes: usize) -> Result<DecisionRequest, Errors> {
+    let mut problems = Errors::new();
+    let members = ObjReader::strict(
         json,
         "",
         &[
@@ -44,24 +41,18 @@ pub fn parse_decision_body(
         &mut problems,
     )
     .ok_or_else(|| std::mem::take(&mut problems))?;
-    let visitor_id = members.required_string("visitorId", MAX_ID_CHARS, &mut problems);
-    let session_id = members.required_string("sessionId", MAX_ID_CHARS, &mut problems);
-    members.optional_string("pageId", MAX_ID_CHARS, &mut problems);
+    let visitor_id = members.required_string("", "visitorId", MAX_ID_CHARS, &mut problems);
+    let session_id = members.required_string("", "sessionId", MAX_ID_CHARS, &mut problems);
+    members.optional_string("", "pageId", MAX_ID_CHARS, &mut problems);
     let url = match members.get("url").map(|v| (v, v.view())) {
         None => String::new(),
         Some((_, View::String(s))) if s.chars().count() <= MAX_URL_CHARS => s.to_owned(),
         Some((_, View::String(_))) => {
-            problems.add(
-                &members.path("url"),
-                format!("longer than {MAX_URL_CHARS} characters"),
-            );
+            problems.at("/url", format!("longer than {MAX_URL_CHARS} characters"));
             String::new()
         }
         Some((other, _)) => {
-            problems.add(
-                &members.path("url"),
-                format!("expected a string, found {}", other.kind()),
-            );
+            problems.at("/url", format!("expected a string, found {}", other.kind()));
             String::new()
         }
     };
@@ -71,37 +62,37 @@ pub fn parse_decision_body(
     let section_error = "expected a section name, a string of at most 256 characters";
     match members.get("sections").map(Node::view) {
         None => {}
-        Some(View::Array(items)) if items.len() > MAX_SECTIONS => problems.add(
-            &members.path("sections"),
+        Some(View::Array(items)) if items.len() > MAX_SECTIONS => problems.at(
+            "/sections",
             format!(
                 "{} sections, at most {MAX_SECTIONS} are allowed",
                 items.len()
             ),
         ),
         Some(View::Array(items)) => {
-            let path = members.path("sections");
+            let path = child("", "sections");
             for (i, item) in items.enumerate() {
                 match item.as_str() {
                     Some(s) if s.chars().count() <= MAX_SECTION_CHARS => {
                         sections.extend((!s.trim().is_empty()).then(|| s.to_owned()));
                     }
-                    _ => problems.add(&index(&path, i), section_error),
+                    _ => problems.at(index(&path, i), section_error),
                 }
             }
         }
         Some(View::String(s)) if s.chars().count() <= MAX_SECTION_CHARS => {
             sections.extend((!s.trim().is_empty()).then(|| s.to_owned()));
         }
-        Some(_) => problems.add(
-            &members.path("sections"),
+        Some(_) => problems.at(
+            "/sections",
             format!("expected an array of at most {MAX_SECTIONS} section names"),
         ),
     }
     let mut sdes = Vec::new();
     match members.get("sdes").map(|v| (v, v.view())) {
         None => {}
-        Some((_, View::Array(items))) if items.len() > max_sdes => problems.add(
-            &members.path("sdes"),
+        Some((_, View::Array(items))) if items.len() > max_sdes => problems.at(
+            "/sdes",
             format!("{} attributes, at most {max_sdes} are allowed", items.len()),
         ),
         Some((_, View::Array(items))) => {
@@ -114,8 +105,8 @@ pub fn parse_decision_body(
                 }
             }
         }
-        Some((other, _)) => problems.add(
-            &members.path("sdes"),
+        Some((other, _)) => problems.at(
+            "/sdes",
             format!("expected an array, found {}", other.kind()),
         ),
     }

@@ -12,9 +12,9 @@ use engage_model::{Node, Tape};
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
-use crate::decision::input::{index, object, Problems};
 use crate::error::ApiError;
 use crate::AppState;
+use engage_model::body::{index, Errors, ObjReader};
 
 /// More would be a list nobody keeps up to date; a site with more uses `"*"`.
 const MAX_ORIGINS: usize = 100;
@@ -51,11 +51,11 @@ pub async fn put_origins(
     state.authorized_account(&account_id, &headers).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let mut problems = Problems::default();
+    let mut problems = Errors::new();
     let origins = parse_origins(tape.root(), &mut problems);
     let origins = match origins {
         Some(origins) if problems.is_empty() => origins,
-        _ => return Err(ApiError::invalid_all("origins", problems.errors)),
+        _ => return Err(ApiError::invalid_all("origins", problems.into_vec())),
     };
     let account = state
         .store
@@ -70,21 +70,21 @@ pub async fn put_origins(
 
 /// `{"allowedOrigins": [...]}`: each `"*"` or an origin as browsers send it in the
 /// `Origin` header (`scheme://host[:port]`, lowercase, no path), duplicates removed.
-fn parse_origins(json: Node<'_, '_>, problems: &mut Problems) -> Option<Vec<String>> {
-    let members = object(json, "", &["allowedOrigins"], problems)?;
+fn parse_origins(json: Node<'_, '_>, problems: &mut Errors) -> Option<Vec<String>> {
+    let members = ObjReader::strict(json, "", &["allowedOrigins"], problems)?;
     let Some(list) = members.get("allowedOrigins") else {
-        problems.add(
+        problems.at(
             "/allowedOrigins",
             "required: a list of origins (empty for every origin)",
         );
         return None;
     };
     let Some(items) = list.items() else {
-        problems.add("/allowedOrigins", "expected a list of origins");
+        problems.at("/allowedOrigins", "expected a list of origins");
         return None;
     };
     if items.len() > MAX_ORIGINS {
-        problems.add(
+        problems.at(
             "/allowedOrigins",
             format!("at most {MAX_ORIGINS} origins; use \"*\" for every origin"),
         );
@@ -99,8 +99,8 @@ fn parse_origins(json: Node<'_, '_>, problems: &mut Problems) -> Option<Vec<Stri
                     origins.push(origin);
                 }
             }
-            Some(Err(why)) => problems.add(&path, why),
-            None => problems.add(&path, "expected an origin such as \"https://shop.example\""),
+            Some(Err(why)) => problems.at(&path, why),
+            None => problems.at(&path, "expected an origin such as \"https://shop.example\""),
         }
     }
     Some(origins)

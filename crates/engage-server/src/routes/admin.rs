@@ -16,10 +16,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::body::{read_body, Accept};
-use crate::decision::input::{describe, engagement_type, object, Problems};
 use crate::decision::Targeting;
 use crate::error::ApiError;
 use crate::AppState;
+use engage_model::body::{describe, engagement_type, Errors, ObjReader};
 
 /// Longest campaign, engagement or app name.
 const MAX_NAME_CHARS: usize = 256;
@@ -50,15 +50,15 @@ async fn parse_body<T>(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-    parse: impl FnOnce(Node<'_, '_>, &mut Problems) -> Option<T>,
+    parse: impl FnOnce(Node<'_, '_>, &mut Errors) -> Option<T>,
 ) -> Result<T, ApiError> {
     let bytes = read_body(headers, body, &state.limits, Accept::Json).await?;
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let mut problems = Problems::default();
+    let mut problems = Errors::new();
     let parsed = parse(tape.root(), &mut problems);
     match parsed {
         Some(value) if problems.is_empty() => Ok(value),
-        _ => Err(ApiError::invalid_all("request", problems.errors)),
+        _ => Err(ApiError::invalid_all("request", problems.into_vec())),
     }
 }
 
@@ -123,7 +123,12 @@ pub async fn create_app(
 ) -> Result<Response, ApiError> {
     authorized(&state, &account_id, &headers).await?;
     let name = parse_body(&state, &headers, body, |json, problems| {
-        object(json, "", &["name"], problems)?.required_string("name", MAX_NAME_CHARS, problems)
+        ObjReader::strict(json, "", &["name"], problems)?.required_string(
+            "",
+            "name",
+            MAX_NAME_CHARS,
+            problems,
+        )
     })
     .await?;
     let app = state.store.create_app(&account_id, &name).await?;
@@ -172,14 +177,16 @@ impl<'a> From<&'a Campaign> for CampaignBody<'a> {
 }
 
 /// `{"name", "goal"?, "priority"?, "enabled"?}`: what is left out takes its default.
-fn campaign_fields(json: Node<'_, '_>, problems: &mut Problems) -> Option<CampaignFields> {
-    let members = object(json, "", &["name", "goal", "priority", "enabled"], problems)?;
-    let name = members.required_string("name", MAX_NAME_CHARS, problems);
-    let goal = members.optional_string("goal", MAX_GOAL_CHARS, problems);
+fn campaign_fields(json: Node<'_, '_>, problems: &mut Errors) -> Option<CampaignFields> {
+    let members = ObjReader::strict(json, "", &["name", "goal", "priority", "enabled"], problems)?;
+    let name = members.required_string("", "name", MAX_NAME_CHARS, problems);
+    let goal = members.optional_string("", "goal", MAX_GOAL_CHARS, problems);
     let priority = members
-        .optional_uint("priority", 0..=MAX_PRIORITY, problems)
+        .optional_uint("", "priority", 0..=MAX_PRIORITY, problems)
         .map_or(DEFAULT_PRIORITY, |p| u32::try_from(p).unwrap_or(u32::MAX));
-    let enabled = members.optional_bool("enabled", problems).unwrap_or(true);
+    let enabled = members
+        .optional_bool("", "enabled", problems)
+        .unwrap_or(true);
     Some(CampaignFields {
         name: name?,
         goal,
@@ -355,14 +362,14 @@ const ENGAGEMENT_FIELDS: [&str; 8] = [
     "hideWhenOffline",
 ];
 
-fn agent_state(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<AgentState> {
+fn agent_state(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<AgentState> {
     let found = match json.view() {
         View::Number(n) => n.as_u64().and_then(AgentState::from_code),
         View::String(s) if s.len() == 1 => s.parse().ok().and_then(AgentState::from_code),
         _ => None,
     };
     if found.is_none() {
-        problems.add(
+        problems.at(
             path,
             format!(
                 "expected an agent state 1 (online), 2 (offline) or 4 (busy), found {}",
@@ -373,18 +380,18 @@ fn agent_state(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Optio
     found
 }
 
-fn content(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<EngagementContent> {
-    let members = object(
+fn content(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<EngagementContent> {
+    let members = ObjReader::strict(
         json,
         path,
         &["title", "body", "acceptLabel", "closeLabel"],
         problems,
     )?;
     Some(EngagementContent {
-        title: members.optional_string("title", MAX_LABEL_CHARS, problems),
-        body: members.optional_string("body", MAX_BODY_CHARS, problems),
-        accept_label: members.optional_string("acceptLabel", MAX_LABEL_CHARS, problems),
-        close_label: members.optional_string("closeLabel", MAX_LABEL_CHARS, problems),
+        title: members.optional_string(path, "title", MAX_LABEL_CHARS, problems),
+        body: members.optional_string(path, "body", MAX_BODY_CHARS, problems),
+        accept_label: members.optional_string(path, "acceptLabel", MAX_LABEL_CHARS, problems),
+        close_label: members.optional_string(path, "closeLabel", MAX_LABEL_CHARS, problems),
     })
 }
 
@@ -393,32 +400,32 @@ fn content(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<En
 /// content, shown when offline).
 fn engagement_definition(
     json: Node<'_, '_>,
-    problems: &mut Problems,
+    problems: &mut Errors,
 ) -> Option<EngagementDefinition> {
-    let members = object(json, "", &ENGAGEMENT_FIELDS, problems)?;
-    let name = members.required_string("name", MAX_NAME_CHARS, problems);
+    let members = ObjReader::strict(json, "", &ENGAGEMENT_FIELDS, problems)?;
+    let name = members.required_string("", "name", MAX_NAME_CHARS, problems);
     let engagement_type = match members.get("engagementType") {
         None => {
-            problems.add(&members.path("engagementType"), "missing");
+            problems.at("/engagementType", "missing");
             None
         }
-        Some(v) => engagement_type(v, &members.path("engagementType"), problems),
+        Some(v) => engagement_type(v, "/engagementType", problems),
     };
-    let tgl_name = members.optional_string("tglName", MAX_TGL_NAME_CHARS, problems);
-    let zone_id = members.optional_uint("zoneId", 0..=u64::MAX, problems);
+    let tgl_name = members.optional_string("", "tglName", MAX_TGL_NAME_CHARS, problems);
+    let zone_id = members.optional_uint("", "zoneId", 0..=u64::MAX, problems);
     let timeout_seconds = members
-        .optional_uint("timeoutSeconds", 1..=MAX_TIMEOUT_SECONDS, problems)
+        .optional_uint("", "timeoutSeconds", 1..=MAX_TIMEOUT_SECONDS, problems)
         .and_then(|t| u32::try_from(t).ok());
     let targeting = match members.get("targeting") {
         None => Some(Targeting::default()),
-        Some(t) => Targeting::parse(t, &members.path("targeting"), problems),
+        Some(t) => Targeting::parse(t, "/targeting", problems),
     };
     let content = match members.get("content") {
         None => Some(EngagementContent::default()),
-        Some(c) => content(c, &members.path("content"), problems),
+        Some(c) => content(c, "/content", problems),
     };
     let hide_when_offline = members
-        .optional_bool("hideWhenOffline", problems)
+        .optional_bool("", "hideWhenOffline", problems)
         .unwrap_or(false);
     let engagement_type = engagement_type?;
     Some(EngagementDefinition {
@@ -560,13 +567,13 @@ pub async fn set_availability(
     let campaign_id = id(&campaign_id, "campaign")?;
     let engagement_id = id(&engagement_id, "engagement")?;
     let agent_state = parse_body(&state, &headers, body, |json, problems| {
-        let members = object(json, "", &["state"], problems)?;
+        let members = ObjReader::strict(json, "", &["state"], problems)?;
         match members.get("state") {
             None => {
-                problems.add(&members.path("state"), "missing");
+                problems.at("/state", "missing");
                 None
             }
-            Some(v) => agent_state(v, &members.path("state"), problems),
+            Some(v) => agent_state(v, "/state", problems),
         }
     })
     .await?;

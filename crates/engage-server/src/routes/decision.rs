@@ -52,12 +52,12 @@ async fn answer(
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let request =
         parse_decision_body(tape.root(), state.limits.max_batch_items).map_err(|problems| {
+            let problems = problems.into_vec();
             let message = problems
-                .errors
                 .first()
                 .map(|e| format!("invalid decision request: {e}"))
                 .unwrap_or_else(|| "invalid decision request".to_owned());
-            ApiError::invalid(message, problems.errors)
+            ApiError::invalid(message, problems)
         })?;
     let snapshot = state
         .decisions
