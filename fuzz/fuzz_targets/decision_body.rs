@@ -3,7 +3,7 @@
 #![no_main]
 
 use engage_model::body::Errors;
-use engage_server::decision::request::parse_decision_body;
+use engage_server::request::DecisionBody;
 use engage_server::decision::Targeting;
 use libfuzzer_sys::fuzz_target;
 
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let json = tape.root();
-    if let Ok(request) = parse_decision_body(json, 500) {
+    if let Ok(request) = DecisionBody::read(json, 500) {
         assert!(request.sections.len() <= 100);
         assert!(request.sdes.len() <= 500);
     }

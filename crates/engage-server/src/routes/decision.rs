@@ -11,8 +11,8 @@ use engage_model::{Tape, VisitSdes};
 
 use super::collect::{add_cors_headers, allowed_origin};
 use crate::body::{read_body, Accept};
-use crate::decision::request::parse_decision_body;
 use crate::decision::{decision_answer, AccountSnapshot, PageView};
+use crate::request::DecisionBody;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -51,13 +51,13 @@ async fn answer(
     let bytes = read_body(headers, body, &state.limits, Accept::JsonOrText).await?;
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let request =
-        parse_decision_body(tape.root(), state.limits.max_batch_items).map_err(|problems| {
-            let problems = problems.into_vec();
-            let message = problems
+        DecisionBody::read(tape.root(), state.limits.max_batch_items).map_err(|invalid| {
+            let message = invalid
+                .errors
                 .first()
                 .map(|e| format!("invalid decision request: {e}"))
                 .unwrap_or_else(|| "invalid decision request".to_owned());
-            ApiError::invalid(message, problems)
+            ApiError::invalid(message, invalid.errors)
         })?;
     let snapshot = state
         .decisions

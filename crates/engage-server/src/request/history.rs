@@ -9,7 +9,7 @@
 use engage_model::{Node, SdeType, Tape, View};
 use engage_store::{InteractionFilters, InteractionQuery, Outcome, SortField, SortKey, TextSearch};
 
-use crate::collect_body::MAX_ID_CHARS;
+use super::collect::MAX_ID_CHARS;
 use crate::error::ApiError;
 use engage_model::body::{
     child, describe, engagement_type, index, string, uint, Errors, ObjReader,
@@ -74,12 +74,12 @@ impl SearchParams {
 
 /// A whole search: the query string's paging, sort and source, and the body's filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Search {
+pub struct HistorySearchBody {
     pub params: SearchParams,
     pub filters: InteractionFilters,
 }
 
-impl Search {
+impl HistorySearchBody {
     /// What the store is asked: these filters, in this order, this page.
     pub fn query(&self) -> InteractionQuery {
         InteractionQuery {
@@ -89,18 +89,23 @@ impl Search {
             limit: self.params.limit,
         }
     }
-}
 
-/// Reads a search from its decoded query pairs and its body. Malformed JSON is its own
-/// error; everything else wrong is one `invalid_request` listing every problem.
-pub fn parse_search(query_pairs: &[(String, String)], body: &[u8]) -> Result<Search, ApiError> {
-    let tape = Tape::parse(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let mut problems = Errors::new();
-    let params = parse_params(query_pairs, &mut problems);
-    let filters = parse_filters(tape.root(), &mut problems);
-    match (params, filters) {
-        (Some(params), Some(filters)) if problems.is_empty() => Ok(Search { params, filters }),
-        _ => Err(ApiError::invalid_all("search", problems.into_vec())),
+    /// Reads a search from its decoded query pairs and its body. Malformed JSON is its own
+    /// error; everything else wrong is one `invalid_request` listing every problem.
+    pub fn read(
+        query_pairs: &[(String, String)],
+        body: &[u8],
+    ) -> Result<HistorySearchBody, ApiError> {
+        let tape = Tape::parse(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        let mut problems = Errors::new();
+        let params = parse_params(query_pairs, &mut problems);
+        let filters = parse_filters(tape.root(), &mut problems);
+        match (params, filters) {
+            (Some(params), Some(filters)) if problems.is_empty() => {
+                Ok(HistorySearchBody { params, filters })
+            }
+            _ => Err(ApiError::invalid_all("search", problems.into_vec())),
+        }
     }
 }
 
@@ -514,8 +519,11 @@ mod tests {
             .collect()
     }
 
-    fn search(query: &[(&str, &str)], body: serde_json::Value) -> Result<Search, Vec<FieldError>> {
-        match parse_search(&pairs(query), body.to_string().as_bytes()) {
+    fn search(
+        query: &[(&str, &str)],
+        body: serde_json::Value,
+    ) -> Result<HistorySearchBody, Vec<FieldError>> {
+        match HistorySearchBody::read(&pairs(query), body.to_string().as_bytes()) {
             Ok(search) => Ok(search),
             Err(ApiError::Invalid { errors, .. }) => Err(errors),
             Err(other) => panic!("unexpected {other:?}"),
@@ -758,11 +766,11 @@ mod tests {
     #[test]
     fn malformed_json_is_its_own_error() {
         assert!(matches!(
-            parse_search(&[], b"{\"start\":"),
+            HistorySearchBody::read(&[], b"{\"start\":"),
             Err(ApiError::MalformedJson(_))
         ));
         assert!(matches!(
-            parse_search(&[], b""),
+            HistorySearchBody::read(&[], b""),
             Err(ApiError::MalformedJson(_))
         ));
     }

@@ -15,7 +15,7 @@ pub const MAX_SECTIONS: usize = 100;
 
 /// A batch whose envelope is valid, with its items sorted into accepted and rejected.
 #[derive(Debug, Clone)]
-pub struct CollectBatch {
+pub struct CollectBody {
     pub visit: VisitContext,
     pub events: Vec<NewEvent>,
     pub sdes: Vec<NewSde>,
@@ -30,7 +30,7 @@ pub struct Rejection {
     pub errors: Vec<FieldError>,
 }
 
-impl CollectBatch {
+impl CollectBody {
     pub fn rejections(&self) -> Vec<Rejection> {
         self.rejected
             .iter()
@@ -58,101 +58,103 @@ pub enum BodyError {
     TooManyItems { found: usize, limit: usize },
 }
 
-/// Parses and validates one collect body. `user_agent` comes from the request headers.
-pub fn parse_collect_body(
-    body: &[u8],
-    user_agent: Option<&str>,
-    max_items: usize,
-) -> Result<CollectBatch, BodyError> {
-    let tape = Tape::parse(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
-    let json = tape.root();
-    let Some(members) = json.members() else {
-        return Err(BodyError::Invalid(Invalid::single(
+impl CollectBody {
+    /// Parses and validates one collect body. `user_agent` comes from the request headers.
+    pub fn read(
+        body: &[u8],
+        user_agent: Option<&str>,
+        max_items: usize,
+    ) -> Result<CollectBody, BodyError> {
+        let tape = Tape::parse(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
+        let json = tape.root();
+        let Some(members) = json.members() else {
+            return Err(BodyError::Invalid(Invalid::single(
             "",
             format!("expected an object with `visitorId`, `sessionId`, `pageId`, `events` and `sdes`, found {}", json.kind()),
         )));
-    };
-    let mut errors = Vec::new();
-    for (i, (key, _)) in members.enumerate() {
-        let known = matches!(
-            key,
-            "visitorId" | "sessionId" | "pageId" | "page" | "events" | "sdes"
-        );
-        if !known {
-            errors.push(FieldError::new(
+        };
+        let mut errors = Vec::new();
+        for (i, (key, _)) in members.enumerate() {
+            let known = matches!(
+                key,
+                "visitorId" | "sessionId" | "pageId" | "page" | "events" | "sdes"
+            );
+            if !known {
+                errors.push(FieldError::new(
                 pointer(&[key]),
                 format!("unknown field `{key}`, expected `visitorId`, `sessionId`, `pageId`, `page`, `events` or `sdes`"),
             ));
-        } else if members.take(i).any(|(k, _)| k == key) {
-            errors.push(FieldError::new(
-                pointer(&[key]),
-                format!("duplicate member `{key}`"),
-            ));
+            } else if members.take(i).any(|(k, _)| k == key) {
+                errors.push(FieldError::new(
+                    pointer(&[key]),
+                    format!("duplicate member `{key}`"),
+                ));
+            }
         }
-    }
-    let visitor_id = required_id(json, "visitorId", &mut errors);
-    let session_id = required_id(json, "sessionId", &mut errors);
-    let page_id = required_id(json, "pageId", &mut errors);
-    let page = json.get("page").and_then(|p| parse_page(p, &mut errors));
-    let events = item_array(json, "events", &mut errors);
-    let sdes = item_array(json, "sdes", &mut errors);
-    let found = events.len() + sdes.len();
-    if found > max_items {
-        return Err(BodyError::TooManyItems {
-            found,
-            limit: max_items,
-        });
-    }
-    let (Some(visitor_id), Some(session_id), Some(page_id)) = (visitor_id, session_id, page_id)
-    else {
-        return Err(BodyError::Invalid(Invalid { errors }));
-    };
-    if !errors.is_empty() {
-        return Err(BodyError::Invalid(Invalid { errors }));
-    }
-    let visit = VisitContext {
-        visitor_id,
-        session_id,
-        page_id,
-        page,
-        user_agent: user_agent.map(|ua| truncate(ua, 1024)),
-        client: None,
-    };
-    let mut batch = CollectBatch {
-        visit,
-        events: Vec::with_capacity(events.len()),
-        sdes: Vec::with_capacity(sdes.len()),
-        rejected: Vec::new(),
-    };
-    // Built only when something is rejected: the common batch never needs it.
-    let mut context = None;
-    let items = events
-        .map(|item| (QuarantineKind::Event, item))
-        .enumerate()
-        .chain(sdes.map(|item| (QuarantineKind::Sde, item)).enumerate());
-    for (index, (kind, item)) in items {
-        let invalid = match kind {
-            QuarantineKind::Event => match parse_event_item(item) {
-                Ok(event) => {
-                    batch.events.push(event);
-                    continue;
-                }
-                Err(invalid) => invalid,
-            },
-            _ => match parse_sde_item(item) {
-                Ok(sde) => {
-                    batch.sdes.push(sde);
-                    continue;
-                }
-                Err(invalid) => invalid,
-            },
+        let visitor_id = required_id(json, "visitorId", &mut errors);
+        let session_id = required_id(json, "sessionId", &mut errors);
+        let page_id = required_id(json, "pageId", &mut errors);
+        let page = json.get("page").and_then(|p| parse_page(p, &mut errors));
+        let events = item_array(json, "events", &mut errors);
+        let sdes = item_array(json, "sdes", &mut errors);
+        let found = events.len() + sdes.len();
+        if found > max_items {
+            return Err(BodyError::TooManyItems {
+                found,
+                limit: max_items,
+            });
+        }
+        let (Some(visitor_id), Some(session_id), Some(page_id)) = (visitor_id, session_id, page_id)
+        else {
+            return Err(BodyError::Invalid(Invalid { errors }));
         };
-        let context = context.get_or_insert_with(|| visit_context_json(&batch.visit));
-        batch
-            .rejected
-            .push(quarantine(kind, index, item, context, invalid));
+        if !errors.is_empty() {
+            return Err(BodyError::Invalid(Invalid { errors }));
+        }
+        let visit = VisitContext {
+            visitor_id,
+            session_id,
+            page_id,
+            page,
+            user_agent: user_agent.map(|ua| truncate(ua, 1024)),
+            client: None,
+        };
+        let mut batch = CollectBody {
+            visit,
+            events: Vec::with_capacity(events.len()),
+            sdes: Vec::with_capacity(sdes.len()),
+            rejected: Vec::new(),
+        };
+        // Built only when something is rejected: the common batch never needs it.
+        let mut context = None;
+        let items = events
+            .map(|item| (QuarantineKind::Event, item))
+            .enumerate()
+            .chain(sdes.map(|item| (QuarantineKind::Sde, item)).enumerate());
+        for (index, (kind, item)) in items {
+            let invalid = match kind {
+                QuarantineKind::Event => match parse_event_item(item) {
+                    Ok(event) => {
+                        batch.events.push(event);
+                        continue;
+                    }
+                    Err(invalid) => invalid,
+                },
+                _ => match parse_sde_item(item) {
+                    Ok(sde) => {
+                        batch.sdes.push(sde);
+                        continue;
+                    }
+                    Err(invalid) => invalid,
+                },
+            };
+            let context = context.get_or_insert_with(|| visit_context_json(&batch.visit));
+            batch
+                .rejected
+                .push(quarantine(kind, index, item, context, invalid));
+        }
+        Ok(batch)
     }
-    Ok(batch)
 }
 
 /// The visit context as stored with quarantined items, so a replay knows where they belong.
