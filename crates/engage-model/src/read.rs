@@ -47,12 +47,13 @@ impl<'t, 'a> ObjReader<'t, 'a> {
         }
     }
 
-    /// `None` (with the problem reported at `path`) when `json` is not an object. Every
-    /// member not in `known`, and every repeat of one that is, is reported at once, in
-    /// input order; what the caller then finds wrong comes after.
+    /// Every member not in `known`, and every repeat of one that is, is reported at once
+    /// under `path`, in input order; what the caller then finds wrong comes after. `None`
+    /// when `json` is not an object (reported) or has more than 64 members (after its
+    /// unknown and repeated members were reported).
     ///
-    /// Read the members with [`ObjReader::get`]: a strict reader marks nothing as read
-    /// and has nothing left for [`ObjReader::finish`] to report.
+    /// Read the members with [`ObjReader::get`]: a strict reader counts every member as
+    /// read, so [`ObjReader::finish`] has nothing left to report.
     pub fn strict(
         json: Node<'t, 'a>,
         path: &str,
