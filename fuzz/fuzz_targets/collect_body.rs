@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(batch) = engage_server::collect_body::parse_collect_body(data, Some("fuzz"), 500) {
+    if let Ok(batch) = engage_server::request::CollectBody::read(data, Some("fuzz"), 500) {
         assert!(batch.item_count() <= 500);
         for rejected in &batch.rejected {
             assert!(!rejected.errors.is_empty());

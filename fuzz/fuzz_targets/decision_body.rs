@@ -2,8 +2,8 @@
 //! neither may panic, and targeting that is accepted must store and read back the same.
 #![no_main]
 
-use engage_server::decision::input::Problems;
-use engage_server::decision::request::parse_decision_body;
+use engage_model::body::Errors;
+use engage_server::request::DecisionBody;
 use engage_server::decision::Targeting;
 use libfuzzer_sys::fuzz_target;
 
@@ -12,18 +12,18 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let json = tape.root();
-    if let Ok(request) = parse_decision_body(json, 500) {
+    if let Ok(request) = DecisionBody::read(json, 500) {
         assert!(request.sections.len() <= 100);
         assert!(request.sdes.len() <= 500);
     }
-    let mut problems = Problems::default();
+    let mut problems = Errors::new();
     match Targeting::parse(json, "/targeting", &mut problems) {
         Some(targeting) => {
-            assert!(problems.errors.is_empty());
+            assert!(problems.is_empty());
             let stored = targeting.to_json();
             let again = Targeting::from_stored(&stored).expect("canonical targeting reads back");
             assert_eq!(again.to_json(), stored);
         }
-        None => assert!(!problems.errors.is_empty(), "a refusal says why"),
+        None => assert!(!problems.is_empty(), "a refusal says why"),
     }
 });

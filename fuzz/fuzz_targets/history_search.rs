@@ -4,7 +4,7 @@
 //! the rest is the body.
 #![no_main]
 
-use engage_server::history_request::{parse_search, MAX_RANGE_MS};
+use engage_server::request::history::{HistorySearchBody, MAX_RANGE_MS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
             None => (p.to_owned(), String::new()),
         })
         .collect();
-    let Ok(search) = parse_search(&pairs, body) else {
+    let Ok(search) = HistorySearchBody::read(&pairs, body) else {
         return;
     };
     let q = search.query();
@@ -44,6 +44,6 @@ fuzz_target!(|data: &[u8]| {
         .filter(|(k, _)| *k != "source")
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let reread = parse_search(&again, body).expect("the links' query string is accepted");
+    let reread = HistorySearchBody::read(&again, body).expect("the links' query string is accepted");
     assert_eq!(reread.query(), search.query());
 });

@@ -80,28 +80,50 @@ pub fn push_pointer_token(pointer: &mut String, token: &str) {
 /// child reported so that paths come out absolute without building a path on the
 /// success path.
 #[derive(Debug, Default)]
-pub(crate) struct Errors {
+pub struct Errors {
     list: Vec<FieldError>,
 }
 
 impl Errors {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Errors::default()
     }
 
     /// A problem with the value being validated itself.
-    pub(crate) fn here(&mut self, message: impl Into<String>) {
+    pub fn here(&mut self, message: impl Into<String>) {
         self.list.push(FieldError::new(String::new(), message));
     }
 
+    /// A problem at `pointer`, a JSON pointer below the value being validated (`""` is
+    /// the value itself).
+    pub fn at(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.list.push(FieldError::new(pointer, message));
+    }
+
+    /// Whether nothing was reported.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// How many problems were reported: compare before and after reading a part to know
+    /// whether that part was sound.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Everything reported, in the order it was found.
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.list
+    }
+
     /// Takes over what a separate validation of the current value found.
-    pub(crate) fn absorb(&mut self, invalid: Invalid) {
+    pub fn absorb(&mut self, invalid: Invalid) {
         self.list.extend(invalid.errors);
     }
 
     /// Runs `f` for the child at `token`; what it reports is placed under that token.
     #[inline(always)]
-    pub(crate) fn nested<T>(&mut self, token: Token<'_>, f: impl FnOnce(&mut Self) -> T) -> T {
+    pub fn nested<T>(&mut self, token: Token<'_>, f: impl FnOnce(&mut Self) -> T) -> T {
         let start = self.list.len();
         let out = f(self);
         if self.list.len() > start {
@@ -125,7 +147,7 @@ impl Errors {
     }
 
     /// The value parsed, or everything that was wrong with it.
-    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, Invalid> {
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Invalid> {
         match value {
             Some(v) if self.list.is_empty() => Ok(v),
             _ if !self.list.is_empty() => Err(Invalid { errors: self.list }),
@@ -136,7 +158,7 @@ impl Errors {
 
 /// One step of a JSON pointer.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Token<'a> {
+pub enum Token<'a> {
     Key(&'a str),
     Index(usize),
 }

@@ -1,6 +1,7 @@
 //! Walking an input object field by field, remembering which members were read so
 //! that everything else can be reported as unknown or duplicated.
 
+use crate::body::child;
 use crate::error::{Errors, Token};
 use crate::tape::{Members, Node, View};
 
@@ -8,8 +9,10 @@ use crate::tape::{Members, Node, View};
 const MAX_MEMBERS: usize = 64;
 
 /// Reads the members of one JSON object. Create with [`ObjReader::new`], take the
-/// known members, then call [`ObjReader::finish`] to report the rest.
-pub(crate) struct ObjReader<'t, 'a> {
+/// known members, then call [`ObjReader::finish`] to report the rest; or create with
+/// [`ObjReader::strict`], which checks the members up front, and look them up with
+/// [`ObjReader::get`].
+pub struct ObjReader<'t, 'a> {
     /// All the members: their tape, the first one's key position and their count.
     members: Members<'t, 'a>,
     read: u64,
@@ -22,7 +25,7 @@ pub(crate) struct ObjReader<'t, 'a> {
 
 impl<'t, 'a> ObjReader<'t, 'a> {
     /// `None` (with the problem reported) when `json` is not an object or too large.
-    pub(crate) fn new(json: Node<'t, 'a>, errors: &mut Errors) -> Option<Self> {
+    pub fn new(json: Node<'t, 'a>, errors: &mut Errors) -> Option<Self> {
         match json.view() {
             View::Object(members) if members.len() <= MAX_MEMBERS => Some(ObjReader {
                 members,
@@ -44,13 +47,65 @@ impl<'t, 'a> ObjReader<'t, 'a> {
         }
     }
 
+    /// Every member not in `known`, and every repeat of one that is, is reported at once
+    /// under `path`, in input order; what the caller then finds wrong comes after. `None`
+    /// when `json` is not an object (reported) or has more than 64 members (after its
+    /// unknown and repeated members were reported).
+    ///
+    /// Read the members with [`ObjReader::get`]: a strict reader counts every member as
+    /// read, so [`ObjReader::finish`] has nothing left to report.
+    pub fn strict(
+        json: Node<'t, 'a>,
+        path: &str,
+        known: &[&str],
+        errors: &mut Errors,
+    ) -> Option<Self> {
+        let View::Object(members) = json.view() else {
+            errors.at(path, format!("expected an object, found {}", json.kind()));
+            return None;
+        };
+        for (i, (key, _)) in members.enumerate() {
+            if !known.contains(&key) {
+                let expected = known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                errors.at(
+                    child(path, key),
+                    format!("unknown field `{key}`, expected {expected}"),
+                );
+            } else if members.take(i).any(|(k, _)| k == key) {
+                errors.at(child(path, key), format!("duplicate member `{key}`"));
+            }
+        }
+        // Past the read set's width, `take` could not mark what it takes: such an object
+        // has reported dozens of unknown or repeated members already.
+        (members.len() <= MAX_MEMBERS).then_some(ObjReader {
+            members,
+            // Nothing is left to report as unread.
+            read: u64::MAX >> (MAX_MEMBERS - members.len().max(1)),
+            next: 0,
+            next_at: members.at,
+        })
+    }
+
+    /// The first member named `key`, unless it is absent or `null`; not marked as read.
+    pub fn get(&self, key: &str) -> Option<Node<'t, 'a>> {
+        let mut members = self.members;
+        members
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null())
+    }
+
     /// A member named `key`, marked as read. When the name is repeated, which one is
     /// taken does not matter: the others are reported as duplicates.
     ///
     /// Inlined with the field readers into each validator, where `key` is a constant:
     /// comparing it with the expected member then takes a few instructions.
     #[inline(always)]
-    pub(crate) fn take(&mut self, key: &str) -> Option<Node<'t, 'a>> {
+    pub fn take(&mut self, key: &str) -> Option<Node<'t, 'a>> {
         let (i, at, after) = match self.expected() {
             Some((name, after)) if same(name, key) => (self.next, self.next_at, after),
             _ => self.find(key)?,
@@ -98,16 +153,13 @@ impl<'t, 'a> ObjReader<'t, 'a> {
     }
 
     /// The first of several accepted spellings of one member, with the spelling found.
-    pub(crate) fn take_any(
-        &mut self,
-        keys: &[&'static str],
-    ) -> Option<(&'static str, Node<'t, 'a>)> {
+    pub fn take_any(&mut self, keys: &[&'static str]) -> Option<(&'static str, Node<'t, 'a>)> {
         keys.iter().find_map(|k| self.take(k).map(|v| (*k, v)))
     }
 
     /// Reads `key` with `parse`, reporting its problems under `/key`.
     #[inline(always)]
-    pub(crate) fn field<T>(
+    pub fn field<T>(
         &mut self,
         key: &'static str,
         errors: &mut Errors,
@@ -118,7 +170,7 @@ impl<'t, 'a> ObjReader<'t, 'a> {
     }
 
     /// Like [`ObjReader::field`], for a member with several accepted spellings.
-    pub(crate) fn field_any<T>(
+    pub fn field_any<T>(
         &mut self,
         keys: &[&'static str],
         errors: &mut Errors,
@@ -139,7 +191,7 @@ impl<'t, 'a> ObjReader<'t, 'a> {
 
     /// Reports every member that was not read: unknown, or a repeat of one that was.
     /// `expected` is only formatted when there is something to report.
-    pub(crate) fn finish(&self, errors: &mut Errors, expected: impl std::fmt::Display) {
+    pub fn finish(&self, errors: &mut Errors, expected: impl std::fmt::Display) {
         if self.all_read() {
             return;
         }
@@ -192,7 +244,7 @@ fn same(a: &str, b: &str) -> bool {
 
 /// Reads every element of an array with `parse`, reporting problems under `/index`.
 /// `None` when the value is not an array or any element failed.
-pub(crate) fn array<'t, 'a, T>(
+pub fn array<'t, 'a, T>(
     json: Node<'t, 'a>,
     errors: &mut Errors,
     mut parse: impl FnMut(Node<'t, 'a>, &mut Errors) -> Option<T>,

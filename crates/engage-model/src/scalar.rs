@@ -255,7 +255,7 @@ pub(crate) fn parse_uint(json: Node<'_, '_>, errors: &mut Errors) -> Option<u64>
 }
 
 /// A value for error messages: short scalars shown as they are, the rest by kind.
-pub(crate) fn describe(json: Node<'_, '_>) -> String {
+pub fn describe(json: Node<'_, '_>) -> String {
     match json.view() {
         View::String(s) if s.chars().count() <= 40 => format!("\"{s}\""),
         View::Number(n) => n.to_string(),

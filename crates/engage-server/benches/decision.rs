@@ -18,8 +18,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use engage_model::{AgentState, EngagementType, Sde, Tape, VisitSdes};
-use engage_server::decision::request::parse_decision_body;
 use engage_server::decision::{decision_answer, AccountSnapshot, PageView};
+use engage_server::request::DecisionBody;
 use engage_store::{Campaign, CampaignFields, Engagement, EngagementContent, EngagementDefinition};
 use serde_json::{json, Value};
 
@@ -142,7 +142,7 @@ fn bench(c: &mut Criterion) {
     let stored = stored_visit();
 
     let tape = Tape::parse_str(BODY).unwrap();
-    let request = parse_decision_body(tape.root(), 500).unwrap();
+    let request = DecisionBody::read(tape.root(), 500).unwrap();
     let sdes = request
         .sdes
         .iter()
@@ -170,7 +170,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("page_view", |b| {
         b.iter(|| {
             let tape = Tape::parse_str(black_box(BODY)).unwrap();
-            let request = parse_decision_body(tape.root(), 500).unwrap();
+            let request = DecisionBody::read(tape.root(), 500).unwrap();
             let sdes = request
                 .sdes
                 .into_iter()

@@ -3,8 +3,8 @@
 //! - [`router`] builds the app without a socket; [`serve`] runs it on a bound listener
 //!   until a shutdown future resolves, then finishes in-flight requests and closes the store.
 //! - `routes/`: one module per API (collect, monitoring, history, admin, quarantine, ops).
-//! - [`collect_body`]: the collect body parser (pure; fuzzed).
-//! - [`history_request`]: the Engagement History search's query and body (pure).
+//! - [`request`]: every request body (collect, Monitoring, decision, history, admin), each
+//!   read by `XBody::read` (pure; fuzzed).
 //! - [`user_agent`]: device, browser and system from a `User-Agent` (pure).
 //! - [`body`]: body limits, gzip, content types. [`error`]: `ApiError`.
 //! - [`extract`]: the account a route acts for, checked before its handler runs (API
@@ -14,12 +14,11 @@
 
 pub mod accounts;
 pub mod body;
-pub mod collect_body;
 pub mod decision;
 pub mod error;
 pub mod extract;
-pub mod history_request;
 pub mod metrics;
+pub mod request;
 mod routes;
 pub mod user_agent;
 

@@ -5,7 +5,7 @@
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use engage_server::collect_body::{parse_collect_body, BodyError};
+use engage_server::request::collect::{BodyError, CollectBody};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -66,7 +66,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic_the_parser(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = parse_collect_body(&bytes, None, 500);
+        let _ = CollectBody::read(&bytes, None, 500);
     }
 
     #[test]
@@ -75,7 +75,7 @@ proptest! {
         sdes in prop::collection::vec(json_value(), 0..6),
     ) {
         let body = json!({"visitorId": "v", "sessionId": "s", "pageId": "p", "events": events, "sdes": sdes});
-        let batch = parse_collect_body(body.to_string().as_bytes(), None, 500).unwrap();
+        let batch = CollectBody::read(body.to_string().as_bytes(), None, 500).unwrap();
         prop_assert_eq!(batch.item_count(), events.len() + sdes.len());
         for rejected in &batch.rejected {
             prop_assert!(!rejected.errors.is_empty());
@@ -90,7 +90,7 @@ proptest! {
     fn a_batch_over_the_item_limit_is_refused_whole(n in 3usize..20) {
         let events: Vec<Value> = (0..n).map(|i| json!({"id": i.to_string()})).collect();
         let body = json!({"visitorId": "v", "sessionId": "s", "pageId": "p", "events": events});
-        let refused = matches!(parse_collect_body(body.to_string().as_bytes(), None, 2), Err(BodyError::TooManyItems { .. }));
+        let refused = matches!(CollectBody::read(body.to_string().as_bytes(), None, 2), Err(BodyError::TooManyItems { .. }));
         prop_assert!(refused);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use engage_server::collect_body::parse_collect_body;
+use engage_server::request::CollectBody;
 use engage_store::{IngestBatch, NewAccount};
 use serde::Serialize;
 
@@ -219,7 +219,7 @@ async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> 
         for _ in 0..16 {
             let body = collect_body(&mut rng, &visit, batch, now_ms());
             templates.push(
-                parse_collect_body(body.as_bytes(), None, usize::MAX)
+                CollectBody::read(body.as_bytes(), None, usize::MAX)
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?,
             );
             visit.next_page();

@@ -161,8 +161,8 @@ mod tests {
         let mut visit = Visit::new();
         for _ in 0..50 {
             let body = collect_body(&mut rng, &visit, 20, 1_700_000_000_000);
-            let batch = engage_server::collect_body::parse_collect_body(body.as_bytes(), None, 500)
-                .unwrap();
+            let batch =
+                engage_server::request::CollectBody::read(body.as_bytes(), None, 500).unwrap();
             assert!(batch.rejected.is_empty(), "{:?}", batch.rejected);
             assert_eq!(batch.events.len() + batch.sdes.len(), 20);
             visit.next_page();
@@ -176,8 +176,8 @@ mod tests {
         let mut owner = std::collections::HashMap::new();
         for page in 0..45 {
             let body = collect_body(&mut rng, &visit, 20, 1_700_000_000_000);
-            let batch = engage_server::collect_body::parse_collect_body(body.as_bytes(), None, 500)
-                .unwrap();
+            let batch =
+                engage_server::request::CollectBody::read(body.as_bytes(), None, 500).unwrap();
             for (i, e) in batch.events.iter().enumerate() {
                 let context = &e.event.data.context_id;
                 assert!(uuid::Uuid::parse_str(context).is_ok(), "{context}");

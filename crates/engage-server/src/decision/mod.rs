@@ -4,14 +4,10 @@
 //!   conditions, frequency cap), validated once and evaluated without allocating.
 //! - [`sde_path`]: the attribute paths conditions name, read from a visit's merged state.
 //! - [`snapshot`]: an account's engagements compiled for deciding, and `decide` (pure).
-//! - [`input`]: strict reading of request bodies, errors at JSON pointers; [`request`]:
-//!   the decision route's body.
 //! - [`Decisions`] (here): the per-account snapshots, built from the store when first
 //!   needed and dropped whenever an admin write changes the account, so a decision never
 //!   reads campaigns from the database.
 
-pub mod input;
-pub mod request;
 pub mod sde_path;
 pub mod snapshot;
 pub mod targeting;

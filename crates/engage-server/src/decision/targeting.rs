@@ -24,8 +24,8 @@ use engage_model::{Node, Tape, View, VisitSdes};
 use regex::Regex;
 use serde_json::{json, Map, Value};
 
-use super::input::{child, index, number, object, string, uint, Problems};
 use super::sde_path::SdePath;
+use engage_model::body::{child, index, number, string, uint, Errors, ObjReader};
 
 /// Most entries in one list of a rule.
 pub const MAX_LIST: usize = 100;
@@ -254,9 +254,9 @@ impl Condition {
 
 impl Targeting {
     /// Reads and checks a targeting object; `path` is its pointer in the request body.
-    pub fn parse(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Targeting> {
-        let before = problems.errors.len();
-        let members = object(
+    pub fn parse(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<Targeting> {
+        let before = problems.len();
+        let members = ObjReader::strict(
             json,
             path,
             &["sections", "url", "sdes", "frequency"],
@@ -264,18 +264,17 @@ impl Targeting {
         )?;
         let mut targeting = Targeting::default();
         if let Some(sections) = members.get("sections") {
-            targeting.sections =
-                lists(sections, &members.path("sections"), problems, |j, p, pr| {
-                    string(j, p, MAX_SECTION_CHARS, pr)
-                });
+            targeting.sections = lists(sections, &child(path, "sections"), problems, |j, p, pr| {
+                string(j, p, MAX_SECTION_CHARS, pr)
+            });
         }
         if let Some(url) = members.get("url") {
-            targeting.url = lists(url, &members.path("url"), problems, url_match);
+            targeting.url = lists(url, &child(path, "url"), problems, url_match);
         }
         if let Some(sdes) = members.get("sdes") {
-            let path = members.path("sdes");
+            let path = child(path, "sdes");
             match sdes.view() {
-                View::Array(items) if items.len() > MAX_CONDITIONS => problems.add(
+                View::Array(items) if items.len() > MAX_CONDITIONS => problems.at(
                     &path,
                     format!(
                         "{} conditions, at most {MAX_CONDITIONS} are allowed",
@@ -288,33 +287,37 @@ impl Targeting {
                         .filter_map(|(i, item)| condition(item, &index(&path, i), problems))
                         .collect();
                 }
-                _ => problems.add(&path, format!("expected an array, found {}", sdes.kind())),
+                _ => problems.at(&path, format!("expected an array, found {}", sdes.kind())),
             }
         }
         if let Some(frequency) = members.get("frequency") {
-            let path = members.path("frequency");
-            if let Some(f) = object(frequency, &path, &["maxImpressions"], problems) {
+            let path = child(path, "frequency");
+            if let Some(f) = ObjReader::strict(frequency, &path, &["maxImpressions"], problems) {
                 match f.get("maxImpressions") {
-                    None => problems.add(&f.path("maxImpressions"), "missing"),
+                    None => problems.at(child(&path, "maxImpressions"), "missing"),
                     Some(n) => {
-                        targeting.max_impressions =
-                            uint(n, &f.path("maxImpressions"), 1..=MAX_IMPRESSIONS, problems)
-                                .and_then(|n| u32::try_from(n).ok());
+                        targeting.max_impressions = uint(
+                            n,
+                            &child(&path, "maxImpressions"),
+                            1..=MAX_IMPRESSIONS,
+                            problems,
+                        )
+                        .and_then(|n| u32::try_from(n).ok());
                     }
                 }
             }
         }
-        (problems.errors.len() == before).then_some(targeting)
+        (problems.len() == before).then_some(targeting)
     }
 
     /// Reads a targeting object that was stored by [`Targeting::to_json`].
     pub fn from_stored(value: &Value) -> Result<Targeting, String> {
         let text = value.to_string();
         let tape = Tape::parse_str(&text).map_err(|e| e.to_string())?;
-        let mut problems = Problems::default();
+        let mut problems = Errors::new();
         Targeting::parse(tape.root(), "", &mut problems).ok_or_else(|| {
             problems
-                .errors
+                .into_vec()
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
@@ -367,20 +370,20 @@ fn lists_json<T>(lists: &Lists<T>, item: impl Fn(&T) -> Value) -> Value {
 fn lists<T>(
     json: Node<'_, '_>,
     path: &str,
-    problems: &mut Problems,
-    item: impl Fn(Node<'_, '_>, &str, &mut Problems) -> Option<T>,
+    problems: &mut Errors,
+    item: impl Fn(Node<'_, '_>, &str, &mut Errors) -> Option<T>,
 ) -> Lists<T> {
     let mut out = Lists::default();
-    let Some(members) = object(json, path, &["include", "exclude"], problems) else {
+    let Some(members) = ObjReader::strict(json, path, &["include", "exclude"], problems) else {
         return out;
     };
     for (key, list) in [("include", &mut out.include), ("exclude", &mut out.exclude)] {
         let Some(value) = members.get(key) else {
             continue;
         };
-        let path = members.path(key);
+        let path = child(path, key);
         match value.view() {
-            View::Array(items) if items.len() > MAX_LIST => problems.add(
+            View::Array(items) if items.len() > MAX_LIST => problems.at(
                 &path,
                 format!("{} entries, at most {MAX_LIST} are allowed", items.len()),
             ),
@@ -391,7 +394,7 @@ fn lists<T>(
                     }
                 }
             }
-            _ => problems.add(&path, format!("expected an array, found {}", value.kind())),
+            _ => problems.at(&path, format!("expected an array, found {}", value.kind())),
         }
     }
     out
@@ -399,9 +402,9 @@ fn lists<T>(
 
 const URL_KINDS: &str = "`contains`, `prefix` or `regex`";
 
-fn url_match(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<UrlMatch> {
+fn url_match(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<UrlMatch> {
     let Some(members) = json.members() else {
-        problems.add(
+        problems.at(
             path,
             format!(
                 "expected an object with one of {URL_KINDS}, found {}",
@@ -412,7 +415,7 @@ fn url_match(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
     };
     let mut first = members;
     let (1, Some((kind, value))) = (members.len(), first.next()) else {
-        problems.add(
+        problems.at(
             path,
             format!(
                 "expected exactly one of {URL_KINDS}, found {} members",
@@ -429,7 +432,7 @@ fn url_match(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
             .and_then(|source| compile(&source, &value_path, problems))
             .map(UrlMatch::Regex),
         other => {
-            problems.add(
+            problems.at(
                 &value_path,
                 format!("unknown URL rule `{other}`, expected {URL_KINDS}"),
             );
@@ -439,32 +442,32 @@ fn url_match(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
 }
 
 /// A pattern string, kept exactly as given (spaces can matter in a URL pattern).
-fn string_raw(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<String> {
+fn string_raw(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<String> {
     match json.view() {
         View::String("") => {
-            problems.add(path, "must not be empty");
+            problems.at(path, "must not be empty");
             None
         }
         View::String(s) if s.chars().count() > MAX_PATTERN_CHARS => {
-            problems.add(path, format!("longer than {MAX_PATTERN_CHARS} characters"));
+            problems.at(path, format!("longer than {MAX_PATTERN_CHARS} characters"));
             None
         }
         View::String(s) => Some(s.to_owned()),
         _ => {
-            problems.add(path, format!("expected a string, found {}", json.kind()));
+            problems.at(path, format!("expected a string, found {}", json.kind()));
             None
         }
     }
 }
 
-fn compile(source: &str, path: &str, problems: &mut Problems) -> Option<Regex> {
+fn compile(source: &str, path: &str, problems: &mut Errors) -> Option<Regex> {
     match regex::RegexBuilder::new(source)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
     {
         Ok(regex) => Some(regex),
         Err(regex::Error::CompiledTooBig(_)) => {
-            problems.add(path, "regular expression is too large");
+            problems.at(path, "regular expression is too large");
             None
         }
         Err(e) => {
@@ -476,29 +479,29 @@ fn compile(source: &str, path: &str, problems: &mut Problems) -> Option<Regex> {
                 .rev()
                 .find_map(|l| l.trim().strip_prefix("error: "))
                 .unwrap_or(text.trim());
-            problems.add(path, format!("invalid regular expression: {reason}"));
+            problems.at(path, format!("invalid regular expression: {reason}"));
             None
         }
     }
 }
 
-fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Condition> {
-    let members = object(json, path, &["path", "op", "value"], problems)?;
+fn condition(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<Condition> {
+    let members = ObjReader::strict(json, path, &["path", "op", "value"], problems)?;
     let sde_path = match members.get("path").map(|v| (v, v.view())) {
         None => {
-            problems.add(&members.path("path"), "missing");
+            problems.at(child(path, "path"), "missing");
             None
         }
         Some((_, View::String(name))) => match SdePath::parse(name) {
             Ok(p) => Some(p),
             Err(message) => {
-                problems.add(&members.path("path"), message);
+                problems.at(child(path, "path"), message);
                 None
             }
         },
         Some((other, _)) => {
-            problems.add(
-                &members.path("path"),
+            problems.at(
+                child(path, "path"),
                 format!("expected a string, found {}", other.kind()),
             );
             None
@@ -506,14 +509,14 @@ fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
     };
     let op_name = match members.get("op").map(|v| (v, v.view())) {
         None => {
-            problems.add(&members.path("op"), "missing");
+            problems.at(child(path, "op"), "missing");
             None
         }
         Some((_, View::String(name))) => match OPERATORS.iter().find(|o| **o == name) {
             Some(op) => Some(*op),
             None => {
-                problems.add(
-                    &members.path("op"),
+                problems.at(
+                    child(path, "op"),
                     format!(
                         "unknown operator `{name}`, expected one of {}",
                         OPERATORS.join(", ")
@@ -523,28 +526,28 @@ fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
             }
         },
         Some((other, _)) => {
-            problems.add(
-                &members.path("op"),
+            problems.at(
+                child(path, "op"),
                 format!("expected a string, found {}", other.kind()),
             );
             None
         }
     };
     let op_name = op_name?;
-    let value_path = members.path("value");
+    let value_path = child(path, "value");
     let value = members.get("value");
     let op = match (op_name, value.map(|v| (v, v.view()))) {
         ("exists", None) => Some(Op::Exists(true)),
         ("exists", Some((_, View::Bool(b)))) => Some(Op::Exists(b)),
         ("exists", Some((other, _))) => {
-            problems.add(
+            problems.at(
                 &value_path,
                 format!("`exists` takes true or false, found {}", other.kind()),
             );
             None
         }
         (_, None) => {
-            problems.add(
+            problems.at(
                 &value_path,
                 format!("missing, `{op_name}` compares with a value"),
             );
@@ -560,7 +563,7 @@ fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
                 _ => Op::Lte(n),
             }),
             None => {
-                problems.add(
+                problems.at(
                     &value_path,
                     format!("`{op_name}` compares with a number, found {}", v.kind()),
                 );
@@ -579,19 +582,19 @@ fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
         ("in" | "notIn", Some((_, View::Array(items))))
             if items.len() == 0 || items.len() > MAX_LIST =>
         {
-            problems.add(
+            problems.at(
                 &value_path,
                 format!("expected 1 to {MAX_LIST} values, found {}", items.len()),
             );
             None
         }
         ("in" | "notIn", Some((_, View::Array(items)))) => {
-            let before = problems.errors.len();
+            let before = problems.len();
             let list: Vec<Scalar> = items
                 .enumerate()
                 .filter_map(|(i, item)| scalar(item, &index(&value_path, i), problems))
                 .collect();
-            (problems.errors.len() == before).then(|| {
+            (problems.len() == before).then(|| {
                 if op_name == "in" {
                     Op::In(list)
                 } else {
@@ -600,7 +603,7 @@ fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
             })
         }
         ("in" | "notIn", Some((other, _))) => {
-            problems.add(
+            problems.at(
                 &value_path,
                 format!(
                     "`{op_name}` takes an array of values, found {}",
@@ -627,19 +630,19 @@ fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
     })
 }
 
-fn scalar(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Scalar> {
+fn scalar(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<Scalar> {
     match json.view() {
         View::Number(_) => number(json).filter(|n| n.is_finite()).map(Scalar::Number),
         View::String(s) if s.chars().count() <= MAX_PATTERN_CHARS => {
             Some(Scalar::Text(Needle::new(s)))
         }
         View::String(_) => {
-            problems.add(path, format!("longer than {MAX_PATTERN_CHARS} characters"));
+            problems.at(path, format!("longer than {MAX_PATTERN_CHARS} characters"));
             None
         }
         View::Bool(b) => Some(Scalar::Text(Needle::new(if b { "true" } else { "false" }))),
         _ => {
-            problems.add(
+            problems.at(
                 path,
                 format!(
                     "expected a string, a number or a boolean, found {}",
@@ -659,10 +662,10 @@ mod tests {
 
     fn parse(text: &str) -> Result<Targeting, Vec<(String, String)>> {
         let tape = Tape::parse_str(text).unwrap();
-        let mut problems = Problems::default();
+        let mut problems = Errors::new();
         Targeting::parse(tape.root(), "/targeting", &mut problems).ok_or_else(|| {
             problems
-                .errors
+                .into_vec()
                 .into_iter()
                 .map(|e| (e.path, e.message))
                 .collect()

@@ -8,49 +8,30 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engage_model::{AgentState, EngagementType, Node, Tape, View};
-use engage_store::{
-    AppInstallation, Campaign, CampaignFields, Engagement, EngagementContent, EngagementDefinition,
-};
+use engage_model::{AgentState, EngagementType, Invalid, Node, Tape};
+use engage_store::{AppInstallation, Campaign, CampaignFields, Engagement};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::body::{read_body, Accept};
-use crate::decision::input::{describe, engagement_type, object, Problems};
-use crate::decision::Targeting;
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
+use crate::request::admin::{
+    AppNameBody, AvailabilityBody, CampaignFieldsBody, EngagementDefinitionBody,
+};
 use crate::AppState;
 
-/// Longest campaign, engagement or app name.
-const MAX_NAME_CHARS: usize = 256;
-const MAX_GOAL_CHARS: usize = 256;
-const MAX_TGL_NAME_CHARS: usize = 64;
-/// Longest title or button label, and longest body text.
-const MAX_LABEL_CHARS: usize = 256;
-const MAX_BODY_CHARS: usize = 10_000;
-/// Priorities run from 0 (first) to this; a campaign without one gets the default.
-const MAX_PRIORITY: u64 = 1_000_000;
-const DEFAULT_PRIORITY: u32 = 100;
-/// Longest display duration, one day.
-const MAX_TIMEOUT_SECONDS: u64 = 86_400;
-
-/// Reads a JSON body and hands it to `parse`; malformed JSON and every problem `parse`
-/// finds are answered 400 in the standard shape.
+/// Reads a JSON body with `read`; malformed JSON and every problem `read` finds are
+/// answered 400 in the standard shape.
 async fn parse_body<T>(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-    parse: impl FnOnce(Node<'_, '_>, &mut Problems) -> Option<T>,
+    read: impl FnOnce(Node<'_, '_>) -> Result<T, Invalid>,
 ) -> Result<T, ApiError> {
     let bytes = read_body(headers, body, &state.limits, Accept::Json).await?;
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let mut problems = Problems::default();
-    let parsed = parse(tape.root(), &mut problems);
-    match parsed {
-        Some(value) if problems.is_empty() => Ok(value),
-        _ => Err(ApiError::invalid_all("request", problems.errors)),
-    }
+    read(tape.root()).map_err(|invalid| ApiError::invalid_all("request", invalid.errors))
 }
 
 fn id(text: &str, what: &str) -> Result<u64, ApiError> {
@@ -113,10 +94,7 @@ pub async fn create_app(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let name = parse_body(&state, &headers, body, |json, problems| {
-        object(json, "", &["name"], problems)?.required_string("name", MAX_NAME_CHARS, problems)
-    })
-    .await?;
+    let AppNameBody { name } = parse_body(&state, &headers, body, AppNameBody::read).await?;
     let app = state.store.create_app(&account_id, &name).await?;
     state.decisions.invalidate(&account_id);
     Ok((StatusCode::CREATED, axum::Json(AppBody::from(&app))).into_response())
@@ -161,23 +139,6 @@ impl<'a> From<&'a Campaign> for CampaignBody<'a> {
     }
 }
 
-/// `{"name", "goal"?, "priority"?, "enabled"?}`: what is left out takes its default.
-fn campaign_fields(json: Node<'_, '_>, problems: &mut Problems) -> Option<CampaignFields> {
-    let members = object(json, "", &["name", "goal", "priority", "enabled"], problems)?;
-    let name = members.required_string("name", MAX_NAME_CHARS, problems);
-    let goal = members.optional_string("goal", MAX_GOAL_CHARS, problems);
-    let priority = members
-        .optional_uint("priority", 0..=MAX_PRIORITY, problems)
-        .map_or(DEFAULT_PRIORITY, |p| u32::try_from(p).unwrap_or(u32::MAX));
-    let enabled = members.optional_bool("enabled", problems).unwrap_or(true);
-    Some(CampaignFields {
-        name: name?,
-        goal,
-        priority,
-        enabled,
-    })
-}
-
 /// `POST /api/account/{accountId}/campaigns`.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
 pub async fn create_campaign(
@@ -187,7 +148,8 @@ pub async fn create_campaign(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let fields = parse_body(&state, &headers, body, campaign_fields).await?;
+    let CampaignFieldsBody(fields) =
+        parse_body(&state, &headers, body, CampaignFieldsBody::read).await?;
     let campaign = state.store.create_campaign(&account_id, fields).await?;
     state.decisions.invalidate(&account_id);
     Ok((
@@ -233,7 +195,8 @@ pub async fn update_campaign(
     body: Body,
 ) -> Result<Response, ApiError> {
     let campaign_id = id(&campaign_id, "campaign")?;
-    let fields = parse_body(&state, &headers, body, campaign_fields).await?;
+    let CampaignFieldsBody(fields) =
+        parse_body(&state, &headers, body, CampaignFieldsBody::read).await?;
     let campaign = state
         .store
         .update_campaign(&account_id, campaign_id, fields)
@@ -331,95 +294,6 @@ impl<'a> From<&'a Engagement> for EngagementBody<'a> {
     }
 }
 
-const ENGAGEMENT_FIELDS: [&str; 8] = [
-    "name",
-    "engagementType",
-    "tglName",
-    "zoneId",
-    "timeoutSeconds",
-    "targeting",
-    "content",
-    "hideWhenOffline",
-];
-
-fn agent_state(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<AgentState> {
-    let found = match json.view() {
-        View::Number(n) => n.as_u64().and_then(AgentState::from_code),
-        View::String(s) if s.len() == 1 => s.parse().ok().and_then(AgentState::from_code),
-        _ => None,
-    };
-    if found.is_none() {
-        problems.add(
-            path,
-            format!(
-                "expected an agent state 1 (online), 2 (offline) or 4 (busy), found {}",
-                describe(json)
-            ),
-        );
-    }
-    found
-}
-
-fn content(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<EngagementContent> {
-    let members = object(
-        json,
-        path,
-        &["title", "body", "acceptLabel", "closeLabel"],
-        problems,
-    )?;
-    Some(EngagementContent {
-        title: members.optional_string("title", MAX_LABEL_CHARS, problems),
-        body: members.optional_string("body", MAX_BODY_CHARS, problems),
-        accept_label: members.optional_string("acceptLabel", MAX_LABEL_CHARS, problems),
-        close_label: members.optional_string("closeLabel", MAX_LABEL_CHARS, problems),
-    })
-}
-
-/// An engagement's definition: `name` and `engagementType` are required, the rest has
-/// defaults (`tglName` the type's renderer, no zone, no timeout, no targeting, no
-/// content, shown when offline).
-fn engagement_definition(
-    json: Node<'_, '_>,
-    problems: &mut Problems,
-) -> Option<EngagementDefinition> {
-    let members = object(json, "", &ENGAGEMENT_FIELDS, problems)?;
-    let name = members.required_string("name", MAX_NAME_CHARS, problems);
-    let engagement_type = match members.get("engagementType") {
-        None => {
-            problems.add(&members.path("engagementType"), "missing");
-            None
-        }
-        Some(v) => engagement_type(v, &members.path("engagementType"), problems),
-    };
-    let tgl_name = members.optional_string("tglName", MAX_TGL_NAME_CHARS, problems);
-    let zone_id = members.optional_uint("zoneId", 0..=u64::MAX, problems);
-    let timeout_seconds = members
-        .optional_uint("timeoutSeconds", 1..=MAX_TIMEOUT_SECONDS, problems)
-        .and_then(|t| u32::try_from(t).ok());
-    let targeting = match members.get("targeting") {
-        None => Some(Targeting::default()),
-        Some(t) => Targeting::parse(t, &members.path("targeting"), problems),
-    };
-    let content = match members.get("content") {
-        None => Some(EngagementContent::default()),
-        Some(c) => content(c, &members.path("content"), problems),
-    };
-    let hide_when_offline = members
-        .optional_bool("hideWhenOffline", problems)
-        .unwrap_or(false);
-    let engagement_type = engagement_type?;
-    Some(EngagementDefinition {
-        name: name?,
-        engagement_type,
-        tgl_name: tgl_name.unwrap_or_else(|| engagement_type.default_tgl_name().to_owned()),
-        zone_id,
-        timeout_seconds,
-        targeting: targeting?.to_json(),
-        content: content?,
-        hide_when_offline,
-    })
-}
-
 /// `POST /api/account/{accountId}/campaigns/{campaignId}/engagements`: revision 1, online.
 #[tracing::instrument(skip_all, fields(account = %account_id, campaign = %campaign_id))]
 pub async fn create_engagement(
@@ -430,7 +304,8 @@ pub async fn create_engagement(
     body: Body,
 ) -> Result<Response, ApiError> {
     let campaign_id = id(&campaign_id, "campaign")?;
-    let definition = parse_body(&state, &headers, body, engagement_definition).await?;
+    let EngagementDefinitionBody(definition) =
+        parse_body(&state, &headers, body, EngagementDefinitionBody::read).await?;
     let engagement = state
         .store
         .create_engagement(&account_id, campaign_id, definition, AgentState::Online)
@@ -522,7 +397,8 @@ pub async fn update_engagement(
 ) -> Result<Response, ApiError> {
     let campaign_id = id(&campaign_id, "campaign")?;
     let engagement_id = id(&engagement_id, "engagement")?;
-    let definition = parse_body(&state, &headers, body, engagement_definition).await?;
+    let EngagementDefinitionBody(definition) =
+        parse_body(&state, &headers, body, EngagementDefinitionBody::read).await?;
     let engagement = state
         .store
         .revise_engagement(&account_id, campaign_id, engagement_id, definition)
@@ -544,17 +420,8 @@ pub async fn set_availability(
 ) -> Result<Response, ApiError> {
     let campaign_id = id(&campaign_id, "campaign")?;
     let engagement_id = id(&engagement_id, "engagement")?;
-    let agent_state = parse_body(&state, &headers, body, |json, problems| {
-        let members = object(json, "", &["state"], problems)?;
-        match members.get("state") {
-            None => {
-                problems.add(&members.path("state"), "missing");
-                None
-            }
-            Some(v) => agent_state(v, &members.path("state"), problems),
-        }
-    })
-    .await?;
+    let AvailabilityBody { state: agent_state } =
+        parse_body(&state, &headers, body, AvailabilityBody::read).await?;
     let engagement = state
         .store
         .set_engagement_state(&account_id, campaign_id, engagement_id, agent_state)

@@ -10,9 +10,9 @@ use engage_store::{IngestBatch, NewQuarantine, QuarantineKind};
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
-use crate::collect_body::{parse_collect_body, BodyError, Rejection};
 use crate::error::ApiError;
 use crate::extract::TagAccount;
+use crate::request::collect::{BodyError, CollectBody, Rejection};
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -49,7 +49,7 @@ async fn receive(
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let batch = match parse_collect_body(&bytes, user_agent, state.limits.max_batch_items) {
+    let batch = match CollectBody::read(&bytes, user_agent, state.limits.max_batch_items) {
         Ok(batch) => batch,
         Err(BodyError::TooManyItems { found, limit }) => {
             return Err(ApiError::BatchTooLarge { found, limit })

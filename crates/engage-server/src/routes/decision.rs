@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use engage_model::{Tape, VisitSdes};
 
 use crate::body::{read_body, Accept};
-use crate::decision::request::parse_decision_body;
 use crate::decision::{decision_answer, AccountSnapshot, PageView};
 use crate::error::ApiError;
 use crate::extract::TagAccount;
+use crate::request::DecisionBody;
 use crate::AppState;
 
 /// `POST /api/account/{accountId}/decision`.
@@ -43,13 +43,13 @@ async fn answer(
     let bytes = read_body(headers, body, &state.limits, Accept::JsonOrText).await?;
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let request =
-        parse_decision_body(tape.root(), state.limits.max_batch_items).map_err(|problems| {
-            let message = problems
+        DecisionBody::read(tape.root(), state.limits.max_batch_items).map_err(|invalid| {
+            let message = invalid
                 .errors
                 .first()
                 .map(|e| format!("invalid decision request: {e}"))
                 .unwrap_or_else(|| "invalid decision request".to_owned());
-            ApiError::invalid(message, problems.errors)
+            ApiError::invalid(message, invalid.errors)
         })?;
     let snapshot = state
         .decisions

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::body::{read_body, Accept};
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
-use crate::history_request::{parse_search, SearchParams};
+use crate::request::history::{HistorySearchBody, SearchParams};
 use crate::user_agent;
 use crate::AppState;
 
@@ -38,7 +38,7 @@ pub async fn search(
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&uri)
         .map_err(|e| ApiError::invalid_field("?", e.body_text()))?;
-    let search = parse_search(&pairs, &bytes)?;
+    let search = HistorySearchBody::read(&pairs, &bytes)?;
     // Taken after validation: a bad request is answered even when the server is busy,
     // and a client slow to send its body holds no permit.
     let _permit = state

@@ -10,19 +10,17 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engage_model::{EngagementAttribute, FieldError, Invalid};
-use engage_model::{Node, Tape, View};
+use engage_model::{Invalid, Node, Tape};
 use engage_store::ids::{new_id, now_ms};
-use engage_store::{
-    ClientProperties, IngestBatch, NewEvent, NewSde, PageView, SessionLookup, VisitContext,
-};
+use engage_store::{IngestBatch, SessionLookup, VisitContext};
 use serde::Serialize;
 
 use super::collect::quarantine_body;
 use crate::body::{read_body, Accept};
-use crate::collect_body::{visit_context_json, MAX_ID_CHARS};
 use crate::decision::AccountSnapshot;
 use crate::error::ApiError;
+use crate::request::collect::{visit_context_json, MAX_ID_CHARS};
+use crate::request::monitoring::{Call, MonitoringBody};
 use crate::AppState;
 
 /// A Monitoring API error: `{time, message, internalCode}` with its status.
@@ -131,22 +129,6 @@ async fn require_app(
             18,
             format!("unknown app installation `{app_id}`"),
         ))
-    }
-}
-
-/// Which call a body was sent to, kept with quarantined bodies for replay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Call {
-    Engagement,
-    Report,
-}
-
-impl Call {
-    pub fn name(self) -> &'static str {
-        match self {
-            Call::Engagement => "engagement",
-            Call::Report => "report",
-        }
     }
 }
 
@@ -452,8 +434,8 @@ async fn record_call(
     let received_ms = now_ms();
     let parsed = Tape::parse(bytes)
         .map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))
-        .and_then(|tape| parse_call_body(tape.root(), call, &visit));
-    let CallItems {
+        .and_then(|tape| MonitoringBody::read(tape.root(), call, &visit.page_id));
+    let MonitoringBody {
         page,
         client,
         events,
@@ -514,155 +496,4 @@ async fn record_call(
         StatusCode::OK
     };
     Ok((status, ids, url))
-}
-
-/// What a valid Monitoring API body holds: the page view it names, what the app says
-/// about its device, and its items.
-pub struct CallItems {
-    pub page: Option<PageView>,
-    pub client: Option<ClientProperties>,
-    pub events: Vec<NewEvent>,
-    pub sdes: Vec<NewSde>,
-}
-
-/// The page view and items of a Monitoring API body, or every problem in it.
-pub fn parse_call_body(
-    json: Node<'_, '_>,
-    call: Call,
-    visit: &VisitContext,
-) -> Result<CallItems, Invalid> {
-    let Some(members) = json.members() else {
-        return Err(Invalid::single(
-            "",
-            format!("expected an object, found {}", json.kind()),
-        ));
-    };
-    let mut errors = Vec::new();
-    let known: &[&str] = match call {
-        Call::Engagement => &[
-            "consumerId",
-            "identities",
-            "clientProperties",
-            "entryPoints",
-            "engagementAttributes",
-        ],
-        Call::Report => &["pageId", "engagementAttributes"],
-    };
-    for (key, _) in members {
-        if !known.contains(&key) {
-            errors.push(FieldError::new(
-                format!("/{key}"),
-                format!(
-                    "unknown field `{key}`, expected one of {}",
-                    known.join(", ")
-                ),
-            ));
-        }
-    }
-    let mut page = None;
-    if let Some(entry_points) = json.get("entryPoints") {
-        match entry_points.view() {
-            View::Array(items) => {
-                for (i, item) in items.enumerate() {
-                    match item.view() {
-                        View::String(url) if url.len() <= 8192 => {
-                            page.get_or_insert_with(PageView::default)
-                                .url
-                                .get_or_insert_with(|| url.to_string());
-                        }
-                        _ => errors.push(FieldError::new(
-                            format!("/entryPoints/{i}"),
-                            "expected a URL string",
-                        )),
-                    }
-                }
-            }
-            _ => errors.push(FieldError::new(
-                "/entryPoints",
-                format!("expected an array, found {}", entry_points.kind()),
-            )),
-        }
-    }
-    let client = json
-        .get("clientProperties")
-        .and_then(|props| client_properties(props, &mut errors));
-    let mut events = Vec::new();
-    let mut sdes = Vec::new();
-    match json.get("engagementAttributes").map(|v| (v, v.view())) {
-        None | Some((_, View::Null)) => {}
-        Some((_, View::Array(items))) => {
-            for (i, item) in items.enumerate() {
-                match EngagementAttribute::read(item) {
-                    Ok(EngagementAttribute::Impression(impression)) => events.push(NewEvent {
-                        client_id: new_id(),
-                        client_time_ms: None,
-                        event: impression.to_event(&visit.page_id),
-                    }),
-                    Ok(EngagementAttribute::Sde(sde)) => sdes.push(NewSde {
-                        client_id: new_id(),
-                        client_time_ms: None,
-                        sde,
-                    }),
-                    Err(invalid) => {
-                        errors.extend(invalid.within(&format!("/engagementAttributes/{i}")).errors)
-                    }
-                }
-            }
-        }
-        Some((other, _)) => errors.push(FieldError::new(
-            "/engagementAttributes",
-            format!("expected an array, found {}", other.kind()),
-        )),
-    }
-    if errors.is_empty() {
-        Ok(CallItems {
-            page,
-            client,
-            events,
-            sdes,
-        })
-    } else {
-        Err(Invalid { errors })
-    }
-}
-
-/// `clientProperties`, checked; the IP address is checked but not kept.
-fn client_properties(
-    props: Node<'_, '_>,
-    errors: &mut Vec<FieldError>,
-) -> Option<ClientProperties> {
-    let Some(members) = props.members() else {
-        errors.push(FieldError::new(
-            "/clientProperties",
-            format!("expected an object, found {}", props.kind()),
-        ));
-        return None;
-    };
-    let mut client = ClientProperties::default();
-    for (key, value) in members {
-        let path = format!("/clientProperties/{key}");
-        let text = || value.as_str().map(str::to_owned);
-        match (key, value.view()) {
-            ("deviceFamily", View::String("DESKTOP" | "TABLET" | "MOBILE")) => {
-                client.device_family = text();
-            }
-            ("deviceFamily", _) => errors.push(FieldError::new(path, "expected DESKTOP, TABLET or MOBILE")),
-            ("appVersion" | "ipAddress" | "os" | "osVersion", View::String(s)) if s.len() <= 256 => {
-                match key {
-                    "appVersion" => client.app_version = text(),
-                    "os" => client.os = text(),
-                    "osVersion" => client.os_version = text(),
-                    _ => {}
-                }
-            }
-            ("appVersion" | "ipAddress" | "os" | "osVersion", _) => {
-                errors.push(FieldError::new(path, "expected a string of at most 256 characters"))
-            }
-            _ => errors.push(FieldError::new(
-                path,
-                format!("unknown field `{key}`, expected appVersion, deviceFamily, ipAddress, os or osVersion"),
-            )),
-        }
-    }
-    Some(client)
 }

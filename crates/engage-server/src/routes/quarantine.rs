@@ -12,10 +12,10 @@ use engage_store::{
 };
 use serde::Serialize;
 
-use super::monitoring::{parse_call_body, Call};
-use crate::collect_body::{parse_collect_body, parse_event_item, parse_sde_item};
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
+use crate::request::collect::{parse_event_item, parse_sde_item, CollectBody};
+use crate::request::monitoring::{Call, MonitoringBody};
 use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -170,7 +170,7 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
             };
             let visit = visit_from_context(&entry.context)?;
             let tape = Tape::parse(entry.raw.as_bytes()).ok()?;
-            let items = parse_call_body(tape.root(), call, &visit).ok()?;
+            let items = MonitoringBody::read(tape.root(), call, &visit.page_id).ok()?;
             let mut batch = empty(Some(VisitContext {
                 page: items.page,
                 client: items.client.or(visit.client),
@@ -182,7 +182,7 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
         }
         QuarantineKind::Body => {
             let user_agent = entry.context.get("userAgent").and_then(|u| u.as_str());
-            let parsed = parse_collect_body(entry.raw.as_bytes(), user_agent, max_items).ok()?;
+            let parsed = CollectBody::read(entry.raw.as_bytes(), user_agent, max_items).ok()?;
             let mut batch = empty(Some(parsed.visit));
             batch.events = parsed.events;
             batch.sdes = parsed.sdes;

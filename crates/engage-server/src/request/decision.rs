@@ -1,10 +1,10 @@
 //! The decision route's request body, read strictly (pure: the benchmark and the route
 //! share it).
 
-use engage_model::{Node, Sde, View};
+use engage_model::body::{child, index, Errors, ObjReader};
+use engage_model::{Invalid, Node, Sde, View};
 
-use super::input::{index, object, Problems};
-use crate::collect_body::{MAX_ID_CHARS, MAX_SECTIONS};
+use super::collect::{MAX_ID_CHARS, MAX_SECTIONS};
 
 /// Longest page URL read.
 const MAX_URL_CHARS: usize = 8192;
@@ -13,7 +13,7 @@ const MAX_SECTION_CHARS: usize = 256;
 
 /// A decision request: `{"visitorId", "sessionId", "pageId"?, "url"?, "sections"?, "sdes"?}`.
 #[derive(Debug)]
-pub struct DecisionRequest {
+pub struct DecisionBody {
     pub visitor_id: String,
     pub session_id: String,
     pub url: String,
@@ -23,14 +23,18 @@ pub struct DecisionRequest {
     pub sdes: Vec<Sde>,
 }
 
-/// Reads a decision body. Envelope problems are errors; an attribute that does not
-/// validate is skipped, so one bad push does not hide every engagement.
-pub fn parse_decision_body(
-    json: Node<'_, '_>,
-    max_sdes: usize,
-) -> Result<DecisionRequest, Problems> {
-    let mut problems = Problems::default();
-    let members = object(
+impl DecisionBody {
+    /// Reads a decision body. Envelope problems are errors; an attribute that does not
+    /// validate is skipped, so one bad push does not hide every engagement.
+    pub fn read(json: Node<'_, '_>, max_sdes: usize) -> Result<DecisionBody, Invalid> {
+        let mut errors = Errors::new();
+        let body = read_members(json, max_sdes, &mut errors);
+        errors.finish(body)
+    }
+}
+
+fn read_members(json: Node<'_, '_>, max_sdes: usize, errors: &mut Errors) -> Option<DecisionBody> {
+    let members = ObjReader::strict(
         json,
         "",
         &[
@@ -41,27 +45,20 @@ pub fn parse_decision_body(
             "sections",
             "sdes",
         ],
-        &mut problems,
-    )
-    .ok_or_else(|| std::mem::take(&mut problems))?;
-    let visitor_id = members.required_string("visitorId", MAX_ID_CHARS, &mut problems);
-    let session_id = members.required_string("sessionId", MAX_ID_CHARS, &mut problems);
-    members.optional_string("pageId", MAX_ID_CHARS, &mut problems);
+        errors,
+    )?;
+    let visitor_id = members.required_string("", "visitorId", MAX_ID_CHARS, errors);
+    let session_id = members.required_string("", "sessionId", MAX_ID_CHARS, errors);
+    members.optional_string("", "pageId", MAX_ID_CHARS, errors);
     let url = match members.get("url").map(|v| (v, v.view())) {
         None => String::new(),
         Some((_, View::String(s))) if s.chars().count() <= MAX_URL_CHARS => s.to_owned(),
         Some((_, View::String(_))) => {
-            problems.add(
-                &members.path("url"),
-                format!("longer than {MAX_URL_CHARS} characters"),
-            );
+            errors.at("/url", format!("longer than {MAX_URL_CHARS} characters"));
             String::new()
         }
         Some((other, _)) => {
-            problems.add(
-                &members.path("url"),
-                format!("expected a string, found {}", other.kind()),
-            );
+            errors.at("/url", format!("expected a string, found {}", other.kind()));
             String::new()
         }
     };
@@ -71,37 +68,37 @@ pub fn parse_decision_body(
     let section_error = "expected a section name, a string of at most 256 characters";
     match members.get("sections").map(Node::view) {
         None => {}
-        Some(View::Array(items)) if items.len() > MAX_SECTIONS => problems.add(
-            &members.path("sections"),
+        Some(View::Array(items)) if items.len() > MAX_SECTIONS => errors.at(
+            "/sections",
             format!(
                 "{} sections, at most {MAX_SECTIONS} are allowed",
                 items.len()
             ),
         ),
         Some(View::Array(items)) => {
-            let path = members.path("sections");
+            let path = child("", "sections");
             for (i, item) in items.enumerate() {
                 match item.as_str() {
                     Some(s) if s.chars().count() <= MAX_SECTION_CHARS => {
                         sections.extend((!s.trim().is_empty()).then(|| s.to_owned()));
                     }
-                    _ => problems.add(&index(&path, i), section_error),
+                    _ => errors.at(index(&path, i), section_error),
                 }
             }
         }
         Some(View::String(s)) if s.chars().count() <= MAX_SECTION_CHARS => {
             sections.extend((!s.trim().is_empty()).then(|| s.to_owned()));
         }
-        Some(_) => problems.add(
-            &members.path("sections"),
+        Some(_) => errors.at(
+            "/sections",
             format!("expected an array of at most {MAX_SECTIONS} section names"),
         ),
     }
     let mut sdes = Vec::new();
     match members.get("sdes").map(|v| (v, v.view())) {
         None => {}
-        Some((_, View::Array(items))) if items.len() > max_sdes => problems.add(
-            &members.path("sdes"),
+        Some((_, View::Array(items))) if items.len() > max_sdes => errors.at(
+            "/sdes",
             format!("{} attributes, at most {max_sdes} are allowed", items.len()),
         ),
         Some((_, View::Array(items))) => {
@@ -114,19 +111,16 @@ pub fn parse_decision_body(
                 }
             }
         }
-        Some((other, _)) => problems.add(
-            &members.path("sdes"),
+        Some((other, _)) => errors.at(
+            "/sdes",
             format!("expected an array, found {}", other.kind()),
         ),
     }
-    match (visitor_id, session_id) {
-        (Some(visitor_id), Some(session_id)) if problems.is_empty() => Ok(DecisionRequest {
-            visitor_id,
-            session_id,
-            url,
-            sections,
-            sdes,
-        }),
-        _ => Err(problems),
-    }
+    Some(DecisionBody {
+        visitor_id: visitor_id?,
+        session_id: session_id?,
+        url,
+        sections,
+        sdes,
+    })
 }

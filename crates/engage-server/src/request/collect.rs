@@ -3,6 +3,7 @@
 //! the invalid ones quarantine entries with their errors (absolute JSON pointers into the
 //! body). This function sees raw network bytes: it must never panic (a fuzz target runs it).
 
+use engage_model::body::{push_pointer_token, Errors};
 use engage_model::tape::Items;
 use engage_model::{FieldError, Invalid, Node, OfferEvent, Sde, Tape, View, MAX_VALUE_CHARS};
 use engage_store::{NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, VisitContext};
@@ -15,7 +16,7 @@ pub const MAX_SECTIONS: usize = 100;
 
 /// A batch whose envelope is valid, with its items sorted into accepted and rejected.
 #[derive(Debug, Clone)]
-pub struct CollectBatch {
+pub struct CollectBody {
     pub visit: VisitContext,
     pub events: Vec<NewEvent>,
     pub sdes: Vec<NewSde>,
@@ -30,7 +31,7 @@ pub struct Rejection {
     pub errors: Vec<FieldError>,
 }
 
-impl CollectBatch {
+impl CollectBody {
     pub fn rejections(&self) -> Vec<Rejection> {
         self.rejected
             .iter()
@@ -58,101 +59,100 @@ pub enum BodyError {
     TooManyItems { found: usize, limit: usize },
 }
 
-/// Parses and validates one collect body. `user_agent` comes from the request headers.
-pub fn parse_collect_body(
-    body: &[u8],
-    user_agent: Option<&str>,
-    max_items: usize,
-) -> Result<CollectBatch, BodyError> {
-    let tape = Tape::parse(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
-    let json = tape.root();
-    let Some(members) = json.members() else {
-        return Err(BodyError::Invalid(Invalid::single(
+impl CollectBody {
+    /// Parses and validates one collect body. `user_agent` comes from the request headers.
+    pub fn read(
+        body: &[u8],
+        user_agent: Option<&str>,
+        max_items: usize,
+    ) -> Result<CollectBody, BodyError> {
+        let tape = Tape::parse(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
+        let json = tape.root();
+        let Some(members) = json.members() else {
+            return Err(BodyError::Invalid(Invalid::single(
             "",
             format!("expected an object with `visitorId`, `sessionId`, `pageId`, `events` and `sdes`, found {}", json.kind()),
         )));
-    };
-    let mut errors = Vec::new();
-    for (i, (key, _)) in members.enumerate() {
-        let known = matches!(
-            key,
-            "visitorId" | "sessionId" | "pageId" | "page" | "events" | "sdes"
-        );
-        if !known {
-            errors.push(FieldError::new(
+        };
+        let mut errors = Errors::new();
+        for (i, (key, _)) in members.enumerate() {
+            let known = matches!(
+                key,
+                "visitorId" | "sessionId" | "pageId" | "page" | "events" | "sdes"
+            );
+            if !known {
+                errors.at(
                 pointer(&[key]),
                 format!("unknown field `{key}`, expected `visitorId`, `sessionId`, `pageId`, `page`, `events` or `sdes`"),
-            ));
-        } else if members.take(i).any(|(k, _)| k == key) {
-            errors.push(FieldError::new(
-                pointer(&[key]),
-                format!("duplicate member `{key}`"),
-            ));
+            );
+            } else if members.take(i).any(|(k, _)| k == key) {
+                errors.at(pointer(&[key]), format!("duplicate member `{key}`"));
+            }
         }
-    }
-    let visitor_id = required_id(json, "visitorId", &mut errors);
-    let session_id = required_id(json, "sessionId", &mut errors);
-    let page_id = required_id(json, "pageId", &mut errors);
-    let page = json.get("page").and_then(|p| parse_page(p, &mut errors));
-    let events = item_array(json, "events", &mut errors);
-    let sdes = item_array(json, "sdes", &mut errors);
-    let found = events.len() + sdes.len();
-    if found > max_items {
-        return Err(BodyError::TooManyItems {
-            found,
-            limit: max_items,
-        });
-    }
-    let (Some(visitor_id), Some(session_id), Some(page_id)) = (visitor_id, session_id, page_id)
-    else {
-        return Err(BodyError::Invalid(Invalid { errors }));
-    };
-    if !errors.is_empty() {
-        return Err(BodyError::Invalid(Invalid { errors }));
-    }
-    let visit = VisitContext {
-        visitor_id,
-        session_id,
-        page_id,
-        page,
-        user_agent: user_agent.map(|ua| truncate(ua, 1024)),
-        client: None,
-    };
-    let mut batch = CollectBatch {
-        visit,
-        events: Vec::with_capacity(events.len()),
-        sdes: Vec::with_capacity(sdes.len()),
-        rejected: Vec::new(),
-    };
-    // Built only when something is rejected: the common batch never needs it.
-    let mut context = None;
-    let items = events
-        .map(|item| (QuarantineKind::Event, item))
-        .enumerate()
-        .chain(sdes.map(|item| (QuarantineKind::Sde, item)).enumerate());
-    for (index, (kind, item)) in items {
-        let invalid = match kind {
-            QuarantineKind::Event => match parse_event_item(item) {
-                Ok(event) => {
-                    batch.events.push(event);
-                    continue;
-                }
-                Err(invalid) => invalid,
-            },
-            _ => match parse_sde_item(item) {
-                Ok(sde) => {
-                    batch.sdes.push(sde);
-                    continue;
-                }
-                Err(invalid) => invalid,
-            },
+        let visitor_id = required_id(json, "visitorId", &mut errors);
+        let session_id = required_id(json, "sessionId", &mut errors);
+        let page_id = required_id(json, "pageId", &mut errors);
+        let page = json.get("page").and_then(|p| parse_page(p, &mut errors));
+        let events = item_array(json, "events", &mut errors);
+        let sdes = item_array(json, "sdes", &mut errors);
+        let found = events.len() + sdes.len();
+        if found > max_items {
+            return Err(BodyError::TooManyItems {
+                found,
+                limit: max_items,
+            });
+        }
+        let ids = match (visitor_id, session_id, page_id) {
+            (Some(visitor_id), Some(session_id), Some(page_id)) => {
+                Some((visitor_id, session_id, page_id))
+            }
+            _ => None,
         };
-        let context = context.get_or_insert_with(|| visit_context_json(&batch.visit));
-        batch
-            .rejected
-            .push(quarantine(kind, index, item, context, invalid));
+        let (visitor_id, session_id, page_id) = errors.finish(ids).map_err(BodyError::Invalid)?;
+        let visit = VisitContext {
+            visitor_id,
+            session_id,
+            page_id,
+            page,
+            user_agent: user_agent.map(|ua| truncate(ua, 1024)),
+            client: None,
+        };
+        let mut batch = CollectBody {
+            visit,
+            events: Vec::with_capacity(events.len()),
+            sdes: Vec::with_capacity(sdes.len()),
+            rejected: Vec::new(),
+        };
+        // Built only when something is rejected: the common batch never needs it.
+        let mut context = None;
+        let items = events
+            .map(|item| (QuarantineKind::Event, item))
+            .enumerate()
+            .chain(sdes.map(|item| (QuarantineKind::Sde, item)).enumerate());
+        for (index, (kind, item)) in items {
+            let invalid = match kind {
+                QuarantineKind::Event => match parse_event_item(item) {
+                    Ok(event) => {
+                        batch.events.push(event);
+                        continue;
+                    }
+                    Err(invalid) => invalid,
+                },
+                _ => match parse_sde_item(item) {
+                    Ok(sde) => {
+                        batch.sdes.push(sde);
+                        continue;
+                    }
+                    Err(invalid) => invalid,
+                },
+            };
+            let context = context.get_or_insert_with(|| visit_context_json(&batch.visit));
+            batch
+                .rejected
+                .push(quarantine(kind, index, item, context, invalid));
+        }
+        Ok(batch)
     }
-    Ok(batch)
 }
 
 /// The visit context as stored with quarantined items, so a replay knows where they belong.
@@ -202,29 +202,26 @@ fn quarantine(
 
 /// Validates one `events[i]`: `{"id", "time"?, "appName", "eventName", "data"}`.
 pub fn parse_event_item(item: Node<'_, '_>) -> Result<NewEvent, Invalid> {
-    let mut errors = Vec::new();
+    let mut errors = Errors::new();
     let client_id = item_id(item, &mut errors);
     let client_time_ms = item_time(item, &mut errors);
     let event = match OfferEvent::read(item, &["id", "time"]) {
         Ok(event) => Some(event),
         Err(invalid) => {
-            errors.extend(invalid.errors);
+            errors.absorb(invalid);
             None
         }
     };
-    match (client_id, event) {
-        (Some(client_id), Some(event)) if errors.is_empty() => Ok(NewEvent {
-            client_id,
-            client_time_ms,
-            event,
-        }),
-        _ => Err(Invalid { errors }),
-    }
+    errors.finish(client_id.zip(event).map(|(client_id, event)| NewEvent {
+        client_id,
+        client_time_ms,
+        event,
+    }))
 }
 
 /// Validates one `sdes[i]`: `{"id", "time"?, "sde": {page-shape SDE}}`.
 pub fn parse_sde_item(item: Node<'_, '_>) -> Result<NewSde, Invalid> {
-    let mut errors = Vec::new();
+    let mut errors = Errors::new();
     let Some(members) = item.members() else {
         return Err(Invalid::single(
             "",
@@ -236,58 +233,52 @@ pub fn parse_sde_item(item: Node<'_, '_>) -> Result<NewSde, Invalid> {
     };
     for (key, _) in members {
         if !matches!(key, "id" | "time" | "sde") {
-            errors.push(FieldError::new(
+            errors.at(
                 pointer(&[key]),
                 format!("unknown field `{key}`, expected `id`, `time` or `sde`"),
-            ));
+            );
         }
     }
     let client_id = item_id(item, &mut errors);
     let client_time_ms = item_time(item, &mut errors);
     let sde = match item.get("sde") {
         None => {
-            errors.push(FieldError::new(
-                "/sde",
-                "missing, expected the SDE pushed by the page",
-            ));
+            errors.at("/sde", "missing, expected the SDE pushed by the page");
             None
         }
         Some(sde) => match Sde::read_page(sde) {
             Ok(sde) => Some(sde),
             Err(invalid) => {
-                errors.extend(invalid.within("/sde").errors);
+                errors.absorb(invalid.within("/sde"));
                 None
             }
         },
     };
-    match (client_id, sde) {
-        (Some(client_id), Some(sde)) if errors.is_empty() => Ok(NewSde {
-            client_id,
-            client_time_ms,
-            sde,
-        }),
-        _ => Err(Invalid { errors }),
-    }
+    errors.finish(client_id.zip(sde).map(|(client_id, sde)| NewSde {
+        client_id,
+        client_time_ms,
+        sde,
+    }))
 }
 
-fn item_id(item: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<String> {
+fn item_id(item: Node<'_, '_>, errors: &mut Errors) -> Option<String> {
     match item.get("id") {
         Some(id) if id.as_str().is_some_and(valid_id) => id.as_str().map(str::to_owned),
         Some(other) => {
-            errors.push(FieldError::new(
+            errors.at(
                 "/id",
                 format!(
                     "expected a client id string of 1-{MAX_ID_CHARS} characters, found {}",
                     other.kind()
                 ),
-            ));
+            );
             None
         }
         None => {
-            errors.push(FieldError::new(
+            errors.at(
                 "/id",
                 "missing, every item needs a client id so a retry is not stored twice",
-            ));
+            );
             None
         }
     }
@@ -298,58 +289,58 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.chars().count() <= MAX_ID_CHARS
 }
 
-fn item_time(item: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<i64> {
+fn item_time(item: Node<'_, '_>, errors: &mut Errors) -> Option<i64> {
     let time = item.get("time")?;
     match time.view() {
         View::Null => None,
         View::Number(n) => match n.as_u64().and_then(|t| i64::try_from(t).ok()) {
             Some(t) => Some(t),
             None => {
-                errors.push(FieldError::new(
+                errors.at(
                     "/time",
                     "expected epoch milliseconds, a non-negative integer",
-                ));
+                );
                 None
             }
         },
         _ => {
-            errors.push(FieldError::new(
+            errors.at(
                 "/time",
                 format!("expected epoch milliseconds, found {}", time.kind()),
-            ));
+            );
             None
         }
     }
 }
 
-fn required_id(json: Node<'_, '_>, key: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+fn required_id(json: Node<'_, '_>, key: &str, errors: &mut Errors) -> Option<String> {
     match json.get(key).map(|v| (v, v.view())) {
         Some((_, View::String(id))) if valid_id(id) => Some(id.to_string()),
         Some((_, View::Number(n))) => Some(n.to_string()),
         Some((other, _)) => {
-            errors.push(FieldError::new(
+            errors.at(
                 pointer(&[key]),
                 format!(
                     "expected a string of 1-{MAX_ID_CHARS} characters, found {}",
                     other.kind()
                 ),
-            ));
+            );
             None
         }
         None => {
-            errors.push(FieldError::new(pointer(&[key]), "missing"));
+            errors.at(pointer(&[key]), "missing");
             None
         }
     }
 }
 
-fn parse_page(json: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<PageView> {
+fn parse_page(json: Node<'_, '_>, errors: &mut Errors) -> Option<PageView> {
     let Some(members) = json.members() else {
         if !json.is_null() {
-            errors.push(FieldError::new(
+            errors.at(
                 "/page",
                 format!("expected an object, found {}", json.kind()),
-            ));
+            );
         }
         return None;
     };
@@ -368,10 +359,10 @@ fn parse_page(json: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<PageVi
                                 View::String(s) if s.chars().count() <= 256 => {
                                     page.sections.push(s.to_string())
                                 }
-                                _ => errors.push(FieldError::new(
+                                _ => errors.at(
                                     format!("{path}/{i}"),
                                     "expected a section name, a string of at most 256 characters",
-                                )),
+                                ),
                             }
                         }
                     }
@@ -379,52 +370,45 @@ fn parse_page(json: Node<'_, '_>, errors: &mut Vec<FieldError>) -> Option<PageVi
                         page.sections.push(s.to_string())
                     }
                     View::Null => {}
-                    _ => errors.push(FieldError::new(
+                    _ => errors.at(
                         path,
                         format!("expected an array of at most {MAX_SECTIONS} section names"),
-                    )),
+                    ),
                 }
                 continue;
             }
             _ => {
-                errors.push(FieldError::new(
+                errors.at(
                     path,
                     format!(
                         "unknown field `{key}`, expected `url`, `referrer`, `title` or `sections`"
                     ),
-                ));
+                );
                 continue;
             }
         };
         match value.view() {
             View::String(s) if s.chars().count() <= MAX_VALUE_CHARS => *slot = Some(s.to_string()),
-            View::String(_) => errors.push(FieldError::new(
+            View::String(_) => errors.at(
                 path,
                 format!("at most {MAX_VALUE_CHARS} characters are allowed"),
-            )),
+            ),
             View::Null => {}
-            _ => errors.push(FieldError::new(
-                path,
-                format!("expected a string, found {}", value.kind()),
-            )),
+            _ => errors.at(path, format!("expected a string, found {}", value.kind())),
         }
     }
     Some(page)
 }
 
 /// The items of `events` or `sdes`; none when it is absent, null or not an array.
-fn item_array<'t, 'a>(
-    json: Node<'t, 'a>,
-    key: &str,
-    errors: &mut Vec<FieldError>,
-) -> Items<'t, 'a> {
+fn item_array<'t, 'a>(json: Node<'t, 'a>, key: &str, errors: &mut Errors) -> Items<'t, 'a> {
     match json.get(key).map(|v| (v, v.view())) {
         Some((_, View::Array(items))) => return items,
         None | Some((_, View::Null)) => {}
-        Some((other, _)) => errors.push(FieldError::new(
+        Some((other, _)) => errors.at(
             pointer(&[key]),
             format!("expected an array, found {}", other.kind()),
-        )),
+        ),
     }
     Items::default()
 }
@@ -432,7 +416,7 @@ fn item_array<'t, 'a>(
 fn pointer(tokens: &[&str]) -> String {
     let mut p = String::new();
     for t in tokens {
-        engage_model::error::push_pointer_token(&mut p, t);
+        push_pointer_token(&mut p, t);
     }
     p
 }

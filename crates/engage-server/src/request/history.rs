@@ -10,11 +10,11 @@
 use engage_model::{Node, SdeType, Tape, View};
 use engage_store::{InteractionFilters, InteractionQuery, Outcome, SortField, SortKey, TextSearch};
 
-use crate::collect_body::MAX_ID_CHARS;
-use crate::decision::input::{
-    describe, engagement_type, index, object, string, uint, Members, Problems,
-};
+use super::collect::MAX_ID_CHARS;
 use crate::error::ApiError;
+use engage_model::body::{
+    child, describe, engagement_type, index, string, uint, Errors, ObjReader,
+};
 
 /// Page size when the query names none, and the largest allowed (docs/vocabulary.md,
 /// Engagement History API).
@@ -76,12 +76,12 @@ impl SearchParams {
 
 /// A whole search: the query string's paging, sort and source, and the body's filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Search {
+pub struct HistorySearchBody {
     pub params: SearchParams,
     pub filters: InteractionFilters,
 }
 
-impl Search {
+impl HistorySearchBody {
     /// What the store is asked: these filters, in this order, this page.
     pub fn query(&self) -> InteractionQuery {
         InteractionQuery {
@@ -91,37 +91,42 @@ impl Search {
             limit: self.params.limit,
         }
     }
-}
 
-/// Reads a search from its decoded query pairs and its body. Malformed JSON is its own
-/// error; everything else wrong is one `invalid_request` listing every problem.
-pub fn parse_search(query_pairs: &[(String, String)], body: &[u8]) -> Result<Search, ApiError> {
-    let tape = Tape::parse(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let mut problems = Problems::default();
-    let params = parse_params(query_pairs, &mut problems);
-    let filters = parse_filters(tape.root(), &mut problems);
-    match (params, filters) {
-        (Some(params), Some(filters)) if problems.is_empty() => Ok(Search { params, filters }),
-        _ => Err(ApiError::invalid_all("search", problems.errors)),
+    /// Reads a search from its decoded query pairs and its body. Malformed JSON is its own
+    /// error; everything else wrong is one `invalid_request` listing every problem.
+    pub fn read(
+        query_pairs: &[(String, String)],
+        body: &[u8],
+    ) -> Result<HistorySearchBody, ApiError> {
+        let tape = Tape::parse(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        let mut problems = Errors::new();
+        let params = parse_params(query_pairs, &mut problems);
+        let filters = parse_filters(tape.root(), &mut problems);
+        match (params, filters) {
+            (Some(params), Some(filters)) if problems.is_empty() => {
+                Ok(HistorySearchBody { params, filters })
+            }
+            _ => Err(ApiError::invalid_all("search", problems.into_vec())),
+        }
     }
 }
 
 // ---------------------------------------------------------------- the query string
 
 /// `offset`, `limit`, `sort` and `source`; `None` when any is wrong (reported).
-pub fn parse_params(pairs: &[(String, String)], problems: &mut Problems) -> Option<SearchParams> {
-    let before = problems.errors.len();
+pub fn parse_params(pairs: &[(String, String)], problems: &mut Errors) -> Option<SearchParams> {
+    let before = problems.len();
     for (i, (name, _)) in pairs.iter().enumerate() {
         let path = format!("?{name}");
         if !QUERY_PARAMETERS.contains(&name.as_str()) {
-            problems.add(
+            problems.at(
                 &path,
                 format!(
                     "unknown query parameter `{name}`, expected `offset`, `limit`, `sort` or `source`"
                 ),
             );
         } else if pairs[..i].iter().any(|(n, _)| n == name) {
-            problems.add(&path, format!("`{name}` is given more than once"));
+            problems.at(&path, format!("`{name}` is given more than once"));
         }
     }
     let value = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim());
@@ -131,7 +136,7 @@ pub fn parse_params(pairs: &[(String, String)], problems: &mut Problems) -> Opti
             // Within i64 so that the store and the links' arithmetic never overflow.
             Ok(n) if i64::try_from(n).is_ok() => n,
             _ => {
-                problems.add(
+                problems.at(
                     "?offset",
                     format!("expected a whole number 0 or more, found \"{text}\""),
                 );
@@ -144,7 +149,7 @@ pub fn parse_params(pairs: &[(String, String)], problems: &mut Problems) -> Opti
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
             _ => {
-                problems.add(
+                problems.at(
                     "?limit",
                     format!("expected a whole number 1-{MAX_LIMIT}, found \"{text}\""),
                 );
@@ -162,7 +167,7 @@ pub fn parse_params(pairs: &[(String, String)], problems: &mut Problems) -> Opti
     let source = match value("source") {
         None | Some("") => None,
         Some(text) if text.chars().count() > MAX_SOURCE_CHARS => {
-            problems.add(
+            problems.at(
                 "?source",
                 format!("is longer than {MAX_SOURCE_CHARS} characters"),
             );
@@ -170,7 +175,7 @@ pub fn parse_params(pairs: &[(String, String)], problems: &mut Problems) -> Opti
         }
         Some(text) => Some(text.to_owned()),
     };
-    (problems.errors.len() == before).then_some(SearchParams {
+    (problems.len() == before).then_some(SearchParams {
         offset,
         limit,
         sort,
@@ -182,10 +187,10 @@ const SORT_FIELDS: &str = "`start`, `end`, `duration`, `visitor` or `engagementI
 
 /// `start:desc,duration:asc`: fields in order of significance, each ascending unless it
 /// says `:desc`.
-pub fn parse_sort(text: &str, problems: &mut Problems) -> Vec<SortKey> {
+pub fn parse_sort(text: &str, problems: &mut Errors) -> Vec<SortKey> {
     let mut keys: Vec<SortKey> = Vec::new();
     if text.is_empty() {
-        problems.add(
+        problems.at(
             "?sort",
             format!("is empty: name fields like `start:desc,duration:asc` ({SORT_FIELDS})"),
         );
@@ -197,7 +202,7 @@ pub fn parse_sort(text: &str, problems: &mut Problems) -> Vec<SortKey> {
         let name = parts.next().unwrap_or("").trim();
         let direction = parts.next().map(str::trim);
         if parts.next().is_some() {
-            problems.add(
+            problems.at(
                 "?sort",
                 format!("`{item}` is not `field` or `field:asc|desc`"),
             );
@@ -211,7 +216,7 @@ pub fn parse_sort(text: &str, problems: &mut Problems) -> Vec<SortKey> {
             Some(d) if d.eq_ignore_ascii_case("asc") => Some(false),
             Some(d) if d.eq_ignore_ascii_case("desc") => Some(true),
             Some(d) => {
-                problems.add(
+                problems.at(
                     "?sort",
                     format!("unknown sort direction `{d}` in `{item}`, expected `asc` or `desc`"),
                 );
@@ -220,9 +225,9 @@ pub fn parse_sort(text: &str, problems: &mut Problems) -> Vec<SortKey> {
         };
         let Some(field) = field else {
             if name.is_empty() {
-                problems.add("?sort", "has an empty field: separate fields with one `,`");
+                problems.at("?sort", "has an empty field: separate fields with one `,`");
             } else {
-                problems.add(
+                problems.at(
                     "?sort",
                     format!("unknown sort field `{name}`, expected {SORT_FIELDS}"),
                 );
@@ -230,7 +235,7 @@ pub fn parse_sort(text: &str, problems: &mut Problems) -> Vec<SortKey> {
             continue;
         };
         if keys.iter().any(|k| k.field == field) {
-            problems.add(
+            problems.at(
                 "?sort",
                 format!("`{}` is named more than once", field.as_str()),
             );
@@ -271,31 +276,31 @@ fn percent_encode_into(out: &mut String, text: &str) {
 // ---------------------------------------------------------------- the body
 
 /// The body's filters; `None` when any is wrong (reported).
-pub fn parse_filters(json: Node<'_, '_>, problems: &mut Problems) -> Option<InteractionFilters> {
-    let before = problems.errors.len();
-    let members = object(json, "", &BODY_MEMBERS, problems)?;
+pub fn parse_filters(json: Node<'_, '_>, problems: &mut Errors) -> Option<InteractionFilters> {
+    let before = problems.len();
+    let members = ObjReader::strict(json, "", &BODY_MEMBERS, problems)?;
     let start = parse_start(&members, problems);
-    let visitor = members.optional_string("visitor", MAX_ID_CHARS, problems);
+    let visitor = members.optional_string("", "visitor", MAX_ID_CHARS, problems);
     let interaction_id = members
         .get("engagementId")
-        .and_then(|v| id_text(v, &members.path("engagementId"), problems));
-    let campaign_ids = list(&members, "campaignIds", problems, |v, path, p| {
+        .and_then(|v| id_text(v, "/engagementId", problems));
+    let campaign_ids = list(&members, "", "campaignIds", problems, |v, path, p| {
         numeric_id(v, path, "campaign", p)
     });
-    let engagement_ids = list(&members, "engagementIds", problems, |v, path, p| {
+    let engagement_ids = list(&members, "", "engagementIds", problems, |v, path, p| {
         numeric_id(v, path, "engagement", p)
     });
-    let engagement_types = list(&members, "engagementTypes", problems, engagement_type);
-    let outcomes = list(&members, "outcomes", problems, outcome);
+    let engagement_types = list(&members, "", "engagementTypes", problems, engagement_type);
+    let outcomes = list(&members, "", "outcomes", problems, outcome);
     let keyword = parse_keyword(&members, problems);
     let sde_search = parse_sde_search(&members, problems);
     if let Some((from, to)) = start {
         // A visitor or one interaction narrows the search enough to allow any range.
         let narrowed = members.get("visitor").is_some() || members.get("engagementId").is_some();
         if from > to {
-            problems.add("/start", format!("`from` ({from}) is after `to` ({to})"));
+            problems.at("/start", format!("`from` ({from}) is after `to` ({to})"));
         } else if to - from > MAX_RANGE_MS && !narrowed {
-            problems.add(
+            problems.at(
                 "/start",
                 format!(
                     "covers {} days; at most 31 are allowed unless `visitor` or `engagementId` is given",
@@ -305,7 +310,7 @@ pub fn parse_filters(json: Node<'_, '_>, problems: &mut Problems) -> Option<Inte
         }
     }
     let (from, to) = start?;
-    (problems.errors.len() == before).then_some(InteractionFilters {
+    (problems.len() == before).then_some(InteractionFilters {
         // Both at most MAX_EPOCH_MS, well within i64.
         start_from_ms: i64::try_from(from).ok()?,
         start_to_ms: i64::try_from(to).ok()?,
@@ -321,21 +326,21 @@ pub fn parse_filters(json: Node<'_, '_>, problems: &mut Problems) -> Option<Inte
 }
 
 /// `start: {from, to}`, both required epoch milliseconds.
-fn parse_start(members: &Members<'_, '_>, problems: &mut Problems) -> Option<(u64, u64)> {
+fn parse_start(members: &ObjReader<'_, '_>, problems: &mut Errors) -> Option<(u64, u64)> {
     let Some(start) = members.get("start") else {
-        problems.add(
+        problems.at(
             "/start",
             "missing: give `{\"from\": <epoch ms>, \"to\": <epoch ms>}`",
         );
         return None;
     };
-    let start = object(start, "/start", &["from", "to"], problems)?;
-    let bound = |key: &str, problems: &mut Problems| match start.get(key) {
+    let start = ObjReader::strict(start, "/start", &["from", "to"], problems)?;
+    let bound = |key: &str, problems: &mut Errors| match start.get(key) {
         None => {
-            problems.add(&start.path(key), "missing: give epoch milliseconds");
+            problems.at(child("/start", key), "missing: give epoch milliseconds");
             None
         }
-        Some(v) => uint(v, &start.path(key), 0..=MAX_EPOCH_MS, problems),
+        Some(v) => uint(v, &child("/start", key), 0..=MAX_EPOCH_MS, problems),
     };
     let from = bound("from", problems);
     let to = bound("to", problems);
@@ -343,12 +348,12 @@ fn parse_start(members: &Members<'_, '_>, problems: &mut Problems) -> Option<(u6
 }
 
 /// An interaction id: a string, or a number written as its digits.
-fn id_text(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<String> {
+fn id_text(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<String> {
     match json.view() {
         View::Number(n) if n.as_u64().is_some() => Some(n.to_string()),
         View::String(_) => string(json, path, MAX_ID_CHARS, problems),
         _ => {
-            problems.add(
+            problems.at(
                 path,
                 format!(
                     "expected an interaction id (a string), found {}",
@@ -362,14 +367,14 @@ fn id_text(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<St
 
 /// A campaign or engagement id: a whole number, or a string of its digits
 /// (docs/vocabulary.md, Events).
-fn numeric_id(json: Node<'_, '_>, path: &str, what: &str, problems: &mut Problems) -> Option<u64> {
+fn numeric_id(json: Node<'_, '_>, path: &str, what: &str, problems: &mut Errors) -> Option<u64> {
     let id = match json.view() {
         View::Number(n) => n.as_u64(),
         View::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         _ => None,
     };
     if id.is_none() {
-        problems.add(
+        problems.at(
             path,
             format!(
                 "expected a {what} id (a whole number), found {}",
@@ -382,21 +387,22 @@ fn numeric_id(json: Node<'_, '_>, path: &str, what: &str, problems: &mut Problem
 
 /// An array filter of at most [`MAX_LIST_ITEMS`] values; empty or absent means no filter.
 fn list<T>(
-    members: &Members<'_, '_>,
+    members: &ObjReader<'_, '_>,
+    at: &str,
     key: &str,
-    problems: &mut Problems,
-    item: impl Fn(Node<'_, '_>, &str, &mut Problems) -> Option<T>,
+    problems: &mut Errors,
+    item: impl Fn(Node<'_, '_>, &str, &mut Errors) -> Option<T>,
 ) -> Vec<T> {
-    let path = members.path(key);
+    let path = child(at, key);
     let Some(value) = members.get(key) else {
         return Vec::new();
     };
     let Some(values) = value.items() else {
-        problems.add(&path, format!("expected an array, found {}", value.kind()));
+        problems.at(&path, format!("expected an array, found {}", value.kind()));
         return Vec::new();
     };
     if values.len() > MAX_LIST_ITEMS {
-        problems.add(
+        problems.at(
             &path,
             format!(
                 "has {} values, at most {MAX_LIST_ITEMS} are allowed",
@@ -411,10 +417,10 @@ fn list<T>(
         .collect()
 }
 
-fn outcome(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Outcome> {
+fn outcome(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<Outcome> {
     let found = json.as_str().and_then(Outcome::from_name);
     if found.is_none() {
-        problems.add(
+        problems.at(
             path,
             format!(
                 "expected an outcome: `clicked`, `declined`, `timed_out`, `removed`, `displayed` or `started`, found {}",
@@ -427,25 +433,25 @@ fn outcome(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<Ou
 
 /// `keyword`, limited to the types of `keyword_search_area.types` (every type when it
 /// names none).
-fn parse_keyword(members: &Members<'_, '_>, problems: &mut Problems) -> Option<TextSearch> {
-    let text = members.optional_string("keyword", MAX_SEARCH_CHARS, problems);
-    let area_path = members.path("keyword_search_area");
+fn parse_keyword(members: &ObjReader<'_, '_>, problems: &mut Errors) -> Option<TextSearch> {
+    let text = members.optional_string("", "keyword", MAX_SEARCH_CHARS, problems);
+    let area_path = child("", "keyword_search_area");
     let types = match members.get("keyword_search_area") {
         None => Some(Vec::new()),
         Some(area) => {
             if members.get("keyword").is_none() {
-                problems.add(&area_path, "needs a `keyword` to search for");
+                problems.at(&area_path, "needs a `keyword` to search for");
             }
-            object(area, &area_path, &["types"], problems).and_then(|area| {
+            ObjReader::strict(area, &area_path, &["types"], problems).and_then(|area| {
                 match area.get("types") {
                     None => {
-                        problems.add(
-                            &area.path("types"),
+                        problems.at(
+                            child(&area_path, "types"),
                             "missing: list areas like `ea.purchase`",
                         );
                         None
                     }
-                    Some(_) => Some(list(&area, "types", problems, search_area)),
+                    Some(_) => Some(list(&area, &area_path, "types", problems, search_area)),
                 }
             })
         }
@@ -458,14 +464,14 @@ fn parse_keyword(members: &Members<'_, '_>, problems: &mut Problems) -> Option<T
 
 /// `ea.<history key>`: one of the ten attribute types (docs/vocabulary.md, Engagement
 /// History API).
-fn search_area(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<SdeType> {
+fn search_area(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<SdeType> {
     let found = json.as_str().and_then(|name| {
         SdeType::ALL
             .into_iter()
             .find(|t| name.strip_prefix("ea.") == Some(t.history_key()))
     });
     if found.is_none() {
-        problems.add(
+        problems.at(
             path,
             format!(
                 "expected a search area {}, found {}",
@@ -482,20 +488,20 @@ fn search_area(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Optio
 }
 
 /// `sdeSearch: {"customerInfo": "text", ...}`, keyed by the history shape's type names.
-fn parse_sde_search(members: &Members<'_, '_>, problems: &mut Problems) -> Vec<TextSearch> {
+fn parse_sde_search(members: &ObjReader<'_, '_>, problems: &mut Errors) -> Vec<TextSearch> {
     let Some(value) = members.get("sdeSearch") else {
         return Vec::new();
     };
-    let path = members.path("sdeSearch");
+    let path = child("", "sdeSearch");
     let keys: Vec<&str> = SdeType::ALL.iter().map(|t| t.history_key()).collect();
-    let Some(search) = object(value, &path, &keys, problems) else {
+    let Some(search) = ObjReader::strict(value, &path, &keys, problems) else {
         return Vec::new();
     };
     SdeType::ALL
         .into_iter()
         .filter_map(|sde_type| {
             let key = sde_type.history_key();
-            let text = search.optional_string(key, MAX_SEARCH_CHARS, problems)?;
+            let text = search.optional_string(&path, key, MAX_SEARCH_CHARS, problems)?;
             Some(TextSearch {
                 text,
                 types: vec![sde_type],
@@ -517,8 +523,11 @@ mod tests {
             .collect()
     }
 
-    fn search(query: &[(&str, &str)], body: serde_json::Value) -> Result<Search, Vec<FieldError>> {
-        match parse_search(&pairs(query), body.to_string().as_bytes()) {
+    fn search(
+        query: &[(&str, &str)],
+        body: serde_json::Value,
+    ) -> Result<HistorySearchBody, Vec<FieldError>> {
+        match HistorySearchBody::read(&pairs(query), body.to_string().as_bytes()) {
             Ok(search) => Ok(search),
             Err(ApiError::Invalid { errors, .. }) => Err(errors),
             Err(other) => panic!("unexpected {other:?}"),
@@ -761,18 +770,18 @@ mod tests {
     #[test]
     fn malformed_json_is_its_own_error() {
         assert!(matches!(
-            parse_search(&[], b"{\"start\":"),
+            HistorySearchBody::read(&[], b"{\"start\":"),
             Err(ApiError::MalformedJson(_))
         ));
         assert!(matches!(
-            parse_search(&[], b""),
+            HistorySearchBody::read(&[], b""),
             Err(ApiError::MalformedJson(_))
         ));
     }
 
     #[test]
     fn links_keep_the_sort_and_encode_the_source() {
-        let mut problems = Problems::default();
+        let mut problems = Errors::new();
         let params = parse_params(
             &pairs(&[("sort", " end , duration:DESC "), ("source", "a&b=c")]),
             &mut problems,

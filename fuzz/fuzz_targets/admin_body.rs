@@ -1,0 +1,39 @@
+//! The admin API's bodies (apps, campaigns, engagements, availability, allowed origins)
+//! see network bytes: none may panic, a refusal says why, and an accepted engagement's
+//! targeting reads back from its stored form.
+#![no_main]
+
+use engage_server::decision::Targeting;
+use engage_server::request::{
+    AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody,
+    EngagementDefinitionBody,
+};
+use libfuzzer_sys::fuzz_target;
+
+fn refusal_says_why<T>(read: Result<T, engage_model::Invalid>) -> Option<T> {
+    read.map_err(|invalid| assert!(!invalid.errors.is_empty(), "a refusal says why"))
+        .ok()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(tape) = engage_model::Tape::parse(data) else {
+        return;
+    };
+    let json = tape.root();
+    if let Some(app) = refusal_says_why(AppNameBody::read(json)) {
+        assert!(!app.name.is_empty() && app.name.chars().count() <= 256);
+    }
+    if let Some(CampaignFieldsBody(fields)) = refusal_says_why(CampaignFieldsBody::read(json)) {
+        assert!(fields.priority <= 1_000_000);
+    }
+    if let Some(EngagementDefinitionBody(definition)) =
+        refusal_says_why(EngagementDefinitionBody::read(json))
+    {
+        let again = Targeting::from_stored(&definition.targeting).expect("stored targeting reads back");
+        assert_eq!(again.to_json(), definition.targeting);
+    }
+    refusal_says_why(AvailabilityBody::read(json));
+    if let Some(origins) = refusal_says_why(AllowedOriginsBody::read(json)) {
+        assert!(origins.allowed_origins.len() <= 100);
+    }
+});
