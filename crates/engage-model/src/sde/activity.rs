@@ -102,10 +102,10 @@ impl SearchContent {
 impl WriteJson for Lead {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("topic"), &self.topic);
-            o.field(key!("value"), &self.value);
-            o.field(key!("currency"), &self.currency);
-            o.field(key!("leadId"), &self.lead_id);
+            self.topic.write_member(key!("topic"), o);
+            self.value.write_member(key!("value"), o);
+            self.currency.write_member(key!("currency"), o);
+            self.lead_id.write_member(key!("leadId"), o);
         });
     }
 }
@@ -113,10 +113,10 @@ impl WriteJson for Lead {
 impl WriteJson for ServiceActivity {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("topic"), &self.topic);
-            o.field(key!("status"), &self.status);
-            o.field(key!("category"), &self.category);
-            o.field(key!("serviceId"), &self.service_id);
+            self.topic.write_member(key!("topic"), o);
+            self.status.write_member(key!("status"), o);
+            self.category.write_member(key!("category"), o);
+            self.service_id.write_member(key!("serviceId"), o);
         });
     }
 }
@@ -124,11 +124,11 @@ impl WriteJson for ServiceActivity {
 impl WriteJson for VisitorError {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("contextId"), &self.context_id);
-            o.field(key!("message"), &self.message);
-            o.field(key!("code"), &self.code);
-            o.field(key!("level"), &self.level);
-            o.field(key!("resolved"), &self.resolved);
+            self.context_id.write_member(key!("contextId"), o);
+            self.message.write_member(key!("message"), o);
+            self.code.write_member(key!("code"), o);
+            self.level.write_member(key!("level"), o);
+            self.resolved.write_member(key!("resolved"), o);
         });
     }
 }
@@ -136,6 +136,6 @@ impl WriteJson for VisitorError {
 impl SearchContent {
     /// The history members, next to the time stamps.
     pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field(key!("keywords"), &self.keywords);
+        self.keywords.write_member(key!("keywords"), o);
     }
 }

@@ -140,12 +140,13 @@ impl ViewedProduct {
 impl WriteJson for Product {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("name"), &self.name);
-            o.field(key!("category"), &self.category);
-            o.field(key!("sku"), &self.sku);
-            o.field(key!("price"), &self.price);
-            o.field(key!("statusInStock"), &self.status_in_stock);
-            o.field(key!("quantityInStock"), &self.quantity_in_stock);
+            self.name.write_member(key!("name"), o);
+            self.category.write_member(key!("category"), o);
+            self.sku.write_member(key!("sku"), o);
+            self.price.write_member(key!("price"), o);
+            self.status_in_stock.write_member(key!("statusInStock"), o);
+            self.quantity_in_stock
+                .write_member(key!("quantityInStock"), o);
         });
     }
 }
@@ -153,8 +154,8 @@ impl WriteJson for Product {
 impl WriteJson for ProductLine {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("product"), &self.product);
-            o.field(key!("quantity"), &self.quantity);
+            self.product.write_member(key!("product"), o);
+            self.quantity.write_member(key!("quantity"), o);
         });
     }
 }
@@ -162,10 +163,10 @@ impl WriteJson for ProductLine {
 impl Cart {
     /// The history members, next to the time stamps.
     pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field(key!("total"), &self.total);
-        o.field(key!("currency"), &self.currency);
-        o.field(key!("numItems"), &self.num_items);
-        o.field(key!("products"), &self.products);
+        self.total.write_member(key!("total"), o);
+        self.currency.write_member(key!("currency"), o);
+        self.num_items.write_member(key!("numItems"), o);
+        self.products.write_member(key!("products"), o);
     }
 }
 
@@ -178,17 +179,17 @@ impl WriteJson for Cart {
 impl Purchase {
     /// The history members, next to the time stamps.
     pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field(key!("total"), &self.total);
-        o.field(key!("currency"), &self.currency);
-        o.field(key!("orderId"), &self.order_id);
-        o.field(key!("cart"), &self.cart);
+        self.total.write_member(key!("total"), o);
+        self.currency.write_member(key!("currency"), o);
+        self.order_id.write_member(key!("orderId"), o);
+        self.cart.write_member(key!("cart"), o);
     }
 }
 
 impl ViewedProduct {
     /// The history members, next to the time stamps.
     pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field(key!("currency"), &self.currency);
-        o.field(key!("products"), &self.products);
+        self.currency.write_member(key!("currency"), o);
+        self.products.write_member(key!("products"), o);
     }
 }

@@ -317,23 +317,25 @@ impl Address {
 impl WriteJson for CustomerInfo {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("customerStatus"), &self.customer_status);
-            o.field(key!("customerType"), &self.customer_type);
-            o.field(key!("balance"), &self.balance);
-            o.field(key!("currency"), &self.currency);
-            o.field(key!("customerId"), &self.customer_id);
-            o.field(key!("socialId"), &self.social_id);
-            o.field(key!("imei"), &self.imei);
-            o.field(key!("userName"), &self.user_name);
-            o.field(key!("companySize"), &self.company_size);
-            o.field(key!("companyBranch"), &self.company_branch);
-            o.field(key!("accountName"), &self.account_name);
-            o.field(key!("role"), &self.role);
-            o.field(key!("lastPaymentDate"), &self.last_payment_date);
-            o.field(key!("registrationDate"), &self.registration_date);
-            o.field(key!("loginStatus"), &self.login_status);
-            o.field(key!("storeZipCode"), &self.store_zip_code);
-            o.field(key!("storeNumber"), &self.store_number);
+            self.customer_status.write_member(key!("customerStatus"), o);
+            self.customer_type.write_member(key!("customerType"), o);
+            self.balance.write_member(key!("balance"), o);
+            self.currency.write_member(key!("currency"), o);
+            self.customer_id.write_member(key!("customerId"), o);
+            self.social_id.write_member(key!("socialId"), o);
+            self.imei.write_member(key!("imei"), o);
+            self.user_name.write_member(key!("userName"), o);
+            self.company_size.write_member(key!("companySize"), o);
+            self.company_branch.write_member(key!("companyBranch"), o);
+            self.account_name.write_member(key!("accountName"), o);
+            self.role.write_member(key!("role"), o);
+            self.last_payment_date
+                .write_member(key!("lastPaymentDate"), o);
+            self.registration_date
+                .write_member(key!("registrationDate"), o);
+            self.login_status.write_member(key!("loginStatus"), o);
+            self.store_zip_code.write_member(key!("storeZipCode"), o);
+            self.store_number.write_member(key!("storeNumber"), o);
         });
     }
 }
@@ -341,9 +343,10 @@ impl WriteJson for CustomerInfo {
 impl WriteJson for MarketingInfo {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("originatingChannel"), &self.originating_channel);
-            o.field(key!("affiliate"), &self.affiliate);
-            o.field(key!("campaignId"), &self.campaign_id);
+            self.originating_channel
+                .write_member(key!("originatingChannel"), o);
+            self.affiliate.write_member(key!("affiliate"), o);
+            self.campaign_id.write_member(key!("campaignId"), o);
         });
     }
 }
@@ -351,13 +354,13 @@ impl WriteJson for MarketingInfo {
 impl WriteJson for PersonalInfo {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("name"), &self.name);
-            o.field(key!("surname"), &self.surname);
-            o.field(key!("customerAge"), &self.customer_age);
-            o.field(key!("contacts"), &self.contacts);
-            o.field(key!("gender"), &self.gender);
-            o.field(key!("company"), &self.company);
-            o.field(key!("language"), &self.language);
+            self.name.write_member(key!("name"), o);
+            self.surname.write_member(key!("surname"), o);
+            self.customer_age.write_member(key!("customerAge"), o);
+            self.contacts.write_member(key!("contacts"), o);
+            self.gender.write_member(key!("gender"), o);
+            self.company.write_member(key!("company"), o);
+            self.language.write_member(key!("language"), o);
         });
     }
 }
@@ -365,10 +368,13 @@ impl WriteJson for PersonalInfo {
 impl WriteJson for Age {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("customerAgeInYears"), &self.in_years);
-            o.field(key!("customerYearOfBirth"), &self.year_of_birth);
-            o.field(key!("customerMonthOfBirth"), &self.month_of_birth);
-            o.field(key!("customerDateOfBirth"), &self.day_of_birth);
+            self.in_years.write_member(key!("customerAgeInYears"), o);
+            self.year_of_birth
+                .write_member(key!("customerYearOfBirth"), o);
+            self.month_of_birth
+                .write_member(key!("customerMonthOfBirth"), o);
+            self.day_of_birth
+                .write_member(key!("customerDateOfBirth"), o);
         });
     }
 }
@@ -379,10 +385,10 @@ impl WriteJson for Contact {
         out.object(|o| {
             o.key(key!("personalContact"));
             o.object(|o| {
-                o.field(key!("email"), &self.email);
-                o.field(key!("phone"), &self.phone);
-                o.field(key!("phoneType"), &self.phone_type);
-                o.field(key!("address"), &self.address);
+                self.email.write_member(key!("email"), o);
+                self.phone.write_member(key!("phone"), o);
+                self.phone_type.write_member(key!("phoneType"), o);
+                self.address.write_member(key!("address"), o);
             });
         });
     }
@@ -391,8 +397,8 @@ impl WriteJson for Contact {
 impl WriteJson for Address {
     fn write_json(&self, out: &mut JsonOut<'_>) {
         out.object(|o| {
-            o.field(key!("country"), &self.country);
-            o.field(key!("region"), &self.region);
+            self.country.write_member(key!("country"), o);
+            self.region.write_member(key!("region"), o);
         });
     }
 }
