@@ -13,6 +13,10 @@
 //! (parse into a `Tape`, validate, write), parsing into the `Json` tree, and single typical
 //! SDEs end to end.
 //!
+//! `engage-model/parser_ab` sets our parser against sonic-rs and simd-json (and serde_json,
+//! which parses floats exactly here, with `float_roundtrip`): each parse alone, and each
+//! feeding the same validation and writing.
+//!
 //! Run: `cargo bench -p engage-model --bench model`; docs/benchmarks.md has the figures.
 
 // A benchmark's fixture is built from constants: a failure is a bug in the benchmark.
@@ -24,7 +28,7 @@ use std::hint::black_box;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use criterion::{criterion_group, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use engage_model::{Json, Node, OfferEvent, Sde, Stamps, Tape};
 use serde_json::Value;
 
@@ -146,7 +150,12 @@ fn batch() -> Vec<u8> {
 /// Events are validated only: the store keeps them as columns, not as JSON text.
 fn parse_validate_convert(bytes: &[u8]) -> usize {
     let tape = Tape::parse(bytes).expect("the batch is JSON");
-    let items = tape.root().items().expect("the batch is an array");
+    validate_convert(tape.root())
+}
+
+/// The work after parsing: every item validated, every attribute written.
+fn validate_convert(batch: Node<'_, '_>) -> usize {
+    let items = batch.items().expect("the batch is an array");
     let mut written = 0;
     for item in items {
         if item.get("appName").is_some() {
@@ -161,6 +170,13 @@ fn parse_validate_convert(bytes: &[u8]) -> usize {
         }
     }
     written
+}
+
+/// The same work from a tree another parser built: laid out as a tape, then validated
+/// and written. The validators read a tape, so this is the cheapest way to feed them
+/// another parser's output without rewriting them.
+fn via_tree(tree: Json<'_>) -> usize {
+    validate_convert(Tape::from_json(&tree).root())
 }
 
 /// Validates every item of an already parsed batch.
@@ -222,6 +238,8 @@ fn bench_model(c: &mut Criterion) {
     });
     group.finish();
 
+    parser_ab(c, &bytes);
+
     // One typical SDE at a time, end to end (bytes in, history JSON out).
     let mut single = c.benchmark_group("engage-model/one_sde");
     single.throughput(Throughput::Elements(1));
@@ -244,6 +262,87 @@ fn bench_model(c: &mut Criterion) {
         });
     }
     single.finish();
+}
+
+/// The JSON parser A/B (docs/benchmarks.md, "Our parser against sonic-rs and simd-json"):
+/// each library's parse alone, and each library's parse feeding the same validation and
+/// writing as ours does. The libraries build a tree; ours writes the tape the validators
+/// read. To feed them, a library deserializes into our `Json` tree (through serde), which
+/// is then laid out as a tape; our own parser is measured the same way too, so that the
+/// cost of that detour shows.
+fn parser_ab(c: &mut Criterion, bytes: &[u8]) {
+    // Every route validates the same items and writes the same bytes.
+    let expected = parse_validate_convert(bytes);
+    assert_eq!(via_tree(Json::parse(bytes).unwrap()), expected);
+    assert_eq!(via_tree(serde_json::from_slice(bytes).unwrap()), expected);
+    assert_eq!(via_tree(sonic_rs::from_slice(bytes).unwrap()), expected);
+    let mut copy = bytes.to_vec();
+    assert_eq!(
+        via_tree(simd_json::serde::from_slice(&mut copy).unwrap()),
+        expected
+    );
+
+    let mut group = c.benchmark_group("engage-model/parser_ab");
+    group.throughput(Throughput::Elements(100));
+
+    // Parsing alone.
+    group.bench_function("parse/ours_tape", |b| {
+        b.iter(|| Tape::parse(black_box(bytes)).unwrap())
+    });
+    group.bench_function("parse/serde_json_value", |b| {
+        b.iter(|| serde_json::from_slice::<Value>(black_box(bytes)).unwrap())
+    });
+    group.bench_function("parse/sonic_rs_value", |b| {
+        b.iter(|| sonic_rs::from_slice::<sonic_rs::Value>(black_box(bytes)).unwrap())
+    });
+    // sonic-rs's lazy reading: each item found and its `type` looked up, nothing built.
+    group.bench_function("parse/sonic_rs_lazy_items", |b| {
+        b.iter(|| {
+            let mut found = 0;
+            for item in sonic_rs::to_array_iter(black_box(bytes)) {
+                let item = item.unwrap();
+                found += usize::from(sonic_rs::get(item.as_raw_str(), ["type"]).is_ok());
+            }
+            found
+        })
+    });
+    // simd-json parses in place: each iteration gets a fresh copy, made outside the timing.
+    group.bench_function("parse/simd_json_borrowed_value", |b| {
+        b.iter_batched_ref(
+            || bytes.to_vec(),
+            |copy| simd_json::to_borrowed_value(copy).is_ok(),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("parse/simd_json_tape", |b| {
+        b.iter_batched_ref(
+            || bytes.to_vec(),
+            |copy| simd_json::to_tape(copy).is_ok(),
+            BatchSize::SmallInput,
+        )
+    });
+
+    // Parse + validate + write, as the collect endpoint does.
+    group.bench_function("end_to_end/ours_tape", |b| {
+        b.iter(|| parse_validate_convert(black_box(bytes)))
+    });
+    group.bench_function("end_to_end/ours_via_tree", |b| {
+        b.iter(|| via_tree(Json::parse(black_box(bytes)).unwrap()))
+    });
+    group.bench_function("end_to_end/serde_json_via_tree", |b| {
+        b.iter(|| via_tree(serde_json::from_slice(black_box(bytes)).unwrap()))
+    });
+    group.bench_function("end_to_end/sonic_rs_via_tree", |b| {
+        b.iter(|| via_tree(sonic_rs::from_slice(black_box(bytes)).unwrap()))
+    });
+    group.bench_function("end_to_end/simd_json_via_tree", |b| {
+        b.iter_batched_ref(
+            || bytes.to_vec(),
+            |copy| via_tree(simd_json::serde::from_slice(copy).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench_model);

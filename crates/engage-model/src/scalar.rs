@@ -9,7 +9,7 @@ use crate::error::{Errors, Token};
 use crate::json::Number;
 use crate::read::ObjReader;
 use crate::tape::{Node, View};
-use crate::write::{key, JsonOut, WriteJson};
+use crate::write::{key, JsonOut, Key, WriteJson};
 
 /// The longest attribute value accepted, in characters (docs/vocabulary.md, Values and
 /// limits).
@@ -195,6 +195,25 @@ impl<T> Field<T> {
             keys => reader.field_any(keys, errors, parse),
         };
         read.unwrap_or_default()
+    }
+}
+
+impl<T> Field<T> {
+    /// The field as a member named `key` of the object `out` is writing: left out when
+    /// absent, `null` when null.
+    #[inline(always)]
+    pub(crate) fn write_member(&self, key: Key, out: &mut JsonOut<'_>)
+    where
+        T: WriteJson,
+    {
+        match self {
+            Field::Absent => {}
+            Field::Null => {
+                out.key(key);
+                out.0.push_str("null");
+            }
+            Field::Set(value) => out.member(key, value),
+        }
     }
 }
 
@@ -621,6 +640,30 @@ mod tests {
                 text,
                 "{input}"
             );
+        }
+    }
+
+    #[test]
+    fn members_are_separated_and_absent_fields_left_out() {
+        let mut text = String::new();
+        JsonOut(&mut text).object(|o| {
+            Field::<u8>::Absent.write_member(key!("absent"), o);
+            Field::<u8>::Null.write_member(key!("null"), o);
+            Field::Set(7u8).write_member(key!("set"), o);
+            o.member(key!("list"), &vec![1u8, 2]);
+            o.key(key!("empty"));
+            o.object(|_| {});
+            o.member(key!("last"), &0u8);
+        });
+        assert_eq!(
+            text,
+            r#"{"null":null,"set":"7","list":["1","2"],"empty":{},"last":"0"}"#
+        );
+    }
+
+    impl WriteJson for u8 {
+        fn write_json(&self, out: &mut JsonOut<'_>) {
+            out.digits(u64::from(*self));
         }
     }
 

@@ -5,18 +5,22 @@
 //! member names are this crate's own literals and go out as they are, and values, which
 //! almost never hold a character JSON escapes, are checked once and copied whole. The
 //! text is exactly what serde_json's compact writer produces for the same value.
+//!
+//! Nothing here knows the vocabulary: each value type writes itself ([`WriteJson`]), and a
+//! field's absent, null or set state is written by `Field::write_member` beside `Field`,
+//! so that `scalar` uses this module and not the other way round.
 
 use crate::parse::find_special;
-use crate::scalar::Field;
 
 /// A member name as it is written, quotes and colon included: made by [`key!`], so that
 /// writing one is a single copy.
 #[derive(Clone, Copy)]
 pub(crate) struct Key(pub(crate) &'static str);
 
-/// The [`Key`] for a member name literal: `key!("name")` is `"name":`.
+/// The [`Key`] for a member name literal (or a macro giving one): `key!("name")` is
+/// `"name":`.
 macro_rules! key {
-    ($name:literal) => {
+    ($name:expr) => {
         $crate::write::Key(concat!("\"", $name, "\":"))
     };
 }
@@ -64,19 +68,6 @@ impl JsonOut<'_> {
     pub(crate) fn member<T: WriteJson + ?Sized>(&mut self, key: Key, value: &T) {
         self.key(key);
         value.write_json(self);
-    }
-
-    /// A member for a field: left out when absent, `null` when null.
-    #[inline(always)]
-    pub(crate) fn field<T: WriteJson>(&mut self, key: Key, field: &Field<T>) {
-        match field {
-            Field::Absent => {}
-            Field::Null => {
-                self.key(key);
-                self.0.push_str("null");
-            }
-            Field::Set(value) => self.member(key, value),
-        }
     }
 
     /// A JSON string.
@@ -189,30 +180,6 @@ mod tests {
             let mut text = String::new();
             JsonOut(&mut text).digits(n);
             assert_eq!(text, format!("\"{n}\""));
-        }
-    }
-
-    #[test]
-    fn members_are_separated_and_absent_fields_left_out() {
-        let mut text = String::new();
-        JsonOut(&mut text).object(|o| {
-            o.field::<u8>(key!("absent"), &Field::Absent);
-            o.field::<u8>(key!("null"), &Field::Null);
-            o.field(key!("set"), &Field::Set(7u8));
-            o.member(key!("list"), &vec![1u8, 2]);
-            o.key(key!("empty"));
-            o.object(|_| {});
-            o.member(key!("last"), &0u8);
-        });
-        assert_eq!(
-            text,
-            r#"{"null":null,"set":"7","list":["1","2"],"empty":{},"last":"0"}"#
-        );
-    }
-
-    impl WriteJson for u8 {
-        fn write_json(&self, out: &mut JsonOut<'_>) {
-            out.digits(u64::from(*self));
         }
     }
 }

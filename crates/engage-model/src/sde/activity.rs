@@ -1,141 +1,69 @@
 //! What the visitor does and meets: leads, service activities, errors and searches.
 //! Same field names in both shapes.
 
+use super::fields::{declare, object};
 use crate::error::Errors;
-use crate::read::{array, ObjReader};
+use crate::read::array;
 use crate::scalar::{Field, ServiceStatus, Text};
 use crate::tape::Node;
-use crate::write::{key, JsonOut, WriteJson};
 
-/// `lead.lead`: a sales lead the visitor became.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Lead {
-    pub topic: Field<Text>,
-    pub value: Field<Text>,
-    pub currency: Field<Text>,
-    pub lead_id: Field<Text>,
+declare! {
+    /// `lead.lead`: a sales lead the visitor became.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct Lead {
+        pub topic: Field<Text> = text("topic"),
+        pub value: Field<Text> = text("value"),
+        pub currency: Field<Text> = text("currency" | "Currency"),
+        pub lead_id: Field<Text> = text("leadId"),
+    }
 }
 
 impl Lead {
     pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Lead> {
-        let mut r = ObjReader::new(json, errors)?;
-        let lead = Lead {
-            topic: Field::text(&mut r, "topic", errors),
-            value: Field::text(&mut r, "value", errors),
-            currency: Field::text_any(&mut r, &["currency", "Currency"], errors),
-            lead_id: Field::text(&mut r, "leadId", errors),
-        };
-        r.finish(errors, "`topic`, `value`, `currency` or `leadId`");
-        Some(lead)
+        object(json, errors, Lead::FIELDS, Lead::read)
     }
 }
 
-/// `service.service` on the page, `serviceActivity.serviceActivity` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ServiceActivity {
-    pub topic: Field<Text>,
-    pub status: Field<ServiceStatus>,
-    pub category: Field<Text>,
-    pub service_id: Field<Text>,
+declare! {
+    /// `service.service` on the page, `serviceActivity.serviceActivity` in history.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct ServiceActivity {
+        pub topic: Field<Text> = text("topic"),
+        pub status: Field<ServiceStatus> = read("status", ServiceStatus::parse),
+        pub category: Field<Text> = text("category"),
+        pub service_id: Field<Text> = text("serviceId"),
+    }
 }
 
 impl ServiceActivity {
     pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<ServiceActivity> {
-        let mut r = ObjReader::new(json, errors)?;
-        let service = ServiceActivity {
-            topic: Field::text(&mut r, "topic", errors),
-            status: Field::read(&mut r, &["status"], errors, ServiceStatus::parse),
-            category: Field::text(&mut r, "category", errors),
-            service_id: Field::text(&mut r, "serviceId", errors),
-        };
-        r.finish(errors, "`topic`, `status`, `category` or `serviceId`");
-        Some(service)
+        object(json, errors, ServiceActivity::FIELDS, ServiceActivity::read)
     }
 }
 
-/// `error.error` on the page, `visitorError.visitorError` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VisitorError {
-    pub context_id: Field<Text>,
-    pub message: Field<Text>,
-    pub code: Field<Text>,
-    pub level: Field<Text>,
-    pub resolved: Field<Text>,
+declare! {
+    /// `error.error` on the page, `visitorError.visitorError` in history.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct VisitorError {
+        pub context_id: Field<Text> = text("contextId"),
+        pub message: Field<Text> = text("message"),
+        pub code: Field<Text> = text("code"),
+        pub level: Field<Text> = text("level"),
+        pub resolved: Field<Text> = flag("resolved"),
+    }
 }
 
 impl VisitorError {
     pub(crate) fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<VisitorError> {
-        let mut r = ObjReader::new(json, errors)?;
-        let error = VisitorError {
-            context_id: Field::text(&mut r, "contextId", errors),
-            message: Field::text(&mut r, "message", errors),
-            code: Field::text(&mut r, "code", errors),
-            level: Field::text(&mut r, "level", errors),
-            resolved: Field::flag(&mut r, "resolved", errors),
-        };
-        r.finish(
-            errors,
-            "`contextId`, `message`, `code`, `level` or `resolved`",
-        );
-        Some(error)
+        object(json, errors, VisitorError::FIELDS, VisitorError::read)
     }
 }
 
-/// `searchInfo` on the page, `searchContent` in history: what the visitor searched for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SearchContent {
-    pub keywords: Field<Vec<Text>>,
-}
-
-impl SearchContent {
-    pub(crate) const FIELDS: &'static str = "`keywords`";
-
-    pub(crate) fn read(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> SearchContent {
-        SearchContent {
-            keywords: Field::read(r, &["keywords"], errors, |j, e| {
-                array(j, e, |k, e| Text::parse(k, e, false))
-            }),
-        }
-    }
-}
-
-impl WriteJson for Lead {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("topic"), &self.topic);
-            o.field(key!("value"), &self.value);
-            o.field(key!("currency"), &self.currency);
-            o.field(key!("leadId"), &self.lead_id);
-        });
-    }
-}
-
-impl WriteJson for ServiceActivity {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("topic"), &self.topic);
-            o.field(key!("status"), &self.status);
-            o.field(key!("category"), &self.category);
-            o.field(key!("serviceId"), &self.service_id);
-        });
-    }
-}
-
-impl WriteJson for VisitorError {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("contextId"), &self.context_id);
-            o.field(key!("message"), &self.message);
-            o.field(key!("code"), &self.code);
-            o.field(key!("level"), &self.level);
-            o.field(key!("resolved"), &self.resolved);
-        });
-    }
-}
-
-impl SearchContent {
-    /// The history members, next to the time stamps.
-    pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field(key!("keywords"), &self.keywords);
+declare! {
+    /// `searchInfo` on the page, `searchContent` in history: what the visitor searched for.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct SearchContent {
+        pub keywords: Field<Vec<Text>> =
+            read("keywords", |j, e| array(j, e, |k, e| Text::parse(k, e, false))),
     }
 }

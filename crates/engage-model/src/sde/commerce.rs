@@ -2,194 +2,89 @@
 //! and history shapes use the same field names ("flat", docs/vocabulary.md, Page and
 //! history shape).
 
+use super::fields::{declare, object};
 use crate::error::Errors;
-use crate::read::{array, ObjReader};
+use crate::read::array;
 use crate::scalar::{Field, Text};
-use crate::write::{key, JsonOut, WriteJson};
-
 use crate::tape::Node;
 
-/// One product as a cart, a purchase or a product view reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Product {
-    pub name: Field<Text>,
-    pub category: Field<Text>,
-    pub sku: Field<Text>,
-    pub price: Field<Text>,
-    pub status_in_stock: Field<Text>,
-    pub quantity_in_stock: Field<Text>,
+declare! {
+    /// One product as a cart, a purchase or a product view reports it.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct Product {
+        pub name: Field<Text> = text("name"),
+        pub category: Field<Text> = text("category"),
+        pub sku: Field<Text> = text("sku"),
+        pub price: Field<Text> = text("price"),
+        pub status_in_stock: Field<Text> = flag("statusInStock"),
+        pub quantity_in_stock: Field<Text> = text("quantityInStock"),
+    }
 }
 
 impl Product {
     fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Product> {
-        let mut r = ObjReader::new(json, errors)?;
-        let product = Product {
-            name: Field::text(&mut r, "name", errors),
-            category: Field::text(&mut r, "category", errors),
-            sku: Field::text(&mut r, "sku", errors),
-            price: Field::text(&mut r, "price", errors),
-            status_in_stock: Field::flag(&mut r, "statusInStock", errors),
-            quantity_in_stock: Field::text(&mut r, "quantityInStock", errors),
-        };
-        r.finish(
-            errors,
-            "`name`, `category`, `sku`, `price`, `statusInStock` or `quantityInStock`",
-        );
-        Some(product)
+        object(json, errors, Product::FIELDS, Product::read)
     }
 }
 
-/// One line of a product list: `{product: {...}, quantity}`. The product is boxed: a line
-/// is then 40 bytes instead of 168, and building a list moves lines, not products.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ProductLine {
-    pub product: Field<Box<Product>>,
-    pub quantity: Field<Text>,
+declare! {
+    /// One line of a product list: `{product: {...}, quantity}`. The product is boxed: a
+    /// line is then 40 bytes instead of 168, and building a list moves lines, not products.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct ProductLine {
+        pub product: Field<Box<Product>> =
+            read("product", |j, e| Product::parse(j, e).map(Box::new)),
+        pub quantity: Field<Text> = text("quantity"),
+    }
 }
 
 impl ProductLine {
     fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<ProductLine> {
-        let mut r = ObjReader::new(json, errors)?;
-        let line = ProductLine {
-            product: Field::read(&mut r, &["product"], errors, |j, e| {
-                Product::parse(j, e).map(Box::new)
-            }),
-            quantity: Field::text(&mut r, "quantity", errors),
-        };
-        r.finish(errors, "`product` or `quantity`");
-        Some(line)
+        object(json, errors, ProductLine::FIELDS, ProductLine::read)
     }
 }
 
-pub(crate) fn products(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> Field<Vec<ProductLine>> {
-    Field::read(r, &["products"], errors, |j, e| {
-        array(j, e, ProductLine::parse)
-    })
+/// A `products` list, each line reported under its index.
+fn product_lines(json: Node<'_, '_>, errors: &mut Errors) -> Option<Vec<ProductLine>> {
+    array(json, errors, ProductLine::parse)
 }
 
-/// `cart` on the page, `cartStatus` in history: the cart as it is now.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Cart {
-    pub total: Field<Text>,
-    pub currency: Field<Text>,
-    pub num_items: Field<Text>,
-    pub products: Field<Vec<ProductLine>>,
+declare! {
+    /// `cart` on the page, `cartStatus` in history: the cart as it is now.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct Cart {
+        pub total: Field<Text> = text("total"),
+        pub currency: Field<Text> = text("currency" | "Currency"),
+        pub num_items: Field<Text> = text("numItems"),
+        pub products: Field<Vec<ProductLine>> = read("products", product_lines),
+    }
 }
 
 impl Cart {
-    pub(crate) const FIELDS: &'static str = "`total`, `currency`, `numItems` or `products`";
-
-    pub(crate) fn read(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> Cart {
-        Cart {
-            total: Field::text(r, "total", errors),
-            currency: Field::text_any(r, &["currency", "Currency"], errors),
-            num_items: Field::text(r, "numItems", errors),
-            products: products(r, errors),
-        }
-    }
-
     fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Cart> {
-        let mut r = ObjReader::new(json, errors)?;
-        let cart = Cart::read(&mut r, errors);
-        r.finish(errors, Cart::FIELDS);
-        Some(cart)
+        object(json, errors, Cart::FIELDS, Cart::read)
     }
 }
 
-/// `purchase`: a completed order, with the cart it emptied.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Purchase {
-    pub total: Field<Text>,
-    pub currency: Field<Text>,
-    pub order_id: Field<Text>,
-    /// Boxed, so that a purchase is not the largest attribute: every `Sde` is as large as
-    /// its largest kind, and attributes are moved several times on their way to the store.
-    pub cart: Field<Box<Cart>>,
-}
-
-impl Purchase {
-    pub(crate) const FIELDS: &'static str = "`total`, `currency`, `orderId` or `cart`";
-
-    pub(crate) fn read(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> Purchase {
-        Purchase {
-            total: Field::text(r, "total", errors),
-            currency: Field::text_any(r, &["currency", "Currency"], errors),
-            order_id: Field::text(r, "orderId", errors),
-            cart: Field::read(r, &["cart"], errors, |j, e| Cart::parse(j, e).map(Box::new)),
-        }
+declare! {
+    /// `purchase`: a completed order, with the cart it emptied.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct Purchase {
+        pub total: Field<Text> = text("total"),
+        pub currency: Field<Text> = text("currency" | "Currency"),
+        pub order_id: Field<Text> = text("orderId"),
+        /// Boxed, so that a purchase is not the largest attribute: every `Sde` is as large
+        /// as its largest kind, and attributes are moved several times on their way to the
+        /// store.
+        pub cart: Field<Box<Cart>> = read("cart", |j, e| Cart::parse(j, e).map(Box::new)),
     }
 }
 
-/// `prodView` on the page, `viewedProduct` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ViewedProduct {
-    pub currency: Field<Text>,
-    pub products: Field<Vec<ProductLine>>,
-}
-
-impl ViewedProduct {
-    pub(crate) const FIELDS: &'static str = "`currency` or `products`";
-
-    pub(crate) fn read(r: &mut ObjReader<'_, '_>, errors: &mut Errors) -> ViewedProduct {
-        ViewedProduct {
-            currency: Field::text_any(r, &["currency", "Currency"], errors),
-            products: products(r, errors),
-        }
-    }
-}
-
-impl WriteJson for Product {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("name"), &self.name);
-            o.field(key!("category"), &self.category);
-            o.field(key!("sku"), &self.sku);
-            o.field(key!("price"), &self.price);
-            o.field(key!("statusInStock"), &self.status_in_stock);
-            o.field(key!("quantityInStock"), &self.quantity_in_stock);
-        });
-    }
-}
-
-impl WriteJson for ProductLine {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("product"), &self.product);
-            o.field(key!("quantity"), &self.quantity);
-        });
-    }
-}
-
-impl Cart {
-    /// The history members, next to the time stamps.
-    pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field(key!("total"), &self.total);
-        o.field(key!("currency"), &self.currency);
-        o.field(key!("numItems"), &self.num_items);
-        o.field(key!("products"), &self.products);
-    }
-}
-
-impl WriteJson for Cart {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| self.members(o));
-    }
-}
-
-impl Purchase {
-    /// The history members, next to the time stamps.
-    pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field(key!("total"), &self.total);
-        o.field(key!("currency"), &self.currency);
-        o.field(key!("orderId"), &self.order_id);
-        o.field(key!("cart"), &self.cart);
-    }
-}
-
-impl ViewedProduct {
-    /// The history members, next to the time stamps.
-    pub(crate) fn members(&self, o: &mut JsonOut<'_>) {
-        o.field(key!("currency"), &self.currency);
-        o.field(key!("products"), &self.products);
+declare! {
+    /// `prodView` on the page, `viewedProduct` in history.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct ViewedProduct {
+        pub currency: Field<Text> = text("currency" | "Currency"),
+        pub products: Field<Vec<ProductLine>> = read("products", product_lines),
     }
 }

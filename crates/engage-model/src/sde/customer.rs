@@ -2,35 +2,45 @@
 //! the types whose page and history shapes differ by renames (docs/vocabulary.md,
 //! Renames).
 
+use super::fields::{declare, object};
 use super::Shape;
 use crate::error::{Errors, Token};
 use crate::read::{array, ObjReader};
 use crate::scalar::{days_in_month, Channel, Date, Field, Text};
 use crate::tape::Node;
-use crate::write::{key, JsonOut, WriteJson};
 
-/// `ctmrinfo.info` on the page, `customerInfo.customerInfo` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CustomerInfo {
-    /// Page `cstatus`; matched against the account's customer status names, ignoring case.
-    pub customer_status: Field<Text>,
-    /// Page `ctype`; matched against the account's customer type names, ignoring case.
-    pub customer_type: Field<Text>,
-    pub balance: Field<Text>,
-    pub currency: Field<Text>,
-    pub customer_id: Field<Text>,
-    pub social_id: Field<Text>,
-    pub imei: Field<Text>,
-    pub user_name: Field<Text>,
-    pub company_size: Field<Text>,
-    pub company_branch: Field<Text>,
-    pub account_name: Field<Text>,
-    pub role: Field<Text>,
-    pub last_payment_date: Field<Date>,
-    pub registration_date: Field<Date>,
-    pub login_status: Field<Text>,
-    pub store_zip_code: Field<Text>,
-    pub store_number: Field<Text>,
+declare! {
+    /// `ctmrinfo.info` on the page, `customerInfo.customerInfo` in history.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct CustomerInfo(shape) {
+        /// Page `cstatus`; matched against the account's customer status names, ignoring case.
+        pub customer_status: Field<Text> = text("cstatus" / "customerStatus"),
+        /// Page `ctype`; matched against the account's customer type names, ignoring case.
+        pub customer_type: Field<Text> = text("ctype" / "customerType"),
+        pub balance: Field<Text> = text("balance"),
+        pub currency: Field<Text> = text("currency" | "Currency"),
+        pub customer_id: Field<Text> = text("customerId"),
+        pub social_id: Field<Text> = text("socialId"),
+        pub imei: Field<Text> = text("imei"),
+        pub user_name: Field<Text> = text("userName"),
+        pub company_size: Field<Text> = text("companySize"),
+        pub company_branch: Field<Text> = text("companyBranch"),
+        pub account_name: Field<Text> = text("accountName"),
+        pub role: Field<Text> = text("role"),
+        pub last_payment_date: Field<Date> = read("lastPaymentDate", Date::parse),
+        pub registration_date: Field<Date> = read("registrationDate", Date::parse),
+        pub login_status: Field<Text> = flag("loginStatus"),
+        pub store_zip_code: Field<Text> = text("storeZipCode"),
+        pub store_number: Field<Text> = text("storeNumber"),
+    }
+    // Seventeen members are too many for one message: it names the usual ones.
+    expected: match shape {
+        Shape::Page => "a customer info field (`cstatus`, `ctype`, `balance`, `customerId`, ...)",
+        Shape::History => {
+            "a customer info field (`customerStatus`, `customerType`, `balance`, `customerId`, ...)"
+        }
+    };
+    merge: merge;
 }
 
 impl CustomerInfo {
@@ -39,66 +49,23 @@ impl CustomerInfo {
         shape: Shape,
         errors: &mut Errors,
     ) -> Option<CustomerInfo> {
-        let mut r = ObjReader::new(json, errors)?;
-        let r = &mut r;
-        let info = CustomerInfo {
-            customer_status: Field::text(r, shape.key("cstatus", "customerStatus"), errors),
-            customer_type: Field::text(r, shape.key("ctype", "customerType"), errors),
-            balance: Field::text(r, "balance", errors),
-            currency: Field::text_any(r, &["currency", "Currency"], errors),
-            customer_id: Field::text(r, "customerId", errors),
-            social_id: Field::text(r, "socialId", errors),
-            imei: Field::text(r, "imei", errors),
-            user_name: Field::text(r, "userName", errors),
-            company_size: Field::text(r, "companySize", errors),
-            company_branch: Field::text(r, "companyBranch", errors),
-            account_name: Field::text(r, "accountName", errors),
-            role: Field::text(r, "role", errors),
-            last_payment_date: Field::read(r, &["lastPaymentDate"], errors, Date::parse),
-            registration_date: Field::read(r, &["registrationDate"], errors, Date::parse),
-            login_status: Field::flag(r, "loginStatus", errors),
-            store_zip_code: Field::text(r, "storeZipCode", errors),
-            store_number: Field::text(r, "storeNumber", errors),
-        };
-        let expected = match shape {
-            Shape::Page => "a customer info field (`cstatus`, `ctype`, `balance`, `customerId`, ...)",
-            Shape::History => {
-                "a customer info field (`customerStatus`, `customerType`, `balance`, `customerId`, ...)"
-            }
-        };
-        r.finish(errors, expected);
-        Some(info)
-    }
-
-    /// Later reports overwrite the fields they carry (docs/vocabulary.md, Visit rule).
-    pub fn merge(&mut self, later: CustomerInfo) {
-        self.customer_status.merge(later.customer_status);
-        self.customer_type.merge(later.customer_type);
-        self.balance.merge(later.balance);
-        self.currency.merge(later.currency);
-        self.customer_id.merge(later.customer_id);
-        self.social_id.merge(later.social_id);
-        self.imei.merge(later.imei);
-        self.user_name.merge(later.user_name);
-        self.company_size.merge(later.company_size);
-        self.company_branch.merge(later.company_branch);
-        self.account_name.merge(later.account_name);
-        self.role.merge(later.role);
-        self.last_payment_date.merge(later.last_payment_date);
-        self.registration_date.merge(later.registration_date);
-        self.login_status.merge(later.login_status);
-        self.store_zip_code.merge(later.store_zip_code);
-        self.store_number.merge(later.store_number);
+        object(json, errors, CustomerInfo::fields(shape), |r, e| {
+            CustomerInfo::read(r, shape, e)
+        })
     }
 }
 
-/// `mrktInfo.info` on the page, `marketingCampaignInfo.marketingCampaignInfo` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MarketingInfo {
-    /// Page `channel`.
-    pub originating_channel: Field<Channel>,
-    pub affiliate: Field<Text>,
-    pub campaign_id: Field<Text>,
+declare! {
+    /// `mrktInfo.info` on the page, `marketingCampaignInfo.marketingCampaignInfo` in history.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct MarketingInfo(shape) {
+        /// Page `channel`.
+        pub originating_channel: Field<Channel> =
+            read("channel" / "originatingChannel", Channel::parse),
+        pub affiliate: Field<Text> = text("affiliate"),
+        pub campaign_id: Field<Text> = text("campaignId"),
+    }
+    merge: merge;
 }
 
 impl MarketingInfo {
@@ -107,42 +74,31 @@ impl MarketingInfo {
         shape: Shape,
         errors: &mut Errors,
     ) -> Option<MarketingInfo> {
-        let mut r = ObjReader::new(json, errors)?;
-        let channel_key = shape.key("channel", "originatingChannel");
-        let info = MarketingInfo {
-            originating_channel: Field::read(&mut r, &[channel_key], errors, Channel::parse),
-            affiliate: Field::text(&mut r, "affiliate", errors),
-            campaign_id: Field::text(&mut r, "campaignId", errors),
-        };
-        let expected = match shape {
-            Shape::Page => "`channel`, `affiliate` or `campaignId`",
-            Shape::History => "`originatingChannel`, `affiliate` or `campaignId`",
-        };
-        r.finish(errors, expected);
-        Some(info)
-    }
-
-    pub fn merge(&mut self, later: MarketingInfo) {
-        self.originating_channel.merge(later.originating_channel);
-        self.affiliate.merge(later.affiliate);
-        self.campaign_id.merge(later.campaign_id);
+        object(json, errors, MarketingInfo::fields(shape), |r, e| {
+            MarketingInfo::read(r, shape, e)
+        })
     }
 }
 
-/// `personal.personal` on the page, `personalInfo.personalInfo` in history.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PersonalInfo {
-    /// Page `firstname`.
-    pub name: Field<Text>,
-    /// Page `lastname`.
-    pub surname: Field<Text>,
-    /// Page `age`.
-    pub customer_age: Field<Age>,
-    /// Each contact is wrapped as `{"personalContact": {...}}` in history.
-    pub contacts: Field<Vec<Contact>>,
-    pub gender: Field<Text>,
-    pub company: Field<Text>,
-    pub language: Field<Text>,
+declare! {
+    /// `personal.personal` on the page, `personalInfo.personalInfo` in history.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct PersonalInfo(shape) {
+        /// Page `firstname`.
+        pub name: Field<Text> = text("firstname" / "name"),
+        /// Page `lastname`.
+        pub surname: Field<Text> = text("lastname" / "surname"),
+        /// Page `age`.
+        pub customer_age: Field<Age> =
+            read("age" / "customerAge", |j, e| Age::parse(j, shape, e)),
+        /// Each contact is wrapped as `{"personalContact": {...}}` in history.
+        pub contacts: Field<Vec<Contact>> =
+            read("contacts", |j, e| array(j, e, |c, e| Contact::parse(c, shape, e))),
+        pub gender: Field<Text> = text("gender"),
+        pub company: Field<Text> = text("company"),
+        pub language: Field<Text> = text("language"),
+    }
+    merge: merge;
 }
 
 impl PersonalInfo {
@@ -151,76 +107,31 @@ impl PersonalInfo {
         shape: Shape,
         errors: &mut Errors,
     ) -> Option<PersonalInfo> {
-        let mut r = ObjReader::new(json, errors)?;
-        let r = &mut r;
-        let info = PersonalInfo {
-            name: Field::text(r, shape.key("firstname", "name"), errors),
-            surname: Field::text(r, shape.key("lastname", "surname"), errors),
-            customer_age: Field::read(r, &[shape.key("age", "customerAge")], errors, |j, e| {
-                Age::parse(j, shape, e)
-            }),
-            contacts: Field::read(r, &["contacts"], errors, |j, e| {
-                array(j, e, |c, e| Contact::parse(c, shape, e))
-            }),
-            gender: Field::text(r, "gender", errors),
-            company: Field::text(r, "company", errors),
-            language: Field::text(r, "language", errors),
-        };
-        let expected = match shape {
-            Shape::Page => {
-                "`firstname`, `lastname`, `age`, `contacts`, `gender`, `company` or `language`"
-            }
-            Shape::History => {
-                "`name`, `surname`, `customerAge`, `contacts`, `gender`, `company` or `language`"
-            }
-        };
-        r.finish(errors, expected);
-        Some(info)
-    }
-
-    pub fn merge(&mut self, later: PersonalInfo) {
-        self.name.merge(later.name);
-        self.surname.merge(later.surname);
-        self.customer_age.merge(later.customer_age);
-        self.contacts.merge(later.contacts);
-        self.gender.merge(later.gender);
-        self.company.merge(later.company);
-        self.language.merge(later.language);
+        object(json, errors, PersonalInfo::fields(shape), |r, e| {
+            PersonalInfo::read(r, shape, e)
+        })
     }
 }
 
-/// Page `age{age, year, month, day}`, history
-/// `customerAge{customerAgeInYears, customerYearOfBirth, customerMonthOfBirth, customerDateOfBirth}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Age {
-    pub in_years: Field<Text>,
-    pub year_of_birth: Field<Text>,
-    pub month_of_birth: Field<Text>,
-    pub day_of_birth: Field<Text>,
+declare! {
+    /// Page `age{age, year, month, day}`, history
+    /// `customerAge{customerAgeInYears, customerYearOfBirth, customerMonthOfBirth, customerDateOfBirth}`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct Age(shape) {
+        pub in_years: Field<Text> = text("age" / "customerAgeInYears"),
+        pub year_of_birth: Field<Text> = text("year" / "customerYearOfBirth"),
+        pub month_of_birth: Field<Text> = text("month" / "customerMonthOfBirth"),
+        pub day_of_birth: Field<Text> = text("day" / "customerDateOfBirth"),
+    }
+    names: keys;
 }
 
 impl Age {
     fn parse(json: Node<'_, '_>, shape: Shape, errors: &mut Errors) -> Option<Age> {
-        let mut r = ObjReader::new(json, errors)?;
-        let keys = [
-            shape.key("age", "customerAgeInYears"),
-            shape.key("year", "customerYearOfBirth"),
-            shape.key("month", "customerMonthOfBirth"),
-            shape.key("day", "customerDateOfBirth"),
-        ];
-        let age = Age {
-            in_years: Field::text(&mut r, keys[0], errors),
-            year_of_birth: Field::text(&mut r, keys[1], errors),
-            month_of_birth: Field::text(&mut r, keys[2], errors),
-            day_of_birth: Field::text(&mut r, keys[3], errors),
-        };
-        r.finish(
-            errors,
-            format_args!(
-                "`{}`, `{}`, `{}` or `{}`",
-                keys[0], keys[1], keys[2], keys[3]
-            ),
-        );
+        let age = object(json, errors, Age::fields(shape), |r, e| {
+            Age::read(r, shape, e)
+        })?;
+        let keys = Age::keys(shape);
         // A birth date may be partial, but what it gives must be possible.
         let number = |f: &Field<Text>| f.text_value().map(|t| t.trim().parse::<u16>());
         let year = match number(&age.year_of_birth) {
@@ -258,13 +169,15 @@ impl Age {
     }
 }
 
-/// One way to reach the visitor: history wraps it as `{"personalContact": {...}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Contact {
-    pub email: Field<Text>,
-    pub phone: Field<Text>,
-    pub phone_type: Field<Text>,
-    pub address: Field<Address>,
+declare! {
+    /// One way to reach the visitor: history wraps it as `{"personalContact": {...}}`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct Contact in "personalContact" {
+        pub email: Field<Text> = text("email"),
+        pub phone: Field<Text> = text("phone"),
+        pub phone_type: Field<Text> = text("phoneType"),
+        pub address: Field<Address> = read("address", Address::parse),
+    }
 }
 
 impl Contact {
@@ -285,115 +198,20 @@ impl Contact {
     }
 
     fn parse_fields(json: Node<'_, '_>, errors: &mut Errors) -> Option<Contact> {
-        let mut r = ObjReader::new(json, errors)?;
-        let contact = Contact {
-            email: Field::text(&mut r, "email", errors),
-            phone: Field::text(&mut r, "phone", errors),
-            phone_type: Field::text(&mut r, "phoneType", errors),
-            address: Field::read(&mut r, &["address"], errors, Address::parse),
-        };
-        r.finish(errors, "`email`, `phone`, `phoneType` or `address`");
-        Some(contact)
+        object(json, errors, Contact::FIELDS, Contact::read)
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Address {
-    pub country: Field<Text>,
-    pub region: Field<Text>,
+declare! {
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct Address {
+        pub country: Field<Text> = text("country"),
+        pub region: Field<Text> = text("region"),
+    }
 }
 
 impl Address {
     fn parse(json: Node<'_, '_>, errors: &mut Errors) -> Option<Address> {
-        let mut r = ObjReader::new(json, errors)?;
-        let address = Address {
-            country: Field::text(&mut r, "country", errors),
-            region: Field::text(&mut r, "region", errors),
-        };
-        r.finish(errors, "`country` or `region`");
-        Some(address)
-    }
-}
-
-impl WriteJson for CustomerInfo {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("customerStatus"), &self.customer_status);
-            o.field(key!("customerType"), &self.customer_type);
-            o.field(key!("balance"), &self.balance);
-            o.field(key!("currency"), &self.currency);
-            o.field(key!("customerId"), &self.customer_id);
-            o.field(key!("socialId"), &self.social_id);
-            o.field(key!("imei"), &self.imei);
-            o.field(key!("userName"), &self.user_name);
-            o.field(key!("companySize"), &self.company_size);
-            o.field(key!("companyBranch"), &self.company_branch);
-            o.field(key!("accountName"), &self.account_name);
-            o.field(key!("role"), &self.role);
-            o.field(key!("lastPaymentDate"), &self.last_payment_date);
-            o.field(key!("registrationDate"), &self.registration_date);
-            o.field(key!("loginStatus"), &self.login_status);
-            o.field(key!("storeZipCode"), &self.store_zip_code);
-            o.field(key!("storeNumber"), &self.store_number);
-        });
-    }
-}
-
-impl WriteJson for MarketingInfo {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("originatingChannel"), &self.originating_channel);
-            o.field(key!("affiliate"), &self.affiliate);
-            o.field(key!("campaignId"), &self.campaign_id);
-        });
-    }
-}
-
-impl WriteJson for PersonalInfo {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("name"), &self.name);
-            o.field(key!("surname"), &self.surname);
-            o.field(key!("customerAge"), &self.customer_age);
-            o.field(key!("contacts"), &self.contacts);
-            o.field(key!("gender"), &self.gender);
-            o.field(key!("company"), &self.company);
-            o.field(key!("language"), &self.language);
-        });
-    }
-}
-
-impl WriteJson for Age {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("customerAgeInYears"), &self.in_years);
-            o.field(key!("customerYearOfBirth"), &self.year_of_birth);
-            o.field(key!("customerMonthOfBirth"), &self.month_of_birth);
-            o.field(key!("customerDateOfBirth"), &self.day_of_birth);
-        });
-    }
-}
-
-impl WriteJson for Contact {
-    /// History wraps each contact: `{"personalContact": {...}}`.
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.key(key!("personalContact"));
-            o.object(|o| {
-                o.field(key!("email"), &self.email);
-                o.field(key!("phone"), &self.phone);
-                o.field(key!("phoneType"), &self.phone_type);
-                o.field(key!("address"), &self.address);
-            });
-        });
-    }
-}
-
-impl WriteJson for Address {
-    fn write_json(&self, out: &mut JsonOut<'_>) {
-        out.object(|o| {
-            o.field(key!("country"), &self.country);
-            o.field(key!("region"), &self.region);
-        });
+        object(json, errors, Address::FIELDS, Address::read)
     }
 }

@@ -3,8 +3,12 @@
 //! shape (docs/vocabulary.md, Attributes).
 //!
 //! Both shapes parse into the same [`Sde`]: the per-type readers take a [`Shape`] that
-//! picks the member names, so every rename (docs/vocabulary.md, Renames) is written down
-//! once.
+//! picks the member names, so every rename (docs/vocabulary.md, Renames) is written
+//! down once. Each type's fields are declared once, a line each, with
+//! `fields::declare!`: the struct, its reader, the unknown-field hint and the history
+//! writer all come from that line.
+
+mod fields;
 
 mod activity;
 mod commerce;
