@@ -6,8 +6,8 @@
 //! almost never hold a character JSON escapes, are checked once and copied whole. The
 //! text is exactly what serde_json's compact writer produces for the same value.
 
-use crate::parse::find_special;
 use crate::scalar::Field;
+use crate::tape::parse::find_special;
 
 /// A member name as it is written, quotes and colon included: made by [`key!`], so that
 /// writing one is a single copy.

@@ -192,7 +192,8 @@ fn quarantine(
             .get("id")
             .and_then(Node::as_str)
             .map(|id| truncate(id, MAX_ID_CHARS)),
-        raw: item.to_json().to_value().to_string(),
+        // Cannot fail: a node's keys are strings and its numbers finite.
+        raw: serde_json::to_string(&item.sorted()).unwrap_or_default(),
         context: context.clone(),
         errors: invalid
             .within(&pointer(&[array, &index.to_string()]))

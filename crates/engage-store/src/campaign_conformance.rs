@@ -12,7 +12,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engage_model::{AgentState, EngagementType, Json, OfferEvent};
+use engage_model::{AgentState, EngagementType, OfferEvent, Tape};
 use serde_json::json;
 
 use crate::conformance::{account, fresh, TempDir};
@@ -445,8 +445,8 @@ fn impression(name: &str, engagement_id: u64, context_id: &str) -> NewEvent {
     let text = format!(
         r#"{{"appName":"LP_OFFERS","eventName":"{name}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context_id}"}}}},{{"pageContext":{{"id":"page"}}}}],"campaignId":1234,"engagementId":{engagement_id},"engagementRevision":1,"engagementType":5,"contextId":"{context_id}","confKey":"1234_{engagement_id}_1"}}}}"#
     );
-    let json = Json::parse_str(&text).unwrap();
-    sample::new_event(OfferEvent::from_json(&json, &[]).unwrap(), None)
+    let tape = Tape::parse_str(&text).unwrap();
+    sample::new_event(OfferEvent::read(tape.root(), &[]).unwrap(), None)
 }
 
 fn batch(account_id: &str, visitor: &str, session: &str, events: Vec<NewEvent>) -> IngestBatch {

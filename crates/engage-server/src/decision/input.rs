@@ -2,7 +2,7 @@
 //! members are errors) and typed members, every problem collected at its JSON pointer.
 
 use engage_model::error::push_pointer_token;
-use engage_model::json::Number;
+use engage_model::Number;
 use engage_model::{EngagementType, FieldError, Node, View};
 
 /// The problems found so far in one body.

@@ -616,7 +616,8 @@ fn condition(json: Node<'_, '_>, path: &str, problems: &mut Problems) -> Option<
     };
     let (path, op) = (sde_path?, op?);
     let value = match value {
-        Some(v) => v.to_json().to_value(),
+        // Cannot fail: a node's keys are strings and its numbers finite.
+        Some(v) => serde_json::to_value(v).unwrap_or(Value::Null),
         None => Value::Bool(true),
     };
     Some(Condition {
