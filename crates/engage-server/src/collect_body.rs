@@ -5,7 +5,9 @@
 
 use engage_model::tape::Items;
 use engage_model::{FieldError, Invalid, Node, OfferEvent, Sde, Tape, View, MAX_VALUE_CHARS};
-use engage_store::{NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, VisitContext};
+use engage_store::{
+    NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, RawJson, VisitContext,
+};
 use serde::Serialize;
 
 /// Longest visitor, session, page or item id accepted.
@@ -147,7 +149,8 @@ pub fn parse_collect_body(
                 Err(invalid) => invalid,
             },
         };
-        let context = context.get_or_insert_with(|| visit_context_json(&batch.visit));
+        let context =
+            context.get_or_insert_with(|| stored_context(visit_context_json(&batch.visit)));
         batch
             .rejected
             .push(quarantine(kind, index, item, context, invalid));
@@ -174,11 +177,17 @@ pub fn visit_context_json(visit: &VisitContext) -> serde_json::Value {
     context
 }
 
+/// A visit context as the store keeps it.
+pub(crate) fn stored_context(context: serde_json::Value) -> RawJson {
+    // A tree of strings and maps always serializes.
+    RawJson::to_json(&context).unwrap_or_else(|_| RawJson::null())
+}
+
 fn quarantine(
     kind: QuarantineKind,
     index: usize,
     item: Node<'_, '_>,
-    context: &serde_json::Value,
+    context: &RawJson,
     invalid: Invalid,
 ) -> NewQuarantine {
     let array = match kind {

@@ -66,7 +66,7 @@ pub(crate) fn definition(name: &str) -> EngagementDefinition {
         tgl_name: "slider".into(),
         zone_id: Some(471288710),
         timeout_seconds: Some(30),
-        targeting: json!({"sections": {"include": ["cart"]}}),
+        targeting: crate::conformance::raw_json(&json!({"sections": {"include": ["cart"]}})),
         content: EngagementContent {
             title: Some("Need help?".into()),
             body: None,
@@ -217,7 +217,7 @@ where
     v2.tgl_name = "overlay".into();
     v2.zone_id = None;
     v2.timeout_seconds = None;
-    v2.targeting = json!({});
+    v2.targeting = crate::conformance::raw_json(&json!({}));
     v2.content = EngagementContent::default();
     v2.hide_when_offline = false;
     let second = store

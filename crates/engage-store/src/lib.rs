@@ -9,6 +9,8 @@
 //! - `history`: the Engagement History API's query and its interaction records;
 //!   [`history_conformance`] is its part of the suite.
 //! - [`open`]: picks a backend from a database URL.
+//! - `records` and [`RawJson`]: the records that cross the trait; the parts of them that
+//!   are JSON documents of their own are kept as their text.
 //!
 //! Nothing here knows about HTTP; nothing above the trait knows which database is below.
 

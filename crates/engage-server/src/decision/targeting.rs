@@ -21,6 +21,7 @@
 //! allocating and its [`Targeting::to_json`] is what is stored.
 
 use engage_model::{Node, Tape, View, VisitSdes};
+use engage_store::RawJson;
 use regex::Regex;
 use serde_json::{json, Map, Value};
 
@@ -307,10 +308,10 @@ impl Targeting {
         (problems.errors.len() == before).then_some(targeting)
     }
 
-    /// Reads a targeting object that was stored by [`Targeting::to_json`].
-    pub fn from_stored(value: &Value) -> Result<Targeting, String> {
-        let text = value.to_string();
-        let tape = Tape::parse_str(&text).map_err(|e| e.to_string())?;
+    /// Reads a targeting object that was stored by [`Targeting::to_stored`]: its text
+    /// straight onto a tape.
+    pub fn from_stored(stored: &RawJson) -> Result<Targeting, String> {
+        let tape = Tape::parse_str(stored.as_str()).map_err(|e| e.to_string())?;
         let mut problems = Problems::default();
         Targeting::parse(tape.root(), "", &mut problems).ok_or_else(|| {
             problems
@@ -320,6 +321,12 @@ impl Targeting {
                 .collect::<Vec<_>>()
                 .join("; ")
         })
+    }
+
+    /// The canonical form as the store keeps it.
+    pub fn to_stored(&self) -> RawJson {
+        // A tree of strings, numbers and maps always serializes.
+        RawJson::to_json(&self.to_json()).unwrap_or_else(|_| RawJson::null())
     }
 
     /// The canonical form: what was given, without the parts that say nothing.
@@ -704,7 +711,9 @@ mod tests {
             serde_json::from_str::<Value>(text).unwrap(),
             "canonical form keeps what was given"
         );
-        let again = Targeting::from_stored(&canonical).unwrap();
+        let stored = t.to_stored();
+        assert_eq!(stored.as_str(), canonical.to_string());
+        let again = Targeting::from_stored(&stored).unwrap();
         assert_eq!(again.to_json(), canonical);
         assert_eq!(again.max_impressions, Some(3));
         assert_eq!(parse("{}").unwrap().to_json(), json!({}));

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use engage_model::{AgentState, EngagementType, Node, Tape, View};
 use engage_store::{
     AppInstallation, Campaign, CampaignFields, Engagement, EngagementContent, EngagementDefinition,
+    RawJson,
 };
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::body::{read_body, Accept};
 use crate::decision::input::{describe, engagement_type, object, Problems};
@@ -298,7 +298,7 @@ struct EngagementBody<'a> {
     tgl_name: &'a str,
     zone_id: Option<u64>,
     timeout_seconds: Option<u32>,
-    targeting: &'a Value,
+    targeting: &'a RawJson,
     content: ContentBody<'a>,
     hide_when_offline: bool,
     state: AgentState,
@@ -427,7 +427,7 @@ fn engagement_definition(
         tgl_name: tgl_name.unwrap_or_else(|| engagement_type.default_tgl_name().to_owned()),
         zone_id,
         timeout_seconds,
-        targeting: targeting?.to_json(),
+        targeting: targeting?.to_stored(),
         content: content?,
         hide_when_offline,
     })

@@ -9,7 +9,7 @@ use engage_store::{Account, IngestBatch, NewQuarantine, QuarantineKind};
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
-use crate::collect_body::{parse_collect_body, BodyError, Rejection};
+use crate::collect_body::{parse_collect_body, stored_context, BodyError, Rejection};
 use crate::error::ApiError;
 use crate::ids::now_ms;
 use crate::AppState;
@@ -142,7 +142,7 @@ pub(crate) async fn quarantine_body(
                 index: None,
                 client_id: None,
                 raw: String::from_utf8_lossy(bytes).into_owned(),
-                context,
+                context: stored_context(context),
                 errors,
             }],
         })
