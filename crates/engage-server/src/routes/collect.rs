@@ -5,11 +5,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engage_store::{Account, IngestBatch, NewQuarantine, QuarantineKind};
+use engage_store::{Account, IngestBatch, NewQuarantine, QuarantineKind, RawJson};
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
-use crate::collect_body::{parse_collect_body, stored_context, BodyError, Rejection};
+use crate::collect_body::{parse_collect_body, BodyError, Rejection};
 use crate::error::ApiError;
 use crate::ids::now_ms;
 use crate::AppState;
@@ -66,7 +66,7 @@ async fn receive(
                 account_id,
                 received_ms,
                 &bytes,
-                serde_json::Value::Null,
+                RawJson::null(),
                 vec![engage_model::FieldError::new(
                     "",
                     format!("malformed JSON: {reason}"),
@@ -81,7 +81,7 @@ async fn receive(
                 account_id,
                 received_ms,
                 &bytes,
-                serde_json::Value::Null,
+                RawJson::null(),
                 invalid.errors.clone(),
             )
             .await?;
@@ -127,7 +127,7 @@ pub(crate) async fn quarantine_body(
     account_id: &str,
     received_ms: i64,
     bytes: &[u8],
-    context: serde_json::Value,
+    context: RawJson,
     errors: Vec<engage_model::FieldError>,
 ) -> Result<(), ApiError> {
     state
@@ -142,7 +142,7 @@ pub(crate) async fn quarantine_body(
                 index: None,
                 client_id: None,
                 raw: String::from_utf8_lossy(bytes).into_owned(),
-                context: stored_context(context),
+                context,
                 errors,
             }],
         })

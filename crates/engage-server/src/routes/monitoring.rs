@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::collect::quarantine_body;
 use crate::body::{read_body, Accept};
-use crate::collect_body::{visit_context_json, MAX_ID_CHARS};
+use crate::collect_body::{StoredContext, MAX_ID_CHARS};
 use crate::error::ApiError;
 use crate::ids::{new_id, now_ms};
 use crate::AppState;
@@ -406,10 +406,13 @@ async fn record_call(
     } = match parsed {
         Ok(items) => items,
         Err(invalid) => {
-            let mut context = visit_context_json(&visit);
-            context["api"] = "monitoring".into();
-            context["call"] = call.name().into();
-            context["appInstallationId"] = app_id.into();
+            let context = StoredContext {
+                api: Some("monitoring"),
+                call: Some(call.name()),
+                app_installation_id: Some(app_id),
+                ..StoredContext::of(&visit)
+            }
+            .to_stored();
             quarantine_body(
                 state,
                 account_id,
