@@ -517,7 +517,7 @@ impl AccountSnapshot {
             let conditions_of = targeting
                 .sdes
                 .iter()
-                .map(|c| conditions.intern(c.to_json().to_string(), || c.clone()))
+                .map(|c| conditions.intern(c.key(), || c.clone()))
                 .collect();
 
             match key(&targeting) {
