@@ -6,7 +6,7 @@
 //! instead: a container's token records how many entries it has and where it ends, so a
 //! reader can step over it, and dropping the tape frees two allocations.
 //!
-//! [`Tape::parse`] reads JSON text with the parser in [`parse`]. [`Node`] is a position
+//! [`Tape::parse`] reads JSON text with the parser in `parse`. [`Node`] is a position
 //! in a tape, and [`Node::view`] says what is there in a form made for `match`; a
 //! [`Number`] is what a number token holds. The tape depends on nothing else in the
 //! crate: the tree form (`json`, for tests) is built from it, never the other way round.
