@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         refusal_says_why(EngagementDefinitionBody::read(json))
     {
         let again = Targeting::from_stored(&definition.targeting).expect("stored targeting reads back");
-        assert_eq!(again.to_json(), definition.targeting);
+        assert_eq!(again.to_stored(), definition.targeting);
     }
     refusal_says_why(AvailabilityBody::read(json));
     if let Some(origins) = refusal_says_why(AllowedOriginsBody::read(json)) {

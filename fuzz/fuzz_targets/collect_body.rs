@@ -13,8 +13,8 @@ fuzz_target!(|data: &[u8]| {
         for event in &batch.events {
             // Accepted events serialize and re-validate.
             let text = serde_json::to_string(&event.event).expect("events serialize");
-            let json = engage_model::Json::parse_str(&text).expect("canonical output is JSON");
-            engage_model::OfferEvent::from_json(&json, &[]).expect("canonical output re-validates");
+            let tape = engage_model::Tape::parse_str(&text).expect("canonical output is JSON");
+            engage_model::OfferEvent::read(tape.root(), &[]).expect("canonical output re-validates");
         }
     }
 });

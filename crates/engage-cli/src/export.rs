@@ -70,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         loop {
             let page = store.export_page(&args.account, kind, cursor, PAGE).await?;
             for item in &page.items {
-                serde_json::to_writer(&mut out, item)?;
+                out.write_all(item.as_str().as_bytes())?;
                 out.write_all(b"\n")?;
             }
             written += page.items.len() as u64;

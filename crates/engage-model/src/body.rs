@@ -18,7 +18,7 @@
 use std::ops::RangeInclusive;
 
 use crate::event::EngagementType;
-use crate::json::Number;
+use crate::tape::Number;
 use crate::tape::{Node, View};
 
 pub use crate::error::{push_pointer_token, Errors, Token};

@@ -6,7 +6,6 @@ use serde::{Serialize, Serializer};
 
 use crate::error::{Errors, Invalid, Token};
 use crate::event::OfferEvent;
-use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::sde::{Sde, Stamps};
 use crate::tape::{Node, Tape, View};
@@ -26,11 +25,6 @@ impl Document {
         let tape =
             Tape::parse(input).map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))?;
         Document::read(tape.root())
-    }
-
-    /// [`Document::read`] for a tree.
-    pub fn from_json(json: &Json<'_>) -> Result<Document, Invalid> {
-        Document::read(Tape::from_json(json).root())
     }
 
     pub fn read(json: Node<'_, '_>) -> Result<Document, Invalid> {

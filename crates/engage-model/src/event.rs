@@ -8,10 +8,9 @@ use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use crate::error::{Errors, Invalid, Token};
-use crate::json::Json;
 use crate::read::ObjReader;
 use crate::scalar::{check_length, describe, parse_uint};
-use crate::tape::{Node, Tape, View};
+use crate::tape::{Node, View};
 
 /// The only app whose events Engage records.
 pub const LP_OFFERS: &str = "LP_OFFERS";
@@ -287,16 +286,6 @@ impl OfferEvent {
         let mut errors = Errors::new();
         let data = OfferData::parse(data, &mut errors);
         errors.finish(data).map(|data| OfferEvent { name, data })
-    }
-
-    /// [`OfferEvent::read`] for a tree.
-    pub fn from_json(json: &Json<'_>, extra_members: &[&str]) -> Result<OfferEvent, Invalid> {
-        OfferEvent::read(Tape::from_json(json).root(), extra_members)
-    }
-
-    /// [`OfferEvent::read_data`] for a tree.
-    pub fn from_data(name: OfferEventName, data: &Json<'_>) -> Result<OfferEvent, Invalid> {
-        OfferEvent::read_data(name, Tape::from_json(data).root())
     }
 }
 

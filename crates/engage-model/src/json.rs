@@ -1,16 +1,28 @@
 //! A borrowed JSON tree that keeps object keys in input order and strings without
 //! copying where the input has no escapes.
 //!
-//! It is built from a [`Tape`](crate::Tape), which is what the validators read; the tree
-//! is for callers that construct values or keep them (tests, configuration). Like the
-//! tape, and unlike `serde_json::Value`, it keeps duplicate keys so they can be reported
-//! instead of silently dropped.
+//! It is built from a [`Tape`], which is what the validators read, and only tests and
+//! benchmarks build one: the module is compiled for this crate's tests and with the
+//! `json-tree` feature, which dev-dependencies enable. Like the tape, and unlike
+//! `serde_json::Value`, it keeps duplicate keys so they can be reported instead of
+//! silently dropped. The readers' tree entry points (`Sde::from_page`,
+//! `OfferEvent::from_json`, ...) are here too: each lays the tree out as a tape and reads
+//! that.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
+
+use crate::error::Invalid;
+use crate::event::{OfferEvent, OfferEventName};
+use crate::monitoring::EngagementAttribute;
+use crate::sde::{Sde, Stamps};
+use crate::tape::{pos, Node, Tok, View};
+pub use crate::tape::{Number, Tape};
+use crate::visit::VisitSdes;
+use crate::Document;
 
 /// One JSON value, borrowing from the input where it can.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,55 +36,16 @@ pub enum Json<'a> {
     Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
-/// A JSON number as the parser produced it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Number {
-    Unsigned(u64),
-    Signed(i64),
-    Float(f64),
-}
-
-impl Number {
-    /// The number as a non-negative integer, if it is one.
-    pub fn as_u64(self) -> Option<u64> {
-        match self {
-            Number::Unsigned(n) => Some(n),
-            Number::Signed(n) => u64::try_from(n).ok(),
-            Number::Float(f)
-                if f.fract() == 0.0 && (0.0..9.007_199_254_740_992e15).contains(&f) =>
-            {
-                // Exact: the float is integral and below 2^53.
-                Some(f as u64)
-            }
-            Number::Float(_) => None,
-        }
-    }
-}
-
-impl fmt::Display for Number {
-    /// Integers print as integers, floats in their shortest round-trip form (`7.8`, `34.0`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Number::Unsigned(n) => write!(f, "{n}"),
-            Number::Signed(n) => write!(f, "{n}"),
-            Number::Float(x) => match serde_json::Number::from_f64(x) {
-                Some(n) => write!(f, "{n}"),
-                None => write!(f, "{x}"),
-            },
-        }
-    }
-}
-
 impl<'a> Json<'a> {
     /// Parses one JSON document (onto a tape, then into a tree). Trailing non-whitespace
     /// is an error.
     pub fn parse(input: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
-        crate::parse::parse_bytes(input).map(crate::Tape::into_json)
+        Tape::parse(input).map(Tape::into_json)
     }
 
     /// Parses one JSON document from text.
     pub fn parse_str(input: &'a str) -> Result<Json<'a>, serde_json::Error> {
-        crate::parse::parse_str(input).map(crate::Tape::into_json)
+        Tape::parse_str(input).map(Tape::into_json)
     }
 
     /// The first member named `key`, if this is an object.
@@ -225,6 +198,159 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+impl<'a> Tape<'a> {
+    /// Lays out a parsed tree as a tape, borrowing its strings.
+    pub fn from_json(json: &'a Json<'_>) -> Tape<'a> {
+        let mut tape = Tape::default();
+        tape.push_json(json);
+        tape
+    }
+
+    fn push_json(&mut self, json: &'a Json<'_>) {
+        match json {
+            Json::Null => self.toks.push(Tok::Null),
+            Json::Bool(b) => self.toks.push(Tok::Bool(*b)),
+            Json::Number(n) => self.toks.push(Tok::number(*n, 0, 0)),
+            Json::String(s) => self.toks.push(Tok::Str(s)),
+            Json::Array(items) => {
+                let at = self.toks.len();
+                self.toks.push(Tok::Null);
+                for item in items {
+                    self.push_json(item);
+                }
+                self.toks[at] = Tok::Array {
+                    len: pos(items.len()),
+                    end: pos(self.toks.len()),
+                };
+            }
+            Json::Object(members) => {
+                let at = self.toks.len();
+                self.toks.push(Tok::Null);
+                for (key, value) in members {
+                    let key_at = self.toks.len();
+                    self.toks.push(Tok::Key { next: 0, text: key });
+                    self.push_json(value);
+                    self.link_key(key_at);
+                }
+                self.toks[at] = Tok::Object {
+                    len: pos(members.len()),
+                    end: pos(self.toks.len()),
+                };
+            }
+        }
+    }
+
+    /// The document as a tree; decoded strings move into it.
+    pub fn into_json(mut self) -> Json<'a> {
+        let mut escaped = std::mem::take(&mut self.escaped);
+        let mut at = 0;
+        build(&self.toks, &mut escaped, &mut at)
+    }
+}
+
+/// The tree of the value at `*at`, leaving `*at` after it.
+fn build<'a>(toks: &[Tok<'a>], escaped: &mut [String], at: &mut usize) -> Json<'a> {
+    let tok = toks.get(*at).copied().unwrap_or(Tok::Null);
+    *at += 1;
+    match tok {
+        Tok::Null => Json::Null,
+        Tok::Bool(b) => Json::Bool(b),
+        Tok::Unsigned { value, .. } => Json::Number(Number::Unsigned(value)),
+        Tok::Signed { value, .. } => Json::Number(Number::Signed(value)),
+        Tok::Float { value, .. } => Json::Number(Number::Float(value)),
+        Tok::Str(s) | Tok::Key { text: s, .. } => Json::String(Cow::Borrowed(s)),
+        Tok::Escaped(i) | Tok::EscapedKey { index: i, .. } => {
+            Json::String(Cow::Owned(std::mem::take(&mut escaped[i as usize])))
+        }
+        Tok::Array { len, .. } => {
+            let mut items = Vec::with_capacity(len as usize);
+            for _ in 0..len {
+                items.push(build(toks, escaped, at));
+            }
+            Json::Array(items)
+        }
+        Tok::Object { len, .. } => {
+            let mut members = Vec::with_capacity(len as usize);
+            for _ in 0..len {
+                let key = match build(toks, escaped, at) {
+                    Json::String(key) => key,
+                    _ => Cow::Borrowed(""),
+                };
+                members.push((key, build(toks, escaped, at)));
+            }
+            Json::Object(members)
+        }
+    }
+}
+
+impl<'t> Node<'t, '_> {
+    /// This value as a tree of its own.
+    pub fn to_json(self) -> Json<'t> {
+        match self.view() {
+            View::Null => Json::Null,
+            View::Bool(b) => Json::Bool(b),
+            View::Number(n) => Json::Number(n),
+            View::String(s) => Json::String(Cow::Borrowed(s)),
+            View::Array(items) => Json::Array(items.map(Node::to_json).collect()),
+            View::Object(members) => Json::Object(
+                members
+                    .map(|(k, v)| (Cow::Borrowed(k), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl Sde {
+    /// [`Sde::read_page`] for a tree.
+    pub fn from_page(json: &Json<'_>) -> Result<Sde, Invalid> {
+        Sde::read_page(Tape::from_json(json).root())
+    }
+
+    /// [`Sde::read_history`] for a tree.
+    pub fn from_history(json: &Json<'_>) -> Result<(Sde, Stamps), Invalid> {
+        Sde::read_history(Tape::from_json(json).root())
+    }
+
+    /// [`Sde::read_either`] for a tree.
+    pub fn from_either(json: &Json<'_>) -> Result<(Sde, Stamps), Invalid> {
+        Sde::read_either(Tape::from_json(json).root())
+    }
+}
+
+impl OfferEvent {
+    /// [`OfferEvent::read`] for a tree.
+    pub fn from_json(json: &Json<'_>, extra_members: &[&str]) -> Result<OfferEvent, Invalid> {
+        OfferEvent::read(Tape::from_json(json).root(), extra_members)
+    }
+
+    /// [`OfferEvent::read_data`] for a tree.
+    pub fn from_data(name: OfferEventName, data: &Json<'_>) -> Result<OfferEvent, Invalid> {
+        OfferEvent::read_data(name, Tape::from_json(data).root())
+    }
+}
+
+impl VisitSdes {
+    /// [`VisitSdes::read`] for a tree.
+    pub fn from_json(json: &Json<'_>) -> Result<VisitSdes, Invalid> {
+        VisitSdes::read(Tape::from_json(json).root())
+    }
+}
+
+impl EngagementAttribute {
+    /// [`EngagementAttribute::read`] for a tree.
+    pub fn from_json(json: &Json<'_>) -> Result<EngagementAttribute, Invalid> {
+        EngagementAttribute::read(Tape::from_json(json).root())
+    }
+}
+
+impl Document {
+    /// [`Document::read`] for a tree.
+    pub fn from_json(json: &Json<'_>) -> Result<Document, Invalid> {
+        Document::read(Tape::from_json(json).root())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,17 +367,6 @@ mod tests {
         assert!(matches!(&members[1].1, Json::String(Cow::Owned(s)) if s == "y\n"));
         assert_eq!(json.get("n"), Some(&Json::Number(Number::Float(7.8))));
         assert_eq!(json.get("i").unwrap().kind(), "a number");
-    }
-
-    #[test]
-    fn numbers_print_in_their_shortest_exact_form() {
-        assert_eq!(Number::Float(7.8).to_string(), "7.8");
-        assert_eq!(Number::Float(34.0).to_string(), "34.0");
-        assert_eq!(Number::Signed(-400).to_string(), "-400");
-        assert_eq!(Number::Unsigned(210599710).to_string(), "210599710");
-        assert_eq!(Number::Float(18.0).as_u64(), Some(18));
-        assert_eq!(Number::Float(18.5).as_u64(), None);
-        assert_eq!(Number::Signed(-1).as_u64(), None);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The Engage vocabulary: what the tag, apps and the history API say, validated once.
 //!
-//! - [`tape`]: a parsed document as one flat token list, what every validator reads, and
-//!   its parser (`parse`).
-//! - [`json`]: the same document as a tree, for callers that build or keep one.
+//! - [`tape`]: a parsed document as one flat token list, what every validator reads, its
+//!   [`Number`]s, and its parser (`tape::parse`).
+//! - `json`: the same document as a tree, and the readers' entry points for a tree; only
+//!   for tests and benchmarks (compiled for this crate's tests and with the `json-tree`
+//!   feature).
 //! - [`error`]: [`FieldError`] and [`Invalid`], every problem at a JSON pointer.
 //! - [`body`]: reading a JSON body member by member into those problems (`read`): what
 //!   every validator here and every request body of the server use.
@@ -22,9 +24,9 @@ pub mod body;
 pub mod document;
 pub mod error;
 pub mod event;
+#[cfg(any(test, feature = "json-tree"))]
 pub mod json;
 pub mod monitoring;
-mod parse;
 mod read;
 pub mod scalar;
 pub mod sde;
@@ -37,9 +39,10 @@ pub use error::{FieldError, Invalid};
 pub use event::{
     AgentState, ConfKey, EngagementType, OfferData, OfferEvent, OfferEventName, LP_OFFERS,
 };
+#[cfg(any(test, feature = "json-tree"))]
 pub use json::Json;
 pub use monitoring::{EngagementAttribute, Impression, ImpressionKind};
 pub use scalar::{Channel, Date, Field, ServiceStatus, Text, MAX_VALUE_CHARS};
 pub use sde::{HistorySde, RepeatRule, Sde, SdeType, Shape, Stamps};
-pub use tape::{Node, Tape, View};
+pub use tape::{Node, Number, Sorted, Tape, View};
 pub use visit::VisitSdes;

@@ -4,11 +4,10 @@
 
 use crate::error::{Errors, Invalid, Token};
 use crate::event::{ConfKey, OfferData, OfferEvent, OfferEventName};
-use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::scalar::{describe, parse_uint};
 use crate::sde::Sde;
-use crate::tape::{Node, Tape, View};
+use crate::tape::{Node, View};
 
 /// The five impression attribute types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -186,10 +185,5 @@ impl EngagementAttribute {
             }
             None => Sde::read_page(json).map(EngagementAttribute::Sde),
         }
-    }
-
-    /// [`EngagementAttribute::read`] for a tree.
-    pub fn from_json(json: &Json<'_>) -> Result<EngagementAttribute, Invalid> {
-        EngagementAttribute::read(Tape::from_json(json).root())
     }
 }

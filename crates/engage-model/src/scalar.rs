@@ -6,8 +6,8 @@ use std::fmt::{self, Write as _};
 use compact_str::CompactString;
 
 use crate::error::{Errors, Token};
-use crate::json::Number;
 use crate::read::ObjReader;
+use crate::tape::Number;
 use crate::tape::{Node, View};
 use crate::write::{key, JsonOut, Key, WriteJson};
 
@@ -603,7 +603,7 @@ mod tests {
         /// the number gives: integers, and short plain decimals in the plain range.
         #[test]
         fn a_numbers_text_is_the_same_whether_copied_or_formatted(
-            (text, _) in crate::parse::number_text(18, 17, -20..20),
+            (text, _) in crate::tape::parse::number_text(18, 17, -20..20),
         ) {
             let tape = Tape::parse_str(&text).unwrap();
             let View::Number(n) = tape.root().view() else {

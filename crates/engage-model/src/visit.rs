@@ -7,13 +7,12 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Errors, Invalid, Token};
-use crate::json::Json;
 use crate::read::{array, ObjReader};
 use crate::sde::{
     Cart, CustomerInfo, Lead, MarketingInfo, PersonalInfo, Purchase, RepeatRule, Sde, SdeType,
     SearchContent, ServiceActivity, Stamps, ViewedProduct, VisitorError,
 };
-use crate::tape::{Node, Tape};
+use crate::tape::Node;
 
 /// What a visit has reported so far, one slot per type.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -106,11 +105,6 @@ impl VisitSdes {
     }
 
     /// Reads the form [`VisitSdes`] serializes to: `{"events": [history-shape SDEs]}`.
-    pub fn from_json(json: &Json<'_>) -> Result<VisitSdes, Invalid> {
-        VisitSdes::read(Tape::from_json(json).root())
-    }
-
-    /// [`VisitSdes::from_json`] for a node of a tape.
     pub fn read(json: Node<'_, '_>) -> Result<VisitSdes, Invalid> {
         let mut errors = Errors::new();
         let events = ObjReader::new(json, &mut errors).and_then(|mut r| {

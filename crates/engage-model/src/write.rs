@@ -10,7 +10,7 @@
 //! field's absent, null or set state is written by `Field::write_member` beside `Field`,
 //! so that `scalar` uses this module and not the other way round.
 
-use crate::parse::find_special;
+use crate::tape::parse::find_special;
 
 /// A member name as it is written, quotes and colon included: made by [`key!`], so that
 /// writing one is a single copy.

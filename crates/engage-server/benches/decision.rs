@@ -20,7 +20,9 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use engage_model::{AgentState, EngagementType, Sde, Tape, VisitSdes};
 use engage_server::decision::{decision_answer, AccountSnapshot, PageView};
 use engage_server::request::DecisionBody;
-use engage_store::{Campaign, CampaignFields, Engagement, EngagementContent, EngagementDefinition};
+use engage_store::{
+    Campaign, CampaignFields, Engagement, EngagementContent, EngagementDefinition, RawJson,
+};
 use serde_json::{json, Value};
 
 const ENGAGEMENTS: u64 = 1000;
@@ -94,7 +96,7 @@ fn account() -> (Vec<Campaign>, Vec<Engagement>) {
                 tgl_name: "overlay".into(),
                 zone_id: (e % 25 != 0).then_some(e % 40),
                 timeout_seconds: Some(30),
-                targeting: targeting(e),
+                targeting: RawJson::to_json(&targeting(e)).unwrap(),
                 content: EngagementContent {
                     title: Some(format!("Offer {e}")),
                     body: Some("Talk to us".into()),

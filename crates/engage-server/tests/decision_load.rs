@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use admin_support::{account_url, collect};
 use common::TestServer;
 use engage_model::{AgentState, EngagementType};
-use engage_store::{CampaignFields, EngagementContent, EngagementDefinition};
+use engage_store::{CampaignFields, EngagementContent, EngagementDefinition, RawJson};
 use serde_json::json;
 
 const ENGAGEMENTS: u64 = 1000;
@@ -58,7 +58,7 @@ async fn decision_route_throughput_with_1000_engagements() {
             tgl_name: "overlay".into(),
             zone_id: Some(e % 40),
             timeout_seconds: None,
-            targeting,
+            targeting: RawJson::to_json(&targeting).unwrap(),
             content: EngagementContent::default(),
             hide_when_offline: false,
         };

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{batch, sde_item, start_event, TestServer};
-use engage_store::{ExportKind, IngestBatch, NewQuarantine, QuarantineKind};
+use engage_store::{ExportKind, IngestBatch, NewQuarantine, QuarantineKind, RawJson};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -86,7 +86,7 @@ async fn replay_moves_what_now_passes_into_the_store_and_keeps_the_rest() {
         index: Some(0),
         client_id: Some(id.into()),
         raw: raw.to_string(),
-        context: context.clone(),
+        context: RawJson::to_json(&context).unwrap(),
         errors: vec![engage_model::FieldError::new(
             "/sdes/0/sde",
             "rejected by an older rule",

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engage_model::{AgentState, EngagementType, Json, OfferEvent};
+use engage_model::{AgentState, EngagementType, OfferEvent, Tape};
 use serde_json::json;
 
 use crate::conformance::{account, fresh, TempDir};
@@ -66,7 +66,7 @@ pub(crate) fn definition(name: &str) -> EngagementDefinition {
         tgl_name: "slider".into(),
         zone_id: Some(471288710),
         timeout_seconds: Some(30),
-        targeting: json!({"sections": {"include": ["cart"]}}),
+        targeting: crate::conformance::raw_json(&json!({"sections": {"include": ["cart"]}})),
         content: EngagementContent {
             title: Some("Need help?".into()),
             body: None,
@@ -217,7 +217,7 @@ where
     v2.tgl_name = "overlay".into();
     v2.zone_id = None;
     v2.timeout_seconds = None;
-    v2.targeting = json!({});
+    v2.targeting = crate::conformance::raw_json(&json!({}));
     v2.content = EngagementContent::default();
     v2.hide_when_offline = false;
     let second = store
@@ -445,8 +445,8 @@ fn impression(name: &str, engagement_id: u64, context_id: &str) -> NewEvent {
     let text = format!(
         r#"{{"appName":"LP_OFFERS","eventName":"{name}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context_id}"}}}},{{"pageContext":{{"id":"page"}}}}],"campaignId":1234,"engagementId":{engagement_id},"engagementRevision":1,"engagementType":5,"contextId":"{context_id}","confKey":"1234_{engagement_id}_1"}}}}"#
     );
-    let json = Json::parse_str(&text).unwrap();
-    sample::new_event(OfferEvent::from_json(&json, &[]).unwrap(), None)
+    let tape = Tape::parse_str(&text).unwrap();
+    sample::new_event(OfferEvent::read(tape.root(), &[]).unwrap(), None)
 }
 
 fn batch(account_id: &str, visitor: &str, session: &str, events: Vec<NewEvent>) -> IngestBatch {

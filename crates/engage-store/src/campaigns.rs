@@ -61,7 +61,7 @@ pub struct EngagementDefinition {
     pub timeout_seconds: Option<u32>,
     /// The targeting rules in their canonical JSON form. The server validates them before
     /// they are stored; the store keeps them as they are.
-    pub targeting: serde_json::Value,
+    pub targeting: crate::RawJson,
     pub content: EngagementContent,
     /// Not shown while the agent state is offline.
     pub hide_when_offline: bool,

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use crate::sample::{self, page_sde};
 use crate::{
     ExportKind, IngestBatch, IngestOutcome, NewAccount, NewQuarantine, QuarantineKind,
-    QuarantineQuery, SessionLookup, Store, StoreError,
+    QuarantineQuery, RawJson, SessionLookup, Store, StoreError,
 };
 
 /// Expands the conformance suite into one `#[tokio::test]` per test for a backend.
@@ -173,8 +173,18 @@ async fn export_all(store: &Arc<dyn Store>, account_id: &str, kind: ExportKind) 
         }
         cursor = page.cursor;
         assert!(cursor.is_some(), "a page with items has a cursor");
-        out.extend(page.items);
+        out.extend(page.items.iter().map(tree));
     }
+}
+
+/// A record's JSON text as a tree, to look into.
+pub(crate) fn tree(raw: &RawJson) -> Value {
+    serde_json::from_str(raw.as_str()).unwrap()
+}
+
+/// A tree as a record's JSON text.
+pub(crate) fn raw_json(value: &Value) -> RawJson {
+    RawJson::to_json(value).unwrap()
 }
 
 fn ids(items: &[Value]) -> Vec<String> {
@@ -810,7 +820,7 @@ fn rejected(kind: QuarantineKind, index: usize, raw: &str) -> NewQuarantine {
         index: Some(index),
         client_id: Some(format!("bad-{index}")),
         raw: raw.to_owned(),
-        context: json!({"visitorId": "v", "sessionId": "s", "pageId": "p"}),
+        context: raw_json(&json!({"visitorId": "v", "sessionId": "s", "pageId": "p"})),
         errors: vec![
             FieldError::new(
                 format!("/events/{index}/data/engagementType"),
@@ -917,7 +927,7 @@ where
             index: None,
             client_id: None,
             raw: "{not json".into(),
-            context: Value::Null,
+            context: RawJson::null(),
             errors: vec![FieldError::new("", "expected a JSON object")],
         }],
     };
@@ -945,7 +955,7 @@ where
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].kind, QuarantineKind::Body);
     assert_eq!(entries[0].raw, "{not json");
-    assert_eq!(entries[0].context, Value::Null);
+    assert_eq!(entries[0].context, RawJson::null());
     assert_eq!(entries[0].index, None);
     assert_eq!(entries[0].client_id, None);
     store.close().await.unwrap();
@@ -1038,7 +1048,11 @@ where
     );
     assert!(p1.cursor < p2.cursor && p2.cursor < p3.cursor);
     assert_eq!(p4.cursor, None);
-    let all: Vec<Value> = [p1.items, p2.items, p3.items].concat();
+    let all: Vec<Value> = [p1.items, p2.items, p3.items]
+        .concat()
+        .iter()
+        .map(tree)
+        .collect();
     assert_eq!(ids(&all), sent, "storage order is arrival order");
     let pages: Vec<_> = all
         .iter()

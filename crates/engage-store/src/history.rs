@@ -188,7 +188,7 @@ pub struct Interaction {
     pub client: Option<crate::ClientProperties>,
     /// The visit's attributes in history shape with `serverTimeStamp` and
     /// `originalTimeStamp`, oldest first.
-    pub sdes: Vec<serde_json::Value>,
+    pub sdes: Vec<crate::RawJson>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

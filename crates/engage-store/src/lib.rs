@@ -10,6 +10,8 @@
 //!   [`history_conformance`] is its part of the suite.
 //! - [`open`]: picks a backend from a database URL.
 //! - [`ids`]: the clock and every id Engage makes (visitors, contexts, accounts, keys).
+//! - `records` and [`RawJson`]: the records that cross the trait; the parts of them that
+//!   are JSON documents of their own are kept as their text.
 //!
 //! Nothing here knows about HTTP; nothing above the trait knows which database is below.
 

@@ -1,7 +1,47 @@
 //! The records that cross the [`crate::Store`] trait.
 
 use engage_model::{FieldError, OfferEvent, Sde, VisitSdes};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// One JSON value kept as its text: a part of a record that is a document of its own
+/// (stored targeting, a quarantined item's context, an exported item). It is stored and
+/// answered as it is, never parsed into a tree on the way; whoever needs to look inside
+/// reads [`RawJson::as_str`] onto a tape once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    /// `text`, if it is one JSON value.
+    pub fn from_text(text: String) -> Result<RawJson, serde_json::Error> {
+        RawValue::from_string(text).map(RawJson)
+    }
+
+    /// `value` written as compact JSON text.
+    pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<RawJson, serde_json::Error> {
+        serde_json::value::to_raw_value(value).map(RawJson)
+    }
+
+    /// `null`.
+    pub fn null() -> RawJson {
+        RawJson(RawValue::NULL.to_owned())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for RawJson {
+    /// The same text: the store answers what it was given.
+    fn eq(&self, other: &RawJson) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RawJson {}
 
 /// What `engage account create` asks for.
 #[derive(Debug, Clone)]
@@ -119,7 +159,7 @@ pub struct NewQuarantine {
     pub raw: String,
     /// The batch's visit context as JSON (`visitorId`, `sessionId`, `pageId`, `page`,
     /// `userAgent`), so a replay can ingest it where it belongs; `null` when unknown.
-    pub context: serde_json::Value,
+    pub context: RawJson,
     pub errors: Vec<FieldError>,
 }
 
@@ -196,7 +236,7 @@ pub struct QuarantineEntry {
     pub client_id: Option<String>,
     pub received_ms: i64,
     pub raw: String,
-    pub context: serde_json::Value,
+    pub context: RawJson,
     pub errors: Vec<FieldError>,
     pub replayed_ms: Option<i64>,
 }
@@ -220,7 +260,8 @@ impl ExportKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportPage {
-    pub items: Vec<serde_json::Value>,
+    /// Each item as the JSON text it is answered as.
+    pub items: Vec<RawJson>,
     /// Pass back to get the next page; `None` when there was nothing more.
     pub cursor: Option<i64>,
 }

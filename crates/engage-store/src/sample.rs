@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use engage_model::{Json, OfferEvent, Sde, SdeType};
+use engage_model::{OfferEvent, Sde, SdeType, Tape};
 
 use crate::{NewEvent, NewSde, PageView, VisitContext};
 
@@ -33,8 +33,8 @@ pub(crate) fn page_sde_text(sde_type: SdeType) -> &'static str {
 /// Parses a page-shape attribute the suite or the benchmark wrote itself.
 #[allow(clippy::expect_used)]
 pub(crate) fn page_sde(text: &str) -> Sde {
-    let json = Json::parse_str(text).expect("sample attributes are JSON (tested in sample::tests)");
-    Sde::from_page(&json).expect("sample attributes are valid (tested in sample::tests)")
+    let tape = Tape::parse_str(text).expect("sample attributes are JSON (tested in sample::tests)");
+    Sde::read_page(tape.root()).expect("sample attributes are valid (tested in sample::tests)")
 }
 
 /// One attribute of `sde_type`.
@@ -69,8 +69,8 @@ pub(crate) fn event(event_name: &str, context_id: &str, page_context_id: &str) -
 /// Parses an event written by [`event_text`] or [`engagement_event_text`].
 #[allow(clippy::expect_used)]
 pub(crate) fn parse_event(text: &str) -> OfferEvent {
-    let json = Json::parse_str(text).expect("sample events are JSON (tested in sample::tests)");
-    OfferEvent::from_json(&json, &[]).expect("sample events are valid (tested in sample::tests)")
+    let tape = Tape::parse_str(text).expect("sample events are JSON (tested in sample::tests)");
+    OfferEvent::read(tape.root(), &[]).expect("sample events are valid (tested in sample::tests)")
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);

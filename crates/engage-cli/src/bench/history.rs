@@ -249,7 +249,7 @@ async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Ve
         "help",
         "coupon",
     ];
-    let targeting = engage_server::decision::Targeting::default().to_json();
+    let targeting = engage_server::decision::Targeting::default().to_stored();
     let mut plans = Vec::new();
     for c in 0..CAMPAIGNS {
         let campaign = store

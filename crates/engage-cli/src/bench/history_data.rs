@@ -14,7 +14,7 @@ use std::collections::BinaryHeap;
 use std::fmt::Write;
 
 use engage_model::{
-    AgentState, ConfKey, EngagementType, Json, OfferData, OfferEvent, OfferEventName, Sde,
+    AgentState, ConfKey, EngagementType, OfferData, OfferEvent, OfferEventName, Sde, Tape,
 };
 use engage_store::{IngestBatch, NewEvent, NewSde, PageView, VisitContext};
 
@@ -647,9 +647,10 @@ impl HistoryGenerator {
     ) -> Result<(), InvalidSde> {
         self.text.clear();
         write(&mut self.rng, &mut self.text).map_err(|e| InvalidSde(e.to_string()))?;
-        let json =
-            Json::parse_str(&self.text).map_err(|e| InvalidSde(format!("{e}: {}", self.text)))?;
-        let sde = Sde::from_page(&json).map_err(|e| InvalidSde(format!("{e:?}: {}", self.text)))?;
+        let tape =
+            Tape::parse_str(&self.text).map_err(|e| InvalidSde(format!("{e}: {}", self.text)))?;
+        let sde =
+            Sde::read_page(tape.root()).map_err(|e| InvalidSde(format!("{e:?}: {}", self.text)))?;
         *t += 20 + self.rng.below(2000) as i64;
         sdes.push(NewSde {
             client_id: uuid_v7(&mut self.rng, *t),
@@ -735,9 +736,9 @@ mod tests {
                     .push(e);
                 // What the collect route would read back is the same event.
                 let text = serde_json::to_string(&e.event).unwrap();
-                let json = Json::parse_str(&text).unwrap();
+                let tape = Tape::parse_str(&text).unwrap();
                 assert_eq!(
-                    OfferEvent::from_json(&json, &[]).unwrap(),
+                    OfferEvent::read(tape.root(), &[]).unwrap(),
                     e.event,
                     "{text}"
                 );

@@ -21,7 +21,6 @@ pub use commerce::{Cart, Product, ProductLine, Purchase, ViewedProduct};
 pub use customer::{Address, Age, Contact, CustomerInfo, MarketingInfo, PersonalInfo};
 
 use crate::error::{Errors, Invalid, Token};
-use crate::json::Json;
 use crate::read::ObjReader;
 use crate::scalar::{describe, parse_uint};
 use crate::tape::{Node, Tape, View};
@@ -233,21 +232,6 @@ impl Sde {
         } else {
             Sde::read_history(json)
         }
-    }
-
-    /// [`Sde::read_page`] for a tree.
-    pub fn from_page(json: &Json<'_>) -> Result<Sde, Invalid> {
-        Sde::read_page(Tape::from_json(json).root())
-    }
-
-    /// [`Sde::read_history`] for a tree.
-    pub fn from_history(json: &Json<'_>) -> Result<(Sde, Stamps), Invalid> {
-        Sde::read_history(Tape::from_json(json).root())
-    }
-
-    /// [`Sde::read_either`] for a tree.
-    pub fn from_either(json: &Json<'_>) -> Result<(Sde, Stamps), Invalid> {
-        Sde::read_either(Tape::from_json(json).root())
     }
 
     /// The attribute in history shape, with its times, ready to serialize.
@@ -475,8 +459,9 @@ impl Serialize for HistorySde<'_> {
     /// Through [`HistorySde::to_json`]'s text, so that the shape is written down once.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let text = self.to_json();
-        Json::parse_str(&text)
+        Tape::parse_str(&text)
             .map_err(serde::ser::Error::custom)?
+            .root()
             .serialize(s)
     }
 }

@@ -517,7 +517,7 @@ impl AccountSnapshot {
             let conditions_of = targeting
                 .sdes
                 .iter()
-                .map(|c| conditions.intern(c.to_json().to_string(), || c.clone()))
+                .map(|c| conditions.intern(c.key(), || c.clone()))
                 .collect();
 
             match key(&targeting) {
@@ -887,7 +887,7 @@ fn memoized(memo: &mut [u8], id: u32, evaluate: impl FnOnce() -> bool) -> bool {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use engage_store::{CampaignFields, EngagementContent, EngagementDefinition};
+    use engage_store::{CampaignFields, EngagementContent, EngagementDefinition, RawJson};
     use serde_json::json;
 
     fn campaign(id: u64, priority: u32, enabled: bool) -> Campaign {
@@ -922,7 +922,7 @@ mod tests {
                 tgl_name: "overlay".into(),
                 zone_id,
                 timeout_seconds: None,
-                targeting,
+                targeting: RawJson::to_json(&targeting).unwrap(),
                 content: EngagementContent::default(),
                 hide_when_offline: false,
             },

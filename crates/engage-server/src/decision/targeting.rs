@@ -18,11 +18,14 @@
 //! [`Targeting::parse`] validates once, when an engagement is written: unknown members,
 //! bad regular expressions, unknown attribute paths and operators, and values that do not
 //! fit their operator are errors at their JSON pointers. The parsed form evaluates without
-//! allocating and its [`Targeting::to_json`] is what is stored.
+//! allocating and its serialization ([`Targeting::to_stored`]) is what is stored: compact,
+//! each object's members in name order, the form stored targeting has always had.
 
 use engage_model::{Node, Tape, View, VisitSdes};
+use engage_store::RawJson;
 use regex::Regex;
-use serde_json::{json, Map, Value};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 use super::sde_path::SdePath;
 use engage_model::body::{child, index, number, string, uint, Errors, ObjReader};
@@ -102,9 +105,14 @@ impl UrlMatch {
             UrlMatch::Regex(r) => r.is_match(url),
         }
     }
+}
 
-    fn to_json(&self) -> Value {
-        json!({ self.kind(): self.pattern() })
+impl Serialize for UrlMatch {
+    /// `{"<kind>": "<pattern>"}`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.kind(), self.pattern())?;
+        map.end()
     }
 }
 
@@ -219,9 +227,9 @@ pub const OPERATORS: [&str; 12] = [
 pub struct Condition {
     pub path: SdePath,
     pub op: Op,
-    /// The operator's name and the value as given, for [`Targeting::to_json`].
+    /// The operator's name and the value as given (members sorted), for its serialization.
     op_name: &'static str,
-    value: Value,
+    value: RawJson,
 }
 
 impl Condition {
@@ -246,9 +254,64 @@ impl Condition {
         }
     }
 
-    /// The canonical form, also the key under which equal conditions are shared.
-    pub fn to_json(&self) -> Value {
-        json!({"path": self.path.name(), "op": self.op_name, "value": self.value})
+    /// The canonical form's text, also the key under which equal conditions are shared.
+    pub fn key(&self) -> String {
+        // Names and a JSON text always serialize.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl Serialize for Condition {
+    /// `{"op": ..., "path": ..., "value": ...}`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("op", self.op_name)?;
+        map.serialize_entry("path", self.path.name())?;
+        map.serialize_entry("value", &self.value)?;
+        map.end()
+    }
+}
+
+impl<T: Serialize> Serialize for Lists<T> {
+    /// `{"exclude": [...], "include": [...]}`, each only when it has entries.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        if !self.exclude.is_empty() {
+            map.serialize_entry("exclude", &self.exclude)?;
+        }
+        if !self.include.is_empty() {
+            map.serialize_entry("include", &self.include)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Targeting {
+    /// The canonical form: what was given, without the parts that say nothing.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// `{"maxImpressions": n}`.
+        struct Frequency(u32);
+        impl Serialize for Frequency {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("maxImpressions", &self.0)?;
+                map.end()
+            }
+        }
+        let mut map = s.serialize_map(None)?;
+        if let Some(n) = self.max_impressions {
+            map.serialize_entry("frequency", &Frequency(n))?;
+        }
+        if !self.sdes.is_empty() {
+            map.serialize_entry("sdes", &self.sdes)?;
+        }
+        if !self.sections.is_empty() {
+            map.serialize_entry("sections", &self.sections)?;
+        }
+        if !self.url.is_empty() {
+            map.serialize_entry("url", &self.url)?;
+        }
+        map.end()
     }
 }
 
@@ -310,10 +373,10 @@ impl Targeting {
         (problems.len() == before).then_some(targeting)
     }
 
-    /// Reads a targeting object that was stored by [`Targeting::to_json`].
-    pub fn from_stored(value: &Value) -> Result<Targeting, String> {
-        let text = value.to_string();
-        let tape = Tape::parse_str(&text).map_err(|e| e.to_string())?;
+    /// Reads a targeting object that was stored by [`Targeting::to_stored`]: its text
+    /// straight onto a tape.
+    pub fn from_stored(stored: &RawJson) -> Result<Targeting, String> {
+        let tape = Tape::parse_str(stored.as_str()).map_err(|e| e.to_string())?;
         let mut problems = Errors::new();
         Targeting::parse(tape.root(), "", &mut problems).ok_or_else(|| {
             problems
@@ -325,46 +388,11 @@ impl Targeting {
         })
     }
 
-    /// The canonical form: what was given, without the parts that say nothing.
-    pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        if !self.sections.is_empty() {
-            out.insert(
-                "sections".into(),
-                lists_json(&self.sections, |s| Value::from(s.as_str())),
-            );
-        }
-        if !self.url.is_empty() {
-            out.insert("url".into(), lists_json(&self.url, UrlMatch::to_json));
-        }
-        if !self.sdes.is_empty() {
-            out.insert(
-                "sdes".into(),
-                Value::Array(self.sdes.iter().map(Condition::to_json).collect()),
-            );
-        }
-        if let Some(n) = self.max_impressions {
-            out.insert("frequency".into(), json!({ "maxImpressions": n }));
-        }
-        Value::Object(out)
+    /// The canonical form as the store keeps it.
+    pub fn to_stored(&self) -> RawJson {
+        // Names, numbers and JSON texts always serialize.
+        RawJson::to_json(self).unwrap_or_else(|_| RawJson::null())
     }
-}
-
-fn lists_json<T>(lists: &Lists<T>, item: impl Fn(&T) -> Value) -> Value {
-    let mut out = Map::new();
-    if !lists.include.is_empty() {
-        out.insert(
-            "include".into(),
-            Value::Array(lists.include.iter().map(&item).collect()),
-        );
-    }
-    if !lists.exclude.is_empty() {
-        out.insert(
-            "exclude".into(),
-            Value::Array(lists.exclude.iter().map(&item).collect()),
-        );
-    }
-    Value::Object(out)
 }
 
 fn lists<T>(
@@ -618,10 +646,12 @@ fn condition(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<Co
         (_, Some(_)) => None,
     };
     let (path, op) = (sde_path?, op?);
+    // Cannot fail: a node's keys are strings and its numbers finite.
     let value = match value {
-        Some(v) => v.to_json().to_value(),
-        None => Value::Bool(true),
-    };
+        Some(v) => RawJson::to_json(&v.sorted()),
+        None => RawJson::to_json(&true),
+    }
+    .unwrap_or_else(|_| RawJson::null());
     Some(Condition {
         path,
         op,
@@ -659,6 +689,7 @@ fn scalar(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<Scala
 mod tests {
     use super::*;
     use engage_model::Sde;
+    use serde_json::{json, Value};
 
     fn parse(text: &str) -> Result<Targeting, Vec<(String, String)>> {
         let tape = Tape::parse_str(text).unwrap();
@@ -691,6 +722,13 @@ mod tests {
         t.sdes.into_iter().next().unwrap()
     }
 
+    impl Targeting {
+        /// The canonical form as a tree, to compare.
+        fn to_json(&self) -> Value {
+            serde_json::to_value(self).unwrap()
+        }
+    }
+
     #[test]
     fn the_documented_example_parses_and_round_trips() {
         let text = r#"{"sections":{"include":["shop"],"exclude":["checkout"]},
@@ -706,7 +744,13 @@ mod tests {
             serde_json::from_str::<Value>(text).unwrap(),
             "canonical form keeps what was given"
         );
-        let again = Targeting::from_stored(&canonical).unwrap();
+        let stored = t.to_stored();
+        assert_eq!(
+            stored.as_str(),
+            canonical.to_string(),
+            "stored as a serde_json::Value writes it: members sorted"
+        );
+        let again = Targeting::from_stored(&stored).unwrap();
         assert_eq!(again.to_json(), canonical);
         assert_eq!(again.max_impressions, Some(3));
         assert_eq!(parse("{}").unwrap().to_json(), json!({}));

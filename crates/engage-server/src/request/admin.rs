@@ -126,7 +126,7 @@ fn engagement_definition(json: Node<'_, '_>, errors: &mut Errors) -> Option<Enga
         tgl_name: tgl_name.unwrap_or_else(|| engagement_type.default_tgl_name().to_owned()),
         zone_id,
         timeout_seconds,
-        targeting: targeting?.to_json(),
+        targeting: targeting?.to_stored(),
         content: content?,
         hide_when_offline,
     })

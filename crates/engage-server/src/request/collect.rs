@@ -6,7 +6,10 @@
 use engage_model::body::{push_pointer_token, Errors};
 use engage_model::tape::Items;
 use engage_model::{FieldError, Invalid, Node, OfferEvent, Sde, Tape, View, MAX_VALUE_CHARS};
-use engage_store::{NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, VisitContext};
+use engage_store::{
+    ClientProperties, NewEvent, NewQuarantine, NewSde, PageView, QuarantineKind, RawJson,
+    VisitContext,
+};
 use serde::Serialize;
 
 /// Longest visitor, session, page or item id accepted.
@@ -146,7 +149,8 @@ impl CollectBody {
                     Err(invalid) => invalid,
                 },
             };
-            let context = context.get_or_insert_with(|| visit_context_json(&batch.visit));
+            let context =
+                context.get_or_insert_with(|| StoredContext::of(&batch.visit).to_stored());
             batch
                 .rejected
                 .push(quarantine(kind, index, item, context, invalid));
@@ -155,30 +159,70 @@ impl CollectBody {
     }
 }
 
-/// The visit context as stored with quarantined items, so a replay knows where they belong.
-pub fn visit_context_json(visit: &VisitContext) -> serde_json::Value {
-    let mut context = serde_json::json!({
-        "visitorId": visit.visitor_id,
-        "sessionId": visit.session_id,
-        "pageId": visit.page_id,
-        "page": visit.page.as_ref().map(|p| serde_json::json!({
-            "url": p.url, "referrer": p.referrer, "title": p.title, "sections": p.sections,
-        })),
-        "userAgent": visit.user_agent,
-    });
-    if let (Some(client), Some(members)) = (&visit.client, context.as_object_mut()) {
-        if let Ok(value) = serde_json::to_value(client) {
-            members.insert("clientProperties".into(), value);
+/// The visit context as stored with quarantined items, so a replay knows where they
+/// belong; a Monitoring API body also says which call of which app it came through.
+/// The members are declared in name order, the order in which contexts have always been
+/// stored.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredContext<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_installation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_properties: Option<&'a ClientProperties>,
+    pub(crate) page: Option<StoredPage<'a>>,
+    pub(crate) page_id: &'a str,
+    pub(crate) session_id: &'a str,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) visitor_id: &'a str,
+}
+
+/// The page of a [`StoredContext`], its members in name order too.
+#[derive(Serialize)]
+pub(crate) struct StoredPage<'a> {
+    referrer: Option<&'a str>,
+    sections: &'a [String],
+    title: Option<&'a str>,
+    url: Option<&'a str>,
+}
+
+impl<'a> StoredContext<'a> {
+    /// The context of a batch of `visit`.
+    pub fn of(visit: &'a VisitContext) -> StoredContext<'a> {
+        StoredContext {
+            api: None,
+            app_installation_id: None,
+            call: None,
+            client_properties: visit.client.as_ref(),
+            page: visit.page.as_ref().map(|p| StoredPage {
+                referrer: p.referrer.as_deref(),
+                sections: &p.sections,
+                title: p.title.as_deref(),
+                url: p.url.as_deref(),
+            }),
+            page_id: &visit.page_id,
+            session_id: &visit.session_id,
+            user_agent: visit.user_agent.as_deref(),
+            visitor_id: &visit.visitor_id,
         }
     }
-    context
+
+    /// The context as the store keeps it.
+    pub fn to_stored(&self) -> RawJson {
+        // Strings, string lists and options always serialize.
+        RawJson::to_json(self).unwrap_or_else(|_| RawJson::null())
+    }
 }
 
 fn quarantine(
     kind: QuarantineKind,
     index: usize,
     item: Node<'_, '_>,
-    context: &serde_json::Value,
+    context: &RawJson,
     invalid: Invalid,
 ) -> NewQuarantine {
     let array = match kind {
@@ -192,7 +236,8 @@ fn quarantine(
             .get("id")
             .and_then(Node::as_str)
             .map(|id| truncate(id, MAX_ID_CHARS)),
-        raw: item.to_json().to_value().to_string(),
+        // Cannot fail: a node's keys are strings and its numbers finite.
+        raw: serde_json::to_string(&item.sorted()).unwrap_or_default(),
         context: context.clone(),
         errors: invalid
             .within(&pointer(&[array, &index.to_string()]))
@@ -423,4 +468,77 @@ fn pointer(tokens: &[&str]) -> String {
 
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// How contexts were written before: a `serde_json::Value` built member by member.
+    fn through_a_value(visit: &VisitContext, monitoring: Option<(&str, &str)>) -> String {
+        let mut context = json!({
+            "visitorId": visit.visitor_id,
+            "sessionId": visit.session_id,
+            "pageId": visit.page_id,
+            "page": visit.page.as_ref().map(|p| json!({
+                "url": p.url, "referrer": p.referrer, "title": p.title, "sections": p.sections,
+            })),
+            "userAgent": visit.user_agent,
+        });
+        if let Some(client) = &visit.client {
+            context["clientProperties"] = serde_json::to_value(client).unwrap();
+        }
+        if let Some((call, app)) = monitoring {
+            context["api"] = "monitoring".into();
+            context["call"] = call.into();
+            context["appInstallationId"] = app.into();
+        }
+        context.to_string()
+    }
+
+    #[test]
+    fn a_stored_context_is_the_text_a_value_wrote() {
+        let bare = VisitContext {
+            visitor_id: "v\"1".into(),
+            session_id: "s-1".into(),
+            page_id: "p-1".into(),
+            page: None,
+            user_agent: None,
+            client: None,
+        };
+        let full = VisitContext {
+            page: Some(PageView {
+                url: Some("https://shop.example/é".into()),
+                referrer: None,
+                title: Some("Tab\there".into()),
+                sections: vec!["cart".into(), "sale".into()],
+            }),
+            user_agent: Some("Mozilla/5.0".into()),
+            client: Some(ClientProperties {
+                app_version: Some("2.1".into()),
+                device_family: Some("MOBILE".into()),
+                os: None,
+                os_version: Some("17".into()),
+            }),
+            ..bare.clone()
+        };
+        for visit in [&bare, &full] {
+            assert_eq!(
+                StoredContext::of(visit).to_stored().as_str(),
+                through_a_value(visit, None)
+            );
+            let monitoring = StoredContext {
+                api: Some("monitoring"),
+                call: Some("report"),
+                app_installation_id: Some("app-7"),
+                ..StoredContext::of(visit)
+            };
+            assert_eq!(
+                monitoring.to_stored().as_str(),
+                through_a_value(visit, Some(("report", "app-7")))
+            );
+        }
+    }
 }

@@ -9,9 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_model::{AgentState, EngagementType, Invalid, Node, Tape};
-use engage_store::{AppInstallation, Campaign, CampaignFields, Engagement};
+use engage_store::{AppInstallation, Campaign, CampaignFields, Engagement, RawJson};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::body::{read_body, Accept};
 use crate::error::ApiError;
@@ -248,7 +247,7 @@ struct EngagementBody<'a> {
     tgl_name: &'a str,
     zone_id: Option<u64>,
     timeout_seconds: Option<u32>,
-    targeting: &'a Value,
+    targeting: &'a RawJson,
     content: ContentBody<'a>,
     hide_when_offline: bool,
     state: AgentState,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_store::ids::now_ms;
-use engage_store::{IngestBatch, NewQuarantine, QuarantineKind};
+use engage_store::{IngestBatch, NewQuarantine, QuarantineKind, RawJson};
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
@@ -60,7 +60,7 @@ async fn receive(
                 account_id,
                 received_ms,
                 &bytes,
-                serde_json::Value::Null,
+                RawJson::null(),
                 vec![engage_model::FieldError::new(
                     "",
                     format!("malformed JSON: {reason}"),
@@ -75,7 +75,7 @@ async fn receive(
                 account_id,
                 received_ms,
                 &bytes,
-                serde_json::Value::Null,
+                RawJson::null(),
                 invalid.errors.clone(),
             )
             .await?;
@@ -121,7 +121,7 @@ pub(crate) async fn quarantine_body(
     account_id: &str,
     received_ms: i64,
     bytes: &[u8],
-    context: serde_json::Value,
+    context: RawJson,
     errors: Vec<engage_model::FieldError>,
 ) -> Result<(), ApiError> {
     state

@@ -14,9 +14,8 @@ use axum::http::uri::Authority;
 use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use engage_model::{EngagementType, OfferData, LP_OFFERS};
-use engage_store::{Interaction, InteractionPage, StoredEvent};
+use engage_store::{Interaction, InteractionPage, RawJson, StoredEvent};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::body::{read_body, Accept};
 use crate::error::ApiError;
@@ -171,7 +170,7 @@ struct VisitorInfo<'a> {
 
 #[derive(Serialize)]
 struct Sdes<'a> {
-    events: &'a [Value],
+    events: &'a [RawJson],
 }
 
 fn answer<'a>(

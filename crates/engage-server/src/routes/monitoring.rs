@@ -19,7 +19,7 @@ use super::collect::quarantine_body;
 use crate::body::{read_body, Accept};
 use crate::decision::AccountSnapshot;
 use crate::error::ApiError;
-use crate::request::collect::{visit_context_json, MAX_ID_CHARS};
+use crate::request::collect::{StoredContext, MAX_ID_CHARS};
 use crate::request::monitoring::{Call, MonitoringBody};
 use crate::AppState;
 
@@ -443,10 +443,13 @@ async fn record_call(
     } = match parsed {
         Ok(items) => items,
         Err(invalid) => {
-            let mut context = visit_context_json(&visit);
-            context["api"] = "monitoring".into();
-            context["call"] = call.name().into();
-            context["appInstallationId"] = app_id.into();
+            let context = StoredContext {
+                api: Some("monitoring"),
+                call: Some(call.name()),
+                app_installation_id: Some(app_id),
+                ..StoredContext::of(&visit)
+            }
+            .to_stored();
             quarantine_body(
                 state,
                 account_id,

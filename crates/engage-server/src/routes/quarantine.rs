@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
-use engage_model::Tape;
+use engage_model::{Node, Tape, View};
 use engage_store::ids::now_ms;
 use engage_store::{
-    IngestBatch, PageView, QuarantineEntry, QuarantineKind, QuarantineQuery, VisitContext,
+    ClientProperties, IngestBatch, PageView, QuarantineEntry, QuarantineKind, QuarantineQuery,
+    VisitContext,
 };
 use serde::Serialize;
 
@@ -149,9 +150,13 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
         sdes: vec![],
         rejected: vec![],
     };
+    // The context's text is read once, onto a tape.
+    let context = Tape::parse_str(entry.context.as_str()).ok()?;
+    let context = context.root();
+    let text = |key: &str| last(context, key).and_then(Node::as_str);
     match entry.kind {
         QuarantineKind::Event | QuarantineKind::Sde => {
-            let visit = visit_from_context(&entry.context)?;
+            let visit = visit_from_context(context)?;
             let tape = Tape::parse(entry.raw.as_bytes()).ok()?;
             let mut batch = empty(Some(visit));
             if entry.kind == QuarantineKind::Event {
@@ -161,14 +166,12 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
             }
             Some(batch)
         }
-        QuarantineKind::Body
-            if entry.context.get("api").and_then(|a| a.as_str()) == Some("monitoring") =>
-        {
-            let call = match entry.context.get("call").and_then(|c| c.as_str()) {
+        QuarantineKind::Body if text("api") == Some("monitoring") => {
+            let call = match text("call") {
                 Some("report") => Call::Report,
                 _ => Call::Engagement,
             };
-            let visit = visit_from_context(&entry.context)?;
+            let visit = visit_from_context(context)?;
             let tape = Tape::parse(entry.raw.as_bytes()).ok()?;
             let items = MonitoringBody::read(tape.root(), call, &visit.page_id).ok()?;
             let mut batch = empty(Some(VisitContext {
@@ -181,7 +184,7 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
             Some(batch)
         }
         QuarantineKind::Body => {
-            let user_agent = entry.context.get("userAgent").and_then(|u| u.as_str());
+            let user_agent = text("userAgent");
             let parsed = CollectBody::read(entry.raw.as_bytes(), user_agent, max_items).ok()?;
             let mut batch = empty(Some(parsed.visit));
             batch.events = parsed.events;
@@ -193,36 +196,66 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
     }
 }
 
-fn visit_from_context(context: &serde_json::Value) -> Option<VisitContext> {
-    let text = |key: &str| context.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-    let page = context
-        .get("page")
-        .filter(|p| p.is_object())
+/// The last member named `key`, if `node` is an object: the one a JSON map keeps, as the
+/// context was written through one.
+fn last<'t, 'a>(node: Node<'t, 'a>, key: &str) -> Option<Node<'t, 'a>> {
+    node.members()?
+        .filter(|(k, _)| *k == key)
+        .last()
+        .map(|(_, v)| v)
+}
+
+fn visit_from_context(context: Node<'_, '_>) -> Option<VisitContext> {
+    let text =
+        |node: Node<'_, '_>, key: &str| last(node, key).and_then(Node::as_str).map(str::to_owned);
+    let page = last(context, "page")
+        .filter(|p| p.members().is_some())
         .map(|p| PageView {
-            url: p.get("url").and_then(|v| v.as_str()).map(str::to_owned),
-            referrer: p
-                .get("referrer")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
-            title: p.get("title").and_then(|v| v.as_str()).map(str::to_owned),
-            sections: p
-                .get("sections")
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
+            url: text(p, "url"),
+            referrer: text(p, "referrer"),
+            title: text(p, "title"),
+            sections: last(p, "sections")
+                .and_then(Node::items)
+                .map(|items| {
+                    items
                         .filter_map(|s| s.as_str().map(str::to_owned))
                         .collect()
                 })
                 .unwrap_or_default(),
         });
     Some(VisitContext {
-        visitor_id: text("visitorId")?,
-        session_id: text("sessionId")?,
-        page_id: text("pageId")?,
+        visitor_id: text(context, "visitorId")?,
+        session_id: text(context, "sessionId")?,
+        page_id: text(context, "pageId")?,
         page,
-        user_agent: text("userAgent"),
-        client: context
-            .get("clientProperties")
-            .and_then(|c| serde_json::from_value(c.clone()).ok()),
+        user_agent: text(context, "userAgent"),
+        client: last(context, "clientProperties").and_then(client_properties),
     })
+}
+
+/// The client properties as they were stored: an object whose known members are text or
+/// null (anything else, like a tree that does not deserialize, is no properties at all).
+fn client_properties(node: Node<'_, '_>) -> Option<ClientProperties> {
+    let mut client = ClientProperties::default();
+    let mut seen = Vec::new();
+    for (key, value) in node.members()? {
+        let field = match key {
+            "appVersion" => &mut client.app_version,
+            "deviceFamily" => &mut client.device_family,
+            "os" => &mut client.os,
+            "osVersion" => &mut client.os_version,
+            _ => continue,
+        };
+        // serde refuses a field given twice.
+        if seen.contains(&key) {
+            return None;
+        }
+        seen.push(key);
+        *field = match value.view() {
+            View::Null => None,
+            View::String(s) => Some(s.to_owned()),
+            _ => return None,
+        };
+    }
+    Some(client)
 }

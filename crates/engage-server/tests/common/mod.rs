@@ -136,7 +136,11 @@ impl TestServer {
                 .await
                 .unwrap();
             let n = page.items.len();
-            out.extend(page.items);
+            out.extend(
+                page.items
+                    .iter()
+                    .map(|item| serde_json::from_str::<Value>(item.as_str()).unwrap()),
+            );
             match page.cursor {
                 Some(c) if n == 1000 => cursor = Some(c),
                 _ => return out,

@@ -85,7 +85,7 @@ struct StoredDefinition {
     tgl_name: String,
     zone_id: Option<u64>,
     timeout_seconds: Option<u32>,
-    targeting: serde_json::Value,
+    targeting: crate::RawJson,
     content: StoredContent,
     hide_when_offline: bool,
 }

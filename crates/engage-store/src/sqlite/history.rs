@@ -24,13 +24,12 @@ use std::sync::OnceLock;
 use engage_model::{EngagementType, Node, SdeType, Tape, View};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
-use serde_json::Value;
 
 use super::reader::{client_id, corrupt, offer_event, stamped};
 use super::{read_u64, sql_err};
 use crate::{
     Interaction, InteractionCampaign, InteractionFilters, InteractionPage, InteractionQuery,
-    Outcome, SortField, StoreError, StoredEvent, TextSearch,
+    Outcome, RawJson, SortField, StoreError, StoredEvent, TextSearch,
 };
 
 /// Schema version 3: interactions, the events' link to them, and the attribute text index,
@@ -539,7 +538,7 @@ fn timeline(conn: &Connection, interaction_row: i64) -> Result<Vec<StoredEvent>,
 
 /// A visit's attributes in history shape with their stamps, oldest first: the chain from
 /// the visit's head, put in client-time order (server time where the page gave none).
-fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<Value>, StoreError> {
+fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<RawJson>, StoreError> {
     let mut step = conn
         .prepare_cached(
             "SELECT history, server_ms, client_ms, prev_in_visit FROM sdes WHERE id = ?1",

@@ -6,17 +6,19 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use engage_model::tape::Members;
 use engage_model::{
-    AgentState, ConfKey, EngagementType, FieldError, OfferData, OfferEvent, OfferEventName, Sde,
-    Tape, VisitSdes, LP_OFFERS,
+    AgentState, ConfKey, EngagementType, FieldError, Node, OfferData, OfferEvent, OfferEventName,
+    Sde, Tape, View, VisitSdes, LP_OFFERS,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 use super::batch::ClientKey;
 use super::{read_u64, schema, sql_err};
 use crate::{
-    Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery,
+    Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery, RawJson,
     SessionLookup, StoreError, Visit,
 };
 
@@ -291,17 +293,22 @@ fn quarantine_entry(row: QuarantineRow) -> Result<QuarantineEntry, StoreError> {
     let (id, kind, index, client_id, received_ms, raw, context, errors, replayed_ms) = row;
     let kind = QuarantineKind::from_name(&kind)
         .ok_or_else(|| corrupt(format!("quarantine kind `{kind}`")))?;
-    let context: Value =
-        serde_json::from_str(&context).map_err(|e| corrupt(format!("quarantine context: {e}")))?;
-    let errors: Vec<Value> =
-        serde_json::from_str(&errors).map_err(|e| corrupt(format!("quarantine errors: {e}")))?;
+    let context =
+        RawJson::from_text(context).map_err(|e| corrupt(format!("quarantine context: {e}")))?;
+    let errors =
+        Tape::parse_str(&errors).map_err(|e| corrupt(format!("quarantine errors: {e}")))?;
+    let View::Array(errors) = errors.root().view() else {
+        return Err(corrupt("quarantine errors: not an array"));
+    };
     let errors = errors
-        .iter()
         .map(|e| {
-            match (
-                e.get("path").and_then(Value::as_str),
-                e.get("message").and_then(Value::as_str),
-            ) {
+            // The last of a repeated member, as a JSON map would keep it.
+            let member = |name: &str| {
+                e.members()
+                    .and_then(|m| m.filter(|(k, _)| *k == name).last())
+                    .and_then(|(_, v)| v.as_str())
+            };
+            match (member("path"), member("message")) {
                 (Some(path), Some(message)) => Ok(FieldError::new(path, message)),
                 _ => Err(corrupt("a quarantine error without path or message")),
             }
@@ -398,15 +405,15 @@ pub(crate) fn export_page(
                 let server_ms: i64 = r.get(3).map_err(sql_err)?;
                 let sde = stamped(&history, server_ms, client_ms)
                     .ok_or_else(|| corrupt(format!("attribute {id}")))?;
-                items.push(json!({
-                    "id": client_id(r, 1)?,
-                    "time": client_ms,
-                    "serverTime": server_ms,
-                    "visitorId": r.get::<_, Option<String>>(4).map_err(sql_err)?,
-                    "sessionId": r.get::<_, Option<String>>(5).map_err(sql_err)?,
-                    "pageId": r.get::<_, Option<String>>(6).map_err(sql_err)?,
-                    "sde": sde,
-                }));
+                items.push(sorted_json(&SdeItem {
+                    id: client_id(r, 1)?,
+                    time: client_ms,
+                    server_time: server_ms,
+                    visitor_id: r.get(4).map_err(sql_err)?,
+                    session_id: r.get(5).map_err(sql_err)?,
+                    page_id: r.get(6).map_err(sql_err)?,
+                    sde,
+                })?);
                 last = Some(id);
             }
         }
@@ -423,10 +430,7 @@ pub(crate) fn export_page(
             for row in rows {
                 let entry = quarantine_entry(row.map_err(sql_err)?)?;
                 last = Some(entry.id);
-                items.push(
-                    serde_json::to_value(&entry)
-                        .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?,
-                );
+                items.push(sorted_json(&entry)?);
             }
         }
     }
@@ -441,42 +445,133 @@ pub(crate) fn client_id(r: &Row<'_>, i: usize) -> Result<String, StoreError> {
     ClientKey::read(value).ok_or_else(|| corrupt("a client id"))
 }
 
+/// `value` as the JSON text an export answers: compact, each object's members sorted by
+/// name, as the export has always written its items.
+fn sorted_json<T: Serialize>(value: &T) -> Result<RawJson, StoreError> {
+    let serializing = |e: serde_json::Error| StoreError::Backend(format!("serializing: {e}"));
+    let text = serde_json::to_string(value).map_err(serializing)?;
+    let tape = Tape::parse_str(&text).map_err(serializing)?;
+    RawJson::to_json(&tape.root().sorted()).map_err(serializing)
+}
+
+/// One attribute as the export gives it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SdeItem {
+    id: String,
+    time: Option<i64>,
+    server_time: i64,
+    visitor_id: Option<String>,
+    session_id: Option<String>,
+    page_id: Option<String>,
+    sde: RawJson,
+}
+
+/// One event as the export gives it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventItem<'a> {
+    id: String,
+    time: Option<i64>,
+    server_time: i64,
+    visitor_id: Option<String>,
+    session_id: Option<String>,
+    page_id: Option<String>,
+    app_name: &'static str,
+    event_name: &'static str,
+    data: &'a OfferData,
+}
+
 /// A stored history-shape attribute with its stamps put back, as `Sde::to_history` with
-/// `Stamps` writes them: epoch ms as strings, `originalTimeStamp` only when known.
-pub(crate) fn stamped(history: &str, server_ms: i64, client_ms: Option<i64>) -> Option<Value> {
-    let mut sde: Value = serde_json::from_str(history).ok()?;
-    let (_, inner) = sde.as_object_mut()?.iter_mut().next()?;
-    let inner = inner.as_object_mut()?;
-    if let Ok(ms) = u64::try_from(server_ms) {
-        inner.insert("serverTimeStamp".into(), Value::String(ms.to_string()));
+/// `Stamps` writes them: epoch ms as strings, `originalTimeStamp` only when known. The
+/// members come out sorted by name, the form this answer has always had.
+pub(crate) fn stamped(history: &str, server_ms: i64, client_ms: Option<i64>) -> Option<RawJson> {
+    let tape = Tape::parse_str(history).ok()?;
+    // The writer stores exactly one member: the type's history key.
+    let mut outer = tape.root().members()?;
+    let (key, inner) = outer.next()?;
+    if outer.next().is_some() {
+        return None;
     }
-    if let Some(ms) = client_ms.and_then(|ms| u64::try_from(ms).ok()) {
-        inner.insert("originalTimeStamp".into(), Value::String(ms.to_string()));
+    let stamped = Stamped {
+        key,
+        inner: inner.members()?,
+        server: u64::try_from(server_ms).ok(),
+        original: client_ms.and_then(|ms| u64::try_from(ms).ok()),
+    };
+    RawJson::to_json(&stamped).ok()
+}
+
+/// `{"<key>": {<inner members and the stamps, sorted>}}`.
+struct Stamped<'t, 'a> {
+    key: &'t str,
+    inner: Members<'t, 'a>,
+    server: Option<u64>,
+    original: Option<u64>,
+}
+
+impl Serialize for Stamped<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// A member's value: what was stored, or a stamp.
+        enum Member<'t, 'a> {
+            Stored(Node<'t, 'a>),
+            Stamp(u64),
+        }
+        let mut members: Vec<(&str, Member<'_, '_>)> =
+            self.inner.map(|(k, v)| (k, Member::Stored(v))).collect();
+        if let Some(ms) = self.server {
+            members.push(("serverTimeStamp", Member::Stamp(ms)));
+        }
+        if let Some(ms) = self.original {
+            members.push(("originalTimeStamp", Member::Stamp(ms)));
+        }
+        // Stable, so that of a repeated name the last (a stamp over a stored one) wins.
+        members.sort_by(|a, b| a.0.cmp(b.0));
+        let mut kept: Vec<(&str, Member<'_, '_>)> = Vec::with_capacity(members.len());
+        for (key, value) in members {
+            match kept.last_mut() {
+                Some(prev) if prev.0 == key => prev.1 = value,
+                _ => kept.push((key, value)),
+            }
+        }
+        struct Inner<'m, 't, 'a>(&'m [(&'t str, Member<'t, 'a>)]);
+        impl Serialize for Inner<'_, '_, '_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(self.0.len()))?;
+                for (key, value) in self.0 {
+                    match value {
+                        Member::Stored(node) => map.serialize_entry(key, &node.sorted())?,
+                        Member::Stamp(ms) => {
+                            map.serialize_entry(key, &ms.to_string())?;
+                        }
+                    }
+                }
+                map.end()
+            }
+        }
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.key, &Inner(&kept))?;
+        map.end()
     }
-    Some(sde)
 }
 
 /// One events row as its export object, with the event rebuilt from its columns and
 /// written in its canonical serialization.
-fn event_item(r: &Row<'_>) -> Result<(i64, Value), StoreError> {
+fn event_item(r: &Row<'_>) -> Result<(i64, RawJson), StoreError> {
     let id: i64 = r.get(0).map_err(sql_err)?;
     let event = offer_event(r, 7, id)?;
-    let data = serde_json::to_value(&event.data)
-        .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?;
-    Ok((
-        id,
-        json!({
-            "id": client_id(r, 1)?,
-            "time": r.get::<_, Option<i64>>(2).map_err(sql_err)?,
-            "serverTime": r.get::<_, i64>(3).map_err(sql_err)?,
-            "visitorId": r.get::<_, Option<String>>(4).map_err(sql_err)?,
-            "sessionId": r.get::<_, Option<String>>(5).map_err(sql_err)?,
-            "pageId": r.get::<_, Option<String>>(6).map_err(sql_err)?,
-            "appName": LP_OFFERS,
-            "eventName": event.name.as_str(),
-            "data": data,
-        }),
-    ))
+    let item = sorted_json(&EventItem {
+        id: client_id(r, 1)?,
+        time: r.get(2).map_err(sql_err)?,
+        server_time: r.get(3).map_err(sql_err)?,
+        visitor_id: r.get(4).map_err(sql_err)?,
+        session_id: r.get(5).map_err(sql_err)?,
+        page_id: r.get(6).map_err(sql_err)?,
+        app_name: LP_OFFERS,
+        event_name: event.name.as_str(),
+        data: &event.data,
+    })?;
+    Ok((id, item))
 }
 
 /// The event stored in the twelve columns from `at` on, in the events table's order
@@ -521,4 +616,44 @@ pub(crate) fn offer_event(r: &Row<'_>, at: usize, id: i64) -> Result<OfferEvent,
             engagement_name: r.get(at + 11).map_err(sql_err)?,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    /// What the export and history answers wrote before they kept text: the stored
+    /// attribute parsed into a `Value`, the stamps put in, written out again.
+    fn through_a_value(history: &str, server_ms: i64, client_ms: Option<i64>) -> String {
+        let mut sde: Value = serde_json::from_str(history).unwrap();
+        let (_, inner) = sde.as_object_mut().unwrap().iter_mut().next().unwrap();
+        let inner = inner.as_object_mut().unwrap();
+        inner.insert("serverTimeStamp".into(), server_ms.to_string().into());
+        if let Some(ms) = client_ms {
+            inner.insert("originalTimeStamp".into(), ms.to_string().into());
+        }
+        sde.to_string()
+    }
+
+    #[test]
+    fn a_stamped_attribute_is_the_text_a_value_wrote() {
+        for history in [
+            r#"{"cartStatus":{"total":"11.7","products":[{"product":{"sku":"a","name":"x\"y"},"quantity":"1"}],"currency":"USD"}}"#,
+            r#"{"customerInfo":{"serverTimeStamp":"1","customerInfo":{"type":"customer","customerId":"138766AC"}}}"#,
+            r#"{"searchInfo":{"keywords":["é","\u0001"]}}"#,
+        ] {
+            for client_ms in [None, Some(1_750_000_000_020)] {
+                assert_eq!(
+                    stamped(history, 1_750_000_000_100, client_ms)
+                        .unwrap()
+                        .as_str(),
+                    through_a_value(history, 1_750_000_000_100, client_ms),
+                );
+            }
+        }
+        assert!(stamped(r#"{"a":{},"b":{}}"#, 1, None).is_none());
+        assert!(stamped(r#"{"a":1}"#, 1, None).is_none());
+    }
 }

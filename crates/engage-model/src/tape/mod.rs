@@ -1,18 +1,21 @@
 //! A parsed JSON document as one flat list of tokens: what every validator reads.
 //!
-//! A tree of [`Json`] values costs an allocation per object and array, a copy of each
+//! A tree of values costs an allocation per object and array, a copy of each
 //! container's members into it, and a walk to free them again; on a tag's batch that was
 //! about half of all the work of validating it. The tape is one `Vec` in document order
 //! instead: a container's token records how many entries it has and where it ends, so a
 //! reader can step over it, and dropping the tape frees two allocations.
 //!
-//! [`Tape::parse`] reads JSON text (the same documents as [`Json::parse`], with the same
-//! errors); [`Tape::from_json`] lays out a tree that is already parsed. [`Node`] is a
-//! position in a tape, and [`Node::view`] says what is there in a form made for `match`.
+//! [`Tape::parse`] reads JSON text with the parser in `parse`. [`Node`] is a position
+//! in a tape, and [`Node::view`] says what is there in a form made for `match`; a
+//! [`Number`] is what a number token holds. The tape depends on nothing else in the
+//! crate: the tree form (`json`, for tests) is built from it, never the other way round.
 
-use std::borrow::Cow;
+use std::fmt;
 
-use crate::json::{Json, Number};
+use serde::{Serialize, Serializer};
+
+pub(crate) mod parse;
 
 /// One token of a tape (24 bytes). Positions are `u32`: [`Tape::parse`] refuses inputs
 /// of 4 GiB or more, which are the only way to have more tokens than that.
@@ -65,6 +68,45 @@ pub(crate) enum Tok<'a> {
     },
 }
 
+/// A JSON number as the parser produced it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+}
+
+impl Number {
+    /// The number as a non-negative integer, if it is one.
+    pub fn as_u64(self) -> Option<u64> {
+        match self {
+            Number::Unsigned(n) => Some(n),
+            Number::Signed(n) => u64::try_from(n).ok(),
+            Number::Float(f)
+                if f.fract() == 0.0 && (0.0..9.007_199_254_740_992e15).contains(&f) =>
+            {
+                // Exact: the float is integral and below 2^53.
+                Some(f as u64)
+            }
+            Number::Float(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Number {
+    /// Integers print as integers, floats in their shortest round-trip form (`7.8`, `34.0`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Number::Unsigned(n) => write!(f, "{n}"),
+            Number::Signed(n) => write!(f, "{n}"),
+            Number::Float(x) => match serde_json::Number::from_f64(x) {
+                Some(n) => write!(f, "{n}"),
+                None => write!(f, "{x}"),
+            },
+        }
+    }
+}
+
 /// A tape position or count as stored in a token.
 pub(crate) fn pos(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -94,57 +136,15 @@ impl<'a> Tape<'a> {
     /// Parses one JSON document from bytes, which must be UTF-8. Trailing
     /// non-whitespace is an error.
     pub fn parse(input: &'a [u8]) -> Result<Tape<'a>, serde_json::Error> {
-        crate::parse::parse_bytes(input)
+        parse::parse_bytes(input)
     }
 
     /// Parses one JSON document from text.
     pub fn parse_str(input: &'a str) -> Result<Tape<'a>, serde_json::Error> {
-        crate::parse::parse_str(input)
+        parse::parse_str(input)
     }
 
-    /// Lays out a parsed tree as a tape, borrowing its strings.
-    pub fn from_json(json: &'a Json<'_>) -> Tape<'a> {
-        let mut tape = Tape::default();
-        tape.push_json(json);
-        tape
-    }
-
-    fn push_json(&mut self, json: &'a Json<'_>) {
-        match json {
-            Json::Null => self.toks.push(Tok::Null),
-            Json::Bool(b) => self.toks.push(Tok::Bool(*b)),
-            Json::Number(n) => self.toks.push(Tok::number(*n, 0, 0)),
-            Json::String(s) => self.toks.push(Tok::Str(s)),
-            Json::Array(items) => {
-                let at = self.toks.len();
-                self.toks.push(Tok::Null);
-                for item in items {
-                    self.push_json(item);
-                }
-                self.toks[at] = Tok::Array {
-                    len: pos(items.len()),
-                    end: pos(self.toks.len()),
-                };
-            }
-            Json::Object(members) => {
-                let at = self.toks.len();
-                self.toks.push(Tok::Null);
-                for (key, value) in members {
-                    let key_at = self.toks.len();
-                    self.toks.push(Tok::Key { next: 0, text: key });
-                    self.push_json(value);
-                    self.link_key(key_at);
-                }
-                self.toks[at] = Tok::Object {
-                    len: pos(members.len()),
-                    end: pos(self.toks.len()),
-                };
-            }
-        }
-    }
-
-    /// The document's value. A tape made by [`Tape::parse`] or [`Tape::from_json`] always
-    /// has one.
+    /// The document's value. A tape made by [`Tape::parse`] always has one.
     pub fn root(&self) -> Node<'_, 'a> {
         Node { tape: self, at: 0 }
     }
@@ -173,48 +173,6 @@ impl<'a> Tape<'a> {
         match self.toks[at] {
             Tok::Array { end, .. } | Tok::Object { end, .. } => end as usize,
             _ => at + 1,
-        }
-    }
-
-    /// The document as a tree; decoded strings move into it.
-    pub fn into_json(mut self) -> Json<'a> {
-        let mut escaped = std::mem::take(&mut self.escaped);
-        let mut at = 0;
-        build(&self.toks, &mut escaped, &mut at)
-    }
-}
-
-/// The tree of the value at `*at`, leaving `*at` after it.
-fn build<'a>(toks: &[Tok<'a>], escaped: &mut [String], at: &mut usize) -> Json<'a> {
-    let tok = toks.get(*at).copied().unwrap_or(Tok::Null);
-    *at += 1;
-    match tok {
-        Tok::Null => Json::Null,
-        Tok::Bool(b) => Json::Bool(b),
-        Tok::Unsigned { value, .. } => Json::Number(Number::Unsigned(value)),
-        Tok::Signed { value, .. } => Json::Number(Number::Signed(value)),
-        Tok::Float { value, .. } => Json::Number(Number::Float(value)),
-        Tok::Str(s) | Tok::Key { text: s, .. } => Json::String(Cow::Borrowed(s)),
-        Tok::Escaped(i) | Tok::EscapedKey { index: i, .. } => {
-            Json::String(Cow::Owned(std::mem::take(&mut escaped[i as usize])))
-        }
-        Tok::Array { len, .. } => {
-            let mut items = Vec::with_capacity(len as usize);
-            for _ in 0..len {
-                items.push(build(toks, escaped, at));
-            }
-            Json::Array(items)
-        }
-        Tok::Object { len, .. } => {
-            let mut members = Vec::with_capacity(len as usize);
-            for _ in 0..len {
-                let key = match build(toks, escaped, at) {
-                    Json::String(key) => key,
-                    _ => Cow::Borrowed(""),
-                };
-                members.push((key, build(toks, escaped, at)));
-            }
-            Json::Object(members)
         }
     }
 }
@@ -333,27 +291,65 @@ impl<'t, 'a> Node<'t, 'a> {
             Tok::Object { .. } => "an object",
         }
     }
+}
 
-    /// This value as a tree of its own.
-    pub fn to_json(self) -> Json<'t> {
+impl Serialize for Node<'_, '_> {
+    /// Members in their order; a repeated key is written as often as it appears.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.view() {
-            View::Null => Json::Null,
-            View::Bool(b) => Json::Bool(b),
-            View::Number(n) => Json::Number(n),
-            View::String(s) => Json::String(Cow::Borrowed(s)),
-            View::Array(items) => Json::Array(items.map(Node::to_json).collect()),
-            View::Object(members) => Json::Object(
-                members
-                    .map(|(k, v)| (Cow::Borrowed(k), v.to_json()))
-                    .collect(),
-            ),
+            View::Null => s.serialize_unit(),
+            View::Bool(b) => s.serialize_bool(b),
+            View::Number(Number::Unsigned(n)) => s.serialize_u64(n),
+            View::Number(Number::Signed(n)) => s.serialize_i64(n),
+            View::Number(Number::Float(x)) => s.serialize_f64(x),
+            View::String(text) => s.serialize_str(text),
+            View::Array(items) => s.collect_seq(items),
+            View::Object(members) => s.collect_map(members),
         }
     }
 }
 
-impl std::fmt::Debug for Node<'_, '_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.to_json().fmt(f)
+impl<'t, 'a> Node<'t, 'a> {
+    /// The value to serialize with each object's members sorted by name and only a
+    /// repeated name's last value kept: what `serde_json::Value` writes (a sorted map per
+    /// object, without serde_json's `preserve_order`), the form in which records kept as
+    /// text have always been stored and answered.
+    pub fn sorted(self) -> Sorted<'t, 'a> {
+        Sorted(self)
+    }
+}
+
+/// A [`Node`] that serializes with sorted members: see [`Node::sorted`].
+#[derive(Clone, Copy, Debug)]
+pub struct Sorted<'t, 'a>(Node<'t, 'a>);
+
+impl Serialize for Sorted<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.view() {
+            View::Array(items) => s.collect_seq(items.map(Node::sorted)),
+            View::Object(members) => {
+                let mut members: Vec<_> = members.collect();
+                // Stable, so that of a repeated name the last value comes last.
+                members.sort_by(|a, b| a.0.cmp(b.0));
+                let mut last: Vec<(&str, Node<'_, '_>)> = Vec::with_capacity(members.len());
+                for (key, value) in members {
+                    match last.last_mut() {
+                        Some(prev) if prev.0 == key => prev.1 = value,
+                        _ => last.push((key, value)),
+                    }
+                }
+                s.collect_map(last.into_iter().map(|(k, v)| (k, v.sorted())))
+            }
+            _ => self.0.serialize(s),
+        }
+    }
+}
+
+impl fmt::Debug for Node<'_, '_> {
+    /// The value as compact JSON text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
     }
 }
 
@@ -436,6 +432,34 @@ impl ExactSizeIterator for Members<'_, '_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Json;
+
+    #[test]
+    fn numbers_print_in_their_shortest_exact_form() {
+        assert_eq!(Number::Float(7.8).to_string(), "7.8");
+        assert_eq!(Number::Float(34.0).to_string(), "34.0");
+        assert_eq!(Number::Signed(-400).to_string(), "-400");
+        assert_eq!(Number::Unsigned(210599710).to_string(), "210599710");
+        assert_eq!(Number::Float(18.0).as_u64(), Some(18));
+        assert_eq!(Number::Float(18.5).as_u64(), None);
+        assert_eq!(Number::Signed(-1).as_u64(), None);
+    }
+
+    #[test]
+    fn sorted_output_is_what_a_serde_json_value_writes() {
+        let text = r#"{"b":[{"z":1,"a":2.50}],"a":"x\u0041","c":{"k":1,"k":2,"j":null},"c":3}"#;
+        let tape = Tape::parse_str(text).unwrap();
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&tape.root().sorted()).unwrap(),
+            value.to_string()
+        );
+        assert_eq!(
+            serde_json::to_string(&tape.root()).unwrap(),
+            r#"{"b":[{"z":1,"a":2.5}],"a":"xA","c":{"k":1,"k":2,"j":null},"c":3}"#,
+            "unsorted, a node writes its members as they are"
+        );
+    }
 
     #[test]
     fn a_tape_reads_back_as_the_tree_it_was_parsed_from() {

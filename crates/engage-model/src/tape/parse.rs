@@ -1,4 +1,4 @@
-//! The JSON text parser behind [`Tape::parse`] and [`Json::parse`]: RFC 8259, the same
+//! The JSON text parser behind [`Tape::parse`]: RFC 8259, the same
 //! documents serde_json accepts (and the same numbers: integers as `u64`/`i64`, `-0` and
 //! everything else as `f64`), nesting limited to 128 levels like serde_json's.
 //!
@@ -8,13 +8,10 @@
 //! `str::parse::<f64>` is correctly rounded. Writing tokens straight onto a [`Tape`] is
 //! also much cheaper than building a tree through serde's visitor, and UTF-8 is validated
 //! once for the whole input instead of once per string.
-//!
-//! [`Json::parse`]: crate::Json::parse
 
 use serde::de::Error as _;
 
-use crate::json::Number;
-use crate::tape::{pos, Tape, Tok};
+use super::{pos, Number, Tape, Tok};
 
 /// serde_json's limit, so that inputs are accepted or refused exactly as before.
 const MAX_DEPTH: usize = 128;
