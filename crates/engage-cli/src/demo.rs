@@ -2,9 +2,8 @@
 //! (`web/demo/`), made through the server's own admin API so it is validated like any other.
 
 use anyhow::Context;
+use engage_bench::http_client::Connection;
 use engage_store::{NewAccount, Store};
-
-use crate::http_client::Connection;
 
 /// The campaign and its six engagements, one of each type (shared with `web/demo-setup.mjs`).
 const DEMO_CAMPAIGN: &str = include_str!("../../../web/demo/campaign.json");

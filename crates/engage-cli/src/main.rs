@@ -4,13 +4,11 @@
 //! - `account`: create accounts ([`account`]).
 //! - `validate`: check an SDE or event document offline ([`validate`]).
 //! - `export`: stored items as NDJSON ([`export`]).
-//! - `bench`: load generators that print one JSON line of figures ([`bench`](mod@bench)).
+//! - `bench`: load generators that print one JSON line of figures ([`engage_bench`]).
 
 mod account;
-mod bench;
 mod demo;
 mod export;
-mod http_client;
 mod serve;
 mod storage;
 mod validate;
@@ -55,7 +53,7 @@ enum Command {
     Export(export::Args),
     /// Measure Engage on this machine.
     #[command(subcommand)]
-    Bench(bench::Command),
+    Bench(engage_bench::Command),
 }
 
 fn main() -> ExitCode {
@@ -65,7 +63,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
         Command::Account(command) => account::run(command).map(|()| ExitCode::SUCCESS),
         Command::Export(args) => export::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Bench(command) => bench::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Bench(command) => engage_bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

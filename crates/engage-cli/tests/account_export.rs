@@ -1,6 +1,6 @@
 //! `engage account create`, `engage serve` and `engage export` as a site owner uses them.
 
-mod server;
+use crate::server;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! Durability: `kill -9` of the server in the middle of a load loses nothing it
 //! acknowledged. Repeated, because one lucky run proves little.
 
-mod server;
+use crate::server;
 
 use std::collections::HashSet;
 use std::process::Command;

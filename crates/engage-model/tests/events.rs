@@ -4,7 +4,7 @@
 // Helpers unwrap too: in a test, a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use engage_model::{AgentState, EngagementType, Json, OfferEvent, OfferEventName, MAX_VALUE_CHARS};

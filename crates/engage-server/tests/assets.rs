@@ -1,7 +1,7 @@
 //! `GET /tag/tag.js?site={accountId}`: the tag compiled into the binary, over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

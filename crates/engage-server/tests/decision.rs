@@ -4,8 +4,8 @@
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod admin_support;
-mod common;
+use crate::admin_support;
+use crate::common;
 
 use admin_support::{
     account_url, campaign, collect, decide, engagement, impression, page, put, shown_ids,

@@ -2,13 +2,13 @@
 //! engagements (the criterion benchmark's account) and visits that have stored
 //! attributes, so every request reads the visit and the visitor's impressions.
 //!
-//! `cargo test --release -p engage-server --test decision_load -- --ignored --nocapture`
+//! `cargo test --release -p engage-server --test integration decision_load -- --ignored --nocapture`
 
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod admin_support;
-mod common;
+use crate::admin_support;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

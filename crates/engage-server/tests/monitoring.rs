@@ -3,8 +3,8 @@
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod admin_support;
-mod common;
+use crate::admin_support;
+use crate::common;
 
 use common::TestServer;
 use engage_store::ExportKind;

@@ -4,7 +4,7 @@
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{batch, start_event, TestServer};
 use engage_store::ExportKind;

@@ -3,7 +3,7 @@
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{batch, sde_item, start_event, TestServer};
 use engage_store::{ExportKind, IngestBatch, NewQuarantine, QuarantineKind, RawJson};

@@ -12,6 +12,10 @@
 //! engage_store::store_conformance_tests!(open);
 //! ```
 //!
+//! The suite is behind the `conformance` feature: a backend's crate turns it on for its
+//! tests only, with `engage-store = { workspace = true, features = ["conformance"] }`
+//! under `[dev-dependencies]`.
+//!
 //! Quickwit's metastore test suite is the pattern: one list of tests, one macro, one
 //! expansion per backend.
 

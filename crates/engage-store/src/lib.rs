@@ -2,27 +2,36 @@
 //! cross it, and [`StoreError`].
 //!
 //! - [`sqlite`]: the embedded default (one file, WAL, group commit on a writer thread).
-//! - [`conformance`]: the suite that defines a correct backend; each backend's tests
-//!   expand it with [`store_conformance_tests!`].
+//! - `conformance`: the suite that defines a correct backend; each backend's tests
+//!   expand it with `store_conformance_tests!`.
 //! - `campaigns`: apps, campaigns and revisioned engagements ([`CampaignStore`], which
-//!   every [`Store`] is); [`campaign_conformance`] is its part of the suite.
+//!   every [`Store`] is); `campaign_conformance` is its part of the suite.
 //! - `history`: the Engagement History API's query and its interaction records;
-//!   [`history_conformance`] is its part of the suite.
+//!   `history_conformance` is its part of the suite.
+//! - `sample`: one valid event and attribute of each type, for the suite and the tests.
 //! - [`open`]: picks a backend from a database URL.
 //! - [`ids`]: the clock and every id Engage makes (visitors, contexts, accounts, keys).
 //! - `records` and [`RawJson`]: the records that cross the trait; the parts of them that
 //!   are JSON documents of their own are kept as their text.
 //!
+//! The suite and its samples are compiled only with the `conformance` feature (which this
+//! crate's own tests and a backend's tests turn on) and in unit tests, so the product's
+//! binary carries none of them.
+//!
 //! Nothing here knows about HTTP; nothing above the trait knows which database is below.
 
+#[cfg(feature = "conformance")]
 pub mod campaign_conformance;
 mod campaigns;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod history;
+#[cfg(feature = "conformance")]
 pub mod history_conformance;
 pub mod ids;
 mod open;
 mod records;
+#[cfg(any(test, feature = "conformance"))]
 mod sample;
 pub mod sqlite;
 

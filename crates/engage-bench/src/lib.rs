@@ -1,7 +1,22 @@
-//! `engage bench`: load generators that print their figures as one JSON line, last.
+//! Engage's load generators, the `engage bench` subcommands: each prints its progress on
+//! stderr and its figures as one JSON line, last, on stdout.
+//!
+//! - `ingest`: mixed collect batches over loopback HTTP, then the store's own ceiling.
+//! - `history`: a month of a shop's history written through the store, then searched
+//!   through the Engagement History API.
+//! - `history_data`: the generator of that history (visitors, visits, lifecycles, SDEs).
+//! - `payload`: collect bodies and the benchmarks' seeded random numbers.
+//! - `server`: the `engage serve` child process the benchmarks drive, and percentiles.
+//! - [`http_client`]: a lean HTTP/1.1 client on one kept-alive connection, which
+//!   `engage serve --demo` uses too.
+//!
+//! The benchmarks start the server by running the executable they are in
+//! (`std::env::current_exe`) with `serve`: they work only inside the `engage` binary.
+//! Nothing in the server or the store depends on this crate.
 
 mod history;
 mod history_data;
+pub mod http_client;
 mod ingest;
 mod payload;
 mod server;
@@ -36,9 +51,17 @@ pub enum Command {
     History(history::Args),
 }
 
+/// Runs one benchmark to its end; its figures are on stdout.
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Ingest(args) => ingest::run(args),
         Command::History(args) => history::run(args),
     }
+}
+
+/// A multi-threaded runtime for a benchmark and the clients it drives.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

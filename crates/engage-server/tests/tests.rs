@@ -1,0 +1,24 @@
+//! The integration tests, as one test binary: one link instead of one per file.
+//!
+//! Each file is a module; `common` starts a real server on a loopback port and
+//! `admin_support` calls its admin API. A new test file is declared here.
+//!
+//! The load measurement is `decision_load`, ignored by default:
+//! `cargo test --release -p engage-server --test integration decision_load -- --ignored --nocapture`
+
+// Tests: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin_support;
+mod common;
+
+mod admin;
+mod assets;
+mod collect;
+mod collect_body_properties;
+mod decision;
+mod decision_load;
+mod history;
+mod monitoring;
+mod origins;
+mod quarantine;
