@@ -8,7 +8,7 @@
 //!   vocabulary's validators, tuned for speed). Made with [`ObjReader::strict`], it checks
 //!   every member against a list up front and members are looked up with
 //!   [`ObjReader::get`] (request bodies, which name their members once).
-//! - [`array`] reads every item of an array; the functions below read the scalars
+//! - [`array()`] reads every item of an array; the functions below read the scalars
 //!   request bodies share.
 //!
 //! Problems are reported where they are: [`Errors::here`] for the value being read,

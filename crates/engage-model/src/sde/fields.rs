@@ -36,7 +36,7 @@ use crate::tape::Node;
 /// - `names: fn_name;` also generates `fn_name(shape)`: the members' names in the declared
 ///   order, for a check across fields that reports under one of them.
 /// - `merge: fn_name;` also generates `pub fn fn_name(&mut self, later: Self)`: the
-///   merge rule of SPEC §3.3, field by field.
+///   merge rule of docs/vocabulary.md (Visit rule), field by field.
 ///
 /// Generated, beside the struct:
 /// - `read(r, [shape,] errors)`: every field from the object `r` reads, in the declared
@@ -206,7 +206,7 @@ macro_rules! declare {
     // The merge rule, when asked for.
     (@merge [] [$($field:ident),*]) => {};
     (@merge [$merge:ident] [$($field:ident),*]) => {
-        /// Later reports overwrite the fields they carry (SPEC §3.3).
+        /// Later reports overwrite the fields they carry (docs/vocabulary.md, Visit rule).
         pub fn $merge(&mut self, later: Self) {
             $(self.$field.merge(later.$field);)*
         }

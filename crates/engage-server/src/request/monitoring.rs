@@ -1,7 +1,7 @@
-//! The Monitoring API's bodies (SPEC §4): what an app sends to `engagement` and `report`
-//! instead of tag events. The attributes are the model's [`EngagementAttribute`]s; this
-//! reads the envelope around them. Sees raw network bytes once parsed: it must never
-//! panic (a fuzz target runs it).
+//! The Monitoring API's bodies (docs/vocabulary.md, Monitoring API): what an app sends
+//! to `engagement` and `report` instead of tag events. The attributes are the model's
+//! [`EngagementAttribute`]s; this reads the envelope around them. Sees raw network bytes
+//! once parsed: it must never panic (a fuzz target runs it).
 
 use engage_model::body::Errors;
 use engage_model::{EngagementAttribute, Invalid, Node, View};
