@@ -2,8 +2,15 @@
 //!
 //! - `schema`: tables, migrations (`PRAGMA user_version`) and connection settings.
 //! - `batch`: a batch serialized on the caller's task before it goes to the writer.
-//! - `writer`: the one write connection on its own thread, group commit, and the
-//!   checkpointer beside it.
+//! - `writer`: the one write connection on its own thread, its queue and group commit,
+//!   and the checkpointer beside it.
+//! - `cache`: what the writer keeps in memory between writes (accounts, sessions, pages,
+//!   interaction rows) and what the current group changed.
+//! - `ingest`: writing one batch inside the writer's transaction (events, SDEs, visit
+//!   state, quarantine rows; duplicates by client id counted, not written).
+//! - `interactions`: one row per engagement context, kept in step by `ingest`.
+//! - `admin`: the other writes through the writer (creating an account, marking
+//!   quarantine rows replayed).
 //! - `campaigns`: apps, campaigns and engagements (admin writes on their own
 //!   connection, see there).
 //! - `history`: interaction search for the Engagement History API.
@@ -12,9 +19,12 @@
 //!
 //! One process ingests into a file at a time: the writer caches sessions it wrote.
 
+mod admin;
 mod batch;
+mod cache;
 mod campaigns;
 mod history;
+mod ingest;
 mod interactions;
 mod reader;
 mod schema;

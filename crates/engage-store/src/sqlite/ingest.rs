@@ -1,0 +1,425 @@
+//! Writing one batch inside the writer's current transaction: the account check, the
+//! session and page (read or created), each context's interaction row, the events and
+//! SDEs (deduplicated by client id), each accepted SDE chained to its visit, and the
+//! quarantine rows.
+//!
+//! Invariants: nothing is written before the account is known; the caches change only
+//! after every statement of the batch succeeded. An event or SDE whose `(account, client
+//! id)` is stored already is skipped by its unique index and counted as a duplicate,
+//! within one batch, across retries and across concurrent requests alike.
+//!
+//! Statement journals are avoided on purpose: inserts are `INSERT OR IGNORE` (a NOT NULL
+//! column with the default ABORT makes SQLite journal every multi-row insert; our NOT
+//! NULL columns are bound from non-optional values, so IGNORE only ever skips a
+//! duplicate client id).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::batch::{PreparedBatch, PreparedVisit};
+use super::cache::{key, SessionSlot, WriterState};
+use super::interactions;
+use super::writer::Failure;
+use super::{history, SqlU64};
+use crate::{IngestOutcome, StoreError};
+
+fn ensure_account(
+    conn: &Connection,
+    state: &mut WriterState,
+    account: &str,
+) -> Result<(), Failure> {
+    if state.accounts.contains(account) {
+        return Ok(());
+    }
+    if conn
+        .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+        .exists([account])?
+    {
+        state.accounts.insert(account.to_owned());
+        Ok(())
+    } else {
+        Err(Failure::Refused(StoreError::UnknownAccount(
+            account.to_owned(),
+        )))
+    }
+}
+
+/// What a batch changes in its session once all its rows are written.
+struct SessionChange {
+    key: String,
+    /// Set when the batch created the session.
+    created: Option<SessionSlot>,
+    sde_head: Option<i64>,
+}
+
+/// Writes one batch. Nothing is written before the account is known; the caches change
+/// only after every statement succeeded.
+pub(crate) fn ingest(
+    conn: &Connection,
+    state: &mut WriterState,
+    batch: &PreparedBatch,
+) -> Result<IngestOutcome, Failure> {
+    ensure_account(conn, state, &batch.account)?;
+    let mut outcome = IngestOutcome::default();
+    let account = batch.account.as_str();
+    let received_ms = batch.received_ms;
+
+    // The session and page, read or created; nothing is cached before the batch succeeds.
+    let mut change = None;
+    let mut new_page = None;
+    let (visit_id, page_row) = match &batch.visit {
+        None => (None, None),
+        Some(visit) => {
+            let session_key = key(account, &visit.session_id);
+            let (visit_id, head, created) =
+                match session(conn, state, account, &session_key, visit)? {
+                    Some((visit_id, head)) => (visit_id, head, None),
+                    None => {
+                        let slot = create_session(conn, account, received_ms, visit)?;
+                        outcome.new_session = true;
+                        (slot.visit_id, None, Some(slot))
+                    }
+                };
+            let page_key = key(account, &visit.page_id);
+            let page_row = match state.pages.get_mut(&page_key) {
+                Some(row) => *row,
+                None => {
+                    let row = page(conn, account, received_ms, visit_id, visit)?;
+                    new_page = Some((page_key, row));
+                    row
+                }
+            };
+            change = Some(SessionChange {
+                key: session_key,
+                created,
+                sde_head: head,
+            });
+            (Some(visit_id), Some(page_row))
+        }
+    };
+
+    // Each context's interaction row first: the events point at it.
+    let recorded = if batch.events.is_empty() {
+        None
+    } else {
+        let interactions = &mut state.interactions;
+        Some(interactions::record(
+            conn,
+            account,
+            received_ms,
+            (visit_id, page_row),
+            &batch.events,
+            |k| interactions.get_mut(k).copied(),
+            |context_id| key(account, context_id),
+        )?)
+    };
+    let interaction_rows = recorded.as_ref().map_or(&[][..], |r| r.rows.as_slice());
+
+    // Events need no per-row answer (nothing is chained from them, and the interaction
+    // fold tolerates duplicates), so they go in as multi-row INSERTs: one statement
+    // execution per chunk instead of per row.
+    let mut rest = batch.events.as_slice();
+    let mut rows_rest = interaction_rows;
+    while !rest.is_empty() {
+        let chunk = EVENT_CHUNKS
+            .iter()
+            .copied()
+            .find(|c| *c <= rest.len())
+            .unwrap_or(1);
+        let (now, later) = rest.split_at(chunk);
+        rest = later;
+        let (now_rows, later_rows) = rows_rest.split_at(chunk);
+        rows_rest = later_rows;
+        let mut insert = conn.prepare_cached(events_insert_sql(chunk))?;
+        let mut at = 0;
+        let mut bind = |value: &dyn rusqlite::ToSql| -> rusqlite::Result<()> {
+            at += 1;
+            insert_bind(&mut insert, at, value)
+        };
+        for (e, interaction_row) in now.iter().zip(now_rows) {
+            let d = &e.event.data;
+            bind(&account)?;
+            bind(&e.client_id)?;
+            bind(&received_ms)?;
+            bind(&e.client_time_ms)?;
+            bind(&visit_id)?;
+            bind(&page_row)?;
+            bind(&e.event.name.as_str())?;
+            // The interaction row holds the context id (see `schema`).
+            bind(&"")?;
+            bind(&e.page_context)?;
+            bind(&SqlU64(d.conf_key.campaign_id))?;
+            bind(&SqlU64(d.conf_key.engagement_id))?;
+            bind(&SqlU64(d.conf_key.engagement_revision))?;
+            bind(&d.engagement_type.map(|t| t.code()))?;
+            bind(&d.zone_id.map(SqlU64))?;
+            bind(&d.state.map(|s| s.code()))?;
+            bind(&d.tgl_name)?;
+            bind(&d.done)?;
+            bind(&d.engagement_name)?;
+            bind(interaction_row)?;
+        }
+        let written = insert.raw_execute()?;
+        outcome.accepted += written;
+        outcome.duplicates += chunk - written;
+    }
+
+    if !batch.sdes.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT OR IGNORE INTO sdes (account, client_id, server_ms, client_ms, visit_id,
+                 page_row, sde_type, prev_in_visit, history)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let chained = change.is_some();
+        let mut text = history::SdeText::default();
+        let mut head = change.as_ref().and_then(|c| c.sde_head);
+        for s in &batch.sdes {
+            insert.raw_bind_parameter(1, account)?;
+            insert.raw_bind_parameter(2, &s.client_id)?;
+            insert.raw_bind_parameter(3, received_ms)?;
+            insert.raw_bind_parameter(4, s.client_time_ms)?;
+            insert.raw_bind_parameter(5, visit_id)?;
+            insert.raw_bind_parameter(6, page_row)?;
+            insert.raw_bind_parameter(7, s.sde.sde_type().history_key())?;
+            insert.raw_bind_parameter(8, if chained { head } else { None })?;
+            insert.raw_bind_parameter(9, &s.history)?;
+            let written = insert.raw_execute()?;
+            count(&mut outcome, written);
+            if written > 0 {
+                let row = conn.last_insert_rowid();
+                text.add(row, s.sde.sde_type(), &s.search_text);
+                if chained {
+                    head = Some(row);
+                }
+            }
+        }
+        text.write(conn)?;
+        if let Some(c) = &mut change {
+            c.sde_head = head;
+        }
+    }
+
+    if !batch.rejected.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO quarantine (account, received_ms, kind, idx, client_id, raw, context, errors)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for q in &batch.rejected {
+            insert.execute(params![
+                account,
+                received_ms,
+                q.kind.as_str(),
+                q.index,
+                q.client_id,
+                q.raw,
+                q.context,
+                q.errors,
+            ])?;
+            outcome.quarantined += 1;
+        }
+    }
+
+    // Every statement succeeded: now the caches may move.
+    if let Some((page_key, row)) = new_page {
+        state.pages.insert(page_key, row);
+    }
+    for (k, slot) in recorded.into_iter().flat_map(|r| r.learned) {
+        state.interactions.insert(k, slot);
+    }
+    if let Some(change) = change {
+        apply_session_change(state, change, received_ms);
+    }
+    Ok(outcome)
+}
+
+/// Rows per multi-row events INSERT, largest first; a batch is cut into these.
+const EVENT_CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
+const EVENT_COLUMNS: usize = 19;
+
+fn insert_bind(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    at: usize,
+    value: &dyn rusqlite::ToSql,
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(at, value)
+}
+
+/// `INSERT OR IGNORE INTO events ... VALUES (...), (...)` for `rows` rows,
+/// built once per chunk size.
+fn events_insert_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        EVENT_CHUNKS
+            .iter()
+            .map(|&n| {
+                let mut sql = String::from(
+                    "INSERT OR IGNORE INTO events (account, client_id, server_ms, client_ms, visit_id, page_row, \
+                     event_name, context_id, page_context_id, campaign_id, engagement_id, \
+                     engagement_revision, engagement_type, zone_id, state, tgl_name, done, \
+                     engagement_name, interaction_row) VALUES ",
+                );
+                for row in 0..n {
+                    if row > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push('(');
+                    for col in 0..EVENT_COLUMNS {
+                        if col > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push('?');
+                    }
+                    sql.push(')');
+                }
+                sql
+            })
+            .collect()
+    });
+    let i = EVENT_CHUNKS
+        .iter()
+        .position(|c| *c == rows)
+        .unwrap_or(EVENT_CHUNKS.len() - 1);
+    all[i].as_str()
+}
+
+fn count(outcome: &mut IngestOutcome, written: usize) {
+    if written > 0 {
+        outcome.accepted += 1;
+    } else {
+        outcome.duplicates += 1;
+    }
+}
+
+fn apply_session_change(state: &mut WriterState, change: SessionChange, received_ms: i64) {
+    let SessionChange {
+        key,
+        created,
+        sde_head,
+    } = change;
+    if let Some(slot) = created {
+        state.sessions.insert(key.clone(), slot);
+    }
+    let Some(slot) = state.sessions.get_mut(&key) else {
+        // `session` cached the slot or `create_session` made it above.
+        return;
+    };
+    let mut changed = false;
+    if received_ms > slot.last_seen_ms {
+        slot.last_seen_ms = received_ms;
+        changed = true;
+    }
+    if sde_head != slot.sde_head {
+        slot.sde_head = sde_head;
+        changed = true;
+    }
+    if changed && !slot.dirty {
+        slot.dirty = true;
+        state.dirty_sessions.push(key);
+    }
+}
+
+/// The session's visit id and chain head, from the cache or the database (then cached:
+/// what the database holds is committed, so caching it early is safe).
+fn session(
+    conn: &Connection,
+    state: &mut WriterState,
+    account: &str,
+    session_key: &str,
+    visit: &PreparedVisit,
+) -> rusqlite::Result<Option<(i64, Option<i64>)>> {
+    if let Some(slot) = state.sessions.get_mut(session_key) {
+        return Ok(Some((slot.visit_id, slot.sde_head)));
+    }
+    let row = conn
+        .prepare_cached(
+            "SELECT v.id, h.last_seen_ms, h.sde_head
+             FROM visits v JOIN visit_heads h ON h.visit_id = v.id
+             WHERE v.account = ?1 AND v.session_id = ?2",
+        )?
+        .query_row(params![account, visit.session_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })
+        .optional()?;
+    let Some((visit_id, last_seen_ms, sde_head)) = row else {
+        return Ok(None);
+    };
+    state.sessions.insert(
+        session_key.to_owned(),
+        SessionSlot {
+            visit_id,
+            last_seen_ms,
+            sde_head,
+            dirty: false,
+        },
+    );
+    Ok(Some((visit_id, sde_head)))
+}
+
+fn create_session(
+    conn: &Connection,
+    account: &str,
+    received_ms: i64,
+    visit: &PreparedVisit,
+) -> rusqlite::Result<SessionSlot> {
+    conn.prepare_cached(
+        "INSERT INTO visits (account, visitor_id, session_id, first_seen_ms, user_agent, referrer,
+             client_properties)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        account,
+        visit.visitor_id,
+        visit.session_id,
+        received_ms,
+        visit.user_agent,
+        visit.referrer,
+        visit.client,
+    ])?;
+    let visit_id = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO visit_heads (visit_id, last_seen_ms, sde_head) VALUES (?1, ?2, NULL)",
+    )?
+    .execute(params![visit_id, received_ms])?;
+    Ok(SessionSlot {
+        visit_id,
+        last_seen_ms: received_ms,
+        sde_head: None,
+        dirty: false,
+    })
+}
+
+/// The page view's row, created when new.
+fn page(
+    conn: &Connection,
+    account: &str,
+    received_ms: i64,
+    visit_id: i64,
+    visit: &PreparedVisit,
+) -> rusqlite::Result<i64> {
+    // A page missing from the cache is usually new: try the insert first.
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO pages (account, page_id, visit_id, url, referrer, title,
+                 sections, user_agent, received_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            account,
+            visit.page_id,
+            visit_id,
+            visit.url,
+            visit.referrer,
+            visit.title,
+            visit.sections,
+            visit.user_agent,
+            received_ms,
+        ])?;
+    if inserted == 1 {
+        return Ok(conn.last_insert_rowid());
+    }
+    conn.prepare_cached("SELECT id FROM pages WHERE account = ?1 AND page_id = ?2")?
+        .query_row(params![account, visit.page_id], |r| r.get::<_, i64>(0))
+}
