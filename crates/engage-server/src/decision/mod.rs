@@ -4,13 +4,25 @@
 //!   conditions, frequency cap), validated once and evaluated without allocating.
 //! - [`sde_path`]: the attribute paths conditions name, read from a visit's merged state.
 //! - [`snapshot`]: an account's engagements compiled for deciding, and `decide` (pure).
+//! - [`offer`]: what a decision answers (`Offer`, `Shown`) and `decision_answer`, the
+//!   route's JSON, prepared when the snapshot is built.
+//! - `url_matcher`: every URL rule of an account evaluated in one pass over a URL.
+//! - `candidates`: interning, the bit sets over an account's engagements and the
+//!   indexes that narrow a decision's candidates (they only narrow).
+//! - `memo`: the per-decision memo of interned rules, each evaluated at most once.
 //! - [`Decisions`] (here): the per-account snapshots, built from the store when first
 //!   needed and dropped whenever an admin write changes the account, so a decision never
 //!   reads campaigns from the database.
 
+mod candidates;
+mod memo;
+pub mod offer;
 pub mod sde_path;
 pub mod snapshot;
 pub mod targeting;
+#[cfg(test)]
+mod test_support;
+mod url_matcher;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +30,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use engage_store::{Store, StoreError};
 
-pub use snapshot::{decision_answer, AccountSnapshot, Content, Offer, PageView, Shown};
+pub use offer::{decision_answer, Content, Offer, Shown};
+pub use snapshot::{AccountSnapshot, PageView};
 pub use targeting::Targeting;
 
 /// The snapshots of the accounts that asked for a decision since their last change.
