@@ -570,6 +570,7 @@ impl Rejected {
 
 const LIMIT_RANGE: &[(&str, Text)] = &[("/errors/0/message", Text::Contains("1-100"))];
 
+#[rustfmt::skip]
 const REJECTED: &[Rejected] = &[
     // The range of start times.
     rejected("no start", "", || json!({}), &["/start"])
@@ -577,14 +578,17 @@ const REJECTED: &[Rejected] = &[
     rejected("no from", "", || json!({"start": {"to": T0}}), &["/start/from"]),
     rejected("no to", "", || json!({"start": {"from": T0}}), &["/start/to"]),
     rejected("no bounds", "", || json!({"start": {}}), &["/start/from", "/start/to"]),
-    rejected("from in words", "", || json!({"start": {"from": "yesterday", "to": T0}}), &["/start/from"]),
+    rejected("from in words", "",
+        || json!({"start": {"from": "yesterday", "to": T0}}), &["/start/from"]),
     rejected("start not an object", "", || json!({"start": T0}), &["/start"]),
     rejected("from after to", "", || json!({"start": {"from": T0 + 1, "to": T0}}), &["/start"])
         .pinning(&[("/errors/0/message", Text::Contains("is after"))]),
     // More than 31 days needs a visitor or an engagement id.
-    rejected("41 days", "", || json!({"start": {"from": T0 - 41 * DAY, "to": T0 + HOUR}}), &["/start"])
+    rejected("41 days", "",
+        || json!({"start": {"from": T0 - 41 * DAY, "to": T0 + HOUR}}), &["/start"])
         .pinning(&[("/errors/0/message", Text::Contains("at most 31"))]),
-    rejected("31 days and 1 ms", "", || json!({"start": {"from": T0 - 41 * DAY, "to": T0 - 10 * DAY + 1}}), &["/start"]),
+    rejected("31 days and 1 ms", "",
+        || json!({"start": {"from": T0 - 41 * DAY, "to": T0 - 10 * DAY + 1}}), &["/start"]),
     // The page size is 1-100.
     rejected("limit 0", "?limit=0", morning, &["?limit"]).pinning(LIMIT_RANGE),
     rejected("limit 101", "?limit=101", morning, &["?limit"]).pinning(LIMIT_RANGE),
@@ -604,47 +608,44 @@ const REJECTED: &[Rejected] = &[
     rejected("empty sort key", "?sort=start,,end", morning, &["?sort"]),
     rejected("sort key twice", "?sort=start,start:desc", morning, &["?sort"]),
     rejected("empty sort", "?sort=", morning, &["?sort"]),
-    rejected("unknown sort field and direction", "?sort=price,start:up", morning, &["?sort", "?sort"])
+    rejected("unknown sort field and direction", "?sort=price,start:up", morning,
+        &["?sort", "?sort"])
         .pinning(&[
-            ("/errors/0/message", Text::Is("unknown sort field `price`, expected `start`, `end`, `duration`, `visitor` or `engagementId`")),
-            ("/errors/1/message", Text::Is("unknown sort direction `up` in `start:up`, expected `asc` or `desc`")),
+            ("/errors/0/message", Text::Is(
+                "unknown sort field `price`, expected `start`, `end`, `duration`, `visitor` or \
+                 `engagementId`")),
+            ("/errors/1/message", Text::Is(
+                "unknown sort direction `up` in `start:up`, expected `asc` or `desc`")),
         ]),
     // Unknown names, each named.
-    rejected(
-        "unknown query parameter and body fields",
-        "?limt=10",
-        || morning_with(json!({"campaignId": [1], "keyword_search_area": {"types": ["ea.purchase"], "mode": "all"}})),
-        &["?limt", "/campaignId", "/keyword_search_area", "/keyword_search_area/mode"],
-    )
-    .pinning(&[
-        ("/errors/0/message", Text::Contains("unknown query parameter `limt`")),
-        ("/errors/1/message", Text::StartsWith("unknown field `campaignId`, expected `start`, `visitor`, `engagementId`, `campaignIds`")),
-        ("/errors/2/message", Text::Is("needs a `keyword` to search for")),
-        ("/errors/3/message", Text::StartsWith("unknown field `mode`")),
-    ]),
-    rejected("unknown SDE type", "", || morning_with(json!({"sdeSearch": {"customerinfo": "x"}})), &["/sdeSearch/customerinfo"]),
+    rejected("unknown query parameter and body fields", "?limt=10",
+        || morning_with(json!({
+            "campaignId": [1],
+            "keyword_search_area": {"types": ["ea.purchase"], "mode": "all"}
+        })),
+        &["?limt", "/campaignId", "/keyword_search_area", "/keyword_search_area/mode"])
+        .pinning(&[
+            ("/errors/0/message", Text::Contains("unknown query parameter `limt`")),
+            ("/errors/1/message", Text::StartsWith(
+                "unknown field `campaignId`, expected `start`, `visitor`, `engagementId`, \
+                 `campaignIds`")),
+            ("/errors/2/message", Text::Is("needs a `keyword` to search for")),
+            ("/errors/3/message", Text::StartsWith("unknown field `mode`")),
+        ]),
+    rejected("unknown SDE type", "",
+        || morning_with(json!({"sdeSearch": {"customerinfo": "x"}})), &["/sdeSearch/customerinfo"]),
 ];
 
 /// `(name, query, body)` of searches on the edges of what `REJECTED` refuses, each
 /// answered 200.
 type Accepted = (&'static str, &'static str, fn() -> Value);
 
+#[rustfmt::skip]
 const ACCEPTED: &[Accepted] = &[
-    (
-        "bounds as digit strings, which are epoch ms too",
-        "",
-        || json!({"start": {"from": T0.to_string(), "to": (T0 + HOUR).to_string()}}),
-    ),
-    (
-        "one instant, which is a range",
-        "",
-        || json!({"start": {"from": T0, "to": T0}}),
-    ),
-    (
-        "31 days exactly",
-        "",
-        || json!({"start": {"from": T0 - 41 * DAY, "to": T0 - 10 * DAY}}),
-    ),
+    ("bounds as digit strings, which are epoch ms too", "",
+        || json!({"start": {"from": T0.to_string(), "to": (T0 + HOUR).to_string()}})),
+    ("one instant, which is a range", "", || json!({"start": {"from": T0, "to": T0}})),
+    ("31 days exactly", "", || json!({"start": {"from": T0 - 41 * DAY, "to": T0 - 10 * DAY}})),
     ("limit 1", "?limit=1", morning),
     ("limit 100", "?limit=100", morning),
 ];
@@ -1281,93 +1282,44 @@ type Finds = (&'static str, fn() -> Value, &'static [&'static str]);
 const EVERY_MORNING_ID: &[&str] = &["c2", "c1", "b2", "b1", "a2", "a1"];
 
 /// Every filter alone, then together; see `shop` for who did what.
+#[rustfmt::skip]
 const FINDS: &[Finds] = &[
     // The range of start times, both ends included.
     ("the morning", || json!({}), EVERY_MORNING_ID),
-    (
-        "a2's start to b2's",
-        || json!({"start": {"from": T0 + 2 * MINUTE, "to": T0 + 4 * MINUTE}}),
-        &["b2", "b1", "a2"],
-    ),
-    (
-        "just inside a2's start to b2's",
-        || json!({"start": {"from": T0 + 2 * MINUTE + 1, "to": T0 + 4 * MINUTE - 1}}),
-        &["b1"],
-    ),
-    (
-        "40 days earlier",
-        || json!({"start": {"from": T0 - 41 * DAY, "to": T0 - 39 * DAY}}),
-        &["old"],
-    ),
+    ("a2's start to b2's",
+        || json!({"start": {"from": T0 + 2 * MINUTE, "to": T0 + 4 * MINUTE}}), &["b2", "b1", "a2"]),
+    ("just inside a2's start to b2's",
+        || json!({"start": {"from": T0 + 2 * MINUTE + 1, "to": T0 + 4 * MINUTE - 1}}), &["b1"]),
+    ("40 days earlier",
+        || json!({"start": {"from": T0 - 41 * DAY, "to": T0 - 39 * DAY}}), &["old"]),
     // Over 31 days with a visitor or an engagement id.
-    (
-        "41 days of a visitor",
+    ("41 days of a visitor",
         || json!({"start": {"from": T0 - 41 * DAY, "to": T0 + HOUR}, "visitor": "v-alice"}),
-        &["a2", "a1", "old"],
-    ),
-    (
-        "41 days of an engagement id",
+        &["a2", "a1", "old"]),
+    ("41 days of an engagement id",
         || json!({"start": {"from": T0 - 41 * DAY, "to": T0 + HOUR}, "engagementId": "old"}),
-        &["old"],
-    ),
+        &["old"]),
     // visitor
     ("a visitor", || json!({"visitor": "v-bob"}), &["b2", "b1"]),
     ("an unknown visitor", || json!({"visitor": "v-nobody"}), &[]),
     // engagementId, the interaction id
-    (
-        "an engagement id",
-        || json!({"engagementId": "b1"}),
-        &["b1"],
-    ),
-    (
-        "an unknown engagement id",
-        || json!({"engagementId": "zz"}),
-        &[],
-    ),
+    ("an engagement id", || json!({"engagementId": "b1"}), &["b1"]),
+    ("an unknown engagement id", || json!({"engagementId": "zz"}), &[]),
     // campaignIds
-    (
-        "a campaign",
-        || json!({"campaignIds": [101]}),
-        &["b2", "b1"],
-    ),
-    (
-        "two campaigns, one as a digit string",
-        || json!({"campaignIds": [101, "102"]}),
-        &["c1", "b2", "b1"],
-    ),
+    ("a campaign", || json!({"campaignIds": [101]}), &["b2", "b1"]),
+    ("two campaigns, one as a digit string",
+        || json!({"campaignIds": [101, "102"]}), &["c1", "b2", "b1"]),
     ("an unknown campaign", || json!({"campaignIds": [999]}), &[]),
-    (
-        "no campaigns, which filters nothing",
-        || json!({"campaignIds": []}),
-        EVERY_MORNING_ID,
-    ),
+    ("no campaigns, which filters nothing", || json!({"campaignIds": []}), EVERY_MORNING_ID),
     // engagementIds
-    (
-        "an engagement",
-        || json!({"engagementIds": [200]}),
-        &["c2", "a1"],
-    ),
-    (
-        "two engagements, one as a digit string",
-        || json!({"engagementIds": ["204", 201]}),
-        &["c1", "a2"],
-    ),
+    ("an engagement", || json!({"engagementIds": [200]}), &["c2", "a1"]),
+    ("two engagements, one as a digit string",
+        || json!({"engagementIds": ["204", 201]}), &["c1", "a2"]),
     // engagementTypes
-    (
-        "an engagement type",
-        || json!({"engagementTypes": [3]}),
-        &["c2", "a1"],
-    ),
-    (
-        "two engagement types, one as a digit string",
-        || json!({"engagementTypes": [0, "6"]}),
-        &["c1", "b2"],
-    ),
-    (
-        "an engagement type no one saw",
-        || json!({"engagementTypes": [2]}),
-        &[],
-    ),
+    ("an engagement type", || json!({"engagementTypes": [3]}), &["c2", "a1"]),
+    ("two engagement types, one as a digit string",
+        || json!({"engagementTypes": [0, "6"]}), &["c1", "b2"]),
+    ("an engagement type no one saw", || json!({"engagementTypes": [2]}), &[]),
     // outcomes
     ("clicked", || json!({"outcomes": ["clicked"]}), &["a1"]),
     ("declined", || json!({"outcomes": ["declined"]}), &["a2"]),
@@ -1375,111 +1327,74 @@ const FINDS: &[Finds] = &[
     ("displayed", || json!({"outcomes": ["displayed"]}), &["b2"]),
     ("started", || json!({"outcomes": ["started"]}), &["c1"]),
     ("removed", || json!({"outcomes": ["removed"]}), &["c2"]),
-    (
-        "two outcomes",
-        || json!({"outcomes": ["timed_out", "removed"]}),
-        &["c2", "b1"],
-    ),
+    ("two outcomes", || json!({"outcomes": ["timed_out", "removed"]}), &["c2", "b1"]),
     // A keyword, in every SDE type or in those of keyword_search_area.
-    (
-        "an order id in purchases",
+    ("an order id in purchases",
         || json!({"keyword": "DRV1534XC", "keyword_search_area": {"types": ["ea.purchase"]}}),
-        &["a2", "a1"],
-    ),
-    (
-        "an order id in carts",
+        &["a2", "a1"]),
+    ("an order id in carts",
         || json!({"keyword": "DRV1534XC", "keyword_search_area": {"types": ["ea.cartStatus"]}}),
-        &[],
-    ),
-    (
-        "an order id in customers and searches",
-        || json!({"keyword": "DRV1534XC", "keyword_search_area": {"types": ["ea.customerInfo", "ea.searchContent"]}}),
-        &[],
-    ),
-    (
-        "an order id in carts and purchases",
-        || json!({"keyword": "DRV1534XC", "keyword_search_area": {"types": ["ea.cartStatus", "ea.purchase"]}}),
-        &["a2", "a1"],
-    ),
-    (
-        "an order id without an area: every type",
-        || json!({"keyword": "DRV1534XC"}),
-        &["a2", "a1"],
-    ),
-    (
-        "a SKU in carts",
+        &[]),
+    ("an order id in customers and searches",
+        || json!({
+            "keyword": "DRV1534XC",
+            "keyword_search_area": {"types": ["ea.customerInfo", "ea.searchContent"]}
+        }),
+        &[]),
+    ("an order id in carts and purchases",
+        || json!({
+            "keyword": "DRV1534XC",
+            "keyword_search_area": {"types": ["ea.cartStatus", "ea.purchase"]}
+        }),
+        &["a2", "a1"]),
+    ("an order id without an area: every type", || json!({"keyword": "DRV1534XC"}), &["a2", "a1"]),
+    ("a SKU in carts",
         || json!({"keyword": "SKU-RED-42", "keyword_search_area": {"types": ["ea.cartStatus"]}}),
-        &["b2", "b1"],
-    ),
-    (
-        "search words in searches",
+        &["b2", "b1"]),
+    ("search words in searches",
         || json!({"keyword": "red shoes", "keyword_search_area": {"types": ["ea.searchContent"]}}),
-        &["c2", "c1"],
-    ),
+        &["c2", "c1"]),
     // sdeSearch: each type's search must match.
-    (
-        "a customer id",
-        || json!({"sdeSearch": {"customerInfo": "138766AC"}}),
-        &["a2", "a1"],
-    ),
-    (
-        "an email",
-        || json!({"sdeSearch": {"personalInfo": "alice@example.com"}}),
-        &["a2", "a1"],
-    ),
-    (
-        "another email",
-        || json!({"sdeSearch": {"personalInfo": "bob@example.com"}}),
-        &["b2", "b1"],
-    ),
-    (
-        "an email as a customer info, which it is not",
-        || json!({"sdeSearch": {"customerInfo": "bob@example.com"}}),
-        &[],
-    ),
-    (
-        "a customer id and another's email",
+    ("a customer id", || json!({"sdeSearch": {"customerInfo": "138766AC"}}), &["a2", "a1"]),
+    ("an email", || json!({"sdeSearch": {"personalInfo": "alice@example.com"}}), &["a2", "a1"]),
+    ("another email", || json!({"sdeSearch": {"personalInfo": "bob@example.com"}}), &["b2", "b1"]),
+    ("an email as a customer info, which it is not",
+        || json!({"sdeSearch": {"customerInfo": "bob@example.com"}}), &[]),
+    ("a customer id and another's email",
         || json!({"sdeSearch": {"customerInfo": "138766AC", "personalInfo": "bob@example.com"}}),
-        &[],
-    ),
+        &[]),
     // Filters combine with and, the values of one filter with or.
-    (
-        "campaign, type, outcomes",
+    ("campaign, type, outcomes",
         || json!({"campaignIds": [100], "engagementTypes": [3], "outcomes": ["clicked", "removed"]}),
-        &["c2", "a1"],
-    ),
-    (
-        "campaign, type, outcomes, visitor",
-        || json!({"campaignIds": [100], "engagementTypes": [3], "outcomes": ["clicked", "removed"], "visitor": "v-carol"}),
-        &["c2"],
-    ),
-    (
-        "campaign, type, outcomes, keyword",
-        || json!({"campaignIds": [100], "engagementTypes": [3], "outcomes": ["clicked", "removed"], "keyword": "DRV1534XC"}),
-        &["a1"],
-    ),
-    (
-        "every filter",
-        || {
-            json!({
-                "visitor": "v-bob", "engagementId": "b1", "campaignIds": [101], "engagementIds": [202],
-                "engagementTypes": [5], "outcomes": ["timed_out"], "keyword": "SKU-RED-42",
-                "keyword_search_area": {"types": ["ea.cartStatus"]}, "sdeSearch": {"personalInfo": "bob@example.com"}
-            })
-        },
-        &["b1"],
-    ),
-    (
-        "every filter, one of them off",
-        || {
-            json!({
-                "visitor": "v-bob", "engagementId": "b1", "campaignIds": [101], "engagementIds": [202],
-                "engagementTypes": [6], "outcomes": ["timed_out"], "keyword": "SKU-RED-42",
-                "keyword_search_area": {"types": ["ea.cartStatus"]}, "sdeSearch": {"personalInfo": "bob@example.com"}
-            })
-        },
-        &[],
-    ),
+        &["c2", "a1"]),
+    ("campaign, type, outcomes, visitor",
+        || json!({
+            "campaignIds": [100], "engagementTypes": [3], "outcomes": ["clicked", "removed"],
+            "visitor": "v-carol"
+        }),
+        &["c2"]),
+    ("campaign, type, outcomes, keyword",
+        || json!({
+            "campaignIds": [100], "engagementTypes": [3], "outcomes": ["clicked", "removed"],
+            "keyword": "DRV1534XC"
+        }),
+        &["a1"]),
+    ("every filter",
+        || json!({
+            "visitor": "v-bob", "engagementId": "b1", "campaignIds": [101], "engagementIds": [202],
+            "engagementTypes": [5], "outcomes": ["timed_out"], "keyword": "SKU-RED-42",
+            "keyword_search_area": {"types": ["ea.cartStatus"]},
+            "sdeSearch": {"personalInfo": "bob@example.com"}
+        }),
+        &["b1"]),
+    ("every filter, one of them off",
+        || json!({
+            "visitor": "v-bob", "engagementId": "b1", "campaignIds": [101], "engagementIds": [202],
+            "engagementTypes": [6], "outcomes": ["timed_out"], "keyword": "SKU-RED-42",
+            "keyword_search_area": {"types": ["ea.cartStatus"]},
+            "sdeSearch": {"personalInfo": "bob@example.com"}
+        }),
+        &[]),
 ];
 
 /// What is wrong with a search's `(status, answer)` for one expected to find `ids`, in
@@ -1517,6 +1432,7 @@ async fn search_filters_find_exactly_their_interactions() {
 // ---------------------------------------------------------------- sort and pages
 
 /// Each `?sort=` and the morning's interactions in the order it gives.
+#[rustfmt::skip]
 const SORTS: &[(&str, &[&str])] = &[
     // By start, newest first unless told otherwise.
     ("", EVERY_MORNING_ID),
@@ -1529,19 +1445,10 @@ const SORTS: &[(&str, &[&str])] = &[
     ("?sort=duration:desc", &["a1", "a2", "b2", "c2", "b1", "c1"]),
     ("?sort=duration:asc", &["c1", "b1", "c2", "b2", "a2", "a1"]),
     ("?sort=engagementId", &["a1", "a2", "b1", "b2", "c1", "c2"]),
-    (
-        "?sort=engagementId:desc",
-        &["c2", "c1", "b2", "b1", "a2", "a1"],
-    ),
+    ("?sort=engagementId:desc", &["c2", "c1", "b2", "b1", "a2", "a1"]),
     // Later keys order what the earlier ones leave tied.
-    (
-        "?sort=visitor:desc,start:asc",
-        &["c1", "c2", "b1", "b2", "a1", "a2"],
-    ),
-    (
-        "?sort=visitor,duration:desc",
-        &["a1", "a2", "b2", "b1", "c2", "c1"],
-    ),
+    ("?sort=visitor:desc,start:asc", &["c1", "c2", "b1", "b2", "a1", "a2"]),
+    ("?sort=visitor,duration:desc", &["a1", "a2", "b2", "b1", "c2", "c1"]),
 ];
 
 #[tokio::test]
