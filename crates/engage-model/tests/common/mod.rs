@@ -187,3 +187,97 @@ pub fn stringify_scalars(value: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+// ---- tables of cases ----
+
+/// How an error message must read.
+#[derive(Clone, Copy, Debug)]
+pub enum Text {
+    Is(&'static str),
+    StartsWith(&'static str),
+    EndsWith(&'static str),
+    Contains(&'static str),
+}
+
+impl Text {
+    pub fn matches(self, text: &str) -> bool {
+        match self {
+            Text::Is(expected) => text == expected,
+            Text::StartsWith(start) => text.starts_with(start),
+            Text::EndsWith(end) => text.ends_with(end),
+            Text::Contains(part) => text.contains(part),
+        }
+    }
+}
+
+/// A case of a table of rejections: `input` is rejected with errors at exactly
+/// `pointers`, in order, and `messages` pins the first message at some of them. What
+/// `input` is (a whole document, changes to one) is the table's to say.
+pub struct Rejected {
+    pub name: &'static str,
+    pub input: fn() -> Value,
+    pub pointers: &'static [&'static str],
+    pub messages: &'static [(&'static str, Text)],
+}
+
+pub const fn rejected(
+    name: &'static str,
+    input: fn() -> Value,
+    pointers: &'static [&'static str],
+) -> Rejected {
+    Rejected {
+        name,
+        input,
+        pointers,
+        messages: &[],
+    }
+}
+
+impl Rejected {
+    pub const fn pinning(self, messages: &'static [(&'static str, Text)]) -> Self {
+        Rejected { messages, ..self }
+    }
+
+    /// Parses `document` as this case's input (built from `self.input`), and adds to
+    /// `failures` what is not as the case says, each line naming the case.
+    pub fn check(&self, document: &Value, failures: &mut Vec<String>) {
+        let bytes = serde_json::to_vec(document).unwrap();
+        let invalid = match Document::parse(&bytes) {
+            Ok(doc) => {
+                let out = serde_json::to_value(&doc).unwrap();
+                failures.push(format!("{}: accepted as {out}", self.name));
+                return;
+            }
+            Err(invalid) => invalid,
+        };
+        if pointers(&invalid) != self.pointers {
+            failures.push(format!(
+                "{}: errors at {:?}, expected {:?}",
+                self.name,
+                pointers(&invalid),
+                self.pointers
+            ));
+        }
+        for (pointer, text) in self.messages {
+            let found = invalid.errors.iter().find(|e| e.path == *pointer);
+            if !found.is_some_and(|e| text.matches(&e.message)) {
+                failures.push(format!(
+                    "{}: message at {pointer} is {:?}, expected {text:?}",
+                    self.name,
+                    found.map(|e| &e.message)
+                ));
+            }
+        }
+    }
+}
+
+/// Panics naming every failed case of a table of `total`, when any failed.
+#[track_caller]
+pub fn assert_no_failures(total: usize, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
