@@ -11,6 +11,7 @@
 //!   key, or the tag's origin).
 //! - [`accounts`]: the account cache and API keys. [`metrics`]: `/metrics`.
 //! - [`decision`]: targeting, the per-account engagement snapshots and the decision.
+//! - [`public_url`]: the host the Domain API tells clients to call (`--public-url`).
 
 pub mod accounts;
 pub mod body;
@@ -18,6 +19,7 @@ pub mod decision;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod public_url;
 pub mod request;
 mod routes;
 pub mod user_agent;
@@ -35,6 +37,7 @@ use hyper_util::service::TowerToHyperService;
 
 pub use body::Limits;
 pub use error::ApiError;
+pub use public_url::PublicHost;
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -48,6 +51,9 @@ pub struct AppState {
     /// none is answered 429 rather than queued, so a burst of slow searches cannot take
     /// the blocking threads and the database's time that ingestion and decisions need.
     pub history_searches: Arc<tokio::sync::Semaphore>,
+    /// The host the Domain API answers; `None` until set, and then [`serve`] takes the
+    /// address it listens on.
+    pub public_host: Option<PublicHost>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -62,7 +68,14 @@ impl AppState {
             accounts: Arc::default(),
             decisions: Arc::default(),
             history_searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
+            public_host: None,
         }
+    }
+
+    /// Clients are told to call `host` (the Domain API's `baseURI`).
+    pub fn with_public_host(mut self, host: PublicHost) -> Self {
+        self.public_host = Some(host);
+        self
     }
 }
 
@@ -109,6 +122,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StoreError> {
+    let mut state = state;
+    if state.public_host.is_none() {
+        // No public URL was given: clients reach the server where it listens.
+        if let Ok(address) = listener.local_addr() {
+            state.public_host = Some(PublicHost::from_listen(address));
+        }
+    }
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());

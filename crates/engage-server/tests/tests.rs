@@ -18,6 +18,7 @@ mod collect;
 mod collect_body_properties;
 mod decision;
 mod decision_load;
+mod discovery;
 mod history;
 mod monitoring;
 mod origins;

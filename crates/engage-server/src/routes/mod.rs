@@ -5,6 +5,7 @@ mod admin;
 mod assets;
 mod collect;
 mod decision;
+mod discovery;
 mod history;
 mod monitoring;
 mod ops;
@@ -27,6 +28,14 @@ pub fn router(state: AppState) -> Router {
         .route("/demo", get(assets::demo_redirect))
         .route("/demo/", get(assets::demo_index))
         .route("/demo/{file}", get(assets::demo_file))
+        .route(
+            "/api/account/{account_id}/service/baseURI.json",
+            get(discovery::all_services),
+        )
+        .route(
+            "/api/account/{account_id}/service/{service}/baseURI.json",
+            get(discovery::service),
+        )
         .route(
             "/api/account/{account_id}/events",
             post(collect::collect).options(collect::preflight),
@@ -116,6 +125,8 @@ fn route_label(pattern: &str) -> &'static str {
         "/metrics" => "metrics",
         "/tag/tag.js" => "tag_js",
         "/demo" | "/demo/" | "/demo/{file}" => "demo",
+        "/api/account/{account_id}/service/baseURI.json"
+        | "/api/account/{account_id}/service/{service}/baseURI.json" => "domain",
         "/api/account/{account_id}/events" => "collect",
         "/api/account/{account_id}/app/{app_id}/engagement" => "monitoring_engagement",
         "/api/account/{account_id}/app/{app_id}/report" => "monitoring_report",
