@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use engage_server::{AppState, Limits};
+use engage_server::{AppState, Limits, PublicHost};
 
 use crate::storage::StorageArgs;
 
@@ -12,6 +12,13 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "ENGAGE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// The URL clients reach this server at, when it is not the listen address (behind
+    /// a proxy, a load balancer or a DNS name): an http(s) URL of a host, such as
+    /// `https://engage.example`. LivePerson clients look their API host up first, and
+    /// the Domain API (`/api/account/{id}/service/{name}/baseURI.json`) answers its
+    /// host[:port]. Default: the listen address.
+    #[arg(long, env = "ENGAGE_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<PublicHost>,
     #[command(flatten)]
     storage: StorageArgs,
     /// Log format: `text` for people, `json` for log collectors.
@@ -72,9 +79,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             });
         }
-        engage_server::serve(AppState::new(store, limits), listener, shutdown_signal()).await?;
+        let mut state = AppState::new(store, limits);
+        if let Some(host) = args.public_url {
+            state = state.with_public_host(host);
+        }
+        engage_server::serve(state, listener, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// `--public-url`, checked before anything starts.
+fn parse_public_url(url: &str) -> Result<PublicHost, String> {
+    PublicHost::from_url(url)
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -13,4 +13,5 @@ mod account_export;
 mod bench_history;
 mod crash;
 mod demo;
+mod discovery;
 mod validate;

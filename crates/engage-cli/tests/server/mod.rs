@@ -36,6 +36,11 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data: &Path) -> ServerProcess {
+        ServerProcess::start_with(data, &[])
+    }
+
+    /// `engage serve` with more arguments after `--listen` and `--data`.
+    pub fn start_with(data: &Path, args: &[&str]) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -44,6 +49,7 @@ impl ServerProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_engage"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
             .arg(data)
+            .args(args)
             .env("ENGAGE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
