@@ -612,10 +612,10 @@ const REJECTED: &[Rejected] = &[
         &["?sort", "?sort"])
         .pinning(&[
             ("/errors/0/message", Text::Is(
-                "unknown sort field `price`, expected `start`, `end`, `duration`, `visitor` or \
-                 `engagementId`")),
+                "unknown sort field `price`, expected `start`, `end`, `duration`, `visitor`, \
+                 `engagementId`, `interactive`, `agentId` or `skillId`")),
             ("/errors/1/message", Text::Is(
-                "unknown sort direction `up` in `start:up`, expected `asc` or `desc`")),
+                "unknown sort direction `up` in `start:up`, expected `asc`, `desc` or `des`")),
         ]),
     // Unknown names, each named.
     rejected("unknown query parameter and body fields", "?limt=10",
@@ -623,17 +623,66 @@ const REJECTED: &[Rejected] = &[
             "campaignId": [1],
             "keyword_search_area": {"types": ["ea.purchase"], "mode": "all"}
         })),
-        &["?limt", "/campaignId", "/keyword_search_area", "/keyword_search_area/mode"])
+        &["?limt", "/campaignId", "/keyword_search_area/mode"])
         .pinning(&[
             ("/errors/0/message", Text::Contains("unknown query parameter `limt`")),
             ("/errors/1/message", Text::StartsWith(
                 "unknown field `campaignId`, expected `start`, `visitor`, `engagementId`, \
                  `campaignIds`")),
-            ("/errors/2/message", Text::Is("needs a `keyword` to search for")),
-            ("/errors/3/message", Text::StartsWith("unknown field `mode`")),
+            ("/errors/2/message", Text::StartsWith("unknown field `mode`")),
         ]),
     rejected("unknown SDE type", "",
         || morning_with(json!({"sdeSearch": {"customerinfo": "x"}})), &["/sdeSearch/customerinfo"]),
+    // LivePerson's members: accepted, each read as strictly as Engage's own.
+    rejected("interactive in words", "",
+        || morning_with(json!({"interactive": "yes"})), &["/interactive"])
+        .pinning(&[("/errors/0/message", Text::Is("expected true or false, found a string"))]),
+    rejected("ended as a number", "", || morning_with(json!({"ended": 1})), &["/ended"]),
+    rejected("duration without to", "",
+        || morning_with(json!({"duration": {"from": 0}})), &["/duration/to"]),
+    rejected("duration without from", "",
+        || morning_with(json!({"duration": {"to": 180}})), &["/duration/from"]),
+    rejected("duration from after to", "",
+        || morning_with(json!({"duration": {"from": 10, "to": 5}})), &["/duration"]),
+    rejected("negative duration", "",
+        || morning_with(json!({"duration": {"from": -1, "to": 5}})), &["/duration/from"]),
+    rejected("fractional duration", "",
+        || morning_with(json!({"duration": {"from": 0, "to": 1.5}})), &["/duration/to"]),
+    rejected("duration as a number", "", || morning_with(json!({"duration": 180})), &["/duration"]),
+    rejected("duration in other units", "",
+        || morning_with(json!({"duration": {"from": 0, "to": 1, "unit": "ms"}})),
+        &["/duration/unit"]),
+    rejected("skill ids not an array", "", || morning_with(json!({"skillIds": "14"})), &["/skillIds"]),
+    rejected("an agent id in words", "",
+        || morning_with(json!({"agentIds": [109, "greg"]})), &["/agentIds/1"]),
+    rejected("a fractional agent group id", "",
+        || morning_with(json!({"agentGroupIds": [1.5]})), &["/agentGroupIds/0"]),
+    rejected("too many skill ids", "",
+        || morning_with(json!({"skillIds": (0..=100).collect::<Vec<u32>>()})), &["/skillIds"]),
+    rejected("an alerted MCS of 2", "",
+        || morning_with(json!({"alertedMcsValues": ["1", "2"]})), &["/alertedMcsValues/1"]),
+    rejected("chatMCS with no bound", "", || morning_with(json!({"chatMCS": {}})), &["/chatMCS"]),
+    rejected("chatMCS over 100", "",
+        || morning_with(json!({"chatMCS": {"from": 30, "to": 101}})), &["/chatMCS/to"]),
+    rejected("an mcs of 5", "", || morning_with(json!({"mcs": 5})), &["/mcs"]),
+    rejected("channel 3", "", || morning_with(json!({"channel": 3})), &["/channel"]),
+    rejected("channel in words", "", || morning_with(json!({"channel": "WEB"})), &["/channel"]),
+    rejected("co-browse flag in words", "",
+        || morning_with(json!({"hasInteractiveCoBrowse": "true"})), &["/hasInteractiveCoBrowse"]),
+    rejected("co-browse duration without to", "",
+        || morning_with(json!({"coBrowseDuration": {"from": 1}})), &["/coBrowseDuration/to"]),
+    rejected("a line content type of TEXT", "",
+        || morning_with(json!({"lineContentTypes": ["TEXT"]})), &["/lineContentTypes/0"]),
+    rejected("prediction labels not an array", "",
+        || morning_with(json!({"predictionLabel": "billing"})), &["/predictionLabel"]),
+    rejected("an empty prediction label", "",
+        || morning_with(json!({"predictionLabel": [""]})), &["/predictionLabel/0"]),
+    rejected("an unknown search area", "",
+        || morning_with(json!({"keyword": "x", "keyword_search_area": {"types": ["chatLines"]}})),
+        &["/keyword_search_area/types/0"]),
+    rejected("a sort direction spelled out", "?sort=start:descending", morning, &["?sort"]),
+    rejected("a sort field LivePerson does not list", "?sort=agentName", morning, &["?sort"]),
+    rejected("agentId named twice", "?sort=agentId,agentId:desc", morning, &["?sort"]),
 ];
 
 /// `(name, query, body)` of searches on the edges of what `REJECTED` refuses, each
@@ -648,6 +697,20 @@ const ACCEPTED: &[Accepted] = &[
     ("31 days exactly", "", || json!({"start": {"from": T0 - 41 * DAY, "to": T0 - 10 * DAY}})),
     ("limit 1", "?limit=1", morning),
     ("limit 100", "?limit=100", morning),
+    // LivePerson's spellings.
+    ("the sort direction `des`", "?sort=start:des", morning),
+    ("sort by agent and skill", "?sort=agentId:asc,skillId:desc", morning),
+    ("a source", "?source=LP_AgentUI_History", morning),
+    ("a search area without a keyword", "",
+        || morning_with(json!({"keyword_search_area": {"types": ["chatLine", "ea.purchase"]}}))),
+    ("durations and scores as digit strings", "",
+        || morning_with(json!({"duration": {"from": "0", "to": "180"}, "chatMCS": {"from": "30"}}))),
+    ("the widest ranges", "",
+        || morning_with(json!({"duration": {"from": 0, "to": 253_402_300_799_u64},
+                               "chatMCS": {"from": 0, "to": 100},
+                               "coBrowseDuration": {"from": 0, "to": 253_402_300_799_u64}}))),
+    ("alerted MCS and channel as numbers", "",
+        || morning_with(json!({"alertedMcsValues": [-1, 0, 1], "channel": -1, "mcs": -1}))),
 ];
 
 /// What is wrong with `answer` for a 400 `invalid_request` with errors at exactly
@@ -1395,7 +1458,218 @@ const FINDS: &[Finds] = &[
             "sdeSearch": {"personalInfo": "bob@example.com"}
         }),
         &[]),
+    // interactive: the visitor clicked (an OFFER_CLICK).
+    ("interactive", || json!({"interactive": true}), &["a1"]),
+    ("not interactive", || json!({"interactive": false}), &["c2", "c1", "b2", "b1", "a2"]),
+    // ended: declined, timed out or removed.
+    ("ended", || json!({"ended": true}), &["c2", "b1", "a2"]),
+    ("not ended", || json!({"ended": false}), &["c1", "b2", "a1"]),
+    ("interactive and ended", || json!({"interactive": true, "ended": true}), &[]),
+    ("not interactive and ended, a campaign",
+        || json!({"interactive": false, "ended": true, "campaignIds": [100]}), &["c2", "a2"]),
+    // duration, in whole seconds, both ends included.
+    ("up to 2 s", || json!({"duration": {"from": 0, "to": 2}}), &["c2", "c1", "b1"]),
+    ("4 s", || json!({"duration": {"from": 4, "to": 4}}), &["b2"]),
+    ("5 s to 150 s, as digit strings",
+        || json!({"duration": {"from": "5", "to": "150"}}), &["a2", "a1"]),
+    ("over 150 s", || json!({"duration": {"from": 151, "to": 100_000}}), &[]),
+    // A keyword in areas Engage has no text of finds nothing; with an attribute type
+    // beside them it searches that type.
+    ("an order id in chat lines",
+        || json!({"keyword": "DRV1534XC", "keyword_search_area": {"types": ["chatLine"]}}), &[]),
+    ("an order id in chat lines, surveys, visitor info and scores",
+        || json!({"keyword": "DRV1534XC", "keyword_search_area": {"types":
+            ["chatLine", "surveyAnswer", "surveyQuestion", "visitorInfo", "mcs"]}}), &[]),
+    ("an order id in chat lines and purchases",
+        || json!({"keyword": "DRV1534XC",
+                  "keyword_search_area": {"types": ["chatLine", "ea.purchase"]}}),
+        &["a2", "a1"]),
+    ("a search area without a keyword, which filters nothing",
+        || json!({"keyword_search_area": {"types": ["ea.purchase"]}}), EVERY_MORNING_ID),
+    // What Engage does not record: an empty value filters nothing, any other matches no
+    // interaction.
+    ("no skills", || json!({"skillIds": []}), EVERY_MORNING_ID),
+    ("skills", || json!({"skillIds": ["14", 17]}), &[]),
+    ("no agents", || json!({"agentIds": []}), EVERY_MORNING_ID),
+    ("agents", || json!({"agentIds": ["109"]}), &[]),
+    ("no agent groups", || json!({"agentGroupIds": []}), EVERY_MORNING_ID),
+    ("agent groups", || json!({"agentGroupIds": [7]}), &[]),
+    ("no alerted MCS", || json!({"alertedMcsValues": []}), EVERY_MORNING_ID),
+    ("alerted MCS", || json!({"alertedMcsValues": ["1"]}), &[]),
+    ("chat MCS", || json!({"chatMCS": {"from": 0, "to": 100}}), &[]),
+    ("MCS", || json!({"mcs": 0}), &[]),
+    ("no interactive co-browse", || json!({"hasInteractiveCoBrowse": false}), EVERY_MORNING_ID),
+    ("an interactive co-browse", || json!({"hasInteractiveCoBrowse": true}), &[]),
+    ("a co-browse duration", || json!({"coBrowseDuration": {"from": 0, "to": 60}}), &[]),
+    ("no line content types", || json!({"lineContentTypes": []}), EVERY_MORNING_ID),
+    ("rich content lines", || json!({"lineContentTypes": ["RICH_CONTENT"]}), &[]),
+    ("no prediction labels", || json!({"predictionLabel": []}), EVERY_MORNING_ID),
+    ("a prediction label", || json!({"predictionLabel": ["\"add service\""]}), &[]),
+    ("the web channel, which every interaction is", || json!({"channel": 1}), EVERY_MORNING_ID),
+    ("the voice channel", || json!({"channel": 2}), &[]),
+    ("an unknown channel", || json!({"channel": -1}), &[]),
 ];
+
+/// The six request bodies of LivePerson's "Retrieve Engagement List by Criteria"
+/// (developer-center, pages/documents/HistoricalData/EngagementHistoryAPI/methods/
+/// retrieve-engagement-list-by-criteria.md, "Request Example 1" to "Request example 6"),
+/// as printed there, whitespace included.
+const DOCUMENTED_REQUESTS: [(&str, &str); 6] = [
+    (
+        "Request Example 1: simple chat search by time range",
+        r#"    {
+      "interactive": true,
+      "ended": true,
+      "start": {
+        "from": 1433140200000,
+        "to": 1435645800000
+      }
+    }"#,
+    ),
+    (
+        "Request Example 2: chat search by time range and keyword",
+        "    {
+            \"interactive\":true,
+            \"ended\":true,
+            \"start\":{
+                 \"from\":1433140200000,\"to\":1435645800000
+             },
+       \t   \"keyword\": \"ipad\",
+       \"keyword_search_area\": {
+           \"types\": [
+               \"chatLine\",
+               \"surveyAnswer\",
+               \"surveyQuestion\",
+               \"ea.purchase\",
+               \"ea.viewedProduct\",
+               \"ea.cartStatus\",
+               \"ea.serviceActivity\",
+               \"ea.visitorError\",
+               \"ea.lead\",
+               \"ea.customerInfo\",
+               \"ea.marketingCampaignInfo\",
+               \"ea.personalInfo\"
+           ]
+       }
+    }",
+    ),
+    (
+        "Request example 3: skills, agents, duration, keyword in chat lines",
+        r#"    {
+       "interactive": true,
+       "ended": true,
+       "start": {
+           "from": 1437054059354,
+           "to": 1437661693023
+       },
+       "skillIds": [
+           "14",
+           "17",
+           "18"
+       ],
+       "agentIds": [
+           "109",
+           "169"
+       ],
+       "duration": {
+           "from": 0,
+           "to": 180
+       },
+       "keyword": "ipad",
+    "keyword_search_area": {"types": ["chatLine" ] }
+    }"#,
+    ),
+    (
+        "Request example 4: chat search by time range and MCS",
+        r#"     {
+        "interactive": true,
+        "ended": true,
+        "start": {
+            "from": 1437054059354,
+            "to": 1437661693023
+        },
+        "keyword_search_area": {"types": ["mcs"]},"mcs": 1
+    }"#,
+    ),
+    (
+        "Request example 5: chat search by time range and chatMCS",
+        r#"     {
+        "interactive": true,
+        "ended": true,
+        "start": {
+            "from": 1437054059354,
+            "to": 1437661693023
+        },
+        "chatMCS": {"from":"30", "to": "60"}
+    }"#,
+    ),
+    (
+        "Request example 6: chat search by time range and alertedMCS",
+        r#"    {
+      "start": {
+        "from": "1485330205108",
+        "to": "1485942798000"
+      },
+      "alertedMcsValues": [
+        "1"
+      ]
+    }"#,
+    ),
+];
+
+#[tokio::test]
+async fn every_documented_request_example_is_answered() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    let mut failures = Vec::new();
+    // With the page's own sort spelling and a source named as the page asks.
+    for query in ["", "?sort=start:des&source=LP_AgentUI_History"] {
+        for (name, body) in DOCUMENTED_REQUESTS {
+            let response = server
+                .client
+                .post(search_url(&server, query))
+                .bearer_auth(&server.api_key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            // Their dates are in 2015 and 2017: nothing of the shop's is that old.
+            if status != 200 || answer["_metadata"]["count"] != 0 {
+                failures.push(format!("{name} {query}: status {status}: {answer}"));
+            }
+        }
+    }
+    assert_no_failures(2 * DOCUMENTED_REQUESTS.len(), &failures);
+
+    // The same bodies moved to the shop's morning find what their filters say.
+    let moved = |i: usize| {
+        let mut body: Value = serde_json::from_str(DOCUMENTED_REQUESTS[i].1).unwrap();
+        body["start"] = morning()["start"].clone();
+        body
+    };
+    // 1: interactive and ended; a1 was clicked but never left the page.
+    assert_eq!(ids(&server, "", &moved(0)).await, Vec::<String>::new());
+    let mut clicked = moved(0);
+    clicked["ended"] = json!(false);
+    assert_eq!(ids(&server, "", &clicked).await, ["a1"]);
+    // 2: "ipad" is in no attribute.
+    let mut order = moved(1);
+    order["interactive"] = json!(false);
+    assert_eq!(ids(&server, "", &order).await, Vec::<String>::new());
+    order["keyword"] = json!("DRV1534XC");
+    assert_eq!(ids(&server, "", &order).await, ["a2"]);
+    // 3 to 6 ask for skills, agents, chat lines and scores, which Engage does not record.
+    for (i, (name, _)) in DOCUMENTED_REQUESTS.iter().enumerate().skip(2) {
+        assert_eq!(
+            ids(&server, "", &moved(i)).await,
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
+}
 
 /// What is wrong with a search's `(status, answer)` for one expected to find `ids`, in
 /// that order; `None` when nothing is.
@@ -1449,6 +1723,14 @@ const SORTS: &[(&str, &[&str])] = &[
     // Later keys order what the earlier ones leave tied.
     ("?sort=visitor:desc,start:asc", &["c1", "c2", "b1", "b2", "a1", "a2"]),
     ("?sort=visitor,duration:desc", &["a1", "a2", "b2", "b1", "c2", "c1"]),
+    // LivePerson's `des`, and its fields.
+    ("?sort=start:des", EVERY_MORNING_ID),
+    ("?sort=duration:des,start", &["a1", "a2", "b2", "c2", "b1", "c1"]),
+    ("?sort=interactive:desc,start:desc", &["a1", "c2", "c1", "b2", "b1", "a2"]),
+    ("?sort=interactive,start:asc", &["a2", "b1", "b2", "c1", "c2", "a1"]),
+    // No interaction has an agent or a skill: they order nothing, the other keys do.
+    ("?sort=agentId", EVERY_MORNING_ID),
+    ("?sort=skillId:desc,start:asc,agentId", &["a1", "a2", "b1", "b2", "c1", "c2"]),
 ];
 
 #[tokio::test]

@@ -85,15 +85,18 @@ pub enum SortField {
     Visitor,
     /// The interaction id (the engagement context id).
     EngagementId,
+    /// Whether the visitor clicked: interactions without a click sort first ascending.
+    Interactive,
 }
 
 impl SortField {
-    pub const ALL: [SortField; 5] = [
+    pub const ALL: [SortField; 6] = [
         SortField::Start,
         SortField::End,
         SortField::Duration,
         SortField::Visitor,
         SortField::EngagementId,
+        SortField::Interactive,
     ];
 
     /// The name the API's `sort` parameter uses.
@@ -104,6 +107,7 @@ impl SortField {
             SortField::Duration => "duration",
             SortField::Visitor => "visitor",
             SortField::EngagementId => "engagementId",
+            SortField::Interactive => "interactive",
         }
     }
 
@@ -145,6 +149,19 @@ pub struct InteractionFilters {
     pub keyword: Option<TextSearch>,
     /// `sdeSearch`: one search per attribute type, each must match.
     pub sde_search: Vec<TextSearch>,
+    /// `Some(true)`: interactions the visitor clicked (accepted), that is with an
+    /// `OFFER_CLICK`; `Some(false)`: those without one.
+    pub interactive: Option<bool>,
+    /// `Some(true)`: interactions that ended, that is with an `OFFER_DECLINED`,
+    /// `OFFER_TIMEOUT` or `OFFER_REMOVE` (the visitor closed it, its time ran out, or it
+    /// left the page); `Some(false)`: those with none of these yet.
+    pub ended: Option<bool>,
+    /// Interactions whose duration, in whole seconds rounded down (`(end - start) / 1000`
+    /// of [`Interaction`]'s times), is in `[from, to]`, both included.
+    pub duration_s: Option<(u64, u64)>,
+    /// A filter on something no interaction records (agents, skills, surveys, scores,
+    /// co-browse, chat lines) was given a value: no interaction matches.
+    pub matches_nothing: bool,
 }
 
 /// A search: its filters, its order and the page wanted.

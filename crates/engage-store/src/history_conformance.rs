@@ -39,6 +39,8 @@ macro_rules! history_conformance_tests {
             keyword_search_finds_an_order_id_only_in_the_chosen_types,
             sde_search_finds_a_customer_id_and_an_email_in_their_types,
             searches_do_not_see_another_accounts_interactions,
+            search_by_interactive_ended_and_duration_in_seconds,
+            a_filter_on_what_no_interaction_records_matches_nothing,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -96,6 +98,10 @@ fn query(from: i64, to: i64) -> InteractionQuery {
             outcomes: Vec::new(),
             keyword: None,
             sde_search: Vec::new(),
+            interactive: None,
+            ended: None,
+            duration_s: None,
+            matches_nothing: false,
         },
         sort: vec![SortKey {
             field: SortField::Start,
@@ -773,4 +779,136 @@ where
     });
     assert_eq!(search(&store, &b, q.clone()).await.count, 0);
     assert_eq!(search(&store, &a, q).await.count, 1);
+}
+
+/// Four interactions of distinct shapes: `(context, [(event, ms after start)])`.
+async fn fill_lifecycles(store: &Arc<dyn Store>, account: &str) {
+    let shapes: [(&str, &[(&str, i64)]); 4] = [
+        // Clicked, then the engagement left the page: interactive and ended, 2.5 s.
+        (
+            "clicked-removed",
+            &[
+                ("OFFER_DISPLAY", 10),
+                ("OFFER_CLICK", 1_000),
+                ("OFFER_REMOVE", 2_500),
+            ],
+        ),
+        // Clicked and still on the page: interactive, not ended, 0.5 s.
+        ("clicked", &[("OFFER_DISPLAY", 10), ("OFFER_CLICK", 500)]),
+        // Its time ran out: ended, not interactive, 61 s.
+        (
+            "timed-out",
+            &[("OFFER_DISPLAY", 10), ("OFFER_TIMEOUT", 61_000)],
+        ),
+        // Shown only: neither, 1.999 s.
+        ("shown", &[("OFFER_DISPLAY", 1_999)]),
+    ];
+    for (i, (context, events)) in shapes.iter().enumerate() {
+        let start = T0 + i64::try_from(i).unwrap() * 100_000;
+        let mut b = page_batch(account, "v1", &format!("s-{context}"), start);
+        b.events.push(event("START", context, SPRING, start));
+        for (name, after) in *events {
+            b.events.push(event(name, context, SPRING, start + after));
+        }
+        store.ingest(b).await.unwrap();
+    }
+}
+
+pub async fn search_by_interactive_ended_and_duration_in_seconds<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    fill_lifecycles(&store, &a).await;
+    let sorted = |q: InteractionQuery| {
+        let store = store.clone();
+        let a = a.clone();
+        async move {
+            let page = search(&store, &a, q).await;
+            let mut found: Vec<String> = ids(&page).into_iter().map(str::to_owned).collect();
+            found.sort_unstable();
+            assert_eq!(page.count, found.len() as u64);
+            found
+        }
+    };
+    let with = |f: &dyn Fn(&mut InteractionFilters)| {
+        let mut q = all();
+        f(&mut q.filters);
+        q
+    };
+    assert_eq!(
+        sorted(with(&|f| f.interactive = Some(true))).await,
+        ["clicked", "clicked-removed"]
+    );
+    assert_eq!(
+        sorted(with(&|f| f.interactive = Some(false))).await,
+        ["shown", "timed-out"]
+    );
+    assert_eq!(
+        sorted(with(&|f| f.ended = Some(true))).await,
+        ["clicked-removed", "timed-out"]
+    );
+    assert_eq!(
+        sorted(with(&|f| f.ended = Some(false))).await,
+        ["clicked", "shown"]
+    );
+    assert_eq!(
+        sorted(with(&|f| {
+            f.interactive = Some(true);
+            f.ended = Some(true);
+        }))
+        .await,
+        ["clicked-removed"]
+    );
+    // Whole seconds, rounded down, both bounds included.
+    assert_eq!(
+        sorted(with(&|f| f.duration_s = Some((0, 1)))).await,
+        ["clicked", "shown"]
+    );
+    assert_eq!(
+        sorted(with(&|f| f.duration_s = Some((2, 2)))).await,
+        ["clicked-removed"]
+    );
+    assert_eq!(
+        sorted(with(&|f| f.duration_s = Some((61, 180)))).await,
+        ["timed-out"]
+    );
+    assert!(sorted(with(&|f| f.duration_s = Some((62, u64::MAX))))
+        .await
+        .is_empty());
+
+    // Sorted by whether the visitor clicked, then by start.
+    let mut q = all();
+    q.sort = vec![
+        SortKey {
+            field: SortField::Interactive,
+            descending: true,
+        },
+        SortKey {
+            field: SortField::Start,
+            descending: false,
+        },
+    ];
+    let page = search(&store, &a, q).await;
+    assert_eq!(
+        ids(&page),
+        ["clicked-removed", "clicked", "timed-out", "shown"]
+    );
+}
+
+pub async fn a_filter_on_what_no_interaction_records_matches_nothing<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    fill_lifecycles(&store, &a).await;
+    assert_eq!(search(&store, &a, all()).await.count, 4);
+    let mut q = all();
+    q.filters.matches_nothing = true;
+    let page = search(&store, &a, q).await;
+    assert_eq!((page.count, page.records.len()), (0, 0));
 }

@@ -33,7 +33,7 @@ pub const MAX_SEARCH_CHARS: usize = 1_000;
 pub const MAX_SOURCE_CHARS: usize = 256;
 
 const QUERY_PARAMETERS: [&str; 4] = ["offset", "limit", "sort", "source"];
-const BODY_MEMBERS: [&str; 10] = [
+const BODY_MEMBERS: [&str; 24] = [
     "start",
     "visitor",
     "engagementId",
@@ -44,7 +44,27 @@ const BODY_MEMBERS: [&str; 10] = [
     "keyword",
     "keyword_search_area",
     "sdeSearch",
+    "interactive",
+    "ended",
+    "duration",
+    // LivePerson's filters on what Engage does not record: accepted, and a value other
+    // than an empty one matches no interaction (docs/liveperson-compatibility.md).
+    "skillIds",
+    "agentIds",
+    "agentGroupIds",
+    "channel",
+    "alertedMcsValues",
+    "chatMCS",
+    "mcs",
+    "hasInteractiveCoBrowse",
+    "coBrowseDuration",
+    "lineContentTypes",
+    "predictionLabel",
 ];
+/// The longest `duration` or `coBrowseDuration` bound, in seconds: the epoch bound's.
+const MAX_SECONDS: u64 = MAX_EPOCH_MS / 1000;
+/// The Meaningful Conversation Score's range (`chatMCS`).
+const MAX_CHAT_MCS: u64 = 100;
 
 /// The query string's paging and sort, kept to write the `_metadata` links.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,12 +177,18 @@ pub fn parse_params(pairs: &[(String, String)], problems: &mut Errors) -> Option
             }
         },
     };
-    let sort = match value("sort") {
-        None => vec![SortKey {
+    let default_sort = || {
+        vec![SortKey {
             field: SortField::Start,
             descending: true,
-        }],
-        Some(text) => parse_sort(text, problems),
+        }]
+    };
+    let sort = match value("sort") {
+        None => default_sort(),
+        // Only fields that order nothing (`agentId`, `skillId`): the default order.
+        Some(text) => Some(parse_sort(text, problems))
+            .filter(|keys| !keys.is_empty())
+            .unwrap_or_else(default_sort),
     };
     let source = match value("source") {
         None | Some("") => None,
@@ -183,12 +209,16 @@ pub fn parse_params(pairs: &[(String, String)], problems: &mut Errors) -> Option
     })
 }
 
-const SORT_FIELDS: &str = "`start`, `end`, `duration`, `visitor` or `engagementId`";
+const SORT_FIELDS: &str =
+    "`start`, `end`, `duration`, `visitor`, `engagementId`, `interactive`, `agentId` or `skillId`";
+/// LivePerson's sort fields that no interaction records (see [`parse_sort`]).
+const UNRECORDED_SORT_FIELDS: [&str; 2] = ["agentId", "skillId"];
 
 /// `start:desc,duration:asc`: fields in order of significance, each ascending unless it
 /// says `:desc`.
 pub fn parse_sort(text: &str, problems: &mut Errors) -> Vec<SortKey> {
     let mut keys: Vec<SortKey> = Vec::new();
+    let mut unrecorded_seen: Vec<&str> = Vec::new();
     if text.is_empty() {
         problems.at(
             "?sort",
@@ -214,15 +244,32 @@ pub fn parse_sort(text: &str, problems: &mut Errors) -> Vec<SortKey> {
         let descending = match direction {
             None => Some(false),
             Some(d) if d.eq_ignore_ascii_case("asc") => Some(false),
-            Some(d) if d.eq_ignore_ascii_case("desc") => Some(true),
+            // `des` is how LivePerson's own example spells it.
+            Some(d) if d.eq_ignore_ascii_case("desc") || d.eq_ignore_ascii_case("des") => {
+                Some(true)
+            }
             Some(d) => {
                 problems.at(
                     "?sort",
-                    format!("unknown sort direction `{d}` in `{item}`, expected `asc` or `desc`"),
+                    format!(
+                        "unknown sort direction `{d}` in `{item}`, expected `asc`, `desc` or `des`"
+                    ),
                 );
                 None
             }
         };
+        if let Some(unrecorded) = UNRECORDED_SORT_FIELDS
+            .into_iter()
+            .find(|f| f.eq_ignore_ascii_case(name))
+        {
+            // Every interaction has the same (no) agent and skill: ordering by them
+            // changes nothing, so they are accepted and leave the order to the others.
+            if unrecorded_seen.contains(&unrecorded) {
+                problems.at("?sort", format!("`{unrecorded}` is named more than once"));
+            }
+            unrecorded_seen.push(unrecorded);
+            continue;
+        }
         let Some(field) = field else {
             if name.is_empty() {
                 problems.at("?sort", "has an empty field: separate fields with one `,`");
@@ -292,8 +339,12 @@ pub fn parse_filters(json: Node<'_, '_>, problems: &mut Errors) -> Option<Intera
     });
     let engagement_types = list(&members, "", "engagementTypes", problems, engagement_type);
     let outcomes = list(&members, "", "outcomes", problems, outcome);
-    let keyword = parse_keyword(&members, problems);
+    let (keyword, keyword_finds_nothing) = parse_keyword(&members, problems);
     let sde_search = parse_sde_search(&members, problems);
+    let interactive = members.optional_bool("", "interactive", problems);
+    let ended = members.optional_bool("", "ended", problems);
+    let duration_s = range(&members, "duration", 0..=MAX_SECONDS, true, problems);
+    let unrecorded = parse_unrecorded(&members, problems);
     if let Some((from, to)) = start {
         // A visitor or one interaction narrows the search enough to allow any range.
         let narrowed = members.get("visitor").is_some() || members.get("engagementId").is_some();
@@ -320,9 +371,150 @@ pub fn parse_filters(json: Node<'_, '_>, problems: &mut Errors) -> Option<Intera
         engagement_ids,
         engagement_types,
         outcomes,
+        // A keyword limited to areas Engage does not have can find nothing.
+        matches_nothing: unrecorded || keyword_finds_nothing,
         keyword,
         sde_search,
+        interactive,
+        ended,
+        duration_s,
     })
+}
+
+/// `{from, to}` of whole numbers in `bounds` (numbers or strings of digits), `from` not
+/// after `to`. With `both`, both are required (LivePerson's `duration` and
+/// `coBrowseDuration`); otherwise a missing one is the bound's end (its `chatMCS`).
+fn range(
+    members: &ObjReader<'_, '_>,
+    key: &str,
+    bounds: std::ops::RangeInclusive<u64>,
+    both: bool,
+    problems: &mut Errors,
+) -> Option<(u64, u64)> {
+    let path = child("", key);
+    let value = members.get(key)?;
+    let range = ObjReader::strict(value, &path, &["from", "to"], problems)?;
+    let bound = |name: &str, default: u64, problems: &mut Errors| match range.get(name) {
+        None if both => {
+            problems.at(child(&path, name), "missing: give `from` and `to`");
+            None
+        }
+        None => Some(default),
+        Some(v) => uint(v, &child(&path, name), bounds.clone(), problems),
+    };
+    if !both && range.get("from").is_none() && range.get("to").is_none() {
+        problems.at(&path, "give `from`, `to` or both");
+        return None;
+    }
+    let from = bound("from", *bounds.start(), problems);
+    let to = bound("to", *bounds.end(), problems);
+    let (from, to) = (from?, to?);
+    if from > to {
+        problems.at(&path, format!("`from` ({from}) is after `to` ({to})"));
+        return None;
+    }
+    Some((from, to))
+}
+
+/// LivePerson's filters on what Engage does not record (agents, skills, scores,
+/// co-browse, chat lines, predictions), each read as strictly as a filter Engage
+/// applies. `true` when one of them has a value that no interaction can match: a
+/// non-empty list, a range, a score, `hasInteractiveCoBrowse: true`, a channel other
+/// than web (1).
+fn parse_unrecorded(members: &ObjReader<'_, '_>, problems: &mut Errors) -> bool {
+    let mut any = false;
+    for key in ["skillIds", "agentIds", "agentGroupIds"] {
+        let what = key.trim_end_matches("Ids");
+        any |= !list(members, "", key, problems, |v, path, p| {
+            signed_id(v, path, what, p)
+        })
+        .is_empty();
+    }
+    any |= !list(members, "", "alertedMcsValues", problems, |v, path, p| {
+        small_int(v, path, &[-1, 0, 1], p)
+    })
+    .is_empty();
+    any |= !list(members, "", "lineContentTypes", problems, |v, path, p| {
+        let found = v.as_str().filter(|t| *t == "RICH_CONTENT").map(|_| ());
+        if found.is_none() {
+            p.at(
+                path,
+                format!("expected `RICH_CONTENT`, found {}", describe(v)),
+            );
+        }
+        found
+    })
+    .is_empty();
+    any |= !list(members, "", "predictionLabel", problems, |v, path, p| {
+        string(v, path, MAX_SEARCH_CHARS, p)
+    })
+    .is_empty();
+    any |= range(members, "chatMCS", 0..=MAX_CHAT_MCS, false, problems).is_some();
+    any |= range(members, "coBrowseDuration", 0..=MAX_SECONDS, true, problems).is_some();
+    any |= members
+        .get("mcs")
+        .and_then(|v| small_int(v, "/mcs", &[-1, 0, 1], problems))
+        .is_some();
+    // Every Engage interaction is a web engagement: channel 1 (WEB) is every record.
+    any |= members
+        .get("channel")
+        .and_then(|v| small_int(v, "/channel", &[-1, 1, 2], problems))
+        .is_some_and(|c| c != 1);
+    any |= members
+        .optional_bool("", "hasInteractiveCoBrowse", problems)
+        .unwrap_or(false);
+    any
+}
+
+/// A LivePerson skill, agent or agent group id: a whole number, or a string of its digits,
+/// `-1` included (LivePerson's "none").
+fn signed_id(json: Node<'_, '_>, path: &str, what: &str, problems: &mut Errors) -> Option<i64> {
+    let id = match json.view() {
+        View::Number(n) => n.to_string().parse::<i64>().ok(),
+        View::String(s) if s.len() <= 20 => s.parse::<i64>().ok().filter(|_| !s.starts_with('+')),
+        _ => None,
+    };
+    if id.is_none() {
+        problems.at(
+            path,
+            format!(
+                "expected an {what} id (a whole number), found {}",
+                describe(json)
+            ),
+        );
+    }
+    id
+}
+
+/// One of a few whole numbers, given as a number or a string of its digits (LivePerson
+/// writes `alertedMcsValues` as `["1"]` and `mcs` as `1`).
+fn small_int(
+    json: Node<'_, '_>,
+    path: &str,
+    allowed: &[i64],
+    problems: &mut Errors,
+) -> Option<i64> {
+    let n = match json.view() {
+        View::Number(n) => n.to_string().parse::<i64>().ok(),
+        View::String(s) if s.len() <= 3 => s.parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|n| allowed.contains(n));
+    if n.is_none() {
+        problems.at(
+            path,
+            format!(
+                "expected one of {}, found {}",
+                allowed
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                describe(json)
+            ),
+        );
+    }
+    n
 }
 
 /// `start: {from, to}`, both required epoch milliseconds.
@@ -431,53 +623,84 @@ fn outcome(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<Outc
     found
 }
 
-/// `keyword`, limited to the types of `keyword_search_area.types` (every type when it
-/// names none).
-fn parse_keyword(members: &ObjReader<'_, '_>, problems: &mut Errors) -> Option<TextSearch> {
-    let text = members.optional_string("", "keyword", MAX_SEARCH_CHARS, problems);
-    let area_path = child("", "keyword_search_area");
-    let types = match members.get("keyword_search_area") {
-        None => Some(Vec::new()),
-        Some(area) => {
-            if members.get("keyword").is_none() {
-                problems.at(&area_path, "needs a `keyword` to search for");
-            }
-            ObjReader::strict(area, &area_path, &["types"], problems).and_then(|area| {
-                match area.get("types") {
-                    None => {
-                        problems.at(
-                            child(&area_path, "types"),
-                            "missing: list areas like `ea.purchase`",
-                        );
-                        None
-                    }
-                    Some(_) => Some(list(&area, &area_path, "types", problems, search_area)),
-                }
-            })
-        }
-    };
-    Some(TextSearch {
-        text: text?,
-        types: types?,
-    })
+/// The areas of `keyword_search_area.types` that Engage has no text of (chat lines,
+/// surveys, visitor info, scores): a keyword searched only there finds nothing.
+const UNRECORDED_AREAS: [&str; 5] = [
+    "chatLine",
+    "surveyAnswer",
+    "surveyQuestion",
+    "visitorInfo",
+    "mcs",
+];
+
+/// A `keyword_search_area.types` entry: an attribute type, or an area Engage lacks.
+enum Area {
+    Sde(SdeType),
+    Unrecorded,
 }
 
-/// `ea.<history key>`: one of the ten attribute types (docs/vocabulary.md, Engagement
-/// History API).
-fn search_area(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<SdeType> {
+/// `keyword`, limited to the attribute types of `keyword_search_area.types` (every type
+/// when it names none), and whether it matches nothing: its areas are all ones Engage
+/// has no text of. An area without a keyword filters nothing.
+fn parse_keyword(members: &ObjReader<'_, '_>, problems: &mut Errors) -> (Option<TextSearch>, bool) {
+    let text = members.optional_string("", "keyword", MAX_SEARCH_CHARS, problems);
+    let area_path = child("", "keyword_search_area");
+    let areas = match members.get("keyword_search_area") {
+        None => Some(Vec::new()),
+        Some(area) => ObjReader::strict(area, &area_path, &["types"], problems).and_then(|area| {
+            match area.get("types") {
+                None => {
+                    problems.at(
+                        child(&area_path, "types"),
+                        "missing: list areas like `ea.purchase`",
+                    );
+                    None
+                }
+                Some(_) => Some(list(&area, &area_path, "types", problems, search_area)),
+            }
+        }),
+    };
+    let (Some(text), Some(areas)) = (text, areas) else {
+        return (None, false);
+    };
+    let types: Vec<SdeType> = areas
+        .iter()
+        .filter_map(|a| match a {
+            Area::Sde(t) => Some(*t),
+            Area::Unrecorded => None,
+        })
+        .collect();
+    if types.is_empty() && !areas.is_empty() {
+        return (None, true);
+    }
+    (Some(TextSearch { text, types }), false)
+}
+
+/// `ea.<history key>` (one of the ten attribute types, docs/vocabulary.md, Engagement
+/// History API), or one of LivePerson's [`UNRECORDED_AREAS`].
+fn search_area(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<Area> {
     let found = json.as_str().and_then(|name| {
+        if UNRECORDED_AREAS.contains(&name) {
+            return Some(Area::Unrecorded);
+        }
         SdeType::ALL
             .into_iter()
             .find(|t| name.strip_prefix("ea.") == Some(t.history_key()))
+            .map(Area::Sde)
     });
     if found.is_none() {
         problems.at(
             path,
             format!(
-                "expected a search area {}, found {}",
+                "expected a search area {}, {}, found {}",
                 SdeType::ALL
                     .iter()
                     .map(|t| format!("`ea.{}`", t.history_key()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                UNRECORDED_AREAS
+                    .iter()
+                    .map(|a| format!("`{a}`"))
                     .collect::<Vec<_>>()
                     .join(", "),
                 describe(json)
@@ -736,7 +959,6 @@ mod tests {
                 "/engagementTypes/1",
                 "/engagementTypes/2",
                 "/outcomes/1",
-                "/keyword_search_area",
                 "/keyword_search_area/types/1",
                 "/sdeSearch/shoeSize",
                 "/sdeSearch/customerInfo",
@@ -765,6 +987,64 @@ mod tests {
             .unwrap();
             assert_eq!(s.filters.keyword.unwrap().types, [t]);
         }
+    }
+
+    #[test]
+    fn livepersons_members_read_into_engages_filters() {
+        let base = || json!({"start": {"from": FROM, "to": FROM}});
+        let with = |extra: serde_json::Value| {
+            let mut body = base();
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            search(&[("sort", "start:des,agentId,interactive")], body).unwrap()
+        };
+        let s = with(
+            json!({"interactive": true, "ended": false, "duration": {"from": "0", "to": 180}}),
+        );
+        assert_eq!(sort_text(&s.params.sort), "start:desc,interactive:asc");
+        assert_eq!(
+            (s.filters.interactive, s.filters.ended, s.filters.duration_s),
+            (Some(true), Some(false), Some((0, 180)))
+        );
+        assert!(!s.filters.matches_nothing);
+        for empty in [
+            json!({"skillIds": [], "agentIds": [], "agentGroupIds": [], "alertedMcsValues": []}),
+            json!({"lineContentTypes": [], "predictionLabel": [], "hasInteractiveCoBrowse": false}),
+            json!({"channel": 1, "keyword_search_area": {"types": ["chatLine"]}}),
+        ] {
+            assert!(!with(empty.clone()).filters.matches_nothing, "{empty}");
+        }
+        for something in [
+            json!({"skillIds": ["14"]}),
+            json!({"agentIds": [-1]}),
+            json!({"agentGroupIds": [3]}),
+            json!({"alertedMcsValues": ["1"]}),
+            json!({"chatMCS": {"to": 60}}),
+            json!({"mcs": 0}),
+            json!({"hasInteractiveCoBrowse": true}),
+            json!({"coBrowseDuration": {"from": 0, "to": 1}}),
+            json!({"lineContentTypes": ["RICH_CONTENT"]}),
+            json!({"predictionLabel": ["billing"]}),
+            json!({"channel": "2"}),
+            json!({"keyword": "ipad", "keyword_search_area": {"types": ["chatLine", "mcs"]}}),
+        ] {
+            assert!(
+                with(something.clone()).filters.matches_nothing,
+                "{something}"
+            );
+        }
+        let mixed = with(
+            json!({"keyword": "ipad", "keyword_search_area": {"types": ["chatLine", "ea.lead"]}}),
+        );
+        assert_eq!(
+            mixed.filters.keyword,
+            Some(TextSearch {
+                text: "ipad".into(),
+                types: vec![SdeType::Lead]
+            })
+        );
+        assert!(!mixed.filters.matches_nothing);
     }
 
     #[test]

@@ -332,6 +332,40 @@ impl Filter {
                     .map(|o| SqlValue::Integer(i64::from(o.rank()))),
             );
         }
+        if q.matches_nothing {
+            return None;
+        }
+        let clicked = Outcome::Clicked.rank();
+        match q.interactive {
+            // A click outranks every other event, so the outcome says whether there is one.
+            Some(true) => f.sql.push_str(&format!(" AND i.outcome = {clicked}")),
+            Some(false) => f.sql.push_str(&format!(" AND i.outcome <> {clicked}")),
+            None => {}
+        }
+        if let Some(ended) = q.ended {
+            // An outcome of declined, timed out or removed is itself an ending event; only
+            // a clicked interaction needs its timeline looked at (events_interaction).
+            let ranks = [Outcome::Declined, Outcome::TimedOut, Outcome::Removed]
+                .map(|o| o.rank().to_string())
+                .join(", ");
+            let ended_sql = format!(
+                "(i.outcome IN ({ranks}) OR (i.outcome = {clicked} AND EXISTS (
+                     SELECT 1 FROM events e WHERE e.interaction_row = i.id
+                     AND e.event_name IN ('OFFER_DECLINED', 'OFFER_TIMEOUT', 'OFFER_REMOVE'))))"
+            );
+            if ended {
+                f.sql.push_str(&format!(" AND {ended_sql}"));
+            } else {
+                f.sql.push_str(&format!(" AND NOT {ended_sql}"));
+            }
+        }
+        if let Some((from, to)) = q.duration_s {
+            let from = f.arg(u64_value(from));
+            let to = f.arg(u64_value(to));
+            f.sql.push_str(&format!(
+                " AND (i.end_ms - i.start_ms) / 1000 BETWEEN {from} AND {to}"
+            ));
+        }
         for search in q.keyword.iter().chain(&q.sde_search) {
             let p = f.arg(SqlValue::Text(match_expression(search)?));
             f.sql.push_str(&format!(
@@ -352,11 +386,14 @@ fn order_by(q: &InteractionQuery) -> String {
         .iter()
         .map(|k| {
             let column = match k.field {
-                SortField::Start => "i.start_ms",
-                SortField::End => "i.end_ms",
-                SortField::Duration => "(i.end_ms - i.start_ms)",
-                SortField::Visitor => "(SELECT visitor_id FROM visits WHERE id = i.visit_id)",
-                SortField::EngagementId => "i.context_id",
+                SortField::Start => "i.start_ms".to_owned(),
+                SortField::End => "i.end_ms".to_owned(),
+                SortField::Duration => "(i.end_ms - i.start_ms)".to_owned(),
+                SortField::Visitor => {
+                    "(SELECT visitor_id FROM visits WHERE id = i.visit_id)".to_owned()
+                }
+                SortField::EngagementId => "i.context_id".to_owned(),
+                SortField::Interactive => format!("(i.outcome = {})", Outcome::Clicked.rank()),
             };
             format!("{column} {}", if k.descending { "DESC" } else { "ASC" })
         })
