@@ -98,6 +98,9 @@ pub struct ClientProperties {
     pub os: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
+    /// The language a `lang://` entry point names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// An event that passed validation.

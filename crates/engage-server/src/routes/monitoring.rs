@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_model::{Invalid, Node, Tape};
 use engage_store::ids::{new_id, now_ms};
-use engage_store::{IngestBatch, SessionLookup, VisitContext};
+use engage_store::{IngestBatch, PageView, SessionLookup, VisitContext};
 use serde::Serialize;
 
 use super::collect::quarantine_body;
@@ -240,28 +240,7 @@ pub async fn engagement(
         snapshot,
         query,
     } = call;
-    let vid = query_id(&query, "vid")?;
-    let sid = query_id(&query, "sid")?;
-    let (visitor_id, session_id) = match (vid, sid) {
-        (Some(vid), Some(sid)) => {
-            require_session(&state, &account_id, &vid, &sid).await?;
-            (vid, sid)
-        }
-        (Some(vid), None) => {
-            if state.store.lookup_session(&account_id, &vid, "").await?
-                == SessionLookup::UnknownVisitor
-            {
-                return Err(unknown_visitor(&vid));
-            }
-            (vid, new_id())
-        }
-        (None, Some(_)) => {
-            return Err(MonitoringError::invalid(
-                "`sid` needs the `vid` it belongs to",
-            ))
-        }
-        (None, None) => (new_id(), new_id()),
-    };
+    let (visitor_id, session_id) = resolve_visit(&state, &account_id, &query).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let visit = VisitContext {
         visitor_id,
@@ -274,7 +253,7 @@ pub async fn engagement(
             .map(str::to_owned),
         client: None,
     };
-    let (status, mut ids, url) = record_call(
+    let (status, mut ids, page) = record_call(
         &state,
         &account_id,
         &app_id,
@@ -284,19 +263,20 @@ pub async fn engagement(
     )
     .await?;
     ids.engagement_details =
-        engagement_details(&state, &snapshot, &account_id, &ids, url.as_deref()).await?;
+        engagement_details(&state, &snapshot, &account_id, &ids, page.as_ref()).await?;
     Ok((status, axum::Json(ids)).into_response())
 }
 
-/// The decision for the app's visit: its entry point as the page URL, its stored
-/// attributes (this call's included, they were just stored); `None` when nothing is
-/// eligible. Nothing is recorded: the app reports impressions itself.
+/// The decision for the app's visit: its entry points as the page (the `http(s)` one as
+/// the URL, the `sec://` ones as sections), its stored attributes (this call's included,
+/// they were just stored); `None` when nothing is eligible. Nothing is recorded: the app
+/// reports impressions itself.
 async fn engagement_details(
     state: &AppState,
     snapshot: &AccountSnapshot,
     account_id: &str,
     ids: &VisitIds,
-    url: Option<&str>,
+    page: Option<&PageView>,
 ) -> Result<Option<Vec<EngagementDetail>>, MonitoringError> {
     if snapshot.is_empty() {
         return Ok(None);
@@ -309,8 +289,8 @@ async fn engagement_details(
     let impressions =
         super::decision::impressions(state, snapshot, account_id, &ids.visitor_id).await?;
     let page = crate::decision::PageView {
-        url: url.unwrap_or(""),
-        sections: &[],
+        url: page.and_then(|p| p.url.as_deref()).unwrap_or(""),
+        sections: page.map_or(&[], |p| p.sections.as_slice()),
         sdes: &sdes,
         impressions: &impressions,
     };
@@ -362,26 +342,29 @@ async fn report(
         query,
         ..
     } = call;
-    let (Some(vid), Some(sid)) = (query_id(&query, "vid")?, query_id(&query, "sid")?) else {
-        return Err(MonitoringError::invalid(
-            "report needs `vid` and `sid` from the engagement call",
-        ));
-    };
-    require_session(&state, &account_id, &vid, &sid).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let page_id = Tape::parse(&bytes)
-        .ok()
-        .and_then(|t| {
-            t.root()
-                .get("pageId")
-                .and_then(Node::as_str)
-                .map(str::to_owned)
-        })
+    let tape = Tape::parse(&bytes).ok();
+    let root = tape.as_ref().map(Tape::root);
+    let member = |key: &str| root.and_then(|r| r.get(key));
+    // "At least one form of identification is required (consumerId / an identities.sub
+    // or vid)" (report.md): a first report names its consumer.
+    if query_id(&query, "vid")?.is_none()
+        && member("consumerId").is_none()
+        && member("identities").is_none()
+    {
+        return Err(MonitoringError::invalid(
+            "report needs `vid`, or `consumerId` or `identities` on a first call",
+        ));
+    }
+    let (visitor_id, session_id) = resolve_visit(&state, &account_id, &query).await?;
+    let page_id = member("pageId")
+        .and_then(Node::as_str)
+        .map(str::to_owned)
         .filter(|p| !p.is_empty() && p.chars().count() <= MAX_ID_CHARS)
         .unwrap_or_else(new_id);
     let visit = VisitContext {
-        visitor_id: vid,
-        session_id: sid,
+        visitor_id,
+        session_id,
         page_id,
         page: None,
         user_agent: headers
@@ -390,9 +373,41 @@ async fn report(
             .map(str::to_owned),
         client: None,
     };
-    let (_, ids, _) =
+    let (status, ids, _) =
         record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
-    Ok((StatusCode::OK, axum::Json(ids)).into_response())
+    Ok((status, axum::Json(ids)).into_response())
+}
+
+/// The visitor and session a call names: both known, the existing visit (404/37 or
+/// 404/39 otherwise); a known `vid` alone, a new session for it; neither, a new visitor
+/// and session; a `sid` alone is 400/5.
+async fn resolve_visit(
+    state: &AppState,
+    account_id: &str,
+    query: &HashMap<String, String>,
+) -> Result<(String, String), MonitoringError> {
+    let vid = query_id(query, "vid")?;
+    let sid = query_id(query, "sid")?;
+    Ok(match (vid, sid) {
+        (Some(vid), Some(sid)) => {
+            require_session(state, account_id, &vid, &sid).await?;
+            (vid, sid)
+        }
+        (Some(vid), None) => {
+            if state.store.lookup_session(account_id, &vid, "").await?
+                == SessionLookup::UnknownVisitor
+            {
+                return Err(unknown_visitor(&vid));
+            }
+            (vid, new_id())
+        }
+        (None, Some(_)) => {
+            return Err(MonitoringError::invalid(
+                "`sid` needs the `vid` it belongs to",
+            ))
+        }
+        (None, None) => (new_id(), new_id()),
+    })
 }
 
 async fn require_session(
@@ -422,7 +437,7 @@ fn unknown_visitor(vid: &str) -> MonitoringError {
 
 /// Validates a call's body and stores its attributes; an invalid body is kept in the
 /// quarantine (with where it was going) and answered 400/5, storing nothing of it.
-/// Answers the status, the ids and the page URL (the first entry point).
+/// Answers the status, the ids and the page view the entry points describe.
 async fn record_call(
     state: &AppState,
     account_id: &str,
@@ -430,7 +445,7 @@ async fn record_call(
     call: Call,
     bytes: &[u8],
     visit: VisitContext,
-) -> Result<(StatusCode, VisitIds, Option<String>), MonitoringError> {
+) -> Result<(StatusCode, VisitIds, Option<PageView>), MonitoringError> {
     let received_ms = now_ms();
     let parsed = Tape::parse(bytes)
         .map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))
@@ -440,6 +455,7 @@ async fn record_call(
         client,
         events,
         sdes,
+        ..
     } = match parsed {
         Ok(items) => items,
         Err(invalid) => {
@@ -471,9 +487,8 @@ async fn record_call(
             )));
         }
     };
-    let url = page.as_ref().and_then(|p| p.url.clone());
     let visit = VisitContext {
-        page,
+        page: page.clone(),
         client,
         ..visit
     };
@@ -498,5 +513,5 @@ async fn record_call(
     } else {
         StatusCode::OK
     };
-    Ok((status, ids, url))
+    Ok((status, ids, page))
 }
