@@ -819,3 +819,70 @@ async fn what_a_stranger_may_send_about_the_consumer_is_bounded() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_identity_finds_the_same_visitor_on_a_later_call_without_vid() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    // engagement.md's body names `identities` (first `sub`: identifierForNoAuth).
+    let (status, first) = send(raw(
+        server.client.post(engagement_url(&server, &app, "v=1.0")),
+        ENGAGEMENT_MD_BODY,
+    ))
+    .await;
+    assert_eq!(status, 201);
+    // report.md's body names the same identities: the same visitor, a new session.
+    let (status, report) = send(raw(
+        server.client.put(report_url(&server, &app, "v=1.0")),
+        REPORT_MD_BODY,
+    ))
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["visitorId"], first["visitorId"]);
+    assert_ne!(report["sessionId"], first["sessionId"]);
+    // A consumerId alone is an identity too.
+    let by_consumer = json!({"consumerId": "consumer-7"});
+    let (_, a) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.0"))
+            .json(&by_consumer),
+    )
+    .await;
+    let (_, b) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.0"))
+            .json(&by_consumer),
+    )
+    .await;
+    assert_eq!(a["visitorId"], b["visitorId"]);
+    assert_ne!(a["visitorId"], first["visitorId"]);
+    // Without an identity, every first call is a new visitor.
+    let (_, c) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.0"))
+            .json(&json!({})),
+    )
+    .await;
+    assert_ne!(c["visitorId"], a["visitorId"]);
+    // An invalid body links nothing.
+    let invalid = json!({"consumerId": "consumer-8", "entryPoints": 7});
+    let (status, _) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.0"))
+            .json(&invalid),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        server
+            .store
+            .identity_visitor(&server.account_id, "consumer-8")
+            .await
+            .unwrap(),
+        None
+    );
+}

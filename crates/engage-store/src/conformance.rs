@@ -56,6 +56,7 @@ macro_rules! store_conformance_tests {
             duplicate_attribute_is_not_folded_twice,
             new_session_is_reported_by_the_batch_that_creates_it,
             lookup_session_tells_unknown_visitor_unknown_session_and_found,
+            an_identity_keeps_the_first_visitor_linked_to_it_within_its_account,
             visit_of_an_unknown_session_is_none,
             quarantine_keeps_raw_context_and_errors_and_pages,
             quarantine_without_a_visit_is_kept,
@@ -799,6 +800,65 @@ where
             .unwrap(),
         SessionLookup::UnknownVisitor,
         "sessions belong to their account"
+    );
+    store.close().await.unwrap();
+}
+
+pub async fn an_identity_keeps_the_first_visitor_linked_to_it_within_its_account<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let other = account(&store).await;
+    assert_eq!(store.identity_visitor(&acc, "sub-1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .link_identity(&acc, "sub-1", "visitor-a")
+            .await
+            .unwrap(),
+        "visitor-a"
+    );
+    assert_eq!(
+        store
+            .link_identity(&acc, "sub-1", "visitor-b")
+            .await
+            .unwrap(),
+        "visitor-a",
+        "the first visitor linked keeps the identity"
+    );
+    assert_eq!(
+        store
+            .identity_visitor(&acc, "sub-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("visitor-a")
+    );
+    assert_eq!(store.identity_visitor(&acc, "SUB-1").await.unwrap(), None);
+    assert_eq!(
+        store.identity_visitor(&other, "sub-1").await.unwrap(),
+        None,
+        "identities belong to their account"
+    );
+    assert_eq!(
+        store
+            .link_identity(&other, "sub-1", "visitor-c")
+            .await
+            .unwrap(),
+        "visitor-c"
+    );
+    store.close().await.unwrap();
+    let store = open(dir.path().to_owned()).await;
+    assert_eq!(
+        store
+            .identity_visitor(&acc, "sub-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("visitor-a"),
+        "links are durable"
     );
     store.close().await.unwrap();
 }

@@ -107,6 +107,23 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         session_id: &str,
     ) -> Result<SessionLookup, StoreError>;
 
+    /// The visitor a consumer identity (the Monitoring API's `identities[].sub` or
+    /// `consumerId`) is linked to in this account, if any.
+    async fn identity_visitor(
+        &self,
+        account_id: &str,
+        identity: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Links a consumer identity to `visitor_id` unless it is linked already; answers the
+    /// visitor it is linked to (the first one linked keeps it).
+    async fn link_identity(
+        &self,
+        account_id: &str,
+        identity: &str,
+        visitor_id: &str,
+    ) -> Result<String, StoreError>;
+
     /// A visit's merged attribute state, if the session exists.
     async fn visit(&self, account_id: &str, session_id: &str) -> Result<Option<Visit>, StoreError>;
 

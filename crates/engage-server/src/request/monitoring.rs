@@ -170,6 +170,21 @@ impl MonitoringBody {
     }
 }
 
+/// The identity a body names, read before the body is validated (to find the visitor
+/// of a call without `vid`): the first `identities[].sub`, else `consumerId`, trimmed,
+/// as [`MonitoringBody::identity`] will read it if the body is valid.
+pub fn named_identity(json: Node<'_, '_>) -> Option<String> {
+    let usable = |node: Option<Node<'_, '_>>| {
+        let s = node?.as_str()?.trim();
+        (!s.is_empty() && s.chars().count() <= MAX_IDENTITY_CHARS).then(|| s.to_owned())
+    };
+    let first_sub = match json.get("identities").map(|list| list.view()) {
+        Some(View::Array(mut items)) => items.next().and_then(|item| item.get("sub")),
+        _ => None,
+    };
+    usable(first_sub).or_else(|| usable(json.get("consumerId")))
+}
+
 /// What `entryPoints` say about the page view.
 #[derive(Default)]
 struct EntryPoints {

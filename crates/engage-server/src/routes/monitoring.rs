@@ -20,7 +20,7 @@ use crate::body::{read_body, Accept};
 use crate::decision::AccountSnapshot;
 use crate::error::ApiError;
 use crate::request::collect::{StoredContext, MAX_ID_CHARS};
-use crate::request::monitoring::{Call, MonitoringBody};
+use crate::request::monitoring::{named_identity, Call, MonitoringBody};
 use crate::AppState;
 
 /// A Monitoring API error: `{time, message, internalCode}` with its status.
@@ -240,8 +240,12 @@ pub async fn engagement(
         snapshot,
         query,
     } = call;
-    let (visitor_id, session_id) = resolve_visit(&state, &account_id, &query).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
+    let identity = Tape::parse(&bytes)
+        .ok()
+        .and_then(|tape| named_identity(tape.root()));
+    let (visitor_id, session_id) =
+        resolve_visit(&state, &account_id, &query, identity.as_deref()).await?;
     let visit = VisitContext {
         visitor_id,
         session_id,
@@ -262,6 +266,7 @@ pub async fn engagement(
         visit,
     )
     .await?;
+    link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
     ids.engagement_details =
         engagement_details(&state, &snapshot, &account_id, &ids, page.as_ref()).await?;
     Ok((status, axum::Json(ids)).into_response())
@@ -356,7 +361,9 @@ async fn report(
             "report needs `vid`, or `consumerId` or `identities` on a first call",
         ));
     }
-    let (visitor_id, session_id) = resolve_visit(&state, &account_id, &query).await?;
+    let identity = root.and_then(named_identity);
+    let (visitor_id, session_id) =
+        resolve_visit(&state, &account_id, &query, identity.as_deref()).await?;
     let page_id = member("pageId")
         .and_then(Node::as_str)
         .map(str::to_owned)
@@ -375,16 +382,19 @@ async fn report(
     };
     let (status, ids, _) =
         record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
+    link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
     Ok((status, axum::Json(ids)).into_response())
 }
 
 /// The visitor and session a call names: both known, the existing visit (404/37 or
-/// 404/39 otherwise); a known `vid` alone, a new session for it; neither, a new visitor
-/// and session; a `sid` alone is 400/5.
+/// 404/39 otherwise); a known `vid` alone, a new session for it; neither, a new session
+/// of the visitor the body's identity is linked to, or else of a new visitor; a `sid`
+/// alone is 400/5.
 async fn resolve_visit(
     state: &AppState,
     account_id: &str,
     query: &HashMap<String, String>,
+    identity: Option<&str>,
 ) -> Result<(String, String), MonitoringError> {
     let vid = query_id(query, "vid")?;
     let sid = query_id(query, "sid")?;
@@ -406,8 +416,32 @@ async fn resolve_visit(
                 "`sid` needs the `vid` it belongs to",
             ))
         }
-        (None, None) => (new_id(), new_id()),
+        (None, None) => {
+            let known = match identity {
+                Some(identity) => state.store.identity_visitor(account_id, identity).await?,
+                None => None,
+            };
+            (known.unwrap_or_else(new_id), new_id())
+        }
     })
+}
+
+/// After a call was stored: its identity, if it named one, is linked to its visitor
+/// unless it is linked already (the first visitor keeps it; a call that names its `vid`
+/// keeps that visitor either way).
+async fn link_identity(
+    state: &AppState,
+    account_id: &str,
+    identity: Option<&str>,
+    ids: &VisitIds,
+) -> Result<(), MonitoringError> {
+    if let Some(identity) = identity {
+        state
+            .store
+            .link_identity(account_id, identity, &ids.visitor_id)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn require_session(

@@ -24,6 +24,7 @@ mod batch;
 mod cache;
 mod campaigns;
 mod history;
+mod identities;
 mod ingest;
 mod interactions;
 mod reader;
@@ -237,6 +238,24 @@ impl Store for SqliteStore {
         );
         self.readers
             .run(move |conn| reader::lookup_session(conn, &a, &v, &s))
+            .await
+    }
+
+    async fn identity_visitor(
+        &self,
+        account_id: &str,
+        identity: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.identity_visitor_impl(account_id, identity).await
+    }
+
+    async fn link_identity(
+        &self,
+        account_id: &str,
+        identity: &str,
+        visitor_id: &str,
+    ) -> Result<String, StoreError> {
+        self.link_identity_impl(account_id, identity, visitor_id)
             .await
     }
 
