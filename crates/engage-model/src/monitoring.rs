@@ -77,9 +77,10 @@ const MAX_ACTIONABLE_ITEMS: usize = 32;
 impl Impression {
     /// The engagement context this impression belongs to on page view `page_context_id`:
     /// its `eContext` id, or else one context per engagement and page view, named after
-    /// both (`{pageId}:{campaign}_{engId}_{revision}`), so that the impressions an app
-    /// reports without `eContext` for one engagement on one page view make one
-    /// interaction, and never meet another page view's.
+    /// both (`{pageId}:{campaign}_{engId}_{revision}`), so that impressions without
+    /// `eContext` never meet another page view's. The Monitoring API's route replaces
+    /// the latter with the session's exposed context of the engagement (engage-server,
+    /// `routes/monitoring.rs`, `bind_impressions`), which the model cannot know.
     pub fn context_on(&self, page_context_id: &str) -> String {
         match &self.context_id {
             Some(id) => id.clone(),

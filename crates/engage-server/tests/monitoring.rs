@@ -187,6 +187,14 @@ async fn errors_keep_the_documented_body_and_codes() {
 async fn report_impressions_become_lp_offers_events_of_their_context() {
     let server = TestServer::start().await;
     let app = admin_support::app(&server).await;
+    let c = admin_support::campaign(&server, "App", 1).await;
+    let e = admin_support::engagement(
+        &server,
+        c,
+        &json!({"name": "In-app overlay", "engagementType": 1}),
+    )
+    .await;
+    let e = e["engagementId"].as_u64().unwrap();
     let (_, visit) = send(
         server
             .client
@@ -199,9 +207,11 @@ async fn report_impressions_become_lp_offers_events_of_their_context() {
         visit["visitorId"].as_str().unwrap(),
         visit["sessionId"].as_str().unwrap()
     );
+    let context = visit["engagementDetails"][0]["contextId"].clone();
+    assert!(context.is_string(), "{visit}");
     let impression = |kind: &str| {
-        json!({"type": kind, "campaign": 210599710, "engId": 210600710, "revision": 18,
-               "eContext": [{"type": "engagementContext", "id": "ctx-7"}]})
+        json!({"type": kind, "campaign": c, "engId": e, "revision": 1,
+               "eContext": [{"type": "engagementContext", "id": context}]})
     };
     let body = json!({
         "pageId": visit["pageId"],
@@ -252,8 +262,8 @@ async fn report_impressions_become_lp_offers_events_of_their_context() {
         ]
     );
     for event in &events {
-        assert_eq!(event["data"]["contextId"], "ctx-7");
-        assert_eq!(event["data"]["confKey"], "210599710_210600710_18");
+        assert_eq!(event["data"]["contextId"], context);
+        assert_eq!(event["data"]["confKey"], format!("{c}_{e}_1"));
         assert_eq!(event["sessionId"], visit["sessionId"]);
     }
     assert_eq!(
@@ -724,7 +734,7 @@ async fn a_first_report_without_vid_and_sid_creates_the_visit_with_201() {
 }
 
 #[tokio::test]
-async fn the_documented_impressions_without_econtext_are_stored_on_their_page_view() {
+async fn impressions_name_only_contexts_this_session_was_shown() {
     let server = TestServer::start().await;
     let app = admin_support::app(&server).await;
     let (status, visit) = send(raw(
@@ -733,42 +743,30 @@ async fn the_documented_impressions_without_econtext_are_stored_on_their_page_vi
     ))
     .await;
     assert_eq!(status, 201);
+    // report.md's impression examples name LivePerson's engagements, which this session
+    // was never shown: refused with 400/5 ("request data is missing or invalid",
+    // overview.md), as report.md's Limitations say, and nothing is stored.
     let body = format!(
         r#"{{"pageId": {}, "engagementAttributes": [{}]}}"#,
         visit["pageId"],
         REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT.join(",")
     );
-    let (status, answer) = send(raw(
+    let (status, error) = send(raw(
         server
             .client
             .put(report_url(&server, &app, &ids_query(&visit))),
         &body,
     ))
     .await;
-    assert_eq!(status, 200, "{answer}");
-    let events = server.export(ExportKind::Events).await;
-    let names: Vec<_> = events.iter().map(|e| e["eventName"].clone()).collect();
-    assert_eq!(
-        names,
-        [
-            json!("OFFER_DISPLAY"),
-            json!("OFFER_TIMEOUT"),
-            json!("OFFER_DECLINED")
-        ]
+    assert_eq!((status, error["internalCode"].as_u64()), (400, Some(5)));
+    assert!(
+        error["message"].as_str().unwrap().contains("never shown"),
+        "{error}"
     );
-    let context = format!(
-        "{}:3115242510_3115242810_537",
-        visit["pageId"].as_str().unwrap()
-    );
-    for event in &events {
-        assert_eq!(event["data"]["contextId"], json!(context));
-        assert_eq!(event["sessionId"], visit["sessionId"]);
-    }
-
     // getting-started.md's report: a POST with the override, `clientProperties` in the
-    // body, an `impDisplay` with its `eContext`; verbatim.
+    // body, an `impDisplay` in context "1"; verbatim, and refused alike.
     let body = r#"{"clientProperties":{"osName": "MAC_OSX","osVersion": "1.2","appVersion": "1.0","deviceFamily": "MOBILE"},"consumerId":"uniqueIdInBrand","engagementAttributes": [{"type":"impDisplay","campaign":2695999112,"engId":2696029112,"revision":3,"eContext":[{"type":"engagementContext","id":"1"}]}]}"#;
-    let (status, answer) = send(raw(
+    let (status, error) = send(raw(
         server
             .client
             .post(report_url(&server, &app, &ids_query(&visit)))
@@ -776,10 +774,105 @@ async fn the_documented_impressions_without_econtext_are_stored_on_their_page_vi
         body,
     ))
     .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (400, Some(5)));
+    assert!(server.export(ExportKind::Events).await.is_empty());
+    assert!(server.export(ExportKind::Quarantine).await.is_empty());
+
+    // Once the session was shown an engagement, impressions name its context; those
+    // without `eContext` (the documented shapes) take it too.
+    let c = admin_support::campaign(&server, "App", 1).await;
+    let e = admin_support::engagement(
+        &server,
+        c,
+        &json!({"name": "In-app overlay", "engagementType": 1}),
+    )
+    .await;
+    let e = e["engagementId"].as_u64().unwrap();
+    let (status, shown) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, &ids_query(&visit)))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let context = shown["engagementDetails"][0]["contextId"].clone();
+    assert!(context.is_string(), "{shown}");
+    let documented = |example: &str| {
+        let mut value: Value = serde_json::from_str(example).unwrap();
+        value["campaign"] = json!(c);
+        value["engId"] = json!(e);
+        value["revision"] = json!(1);
+        value
+    };
+    let body = json!({"pageId": shown["pageId"], "engagementAttributes": [
+        {"type": "impDisplay", "campaign": c, "engId": e, "revision": 1,
+         "eContext": [{"type": "engagementContext", "id": context}]},
+        documented(REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT[0]),
+        documented(REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT[1]),
+        documented(REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT[2]),
+    ]});
+    let (status, answer) = send(
+        server
+            .client
+            .put(report_url(&server, &app, &ids_query(&visit)))
+            .json(&body),
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
     let events = server.export(ExportKind::Events).await;
-    assert_eq!(events[3]["eventName"], "OFFER_IMPRESSION");
-    assert_eq!(events[3]["data"]["contextId"], "1");
+    let names: Vec<_> = events.iter().map(|e| e["eventName"].clone()).collect();
+    assert_eq!(
+        names,
+        [
+            json!("OFFER_IMPRESSION"),
+            json!("OFFER_DISPLAY"),
+            json!("OFFER_TIMEOUT"),
+            json!("OFFER_DECLINED")
+        ]
+    );
+    for event in &events {
+        assert_eq!(event["data"]["contextId"], context);
+        assert_eq!(event["sessionId"], visit["sessionId"]);
+    }
+
+    // Another session of the same visitor was not shown it; nor is another engagement's
+    // context the context of this one.
+    let (_, other) = send(
+        server
+            .client
+            .post(engagement_url(
+                &server,
+                &app,
+                &format!("v=1.0&vid={}", visit["visitorId"].as_str().unwrap()),
+            ))
+            .json(&json!({})),
+    )
+    .await;
+    assert_ne!(other["sessionId"], visit["sessionId"]);
+    let stolen = json!({"engagementAttributes": [
+        {"type": "impAccept", "campaign": c, "engId": e, "revision": 1,
+         "eContext": [{"type": "engagementContext", "id": context}]}]});
+    let (status, _) = send(
+        server
+            .client
+            .put(report_url(&server, &app, &ids_query(&other)))
+            .json(&stolen),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let wrong_engagement = json!({"engagementAttributes": [
+        {"type": "impAccept", "campaign": c, "engId": e + 1, "revision": 1,
+         "eContext": [{"type": "engagementContext", "id": context}]}]});
+    let (status, _) = send(
+        server
+            .client
+            .put(report_url(&server, &app, &ids_query(&visit)))
+            .json(&wrong_engagement),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(server.export(ExportKind::Events).await.len(), 4);
 }
 
 #[tokio::test]

@@ -124,6 +124,32 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         visitor_id: &str,
     ) -> Result<String, StoreError>;
 
+    /// Records the engagement contexts the Monitoring API's `engagement` call exposed to
+    /// a session (a context already recorded is kept as it was).
+    async fn record_exposures(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        exposures: &[Exposure],
+    ) -> Result<(), StoreError>;
+
+    /// The exposure of `context_id` to a session, if there was one.
+    async fn exposure(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        context_id: &str,
+    ) -> Result<Option<Exposure>, StoreError>;
+
+    /// The latest context a session was exposed to for one engagement, if any.
+    async fn latest_exposure(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        campaign_id: u64,
+        engagement_id: u64,
+    ) -> Result<Option<Exposure>, StoreError>;
+
     /// A visit's merged attribute state, if the session exists.
     async fn visit(&self, account_id: &str, session_id: &str) -> Result<Option<Visit>, StoreError>;
 

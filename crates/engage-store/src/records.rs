@@ -71,6 +71,14 @@ pub struct PageView {
     pub sections: Vec<String>,
 }
 
+/// An engagement context the Monitoring API's `engagement` call exposed to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    pub context_id: String,
+    pub campaign_id: u64,
+    pub engagement_id: u64,
+}
+
 /// Who sent a batch, from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisitContext {

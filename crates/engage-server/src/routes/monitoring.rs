@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_model::{Invalid, Node, Tape};
 use engage_store::ids::{new_id, now_ms};
-use engage_store::{IngestBatch, PageView, SessionLookup, VisitContext};
+use engage_store::{Exposure, IngestBatch, NewEvent, PageView, SessionLookup, VisitContext};
 use serde::Serialize;
 
 use super::collect::quarantine_body;
@@ -269,6 +269,22 @@ pub async fn engagement(
     link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
     ids.engagement_details =
         engagement_details(&state, &snapshot, &account_id, &ids, page.as_ref()).await?;
+    // Remembered so that the session's impressions can name these contexts (and only
+    // these: report.md, Limitations).
+    if let Some(details) = &ids.engagement_details {
+        let exposures: Vec<Exposure> = details
+            .iter()
+            .map(|d| Exposure {
+                context_id: d.context_id.clone(),
+                campaign_id: d.campaign_id,
+                engagement_id: d.engagement_id,
+            })
+            .collect();
+        state
+            .store
+            .record_exposures(&account_id, &ids.session_id, &exposures)
+            .await?;
+    }
     Ok((status, axum::Json(ids)).into_response())
 }
 
@@ -521,6 +537,7 @@ async fn record_call(
             )));
         }
     };
+    let events = bind_impressions(state, account_id, &visit, events).await?;
     let visit = VisitContext {
         page: page.clone(),
         client,
@@ -548,4 +565,62 @@ async fn record_call(
         StatusCode::OK
     };
     Ok((status, ids, page))
+}
+
+/// Each impression must name an engagement context that the `engagement` call exposed to
+/// this session, for the engagement it names ("All impression events could be reported
+/// only within same session where engagement has been created", report.md); one without
+/// `eContext` takes the session's latest context for its engagement. Any other is refused
+/// with 400/5 and nothing of the call is stored. Not quarantined: the body is valid, and
+/// no replay could make the session have been shown the engagement.
+async fn bind_impressions(
+    state: &AppState,
+    account_id: &str,
+    visit: &VisitContext,
+    mut events: Vec<NewEvent>,
+) -> Result<Vec<NewEvent>, MonitoringError> {
+    for event in &mut events {
+        let data = &mut event.event.data;
+        let key = data.conf_key;
+        // What `Impression::context_on` names an impression without `eContext`.
+        let without_context = data.context_id == format!("{}:{key}", visit.page_id);
+        let exposure = if without_context {
+            state
+                .store
+                .latest_exposure(
+                    account_id,
+                    &visit.session_id,
+                    key.campaign_id,
+                    key.engagement_id,
+                )
+                .await?
+        } else {
+            state
+                .store
+                .exposure(account_id, &visit.session_id, &data.context_id)
+                .await?
+                .filter(|x| {
+                    x.campaign_id == key.campaign_id && x.engagement_id == key.engagement_id
+                })
+        };
+        match exposure {
+            Some(exposure) => data.context_id = exposure.context_id,
+            None if without_context => {
+                return Err(MonitoringError::invalid(format!(
+                    "impression of engagement {}_{}: this session was never shown it; \
+                     report impressions in the session whose engagement call exposed them",
+                    key.campaign_id, key.engagement_id
+                )))
+            }
+            None => {
+                return Err(MonitoringError::invalid(format!(
+                    "impression in engagement context `{}` of engagement {}_{}: this session \
+                     was never shown it; report impressions in the session whose engagement \
+                     call exposed them",
+                    data.context_id, key.campaign_id, key.engagement_id
+                )))
+            }
+        }
+    }
+    Ok(events)
 }

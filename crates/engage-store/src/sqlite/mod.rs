@@ -259,6 +259,36 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_exposures(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        exposures: &[crate::Exposure],
+    ) -> Result<(), StoreError> {
+        self.record_exposures_impl(account_id, session_id, exposures)
+            .await
+    }
+
+    async fn exposure(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        context_id: &str,
+    ) -> Result<Option<crate::Exposure>, StoreError> {
+        self.exposure_impl(account_id, session_id, context_id).await
+    }
+
+    async fn latest_exposure(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        campaign_id: u64,
+        engagement_id: u64,
+    ) -> Result<Option<crate::Exposure>, StoreError> {
+        self.latest_exposure_impl(account_id, session_id, campaign_id, engagement_id)
+            .await
+    }
+
     async fn visit(&self, account_id: &str, session_id: &str) -> Result<Option<Visit>, StoreError> {
         let (a, s) = (account_id.to_owned(), session_id.to_owned());
         self.readers
