@@ -451,7 +451,16 @@ async fn link_identity(
     identity: Option<&str>,
     ids: &VisitIds,
 ) -> Result<(), MonitoringError> {
-    if let Some(identity) = identity {
+    let Some(identity) = identity else {
+        return Ok(());
+    };
+    // A read first: a link is written once, while most calls name a linked identity.
+    if state
+        .store
+        .identity_visitor(account_id, identity)
+        .await?
+        .is_none()
+    {
         state
             .store
             .link_identity(account_id, identity, &ids.visitor_id)
