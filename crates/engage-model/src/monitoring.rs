@@ -61,22 +61,40 @@ impl ImpressionKind {
     }
 }
 
-/// `{type, campaign, engId, revision, eContext: [{type: "engagementContext", id}]}`.
+/// `{type, campaign, engId, revision, eContext?, expanded?, userInit?, actionableItems?}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Impression {
     pub kind: ImpressionKind,
     pub conf_key: ConfKey,
-    pub context_id: String,
+    /// The `engagementContext` id of `eContext`; `None` when the attribute has none, as
+    /// LivePerson's `impExpanded`, `impTimeout` and `impClose` examples do.
+    pub context_id: Option<String>,
 }
 
+/// Most `actionableItems` an impression may list (their values are not kept).
+const MAX_ACTIONABLE_ITEMS: usize = 32;
+
 impl Impression {
+    /// The engagement context this impression belongs to on page view `page_context_id`:
+    /// its `eContext` id, or else one context per engagement and page view, named after
+    /// both (`{pageId}:{campaign}_{engId}_{revision}`), so that impressions without
+    /// `eContext` never meet another page view's. The Monitoring API's route replaces
+    /// the latter with the session's exposed context of the engagement (engage-server,
+    /// `routes/monitoring.rs`, `bind_impressions`), which the model cannot know.
+    pub fn context_on(&self, page_context_id: &str) -> String {
+        match &self.context_id {
+            Some(id) => id.clone(),
+            None => format!("{page_context_id}:{}", self.conf_key),
+        }
+    }
+
     /// The `LP_OFFERS` event of this impression on page view `page_context_id`; what the
     /// attribute does not say (type, zone, state, ...) stays unset.
     pub fn to_event(&self, page_context_id: &str) -> OfferEvent {
         OfferEvent {
             name: self.kind.event_name(),
             data: OfferData {
-                context_id: self.context_id.clone(),
+                context_id: self.context_on(page_context_id),
                 page_context_id: page_context_id.to_owned(),
                 conf_key: self.conf_key,
                 engagement_type: None,
@@ -102,6 +120,7 @@ impl Impression {
         let campaign = required(&mut r, "campaign", errors);
         let engagement = required(&mut r, "engId", errors);
         let revision = required(&mut r, "revision", errors);
+        let has_context = json.get("eContext").is_some();
         let context_id = r.field("eContext", errors, |j, e| {
             let ids = array(j, e, engagement_context)?;
             let mut ids = ids.into_iter().flatten();
@@ -111,13 +130,18 @@ impl Impression {
             }
             first
         });
-        if context_id.is_none() && json.get("eContext").is_none() {
-            errors.nested(Token::Key("eContext"), |e| e.here("missing"));
-        }
+        // Documented on `impExpanded` with `null` values; read (null, a flag, a list of
+        // at most MAX_ACTIONABLE_ITEMS strings) and not kept.
+        r.field("expanded", errors, flag_or_null);
+        r.field("userInit", errors, flag_or_null);
+        r.field("actionableItems", errors, actionable_items);
         r.finish(
             errors,
-            "`type`, `campaign`, `engId`, `revision` or `eContext`",
+            "`type`, `campaign`, `engId`, `revision`, `eContext`, `expanded`, `userInit` or `actionableItems`",
         );
+        if has_context && context_id.is_none() {
+            return None;
+        }
         Some(Impression {
             kind,
             conf_key: ConfKey {
@@ -125,8 +149,48 @@ impl Impression {
                 engagement_id: engagement?,
                 engagement_revision: revision?,
             },
-            context_id: context_id?,
+            context_id,
         })
+    }
+}
+
+/// `null` or a boolean.
+fn flag_or_null(json: Node<'_, '_>, errors: &mut Errors) -> Option<()> {
+    match json.view() {
+        View::Null | View::Bool(_) => Some(()),
+        _ => {
+            errors.here(format!(
+                "expected null or a boolean, found {}",
+                describe(json)
+            ));
+            None
+        }
+    }
+}
+
+/// `null` or a short list of short strings.
+fn actionable_items(json: Node<'_, '_>, errors: &mut Errors) -> Option<()> {
+    match json.view() {
+        View::Null => Some(()),
+        View::Array(items) => {
+            for (i, item) in items.enumerate() {
+                let fits = matches!(item.view(), View::String(s) if s.chars().count() <= 256);
+                if i >= MAX_ACTIONABLE_ITEMS || !fits {
+                    errors.here(format!(
+                        "expected null or at most {MAX_ACTIONABLE_ITEMS} strings of at most 256 characters"
+                    ));
+                    return None;
+                }
+            }
+            Some(())
+        }
+        _ => {
+            errors.here(format!(
+                "expected null or a list of strings, found {}",
+                describe(json)
+            ));
+            None
+        }
     }
 }
 

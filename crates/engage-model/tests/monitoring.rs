@@ -117,7 +117,7 @@ fn impression_ids_take_digit_strings_and_context_ids_take_numbers() {
         panic!()
     };
     assert_eq!(imp.conf_key.to_string(), "12_34_5");
-    assert_eq!(imp.context_id, "99");
+    assert_eq!(imp.context_id.as_deref(), Some("99"));
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn the_engagement_context_entry_is_found_among_other_context_entries() {
     .unwrap() else {
         panic!()
     };
-    assert_eq!(imp.context_id, "e");
+    assert_eq!(imp.context_id.as_deref(), Some("e"));
 }
 
 #[test]
@@ -149,10 +149,46 @@ fn every_problem_of_an_impression_is_reported_at_its_pointer() {
     }))
     .unwrap_err();
     assert_eq!(pointers(&invalid), ["/eContext"]);
-    let invalid =
-        attribute(&json!({"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}))
-            .unwrap_err();
-    assert_eq!(pointers(&invalid), ["/eContext"]);
+    let invalid = attribute(&json!({
+        "type": "impExpanded", "campaign": 1, "engId": 2, "revision": 3,
+        "expanded": "yes", "userInit": 1, "actionableItems": {}
+    }))
+    .unwrap_err();
+    assert_eq!(
+        pointers(&invalid),
+        ["/expanded", "/userInit", "/actionableItems"],
+        "{invalid}"
+    );
+}
+
+#[test]
+fn the_documented_impressions_without_econtext_read_into_one_context_per_page_view() {
+    // pages/documents/WebsiteMonitoring/MonitoringAPI/methods/report.md, "Examples for
+    // engagement attributes to report impression events": verbatim.
+    let examples = [
+        r#"{"type": "impExpanded", "expanded": null, "userInit": null, "actionableItems": null, "campaign": 3115242510, "engId": 3115242810, "revision": 537}"#,
+        r#"{"type": "impTimeout", "campaign": 3115242510, "engId": 3115242810, "revision": 537}"#,
+        r#"{"type": "impClose", "campaign": 3115242510, "engId": 3115242810, "revision": 537}"#,
+    ];
+    for example in examples {
+        let attr = EngagementAttribute::from_json(&Json::parse(example.as_bytes()).unwrap());
+        let Ok(EngagementAttribute::Impression(imp)) = attr else {
+            panic!("{example}: {attr:?}")
+        };
+        assert_eq!(imp.context_id, None);
+        assert_eq!(
+            imp.to_event("page-7").data.context_id,
+            "page-7:3115242510_3115242810_537"
+        );
+    }
+    let EngagementAttribute::Impression(imp) = attribute(&json!({
+        "type": "impExpanded", "campaign": 1, "engId": 2, "revision": 3,
+        "expanded": true, "userInit": false, "actionableItems": ["chat", "call"]
+    }))
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(imp.context_on("p"), "p:1_2_3");
 }
 
 #[test]

@@ -1241,9 +1241,14 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
         visit["visitorId"].as_str().unwrap(),
         visit["sessionId"].as_str().unwrap(),
     );
+    // The context the engagement call exposed: impressions may name only it.
+    let context = visit["engagementDetails"][0]["contextId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let impression = |kind: &str| {
         json!({"type": kind, "campaign": campaign, "engId": engagement_id, "revision": 1,
-               "eContext": [{"type": "engagementContext", "id": "app-ctx-1"}]})
+               "eContext": [{"type": "engagementContext", "id": context}]})
     };
     let before = engage_store::ids::now_ms() as u64;
     let response = server
@@ -1263,7 +1268,7 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
     assert_eq!(answer["_metadata"]["count"], 1, "{answer}");
     let record = &answer["interactionHistoryRecords"][0];
     let info = &record["info"];
-    assert_eq!(info["interactionId"], "app-ctx-1");
+    assert_eq!(info["interactionId"], context);
     assert_eq!(info["visitorId"], vid);
     assert_eq!(info["sessionId"], sid);
     assert_eq!(info["pageId"], visit["pageId"]);
@@ -1290,7 +1295,7 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
     assert_eq!(names, ["OFFER_IMPRESSION", "OFFER_CLICK"]);
     for event in record["events"].as_array().unwrap() {
         assert_eq!(event["appName"], "LP_OFFERS");
-        assert_eq!(event["data"]["contextId"], "app-ctx-1");
+        assert_eq!(event["data"]["contextId"], context.as_str());
         assert_eq!(
             event["data"]["confKey"],
             format!("{campaign}_{engagement_id}_1")
@@ -1320,7 +1325,7 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
         }
         assert_eq!(
             ids(&server, "", &filtered).await,
-            ["app-ctx-1"],
+            [context.as_str()],
             "{filters}"
         );
     }

@@ -187,6 +187,14 @@ async fn errors_keep_the_documented_body_and_codes() {
 async fn report_impressions_become_lp_offers_events_of_their_context() {
     let server = TestServer::start().await;
     let app = admin_support::app(&server).await;
+    let c = admin_support::campaign(&server, "App", 1).await;
+    let e = admin_support::engagement(
+        &server,
+        c,
+        &json!({"name": "In-app overlay", "engagementType": 1}),
+    )
+    .await;
+    let e = e["engagementId"].as_u64().unwrap();
     let (_, visit) = send(
         server
             .client
@@ -199,9 +207,11 @@ async fn report_impressions_become_lp_offers_events_of_their_context() {
         visit["visitorId"].as_str().unwrap(),
         visit["sessionId"].as_str().unwrap()
     );
+    let context = visit["engagementDetails"][0]["contextId"].clone();
+    assert!(context.is_string(), "{visit}");
     let impression = |kind: &str| {
-        json!({"type": kind, "campaign": 210599710, "engId": 210600710, "revision": 18,
-               "eContext": [{"type": "engagementContext", "id": "ctx-7"}]})
+        json!({"type": kind, "campaign": c, "engId": e, "revision": 1,
+               "eContext": [{"type": "engagementContext", "id": context}]})
     };
     let body = json!({
         "pageId": visit["pageId"],
@@ -252,8 +262,8 @@ async fn report_impressions_become_lp_offers_events_of_their_context() {
         ]
     );
     for event in &events {
-        assert_eq!(event["data"]["contextId"], "ctx-7");
-        assert_eq!(event["data"]["confKey"], "210599710_210600710_18");
+        assert_eq!(event["data"]["contextId"], context);
+        assert_eq!(event["data"]["confKey"], format!("{c}_{e}_1"));
         assert_eq!(event["sessionId"], visit["sessionId"]);
     }
     assert_eq!(
@@ -446,5 +456,526 @@ async fn impressions_an_app_reports_count_toward_the_frequency_cap() {
     assert!(
         second.get("engagementDetails").is_none(),
         "the visitor had their one impression: {second}"
+    );
+}
+
+// ------------------------------------------- LivePerson's documented examples, verbatim
+
+/// pages/documents/WebsiteMonitoring/MonitoringAPI/methods/engagement.md, "Example Body
+/// Entity", verbatim.
+const ENGAGEMENT_MD_BODY: &str = r#"{
+ "clientProperties":{
+   "osName": "MAC_OSX",
+   "osVersion": "1.2",
+   "appVersion": "1.0",
+   "deviceFamily": "MOBILE",
+   "ipAddress": "192.168.5.2"
+ },
+ "consumerId":"uniqueIdInBrand",
+ "identities": [
+   {
+        "iss": "LivePerson",
+        "acr": "0",    
+        "sub": "identifierForNoAuth"
+    },
+    {
+        "iss": "TMO",
+        "acr": "loa1",
+        "sub": "identifierForAuth"
+    }
+ ],
+ "entryPoints":[
+   "tel://972737004000",
+   "http://www.liveperson.com",
+   "sec://Sport",
+   "lang://English"
+ ],
+ "engagementAttributes": [
+   {
+     "type": "personal",
+     "personal": {
+       "contacts": [{"email":"user123@gmail.com","phone":"12345678"},{"email":"aaa@domain.co.il","phone":"98765430"}],
+       "age": {
+         "age":30.0,
+         "year":1985,
+         "month":7,
+         "day":22
+       },
+       "firstname": "test",
+       "lastname": "test2",
+       "gender": "FEMALE",
+       "company": "liveperson"
+     }
+   }
+ ]
+}"#;
+
+/// pages/documents/WebsiteMonitoring/MonitoringAPI/getting-started.md, the `engagement`
+/// curl's `-d`, verbatim.
+const GETTING_STARTED_ENGAGEMENT: &str = r#"{"clientProperties":{"osName": "MAC_OSX","osVersion": "1.2","appVersion": "1.0","deviceFamily": "MOBILE"},"consumerId":"uniqueIdInBrand","engagementAttributes": [{"type": "personal","personal": {"contacts": [{"email":"bbb@test.com","phone":"12345678"},{"email":"aaa@test2.co.il","phone":"98765430"}],"age": {"age":30.0,"year":1985,"month":7,"day":22},"firstname": "test","lastname": "test2","gender": "FEMALE","company": "liveperson"}}]}"#;
+
+/// pages/documents/WebsiteMonitoring/MonitoringAPI/methods/report.md, "Example Body
+/// Entity", verbatim.
+const REPORT_MD_BODY: &str = r#"{
+ "consumerId":"myConsumerId",
+ "identities": [
+   {
+        "iss": "LivePerson",
+        "acr": "0",    
+        "sub": "identifierForNoAuth"
+    },
+    {
+        "iss": "TMO",
+        "acr": "loa1",
+        "sub": "identifierForAuth"
+    }
+ ],
+ "pageId" : "4743822558",
+ "entryPoints":[
+   "tel://972737004000",
+   "http://www.brand.com",
+   "sec://Sport",
+   "lang://English"
+ ],
+ "engagementAttributes": [
+   {
+       "type": "purchase",
+       "total": 11.7,
+       "orderId": "DRV1534XC"
+	},
+	{
+       "type": "lead",
+           "lead": {
+           "topic": "luxury car test drive 2015",
+           "value": 22.22,
+           "leadId": "xyz123"
+       }
+   }
+ ]
+}"#;
+
+/// report.md, "Examples for engagement attributes to report impression events": the three
+/// without `eContext`, verbatim.
+const REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT: [&str; 3] = [
+    r#"{
+  "type": "impExpanded",
+  "expanded": null,
+  "userInit": null,
+  "actionableItems": null,
+  "campaign": 3115242510,
+  "engId": 3115242810,
+  "revision": 537
+}"#,
+    r#"{
+  "type": "impTimeout",
+  "campaign": 3115242510,
+  "engId": 3115242810,
+  "revision": 537
+}"#,
+    r#"{
+  "type": "impClose",
+  "campaign": 3115242510,
+  "engId": 3115242810,
+  "revision": 537
+}"#,
+];
+
+/// A raw JSON body, sent as is.
+fn raw(request: reqwest::RequestBuilder, body: &str) -> reqwest::RequestBuilder {
+    request
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+}
+
+fn ids_query(answer: &Value) -> String {
+    format!(
+        "v=1.0&vid={}&sid={}",
+        answer["visitorId"].as_str().unwrap(),
+        answer["sessionId"].as_str().unwrap()
+    )
+}
+
+/// The members of an answer, sorted.
+fn keys(answer: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = answer
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[tokio::test]
+async fn the_documented_engagement_bodies_are_answered_201_in_the_documented_shape() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    for body in [ENGAGEMENT_MD_BODY, GETTING_STARTED_ENGAGEMENT] {
+        // The examples' `vid`/`sid` are placeholders: a first call sends none.
+        let (status, answer) = send(raw(
+            server.client.post(engagement_url(&server, &app, "v=1.0")),
+            body,
+        ))
+        .await;
+        // engagement.md: "200/201 OK - Engagement is unavailable ... does not return".
+        assert_eq!(status, 201, "{answer}");
+        assert_eq!(keys(&answer), ["pageId", "sessionId", "visitorId"]);
+        let visit = server
+            .store
+            .visit(&server.account_id, answer["sessionId"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            visit.sdes.personal_info.unwrap().company.text_value(),
+            Some("liveperson")
+        );
+    }
+}
+
+#[tokio::test]
+async fn entry_points_are_the_url_and_the_sections_the_decision_sees() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    let c = admin_support::campaign(&server, "Sport", 1).await;
+    let e = admin_support::engagement(
+        &server,
+        c,
+        &json!({"name": "Sport chat", "engagementType": 5,
+                "targeting": {"url": {"include": [{"contains": "liveperson.com"}]},
+                              "sections": {"include": ["sport"]}}}),
+    )
+    .await;
+    let (status, answer) = send(raw(
+        server.client.post(engagement_url(&server, &app, "v=1.0")),
+        ENGAGEMENT_MD_BODY,
+    ))
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let details = answer["engagementDetails"].as_array().expect("eligible");
+    assert_eq!(details.len(), 1, "{answer}");
+    assert_eq!(details[0]["engagementId"], e["engagementId"]);
+    // engagement.md's 201 example: the documented members Engage has.
+    assert_eq!(
+        keys(&details[0]),
+        [
+            "campaignId",
+            "contextId",
+            "engagementId",
+            "engagementRevision",
+            "status"
+        ]
+    );
+    assert_eq!(details[0]["status"], "expose");
+    assert!(details[0]["campaignId"].is_u64() && details[0]["engagementRevision"].is_u64());
+
+    // Another section, or no http(s) entry point: not this page.
+    for entry_points in [
+        json!(["http://www.liveperson.com", "sec://Golf"]),
+        json!(["tel://972737004000", "sec://Sport"]),
+    ] {
+        let (_, answer) = send(
+            server
+                .client
+                .post(engagement_url(&server, &app, "v=1.0"))
+                .json(&json!({"entryPoints": entry_points})),
+        )
+        .await;
+        assert!(answer.get("engagementDetails").is_none(), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_first_report_without_vid_and_sid_creates_the_visit_with_201() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    let (status, first) = send(raw(
+        server.client.put(report_url(&server, &app, "v=1.0")),
+        REPORT_MD_BODY,
+    ))
+    .await;
+    assert_eq!(status, 201, "{first}");
+    // report.md, "200 OK": `{sessionId, visitorId, pageId}`, the page id the body named.
+    assert_eq!(keys(&first), ["pageId", "sessionId", "visitorId"]);
+    assert_eq!(first["pageId"], "4743822558");
+    let sdes = server.export(ExportKind::Sdes).await;
+    assert_eq!(sdes.len(), 2);
+    assert_eq!(sdes[0]["sde"]["purchase"]["orderId"], "DRV1534XC");
+    assert_eq!(
+        sdes[1]["sde"]["lead"]["lead"]["leadId"], "xyz123",
+        "{}",
+        sdes[1]
+    );
+    assert!(sdes.iter().all(|s| s["sessionId"] == first["sessionId"]));
+
+    // The same body on the visit it created: 200, the same visit.
+    let (status, again) = send(raw(
+        server
+            .client
+            .put(report_url(&server, &app, &ids_query(&first))),
+        REPORT_MD_BODY,
+    ))
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["sessionId"], first["sessionId"]);
+    assert_eq!(again["visitorId"], first["visitorId"]);
+
+    // "At least one form of identification is required (consumerId / an identities.sub
+    // or vid)": without any, 400/5.
+    let (status, error) = send(
+        server
+            .client
+            .put(report_url(&server, &app, "v=1.0"))
+            .json(&json!({"engagementAttributes": []})),
+    )
+    .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (400, Some(5)));
+}
+
+#[tokio::test]
+async fn impressions_name_only_contexts_this_session_was_shown() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    let (status, visit) = send(raw(
+        server.client.post(engagement_url(&server, &app, "v=1.0")),
+        GETTING_STARTED_ENGAGEMENT,
+    ))
+    .await;
+    assert_eq!(status, 201);
+    // report.md's impression examples name LivePerson's engagements, which this session
+    // was never shown: refused with 400/5 ("request data is missing or invalid",
+    // overview.md), as report.md's Limitations say, and nothing is stored.
+    let body = format!(
+        r#"{{"pageId": {}, "engagementAttributes": [{}]}}"#,
+        visit["pageId"],
+        REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT.join(",")
+    );
+    let (status, error) = send(raw(
+        server
+            .client
+            .put(report_url(&server, &app, &ids_query(&visit))),
+        &body,
+    ))
+    .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (400, Some(5)));
+    assert!(
+        error["message"].as_str().unwrap().contains("never shown"),
+        "{error}"
+    );
+    // getting-started.md's report: a POST with the override, `clientProperties` in the
+    // body, an `impDisplay` in context "1"; verbatim, and refused alike.
+    let body = r#"{"clientProperties":{"osName": "MAC_OSX","osVersion": "1.2","appVersion": "1.0","deviceFamily": "MOBILE"},"consumerId":"uniqueIdInBrand","engagementAttributes": [{"type":"impDisplay","campaign":2695999112,"engId":2696029112,"revision":3,"eContext":[{"type":"engagementContext","id":"1"}]}]}"#;
+    let (status, error) = send(raw(
+        server
+            .client
+            .post(report_url(&server, &app, &ids_query(&visit)))
+            .header("X-HTTP-Method-Override", "PUT"),
+        body,
+    ))
+    .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (400, Some(5)));
+    assert!(server.export(ExportKind::Events).await.is_empty());
+    assert!(server.export(ExportKind::Quarantine).await.is_empty());
+
+    // Once the session was shown an engagement, impressions name its context; those
+    // without `eContext` (the documented shapes) take it too.
+    let c = admin_support::campaign(&server, "App", 1).await;
+    let e = admin_support::engagement(
+        &server,
+        c,
+        &json!({"name": "In-app overlay", "engagementType": 1}),
+    )
+    .await;
+    let e = e["engagementId"].as_u64().unwrap();
+    let (status, shown) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, &ids_query(&visit)))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let context = shown["engagementDetails"][0]["contextId"].clone();
+    assert!(context.is_string(), "{shown}");
+    let documented = |example: &str| {
+        let mut value: Value = serde_json::from_str(example).unwrap();
+        value["campaign"] = json!(c);
+        value["engId"] = json!(e);
+        value["revision"] = json!(1);
+        value
+    };
+    let body = json!({"pageId": shown["pageId"], "engagementAttributes": [
+        {"type": "impDisplay", "campaign": c, "engId": e, "revision": 1,
+         "eContext": [{"type": "engagementContext", "id": context}]},
+        documented(REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT[0]),
+        documented(REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT[1]),
+        documented(REPORT_MD_IMPRESSIONS_WITHOUT_CONTEXT[2]),
+    ]});
+    let (status, answer) = send(
+        server
+            .client
+            .put(report_url(&server, &app, &ids_query(&visit)))
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let events = server.export(ExportKind::Events).await;
+    let names: Vec<_> = events.iter().map(|e| e["eventName"].clone()).collect();
+    assert_eq!(
+        names,
+        [
+            json!("OFFER_IMPRESSION"),
+            json!("OFFER_DISPLAY"),
+            json!("OFFER_TIMEOUT"),
+            json!("OFFER_DECLINED")
+        ]
+    );
+    for event in &events {
+        assert_eq!(event["data"]["contextId"], context);
+        assert_eq!(event["sessionId"], visit["sessionId"]);
+    }
+
+    // Another session of the same visitor was not shown it; nor is another engagement's
+    // context the context of this one.
+    let (_, other) = send(
+        server
+            .client
+            .post(engagement_url(
+                &server,
+                &app,
+                &format!("v=1.0&vid={}", visit["visitorId"].as_str().unwrap()),
+            ))
+            .json(&json!({})),
+    )
+    .await;
+    assert_ne!(other["sessionId"], visit["sessionId"]);
+    let stolen = json!({"engagementAttributes": [
+        {"type": "impAccept", "campaign": c, "engId": e, "revision": 1,
+         "eContext": [{"type": "engagementContext", "id": context}]}]});
+    let (status, _) = send(
+        server
+            .client
+            .put(report_url(&server, &app, &ids_query(&other)))
+            .json(&stolen),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let wrong_engagement = json!({"engagementAttributes": [
+        {"type": "impAccept", "campaign": c, "engId": e + 1, "revision": 1,
+         "eContext": [{"type": "engagementContext", "id": context}]}]});
+    let (status, _) = send(
+        server
+            .client
+            .put(report_url(&server, &app, &ids_query(&visit)))
+            .json(&wrong_engagement),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(server.export(ExportKind::Events).await.len(), 4);
+}
+
+#[tokio::test]
+async fn what_a_stranger_may_send_about_the_consumer_is_bounded() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    let identity = json!({"iss": "TMO", "acr": "loa1", "sub": "s"});
+    let too_long = "x".repeat(257);
+    for (body, pointer) in [
+        (json!({"identities": vec![identity; 9]}), "/identities/8"),
+        (
+            json!({"identities": [{"acr": "loa1"}]}),
+            "/identities/0/sub",
+        ),
+        (json!({"consumerId": too_long}), "/consumerId"),
+        (
+            json!({"entryPoints": vec!["tel://1"; 65]}),
+            "/entryPoints/64",
+        ),
+        (json!({"entryPoints": ["sec://"]}), "/entryPoints/0"),
+        (
+            json!({"clientProperties": {"os": "IOS", "osName": "ANDROID"}}),
+            "/clientProperties/osName",
+        ),
+    ] {
+        let (status, error) = send(
+            server
+                .client
+                .post(engagement_url(&server, &app, "v=1.0"))
+                .json(&body),
+        )
+        .await;
+        assert_eq!((status, error["internalCode"].as_u64()), (400, Some(5)));
+        assert!(
+            error["message"].as_str().unwrap().contains(pointer),
+            "{pointer}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_identity_finds_the_same_visitor_on_a_later_call_without_vid() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    // engagement.md's body names `identities` (first `sub`: identifierForNoAuth).
+    let (status, first) = send(raw(
+        server.client.post(engagement_url(&server, &app, "v=1.0")),
+        ENGAGEMENT_MD_BODY,
+    ))
+    .await;
+    assert_eq!(status, 201);
+    // report.md's body names the same identities: the same visitor, a new session.
+    let (status, report) = send(raw(
+        server.client.put(report_url(&server, &app, "v=1.0")),
+        REPORT_MD_BODY,
+    ))
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["visitorId"], first["visitorId"]);
+    assert_ne!(report["sessionId"], first["sessionId"]);
+    // A consumerId alone is an identity too.
+    let by_consumer = json!({"consumerId": "consumer-7"});
+    let (_, a) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.0"))
+            .json(&by_consumer),
+    )
+    .await;
+    let (_, b) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.0"))
+            .json(&by_consumer),
+    )
+    .await;
+    assert_eq!(a["visitorId"], b["visitorId"]);
+    assert_ne!(a["visitorId"], first["visitorId"]);
+    // Without an identity, every first call is a new visitor.
+    let (_, c) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.0"))
+            .json(&json!({})),
+    )
+    .await;
+    assert_ne!(c["visitorId"], a["visitorId"]);
+    // An invalid body links nothing.
+    let invalid = json!({"consumerId": "consumer-8", "entryPoints": 7});
+    let (status, _) = send(
+        server
+            .client
+            .post(engagement_url(&server, &app, "v=1.0"))
+            .json(&invalid),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        server
+            .store
+            .identity_visitor(&server.account_id, "consumer-8")
+            .await
+            .unwrap(),
+        None
     );
 }

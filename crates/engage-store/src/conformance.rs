@@ -32,7 +32,7 @@ use serde_json::{json, Value};
 
 use crate::sample::{self, page_sde};
 use crate::{
-    ExportKind, IngestBatch, IngestOutcome, NewAccount, NewQuarantine, QuarantineKind,
+    ExportKind, Exposure, IngestBatch, IngestOutcome, NewAccount, NewQuarantine, QuarantineKind,
     QuarantineQuery, RawJson, SessionLookup, Store, StoreError,
 };
 
@@ -56,6 +56,8 @@ macro_rules! store_conformance_tests {
             duplicate_attribute_is_not_folded_twice,
             new_session_is_reported_by_the_batch_that_creates_it,
             lookup_session_tells_unknown_visitor_unknown_session_and_found,
+            an_identity_keeps_the_first_visitor_linked_to_it_within_its_account,
+            exposures_are_found_by_session_and_context_and_by_engagement,
             visit_of_an_unknown_session_is_none,
             quarantine_keeps_raw_context_and_errors_and_pages,
             quarantine_without_a_visit_is_kept,
@@ -799,6 +801,103 @@ where
             .unwrap(),
         SessionLookup::UnknownVisitor,
         "sessions belong to their account"
+    );
+    store.close().await.unwrap();
+}
+
+pub async fn an_identity_keeps_the_first_visitor_linked_to_it_within_its_account<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let other = account(&store).await;
+    assert_eq!(store.identity_visitor(&acc, "sub-1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .link_identity(&acc, "sub-1", "visitor-a")
+            .await
+            .unwrap(),
+        "visitor-a"
+    );
+    assert_eq!(
+        store
+            .link_identity(&acc, "sub-1", "visitor-b")
+            .await
+            .unwrap(),
+        "visitor-a",
+        "the first visitor linked keeps the identity"
+    );
+    assert_eq!(
+        store
+            .identity_visitor(&acc, "sub-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("visitor-a")
+    );
+    assert_eq!(store.identity_visitor(&acc, "SUB-1").await.unwrap(), None);
+    assert_eq!(
+        store.identity_visitor(&other, "sub-1").await.unwrap(),
+        None,
+        "identities belong to their account"
+    );
+    assert_eq!(
+        store
+            .link_identity(&other, "sub-1", "visitor-c")
+            .await
+            .unwrap(),
+        "visitor-c"
+    );
+    store.close().await.unwrap();
+    let store = open(dir.path().to_owned()).await;
+    assert_eq!(
+        store
+            .identity_visitor(&acc, "sub-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("visitor-a"),
+        "links are durable"
+    );
+    store.close().await.unwrap();
+}
+
+pub async fn exposures_are_found_by_session_and_context_and_by_engagement<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let other = account(&store).await;
+    let exposure = |context: &str, engagement: u64| Exposure {
+        context_id: context.to_owned(),
+        campaign_id: u64::MAX,
+        engagement_id: engagement,
+    };
+    store
+        .record_exposures(&acc, "s-1", &[exposure("1", 7), exposure("2", 8)])
+        .await
+        .unwrap();
+    store.record_exposures(&acc, "s-1", &[]).await.unwrap();
+    assert_eq!(
+        store.exposure(&acc, "s-1", "1").await.unwrap(),
+        Some(exposure("1", 7))
+    );
+    assert_eq!(store.exposure(&acc, "s-2", "1").await.unwrap(), None);
+    assert_eq!(store.exposure(&other, "s-1", "1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .latest_exposure(&acc, "s-1", u64::MAX, 8)
+            .await
+            .unwrap(),
+        Some(exposure("2", 8))
+    );
+    assert_eq!(
+        store.latest_exposure(&acc, "s-1", 1, 8).await.unwrap(),
+        None
     );
     store.close().await.unwrap();
 }

@@ -420,6 +420,7 @@ pub async fn what_an_apps_impressions_do_not_say_comes_from_the_engagements_defi
         device_family: Some("MOBILE".into()),
         os: Some("ANDROID".into()),
         os_version: Some("14".into()),
+        language: None,
     };
     b.visit.as_mut().unwrap().client = Some(client.clone());
     b.events.push(sample::new_event(

@@ -107,6 +107,49 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         session_id: &str,
     ) -> Result<SessionLookup, StoreError>;
 
+    /// The visitor a consumer identity (the Monitoring API's `identities[].sub` or
+    /// `consumerId`) is linked to in this account, if any.
+    async fn identity_visitor(
+        &self,
+        account_id: &str,
+        identity: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Links a consumer identity to `visitor_id` unless it is linked already; answers the
+    /// visitor it is linked to (the first one linked keeps it).
+    async fn link_identity(
+        &self,
+        account_id: &str,
+        identity: &str,
+        visitor_id: &str,
+    ) -> Result<String, StoreError>;
+
+    /// Records the engagement contexts the Monitoring API's `engagement` call exposed to
+    /// a session (a context already recorded is kept as it was).
+    async fn record_exposures(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        exposures: &[Exposure],
+    ) -> Result<(), StoreError>;
+
+    /// The exposure of `context_id` to a session, if there was one.
+    async fn exposure(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        context_id: &str,
+    ) -> Result<Option<Exposure>, StoreError>;
+
+    /// The latest context a session was exposed to for one engagement, if any.
+    async fn latest_exposure(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        campaign_id: u64,
+        engagement_id: u64,
+    ) -> Result<Option<Exposure>, StoreError>;
+
     /// A visit's merged attribute state, if the session exists.
     async fn visit(&self, account_id: &str, session_id: &str) -> Result<Option<Visit>, StoreError>;
 

@@ -71,6 +71,14 @@ pub struct PageView {
     pub sections: Vec<String>,
 }
 
+/// An engagement context the Monitoring API's `engagement` call exposed to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    pub context_id: String,
+    pub campaign_id: u64,
+    pub engagement_id: u64,
+}
+
 /// Who sent a batch, from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisitContext {
@@ -98,6 +106,9 @@ pub struct ClientProperties {
     pub os: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
+    /// The language a `lang://` entry point names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// An event that passed validation.

@@ -521,6 +521,7 @@ mod tests {
                 device_family: Some("MOBILE".into()),
                 os: None,
                 os_version: Some("17".into()),
+                language: None,
             }),
             ..bare.clone()
         };

@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_model::{Invalid, Node, Tape};
 use engage_store::ids::{new_id, now_ms};
-use engage_store::{IngestBatch, SessionLookup, VisitContext};
+use engage_store::{Exposure, IngestBatch, NewEvent, PageView, SessionLookup, VisitContext};
 use serde::Serialize;
 
 use super::collect::quarantine_body;
@@ -20,7 +20,7 @@ use crate::body::{read_body, Accept};
 use crate::decision::AccountSnapshot;
 use crate::error::ApiError;
 use crate::request::collect::{StoredContext, MAX_ID_CHARS};
-use crate::request::monitoring::{Call, MonitoringBody};
+use crate::request::monitoring::{named_identity, Call, MonitoringBody};
 use crate::AppState;
 
 /// A Monitoring API error: `{time, message, internalCode}` with its status.
@@ -240,29 +240,12 @@ pub async fn engagement(
         snapshot,
         query,
     } = call;
-    let vid = query_id(&query, "vid")?;
-    let sid = query_id(&query, "sid")?;
-    let (visitor_id, session_id) = match (vid, sid) {
-        (Some(vid), Some(sid)) => {
-            require_session(&state, &account_id, &vid, &sid).await?;
-            (vid, sid)
-        }
-        (Some(vid), None) => {
-            if state.store.lookup_session(&account_id, &vid, "").await?
-                == SessionLookup::UnknownVisitor
-            {
-                return Err(unknown_visitor(&vid));
-            }
-            (vid, new_id())
-        }
-        (None, Some(_)) => {
-            return Err(MonitoringError::invalid(
-                "`sid` needs the `vid` it belongs to",
-            ))
-        }
-        (None, None) => (new_id(), new_id()),
-    };
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
+    let identity = Tape::parse(&bytes)
+        .ok()
+        .and_then(|tape| named_identity(tape.root()));
+    let (visitor_id, session_id) =
+        resolve_visit(&state, &account_id, &query, identity.as_deref()).await?;
     let visit = VisitContext {
         visitor_id,
         session_id,
@@ -274,7 +257,7 @@ pub async fn engagement(
             .map(str::to_owned),
         client: None,
     };
-    let (status, mut ids, url) = record_call(
+    let (status, mut ids, page) = record_call(
         &state,
         &account_id,
         &app_id,
@@ -283,20 +266,38 @@ pub async fn engagement(
         visit,
     )
     .await?;
+    link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
     ids.engagement_details =
-        engagement_details(&state, &snapshot, &account_id, &ids, url.as_deref()).await?;
+        engagement_details(&state, &snapshot, &account_id, &ids, page.as_ref()).await?;
+    // Remembered so that the session's impressions can name these contexts (and only
+    // these: report.md, Limitations).
+    if let Some(details) = &ids.engagement_details {
+        let exposures: Vec<Exposure> = details
+            .iter()
+            .map(|d| Exposure {
+                context_id: d.context_id.clone(),
+                campaign_id: d.campaign_id,
+                engagement_id: d.engagement_id,
+            })
+            .collect();
+        state
+            .store
+            .record_exposures(&account_id, &ids.session_id, &exposures)
+            .await?;
+    }
     Ok((status, axum::Json(ids)).into_response())
 }
 
-/// The decision for the app's visit: its entry point as the page URL, its stored
-/// attributes (this call's included, they were just stored); `None` when nothing is
-/// eligible. Nothing is recorded: the app reports impressions itself.
+/// The decision for the app's visit: its entry points as the page (the `http(s)` one as
+/// the URL, the `sec://` ones as sections), its stored attributes (this call's included,
+/// they were just stored); `None` when nothing is eligible. Nothing is recorded: the app
+/// reports impressions itself.
 async fn engagement_details(
     state: &AppState,
     snapshot: &AccountSnapshot,
     account_id: &str,
     ids: &VisitIds,
-    url: Option<&str>,
+    page: Option<&PageView>,
 ) -> Result<Option<Vec<EngagementDetail>>, MonitoringError> {
     if snapshot.is_empty() {
         return Ok(None);
@@ -309,8 +310,8 @@ async fn engagement_details(
     let impressions =
         super::decision::impressions(state, snapshot, account_id, &ids.visitor_id).await?;
     let page = crate::decision::PageView {
-        url: url.unwrap_or(""),
-        sections: &[],
+        url: page.and_then(|p| p.url.as_deref()).unwrap_or(""),
+        sections: page.map_or(&[], |p| p.sections.as_slice()),
         sdes: &sdes,
         impressions: &impressions,
     };
@@ -362,26 +363,31 @@ async fn report(
         query,
         ..
     } = call;
-    let (Some(vid), Some(sid)) = (query_id(&query, "vid")?, query_id(&query, "sid")?) else {
-        return Err(MonitoringError::invalid(
-            "report needs `vid` and `sid` from the engagement call",
-        ));
-    };
-    require_session(&state, &account_id, &vid, &sid).await?;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let page_id = Tape::parse(&bytes)
-        .ok()
-        .and_then(|t| {
-            t.root()
-                .get("pageId")
-                .and_then(Node::as_str)
-                .map(str::to_owned)
-        })
+    let tape = Tape::parse(&bytes).ok();
+    let root = tape.as_ref().map(Tape::root);
+    let member = |key: &str| root.and_then(|r| r.get(key));
+    // "At least one form of identification is required (consumerId / an identities.sub
+    // or vid)" (report.md): a first report names its consumer.
+    if query_id(&query, "vid")?.is_none()
+        && member("consumerId").is_none()
+        && member("identities").is_none()
+    {
+        return Err(MonitoringError::invalid(
+            "report needs `vid`, or `consumerId` or `identities` on a first call",
+        ));
+    }
+    let identity = root.and_then(named_identity);
+    let (visitor_id, session_id) =
+        resolve_visit(&state, &account_id, &query, identity.as_deref()).await?;
+    let page_id = member("pageId")
+        .and_then(Node::as_str)
+        .map(str::to_owned)
         .filter(|p| !p.is_empty() && p.chars().count() <= MAX_ID_CHARS)
         .unwrap_or_else(new_id);
     let visit = VisitContext {
-        visitor_id: vid,
-        session_id: sid,
+        visitor_id,
+        session_id,
         page_id,
         page: None,
         user_agent: headers
@@ -390,9 +396,77 @@ async fn report(
             .map(str::to_owned),
         client: None,
     };
-    let (_, ids, _) =
+    let (status, ids, _) =
         record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
-    Ok((StatusCode::OK, axum::Json(ids)).into_response())
+    link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
+    Ok((status, axum::Json(ids)).into_response())
+}
+
+/// The visitor and session a call names: both known, the existing visit (404/37 or
+/// 404/39 otherwise); a known `vid` alone, a new session for it; neither, a new session
+/// of the visitor the body's identity is linked to, or else of a new visitor; a `sid`
+/// alone is 400/5.
+async fn resolve_visit(
+    state: &AppState,
+    account_id: &str,
+    query: &HashMap<String, String>,
+    identity: Option<&str>,
+) -> Result<(String, String), MonitoringError> {
+    let vid = query_id(query, "vid")?;
+    let sid = query_id(query, "sid")?;
+    Ok(match (vid, sid) {
+        (Some(vid), Some(sid)) => {
+            require_session(state, account_id, &vid, &sid).await?;
+            (vid, sid)
+        }
+        (Some(vid), None) => {
+            if state.store.lookup_session(account_id, &vid, "").await?
+                == SessionLookup::UnknownVisitor
+            {
+                return Err(unknown_visitor(&vid));
+            }
+            (vid, new_id())
+        }
+        (None, Some(_)) => {
+            return Err(MonitoringError::invalid(
+                "`sid` needs the `vid` it belongs to",
+            ))
+        }
+        (None, None) => {
+            let known = match identity {
+                Some(identity) => state.store.identity_visitor(account_id, identity).await?,
+                None => None,
+            };
+            (known.unwrap_or_else(new_id), new_id())
+        }
+    })
+}
+
+/// After a call was stored: its identity, if it named one, is linked to its visitor
+/// unless it is linked already (the first visitor keeps it; a call that names its `vid`
+/// keeps that visitor either way).
+async fn link_identity(
+    state: &AppState,
+    account_id: &str,
+    identity: Option<&str>,
+    ids: &VisitIds,
+) -> Result<(), MonitoringError> {
+    let Some(identity) = identity else {
+        return Ok(());
+    };
+    // A read first: a link is written once, while most calls name a linked identity.
+    if state
+        .store
+        .identity_visitor(account_id, identity)
+        .await?
+        .is_none()
+    {
+        state
+            .store
+            .link_identity(account_id, identity, &ids.visitor_id)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn require_session(
@@ -422,7 +496,7 @@ fn unknown_visitor(vid: &str) -> MonitoringError {
 
 /// Validates a call's body and stores its attributes; an invalid body is kept in the
 /// quarantine (with where it was going) and answered 400/5, storing nothing of it.
-/// Answers the status, the ids and the page URL (the first entry point).
+/// Answers the status, the ids and the page view the entry points describe.
 async fn record_call(
     state: &AppState,
     account_id: &str,
@@ -430,7 +504,7 @@ async fn record_call(
     call: Call,
     bytes: &[u8],
     visit: VisitContext,
-) -> Result<(StatusCode, VisitIds, Option<String>), MonitoringError> {
+) -> Result<(StatusCode, VisitIds, Option<PageView>), MonitoringError> {
     let received_ms = now_ms();
     let parsed = Tape::parse(bytes)
         .map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))
@@ -440,6 +514,7 @@ async fn record_call(
         client,
         events,
         sdes,
+        ..
     } = match parsed {
         Ok(items) => items,
         Err(invalid) => {
@@ -471,9 +546,9 @@ async fn record_call(
             )));
         }
     };
-    let url = page.as_ref().and_then(|p| p.url.clone());
+    let events = bind_impressions(state, account_id, &visit, events).await?;
     let visit = VisitContext {
-        page,
+        page: page.clone(),
         client,
         ..visit
     };
@@ -498,5 +573,63 @@ async fn record_call(
     } else {
         StatusCode::OK
     };
-    Ok((status, ids, url))
+    Ok((status, ids, page))
+}
+
+/// Each impression must name an engagement context that the `engagement` call exposed to
+/// this session, for the engagement it names ("All impression events could be reported
+/// only within same session where engagement has been created", report.md); one without
+/// `eContext` takes the session's latest context for its engagement. Any other is refused
+/// with 400/5 and nothing of the call is stored. Not quarantined: the body is valid, and
+/// no replay could make the session have been shown the engagement.
+async fn bind_impressions(
+    state: &AppState,
+    account_id: &str,
+    visit: &VisitContext,
+    mut events: Vec<NewEvent>,
+) -> Result<Vec<NewEvent>, MonitoringError> {
+    for event in &mut events {
+        let data = &mut event.event.data;
+        let key = data.conf_key;
+        // What `Impression::context_on` names an impression without `eContext`.
+        let without_context = data.context_id == format!("{}:{key}", visit.page_id);
+        let exposure = if without_context {
+            state
+                .store
+                .latest_exposure(
+                    account_id,
+                    &visit.session_id,
+                    key.campaign_id,
+                    key.engagement_id,
+                )
+                .await?
+        } else {
+            state
+                .store
+                .exposure(account_id, &visit.session_id, &data.context_id)
+                .await?
+                .filter(|x| {
+                    x.campaign_id == key.campaign_id && x.engagement_id == key.engagement_id
+                })
+        };
+        match exposure {
+            Some(exposure) => data.context_id = exposure.context_id,
+            None if without_context => {
+                return Err(MonitoringError::invalid(format!(
+                    "impression of engagement {}_{}: this session was never shown it; \
+                     report impressions in the session whose engagement call exposed them",
+                    key.campaign_id, key.engagement_id
+                )))
+            }
+            None => {
+                return Err(MonitoringError::invalid(format!(
+                    "impression in engagement context `{}` of engagement {}_{}: this session \
+                     was never shown it; report impressions in the session whose engagement \
+                     call exposed them",
+                    data.context_id, key.campaign_id, key.engagement_id
+                )))
+            }
+        }
+    }
+    Ok(events)
 }

@@ -244,6 +244,7 @@ fn client_properties(node: Node<'_, '_>) -> Option<ClientProperties> {
             "deviceFamily" => &mut client.device_family,
             "os" => &mut client.os,
             "osVersion" => &mut client.os_version,
+            "language" => &mut client.language,
             _ => continue,
         };
         // serde refuses a field given twice.

@@ -24,6 +24,7 @@ mod batch;
 mod cache;
 mod campaigns;
 mod history;
+mod identities;
 mod ingest;
 mod interactions;
 mod reader;
@@ -237,6 +238,54 @@ impl Store for SqliteStore {
         );
         self.readers
             .run(move |conn| reader::lookup_session(conn, &a, &v, &s))
+            .await
+    }
+
+    async fn identity_visitor(
+        &self,
+        account_id: &str,
+        identity: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.identity_visitor_impl(account_id, identity).await
+    }
+
+    async fn link_identity(
+        &self,
+        account_id: &str,
+        identity: &str,
+        visitor_id: &str,
+    ) -> Result<String, StoreError> {
+        self.link_identity_impl(account_id, identity, visitor_id)
+            .await
+    }
+
+    async fn record_exposures(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        exposures: &[crate::Exposure],
+    ) -> Result<(), StoreError> {
+        self.record_exposures_impl(account_id, session_id, exposures)
+            .await
+    }
+
+    async fn exposure(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        context_id: &str,
+    ) -> Result<Option<crate::Exposure>, StoreError> {
+        self.exposure_impl(account_id, session_id, context_id).await
+    }
+
+    async fn latest_exposure(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        campaign_id: u64,
+        engagement_id: u64,
+    ) -> Result<Option<crate::Exposure>, StoreError> {
+        self.latest_exposure_impl(account_id, session_id, campaign_id, engagement_id)
             .await
     }
 

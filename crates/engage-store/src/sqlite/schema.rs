@@ -55,6 +55,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: V4,
         fill: None,
     },
+    Migration {
+        sql: super::identities::MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
