@@ -35,6 +35,13 @@ pub enum ApiError {
     BatchTooLarge { found: usize, limit: usize },
     #[error("the request body was not received in time")]
     Timeout,
+    /// The batch names a session or page of another visitor or session (docs/api.md,
+    /// Identity).
+    #[error("{message}")]
+    IdentityConflict {
+        pointer: &'static str,
+        message: String,
+    },
     #[error("{message}")]
     Invalid {
         message: String,
@@ -92,6 +99,7 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::IdentityConflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +120,7 @@ impl ApiError {
             ApiError::BatchTooLarge { .. } => "batch_too_large",
             ApiError::Timeout => "timeout",
             ApiError::Invalid { .. } => "invalid_request",
+            ApiError::IdentityConflict { .. } => "identity_conflict",
             ApiError::TooManyRequests => "too_many_requests",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -124,6 +133,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::UnknownAccount(id) => ApiError::UnknownAccount(id),
             StoreError::Closed => ApiError::Unavailable,
+            StoreError::IdentityConflict { pointer, message } => {
+                ApiError::IdentityConflict { pointer, message }
+            }
             StoreError::Conflict(_)
             | StoreError::UnsupportedBackend(_)
             | StoreError::InvalidLocation(_)
@@ -146,8 +158,13 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
+        let conflict;
         let errors: &[FieldError] = match &self {
             ApiError::Invalid { errors, .. } => errors,
+            ApiError::IdentityConflict { pointer, message } => {
+                conflict = [FieldError::new(*pointer, message.clone())];
+                &conflict
+            }
             _ => &[],
         };
         let body = ErrorBody {

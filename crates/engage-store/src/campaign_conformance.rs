@@ -453,7 +453,11 @@ fn batch(account_id: &str, visitor: &str, session: &str, events: Vec<NewEvent>) 
     IngestBatch {
         account_id: account_id.to_owned(),
         received_ms: crate::ids::now_ms(),
-        visit: Some(sample::visit_context(visitor, session, "page")),
+        visit: Some(sample::visit_context(
+            visitor,
+            session,
+            &format!("{session}-page"),
+        )),
         events,
         sdes: Vec::new(),
         rejected: Vec::new(),

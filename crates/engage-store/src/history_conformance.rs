@@ -41,6 +41,10 @@ macro_rules! history_conformance_tests {
             searches_do_not_see_another_accounts_interactions,
             search_by_interactive_ended_and_duration_in_seconds,
             a_filter_on_what_no_interaction_records_matches_nothing,
+            equal_context_ids_of_two_visitors_are_two_interactions,
+            a_batch_naming_another_visitors_session_is_refused_and_changes_nothing,
+            a_batch_naming_another_visitors_context_does_not_touch_its_interaction,
+            a_batch_naming_another_sessions_page_is_refused_and_creates_nothing,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -912,4 +916,195 @@ where
     q.filters.matches_nothing = true;
     let page = search(&store, &a, q).await;
     assert_eq!((page.count, page.records.len()), (0, 0));
+}
+
+/// The interactions with context id `context`, ordered by visitor.
+async fn by_context(
+    store: &Arc<dyn Store>,
+    account: &str,
+    context: &str,
+) -> Vec<crate::Interaction> {
+    let mut q = all();
+    q.filters.interaction_id = Some(context.into());
+    let mut records = search(store, account, q).await.records;
+    records.sort_by(|a, b| a.visitor_id.cmp(&b.visitor_id));
+    records
+}
+
+fn names(r: &crate::Interaction) -> Vec<OfferEventName> {
+    r.events.iter().map(|e| e.event.name).collect()
+}
+
+pub async fn equal_context_ids_of_two_visitors_are_two_interactions<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    // LivePerson's context ids are small per-session numbers: both pages say "1".
+    let mut x = page_batch(&a, "vx", "sx", T0);
+    x.events.push(event("START", "1", SPRING, T0));
+    x.events.push(event("OFFER_CLICK", "1", SPRING, T0 + 100));
+    store.ingest(x).await.unwrap();
+    let mut y = page_batch(&a, "vy", "sy", T0 + 1_000);
+    y.events.push(event("START", "1", SUMMER, T0 + 1_000));
+    y.events
+        .push(event("OFFER_DECLINED", "1", SUMMER, T0 + 1_200));
+    store.ingest(y).await.unwrap();
+    // The same visitor's next session starts over at "1" too.
+    let mut x2 = page_batch(&a, "vx", "sx2", T0 + 5_000);
+    x2.events.push(event("START", "1", SPRING, T0 + 5_000));
+    store.ingest(x2).await.unwrap();
+
+    let records = by_context(&store, &a, "1").await;
+    assert_eq!(records.len(), 3, "one interaction per session");
+    let of = |session: &str| {
+        records
+            .iter()
+            .find(|r| r.session_id.as_deref() == Some(session))
+            .expect("the session's interaction")
+    };
+    let x = of("sx");
+    assert_eq!(x.visitor_id.as_deref(), Some("vx"));
+    assert_eq!(
+        names(x),
+        [OfferEventName::Start, OfferEventName::OfferClick]
+    );
+    assert_eq!(x.outcome, Outcome::Clicked);
+    assert_eq!((x.start_ms, x.end_ms), (T0, T0 + 100));
+    let y = of("sy");
+    assert_eq!(y.visitor_id.as_deref(), Some("vy"));
+    assert_eq!(
+        names(y),
+        [OfferEventName::Start, OfferEventName::OfferDeclined]
+    );
+    assert_eq!(y.outcome, Outcome::Declined);
+    assert_eq!(y.campaign.engagement_id, SUMMER.1);
+    let x2 = of("sx2");
+    assert_eq!(names(x2), [OfferEventName::Start]);
+    assert_eq!(x2.outcome, Outcome::Started);
+}
+
+pub async fn a_batch_naming_another_visitors_session_is_refused_and_changes_nothing<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let mut y = page_batch(&a, "vy", "sy", T0);
+    y.events.push(event("START", "1", SPRING, T0));
+    store.ingest(y).await.unwrap();
+    let before = store.visit(&a, "sy").await.unwrap().expect("y's visit");
+
+    // Visitor X names Y's session, on Y's page and on a page of its own.
+    for page in ["sy-page", "x-page"] {
+        let mut x = page_batch(&a, "vx", "sy", T0 + 1_000);
+        if let Some(v) = &mut x.visit {
+            v.page_id = page.into();
+        }
+        x.sdes.push(sample::new_sde(
+            sample::sde(SdeType::Purchase),
+            Some(T0 + 900),
+        ));
+        x.events.push(event("OFFER_CLICK", "1", SPRING, T0 + 900));
+        let err = store
+            .ingest(x)
+            .await
+            .expect_err("another visitor's session");
+        match err {
+            crate::StoreError::IdentityConflict { pointer, .. } => {
+                assert_eq!(pointer, "/sessionId")
+            }
+            other => panic!("expected an identity conflict, got {other:?}"),
+        }
+    }
+
+    let after = store.visit(&a, "sy").await.unwrap().expect("y's visit");
+    assert_eq!(after.visitor_id, "vy");
+    assert_eq!(
+        after.sdes, before.sdes,
+        "X's attributes did not reach Y's visit"
+    );
+    assert_eq!(after.sdes.count(SdeType::Purchase), 0);
+    let records = by_context(&store, &a, "1").await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(names(&records[0]), [OfferEventName::Start]);
+    assert_eq!(records[0].outcome, Outcome::Started);
+    // Y's own next batch still joins its visit.
+    let mut y2 = page_batch(&a, "vy", "sy", T0 + 2_000);
+    y2.events
+        .push(event("OFFER_DISPLAY", "1", SPRING, T0 + 2_000));
+    let outcome = store.ingest(y2).await.unwrap();
+    assert!(!outcome.new_session);
+}
+
+pub async fn a_batch_naming_another_visitors_context_does_not_touch_its_interaction<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let mut y = page_batch(&a, "vy", "sy", T0);
+    y.events.push(event("START", "ctx-y", SPRING, T0));
+    y.events
+        .push(event("OFFER_DISPLAY", "ctx-y", SPRING, T0 + 10));
+    store.ingest(y).await.unwrap();
+
+    // X, in its own session, sends events for Y's context id.
+    let mut x = page_batch(&a, "vx", "sx", T0 + 1_000);
+    x.events
+        .push(event("OFFER_CLICK", "ctx-y", SPRING, T0 - 5_000));
+    store.ingest(x).await.unwrap();
+
+    let records = by_context(&store, &a, "ctx-y").await;
+    assert_eq!(records.len(), 2, "X's events are an interaction of X's");
+    let (x, y) = (&records[0], &records[1]);
+    assert_eq!(y.visitor_id.as_deref(), Some("vy"));
+    assert_eq!(
+        names(y),
+        [OfferEventName::Start, OfferEventName::OfferDisplay]
+    );
+    assert_eq!(y.outcome, Outcome::Displayed);
+    assert_eq!((y.start_ms, y.end_ms), (T0, T0 + 10));
+    assert_eq!(x.visitor_id.as_deref(), Some("vx"));
+    assert_eq!(names(x), [OfferEventName::OfferClick]);
+}
+
+pub async fn a_batch_naming_another_sessions_page_is_refused_and_creates_nothing<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let mut y = page_batch(&a, "vy", "sy", T0);
+    y.events.push(event("START", "1", SPRING, T0));
+    store.ingest(y).await.unwrap();
+
+    // A new session of X's, and then a session of Y's own, on Y's page.
+    for (visitor, session) in [("vx", "sx"), ("vy", "sy-2")] {
+        let mut x = page_batch(&a, visitor, session, T0 + 1_000);
+        if let Some(v) = &mut x.visit {
+            v.page_id = "sy-page".into();
+        }
+        x.events.push(event("OFFER_CLICK", "1", SPRING, T0 + 900));
+        let err = store.ingest(x).await.expect_err("another session's page");
+        match err {
+            crate::StoreError::IdentityConflict { pointer, .. } => assert_eq!(pointer, "/pageId"),
+            other => panic!("expected an identity conflict, got {other:?}"),
+        }
+        assert!(
+            store.visit(&a, session).await.unwrap().is_none(),
+            "the refused batch left no session behind"
+        );
+    }
+    let records = by_context(&store, &a, "1").await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(names(&records[0]), [OfferEventName::Start]);
+    // The refused session id is free: a later batch with a page of its own starts it.
+    let fresh_batch = page_batch(&a, "vx", "sx", T0 + 2_000);
+    assert!(store.ingest(fresh_batch).await.unwrap().new_session);
 }

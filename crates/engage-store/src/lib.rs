@@ -57,6 +57,13 @@ pub enum StoreError {
     /// A name or key that must be unique is taken.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The batch names a session or page that belongs to another visitor or session
+    /// (`pointer` is the batch member at fault, e.g. `/sessionId`). Nothing was written.
+    #[error("{message}")]
+    IdentityConflict {
+        pointer: &'static str,
+        message: String,
+    },
     /// The store is shutting down and takes no more writes.
     #[error("the store is closed")]
     Closed,

@@ -11,12 +11,22 @@ use std::collections::{HashMap, HashSet};
 
 use super::interactions::InteractionSlot;
 
+/// A page view as the writer knows it: its row and the visit it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageSlot {
+    pub row: i64,
+    /// `None` only for rows written without a visit by older builds.
+    pub visit_id: Option<i64>,
+}
+
 /// Sessions and pages kept in memory, per generation (see [`GenCache`]).
 const CACHE_GENERATION: usize = 20_000;
 
 /// A session as the writer knows it: the visit row and its attribute state.
 pub(crate) struct SessionSlot {
     pub visit_id: i64,
+    /// The visitor that started the session: the only one whose batches join it.
+    pub visitor_id: String,
     pub last_seen_ms: i64,
     pub sde_head: Option<i64>,
     /// Changed in the current group and not yet written back.
@@ -72,12 +82,26 @@ pub(crate) fn key(account: &str, id: &str) -> String {
     key
 }
 
+/// The key of an interaction: a context id names an interaction only within its visit
+/// (LivePerson's context ids are small per-session numbers), so the visit row is part of
+/// the key. Batches without a visit share visit 0, as the unique index does.
+pub(crate) fn interaction_key(account: &str, visit_id: Option<i64>, context_id: &str) -> String {
+    let visit = visit_id.unwrap_or(0).to_string();
+    let mut key = String::with_capacity(account.len() + visit.len() + context_id.len() + 2);
+    key.push_str(account);
+    key.push('\u{0}');
+    key.push_str(&visit);
+    key.push('\u{0}');
+    key.push_str(context_id);
+    key
+}
+
 /// The writer's caches and what the current group changed in them.
 pub(crate) struct WriterState {
     pub accounts: HashSet<String>,
     pub sessions: GenCache<SessionSlot>,
-    pub pages: GenCache<i64>,
-    /// Interaction rows by account and context id.
+    pub pages: GenCache<PageSlot>,
+    /// Interaction rows by account, visit row and context id (see [`interaction_key`]).
     pub interactions: GenCache<InteractionSlot>,
     /// Session keys changed in the current group, in order of first change.
     pub dirty_sessions: Vec<String>,

@@ -16,7 +16,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch::{PreparedBatch, PreparedVisit};
-use super::cache::{key, SessionSlot, WriterState};
+use super::cache::{interaction_key, key, PageSlot, SessionSlot, WriterState};
 use super::interactions;
 use super::writer::Failure;
 use super::{history, SqlU64};
@@ -80,12 +80,26 @@ pub(crate) fn ingest(
                     }
                 };
             let page_key = key(account, &visit.page_id);
-            let page_row = match state.pages.get_mut(&page_key) {
-                Some(row) => *row,
-                None => {
-                    let row = page(conn, account, received_ms, visit_id, visit)?;
-                    new_page = Some((page_key, row));
-                    row
+            let cached_page = state.pages.get_mut(&page_key).copied();
+            let found = match cached_page {
+                Some(slot) => Some(slot),
+                None => page(conn, account, received_ms, visit_id, visit)?,
+            };
+            let page_row = match found {
+                Some(slot) if slot.visit_id == Some(visit_id) => {
+                    if cached_page.is_none() {
+                        new_page = Some((page_key, slot));
+                    }
+                    slot.row
+                }
+                _ => {
+                    // The page belongs to another session. Undo the session this batch
+                    // created, so that a refused batch leaves nothing behind (the caches
+                    // never learned it).
+                    if let Some(slot) = &created {
+                        forget_session(conn, slot.visit_id)?;
+                    }
+                    return Err(page_conflict(visit));
                 }
             };
             change = Some(SessionChange {
@@ -109,7 +123,7 @@ pub(crate) fn ingest(
             (visit_id, page_row),
             &batch.events,
             |k| interactions.get_mut(k).copied(),
-            |context_id| key(account, context_id),
+            |context_id| interaction_key(account, visit_id, context_id),
         )?)
     };
     let interaction_rows = recorded.as_ref().map_or(&[][..], |r| r.rows.as_slice());
@@ -219,8 +233,8 @@ pub(crate) fn ingest(
     }
 
     // Every statement succeeded: now the caches may move.
-    if let Some((page_key, row)) = new_page {
-        state.pages.insert(page_key, row);
+    if let Some((page_key, slot)) = new_page {
+        state.pages.insert(page_key, slot);
     }
     for (k, slot) in recorded.into_iter().flat_map(|r| r.learned) {
         state.interactions.insert(k, slot);
@@ -318,20 +332,24 @@ fn apply_session_change(state: &mut WriterState, change: SessionChange, received
 }
 
 /// The session's visit id and chain head, from the cache or the database (then cached:
-/// what the database holds is committed, so caching it early is safe).
+/// what the database holds is committed, so caching it early is safe). A session named
+/// by another visitor's batch is refused: it belongs to the visitor that started it.
 fn session(
     conn: &Connection,
     state: &mut WriterState,
     account: &str,
     session_key: &str,
     visit: &PreparedVisit,
-) -> rusqlite::Result<Option<(i64, Option<i64>)>> {
+) -> Result<Option<(i64, Option<i64>)>, Failure> {
     if let Some(slot) = state.sessions.get_mut(session_key) {
+        if slot.visitor_id != visit.visitor_id {
+            return Err(session_conflict(visit));
+        }
         return Ok(Some((slot.visit_id, slot.sde_head)));
     }
     let row = conn
         .prepare_cached(
-            "SELECT v.id, h.last_seen_ms, h.sde_head
+            "SELECT v.id, h.last_seen_ms, h.sde_head, v.visitor_id
              FROM visits v JOIN visit_heads h ON h.visit_id = v.id
              WHERE v.account = ?1 AND v.session_id = ?2",
         )?
@@ -340,22 +358,57 @@ fn session(
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, Option<i64>>(2)?,
+                r.get::<_, String>(3)?,
             ))
         })
         .optional()?;
-    let Some((visit_id, last_seen_ms, sde_head)) = row else {
+    let Some((visit_id, last_seen_ms, sde_head, visitor_id)) = row else {
         return Ok(None);
     };
+    let owned = visitor_id == visit.visitor_id;
     state.sessions.insert(
         session_key.to_owned(),
         SessionSlot {
             visit_id,
+            visitor_id,
             last_seen_ms,
             sde_head,
             dirty: false,
         },
     );
+    if !owned {
+        return Err(session_conflict(visit));
+    }
     Ok(Some((visit_id, sde_head)))
+}
+
+fn session_conflict(visit: &PreparedVisit) -> Failure {
+    Failure::Refused(StoreError::IdentityConflict {
+        pointer: "/sessionId",
+        message: format!(
+            "session `{}` belongs to another visitor: start a new session for visitor `{}`",
+            visit.session_id, visit.visitor_id
+        ),
+    })
+}
+
+fn page_conflict(visit: &PreparedVisit) -> Failure {
+    Failure::Refused(StoreError::IdentityConflict {
+        pointer: "/pageId",
+        message: format!(
+            "page `{}` belongs to another session: give each page view its own id",
+            visit.page_id
+        ),
+    })
+}
+
+/// Removes a session created by a batch that was then refused.
+fn forget_session(conn: &Connection, visit_id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM visit_heads WHERE visit_id = ?1")?
+        .execute([visit_id])?;
+    conn.prepare_cached("DELETE FROM visits WHERE id = ?1")?
+        .execute([visit_id])?;
+    Ok(())
 }
 
 fn create_session(
@@ -385,20 +438,21 @@ fn create_session(
     .execute(params![visit_id, received_ms])?;
     Ok(SessionSlot {
         visit_id,
+        visitor_id: visit.visitor_id.clone(),
         last_seen_ms: received_ms,
         sde_head: None,
         dirty: false,
     })
 }
 
-/// The page view's row, created when new.
+/// The page view's row and visit, created when new.
 fn page(
     conn: &Connection,
     account: &str,
     received_ms: i64,
     visit_id: i64,
     visit: &PreparedVisit,
-) -> rusqlite::Result<i64> {
+) -> rusqlite::Result<Option<PageSlot>> {
     // A page missing from the cache is usually new: try the insert first.
     let inserted = conn
         .prepare_cached(
@@ -418,8 +472,17 @@ fn page(
             received_ms,
         ])?;
     if inserted == 1 {
-        return Ok(conn.last_insert_rowid());
+        return Ok(Some(PageSlot {
+            row: conn.last_insert_rowid(),
+            visit_id: Some(visit_id),
+        }));
     }
-    conn.prepare_cached("SELECT id FROM pages WHERE account = ?1 AND page_id = ?2")?
-        .query_row(params![account, visit.page_id], |r| r.get::<_, i64>(0))
+    conn.prepare_cached("SELECT id, visit_id FROM pages WHERE account = ?1 AND page_id = ?2")?
+        .query_row(params![account, visit.page_id], |r| {
+            Ok(PageSlot {
+                row: r.get(0)?,
+                visit_id: r.get(1)?,
+            })
+        })
+        .optional()
 }

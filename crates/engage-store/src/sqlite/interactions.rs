@@ -47,7 +47,8 @@ pub(crate) struct Recorded {
 }
 
 /// Creates or widens the interaction row of every context in `events`.
-/// `cached` looks a context key up in the writer's cache; `key` makes that key.
+/// `cached` looks a context key up in the writer's cache; `key` makes that key. A context
+/// id names an interaction only within its visit: `visit` is part of the key.
 pub(crate) fn record(
     conn: &Connection,
     account: &str,
@@ -162,11 +163,12 @@ fn insert_or_find(
     if inserted == 1 {
         return Ok(Found::Inserted(conn.last_insert_rowid()));
     }
+    // The same expression as the unique index `interactions_context` (see `schema`).
     conn.prepare_cached(
         "SELECT id, start_ms, end_ms, outcome FROM interactions
-         WHERE account = ?1 AND context_id = ?2",
+         WHERE account = ?1 AND context_id = ?2 AND ifnull(visit_id, 0) = ?3",
     )?
-    .query_row(params![account, f.context_id], |r| {
+    .query_row(params![account, f.context_id, visit_id.unwrap_or(0)], |r| {
         Ok(Found::Stored(InteractionSlot {
             row: r.get(0)?,
             start_ms: r.get(1)?,
@@ -197,3 +199,65 @@ fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::
     ])?;
     Ok(())
 }
+
+/// Schema version 6: an interaction is keyed by its visit as well as its context id.
+///
+/// Earlier versions keyed it by `(account, context_id)`, so equal context ids from two
+/// visits shared one row. The rows stay; where one row gathered the events of several
+/// visits, the events of each other visit move to a row of their own (with the campaign
+/// fields of one of those events), and the first row's times and outcome are folded again
+/// from the events it keeps. `ifnull(visit_id, 0)` keys events written without a visit
+/// together, as the writer does (a NULL would make every such row distinct).
+pub(crate) const MIGRATION: &str = r#"
+DROP INDEX interactions_context;
+
+CREATE TEMP TABLE split_interactions AS
+SELECT DISTINCT e.interaction_row AS id
+FROM events e JOIN interactions i ON i.id = e.interaction_row
+WHERE e.visit_id IS NOT i.visit_id;
+
+INSERT INTO interactions (account, context_id, visit_id, page_row, campaign_id, engagement_id,
+    engagement_revision, engagement_type, zone_id, tgl_name, engagement_name, start_ms, end_ms,
+    outcome)
+SELECT e.account, i.context_id, e.visit_id, min(e.page_row), e.campaign_id, e.engagement_id,
+    e.engagement_revision, e.engagement_type, e.zone_id, e.tgl_name, e.engagement_name,
+    min(coalesce(e.client_ms, e.server_ms)), max(coalesce(e.client_ms, e.server_ms)),
+    max(CASE e.event_name
+        WHEN 'START' THEN 1
+        WHEN 'OFFER_DISPLAY' THEN 2
+        WHEN 'OFFER_IMPRESSION' THEN 2
+        WHEN 'OFFER_REMOVE' THEN 3
+        WHEN 'OFFER_TIMEOUT' THEN 4
+        WHEN 'OFFER_DECLINED' THEN 5
+        ELSE 6 END)
+FROM events e JOIN interactions i ON i.id = e.interaction_row
+WHERE e.visit_id IS NOT i.visit_id
+GROUP BY e.interaction_row, ifnull(e.visit_id, 0) ORDER BY min(e.id);
+
+CREATE UNIQUE INDEX interactions_context
+    ON interactions (account, context_id, ifnull(visit_id, 0));
+
+UPDATE events SET interaction_row = (
+    SELECT n.id FROM interactions o JOIN interactions n
+        ON n.account = o.account AND n.context_id = o.context_id
+        AND ifnull(n.visit_id, 0) = ifnull(events.visit_id, 0)
+    WHERE o.id = events.interaction_row)
+WHERE interaction_row IN (SELECT id FROM split_interactions)
+    AND visit_id IS NOT (SELECT visit_id FROM interactions WHERE id = events.interaction_row);
+
+UPDATE interactions SET (start_ms, end_ms, outcome) = (
+    SELECT min(coalesce(e.client_ms, e.server_ms)), max(coalesce(e.client_ms, e.server_ms)),
+        max(CASE e.event_name
+            WHEN 'START' THEN 1
+            WHEN 'OFFER_DISPLAY' THEN 2
+            WHEN 'OFFER_IMPRESSION' THEN 2
+            WHEN 'OFFER_REMOVE' THEN 3
+            WHEN 'OFFER_TIMEOUT' THEN 4
+            WHEN 'OFFER_DECLINED' THEN 5
+            ELSE 6 END)
+    FROM events e WHERE e.interaction_row = interactions.id)
+WHERE id IN (SELECT id FROM split_interactions)
+    AND EXISTS (SELECT 1 FROM events e WHERE e.interaction_row = interactions.id);
+
+DROP TABLE split_interactions;
+"#;

@@ -59,6 +59,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::identities::MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::interactions::MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
@@ -321,5 +325,100 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found, 1);
+    }
+
+    /// A version 5 database where two visits' events shared context "1" (and so one
+    /// interaction row, showing the first visit), and a third visit has context "2".
+    fn version_5() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 5).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO accounts VALUES ('1', 'Shop', 'h', 0, '[]');
+            INSERT INTO visits (id, account, visitor_id, session_id, first_seen_ms)
+            VALUES (1, '1', 'vx', 'sx', 100), (2, '1', 'vy', 'sy', 100), (3, '1', 'vz', 'sz', 100);
+            INSERT INTO pages (id, account, page_id, visit_id, received_ms)
+            VALUES (1, '1', 'px', 1, 100), (2, '1', 'py', 2, 100), (3, '1', 'pz', 3, 100);
+            INSERT INTO interactions (id, account, context_id, visit_id, page_row, campaign_id,
+                engagement_id, engagement_revision, start_ms, end_ms, outcome)
+            VALUES (1, '1', '1', 1, 1, 7, 8, 1, 200, 900, 6),
+                   (2, '1', '2', 3, 3, 7, 8, 1, 300, 300, 1);
+            INSERT INTO events (account, client_id, server_ms, client_ms, visit_id, page_row,
+                event_name, context_id, page_context_id, campaign_id, engagement_id,
+                engagement_revision, interaction_row)
+            VALUES ('1', 'e1', 500, 200, 1, 1, 'START', '', 'p', 7, 8, 1, 1),
+                   ('1', 'e2', 500, 400, 1, 1, 'OFFER_DISPLAY', '', 'p', 7, 8, 1, 1),
+                   ('1', 'e3', 600, 250, 2, 2, 'START', '', 'p', 9, 10, 1, 1),
+                   ('1', 'e4', 600, 900, 2, 2, 'OFFER_CLICK', '', 'p', 9, 10, 1, 1),
+                   ('1', 'e5', 700, 300, 3, 3, 'START', '', 'p', 7, 8, 1, 2);"#,
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn migrating_a_version_5_database_parts_interactions_merged_across_visits() {
+        let mut conn = version_5();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(i64, String, i64, i64, i64, i64, i64)> = conn
+            .prepare(
+                "SELECT id, context_id, visit_id, engagement_id, start_ms, end_ms, outcome
+                 FROM interactions ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, "1".into(), 1, 8, 200, 400, 2),
+                (2, "2".into(), 3, 8, 300, 300, 1),
+                (3, "1".into(), 2, 10, 250, 900, 6),
+            ],
+            "the first visit keeps its row and its ids; the second gets its own"
+        );
+        let links: Vec<(String, i64)> = conn
+            .prepare("SELECT client_id, interaction_row FROM events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            links,
+            [
+                ("e1".into(), 1),
+                ("e2".into(), 1),
+                ("e3".into(), 3),
+                ("e4".into(), 3),
+                ("e5".into(), 2)
+            ]
+        );
+        // The new key: the same context id in another visit is another row.
+        conn.execute(
+            "INSERT INTO interactions (account, context_id, visit_id, campaign_id, engagement_id,
+                 engagement_revision, start_ms, end_ms, outcome)
+             VALUES ('1', '2', 1, 7, 8, 1, 0, 0, 1)",
+            [],
+        )
+        .unwrap();
+        let again = conn.execute(
+            "INSERT OR IGNORE INTO interactions (account, context_id, visit_id, campaign_id,
+                 engagement_id, engagement_revision, start_ms, end_ms, outcome)
+             VALUES ('1', '2', 1, 7, 8, 1, 0, 0, 1)",
+            [],
+        );
+        assert_eq!(again.unwrap(), 0, "one row per account, context and visit");
     }
 }
