@@ -516,3 +516,64 @@ async fn shutdown_finishes_in_flight_batches_before_closing_the_store() {
 fn server_db_path(server: &TestServer) -> String {
     server.db_path()
 }
+
+#[tokio::test]
+async fn a_batch_naming_another_visitors_session_is_409_and_its_context_ids_stay_apart() {
+    let server = TestServer::start().await;
+    let (status, _) = server
+        .post_events(&batch(
+            vec![start_event("e1", "START", "1", 3)],
+            vec![sde_item("s1", cart(11))],
+        ))
+        .await;
+    assert_eq!(status, 200);
+
+    // visitor-2 names visitor-1's session: its attributes must not drive visitor-1's
+    // targeting, its events must not join visitor-1's interaction "1".
+    let mut intruder = batch(
+        vec![start_event("e2", "OFFER_CLICK", "1", 3)],
+        vec![sde_item("s2", cart(99))],
+    );
+    intruder["visitorId"] = json!("visitor-2");
+    let (status, answer) = server.post_events(&intruder).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(
+        answer,
+        json!({
+            "code": "identity_conflict",
+            "message": "session `session-1` belongs to another visitor: start a new session for visitor `visitor-2`",
+            "errors": [{"path": "/sessionId", "message": "session `session-1` belongs to another visitor: start a new session for visitor `visitor-2`"}]
+        })
+    );
+    assert_eq!(server.export(ExportKind::Events).await.len(), 1);
+    assert_eq!(server.export(ExportKind::Sdes).await.len(), 1);
+
+    // In a session of its own, the same page id and context id "1" are visitor-2's own.
+    intruder["sessionId"] = json!("session-2");
+    let (status, answer) = server.post_events(&intruder).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 2);
+    let visit = server
+        .store
+        .visit(&server.account_id, "session-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(visit.visitor_id, "visitor-1");
+    assert_eq!(
+        visit.sdes.cart.as_ref().unwrap().total.text_value(),
+        Some("11")
+    );
+    let events = server.export(ExportKind::Events).await;
+    let visitors: Vec<_> = events
+        .iter()
+        .map(|e| (e["visitorId"].clone(), e["sessionId"].clone()))
+        .collect();
+    assert_eq!(
+        visitors,
+        [
+            (json!("visitor-1"), json!("session-1")),
+            (json!("visitor-2"), json!("session-2"))
+        ]
+    );
+}

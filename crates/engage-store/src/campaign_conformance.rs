@@ -453,11 +453,7 @@ fn batch(account_id: &str, visitor: &str, session: &str, events: Vec<NewEvent>) 
     IngestBatch {
         account_id: account_id.to_owned(),
         received_ms: crate::ids::now_ms(),
-        visit: Some(sample::visit_context(
-            visitor,
-            session,
-            &format!("{session}-page"),
-        )),
+        visit: Some(sample::visit_context(visitor, session, "page")),
         events,
         sdes: Vec::new(),
         rejected: Vec::new(),

@@ -483,10 +483,7 @@ where
     let rounds = 20;
     for round in 0..rounds {
         let b = with_sdes(
-            with_events(
-                batch(&acc, "v", &format!("s-{round}"), &format!("p-{round}")),
-                4,
-            ),
+            with_events(batch(&acc, "v", &format!("s-{round}"), "p"), 4),
             [
                 sample::sde(SdeType::ServiceActivity),
                 sample::sde(SdeType::PersonalInfo),
@@ -1280,7 +1277,7 @@ where
     let in_flight: Vec<_> = (0..8)
         .map(|i| {
             let store = Arc::clone(&store);
-            let b = with_events(batch(&acc, "v", &format!("s-{i}"), &format!("p-{i}")), 2);
+            let b = with_events(batch(&acc, "v", &format!("s-{i}"), "p"), 2);
             tokio::spawn(async move { store.ingest(b).await })
         })
         .collect();

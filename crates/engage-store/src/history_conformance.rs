@@ -44,7 +44,7 @@ macro_rules! history_conformance_tests {
             equal_context_ids_of_two_visitors_are_two_interactions,
             a_batch_naming_another_visitors_session_is_refused_and_changes_nothing,
             a_batch_naming_another_visitors_context_does_not_touch_its_interaction,
-            a_batch_naming_another_sessions_page_is_refused_and_creates_nothing,
+            a_page_id_named_in_another_session_is_another_page_view,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -1073,7 +1073,7 @@ where
     assert_eq!(names(x), [OfferEventName::OfferClick]);
 }
 
-pub async fn a_batch_naming_another_sessions_page_is_refused_and_creates_nothing<F, Fut>(open: F)
+pub async fn a_page_id_named_in_another_session_is_another_page_view<F, Fut>(open: F)
 where
     F: Fn(PathBuf) -> Fut,
     Fut: Future<Output = Arc<dyn Store>>,
@@ -1081,30 +1081,35 @@ where
     let (_dir, store) = fresh(&open).await;
     let a = account(&store).await;
     let mut y = page_batch(&a, "vy", "sy", T0);
+    if let Some(v) = &mut y.visit {
+        v.page = Some(crate::PageView {
+            url: Some("https://y.example/".into()),
+            ..Default::default()
+        });
+    }
     y.events.push(event("START", "1", SPRING, T0));
     store.ingest(y).await.unwrap();
 
-    // A new session of X's, and then a session of Y's own, on Y's page.
-    for (visitor, session) in [("vx", "sx"), ("vy", "sy-2")] {
-        let mut x = page_batch(&a, visitor, session, T0 + 1_000);
-        if let Some(v) = &mut x.visit {
-            v.page_id = "sy-page".into();
-        }
-        x.events.push(event("OFFER_CLICK", "1", SPRING, T0 + 900));
-        let err = store.ingest(x).await.expect_err("another session's page");
-        match err {
-            crate::StoreError::IdentityConflict { pointer, .. } => assert_eq!(pointer, "/pageId"),
-            other => panic!("expected an identity conflict, got {other:?}"),
-        }
-        assert!(
-            store.visit(&a, session).await.unwrap().is_none(),
-            "the refused batch left no session behind"
-        );
+    // X, in a session of its own, names Y's page id (and context id).
+    let mut x = page_batch(&a, "vx", "sx", T0 + 1_000);
+    if let Some(v) = &mut x.visit {
+        v.page_id = "sy-page".into();
+        v.page = Some(crate::PageView {
+            url: Some("https://x.example/".into()),
+            ..Default::default()
+        });
     }
+    x.events.push(event("OFFER_CLICK", "1", SPRING, T0 + 900));
+    assert!(store.ingest(x).await.unwrap().new_session);
+
     let records = by_context(&store, &a, "1").await;
-    assert_eq!(records.len(), 1);
-    assert_eq!(names(&records[0]), [OfferEventName::Start]);
-    // The refused session id is free: a later batch with a page of its own starts it.
-    let fresh_batch = page_batch(&a, "vx", "sx", T0 + 2_000);
-    assert!(store.ingest(fresh_batch).await.unwrap().new_session);
+    assert_eq!(records.len(), 2);
+    let (x, y) = (&records[0], &records[1]);
+    assert_eq!(y.session_id.as_deref(), Some("sy"));
+    assert_eq!(y.page_url.as_deref(), Some("https://y.example/"));
+    assert_eq!(names(y), [OfferEventName::Start]);
+    assert_eq!(x.session_id.as_deref(), Some("sx"));
+    assert_eq!(x.page_id.as_deref(), Some("sy-page"));
+    assert_eq!(x.page_url.as_deref(), Some("https://x.example/"));
+    assert_eq!(names(x), [OfferEventName::OfferClick]);
 }

@@ -11,14 +11,6 @@ use std::collections::{HashMap, HashSet};
 
 use super::interactions::InteractionSlot;
 
-/// A page view as the writer knows it: its row and the visit it belongs to.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PageSlot {
-    pub row: i64,
-    /// `None` only for rows written without a visit by older builds.
-    pub visit_id: Option<i64>,
-}
-
 /// Sessions and pages kept in memory, per generation (see [`GenCache`]).
 const CACHE_GENERATION: usize = 20_000;
 
@@ -82,9 +74,9 @@ pub(crate) fn key(account: &str, id: &str) -> String {
     key
 }
 
-/// The key of an interaction: a context id names an interaction only within its visit
-/// (LivePerson's context ids are small per-session numbers), so the visit row is part of
-/// the key. Batches without a visit share visit 0, as the unique index does.
+/// The key of an interaction or a page: a context id or a page id names one only within
+/// its visit (LivePerson's context ids are small per-session numbers), so the visit row
+/// is part of the key. Batches without a visit share visit 0, as the unique index does.
 pub(crate) fn interaction_key(account: &str, visit_id: Option<i64>, context_id: &str) -> String {
     let visit = visit_id.unwrap_or(0).to_string();
     let mut key = String::with_capacity(account.len() + visit.len() + context_id.len() + 2);
@@ -100,7 +92,8 @@ pub(crate) fn interaction_key(account: &str, visit_id: Option<i64>, context_id: 
 pub(crate) struct WriterState {
     pub accounts: HashSet<String>,
     pub sessions: GenCache<SessionSlot>,
-    pub pages: GenCache<PageSlot>,
+    /// Page rows by account, visit row and page id (see [`interaction_key`]).
+    pub pages: GenCache<i64>,
     /// Interaction rows by account, visit row and context id (see [`interaction_key`]).
     pub interactions: GenCache<InteractionSlot>,
     /// Session keys changed in the current group, in order of first change.

@@ -16,7 +16,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch::{PreparedBatch, PreparedVisit};
-use super::cache::{interaction_key, key, PageSlot, SessionSlot, WriterState};
+use super::cache::{interaction_key, key, SessionSlot, WriterState};
 use super::interactions;
 use super::writer::Failure;
 use super::{history, SqlU64};
@@ -79,27 +79,15 @@ pub(crate) fn ingest(
                         (slot.visit_id, None, Some(slot))
                     }
                 };
-            let page_key = key(account, &visit.page_id);
-            let cached_page = state.pages.get_mut(&page_key).copied();
-            let found = match cached_page {
-                Some(slot) => Some(slot),
-                None => page(conn, account, received_ms, visit_id, visit)?,
-            };
-            let page_row = match found {
-                Some(slot) if slot.visit_id == Some(visit_id) => {
-                    if cached_page.is_none() {
-                        new_page = Some((page_key, slot));
-                    }
-                    slot.row
-                }
-                _ => {
-                    // The page belongs to another session. Undo the session this batch
-                    // created, so that a refused batch leaves nothing behind (the caches
-                    // never learned it).
-                    if let Some(slot) = &created {
-                        forget_session(conn, slot.visit_id)?;
-                    }
-                    return Err(page_conflict(visit));
+            // A page id names a page view within its session (the index `pages_page`):
+            // the same id in another session is another page view, never joined.
+            let page_key = interaction_key(account, Some(visit_id), &visit.page_id);
+            let page_row = match state.pages.get_mut(&page_key) {
+                Some(row) => *row,
+                None => {
+                    let row = page(conn, account, received_ms, visit_id, visit)?;
+                    new_page = Some((page_key, row));
+                    row
                 }
             };
             change = Some(SessionChange {
@@ -233,8 +221,8 @@ pub(crate) fn ingest(
     }
 
     // Every statement succeeded: now the caches may move.
-    if let Some((page_key, slot)) = new_page {
-        state.pages.insert(page_key, slot);
+    if let Some((page_key, row)) = new_page {
+        state.pages.insert(page_key, row);
     }
     for (k, slot) in recorded.into_iter().flat_map(|r| r.learned) {
         state.interactions.insert(k, slot);
@@ -392,25 +380,6 @@ fn session_conflict(visit: &PreparedVisit) -> Failure {
     })
 }
 
-fn page_conflict(visit: &PreparedVisit) -> Failure {
-    Failure::Refused(StoreError::IdentityConflict {
-        pointer: "/pageId",
-        message: format!(
-            "page `{}` belongs to another session: give each page view its own id",
-            visit.page_id
-        ),
-    })
-}
-
-/// Removes a session created by a batch that was then refused.
-fn forget_session(conn: &Connection, visit_id: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM visit_heads WHERE visit_id = ?1")?
-        .execute([visit_id])?;
-    conn.prepare_cached("DELETE FROM visits WHERE id = ?1")?
-        .execute([visit_id])?;
-    Ok(())
-}
-
 fn create_session(
     conn: &Connection,
     account: &str,
@@ -445,14 +414,14 @@ fn create_session(
     })
 }
 
-/// The page view's row and visit, created when new.
+/// The page view's row, created when new.
 fn page(
     conn: &Connection,
     account: &str,
     received_ms: i64,
     visit_id: i64,
     visit: &PreparedVisit,
-) -> rusqlite::Result<Option<PageSlot>> {
+) -> rusqlite::Result<i64> {
     // A page missing from the cache is usually new: try the insert first.
     let inserted = conn
         .prepare_cached(
@@ -472,17 +441,12 @@ fn page(
             received_ms,
         ])?;
     if inserted == 1 {
-        return Ok(Some(PageSlot {
-            row: conn.last_insert_rowid(),
-            visit_id: Some(visit_id),
-        }));
+        return Ok(conn.last_insert_rowid());
     }
-    conn.prepare_cached("SELECT id, visit_id FROM pages WHERE account = ?1 AND page_id = ?2")?
-        .query_row(params![account, visit.page_id], |r| {
-            Ok(PageSlot {
-                row: r.get(0)?,
-                visit_id: r.get(1)?,
-            })
-        })
-        .optional()
+    conn.prepare_cached(
+        "SELECT id FROM pages WHERE account = ?1 AND page_id = ?2 AND visit_id = ?3",
+    )?
+    .query_row(params![account, visit.page_id, visit_id], |r| {
+        r.get::<_, i64>(0)
+    })
 }

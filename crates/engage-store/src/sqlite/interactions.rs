@@ -200,15 +200,20 @@ fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::
     Ok(())
 }
 
-/// Schema version 6: an interaction is keyed by its visit as well as its context id.
+/// Schema version 6: an interaction is keyed by its visit as well as its context id, and
+/// so is a page view by its page id.
 ///
 /// Earlier versions keyed it by `(account, context_id)`, so equal context ids from two
 /// visits shared one row. The rows stay; where one row gathered the events of several
 /// visits, the events of each other visit move to a row of their own (with the campaign
 /// fields of one of those events), and the first row's times and outcome are folded again
 /// from the events it keeps. `ifnull(visit_id, 0)` keys events written without a visit
-/// together, as the writer does (a NULL would make every such row distinct).
+/// together, as the writer does (a NULL would make every such row distinct). Pages were
+/// unique by `(account, page_id)`, so they already are by the wider key.
 pub(crate) const MIGRATION: &str = r#"
+DROP INDEX pages_page;
+CREATE UNIQUE INDEX pages_page ON pages (account, page_id, visit_id);
+
 DROP INDEX interactions_context;
 
 CREATE TEMP TABLE split_interactions AS
