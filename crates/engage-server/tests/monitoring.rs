@@ -979,3 +979,34 @@ async fn an_identity_finds_the_same_visitor_on_a_later_call_without_vid() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_report_naming_another_visitors_session_is_404_39_and_stores_nothing() {
+    let server = TestServer::start().await;
+    let app = admin_support::app(&server).await;
+    let mut visits = Vec::new();
+    for _ in 0..2 {
+        let (status, visit) = send(
+            server
+                .client
+                .post(engagement_url(&server, &app, "v=1.1"))
+                .json(&json!({})),
+        )
+        .await;
+        assert_eq!(status, 201, "{visit}");
+        visits.push(visit);
+    }
+    // Visitor 2 reports a purchase into visitor 1's session.
+    let query = format!(
+        "v=1.1&vid={}&sid={}",
+        visits[1]["visitorId"].as_str().unwrap(),
+        visits[0]["sessionId"].as_str().unwrap()
+    );
+    let (status, error) = send(raw(
+        server.client.put(report_url(&server, &app, &query)),
+        REPORT_MD_BODY,
+    ))
+    .await;
+    assert_eq!((status, error["internalCode"].as_u64()), (404, Some(39)));
+    assert!(server.export(ExportKind::Sdes).await.is_empty());
+}

@@ -420,5 +420,15 @@ mod tests {
             [],
         );
         assert_eq!(again.unwrap(), 0, "one row per account, context and visit");
+        // Pages too: page "px" of visit 1 may be named by visit 2 as its own page view.
+        conn.execute(
+            "INSERT INTO pages (account, page_id, visit_id, received_ms) VALUES ('1', 'px', 2, 0)",
+            [],
+        )
+        .unwrap();
+        let pages: i64 = conn
+            .query_row("SELECT count(*) FROM pages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(pages, 4);
     }
 }
