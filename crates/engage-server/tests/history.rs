@@ -1011,7 +1011,11 @@ async fn an_interaction_is_one_engagement_contexts_life() {
             "visitorProfileId": "-1",
             "visitorProfileName": "NA",
             "lobId": "-1",
-            "lobName": "NA"
+            "lobName": "NA",
+            "engagementApplicationId": "NA",
+            "engagementApplicationName": "NA",
+            "engagementApplicationTypeId": "NA",
+            "engagementApplicationTypeName": "NA"
         })
     );
     let engage = &record["engage"];
@@ -1137,6 +1141,12 @@ const DOCUMENTED_RECORD: &[(&str, &str)] = &[
     ("/campaign/visitorProfileName", "string"),
     ("/campaign/lobId", "string"),
     ("/campaign/lobName", "string"),
+    // The Messaging Interactions API's campaign table (the same container) types these
+    // alphanumeric.
+    ("/campaign/engagementApplicationId", "string"),
+    ("/campaign/engagementApplicationName", "string"),
+    ("/campaign/engagementApplicationTypeId", "string"),
+    ("/campaign/engagementApplicationTypeName", "string"),
     ("/visitorInfo/country", "string"),
     ("/visitorInfo/state", "string"),
     ("/visitorInfo/city", "string"),

@@ -192,6 +192,12 @@ struct CampaignBody<'a> {
     visitor_profile_name: &'static str,
     lob_id: &'static str,
     lob_name: &'static str,
+    /// The engagement's application (alphanumeric in the Messaging Interactions API's
+    /// campaign table, the same container): Engage engagements have none.
+    engagement_application_id: &'static str,
+    engagement_application_name: &'static str,
+    engagement_application_type_id: &'static str,
+    engagement_application_type_name: &'static str,
 }
 
 #[derive(Serialize)]
@@ -470,6 +476,10 @@ fn record<'a>(interaction: &'a Interaction, account_id: &'a str) -> Record<'a> {
             visitor_profile_name: NA,
             lob_id: "-1",
             lob_name: NA,
+            engagement_application_id: NA,
+            engagement_application_name: NA,
+            engagement_application_type_id: NA,
+            engagement_application_type_name: NA,
         },
         visitor_info: VisitorInfo {
             country: NA,
