@@ -127,17 +127,19 @@ for (const t of TYPES) {
     // and the Engagement History API has the interaction with the visit's attributes,
     // found by the customer id the page reported
     const outcome = { accept: 'clicked', close: 'declined', timeout: 'timed_out', 'removed by the page': 'removed' }[t.answer];
-    const record = await historyRecord({ sdeSearch: { customerInfo: `customer-of-type-${t.type}` } }, (r) => r.events.length === fired.length);
-    assert.equal(record.info.interactionId, contextId);
-    assert.equal(record.info.outcome, outcome);
-    assert.equal(record.info.pageId, pageId);
-    assert.equal(String(record.campaign.engagementId), String(e.engagementId));
-    assert.equal(record.campaign.engagementType, t.type);
-    assert.deepEqual(record.events.map((x) => x.eventName), fired.map((f) => f.eventName), 'the timeline in lifecycle order');
+    const record = await historyRecord({ sdeSearch: { customerInfo: `customer-of-type-${t.type}` } }, (r) => r.engage.events.length === fired.length);
+    assert.equal(record.info.engagementId, contextId);
+    assert.equal(record.engage.outcome, outcome);
+    assert.equal(record.engage.pageId, pageId);
+    assert.equal(record.campaign.campaignEngagementId, String(e.engagementId));
+    assert.equal(record.engage.campaign.engagementType, t.type);
+    assert.deepEqual(record.engage.events.map((x) => x.eventName), fired.map((f) => f.eventName), 'the timeline in lifecycle order');
     assert.ok(record.info.endTimeL >= record.info.startTimeL);
+    assert.equal(record.info.isInteractive, t.answer === 'accept');
     assert.equal(record.visitorInfo.browser.split(' ')[0], 'Chrome');
     const customer = record.sdes.events.find((x) => x.customerInfo);
     assert.equal(customer.customerInfo.customerInfo.customerId, `customer-of-type-${t.type}`);
+    assert.equal(customer.sdeType, 'CUSTOMER_INFO');
     assert.ok(Number(customer.customerInfo.serverTimeStamp) > 0 && Number(customer.customerInfo.originalTimeStamp) > 0);
     assert.deepEqual(errors, []);
     await context.close();

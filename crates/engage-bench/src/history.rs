@@ -607,7 +607,10 @@ fn check_answer(
         };
         let matches = match &query.expect {
             Expect::Visitor(visitor) => record["info"]["visitorId"] == visitor.as_str(),
-            Expect::Campaign(campaign) => record["campaign"]["campaignId"] == *campaign,
+            // The documented record writes ids as strings.
+            Expect::Campaign(campaign) => {
+                record["campaign"]["campaignId"] == campaign.to_string().as_str()
+            }
             Expect::Customer(id) => {
                 attribute("customerInfo", Some("customerInfo"), "customerId", id)
             }
@@ -787,8 +790,8 @@ mod tests {
         let record = |visitor: &str, start: i64, order: &str| {
             json!({
                 "info": {"visitorId": visitor, "startTimeL": start},
-                "campaign": {"campaignId": 7},
-                "sdes": {"events": [{"purchase": {"orderId": order}}]},
+                "campaign": {"campaignId": "7"},
+                "sdes": {"events": [{"purchase": {"orderId": order}, "sdeType": "PURCHASE"}]},
             })
         };
         let visitor = query(Expect::Visitor("v1".into()));

@@ -355,12 +355,24 @@ fn sorted_keys(object: &Value) -> Vec<&str> {
     keys
 }
 
+/// An `sdes.events[]` entry's attribute: its type and body, beside the documented
+/// `serverTimeStamp`, `sdeType` and `isAuthenticated`.
+fn sde_attribute(entry: &Value) -> (&str, &Value) {
+    entry
+        .as_object()
+        .unwrap_or_else(|| panic!("an SDE entry is an object: {entry}"))
+        .iter()
+        .find(|(k, _)| !["sdeType", "isAuthenticated", "serverTimeStamp"].contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v))
+        .unwrap_or_else(|| panic!("no attribute in {entry}"))
+}
+
 fn interaction_ids(answer: &Value) -> Vec<String> {
     answer["interactionHistoryRecords"]
         .as_array()
         .unwrap_or_else(|| panic!("no records in {answer}"))
         .iter()
-        .map(|r| r["info"]["interactionId"].as_str().unwrap().to_owned())
+        .map(|r| r["info"]["engagementId"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -919,39 +931,112 @@ async fn an_interaction_is_one_engagement_contexts_life() {
     let record = &answer["interactionHistoryRecords"][0];
     assert_eq!(
         sorted_keys(record),
-        ["campaign", "events", "info", "sdes", "visitorInfo"]
+        [
+            "campaign",
+            "coBrowseSessions",
+            "engage",
+            "info",
+            "lineScores",
+            "sdes",
+            "transcript",
+            "visitorInfo"
+        ]
     );
+    assert_eq!(record["transcript"], json!({"lines": []}));
+    assert_eq!(record["lineScores"], json!([]));
+    assert_eq!(
+        record["coBrowseSessions"],
+        json!({"coBrowseSessionsList": []})
+    );
+    // The documented shape (retrieve-engagement-list-by-criteria.md, "Elements in the
+    // Response"): what Engage does not have is the documented "NA" / -1 / null.
     assert_eq!(
         record["info"],
         json!({
-            "interactionId": "ctx-1",
-            "startTime": "2026-11-21T10:00:00.000Z",
+            "engagementId": "ctx-1",
+            "accountId": server.account_id,
+            "startTime": "2026-11-21 10:00:00.000+0000",
             "startTimeL": T0,
-            "endTime": "2026-11-21T10:00:05.000Z",
+            "endTime": "2026-11-21 10:00:05.000+0000",
             "endTimeL": T0 + 5_000,
-            "duration": 5_000,
+            "duration": 5,
             "visitorId": "v-alice",
-            "sessionId": "s-alice",
-            "pageId": "p-alice",
-            "pageUrl": "https://shop.example/checkout",
-            "outcome": "clicked"
+            "visitorName": "NA",
+            "isInteractive": true,
+            "interactive": true,
+            "ended": true,
+            "isEnded": true,
+            "isPartial": false,
+            "chatDataEnriched": false,
+            "isChatDataEnriched": false,
+            "agentId": "-1",
+            "agentName": "NA",
+            "agentNickName": "NA",
+            "agentLoginName": "NA",
+            "agentFullName": "NA",
+            "agentDeleted": false,
+            "skillId": -1,
+            "skillName": "NA",
+            "agentGroupId": -1,
+            "agentGroupName": "NA",
+            "channel": 1,
+            "startReason": "NA",
+            "startReasonDesc": "NA",
+            "endReason": "NA",
+            "endReasonDesc": "NA",
+            "engagementSet": 0,
+            "engagementSequence": 0,
+            "mcs": null,
+            "alertedMCS": null,
+            "chatMCS": null,
+            "isAgentSurvey": false,
+            "isPostChatSurvey": false,
+            "isPreChatSurvey": false,
+            "chatStartUrl": "https://shop.example/checkout",
+            "chatStartPage": "NA"
         }),
         "a click beats the removal that followed it"
     );
     assert_eq!(
         record["campaign"],
         json!({
-            "campaignId": campaign,
+            "campaignEngagementId": offer.engagement.to_string(),
+            "campaignEngagementName": "Slide-out chat button",
+            "campaignId": campaign.to_string(),
             "campaignName": "Holiday sale",
+            "goalId": "-1",
+            "goalName": "NA",
+            "visitorBehaviorId": "-1",
+            "visitorBehaviorName": "NA",
+            "visitorProfileId": "-1",
+            "visitorProfileName": "NA",
+            "lobId": "-1",
+            "lobName": "NA",
+            "engagementApplicationId": "NA",
+            "engagementApplicationName": "NA",
+            "engagementApplicationTypeId": "NA",
+            "engagementApplicationTypeName": "NA"
+        })
+    );
+    let engage = &record["engage"];
+    assert_eq!(engage["outcome"], "clicked");
+    assert_eq!(engage["sessionId"], "s-alice");
+    assert_eq!(engage["pageId"], "p-alice");
+    assert_eq!(engage["durationMs"], 5_000);
+    assert_eq!(
+        engage["campaign"],
+        json!({
+            "campaignId": campaign,
             "engagementId": offer.engagement,
-            "engagementName": "Slide-out chat button",
             "engagementRevision": 1,
             "engagementType": 3,
             "tglName": "slider",
             "zoneId": 471288710
         })
     );
-    let answered = record["events"].as_array().unwrap();
+    assert_eq!(engage["userAgent"], CHROME_ON_WINDOWS);
+    assert_eq!(engage["referrer"], "https://search.example/?q=shoes");
+    let answered = engage["events"].as_array().unwrap();
     assert_eq!(answered.len(), events.len());
     for (answered, sent) in answered.iter().zip(&events) {
         assert_eq!(
@@ -968,15 +1053,29 @@ async fn an_interaction_is_one_engagement_contexts_life() {
     assert_eq!(
         record["visitorInfo"],
         json!({
+            "country": "NA",
+            "countryCode": "NA",
+            "state": "NA",
+            "city": "NA",
+            "isp": "NA",
+            "org": "NA",
             "device": "DESKTOP",
+            "ipAddress": "NA",
             "browser": "Chrome 120",
             "operatingSystem": "WINDOWS",
-            "userAgent": CHROME_ON_WINDOWS,
-            "referrer": "https://search.example/?q=shoes"
+            "browserType": "CHROME"
         })
     );
     let attributes = record["sdes"]["events"].as_array().unwrap();
     assert_eq!(attributes.len(), 2, "{record}");
+    assert_eq!(attributes[0]["sdeType"], "CUSTOMER_INFO");
+    assert_eq!(attributes[1]["sdeType"], "PURCHASE");
+    for attribute in attributes {
+        assert_eq!(attribute["isAuthenticated"], false);
+        let inner = sde_attribute(attribute).1;
+        assert_eq!(attribute["serverTimeStamp"], inner["serverTimeStamp"]);
+        assert!(attribute["serverTimeStamp"].is_string());
+    }
     assert_eq!(
         attributes[0]["customerInfo"]["customerInfo"]["customerId"],
         "138766AC"
@@ -987,6 +1086,158 @@ async fn an_interaction_is_one_engagement_contexts_life() {
     );
     assert_eq!(attributes[1]["purchase"]["orderId"], "DRV1534XC");
     assert_eq!(attributes[1]["purchase"]["total"], "11.7");
+}
+
+/// The JSON type of each member of a record in LivePerson's example response
+/// (pages/documents/HistoricalData/EngagementHistoryAPI/methods/
+/// retrieve-engagement-list-by-criteria.md, "Response", after request example 4; the
+/// `sdes.events[]` members from the response after request example 5, `isPartial`,
+/// `interactive` and `chatStartUrl` from there too). The printed example is not valid
+/// JSON (a trailing comma, a missing one), so its members are listed here as data.
+/// Containers Engage fills with nothing (`transcript.lines`, `coBrowseSessions`) are
+/// checked as containers.
+const DOCUMENTED_RECORD: &[(&str, &str)] = &[
+    ("/info/startTime", "string"),
+    ("/info/startTimeL", "number"),
+    ("/info/endTime", "string"),
+    ("/info/endTimeL", "number"),
+    ("/info/duration", "number"),
+    ("/info/visitorId", "string"),
+    ("/info/visitorName", "string"),
+    ("/info/engagementId", "string"),
+    ("/info/isInteractive", "boolean"),
+    ("/info/accountId", "string"),
+    ("/info/agentId", "string"),
+    ("/info/agentName", "string"),
+    ("/info/agentLoginName", "string"),
+    ("/info/skillId", "number"),
+    ("/info/skillName", "string"),
+    ("/info/channel", "number"),
+    ("/info/startReason", "string"),
+    ("/info/startReasonDesc", "string"),
+    ("/info/endReason", "string"),
+    ("/info/endReasonDesc", "string"),
+    ("/info/engagementSet", "number"),
+    ("/info/engagementSequence", "number"),
+    ("/info/agentGroupId", "number"),
+    ("/info/agentGroupName", "string"),
+    ("/info/mcs", "null"),
+    ("/info/ended", "boolean"),
+    ("/info/chatDataEnriched", "boolean"),
+    ("/info/isPartial", "boolean"),
+    ("/info/interactive", "boolean"),
+    ("/info/chatStartUrl", "string"),
+    ("/transcript/lines", "array"),
+    ("/lineScores", "array"),
+    ("/campaign/campaignEngagementId", "string"),
+    ("/campaign/campaignEngagementName", "string"),
+    ("/campaign/campaignId", "string"),
+    ("/campaign/campaignName", "string"),
+    ("/campaign/goalId", "string"),
+    ("/campaign/goalName", "string"),
+    ("/campaign/visitorBehaviorId", "string"),
+    ("/campaign/visitorBehaviorName", "string"),
+    ("/campaign/visitorProfileId", "string"),
+    ("/campaign/visitorProfileName", "string"),
+    ("/campaign/lobId", "string"),
+    ("/campaign/lobName", "string"),
+    // The Messaging Interactions API's campaign table (the same container) types these
+    // alphanumeric.
+    ("/campaign/engagementApplicationId", "string"),
+    ("/campaign/engagementApplicationName", "string"),
+    ("/campaign/engagementApplicationTypeId", "string"),
+    ("/campaign/engagementApplicationTypeName", "string"),
+    ("/visitorInfo/country", "string"),
+    ("/visitorInfo/state", "string"),
+    ("/visitorInfo/city", "string"),
+    ("/visitorInfo/isp", "string"),
+    ("/visitorInfo/org", "string"),
+    ("/visitorInfo/device", "string"),
+    ("/visitorInfo/ipAddress", "string"),
+    ("/visitorInfo/browser", "string"),
+    ("/visitorInfo/operatingSystem", "string"),
+    ("/coBrowseSessions/coBrowseSessionsList", "array"),
+    ("/sdes/events", "array"),
+    ("/sdes/events/0/serverTimeStamp", "string"),
+    ("/sdes/events/0/sdeType", "string"),
+    ("/sdes/events/0/isAuthenticated", "boolean"),
+];
+
+/// And of `_metadata` (the same example).
+const DOCUMENTED_METADATA: &[(&str, &str)] = &[
+    ("/count", "number"),
+    ("/next/rel", "string"),
+    ("/next/href", "string"),
+    ("/last/rel", "string"),
+    ("/last/href", "string"),
+    ("/self/rel", "string"),
+    ("/self/href", "string"),
+    ("/shardsStatusResult/failureShards", "number"),
+    ("/shardsStatusResult/totalShards", "number"),
+    ("/shardsStatusResult/partialResult", "boolean"),
+];
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[tokio::test]
+async fn a_record_has_every_documented_member_with_the_documented_type() {
+    let server = TestServer::start().await;
+    shop(&server).await;
+    // One record a page, so that `next` and `last` are there; a1 is Alice's, with
+    // attributes.
+    let (status, answer) = search(&server, "?limit=1&sort=engagementId", &morning()).await;
+    assert_eq!(status, 200, "{answer}");
+    for (pointer, expected) in DOCUMENTED_METADATA {
+        let value = answer["_metadata"]
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("no _metadata{pointer} in {answer}"));
+        assert_eq!(json_type(value), *expected, "_metadata{pointer}: {value}");
+    }
+    let record = &answer["interactionHistoryRecords"][0];
+    assert_eq!(record["info"]["engagementId"], "a1");
+    for (pointer, expected) in DOCUMENTED_RECORD {
+        let value = record
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("no {pointer} in {record}"));
+        assert_eq!(json_type(value), *expected, "{pointer}: {value}");
+    }
+    // The documented formats: text times as the example prints them, and the two forms
+    // of each time agree.
+    for name in ["startTime", "endTime"] {
+        let text = record["info"][name].as_str().unwrap();
+        let ms = record["info"][format!("{name}L")].as_i64().unwrap();
+        assert_eq!(text.len(), "2015-05-28 04:46:23.209+0000".len(), "{text}");
+        assert_eq!(&text[10..11], " ");
+        assert!(text.ends_with("+0000"), "{text}");
+        assert_eq!(
+            text[20..23].parse::<i64>().unwrap(),
+            ms % 1000,
+            "{name}: milliseconds"
+        );
+    }
+    let info = &record["info"];
+    assert_eq!(
+        info["duration"].as_i64().unwrap(),
+        (info["endTimeL"].as_i64().unwrap() - info["startTimeL"].as_i64().unwrap()) / 1000,
+        "whole seconds, rounded down"
+    );
+    // Documented values where the docs list them.
+    assert!(["DESKTOP", "TABLET", "MOBILE", "NA"]
+        .contains(&record["visitorInfo"]["device"].as_str().unwrap()));
+    for entry in record["sdes"]["events"].as_array().unwrap() {
+        let (kind, body) = sde_attribute(entry);
+        assert_eq!(entry["serverTimeStamp"], body["serverTimeStamp"], "{entry}");
+        assert!(!kind.is_empty());
+    }
 }
 
 #[tokio::test]
@@ -1025,7 +1276,7 @@ async fn events_are_ordered_by_client_time_even_when_a_late_one_arrives_in_a_lat
         "one context, one interaction: {answer}"
     );
     let record = &answer["interactionHistoryRecords"][0];
-    let names: Vec<&str> = record["events"]
+    let names: Vec<&str> = record["engage"]["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -1041,7 +1292,7 @@ async fn events_are_ordered_by_client_time_even_when_a_late_one_arrives_in_a_lat
             "OFFER_REMOVE"
         ]
     );
-    let times: Vec<u64> = record["events"]
+    let times: Vec<u64> = record["engage"]["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -1050,8 +1301,9 @@ async fn events_are_ordered_by_client_time_even_when_a_late_one_arrives_in_a_lat
     assert_eq!(times, [T0, T0 + 100, T0 + 200, T0 + 3_000, T0 + 4_000]);
     assert_eq!(record["info"]["startTimeL"], T0);
     assert_eq!(record["info"]["endTimeL"], T0 + 4_000);
-    assert_eq!(record["info"]["duration"], 4_000);
-    assert_eq!(record["info"]["outcome"], "clicked");
+    assert_eq!(record["info"]["duration"], 4, "whole seconds");
+    assert_eq!(record["engage"]["durationMs"], 4_000);
+    assert_eq!(record["engage"]["outcome"], "clicked");
 }
 
 #[tokio::test]
@@ -1066,8 +1318,8 @@ async fn each_interaction_has_the_outcome_of_its_furthest_lifecycle_event() {
         .iter()
         .map(|r| {
             (
-                r["info"]["interactionId"].as_str().unwrap(),
-                r["info"]["outcome"].as_str().unwrap(),
+                r["info"]["engagementId"].as_str().unwrap(),
+                r["engage"]["outcome"].as_str().unwrap(),
             )
         })
         .collect();
@@ -1110,21 +1362,14 @@ async fn the_visits_sdes_come_in_history_shape_oldest_first_with_their_timestamp
         .as_array()
         .unwrap()
         .clone();
-    let keys: Vec<&str> = attributes
-        .iter()
-        .map(|a| a.as_object().unwrap().keys().next().unwrap().as_str())
-        .collect();
+    let keys: Vec<&str> = attributes.iter().map(|a| sde_attribute(a).0).collect();
     assert_eq!(
         keys,
         ["customerInfo", "personalInfo", "purchase", "customerInfo"]
     );
     let original: Vec<&str> = attributes
         .iter()
-        .map(|a| {
-            a.as_object().unwrap().values().next().unwrap()["originalTimeStamp"]
-                .as_str()
-                .unwrap()
-        })
+        .map(|a| sde_attribute(a).1["originalTimeStamp"].as_str().unwrap())
         .collect();
     let expected: Vec<String> = [10, 20, 30, 40]
         .iter()
@@ -1134,7 +1379,7 @@ async fn the_visits_sdes_come_in_history_shape_oldest_first_with_their_timestamp
     let server_times: Vec<u64> = attributes
         .iter()
         .map(|a| {
-            a.as_object().unwrap().values().next().unwrap()["serverTimeStamp"]
+            sde_attribute(a).1["serverTimeStamp"]
                 .as_str()
                 .unwrap()
                 .parse()
@@ -1193,16 +1438,34 @@ async fn visitor_info_is_read_from_the_visits_user_agent() {
     )
     .await;
     let records = answer["interactionHistoryRecords"].as_array().unwrap();
+    let device = |record: &Value| {
+        json!([
+            record["visitorInfo"]["device"],
+            record["visitorInfo"]["browser"],
+            record["visitorInfo"]["operatingSystem"],
+            record["visitorInfo"]["browserType"],
+        ])
+    };
     assert_eq!(
-        records[0]["visitorInfo"],
-        json!({"device": "MOBILE", "browser": "Safari 17", "operatingSystem": "IOS", "userAgent": SAFARI_ON_IPHONE}),
+        device(&records[0]),
+        json!(["MOBILE", "Safari 17", "IOS", "SAFARI"])
+    );
+    assert_eq!(records[0]["engage"]["userAgent"], SAFARI_ON_IPHONE);
+    assert!(
+        records[0]["engage"].get("referrer").is_none(),
         "Bob's page had no referrer: the member is left out"
     );
     assert_eq!(
-        records[1]["visitorInfo"],
-        json!({"device": "TABLET", "browser": "Samsung Internet 22", "operatingSystem": "ANDROID",
-               "userAgent": SAMSUNG_ON_ANDROID_TABLET, "referrer": "https://social.example/"})
+        device(&records[1]),
+        json!([
+            "TABLET",
+            "Samsung Internet 22",
+            "ANDROID",
+            "SAMSUNG_INTERNET"
+        ])
     );
+    assert_eq!(records[1]["engage"]["userAgent"], SAMSUNG_ON_ANDROID_TABLET);
+    assert_eq!(records[1]["engage"]["referrer"], "https://social.example/");
 }
 
 #[tokio::test]
@@ -1268,32 +1531,41 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
     assert_eq!(answer["_metadata"]["count"], 1, "{answer}");
     let record = &answer["interactionHistoryRecords"][0];
     let info = &record["info"];
-    assert_eq!(info["interactionId"], context);
+    assert_eq!(info["engagementId"], context);
     assert_eq!(info["visitorId"], vid);
-    assert_eq!(info["sessionId"], sid);
-    assert_eq!(info["pageId"], visit["pageId"]);
-    assert_eq!(info["outcome"], "clicked");
+    assert_eq!(record["engage"]["sessionId"], sid);
+    assert_eq!(record["engage"]["pageId"], visit["pageId"]);
+    assert_eq!(record["engage"]["outcome"], "clicked");
+    assert_eq!(info["isInteractive"], true);
     // The app sent no clock: the server's time is the interaction's.
     let start = info["startTimeL"].as_u64().unwrap();
     assert!((before..=after).contains(&start), "{info}");
-    assert!(info["startTime"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(record["campaign"]["campaignId"], campaign);
-    assert_eq!(record["campaign"]["engagementId"], engagement_id);
-    assert_eq!(record["campaign"]["engagementRevision"], 1);
+    assert!(info["startTime"].as_str().unwrap().ends_with("+0000"));
+    assert_eq!(record["campaign"]["campaignId"], campaign.to_string());
+    assert_eq!(
+        record["campaign"]["campaignEngagementId"],
+        engagement_id.to_string()
+    );
+    assert_eq!(record["engage"]["campaign"]["campaignId"], campaign);
+    assert_eq!(record["engage"]["campaign"]["engagementId"], engagement_id);
+    assert_eq!(record["engage"]["campaign"]["engagementRevision"], 1);
     assert_eq!(record["campaign"]["campaignName"], "App campaign");
     // Impressions carry no engagement name, type or renderer: the record has the
     // engagement's, from its definition.
-    assert_eq!(record["campaign"]["engagementName"], "In-app overlay");
-    assert_eq!(record["campaign"]["engagementType"], 1);
-    assert_eq!(record["campaign"]["tglName"], "overlay");
-    let names: Vec<&str> = record["events"]
+    assert_eq!(
+        record["campaign"]["campaignEngagementName"],
+        "In-app overlay"
+    );
+    assert_eq!(record["engage"]["campaign"]["engagementType"], 1);
+    assert_eq!(record["engage"]["campaign"]["tglName"], "overlay");
+    let names: Vec<&str> = record["engage"]["events"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["eventName"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["OFFER_IMPRESSION", "OFFER_CLICK"]);
-    for event in record["events"].as_array().unwrap() {
+    for event in record["engage"]["events"].as_array().unwrap() {
         assert_eq!(event["appName"], "LP_OFFERS");
         assert_eq!(event["data"]["contextId"], context.as_str());
         assert_eq!(
@@ -1303,11 +1575,14 @@ async fn an_interaction_reported_through_the_monitoring_api_appears_like_a_tag_o
     }
     // The device is what the app said in clientProperties (its HTTP library's user agent
     // does not say it is a phone); the IP address is not kept.
-    assert_eq!(
-        record["visitorInfo"],
-        json!({"device": "MOBILE", "browser": "OTHER", "operatingSystem": "ANDROID",
-               "operatingSystemVersion": "14", "appVersion": "4.2.0", "userAgent": app_agent})
-    );
+    assert_eq!(record["visitorInfo"]["device"], "MOBILE");
+    assert_eq!(record["visitorInfo"]["browser"], "NA");
+    assert_eq!(record["visitorInfo"]["browserType"], "NA");
+    assert_eq!(record["visitorInfo"]["operatingSystem"], "ANDROID");
+    assert_eq!(record["visitorInfo"]["ipAddress"], "NA");
+    assert_eq!(record["engage"]["operatingSystemVersion"], "14");
+    assert_eq!(record["engage"]["appVersion"], "4.2.0");
+    assert_eq!(record["engage"]["userAgent"], app_agent);
     assert_eq!(
         record["sdes"]["events"][0]["customerInfo"]["customerInfo"]["customerId"],
         "APP-77"
@@ -1339,7 +1614,10 @@ async fn search_of_an_account_without_interactions_finds_none() {
     let (status, answer) = search(&server, "", &morning()).await;
     assert_eq!(status, 200);
     assert_eq!(answer["interactionHistoryRecords"], json!([]));
-    assert_eq!(sorted_keys(&answer["_metadata"]), ["count", "self"]);
+    assert_eq!(
+        sorted_keys(&answer["_metadata"]),
+        ["count", "self", "shardsStatusResult"]
+    );
     assert_eq!(answer["_metadata"]["count"], 0);
 }
 
@@ -1687,7 +1965,7 @@ fn finds_mismatch((status, answer): (u16, Value), ids: &[&str]) -> Option<String
         .map(|records| {
             records
                 .iter()
-                .filter_map(|r| r["info"]["interactionId"].as_str())
+                .filter_map(|r| r["info"]["engagementId"].as_str())
                 .collect()
         })
         .unwrap_or_default();

@@ -6,6 +6,8 @@
 //! The load measurement is `decision_load`, ignored by default:
 //! `cargo test --release -p engage-server --test integration decision_load -- --ignored --nocapture`
 
+// A history record written out whole in `json!` nests deeper than the default allows.
+#![recursion_limit = "256"]
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

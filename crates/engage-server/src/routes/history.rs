@@ -2,9 +2,9 @@
 //! `POST /interaction_history/api/account/{accountId}/interactions/search`.
 //!
 //! A record is one engagement context's life as the store keeps it, written in the
-//! platform's shape: `info`, `campaign`, `events`, `visitorInfo`, `sdes`. Members whose
-//! value is unknown are left out rather than written as `null` (the attributes in
-//! `sdes.events` keep their own `null`s: they are the page's data).
+//! documented shape: `info`, `campaign`, `visitorInfo`, `sdes`, with the documented names,
+//! types and "not known" values; what only Engage knows (the outcome, the `LP_OFFERS`
+//! timeline) is under `engage`.
 
 use std::str::FromStr;
 
@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::uri::Authority;
 use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use engage_model::{EngagementType, OfferData, LP_OFFERS};
+use engage_model::{EngagementType, OfferData, OfferEventName, LP_OFFERS};
 use engage_store::{Interaction, InteractionPage, RawJson, StoredEvent};
 use serde::Serialize;
 
@@ -53,7 +53,7 @@ pub async fn search(
     span.record("count", page.count);
     span.record("returned", page.records.len());
     let links = Links::new(&headers, &uri);
-    Ok(axum::Json(answer(&page, &search.params, &links)).into_response())
+    Ok(axum::Json(answer(&page, &search.params, &links, &account_id)).into_response())
 }
 
 // ---------------------------------------------------------------- the answer
@@ -77,6 +77,16 @@ struct Metadata {
     prev: Option<Link>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last: Option<Link>,
+    #[serde(rename = "shardsStatusResult")]
+    shards_status_result: ShardsStatus,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ShardsStatus {
+    failure_shards: u32,
+    total_shards: u32,
+    partial_result: bool,
 }
 
 #[derive(Serialize)]
@@ -85,47 +95,153 @@ struct Link {
     href: String,
 }
 
+/// One record in LivePerson's documented shape (retrieve-engagement-list-by-criteria.md,
+/// "Elements in the Response" and its example response). Members Engage has no notion of
+/// (agents, skills, chat reasons, geography) carry the documented "none" values: `"NA"`
+/// for names, `-1` for ids, `null` for scores. What only Engage knows sits under `engage`,
+/// a name the documentation does not use, so that no documented member changes meaning.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
     info: Info<'a>,
+    /// Engage has no chats: no lines, no line scores, no co-browsing.
+    transcript: Transcript,
+    line_scores: [(); 0],
     campaign: CampaignBody<'a>,
-    events: Vec<EventBody<'a>>,
+    co_browse_sessions: CoBrowseSessions,
     visitor_info: VisitorInfo<'a>,
     sdes: Sdes<'a>,
+    engage: Extras<'a>,
 }
 
+/// Not documented values are written with the types of the documentation's example
+/// (ids such as `agentId` as strings, `skillId` as a number).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Info<'a> {
-    interaction_id: &'a str,
+    /// The interaction's id.
+    engagement_id: &'a str,
+    account_id: &'a str,
+    /// `yyyy-MM-dd HH:mm:ss.SSS+0000`, as the documented examples print it.
     start_time: String,
     start_time_l: i64,
     end_time: String,
     end_time_l: i64,
-    /// Milliseconds from the first event to the last.
+    /// Whole seconds from the first event to the last, rounded down.
     duration: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    visitor_id: Option<&'a str>,
+    /// `"NA"` when the page gave no visitor id.
+    visitor_id: &'a str,
+    visitor_name: &'static str,
+    /// The visitor clicked or accepted the engagement (an `OFFER_CLICK`).
+    is_interactive: bool,
+    interactive: bool,
+    /// The engagement left the page (an `OFFER_DECLINED`, `OFFER_TIMEOUT` or
+    /// `OFFER_REMOVE`), whatever happened before. The member table
+    /// says `isEnded`, the examples `ended`: both are written.
+    ended: bool,
+    is_ended: bool,
+    is_partial: bool,
+    /// The member table says `isChatDataEnriched`, the examples `chatDataEnriched`.
+    chat_data_enriched: bool,
+    is_chat_data_enriched: bool,
+    agent_id: &'static str,
+    agent_name: &'static str,
+    agent_nick_name: &'static str,
+    agent_login_name: &'static str,
+    agent_full_name: &'static str,
+    agent_deleted: bool,
+    skill_id: i64,
+    skill_name: &'static str,
+    agent_group_id: i64,
+    agent_group_name: &'static str,
+    /// 1: web, the only channel the tag reports.
+    channel: i64,
+    start_reason: &'static str,
+    start_reason_desc: &'static str,
+    end_reason: &'static str,
+    end_reason_desc: &'static str,
+    engagement_set: i64,
+    engagement_sequence: i64,
+    mcs: Option<i64>,
+    #[serde(rename = "alertedMCS")]
+    alerted_mcs: Option<i64>,
+    #[serde(rename = "chatMCS")]
+    chat_mcs: Option<i64>,
+    is_agent_survey: bool,
+    is_post_chat_survey: bool,
+    is_pre_chat_survey: bool,
+    /// The page the engagement was shown on; `"NA"` when unknown.
+    chat_start_url: &'a str,
+    /// The page's title, which Engage does not keep: `"NA"`.
+    chat_start_page: &'static str,
+}
+
+/// Ids as strings, as the documented example writes them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CampaignBody<'a> {
+    campaign_engagement_id: String,
+    campaign_engagement_name: &'a str,
+    campaign_id: String,
+    campaign_name: &'a str,
+    goal_id: &'static str,
+    goal_name: &'static str,
+    visitor_behavior_id: &'static str,
+    visitor_behavior_name: &'static str,
+    visitor_profile_id: &'static str,
+    visitor_profile_name: &'static str,
+    lob_id: &'static str,
+    lob_name: &'static str,
+    /// The engagement's application (alphanumeric in the Messaging Interactions API's
+    /// campaign table, the same container): Engage engagements have none.
+    engagement_application_id: &'static str,
+    engagement_application_name: &'static str,
+    engagement_application_type_id: &'static str,
+    engagement_application_type_name: &'static str,
+}
+
+#[derive(Serialize)]
+struct Transcript {
+    lines: [(); 0],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CoBrowseSessions {
+    co_browse_sessions_list: [(); 0],
+}
+
+/// What Engage knows of an interaction beyond the documented members.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Extras<'a> {
+    outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     session_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     page_id: Option<&'a str>,
+    /// Milliseconds from the first event to the last (`info.duration` is whole seconds).
+    duration_ms: i64,
+    campaign: EngageCampaign<'a>,
+    /// The interaction's `LP_OFFERS` events, oldest first.
+    events: Vec<EventBody<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    page_url: Option<&'a str>,
-    outcome: &'static str,
+    operating_system_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    referrer: Option<&'a str>,
 }
 
-/// Ids as JSON numbers (docs/vocabulary.md, Events: ids in, ids out).
+/// The campaign as Engage's admin API names it, ids as numbers (docs/vocabulary.md,
+/// Events: ids in, ids out).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct CampaignBody<'a> {
+struct EngageCampaign<'a> {
     campaign_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    campaign_name: Option<&'a str>,
     engagement_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    engagement_name: Option<&'a str>,
     engagement_revision: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     engagement_type: Option<EngagementType>,
@@ -150,42 +266,94 @@ struct EventBody<'a> {
     data: &'a OfferData,
 }
 
+/// Geography and the IP address are not kept by Engage: `"NA"`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct VisitorInfo<'a> {
+    country: &'static str,
+    country_code: &'static str,
+    state: &'static str,
+    city: &'static str,
+    isp: &'static str,
+    org: &'static str,
     /// The app's `deviceFamily` when it gave one, else read from the user agent.
     device: &'a str,
+    ip_address: &'static str,
     browser: String,
     /// The app's `os` when it gave one, else read from the user agent.
     operating_system: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    operating_system_version: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    app_version: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_agent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    referrer: Option<&'a str>,
+    /// The browser's family in capitals, `_` for spaces (`CHROME`, `SAMSUNG_INTERNET`),
+    /// `"NA"` when not known.
+    browser_type: String,
 }
 
-#[derive(Serialize)]
+/// `sdes.events`: each stored attribute (`{"purchase": {...}}`) with the members the
+/// documented example puts beside it: `serverTimeStamp` (the attribute's, a string),
+/// `sdeType` (its type in capitals, `PURCHASE`) and `isAuthenticated` (the tag's
+/// attributes are the page's word: `false`).
 struct Sdes<'a> {
     events: &'a [RawJson],
+}
+
+impl Serialize for Sdes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let events: Vec<serde_json::Value> = self.events.iter().map(sde_entry).collect();
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("events", &events)?;
+        map.end()
+    }
+}
+
+fn sde_entry(stored: &RawJson) -> serde_json::Value {
+    use serde_json::Value;
+    // The store wrote these from validated attributes; one it cannot read back is passed
+    // through as it is rather than failing the whole answer.
+    let Ok(Value::Object(mut entry)) = serde_json::from_str::<Value>(stored.as_str()) else {
+        return serde_json::from_str(stored.as_str()).unwrap_or(Value::Null);
+    };
+    let Some((key, inner)) = entry.iter().next() else {
+        return Value::Object(entry);
+    };
+    let server = inner.get("serverTimeStamp").cloned().unwrap_or(Value::Null);
+    let sde_type = sde_type(key);
+    entry.insert("serverTimeStamp".into(), server);
+    entry.insert("sdeType".into(), Value::String(sde_type));
+    entry.insert("isAuthenticated".into(), Value::Bool(false));
+    Value::Object(entry)
+}
+
+/// `cartStatus` → `CART_STATUS`, `purchase` → `PURCHASE` (the documented example's form).
+fn sde_type(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() && !out.is_empty() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 fn answer<'a>(
     page: &'a InteractionPage,
     params: &SearchParams,
     links: &Links,
+    account_id: &'a str,
 ) -> SearchResponse<'a> {
     SearchResponse {
         metadata: metadata(page.count, params, links),
-        records: page.records.iter().map(record).collect(),
+        records: page
+            .records
+            .iter()
+            .map(|interaction| record(interaction, account_id))
+            .collect(),
     }
 }
 
 /// `self` always; `next` while pages follow, `prev` after the first, `last` when
-/// anything matched. Each carries the same sort, limit and source.
+/// anything matched. Each carries the same sort, limit and source. One store answers
+/// every search, so `shardsStatusResult` always says one shard, none failed.
 fn metadata(count: u64, params: &SearchParams, links: &Links) -> Metadata {
     let limit = params.limit as u64;
     let offset = params.offset;
@@ -200,49 +368,163 @@ fn metadata(count: u64, params: &SearchParams, links: &Links) -> Metadata {
             .then(|| link("next", offset.saturating_add(limit))),
         prev: (offset > 0).then(|| link("prev", offset.saturating_sub(limit))),
         last: (count > 0).then(|| link("last", (count - 1) / limit * limit)),
+        shards_status_result: ShardsStatus {
+            failure_shards: 0,
+            total_shards: 1,
+            partial_result: false,
+        },
     }
 }
 
-fn record(interaction: &Interaction) -> Record<'_> {
+/// The documented "not known" value for a device, system or browser Engage could not
+/// name (its reader says `OTHER`).
+fn or_na(value: &str) -> &str {
+    if value == "OTHER" {
+        NA
+    } else {
+        value
+    }
+}
+
+const NA: &str = "NA";
+
+fn record<'a>(interaction: &'a Interaction, account_id: &'a str) -> Record<'a> {
     let campaign = &interaction.campaign;
     let agent = user_agent::parse(interaction.user_agent.as_deref().unwrap_or(""));
     let client = interaction.client.as_ref();
+    let duration_ms = interaction
+        .end_ms
+        .saturating_sub(interaction.start_ms)
+        .max(0);
+    // The same readings as the search's `interactive` and `ended` filters, so that a
+    // record found by `"ended": true` says `ended`: a click followed by a removal is both.
+    let has = |names: &[OfferEventName]| {
+        interaction
+            .events
+            .iter()
+            .any(|e| names.contains(&e.event.name))
+    };
+    let interactive = has(&[OfferEventName::OfferClick]);
+    let ended = has(&[
+        OfferEventName::OfferDeclined,
+        OfferEventName::OfferTimeout,
+        OfferEventName::OfferRemove,
+    ]);
     Record {
         info: Info {
-            interaction_id: &interaction.interaction_id,
-            start_time: iso_utc(interaction.start_ms),
+            engagement_id: &interaction.interaction_id,
+            account_id,
+            start_time: lp_time(interaction.start_ms),
             start_time_l: interaction.start_ms,
-            end_time: iso_utc(interaction.end_ms),
+            end_time: lp_time(interaction.end_ms),
             end_time_l: interaction.end_ms,
-            duration: interaction
-                .end_ms
-                .saturating_sub(interaction.start_ms)
-                .max(0),
-            visitor_id: interaction.visitor_id.as_deref(),
-            session_id: interaction.session_id.as_deref(),
-            page_id: interaction.page_id.as_deref(),
-            page_url: interaction.page_url.as_deref(),
-            outcome: interaction.outcome.as_str(),
+            duration: duration_ms / 1000,
+            visitor_id: interaction.visitor_id.as_deref().unwrap_or(NA),
+            visitor_name: NA,
+            is_interactive: interactive,
+            interactive,
+            ended,
+            is_ended: ended,
+            is_partial: false,
+            chat_data_enriched: false,
+            is_chat_data_enriched: false,
+            agent_id: "-1",
+            agent_name: NA,
+            agent_nick_name: NA,
+            agent_login_name: NA,
+            agent_full_name: NA,
+            agent_deleted: false,
+            skill_id: -1,
+            skill_name: NA,
+            agent_group_id: -1,
+            agent_group_name: NA,
+            channel: 1,
+            start_reason: NA,
+            start_reason_desc: NA,
+            end_reason: NA,
+            end_reason_desc: NA,
+            engagement_set: 0,
+            engagement_sequence: 0,
+            mcs: None,
+            alerted_mcs: None,
+            chat_mcs: None,
+            is_agent_survey: false,
+            is_post_chat_survey: false,
+            is_pre_chat_survey: false,
+            chat_start_page: NA,
+            chat_start_url: interaction
+                .page_url
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .unwrap_or(NA),
+        },
+        transcript: Transcript { lines: [] },
+        line_scores: [],
+        co_browse_sessions: CoBrowseSessions {
+            co_browse_sessions_list: [],
         },
         campaign: CampaignBody {
-            campaign_id: campaign.campaign_id,
-            campaign_name: campaign.campaign_name.as_deref(),
-            engagement_id: campaign.engagement_id,
-            engagement_name: campaign.engagement_name.as_deref(),
-            engagement_revision: campaign.engagement_revision,
-            engagement_type: campaign.engagement_type,
-            tgl_name: campaign.tgl_name.as_deref(),
-            zone_id: campaign.zone_id,
+            campaign_engagement_id: campaign.engagement_id.to_string(),
+            campaign_engagement_name: campaign.engagement_name.as_deref().unwrap_or(NA),
+            campaign_id: campaign.campaign_id.to_string(),
+            campaign_name: campaign.campaign_name.as_deref().unwrap_or(NA),
+            goal_id: "-1",
+            goal_name: NA,
+            visitor_behavior_id: "-1",
+            visitor_behavior_name: NA,
+            visitor_profile_id: "-1",
+            visitor_profile_name: NA,
+            lob_id: "-1",
+            lob_name: NA,
+            engagement_application_id: NA,
+            engagement_application_name: NA,
+            engagement_application_type_id: NA,
+            engagement_application_type_name: NA,
         },
-        events: interaction.events.iter().map(event).collect(),
         visitor_info: VisitorInfo {
-            device: client
-                .and_then(|c| c.device_family.as_deref())
-                .unwrap_or(agent.device.as_str()),
-            browser: agent.browser_label(),
-            operating_system: client
-                .and_then(|c| c.os.as_deref())
-                .unwrap_or(agent.operating_system.as_str()),
+            country: NA,
+            country_code: NA,
+            state: NA,
+            city: NA,
+            isp: NA,
+            org: NA,
+            device: or_na(
+                client
+                    .and_then(|c| c.device_family.as_deref())
+                    .unwrap_or(agent.device.as_str()),
+            ),
+            ip_address: NA,
+            browser: match agent.browser_label().as_str() {
+                "OTHER" => NA.to_owned(),
+                label => label.to_owned(),
+            },
+            operating_system: or_na(
+                client
+                    .and_then(|c| c.os.as_deref())
+                    .unwrap_or(agent.operating_system.as_str()),
+            ),
+            browser_type: agent.browser.as_ref().map_or_else(
+                || NA.to_owned(),
+                |b| b.name.to_ascii_uppercase().replace(' ', "_"),
+            ),
+        },
+        sdes: Sdes {
+            events: &interaction.sdes,
+        },
+        engage: Extras {
+            outcome: interaction.outcome.as_str(),
+            session_id: interaction.session_id.as_deref(),
+            page_id: interaction.page_id.as_deref(),
+            duration_ms,
+            campaign: EngageCampaign {
+                campaign_id: campaign.campaign_id,
+                engagement_id: campaign.engagement_id,
+                engagement_revision: campaign.engagement_revision,
+                engagement_type: campaign.engagement_type,
+                tgl_name: campaign.tgl_name.as_deref(),
+                zone_id: campaign.zone_id,
+            },
+            events: interaction.events.iter().map(event).collect(),
             operating_system_version: client.and_then(|c| c.os_version.as_deref()),
             app_version: client.and_then(|c| c.app_version.as_deref()),
             user_agent: interaction
@@ -250,9 +532,6 @@ fn record(interaction: &Interaction) -> Record<'_> {
                 .as_deref()
                 .filter(|ua| !ua.is_empty()),
             referrer: interaction.referrer.as_deref().filter(|r| !r.is_empty()),
-        },
-        sdes: Sdes {
-            events: &interaction.sdes,
         },
     }
 }
@@ -266,6 +545,13 @@ fn event(stored: &StoredEvent) -> EventBody<'_> {
         event_name: stored.event.name.as_str(),
         data: &stored.event.data,
     }
+}
+
+/// The documented text form of a time: `2015-05-28 04:46:23.209+0000` (UTC).
+fn lp_time(ms: i64) -> String {
+    let iso = iso_utc(ms);
+    // `iso_utc` ends in `Z` and has a `T` between date and time.
+    format!("{}+0000", iso.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -350,6 +636,36 @@ mod tests {
         assert_eq!(iso_utc(1_709_251_199_999), "2024-02-29T23:59:59.999Z");
         assert_eq!(iso_utc(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
         assert_eq!(iso_utc(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn record_times_are_in_the_documented_text_form() {
+        // retrieve-engagement-list-by-criteria.md, example response: "startTime":
+        // "2015-05-28 04:46:23.209+0000", "startTimeL": 1432788383209.
+        assert_eq!(lp_time(1_432_788_383_209), "2015-05-28 04:46:23.209+0000");
+        assert_eq!(lp_time(0), "1970-01-01 00:00:00.000+0000");
+    }
+
+    #[test]
+    fn sde_types_are_the_type_in_capitals() {
+        assert_eq!(sde_type("purchase"), "PURCHASE");
+        assert_eq!(sde_type("cartStatus"), "CART_STATUS");
+        assert_eq!(sde_type("marketingCampaignInfo"), "MARKETING_CAMPAIGN_INFO");
+        let entry = sde_entry(
+            &RawJson::from_text(
+                r#"{"purchase":{"total":"77.0","serverTimeStamp":"1485969113673"}}"#.into(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            entry,
+            serde_json::json!({
+                "purchase": {"total": "77.0", "serverTimeStamp": "1485969113673"},
+                "serverTimeStamp": "1485969113673",
+                "sdeType": "PURCHASE",
+                "isAuthenticated": false
+            })
+        );
     }
 
     #[test]
