@@ -21,5 +21,6 @@ mod decision_load;
 mod discovery;
 mod history;
 mod monitoring;
+mod oauth;
 mod origins;
 mod quarantine;
