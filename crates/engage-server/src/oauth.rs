@@ -376,6 +376,32 @@ mod tests {
         assert!(!signed.verify("kd94hf93k423kf44", "wrong"));
     }
 
+    /// The header printed in LivePerson's "Create a new API Key"
+    /// (pages/documents/GettingStarted/retrieve_api_keys.md), on one line as it says.
+    /// Its secrets are not published, so only its reading and its (old) timestamp are
+    /// checked.
+    #[test]
+    fn liveperson_documented_header_is_read() {
+        let header = r#"OAuth oauth_signature="JA0PvBbTAxmtLmzIWINpSVLshrY%3D", oauth_version="1.0", oauth_nonce="c1c04ec4-3125-44cf-9c39-cccb9343541b", oauth_consumer_key="d392e7ff2e204d6c802e38fd775563d1", oauth_signature_method="HMAC-SHA1", oauth_token="61adad31204a4e6fab68d560f1ffb594", oauth_timestamp="1261039670""#;
+        let request = axum::http::Request::builder()
+            .uri("/interaction_history/api/account/1/interactions/search")
+            .header("Host", "engage.example")
+            .header("Authorization", header)
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let signed = parse(&parts).unwrap().unwrap();
+        assert_eq!(signed.consumer_key, "d392e7ff2e204d6c802e38fd775563d1");
+        assert_eq!(signed.token, "61adad31204a4e6fab68d560f1ffb594");
+        assert_eq!(signed.signature, "JA0PvBbTAxmtLmzIWINpSVLshrY=");
+        assert_eq!(signed.nonce, "c1c04ec4-3125-44cf-9c39-cccb9343541b");
+        assert_eq!(
+            signed.check_timestamp(1_261_039_670 + 301),
+            Err(OAuthError::Timestamp)
+        );
+        signed.check_timestamp(1_261_039_670 - 300).unwrap();
+    }
+
     #[test]
     fn encoding_keeps_only_unreserved_characters() {
         assert_eq!(encode("a-._~ +*/%é"), "a-._~%20%2B%2A%2F%25%C3%A9");
