@@ -1,6 +1,6 @@
-//! `engage account create`.
+//! `engage account create` and `engage account keys create|list|revoke`.
 
-use engage_store::NewAccount;
+use engage_store::{NewAccount, OAuthKey};
 
 use crate::storage::StorageArgs;
 
@@ -12,6 +12,41 @@ pub enum Command {
         /// A name for people to recognise the account by.
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Manage an account's OAuth 1.0a keys.
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Keys {
+    /// Create an OAuth 1.0a key; prints {"appKey", "appSecret", "accessToken",
+    /// "accessTokenSecret"} on its last line.
+    Create {
+        #[arg(long)]
+        account: String,
+        /// An OAuth 1.0a (HMAC-SHA1) key, as LivePerson's API-key apps use. The only kind
+        /// this command makes: an account's Bearer key comes from `account create`.
+        #[arg(long)]
+        oauth1: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// List the account's OAuth 1.0a keys, one JSON object a line, without secrets.
+    List {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Revoke (delete) one key: requests signed with it are refused at once.
+    Revoke {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        app_key: String,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -35,5 +70,76 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }),
+        Command::Keys(keys) => run_keys(keys),
     }
+}
+
+fn run_keys(command: Keys) -> anyhow::Result<()> {
+    crate::runtime()?.block_on(async move {
+        match command {
+            Keys::Create {
+                account,
+                oauth1,
+                storage,
+            } => {
+                anyhow::ensure!(
+                    oauth1,
+                    "say --oauth1: only OAuth 1.0a keys are made here (the Bearer key comes from `account create`)"
+                );
+                let credential = || {
+                    engage_store::ids::oauth_credential()
+                        .map_err(|e| anyhow::anyhow!("the system has no randomness for a key: {e}"))
+                };
+                let key = OAuthKey {
+                    account,
+                    app_key: credential()?,
+                    app_secret: credential()?,
+                    access_token: credential()?,
+                    access_token_secret: credential()?,
+                    created_ms: engage_store::ids::now_ms(),
+                };
+                let store = storage.open().await?;
+                let created = store.create_oauth_key(key).await;
+                store.close().await?;
+                let key = created?;
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "appKey": key.app_key,
+                        "appSecret": key.app_secret,
+                        "accessToken": key.access_token,
+                        "accessTokenSecret": key.access_token_secret,
+                    })
+                );
+            }
+            Keys::List { account, storage } => {
+                let store = storage.open().await?;
+                let known = store.account(&account).await;
+                let keys = store.oauth_keys(&account).await;
+                store.close().await?;
+                anyhow::ensure!(known?.is_some(), "unknown account `{account}`");
+                for key in keys? {
+                    println!(
+                        "{}",
+                        serde_json::json!({"appKey": key.app_key, "createdMs": key.created_ms})
+                    );
+                }
+            }
+            Keys::Revoke {
+                account,
+                app_key,
+                storage,
+            } => {
+                let store = storage.open().await?;
+                let revoked = store.revoke_oauth_key(&account, &app_key).await;
+                store.close().await?;
+                anyhow::ensure!(
+                    revoked?,
+                    "account `{account}` has no key with app key `{app_key}`"
+                );
+                println!("{}", serde_json::json!({"revoked": app_key}));
+            }
+        }
+        Ok(())
+    })
 }

@@ -102,3 +102,64 @@ async fn export_writes_one_stored_item_a_line_with_its_client_id() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown account `123`"));
 }
+
+#[test]
+fn account_keys_create_oauth1_list_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let (account, _) = server::create_account(dir.path());
+    let engage = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_engage"))
+            .args(["account", "keys"])
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = engage(&["create", "--account", &account, "--oauth1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let key: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let members = ["appKey", "appSecret", "accessToken", "accessTokenSecret"];
+    for member in members {
+        assert!(
+            key[member].as_str().is_some_and(|v| v.len() == 32),
+            "{member} in {key}"
+        );
+    }
+    assert_eq!(key.as_object().unwrap().len(), 4, "{key}");
+    let app_key = key["appKey"].as_str().unwrap();
+
+    let (code, stdout, stderr) = engage(&["list", "--account", &account]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let listed: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 1, "{stdout}");
+    assert_eq!(listed[0]["appKey"], app_key);
+    for secret in ["appSecret", "accessTokenSecret"] {
+        assert!(!stdout.contains(key[secret].as_str().unwrap()), "{stdout}");
+    }
+
+    let (code, _, stderr) = engage(&["create", "--account", &account]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("--oauth1"), "{stderr}");
+    let (code, _, stderr) = engage(&["create", "--account", "1", "--oauth1"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("unknown account"), "{stderr}");
+
+    let (code, stdout, stderr) = engage(&["revoke", "--account", &account, "--app-key", app_key]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(app_key));
+    let (code, stdout, _) = engage(&["list", "--account", &account]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.trim().is_empty(), "{stdout}");
+    let (code, _, stderr) = engage(&["revoke", "--account", &account, "--app-key", app_key]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("no key"), "{stderr}");
+}

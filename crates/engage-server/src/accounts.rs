@@ -10,6 +10,7 @@ use engage_store::{Account, Store};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::oauth::{self, OAuthError, SignedRequest};
 
 /// A new random API key (`ek_` and 48 hex digits) and the hash that is stored.
 pub fn generate_api_key() -> Result<(String, String), getrandom::Error> {
@@ -30,6 +31,8 @@ pub struct AccountCache {
     /// Key hash → account id, for every account in `known`: tells a key of another
     /// account (403) from no key at all (401) without asking the store.
     owners: RwLock<HashMap<String, String>>,
+    /// OAuth 1.0a nonces seen by this server (a nonce is checked per server).
+    nonces: oauth::NonceCache,
 }
 
 impl AccountCache {
@@ -66,16 +69,18 @@ impl AccountCache {
         account
     }
 
-    /// Checks that `request` holds the account's key (`Authorization: Bearer <apiKey>`):
-    /// `Unauthorized` without a key or with one of no account, `Forbidden` with another
-    /// account's. It takes the whole request head because OAuth 1.0a, the next way to
-    /// prove a key, signs the method and the URL too.
+    /// Checks that `request` holds the account's key (`Authorization: Bearer <apiKey>`)
+    /// or is signed with one of its OAuth 1.0a keys: `Unauthorized` without a key or with
+    /// one of no account (or a bad signature), `Forbidden` with another account's.
     pub async fn authorize(
         &self,
         store: &dyn Store,
         request: &Parts,
         account: &Account,
     ) -> Result<(), ApiError> {
+        if let Some(signed) = oauth::parse(request)? {
+            return self.authorize_signed(store, &signed, account).await;
+        }
         let key = bearer_key(&request.headers).ok_or(ApiError::Unauthorized)?;
         let hash = hash_api_key(key);
         if hash == account.api_key_hash {
@@ -94,6 +99,33 @@ impl AccountCache {
             Some(owner) if owner != account.id => Err(ApiError::Forbidden),
             _ => Err(ApiError::Unauthorized),
         }
+    }
+}
+
+impl AccountCache {
+    /// An OAuth 1.0a request: its key is read from the store on every request (no
+    /// cache), so a revoked key stops working at once, on every server.
+    async fn authorize_signed(
+        &self,
+        store: &dyn Store,
+        signed: &SignedRequest,
+        account: &Account,
+    ) -> Result<(), ApiError> {
+        let keys = store
+            .oauth_keys_by_token(&signed.consumer_key, &signed.token)
+            .await?;
+        let key = keys
+            .iter()
+            .find(|k| signed.verify(&k.app_secret, &k.access_token_secret))
+            .ok_or(OAuthError::Signature)?;
+        if key.account != account.id {
+            return Err(ApiError::Forbidden);
+        }
+        let now_s = engage_store::ids::now_ms() / 1000;
+        signed.check_timestamp(now_s)?;
+        self.nonces
+            .check_and_insert(signed.nonce_key(), signed.timestamp(), now_s)?;
+        Ok(())
     }
 }
 

@@ -19,6 +19,9 @@ pub enum ApiError {
     UnknownResource(String),
     #[error("missing or invalid api key: send `Authorization: Bearer <apiKey>`")]
     Unauthorized,
+    /// A signed (OAuth 1.0a) request that is refused, with why.
+    #[error("{0}")]
+    OAuth(#[from] crate::oauth::OAuthError),
     #[error("this api key belongs to another account")]
     Forbidden,
     #[error("origin `{0}` may not post to this account")]
@@ -89,7 +92,7 @@ impl ApiError {
             ApiError::UnknownAccount(_) | ApiError::NotFound | ApiError::UnknownResource(_) => {
                 StatusCode::NOT_FOUND
             }
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::OAuth(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::MalformedJson(_) | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
@@ -110,7 +113,7 @@ impl ApiError {
         match self {
             ApiError::UnknownAccount(_) => "unknown_account",
             ApiError::NotFound | ApiError::UnknownResource(_) => "not_found",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized | ApiError::OAuth(_) => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::MalformedJson(_) => "malformed_json",

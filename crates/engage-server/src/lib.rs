@@ -19,6 +19,7 @@ pub mod decision;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod oauth;
 pub mod public_url;
 pub mod request;
 mod routes;

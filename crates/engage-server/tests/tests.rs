@@ -23,5 +23,6 @@ mod decision_load;
 mod discovery;
 mod history;
 mod monitoring;
+mod oauth;
 mod origins;
 mod quarantine;

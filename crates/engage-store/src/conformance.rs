@@ -32,8 +32,8 @@ use serde_json::{json, Value};
 
 use crate::sample::{self, page_sde};
 use crate::{
-    ExportKind, Exposure, IngestBatch, IngestOutcome, NewAccount, NewQuarantine, QuarantineKind,
-    QuarantineQuery, RawJson, SessionLookup, Store, StoreError,
+    ExportKind, Exposure, IngestBatch, IngestOutcome, NewAccount, NewQuarantine, OAuthKey,
+    QuarantineKind, QuarantineQuery, RawJson, SessionLookup, Store, StoreError,
 };
 
 /// Expands the conformance suite into one `#[tokio::test]` per test for a backend.
@@ -44,6 +44,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@expand $open;
             account_is_created_read_back_by_id_and_key_and_unknown_ones_are_none,
             account_api_key_is_unique,
+            oauth_keys_are_created_found_listed_and_revoked,
             allowed_origins_are_replaced_and_read_back,
             ingest_stores_events_and_attributes_and_exports_them,
             ingest_into_an_unknown_account_is_refused,
@@ -294,6 +295,66 @@ where
     store.create_account(new()).await.unwrap();
     let second = store.create_account(new()).await;
     assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+    store.close().await.unwrap();
+}
+
+pub async fn oauth_keys_are_created_found_listed_and_revoked<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let b = store
+        .create_account(NewAccount {
+            name: "Other".into(),
+            api_key_hash: "e".repeat(64),
+        })
+        .await
+        .unwrap()
+        .id;
+    let key = |account: &str, app_key: &str, created_ms: i64| OAuthKey {
+        account: account.to_owned(),
+        app_key: app_key.to_owned(),
+        app_secret: format!("{app_key}-secret"),
+        access_token: "token".to_owned(),
+        access_token_secret: "token-secret".to_owned(),
+        created_ms,
+    };
+    let first = store.create_oauth_key(key(&a, "app1", 1)).await.unwrap();
+    assert_eq!(first, key(&a, "app1", 1));
+    store.create_oauth_key(key(&a, "app2", 2)).await.unwrap();
+    // The same app key is unique per account, not across accounts.
+    store.create_oauth_key(key(&b, "app1", 3)).await.unwrap();
+    let again = store.create_oauth_key(key(&a, "app1", 4)).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let unknown = store.create_oauth_key(key("1", "app9", 5)).await;
+    assert!(
+        matches!(unknown, Err(StoreError::UnknownAccount(_))),
+        "{unknown:?}"
+    );
+
+    let listed = store.oauth_keys(&a).await.unwrap();
+    assert_eq!(listed, vec![key(&a, "app1", 1), key(&a, "app2", 2)]);
+    let mut found = store.oauth_keys_by_token("app1", "token").await.unwrap();
+    found.sort_by_key(|k| k.created_ms);
+    assert_eq!(found, vec![key(&a, "app1", 1), key(&b, "app1", 3)]);
+    assert!(store
+        .oauth_keys_by_token("app1", "other-token")
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert!(store.revoke_oauth_key(&a, "app1").await.unwrap());
+    assert!(!store.revoke_oauth_key(&a, "app1").await.unwrap());
+    assert_eq!(
+        store.oauth_keys(&a).await.unwrap(),
+        vec![key(&a, "app2", 2)]
+    );
+    assert_eq!(
+        store.oauth_keys_by_token("app1", "token").await.unwrap(),
+        vec![key(&b, "app1", 3)]
+    );
     store.close().await.unwrap();
 }
 

@@ -81,6 +81,12 @@ pub fn api_key() -> Result<String, getrandom::Error> {
     Ok(format!("ek_{}", hex::encode(random_bytes::<24>()?)))
 }
 
+/// A new OAuth 1.0a credential (app key, app secret, access token or its secret): 32
+/// hex digits (128 random bits), unreserved characters only, so it is signed as it is.
+pub fn oauth_credential() -> Result<String, getrandom::Error> {
+    Ok(hex::encode(random_bytes::<16>()?))
+}
+
 impl From<getrandom::Error> for crate::StoreError {
     fn from(error: getrandom::Error) -> Self {
         crate::StoreError::Backend(format!("no random id: {error}"))

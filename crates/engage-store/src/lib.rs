@@ -197,6 +197,24 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         limit: usize,
     ) -> Result<ExportPage, StoreError>;
 
+    /// Stores a new OAuth 1.0a key: `UnknownAccount` for no such account, `Conflict` when
+    /// the account already has a key with this app key.
+    async fn create_oauth_key(&self, key: OAuthKey) -> Result<OAuthKey, StoreError>;
+
+    /// The keys with this app key and access token, of any account (at most a few:
+    /// both are random), to tell another account's key (403) from none (401).
+    async fn oauth_keys_by_token(
+        &self,
+        app_key: &str,
+        access_token: &str,
+    ) -> Result<Vec<OAuthKey>, StoreError>;
+
+    /// The account's OAuth keys, oldest first.
+    async fn oauth_keys(&self, account_id: &str) -> Result<Vec<OAuthKey>, StoreError>;
+
+    /// Deletes the account's key with this app key; `false` when it had none.
+    async fn revoke_oauth_key(&self, account_id: &str, app_key: &str) -> Result<bool, StoreError>;
+
     /// Finishes pending writes and stops taking new ones.
     async fn close(&self) -> Result<(), StoreError>;
 }

@@ -62,6 +62,20 @@ pub struct Account {
     pub allowed_origins: Vec<String>,
 }
 
+/// An OAuth 1.0a key of an account: an app key and its secret, with one access token
+/// and its secret. The secrets are kept as they are: HMAC-SHA1 signatures are checked by
+/// computing them again, which needs the secrets themselves (docs/api.md,
+/// Authentication).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthKey {
+    pub account: String,
+    pub app_key: String,
+    pub app_secret: String,
+    pub access_token: String,
+    pub access_token_secret: String,
+    pub created_ms: i64,
+}
+
 /// The page view a batch came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageView {

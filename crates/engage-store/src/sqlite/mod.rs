@@ -27,6 +27,7 @@ mod history;
 mod identities;
 mod ingest;
 mod interactions;
+mod oauth;
 mod reader;
 mod schema;
 mod writer;
@@ -43,7 +44,8 @@ use tokio::sync::oneshot;
 
 use crate::{
     Account, ExportKind, ExportPage, IngestBatch, IngestOutcome, InteractionPage, InteractionQuery,
-    NewAccount, QuarantineEntry, QuarantineQuery, SessionLookup, Store, StoreError, Visit,
+    NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, SessionLookup, Store, StoreError,
+    Visit,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -353,6 +355,26 @@ impl Store for SqliteStore {
         self.readers
             .run(move |conn| reader::export_page(conn, &a, kind, cursor, limit))
             .await
+    }
+
+    async fn create_oauth_key(&self, key: OAuthKey) -> Result<OAuthKey, StoreError> {
+        self.insert_oauth_key(key).await
+    }
+
+    async fn oauth_keys_by_token(
+        &self,
+        app_key: &str,
+        access_token: &str,
+    ) -> Result<Vec<OAuthKey>, StoreError> {
+        self.select_oauth_keys_by_token(app_key, access_token).await
+    }
+
+    async fn oauth_keys(&self, account_id: &str) -> Result<Vec<OAuthKey>, StoreError> {
+        self.select_oauth_keys(account_id).await
+    }
+
+    async fn revoke_oauth_key(&self, account_id: &str, app_key: &str) -> Result<bool, StoreError> {
+        self.delete_oauth_key(account_id, app_key).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

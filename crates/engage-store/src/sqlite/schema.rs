@@ -63,6 +63,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::interactions::MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::oauth::MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
