@@ -814,11 +814,19 @@ const createRenderer = (tag) => {
 // happens on the page.
 
 const lpTag = (window.lpTag = window.lpTag || {});
-if (!lpTag._engage) {
+// LivePerson's snippet counts its own runs in _tagCount; a tag loaded again while one is
+// running counts too and does nothing else.
+if (lpTag._engage) lpTag._tagCount = (+lpTag._tagCount || 1) + 1;
+else {
+  if (lpTag._tagCount === undefined) lpTag._tagCount = 1;
   const script =
     document.currentScript || [].find.call(document.scripts || [], (s) => /\/tag\/tag(\.min)?\.js/.test(s.src));
   const src = script && script.src ? new URL(script.src, location.href) : null;
-  const base = src ? src.origin : location.origin;
+  // LivePerson's snippet names the tag's host in lpTag.ovr.domain (and loads the tag from
+  // it); when set, that is where everything goes, with the snippet's lpTag.protocol.
+  const ovr = lpTag.ovr && typeof lpTag.ovr.domain === 'string' && lpTag.ovr.domain ? lpTag.ovr.domain : '';
+  const scheme = /^https?:$/.test(lpTag.protocol) ? lpTag.protocol : src ? src.protocol : location.protocol;
+  const base = ovr ? scheme + '//' + ovr : src ? src.origin : location.origin;
   const site = (src && src.searchParams.get('site')) || lpTag.site;
   if (!site) log('error', 'no account: load the tag as /tag/tag.js?site=<accountId> or set lpTag.site; nothing will be sent');
   lpTag.site = site || '';
@@ -826,6 +834,9 @@ if (!lpTag._engage) {
   const queued = lpTag._q || []; // the snippet's [method, arguments] pairs
   const preSdes = Array.isArray(lpTag.sdes) ? lpTag.sdes : [];
   lpTag.hooks = lpTag.hooks || [];
+  // The other arrays LivePerson's snippet prepares: kept as they are (pushes after load
+  // land in the same arrays); Engage sends none of them.
+  for (const k of ['vars', 'identities', 'ev']) if (!Array.isArray(lpTag[k])) lpTag[k] = [];
 
   const events = createEvents(lpTag.eventBufferLimit);
   const visit = createVisit();
@@ -852,9 +863,15 @@ if (!lpTag._engage) {
   const transport = site ? createTransport(api('/events'), site, tag.pageId) : null;
   // Queues an item for the server; false when it can never be sent (too large). `later`:
   // the outbox takes it when the page is idle (see createTransport).
+  // Until the tag starts (lpTag.autoStart === false waits for lpTag.start()), items wait
+  // here rather than in the outbox, so that nothing reaches the server before.
+  let started = false;
+  const held = [];
   tag.enqueue = (collection, item, later) => {
-    const s = visit.session();
-    return transport ? transport.add(collection, { v: visit.visitorId, s, p: tag.pageId }, tag.page, item, later) : true;
+    if (!transport) return true;
+    const args = [collection, { v: visit.visitorId, s: visit.session(), p: tag.pageId }, tag.page, item, later];
+    if (!started) return held.push(args) > 0;
+    return transport.add(...args);
   };
   tag.send = (ids, cb) => (transport ? transport.send(ids, cb) : cb && cb(new Error('no account')));
 
@@ -872,7 +889,7 @@ if (!lpTag._engage) {
 
   // Asks the server which engagements this page view shows, and shows them.
   const decide = () => {
-    if (!site) return;
+    if (!site || !started) return;
     const pageId = tag.pageId;
     const body = {
       visitorId: visit.visitorId,
@@ -939,19 +956,39 @@ if (!lpTag._engage) {
   (lpTag._defB || []).forEach(run);
   if (preSdes.length) sdes.push(preSdes);
   for (const [method, args] of queued) if (method === 'trigger') run(() => events.trigger(...args));
-  (lpTag._defT || []).concat(lpTag._defL || []).forEach(run);
-  for (const k of ['_q', '_defB', '_defT', '_defL']) delete lpTag[k];
+  (lpTag._defT || []).forEach(run);
+  for (const k of ['_q', '_defB', '_defT']) delete lpTag[k];
 
-  if (transport) {
-    transport.adopt();
-    const hidden = () => transport.hide();
-    window.addEventListener('pagehide', hidden);
-    document.addEventListener('visibilitychange', () =>
-      document.visibilityState === 'hidden' ? hidden() : transport.persist()
-    );
-    window.addEventListener('online', () => transport.flush());
-  }
-  events.trigger('lp_SMT', 'MONITORING_STATE', { active: !!site });
-  decide();
+  // Starts monitoring: what was held goes to the outbox, the server is asked what to show,
+  // and then the _defL functions (LivePerson's "once loaded") run. LivePerson's snippet
+  // sets autoStart back to true when lpTag.start() is called before the tag arrived.
+  const start = () => {
+    if (started) return;
+    started = true;
+    if (transport) {
+      for (const args of held.splice(0)) transport.add(...args);
+      transport.adopt();
+      const hidden = () => transport.hide();
+      window.addEventListener('pagehide', hidden);
+      document.addEventListener('visibilitychange', () =>
+        document.visibilityState === 'hidden' ? hidden() : transport.persist()
+      );
+      window.addEventListener('online', () => transport.flush());
+    }
+    events.trigger('lp_SMT', 'MONITORING_STATE', { active: !!site });
+    decide();
+    const loadedFns = lpTag._defL || [];
+    delete lpTag._defL;
+    loadedFns.forEach(run);
+  };
+  lpTag.start = start;
+  // Deferring after load works as before it: 0 binds and 1 triggers run now, anything
+  // else once the tag has started.
+  lpTag.defer = (fn, kind) => {
+    if (typeof fn !== 'function') return;
+    if (kind === 0 || kind === 1 || started) run(fn);
+    else (lpTag._defL = lpTag._defL || []).push(fn);
+  };
+  if (lpTag.autoStart !== false) start();
 }
 })();
