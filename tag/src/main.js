@@ -118,7 +118,8 @@ else {
     // A new page view in a single-page app (docs/vocabulary.md, Attributes).
     newPage(url, options) {
       const o = options || {};
-      renderer.clear();
+      const stub = o.taglets && o.taglets.rendererStub;
+      renderer.clear(stub && typeof stub.divIdsToKeep === 'object' ? stub.divIdsToKeep : null);
       if (transport) transport.flush();
       const referrer = tag.url;
       tag.url = url || location.href;

@@ -106,11 +106,15 @@ const createRenderer = (tag) => {
       engagementName: e.engagementName,
     };
     if (data.zoneId == null) delete data.zoneId;
+    // An embedded engagement kept across newPage (divIdsToKeep) is not shown twice in its
+    // element when the new page's decision names it again.
+    const zone = type === 5 ? findZone(e.zoneId) : null;
+    if (zone && live.some((x) => x.parent === zone && x.engagementId === String(e.engagementId))) return;
     const fire = (name) => tag.events.trigger('LP_OFFERS', name, data);
     fire('START');
 
     let parent = document.body;
-    if (type === 5 && !(parent = findZone(e.zoneId))) {
+    if (type === 5 && !(parent = zone)) {
       return log('warn', 'no element data-engage-zone="' + e.zoneId + '" for embedded engagement ' + e.engagementId);
     }
     const c = e.content || {};
@@ -135,7 +139,7 @@ const createRenderer = (tag) => {
 
     let timer = 0;
     let seen = null;
-    const x = { host, ended: false, gone: false };
+    const x = { host, parent, engagementId: String(e.engagementId), ended: false, gone: false };
     x.removed = () => {
       if (x.gone) return;
       x.gone = true;
@@ -178,9 +182,13 @@ const createRenderer = (tag) => {
     if (e.timeoutSeconds > 0) timer = setTimeout(() => x.end('OFFER_TIMEOUT'), e.timeoutSeconds * 1000);
   };
 
-  // A new page view in a single-page app: the old page's engagements go.
-  const clear = () => {
-    for (const x of live.slice()) x.end(null);
+  // A new page view in a single-page app: the old page's engagements go, but those in an
+  // element whose id `keep` names (LivePerson's newPage taglets.rendererStub.divIdsToKeep).
+  const clear = (keep) => {
+    for (const x of live.slice()) {
+      const id = x.parent !== document.body && x.parent.id;
+      if (!(id && keep && keep[id])) x.end(null);
+    }
   };
 
   return { show, clear };

@@ -291,3 +291,34 @@ test('rendering waits for the DOM when the tag runs while the page is still load
   w.document.dispatch('DOMContentLoaded');
   assert.equal(hosts(w).length, 1);
 });
+
+// LivePerson's newPage example (developer-center,
+// pages/documents/WebsiteMonitoring/LE-Tag/new-page-refresh.md): taglets.rendererStub.divIdsToKeep.
+test('newPage keeps the engagements in the divs divIdsToKeep names, and does not show them twice', async () => {
+  const b = new Browser();
+  const embedded = engagement({ engagementType: 5, zoneId: 42, contextId: 'kept' });
+  b.server.decision = { engagements: [embedded, engagement({ contextId: 'slider' })] };
+  const w = b.load({
+    before: (win) => {
+      const zone = win.document.createElement('div');
+      zone.setAttribute('id', 'MYDIV');
+      zone.setAttribute('data-engage-zone', '42');
+      win.document.body.append(zone);
+    },
+  });
+  await b.clock.advance(0);
+  assert.equal(hosts(w).length, 2);
+  b.server.decision = { engagements: [embedded] };
+  w.lpTag.newPage('https://x.com/newUrl/Cart.html', {
+    section: ['sales', 'lang-english', 'lob-sales-english'],
+    taglets: { rendererStub: { divIdsToKeep: { MYDIV: true } } },
+  });
+  await b.clock.advance(0);
+  assert.deepEqual(lifecycle(w), ['START:kept', 'OFFER_DISPLAY:kept', 'START:slider', 'OFFER_DISPLAY:slider', 'OFFER_REMOVE:slider']);
+  assert.equal(hosts(w).length, 1);
+  assert.equal(hosts(w)[0].parentNode.id, 'MYDIV');
+  // without divIdsToKeep it goes like the rest
+  w.lpTag.newPage('https://x.com/other');
+  await b.clock.advance(0);
+  assert.deepEqual(lifecycle(w).slice(5), ['OFFER_REMOVE:kept', 'START:kept', 'OFFER_DISPLAY:kept']);
+});
