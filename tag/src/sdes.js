@@ -36,9 +36,12 @@ const createSdes = (tag) => {
       }
       tag.send(ids, cb);
     },
-    // the SDEs this page holds, all or of one type
+    // The SDEs this page holds: all (an array, maybe empty), or those of one type, as
+    // LivePerson documents it (LE-Tag/sdes.md): undefined when there are none of it.
+    // Copies, unlike LivePerson's, so that changing them cannot change what is sent.
     get(type) {
-      return copy(tag.pageSdes.filter((s) => !type || s.type === type));
+      const found = tag.pageSdes.filter((s) => !type || s.type === type);
+      return type && !found.length ? undefined : copy(found);
     },
   };
 };

@@ -34,7 +34,12 @@ test('get(type) returns copies of this page view’s SDEs of that type', () => {
   assert.deepEqual(plain(carts).map((c) => c.total), [11.7, 1]);
   carts[0].total = 99;
   assert.equal(w.lpTag.sdes.get('cart')[0].total, 11.7);
-  assert.deepEqual(plain(w.lpTag.sdes.get('purchase')), []);
+  // developer-center, pages/documents/WebsiteMonitoring/LE-Tag/sdes.md: "array of sdes with
+  // the type equal to the type given, or `undefined` if does not exist"; without a type,
+  // "array of ALL sdes in the store"
+  assert.equal(w.lpTag.sdes.get('purchase'), undefined);
+  assert.equal(plain(w.lpTag.sdes.get()).length, 3);
+  assert.deepEqual(plain(new Browser().load().lpTag.sdes.get()), []);
 });
 
 test('an SDE without a type is logged and ignored', () => {
