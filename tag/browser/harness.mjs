@@ -187,3 +187,29 @@ Engage.prototype.api = async function (method, path, body) {
   if (!r.ok) throw new Error(`${method} ${path} answered ${r.status}: ${text}`);
   return text ? JSON.parse(text) : null;
 };
+
+// What most test files start before their tests: the server with a new account, the pages
+// server and Chromium. If a step fails, what already started is stopped before the error
+// goes on, so a failed start leaves no process behind.
+export async function startWorld(accountName) {
+  requireTools();
+  const world = { engage: new Engage() };
+  try {
+    world.engage.createAccount(accountName);
+    await world.engage.start();
+    world.pages = new Pages();
+    await world.pages.start();
+    world.browser = await launch();
+    return world;
+  } catch (e) {
+    await stopWorld(world);
+    throw e;
+  }
+}
+
+// Stops what `startWorld` (or a file's own setup) started, the browser first.
+export async function stopWorld({ engage, pages, browser } = {}) {
+  if (browser) await browser.close();
+  if (pages) await pages.stop();
+  if (engage) await engage.cleanup();
+}

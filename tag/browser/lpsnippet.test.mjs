@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engage, Pages, launch, until, requireTools, TAG_DIR } from './harness.mjs';
+import { startWorld, stopWorld, until, TAG_DIR } from './harness.mjs';
 
 const SHAPE = readFileSync(join(TAG_DIR, 'test', 'lp-shape.js'), 'utf8');
 
@@ -15,20 +15,10 @@ let pages;
 let browser;
 
 before(async () => {
-  requireTools();
-  engage = new Engage();
-  engage.createAccount('snippet tests');
-  await engage.start();
-  pages = new Pages();
-  await pages.start();
-  browser = await launch();
+  ({ engage, pages, browser } = await startWorld('snippet tests'));
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (pages) await pages.stop();
-  if (engage) await engage.cleanup();
-});
+after(() => stopWorld({ engage, pages, browser }));
 
 // The page: `prepare` runs before the snippet (what a site sets, such as autoStart), then
 // the snippet-shaped lpTag with ovr.domain = the Engage host, then `after` (the page's

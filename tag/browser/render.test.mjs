@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Engage, Pages, launch, shopPage, until, requireTools, OUTPUT } from './harness.mjs';
+import { Engage, Pages, launch, shopPage, until, requireTools, stopWorld, OUTPUT } from './harness.mjs';
 
 let engage;
 let pages;
@@ -49,11 +49,7 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (pages) await pages.stop();
-  if (engage) await engage.cleanup();
-});
+after(() => stopWorld({ engage, pages, browser }));
 
 for (const t of TYPES) {
   test(`type ${t.type} (${t.name}) renders with its state, is visible, and fires its lifecycle with every property (${t.answer})`, async () => {

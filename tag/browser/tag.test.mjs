@@ -4,27 +4,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engage, Pages, launch, shopPage, until, requireTools, sleep, OUTPUT, TAG_DIR } from './harness.mjs';
+import { startWorld, stopWorld, shopPage, until, sleep, OUTPUT, TAG_DIR } from './harness.mjs';
 
 let engage;
 let pages;
 let browser;
 
 before(async () => {
-  requireTools();
-  engage = new Engage();
-  engage.createAccount('browser tests');
-  await engage.start();
-  pages = new Pages();
-  await pages.start();
-  browser = await launch();
+  ({ engage, pages, browser } = await startWorld('browser tests'));
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (pages) await pages.stop();
-  if (engage) await engage.cleanup();
-});
+after(() => stopWorld({ engage, pages, browser }));
 
 // A fresh browser profile per test, with the page's console kept for assertions.
 async function open() {
