@@ -46,6 +46,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     init_logging(&args.log_format);
     crate::runtime()?.block_on(async move {
         let store = args.storage.open().await?;
+        // After the store: it makes the data directory, where the key file is by default.
+        let secrets = args.storage.secrets()?;
         let limits = Limits {
             max_body_bytes: args.max_body_bytes,
             max_decompressed_bytes: args.max_decompressed_bytes,
@@ -79,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             });
         }
-        let mut state = AppState::new(store, limits);
+        let mut state = AppState::new(store, limits).with_secrets(secrets);
         if let Some(host) = args.public_url {
             state = state.with_public_host(host);
         }

@@ -53,7 +53,12 @@ impl FromRequestParts<AppState> for AuthorizedAccount {
         let account = path_account(parts, state).await?;
         state
             .accounts
-            .authorize(state.store.as_ref(), parts, &account)
+            .authorize(
+                state.store.as_ref(),
+                state.secrets.as_deref(),
+                parts,
+                &account,
+            )
             .await
             .map_err(IntoResponse::into_response)?;
         Ok(AuthorizedAccount(account))

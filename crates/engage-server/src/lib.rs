@@ -23,6 +23,7 @@ pub mod oauth;
 pub mod public_url;
 pub mod request;
 mod routes;
+pub mod secrets;
 pub mod user_agent;
 
 use std::future::Future;
@@ -55,6 +56,9 @@ pub struct AppState {
     /// The host the Domain API answers; `None` until set, and then [`serve`] takes the
     /// address it listens on.
     pub public_host: Option<PublicHost>,
+    /// Opens the OAuth secrets the store keeps sealed; without it only secrets that an
+    /// earlier version stored in clear verify.
+    pub secrets: Option<Arc<secrets::SecretBox>>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -70,7 +74,14 @@ impl AppState {
             decisions: Arc::default(),
             history_searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
             public_host: None,
+            secrets: None,
         }
+    }
+
+    /// Stored OAuth secrets are opened with `secrets` (`--secret-key-file`).
+    pub fn with_secrets(mut self, secrets: secrets::SecretBox) -> Self {
+        self.secrets = Some(Arc::new(secrets));
+        self
     }
 
     /// Clients are told to call `host` (the Domain API's `baseURI`).
