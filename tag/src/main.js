@@ -34,7 +34,6 @@ else {
   // an earlier page stored. Without it the tag runs as it always has ('none').
   const preset = typeof lpTag.consent === 'string' ? lpTag.consent : lpTag.ovr && lpTag.ovr.consent;
   let consent = preset === 'required' ? 'pending' : preset === 'granted' || preset === 'withdrawn' ? preset : 'none';
-  const allowed = () => consent === 'none' || consent === 'granted';
   // The visit exists only while the tag may store its ids.
   let visit = null;
   const sections = () => {
@@ -179,7 +178,7 @@ else {
   let wanted = false; // lpTag.start() was called (or autoStart)
   let listening = false;
   const monitor = () => {
-    if (started || !wanted || !allowed()) return;
+    if (started || !wanted || consent === 'pending' || consent === 'withdrawn') return;
     started = true;
     visit = createVisit();
     if (transport) {

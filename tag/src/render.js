@@ -75,12 +75,9 @@ const findZone = (zoneId) => {
 // in `target`. Engage has no chat window of its own: without a url nothing opens. Runs in
 // the click's task, so that a browser's popup blocker lets window.open through.
 const openChannel = (tag, e, data) => {
-  const ids = tag.ids();
   const options = runHooks('BEFORE_ENG_CHANNEL_OPEN', {
-    data: Object.assign(copy(data), {
+    data: Object.assign(copy(data), tag.ids(), {
       content: copy(e.content || {}),
-      visitorId: ids.visitorId,
-      sessionId: ids.sessionId,
       pageId: tag.pageId,
       pageUrl: tag.url,
       url: e.url || null,
@@ -92,10 +89,10 @@ const openChannel = (tag, e, data) => {
   if (d.handled || !d.url) return;
   try {
     const u = new URL(d.url, location.href).href;
-    if (!/^https?:/.test(u)) throw 0;
+    if (typeof d.url !== 'string' || !/^https?:/.test(u)) throw 0;
     window.open(u, d.target || '_blank', 'noopener');
   } catch (err) {
-    log('warn', 'not opening the channel url (http or https only)', d.url);
+    log('warn', 'not opening (http or https only)', d.url);
   }
 };
 
