@@ -238,7 +238,7 @@ else {
   // else once the tag has started.
   lpTag.defer = (fn, kind) => {
     if (typeof fn !== 'function') return;
-    if (kind === 0 || kind === 1 || started) run(fn);
+    if (kind === 0 || kind === 1 || wanted) run(fn);
     else (lpTag._defL = lpTag._defL || []).push(fn);
   };
   if (lpTag.autoStart !== false) start();

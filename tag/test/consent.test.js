@@ -155,9 +155,10 @@ test('lpTag.consent = "withdrawn" at load clears what an earlier page stored and
   assert.deepEqual(b.server.items('sdes'), []);
 });
 
-test('lpTag.ovr.consent works with LivePerson’s snippet, which keeps only ovr of what the page set', async () => {
+test('lpTag.ovr.consent works with LivePerson’s snippet, which keeps only ovr of what the page set; lpTag.defer runs while consent is pending', async () => {
   const b = new Browser();
   const shape = fs.readFileSync(path.join(__dirname, 'lp-shape.js'), 'utf8');
+  const deferred = [];
   const w = b.load({
     scriptSrc: 'https://engage.test:9443/tag/tag.js?site=acct1',
     before: (win) => {
@@ -165,8 +166,12 @@ test('lpTag.ovr.consent works with LivePerson’s snippet, which keeps only ovr 
       win.lpTag = { ovr: { consent: 'required' } };
       vm.runInContext(shape + "\nlpShapedSnippet('acct1', 'engage.test:9443', 'https:');", win);
       win.lpTag.sdes.push(cart(1));
+      win.lpTag.defer(() => deferred.push('before load'));
     },
   });
+  // a consent manager waiting for the tag with lpTag.defer is not kept waiting for consent
+  w.lpTag.defer(() => deferred.push('after load'));
+  assert.deepEqual(deferred, ['before load', 'after load']);
   await b.clock.advance(5000);
   assert.equal(w.lpTag.consent.status(), 'pending');
   assert.deepEqual(b.server.requests, []);
