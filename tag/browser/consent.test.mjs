@@ -94,6 +94,8 @@ test('consent required: nothing stored and nothing sent before grant(); after it
   await page.screenshot({ path: join(OUTPUT, 'consent-granted.png') });
 
   // Withdrawn: storage cleared, the engagement gone, nothing sent any more
+  await until(page, () => lpTag.events.hasFired('LP_OFFERS', 'OFFER_IMPRESSION').length > 0);
+  await sleep(1500); // the impression's batch
   await until(page, () => lpTag._engage.transport.size() === 0);
   const sentBefore = requests.length;
   await page.evaluate(() => lpTag.consent.withdraw());

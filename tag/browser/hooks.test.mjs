@@ -68,6 +68,7 @@ async function openPage(name) {
   await page.evaluate(LATE);
   const host = page.locator(`engage-offer[data-engagement-id="${made.engagementId}"]`);
   await host.waitFor({ state: 'attached', timeout: 10000 });
+  await until(page, () => lpTag.events.hasFired('LP_OFFERS', 'OFFER_IMPRESSION').length > 0);
   return { context, page, host };
 }
 
