@@ -91,6 +91,11 @@ impl TagAccount {
         if let Some(origin) = &self.origin {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+            // The tag waits as long as a 429 or 503 says (it cannot read it otherwise).
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("Retry-After"),
+            );
         }
     }
 }
