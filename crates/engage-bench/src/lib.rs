@@ -4,6 +4,8 @@
 //! - `ingest`: mixed collect batches over loopback HTTP, then the store's own ceiling.
 //! - `history`: a month of a shop's history written through the store, then searched
 //!   through the Engagement History API.
+//! - `crash`: collect load, SIGKILL of the server at random moments, restarts, then
+//!   every acknowledged id must be in the store.
 //! - `history_data`: the generator of that history (visitors, visits, lifecycles, SDEs).
 //! - `payload`: collect bodies and the benchmarks' seeded random numbers.
 //! - `server`: the `engage serve` child process the benchmarks drive, and percentiles.
@@ -14,6 +16,7 @@
 //! (`std::env::current_exe`) with `serve`: they work only inside the `engage` binary.
 //! Nothing in the server or the store depends on this crate.
 
+mod crash;
 mod history;
 mod history_data;
 pub mod http_client;
@@ -49,6 +52,16 @@ pub enum Command {
     /// (database and log after the fill) and {p50_ms, p99_ms} for visitor,
     /// range_campaign, sde_search, keyword and deep_page.
     History(history::Args),
+    /// Kill the server with SIGKILL at random moments under collect load, restart it,
+    /// and check that every acknowledged item is stored.
+    ///
+    /// Each cycle starts `engage serve` (on a scratch data directory, or --data), posts
+    /// collect batches on --concurrency connections and kills the server at a random
+    /// moment; an item counts as acknowledged when its batch was answered 200. At the
+    /// end the store is opened and every acknowledged id is looked up. Prints progress on
+    /// stderr and, last, one JSON line: cycles, acknowledged, lost; exits non-zero when
+    /// anything acknowledged is missing.
+    Crash(crash::Args),
 }
 
 /// Runs one benchmark to its end; its figures are on stdout.
@@ -56,6 +69,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Ingest(args) => ingest::run(args),
         Command::History(args) => history::run(args),
+        Command::Crash(args) => crash::run(args),
     }
 }
 

@@ -64,6 +64,12 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// SIGKILL: no shutdown, no flush; returns once the process is gone.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn stop(mut self) {
         terminate(&mut self.child);
     }

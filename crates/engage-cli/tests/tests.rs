@@ -10,8 +10,10 @@
 mod server;
 
 mod account_export;
+mod bench_crash;
 mod bench_history;
 mod crash;
 mod demo;
 mod discovery;
+mod full_disk;
 mod validate;

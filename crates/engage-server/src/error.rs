@@ -55,6 +55,9 @@ pub enum ApiError {
     TooManyRequests,
     #[error("the server is shutting down")]
     Unavailable,
+    /// The store cannot write for now (a full disk); answered 503 with `Retry-After`.
+    #[error("storage is full or unavailable: nothing was stored, retry later")]
+    StorageUnavailable,
     #[error("internal error")]
     Internal(String),
 }
@@ -104,7 +107,7 @@ impl ApiError {
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::IdentityConflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -126,16 +129,42 @@ impl ApiError {
             ApiError::IdentityConflict { .. } => "identity_conflict",
             ApiError::TooManyRequests => "too_many_requests",
             ApiError::Unavailable => "unavailable",
+            ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
 }
+
+impl ApiError {
+    /// The `Retry-After` of a 503 or 429, in seconds: space on a full disk comes back on
+    /// an operator's time, not in a second.
+    pub fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            ApiError::StorageUnavailable => Some(STORAGE_RETRY_AFTER_SECS),
+            _ if matches!(
+                self.status(),
+                StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+            ) =>
+            {
+                Some("1")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `Retry-After` while the storage is full.
+pub const STORAGE_RETRY_AFTER_SECS: &str = "10";
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::UnknownAccount(id) => ApiError::UnknownAccount(id),
             StoreError::Closed => ApiError::Unavailable,
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "storage unavailable");
+                ApiError::StorageUnavailable
+            }
             StoreError::IdentityConflict { pointer, message } => {
                 ApiError::IdentityConflict { pointer, message }
             }
@@ -176,10 +205,10 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }

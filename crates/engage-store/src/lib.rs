@@ -67,6 +67,10 @@ pub enum StoreError {
     /// The store is shutting down and takes no more writes.
     #[error("the store is closed")]
     Closed,
+    /// The storage cannot take writes for now (SQLite: the disk is full). Nothing of the
+    /// failed write was kept; the same write succeeds once space returns. Reads go on.
+    #[error("storage temporarily unavailable: {0}")]
+    Unavailable(String),
     /// The database failed; the detail is for the log, not for clients.
     #[error("database error: {0}")]
     Backend(String),

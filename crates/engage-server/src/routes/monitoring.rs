@@ -29,6 +29,8 @@ pub struct MonitoringError {
     status: StatusCode,
     internal_code: u16,
     message: String,
+    /// `Retry-After` seconds, for a 503 or 429.
+    retry_after: Option<&'static str>,
 }
 
 impl MonitoringError {
@@ -37,6 +39,7 @@ impl MonitoringError {
             status,
             internal_code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -50,6 +53,8 @@ impl From<ApiError> for MonitoringError {
         let status = error.status();
         let internal_code = match &error {
             ApiError::UnknownAccount(_) | ApiError::NotFound => 18,
+            // Not the caller's data at fault: the server's side, as internal errors.
+            ApiError::StorageUnavailable | ApiError::Unavailable => 18,
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 18
@@ -60,7 +65,9 @@ impl From<ApiError> for MonitoringError {
             ApiError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        MonitoringError::new(status, internal_code, message)
+        let mut monitoring = MonitoringError::new(status, internal_code, message);
+        monitoring.retry_after = error.retry_after();
+        monitoring
     }
 }
 
@@ -84,7 +91,14 @@ impl IntoResponse for MonitoringError {
             message: self.message,
             internal_code: self.internal_code,
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(seconds),
+            );
+        }
+        response
     }
 }
 

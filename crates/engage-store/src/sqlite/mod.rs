@@ -70,7 +70,21 @@ impl std::fmt::Debug for SqliteStore {
 
 /// Driver errors stop here: the message is kept for the log, the type is not.
 pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    if is_disk_full(&e) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// SQLITE_FULL: the disk (or the file system the database and its log live on) has no
+/// room for the pages a write needs. SQLite rolls the statement back and the connection
+/// stays usable, so the same write succeeds once space returns.
+pub(crate) fn is_disk_full(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
+    )
 }
 
 /// A `u64` column: an integer when it fits SQLite's `i64`, else its decimal text.

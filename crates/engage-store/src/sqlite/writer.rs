@@ -11,7 +11,9 @@
 //! rolls the whole group back, and its writes are then tried again one transaction each,
 //! so only the write that fails gets the error. (Savepoints per write would do the same
 //! but cost a statement journal copy of every page they touch: measured, a third of the
-//! writer's time.)
+//! writer's time.) A full disk (SQLITE_FULL) fails the whole group at once with
+//! [`StoreError::Unavailable`]; the thread lives on and the next group commits as soon as
+//! there is room again.
 //!
 //! What each write does is elsewhere: `ingest` writes a batch, `admin` the other writes.
 //! The caches they keep (`cache`) hold committed state or state written in the current
@@ -33,7 +35,7 @@ use super::admin::{create_account, mark_replayed};
 use super::batch::PreparedBatch;
 use super::cache::{GenCache, WriterState};
 use super::ingest::ingest;
-use super::{schema, sql_err};
+use super::{is_disk_full, schema, sql_err};
 use crate::{Account, IngestOutcome, NewAccount, StoreError};
 
 /// At most this many commands share a transaction.
@@ -296,7 +298,15 @@ impl Writer {
             }
             Err(e) => {
                 self.forget_group();
-                if group.len() == 1 {
+                if is_disk_full(&e) {
+                    // Every write of the group would fail the same way: answer them all
+                    // at once instead of retrying each on a full disk.
+                    tracing::warn!(error = %e, writes = group.len(), "sqlite disk full; writes refused until space returns");
+                    let message = e.to_string();
+                    for w in group {
+                        w.answer(Err(StoreError::Unavailable(message.clone())));
+                    }
+                } else if group.len() == 1 {
                     tracing::error!(error = %e, "sqlite write failed and was rolled back");
                     let message = e.to_string();
                     for w in group {
