@@ -4,9 +4,11 @@
 //! - `account`: create accounts ([`account`]).
 //! - `validate`: check an SDE or event document offline ([`validate`]).
 //! - `export`: stored items as NDJSON ([`export`]).
+//! - `backup`, `restore`: consistent copies of the embedded store ([`backup`]).
 //! - `bench`: load generators that print one JSON line of figures ([`engage_bench`]).
 
 mod account;
+mod backup;
 mod demo;
 mod export;
 mod serve;
@@ -51,6 +53,12 @@ enum Command {
     Validate(validate::Args),
     /// Write an account's stored events, SDEs or quarantine as NDJSON, one item a line.
     Export(export::Args),
+    /// Copy the embedded store to a new file while the server runs (a consistent
+    /// snapshot); prints what the copy holds as one JSON line. SQLite only.
+    Backup(backup::BackupArgs),
+    /// Put a backup in place of the embedded store (stop the server first); refuses a
+    /// store that holds accounts unless --force. SQLite only.
+    Restore(backup::RestoreArgs),
     /// Measure Engage on this machine.
     #[command(subcommand)]
     Bench(engage_bench::Command),
@@ -63,6 +71,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
         Command::Account(command) => account::run(command).map(|()| ExitCode::SUCCESS),
         Command::Export(args) => export::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Backup(args) => backup::run_backup(&args).map(|()| ExitCode::SUCCESS),
+        Command::Restore(args) => backup::run_restore(&args).map(|()| ExitCode::SUCCESS),
         Command::Bench(command) => engage_bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {

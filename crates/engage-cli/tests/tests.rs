@@ -10,6 +10,7 @@
 mod server;
 
 mod account_export;
+mod backup;
 mod bench_crash;
 mod bench_history;
 mod crash;

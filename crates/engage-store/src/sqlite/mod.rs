@@ -1,5 +1,6 @@
 //! The embedded default backend: one SQLite file in WAL mode.
 //!
+//! - [`backup`]: consistent copies while the store serves (`VACUUM INTO`), and restores.
 //! - `schema`: tables, migrations (`PRAGMA user_version`) and connection settings.
 //! - `batch`: a batch serialized on the caller's task before it goes to the writer.
 //! - `writer`: the one write connection on its own thread, its queue and group commit,
@@ -20,6 +21,7 @@
 //! One process ingests into a file at a time: the writer caches sessions it wrote.
 
 mod admin;
+pub mod backup;
 mod batch;
 mod cache;
 mod campaigns;
