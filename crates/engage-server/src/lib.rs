@@ -40,6 +40,7 @@ use hyper_util::service::TowerToHyperService;
 pub use body::Limits;
 pub use error::ApiError;
 pub use public_url::PublicHost;
+pub use routes::{route_table, Auth, RouteInfo};
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]

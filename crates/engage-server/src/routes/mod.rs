@@ -1,4 +1,5 @@
-//! The router: one module per API.
+//! The router, built from one table of routes ([`route_table`] lists it, with who may
+//! call each): one module per API.
 
 mod account;
 mod admin;
@@ -12,88 +13,164 @@ mod ops;
 mod quarantine;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::MethodRouter;
 use axum::Router;
 
 use crate::error::ApiError;
 use crate::AppState;
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/tag/tag.js", get(assets::tag_js))
-        .route("/demo", get(assets::demo_redirect))
-        .route("/demo/", get(assets::demo_index))
-        .route("/demo/{file}", get(assets::demo_file))
-        .route(
-            "/api/account/{account_id}/service/baseURI.json",
-            get(discovery::all_services),
-        )
-        .route(
-            "/api/account/{account_id}/service/{service}/baseURI.json",
-            get(discovery::service),
-        )
-        .route(
-            "/api/account/{account_id}/events",
-            post(collect::collect).options(collect::preflight),
-        )
-        .route(
-            "/api/account/{account_id}/app/{app_id}/engagement",
-            post(monitoring::engagement),
-        )
-        .route(
-            "/api/account/{account_id}/app/{app_id}/report",
-            post(monitoring::report_post).put(monitoring::report_put),
-        )
-        .route(
-            "/api/account/{account_id}/decision",
-            post(decision::decide).options(collect::preflight),
-        )
-        .route(
-            "/api/account/{account_id}/origins",
-            get(account::get_origins).put(account::put_origins),
-        )
-        .route(
-            "/api/account/{account_id}/apps",
-            post(admin::create_app).get(admin::list_apps),
-        )
-        .route(
-            "/api/account/{account_id}/campaigns",
-            post(admin::create_campaign).get(admin::list_campaigns),
-        )
-        .route(
-            "/api/account/{account_id}/campaigns/{campaign_id}",
-            get(admin::get_campaign)
-                .put(admin::update_campaign)
-                .delete(admin::delete_campaign),
-        )
-        .route(
-            "/api/account/{account_id}/campaigns/{campaign_id}/engagements",
-            post(admin::create_engagement).get(admin::list_engagements),
-        )
-        .route(
+/// Who may call a route, as the route table declares it. The security test calls every
+/// route of the table with no key, a wrong key and another account's key and ids, and
+/// holds each route to its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Auth {
+    /// Anyone; the route names no account (health, metrics, the tag, the demo).
+    Public,
+    /// Anyone, for the account in the path: what pages and apps call (collect, decision,
+    /// the Monitoring API, service discovery). It writes or decides, and never answers
+    /// with what the account has stored.
+    PublicAccount,
+    /// The account's own API key (`Authorization: Bearer`, or an OAuth 1.0a signature):
+    /// 404 for an unknown account, 401 without a valid key, 403 with another account's.
+    AccountKey,
+}
+
+/// One method of one route of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub method: Method,
+    /// The path template, as axum matches it (`/api/account/{account_id}/events`).
+    pub path: &'static str,
+    pub auth: Auth,
+}
+
+/// A path with its handlers, each method declared with who may call it; the router is
+/// built from these and nothing else, so [`route_table`] cannot miss a route.
+struct Endpoint {
+    path: &'static str,
+    router: MethodRouter<AppState>,
+    methods: Vec<(Method, Auth)>,
+}
+
+impl Endpoint {
+    fn new(path: &'static str) -> Self {
+        Endpoint {
+            path,
+            router: MethodRouter::new(),
+            methods: Vec::new(),
+        }
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(mut self, auth: Auth, handler: H) -> Self {
+        self.router = self.router.get(handler);
+        self.methods.push((Method::GET, auth));
+        self
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(mut self, auth: Auth, handler: H) -> Self {
+        self.router = self.router.post(handler);
+        self.methods.push((Method::POST, auth));
+        self
+    }
+
+    fn put<H: Handler<T, AppState>, T: 'static>(mut self, auth: Auth, handler: H) -> Self {
+        self.router = self.router.put(handler);
+        self.methods.push((Method::PUT, auth));
+        self
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(mut self, auth: Auth, handler: H) -> Self {
+        self.router = self.router.delete(handler);
+        self.methods.push((Method::DELETE, auth));
+        self
+    }
+
+    fn options<H: Handler<T, AppState>, T: 'static>(mut self, auth: Auth, handler: H) -> Self {
+        self.router = self.router.options(handler);
+        self.methods.push((Method::OPTIONS, auth));
+        self
+    }
+}
+
+/// Every route: path, methods, handlers and who may call each.
+fn endpoints() -> Vec<Endpoint> {
+    use Auth::{AccountKey, Public, PublicAccount};
+    vec![
+        Endpoint::new("/healthz").get(Public, ops::healthz),
+        Endpoint::new("/metrics").get(Public, ops::metrics),
+        Endpoint::new("/tag/tag.js").get(Public, assets::tag_js),
+        Endpoint::new("/demo").get(Public, assets::demo_redirect),
+        Endpoint::new("/demo/").get(Public, assets::demo_index),
+        Endpoint::new("/demo/{file}").get(Public, assets::demo_file),
+        Endpoint::new("/api/account/{account_id}/service/baseURI.json")
+            .get(PublicAccount, discovery::all_services),
+        Endpoint::new("/api/account/{account_id}/service/{service}/baseURI.json")
+            .get(PublicAccount, discovery::service),
+        Endpoint::new("/api/account/{account_id}/events")
+            .post(PublicAccount, collect::collect)
+            .options(PublicAccount, collect::preflight),
+        Endpoint::new("/api/account/{account_id}/app/{app_id}/engagement")
+            .post(PublicAccount, monitoring::engagement),
+        Endpoint::new("/api/account/{account_id}/app/{app_id}/report")
+            .post(PublicAccount, monitoring::report_post)
+            .put(PublicAccount, monitoring::report_put),
+        Endpoint::new("/api/account/{account_id}/decision")
+            .post(PublicAccount, decision::decide)
+            .options(PublicAccount, collect::preflight),
+        Endpoint::new("/api/account/{account_id}/origins")
+            .get(AccountKey, account::get_origins)
+            .put(AccountKey, account::put_origins),
+        Endpoint::new("/api/account/{account_id}/apps")
+            .post(AccountKey, admin::create_app)
+            .get(AccountKey, admin::list_apps),
+        Endpoint::new("/api/account/{account_id}/campaigns")
+            .post(AccountKey, admin::create_campaign)
+            .get(AccountKey, admin::list_campaigns),
+        Endpoint::new("/api/account/{account_id}/campaigns/{campaign_id}")
+            .get(AccountKey, admin::get_campaign)
+            .put(AccountKey, admin::update_campaign)
+            .delete(AccountKey, admin::delete_campaign),
+        Endpoint::new("/api/account/{account_id}/campaigns/{campaign_id}/engagements")
+            .post(AccountKey, admin::create_engagement)
+            .get(AccountKey, admin::list_engagements),
+        Endpoint::new(
             "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}",
-            get(admin::get_engagement).put(admin::update_engagement),
         )
-        .route(
+        .get(AccountKey, admin::get_engagement)
+        .put(AccountKey, admin::update_engagement),
+        Endpoint::new(
             "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}/availability",
-            put(admin::set_availability),
         )
-        .route(
-            "/interaction_history/api/account/{account_id}/interactions/search",
-            post(history::search),
-        )
-        .route(
-            "/api/account/{account_id}/quarantine",
-            get(quarantine::list),
-        )
-        .route(
-            "/api/account/{account_id}/quarantine/replay",
-            post(quarantine::replay),
-        )
+        .put(AccountKey, admin::set_availability),
+        Endpoint::new("/interaction_history/api/account/{account_id}/interactions/search")
+            .post(AccountKey, history::search),
+        Endpoint::new("/api/account/{account_id}/quarantine").get(AccountKey, quarantine::list),
+        Endpoint::new("/api/account/{account_id}/quarantine/replay")
+            .post(AccountKey, quarantine::replay),
+    ]
+}
+
+/// Every method of every route the router serves, with who may call it.
+pub fn route_table() -> Vec<RouteInfo> {
+    endpoints()
+        .into_iter()
+        .flat_map(|e| {
+            let path = e.path;
+            e.methods
+                .into_iter()
+                .map(move |(method, auth)| RouteInfo { method, path, auth })
+        })
+        .collect()
+}
+
+pub fn router(state: AppState) -> Router {
+    endpoints()
+        .into_iter()
+        .fold(Router::new(), |router, e| router.route(e.path, e.router))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),
