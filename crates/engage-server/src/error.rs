@@ -213,3 +213,38 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_store_is_a_503_with_retry_after_and_no_detail() {
+        let error = ApiError::from(StoreError::Unavailable(
+            "database or disk is full at /var/lib/engage".into(),
+        ));
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            STORAGE_RETRY_AFTER_SECS
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "storage_unavailable");
+        assert!(!body.to_string().contains("/var/lib"), "{body}");
+    }
+
+    #[test]
+    fn other_store_failures_keep_their_status() {
+        assert_eq!(
+            ApiError::from(StoreError::Backend("x".into())).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(ApiError::from(StoreError::Closed).retry_after(), Some("1"));
+        assert_eq!(ApiError::NotFound.retry_after(), None);
+    }
+}

@@ -685,3 +685,25 @@ async fn bind_impressions(
     }
     Ok(events)
 }
+
+#[cfg(test)]
+mod storage_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_store_answers_the_monitoring_api_503_18_with_retry_after() {
+        let response =
+            MonitoringError::from(engage_store::StoreError::Unavailable("disk full".into()))
+                .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response
+            .headers()
+            .contains_key(axum::http::header::RETRY_AFTER));
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["internalCode"], 18, "{body}");
+    }
+}

@@ -454,6 +454,46 @@ mod tests {
     }
 
     #[test]
+    fn a_full_database_refuses_the_whole_group_and_takes_writes_again_when_room_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, account) = writer(dir.path());
+        let (first, mut r) = ingest_write(&account, &["f0"], "s");
+        w.run_group(vec![first]);
+        assert_eq!(r.try_recv().unwrap().0.unwrap().accepted, 1);
+        // SQLite answers SQLITE_FULL, as on a full disk, once the file may not grow.
+        let pages: i64 = w
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        w.conn
+            .execute_batch(&format!("PRAGMA max_page_count = {pages}"))
+            .unwrap();
+        let many: Vec<String> = (0..400).map(|i| format!("full-{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let (a, mut ra) = ingest_write(&account, &many, "s");
+        let (b, mut rb) = ingest_write(&account, &["b0"], "s2");
+        w.run_group(vec![a, b]);
+        for answer in [ra.try_recv().unwrap().0, rb.try_recv().unwrap().0] {
+            assert!(
+                matches!(answer, Err(StoreError::Unavailable(_))),
+                "{answer:?}"
+            );
+        }
+
+        w.conn
+            .execute_batch("PRAGMA max_page_count = 1073741823")
+            .unwrap();
+        let (again, mut r) = ingest_write(&account, &many, "s");
+        w.run_group(vec![again]);
+        assert_eq!(r.try_recv().unwrap().0.unwrap().accepted, 400);
+        let stored: i64 = w
+            .conn
+            .query_row("SELECT count(*) FROM sdes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 401);
+    }
+
+    #[test]
     fn a_database_error_fails_only_its_own_write_and_leaves_the_caches_right() {
         let dir = tempfile::tempdir().unwrap();
         let (mut w, account) = writer(dir.path());
