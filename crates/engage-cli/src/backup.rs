@@ -1,7 +1,7 @@
 //! `engage backup` and `engage restore`: a consistent copy of the embedded store while
 //! the server runs, and putting one back. PostgreSQL has its own tools.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use engage_store::sqlite::backup;
@@ -85,14 +85,11 @@ fn sqlite_file(storage: &StorageArgs) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The key file a backup does not hold, which must be kept beside it.
 fn secret_key_note(storage: &StorageArgs) -> String {
     let key = storage
         .secret_key_file
         .clone()
         .unwrap_or_else(|| storage.data.join("secret.key"));
-    key_display(&key)
-}
-
-fn key_display(path: &Path) -> String {
-    format!("{} (it seals the OAuth secrets)", path.display())
+    format!("{} (it seals the OAuth secrets)", key.display())
 }
