@@ -110,6 +110,22 @@ async fn a_backup_under_load_restores_to_the_moment_it_was_taken() {
     assert_eq!(report["accounts"], 1, "{report}");
     assert!(before.len() >= 100, "too little load: {}", before.len());
 
+    // No restore under a running server, even forced.
+    let out = {
+        let (data, backup_file) = (data.clone(), backup_file.clone());
+        tokio::task::spawn_blocking(move || {
+            engage(
+                &["restore", "--force", "--from"],
+                &[&backup_file, Path::new("--data"), &data],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is in use"), "{stderr}");
+
     // The load goes on after the backup, so the source moves past it.
     tokio::time::sleep(Duration::from_millis(700)).await;
     stop.store(true, Ordering::Relaxed);

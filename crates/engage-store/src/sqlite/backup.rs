@@ -11,9 +11,9 @@
 //! (`PRAGMA quick_check`) and only then renamed into place: a backup file that exists is
 //! whole.
 //!
-//! A restore checks the file the same way, refuses a store that holds any account unless
-//! forced, and swaps the database file in (its old log and shared memory removed). The
-//! server must be stopped: the writer caches what it wrote.
+//! A restore checks the file the same way, refuses a store that another process has open
+//! (a running server: the writer caches what it wrote) and one that holds any account
+//! unless forced, and swaps the database file in (its old log and shared memory removed).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -98,13 +98,9 @@ pub fn backup(db: &Path, to: &Path) -> Result<BackupReport, StoreError> {
 /// account, unless `force`. The server using `db` must be stopped.
 pub fn restore(from: &Path, db: &Path, force: bool) -> Result<Snapshot, StoreError> {
     let snapshot = inspect(from)?;
-    if db.exists() && !force {
-        let conn =
-            Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sql_err)?;
-        let accounts: i64 = conn
-            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
-            .unwrap_or(0);
-        if accounts > 0 {
+    if db.exists() {
+        let accounts = accounts_if_unused(db)?;
+        if accounts > 0 && !force {
             return Err(StoreError::Conflict(format!(
                 "{} holds {accounts} account(s): restore over it only with --force",
                 db.display()
@@ -129,6 +125,40 @@ pub fn restore(from: &Path, db: &Path, force: bool) -> Result<Snapshot, StoreErr
     std::fs::rename(&partial, db).map_err(|e| io_err("renaming the restored file", &e))?;
     sync_parent(db)?;
     Ok(snapshot)
+}
+
+/// How many accounts the database at `db` holds, after making sure no other process has
+/// it open: in WAL mode every connection holds a shared lock, so an exclusive one is
+/// refused at once while a server (or any other reader) uses the file.
+fn accounts_if_unused(db: &Path) -> Result<i64, StoreError> {
+    let conn = Connection::open(db).map_err(sql_err)?;
+    let locked = conn
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .and_then(|()| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        });
+    match locked {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            return Err(StoreError::Conflict(format!(
+                "{} is in use (is `engage serve` running on it?): stop the server before a \
+                 restore",
+                db.display()
+            )));
+        }
+        Err(e) => return Err(sql_err(e)),
+    }
+    // A store that has no accounts table yet has no accounts.
+    let accounts = conn
+        .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+        .unwrap_or(0);
+    let _ = conn.execute_batch("COMMIT");
+    drop(conn);
+    Ok(accounts)
 }
 
 /// Checks that `path` is a whole Engage database this build can open, and counts it.
