@@ -157,6 +157,18 @@ async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_when_space
         acknowledged.extend(ids);
     }
 
+    let app: Value = client
+        .post(format!("{}/api/account/{account}/apps", server.url))
+        .bearer_auth(&key)
+        .json(&json!({"name": "Android app"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let app = app["appInstallationId"].as_str().unwrap().to_owned();
+
     let ballast = data.join("ballast");
     let filled = fill_up(&ballast);
     assert!(filled > 0, "the ballast took no space");
@@ -216,6 +228,31 @@ async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_when_space
         .await
         .unwrap();
     assert_eq!(decision.status(), 200);
+
+    // The other writers answer the same way: an admin write, and the Monitoring API in
+    // its own error shape.
+    let campaign = client
+        .post(format!("{}/api/account/{account}/campaigns", server.url))
+        .bearer_auth(&key)
+        .json(&json!({"name": "Spring sale", "priority": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(campaign.status(), 503);
+    assert!(campaign.headers().contains_key("retry-after"));
+    let monitoring = client
+        .post(format!(
+            "{}/api/account/{account}/app/{app}/engagement?v=1.1",
+            server.url
+        ))
+        .json(&json!({"entryPoints": ["https://shop.example/"], "engagementAttributes": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(monitoring.status(), 503);
+    assert!(monitoring.headers().contains_key("retry-after"));
+    let monitoring: Value = monitoring.json().await.unwrap();
+    assert_eq!(monitoring["internalCode"], 18, "{monitoring}");
 
     // Space returns: writes come back by themselves, without a restart.
     std::fs::remove_file(&ballast).unwrap();
