@@ -133,9 +133,7 @@ impl ApiError {
             ApiError::Internal(_) => "internal",
         }
     }
-}
 
-impl ApiError {
     /// The `Retry-After` of a 503 or 429, in seconds: space on a full disk comes back on
     /// an operator's time, not in a second.
     pub fn retry_after(&self) -> Option<&'static str> {
