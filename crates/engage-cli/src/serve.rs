@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use engage_server::rate_limit::{Rate, RateLimitConfig};
 use engage_server::{AppState, Limits, PublicHost};
+use ipnet::IpNet;
 
 use crate::storage::StorageArgs;
 
@@ -40,6 +42,31 @@ pub struct Args {
     /// Seconds a client may take to send its request body.
     #[arg(long, env = "ENGAGE_BODY_TIMEOUT_SECS", default_value_t = Limits::default().body_timeout.as_secs())]
     body_timeout_secs: u64,
+    /// Requests a second one client address (an IPv4 address, an IPv6 /64) may make to
+    /// the public routes (collect, decision, Monitoring API); 0 turns the limit off.
+    #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_IP", default_value_t = RateLimitConfig::default().per_ip.per_second)]
+    rate_limit_per_ip: u32,
+    /// Requests one client address may make at once before its rate applies.
+    #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_IP_BURST", default_value_t = RateLimitConfig::default().per_ip.burst)]
+    rate_limit_per_ip_burst: u32,
+    /// Requests a second one account's public routes take from all clients together; 0
+    /// turns the limit off.
+    #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_ACCOUNT", default_value_t = RateLimitConfig::default().per_account.per_second)]
+    rate_limit_per_account: u32,
+    /// Requests one account may take at once before its rate applies.
+    #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_ACCOUNT_BURST", default_value_t = RateLimitConfig::default().per_account.burst)]
+    rate_limit_per_account_burst: u32,
+    /// A proxy or load balancer (an IP address or a CIDR block) whose `X-Forwarded-For`
+    /// tells the client's address; repeatable. Other peers' `X-Forwarded-For` is ignored.
+    #[arg(long = "trusted-proxy", env = "ENGAGE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    trusted_proxies: Vec<IpNet>,
+}
+
+/// `--trusted-proxy`: a CIDR block, or one address.
+fn parse_net(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an IP address nor a CIDR block"))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -79,7 +106,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             });
         }
-        let mut state = AppState::new(store, limits);
+        let rate_limits = RateLimitConfig {
+            per_ip: Rate {
+                per_second: args.rate_limit_per_ip,
+                burst: args.rate_limit_per_ip_burst,
+            },
+            per_account: Rate {
+                per_second: args.rate_limit_per_account,
+                burst: args.rate_limit_per_account_burst,
+            },
+            trusted_proxies: args.trusted_proxies,
+            ..RateLimitConfig::default()
+        };
+        let mut state = AppState::new(store, limits).with_rate_limits(&rate_limits);
         if let Some(host) = args.public_url {
             state = state.with_public_host(host);
         }

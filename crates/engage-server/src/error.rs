@@ -53,6 +53,10 @@ pub enum ApiError {
     /// Too many searches are running; answered with `Retry-After`.
     #[error("too many searches are running: retry in a moment")]
     TooManyRequests,
+    /// Over a rate limit of the public routes (`--rate-limit-per-ip`,
+    /// `--rate-limit-per-account`); `Retry-After` says when the next request goes in.
+    #[error("too many requests: retry in {seconds} s")]
+    RateLimited { seconds: u64 },
     #[error("the server is shutting down")]
     Unavailable,
     #[error("internal error")]
@@ -103,7 +107,9 @@ impl ApiError {
             }
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::IdentityConflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +131,7 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid_request",
             ApiError::IdentityConflict { .. } => "identity_conflict",
             ApiError::TooManyRequests => "too_many_requests",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -176,10 +183,17 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let retry_after = match &self {
+            ApiError::RateLimited { seconds } => Some(HeaderValue::from(*seconds)),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE
+                || status == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                Some(HeaderValue::from_static("1"))
+            }
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

@@ -12,6 +12,7 @@
 //! - [`accounts`]: the account cache and API keys. [`metrics`]: `/metrics`.
 //! - [`decision`]: targeting, the per-account engagement snapshots and the decision.
 //! - [`public_url`]: the host the Domain API tells clients to call (`--public-url`).
+//! - [`rate_limit`]: the per-address and per-account rate limits of the public routes.
 
 pub mod accounts;
 pub mod body;
@@ -21,6 +22,7 @@ pub mod extract;
 pub mod metrics;
 pub mod oauth;
 pub mod public_url;
+pub mod rate_limit;
 pub mod request;
 mod routes;
 pub mod user_agent;
@@ -29,12 +31,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use engage_store::{Store, StoreError};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tower::ServiceExt;
 
 pub use body::Limits;
 pub use error::ApiError;
@@ -55,6 +59,8 @@ pub struct AppState {
     /// The host the Domain API answers; `None` until set, and then [`serve`] takes the
     /// address it listens on.
     pub public_host: Option<PublicHost>,
+    /// The rate limits of the public routes (`rate_limit`).
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -70,7 +76,16 @@ impl AppState {
             decisions: Arc::default(),
             history_searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
             public_host: None,
+            rate_limits: Arc::new(rate_limit::RateLimits::new(
+                &rate_limit::RateLimitConfig::default(),
+            )),
         }
+    }
+
+    /// Rate limits other than the defaults (`RateLimitConfig::off()` for none).
+    pub fn with_rate_limits(mut self, config: &rate_limit::RateLimitConfig) -> Self {
+        self.rate_limits = Arc::new(rate_limit::RateLimits::new(config));
+        self
     }
 
     /// Clients are told to call `host` (the Domain API's `baseURI`).
@@ -145,8 +160,8 @@ pub async fn serve(
         tokio::select! {
             _ = upkeep.tick() => state.metrics.upkeep(),
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: back off instead of spinning.
                         tracing::warn!(%error, "accept failed");
@@ -155,7 +170,13 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
+                // The peer's address, for the per-client rate limit (`ConnectInfo`).
+                let service = TowerToHyperService::new(app.clone().map_request(
+                    move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        request
+                    },
+                ));
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection.into_owned());
                 tokio::spawn(async move {

@@ -26,3 +26,4 @@ mod monitoring;
 mod oauth;
 mod origins;
 mod quarantine;
+mod rate_limits;

@@ -36,22 +36,7 @@ pub fn router(state: AppState) -> Router {
             "/api/account/{account_id}/service/{service}/baseURI.json",
             get(discovery::service),
         )
-        .route(
-            "/api/account/{account_id}/events",
-            post(collect::collect).options(collect::preflight),
-        )
-        .route(
-            "/api/account/{account_id}/app/{app_id}/engagement",
-            post(monitoring::engagement),
-        )
-        .route(
-            "/api/account/{account_id}/app/{app_id}/report",
-            post(monitoring::report_post).put(monitoring::report_put),
-        )
-        .route(
-            "/api/account/{account_id}/decision",
-            post(decision::decide).options(collect::preflight),
-        )
+        .merge(public_routes(&state))
         .route(
             "/api/account/{account_id}/origins",
             get(account::get_origins).put(account::put_origins),
@@ -100,6 +85,37 @@ pub fn router(state: AppState) -> Router {
             count_requests,
         ))
         .with_state(state)
+}
+
+/// The routes anyone may call, behind the rate limits (checked before anything is read).
+fn public_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/account/{account_id}/events",
+            post(collect::collect).options(collect::preflight),
+        )
+        .route(
+            "/api/account/{account_id}/app/{app_id}/engagement",
+            post(monitoring::engagement),
+        )
+        .route(
+            "/api/account/{account_id}/app/{app_id}/report",
+            post(monitoring::report_post).put(monitoring::report_put),
+        )
+        .route(
+            "/api/account/{account_id}/decision",
+            post(decision::decide).options(collect::preflight),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rate_limit::limit_public_routes,
+        ))
+}
+
+/// An error of a Monitoring API route answered in that API's shape.
+pub(crate) fn monitoring_error(error: ApiError) -> Response {
+    use axum::response::IntoResponse;
+    monitoring::MonitoringError::from(error).into_response()
 }
 
 /// Counts every answer by route pattern and status, and logs it.
