@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use engage_server::connection::ConnectionLimits;
 use engage_server::rate_limit::{Rate, RateLimitConfig};
 use engage_server::{AppState, Limits, PublicHost};
 use ipnet::IpNet;
@@ -60,6 +61,14 @@ pub struct Args {
     /// tells the client's address; repeatable. Other peers' `X-Forwarded-For` is ignored.
     #[arg(long = "trusted-proxy", env = "ENGAGE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     trusted_proxies: Vec<IpNet>,
+    /// Seconds a connection (HTTP/1.1 or HTTP/2) may stay open without a request in
+    /// flight: the time a client has to send its first request's headers, and how long
+    /// an idle kept-alive connection lasts.
+    #[arg(long, env = "ENGAGE_IDLE_TIMEOUT_SECS", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    idle_timeout_secs: u64,
+    /// Most connections open at once; a new connection over it is closed at once.
+    #[arg(long, env = "ENGAGE_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
 }
 
 /// `--trusted-proxy`: a CIDR block, or one address.
@@ -118,7 +127,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             trusted_proxies: args.trusted_proxies,
             ..RateLimitConfig::default()
         };
-        let mut state = AppState::new(store, limits).with_rate_limits(&rate_limits);
+        let connections = ConnectionLimits {
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs.max(1)),
+            max_connections: args.max_connections.max(1),
+        };
+        let mut state = AppState::new(store, limits)
+            .with_rate_limits(&rate_limits)
+            .with_connection_limits(connections);
         if let Some(host) = args.public_url {
             state = state.with_public_host(host);
         }

@@ -13,9 +13,11 @@
 //! - [`decision`]: targeting, the per-account engagement snapshots and the decision.
 //! - [`public_url`]: the host the Domain API tells clients to call (`--public-url`).
 //! - [`rate_limit`]: the per-address and per-account rate limits of the public routes.
+//! - [`connection`]: the connection cap and the idle timeout of HTTP/1.1 and HTTP/2.
 
 pub mod accounts;
 pub mod body;
+pub mod connection;
 pub mod decision;
 pub mod error;
 pub mod extract;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub public_host: Option<PublicHost>,
     /// The rate limits of the public routes (`rate_limit`).
     pub rate_limits: Arc<rate_limit::RateLimits>,
+    /// Open connections and their idle timeout ([`serve`]).
+    pub connections: connection::ConnectionLimits,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -79,7 +83,14 @@ impl AppState {
             rate_limits: Arc::new(rate_limit::RateLimits::new(
                 &rate_limit::RateLimitConfig::default(),
             )),
+            connections: connection::ConnectionLimits::default(),
         }
+    }
+
+    /// Connection limits other than the defaults.
+    pub fn with_connection_limits(mut self, limits: connection::ConnectionLimits) -> Self {
+        self.connections = limits;
+        self
     }
 
     /// Rate limits other than the defaults (`RateLimitConfig::off()` for none).
@@ -124,8 +135,6 @@ pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the metrics' histogram samples are folded into their buckets.
@@ -151,8 +160,12 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(state.connections.idle_timeout)
         .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let open_connections = Arc::new(tokio::sync::Semaphore::new(
+        state.connections.max_connections.max(1),
+    ));
     tokio::pin!(shutdown);
     let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
     upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -169,20 +182,50 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Over the cap a connection is closed at once (dropped unanswered), so
+                // that the ones open keep their share of the server.
+                let Ok(permit) = open_connections.clone().try_acquire_owned() else {
+                    state.metrics.record_connection_refused();
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                // The peer's address, for the per-client rate limit (`ConnectInfo`).
-                let service = TowerToHyperService::new(app.clone().map_request(
-                    move |mut request: axum::extract::Request<hyper::body::Incoming>| {
-                        request.extensions_mut().insert(ConnectInfo(peer));
-                        request
-                    },
-                ));
+                let watchdog = connection::Watchdog::new(state.connections.idle_timeout);
+                let requests = watchdog.clone();
+                // The peer's address, for the per-client rate limit (`ConnectInfo`), and
+                // each request in flight, for the watchdog.
+                let service = TowerToHyperService::new(
+                    app.clone()
+                        .map_request(
+                            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                                request.extensions_mut().insert(ConnectInfo(peer));
+                                request
+                            },
+                        )
+                        .map_future(move |answer| {
+                            let in_flight = requests.request_started();
+                            async move {
+                                let response = answer.await;
+                                drop(in_flight);
+                                response
+                            }
+                        }),
+                );
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection.into_owned());
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "connection ended with an error");
+                    tokio::select! {
+                        ended = connection => {
+                            if let Err(error) = ended {
+                                tracing::debug!(%error, "connection ended with an error");
+                            }
+                        }
+                        // Dropping the connection closes it; no request is in flight.
+                        () = watchdog.idle_expired() => {
+                            tracing::debug!(%peer, "idle connection closed");
+                        }
                     }
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,

@@ -31,6 +31,7 @@ pub struct Metrics {
     ingest_items: Histogram,
     ingest_seconds: Histogram,
     rate_limit_untracked: Counter,
+    connections_refused: Counter,
 }
 
 impl Metrics {
@@ -55,6 +56,7 @@ impl Metrics {
             ingest_items,
             ingest_seconds,
             rate_limit_untracked,
+            connections_refused,
         ) = with_local_recorder(&recorder, || {
             describe_counter!(REQUESTS, "HTTP requests by route and status.");
             describe_counter!("engage_items_accepted_total", "Events and SDEs stored.");
@@ -85,6 +87,10 @@ impl Metrics {
                 "Public requests of clients the full per-address table could not track \
                      (checked against their account's limit only)."
             );
+            describe_counter!(
+                "engage_connections_refused_total",
+                "Connections closed at once because --max-connections were open."
+            );
             describe_gauge!("engage_store_info", "The storage backend.");
             gauge!("engage_store_info", "backend" => backend).set(1.0);
             (
@@ -94,6 +100,7 @@ impl Metrics {
                 histogram!(INGEST_ITEMS),
                 histogram!(INGEST_SECONDS),
                 counter!("engage_rate_limit_untracked_total"),
+                counter!("engage_connections_refused_total"),
             )
         });
         Metrics {
@@ -105,7 +112,13 @@ impl Metrics {
             ingest_items,
             ingest_seconds,
             rate_limit_untracked,
+            connections_refused,
         }
+    }
+
+    /// A connection closed at once because the server had its most open.
+    pub fn record_connection_refused(&self) {
+        self.connections_refused.increment(1);
     }
 
     /// A public request refused by the rate limit of `scope` (`ip` or `account`).

@@ -18,6 +18,7 @@ mod admin;
 mod assets;
 mod collect;
 mod collect_body_properties;
+mod connections;
 mod decision;
 mod decision_load;
 mod discovery;
