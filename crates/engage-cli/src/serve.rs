@@ -66,6 +66,11 @@ pub struct Args {
     /// an idle kept-alive connection lasts.
     #[arg(long, env = "ENGAGE_IDLE_TIMEOUT_SECS", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
     idle_timeout_secs: u64,
+    /// Decisions (the decision route and the Monitoring API's `engagement`) computed at
+    /// once, on threads beside the async workers; one more is answered 503 with
+    /// `Retry-After`. Default: the number of CPUs.
+    #[arg(long, env = "ENGAGE_MAX_CONCURRENT_DECISIONS", default_value_t = Limits::default().max_concurrent_decisions)]
+    max_concurrent_decisions: usize,
     /// Most connections open at once; a new connection over it is closed at once.
     #[arg(long, env = "ENGAGE_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
     max_connections: usize,
@@ -87,6 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             max_decompressed_bytes: args.max_decompressed_bytes,
             max_batch_items: args.max_batch_items,
             body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
+            max_concurrent_decisions: args.max_concurrent_decisions.max(1),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

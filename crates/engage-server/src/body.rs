@@ -21,6 +21,9 @@ pub struct Limits {
     pub max_batch_items: usize,
     /// How long a client may take to send its body.
     pub body_timeout: Duration,
+    /// Decisions (the decision route, the Monitoring API's `engagement`) computed at
+    /// once, off the async workers; one more is answered 503.
+    pub max_concurrent_decisions: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +33,8 @@ impl Default for Limits {
             max_decompressed_bytes: 8 * 1024 * 1024,
             max_batch_items: 500,
             body_timeout: Duration::from_secs(15),
+            max_concurrent_decisions: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZeroUsize::get),
         }
     }
 }

@@ -59,6 +59,10 @@ pub enum ApiError {
     RateLimited { seconds: u64 },
     #[error("the server is shutting down")]
     Unavailable,
+    /// Every decision slot is taken (`--max-concurrent-decisions`); answered with
+    /// `Retry-After` instead of queueing.
+    #[error("too many decisions are being computed: retry in a moment")]
+    Overloaded,
     #[error("internal error")]
     Internal(String),
 }
@@ -110,7 +114,7 @@ impl ApiError {
             ApiError::TooManyRequests | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,6 +137,7 @@ impl ApiError {
             ApiError::TooManyRequests => "too_many_requests",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable => "unavailable",
+            ApiError::Overloaded => "overloaded",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -65,6 +65,8 @@ pub struct AppState {
     pub rate_limits: Arc<rate_limit::RateLimits>,
     /// Open connections and their idle timeout ([`serve`]).
     pub connections: connection::ConnectionLimits,
+    /// Where decisions are computed (`Limits::max_concurrent_decisions` at once).
+    pub decision_pool: Arc<decision::DecisionPool>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -84,6 +86,7 @@ impl AppState {
                 &rate_limit::RateLimitConfig::default(),
             )),
             connections: connection::ConnectionLimits::default(),
+            decision_pool: Arc::new(decision::DecisionPool::new(limits.max_concurrent_decisions)),
         }
     }
 

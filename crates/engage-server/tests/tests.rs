@@ -23,6 +23,7 @@ mod decision;
 mod decision_load;
 mod discovery;
 mod history;
+mod hostile_targeting;
 mod monitoring;
 mod oauth;
 mod origins;

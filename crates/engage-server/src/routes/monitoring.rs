@@ -294,7 +294,7 @@ pub async fn engagement(
 /// reports impressions itself.
 async fn engagement_details(
     state: &AppState,
-    snapshot: &AccountSnapshot,
+    snapshot: &Arc<AccountSnapshot>,
     account_id: &str,
     ids: &VisitIds,
     page: Option<&PageView>,
@@ -309,23 +309,31 @@ async fn engagement_details(
     };
     let impressions =
         super::decision::impressions(state, snapshot, account_id, &ids.visitor_id).await?;
-    let page = crate::decision::PageView {
-        url: page.and_then(|p| p.url.as_deref()).unwrap_or(""),
-        sections: page.map_or(&[], |p| p.sections.as_slice()),
-        sdes: &sdes,
-        impressions: &impressions,
-    };
-    let details: Vec<EngagementDetail> = snapshot
-        .show(&page)
-        .into_iter()
-        .map(|shown| EngagementDetail {
-            campaign_id: shown.offer.campaign_id,
-            engagement_id: shown.offer.engagement_id,
-            engagement_revision: shown.offer.engagement_revision,
-            context_id: shown.context_id,
-            status: "expose",
+    let url = page.and_then(|p| p.url.clone()).unwrap_or_default();
+    let sections = page.map(|p| p.sections.clone()).unwrap_or_default();
+    let snapshot = Arc::clone(snapshot);
+    let details: Vec<EngagementDetail> = state
+        .decision_pool
+        .run(move || {
+            let page = crate::decision::PageView {
+                url: &url,
+                sections: &sections,
+                sdes: &sdes,
+                impressions: &impressions,
+            };
+            snapshot
+                .show(&page)
+                .into_iter()
+                .map(|shown| EngagementDetail {
+                    campaign_id: shown.offer.campaign_id,
+                    engagement_id: shown.offer.engagement_id,
+                    engagement_revision: shown.offer.engagement_revision,
+                    context_id: shown.context_id,
+                    status: "expose",
+                })
+                .collect()
         })
-        .collect();
+        .await?;
     Ok((!details.is_empty()).then_some(details))
 }
 
