@@ -14,6 +14,7 @@
 //! - [`public_url`]: the host the Domain API tells clients to call (`--public-url`).
 //! - [`rate_limit`]: the per-address and per-account rate limits of the public routes.
 //! - [`connection`]: the connection cap and the idle timeout of HTTP/1.1 and HTTP/2.
+//! - [`quarantine_limit`]: how much of a rejected item or body the quarantine keeps.
 
 pub mod accounts;
 pub mod body;
@@ -24,6 +25,7 @@ pub mod extract;
 pub mod metrics;
 pub mod oauth;
 pub mod public_url;
+pub mod quarantine_limit;
 pub mod rate_limit;
 pub mod request;
 mod routes;
@@ -114,8 +116,9 @@ impl AppState {
     /// through here.
     pub async fn ingest(
         &self,
-        batch: engage_store::IngestBatch,
+        mut batch: engage_store::IngestBatch,
     ) -> Result<engage_store::IngestOutcome, StoreError> {
+        quarantine_limit::bound(&mut batch.rejected);
         let items = batch.len();
         let rejected = batch.rejected.len() as u64;
         let started = std::time::Instant::now();

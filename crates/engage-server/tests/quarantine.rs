@@ -141,3 +141,96 @@ async fn replay_moves_what_now_passes_into_the_store_and_keeps_the_rest() {
     assert_eq!(answer["examined"], 1);
     assert_eq!(answer["replayed"], 0);
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+async fn post_gzip(server: &TestServer, body: Vec<u8>) -> (u16, Value) {
+    let response = server
+        .client
+        .post(server.events_url())
+        .header("content-type", "text/plain")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_of_invalid_json_is_quarantined_as_a_prefix_with_the_size_and_digest_of_the_whole(
+) {
+    use sha2::{Digest, Sha256};
+    let server = TestServer::start().await;
+    let limit = engage_server::Limits::default().max_decompressed_bytes;
+    // An object that never ends: 8 MiB of it, a few KB once compressed.
+    let mut bomb = b"{\"visitorId\": \"".to_vec();
+    bomb.resize(limit, b'a');
+    let compressed = gzip(&bomb);
+    assert!(compressed.len() < 16 * 1024, "{} bytes", compressed.len());
+    let (status, answer) = post_gzip(&server, compressed).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["code"], "malformed_json");
+
+    let quarantined = server.export(ExportKind::Quarantine).await;
+    assert_eq!(quarantined.len(), 1);
+    let entry = &quarantined[0];
+    let raw = entry["raw"].as_str().unwrap();
+    assert_eq!(
+        raw.len(),
+        engage_server::quarantine_limit::MAX_QUARANTINED_BYTES
+    );
+    assert!(bomb.starts_with(raw.as_bytes()));
+    assert_eq!(
+        entry["context"]["body"],
+        json!({"bytes": limit, "keptBytes": raw.len(),
+               "sha256": hex::encode(Sha256::digest(&bomb))})
+    );
+    let db_size: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", server.db_path())).ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(
+        db_size < 2 * 1024 * 1024,
+        "the database holds {db_size} bytes"
+    );
+
+    // One byte more than the decompressed limit is refused before anything is kept.
+    bomb.push(b'a');
+    let (status, answer) = post_gzip(&server, gzip(&bomb)).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["code"], "body_too_large");
+    assert_eq!(server.export(ExportKind::Quarantine).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_huge_invalid_item_is_quarantined_as_a_prefix_and_the_rest_of_the_batch_is_stored() {
+    let server = TestServer::start().await;
+    let long = "x".repeat(200_000);
+    let body = batch(
+        vec![start_event("e1", "START", "1", 1)],
+        vec![sde_item(
+            "s1",
+            json!({"type": "mrktInfo", "info": {"affiliate": long}}),
+        )],
+    );
+    let (status, answer) = server.post_events(&body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 1);
+    let quarantined = server.export(ExportKind::Quarantine).await;
+    assert_eq!(quarantined.len(), 1);
+    let entry = &quarantined[0];
+    assert_eq!(
+        entry["raw"].as_str().unwrap().len(),
+        engage_server::quarantine_limit::MAX_QUARANTINED_BYTES
+    );
+    assert!(entry["context"]["body"]["bytes"].as_u64().unwrap() > 200_000);
+    assert_eq!(entry["context"]["visitorId"], "visitor-1");
+}
