@@ -234,3 +234,71 @@ async fn a_huge_invalid_item_is_quarantined_as_a_prefix_and_the_rest_of_the_batc
     assert!(entry["context"]["body"]["bytes"].as_u64().unwrap() > 200_000);
     assert_eq!(entry["context"]["visitorId"], "visitor-1");
 }
+
+#[tokio::test]
+async fn the_quarantine_listing_pages_by_bytes_as_well_as_by_count() {
+    let server = TestServer::start().await;
+    // 200 entries of 45,000 bytes once written as JSON strings (each quote escaped):
+    // 9 MB in all.
+    let raw = format!("\"{}\"", "x\"".repeat(15_000));
+    let rejected = (0..200)
+        .map(|i| NewQuarantine {
+            kind: QuarantineKind::Body,
+            index: None,
+            client_id: Some(format!("q{i}")),
+            raw: raw.clone(),
+            context: RawJson::null(),
+            errors: vec![],
+        })
+        .collect();
+    server
+        .store
+        .ingest(IngestBatch {
+            account_id: server.account_id.clone(),
+            received_ms: 1_700_000_000_000,
+            visit: None,
+            events: vec![],
+            sdes: vec![],
+            rejected,
+        })
+        .await
+        .unwrap();
+    let base = format!(
+        "{}/api/account/{}/quarantine?limit=1000",
+        server.url, server.account_id
+    );
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut url = base.clone();
+    loop {
+        let response = server
+            .client
+            .get(&url)
+            .bearer_auth(&server.api_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        assert!(
+            text.len() <= 4 * 1024 * 1024 + 100_000,
+            "a page of {} bytes",
+            text.len()
+        );
+        let page: Value = serde_json::from_str(&text).unwrap();
+        pages += 1;
+        let entries = page["entries"].as_array().unwrap();
+        assert!(!entries.is_empty());
+        seen.extend(entries.iter().map(|e| e["id"].as_i64().unwrap()));
+        match page["next"].as_i64() {
+            Some(next) => url = format!("{base}&after={next}"),
+            None => break,
+        }
+        assert!(pages < 10, "no end");
+    }
+    assert!(pages >= 3, "{pages} pages");
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(unique, seen, "an entry listed twice");
+    assert_eq!(seen.len(), 200);
+}
