@@ -91,7 +91,10 @@ impl TagAccount {
 }
 
 /// The request's `Origin` when the account lets it post; `None` when it sends none.
-fn allowed_origin(headers: &HeaderMap, account: &Account) -> Result<Option<HeaderValue>, ApiError> {
+pub(crate) fn allowed_origin(
+    headers: &HeaderMap,
+    account: &Account,
+) -> Result<Option<HeaderValue>, ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(None);
     };

@@ -184,10 +184,15 @@ impl FromRequestParts<AppState> for MonitoringApp {
             .map_err(IntoResponse::into_response)?;
         let snapshot = async {
             check_version(&query)?;
-            state
+            let account = state
                 .accounts
                 .get(state.store.as_ref(), &account_id)
                 .await?;
+            // The account's allowed origins hold here as on the tag's routes: apps and
+            // servers send no `Origin`, but a page can call this API too (a body
+            // without a content type is a simple request, sent cross-origin without a
+            // preflight), and it must not write into an account that did not list it.
+            crate::extract::allowed_origin(&parts.headers, &account)?;
             require_app(state, &account_id, &app_id).await
         }
         .await
