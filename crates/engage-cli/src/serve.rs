@@ -71,6 +71,13 @@ pub struct Args {
     /// `Retry-After`. Default: the number of CPUs.
     #[arg(long, env = "ENGAGE_MAX_CONCURRENT_DECISIONS", default_value_t = Limits::default().max_concurrent_decisions)]
     max_concurrent_decisions: usize,
+    /// Most pending quarantine entries one account may have; past it, rejected items
+    /// are answered as rejected but not kept. 0: no limit.
+    #[arg(long, env = "ENGAGE_QUARANTINE_MAX_ENTRIES", default_value_t = Limits::default().quarantine_max_entries)]
+    quarantine_max_entries: u64,
+    /// Most bytes of pending quarantine entries one account may have. 0: no limit.
+    #[arg(long, env = "ENGAGE_QUARANTINE_MAX_BYTES", default_value_t = Limits::default().quarantine_max_bytes)]
+    quarantine_max_bytes: u64,
     /// Most connections open at once; a new connection over it is closed at once.
     #[arg(long, env = "ENGAGE_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
     max_connections: usize,
@@ -93,6 +100,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             max_batch_items: args.max_batch_items,
             body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
             max_concurrent_decisions: args.max_concurrent_decisions.max(1),
+            quarantine_max_entries: args.quarantine_max_entries,
+            quarantine_max_bytes: args.quarantine_max_bytes,
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

@@ -24,6 +24,10 @@ pub struct Limits {
     /// Decisions (the decision route, the Monitoring API's `engagement`) computed at
     /// once, off the async workers; one more is answered 503.
     pub max_concurrent_decisions: usize,
+    /// Most pending quarantine entries per account (0: no limit).
+    pub quarantine_max_entries: u64,
+    /// Most bytes of pending quarantine entries' raw text per account (0: no limit).
+    pub quarantine_max_bytes: u64,
 }
 
 impl Default for Limits {
@@ -35,6 +39,8 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(15),
             max_concurrent_decisions: std::thread::available_parallelism()
                 .map_or(2, std::num::NonZeroUsize::get),
+            quarantine_max_entries: 100_000,
+            quarantine_max_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -69,6 +69,8 @@ pub struct AppState {
     pub connections: connection::ConnectionLimits,
     /// Where decisions are computed (`Limits::max_concurrent_decisions` at once).
     pub decision_pool: Arc<decision::DecisionPool>,
+    /// What each account's pending quarantine may take (`Limits::quarantine_max_*`).
+    pub quarantine_quota: Arc<quarantine_limit::QuarantineQuota>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -89,6 +91,10 @@ impl AppState {
             )),
             connections: connection::ConnectionLimits::default(),
             decision_pool: Arc::new(decision::DecisionPool::new(limits.max_concurrent_decisions)),
+            quarantine_quota: Arc::new(quarantine_limit::QuarantineQuota::new(
+                limits.quarantine_max_entries,
+                limits.quarantine_max_bytes,
+            )),
         }
     }
 
@@ -113,14 +119,43 @@ impl AppState {
 
 impl AppState {
     /// Writes a batch durably and counts it for `/metrics`: every route that stores goes
-    /// through here.
+    /// through here. Its rejected items are bounded (`quarantine_limit`): each to a
+    /// prefix, and all to the account's quarantine quota.
     pub async fn ingest(
         &self,
-        mut batch: engage_store::IngestBatch,
+        batch: engage_store::IngestBatch,
     ) -> Result<engage_store::IngestOutcome, StoreError> {
-        quarantine_limit::bound(&mut batch.rejected);
+        self.ingest_with(batch, true).await
+    }
+
+    /// [`AppState::ingest`] for a quarantine replay: what a replay finds invalid again
+    /// was already in the quarantine (its entry is marked replayed), so the quota does
+    /// not drop it.
+    pub async fn ingest_replayed(
+        &self,
+        batch: engage_store::IngestBatch,
+    ) -> Result<engage_store::IngestOutcome, StoreError> {
+        self.ingest_with(batch, false).await
+    }
+
+    async fn ingest_with(
+        &self,
+        mut batch: engage_store::IngestBatch,
+        quota: bool,
+    ) -> Result<engage_store::IngestOutcome, StoreError> {
         let items = batch.len();
         let rejected = batch.rejected.len() as u64;
+        quarantine_limit::bound(&mut batch.rejected);
+        if quota {
+            let dropped = self
+                .quarantine_quota
+                .admit(self.store.as_ref(), &batch.account_id, &mut batch.rejected)
+                .await?;
+            if dropped > 0 {
+                self.metrics.record_quarantine_dropped(dropped as u64);
+                tracing::debug!(account = %batch.account_id, dropped, "quarantine quota reached");
+            }
+        }
         let started = std::time::Instant::now();
         let outcome = self.store.ingest(batch).await?;
         self.metrics.record_ingest(

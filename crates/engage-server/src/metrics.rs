@@ -32,6 +32,7 @@ pub struct Metrics {
     ingest_seconds: Histogram,
     rate_limit_untracked: Counter,
     connections_refused: Counter,
+    quarantine_dropped: Counter,
 }
 
 impl Metrics {
@@ -57,6 +58,7 @@ impl Metrics {
             ingest_seconds,
             rate_limit_untracked,
             connections_refused,
+            quarantine_dropped,
         ) = with_local_recorder(&recorder, || {
             describe_counter!(REQUESTS, "HTTP requests by route and status.");
             describe_counter!("engage_items_accepted_total", "Events and SDEs stored.");
@@ -91,6 +93,11 @@ impl Metrics {
                 "engage_connections_refused_total",
                 "Connections closed at once because --max-connections were open."
             );
+            describe_counter!(
+                "engage_quarantine_dropped_total",
+                "Rejected items and bodies not kept because their account's quarantine quota \
+                 was reached."
+            );
             describe_gauge!("engage_store_info", "The storage backend.");
             gauge!("engage_store_info", "backend" => backend).set(1.0);
             (
@@ -101,6 +108,7 @@ impl Metrics {
                 histogram!(INGEST_SECONDS),
                 counter!("engage_rate_limit_untracked_total"),
                 counter!("engage_connections_refused_total"),
+                counter!("engage_quarantine_dropped_total"),
             )
         });
         Metrics {
@@ -113,7 +121,13 @@ impl Metrics {
             ingest_seconds,
             rate_limit_untracked,
             connections_refused,
+            quarantine_dropped,
         }
+    }
+
+    /// Rejected entries not kept: their account's quarantine quota was reached.
+    pub fn record_quarantine_dropped(&self, entries: u64) {
+        self.quarantine_dropped.increment(entries);
     }
 
     /// A connection closed at once because the server had its most open.

@@ -7,13 +7,97 @@
 //! 8 MB of invalid JSON stored 8 MB. The prefix shows what was sent, the digest proves
 //! which body it was (compare it with the client's copy); a truncated entry cannot be
 //! replayed, since its text is no longer the whole.
+//!
+//! [`QuarantineQuota`] bounds what one account's pending entries take (entries and bytes
+//! of raw text): past it, a request's rejected items and bodies are still answered as
+//! rejected, but not kept, and `engage_quarantine_dropped_total` counts them. Each
+//! server caches an account's usage (read with `Store::quarantine_usage`) for a minute
+//! and adds what it stores, so a burst of bad requests costs no store read each.
 
-use engage_store::{NewQuarantine, RawJson};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use engage_store::{NewQuarantine, QuarantineUsage, RawJson, Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// Most bytes of one quarantined item's or body's text that are stored.
 pub const MAX_QUARANTINED_BYTES: usize = 64 * 1024;
+
+/// How long a server trusts its count of an account's quarantine before reading it again
+/// (another server's writes and replays show then).
+const USAGE_REFRESH: Duration = Duration::from_secs(60);
+
+/// The per-account quota of pending quarantine entries; a limit of 0 is none.
+pub struct QuarantineQuota {
+    max_entries: u64,
+    max_bytes: u64,
+    usage: Mutex<HashMap<String, (QuarantineUsage, Instant)>>,
+}
+
+impl QuarantineQuota {
+    pub fn new(max_entries: u64, max_bytes: u64) -> Self {
+        QuarantineQuota {
+            max_entries,
+            max_bytes,
+            usage: Mutex::default(),
+        }
+    }
+
+    fn cached(&self, account_id: &str) -> Option<QuarantineUsage> {
+        let usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        usage
+            .get(account_id)
+            .filter(|(_, read)| read.elapsed() < USAGE_REFRESH)
+            .map(|(u, _)| *u)
+    }
+
+    /// Keeps the entries of `rejected` that fit in the account's quota, in order, and
+    /// answers how many it dropped. The keys are accounts that exist (a batch is only
+    /// stored for one), so the cache is bounded by them.
+    pub async fn admit(
+        &self,
+        store: &dyn Store,
+        account_id: &str,
+        rejected: &mut Vec<NewQuarantine>,
+    ) -> Result<usize, StoreError> {
+        if rejected.is_empty() || (self.max_entries == 0 && self.max_bytes == 0) {
+            return Ok(0);
+        }
+        let read = match self.cached(account_id) {
+            Some(usage) => usage,
+            None => store.quarantine_usage(account_id).await?,
+        };
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        // Another request may have counted more since `read` was taken.
+        let current = match usage.get(account_id) {
+            Some((u, at)) if at.elapsed() < USAGE_REFRESH => *u,
+            _ => read,
+        };
+        let mut next = current;
+        let before = rejected.len();
+        rejected.retain(|entry| {
+            let bytes = entry.raw.len() as u64;
+            let fits = (self.max_entries == 0 || next.entries < self.max_entries)
+                && (self.max_bytes == 0 || next.bytes.saturating_add(bytes) <= self.max_bytes);
+            if fits {
+                next.entries += 1;
+                next.bytes = next.bytes.saturating_add(bytes);
+            }
+            fits
+        });
+        usage.insert(account_id.to_owned(), (next, Instant::now()));
+        Ok(before - rejected.len())
+    }
+
+    /// Forgets the account's count (after a replay freed entries); the next batch reads
+    /// it again.
+    pub fn forget(&self, account_id: &str) {
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        usage.remove(account_id);
+    }
+}
 
 /// What a truncated entry's context says of the whole text.
 #[derive(Debug, Serialize)]

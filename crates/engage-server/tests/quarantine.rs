@@ -302,3 +302,64 @@ async fn the_quarantine_listing_pages_by_bytes_as_well_as_by_count() {
     assert_eq!(unique, seen, "an entry listed twice");
     assert_eq!(seen.len(), 200);
 }
+
+#[tokio::test]
+async fn past_its_quarantine_quota_an_account_keeps_nothing_more_and_a_counter_says_so() {
+    let server = TestServer::with_limits(engage_server::Limits {
+        quarantine_max_entries: 3,
+        quarantine_max_bytes: 5_000,
+        ..engage_server::Limits::default()
+    })
+    .await;
+    let bad_sde = |i: usize| {
+        sde_item(
+            &format!("s{i}"),
+            json!({"type": "mrktInfo", "info": {"channel": 9}}),
+        )
+    };
+    for i in 0..5 {
+        let body = batch(
+            vec![start_event(&format!("e{i}"), "START", "1", 1)],
+            vec![bad_sde(i)],
+        );
+        let (status, answer) = server.post_events(&body).await;
+        // The client hears of every rejected item, kept or not; good items are stored.
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["accepted"], 1);
+        assert_eq!(answer["rejected"].as_array().unwrap().len(), 1);
+    }
+    assert_eq!(server.export(ExportKind::Quarantine).await.len(), 3);
+    assert_eq!(server.export(ExportKind::Events).await.len(), 5);
+    let metrics = server
+        .client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("engage_quarantine_dropped_total 2\n"),
+        "{metrics}"
+    );
+
+    // Bytes count too: a second account's malformed bodies, 3,000 bytes each.
+    let bytes_server = TestServer::with_limits(engage_server::Limits {
+        quarantine_max_bytes: 5_000,
+        ..engage_server::Limits::default()
+    })
+    .await;
+    for _ in 0..2 {
+        let response = bytes_server
+            .client
+            .post(bytes_server.events_url())
+            .body(format!("{{\"visitorId\": \"{}", "x".repeat(2_984)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+    }
+    let kept = bytes_server.export(ExportKind::Quarantine).await;
+    assert_eq!(kept.len(), 1);
+}

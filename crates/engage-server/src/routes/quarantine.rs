@@ -175,7 +175,7 @@ pub async fn replay(
             match revalidate(entry, state.limits.max_batch_items) {
                 Some(mut batch) => {
                     batch.account_id.clone_from(&account_id);
-                    let outcome = state.ingest(batch).await?;
+                    let outcome = state.ingest_replayed(batch).await?;
                     response.accepted += outcome.accepted;
                     response.duplicates += outcome.duplicates;
                     response.replayed += 1;
@@ -189,6 +189,7 @@ pub async fn replay(
                 .store
                 .mark_replayed(&account_id, &replayed_ids, now_ms())
                 .await?;
+            state.quarantine_quota.forget(&account_id);
         }
     }
     Ok(axum::Json(response))

@@ -44,8 +44,8 @@ use tokio::sync::oneshot;
 
 use crate::{
     Account, ExportKind, ExportPage, IngestBatch, IngestOutcome, InteractionPage, InteractionQuery,
-    NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, SessionLookup, Store, StoreError,
-    Visit,
+    NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage, SessionLookup, Store,
+    StoreError, Visit,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -335,6 +335,13 @@ impl Store for SqliteStore {
         let a = account_id.to_owned();
         self.readers
             .run(move |conn| reader::quarantine(conn, &a, query))
+            .await
+    }
+
+    async fn quarantine_usage(&self, account_id: &str) -> Result<QuarantineUsage, StoreError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |conn| reader::quarantine_usage(conn, &a))
             .await
     }
 
