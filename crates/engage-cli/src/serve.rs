@@ -43,18 +43,19 @@ pub struct Args {
     /// Seconds a client may take to send its request body.
     #[arg(long, env = "ENGAGE_BODY_TIMEOUT_SECS", default_value_t = Limits::default().body_timeout.as_secs())]
     body_timeout_secs: u64,
-    /// Requests a second one client address (an IPv4 address, an IPv6 /64) may make to
-    /// the public routes (collect, decision, Monitoring API); 0 turns the limit off.
+    /// Items a second one client address (an IPv4 address, an IPv6 /64) may send to the
+    /// public routes (collect, decision, Monitoring API; a request is one item, a batch
+    /// one per event or attribute); 0 turns the limit off.
     #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_IP", default_value_t = RateLimitConfig::default().per_ip.per_second)]
     rate_limit_per_ip: u32,
-    /// Requests one client address may make at once before its rate applies.
+    /// Items one client address may send at once before its rate applies.
     #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_IP_BURST", default_value_t = RateLimitConfig::default().per_ip.burst)]
     rate_limit_per_ip_burst: u32,
-    /// Requests a second one account's public routes take from all clients together; 0
+    /// Items a second one account's public routes take from all clients together; 0
     /// turns the limit off.
     #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_ACCOUNT", default_value_t = RateLimitConfig::default().per_account.per_second)]
     rate_limit_per_account: u32,
-    /// Requests one account may take at once before its rate applies.
+    /// Items one account may take at once before its rate applies.
     #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_ACCOUNT_BURST", default_value_t = RateLimitConfig::default().per_account.burst)]
     rate_limit_per_account_burst: u32,
     /// A proxy or load balancer (an IP address or a CIDR block) whose `X-Forwarded-For`

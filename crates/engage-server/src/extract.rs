@@ -67,6 +67,8 @@ pub struct TagAccount {
     /// The request's `Origin`, to be echoed in the CORS headers; `None` for same-origin
     /// and non-browser requests, which send none.
     pub origin: Option<HeaderValue>,
+    /// The rate-limit buckets the request was counted in (`None` without limits).
+    pub charged: Option<crate::rate_limit::Charged>,
 }
 
 impl FromRequestParts<AppState> for TagAccount {
@@ -76,7 +78,12 @@ impl FromRequestParts<AppState> for TagAccount {
         let account = path_account(parts, state).await?;
         let origin =
             allowed_origin(&parts.headers, &account).map_err(IntoResponse::into_response)?;
-        Ok(TagAccount { account, origin })
+        let charged = parts.extensions.get().cloned();
+        Ok(TagAccount {
+            account,
+            origin,
+            charged,
+        })
     }
 }
 

@@ -4,7 +4,9 @@
 //! - [`RateLimitConfig`]: what `engage serve` was given (`--rate-limit-per-ip`,
 //!   `--rate-limit-per-account`, their bursts, `--trusted-proxy`).
 //! - [`RateLimits`]: the buckets; [`limit_public_routes`] is the middleware that checks
-//!   them before a public route reads its body, and answers 429 with `Retry-After`.
+//!   them before a public route reads its body (one unit a request), and answers 429
+//!   with `Retry-After`. A route that stores items then takes one unit per further item
+//!   ([`charge_items`]) before it stores anything, so the rates are items a second.
 //! - [`client_address`]: who the client is: the peer, or behind a trusted proxy the
 //!   address `X-Forwarded-For` names.
 //!
@@ -28,6 +30,7 @@ use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
 
+use crate::error::ApiError;
 use crate::AppState;
 
 /// A rate: `per_second` units a second, up to `burst` at once; 0 per second is off.
@@ -66,17 +69,18 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     /// Far above what a site's visitors send: a page view is a decision and a few collect
-    /// batches, so one address (a whole office behind a NAT) stays well below 100 a
-    /// second, and one account below 5,000 on a server that stores about that many.
+    /// batches of a few items, so one address (a whole office behind a NAT) stays well
+    /// below 200 items a second, and one account below 20,000, more than one server
+    /// stores durably.
     fn default() -> Self {
         RateLimitConfig {
             per_ip: Rate {
-                per_second: 100,
-                burst: 500,
+                per_second: 200,
+                burst: 1_000,
             },
             per_account: Rate {
-                per_second: 5_000,
-                burst: 20_000,
+                per_second: 20_000,
+                burst: 100_000,
             },
             trusted_proxies: Vec::new(),
             max_keys: 100_000,
@@ -114,6 +118,8 @@ impl Scope {
 /// One table of buckets, bounded.
 struct Buckets<K: std::hash::Hash + Eq + Clone> {
     limiter: DefaultKeyedRateLimiter<K>,
+    /// The most units a bucket holds.
+    burst: u32,
     max_keys: usize,
     /// When the table last forgot its refilled buckets, in ms since `started`.
     last_sweep_ms: AtomicU64,
@@ -132,6 +138,7 @@ impl<K: std::hash::Hash + Eq + Clone> Buckets<K> {
     fn new(quota: Quota, max_keys: usize) -> Self {
         Buckets {
             limiter: DefaultKeyedRateLimiter::keyed(quota),
+            burst: quota.burst_size().get(),
             max_keys: max_keys.max(1),
             last_sweep_ms: AtomicU64::new(0),
             started: Instant::now(),
@@ -148,6 +155,22 @@ impl<K: std::hash::Hash + Eq + Clone> Buckets<K> {
         match self.limiter.check_key(key) {
             Ok(()) => Verdict::Allowed,
             Err(not_until) => {
+                Verdict::Limited(not_until.wait_time_from(self.limiter.clock().now()))
+            }
+        }
+    }
+
+    /// Takes `n` more units from a key the request already took one from. More than a
+    /// bucket holds is taken as a full bucket: a batch larger than the burst still goes
+    /// through when the bucket is full, and empties it.
+    fn take(&self, key: &K, n: usize) -> Verdict {
+        let n = u32::try_from(n).unwrap_or(u32::MAX).min(self.burst);
+        let Some(n) = NonZeroU32::new(n) else {
+            return Verdict::Allowed;
+        };
+        match self.limiter.check_key_n(key, n) {
+            Ok(Ok(())) | Err(_) => Verdict::Allowed,
+            Ok(Err(not_until)) => {
                 Verdict::Limited(not_until.wait_time_from(self.limiter.clock().now()))
             }
         }
@@ -182,6 +205,14 @@ pub struct RateLimits {
     per_ip: Option<Buckets<IpAddr>>,
     per_account: Option<Buckets<String>>,
     trusted_proxies: Vec<IpNet>,
+}
+
+/// The buckets a public request was counted in, for [`charge_items`]; the middleware
+/// puts it in the request's extensions (an extractor reads it from there).
+#[derive(Debug, Clone, Default)]
+pub struct Charged {
+    client: Option<IpAddr>,
+    account: Option<String>,
 }
 
 /// A refused request: which limit, and when to come back.
@@ -236,6 +267,32 @@ impl RateLimits {
             }),
             None | Some(Verdict::Allowed | Verdict::Untracked) => None,
         }
+    }
+
+    /// Takes one unit per item after the first (the request took that one) from the
+    /// buckets the request was counted in.
+    pub fn charge_items(&self, charged: &Charged, items: usize) -> Option<Limited> {
+        let more = items.saturating_sub(1);
+        if more == 0 {
+            return None;
+        }
+        if let (Some(buckets), Some(client)) = (&self.per_ip, &charged.client) {
+            if let Verdict::Limited(retry_after) = buckets.take(client, more) {
+                return Some(Limited {
+                    scope: Scope::Ip,
+                    retry_after,
+                });
+            }
+        }
+        if let (Some(buckets), Some(account)) = (&self.per_account, &charged.account) {
+            if let Verdict::Limited(retry_after) = buckets.take(account, more) {
+                return Some(Limited {
+                    scope: Scope::Account,
+                    retry_after,
+                });
+            }
+        }
+        None
     }
 
     pub fn is_off(&self) -> bool {
@@ -315,18 +372,21 @@ fn client_key(ip: IpAddr) -> IpAddr {
 pub async fn limit_public_routes(
     State(state): State<AppState>,
     path: RawPathParams,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let limits = &state.rate_limits;
     if limits.is_off() {
         return next.run(request).await;
     }
+    let mut charged = Charged::default();
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
         let client = limits.client_address(peer.ip(), request.headers());
         let (limited, untracked) = limits.check_client(client);
         if untracked {
             state.metrics.record_rate_limit_untracked();
+        } else {
+            charged.client = Some(client_key(client));
         }
         if let Some(limited) = limited {
             return refuse(&state, &request, limited);
@@ -347,9 +407,28 @@ pub async fn limit_public_routes(
             if let Some(limited) = limits.check_account(account_id) {
                 return refuse(&state, &request, limited);
             }
+            charged.account = Some(account_id.to_owned());
         }
     }
+    request.extensions_mut().insert(charged);
     next.run(request).await
+}
+
+/// Takes a request's further items from the buckets it was counted in (see the
+/// module's comment): a route calls it once it knows how many items it would store, and
+/// before it stores any. Over a limit: `ApiError::RateLimited`, counted.
+pub fn charge_items(
+    state: &AppState,
+    charged: Option<&Charged>,
+    items: usize,
+) -> Result<(), ApiError> {
+    let Some(limited) = charged.and_then(|c| state.rate_limits.charge_items(c, items)) else {
+        return Ok(());
+    };
+    state.metrics.record_rate_limited(limited.scope.label());
+    Err(ApiError::RateLimited {
+        seconds: retry_after_seconds(limited.retry_after),
+    })
 }
 
 fn refuse(state: &AppState, request: &Request, limited: Limited) -> Response {
@@ -357,7 +436,7 @@ fn refuse(state: &AppState, request: &Request, limited: Limited) -> Response {
     let seconds = retry_after_seconds(limited.retry_after);
     tracing::debug!(scope = limited.scope.label(), seconds, "rate limited");
     let monitoring = request.uri().path().contains("/app/");
-    let error = crate::error::ApiError::RateLimited { seconds };
+    let error = ApiError::RateLimited { seconds };
     let mut response = if monitoring {
         crate::routes::monitoring_error(error)
     } else {

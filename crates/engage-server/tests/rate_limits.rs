@@ -189,3 +189,43 @@ async fn an_account_over_its_rate_is_refused_whichever_client_asks() {
     }
     assert_eq!(server.state.rate_limits.tracked(), (0, 1));
 }
+
+#[tokio::test]
+async fn the_rates_count_items_so_a_large_batch_takes_more_than_a_small_one() {
+    let server = server(RateLimitConfig {
+        per_ip: slow(1, 5),
+        ..RateLimitConfig::off()
+    })
+    .await;
+    let events = |prefix: &str, n: usize| {
+        (0..n)
+            .map(|i| {
+                let id = format!("{prefix}{i}");
+                start_event(&id, "START", &id, 1)
+            })
+            .collect::<Vec<_>>()
+    };
+    // Four items: four of the five units.
+    let response = server
+        .client
+        .post(server.events_url())
+        .json(&batch(events("a", 4), vec![]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Three more: the request's unit is there, the other two are not.
+    let refused = server
+        .client
+        .post(server.events_url())
+        .json(&batch(events("b", 3), vec![]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    let stored = server.export(ExportKind::Events).await;
+    assert_eq!(stored.len(), 4, "{stored:?}");
+}

@@ -19,6 +19,7 @@ use super::collect::quarantine_body;
 use crate::body::{read_body, Accept};
 use crate::decision::AccountSnapshot;
 use crate::error::ApiError;
+use crate::rate_limit::{charge_items, Charged};
 use crate::request::collect::{StoredContext, MAX_ID_CHARS};
 use crate::request::monitoring::{named_identity, Call, MonitoringBody};
 use crate::AppState;
@@ -170,6 +171,8 @@ pub struct MonitoringApp {
     /// The account's decision snapshot, which knows its app installations.
     snapshot: Arc<AccountSnapshot>,
     query: HashMap<String, String>,
+    /// The rate-limit buckets the call was counted in.
+    charged: Option<Charged>,
 }
 
 impl FromRequestParts<AppState> for MonitoringApp {
@@ -202,6 +205,7 @@ impl FromRequestParts<AppState> for MonitoringApp {
             app_id,
             snapshot,
             query,
+            charged: parts.extensions.get().cloned(),
         })
     }
 }
@@ -244,6 +248,7 @@ pub async fn engagement(
         app_id,
         snapshot,
         query,
+        charged,
     } = call;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let identity = Tape::parse(&bytes)
@@ -269,6 +274,7 @@ pub async fn engagement(
         Call::Engagement,
         &bytes,
         visit,
+        charged.as_ref(),
     )
     .await?;
     link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
@@ -374,6 +380,7 @@ async fn report(
         account_id,
         app_id,
         query,
+        charged,
         ..
     } = call;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
@@ -409,8 +416,16 @@ async fn report(
             .map(str::to_owned),
         client: None,
     };
-    let (status, ids, _) =
-        record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
+    let (status, ids, _) = record_call(
+        &state,
+        &account_id,
+        &app_id,
+        Call::Report,
+        &bytes,
+        visit,
+        charged.as_ref(),
+    )
+    .await?;
     link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
     Ok((status, axum::Json(ids)).into_response())
 }
@@ -517,6 +532,7 @@ async fn record_call(
     call: Call,
     bytes: &[u8],
     visit: VisitContext,
+    charged: Option<&Charged>,
 ) -> Result<(StatusCode, VisitIds, Option<PageView>), MonitoringError> {
     let received_ms = now_ms();
     let parsed = Tape::parse(bytes)
@@ -559,6 +575,7 @@ async fn record_call(
             )));
         }
     };
+    charge_items(state, charged, events.len() + sdes.len())?;
     let events = bind_impressions(state, account_id, &visit, events).await?;
     let visit = VisitContext {
         page: page.clone(),
