@@ -5,7 +5,8 @@
 //! header-read timeout, but it has nothing like it for HTTP/2: a client that sends the
 //! preface only, or a HEADERS frame without END_HEADERS, holds its connection for ever.
 //! So every connection gets a [`Watchdog`]: the service wrapper tells it when a request
-//! starts and ends, and when no request is in flight for `idle_timeout` (counted from
+//! starts and when its answer has been sent (the guard lives in the response body, so a
+//! slow client reading a large answer is not idle), and when no request is in flight for `idle_timeout` (counted from
 //! the connection's start before its first request) the connection is dropped, which
 //! closes the socket. Nothing is lost by it: no request is being answered then.
 

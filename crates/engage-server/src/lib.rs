@@ -38,6 +38,7 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use engage_store::{Store, StoreError};
+use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -246,9 +247,16 @@ pub async fn serve(
                         .map_future(move |answer| {
                             let in_flight = requests.request_started();
                             async move {
-                                let response = answer.await;
-                                drop(in_flight);
-                                response
+                                // In flight until its body is sent (or dropped): a slow
+                                // client reading a large answer is not idle.
+                                answer.await.map(|response| {
+                                    response.map(|body| {
+                                        axum::body::Body::new(body.map_frame(move |frame| {
+                                            let _sending = &in_flight;
+                                            frame
+                                        }))
+                                    })
+                                })
                             }
                         }),
                 );
