@@ -20,7 +20,7 @@ export function buildSource() {
   const parts = SOURCES.map((name) => `// ---- src/${name}.js\n` + readFileSync(join(here, 'src', name + '.js'), 'utf8'));
   return (
     COMPILE_HINT +
-    '/*! Engage tag: lpTag-compatible events, SDEs and engagements. Apache-2.0. Built from tag/src by tag/build.mjs. */\n' +
+    '/*! Engage tag, Apache-2.0, built from tag/src. */\n' +
     '(() => {\n' +
     "'use strict';\n" +
     parts.join('\n') +

@@ -1,5 +1,5 @@
 //# allFunctionsCalledOnLoad
-/*! Engage tag: lpTag-compatible events, SDEs and engagements. Apache-2.0. Built from tag/src by tag/build.mjs. */
+/*! Engage tag, Apache-2.0, built from tag/src. */
 (() => {
 'use strict';
 // ---- src/util.js
@@ -124,7 +124,7 @@ const createEvents = (bufferLimit) => {
   const bind = (app, eventName, func) => {
     const o = typeof app === 'string' ? { appName: app, eventName, func } : app;
     if (!o || typeof o !== 'object' || !o.eventName || typeof o.eventName !== 'string') {
-      log('error', 'bind needs an event name: bind(appName, eventName, func) or bind({appName, eventName, func})', o);
+      log('error', 'bind needs an event name', o);
       return null;
     }
     if (Array.isArray(o.func)) return o.func.map((f) => bind(Object.assign({}, o, { func: f })));
@@ -165,7 +165,7 @@ const createEvents = (bufferLimit) => {
         (!q.func || l.fn === q.func) &&
         (!q.context || l.ctx === q.context);
     } else {
-      log('error', 'unbind needs a listener id or {appName, eventName, func, context}', q);
+      log('error', 'unbind needs a listener id or {appName, eventName, func}', q);
       return false;
     }
     const before = listeners.length;
@@ -188,7 +188,7 @@ const createEvents = (bufferLimit) => {
   const trigger = (app, eventName, data) => {
     const o = typeof app === 'string' ? { appName: app, eventName, data } : app;
     if (!o || typeof o !== 'object' || !o.eventName || typeof o.eventName !== 'string') {
-      log('error', 'trigger needs an event name: trigger(appName, eventName, data) or trigger({appName, eventName, data})', o);
+      log('error', 'trigger needs an event name', o);
       return null;
     }
     const { appName, eventName: ev, data: d, passDataByRef: byRef } = o;
@@ -285,6 +285,13 @@ const createVisit = () => {
   return { visitorId, session };
 };
 
+// Withdrawn consent: every identifier and outbox the tag keeps on this site goes, from
+// localStorage (every `_engage_` key) and from the cookies.
+const forgetVisit = () => {
+  for (const k of lsKeys()) if (k && k.indexOf('_engage_') === 0) lsSet(k, null);
+  for (const k of [VISITOR_KEY, SESSION_KEY]) cookieSet(k, '', 0);
+};
+
 // ---- src/hooks.js
 // lpTag.hooks: `lpTag.hooks.push({name, callback(options) → options})`. Hooks of a name run
 // in push order, each getting what the previous returned; a non-object return, or a hook
@@ -315,7 +322,8 @@ const runHooks = (name, options) => {
 // - batches go out with fetch(keepalive) as text/plain (no CORS preflight), at most
 //   MAX_ITEMS items and KEEPALIVE_BYTES bytes (the browser's keepalive budget; the server
 //   allows 500 items and 1 MiB); a bigger single item goes alone without keepalive;
-// - a network error, 408, 429 or 5xx keeps the batch and retries with exponential backoff;
+// - a network error, 408, 429 or 5xx keeps the batch and retries with exponential backoff,
+//   and a 429 or 503 with Retry-After waits at least that long (at most MAX_RETRY_AFTER_MS);
 // - on page hide the outbox goes by sendBeacon and stays stored until a later page (or
 //   this one, if it comes back) has it acknowledged.
 
@@ -327,6 +335,26 @@ const MAX_OUTBOX = 2000;
 const MAX_OUTBOX_BYTES = 1000000; // of the site's ~5 MB of localStorage
 const STALE_OUTBOX_MS = 180000;
 const FLUSH_DELAY_MS = 1000;
+const MAX_RETRY_AFTER_MS = 600000;
+
+// A response's Retry-After (seconds, or an HTTP date) in milliseconds from now, at most
+// MAX_RETRY_AFTER_MS; 0 without one (or one that the page may not read: a cross-origin
+// answer shows it only with Access-Control-Expose-Headers: Retry-After).
+const retryAfter = (res) => {
+  const h = res.headers && res.headers.get('retry-after');
+  if (!h) return 0;
+  const ms = isNaN(h) ? Date.parse(h) - now() : h * 1000;
+  return ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0;
+};
+
+const tooLarge = (size, item) => log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', item);
+const callBack = (w, error) => {
+  try {
+    w.cb(error || null, error ? undefined : w.result);
+  } catch (e) {
+    log('error', 'an lpTag.sdes.send callback threw', e);
+  }
+};
 
 const createTransport = (endpoint, site, pageKey) => {
   const key = OUTBOX_PREFIX + site + '_' + pageKey;
@@ -337,6 +365,7 @@ const createTransport = (endpoint, site, pageKey) => {
   let failures = 0;
   let itemCap = MAX_ITEMS; // halved by each 413, for the rest of this page view
   let waiters = []; // {ids: Set, cb, result}
+  let notBefore = 0; // no request before this time (the server's Retry-After)
 
   let stored = false; // whether our key holds anything
   let dirty = false; // a write is due at the end of this task
@@ -348,7 +377,9 @@ const createTransport = (endpoint, site, pageKey) => {
     stored = true;
     const used = {};
     for (const x of outbox) used[x.p] = pages[x.p];
-    lsSet(key, JSON.stringify({ t: now(), o: !!orphan, q: outbox, pages: used }));
+    const box = { t: now(), o: !!orphan, q: outbox, pages: used };
+    if (notBefore > box.t) box.r = notBefore;
+    lsSet(key, JSON.stringify(box));
   };
 
   // Outboxes of other page views of this site whose page is gone (hidden for good, or
@@ -360,6 +391,8 @@ const createTransport = (endpoint, site, pageKey) => {
         const box = JSON.parse(lsGet(k));
         if (box.o || now() - box.t > STALE_OUTBOX_MS) {
           lsSet(k, null);
+          // a Retry-After that page was waiting out holds here too
+          if (box.r > notBefore) notBefore = Math.min(box.r, now() + MAX_RETRY_AFTER_MS);
           Object.assign(pages, box.pages);
           outbox = outbox.concat(box.q);
         }
@@ -401,7 +434,7 @@ const createTransport = (endpoint, site, pageKey) => {
     const json = JSON.stringify(item);
     const size = byteLength(json);
     if (size > MAX_BODY_BYTES - 1000) {
-      log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', item);
+      tooLarge(size, item);
       return false;
     }
     pages[visit.p] = page;
@@ -469,14 +502,7 @@ const createTransport = (endpoint, site, pageKey) => {
         w.result.accepted += answer.accepted || 0;
         w.result.duplicates += answer.duplicates || 0;
       }
-      if (error || !w.ids.size) {
-        try {
-          w.cb(error || null, error ? undefined : w.result);
-        } catch (e) {
-          log('error', 'an lpTag.sdes.send callback threw', e);
-        }
-        return false;
-      }
+      if (error || !w.ids.size) return callBack(w, error);
       return true;
     });
   };
@@ -486,11 +512,12 @@ const createTransport = (endpoint, site, pageKey) => {
     if (sending || !outbox.length) return;
     clearTimeout(timer);
     timer = 0;
+    if (now() < notBefore) return schedule(notBefore - now());
     const batch = nextBatch(outbox, KEEPALIVE_BYTES);
     const text = body(batch);
     const size = byteLength(text);
     if (size > MAX_BODY_BYTES) {
-      log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', batch[0].i);
+      tooLarge(size, batch[0].i);
       settle(batch, new Error('item too large'));
       outbox = outbox.filter((x) => x !== batch[0]);
       persist();
@@ -516,6 +543,8 @@ const createTransport = (endpoint, site, pageKey) => {
         itemCap = Math.max(1, batch.length >> 1);
       } else if (res.status === 408 || res.status === 429 || res.status >= 500) {
         retry = true;
+        const wait = res.status === 429 || res.status === 503 ? retryAfter(res) : 0;
+        if (wait) notBefore = Math.max(notBefore, now() + wait);
       } else {
         // The server will never take this batch (unknown account, origin not allowed, an
         // envelope it refuses); a 400 body is in its quarantine. Keeping it would block the rest.
@@ -534,7 +563,7 @@ const createTransport = (endpoint, site, pageKey) => {
       settle(batch, new Error('the server could not be reached; the items are kept and retried'));
       persist();
       const backoff = Math.min(60000, 1000 * 2 ** (failures - 1)) * (0.5 + Math.random() / 2);
-      schedule(backoff);
+      schedule(Math.max(backoff, notBefore - now()));
     } else if (outbox.length) {
       flush();
     }
@@ -552,7 +581,8 @@ const createTransport = (endpoint, site, pageKey) => {
     drain();
     persist(true);
     let rest = outbox;
-    while (rest.length && navigator.sendBeacon) {
+    // while the server asks to wait, the stored outbox waits too (with its Retry-After)
+    while (rest.length && navigator.sendBeacon && now() >= notBefore) {
       const batch = nextBatch(rest, KEEPALIVE_BYTES);
       if (!navigator.sendBeacon(endpoint, body(batch))) break; // over the beacon budget
       rest = rest.filter((x) => !batch.includes(x));
@@ -562,9 +592,23 @@ const createTransport = (endpoint, site, pageKey) => {
     if (outbox.length) schedule(15000); // if this page comes back, it confirms them then
   };
 
+  // Withdrawn consent: nothing queued is kept or sent, and the stored outbox goes; the
+  // lpTag.sdes.send callbacks still waiting get an error. A request already on its way
+  // cannot be called back: the server stores what it carried.
+  const clear = () => {
+    pending = [];
+    outbox = [];
+    for (const w of waiters.splice(0)) callBack(w, new Error('consent was withdrawn'));
+    clearTimeout(timer);
+    timer = 0;
+    persist();
+    lsSet(key, null);
+  };
+
   return {
     add,
     flush,
+    clear,
     send,
     hide,
     adopt,
@@ -586,7 +630,7 @@ const createSdes = (tag) => {
     const ids = [];
     for (const sde of list) {
       if (!sde || typeof sde !== 'object' || typeof sde.type !== 'string' || !sde.type) {
-        log('error', 'an SDE is an object with a `type` (cart, purchase, prodView, ctmrinfo, ...); ignored', sde);
+        log('error', 'an SDE without a `type` is ignored', sde);
         continue;
       }
       const id = uuid7();
@@ -694,6 +738,33 @@ const findZone = (zoneId) => {
   return document.getElementById('engage-zone-' + zoneId);
 };
 
+// After an accept: BEFORE_ENG_CHANNEL_OPEN hooks get what a page needs to open its own
+// channel (the engagement, the visit, the page) and may change `url`/`target` or take
+// over with `handled: true`; then the tag opens `url` (http or https only), if there is one,
+// in `target`. Engage has no chat window of its own: without a url nothing opens. Runs in
+// the click's task, so that a browser's popup blocker lets window.open through.
+const openChannel = (tag, e, data) => {
+  const options = runHooks('BEFORE_ENG_CHANNEL_OPEN', {
+    data: Object.assign(copy(data), tag.ids(), {
+      content: copy(e.content || {}),
+      pageId: tag.pageId,
+      pageUrl: tag.url,
+      url: e.url || null,
+      target: e.target || '_blank',
+      handled: false,
+    }),
+  });
+  const d = (options && options.data) || {};
+  if (d.handled || !d.url) return;
+  try {
+    const u = new URL(d.url, location.href).href;
+    if (typeof d.url !== 'string' || !/^https?:/.test(u)) throw 0;
+    window.open(u, d.target || '_blank', 'noopener');
+  } catch (err) {
+    log('warn', 'not opening (http or https only)', d.url);
+  }
+};
+
 const createRenderer = (tag) => {
   const live = [];
   let watcher = null;
@@ -777,15 +848,17 @@ const createRenderer = (tag) => {
       }
       fire('OFFER_REMOVE');
     };
-    // The visitor's answer (or the timeout) ends it; then it leaves the page.
-    x.end = (name) => {
+    // The visitor's answer (or the timeout) ends it; then it leaves the page. `then` runs
+    // between the event and the removal (the channel opening after OFFER_CLICK).
+    x.end = (name, then) => {
       if (x.ended || x.gone) return;
       x.ended = true;
       if (name) fire(name);
+      if (then) then();
       host.remove();
       x.removed();
     };
-    accept.addEventListener('click', () => x.end('OFFER_CLICK'));
+    accept.addEventListener('click', () => x.end('OFFER_CLICK', () => openChannel(tag, e, data)));
     close.addEventListener('click', () => x.end('OFFER_DECLINED'));
 
     parent.append(host);
@@ -839,7 +912,7 @@ else {
   const scheme = /^https?:$/.test(lpTag.protocol) ? lpTag.protocol : src ? src.protocol : location.protocol;
   const base = ovr ? scheme + '//' + ovr : src ? src.origin : location.origin;
   const site = (src && src.searchParams.get('site')) || lpTag.site;
-  if (!site) log('error', 'no account: load the tag as /tag/tag.js?site=<accountId> or set lpTag.site; nothing will be sent');
+  if (!site) log('error', 'no account (tag.js?site= or lpTag.site): nothing is sent');
   lpTag.site = site || '';
 
   const queued = lpTag._q || []; // the snippet's [method, arguments] pairs
@@ -850,7 +923,14 @@ else {
   for (const k of ['vars', 'identities', 'ev']) if (!Array.isArray(lpTag[k])) lpTag[k] = [];
 
   const events = createEvents(lpTag.eventBufferLimit);
-  const visit = createVisit();
+  // Consent: lpTag.consent (or lpTag.ovr.consent, which LivePerson's snippet keeps) set
+  // before load to 'required' keeps the tag from storing or sending anything until
+  // lpTag.consent.grant(); 'granted' is the same, already granted; 'withdrawn' clears what
+  // an earlier page stored. Without it the tag runs as it always has ('none').
+  const preset = typeof lpTag.consent === 'string' ? lpTag.consent : lpTag.ovr && lpTag.ovr.consent;
+  let consent = preset === 'required' ? 'pending' : preset === 'granted' || preset === 'withdrawn' ? preset : 'none';
+  // The visit exists only while the tag may store its ids.
+  let visit = null;
   const sections = () => {
     const s = lpTag.section;
     return (Array.isArray(s) ? s : s ? [s] : []).map(String);
@@ -869,20 +949,29 @@ else {
     sections: sections(),
   });
   tag.page = pageInfo(document.referrer);
+  tag.ids = () => (visit ? { visitorId: visit.visitorId, sessionId: visit.session() } : { visitorId: null, sessionId: null });
 
   const api = (path) => base + '/api/account/' + encodeURIComponent(site) + path;
   const transport = site ? createTransport(api('/events'), site, tag.pageId) : null;
   // Queues an item for the server; false when it can never be sent (too large). `later`:
   // the outbox takes it when the page is idle (see createTransport).
-  // Until the tag starts (lpTag.autoStart === false waits for lpTag.start()), items wait
-  // here rather than in the outbox, so that nothing reaches the server before.
+  // Until the tag monitors (lpTag.autoStart === false waits for lpTag.start(), a consent
+  // gate for lpTag.consent.grant()), items wait here in memory rather than in the outbox,
+  // so that nothing is stored or reaches the server before; with consent withdrawn they
+  // are not kept at all.
   let started = false;
   const held = [];
+  const toOutbox = ([collection, pageId, page, item, later]) =>
+    transport.add(collection, { v: visit.visitorId, s: visit.session(), p: pageId }, page, item, later);
   tag.enqueue = (collection, item, later) => {
     if (!transport) return true;
-    const args = [collection, { v: visit.visitorId, s: visit.session(), p: tag.pageId }, tag.page, item, later];
-    if (!started) return held.push(args) > 0;
-    return transport.add(...args);
+    if (consent === 'withdrawn') return false;
+    const args = [collection, tag.pageId, tag.page, item, later];
+    if (!started) {
+      if (held.push(args) > MAX_OUTBOX) held.shift();
+      return true;
+    }
+    return toOutbox(args);
   };
   tag.send = (ids, cb) => (transport ? transport.send(ids, cb) : cb && cb(new Error('no account')));
 
@@ -934,7 +1023,15 @@ else {
 
   const sdes = createSdes(tag);
   Object.assign(lpTag, {
-    _engage: { base, visit, tag, transport, flush: () => transport && transport.flush() },
+    _engage: {
+      base,
+      get visit() {
+        return visit;
+      },
+      tag,
+      transport,
+      flush: () => transport && transport.flush(),
+    },
     events,
     sdes,
     // A new page view in a single-page app (docs/vocabulary.md, Attributes).
@@ -971,34 +1068,72 @@ else {
   (lpTag._defT || []).forEach(run);
   for (const k of ['_q', '_defB', '_defT']) delete lpTag[k];
 
-  // Starts monitoring: what was held goes to the outbox, the server is asked what to show,
-  // and then the _defL functions (LivePerson's "once loaded") run. LivePerson's snippet
-  // sets autoStart back to true when lpTag.start() is called before the tag arrived.
-  const start = () => {
-    if (started) return;
+  // Monitoring, once started and allowed: the visit's ids are read and stored, what was
+  // held goes to the outbox, and the server is asked what to show.
+  let wanted = false; // lpTag.start() was called (or autoStart)
+  let listening = false;
+  const monitor = () => {
+    if (started || !wanted || consent === 'pending' || consent === 'withdrawn') return;
     started = true;
+    visit = createVisit();
     if (transport) {
-      for (const args of held.splice(0)) transport.add(...args);
+      for (const args of held.splice(0)) toOutbox(args);
       transport.adopt();
-      const hidden = () => transport.hide();
-      window.addEventListener('pagehide', hidden);
-      document.addEventListener('visibilitychange', () =>
-        document.visibilityState === 'hidden' ? hidden() : transport.persist()
-      );
-      window.addEventListener('online', () => transport.flush());
+      if (!listening) {
+        listening = true;
+        const hidden = () => started && transport.hide();
+        window.addEventListener('pagehide', hidden);
+        document.addEventListener('visibilitychange', () =>
+          document.visibilityState === 'hidden' ? hidden() : started && transport.persist()
+        );
+        window.addEventListener('online', () => started && transport.flush());
+      }
     }
     events.trigger('lp_SMT', 'MONITORING_STATE', { active: !!site });
     decide();
+  };
+  // Starts the tag: monitoring begins (when consent allows), then the _defL functions
+  // (LivePerson's "once loaded") run. LivePerson's snippet sets autoStart back to true
+  // when lpTag.start() is called before the tag arrived.
+  const start = () => {
+    if (wanted) return;
+    wanted = true;
+    monitor();
     const loadedFns = lpTag._defL || [];
     delete lpTag._defL;
     loadedFns.forEach(run);
   };
   lpTag.start = start;
+
+  // Withdrawn consent: the engagements on screen go, nothing held or queued is kept, the
+  // ids and outboxes stored on this site are removed, and nothing more is stored or sent.
+  const withdraw = () => {
+    const was = started;
+    consent = 'withdrawn';
+    started = false;
+    visit = null;
+    held.length = 0;
+    renderer.clear(null);
+    if (transport) transport.clear();
+    forgetVisit();
+    if (was) events.trigger('lp_SMT', 'MONITORING_STATE', { active: false });
+  };
+  lpTag.consent = {
+    // Tracking may start (or start again, as a new visitor after a withdrawal).
+    grant() {
+      consent = 'granted';
+      monitor();
+    },
+    withdraw,
+    // 'none' (no consent gate), 'pending', 'granted' or 'withdrawn'
+    status: () => consent,
+  };
+  if (consent === 'withdrawn') withdraw();
   // Deferring after load works as before it: 0 binds and 1 triggers run now, anything
   // else once the tag has started.
   lpTag.defer = (fn, kind) => {
     if (typeof fn !== 'function') return;
-    if (kind === 0 || kind === 1 || started) run(fn);
+    if (kind === 0 || kind === 1 || wanted) run(fn);
     else (lpTag._defL = lpTag._defL || []).push(fn);
   };
   if (lpTag.autoStart !== false) start();

@@ -12,7 +12,7 @@ const createEvents = (bufferLimit) => {
   const bind = (app, eventName, func) => {
     const o = typeof app === 'string' ? { appName: app, eventName, func } : app;
     if (!o || typeof o !== 'object' || !o.eventName || typeof o.eventName !== 'string') {
-      log('error', 'bind needs an event name: bind(appName, eventName, func) or bind({appName, eventName, func})', o);
+      log('error', 'bind needs an event name', o);
       return null;
     }
     if (Array.isArray(o.func)) return o.func.map((f) => bind(Object.assign({}, o, { func: f })));
@@ -53,7 +53,7 @@ const createEvents = (bufferLimit) => {
         (!q.func || l.fn === q.func) &&
         (!q.context || l.ctx === q.context);
     } else {
-      log('error', 'unbind needs a listener id or {appName, eventName, func, context}', q);
+      log('error', 'unbind needs a listener id or {appName, eventName, func}', q);
       return false;
     }
     const before = listeners.length;
@@ -76,7 +76,7 @@ const createEvents = (bufferLimit) => {
   const trigger = (app, eventName, data) => {
     const o = typeof app === 'string' ? { appName: app, eventName, data } : app;
     if (!o || typeof o !== 'object' || !o.eventName || typeof o.eventName !== 'string') {
-      log('error', 'trigger needs an event name: trigger(appName, eventName, data) or trigger({appName, eventName, data})', o);
+      log('error', 'trigger needs an event name', o);
       return null;
     }
     const { appName, eventName: ev, data: d, passDataByRef: byRef } = o;

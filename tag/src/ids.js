@@ -53,3 +53,10 @@ const createVisit = () => {
   session();
   return { visitorId, session };
 };
+
+// Withdrawn consent: every identifier and outbox the tag keeps on this site goes, from
+// localStorage (every `_engage_` key) and from the cookies.
+const forgetVisit = () => {
+  for (const k of lsKeys()) if (k && k.indexOf('_engage_') === 0) lsSet(k, null);
+  for (const k of [VISITOR_KEY, SESSION_KEY]) cookieSet(k, '', 0);
+};

@@ -17,7 +17,7 @@ else {
   const scheme = /^https?:$/.test(lpTag.protocol) ? lpTag.protocol : src ? src.protocol : location.protocol;
   const base = ovr ? scheme + '//' + ovr : src ? src.origin : location.origin;
   const site = (src && src.searchParams.get('site')) || lpTag.site;
-  if (!site) log('error', 'no account: load the tag as /tag/tag.js?site=<accountId> or set lpTag.site; nothing will be sent');
+  if (!site) log('error', 'no account (tag.js?site= or lpTag.site): nothing is sent');
   lpTag.site = site || '';
 
   const queued = lpTag._q || []; // the snippet's [method, arguments] pairs
@@ -28,7 +28,14 @@ else {
   for (const k of ['vars', 'identities', 'ev']) if (!Array.isArray(lpTag[k])) lpTag[k] = [];
 
   const events = createEvents(lpTag.eventBufferLimit);
-  const visit = createVisit();
+  // Consent: lpTag.consent (or lpTag.ovr.consent, which LivePerson's snippet keeps) set
+  // before load to 'required' keeps the tag from storing or sending anything until
+  // lpTag.consent.grant(); 'granted' is the same, already granted; 'withdrawn' clears what
+  // an earlier page stored. Without it the tag runs as it always has ('none').
+  const preset = typeof lpTag.consent === 'string' ? lpTag.consent : lpTag.ovr && lpTag.ovr.consent;
+  let consent = preset === 'required' ? 'pending' : preset === 'granted' || preset === 'withdrawn' ? preset : 'none';
+  // The visit exists only while the tag may store its ids.
+  let visit = null;
   const sections = () => {
     const s = lpTag.section;
     return (Array.isArray(s) ? s : s ? [s] : []).map(String);
@@ -47,20 +54,29 @@ else {
     sections: sections(),
   });
   tag.page = pageInfo(document.referrer);
+  tag.ids = () => (visit ? { visitorId: visit.visitorId, sessionId: visit.session() } : { visitorId: null, sessionId: null });
 
   const api = (path) => base + '/api/account/' + encodeURIComponent(site) + path;
   const transport = site ? createTransport(api('/events'), site, tag.pageId) : null;
   // Queues an item for the server; false when it can never be sent (too large). `later`:
   // the outbox takes it when the page is idle (see createTransport).
-  // Until the tag starts (lpTag.autoStart === false waits for lpTag.start()), items wait
-  // here rather than in the outbox, so that nothing reaches the server before.
+  // Until the tag monitors (lpTag.autoStart === false waits for lpTag.start(), a consent
+  // gate for lpTag.consent.grant()), items wait here in memory rather than in the outbox,
+  // so that nothing is stored or reaches the server before; with consent withdrawn they
+  // are not kept at all.
   let started = false;
   const held = [];
+  const toOutbox = ([collection, pageId, page, item, later]) =>
+    transport.add(collection, { v: visit.visitorId, s: visit.session(), p: pageId }, page, item, later);
   tag.enqueue = (collection, item, later) => {
     if (!transport) return true;
-    const args = [collection, { v: visit.visitorId, s: visit.session(), p: tag.pageId }, tag.page, item, later];
-    if (!started) return held.push(args) > 0;
-    return transport.add(...args);
+    if (consent === 'withdrawn') return false;
+    const args = [collection, tag.pageId, tag.page, item, later];
+    if (!started) {
+      if (held.push(args) > MAX_OUTBOX) held.shift();
+      return true;
+    }
+    return toOutbox(args);
   };
   tag.send = (ids, cb) => (transport ? transport.send(ids, cb) : cb && cb(new Error('no account')));
 
@@ -112,7 +128,15 @@ else {
 
   const sdes = createSdes(tag);
   Object.assign(lpTag, {
-    _engage: { base, visit, tag, transport, flush: () => transport && transport.flush() },
+    _engage: {
+      base,
+      get visit() {
+        return visit;
+      },
+      tag,
+      transport,
+      flush: () => transport && transport.flush(),
+    },
     events,
     sdes,
     // A new page view in a single-page app (docs/vocabulary.md, Attributes).
@@ -149,34 +173,72 @@ else {
   (lpTag._defT || []).forEach(run);
   for (const k of ['_q', '_defB', '_defT']) delete lpTag[k];
 
-  // Starts monitoring: what was held goes to the outbox, the server is asked what to show,
-  // and then the _defL functions (LivePerson's "once loaded") run. LivePerson's snippet
-  // sets autoStart back to true when lpTag.start() is called before the tag arrived.
-  const start = () => {
-    if (started) return;
+  // Monitoring, once started and allowed: the visit's ids are read and stored, what was
+  // held goes to the outbox, and the server is asked what to show.
+  let wanted = false; // lpTag.start() was called (or autoStart)
+  let listening = false;
+  const monitor = () => {
+    if (started || !wanted || consent === 'pending' || consent === 'withdrawn') return;
     started = true;
+    visit = createVisit();
     if (transport) {
-      for (const args of held.splice(0)) transport.add(...args);
+      for (const args of held.splice(0)) toOutbox(args);
       transport.adopt();
-      const hidden = () => transport.hide();
-      window.addEventListener('pagehide', hidden);
-      document.addEventListener('visibilitychange', () =>
-        document.visibilityState === 'hidden' ? hidden() : transport.persist()
-      );
-      window.addEventListener('online', () => transport.flush());
+      if (!listening) {
+        listening = true;
+        const hidden = () => started && transport.hide();
+        window.addEventListener('pagehide', hidden);
+        document.addEventListener('visibilitychange', () =>
+          document.visibilityState === 'hidden' ? hidden() : started && transport.persist()
+        );
+        window.addEventListener('online', () => started && transport.flush());
+      }
     }
     events.trigger('lp_SMT', 'MONITORING_STATE', { active: !!site });
     decide();
+  };
+  // Starts the tag: monitoring begins (when consent allows), then the _defL functions
+  // (LivePerson's "once loaded") run. LivePerson's snippet sets autoStart back to true
+  // when lpTag.start() is called before the tag arrived.
+  const start = () => {
+    if (wanted) return;
+    wanted = true;
+    monitor();
     const loadedFns = lpTag._defL || [];
     delete lpTag._defL;
     loadedFns.forEach(run);
   };
   lpTag.start = start;
+
+  // Withdrawn consent: the engagements on screen go, nothing held or queued is kept, the
+  // ids and outboxes stored on this site are removed, and nothing more is stored or sent.
+  const withdraw = () => {
+    const was = started;
+    consent = 'withdrawn';
+    started = false;
+    visit = null;
+    held.length = 0;
+    renderer.clear(null);
+    if (transport) transport.clear();
+    forgetVisit();
+    if (was) events.trigger('lp_SMT', 'MONITORING_STATE', { active: false });
+  };
+  lpTag.consent = {
+    // Tracking may start (or start again, as a new visitor after a withdrawal).
+    grant() {
+      consent = 'granted';
+      monitor();
+    },
+    withdraw,
+    // 'none' (no consent gate), 'pending', 'granted' or 'withdrawn'
+    status: () => consent,
+  };
+  if (consent === 'withdrawn') withdraw();
   // Deferring after load works as before it: 0 binds and 1 triggers run now, anything
   // else once the tag has started.
   lpTag.defer = (fn, kind) => {
     if (typeof fn !== 'function') return;
-    if (kind === 0 || kind === 1 || started) run(fn);
+    if (kind === 0 || kind === 1 || wanted) run(fn);
     else (lpTag._defL = lpTag._defL || []).push(fn);
   };
   if (lpTag.autoStart !== false) start();

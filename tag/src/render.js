@@ -69,6 +69,33 @@ const findZone = (zoneId) => {
   return document.getElementById('engage-zone-' + zoneId);
 };
 
+// After an accept: BEFORE_ENG_CHANNEL_OPEN hooks get what a page needs to open its own
+// channel (the engagement, the visit, the page) and may change `url`/`target` or take
+// over with `handled: true`; then the tag opens `url` (http or https only), if there is one,
+// in `target`. Engage has no chat window of its own: without a url nothing opens. Runs in
+// the click's task, so that a browser's popup blocker lets window.open through.
+const openChannel = (tag, e, data) => {
+  const options = runHooks('BEFORE_ENG_CHANNEL_OPEN', {
+    data: Object.assign(copy(data), tag.ids(), {
+      content: copy(e.content || {}),
+      pageId: tag.pageId,
+      pageUrl: tag.url,
+      url: e.url || null,
+      target: e.target || '_blank',
+      handled: false,
+    }),
+  });
+  const d = (options && options.data) || {};
+  if (d.handled || !d.url) return;
+  try {
+    const u = new URL(d.url, location.href).href;
+    if (typeof d.url !== 'string' || !/^https?:/.test(u)) throw 0;
+    window.open(u, d.target || '_blank', 'noopener');
+  } catch (err) {
+    log('warn', 'not opening (http or https only)', d.url);
+  }
+};
+
 const createRenderer = (tag) => {
   const live = [];
   let watcher = null;
@@ -152,15 +179,17 @@ const createRenderer = (tag) => {
       }
       fire('OFFER_REMOVE');
     };
-    // The visitor's answer (or the timeout) ends it; then it leaves the page.
-    x.end = (name) => {
+    // The visitor's answer (or the timeout) ends it; then it leaves the page. `then` runs
+    // between the event and the removal (the channel opening after OFFER_CLICK).
+    x.end = (name, then) => {
       if (x.ended || x.gone) return;
       x.ended = true;
       if (name) fire(name);
+      if (then) then();
       host.remove();
       x.removed();
     };
-    accept.addEventListener('click', () => x.end('OFFER_CLICK'));
+    accept.addEventListener('click', () => x.end('OFFER_CLICK', () => openChannel(tag, e, data)));
     close.addEventListener('click', () => x.end('OFFER_DECLINED'));
 
     parent.append(host);

@@ -10,7 +10,7 @@ const createSdes = (tag) => {
     const ids = [];
     for (const sde of list) {
       if (!sde || typeof sde !== 'object' || typeof sde.type !== 'string' || !sde.type) {
-        log('error', 'an SDE is an object with a `type` (cart, purchase, prodView, ctmrinfo, ...); ignored', sde);
+        log('error', 'an SDE without a `type` is ignored', sde);
         continue;
       }
       const id = uuid7();

@@ -6,7 +6,8 @@
 // - batches go out with fetch(keepalive) as text/plain (no CORS preflight), at most
 //   MAX_ITEMS items and KEEPALIVE_BYTES bytes (the browser's keepalive budget; the server
 //   allows 500 items and 1 MiB); a bigger single item goes alone without keepalive;
-// - a network error, 408, 429 or 5xx keeps the batch and retries with exponential backoff;
+// - a network error, 408, 429 or 5xx keeps the batch and retries with exponential backoff,
+//   and a 429 or 503 with Retry-After waits at least that long (at most MAX_RETRY_AFTER_MS);
 // - on page hide the outbox goes by sendBeacon and stays stored until a later page (or
 //   this one, if it comes back) has it acknowledged.
 
@@ -18,6 +19,26 @@ const MAX_OUTBOX = 2000;
 const MAX_OUTBOX_BYTES = 1000000; // of the site's ~5 MB of localStorage
 const STALE_OUTBOX_MS = 180000;
 const FLUSH_DELAY_MS = 1000;
+const MAX_RETRY_AFTER_MS = 600000;
+
+// A response's Retry-After (seconds, or an HTTP date) in milliseconds from now, at most
+// MAX_RETRY_AFTER_MS; 0 without one (or one that the page may not read: a cross-origin
+// answer shows it only with Access-Control-Expose-Headers: Retry-After).
+const retryAfter = (res) => {
+  const h = res.headers && res.headers.get('retry-after');
+  if (!h) return 0;
+  const ms = isNaN(h) ? Date.parse(h) - now() : h * 1000;
+  return ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0;
+};
+
+const tooLarge = (size, item) => log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', item);
+const callBack = (w, error) => {
+  try {
+    w.cb(error || null, error ? undefined : w.result);
+  } catch (e) {
+    log('error', 'an lpTag.sdes.send callback threw', e);
+  }
+};
 
 const createTransport = (endpoint, site, pageKey) => {
   const key = OUTBOX_PREFIX + site + '_' + pageKey;
@@ -28,6 +49,7 @@ const createTransport = (endpoint, site, pageKey) => {
   let failures = 0;
   let itemCap = MAX_ITEMS; // halved by each 413, for the rest of this page view
   let waiters = []; // {ids: Set, cb, result}
+  let notBefore = 0; // no request before this time (the server's Retry-After)
 
   let stored = false; // whether our key holds anything
   let dirty = false; // a write is due at the end of this task
@@ -39,7 +61,9 @@ const createTransport = (endpoint, site, pageKey) => {
     stored = true;
     const used = {};
     for (const x of outbox) used[x.p] = pages[x.p];
-    lsSet(key, JSON.stringify({ t: now(), o: !!orphan, q: outbox, pages: used }));
+    const box = { t: now(), o: !!orphan, q: outbox, pages: used };
+    if (notBefore > box.t) box.r = notBefore;
+    lsSet(key, JSON.stringify(box));
   };
 
   // Outboxes of other page views of this site whose page is gone (hidden for good, or
@@ -51,6 +75,8 @@ const createTransport = (endpoint, site, pageKey) => {
         const box = JSON.parse(lsGet(k));
         if (box.o || now() - box.t > STALE_OUTBOX_MS) {
           lsSet(k, null);
+          // a Retry-After that page was waiting out holds here too
+          if (box.r > notBefore) notBefore = Math.min(box.r, now() + MAX_RETRY_AFTER_MS);
           Object.assign(pages, box.pages);
           outbox = outbox.concat(box.q);
         }
@@ -92,7 +118,7 @@ const createTransport = (endpoint, site, pageKey) => {
     const json = JSON.stringify(item);
     const size = byteLength(json);
     if (size > MAX_BODY_BYTES - 1000) {
-      log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', item);
+      tooLarge(size, item);
       return false;
     }
     pages[visit.p] = page;
@@ -160,14 +186,7 @@ const createTransport = (endpoint, site, pageKey) => {
         w.result.accepted += answer.accepted || 0;
         w.result.duplicates += answer.duplicates || 0;
       }
-      if (error || !w.ids.size) {
-        try {
-          w.cb(error || null, error ? undefined : w.result);
-        } catch (e) {
-          log('error', 'an lpTag.sdes.send callback threw', e);
-        }
-        return false;
-      }
+      if (error || !w.ids.size) return callBack(w, error);
       return true;
     });
   };
@@ -177,11 +196,12 @@ const createTransport = (endpoint, site, pageKey) => {
     if (sending || !outbox.length) return;
     clearTimeout(timer);
     timer = 0;
+    if (now() < notBefore) return schedule(notBefore - now());
     const batch = nextBatch(outbox, KEEPALIVE_BYTES);
     const text = body(batch);
     const size = byteLength(text);
     if (size > MAX_BODY_BYTES) {
-      log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', batch[0].i);
+      tooLarge(size, batch[0].i);
       settle(batch, new Error('item too large'));
       outbox = outbox.filter((x) => x !== batch[0]);
       persist();
@@ -207,6 +227,8 @@ const createTransport = (endpoint, site, pageKey) => {
         itemCap = Math.max(1, batch.length >> 1);
       } else if (res.status === 408 || res.status === 429 || res.status >= 500) {
         retry = true;
+        const wait = res.status === 429 || res.status === 503 ? retryAfter(res) : 0;
+        if (wait) notBefore = Math.max(notBefore, now() + wait);
       } else {
         // The server will never take this batch (unknown account, origin not allowed, an
         // envelope it refuses); a 400 body is in its quarantine. Keeping it would block the rest.
@@ -225,7 +247,7 @@ const createTransport = (endpoint, site, pageKey) => {
       settle(batch, new Error('the server could not be reached; the items are kept and retried'));
       persist();
       const backoff = Math.min(60000, 1000 * 2 ** (failures - 1)) * (0.5 + Math.random() / 2);
-      schedule(backoff);
+      schedule(Math.max(backoff, notBefore - now()));
     } else if (outbox.length) {
       flush();
     }
@@ -243,7 +265,8 @@ const createTransport = (endpoint, site, pageKey) => {
     drain();
     persist(true);
     let rest = outbox;
-    while (rest.length && navigator.sendBeacon) {
+    // while the server asks to wait, the stored outbox waits too (with its Retry-After)
+    while (rest.length && navigator.sendBeacon && now() >= notBefore) {
       const batch = nextBatch(rest, KEEPALIVE_BYTES);
       if (!navigator.sendBeacon(endpoint, body(batch))) break; // over the beacon budget
       rest = rest.filter((x) => !batch.includes(x));
@@ -253,9 +276,23 @@ const createTransport = (endpoint, site, pageKey) => {
     if (outbox.length) schedule(15000); // if this page comes back, it confirms them then
   };
 
+  // Withdrawn consent: nothing queued is kept or sent, and the stored outbox goes; the
+  // lpTag.sdes.send callbacks still waiting get an error. A request already on its way
+  // cannot be called back: the server stores what it carried.
+  const clear = () => {
+    pending = [];
+    outbox = [];
+    for (const w of waiters.splice(0)) callBack(w, new Error('consent was withdrawn'));
+    clearTimeout(timer);
+    timer = 0;
+    persist();
+    lsSet(key, null);
+  };
+
   return {
     add,
     flush,
+    clear,
     send,
     hide,
     adopt,

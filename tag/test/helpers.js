@@ -237,6 +237,7 @@ class FakeServer {
     this.requests = []; // every request: {url, init, body}
     this.stored = new Map(); // client id -> {kind, item, envelope}
     this.mode = 'up'; // 'up' | 'down' (network error) | a status number
+    this.retryAfter = null; // the Retry-After header of a status answer, when set
     this.decision = { engagements: [] };
     this.decisionStatus = 200;
     this.beacons = [];
@@ -263,7 +264,10 @@ class FakeServer {
     if (/\/decision$/.test(request.url)) {
       return response(this.decisionStatus, this.decision);
     }
-    if (typeof this.mode === 'number') return response(this.mode, { code: 'test', message: 'status ' + this.mode });
+    if (typeof this.mode === 'number') {
+      const headers = this.retryAfter == null ? {} : { 'retry-after': String(this.retryAfter) };
+      return response(this.mode, { code: 'test', message: 'status ' + this.mode }, headers);
+    }
     return response(200, this.receive(request.url, request.body));
   }
   sendBeacon(url, body) {
@@ -279,9 +283,10 @@ class FakeServer {
     return [...this.stored.values()].filter((x) => !kind || x.kind === kind);
   }
 }
-const response = (status, body) => ({
+const response = (status, body, headers = {}) => ({
   ok: status >= 200 && status < 300,
   status,
+  headers: { get: (k) => (k.toLowerCase() in headers ? headers[k.toLowerCase()] : null) },
   json: async () => JSON.parse(JSON.stringify(body)),
 });
 
@@ -295,6 +300,7 @@ class Browser {
     this.mutationObservers = [];
     this.intersectionObservers = [];
     this.logs = [];
+    this.opened = []; // window.open calls: {url, target, features}
   }
 
   // Loads a page. `before(window)` runs first, like the embed snippet and inline scripts.
@@ -343,6 +349,10 @@ class Browser {
             () => this.onerror && this.onerror()
           );
         }
+      },
+      open: (url, target, features) => {
+        browser.opened.push({ url: String(url), target, features });
+        return null;
       },
       crypto: webcrypto,
       TextEncoder,

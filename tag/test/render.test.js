@@ -232,6 +232,106 @@ test('BEFORE_ENG_DISPLAY hooks can change an engagement before it starts, or can
   assert.equal(hosts(w)[0].getAttribute('data-state'), 'busy');
 });
 
+// ---- BEFORE_ENG_CHANNEL_OPEN
+
+test('BEFORE_ENG_CHANNEL_OPEN: hooks pushed before and after load run on accept, in order, between OFFER_CLICK and OFFER_REMOVE, with the engagement, the visit and the page', async () => {
+  const seen = [];
+  const b = new Browser();
+  b.server.decision = { engagements: [engagement()] };
+  const w = b.load({
+    before: (win) => {
+      win.lpTag = { hooks: [] }; // what the snippet prepares
+      win.lpTag.hooks.push({
+        name: 'BEFORE_ENG_CHANNEL_OPEN',
+        callback: (o) => {
+          seen.push(['early', plain(o.data), plain(win.lpTag.events.hasFired('LP_OFFERS', '*')).map((x) => x.eventName)]);
+          o.data.url = 'https://chat.example/start?ctx=' + o.data.contextId;
+          return o;
+        },
+      });
+    },
+  });
+  await b.clock.advance(0);
+  w.lpTag.hooks.push({ name: 'BEFORE_ENG_CHANNEL_OPEN', callback: (o) => (seen.push(['late', o.data.url]), o) });
+  w.lpTag.hooks.push({ name: 'BEFORE_ENG_CHANNEL_OPEN', callback: () => 'not an object' });
+  w.lpTag.hooks.push({ name: 'BEFORE_ENG_CHANNEL_OPEN', callback: () => { throw new Error('a broken hook'); } });
+  w.lpTag.hooks.push({ name: 'BEFORE_ENG_CHANNEL_OPEN', callback: (o) => (seen.push(['after the throw', o.data.target]), o) });
+  control(hosts(w)[0], 'accept').click();
+
+  const [early, late, last] = seen;
+  assert.equal(seen.length, 3);
+  assert.equal(early[0], 'early');
+  assert.deepEqual(early[2], ['START', 'OFFER_DISPLAY', 'OFFER_CLICK'], 'after OFFER_CLICK, before OFFER_REMOVE');
+  const visit = w.lpTag._engage.visit;
+  assert.deepEqual(early[1], {
+    contexts: [{ EngagementContext: { id: 'ctx-1' } }, { pageContext: { id: w.lpTag._engage.tag.pageId } }],
+    campaignId: 210599710,
+    engagementId: 210600710,
+    engagementRevision: 18,
+    engagementType: 3,
+    contextId: 'ctx-1',
+    zoneId: 471288710,
+    state: 1,
+    confKey: '210599710_210600710_18',
+    tglName: 'slider',
+    done: true,
+    engagementName: 'Slide-out chat button',
+    content: { title: 'Need help?', body: 'Chat with us', acceptLabel: 'Chat now', closeLabel: 'No thanks' },
+    visitorId: visit.visitorId,
+    sessionId: visit.session(),
+    pageId: w.lpTag._engage.tag.pageId,
+    pageUrl: 'https://shop.example/cart',
+    url: null,
+    target: '_blank',
+    handled: false,
+  });
+  assert.deepEqual(late, ['late', 'https://chat.example/start?ctx=ctx-1'], 'each hook sees the one before');
+  assert.deepEqual(last, ['after the throw', '_blank']);
+  assert.match(b.errors()[0][1], /BEFORE_ENG_CHANNEL_OPEN hook threw/);
+  assert.deepEqual(b.opened, [{ url: 'https://chat.example/start?ctx=ctx-1', target: '_blank', features: 'noopener' }]);
+  assert.deepEqual(lifecycle(w).map((x) => x.split(':')[0]), ['START', 'OFFER_DISPLAY', 'OFFER_CLICK', 'OFFER_REMOVE']);
+  assert.equal(hosts(w).length, 0);
+});
+
+test('BEFORE_ENG_CHANNEL_OPEN: handled = true takes over the opening; a url set at BEFORE_ENG_DISPLAY is the default target', async () => {
+  for (const handled of [false, true]) {
+    const b = new Browser();
+    b.server.decision = { engagements: [engagement()] };
+    const w = b.load({
+      before: (win) => {
+        win.lpTag = {
+          hooks: [
+            { name: 'BEFORE_ENG_DISPLAY', callback: (o) => Object.assign(o.data.engagement, { url: '/chat', target: 'support' }) && o },
+            { name: 'BEFORE_ENG_CHANNEL_OPEN', callback: (o) => ((o.data.handled = handled), o) },
+          ],
+        };
+      },
+    });
+    await b.clock.advance(0);
+    control(hosts(w)[0], 'accept').click();
+    assert.deepEqual(b.opened, handled ? [] : [{ url: 'https://shop.example/chat', target: 'support', features: 'noopener' }], 'handled: ' + handled);
+    assert.deepEqual(lifecycle(w).map((x) => x.split(':')[0]), ['START', 'OFFER_DISPLAY', 'OFFER_CLICK', 'OFFER_REMOVE']);
+  }
+});
+
+test('BEFORE_ENG_CHANNEL_OPEN: without a url nothing opens; a url that is not http(s) or not a URL is refused with a warning; close does not run the hooks', async () => {
+  for (const url of [undefined, 'javascript:alert(1)', 'http://[bad', { not: 'a string' }]) {
+    const b = new Browser();
+    b.server.decision = { engagements: [engagement({ contextId: 'a' }), engagement({ contextId: 'b' })] };
+    let calls = 0;
+    const w = b.load({ before: (win) => (win.lpTag = { hooks: [{ name: 'BEFORE_ENG_CHANNEL_OPEN', callback: (o) => (calls++, (o.data.url = url), o) }] }) });
+    await b.clock.advance(0);
+    control(hosts(w)[0], 'close').click();
+    assert.equal(calls, 0);
+    control(hosts(w)[0], 'accept').click();
+    assert.equal(calls, 1);
+    assert.deepEqual(b.opened, []);
+    assert.equal(hosts(w).length, 0, 'the engagement left the page all the same');
+    assert.equal(b.logs.filter((l) => l[0] === 'warn' && /not opening/.test(l[1])).length, url === undefined ? 0 : 1, String(url));
+    assert.deepEqual(b.errors(), []);
+  }
+});
+
 test('newPage removes the old page’s engagements (OFFER_REMOVE) and shows the new decision', async () => {
   const { b, w } = await withDecision([engagement({ contextId: 'old' })]);
   const oldPage = w.lpTag._engage.tag.pageId;

@@ -219,6 +219,85 @@ test('503, 500, 429 and 408 are retried; the retry carries the same client ids',
   }
 });
 
+test('429 and 503 with Retry-After (seconds): the batch is kept and not tried again before that long', async () => {
+  for (const status of [429, 503]) {
+    const b = new Browser();
+    const w = b.load();
+    b.server.mode = status;
+    b.server.retryAfter = 20;
+    w.lpTag.sdes.push(cart(1));
+    w.lpTag.sdes.push(cart(2));
+    await b.clock.advance(1000);
+    assert.equal(b.server.eventRequests().length, 1, 'status ' + status);
+    const key = '_engage_q_acct1_' + w.lpTag._engage.tag.pageId;
+    assert.equal(JSON.parse(b.storage.getItem(key)).q.length, 2, 'kept in the stored outbox');
+    b.server.mode = 'up';
+    w.lpTag.sdes.push(cart(3)); // new items do not go early either
+    w.dispatch('online'); // nor does the browser coming back online
+    w.lpTag.sdes.send(cart(4)); // nor a send "at once"
+    await b.clock.advance(19900);
+    assert.equal(b.server.eventRequests().length, 1, 'nothing within the 20 s asked for (' + status + ')');
+    await b.clock.advance(1200);
+    assert.equal(b.server.eventRequests().length, 2, 'tried again once the 20 s are over');
+    assert.deepEqual(b.server.items('sdes').map((x) => x.item.sde.total), [1, 2, 3, 4]);
+    assert.equal(b.storage.getItem(key), null);
+  }
+});
+
+test('Retry-After as an HTTP date waits until then; past the 10-minute bound it waits 10 minutes', async () => {
+  const b = new Browser();
+  const w = b.load();
+  b.server.mode = 429;
+  b.server.retryAfter = new Date(b.clock.t + 1000 + 45000).toUTCString(); // 45 s after the first try
+  w.lpTag.sdes.push(cart(1));
+  await b.clock.advance(1000);
+  b.server.mode = 429;
+  b.server.retryAfter = 86400; // a day: bounded to 10 minutes
+  await b.clock.advance(43000);
+  assert.equal(b.server.eventRequests().length, 1);
+  await b.clock.advance(3000);
+  assert.equal(b.server.eventRequests().length, 2, 'the date has passed');
+  b.server.mode = 'up';
+  await b.clock.advance(598000);
+  assert.equal(b.server.eventRequests().length, 2, 'not before 10 minutes');
+  await b.clock.advance(3000);
+  assert.equal(b.server.eventRequests().length, 3);
+  assert.equal(b.server.items('sdes').length, 1);
+});
+
+test('without Retry-After, or with one that is unreadable or on another status, the backoff is as before', async () => {
+  for (const [status, retryAfter] of [[429, null], [429, 'soon'], [429, '-5'], [500, 30]]) {
+    const b = new Browser();
+    const w = b.load();
+    b.server.mode = status;
+    b.server.retryAfter = retryAfter;
+    w.lpTag.sdes.push(cart(1));
+    await b.clock.advance(1000);
+    b.server.mode = 'up';
+    await b.clock.advance(1000); // the first backoff is 0.5-1 s
+    assert.equal(b.server.items('sdes').length, 1, status + ' ' + retryAfter);
+  }
+});
+
+test('a Retry-After outlives the page: the next page adopts the outbox and still waits it out', async () => {
+  const b = new Browser();
+  const w1 = b.load();
+  b.server.mode = 429;
+  b.server.retryAfter = 120;
+  w1.lpTag.sdes.push(cart(1));
+  await b.clock.advance(1000);
+  w1.dispatch('pagehide');
+  assert.equal(b.server.beacons.length, 0, 'no beacon while the server asks to wait');
+  b.server.mode = 'up';
+  b.clock.timers = []; // the page is gone
+  await b.clock.advance(10000);
+  b.load();
+  await b.clock.advance(100000);
+  assert.equal(b.server.items('sdes').length, 0, 'the next page waits for the rest of the 120 s');
+  await b.clock.advance(12000);
+  assert.equal(b.server.items('sdes').length, 1);
+});
+
 test('a batch the server will never take (404 unknown account) is logged and dropped, not retried forever', async () => {
   const b = new Browser();
   const w = b.load();

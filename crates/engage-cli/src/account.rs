@@ -99,9 +99,10 @@ fn run_keys(command: Keys) -> anyhow::Result<()> {
                     created_ms: engage_store::ids::now_ms(),
                 };
                 let store = storage.open().await?;
-                let created = store.create_oauth_key(key).await;
+                let sealed = storage.secrets()?.seal_oauth_key(&key)?;
+                let created = store.create_oauth_key(sealed).await;
                 store.close().await?;
-                let key = created?;
+                created?;
                 println!(
                     "{}",
                     serde_json::json!({
@@ -121,7 +122,14 @@ fn run_keys(command: Keys) -> anyhow::Result<()> {
                 for key in keys? {
                     println!(
                         "{}",
-                        serde_json::json!({"appKey": key.app_key, "createdMs": key.created_ms})
+                        serde_json::json!({
+                            "appKey": key.app_key,
+                            "createdMs": key.created_ms,
+                            // false: stored in clear by an earlier version; revoke it
+                            // and create a new one.
+                            "sealed": engage_server::secrets::is_sealed(&key.app_secret)
+                                && engage_server::secrets::is_sealed(&key.access_token_secret),
+                        })
                     );
                 }
             }

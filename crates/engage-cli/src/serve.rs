@@ -95,6 +95,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     init_logging(&args.log_format);
     crate::runtime()?.block_on(async move {
         let store = args.storage.open().await?;
+        // After the store: it makes the data directory, where the key file is by default.
+        let secrets = args.storage.secrets()?;
         let limits = Limits {
             max_body_bytes: args.max_body_bytes,
             max_decompressed_bytes: args.max_decompressed_bytes,
@@ -148,6 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             max_connections: args.max_connections.max(1),
         };
         let mut state = AppState::new(store, limits)
+            .with_secrets(secrets)
             .with_rate_limits(&rate_limits)
             .with_connection_limits(connections);
         if let Some(host) = args.public_url {

@@ -163,3 +163,119 @@ fn account_keys_create_oauth1_list_and_revoke() {
     assert_ne!(code, Some(0));
     assert!(stderr.contains("no key"), "{stderr}");
 }
+
+/// A GET signed with OAuth 1.0a HMAC-SHA1 (parameters in the header).
+async fn signed_get(url: &str, key: &Value, nonce: &str) -> u16 {
+    use engage_server::oauth::{encode, sign};
+    let timestamp = (engage_store::ids::now_ms() / 1000).to_string();
+    let text = |member: &str| key[member].as_str().unwrap().to_owned();
+    let oauth = [
+        ("oauth_consumer_key", text("appKey")),
+        ("oauth_nonce", nonce.to_owned()),
+        ("oauth_signature_method", "HMAC-SHA1".to_owned()),
+        ("oauth_timestamp", timestamp),
+        ("oauth_token", text("accessToken")),
+        ("oauth_version", "1.0".to_owned()),
+    ];
+    // Already in sorted order.
+    let normalized: Vec<String> = oauth
+        .iter()
+        .map(|(n, v)| format!("{n}={}", encode(v)))
+        .collect();
+    let base = format!("GET&{}&{}", encode(url), encode(&normalized.join("&")));
+    let signature = sign(&text("appSecret"), &text("accessTokenSecret"), &base);
+    let header: Vec<String> = oauth
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .chain([("oauth_signature".to_owned(), signature)])
+        .map(|(n, v)| format!("{n}=\"{}\"", encode(&v)))
+        .collect();
+    reqwest::Client::new()
+        .get(url)
+        .header("Authorization", format!("OAuth {}", header.join(", ")))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Every file under `dir` (the database, its log, the key file), as bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn oauth_secrets_are_sealed_in_the_database_with_a_key_kept_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (account, _) = server::create_account(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_engage"))
+        .args([
+            "account",
+            "keys",
+            "create",
+            "--account",
+            &account,
+            "--oauth1",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+
+    let key_file = dir.path().join("secret.key");
+    for (path, bytes) in files_under(dir.path()) {
+        for secret in ["appSecret", "accessTokenSecret"] {
+            let secret = key[secret].as_str().unwrap().as_bytes();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "{} holds a secret in clear",
+                path.display()
+            );
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let listed = Command::new(env!("CARGO_BIN_EXE_engage"))
+        .args(["account", "keys", "list", "--account", &account, "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["sealed"], true, "{listed}");
+
+    // The server opens them with the same key file and verifies signatures...
+    let campaigns =
+        |server: &ServerProcess| format!("{}/api/account/{account}/campaigns", server.url);
+    let serving = ServerProcess::start(dir.path());
+    assert_eq!(signed_get(&campaigns(&serving), &key, "n-1").await, 200);
+    drop(serving);
+    // ... and with another key file cannot: the database alone gives nothing away.
+    let other = tempfile::tempdir().unwrap();
+    let other_key = other.path().join("other.key");
+    let elsewhere = ServerProcess::start_with(
+        dir.path(),
+        &["--secret-key-file", other_key.to_str().unwrap()],
+    );
+    assert_eq!(signed_get(&campaigns(&elsewhere), &key, "n-2").await, 401);
+}

@@ -53,7 +53,12 @@ impl FromRequestParts<AppState> for AuthorizedAccount {
         let account = path_account(parts, state).await?;
         state
             .accounts
-            .authorize(state.store.as_ref(), parts, &account)
+            .authorize(
+                state.store.as_ref(),
+                state.secrets.as_deref(),
+                parts,
+                &account,
+            )
             .await
             .map_err(IntoResponse::into_response)?;
         Ok(AuthorizedAccount(account))
@@ -93,6 +98,11 @@ impl TagAccount {
         if let Some(origin) = &self.origin {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+            // The tag waits as long as a 429 or 503 says (it cannot read it otherwise).
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("Retry-After"),
+            );
         }
     }
 }

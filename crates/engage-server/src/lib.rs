@@ -29,6 +29,7 @@ pub mod quarantine_limit;
 pub mod rate_limit;
 pub mod request;
 mod routes;
+pub mod secrets;
 pub mod user_agent;
 
 use std::future::Future;
@@ -72,6 +73,9 @@ pub struct AppState {
     pub decision_pool: Arc<decision::DecisionPool>,
     /// What each account's pending quarantine may take (`Limits::quarantine_max_*`).
     pub quarantine_quota: Arc<quarantine_limit::QuarantineQuota>,
+    /// Opens the OAuth secrets the store keeps sealed; without it only secrets that an
+    /// earlier version stored in clear verify.
+    pub secrets: Option<Arc<secrets::SecretBox>>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -96,7 +100,14 @@ impl AppState {
                 limits.quarantine_max_entries,
                 limits.quarantine_max_bytes,
             )),
+            secrets: None,
         }
+    }
+
+    /// Stored OAuth secrets are opened with `secrets` (`--secret-key-file`).
+    pub fn with_secrets(mut self, secrets: secrets::SecretBox) -> Self {
+        self.secrets = Some(Arc::new(secrets));
+        self
     }
 
     /// Connection limits other than the defaults.

@@ -1,13 +1,19 @@
-//! Where clients reach this server: the host the Domain API answers (`--public-url`).
+//! Where clients reach this server: the host the Domain API answers and the History
+//! API's links name (`--public-url`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::http::Uri;
 
-/// The `host[:port]` clients are told to call, as LivePerson's Domain API writes a
-/// `baseURI`: without a scheme or a path.
+/// Where clients call this server: `host[:port]` as LivePerson's Domain API writes a
+/// `baseURI` (without a scheme or a path), and the scheme for absolute links.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublicHost(String);
+pub struct PublicHost {
+    scheme: &'static str,
+    authority: String,
+    /// Given by the operator (`--public-url`), not guessed from the listen address.
+    configured: bool,
+}
 
 impl PublicHost {
     /// Reads `--public-url`: an `http` or `https` URL with a host, and nothing after it
@@ -17,14 +23,15 @@ impl PublicHost {
         let uri: Uri = url
             .parse()
             .map_err(|e| format!("invalid public URL `{url}`: {e}"))?;
-        match uri.scheme_str() {
-            Some("http" | "https") => {}
+        let scheme = match uri.scheme_str() {
+            Some("http") => "http",
+            Some("https") => "https",
             _ => {
                 return Err(format!(
                     "invalid public URL `{url}`: it must start with http:// or https://"
                 ))
             }
-        }
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| format!("invalid public URL `{url}`: it has no host"))?;
@@ -41,7 +48,11 @@ impl PublicHost {
                 "invalid public URL `{url}`: give only the scheme and host[:port]; Engage's routes are at the root"
             ));
         }
-        Ok(PublicHost(authority.as_str().to_owned()))
+        Ok(PublicHost {
+            scheme,
+            authority: authority.as_str().to_owned(),
+            configured: true,
+        })
     }
 
     /// The address a listener is bound to, as a client on this machine reaches it: an
@@ -53,11 +64,24 @@ impl PublicHost {
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        PublicHost(SocketAddr::new(ip, address.port()).to_string())
+        PublicHost {
+            scheme: "http",
+            authority: SocketAddr::new(ip, address.port()).to_string(),
+            configured: false,
+        }
     }
 
+    /// `host[:port]`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.authority
+    }
+
+    /// `scheme://host[:port]` when the operator gave it with `--public-url`; `None` when
+    /// it was only guessed from the listen address (a proxy in front may be reached
+    /// under another name, so links then follow the request).
+    pub fn configured_origin(&self) -> Option<String> {
+        self.configured
+            .then(|| format!("{}://{}", self.scheme, self.authority))
     }
 }
 
@@ -83,6 +107,13 @@ mod tests {
         ] {
             assert_eq!(PublicHost::from_url(url).unwrap().as_str(), host, "{url}");
         }
+        assert_eq!(
+            PublicHost::from_url("https://engage.example:8443/")
+                .unwrap()
+                .configured_origin()
+                .as_deref(),
+            Some("https://engage.example:8443")
+        );
     }
 
     #[test]
@@ -114,5 +145,6 @@ mod tests {
             assert_eq!(PublicHost::from_listen(address).as_str(), host);
         }
         assert_eq!(PublicHost::default().as_str(), "127.0.0.1:8080");
+        assert_eq!(PublicHost::default().configured_origin(), None);
     }
 }

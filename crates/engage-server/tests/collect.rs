@@ -356,6 +356,11 @@ async fn the_tag_on_another_origin_gets_cors_answers() {
         response.headers()["access-control-allow-origin"],
         "https://shop.example"
     );
+    // So that the tag can read how long a 429 or 503 asks it to wait.
+    assert_eq!(
+        response.headers()["access-control-expose-headers"],
+        "Retry-After"
+    );
 }
 
 #[tokio::test]

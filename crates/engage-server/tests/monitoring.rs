@@ -361,7 +361,7 @@ async fn engagement_answers_engagement_details_once_something_is_eligible() {
     assert_eq!(
         details[0],
         json!({"campaignId": c, "engagementId": e["engagementId"], "engagementRevision": 1,
-               "contextId": context, "status": "expose"})
+               "contextId": context, "connectorId": -1, "language": "NA", "status": "expose"})
     );
 
     // The visit's stored attributes count on later calls; the entry point is this call's.
@@ -656,18 +656,23 @@ async fn entry_points_are_the_url_and_the_sections_the_decision_sees() {
     let details = answer["engagementDetails"].as_array().expect("eligible");
     assert_eq!(details.len(), 1, "{answer}");
     assert_eq!(details[0]["engagementId"], e["engagementId"]);
-    // engagement.md's 201 example: the documented members Engage has.
+    // engagement.md's 201 example (an exposure): its members, and the response table's
+    // `language`, here the body's `lang://English`.
     assert_eq!(
         keys(&details[0]),
         [
             "campaignId",
+            "connectorId",
             "contextId",
             "engagementId",
             "engagementRevision",
+            "language",
             "status"
         ]
     );
     assert_eq!(details[0]["status"], "expose");
+    assert_eq!(details[0]["language"], "English");
+    assert_eq!(details[0]["connectorId"], -1);
     assert!(details[0]["campaignId"].is_u64() && details[0]["engagementRevision"].is_u64());
 
     // Another section, or no http(s) entry point: not this page.

@@ -52,7 +52,14 @@ pub async fn search(
     let span = tracing::Span::current();
     span.record("count", page.count);
     span.record("returned", page.records.len());
-    let links = Links::new(&headers, &uri);
+    let links = match state
+        .public_host
+        .as_ref()
+        .and_then(|h| h.configured_origin())
+    {
+        Some(origin) => Links::at(&origin, &uri),
+        None => Links::new(&headers, &uri),
+    };
     Ok(axum::Json(answer(&page, &search.params, &links, &account_id)).into_response())
 }
 
@@ -594,7 +601,14 @@ struct Links {
 }
 
 impl Links {
-    /// The scheme is `https` only when a proxy says so in `X-Forwarded-Proto`; the host
+    /// Links under the operator's `--public-url` origin (`scheme://host[:port]`).
+    fn at(origin: &str, uri: &Uri) -> Links {
+        Links {
+            base: format!("{origin}{}", uri.path()),
+        }
+    }
+
+    /// Without a `--public-url`: the scheme is `https` only when a proxy says so in `X-Forwarded-Proto`; the host
     /// is the request's `Host` (or HTTP/2 authority), used only when it is a valid one,
     /// so that a client cannot make the answer link elsewhere with a crafted header.
     fn new(headers: &HeaderMap, uri: &Uri) -> Links {

@@ -109,7 +109,24 @@ struct EngagementDetail {
     engagement_id: u64,
     engagement_revision: u64,
     context_id: String,
+    /// Engage has no connectors: always [`NO_CONNECTOR`].
+    connector_id: i64,
+    /// The call's `lang://` entry point, or `"NA"` as LivePerson writes "none".
+    language: String,
     status: &'static str,
+}
+
+/// The `connectorId` of every exposure: LivePerson's "none" for an id.
+const NO_CONNECTOR: i64 = -1;
+
+/// What [`record_call`] stored and answers.
+struct Recorded {
+    status: StatusCode,
+    ids: VisitIds,
+    /// The page the call's entry points describe.
+    page: Option<PageView>,
+    /// The language its `lang://` entry point names.
+    language: Option<String>,
 }
 
 /// 404/18 unless the account registered the app installation (`POST .../apps`).
@@ -267,7 +284,12 @@ pub async fn engagement(
             .map(str::to_owned),
         client: None,
     };
-    let (status, mut ids, page) = record_call(
+    let Recorded {
+        status,
+        mut ids,
+        page,
+        language,
+    } = record_call(
         &state,
         &account_id,
         &app_id,
@@ -278,8 +300,15 @@ pub async fn engagement(
     )
     .await?;
     link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
-    ids.engagement_details =
-        engagement_details(&state, &snapshot, &account_id, &ids, page.as_ref()).await?;
+    ids.engagement_details = engagement_details(
+        &state,
+        &snapshot,
+        &account_id,
+        &ids,
+        page.as_ref(),
+        language.as_deref(),
+    )
+    .await?;
     // Remembered so that the session's impressions can name these contexts (and only
     // these: report.md, Limitations).
     if let Some(details) = &ids.engagement_details {
@@ -309,6 +338,7 @@ async fn engagement_details(
     account_id: &str,
     ids: &VisitIds,
     page: Option<&PageView>,
+    language: Option<&str>,
 ) -> Result<Option<Vec<EngagementDetail>>, MonitoringError> {
     if snapshot.is_empty() {
         return Ok(None);
@@ -321,6 +351,7 @@ async fn engagement_details(
     let impressions =
         super::decision::impressions(state, snapshot, account_id, &ids.visitor_id).await?;
     let url = page.and_then(|p| p.url.clone()).unwrap_or_default();
+    let language = language.unwrap_or("NA").to_owned();
     let sections = page.map(|p| p.sections.clone()).unwrap_or_default();
     let snapshot = Arc::clone(snapshot);
     let details: Vec<EngagementDetail> = state
@@ -340,6 +371,8 @@ async fn engagement_details(
                     engagement_id: shown.offer.engagement_id,
                     engagement_revision: shown.offer.engagement_revision,
                     context_id: shown.context_id,
+                    connector_id: NO_CONNECTOR,
+                    language: language.clone(),
                     status: "expose",
                 })
                 .collect()
@@ -416,7 +449,7 @@ async fn report(
             .map(str::to_owned),
         client: None,
     };
-    let (status, ids, _) = record_call(
+    let Recorded { status, ids, .. } = record_call(
         &state,
         &account_id,
         &app_id,
@@ -533,7 +566,7 @@ async fn record_call(
     bytes: &[u8],
     visit: VisitContext,
     charged: Option<&Charged>,
-) -> Result<(StatusCode, VisitIds, Option<PageView>), MonitoringError> {
+) -> Result<Recorded, MonitoringError> {
     let received_ms = now_ms();
     let parsed = Tape::parse(bytes)
         .map_err(|e| Invalid::single("", format!("malformed JSON: {e}")))
@@ -577,6 +610,7 @@ async fn record_call(
     };
     charge_items(state, charged, events.len() + sdes.len())?;
     let events = bind_impressions(state, account_id, &visit, events).await?;
+    let language = client.as_ref().and_then(|c| c.language.clone());
     let visit = VisitContext {
         page: page.clone(),
         client,
@@ -603,7 +637,12 @@ async fn record_call(
     } else {
         StatusCode::OK
     };
-    Ok((status, ids, page))
+    Ok(Recorded {
+        status,
+        ids,
+        page,
+        language,
+    })
 }
 
 /// Each impression must name an engagement context that the `engagement` call exposed to
