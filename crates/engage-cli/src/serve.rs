@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use engage_server::connection::ConnectionLimits;
+use engage_server::rate_limit::{Rate, RateLimitConfig};
 use engage_server::{AppState, Limits, PublicHost};
+use ipnet::IpNet;
 
 use crate::storage::StorageArgs;
 
@@ -40,6 +43,52 @@ pub struct Args {
     /// Seconds a client may take to send its request body.
     #[arg(long, env = "ENGAGE_BODY_TIMEOUT_SECS", default_value_t = Limits::default().body_timeout.as_secs())]
     body_timeout_secs: u64,
+    /// Items a second one client address (an IPv4 address, an IPv6 /64) may send to the
+    /// public routes (collect, decision, Monitoring API; a request is one item, a batch
+    /// one per event or attribute); 0 turns the limit off.
+    #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_IP", default_value_t = RateLimitConfig::default().per_ip.per_second)]
+    rate_limit_per_ip: u32,
+    /// Items one client address may send at once before its rate applies.
+    #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_IP_BURST", default_value_t = RateLimitConfig::default().per_ip.burst)]
+    rate_limit_per_ip_burst: u32,
+    /// Items a second one account's public routes take from all clients together; 0
+    /// turns the limit off.
+    #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_ACCOUNT", default_value_t = RateLimitConfig::default().per_account.per_second)]
+    rate_limit_per_account: u32,
+    /// Items one account may take at once before its rate applies.
+    #[arg(long, env = "ENGAGE_RATE_LIMIT_PER_ACCOUNT_BURST", default_value_t = RateLimitConfig::default().per_account.burst)]
+    rate_limit_per_account_burst: u32,
+    /// A proxy or load balancer (an IP address or a CIDR block) whose `X-Forwarded-For`
+    /// tells the client's address; repeatable. Other peers' `X-Forwarded-For` is ignored.
+    #[arg(long = "trusted-proxy", env = "ENGAGE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    trusted_proxies: Vec<IpNet>,
+    /// Seconds a connection (HTTP/1.1 or HTTP/2) may stay open without a request in
+    /// flight: the time a client has to send its first request's headers, and how long
+    /// an idle kept-alive connection lasts.
+    #[arg(long, env = "ENGAGE_IDLE_TIMEOUT_SECS", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    idle_timeout_secs: u64,
+    /// Decisions (the decision route and the Monitoring API's `engagement`) computed at
+    /// once, on threads beside the async workers; one more is answered 503 with
+    /// `Retry-After`. Default: the number of CPUs.
+    #[arg(long, env = "ENGAGE_MAX_CONCURRENT_DECISIONS", default_value_t = Limits::default().max_concurrent_decisions)]
+    max_concurrent_decisions: usize,
+    /// Most pending quarantine entries one account may have; past it, rejected items
+    /// are answered as rejected but not kept. 0: no limit.
+    #[arg(long, env = "ENGAGE_QUARANTINE_MAX_ENTRIES", default_value_t = Limits::default().quarantine_max_entries)]
+    quarantine_max_entries: u64,
+    /// Most bytes of pending quarantine entries one account may have. 0: no limit.
+    #[arg(long, env = "ENGAGE_QUARANTINE_MAX_BYTES", default_value_t = Limits::default().quarantine_max_bytes)]
+    quarantine_max_bytes: u64,
+    /// Most connections open at once; a new connection over it is closed at once.
+    #[arg(long, env = "ENGAGE_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+}
+
+/// `--trusted-proxy`: a CIDR block, or one address.
+fn parse_net(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an IP address nor a CIDR block"))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -53,6 +102,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             max_decompressed_bytes: args.max_decompressed_bytes,
             max_batch_items: args.max_batch_items,
             body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
+            max_concurrent_decisions: args.max_concurrent_decisions.max(1),
+            quarantine_max_entries: args.quarantine_max_entries,
+            quarantine_max_bytes: args.quarantine_max_bytes,
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -81,7 +133,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             });
         }
-        let mut state = AppState::new(store, limits).with_secrets(secrets);
+        let rate_limits = RateLimitConfig {
+            per_ip: Rate {
+                per_second: args.rate_limit_per_ip,
+                burst: args.rate_limit_per_ip_burst,
+            },
+            per_account: Rate {
+                per_second: args.rate_limit_per_account,
+                burst: args.rate_limit_per_account_burst,
+            },
+            trusted_proxies: args.trusted_proxies,
+            ..RateLimitConfig::default()
+        };
+        let connections = ConnectionLimits {
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs.max(1)),
+            max_connections: args.max_connections.max(1),
+        };
+        let mut state = AppState::new(store, limits)
+            .with_secrets(secrets)
+            .with_rate_limits(&rate_limits)
+            .with_connection_limits(connections);
         if let Some(host) = args.public_url {
             state = state.with_public_host(host);
         }

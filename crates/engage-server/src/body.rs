@@ -21,6 +21,13 @@ pub struct Limits {
     pub max_batch_items: usize,
     /// How long a client may take to send its body.
     pub body_timeout: Duration,
+    /// Decisions (the decision route, the Monitoring API's `engagement`) computed at
+    /// once, off the async workers; one more is answered 503.
+    pub max_concurrent_decisions: usize,
+    /// Most pending quarantine entries per account (0: no limit).
+    pub quarantine_max_entries: u64,
+    /// Most bytes of pending quarantine entries' raw text per account (0: no limit).
+    pub quarantine_max_bytes: u64,
 }
 
 impl Default for Limits {
@@ -30,6 +37,10 @@ impl Default for Limits {
             max_decompressed_bytes: 8 * 1024 * 1024,
             max_batch_items: 500,
             body_timeout: Duration::from_secs(15),
+            max_concurrent_decisions: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZeroUsize::get),
+            quarantine_max_entries: 100_000,
+            quarantine_max_bytes: 256 * 1024 * 1024,
         }
     }
 }

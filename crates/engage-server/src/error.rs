@@ -53,11 +53,19 @@ pub enum ApiError {
     /// Too many searches are running; answered with `Retry-After`.
     #[error("too many searches are running: retry in a moment")]
     TooManyRequests,
+    /// Over a rate limit of the public routes (`--rate-limit-per-ip`,
+    /// `--rate-limit-per-account`); `Retry-After` says when the next request goes in.
+    #[error("too many requests: retry in {seconds} s")]
+    RateLimited { seconds: u64 },
     #[error("the server is shutting down")]
     Unavailable,
     /// The store cannot write for now (a full disk); answered 503 with `Retry-After`.
     #[error("storage is full or unavailable: nothing was stored, retry later")]
     StorageUnavailable,
+    /// Every decision slot is taken (`--max-concurrent-decisions`); answered with
+    /// `Retry-After` instead of queueing.
+    #[error("too many decisions are being computed: retry in a moment")]
+    Overloaded,
     #[error("internal error")]
     Internal(String),
 }
@@ -106,8 +114,12 @@ impl ApiError {
             }
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::IdentityConflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable | ApiError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Unavailable | ApiError::StorageUnavailable | ApiError::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -128,23 +140,28 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid_request",
             ApiError::IdentityConflict { .. } => "identity_conflict",
             ApiError::TooManyRequests => "too_many_requests",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable => "unavailable",
             ApiError::StorageUnavailable => "storage_unavailable",
+            ApiError::Overloaded => "overloaded",
             ApiError::Internal(_) => "internal",
         }
     }
 
     /// The `Retry-After` of a 503 or 429, in seconds: space on a full disk comes back on
     /// an operator's time, not in a second.
-    pub fn retry_after(&self) -> Option<&'static str> {
+    pub fn retry_after(&self) -> Option<HeaderValue> {
         match self {
-            ApiError::StorageUnavailable => Some(STORAGE_RETRY_AFTER_SECS),
+            ApiError::RateLimited { seconds } => Some(HeaderValue::from(*seconds)),
+            ApiError::StorageUnavailable => {
+                Some(HeaderValue::from_static(STORAGE_RETRY_AFTER_SECS))
+            }
             _ if matches!(
                 self.status(),
                 StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
             ) =>
             {
-                Some("1")
+                Some(HeaderValue::from_static("1"))
             }
             _ => None,
         }
@@ -203,10 +220,8 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let Some(seconds) = self.retry_after() {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+        if let Some(value) = self.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
@@ -242,7 +257,10 @@ mod tests {
             ApiError::from(StoreError::Backend("x".into())).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
-        assert_eq!(ApiError::from(StoreError::Closed).retry_after(), Some("1"));
+        assert_eq!(
+            ApiError::from(StoreError::Closed).retry_after(),
+            Some(HeaderValue::from_static("1"))
+        );
         assert_eq!(ApiError::NotFound.retry_after(), None);
     }
 }

@@ -72,6 +72,8 @@ pub struct TagAccount {
     /// The request's `Origin`, to be echoed in the CORS headers; `None` for same-origin
     /// and non-browser requests, which send none.
     pub origin: Option<HeaderValue>,
+    /// The rate-limit buckets the request was counted in (`None` without limits).
+    pub charged: Option<crate::rate_limit::Charged>,
 }
 
 impl FromRequestParts<AppState> for TagAccount {
@@ -81,7 +83,12 @@ impl FromRequestParts<AppState> for TagAccount {
         let account = path_account(parts, state).await?;
         let origin =
             allowed_origin(&parts.headers, &account).map_err(IntoResponse::into_response)?;
-        Ok(TagAccount { account, origin })
+        let charged = parts.extensions.get().cloned();
+        Ok(TagAccount {
+            account,
+            origin,
+            charged,
+        })
     }
 }
 
@@ -101,7 +108,10 @@ impl TagAccount {
 }
 
 /// The request's `Origin` when the account lets it post; `None` when it sends none.
-fn allowed_origin(headers: &HeaderMap, account: &Account) -> Result<Option<HeaderValue>, ApiError> {
+pub(crate) fn allowed_origin(
+    headers: &HeaderMap,
+    account: &Account,
+) -> Result<Option<HeaderValue>, ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(None);
     };

@@ -12,15 +12,21 @@
 //! - [`accounts`]: the account cache and API keys. [`metrics`]: `/metrics`.
 //! - [`decision`]: targeting, the per-account engagement snapshots and the decision.
 //! - [`public_url`]: the host the Domain API tells clients to call (`--public-url`).
+//! - [`rate_limit`]: the per-address and per-account rate limits of the public routes.
+//! - [`connection`]: the connection cap and the idle timeout of HTTP/1.1 and HTTP/2.
+//! - [`quarantine_limit`]: how much of a rejected item or body the quarantine keeps.
 
 pub mod accounts;
 pub mod body;
+pub mod connection;
 pub mod decision;
 pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod oauth;
 pub mod public_url;
+pub mod quarantine_limit;
+pub mod rate_limit;
 pub mod request;
 mod routes;
 pub mod secrets;
@@ -30,12 +36,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use engage_store::{Store, StoreError};
+use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tower::ServiceExt;
 
 pub use body::Limits;
 pub use error::ApiError;
@@ -57,6 +66,14 @@ pub struct AppState {
     /// The host the Domain API answers; `None` until set, and then [`serve`] takes the
     /// address it listens on.
     pub public_host: Option<PublicHost>,
+    /// The rate limits of the public routes (`rate_limit`).
+    pub rate_limits: Arc<rate_limit::RateLimits>,
+    /// Open connections and their idle timeout ([`serve`]).
+    pub connections: connection::ConnectionLimits,
+    /// Where decisions are computed (`Limits::max_concurrent_decisions` at once).
+    pub decision_pool: Arc<decision::DecisionPool>,
+    /// What each account's pending quarantine may take (`Limits::quarantine_max_*`).
+    pub quarantine_quota: Arc<quarantine_limit::QuarantineQuota>,
     /// Opens the OAuth secrets the store keeps sealed; without it only secrets that an
     /// earlier version stored in clear verify.
     pub secrets: Option<Arc<secrets::SecretBox>>,
@@ -75,6 +92,15 @@ impl AppState {
             decisions: Arc::default(),
             history_searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
             public_host: None,
+            rate_limits: Arc::new(rate_limit::RateLimits::new(
+                &rate_limit::RateLimitConfig::default(),
+            )),
+            connections: connection::ConnectionLimits::default(),
+            decision_pool: Arc::new(decision::DecisionPool::new(limits.max_concurrent_decisions)),
+            quarantine_quota: Arc::new(quarantine_limit::QuarantineQuota::new(
+                limits.quarantine_max_entries,
+                limits.quarantine_max_bytes,
+            )),
             secrets: None,
         }
     }
@@ -82,6 +108,18 @@ impl AppState {
     /// Stored OAuth secrets are opened with `secrets` (`--secret-key-file`).
     pub fn with_secrets(mut self, secrets: secrets::SecretBox) -> Self {
         self.secrets = Some(Arc::new(secrets));
+        self
+    }
+
+    /// Connection limits other than the defaults.
+    pub fn with_connection_limits(mut self, limits: connection::ConnectionLimits) -> Self {
+        self.connections = limits;
+        self
+    }
+
+    /// Rate limits other than the defaults (`RateLimitConfig::off()` for none).
+    pub fn with_rate_limits(mut self, config: &rate_limit::RateLimitConfig) -> Self {
+        self.rate_limits = Arc::new(rate_limit::RateLimits::new(config));
         self
     }
 
@@ -94,13 +132,43 @@ impl AppState {
 
 impl AppState {
     /// Writes a batch durably and counts it for `/metrics`: every route that stores goes
-    /// through here.
+    /// through here. Its rejected items are bounded (`quarantine_limit`): each to a
+    /// prefix, and all to the account's quarantine quota.
     pub async fn ingest(
         &self,
         batch: engage_store::IngestBatch,
     ) -> Result<engage_store::IngestOutcome, StoreError> {
+        self.ingest_with(batch, true).await
+    }
+
+    /// [`AppState::ingest`] for a quarantine replay: what a replay finds invalid again
+    /// was already in the quarantine (its entry is marked replayed), so the quota does
+    /// not drop it.
+    pub async fn ingest_replayed(
+        &self,
+        batch: engage_store::IngestBatch,
+    ) -> Result<engage_store::IngestOutcome, StoreError> {
+        self.ingest_with(batch, false).await
+    }
+
+    async fn ingest_with(
+        &self,
+        mut batch: engage_store::IngestBatch,
+        quota: bool,
+    ) -> Result<engage_store::IngestOutcome, StoreError> {
         let items = batch.len();
         let rejected = batch.rejected.len() as u64;
+        quarantine_limit::bound(&mut batch.rejected);
+        if quota {
+            let dropped = self
+                .quarantine_quota
+                .admit(self.store.as_ref(), &batch.account_id, &mut batch.rejected)
+                .await?;
+            if dropped > 0 {
+                self.metrics.record_quarantine_dropped(dropped as u64);
+                tracing::debug!(account = %batch.account_id, dropped, "quarantine quota reached");
+            }
+        }
         let started = std::time::Instant::now();
         let outcome = self.store.ingest(batch).await?;
         self.metrics.record_ingest(
@@ -121,8 +189,6 @@ pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the metrics' histogram samples are folded into their buckets.
@@ -148,8 +214,12 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(state.connections.idle_timeout)
         .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let open_connections = Arc::new(tokio::sync::Semaphore::new(
+        state.connections.max_connections.max(1),
+    ));
     tokio::pin!(shutdown);
     let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
     upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -157,8 +227,8 @@ pub async fn serve(
         tokio::select! {
             _ = upkeep.tick() => state.metrics.upkeep(),
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: back off instead of spinning.
                         tracing::warn!(%error, "accept failed");
@@ -166,14 +236,57 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Over the cap a connection is closed at once (dropped unanswered), so
+                // that the ones open keep their share of the server.
+                let Ok(permit) = open_connections.clone().try_acquire_owned() else {
+                    state.metrics.record_connection_refused();
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
+                let watchdog = connection::Watchdog::new(state.connections.idle_timeout);
+                let requests = watchdog.clone();
+                // The peer's address, for the per-client rate limit (`ConnectInfo`), and
+                // each request in flight, for the watchdog.
+                let service = TowerToHyperService::new(
+                    app.clone()
+                        .map_request(
+                            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                                request.extensions_mut().insert(ConnectInfo(peer));
+                                request
+                            },
+                        )
+                        .map_future(move |answer| {
+                            let in_flight = requests.request_started();
+                            async move {
+                                // In flight until its body is sent (or dropped): a slow
+                                // client reading a large answer is not idle.
+                                answer.await.map(|response| {
+                                    response.map(|body| {
+                                        axum::body::Body::new(body.map_frame(move |frame| {
+                                            let _sending = &in_flight;
+                                            frame
+                                        }))
+                                    })
+                                })
+                            }
+                        }),
+                );
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection.into_owned());
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "connection ended with an error");
+                    tokio::select! {
+                        ended = connection => {
+                            if let Err(error) = ended {
+                                tracing::debug!(%error, "connection ended with an error");
+                            }
+                        }
+                        // Dropping the connection closes it; no request is in flight.
+                        () = watchdog.idle_expired() => {
+                            tracing::debug!(%peer, "idle connection closed");
+                        }
                     }
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,

@@ -15,6 +15,7 @@ use metrics_exporter_prometheus::{
 const REQUESTS: &str = "engage_http_requests_total";
 const INGEST_ITEMS: &str = "engage_ingest_batch_items";
 const INGEST_SECONDS: &str = "engage_ingest_commit_seconds";
+const RATE_LIMITED: &str = "engage_rate_limited_total";
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -29,6 +30,9 @@ pub struct Metrics {
     items_rejected: Counter,
     ingest_items: Histogram,
     ingest_seconds: Histogram,
+    rate_limit_untracked: Counter,
+    connections_refused: Counter,
+    quarantine_dropped: Counter,
 }
 
 impl Metrics {
@@ -46,36 +50,67 @@ impl Metrics {
             .build_recorder();
         let handle = recorder.handle();
         let backend = store_backend.to_owned();
-        let (items_accepted, items_duplicate, items_rejected, ingest_items, ingest_seconds) =
-            with_local_recorder(&recorder, || {
-                describe_counter!(REQUESTS, "HTTP requests by route and status.");
-                describe_counter!("engage_items_accepted_total", "Events and SDEs stored.");
-                describe_counter!(
-                    "engage_items_duplicate_total",
-                    "Events and SDEs already stored under the same client id."
-                );
-                describe_counter!(
-                    "engage_items_rejected_total",
-                    "Events, SDEs and bodies that failed validation (kept in the quarantine)."
-                );
-                describe_histogram!(
-                    INGEST_ITEMS,
-                    "Items per durable ingest (one request's batch, committed with others)."
-                );
-                describe_histogram!(
-                    INGEST_SECONDS,
-                    "Time from handing a batch to the store to its durable commit."
-                );
-                describe_gauge!("engage_store_info", "The storage backend.");
-                gauge!("engage_store_info", "backend" => backend).set(1.0);
-                (
-                    counter!("engage_items_accepted_total"),
-                    counter!("engage_items_duplicate_total"),
-                    counter!("engage_items_rejected_total"),
-                    histogram!(INGEST_ITEMS),
-                    histogram!(INGEST_SECONDS),
-                )
-            });
+        let (
+            items_accepted,
+            items_duplicate,
+            items_rejected,
+            ingest_items,
+            ingest_seconds,
+            rate_limit_untracked,
+            connections_refused,
+            quarantine_dropped,
+        ) = with_local_recorder(&recorder, || {
+            describe_counter!(REQUESTS, "HTTP requests by route and status.");
+            describe_counter!("engage_items_accepted_total", "Events and SDEs stored.");
+            describe_counter!(
+                "engage_items_duplicate_total",
+                "Events and SDEs already stored under the same client id."
+            );
+            describe_counter!(
+                "engage_items_rejected_total",
+                "Events, SDEs and bodies that failed validation (kept in the quarantine)."
+            );
+            describe_histogram!(
+                INGEST_ITEMS,
+                "Items per durable ingest (one request's batch, committed with others)."
+            );
+            describe_histogram!(
+                INGEST_SECONDS,
+                "Time from handing a batch to the store to its durable commit."
+            );
+            describe_counter!(
+                RATE_LIMITED,
+                "Public requests refused 429 by a rate limit, by scope (ip, account)."
+            );
+            counter!(RATE_LIMITED, "scope" => "ip").absolute(0);
+            counter!(RATE_LIMITED, "scope" => "account").absolute(0);
+            describe_counter!(
+                "engage_rate_limit_untracked_total",
+                "Public requests of clients the full per-address table could not track \
+                     (checked against their account's limit only)."
+            );
+            describe_counter!(
+                "engage_connections_refused_total",
+                "Connections closed at once because --max-connections were open."
+            );
+            describe_counter!(
+                "engage_quarantine_dropped_total",
+                "Rejected items and bodies not kept because their account's quarantine quota \
+                 was reached."
+            );
+            describe_gauge!("engage_store_info", "The storage backend.");
+            gauge!("engage_store_info", "backend" => backend).set(1.0);
+            (
+                counter!("engage_items_accepted_total"),
+                counter!("engage_items_duplicate_total"),
+                counter!("engage_items_rejected_total"),
+                histogram!(INGEST_ITEMS),
+                histogram!(INGEST_SECONDS),
+                counter!("engage_rate_limit_untracked_total"),
+                counter!("engage_connections_refused_total"),
+                counter!("engage_quarantine_dropped_total"),
+            )
+        });
         Metrics {
             recorder,
             handle,
@@ -84,7 +119,32 @@ impl Metrics {
             items_rejected,
             ingest_items,
             ingest_seconds,
+            rate_limit_untracked,
+            connections_refused,
+            quarantine_dropped,
         }
+    }
+
+    /// Rejected entries not kept: their account's quarantine quota was reached.
+    pub fn record_quarantine_dropped(&self, entries: u64) {
+        self.quarantine_dropped.increment(entries);
+    }
+
+    /// A connection closed at once because the server had its most open.
+    pub fn record_connection_refused(&self) {
+        self.connections_refused.increment(1);
+    }
+
+    /// A public request refused by the rate limit of `scope` (`ip` or `account`).
+    pub fn record_rate_limited(&self, scope: &'static str) {
+        with_local_recorder(&self.recorder, || {
+            counter!(RATE_LIMITED, "scope" => scope).increment(1);
+        });
+    }
+
+    /// A public request whose client the full per-address table could not track.
+    pub fn record_rate_limit_untracked(&self) {
+        self.rate_limit_untracked.increment(1);
     }
 
     /// One answer of a route (a static label: the set of routes is fixed, so the number

@@ -186,3 +186,46 @@ async fn origins_need_the_accounts_own_key() {
         "nothing changed"
     );
 }
+
+#[tokio::test]
+async fn the_monitoring_api_keeps_to_the_allowed_origins_too() {
+    let server = TestServer::start().await;
+    let app = crate::admin_support::app(&server).await;
+    let (status, _) =
+        put_origins(&server, json!({"allowedOrigins": ["https://shop.example"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    let url = format!(
+        "{}/api/account/{}/app/{app}/engagement?v=1.1",
+        server.url, server.account_id
+    );
+    let body = json!({"entryPoints": ["https://shop.example/cart"],
+                      "engagementAttributes": [{"type": "cart", "total": 11.7}]});
+    let call = |origin: Option<&'static str>| {
+        let mut request = server.client.post(&url).json(&body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    // A page on another origin (a simple request needs no preflight): refused in the
+    // API's error shape, nothing stored.
+    let refused = call(Some("https://evil.example")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let answer: Value = refused.json().await.unwrap();
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("https://evil.example"),
+        "{answer}"
+    );
+    assert!(answer["internalCode"].is_u64(), "{answer}");
+    assert!(server.export(ExportKind::Sdes).await.is_empty());
+    // An app or a server sends no Origin; a listed page may call it.
+    assert_eq!(call(None).await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(
+        call(Some("https://shop.example")).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(server.export(ExportKind::Sdes).await.len(), 2);
+}

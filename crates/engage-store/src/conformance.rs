@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use crate::sample::{self, page_sde};
 use crate::{
     ExportKind, Exposure, IngestBatch, IngestOutcome, NewAccount, NewQuarantine, OAuthKey,
-    QuarantineKind, QuarantineQuery, RawJson, SessionLookup, Store, StoreError,
+    QuarantineKind, QuarantineQuery, QuarantineUsage, RawJson, SessionLookup, Store, StoreError,
 };
 
 /// Expands the conformance suite into one `#[tokio::test]` per test for a backend.
@@ -63,6 +63,7 @@ macro_rules! store_conformance_tests {
             quarantine_keeps_raw_context_and_errors_and_pages,
             quarantine_without_a_visit_is_kept,
             mark_replayed_hides_entries_from_the_default_listing,
+            quarantine_usage_counts_pending_entries_and_their_bytes,
             export_pages_follow_cursors_and_match_counts,
             accounts_do_not_see_each_others_data,
             data_survives_close_and_reopen,
@@ -1373,4 +1374,58 @@ where
         store.count(&acc, ExportKind::Events).await.unwrap() as usize,
         finished
     );
+}
+
+pub async fn quarantine_usage_counts_pending_entries_and_their_bytes<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let other = account(&store).await;
+    assert_eq!(
+        store.quarantine_usage(&acc).await.unwrap(),
+        QuarantineUsage::default()
+    );
+    let mut b = batch(&acc, "v", "s", "p");
+    // Bytes, not characters: "é" is two.
+    for raw in ["{}", "{\"a\":\"é\"}", "[1,2,3]"] {
+        b.rejected.push(rejected(QuarantineKind::Sde, 0, raw));
+    }
+    ingest(&store, b).await;
+    let mut b = batch(&other, "v", "s", "p");
+    b.rejected.push(rejected(QuarantineKind::Sde, 0, "{}"));
+    ingest(&store, b).await;
+    assert_eq!(
+        store.quarantine_usage(&acc).await.unwrap(),
+        QuarantineUsage {
+            entries: 3,
+            bytes: 2 + 10 + 7
+        }
+    );
+    let entries = store
+        .quarantine(
+            &acc,
+            QuarantineQuery {
+                after_id: None,
+                limit: 10,
+                include_replayed: false,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .mark_replayed(&acc, &[entries[1].id], RECEIVED_MS + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.quarantine_usage(&acc).await.unwrap(),
+        QuarantineUsage {
+            entries: 2,
+            bytes: 2 + 7
+        }
+    );
+    assert_eq!(store.quarantine_usage(&other).await.unwrap().entries, 1);
+    store.close().await.unwrap();
 }

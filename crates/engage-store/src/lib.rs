@@ -171,6 +171,10 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         query: QuarantineQuery,
     ) -> Result<Vec<QuarantineEntry>, StoreError>;
 
+    /// What the account's pending (not replayed) quarantine entries take: how many, and
+    /// the bytes of their raw text. The server's per-account quarantine quota reads it.
+    async fn quarantine_usage(&self, account_id: &str) -> Result<QuarantineUsage, StoreError>;
+
     /// Marks quarantine entries as replayed (their good items were ingested again).
     async fn mark_replayed(
         &self,

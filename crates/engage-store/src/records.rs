@@ -244,6 +244,14 @@ pub struct Visit {
     pub sdes: VisitSdes,
 }
 
+/// What an account's pending quarantine entries take ([`crate::Store::quarantine_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuarantineUsage {
+    pub entries: u64,
+    /// Bytes of their raw text (UTF-8).
+    pub bytes: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuarantineQuery {
     pub after_id: Option<i64>,

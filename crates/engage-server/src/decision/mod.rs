@@ -109,12 +109,52 @@ impl Decisions {
     }
 }
 
+/// Runs decisions on the blocking threads, at most `capacity` at once: a decision is
+/// CPU work (the rules are evaluated, regular expressions among them), and on the async
+/// workers a slow one would stall every other request of those workers. When every slot
+/// is taken the caller gets `ApiError::Overloaded` (503) at once rather than a place in
+/// an unbounded queue.
+pub struct DecisionPool {
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl DecisionPool {
+    pub fn new(capacity: usize) -> Self {
+        DecisionPool {
+            permits: Arc::new(tokio::sync::Semaphore::new(capacity.max(1))),
+        }
+    }
+
+    /// Runs `work` on a blocking thread once a slot is free; a slot is held until `work`
+    /// returns, even if the request that asked has gone.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, crate::ApiError> {
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| crate::ApiError::Overloaded)?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            work()
+        })
+        .await
+        .map_err(|e| crate::ApiError::Internal(format!("a decision did not finish: {e}")))
+    }
+}
+
 #[tracing::instrument(skip_all, fields(account = %account_id))]
 async fn load(store: &dyn Store, account_id: &str) -> Result<AccountSnapshot, StoreError> {
     let apps = store.apps(account_id).await?;
     let campaigns = store.campaigns(account_id).await?;
     let engagements = store.engagements(account_id, None).await?;
-    let snapshot = AccountSnapshot::build(apps, &campaigns, engagements);
+    // Compiling an account's rules (its regular expressions together) is CPU work too.
+    let snapshot =
+        tokio::task::spawn_blocking(move || AccountSnapshot::build(apps, &campaigns, engagements))
+            .await
+            .map_err(|e| StoreError::Backend(format!("building a decision snapshot: {e}")))?;
     tracing::debug!(engagements = snapshot.len(), "decision snapshot built");
     Ok(snapshot)
 }

@@ -313,6 +313,13 @@ impl AccountSnapshot {
     /// [`AccountSnapshot::decide`], with the index or checking every engagement (what
     /// the index must not change, see the tests).
     fn decide_with(&self, page: &PageView<'_>, use_index: bool) -> Vec<&Offer> {
+        // Rules see a bounded prefix of the URL, so what a decision costs is bounded.
+        let page = &PageView {
+            url: super::targeting::scanned(page.url),
+            sections: page.sections,
+            sdes: page.sdes,
+            impressions: page.impressions,
+        };
         let mut chosen = Vec::new();
         if self.offers.is_empty() {
             return chosen;

@@ -39,6 +39,17 @@ pub const MAX_SECTION_CHARS: usize = 256;
 pub const MAX_PATTERN_CHARS: usize = 2048;
 /// Largest compiled regular expression (bytes of the regex crate's program).
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+/// Largest compiled form of one regular expression (the bytes of its Thompson NFA, which
+/// is what a decision runs when the lazy DFA gives up): bounds what one rule costs per
+/// character of the text it scans.
+pub const MAX_REGEX_WEIGHT: usize = 16 * 1024;
+/// Largest total of [`regex_weight`] over every regular expression of an account's
+/// engagements (latest revisions): the URL regexes are evaluated together on every
+/// decision, so their sum, times [`MAX_SCANNED_CHARS`], bounds a decision's CPU time.
+pub const MAX_ACCOUNT_REGEX_WEIGHT: usize = 128 * 1024;
+/// The most characters of a URL or an attribute value that rules look at: a longer one
+/// is matched on its first `MAX_SCANNED_CHARS` characters (browsers keep URLs far shorter).
+pub const MAX_SCANNED_CHARS: usize = 2048;
 /// Highest frequency cap.
 pub const MAX_IMPRESSIONS: u64 = 10_000;
 
@@ -250,7 +261,7 @@ impl Condition {
             Op::In(list) => path.any(sdes, &mut |v| list.iter().any(|s| s.equals(v))),
             Op::NotIn(list) => !path.any(sdes, &mut |v| list.iter().any(|s| s.equals(v))),
             Op::Exists(expected) => path.any(sdes, &mut |_| true) == *expected,
-            Op::Matches(r) => path.any(sdes, &mut |v| r.is_match(v)),
+            Op::Matches(r) => path.any(sdes, &mut |v| r.is_match(scanned(v))),
         }
     }
 
@@ -393,6 +404,58 @@ impl Targeting {
         // Names, numbers and JSON texts always serialize.
         RawJson::to_json(self).unwrap_or_else(|_| RawJson::null())
     }
+
+    /// Every regular expression of these rules with its JSON pointer (under `path`) and
+    /// its [`regex_weight`], in the order they are written.
+    pub fn regex_weights(&self, path: &str) -> Vec<(String, usize)> {
+        let weigh =
+            |source: &str| regex_weight(source, MAX_REGEX_WEIGHT).unwrap_or(MAX_REGEX_WEIGHT);
+        let mut out = Vec::new();
+        let url = child(path, "url");
+        for (list, rules) in [
+            ("include", &self.url.include),
+            ("exclude", &self.url.exclude),
+        ] {
+            for (i, rule) in rules.iter().enumerate() {
+                if let UrlMatch::Regex(regex) = rule {
+                    let at = child(&index(&child(&url, list), i), "regex");
+                    out.push((at, weigh(regex.as_str())));
+                }
+            }
+        }
+        for (i, condition) in self.sdes.iter().enumerate() {
+            if let Op::Matches(regex) = &condition.op {
+                let at = child(&index(&child(path, "sdes"), i), "value");
+                out.push((at, weigh(regex.as_str())));
+            }
+        }
+        out
+    }
+}
+
+/// Checks an account's regular expressions against [`MAX_ACCOUNT_REGEX_WEIGHT`]: `others`
+/// is what the account's other engagements weigh; the first of `new` (pointer, weight)
+/// that takes the total over is the error, at its pointer.
+pub fn check_account_regex_weight(
+    others: usize,
+    new: &[(String, usize)],
+) -> Result<(), (String, String)> {
+    let mut total = others;
+    for (at, weight) in new {
+        total = total.saturating_add(*weight);
+        if total > MAX_ACCOUNT_REGEX_WEIGHT {
+            return Err((
+                at.clone(),
+                format!(
+                    "the account's regular expressions would take {} KiB compiled, over the \
+                     limit of {} KiB for all its engagements",
+                    total.div_ceil(1024),
+                    MAX_ACCOUNT_REGEX_WEIGHT / 1024
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn lists<T>(
@@ -488,12 +551,44 @@ fn string_raw(json: Node<'_, '_>, path: &str, problems: &mut Errors) -> Option<S
     }
 }
 
+/// The text a rule scans: its first [`MAX_SCANNED_CHARS`] characters.
+pub fn scanned(text: &str) -> &str {
+    match text.char_indices().nth(MAX_SCANNED_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+/// What a regular expression weighs: the heap size of its Thompson NFA, built with the
+/// regex crate's defaults (Unicode, UTF-8). `None` when it is over `limit` or invalid.
+pub fn regex_weight(source: &str, limit: usize) -> Option<usize> {
+    use regex_automata::nfa::thompson::{Config, NFA};
+    NFA::compiler()
+        .configure(Config::new().nfa_size_limit(Some(limit)))
+        .build(source)
+        .ok()
+        .map(|nfa| nfa.memory_usage())
+}
+
 fn compile(source: &str, path: &str, problems: &mut Errors) -> Option<Regex> {
     match regex::RegexBuilder::new(source)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
     {
-        Ok(regex) => Some(regex),
+        Ok(regex) => match regex_weight(source, MAX_REGEX_WEIGHT) {
+            Some(_) => Some(regex),
+            None => {
+                problems.at(
+                    path,
+                    format!(
+                        "regular expression is too large: over {} KiB compiled (a long \
+                         repetition such as `.{{150}}` counts once per repeat)",
+                        MAX_REGEX_WEIGHT / 1024
+                    ),
+                );
+                None
+            }
+        },
         Err(regex::Error::CompiledTooBig(_)) => {
             problems.at(path, "regular expression is too large");
             None

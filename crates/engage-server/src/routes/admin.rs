@@ -13,6 +13,8 @@ use engage_store::{AppInstallation, Campaign, CampaignFields, Engagement, RawJso
 use serde::Serialize;
 
 use crate::body::{read_body, Accept};
+use crate::decision::targeting::check_account_regex_weight;
+use crate::decision::Targeting;
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
 use crate::request::admin::{
@@ -31,6 +33,37 @@ async fn parse_body<T>(
     let bytes = read_body(headers, body, &state.limits, Accept::Json).await?;
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     read(tape.root()).map_err(|invalid| ApiError::invalid_all("request", invalid.errors))
+}
+
+/// 400 at the regular expression that takes the account's total over
+/// `MAX_ACCOUNT_REGEX_WEIGHT`: every decision evaluates the account's URL regexes together,
+/// so their sum bounds its CPU time. `replacing` is the engagement a revision replaces
+/// (its latest revision no longer counts).
+async fn check_regex_budget(
+    state: &AppState,
+    account_id: &str,
+    replacing: Option<(u64, u64)>,
+    targeting: &RawJson,
+) -> Result<(), ApiError> {
+    let engagements = state.store.engagements(account_id, None).await?;
+    let targeting = targeting.clone();
+    // Weighing means compiling every regex of the account: CPU work, off the workers.
+    let checked = tokio::task::spawn_blocking(move || {
+        let others: usize = engagements
+            .iter()
+            .filter(|e| replacing != Some((e.campaign_id, e.id)))
+            .filter_map(|e| Targeting::from_stored(&e.definition.targeting).ok())
+            .flat_map(|t| t.regex_weights(""))
+            .map(|(_, weight)| weight)
+            .sum();
+        let new = Targeting::from_stored(&targeting)
+            .map(|t| t.regex_weights("/targeting"))
+            .unwrap_or_default();
+        check_account_regex_weight(others, &new)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("weighing regular expressions: {e}")))?;
+    checked.map_err(|(at, message)| ApiError::invalid_field(&at, message))
 }
 
 fn id(text: &str, what: &str) -> Result<u64, ApiError> {
@@ -305,6 +338,7 @@ pub async fn create_engagement(
     let campaign_id = id(&campaign_id, "campaign")?;
     let EngagementDefinitionBody(definition) =
         parse_body(&state, &headers, body, EngagementDefinitionBody::read).await?;
+    check_regex_budget(&state, &account_id, None, &definition.targeting).await?;
     let engagement = state
         .store
         .create_engagement(&account_id, campaign_id, definition, AgentState::Online)
@@ -398,6 +432,13 @@ pub async fn update_engagement(
     let engagement_id = id(&engagement_id, "engagement")?;
     let EngagementDefinitionBody(definition) =
         parse_body(&state, &headers, body, EngagementDefinitionBody::read).await?;
+    check_regex_budget(
+        &state,
+        &account_id,
+        Some((campaign_id, engagement_id)),
+        &definition.targeting,
+    )
+    .await?;
     let engagement = state
         .store
         .revise_engagement(&account_id, campaign_id, engagement_id, definition)

@@ -29,7 +29,7 @@ pub async fn collect(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = receive(&state, &tag.account.id, &headers, body).await;
+    let result = receive(&state, &tag, &headers, body).await;
     let mut response = match result {
         Ok(response) => response,
         Err(error) => error.into_response(),
@@ -40,10 +40,11 @@ pub async fn collect(
 
 async fn receive(
     state: &AppState,
-    account_id: &str,
+    tag: &TagAccount,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let account_id = tag.account.id.as_str();
     let bytes = read_body(headers, body, &state.limits, Accept::JsonOrText).await?;
     let received_ms = now_ms();
     let user_agent = headers
@@ -90,6 +91,7 @@ async fn receive(
             return Err(ApiError::invalid(message, invalid.errors));
         }
     };
+    crate::rate_limit::charge_items(state, tag.charged.as_ref(), batch.item_count())?;
     let rejected = batch.rejections();
     let outcome = state
         .ingest(IngestBatch {

@@ -67,14 +67,19 @@ async fn answer(
         impressions(state, &snapshot, account_id, &request.visitor_id),
     )?;
     let sdes = request.sdes.into_iter().fold(sdes, VisitSdes::with);
-    let page = PageView {
-        url: &request.url,
-        sections: &request.sections,
-        sdes: &sdes,
-        impressions: &impressions,
-    };
-    let engagements = snapshot.show(&page);
-    let body = decision_answer(&engagements)
+    let (url, sections) = (request.url, request.sections);
+    let body = state
+        .decision_pool
+        .run(move || {
+            let page = PageView {
+                url: &url,
+                sections: &sections,
+                sdes: &sdes,
+                impressions: &impressions,
+            };
+            decision_answer(&snapshot.show(&page))
+        })
+        .await?
         .map_err(|e| ApiError::Internal(format!("writing a decision: {e}")))?;
     Ok((
         [(

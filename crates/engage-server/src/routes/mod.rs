@@ -54,6 +54,8 @@ struct Endpoint {
     path: &'static str,
     router: MethodRouter<AppState>,
     methods: Vec<(Method, Auth)>,
+    /// Behind the public routes' rate limits (checked before anything is read).
+    rate_limited: bool,
 }
 
 impl Endpoint {
@@ -62,7 +64,15 @@ impl Endpoint {
             path,
             router: MethodRouter::new(),
             methods: Vec::new(),
+            rate_limited: false,
         }
+    }
+
+    /// Puts every method of the path behind the rate limits (`--rate-limit-per-ip`,
+    /// `--rate-limit-per-account`).
+    fn rate_limited(mut self) -> Self {
+        self.rate_limited = true;
+        self
     }
 
     fn get<H: Handler<T, AppState>, T: 'static>(mut self, auth: Auth, handler: H) -> Self {
@@ -112,15 +122,19 @@ fn endpoints() -> Vec<Endpoint> {
             .get(PublicAccount, discovery::service),
         Endpoint::new("/api/account/{account_id}/events")
             .post(PublicAccount, collect::collect)
-            .options(PublicAccount, collect::preflight),
+            .options(PublicAccount, collect::preflight)
+            .rate_limited(),
         Endpoint::new("/api/account/{account_id}/app/{app_id}/engagement")
-            .post(PublicAccount, monitoring::engagement),
+            .post(PublicAccount, monitoring::engagement)
+            .rate_limited(),
         Endpoint::new("/api/account/{account_id}/app/{app_id}/report")
             .post(PublicAccount, monitoring::report_post)
-            .put(PublicAccount, monitoring::report_put),
+            .put(PublicAccount, monitoring::report_put)
+            .rate_limited(),
         Endpoint::new("/api/account/{account_id}/decision")
             .post(PublicAccount, decision::decide)
-            .options(PublicAccount, collect::preflight),
+            .options(PublicAccount, collect::preflight)
+            .rate_limited(),
         Endpoint::new("/api/account/{account_id}/origins")
             .get(AccountKey, account::get_origins)
             .put(AccountKey, account::put_origins),
@@ -170,13 +184,29 @@ pub fn route_table() -> Vec<RouteInfo> {
 pub fn router(state: AppState) -> Router {
     endpoints()
         .into_iter()
-        .fold(Router::new(), |router, e| router.route(e.path, e.router))
+        .fold(Router::new(), |router, e| {
+            let methods = if e.rate_limited {
+                e.router.route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::rate_limit::limit_public_routes,
+                ))
+            } else {
+                e.router
+            };
+            router.route(e.path, methods)
+        })
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
         .with_state(state)
+}
+
+/// An error of a Monitoring API route answered in that API's shape.
+pub(crate) fn monitoring_error(error: ApiError) -> Response {
+    use axum::response::IntoResponse;
+    monitoring::MonitoringError::from(error).into_response()
 }
 
 /// Counts every answer by route pattern and status, and logs it.

@@ -19,6 +19,7 @@ use super::collect::quarantine_body;
 use crate::body::{read_body, Accept};
 use crate::decision::AccountSnapshot;
 use crate::error::ApiError;
+use crate::rate_limit::{charge_items, Charged};
 use crate::request::collect::{StoredContext, MAX_ID_CHARS};
 use crate::request::monitoring::{named_identity, Call, MonitoringBody};
 use crate::AppState;
@@ -30,7 +31,7 @@ pub struct MonitoringError {
     internal_code: u16,
     message: String,
     /// `Retry-After` seconds, for a 503 or 429.
-    retry_after: Option<&'static str>,
+    retry_after: Option<axum::http::HeaderValue>,
 }
 
 impl MonitoringError {
@@ -92,11 +93,10 @@ impl IntoResponse for MonitoringError {
             internal_code: self.internal_code,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(seconds),
-            );
+        if let Some(value) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
         }
         response
     }
@@ -201,6 +201,8 @@ pub struct MonitoringApp {
     /// The account's decision snapshot, which knows its app installations.
     snapshot: Arc<AccountSnapshot>,
     query: HashMap<String, String>,
+    /// The rate-limit buckets the call was counted in.
+    charged: Option<Charged>,
 }
 
 impl FromRequestParts<AppState> for MonitoringApp {
@@ -215,10 +217,15 @@ impl FromRequestParts<AppState> for MonitoringApp {
             .map_err(IntoResponse::into_response)?;
         let snapshot = async {
             check_version(&query)?;
-            state
+            let account = state
                 .accounts
                 .get(state.store.as_ref(), &account_id)
                 .await?;
+            // The account's allowed origins hold here as on the tag's routes: apps and
+            // servers send no `Origin`, but a page can call this API too (a body
+            // without a content type is a simple request, sent cross-origin without a
+            // preflight), and it must not write into an account that did not list it.
+            crate::extract::allowed_origin(&parts.headers, &account)?;
             require_app(state, &account_id, &app_id).await
         }
         .await
@@ -228,6 +235,7 @@ impl FromRequestParts<AppState> for MonitoringApp {
             app_id,
             snapshot,
             query,
+            charged: parts.extensions.get().cloned(),
         })
     }
 }
@@ -270,6 +278,7 @@ pub async fn engagement(
         app_id,
         snapshot,
         query,
+        charged,
     } = call;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
     let identity = Tape::parse(&bytes)
@@ -300,6 +309,7 @@ pub async fn engagement(
         Call::Engagement,
         &bytes,
         visit,
+        charged.as_ref(),
     )
     .await?;
     link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
@@ -337,7 +347,7 @@ pub async fn engagement(
 /// reports impressions itself.
 async fn engagement_details(
     state: &AppState,
-    snapshot: &AccountSnapshot,
+    snapshot: &Arc<AccountSnapshot>,
     account_id: &str,
     ids: &VisitIds,
     page: Option<&PageView>,
@@ -353,25 +363,34 @@ async fn engagement_details(
     };
     let impressions =
         super::decision::impressions(state, snapshot, account_id, &ids.visitor_id).await?;
-    let page = crate::decision::PageView {
-        url: page.and_then(|p| p.url.as_deref()).unwrap_or(""),
-        sections: page.map_or(&[], |p| p.sections.as_slice()),
-        sdes: &sdes,
-        impressions: &impressions,
-    };
-    let details: Vec<EngagementDetail> = snapshot
-        .show(&page)
-        .into_iter()
-        .map(|shown| EngagementDetail {
-            campaign_id: shown.offer.campaign_id,
-            engagement_id: shown.offer.engagement_id,
-            engagement_revision: shown.offer.engagement_revision,
-            context_id: shown.context_id,
-            connector_id: NO_CONNECTOR,
-            language: language.unwrap_or("NA").to_owned(),
-            status: "expose",
+    let url = page.and_then(|p| p.url.clone()).unwrap_or_default();
+    let language = language.unwrap_or("NA").to_owned();
+    let sections = page.map(|p| p.sections.clone()).unwrap_or_default();
+    let snapshot = Arc::clone(snapshot);
+    let details: Vec<EngagementDetail> = state
+        .decision_pool
+        .run(move || {
+            let page = crate::decision::PageView {
+                url: &url,
+                sections: &sections,
+                sdes: &sdes,
+                impressions: &impressions,
+            };
+            snapshot
+                .show(&page)
+                .into_iter()
+                .map(|shown| EngagementDetail {
+                    campaign_id: shown.offer.campaign_id,
+                    engagement_id: shown.offer.engagement_id,
+                    engagement_revision: shown.offer.engagement_revision,
+                    context_id: shown.context_id,
+                    connector_id: NO_CONNECTOR,
+                    language: language.clone(),
+                    status: "expose",
+                })
+                .collect()
         })
-        .collect();
+        .await?;
     Ok((!details.is_empty()).then_some(details))
 }
 
@@ -407,6 +426,7 @@ async fn report(
         account_id,
         app_id,
         query,
+        charged,
         ..
     } = call;
     let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
@@ -442,8 +462,16 @@ async fn report(
             .map(str::to_owned),
         client: None,
     };
-    let Recorded { status, ids, .. } =
-        record_call(&state, &account_id, &app_id, Call::Report, &bytes, visit).await?;
+    let Recorded { status, ids, .. } = record_call(
+        &state,
+        &account_id,
+        &app_id,
+        Call::Report,
+        &bytes,
+        visit,
+        charged.as_ref(),
+    )
+    .await?;
     link_identity(&state, &account_id, identity.as_deref(), &ids).await?;
     Ok((status, axum::Json(ids)).into_response())
 }
@@ -550,6 +578,7 @@ async fn record_call(
     call: Call,
     bytes: &[u8],
     visit: VisitContext,
+    charged: Option<&Charged>,
 ) -> Result<Recorded, MonitoringError> {
     let received_ms = now_ms();
     let parsed = Tape::parse(bytes)
@@ -592,6 +621,7 @@ async fn record_call(
             )));
         }
     };
+    charge_items(state, charged, events.len() + sdes.len())?;
     let events = bind_impressions(state, account_id, &visit, events).await?;
     let language = client.as_ref().and_then(|c| c.language.clone());
     let visit = VisitContext {

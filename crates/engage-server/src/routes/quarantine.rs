@@ -21,6 +21,11 @@ use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
+/// Most bytes of entries (their raw text, context and errors) in one listing; the entry
+/// that crosses it ends the page, and `next` continues after it.
+pub const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
+/// Entries read from the store at a time while a listing fills its budget.
+const READ_CHUNK: usize = 100;
 
 #[derive(Serialize)]
 struct ListResponse {
@@ -60,21 +65,70 @@ pub async fn list(
         query.get("includeReplayed").map(String::as_str),
         Some("true" | "1")
     );
-    let entries = state
-        .store
-        .quarantine(
-            &account_id,
-            QuarantineQuery {
-                after_id,
-                limit,
-                include_replayed,
-            },
-        )
-        .await?;
-    let next = (entries.len() == limit)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
+    // Read in chunks until the count or the byte budget is reached, so that neither the
+    // answer nor the server's memory holds more than about the budget.
+    let mut entries: Vec<QuarantineEntry> = Vec::new();
+    let mut bytes = 0usize;
+    let mut cursor = after_id;
+    let full = loop {
+        let want = READ_CHUNK.min(limit - entries.len());
+        let chunk = state
+            .store
+            .quarantine(
+                &account_id,
+                QuarantineQuery {
+                    after_id: cursor,
+                    limit: want,
+                    include_replayed,
+                },
+            )
+            .await?;
+        let read = chunk.len();
+        let mut over_budget = false;
+        for entry in chunk {
+            bytes = bytes.saturating_add(listed_size(&entry));
+            cursor = Some(entry.id);
+            entries.push(entry);
+            if bytes >= MAX_LIST_BYTES {
+                over_budget = true;
+                break;
+            }
+        }
+        if over_budget || entries.len() == limit {
+            break true;
+        }
+        if read < want {
+            break false;
+        }
+    };
+    let next = if full {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
     Ok(axum::Json(ListResponse { entries, next }))
+}
+
+/// About what an entry takes in the listing: its texts as JSON strings (escapes
+/// counted) and a little for the rest.
+fn listed_size(entry: &QuarantineEntry) -> usize {
+    let errors: usize = entry
+        .errors
+        .iter()
+        .map(|e| escaped_len(&e.path) + escaped_len(&e.message) + 32)
+        .sum();
+    escaped_len(&entry.raw) + entry.context.as_str().len() + errors + 200
+}
+
+/// The length of `text` written as a JSON string's content.
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 #[derive(Serialize, Default)]
@@ -121,7 +175,7 @@ pub async fn replay(
             match revalidate(entry, state.limits.max_batch_items) {
                 Some(mut batch) => {
                     batch.account_id.clone_from(&account_id);
-                    let outcome = state.ingest(batch).await?;
+                    let outcome = state.ingest_replayed(batch).await?;
                     response.accepted += outcome.accepted;
                     response.duplicates += outcome.duplicates;
                     response.replayed += 1;
@@ -135,6 +189,7 @@ pub async fn replay(
                 .store
                 .mark_replayed(&account_id, &replayed_ids, now_ms())
                 .await?;
+            state.quarantine_quota.forget(&account_id);
         }
     }
     Ok(axum::Json(response))

@@ -28,6 +28,14 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
+        TestServer::configured(limits, |state| state).await
+    }
+
+    /// A server whose state `configure` changes before it starts (rate limits, ...).
+    pub async fn configured(
+        limits: Limits,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("engage.db").display());
         let store = engage_store::open(&url).await.unwrap();
@@ -42,7 +50,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), limits);
+        let state = configure(AppState::new(store.clone(), limits));
         let shared = state.clone();
         let task = tokio::spawn(async move {
             engage_server::serve(state, listener, async {

@@ -46,8 +46,8 @@ use tokio::sync::oneshot;
 
 use crate::{
     Account, ExportKind, ExportPage, IngestBatch, IngestOutcome, InteractionPage, InteractionQuery,
-    NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, SessionLookup, Store, StoreError,
-    Visit,
+    NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage, SessionLookup, Store,
+    StoreError, Visit,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -111,6 +111,32 @@ pub(crate) fn read_u64(value: ValueRef<'_>) -> Option<u64> {
     }
 }
 
+/// Creates `dir` and its missing parents readable by the owner only (0700 on Unix):
+/// the database holds visitors' attributes and OAuth secrets. A directory that exists
+/// keeps its mode, which is its owner's choice.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the database file owner-only (0600 on Unix) when it does not exist yet, before
+/// SQLite opens it: SQLite gives the `-wal` and `-shm` files the mode of the database
+/// file, so all three stay private. An existing file keeps its mode.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl SqliteStore {
     /// Opens the database file at `path`, creating it and its directory when missing,
     /// and migrates it to this build's schema.
@@ -123,10 +149,13 @@ impl SqliteStore {
 
     fn open_blocking(path: PathBuf) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            create_private_dir(dir).map_err(|e| {
                 StoreError::InvalidLocation(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        create_private_file(&path).map_err(|e| {
+            StoreError::InvalidLocation(format!("cannot create {}: {e}", path.display()))
+        })?;
         let mut conn = Connection::open(&path).map_err(|e| {
             StoreError::InvalidLocation(format!("cannot open {}: {e}", path.display()))
         })?;
@@ -325,6 +354,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn quarantine_usage(&self, account_id: &str) -> Result<QuarantineUsage, StoreError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |conn| reader::quarantine_usage(conn, &a))
+            .await
+    }
+
     async fn mark_replayed(
         &self,
         account_id: &str,
@@ -401,5 +437,41 @@ impl Store for SqliteStore {
             let _ = done.await;
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::NewAccount;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn the_data_directory_and_database_files_are_readable_by_their_owner_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("engage-data").join("nested");
+        let path = dir.join("engage.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store
+            .create_account(NewAccount {
+                name: "modes".into(),
+                api_key_hash: "00".repeat(32),
+            })
+            .await
+            .unwrap();
+        assert_eq!(mode(&dir), 0o700, "the data directory");
+        assert_eq!(mode(&tmp.path().join("engage-data")), 0o700, "its parent");
+        for file in ["engage.db", "engage.db-wal", "engage.db-shm"] {
+            let file = dir.join(file);
+            assert!(file.exists(), "{} was not written", file.display());
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        store.close().await.unwrap();
     }
 }

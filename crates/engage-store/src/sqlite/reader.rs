@@ -18,8 +18,8 @@ use serde::{Serialize, Serializer};
 use super::batch::ClientKey;
 use super::{read_u64, schema, sql_err};
 use crate::{
-    Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery, RawJson,
-    SessionLookup, StoreError, Visit,
+    Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery,
+    QuarantineUsage, RawJson, SessionLookup, StoreError, Visit,
 };
 
 /// Idle connections kept for the next read; more are opened under load and closed after.
@@ -324,6 +324,24 @@ fn quarantine_entry(row: QuarantineRow) -> Result<QuarantineEntry, StoreError> {
         context,
         errors,
         replayed_ms,
+    })
+}
+
+/// `octet_length` reads a text's size from its record header, without loading the text.
+pub(crate) fn quarantine_usage(
+    conn: &mut Connection,
+    account: &str,
+) -> Result<QuarantineUsage, StoreError> {
+    let (entries, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(octet_length(raw)), 0) FROM quarantine \
+             WHERE account = ?1 AND replayed_ms IS NULL",
+        )
+        .and_then(|mut s| s.query_row([account], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(sql_err)?;
+    Ok(QuarantineUsage {
+        entries: u64::try_from(entries).unwrap_or(0),
+        bytes: u64::try_from(bytes).unwrap_or(0),
     })
 }
 
