@@ -81,6 +81,17 @@ macro_rules! store_conformance_tests {
     };
 }
 
+/// What a backend whose data lives outside the test directory (a PostgreSQL database)
+/// runs when a directory is removed, see [`on_directory_removed`].
+static CLEANUP: std::sync::OnceLock<fn(&Path)> = std::sync::OnceLock::new();
+
+/// Has `cleanup` run with each test directory just before it is removed, also when the
+/// test failed (the directory is removed while the panic unwinds). A backend whose `open`
+/// keeps its data elsewhere removes it there. The first registration stays.
+pub fn on_directory_removed(cleanup: fn(&Path)) {
+    let _ = CLEANUP.set(cleanup);
+}
+
 /// A directory under the system temp dir, removed on drop.
 pub(crate) struct TempDir(PathBuf);
 
@@ -104,6 +115,9 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if let Some(cleanup) = CLEANUP.get() {
+            cleanup(&self.0);
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -2,6 +2,8 @@
 //! cross it, and [`StoreError`].
 //!
 //! - [`sqlite`]: the embedded default (one file, WAL, group commit on a writer thread).
+//! - `postgres`: PostgreSQL, for several servers sharing one database (cargo feature
+//!   `postgres`, on by default).
 //! - `conformance`: the suite that defines a correct backend; each backend's tests
 //!   expand it with `store_conformance_tests!`.
 //! - `campaigns`: apps, campaigns and revisioned engagements ([`CampaignStore`], which
@@ -30,6 +32,8 @@ mod history;
 pub mod history_conformance;
 pub mod ids;
 mod open;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod records;
 #[cfg(any(test, feature = "conformance"))]
 mod sample;
@@ -46,7 +50,7 @@ pub use records::*;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database URL names a backend this build does not have.
-    #[error("unsupported backend `{0}`: use sqlite://PATH")]
+    #[error("unsupported backend `{0}`: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     UnsupportedBackend(String),
     /// The database URL or data directory cannot be used.
     #[error("invalid database location: {0}")]

@@ -79,7 +79,7 @@ CREATE INDEX events_impressions ON events (visit_id, engagement_id)
 /// The JSON an engagement revision is stored as.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StoredDefinition {
+pub(crate) struct StoredDefinition {
     name: String,
     engagement_type: u8,
     tgl_name: String,
@@ -118,7 +118,7 @@ impl StoredDefinition {
         }
     }
 
-    fn into_definition(self) -> Result<EngagementDefinition, StoreError> {
+    pub(crate) fn into_definition(self) -> Result<EngagementDefinition, StoreError> {
         let engagement_type = EngagementType::from_code(u64::from(self.engagement_type))
             .ok_or_else(|| corrupt(format!("engagement type {}", self.engagement_type)))?;
         Ok(EngagementDefinition {
@@ -288,7 +288,7 @@ fn read_engagement(
     row.map(EngagementRow::decode).transpose()
 }
 
-fn definition_json(definition: &EngagementDefinition) -> Result<String, StoreError> {
+pub(crate) fn definition_json(definition: &EngagementDefinition) -> Result<String, StoreError> {
     serde_json::to_string(&StoredDefinition::from_definition(definition))
         .map_err(|e| StoreError::Backend(format!("writing an engagement definition: {e}")))
 }

@@ -20,15 +20,15 @@
 //! One process ingests into a file at a time: the writer caches sessions it wrote.
 
 mod admin;
-mod batch;
+pub(crate) mod batch;
 mod cache;
-mod campaigns;
-mod history;
+pub(crate) mod campaigns;
+pub(crate) mod history;
 mod identities;
 mod ingest;
 mod interactions;
 mod oauth;
-mod reader;
+pub(crate) mod reader;
 mod schema;
 mod writer;
 
