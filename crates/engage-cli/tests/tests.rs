@@ -14,4 +14,5 @@ mod bench_history;
 mod crash;
 mod demo;
 mod discovery;
+mod postgres;
 mod validate;
