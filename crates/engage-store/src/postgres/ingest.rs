@@ -24,9 +24,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
+use deadpool_postgres::Transaction;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
-use tokio_postgres::Transaction;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use super::{pg_err, pool_err, to_sql_u64};
 use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
@@ -103,6 +105,20 @@ impl Prepared {
 
 type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 
+/// Accounts a writer found in the database. Accounts are never deleted, so an account
+/// once found stays valid, and only the ones not found yet cost a lookup.
+#[derive(Default)]
+pub(crate) struct KnownAccounts(std::sync::Mutex<HashSet<String>>);
+
+impl KnownAccounts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // Inserts are the only change: a poisoned set is still a set of known accounts.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 struct Job {
     prepared: Prepared,
     reply: Reply,
@@ -118,8 +134,15 @@ impl Writers {
     pub fn spawn(pool: Pool) -> Writers {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
+        let known = Arc::new(KnownAccounts::default());
         let tasks = (0..WRITERS)
-            .map(|_| tokio::spawn(write_loop(pool.clone(), Arc::clone(&rx))))
+            .map(|_| {
+                tokio::spawn(write_loop(
+                    pool.clone(),
+                    Arc::clone(&rx),
+                    Arc::clone(&known),
+                ))
+            })
             .collect();
         Writers {
             queue: std::sync::Mutex::new(Some(tx)),
@@ -163,7 +186,11 @@ impl Writers {
     }
 }
 
-async fn write_loop(pool: Pool, queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+async fn write_loop(
+    pool: Pool,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    known: Arc<KnownAccounts>,
+) {
     loop {
         let group = {
             let mut rx = queue.lock().await;
@@ -183,15 +210,15 @@ async fn write_loop(pool: Pool, queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>)
             }
             group
         };
-        run_group(&pool, group).await;
+        run_group(&pool, &known, group).await;
     }
 }
 
 /// Writes `group` in one transaction and answers after COMMIT; when the database fails
 /// part way, each batch is tried again alone.
-async fn run_group(pool: &Pool, group: Vec<Job>) {
+async fn run_group(pool: &Pool, known: &KnownAccounts, group: Vec<Job>) {
     let batches: Vec<&Prepared> = group.iter().map(|j| &j.prepared).collect();
-    match try_group(pool, &batches).await {
+    match try_group(pool, known, &batches).await {
         Ok(results) => {
             for (job, result) in group.into_iter().zip(results) {
                 // A caller that stopped waiting needs no answer.
@@ -207,7 +234,7 @@ async fn run_group(pool: &Pool, group: Vec<Job>) {
         Err(e) => {
             tracing::warn!(error = %e, batches = group.len(), "postgres group failed; retrying its batches one by one");
             for job in group {
-                Box::pin(run_group(pool, vec![job])).await;
+                Box::pin(run_group(pool, known, vec![job])).await;
             }
         }
     }
@@ -225,14 +252,17 @@ impl CloneForCaller for StoreError {
 
 async fn try_group(
     pool: &Pool,
+    known: &KnownAccounts,
     batches: &[&Prepared],
 ) -> Result<Vec<Result<IngestOutcome, StoreError>>, StoreError> {
     let mut conn = pool.get().await.map_err(pool_err)?;
     let tx = conn.transaction().await.map_err(pg_err)?;
-    let results = write_group(&tx, batches).await.map_err(|e| match e {
-        Fail::Db(e) => pg_err(e),
-        Fail::Lost(what) => StoreError::Backend(format!("{what} vanished while writing")),
-    })?;
+    let results = write_group(&tx, batches, known)
+        .await
+        .map_err(|e| match e {
+            Fail::Db(e) => pg_err(e),
+            Fail::Lost(what) => StoreError::Backend(format!("{what} vanished while writing")),
+        })?;
     tx.commit().await.map_err(pg_err)?;
     Ok(results)
 }
@@ -260,15 +290,24 @@ impl From<tokio_postgres::Error> for Fail {
 async fn write_group(
     tx: &Transaction<'_>,
     batches: &[&Prepared],
+    accounts_known: &KnownAccounts,
 ) -> Result<Vec<Result<IngestOutcome, StoreError>>, Fail> {
     let mut slots: Vec<Result<Slot, StoreError>> = Vec::with_capacity(batches.len());
 
-    // Accounts.
-    let mut accounts: Vec<&str> = batches.iter().map(|b| b.batch.account.as_str()).collect();
+    // Accounts: the ones this server has not seen yet are looked up.
+    let mut accounts: Vec<&str> = {
+        let cached = accounts_known.lock();
+        batches
+            .iter()
+            .map(|b| b.batch.account.as_str())
+            .filter(|a| !cached.contains(*a))
+            .collect()
+    };
     accounts.sort_unstable();
     accounts.dedup();
-    let known: HashSet<String> = tx
-        .query(
+    if !accounts.is_empty() {
+        let found: Vec<String> = query(
+            tx,
             "SELECT account FROM accounts WHERE account = ANY($1)",
             &[&accounts],
         )
@@ -276,15 +315,20 @@ async fn write_group(
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
-    for b in batches {
-        slots.push(if known.contains(&b.batch.account) {
-            Ok(Slot {
-                outcome: IngestOutcome::default(),
-                visit: None,
-            })
-        } else {
-            Err(StoreError::UnknownAccount(b.batch.account.clone()))
-        });
+        accounts_known.lock().extend(found);
+    }
+    {
+        let known = accounts_known.lock();
+        for b in batches {
+            slots.push(if known.contains(&b.batch.account) {
+                Ok(Slot {
+                    outcome: IngestOutcome::default(),
+                    visit: None,
+                })
+            } else {
+                Err(StoreError::UnknownAccount(b.batch.account.clone()))
+            });
+        }
     }
 
     // Sessions: the first batch naming a new one creates it; its visitor owns it.
@@ -314,29 +358,40 @@ async fn write_group(
             cols.referrer.push(v.referrer.as_deref());
             cols.client.push(v.client.as_deref());
         }
-        let rows = tx
-            .query(
-                "INSERT INTO visits (account, session_id, visitor_id, first_seen_ms, last_seen_ms,
-                     user_agent, referrer, client_properties)
-                 SELECT a, s, v, f, f, u, r, c
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                     $6::text[], $7::text[]) AS t(a, s, v, f, u, r, c)
-                 ON CONFLICT (account, session_id) DO NOTHING
-                 RETURNING account, session_id, visit_id, visitor_id",
-                &[
-                    &cols.account,
-                    &cols.session,
-                    &cols.visitor,
-                    &cols.first_seen,
-                    &cols.user_agent,
-                    &cols.referrer,
-                    &cols.client,
-                ],
-            )
-            .await?;
+        let rows = query(
+            tx,
+            // New sessions are inserted, known ones read, in one statement: the
+            // read sees what was committed when it began, so a session another
+            // server committed since is read again below.
+            "WITH t AS (
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
+                         $5::text[], $6::text[], $7::text[]) AS t(a, s, v, f, u, r, c)),
+                 ins AS (
+                     INSERT INTO visits (account, session_id, visitor_id, first_seen_ms,
+                         last_seen_ms, user_agent, referrer, client_properties)
+                     SELECT a, s, v, f, f, u, r, c FROM t
+                     ON CONFLICT (account, session_id) DO NOTHING
+                     RETURNING account, session_id, visit_id, visitor_id)
+                 SELECT account, session_id, visit_id, visitor_id, true FROM ins
+                 UNION ALL
+                 SELECT v.account, v.session_id, v.visit_id, v.visitor_id, false
+                 FROM visits v JOIN t ON v.account = t.a AND v.session_id = t.s",
+            &[
+                &cols.account,
+                &cols.session,
+                &cols.visitor,
+                &cols.first_seen,
+                &cols.user_agent,
+                &cols.referrer,
+                &cols.client,
+            ],
+        )
+        .await?;
         for r in rows {
             let key = (r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?);
-            created.insert(key.clone());
+            if r.try_get::<_, bool>(4)? {
+                created.insert(key.clone());
+            }
             sessions.insert(key, (r.try_get(2)?, r.try_get(3)?));
         }
         if sessions.len() < session_keys.len() {
@@ -347,14 +402,14 @@ async fn write_group(
                     ses.push(session);
                 }
             }
-            let rows = tx
-                .query(
-                    "SELECT v.account, v.session_id, v.visit_id, v.visitor_id FROM visits v
+            let rows = query(
+                tx,
+                "SELECT v.account, v.session_id, v.visit_id, v.visitor_id FROM visits v
                      JOIN unnest($1::text[], $2::text[]) AS t(a, s)
                        ON v.account = t.a AND v.session_id = t.s",
-                    &[&acc, &ses],
-                )
-                .await?;
+                &[&acc, &ses],
+            )
+            .await?;
             for r in rows {
                 let key = (r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?);
                 sessions.insert(key, (r.try_get(2)?, r.try_get(3)?));
@@ -415,39 +470,47 @@ async fn write_group(
             cols.user_agent.push(v.user_agent.as_deref());
             cols.received.push(b.received_ms);
         }
-        let rows = tx
-            .query(
-                "INSERT INTO pages (account, visit_id, page_id, url, referrer, title, sections,
-                     user_agent, received_ms)
-                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
-                     $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
-                 ON CONFLICT (account, visit_id, page_id) DO NOTHING
-                 RETURNING account, visit_id, page_id, page_row",
-                &[
-                    &cols.account,
-                    &cols.visit,
-                    &cols.page,
-                    &cols.url,
-                    &cols.referrer,
-                    &cols.title,
-                    &cols.sections,
-                    &cols.user_agent,
-                    &cols.received,
-                ],
-            )
-            .await?;
+        let rows = query(
+            tx,
+            "WITH t AS (
+                     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
+                         $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+                         AS t(a, v, pg, u, r, ti, se, ua, rc)),
+                 ins AS (
+                     INSERT INTO pages (account, visit_id, page_id, url, referrer, title,
+                         sections, user_agent, received_ms)
+                     SELECT * FROM t
+                     ON CONFLICT (account, visit_id, page_id) DO NOTHING
+                     RETURNING account, visit_id, page_id, page_row)
+                 SELECT * FROM ins
+                 UNION ALL
+                 SELECT p.account, p.visit_id, p.page_id, p.page_row
+                 FROM pages p JOIN t ON p.account = t.a AND p.visit_id = t.v AND p.page_id = t.pg",
+            &[
+                &cols.account,
+                &cols.visit,
+                &cols.page,
+                &cols.url,
+                &cols.referrer,
+                &cols.title,
+                &cols.sections,
+                &cols.user_agent,
+                &cols.received,
+            ],
+        )
+        .await?;
         for r in rows {
             pages.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
         }
         if pages.len() < page_keys.len() {
-            let rows = tx
-                .query(
-                    "SELECT p.account, p.visit_id, p.page_id, p.page_row FROM pages p
+            let rows = query(
+                tx,
+                "SELECT p.account, p.visit_id, p.page_id, p.page_row FROM pages p
                      JOIN unnest($1::text[], $2::bigint[], $3::text[]) AS t(a, v, pg)
                        ON p.account = t.a AND p.visit_id = t.v AND p.page_id = t.pg",
-                    &[&cols.account, &cols.visit, &cols.page],
-                )
-                .await?;
+                &[&cols.account, &cols.visit, &cols.page],
+            )
+            .await?;
             for r in rows {
                 pages.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
             }
@@ -493,259 +556,201 @@ async fn write_group(
             f.outcome = f.outcome.max(rank);
         }
     }
-    let mut interactions: HashMap<(String, i64, String), i64> = HashMap::new();
-    if !folds.is_empty() {
-        let mut order: Vec<usize> = (0..folds.len()).collect();
-        order.sort_unstable_by_key(|&n| folds[n].key);
-        let mut cols = InteractionColumns::default();
-        for &n in &order {
-            let f = &folds[n];
-            let d = f.data;
-            cols.account.push(f.key.0);
-            cols.visit.push(f.key.1);
-            cols.context.push(f.key.2);
-            cols.page.push(f.page_row);
-            cols.campaign.push(to_sql_u64(d.conf_key.campaign_id));
-            cols.engagement.push(to_sql_u64(d.conf_key.engagement_id));
-            cols.revision
-                .push(to_sql_u64(d.conf_key.engagement_revision));
-            cols.engagement_type
-                .push(d.engagement_type.map(|t| i16::from(t.code())));
-            cols.zone.push(d.zone_id.map(to_sql_u64));
-            cols.tgl_name.push(d.tgl_name.as_deref());
-            cols.engagement_name.push(d.engagement_name.as_deref());
-            cols.start.push(f.start_ms);
-            cols.end.push(f.end_ms);
-            cols.outcome.push(f.outcome);
-        }
-        // A stored row changes only when the fold widens it; the optional campaign
-        // fields are filled in then, where the row lacks them.
-        let rows = tx
-            .query(
-                "INSERT INTO interactions AS i (account, visit_id, context_id, page_row,
-                     campaign_id, engagement_id, engagement_revision, engagement_type, zone_id,
-                     tgl_name, engagement_name, start_ms, end_ms, outcome)
-                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
-                     $5::bigint[], $6::bigint[], $7::bigint[], $8::smallint[], $9::bigint[],
-                     $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[])
-                 ON CONFLICT (account, visit_id, context_id) DO UPDATE SET
-                     start_ms = least(i.start_ms, excluded.start_ms),
-                     end_ms = greatest(i.end_ms, excluded.end_ms),
-                     outcome = greatest(i.outcome, excluded.outcome),
-                     engagement_type = coalesce(i.engagement_type, excluded.engagement_type),
-                     zone_id = coalesce(i.zone_id, excluded.zone_id),
-                     tgl_name = coalesce(i.tgl_name, excluded.tgl_name),
-                     engagement_name = coalesce(i.engagement_name, excluded.engagement_name)
-                 WHERE excluded.start_ms < i.start_ms OR excluded.end_ms > i.end_ms
-                     OR excluded.outcome > i.outcome
-                 RETURNING account, visit_id, context_id, interaction_id",
-                &[
-                    &cols.account,
-                    &cols.visit,
-                    &cols.context,
-                    &cols.page,
-                    &cols.campaign,
-                    &cols.engagement,
-                    &cols.revision,
-                    &cols.engagement_type,
-                    &cols.zone,
-                    &cols.tgl_name,
-                    &cols.engagement_name,
-                    &cols.start,
-                    &cols.end,
-                    &cols.outcome,
-                ],
-            )
-            .await?;
-        for r in rows {
-            interactions.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
-        }
-        if interactions.len() < folds.len() {
-            let rows = tx
-                .query(
-                    "SELECT i.account, i.visit_id, i.context_id, i.interaction_id
-                     FROM interactions i
-                     JOIN unnest($1::text[], $2::bigint[], $3::text[]) AS t(a, v, c)
-                       ON i.account = t.a AND i.visit_id = t.v AND i.context_id = t.c",
-                    &[&cols.account, &cols.visit, &cols.context],
-                )
-                .await?;
-            for r in rows {
-                interactions.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
-            }
-        }
+    folds.sort_unstable_by_key(|f| f.key);
+    let mut icols = InteractionColumns::default();
+    for f in &folds {
+        let d = f.data;
+        icols.account.push(f.key.0);
+        icols.visit.push(f.key.1);
+        icols.context.push(f.key.2);
+        icols.page.push(f.page_row);
+        icols.campaign.push(to_sql_u64(d.conf_key.campaign_id));
+        icols.engagement.push(to_sql_u64(d.conf_key.engagement_id));
+        icols
+            .revision
+            .push(to_sql_u64(d.conf_key.engagement_revision));
+        icols
+            .engagement_type
+            .push(d.engagement_type.map(|t| i16::from(t.code())));
+        icols.zone.push(d.zone_id.map(to_sql_u64));
+        icols.tgl_name.push(d.tgl_name.as_deref());
+        icols.engagement_name.push(d.engagement_name.as_deref());
+        icols.start.push(f.start_ms);
+        icols.end.push(f.end_ms);
+        icols.outcome.push(f.outcome);
     }
 
-    // Events: client ids first seen in this group, then the ones the database takes.
-    let mut candidates: Vec<(usize, usize)> = Vec::new();
-    let mut in_group: HashSet<(&str, &[u8])> = HashSet::new();
+    // Client ids first seen in this group; the database says which are new.
+    let mut event_candidates: Vec<(usize, usize)> = Vec::new();
+    let mut sde_candidates: Vec<(usize, usize)> = Vec::new();
+    let mut events_seen: HashSet<(&str, &[u8])> = HashSet::new();
+    let mut sdes_seen: HashSet<(&str, &[u8])> = HashSet::new();
     for (i, b) in batches.iter().enumerate() {
         let Ok(slot) = &mut slots[i] else { continue };
         for (k, key) in b.event_keys.iter().enumerate() {
-            if in_group.insert((b.batch.account.as_str(), key.as_slice())) {
-                candidates.push((i, k));
+            if events_seen.insert((b.batch.account.as_str(), key.as_slice())) {
+                event_candidates.push((i, k));
             } else {
                 slot.outcome.duplicates += 1;
             }
         }
-    }
-    if !candidates.is_empty() {
-        let taken = claim(
-            tx,
-            "event_ids",
-            candidates.iter().map(|&(i, k)| {
-                (
-                    batches[i].batch.account.as_str(),
-                    &batches[i].event_keys[k][..],
-                )
-            }),
-        )
-        .await?;
-        let mut cols = EventColumns::default();
-        for &(i, k) in &candidates {
-            let b = batches[i];
-            let Ok(slot) = &mut slots[i] else { continue };
-            if !taken.contains(&(b.batch.account.as_str(), &b.event_keys[k][..])) {
-                slot.outcome.duplicates += 1;
-                continue;
-            }
-            let e = &b.batch.events[k];
-            let d = &e.event.data;
-            let visit_id = slot.visit.map_or(0, |(v, _)| v);
-            let key = (b.batch.account.clone(), visit_id, d.context_id.clone());
-            let interaction = interactions.get(&key).ok_or(Fail::Lost("an interaction"))?;
-            slot.outcome.accepted += 1;
-            cols.account.push(&b.batch.account);
-            cols.server.push(b.batch.received_ms);
-            cols.client_ms.push(e.client_time_ms);
-            cols.client_id.push(&b.event_keys[k]);
-            cols.interaction.push(*interaction);
-            cols.page.push(slot.visit.map(|(_, p)| p));
-            cols.code.push(event_code(e.event.name));
-            cols.page_context.push(&b.page_context_keys[k]);
-            cols.campaign.push(to_sql_u64(d.conf_key.campaign_id));
-            cols.engagement.push(to_sql_u64(d.conf_key.engagement_id));
-            cols.revision
-                .push(to_sql_u64(d.conf_key.engagement_revision));
-            cols.engagement_type
-                .push(d.engagement_type.map(|t| i16::from(t.code())));
-            cols.zone.push(d.zone_id.map(to_sql_u64));
-            cols.state.push(d.state.map(|s| i16::from(s.code())));
-            cols.done.push(d.done);
-            cols.tgl_name.push(d.tgl_name.as_deref());
-            cols.engagement_name.push(d.engagement_name.as_deref());
-        }
-        if !cols.account.is_empty() {
-            tx.execute(
-                "INSERT INTO events (account, server_ms, client_ms, client_id, interaction_id,
-                     page_row, event_code, page_context_id, campaign_id, engagement_id,
-                     engagement_revision, engagement_type, zone_id, state, done, tgl_name,
-                     engagement_name)
-                 SELECT a, s, c, id, i, p, code, pc, cam, eng, rev, et, z, st, dn, tg, en
-                 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[],
-                     $6::bigint[], $7::smallint[], $8::bytea[], $9::bigint[], $10::bigint[],
-                     $11::bigint[], $12::smallint[], $13::bigint[], $14::smallint[],
-                     $15::boolean[], $16::text[], $17::text[])
-                     WITH ORDINALITY AS t(a, s, c, id, i, p, code, pc, cam, eng, rev, et, z, st,
-                         dn, tg, en, n)
-                 ORDER BY n",
-                &[
-                    &cols.account,
-                    &cols.server,
-                    &cols.client_ms,
-                    &cols.client_id,
-                    &cols.interaction,
-                    &cols.page,
-                    &cols.code,
-                    &cols.page_context,
-                    &cols.campaign,
-                    &cols.engagement,
-                    &cols.revision,
-                    &cols.engagement_type,
-                    &cols.zone,
-                    &cols.state,
-                    &cols.done,
-                    &cols.tgl_name,
-                    &cols.engagement_name,
-                ],
-            )
-            .await?;
-        }
-    }
-
-    // Attributes, the same way; their row order is the order a visit folds them in.
-    let mut candidates: Vec<(usize, usize)> = Vec::new();
-    let mut in_group: HashSet<(&str, &[u8])> = HashSet::new();
-    for (i, b) in batches.iter().enumerate() {
-        let Ok(slot) = &mut slots[i] else { continue };
         for (k, key) in b.sde_keys.iter().enumerate() {
-            if in_group.insert((b.batch.account.as_str(), key.as_slice())) {
-                candidates.push((i, k));
+            if sdes_seen.insert((b.batch.account.as_str(), key.as_slice())) {
+                sde_candidates.push((i, k));
             } else {
                 slot.outcome.duplicates += 1;
             }
         }
     }
-    if !candidates.is_empty() {
-        let taken = claim(
+
+    // The interaction rows and both claims in one round trip (the statements are
+    // pipelined on the connection).
+    let upsert = async {
+        if folds.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A stored row changes only when the fold widens it; the optional campaign
+        // fields are filled in then, where the row lacks them.
+        query(
             tx,
-            "sde_ids",
-            candidates.iter().map(|&(i, k)| {
-                (
-                    batches[i].batch.account.as_str(),
-                    &batches[i].sde_keys[k][..],
-                )
-            }),
+            "INSERT INTO interactions AS i (account, visit_id, context_id, page_row,
+                 campaign_id, engagement_id, engagement_revision, engagement_type, zone_id,
+                 tgl_name, engagement_name, start_ms, end_ms, outcome)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
+                 $5::bigint[], $6::bigint[], $7::bigint[], $8::smallint[], $9::bigint[],
+                 $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[])
+             ON CONFLICT (account, visit_id, context_id) DO UPDATE SET
+                 start_ms = least(i.start_ms, excluded.start_ms),
+                 end_ms = greatest(i.end_ms, excluded.end_ms),
+                 outcome = greatest(i.outcome, excluded.outcome),
+                 engagement_type = coalesce(i.engagement_type, excluded.engagement_type),
+                 zone_id = coalesce(i.zone_id, excluded.zone_id),
+                 tgl_name = coalesce(i.tgl_name, excluded.tgl_name),
+                 engagement_name = coalesce(i.engagement_name, excluded.engagement_name)
+             WHERE excluded.start_ms < i.start_ms OR excluded.end_ms > i.end_ms
+                 OR excluded.outcome > i.outcome
+             RETURNING account, visit_id, context_id, interaction_id",
+            &[
+                &icols.account,
+                &icols.visit,
+                &icols.context,
+                &icols.page,
+                &icols.campaign,
+                &icols.engagement,
+                &icols.revision,
+                &icols.engagement_type,
+                &icols.zone,
+                &icols.tgl_name,
+                &icols.engagement_name,
+                &icols.start,
+                &icols.end,
+                &icols.outcome,
+            ],
+        )
+        .await
+    };
+    let claim_events = claim(
+        tx,
+        "event_ids",
+        event_candidates.iter().map(|&(i, k)| {
+            (
+                batches[i].batch.account.as_str(),
+                &batches[i].event_keys[k][..],
+            )
+        }),
+    );
+    let claim_sdes = claim(
+        tx,
+        "sde_ids",
+        sde_candidates.iter().map(|&(i, k)| {
+            (
+                batches[i].batch.account.as_str(),
+                &batches[i].sde_keys[k][..],
+            )
+        }),
+    );
+    let (upserted, events_taken, sdes_taken) = tokio::try_join!(upsert, claim_events, claim_sdes)?;
+    let mut interactions: HashMap<(String, i64, String), i64> = HashMap::new();
+    for r in upserted {
+        interactions.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
+    }
+    if interactions.len() < folds.len() {
+        let rows = query(
+            tx,
+            "SELECT i.account, i.visit_id, i.context_id, i.interaction_id
+             FROM interactions i
+             JOIN unnest($1::text[], $2::bigint[], $3::text[]) AS t(a, v, c)
+               ON i.account = t.a AND i.visit_id = t.v AND i.context_id = t.c",
+            &[&icols.account, &icols.visit, &icols.context],
         )
         .await?;
-        let mut cols = SdeColumns::default();
-        for &(i, k) in &candidates {
-            let b = batches[i];
-            let Ok(slot) = &mut slots[i] else { continue };
-            if !taken.contains(&(b.batch.account.as_str(), &b.sde_keys[k][..])) {
-                slot.outcome.duplicates += 1;
-                continue;
-            }
-            let s = &b.batch.sdes[k];
-            slot.outcome.accepted += 1;
-            cols.account.push(&b.batch.account);
-            cols.server.push(b.batch.received_ms);
-            cols.client_ms.push(s.client_time_ms);
-            cols.client_id.push(&b.sde_keys[k]);
-            cols.visit.push(slot.visit.map(|(v, _)| v));
-            cols.page.push(slot.visit.map(|(_, p)| p));
-            cols.sde_type
-                .push(super::history::sde_type_code(s.sde.sde_type()));
-            cols.history.push(&s.history);
-            cols.words.push(&b.sde_words[k]);
-        }
-        if !cols.account.is_empty() {
-            tx.execute(
-                "INSERT INTO sdes (account, server_ms, client_ms, client_id, visit_id, page_row,
-                     sde_type, history, words)
-                 SELECT a, s, c, id, v, p, t, h, w
-                 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[],
-                     $6::bigint[], $7::smallint[], $8::text[], $9::text[])
-                     WITH ORDINALITY AS u(a, s, c, id, v, p, t, h, w, n)
-                 ORDER BY n",
-                &[
-                    &cols.account,
-                    &cols.server,
-                    &cols.client_ms,
-                    &cols.client_id,
-                    &cols.visit,
-                    &cols.page,
-                    &cols.sde_type,
-                    &cols.history,
-                    &cols.words,
-                ],
-            )
-            .await?;
+        for r in rows {
+            interactions.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
         }
     }
 
-    // Quarantine.
+    // The rows, in one more round trip.
+    let mut ecols = EventColumns::default();
+    for &(i, k) in &event_candidates {
+        let b = batches[i];
+        let Ok(slot) = &mut slots[i] else { continue };
+        if !events_taken.contains(&(b.batch.account.as_str(), &b.event_keys[k][..])) {
+            slot.outcome.duplicates += 1;
+            continue;
+        }
+        let e = &b.batch.events[k];
+        let d = &e.event.data;
+        let visit_id = slot.visit.map_or(0, |(v, _)| v);
+        let key = (b.batch.account.clone(), visit_id, d.context_id.clone());
+        let interaction = interactions.get(&key).ok_or(Fail::Lost("an interaction"))?;
+        slot.outcome.accepted += 1;
+        ecols.account.push(&b.batch.account);
+        ecols.server.push(b.batch.received_ms);
+        ecols.client_ms.push(e.client_time_ms);
+        ecols.client_id.push(&b.event_keys[k]);
+        ecols.interaction.push(*interaction);
+        ecols.page.push(slot.visit.map(|(_, p)| p));
+        ecols.code.push(event_code(e.event.name));
+        ecols.page_context.push(&b.page_context_keys[k]);
+        ecols.campaign.push(to_sql_u64(d.conf_key.campaign_id));
+        ecols.engagement.push(to_sql_u64(d.conf_key.engagement_id));
+        ecols
+            .revision
+            .push(to_sql_u64(d.conf_key.engagement_revision));
+        ecols
+            .engagement_type
+            .push(d.engagement_type.map(|t| i16::from(t.code())));
+        ecols.zone.push(d.zone_id.map(to_sql_u64));
+        ecols.state.push(d.state.map(|s| i16::from(s.code())));
+        ecols.done.push(d.done);
+        ecols.tgl_name.push(d.tgl_name.as_deref());
+        ecols.engagement_name.push(d.engagement_name.as_deref());
+    }
+    // Attribute rows in group order: the order a visit folds them in.
+    let mut scols = SdeColumns::default();
+    for &(i, k) in &sde_candidates {
+        let b = batches[i];
+        let Ok(slot) = &mut slots[i] else { continue };
+        if !sdes_taken.contains(&(b.batch.account.as_str(), &b.sde_keys[k][..])) {
+            slot.outcome.duplicates += 1;
+            continue;
+        }
+        let s = &b.batch.sdes[k];
+        slot.outcome.accepted += 1;
+        scols.account.push(&b.batch.account);
+        scols.server.push(b.batch.received_ms);
+        scols.client_ms.push(s.client_time_ms);
+        scols.client_id.push(&b.sde_keys[k]);
+        scols.visit.push(slot.visit.map(|(v, _)| v));
+        scols.page.push(slot.visit.map(|(_, p)| p));
+        scols
+            .sde_type
+            .push(super::history::sde_type_code(s.sde.sde_type()));
+        scols.history.push(&s.history);
+        scols.words.push(&b.sde_words[k]);
+    }
     let mut q = QuarantineColumns::default();
+    let mut last_seen: HashMap<(&str, i64), i64> = HashMap::new();
     for (i, b) in batches.iter().enumerate() {
         let Ok(slot) = &mut slots[i] else { continue };
         for r in &b.batch.rejected {
@@ -759,9 +764,91 @@ async fn write_group(
             q.context.push(&r.context);
             q.errors.push(&r.errors);
         }
+        if let Some((visit_id, _)) = slot.visit {
+            let at = last_seen
+                .entry((b.batch.account.as_str(), visit_id))
+                .or_insert(b.batch.received_ms);
+            *at = (*at).max(b.batch.received_ms);
+        }
     }
-    if !q.account.is_empty() {
-        tx.execute(
+    let mut seen_rows: Vec<((&str, i64), i64)> = last_seen.into_iter().collect();
+    seen_rows.sort_unstable();
+    let (seen_keys, seen_times): (Vec<(&str, i64)>, Vec<i64>) = seen_rows.into_iter().unzip();
+    let (seen_accounts, seen_visits): (Vec<&str>, Vec<i64>) = seen_keys.into_iter().unzip();
+
+    let insert_events = async {
+        if ecols.account.is_empty() {
+            return Ok(0);
+        }
+        execute(
+            tx,
+            "INSERT INTO events (account, server_ms, client_ms, client_id, interaction_id,
+                 page_row, event_code, page_context_id, campaign_id, engagement_id,
+                 engagement_revision, engagement_type, zone_id, state, done, tgl_name,
+                 engagement_name)
+             SELECT a, s, c, id, i, p, code, pc, cam, eng, rev, et, z, st, dn, tg, en
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[],
+                 $6::bigint[], $7::smallint[], $8::bytea[], $9::bigint[], $10::bigint[],
+                 $11::bigint[], $12::smallint[], $13::bigint[], $14::smallint[],
+                 $15::boolean[], $16::text[], $17::text[])
+                 WITH ORDINALITY AS t(a, s, c, id, i, p, code, pc, cam, eng, rev, et, z, st,
+                     dn, tg, en, n)
+             ORDER BY n",
+            &[
+                &ecols.account,
+                &ecols.server,
+                &ecols.client_ms,
+                &ecols.client_id,
+                &ecols.interaction,
+                &ecols.page,
+                &ecols.code,
+                &ecols.page_context,
+                &ecols.campaign,
+                &ecols.engagement,
+                &ecols.revision,
+                &ecols.engagement_type,
+                &ecols.zone,
+                &ecols.state,
+                &ecols.done,
+                &ecols.tgl_name,
+                &ecols.engagement_name,
+            ],
+        )
+        .await
+    };
+    let insert_sdes = async {
+        if scols.account.is_empty() {
+            return Ok(0);
+        }
+        execute(
+            tx,
+            "INSERT INTO sdes (account, server_ms, client_ms, client_id, visit_id, page_row,
+                 sde_type, history, words)
+             SELECT a, s, c, id, v, p, t, h, w
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[],
+                 $6::bigint[], $7::smallint[], $8::text[], $9::text[])
+                 WITH ORDINALITY AS u(a, s, c, id, v, p, t, h, w, n)
+             ORDER BY n",
+            &[
+                &scols.account,
+                &scols.server,
+                &scols.client_ms,
+                &scols.client_id,
+                &scols.visit,
+                &scols.page,
+                &scols.sde_type,
+                &scols.history,
+                &scols.words,
+            ],
+        )
+        .await
+    };
+    let insert_quarantine = async {
+        if q.account.is_empty() {
+            return Ok(0);
+        }
+        execute(
+            tx,
             "INSERT INTO quarantine (account, received_ms, kind, idx, client_id, raw, context,
                  errors)
              SELECT a, r, k, i, c, w, x, e
@@ -779,38 +866,44 @@ async fn write_group(
                 &q.errors,
             ],
         )
-        .await?;
-    }
-
+        .await
+    };
     // Last seen, once per visit of the group.
-    let mut last_seen: HashMap<(&str, i64), i64> = HashMap::new();
-    for (i, b) in batches.iter().enumerate() {
-        if let Ok(Slot {
-            visit: Some((visit_id, _)),
-            ..
-        }) = &slots[i]
-        {
-            let at = last_seen
-                .entry((b.batch.account.as_str(), *visit_id))
-                .or_insert(b.batch.received_ms);
-            *at = (*at).max(b.batch.received_ms);
+    let update_visits = async {
+        if seen_accounts.is_empty() {
+            return Ok(0);
         }
-    }
-    if !last_seen.is_empty() {
-        let mut rows: Vec<((&str, i64), i64)> = last_seen.into_iter().collect();
-        rows.sort_unstable();
-        let (keys, times): (Vec<(&str, i64)>, Vec<i64>) = rows.into_iter().unzip();
-        let (accounts, visits): (Vec<&str>, Vec<i64>) = keys.into_iter().unzip();
-        tx.execute(
+        execute(
+            tx,
             "UPDATE visits v SET last_seen_ms = t.ms
              FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(a, id, ms)
              WHERE v.account = t.a AND v.visit_id = t.id AND v.last_seen_ms < t.ms",
-            &[&accounts, &visits, &times],
+            &[&seen_accounts, &seen_visits, &seen_times],
         )
-        .await?;
-    }
+        .await
+    };
+    tokio::try_join!(insert_events, insert_sdes, insert_quarantine, update_visits)?;
 
     Ok(slots.into_iter().map(|s| s.map(|s| s.outcome)).collect())
+}
+
+/// Runs `sql` as a statement prepared once per connection.
+async fn query(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let statement = tx.prepare_cached(sql).await?;
+    tx.query(&statement, params).await
+}
+
+async fn execute(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let statement = tx.prepare_cached(sql).await?;
+    tx.execute(&statement, params).await
 }
 
 /// An `(account, client_id)` pair of a group.
@@ -824,18 +917,21 @@ async fn claim<'a>(
     keys: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> Result<HashSet<(&'a str, &'a [u8])>, tokio_postgres::Error> {
     let mut keys: Vec<(&str, &[u8])> = keys.collect();
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
     keys.sort_unstable();
     let (accounts, ids): (Vec<&str>, Vec<&[u8]>) = keys.iter().copied().unzip();
-    let rows = tx
-        .query(
-            &format!(
-                "INSERT INTO {table} (account, client_id)
+    let rows = query(
+        tx,
+        &format!(
+            "INSERT INTO {table} (account, client_id)
                  SELECT * FROM unnest($1::text[], $2::bytea[])
                  ON CONFLICT DO NOTHING RETURNING account, client_id"
-            ),
-            &[&accounts, &ids],
-        )
-        .await?;
+        ),
+        &[&accounts, &ids],
+    )
+    .await?;
     let mut taken = HashSet::with_capacity(rows.len());
     let index: HashMap<IdRef<'_>, IdRef<'a>> = keys.iter().map(|k| (*k, *k)).collect();
     for r in rows {
