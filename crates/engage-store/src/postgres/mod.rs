@@ -7,6 +7,8 @@
 //! - `history`: interaction search for the Engagement History API.
 //! - `campaigns`, `identities`, `oauth`: the admin writes and their reads, each one
 //!   transaction on a pooled connection.
+//! - `changes`: the change feed, from the admin tables' triggers' `pg_notify` through
+//!   a `LISTEN` connection of each store's own.
 //!
 //! Driver: tokio-postgres (async, pipelined, binary protocol, array parameters) with a
 //! deadpool-postgres pool (docs/operations.md says why). Nothing here keeps state
@@ -14,6 +16,7 @@
 //! database's constraints, so servers need no coordination beyond it.
 
 mod campaigns;
+mod changes;
 mod history;
 mod identities;
 mod ingest;
@@ -30,8 +33,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
+use crate::changes::ChangeFeed;
 use crate::{
-    Account, ExportKind, ExportPage, Exposure, IngestBatch, IngestOutcome, InteractionPage,
+    Account, Change, ExportKind, ExportPage, Exposure, IngestBatch, IngestOutcome, InteractionPage,
     InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, SessionLookup, Store,
     StoreError, Visit,
 };
@@ -69,6 +73,8 @@ pub struct PostgresStore {
     writer: ingest::Writers,
     closed: AtomicBool,
     partitions: Mutex<Option<JoinHandle<()>>>,
+    changes: ChangeFeed,
+    listener: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -85,7 +91,7 @@ impl PostgresStore {
             .parse()
             .map_err(|e| StoreError::InvalidLocation(format!("not a PostgreSQL URL: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -101,8 +107,12 @@ impl PostgresStore {
         schema::migrate(&mut client).await?;
         schema::ensure_partitions(&client, crate::ids::now_ms()).await?;
         drop(client);
+        let changes = ChangeFeed::default();
+        let listener = changes::start(config, changes.clone()).await?;
         let partitions = tokio::spawn(keep_partitions(pool.clone()));
         Ok(PostgresStore {
+            changes,
+            listener: Mutex::new(Some(listener)),
             writer: ingest::Writers::spawn(pool.clone()),
             pool,
             closed: AtomicBool::new(false),
@@ -341,30 +351,53 @@ impl Store for PostgresStore {
         oauth::delete(&**self.conn().await?, account_id, app_key).await
     }
 
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    async fn claim_nonce(
+        &self,
+        account_id: &str,
+        nonce_key: &str,
+        expires_s: i64,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        self.writable()?;
+        oauth::claim_nonce(
+            &**self.conn().await?,
+            account_id,
+            nonce_key,
+            expires_s,
+            now_s,
+        )
+        .await
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
-        let partitions = self
-            .partitions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(task) = partitions {
-            task.abort();
-        }
+        self.stop_tasks();
         self.writer.close().await;
         Ok(())
     }
 }
 
+impl PostgresStore {
+    /// Stops partition upkeep and listening for changes.
+    fn stop_tasks(&self) {
+        for task in [&self.partitions, &self.listener] {
+            if let Some(task) = task
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
 impl Drop for PostgresStore {
     fn drop(&mut self) {
-        if let Some(task) = self
-            .partitions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-        {
-            task.abort();
-        }
+        self.stop_tasks();
     }
 }

@@ -105,3 +105,34 @@ pub(crate) async fn delete(
         .map_err(pg_err)?;
     Ok(deleted > 0)
 }
+
+/// Claims a nonce (see `Store::claim_nonce`). The upsert is the claim: it writes a new
+/// key, or takes over an expired one, and answers a row only then; two servers claiming
+/// the same key at once serialize on its row. Expired keys of the account are pruned
+/// first.
+pub(crate) async fn claim_nonce(
+    client: &Client,
+    account: &str,
+    nonce_key: &str,
+    expires_s: i64,
+    now_s: i64,
+) -> Result<bool, StoreError> {
+    client
+        .execute(
+            "DELETE FROM oauth_nonces WHERE account = $1 AND expires_s <= $2",
+            &[&account, &now_s],
+        )
+        .await
+        .map_err(pg_err)?;
+    let claimed = client
+        .query_opt(
+            "INSERT INTO oauth_nonces (account, nonce_key, expires_s) VALUES ($1, $2, $3)
+             ON CONFLICT (account, nonce_key) DO UPDATE SET expires_s = EXCLUDED.expires_s
+                 WHERE oauth_nonces.expires_s <= $4
+             RETURNING 1",
+            &[&account, &nonce_key, &expires_s, &now_s],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(claimed.is_some())
+}

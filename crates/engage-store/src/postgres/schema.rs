@@ -29,7 +29,7 @@ use super::pg_err;
 use crate::StoreError;
 
 /// The migrations, oldest first; migration `n` (1-based) takes the schema to version `n`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Any constant both servers agree on: the advisory lock key of migrations and partition
 /// upkeep (`engage` in ASCII).
@@ -256,6 +256,50 @@ CREATE TABLE engagement_revisions (
     PRIMARY KEY (account, engagement_id, revision)
 );
 "#;
+
+/// Version 2: what servers share besides the data.
+///
+/// - `oauth_nonces`: OAuth 1.0a nonces claimed and not yet expired, so a replay is
+///   refused whichever server it reaches.
+/// - Triggers on every admin table send `pg_notify('engage_changes', account)` in the
+///   writing transaction: listeners hear of a change only once it is committed, and
+///   whatever writes those tables (this build, a later one, an operator's SQL) is heard.
+///   PostgreSQL folds the same payload sent twice in one transaction into one.
+const V2: &str = r#"
+CREATE TABLE oauth_nonces (
+    account   text NOT NULL,
+    nonce_key text NOT NULL,
+    expires_s bigint NOT NULL,
+    PRIMARY KEY (account, nonce_key)
+);
+CREATE INDEX oauth_nonces_expiry ON oauth_nonces (account, expires_s);
+
+CREATE FUNCTION engage_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('engage_changes', OLD.account);
+    ELSE
+        PERFORM pg_notify('engage_changes', NEW.account);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER accounts_changed AFTER INSERT OR UPDATE OR DELETE ON accounts
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER apps_changed AFTER INSERT OR UPDATE OR DELETE ON apps
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER campaigns_changed AFTER INSERT OR UPDATE OR DELETE ON campaigns
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER engagements_changed AFTER INSERT OR UPDATE OR DELETE ON engagements
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER engagement_revisions_changed AFTER INSERT OR UPDATE OR DELETE
+    ON engagement_revisions FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER oauth_keys_changed AFTER INSERT OR UPDATE OR DELETE ON oauth_keys
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+"#;
+
+/// The channel the triggers of [`V2`] notify.
+pub(crate) const CHANGES_CHANNEL: &str = "engage_changes";
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: usize = MIGRATIONS.len();
