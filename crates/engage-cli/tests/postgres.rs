@@ -34,13 +34,13 @@ async fn admin(sql: String) {
 }
 
 /// A database of its own, dropped (with its connections) when this goes.
-struct Database {
+pub(crate) struct Database {
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Database {
-    async fn create() -> Database {
+    pub(crate) async fn create() -> Database {
         let name = format!(
             "engage_test_{}_cli_{}",
             std::process::id(),
@@ -72,7 +72,7 @@ impl Drop for Database {
     }
 }
 
-fn engage(args: &[&str]) -> (Option<i32>, String, String) {
+pub(crate) fn engage(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_engage"))
         .args(args)
         .output()

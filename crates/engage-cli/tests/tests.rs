@@ -14,5 +14,6 @@ mod bench_history;
 mod crash;
 mod demo;
 mod discovery;
+mod multi_server;
 mod postgres;
 mod validate;

@@ -1,5 +1,8 @@
 //! Accounts as the routes need them: a read-through cache (accounts change rarely and
 //! are read on every request) and API key checks.
+//!
+//! The cache is kept true by the store's change feed (`AppState::apply_change`): an
+//! account changed through any server is forgotten here within moments.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -31,8 +34,6 @@ pub struct AccountCache {
     /// Key hash → account id, for every account in `known`: tells a key of another
     /// account (403) from no key at all (401) without asking the store.
     owners: RwLock<HashMap<String, String>>,
-    /// OAuth 1.0a nonces seen by this server (a nonce is checked per server).
-    nonces: oauth::NonceCache,
 }
 
 impl AccountCache {
@@ -58,6 +59,26 @@ impl AccountCache {
             known.insert(account_id.to_owned(), account.clone());
         }
         Ok(account)
+    }
+
+    /// Forgets the account (after a change to it, made here or on another server).
+    pub fn forget(&self, account_id: &str) {
+        if let Ok(mut known) = self.known.write() {
+            known.remove(account_id);
+        }
+        if let Ok(mut owners) = self.owners.write() {
+            owners.retain(|_, owner| owner != account_id);
+        }
+    }
+
+    /// Forgets every account (changes may have been missed).
+    pub fn clear(&self) {
+        if let Ok(mut known) = self.known.write() {
+            known.clear();
+        }
+        if let Ok(mut owners) = self.owners.write() {
+            owners.clear();
+        }
     }
 
     /// Puts an account this server changed into the cache, in place of its old version.
@@ -123,8 +144,17 @@ impl AccountCache {
         }
         let now_s = engage_store::ids::now_ms() / 1000;
         signed.check_timestamp(now_s)?;
-        self.nonces
-            .check_and_insert(signed.nonce_key(), signed.timestamp(), now_s)?;
+        let first = store
+            .claim_nonce(
+                &account.id,
+                &signed.nonce_key(),
+                signed.nonce_expiry(now_s),
+                now_s,
+            )
+            .await?;
+        if !first {
+            return Err(OAuthError::Replayed.into());
+        }
         Ok(())
     }
 }
