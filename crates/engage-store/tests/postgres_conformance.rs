@@ -475,3 +475,45 @@ async fn two_servers_on_one_database_migrate_once_store_once_and_agree_on_owners
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
+
+/// The change feed survives a lost connection: when the `LISTEN` connection is killed,
+/// the store reconnects, says `Everything` may have changed (what was notified meanwhile
+/// is lost), and later changes are heard again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_reconnects_and_says_everything_may_have_changed() {
+    use engage_store::Change;
+    use std::time::Duration;
+
+    let db = Scratch::new().await;
+    let listening = PostgresStore::open(&db.url).await.unwrap();
+    let writing = PostgresStore::open(&db.url).await.unwrap();
+    let mut feed = listening.changes();
+    async fn next(feed: &mut tokio::sync::broadcast::Receiver<Change>) -> Change {
+        tokio::time::timeout(Duration::from_secs(10), feed.recv())
+            .await
+            .expect("a change within 10 s")
+            .unwrap()
+    }
+    let account = new_account(&writing).await;
+    assert_eq!(next(&mut feed).await, Change::Account(account.clone()));
+
+    let client = db.client().await;
+    let killed: i64 = client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 2, "both stores listen on a connection of their own");
+    assert_eq!(next(&mut feed).await, Change::Everything);
+    writing
+        .set_allowed_origins(&account, vec!["https://shop.example".into()])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut feed).await, Change::Account(account));
+    listening.close().await.unwrap();
+    writing.close().await.unwrap();
+}
