@@ -68,8 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.batch
         );
         let acknowledged: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let storage = crate::server::Storage::Dir(data.clone());
         for cycle in 0..args.cycles {
-            let server = ServerProcess::start(&data, Duration::from_secs(60)).await?;
+            let server = ServerProcess::start(&storage, Duration::from_secs(60)).await?;
             let stop = Arc::new(AtomicBool::new(false));
             let mut tasks = Vec::new();
             for task in 0..args.concurrency {

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use super::history_data::{EngagementPlan, HistoryGenerator, PageBatch, Plan, Samples, DAY_MS};
 use super::payload::Rng;
-use super::server::{now_ms, percentile_ms, round, ServerProcess};
+use super::server::{now_ms, percentile_ms, round, ServerProcess, Storage};
 use crate::http_client::Connection;
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +43,10 @@ pub struct Args {
     /// `engage serve --data DIR` serves it afterwards.
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
+    /// Fill this database (`postgres://...`, see `engage serve --database`) instead of
+    /// SQLite files; the fill goes into an account of its own.
+    #[arg(long, env = "ENGAGE_DATABASE_URL", conflicts_with = "keep")]
+    database: Option<String>,
 }
 
 /// The campaigns of the simulated account, and how many engagements each has
@@ -105,7 +109,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
     let db = data.join("engage.db");
-    let store = engage_store::open(&format!("sqlite://{}", db.display())).await?;
+    let storage = Storage::new(data, args.database.as_deref());
+    let store = engage_store::open(&storage.url()).await?;
     let (api_key, api_key_hash) = engage_server::accounts::generate_api_key()
         .map_err(|e| anyhow::anyhow!("the system has no randomness for an api key: {e}"))?;
     let account = store
@@ -170,9 +175,12 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
     let closing = Instant::now();
     store.close().await?;
     drop(store);
-    let store_mb = (file_len(&db) + file_len(&data.join("engage.db-wal"))) as f64 / 1e6;
+    let store_mb = match &storage {
+        Storage::Dir(_) => (file_len(&db) + file_len(&data.join("engage.db-wal"))) as f64 / 1e6,
+        Storage::Url(url) => database_bytes(url).await? as f64 / 1e6,
+    };
     eprintln!(
-        "store: closed in {:.1} s, {store_mb:.0} MB (database and log)",
+        "store: closed in {:.1} s, {store_mb:.0} MB (database and log, or the PostgreSQL database)",
         closing.elapsed().as_secs_f64()
     );
     if args.keep.is_some() {
@@ -183,7 +191,7 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
         );
     }
 
-    let server = ServerProcess::start(data, Duration::from_secs(120)).await?;
+    let server = ServerProcess::start(&storage, Duration::from_secs(120)).await?;
     eprintln!(
         "bench history: {} queries of each kind at {}, one at a time",
         args.queries,
@@ -762,6 +770,21 @@ impl Queries {
         );
         Ok(latency)
     }
+}
+
+/// The size of the PostgreSQL database at `url` (tables, indexes, TOAST; not its WAL).
+async fn database_bytes(url: &str) -> anyhow::Result<i64> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .context("cannot connect to PostgreSQL to measure the database")?;
+    let connection = tokio::spawn(connection);
+    let bytes: i64 = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .await?
+        .try_get(0)?;
+    drop(client);
+    let _ = connection.await;
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use engage_store::{IngestBatch, NewAccount};
 use serde::Serialize;
 
 use super::payload::{collect_body, Rng, Visit};
-use super::server::{now_ms, peak_rss_mb, percentile_ms, round, ServerProcess};
+use super::server::{now_ms, peak_rss_mb, percentile_ms, round, ServerProcess, Storage};
 use crate::http_client::{authority, Connection};
 
 #[derive(Debug, clap::Args)]
@@ -30,6 +30,11 @@ pub struct Args {
     /// The account to post to, with --url.
     #[arg(long)]
     account: Option<String>,
+    /// The store to benchmark (`postgres://...`, see `engage serve --database`) instead
+    /// of SQLite files in a temporary directory; both phases write into it, each into an
+    /// account of its own.
+    #[arg(long, env = "ENGAGE_DATABASE_URL")]
+    database: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -52,7 +57,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (url, account, mut server) = match (&args.url, &args.account) {
             (Some(url), Some(account)) => (url.clone(), account.clone(), None),
             _ => {
-                let (account, server) = start_server(scratch.path()).await?;
+                let (account, server) = start_server(&Storage::new(
+                    &scratch.path().join("http"),
+                    args.database.as_deref(),
+                ))
+                .await?;
                 (server.url(), account, Some(server))
             }
         };
@@ -79,7 +88,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "bench ingest: {}s straight through the store, {} writers",
             args.duration, args.concurrency
         );
-        let ceiling = drive_store(scratch.path(), &args).await?;
+        let ceiling = drive_store(
+            &Storage::new(&scratch.path().join("direct"), args.database.as_deref()),
+            &args,
+        )
+        .await?;
         eprintln!("store: {ceiling:.0} items/s");
         let figures = Figures {
             items_per_sec: round(http.items_per_sec, 0),
@@ -95,19 +108,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Starts `engage serve` on a free loopback port with a fresh store and account.
-async fn start_server(dir: &std::path::Path) -> anyhow::Result<(String, ServerProcess)> {
-    let data = dir.join("http");
-    let store =
-        engage_store::open(&format!("sqlite://{}", data.join("engage.db").display())).await?;
+async fn start_server(storage: &Storage) -> anyhow::Result<(String, ServerProcess)> {
+    let store = engage_store::open(&storage.url()).await?;
     let account = store
         .create_account(NewAccount {
             name: "bench".into(),
-            api_key_hash: "0".repeat(64),
+            // Unique: runs on one shared database make an account each.
+            api_key_hash: format!("{:0>64}", engage_store::ids::new_id()),
         })
         .await?;
     store.close().await?;
     drop(store);
-    let server = ServerProcess::start(&data, Duration::from_secs(20)).await?;
+    let server = ServerProcess::start(storage, Duration::from_secs(20)).await?;
     Ok((account.id, server))
 }
 
@@ -189,16 +201,13 @@ async fn drive_http(url: &str, account: &str, args: &Args) -> anyhow::Result<Htt
 
 /// The same kind of batches, parsed ahead of time, written through `Store::ingest` by
 /// concurrent tasks in this process: what the store can do without HTTP.
-async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> {
-    let store = engage_store::open(&format!(
-        "sqlite://{}",
-        dir.join("direct").join("engage.db").display()
-    ))
-    .await?;
+async fn drive_store(storage: &Storage, args: &Args) -> anyhow::Result<f64> {
+    let store = engage_store::open(&storage.url()).await?;
     let account = store
         .create_account(NewAccount {
             name: "bench".into(),
-            api_key_hash: "0".repeat(64),
+            // Unique: runs on one shared database make an account each.
+            api_key_hash: format!("{:0>64}", engage_store::ids::new_id()),
         })
         .await?;
     let stop = Arc::new(AtomicBool::new(false));

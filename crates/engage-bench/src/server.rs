@@ -1,13 +1,46 @@
 //! What the benchmarks share: the `engage serve` child process they drive, and how they
 //! turn measurements into figures.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use crate::http_client::Connection;
+
+/// Where a benchmark keeps its store: a directory (SQLite, the default) or the
+/// database `--database URL` names.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    Dir(PathBuf),
+    Url(String),
+}
+
+impl Storage {
+    /// `dir`, unless `--database` gave a URL.
+    pub fn new(dir: &Path, database: Option<&str>) -> Storage {
+        match database {
+            Some(url) => Storage::Url(url.to_owned()),
+            None => Storage::Dir(dir.to_owned()),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Storage::Dir(dir) => format!("sqlite://{}", dir.join("engage.db").display()),
+            Storage::Url(url) => url.clone(),
+        }
+    }
+
+    /// What `engage serve` is given to open it.
+    fn serve_args(&self) -> Vec<std::ffi::OsString> {
+        match self {
+            Storage::Dir(dir) => vec!["--data".into(), dir.into()],
+            Storage::Url(url) => vec!["--database".into(), url.into()],
+        }
+    }
+}
 
 /// An `engage serve` child process on a free loopback port, stopped (SIGTERM, then
 /// SIGKILL) when dropped.
@@ -18,16 +51,16 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `engage serve --data DATA` and waits until it answers `/healthz`, for at most
+    /// Starts `engage serve` on `storage` and waits until it answers `/healthz`, for at most
     /// `wait` (opening a large store can take a moment).
-    pub async fn start(data: &Path, wait: Duration) -> anyhow::Result<ServerProcess> {
+    pub async fn start(storage: &Storage, wait: Duration) -> anyhow::Result<ServerProcess> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let address = format!("127.0.0.1:{port}");
         let child = std::process::Command::new(std::env::current_exe()?)
-            .args(["serve", "--listen", &address, "--data"])
-            .arg(data)
+            .args(["serve", "--listen", &address])
+            .args(storage.serve_args())
             // The load comes from one address as fast as the server takes it: the
             // public routes' rate limits would measure themselves, not the server.
             .args(["--rate-limit-per-ip", "0", "--rate-limit-per-account", "0"])

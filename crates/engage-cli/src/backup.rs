@@ -72,16 +72,13 @@ pub fn run_restore(args: &RestoreArgs) -> anyhow::Result<()> {
 
 /// The SQLite file behind `--data`/`--database`; PostgreSQL is refused with what to use.
 fn sqlite_file(storage: &StorageArgs) -> anyhow::Result<PathBuf> {
-    let url = storage.url();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!(
+    match engage_store::StoreUrl::parse(&storage.url())? {
+        engage_store::StoreUrl::Sqlite(path) => Ok(path),
+        engage_store::StoreUrl::Postgres(_) => anyhow::bail!(
             "backup and restore are not supported for PostgreSQL: use pg_dump (a logical \
              copy, `pg_dump -Fc`, restored with pg_restore) or pg_basebackup (a physical copy \
              with WAL archiving for point-in-time recovery)"
-        );
-    }
-    match engage_store::StoreUrl::parse(&url)? {
-        engage_store::StoreUrl::Sqlite(path) => Ok(path),
+        ),
     }
 }
 

@@ -110,10 +110,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
-        tracing::info!(%address, store = %args.storage.url(), "engage is listening");
+        tracing::info!(%address, store = %args.storage.display_url(), "engage is listening");
         eprintln!(
             "engage listening on http://{address} (store: {})",
-            args.storage.url()
+            args.storage.display_url()
         );
         if args.demo {
             let demo = crate::demo::create_account(store.as_ref()).await?;

@@ -17,4 +17,6 @@ mod crash;
 mod demo;
 mod discovery;
 mod full_disk;
+mod multi_server;
+mod postgres;
 mod validate;

@@ -1,7 +1,11 @@
 //! Accounts as the routes need them: a read-through cache (accounts change rarely and
 //! are read on every request) and API key checks.
+//!
+//! The cache is kept true by the store's change feed (`AppState::apply_change`): an
+//! account changed through any server is forgotten here within moments.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::http::request::Parts;
@@ -32,8 +36,9 @@ pub struct AccountCache {
     /// Key hash → account id, for every account in `known`: tells a key of another
     /// account (403) from no key at all (401) without asking the store.
     owners: RwLock<HashMap<String, String>>,
-    /// OAuth 1.0a nonces seen by this server (a nonce is checked per server).
-    nonces: oauth::NonceCache,
+    /// Bumped by every forget, before it takes the lock: a read of the store that began
+    /// before a change is not cached after the change was forgotten.
+    generation: AtomicU64,
 }
 
 impl AccountCache {
@@ -47,27 +52,53 @@ impl AccountCache {
         {
             return Ok(account);
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let account = store
             .account(account_id)
             .await?
             .ok_or_else(|| ApiError::UnknownAccount(account_id.to_owned()))?;
         let account = Arc::new(account);
         if let Ok(mut owners) = self.owners.write() {
-            owners.insert(account.api_key_hash.clone(), account.id.clone());
+            if self.generation.load(Ordering::SeqCst) == generation {
+                owners.insert(account.api_key_hash.clone(), account.id.clone());
+            }
         }
         if let Ok(mut known) = self.known.write() {
-            known.insert(account_id.to_owned(), account.clone());
+            if self.generation.load(Ordering::SeqCst) == generation {
+                known.insert(account_id.to_owned(), account.clone());
+            }
         }
         Ok(account)
     }
 
-    /// Puts an account this server changed into the cache, in place of its old version.
-    pub fn replace(&self, account: Account) -> Arc<Account> {
-        let account = Arc::new(account);
+    /// Forgets the account (after a change to it, made here or on another server).
+    pub fn forget(&self, account_id: &str) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut known) = self.known.write() {
-            known.insert(account.id.clone(), account.clone());
+            known.remove(account_id);
         }
-        account
+        if let Ok(mut owners) = self.owners.write() {
+            owners.retain(|_, owner| owner != account_id);
+        }
+    }
+
+    /// Forgets every account (changes may have been missed).
+    pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut known) = self.known.write() {
+            known.clear();
+        }
+        if let Ok(mut owners) = self.owners.write() {
+            owners.clear();
+        }
+    }
+
+    /// After this server changed an account: forgets the cached one (the next request
+    /// reads it again; caching `account` itself could keep it over a later change made
+    /// through another server) and answers `account`.
+    pub fn replace(&self, account: Account) -> Arc<Account> {
+        self.forget(&account.id);
+        Arc::new(account)
     }
 
     /// Checks that `request` holds the account's key (`Authorization: Bearer <apiKey>`)
@@ -135,8 +166,17 @@ impl AccountCache {
         }
         let now_s = engage_store::ids::now_ms() / 1000;
         signed.check_timestamp(now_s)?;
-        self.nonces
-            .check_and_insert(signed.nonce_key(), signed.timestamp(), now_s)?;
+        let first = store
+            .claim_nonce(
+                &account.id,
+                &signed.nonce_key(),
+                signed.nonce_expiry(now_s),
+                now_s,
+            )
+            .await?;
+        if !first {
+            return Err(OAuthError::Replayed.into());
+        }
         Ok(())
     }
 }
@@ -152,4 +192,30 @@ fn bearer_key(headers: &HeaderMap) -> Option<&str> {
         })
         .map(str::trim)
         .filter(|key| !key.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(id: &str, origin: &str) -> Account {
+        Account {
+            id: id.into(),
+            name: "Shop".into(),
+            api_key_hash: format!("hash-{id}"),
+            allowed_origins: vec![origin.into()],
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_forget_ends_reads_begun_before_it_and_replace_caches_nothing() {
+        let cache = AccountCache::default();
+        let generation = cache.generation.load(Ordering::SeqCst);
+        cache.forget("a");
+        assert_ne!(cache.generation.load(Ordering::SeqCst), generation);
+        let replaced = cache.replace(account("a", "https://new.example"));
+        assert_eq!(replaced.allowed_origins, ["https://new.example"]);
+        assert!(cache.known.read().unwrap().get("a").is_none());
+    }
 }

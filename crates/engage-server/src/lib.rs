@@ -131,6 +131,21 @@ impl AppState {
 }
 
 impl AppState {
+    /// Drops what this server cached of what changed (a change made through this server
+    /// or another one on the same store): the decision snapshots and the accounts.
+    pub fn apply_change(&self, change: &engage_store::Change) {
+        match change {
+            engage_store::Change::Account(account_id) => {
+                self.decisions.invalidate(account_id);
+                self.accounts.forget(account_id);
+            }
+            engage_store::Change::Everything => {
+                self.decisions.invalidate_all();
+                self.accounts.clear();
+            }
+        }
+    }
+
     /// Writes a batch durably and counts it for `/metrics`: every route that stores goes
     /// through here. Its rejected items are bounded (`quarantine_limit`): each to a
     /// prefix, and all to the account's quarantine quota.
@@ -194,6 +209,28 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the metrics' histogram samples are folded into their buckets.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
+/// The next change of the store's feed: a lagging receiver missed some, which is
+/// `Change::Everything`; `None` when the feed closed (then this never answers again).
+async fn next_change(
+    changes: &mut Option<tokio::sync::broadcast::Receiver<engage_store::Change>>,
+) -> Option<engage_store::Change> {
+    use tokio::sync::broadcast::error::RecvError;
+    let Some(feed) = changes else {
+        return std::future::pending().await;
+    };
+    match feed.recv().await {
+        Ok(change) => Some(change),
+        Err(RecvError::Lagged(missed)) => {
+            tracing::warn!(
+                missed,
+                "fell behind the store's change feed; dropping every cache"
+            );
+            Some(engage_store::Change::Everything)
+        }
+        Err(RecvError::Closed) => None,
+    }
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves; then stops accepting, lets
 /// in-flight requests finish (their batches commit), and closes the store.
 pub async fn serve(
@@ -221,11 +258,19 @@ pub async fn serve(
         state.connections.max_connections.max(1),
     ));
     tokio::pin!(shutdown);
+    let mut changes = Some(state.store.changes());
     let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
     upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = upkeep.tick() => state.metrics.upkeep(),
+            change = next_change(&mut changes) => match change {
+                Some(change) => state.apply_change(&change),
+                None => {
+                    tracing::warn!("the store's change feed closed");
+                    changes = None;
+                }
+            },
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,

@@ -3,11 +3,9 @@
 //!
 //! A request is accepted when its signature is the HMAC-SHA1 of its signature base string
 //! under `appSecret&accessTokenSecret`, its `oauth_timestamp` is within
-//! [`TIMESTAMP_WINDOW_S`] of now, and its `oauth_nonce` was not seen before on this
-//! server within that window ([`NonceCache`]).
-
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+//! [`TIMESTAMP_WINDOW_S`] of now, and its `oauth_nonce` was not seen before within that
+//! window by any server on the same store (`Store::claim_nonce`, called from
+//! `accounts.rs` with [`SignedRequest::nonce_expiry`]).
 
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
@@ -18,11 +16,6 @@ use sha1::Sha1;
 
 /// How far `oauth_timestamp` may be from the server's clock, either way.
 pub const TIMESTAMP_WINDOW_S: i64 = 300;
-
-/// Nonces remembered at most; beyond that, signed requests are refused until old ones
-/// leave the window. Only requests with a valid signature add one, so only key holders
-/// can fill it.
-pub const MAX_NONCES: usize = 100_000;
 
 /// Parameters at most in one signed request, and the longest query or header read: a
 /// stranger's request costs a bounded parse and one HMAC over a bounded string.
@@ -56,8 +49,6 @@ pub enum OAuthError {
     Timestamp,
     #[error("oauth_nonce was already used")]
     Replayed,
-    #[error("too many signed requests in the last {TIMESTAMP_WINDOW_S} seconds: retry later")]
-    NoncesFull,
     #[error("invalid OAuth signature or unknown key")]
     Signature,
 }
@@ -241,6 +232,12 @@ impl SignedRequest {
         self.timestamp
     }
 
+    /// Until when the nonce must be remembered: the latest moment a request with the
+    /// same timestamp could still pass the timestamp check.
+    pub fn nonce_expiry(&self, now_s: i64) -> i64 {
+        self.timestamp.max(now_s) + TIMESTAMP_WINDOW_S
+    }
+
     pub fn nonce_key(&self) -> String {
         format!(
             "{}\n{}\n{}\n{}",
@@ -264,56 +261,6 @@ pub fn sign(consumer_secret: &str, token_secret: &str, base: &str) -> String {
         .finalize()
         .into_bytes();
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// Nonces seen in the timestamp window, per server: bounded by [`MAX_NONCES`], forgotten
-/// once their timestamp has left the window (older ones are refused by the timestamp
-/// check anyway).
-#[derive(Default)]
-pub struct NonceCache {
-    inner: Mutex<Nonces>,
-}
-
-#[derive(Default)]
-struct Nonces {
-    /// Nonce key → when it may be forgotten (seconds).
-    seen: HashMap<String, i64>,
-    /// The same keys in insertion order, to forget the oldest first.
-    order: VecDeque<(i64, String)>,
-}
-
-impl NonceCache {
-    /// Records the nonce; `Replayed` if it is already there.
-    pub fn check_and_insert(
-        &self,
-        key: String,
-        timestamp: i64,
-        now_s: i64,
-    ) -> Result<(), OAuthError> {
-        let Ok(mut nonces) = self.inner.lock() else {
-            return Err(OAuthError::NoncesFull);
-        };
-        let nonces = &mut *nonces;
-        while let Some((expires, _)) = nonces.order.front() {
-            if *expires >= now_s {
-                break;
-            }
-            if let Some((_, old)) = nonces.order.pop_front() {
-                nonces.seen.remove(&old);
-            }
-        }
-        if nonces.seen.contains_key(&key) {
-            return Err(OAuthError::Replayed);
-        }
-        if nonces.seen.len() >= MAX_NONCES {
-            return Err(OAuthError::NoncesFull);
-        }
-        // Kept until the latest moment the same timestamp could still pass the check.
-        let expires = timestamp.max(now_s) + TIMESTAMP_WINDOW_S;
-        nonces.seen.insert(key.clone(), expires);
-        nonces.order.push_back((expires, key));
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -417,18 +364,5 @@ mod tests {
         let error = parse(&parts).unwrap_err();
         assert_eq!(error, OAuthError::Method("PLAINTEXT".into()));
         assert!(error.to_string().contains("only HMAC-SHA1"));
-    }
-
-    #[test]
-    fn nonces_are_refused_twice_and_forgotten_after_the_window() {
-        let cache = NonceCache::default();
-        cache.check_and_insert("n".into(), 1000, 1000).unwrap();
-        assert_eq!(
-            cache.check_and_insert("n".into(), 1000, 1100),
-            Err(OAuthError::Replayed)
-        );
-        cache
-            .check_and_insert("n".into(), 1000, 1000 + 2 * TIMESTAMP_WINDOW_S)
-            .unwrap();
     }
 }

@@ -341,3 +341,58 @@ async fn another_accounts_key_is_forbidden() {
     assert_eq!(status, 200, "{body}");
     server.shutdown().await;
 }
+
+/// Two servers on one store (here two handles on one SQLite file; on PostgreSQL, two
+/// processes): a nonce used on one is a replay on the other.
+#[tokio::test]
+async fn a_replay_sent_to_another_server_on_the_same_store_is_refused() {
+    let mut server = TestServer::start().await;
+    let client = new_key(&server, &server.account_id, "app-shared").await;
+    let store = engage_store::open(&format!("sqlite://{}", server.db_path()))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let other = tokio::spawn(engage_server::serve(
+        engage_server::AppState::new(store, engage_server::Limits::default()),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let campaigns = format!("/api/account/{}/campaigns", server.account_id);
+    let get_from = |base: &str, nonce: &str, timestamp: i64| {
+        let (url, header) = client.sign(
+            "GET",
+            &format!("{base}{campaigns}"),
+            &[],
+            Form::Header,
+            timestamp,
+            nonce,
+        );
+        let request = server
+            .client
+            .get(url)
+            .header("Authorization", header.unwrap());
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let now = now_s();
+    assert_eq!(get_from(&server.url, "shared-1", now).await.0, 200);
+    let (status, body) = get_from(&other_url, "shared-1", now).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("oauth_nonce"));
+    // The other way round too, and a new nonce passes on both.
+    assert_eq!(get_from(&other_url, "shared-2", now).await.0, 200);
+    assert_eq!(get_from(&server.url, "shared-2", now).await.0, 401);
+    assert_eq!(get_from(&server.url, "shared-3", now).await.0, 200);
+    let _ = stop.send(());
+    other.await.unwrap().unwrap();
+    server.shutdown().await;
+}

@@ -68,6 +68,8 @@ macro_rules! store_conformance_tests {
             accounts_do_not_see_each_others_data,
             data_survives_close_and_reopen,
             writes_after_close_are_refused,
+            admin_writes_through_one_handle_reach_another_handles_change_feed,
+            a_nonce_is_claimed_once_per_account_until_it_expires,
         );
         $crate::campaign_conformance_tests!($open);
         $crate::history_conformance_tests!($open);
@@ -80,6 +82,17 @@ macro_rules! store_conformance_tests {
             }
         )*
     };
+}
+
+/// What a backend whose data lives outside the test directory (a PostgreSQL database)
+/// runs when a directory is removed, see [`on_directory_removed`].
+static CLEANUP: std::sync::OnceLock<fn(&Path)> = std::sync::OnceLock::new();
+
+/// Has `cleanup` run with each test directory just before it is removed, also when the
+/// test failed (the directory is removed while the panic unwinds). A backend whose `open`
+/// keeps its data elsewhere removes it there. The first registration stays.
+pub fn on_directory_removed(cleanup: fn(&Path)) {
+    let _ = CLEANUP.set(cleanup);
 }
 
 /// A directory under the system temp dir, removed on drop.
@@ -105,6 +118,9 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if let Some(cleanup) = CLEANUP.get() {
+            cleanup(&self.0);
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -1428,4 +1444,126 @@ where
     );
     assert_eq!(store.quarantine_usage(&other).await.unwrap().entries, 1);
     store.close().await.unwrap();
+}
+
+/// The next change on a feed, or a failure after 5 s.
+async fn next_change(feed: &mut tokio::sync::broadcast::Receiver<crate::Change>) -> crate::Change {
+    tokio::time::timeout(std::time::Duration::from_secs(5), feed.recv())
+        .await
+        .expect("a change within 5 s")
+        .expect("the feed is open and not lagging")
+}
+
+pub async fn admin_writes_through_one_handle_reach_another_handles_change_feed<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    use crate::campaign_conformance::{campaign, definition};
+    use crate::Change;
+    use engage_model::AgentState;
+
+    let (dir, writer) = fresh(&open).await;
+    let acc = account(&writer).await;
+    let other = open(dir.path().to_owned()).await;
+    let mut feed = other.changes();
+    let mut own = writer.changes();
+
+    writer
+        .set_allowed_origins(&acc, vec!["https://shop.example".into()])
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut feed).await, Change::Account(acc.clone()));
+    assert_eq!(next_change(&mut own).await, Change::Account(acc.clone()));
+
+    let created = writer
+        .create_campaign(&acc, campaign("Spring", 1))
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut feed).await, Change::Account(acc.clone()));
+    writer
+        .create_engagement(&acc, created.id, definition("Help"), AgentState::Online)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next_change(&mut feed).await, Change::Account(acc.clone()));
+
+    // Reads and ingest are not admin writes: nothing is published for them.
+    writer.campaigns(&acc).await.unwrap();
+    ingest(&writer, with_events(batch(&acc, "v", "s", "p"), 2)).await;
+    let b = writer
+        .create_account(NewAccount {
+            name: "Other".into(),
+            api_key_hash: "d".repeat(64),
+        })
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(next_change(&mut feed).await, Change::Account(b));
+    assert!(feed.try_recv().is_err(), "nothing else was published");
+    writer.close().await.unwrap();
+    other.close().await.unwrap();
+}
+
+pub async fn a_nonce_is_claimed_once_per_account_until_it_expires<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let other = open(dir.path().to_owned()).await;
+    let now = 1_750_000_000;
+    assert!(store.claim_nonce(&a, "k\n1", now + 300, now).await.unwrap());
+    // Another handle (on PostgreSQL, another server) sees the claim.
+    assert!(!other
+        .claim_nonce(&a, "k\n1", now + 300, now + 10)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_nonce(&a, "k\n1", now + 310, now + 299)
+        .await
+        .unwrap());
+    // Keyed by account: another account's identical key is its own.
+    assert!(store
+        .claim_nonce("other-account", "k\n1", now + 300, now)
+        .await
+        .unwrap());
+    assert!(other.claim_nonce(&a, "k\n2", now + 300, now).await.unwrap());
+    // Expired: claimable again.
+    assert!(other
+        .claim_nonce(&a, "k\n1", now + 700, now + 400)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_nonce(&a, "k\n1", now + 700, now + 401)
+        .await
+        .unwrap());
+
+    // Concurrent claims of one key: exactly one wins.
+    let claims = (0..8).map(|i| {
+        let s = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        let a = a.clone();
+        async move { s.claim_nonce(&a, "race", now + 300, now).await.unwrap() }
+    });
+    let won = futures_join_all(claims).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    store.close().await.unwrap();
+    other.close().await.unwrap();
+}
+
+/// Runs the futures concurrently on the runtime's threads; their answers in order.
+async fn futures_join_all<T: Send + 'static>(
+    futures: impl Iterator<Item = impl Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
 }

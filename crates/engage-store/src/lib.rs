@@ -2,6 +2,8 @@
 //! cross it, and [`StoreError`].
 //!
 //! - [`sqlite`]: the embedded default (one file, WAL, group commit on a writer thread).
+//! - `postgres`: PostgreSQL, for several servers sharing one database (cargo feature
+//!   `postgres`, on by default).
 //! - `conformance`: the suite that defines a correct backend; each backend's tests
 //!   expand it with `store_conformance_tests!`.
 //! - `campaigns`: apps, campaigns and revisioned engagements ([`CampaignStore`], which
@@ -10,6 +12,8 @@
 //!   `history_conformance` is its part of the suite.
 //! - `sample`: one valid event and attribute of each type, for the suite and the tests.
 //! - [`open`]: picks a backend from a database URL.
+//! - [`changes`](Change): the change feed admin writes publish, so every server drops
+//!   what it cached of a changed account.
 //! - [`ids`]: the clock and every id Engage makes (visitors, contexts, accounts, keys).
 //! - `records` and [`RawJson`]: the records that cross the trait; the parts of them that
 //!   are JSON documents of their own are kept as their text.
@@ -23,6 +27,7 @@
 #[cfg(feature = "conformance")]
 pub mod campaign_conformance;
 mod campaigns;
+mod changes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod history;
@@ -30,6 +35,8 @@ mod history;
 pub mod history_conformance;
 pub mod ids;
 mod open;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod records;
 #[cfg(any(test, feature = "conformance"))]
 mod sample;
@@ -38,6 +45,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 pub use campaigns::*;
+pub use changes::Change;
 pub use history::*;
 pub use open::{open, StoreUrl};
 pub use records::*;
@@ -46,7 +54,7 @@ pub use records::*;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database URL names a backend this build does not have.
-    #[error("unsupported backend `{0}`: use sqlite://PATH")]
+    #[error("unsupported backend `{0}`: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     UnsupportedBackend(String),
     /// The database URL or data directory cannot be used.
     #[error("invalid database location: {0}")]
@@ -222,6 +230,23 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
 
     /// Deletes the account's key with this app key; `false` when it had none.
     async fn revoke_oauth_key(&self, account_id: &str, app_key: &str) -> Result<bool, StoreError>;
+
+    /// The change feed: a [`Change`] after each committed admin write made through any
+    /// handle on the same data (on PostgreSQL, any server), and `Change::Everything` when
+    /// changes may have been missed. A receiver that lags must treat the lag as
+    /// `Change::Everything` too.
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<Change>;
+
+    /// Claims an OAuth 1.0a nonce for the account until `expires_s` (seconds): `true` the
+    /// first time, `false` while an earlier claim of the same key has not expired (a
+    /// replay, whichever server saw it first). Expired claims are pruned.
+    async fn claim_nonce(
+        &self,
+        account_id: &str,
+        nonce_key: &str,
+        expires_s: i64,
+        now_s: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Finishes pending writes and stops taking new ones.
     async fn close(&self) -> Result<(), StoreError>;

@@ -11,8 +11,9 @@
 //!   indexes that narrow a decision's candidates (they only narrow).
 //! - `memo`: the per-decision memo of interned rules, each evaluated at most once.
 //! - [`Decisions`] (here): the per-account snapshots, built from the store when first
-//!   needed and dropped whenever an admin write changes the account, so a decision never
-//!   reads campaigns from the database.
+//!   needed and dropped whenever an admin write changes the account (through this server,
+//!   or another one: the store's change feed), so a decision never reads campaigns from
+//!   the database.
 
 mod candidates;
 mod memo;
@@ -142,6 +143,17 @@ impl DecisionPool {
         })
         .await
         .map_err(|e| crate::ApiError::Internal(format!("a decision did not finish: {e}")))
+    }
+}
+
+impl Decisions {
+    /// Drops every snapshot (changes may have been missed).
+    pub fn invalidate_all(&self) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        for entry in self.write().values_mut() {
+            entry.valid_from = generation;
+            entry.snapshot = None;
+        }
     }
 }
 

@@ -47,7 +47,7 @@ impl ToSql for ClientKey {
 }
 
 /// The 16 bytes of `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hex, and only of that.
-fn canonical_uuid(text: &str) -> Option<[u8; 16]> {
+pub(crate) fn canonical_uuid(text: &str) -> Option<[u8; 16]> {
     let bytes = text.as_bytes();
     if bytes.len() != 36 {
         return None;
@@ -72,7 +72,7 @@ fn canonical_uuid(text: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn uuid_text(bytes: &[u8; 16]) -> String {
+pub(crate) fn uuid_text(bytes: &[u8; 16]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(36);
     for (i, b) in bytes.iter().enumerate() {

@@ -79,7 +79,7 @@ CREATE INDEX events_impressions ON events (visit_id, engagement_id)
 /// The JSON an engagement revision is stored as.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StoredDefinition {
+pub(crate) struct StoredDefinition {
     name: String,
     engagement_type: u8,
     tgl_name: String,
@@ -118,7 +118,7 @@ impl StoredDefinition {
         }
     }
 
-    fn into_definition(self) -> Result<EngagementDefinition, StoreError> {
+    pub(crate) fn into_definition(self) -> Result<EngagementDefinition, StoreError> {
         let engagement_type = EngagementType::from_code(u64::from(self.engagement_type))
             .ok_or_else(|| corrupt(format!("engagement type {}", self.engagement_type)))?;
         Ok(EngagementDefinition {
@@ -288,7 +288,7 @@ fn read_engagement(
     row.map(EngagementRow::decode).transpose()
 }
 
-fn definition_json(definition: &EngagementDefinition) -> Result<String, StoreError> {
+pub(crate) fn definition_json(definition: &EngagementDefinition) -> Result<String, StoreError> {
     serde_json::to_string(&StoredDefinition::from_definition(definition))
         .map_err(|e| StoreError::Backend(format!("writing an engagement definition: {e}")))
 }
@@ -308,6 +308,18 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("campaign write task failed: {e}")))?
     }
+
+    /// An admin write of `account_id`'s: [`Self::campaign_write`], then the change is
+    /// published on the feed (only once committed).
+    pub(super) async fn admin_write<T, F>(&self, account_id: &str, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let out = self.campaign_write(f).await?;
+        self.changes.account_changed(account_id);
+        Ok(out)
+    }
 }
 
 #[async_trait]
@@ -319,7 +331,7 @@ impl CampaignStore for SqliteStore {
         name: &str,
     ) -> Result<AppInstallation, StoreError> {
         let (account, name) = (account_id.to_owned(), name.to_owned());
-        self.campaign_write(move |tx| {
+        self.admin_write(account_id, move |tx| {
             require_account(tx, &account)?;
             let app = AppInstallation {
                 id: ids::app_installation_id()?,
@@ -368,7 +380,7 @@ impl CampaignStore for SqliteStore {
         fields: CampaignFields,
     ) -> Result<Campaign, StoreError> {
         let account = account_id.to_owned();
-        self.campaign_write(move |tx| {
+        self.admin_write(account_id, move |tx| {
             require_account(tx, &account)?;
             let now = ids::now_ms();
             let mut insert = tx
@@ -412,7 +424,7 @@ impl CampaignStore for SqliteStore {
         fields: CampaignFields,
     ) -> Result<Option<Campaign>, StoreError> {
         let account = account_id.to_owned();
-        self.campaign_write(move |tx| {
+        self.admin_write(account_id, move |tx| {
             let changed = tx
                 .execute(
                     "UPDATE campaigns SET name = ?3, goal = ?4, priority = ?5, enabled = ?6, updated_ms = ?7
@@ -475,7 +487,7 @@ impl CampaignStore for SqliteStore {
     ) -> Result<Option<Engagement>, StoreError> {
         let account = account_id.to_owned();
         let json = definition_json(&definition)?;
-        self.campaign_write(move |tx| {
+        self.admin_write(account_id, move |tx| {
             if read_campaign(tx, &account, campaign_id)?.is_none() {
                 return Ok(None);
             }
@@ -535,7 +547,7 @@ impl CampaignStore for SqliteStore {
     ) -> Result<Option<Engagement>, StoreError> {
         let account = account_id.to_owned();
         let json = definition_json(&definition)?;
-        self.campaign_write(move |tx| {
+        self.admin_write(account_id, move |tx| {
             let now = ids::now_ms();
             let changed = tx
                 .execute(
@@ -567,7 +579,7 @@ impl CampaignStore for SqliteStore {
         state: AgentState,
     ) -> Result<Option<Engagement>, StoreError> {
         let account = account_id.to_owned();
-        self.campaign_write(move |tx| {
+        self.admin_write(account_id, move |tx| {
             let changed = tx
                 .execute(
                     "UPDATE engagements SET state = ?4, updated_ms = ?5

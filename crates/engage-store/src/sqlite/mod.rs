@@ -22,15 +22,15 @@
 
 mod admin;
 pub mod backup;
-mod batch;
+pub(crate) mod batch;
 mod cache;
-mod campaigns;
-mod history;
+pub(crate) mod campaigns;
+pub(crate) mod history;
 mod identities;
 mod ingest;
 mod interactions;
 mod oauth;
-mod reader;
+pub(crate) mod reader;
 mod schema;
 mod writer;
 
@@ -44,10 +44,11 @@ use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, ToSql};
 use tokio::sync::oneshot;
 
+use crate::changes::ChangeFeed;
 use crate::{
-    Account, ExportKind, ExportPage, IngestBatch, IngestOutcome, InteractionPage, InteractionQuery,
-    NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage, SessionLookup, Store,
-    StoreError, Visit,
+    Account, Change, ExportKind, ExportPage, IngestBatch, IngestOutcome, InteractionPage,
+    InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage,
+    SessionLookup, Store, StoreError, Visit,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -60,6 +61,8 @@ pub struct SqliteStore {
     writer: Sender<Command>,
     closed: AtomicBool,
     readers: Arc<ReadPool>,
+    /// Shared with every other handle of this process on the same file.
+    changes: ChangeFeed,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -175,6 +178,7 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         let writer = writer::spawn(conn, &path)?;
         Ok(SqliteStore {
+            changes: ChangeFeed::for_file(&path),
             readers: Arc::new(ReadPool::new(path.clone())),
             path,
             writer,
@@ -212,7 +216,9 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %new.name))]
     async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
-        self.write(|reply| Write::CreateAccount(new, reply)).await
+        let account: Account = self.write(|reply| Write::CreateAccount(new, reply)).await?;
+        self.changes.account_changed(&account.id);
+        Ok(account)
     }
 
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
@@ -231,7 +237,7 @@ impl Store for SqliteStore {
         let account = account_id.to_owned();
         let json = serde_json::to_string(&origins)
             .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?;
-        self.campaign_write(move |tx| {
+        self.admin_write(account_id, move |tx| {
             let changed = tx
                 .execute(
                     "UPDATE accounts SET allowed_origins = ?2 WHERE id = ?1",
@@ -427,6 +433,22 @@ impl Store for SqliteStore {
 
     async fn revoke_oauth_key(&self, account_id: &str, app_key: &str) -> Result<bool, StoreError> {
         self.delete_oauth_key(account_id, app_key).await
+    }
+
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    async fn claim_nonce(
+        &self,
+        account_id: &str,
+        nonce_key: &str,
+        expires_s: i64,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        let (account, key) = (account_id.to_owned(), nonce_key.to_owned());
+        self.campaign_write(move |tx| oauth::claim_nonce(tx, &account, &key, expires_s, now_s))
+            .await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -19,6 +19,41 @@ CREATE TABLE oauth_keys (
 CREATE INDEX oauth_keys_token ON oauth_keys (app_key, access_token);
 "#;
 
+/// The `oauth_nonces` table: the OAuth 1.0a nonces claimed and not yet expired, shared
+/// by everything that opens the file. Keyed by account first, like every table.
+pub(crate) const NONCES_MIGRATION: &str = r#"
+CREATE TABLE oauth_nonces (
+    account   TEXT NOT NULL,
+    nonce_key TEXT NOT NULL,
+    expires_s INTEGER NOT NULL,
+    PRIMARY KEY (account, nonce_key)
+) WITHOUT ROWID;
+CREATE INDEX oauth_nonces_expiry ON oauth_nonces (expires_s);
+"#;
+
+/// Claims a nonce (see `Store::claim_nonce`): expired claims of every account are
+/// pruned first (the expiry index makes that one short range delete), so a key still
+/// present is a replay.
+pub(super) fn claim_nonce(
+    tx: &rusqlite::Transaction<'_>,
+    account: &str,
+    nonce_key: &str,
+    expires_s: i64,
+    now_s: i64,
+) -> Result<bool, StoreError> {
+    tx.prepare_cached("DELETE FROM oauth_nonces WHERE expires_s <= ?1")
+        .and_then(|mut s| s.execute([now_s]))
+        .map_err(sql_err)?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO oauth_nonces (account, nonce_key, expires_s) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account, nonce_key) DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![account, nonce_key, expires_s]))
+        .map_err(sql_err)?;
+    Ok(inserted == 1)
+}
+
 const COLUMNS: &str = "account, app_key, app_secret, access_token, access_token_secret, created_ms";
 
 fn key_of(row: &Row<'_>) -> rusqlite::Result<OAuthKey> {
@@ -44,7 +79,8 @@ fn select(
 
 impl SqliteStore {
     pub(super) async fn insert_oauth_key(&self, key: OAuthKey) -> Result<OAuthKey, StoreError> {
-        self.campaign_write(move |tx| {
+        let account_id = key.account.clone();
+        self.admin_write(&account_id, move |tx| {
             let known = tx
                 .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")
                 .and_then(|mut s| s.exists([&key.account]))
@@ -127,7 +163,7 @@ impl SqliteStore {
         app_key: &str,
     ) -> Result<bool, StoreError> {
         let (account, app_key) = (account_id.to_owned(), app_key.to_owned());
-        self.campaign_write(move |tx| {
+        self.admin_write(account_id, move |tx| {
             let deleted = tx
                 .execute(
                     "DELETE FROM oauth_keys WHERE account = ?1 AND app_key = ?2",

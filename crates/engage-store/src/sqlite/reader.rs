@@ -221,7 +221,7 @@ pub(crate) fn visit(
     Ok(Some(visit))
 }
 
-fn history_sde(text: &str) -> Result<Sde, StoreError> {
+pub(crate) fn history_sde(text: &str) -> Result<Sde, StoreError> {
     let tape = Tape::parse_str(text).map_err(|e| corrupt(format!("attribute: {e}")))?;
     Sde::read_history(tape.root())
         .map(|(sde, _)| sde)
@@ -263,7 +263,7 @@ pub(crate) fn quarantine(
     Ok(out)
 }
 
-type QuarantineRow = (
+pub(crate) type QuarantineRow = (
     i64,
     String,
     Option<i64>,
@@ -289,7 +289,7 @@ fn quarantine_row(r: &Row<'_>) -> rusqlite::Result<QuarantineRow> {
     ))
 }
 
-fn quarantine_entry(row: QuarantineRow) -> Result<QuarantineEntry, StoreError> {
+pub(crate) fn quarantine_entry(row: QuarantineRow) -> Result<QuarantineEntry, StoreError> {
     let (id, kind, index, client_id, received_ms, raw, context, errors, replayed_ms) = row;
     let kind = QuarantineKind::from_name(&kind)
         .ok_or_else(|| corrupt(format!("quarantine kind `{kind}`")))?;
@@ -465,7 +465,7 @@ pub(crate) fn client_id(r: &Row<'_>, i: usize) -> Result<String, StoreError> {
 
 /// `value` as the JSON text an export answers: compact, each object's members sorted by
 /// name, as the export has always written its items.
-fn sorted_json<T: Serialize>(value: &T) -> Result<RawJson, StoreError> {
+pub(crate) fn sorted_json<T: Serialize>(value: &T) -> Result<RawJson, StoreError> {
     let serializing = |e: serde_json::Error| StoreError::Backend(format!("serializing: {e}"));
     let text = serde_json::to_string(value).map_err(serializing)?;
     let tape = Tape::parse_str(&text).map_err(serializing)?;
@@ -475,29 +475,29 @@ fn sorted_json<T: Serialize>(value: &T) -> Result<RawJson, StoreError> {
 /// One attribute as the export gives it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SdeItem {
-    id: String,
-    time: Option<i64>,
-    server_time: i64,
-    visitor_id: Option<String>,
-    session_id: Option<String>,
-    page_id: Option<String>,
-    sde: RawJson,
+pub(crate) struct SdeItem {
+    pub id: String,
+    pub time: Option<i64>,
+    pub server_time: i64,
+    pub visitor_id: Option<String>,
+    pub session_id: Option<String>,
+    pub page_id: Option<String>,
+    pub sde: RawJson,
 }
 
 /// One event as the export gives it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct EventItem<'a> {
-    id: String,
-    time: Option<i64>,
-    server_time: i64,
-    visitor_id: Option<String>,
-    session_id: Option<String>,
-    page_id: Option<String>,
-    app_name: &'static str,
-    event_name: &'static str,
-    data: &'a OfferData,
+pub(crate) struct EventItem<'a> {
+    pub id: String,
+    pub time: Option<i64>,
+    pub server_time: i64,
+    pub visitor_id: Option<String>,
+    pub session_id: Option<String>,
+    pub page_id: Option<String>,
+    pub app_name: &'static str,
+    pub event_name: &'static str,
+    pub data: &'a OfferData,
 }
 
 /// A stored history-shape attribute with its stamps put back, as `Sde::to_history` with

@@ -1,0 +1,491 @@
+//! Interaction search for the Engagement History API, on PostgreSQL.
+//!
+//! `interactions` holds one row per engagement context, kept by the writers as events
+//! arrive; a search reads it and its indexes, never the events (except the `ended`
+//! filter for clicked interactions, through `events_interaction`).
+//!
+//! Text search: each attribute row keeps its searchable values (the same values the
+//! SQLite backend indexes, see `sqlite::history::search_text`) as `words`: lowercase
+//! words, split at every character that is not a letter or digit, each between single
+//! spaces. A search's words match as a phrase: ` w1 w2 ` must occur in `words` of an
+//! attribute of a chosen type, which is what the SQLite backend's FTS5 phrase query
+//! (unicode61 tokenizer) matches too, diacritics aside (FTS5 folds `é` to `e`, this
+//! does not).
+
+use engage_model::{EngagementType, SdeType};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Client;
+
+use super::reader::{client_id, offer_event, EVENT_COLUMNS};
+use super::{from_sql_u64, pg_err, to_sql_u64};
+use crate::sqlite::reader::{corrupt, stamped};
+use crate::{
+    Interaction, InteractionCampaign, InteractionFilters, InteractionPage, InteractionQuery,
+    Outcome, RawJson, SortField, StoreError, StoredEvent, TextSearch,
+};
+
+/// `text`'s words, lowercase, each between single spaces (`" a b "`; `""` for none).
+pub(crate) fn words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if out.is_empty() {
+            out.push(' ');
+        }
+        for c in word.chars() {
+            out.extend(c.to_lowercase());
+        }
+        out.push(' ');
+    }
+    out
+}
+
+/// An attribute type's code: its position in [`SdeType::ALL`].
+pub(crate) fn sde_type_code(t: SdeType) -> i16 {
+    SdeType::ALL
+        .iter()
+        .position(|x| *x == t)
+        .and_then(|p| i16::try_from(p).ok())
+        .unwrap_or(i16::MAX)
+}
+
+/// The LIKE pattern of a search (its words are letters and digits only, so nothing in
+/// them is a LIKE wildcard), and its type codes. `None`: no word to look for, which
+/// matches nothing.
+fn pattern(search: &TextSearch) -> Option<(String, Vec<i16>)> {
+    let w = words(&search.text);
+    if w.is_empty() {
+        return None;
+    }
+    let types = if search.types.is_empty() {
+        &SdeType::ALL[..]
+    } else {
+        &search.types[..]
+    };
+    Some((
+        format!("%{w}%"),
+        types.iter().map(|t| sde_type_code(*t)).collect(),
+    ))
+}
+
+type Arg = Box<dyn ToSql + Sync + Send>;
+
+/// The WHERE clause of a search and its parameters (`$1` is the account).
+struct Filter {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Filter {
+    fn arg(&mut self, value: Arg) -> String {
+        self.args.push(value);
+        format!("${}", self.args.len())
+    }
+
+    /// `None` when the query can match nothing.
+    fn new(account: &str, q: &InteractionFilters) -> Option<Filter> {
+        if q.matches_nothing {
+            return None;
+        }
+        let mut f = Filter {
+            sql: String::new(),
+            args: vec![Box::new(account.to_owned())],
+        };
+        let from = f.arg(Box::new(q.start_from_ms));
+        let to = f.arg(Box::new(q.start_to_ms));
+        f.sql = format!("i.account = $1 AND i.start_ms >= {from} AND i.start_ms <= {to}");
+        if let Some(id) = &q.interaction_id {
+            let p = f.arg(Box::new(id.clone()));
+            f.sql.push_str(&format!(" AND i.context_id = {p}"));
+        }
+        if let Some(visitor) = &q.visitor {
+            let p = f.arg(Box::new(visitor.clone()));
+            f.sql.push_str(&format!(
+                " AND i.visit_id IN (SELECT visit_id FROM visits WHERE account = $1 AND visitor_id = {p})"
+            ));
+        }
+        if !q.campaign_ids.is_empty() {
+            let ids: Vec<i64> = q.campaign_ids.iter().map(|v| to_sql_u64(*v)).collect();
+            let p = f.arg(Box::new(ids));
+            f.sql.push_str(&format!(" AND i.campaign_id = ANY({p})"));
+        }
+        if !q.engagement_ids.is_empty() {
+            let ids: Vec<i64> = q.engagement_ids.iter().map(|v| to_sql_u64(*v)).collect();
+            let p = f.arg(Box::new(ids));
+            f.sql.push_str(&format!(" AND i.engagement_id = ANY({p})"));
+        }
+        if !q.engagement_types.is_empty() {
+            // An app's impressions do not say the type; the record shows the definition's,
+            // so the filter reads it too (only for those rows).
+            let codes: Vec<i32> = q
+                .engagement_types
+                .iter()
+                .map(|t: &EngagementType| i32::from(t.code()))
+                .collect();
+            let p = f.arg(Box::new(codes));
+            f.sql.push_str(&format!(
+                " AND coalesce(i.engagement_type::integer, (
+                     SELECT (r.definition::jsonb ->> 'engagementType')::integer
+                     FROM engagements e JOIN engagement_revisions r
+                       ON r.account = e.account AND r.engagement_id = e.engagement_id
+                     WHERE e.account = i.account AND e.engagement_id = i.engagement_id
+                       AND r.revision = i.engagement_revision)) = ANY({p})"
+            ));
+        }
+        if !q.outcomes.is_empty() {
+            let ranks: Vec<i16> = q.outcomes.iter().map(|o| i16::from(o.rank())).collect();
+            let p = f.arg(Box::new(ranks));
+            f.sql.push_str(&format!(" AND i.outcome = ANY({p})"));
+        }
+        let clicked = Outcome::Clicked.rank();
+        match q.interactive {
+            // A click outranks every other event, so the outcome says whether there is one.
+            Some(true) => f.sql.push_str(&format!(" AND i.outcome = {clicked}")),
+            Some(false) => f.sql.push_str(&format!(" AND i.outcome <> {clicked}")),
+            None => {}
+        }
+        if let Some(ended) = q.ended {
+            // An outcome of declined, timed out or removed is itself an ending event; only
+            // a clicked interaction needs its timeline looked at.
+            let ranks = [Outcome::Declined, Outcome::TimedOut, Outcome::Removed]
+                .map(|o| o.rank().to_string())
+                .join(", ");
+            let codes = [
+                engage_model::OfferEventName::OfferDeclined,
+                engage_model::OfferEventName::OfferTimeout,
+                engage_model::OfferEventName::OfferRemove,
+            ]
+            .map(|n| super::ingest::event_code(n).to_string())
+            .join(", ");
+            let ended_sql = format!(
+                "(i.outcome IN ({ranks}) OR (i.outcome = {clicked} AND EXISTS (
+                     SELECT 1 FROM events e WHERE e.account = i.account
+                     AND e.interaction_id = i.interaction_id AND e.event_code IN ({codes}))))"
+            );
+            if ended {
+                f.sql.push_str(&format!(" AND {ended_sql}"));
+            } else {
+                f.sql.push_str(&format!(" AND NOT {ended_sql}"));
+            }
+        }
+        if let Some((from, to)) = q.duration_s {
+            // Seconds above i64::MAX are no bound at all.
+            let from = f.arg(Box::new(i64::try_from(from).unwrap_or(i64::MAX)));
+            let to = f.arg(Box::new(i64::try_from(to).unwrap_or(i64::MAX)));
+            f.sql.push_str(&format!(
+                " AND (i.end_ms - i.start_ms) / 1000 BETWEEN {from} AND {to}"
+            ));
+        }
+        for search in q.keyword.iter().chain(&q.sde_search) {
+            let (like, types) = pattern(search)?;
+            let like = f.arg(Box::new(like));
+            let types = f.arg(Box::new(types));
+            f.sql.push_str(&format!(
+                " AND i.visit_id IN (SELECT s.visit_id FROM sdes s
+                     WHERE s.account = $1 AND s.visit_id IS NOT NULL
+                       AND s.sde_type = ANY({types}) AND s.words LIKE {like})"
+            ));
+        }
+        Some(f)
+    }
+}
+
+/// ORDER BY for the sort keys, ordered as SQLite orders them (NULLs first ascending,
+/// text by bytes); ties end in row order, in the first key's direction.
+fn order_by(q: &InteractionQuery) -> String {
+    let mut keys: Vec<String> = q
+        .sort
+        .iter()
+        .map(|k| {
+            let column = match k.field {
+                SortField::Start => "i.start_ms".to_owned(),
+                SortField::End => "i.end_ms".to_owned(),
+                SortField::Duration => "(i.end_ms - i.start_ms)".to_owned(),
+                SortField::Visitor => "(SELECT visitor_id FROM visits v
+                     WHERE v.account = i.account AND v.visit_id = i.visit_id) COLLATE \"C\""
+                    .to_owned(),
+                SortField::EngagementId => "i.context_id COLLATE \"C\"".to_owned(),
+                SortField::Interactive => format!("(i.outcome = {})", Outcome::Clicked.rank()),
+            };
+            if k.descending {
+                format!("{column} DESC NULLS LAST")
+            } else {
+                format!("{column} ASC NULLS FIRST")
+            }
+        })
+        .collect();
+    let last = q.sort.first().is_some_and(|k| k.descending);
+    keys.push(format!(
+        "i.interaction_id {}",
+        if last { "DESC" } else { "ASC" }
+    ));
+    keys.join(", ")
+}
+
+pub(crate) async fn search(
+    client: &mut Client,
+    account: &str,
+    q: &InteractionQuery,
+) -> Result<InteractionPage, StoreError> {
+    let Some(filter) = Filter::new(account, &q.filters) else {
+        return Ok(InteractionPage {
+            count: 0,
+            records: Vec::new(),
+        });
+    };
+    // One snapshot: the count and the page see the same commits.
+    let tx = client
+        .build_transaction()
+        .read_only(true)
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .await
+        .map_err(pg_err)?;
+    let params: Vec<&(dyn ToSql + Sync)> = filter
+        .args
+        .iter()
+        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let count: i64 = tx
+        .query_one(
+            &format!("SELECT count(*) FROM interactions i WHERE {}", filter.sql),
+            &params,
+        )
+        .await
+        .map_err(pg_err)?
+        .try_get(0)
+        .map_err(pg_err)?;
+    let count = u64::try_from(count).unwrap_or_default();
+    let mut records = Vec::new();
+    if q.offset < count && q.limit > 0 {
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+        let mut params = params.clone();
+        params.push(&limit);
+        params.push(&offset);
+        let n = params.len();
+        let sql = format!(
+            "SELECT i.interaction_id FROM interactions i WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}",
+            filter.sql,
+            order_by(q),
+            n - 1,
+            n
+        );
+        let ids: Vec<i64> = tx
+            .query(&sql, &params)
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(pg_err)?;
+        for id in ids {
+            records.push(interaction(&tx, account, id).await?);
+        }
+    }
+    tx.commit().await.map_err(pg_err)?;
+    Ok(InteractionPage { count, records })
+}
+
+/// One interaction with its timeline and its visit's attributes. What its events did not
+/// say (the Monitoring API's impressions carry no renderer or name) comes from the
+/// engagement's definition at that revision, when the account has it.
+async fn interaction(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+    id: i64,
+) -> Result<Interaction, StoreError> {
+    let bad = |what: &str| corrupt(format!("interaction {id}: {what}"));
+    let r = tx
+        .query_opt(
+            "SELECT i.context_id, i.start_ms, i.end_ms, i.outcome, i.campaign_id,
+                    i.engagement_id, i.engagement_revision, i.engagement_type, i.zone_id,
+                    i.tgl_name, i.engagement_name,
+                    v.visitor_id, v.session_id, p.page_id, p.url,
+                    coalesce(p.user_agent, v.user_agent), v.referrer, c.name,
+                    v.client_properties, i.visit_id,
+                    r.definition::jsonb ->> 'engagementType',
+                    r.definition::jsonb ->> 'zoneId',
+                    r.definition::jsonb ->> 'tglName',
+                    r.definition::jsonb ->> 'name'
+             FROM interactions i
+             LEFT JOIN visits v ON v.account = i.account AND v.visit_id = i.visit_id
+             LEFT JOIN pages p ON p.account = i.account AND p.page_row = i.page_row
+             LEFT JOIN campaigns c ON c.account = i.account AND c.campaign_id = i.campaign_id
+             LEFT JOIN engagements e ON e.account = i.account
+                 AND e.engagement_id = i.engagement_id AND e.campaign_id = i.campaign_id
+             LEFT JOIN engagement_revisions r ON r.account = e.account
+                 AND r.engagement_id = e.engagement_id AND r.revision = i.engagement_revision
+             WHERE i.account = $1 AND i.interaction_id = $2",
+            &[&account, &id],
+        )
+        .await
+        .map_err(pg_err)?
+        .ok_or_else(|| bad("missing"))?;
+    let get = |i: usize| -> Result<Option<String>, StoreError> { r.try_get(i).map_err(pg_err) };
+    let num = |i: usize| -> Result<Option<i64>, StoreError> { r.try_get(i).map_err(pg_err) };
+    let required = |i: usize| {
+        num(i)?
+            .map(from_sql_u64)
+            .ok_or_else(|| bad("a missing number"))
+    };
+    let outcome: i16 = r.try_get(3).map_err(pg_err)?;
+    let outcome = u8::try_from(outcome)
+        .ok()
+        .and_then(Outcome::from_rank)
+        .ok_or_else(|| bad("outcome"))?;
+    let defined_number = |i: usize| -> Result<Option<u64>, StoreError> {
+        get(i)?
+            .map(|t| t.parse::<u64>().map_err(|_| bad("a definition number")))
+            .transpose()
+    };
+    let type_code = match r.try_get::<_, Option<i16>>(7).map_err(pg_err)? {
+        Some(code) => u64::try_from(code).ok(),
+        None => defined_number(20)?,
+    };
+    let engagement_type = match type_code {
+        None => None,
+        Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
+    };
+    let zone_id = match num(8)? {
+        Some(z) => Some(from_sql_u64(z)),
+        None => defined_number(21)?,
+    };
+    let client = match get(18)? {
+        None => None,
+        Some(text) => {
+            Some(serde_json::from_str(&text).map_err(|e| bad(&format!("client properties: {e}")))?)
+        }
+    };
+    let visit_id: i64 = r.try_get(19).map_err(pg_err)?;
+    let mut record = Interaction {
+        interaction_id: r.try_get(0).map_err(pg_err)?,
+        start_ms: r.try_get(1).map_err(pg_err)?,
+        end_ms: r.try_get(2).map_err(pg_err)?,
+        outcome,
+        campaign: InteractionCampaign {
+            campaign_id: required(4)?,
+            campaign_name: get(17)?,
+            engagement_id: required(5)?,
+            engagement_name: get(10)?.or(get(23)?),
+            engagement_revision: required(6)?,
+            engagement_type,
+            tgl_name: get(9)?.or(get(22)?),
+            zone_id,
+        },
+        visitor_id: get(11)?,
+        session_id: get(12)?,
+        page_id: get(13)?,
+        page_url: get(14)?,
+        user_agent: get(15)?,
+        referrer: get(16)?,
+        client,
+        events: Vec::new(),
+        sdes: Vec::new(),
+    };
+    record.events = timeline(tx, account, id).await?;
+    if visit_id != 0 {
+        record.sdes = visit_attributes(tx, account, visit_id).await?;
+    }
+    Ok(record)
+}
+
+/// The interaction's events by client time (server time where the page gave none), then
+/// lifecycle order, then arrival.
+async fn timeline(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+    interaction_id: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT e.event_row, e.client_id, e.client_ms, e.server_ms, {EVENT_COLUMNS}
+                 FROM events e JOIN interactions i
+                   ON i.account = e.account AND i.interaction_id = e.interaction_id
+                 WHERE e.account = $1 AND e.interaction_id = $2"
+            ),
+            &[&account, &interaction_id],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut events = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: i64 = r.try_get(0).map_err(pg_err)?;
+        events.push((
+            id,
+            StoredEvent {
+                client_id: client_id(r, 1)?,
+                client_time_ms: r.try_get(2).map_err(pg_err)?,
+                server_ms: r.try_get(3).map_err(pg_err)?,
+                event: offer_event(r, 4, id)?,
+            },
+        ));
+    }
+    events.sort_by_key(|(id, e)| (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *id));
+    Ok(events.into_iter().map(|(_, e)| e).collect())
+}
+
+/// A visit's attributes in history shape with their stamps, in client-time order (server
+/// time where the page gave none), then storage order.
+async fn visit_attributes(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+    visit_id: i64,
+) -> Result<Vec<RawJson>, StoreError> {
+    let rows = tx
+        .query(
+            "SELECT sde_row, history, server_ms, client_ms FROM sdes
+             WHERE account = $1 AND visit_id = $2
+             ORDER BY coalesce(client_ms, server_ms), sde_row",
+            &[&account, &visit_id],
+        )
+        .await
+        .map_err(pg_err)?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get(0).map_err(pg_err)?;
+            let history: &str = r.try_get(1).map_err(pg_err)?;
+            stamped(
+                history,
+                r.try_get(2).map_err(pg_err)?,
+                r.try_get(3).map_err(pg_err)?,
+            )
+            .ok_or_else(|| corrupt(format!("attribute {id}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_lowercase_letters_and_digits_between_spaces() {
+        assert_eq!(words("DRV1534XC"), " drv1534xc ");
+        assert_eq!(
+            words("red shoe ; john@example.com"),
+            " red shoe john example com "
+        );
+        assert_eq!(words(" -- ; "), "");
+        assert_eq!(words("\"Été"), " été ");
+    }
+
+    #[test]
+    fn a_search_is_a_phrase_of_its_words_over_its_types() {
+        let search = |text: &str, types: Vec<SdeType>| {
+            pattern(&TextSearch {
+                text: text.into(),
+                types,
+            })
+        };
+        assert_eq!(
+            search("say \"hi\" 100%_x", vec![SdeType::Lead]),
+            Some(("% say hi 100 x %".to_owned(), vec![6]))
+        );
+        assert_eq!(search("-- ; --", vec![]), None);
+        assert_eq!(search("x", vec![]).map(|p| p.1.len()), Some(10));
+    }
+}

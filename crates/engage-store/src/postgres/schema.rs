@@ -1,0 +1,487 @@
+//! The PostgreSQL schema, its versioned migrations and the time partitions of `events`
+//! and `sdes`.
+//!
+//! Migrations are numbered; `schema_migrations` holds one row per applied version. They
+//! run on open under a session advisory lock, so two servers starting at once do not
+//! both migrate: the second waits, then finds nothing left to do.
+//!
+//! Layout rules (docs/operations.md, PostgreSQL):
+//! - Every primary and unique key leads with `account`, every query names its account,
+//!   and no constraint spans accounts: the schema can be distributed by account (Citus).
+//!   Only `schema_migrations` has no account.
+//! - `events` and `sdes` are partitioned by server time (`RANGE (server_ms)`, one
+//!   partition per calendar month, UTC), so retention drops whole partitions. A partition
+//!   table cannot have a unique key without the partition column, so exactly-once lives
+//!   in `event_ids` and `sde_ids`, keyed `(account, client_id)`, written in the same
+//!   transaction as the rows with `ON CONFLICT DO NOTHING`.
+//! - Rows that fall outside the months created so far (clients replaying old data, a
+//!   clock far off) go to a `DEFAULT` partition instead of failing the batch.
+//! - Client ids are `bytea`: a canonical UUID as its 16 bytes, any other id as its UTF-8
+//!   bytes after a `0xff` byte (never part of UTF-8), so the mapping is one to one and
+//!   compact for the tag's ids.
+//! - Numbers the API types as `u64` (campaign, engagement, zone ids) are stored in
+//!   `bigint` with the same 64 bits: equality and the ids' own range (nine digits) sort
+//!   as numbers; only values above `i64::MAX` would sort below the others.
+
+use tokio_postgres::Client;
+
+use super::pg_err;
+use crate::StoreError;
+
+/// The migrations, oldest first; migration `n` (1-based) takes the schema to version `n`.
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Any constant both servers agree on: the advisory lock key of migrations and partition
+/// upkeep (`engage` in ASCII).
+const LOCK_KEY: i64 = 0x656e_6761_6765;
+
+const V1: &str = r#"
+CREATE TABLE accounts (
+    account         text PRIMARY KEY,
+    name            text NOT NULL,
+    api_key_hash    text NOT NULL,
+    created_ms      bigint NOT NULL,
+    allowed_origins text NOT NULL DEFAULT '[]'
+);
+-- Not unique: a key spanning accounts would not distribute. Creating an account checks
+-- the hash under an advisory lock instead (see admin.rs).
+CREATE INDEX accounts_api_key_hash ON accounts (api_key_hash);
+
+CREATE SEQUENCE visit_ids;
+CREATE TABLE visits (
+    account           text NOT NULL,
+    visit_id          bigint NOT NULL DEFAULT nextval('visit_ids'),
+    session_id        text NOT NULL,
+    visitor_id        text NOT NULL,
+    first_seen_ms     bigint NOT NULL,
+    last_seen_ms      bigint NOT NULL,
+    user_agent        text,
+    referrer          text,
+    client_properties text,
+    PRIMARY KEY (account, visit_id),
+    UNIQUE (account, session_id)
+);
+CREATE INDEX visits_visitor ON visits (account, visitor_id);
+
+CREATE SEQUENCE page_rows;
+CREATE TABLE pages (
+    account     text NOT NULL,
+    page_row    bigint NOT NULL DEFAULT nextval('page_rows'),
+    visit_id    bigint NOT NULL,
+    page_id     text NOT NULL,
+    url         text,
+    referrer    text,
+    title       text,
+    sections    text NOT NULL DEFAULT '[]',
+    user_agent  text,
+    received_ms bigint NOT NULL,
+    PRIMARY KEY (account, page_row),
+    UNIQUE (account, visit_id, page_id)
+);
+
+CREATE SEQUENCE interaction_ids;
+CREATE TABLE interactions (
+    account             text NOT NULL,
+    interaction_id      bigint NOT NULL DEFAULT nextval('interaction_ids'),
+    -- 0 for events that came without a visit (they share one row per context id).
+    visit_id            bigint NOT NULL,
+    context_id          text NOT NULL,
+    page_row            bigint,
+    campaign_id         bigint NOT NULL,
+    engagement_id       bigint NOT NULL,
+    engagement_revision bigint NOT NULL,
+    engagement_type     smallint,
+    zone_id             bigint,
+    tgl_name            text,
+    engagement_name     text,
+    start_ms            bigint NOT NULL,
+    end_ms              bigint NOT NULL,
+    -- Outcome::rank of the furthest event.
+    outcome             smallint NOT NULL,
+    PRIMARY KEY (account, interaction_id),
+    UNIQUE (account, visit_id, context_id)
+);
+CREATE INDEX interactions_start ON interactions (account, start_ms);
+CREATE INDEX interactions_campaign ON interactions (account, campaign_id, start_ms);
+
+CREATE TABLE event_ids (
+    account   text NOT NULL,
+    client_id bytea NOT NULL,
+    PRIMARY KEY (account, client_id)
+);
+
+CREATE SEQUENCE event_rows;
+-- What the interaction row holds (context id, visit) is not repeated here.
+CREATE TABLE events (
+    account             text NOT NULL,
+    event_row           bigint NOT NULL DEFAULT nextval('event_rows'),
+    server_ms           bigint NOT NULL,
+    client_ms           bigint,
+    client_id           bytea NOT NULL,
+    interaction_id      bigint NOT NULL,
+    -- The batch's page view (the interaction row has its first one).
+    page_row            bigint,
+    -- OfferEventName's position in its lifecycle order (0 = START).
+    event_code          smallint NOT NULL,
+    -- As client_id.
+    page_context_id     bytea NOT NULL,
+    campaign_id         bigint NOT NULL,
+    engagement_id       bigint NOT NULL,
+    engagement_revision bigint NOT NULL,
+    engagement_type     smallint,
+    zone_id             bigint,
+    state               smallint,
+    done                boolean,
+    tgl_name            text,
+    engagement_name     text,
+    PRIMARY KEY (account, event_row, server_ms)
+) PARTITION BY RANGE (server_ms);
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+CREATE INDEX events_interaction ON events (account, interaction_id);
+-- The frequency cap counts impressions (event_code 2) per engagement.
+CREATE INDEX events_impressions ON events (account, interaction_id, engagement_id)
+    WHERE event_code = 2;
+
+CREATE TABLE sde_ids (
+    account   text NOT NULL,
+    client_id bytea NOT NULL,
+    PRIMARY KEY (account, client_id)
+);
+
+CREATE SEQUENCE sde_rows;
+CREATE TABLE sdes (
+    account   text NOT NULL,
+    sde_row   bigint NOT NULL DEFAULT nextval('sde_rows'),
+    server_ms bigint NOT NULL,
+    client_ms bigint,
+    client_id bytea NOT NULL,
+    visit_id  bigint,
+    page_row  bigint,
+    -- SdeType's position in SdeType::ALL.
+    sde_type  smallint NOT NULL,
+    -- History shape without serverTimeStamp and originalTimeStamp (they are server_ms
+    -- and client_ms).
+    history   text NOT NULL,
+    -- The searchable words, lowercase, each between spaces (see history.rs).
+    words     text NOT NULL,
+    PRIMARY KEY (account, sde_row, server_ms)
+) PARTITION BY RANGE (server_ms);
+CREATE TABLE sdes_default PARTITION OF sdes DEFAULT;
+CREATE INDEX sdes_visit ON sdes (account, visit_id, sde_row);
+
+CREATE SEQUENCE quarantine_ids;
+CREATE TABLE quarantine (
+    account     text NOT NULL,
+    id          bigint NOT NULL DEFAULT nextval('quarantine_ids'),
+    received_ms bigint NOT NULL,
+    kind        text NOT NULL,
+    idx         bigint,
+    client_id   text,
+    raw         text NOT NULL,
+    context     text NOT NULL,
+    errors      text NOT NULL,
+    replayed_ms bigint,
+    PRIMARY KEY (account, id)
+);
+
+CREATE TABLE consumer_identities (
+    account    text NOT NULL,
+    identity   text NOT NULL,
+    visitor_id text NOT NULL,
+    created_ms bigint NOT NULL,
+    PRIMARY KEY (account, identity)
+);
+
+CREATE TABLE exposures (
+    account       text NOT NULL,
+    session_id    text NOT NULL,
+    context_id    text NOT NULL,
+    campaign_id   bigint NOT NULL,
+    engagement_id bigint NOT NULL,
+    shown_ms      bigint NOT NULL,
+    PRIMARY KEY (account, session_id, context_id)
+);
+
+CREATE TABLE oauth_keys (
+    account             text NOT NULL,
+    app_key             text NOT NULL,
+    app_secret          text NOT NULL,
+    access_token        text NOT NULL,
+    access_token_secret text NOT NULL,
+    created_ms          bigint NOT NULL,
+    PRIMARY KEY (account, app_key)
+);
+CREATE INDEX oauth_keys_token ON oauth_keys (app_key, access_token);
+
+CREATE TABLE apps (
+    account    text NOT NULL,
+    app_id     text NOT NULL,
+    name       text NOT NULL,
+    created_ms bigint NOT NULL,
+    PRIMARY KEY (account, app_id)
+);
+
+CREATE TABLE campaigns (
+    account     text NOT NULL,
+    campaign_id bigint NOT NULL,
+    name        text NOT NULL,
+    goal        text,
+    priority    bigint NOT NULL,
+    enabled     boolean NOT NULL,
+    created_ms  bigint NOT NULL,
+    updated_ms  bigint NOT NULL,
+    PRIMARY KEY (account, campaign_id)
+);
+
+CREATE TABLE engagements (
+    account       text NOT NULL,
+    engagement_id bigint NOT NULL,
+    campaign_id   bigint NOT NULL,
+    -- The newest revision; older ones stay in engagement_revisions.
+    revision      bigint NOT NULL,
+    state         smallint NOT NULL,
+    created_ms    bigint NOT NULL,
+    updated_ms    bigint NOT NULL,
+    PRIMARY KEY (account, engagement_id)
+);
+CREATE INDEX engagements_campaign ON engagements (account, campaign_id, engagement_id);
+
+CREATE TABLE engagement_revisions (
+    account       text NOT NULL,
+    engagement_id bigint NOT NULL,
+    revision      bigint NOT NULL,
+    created_ms    bigint NOT NULL,
+    -- The definition's JSON text, kept as written (jsonb would reorder the targeting).
+    definition    text NOT NULL,
+    PRIMARY KEY (account, engagement_id, revision)
+);
+"#;
+
+/// Version 2: what servers share besides the data.
+///
+/// - `oauth_nonces`: OAuth 1.0a nonces claimed and not yet expired, so a replay is
+///   refused whichever server it reaches.
+/// - Triggers on every admin table send `pg_notify('engage_changes', account)` in the
+///   writing transaction: listeners hear of a change only once it is committed, and
+///   whatever writes those tables (this build, a later one, an operator's SQL) is heard.
+///   PostgreSQL folds the same payload sent twice in one transaction into one.
+const V2: &str = r#"
+CREATE TABLE oauth_nonces (
+    account   text NOT NULL,
+    nonce_key text NOT NULL,
+    expires_s bigint NOT NULL,
+    PRIMARY KEY (account, nonce_key)
+);
+CREATE INDEX oauth_nonces_expiry ON oauth_nonces (account, expires_s);
+
+CREATE FUNCTION engage_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('engage_changes', OLD.account);
+    ELSE
+        PERFORM pg_notify('engage_changes', NEW.account);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER accounts_changed AFTER INSERT OR UPDATE OR DELETE ON accounts
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER apps_changed AFTER INSERT OR UPDATE OR DELETE ON apps
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER campaigns_changed AFTER INSERT OR UPDATE OR DELETE ON campaigns
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER engagements_changed AFTER INSERT OR UPDATE OR DELETE ON engagements
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER engagement_revisions_changed AFTER INSERT OR UPDATE OR DELETE
+    ON engagement_revisions FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+CREATE TRIGGER oauth_keys_changed AFTER INSERT OR UPDATE OR DELETE ON oauth_keys
+    FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+"#;
+
+/// The channel the triggers of [`V2`] notify.
+pub(crate) const CHANGES_CHANNEL: &str = "engage_changes";
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Brings the schema to [`SCHEMA_VERSION`] under the advisory lock. Refuses a database
+/// written by a newer build.
+pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_err)?;
+    let result = migrate_locked(client).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_err);
+    result.and(unlocked.map(drop))
+}
+
+async fn migrate_locked(client: &mut Client) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 applied_ms bigint NOT NULL
+             )",
+        )
+        .await
+        .map_err(pg_err)?;
+    let version: Option<i32> = client
+        .query_one("SELECT max(version) FROM schema_migrations", &[])
+        .await
+        .map_err(pg_err)?
+        .try_get(0)
+        .map_err(pg_err)?;
+    let version = usize::try_from(version.unwrap_or(0))
+        .map_err(|_| StoreError::InvalidLocation("a negative schema version".into()))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::InvalidLocation(format!(
+            "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}"
+        )));
+    }
+    for (done, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let next = i32::try_from(done + 1).unwrap_or(i32::MAX);
+        let tx = client.transaction().await.map_err(pg_err)?;
+        tx.batch_execute(sql).await.map_err(pg_err)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
+            &[&next, &crate::ids::now_ms()],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        tracing::info!(version = next, "migrated the postgres schema");
+    }
+    Ok(())
+}
+
+/// How many months after the current one have their partitions made ahead.
+const MONTHS_AHEAD: i32 = 2;
+
+/// `(year, month)` of an epoch-ms time, UTC.
+fn month_of(ms: i64) -> (i32, u32) {
+    let days = ms.div_euclid(86_400_000);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        i32::try_from(year).unwrap_or(1970),
+        u32::try_from(month).unwrap_or(1),
+    )
+}
+
+/// Epoch ms of the first instant of a month, UTC.
+fn month_start_ms(year: i32, month: u32) -> i64 {
+    let (y, m) = if month <= 2 {
+        (i64::from(year) - 1, i64::from(month) + 9)
+    } else {
+        (i64::from(year), i64::from(month) - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) * 86_400_000
+}
+
+fn next_month(year: i32, month: u32) -> (i32, u32) {
+    if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    }
+}
+
+/// Creates the partitions of `events` and `sdes` for the month of `now_ms` and the
+/// [`MONTHS_AHEAD`] after it, where missing; answers how many it created. Under the
+/// advisory lock, so servers doing it at once do not race on the catalog.
+pub(crate) async fn ensure_partitions(client: &Client, now_ms: i64) -> Result<usize, StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_err)?;
+    let result = ensure_partitions_locked(client, now_ms).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_err);
+    let created = result?;
+    unlocked?;
+    Ok(created)
+}
+
+async fn ensure_partitions_locked(client: &Client, now_ms: i64) -> Result<usize, StoreError> {
+    let existing: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i
+             JOIN pg_class c ON c.oid = i.inhrelid
+             JOIN pg_class p ON p.oid = i.inhparent
+             WHERE p.relname IN ('events', 'sdes')
+               AND p.relnamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(pg_err)?;
+    let (mut year, mut month) = month_of(now_ms);
+    let mut created = 0;
+    for _ in 0..=MONTHS_AHEAD {
+        let (ny, nm) = next_month(year, month);
+        let (from, to) = (month_start_ms(year, month), month_start_ms(ny, nm));
+        for table in ["events", "sdes"] {
+            let name = format!("{table}_{year:04}_{month:02}");
+            if existing.contains(&name) {
+                continue;
+            }
+            // Only our own integers go into the statement.
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM ({from}) TO ({to})"
+            );
+            match client.batch_execute(&sql).await {
+                Ok(()) => created += 1,
+                // The default partition already holds rows of that month: they stay
+                // there, and the month goes on without its own partition.
+                Err(e) => {
+                    tracing::warn!(partition = %name, error = %pg_err(e), "cannot create a partition")
+                }
+            }
+        }
+        (year, month) = (ny, nm);
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_and_their_bounds_are_utc_calendar_months() {
+        assert_eq!(month_of(0), (1970, 1));
+        assert_eq!(month_of(-1), (1969, 12));
+        assert_eq!(month_of(1_750_000_000_000), (2025, 6));
+        assert_eq!(month_start_ms(1970, 1), 0);
+        assert_eq!(month_start_ms(2025, 6), 1_748_736_000_000);
+        assert_eq!(month_start_ms(2024, 3), 1_709_251_200_000);
+        for ms in [0, 1_709_251_199_999, 1_709_251_200_000, 4_102_444_800_000] {
+            let (y, m) = month_of(ms);
+            let (ny, nm) = next_month(y, m);
+            assert!(
+                month_start_ms(y, m) <= ms && ms < month_start_ms(ny, nm),
+                "{ms}"
+            );
+        }
+    }
+}

@@ -1,0 +1,519 @@
+//! The conformance suite against the PostgreSQL backend, plus what only PostgreSQL has
+//! (its keys, its partitions, two stores on one database).
+//!
+//! Each test gets a database of its own, `engage_test_<pid>_<n>`, created on the server
+//! `ENGAGE_TEST_DATABASE_URL` names (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! and dropped when the test's directory goes (also when the test failed). Databases
+//! left by a test process that was killed are dropped by the next run. When no server
+//! answers, the tests fail and say what to set: they never skip.
+
+// Tests: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use engage_store::postgres::PostgresStore;
+use engage_store::Store;
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The server the tests create their databases on.
+pub fn server_url() -> String {
+    std::env::var("ENGAGE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+/// `url` with its database replaced by `database`.
+pub fn database_url(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{database}?{q}"),
+        None => format!("{host_part}/{database}"),
+    }
+}
+
+async fn admin_client() -> tokio_postgres::Client {
+    let url = server_url();
+    let (client, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+            "PostgreSQL at {url} does not answer ({e}). Start one, or set ENGAGE_TEST_DATABASE_URL \
+             to a server where this user may CREATE DATABASE (scripts/test starts one)."
+        )
+        });
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// Drops the databases of earlier test processes that no longer run.
+async fn sweep_stale(client: &tokio_postgres::Client) {
+    let rows = client
+        .query(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'engage\\_test\\_%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    for row in rows {
+        let name: String = row.get(0);
+        let pid = name
+            .strip_prefix("engage_test_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+/// A new empty database; its URL.
+pub async fn create_database() -> (String, String) {
+    static SWEPT: OnceCell<()> = OnceCell::const_new();
+    static N: AtomicU64 = AtomicU64::new(0);
+    let client = admin_client().await;
+    SWEPT.get_or_init(|| sweep_stale(&client)).await;
+    let name = format!(
+        "engage_test_{}_{}_{}",
+        std::process::id(),
+        engage_store::ids::now_ms(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
+    let url = database_url(&server_url(), &name);
+    (name, url)
+}
+
+/// Drops a test database (closing whatever connections it still has), off the caller's
+/// runtime: this runs from `Drop`.
+pub fn drop_database(name: String) {
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to drop the test database");
+        runtime.block_on(async {
+            let client = admin_client().await;
+            client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+        })
+    })
+    .join();
+    if let Ok(Err(e)) = dropped {
+        eprintln!("dropping a test database failed: {e}");
+    }
+}
+
+const NAME_FILE: &str = "postgres-database";
+
+fn drop_directory_database(dir: &Path) {
+    if let Ok(name) = std::fs::read_to_string(dir.join(NAME_FILE)) {
+        drop_database(name);
+    }
+}
+
+/// The suite's `open`: the directory names its database (made on first use), so
+/// opening the same directory again opens the same data.
+async fn open_postgres(dir: PathBuf) -> Arc<dyn Store> {
+    engage_store::conformance::on_directory_removed(drop_directory_database);
+    let file = dir.join(NAME_FILE);
+    let name = match std::fs::read_to_string(&file) {
+        Ok(name) => name,
+        Err(_) => {
+            let (name, _) = create_database().await;
+            std::fs::write(&file, &name).unwrap();
+            name
+        }
+    };
+    let url = database_url(&server_url(), &name);
+    Arc::new(
+        PostgresStore::open(&url)
+            .await
+            .expect("opening the postgres store"),
+    )
+}
+
+engage_store::store_conformance_tests!(open_postgres);
+
+#[test]
+fn database_urls_keep_their_server_and_options() {
+    assert_eq!(
+        database_url("postgres://u:p@h:5433/postgres?sslmode=disable", "x"),
+        "postgres://u:p@h:5433/x?sslmode=disable"
+    );
+    assert_eq!(database_url("postgresql://h", "x"), "postgresql://h/x");
+}
+
+#[tokio::test]
+async fn open_accepts_postgres_and_postgresql_urls() {
+    let (name, url) = create_database().await;
+    for url in [url.clone(), url.replacen("postgres://", "postgresql://", 1)] {
+        let store = engage_store::open(&url).await.unwrap();
+        assert_eq!(store.backend(), "postgres");
+        store.close().await.unwrap();
+    }
+    drop_database(name);
+}
+
+/// A database of its own for a test outside the suite, dropped when this goes.
+struct Scratch {
+    name: String,
+    url: String,
+}
+
+impl Scratch {
+    async fn new() -> Scratch {
+        let (name, url) = create_database().await;
+        Scratch { name, url }
+    }
+
+    async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await.unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        drop_database(std::mem::take(&mut self.name));
+    }
+}
+
+fn event(name: &str, context: &str) -> engage_store::NewEvent {
+    let text = format!(
+        r#"{{"appName":"LP_OFFERS","eventName":"{name}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context}"}}}},{{"pageContext":{{"id":"pc"}}}}],"campaignId":7,"engagementId":8,"engagementRevision":1,"engagementType":5,"contextId":"{context}","confKey":"7_8_1"}}}}"#
+    );
+    let tape = engage_model::Tape::parse_str(&text).unwrap();
+    engage_store::NewEvent {
+        client_id: engage_store::ids::new_id(),
+        client_time_ms: None,
+        event: engage_model::OfferEvent::read(tape.root(), &[]).unwrap(),
+    }
+}
+
+fn batch(
+    account: &str,
+    visitor: &str,
+    session: &str,
+    received_ms: i64,
+    events: Vec<engage_store::NewEvent>,
+) -> engage_store::IngestBatch {
+    engage_store::IngestBatch {
+        account_id: account.to_owned(),
+        received_ms,
+        visit: Some(engage_store::VisitContext {
+            visitor_id: visitor.to_owned(),
+            session_id: session.to_owned(),
+            page_id: "p".to_owned(),
+            page: None,
+            user_agent: None,
+            client: None,
+        }),
+        events,
+        sdes: Vec::new(),
+        rejected: Vec::new(),
+    }
+}
+
+async fn new_account(store: &PostgresStore) -> String {
+    store
+        .create_account(engage_store::NewAccount {
+            name: "Shop".into(),
+            api_key_hash: engage_store::ids::new_id(),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+/// Every primary or unique key of the schema, as `(table, index, first column)`.
+async fn unique_keys(client: &tokio_postgres::Client) -> Vec<(String, String, Option<String>)> {
+    client
+        .query(
+            "SELECT t.relname::text, i.relname::text, a.attname::text
+             FROM pg_index x
+             JOIN pg_class i ON i.oid = x.indexrelid
+             JOIN pg_class t ON t.oid = x.indrelid
+             LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]
+             WHERE (x.indisunique OR x.indisprimary)
+               AND t.relnamespace = current_schema()::regnamespace
+               AND t.relname <> 'schema_migrations'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+fn not_leading_with_the_account(keys: &[(String, String, Option<String>)]) -> Vec<String> {
+    keys.iter()
+        .filter(|(_, _, first)| first.as_deref() != Some("account"))
+        .map(|(table, index, _)| format!("{table}.{index}"))
+        .collect()
+}
+
+/// Citus distributes a table by one column and can enforce a primary or unique key only
+/// when the key holds it: every key must lead with `account` (docs/operations.md).
+#[tokio::test]
+async fn every_primary_and_unique_key_leads_with_the_account_and_nothing_references_across_tables()
+{
+    let db = Scratch::new().await;
+    let store = PostgresStore::open(&db.url).await.unwrap();
+    let client = db.client().await;
+    let keys = unique_keys(&client).await;
+    assert_eq!(not_leading_with_the_account(&keys), Vec::<String>::new());
+    let tables: std::collections::BTreeSet<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    for table in [
+        "accounts",
+        "visits",
+        "pages",
+        "interactions",
+        "event_ids",
+        "sde_ids",
+        "quarantine",
+        "consumer_identities",
+        "exposures",
+        "oauth_keys",
+        "apps",
+        "campaigns",
+        "engagements",
+        "engagement_revisions",
+        // Partitions carry their parent's keys.
+        "events_default",
+        "sdes_default",
+    ] {
+        assert!(tables.contains(table), "{table} has a key: {tables:?}");
+    }
+    let foreign: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f'
+             AND connamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(foreign, 0, "no foreign key: none could span accounts");
+
+    // The check sees a key that leaves the account out.
+    client
+        .batch_execute(
+            "CREATE TABLE global_names (name text PRIMARY KEY, account text NOT NULL);
+             CREATE UNIQUE INDEX visits_by_session_only ON visits (session_id, account);",
+        )
+        .await
+        .unwrap();
+    let mut wrong = not_leading_with_the_account(&unique_keys(&client).await);
+    wrong.sort();
+    assert_eq!(
+        wrong,
+        [
+            "global_names.global_names_pkey",
+            "visits.visits_by_session_only"
+        ]
+    );
+    store.close().await.unwrap();
+}
+
+/// Events go to their month's partition, made ahead by open; times outside the months
+/// made go to the default partition instead of failing the batch.
+#[tokio::test]
+async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
+    let db = Scratch::new().await;
+    let store = PostgresStore::open(&db.url).await.unwrap();
+    let account = new_account(&store).await;
+    let now = engage_store::ids::now_ms();
+    store
+        .ingest(batch(
+            &account,
+            "v",
+            "s-now",
+            now,
+            vec![event("START", "1")],
+        ))
+        .await
+        .unwrap();
+    store
+        .ingest(batch(
+            &account,
+            "v",
+            "s-old",
+            1_000_000_000_000,
+            vec![event("START", "2")],
+        ))
+        .await
+        .unwrap();
+    let client = db.client().await;
+    let partitions: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'events'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        partitions.len(),
+        4,
+        "default, this month and two ahead: {partitions:?}"
+    );
+    let placed: Vec<(String, i64)> = client
+        .query(
+            "SELECT tableoid::regclass::text, server_ms FROM events ORDER BY server_ms",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(placed[0].0, "events_default");
+    assert!(
+        placed[1].0.starts_with("events_2") && partitions.contains(&placed[1].0),
+        "{placed:?}"
+    );
+    store.close().await.unwrap();
+}
+
+/// Servers sharing a database: migrations run once (under the advisory lock), a batch
+/// sent to two servers at once is stored once, and of two visitors starting one session
+/// on two servers at once, one owns it and the other is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_database_migrate_once_store_once_and_agree_on_owners() {
+    let db = Scratch::new().await;
+    let (a, b) = tokio::join!(PostgresStore::open(&db.url), PostgresStore::open(&db.url));
+    let (a, b) = (Arc::new(a.unwrap()), Arc::new(b.unwrap()));
+    let client = db.client().await;
+    let migrations: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // One row per schema version, each applied once.
+    assert_eq!(migrations, 2);
+    let account = new_account(&a).await;
+    for round in 0..20 {
+        let events: Vec<_> = (0..10)
+            .map(|i| event("START", &format!("{round}-{i}")))
+            .collect();
+        let sent = batch(
+            &account,
+            "v",
+            &format!("s-{round}"),
+            1_750_000_000_000,
+            events,
+        );
+        let (x, y) = tokio::join!(a.ingest(sent.clone()), b.ingest(sent));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(x.accepted + y.accepted, 10, "round {round}");
+        assert_eq!(x.duplicates + y.duplicates, 10, "round {round}");
+        assert!(
+            x.new_session != y.new_session,
+            "one server started the session"
+        );
+
+        let session = format!("contested-{round}");
+        let (x, y) = tokio::join!(
+            a.ingest(batch(
+                &account,
+                "vx",
+                &session,
+                1_750_000_000_000,
+                vec![event("START", "c")]
+            )),
+            b.ingest(batch(
+                &account,
+                "vy",
+                &session,
+                1_750_000_000_000,
+                vec![event("START", "c")]
+            ))
+        );
+        let conflicts = [&x, &y]
+            .iter()
+            .filter(|r| matches!(r, Err(engage_store::StoreError::IdentityConflict { .. })))
+            .count();
+        assert_eq!(conflicts, 1, "round {round}: {x:?} {y:?}");
+        let winner = if x.is_ok() { "vx" } else { "vy" };
+        let visit = b.visit(&account, &session).await.unwrap().unwrap();
+        assert_eq!(visit.visitor_id, winner);
+    }
+    assert_eq!(
+        b.count(&account, engage_store::ExportKind::Events)
+            .await
+            .unwrap(),
+        20 * 10 + 20
+    );
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+/// The change feed survives a lost connection: when the `LISTEN` connection is killed,
+/// the store reconnects, says `Everything` may have changed (what was notified meanwhile
+/// is lost), and later changes are heard again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_reconnects_and_says_everything_may_have_changed() {
+    use engage_store::Change;
+    use std::time::Duration;
+
+    let db = Scratch::new().await;
+    let listening = PostgresStore::open(&db.url).await.unwrap();
+    let writing = PostgresStore::open(&db.url).await.unwrap();
+    let mut feed = listening.changes();
+    async fn next(feed: &mut tokio::sync::broadcast::Receiver<Change>) -> Change {
+        tokio::time::timeout(Duration::from_secs(10), feed.recv())
+            .await
+            .expect("a change within 10 s")
+            .unwrap()
+    }
+    let account = new_account(&writing).await;
+    assert_eq!(next(&mut feed).await, Change::Account(account.clone()));
+
+    let client = db.client().await;
+    let killed: i64 = client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 2, "both stores listen on a connection of their own");
+    assert_eq!(next(&mut feed).await, Change::Everything);
+    writing
+        .set_allowed_origins(&account, vec!["https://shop.example".into()])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut feed).await, Change::Account(account));
+    listening.close().await.unwrap();
+    writing.close().await.unwrap();
+}
