@@ -12,9 +12,9 @@
 //! (unicode61 tokenizer) matches too, diacritics aside (FTS5 folds `é` to `e`, this
 //! does not).
 
+use deadpool_postgres::Transaction;
 use engage_model::{EngagementType, SdeType};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Client;
 
 use super::reader::{client_id, offer_event, EVENT_COLUMNS};
 use super::{from_sql_u64, pg_err, to_sql_u64};
@@ -182,10 +182,12 @@ impl Filter {
             let (like, types) = pattern(search)?;
             let like = f.arg(Box::new(like));
             let types = f.arg(Box::new(types));
+            // An array, computed once: as a semi-join the planner would look the
+            // attributes up once per interaction of the range.
             f.sql.push_str(&format!(
-                " AND i.visit_id IN (SELECT s.visit_id FROM sdes s
+                " AND i.visit_id = ANY(ARRAY(SELECT s.visit_id FROM sdes s
                      WHERE s.account = $1 AND s.visit_id IS NOT NULL
-                       AND s.sde_type = ANY({types}) AND s.words LIKE {like})"
+                       AND s.sde_type = ANY({types}) AND s.words LIKE {like}))"
             ));
         }
         Some(f)
@@ -225,7 +227,7 @@ fn order_by(q: &InteractionQuery) -> String {
 }
 
 pub(crate) async fn search(
-    client: &mut Client,
+    client: &mut deadpool_postgres::Object,
     account: &str,
     q: &InteractionQuery,
 ) -> Result<InteractionPage, StoreError> {
@@ -293,13 +295,13 @@ pub(crate) async fn search(
 /// say (the Monitoring API's impressions carry no renderer or name) comes from the
 /// engagement's definition at that revision, when the account has it.
 async fn interaction(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     account: &str,
     id: i64,
 ) -> Result<Interaction, StoreError> {
     let bad = |what: &str| corrupt(format!("interaction {id}: {what}"));
-    let r = tx
-        .query_opt(
+    let statement = tx
+        .prepare_cached(
             "SELECT i.context_id, i.start_ms, i.end_ms, i.outcome, i.campaign_id,
                     i.engagement_id, i.engagement_revision, i.engagement_type, i.zone_id,
                     i.tgl_name, i.engagement_name,
@@ -319,8 +321,11 @@ async fn interaction(
              LEFT JOIN engagement_revisions r ON r.account = e.account
                  AND r.engagement_id = e.engagement_id AND r.revision = i.engagement_revision
              WHERE i.account = $1 AND i.interaction_id = $2",
-            &[&account, &id],
         )
+        .await
+        .map_err(pg_err)?;
+    let r = tx
+        .query_opt(&statement, &[&account, &id])
         .await
         .map_err(pg_err)?
         .ok_or_else(|| bad("missing"))?;
@@ -395,20 +400,21 @@ async fn interaction(
 /// The interaction's events by client time (server time where the page gave none), then
 /// lifecycle order, then arrival.
 async fn timeline(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     account: &str,
     interaction_id: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
+    let statement = tx
+        .prepare_cached(&format!(
+            "SELECT e.event_row, e.client_id, e.client_ms, e.server_ms, {EVENT_COLUMNS}
+             FROM events e JOIN interactions i
+               ON i.account = e.account AND i.interaction_id = e.interaction_id
+             WHERE e.account = $1 AND e.interaction_id = $2"
+        ))
+        .await
+        .map_err(pg_err)?;
     let rows = tx
-        .query(
-            &format!(
-                "SELECT e.event_row, e.client_id, e.client_ms, e.server_ms, {EVENT_COLUMNS}
-                 FROM events e JOIN interactions i
-                   ON i.account = e.account AND i.interaction_id = e.interaction_id
-                 WHERE e.account = $1 AND e.interaction_id = $2"
-            ),
-            &[&account, &interaction_id],
-        )
+        .query(&statement, &[&account, &interaction_id])
         .await
         .map_err(pg_err)?;
     let mut events = Vec::with_capacity(rows.len());
@@ -431,17 +437,20 @@ async fn timeline(
 /// A visit's attributes in history shape with their stamps, in client-time order (server
 /// time where the page gave none), then storage order.
 async fn visit_attributes(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     account: &str,
     visit_id: i64,
 ) -> Result<Vec<RawJson>, StoreError> {
-    let rows = tx
-        .query(
+    let statement = tx
+        .prepare_cached(
             "SELECT sde_row, history, server_ms, client_ms FROM sdes
              WHERE account = $1 AND visit_id = $2
              ORDER BY coalesce(client_ms, server_ms), sde_row",
-            &[&account, &visit_id],
         )
+        .await
+        .map_err(pg_err)?;
+    let rows = tx
+        .query(&statement, &[&account, &visit_id])
         .await
         .map_err(pg_err)?;
     rows.iter()

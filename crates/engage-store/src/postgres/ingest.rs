@@ -613,23 +613,34 @@ async fn write_group(
         // fields are filled in then, where the row lacks them.
         query(
             tx,
-            "INSERT INTO interactions AS i (account, visit_id, context_id, page_row,
-                 campaign_id, engagement_id, engagement_revision, engagement_type, zone_id,
-                 tgl_name, engagement_name, start_ms, end_ms, outcome)
-             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
-                 $5::bigint[], $6::bigint[], $7::bigint[], $8::smallint[], $9::bigint[],
-                 $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[])
-             ON CONFLICT (account, visit_id, context_id) DO UPDATE SET
-                 start_ms = least(i.start_ms, excluded.start_ms),
-                 end_ms = greatest(i.end_ms, excluded.end_ms),
-                 outcome = greatest(i.outcome, excluded.outcome),
-                 engagement_type = coalesce(i.engagement_type, excluded.engagement_type),
-                 zone_id = coalesce(i.zone_id, excluded.zone_id),
-                 tgl_name = coalesce(i.tgl_name, excluded.tgl_name),
-                 engagement_name = coalesce(i.engagement_name, excluded.engagement_name)
-             WHERE excluded.start_ms < i.start_ms OR excluded.end_ms > i.end_ms
-                 OR excluded.outcome > i.outcome
-             RETURNING account, visit_id, context_id, interaction_id",
+            // The rows that exist are read in the same statement (as of its start; one
+            // another server committed since is read again below).
+            "WITH t AS (
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
+                     $5::bigint[], $6::bigint[], $7::bigint[], $8::smallint[], $9::bigint[],
+                     $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[])
+                     AS t(a, v, c, p, cam, eng, rev, et, z, tg, en, s, e, o)),
+             up AS (
+                 INSERT INTO interactions AS i (account, visit_id, context_id, page_row,
+                     campaign_id, engagement_id, engagement_revision, engagement_type,
+                     zone_id, tgl_name, engagement_name, start_ms, end_ms, outcome)
+                 SELECT * FROM t
+                 ON CONFLICT (account, visit_id, context_id) DO UPDATE SET
+                     start_ms = least(i.start_ms, excluded.start_ms),
+                     end_ms = greatest(i.end_ms, excluded.end_ms),
+                     outcome = greatest(i.outcome, excluded.outcome),
+                     engagement_type = coalesce(i.engagement_type, excluded.engagement_type),
+                     zone_id = coalesce(i.zone_id, excluded.zone_id),
+                     tgl_name = coalesce(i.tgl_name, excluded.tgl_name),
+                     engagement_name = coalesce(i.engagement_name, excluded.engagement_name)
+                 WHERE excluded.start_ms < i.start_ms OR excluded.end_ms > i.end_ms
+                     OR excluded.outcome > i.outcome
+                 RETURNING account, visit_id, context_id, interaction_id)
+             SELECT * FROM up
+             UNION ALL
+             SELECT i.account, i.visit_id, i.context_id, i.interaction_id
+             FROM interactions i JOIN t ON i.account = t.a AND i.visit_id = t.v
+                 AND i.context_id = t.c",
             &[
                 &icols.account,
                 &icols.visit,

@@ -329,7 +329,8 @@ impl Store for PostgresStore {
         account_id: &str,
         query: InteractionQuery,
     ) -> Result<InteractionPage, StoreError> {
-        history::search(&mut **self.conn().await?, account_id, &query).await
+        let mut client = self.conn().await?;
+        history::search(&mut client, account_id, &query).await
     }
 
     async fn count(&self, account_id: &str, kind: ExportKind) -> Result<u64, StoreError> {
