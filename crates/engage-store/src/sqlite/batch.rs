@@ -120,8 +120,9 @@ pub(crate) struct PreparedSde {
     pub client_id: ClientKey,
     pub client_time_ms: Option<i64>,
     pub sde: Sde,
-    /// History shape without stamps: they are columns, and export adds them back.
-    pub history: String,
+    /// History shape without stamps (they are columns, and export adds them back),
+    /// packed (see `compact`).
+    pub history: super::compact::PackedHistory,
     /// Its values as text for the attribute search index.
     pub search_text: String,
 }
@@ -172,7 +173,7 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
             let history = item.sde.to_history(Stamps::default()).to_json();
             Ok(PreparedSde {
                 search_text: super::history::search_text(&history),
-                history,
+                history: super::compact::pack_history(&history),
                 client_id: ClientKey::new(item.client_id),
                 client_time_ms: item.client_time_ms,
                 sde: item.sde,

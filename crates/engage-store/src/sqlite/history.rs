@@ -25,7 +25,9 @@ use engage_model::{EngagementType, Node, SdeType, Tape, View};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
-use super::reader::{client_id, corrupt, offer_event, stamped};
+use super::batch::ClientKey;
+use super::compact::{self, unpack_history};
+use super::reader::{client_id, corrupt, offer_event, stamped, EVENT_COLUMNS};
 use super::{read_u64, sql_err};
 use crate::{
     Interaction, InteractionCampaign, InteractionFilters, InteractionPage, InteractionQuery,
@@ -290,7 +292,11 @@ impl Filter {
         };
         f.sql = format!("{account_col} = ?1 AND {start} >= {from} AND {start} <= {to}");
         if let Some(id) = &q.interaction_id {
-            let p = f.arg(SqlValue::Text(id.clone()));
+            // Stored like a client id (see `compact`).
+            let p = f.arg(match ClientKey::new(id.clone()) {
+                ClientKey::Uuid(bytes) => SqlValue::Blob(bytes.to_vec()),
+                ClientKey::Text(text) => SqlValue::Text(text),
+            });
             f.sql.push_str(&format!(" AND i.context_id = {p}"));
         }
         if let Some(visitor) = &q.visitor {
@@ -348,10 +354,11 @@ impl Filter {
             let ranks = [Outcome::Declined, Outcome::TimedOut, Outcome::Removed]
                 .map(|o| o.rank().to_string())
                 .join(", ");
+            let endings = compact::ending_codes();
             let ended_sql = format!(
                 "(i.outcome IN ({ranks}) OR (i.outcome = {clicked} AND EXISTS (
                      SELECT 1 FROM events e WHERE e.interaction_row = i.id
-                     AND e.event_name IN ('OFFER_DECLINED', 'OFFER_TIMEOUT', 'OFFER_REMOVE'))))"
+                     AND e.name IN ({endings}))))"
             );
             if ended {
                 f.sql.push_str(&format!(" AND {ended_sql}"));
@@ -512,7 +519,7 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
         }
     };
     let mut record = Interaction {
-        interaction_id: r.get(0).map_err(sql_err)?,
+        interaction_id: client_id(r, 0)?,
         start_ms: r.get(1).map_err(sql_err)?,
         end_ms: r.get(2).map_err(sql_err)?,
         outcome,
@@ -547,12 +554,13 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
 fn timeline(conn: &Connection, interaction_row: i64) -> Result<Vec<StoredEvent>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT e.id, e.client_id, e.client_ms, e.server_ms, e.event_name,
-                    coalesce(nullif(e.context_id, ''), i.context_id), e.page_context_id,
-                    e.campaign_id, e.engagement_id, e.engagement_revision, e.engagement_type,
-                    e.zone_id, e.state, e.tgl_name, e.done, e.engagement_name
-             FROM events e JOIN interactions i ON i.id = e.interaction_row
-             WHERE e.interaction_row = ?1",
+            &format!(
+                "SELECT e.id, e.client_id, e.server_ms - e.client_lag_ms, e.server_ms, {EVENT_COLUMNS}
+                 FROM events e JOIN interactions i ON i.id = e.interaction_row
+                 LEFT JOIN pages p ON p.id = e.page_row
+                 LEFT JOIN event_shapes s ON s.id = e.shape
+                 WHERE e.interaction_row = ?1"
+            ),
         )
         .map_err(sql_err)?;
     let mut rows = stmt.query([interaction_row]).map_err(sql_err)?;
@@ -578,7 +586,8 @@ fn timeline(conn: &Connection, interaction_row: i64) -> Result<Vec<StoredEvent>,
 fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<RawJson>, StoreError> {
     let mut step = conn
         .prepare_cached(
-            "SELECT history, server_ms, client_ms, prev_in_visit FROM sdes WHERE id = ?1",
+            "SELECT history, server_ms, server_ms - client_lag_ms, prev_in_visit
+             FROM sdes WHERE id = ?1",
         )
         .map_err(sql_err)?;
     let mut found = Vec::new();
@@ -587,7 +596,7 @@ fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<RawJson>
         let link = step
             .query_row([id], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    unpack_history(r.get_ref(0)?),
                     r.get::<_, i64>(1)?,
                     r.get::<_, Option<i64>>(2)?,
                     r.get::<_, Option<i64>>(3)?,
@@ -599,6 +608,7 @@ fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<RawJson>
         let Some((history, server_ms, client_ms, prev)) = link else {
             break;
         };
+        let history = history.ok_or_else(|| corrupt(format!("attribute {id}")))?;
         let value = stamped(&history, server_ms, client_ms)
             .ok_or_else(|| corrupt(format!("attribute {id}")))?;
         found.push((client_ms.unwrap_or(server_ms), id, value));

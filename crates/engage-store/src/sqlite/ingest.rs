@@ -19,7 +19,7 @@ use super::batch::{PreparedBatch, PreparedVisit};
 use super::cache::{interaction_key, key, SessionSlot, WriterState};
 use super::interactions;
 use super::writer::Failure;
-use super::{history, SqlU64};
+use super::{compact, history};
 use crate::{IngestOutcome, StoreError};
 
 fn ensure_account(
@@ -85,7 +85,20 @@ pub(crate) fn ingest(
             let page_row = match state.pages.get_mut(&page_key) {
                 Some(row) => *row,
                 None => {
-                    let row = page(conn, account, received_ms, visit_id, visit)?;
+                    // A page view keeps its user agent only when it is not its visit's.
+                    let same_agent = match &created {
+                        Some(slot) => slot.user_agent == visit.user_agent,
+                        None => state
+                            .sessions
+                            .get_mut(&session_key)
+                            .is_some_and(|slot| slot.user_agent == visit.user_agent),
+                    };
+                    let agent = if same_agent {
+                        None
+                    } else {
+                        visit.user_agent.as_deref()
+                    };
+                    let row = page(conn, account, received_ms, visit_id, visit, agent)?;
                     new_page = Some((page_key, row));
                     row
                 }
@@ -132,6 +145,7 @@ pub(crate) fn ingest(
         let (now_rows, later_rows) = rows_rest.split_at(chunk);
         rows_rest = later_rows;
         let mut insert = conn.prepare_cached(events_insert_sql(chunk))?;
+        let shapes = &mut state.shapes;
         let mut at = 0;
         let mut bind = |value: &dyn rusqlite::ToSql| -> rusqlite::Result<()> {
             at += 1;
@@ -139,26 +153,23 @@ pub(crate) fn ingest(
         };
         for (e, interaction_row) in now.iter().zip(now_rows) {
             let d = &e.event.data;
+            // The interaction row holds the visit and the context id, `event_shapes` the
+            // rest of the data but the page context, which is the page's id as a rule
+            // (see `compact`).
+            let shape = shapes.id(conn, d)?;
+            let page_context = match &batch.visit {
+                Some(v) if v.page_id == d.page_context_id => None,
+                _ => Some(&e.page_context),
+            };
             bind(&account)?;
             bind(&e.client_id)?;
             bind(&received_ms)?;
-            bind(&e.client_time_ms)?;
-            bind(&visit_id)?;
-            bind(&page_row)?;
-            bind(&e.event.name.as_str())?;
-            // The interaction row holds the context id (see `schema`).
-            bind(&"")?;
-            bind(&e.page_context)?;
-            bind(&SqlU64(d.conf_key.campaign_id))?;
-            bind(&SqlU64(d.conf_key.engagement_id))?;
-            bind(&SqlU64(d.conf_key.engagement_revision))?;
-            bind(&d.engagement_type.map(|t| t.code()))?;
-            bind(&d.zone_id.map(SqlU64))?;
-            bind(&d.state.map(|s| s.code()))?;
-            bind(&d.tgl_name)?;
-            bind(&d.done)?;
-            bind(&d.engagement_name)?;
+            bind(&e.client_time_ms.map(|t| received_ms.saturating_sub(t)))?;
+            bind(&compact::event_code(e.event.name))?;
+            bind(&shape)?;
             bind(interaction_row)?;
+            bind(&page_row)?;
+            bind(&page_context)?;
         }
         let written = insert.raw_execute()?;
         outcome.accepted += written;
@@ -167,9 +178,9 @@ pub(crate) fn ingest(
 
     if !batch.sdes.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT OR IGNORE INTO sdes (account, client_id, server_ms, client_ms, visit_id,
-                 page_row, sde_type, prev_in_visit, history)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT OR IGNORE INTO sdes (account, client_id, server_ms, client_lag_ms,
+                 visit_id, page_row, prev_in_visit, history)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let chained = change.is_some();
         let mut text = history::SdeText::default();
@@ -178,12 +189,14 @@ pub(crate) fn ingest(
             insert.raw_bind_parameter(1, account)?;
             insert.raw_bind_parameter(2, &s.client_id)?;
             insert.raw_bind_parameter(3, received_ms)?;
-            insert.raw_bind_parameter(4, s.client_time_ms)?;
+            insert.raw_bind_parameter(
+                4,
+                s.client_time_ms.map(|t| received_ms.saturating_sub(t)),
+            )?;
             insert.raw_bind_parameter(5, visit_id)?;
             insert.raw_bind_parameter(6, page_row)?;
-            insert.raw_bind_parameter(7, s.sde.sde_type().history_key())?;
-            insert.raw_bind_parameter(8, if chained { head } else { None })?;
-            insert.raw_bind_parameter(9, &s.history)?;
+            insert.raw_bind_parameter(7, if chained { head } else { None })?;
+            insert.raw_bind_parameter(8, &s.history)?;
             let written = insert.raw_execute()?;
             count(&mut outcome, written);
             if written > 0 {
@@ -235,7 +248,7 @@ pub(crate) fn ingest(
 
 /// Rows per multi-row events INSERT, largest first; a batch is cut into these.
 const EVENT_CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
-const EVENT_COLUMNS: usize = 19;
+const EVENT_COLUMNS: usize = 9;
 
 fn insert_bind(
     stmt: &mut rusqlite::CachedStatement<'_>,
@@ -254,10 +267,8 @@ fn events_insert_sql(rows: usize) -> &'static str {
             .iter()
             .map(|&n| {
                 let mut sql = String::from(
-                    "INSERT OR IGNORE INTO events (account, client_id, server_ms, client_ms, visit_id, page_row, \
-                     event_name, context_id, page_context_id, campaign_id, engagement_id, \
-                     engagement_revision, engagement_type, zone_id, state, tgl_name, done, \
-                     engagement_name, interaction_row) VALUES ",
+                    "INSERT OR IGNORE INTO events (account, client_id, server_ms, client_lag_ms, \
+                     name, shape, interaction_row, page_row, page_context_id) VALUES ",
                 );
                 for row in 0..n {
                     if row > 0 {
@@ -337,7 +348,7 @@ fn session(
     }
     let row = conn
         .prepare_cached(
-            "SELECT v.id, h.last_seen_ms, h.sde_head, v.visitor_id
+            "SELECT v.id, h.last_seen_ms, h.sde_head, v.visitor_id, v.user_agent
              FROM visits v JOIN visit_heads h ON h.visit_id = v.id
              WHERE v.account = ?1 AND v.session_id = ?2",
         )?
@@ -347,10 +358,11 @@ fn session(
                 r.get::<_, i64>(1)?,
                 r.get::<_, Option<i64>>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .optional()?;
-    let Some((visit_id, last_seen_ms, sde_head, visitor_id)) = row else {
+    let Some((visit_id, last_seen_ms, sde_head, visitor_id, user_agent)) = row else {
         return Ok(None);
     };
     let owned = visitor_id == visit.visitor_id;
@@ -359,6 +371,7 @@ fn session(
         SessionSlot {
             visit_id,
             visitor_id,
+            user_agent,
             last_seen_ms,
             sde_head,
             dirty: false,
@@ -408,6 +421,7 @@ fn create_session(
     Ok(SessionSlot {
         visit_id,
         visitor_id: visit.visitor_id.clone(),
+        user_agent: visit.user_agent.clone(),
         last_seen_ms: received_ms,
         sde_head: None,
         dirty: false,
@@ -421,6 +435,7 @@ fn page(
     received_ms: i64,
     visit_id: i64,
     visit: &PreparedVisit,
+    user_agent: Option<&str>,
 ) -> rusqlite::Result<i64> {
     // A page missing from the cache is usually new: try the insert first.
     let inserted = conn
@@ -437,7 +452,7 @@ fn page(
             visit.referrer,
             visit.title,
             visit.sections,
-            visit.user_agent,
+            user_agent,
             received_ms,
         ])?;
     if inserted == 1 {

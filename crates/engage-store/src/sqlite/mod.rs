@@ -8,6 +8,8 @@
 //!   interaction rows) and what the current group changed.
 //! - `ingest`: writing one batch inside the writer's transaction (events, SDEs, visit
 //!   state, quarantine rows; duplicates by client id counted, not written).
+//! - `compact`: schema version 8, what rows leave to dictionaries and their neighbours,
+//!   and the codes they are stored with.
 //! - `interactions`: one row per engagement context, kept in step by `ingest`.
 //! - `admin`: the other writes through the writer (creating an account, marking
 //!   quarantine rows replayed).
@@ -23,6 +25,7 @@ mod admin;
 mod batch;
 mod cache;
 mod campaigns;
+mod compact;
 mod history;
 mod identities;
 mod ingest;

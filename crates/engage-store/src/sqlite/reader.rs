@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use engage_model::tape::Members;
 use engage_model::{
-    AgentState, ConfKey, EngagementType, FieldError, Node, OfferData, OfferEvent, OfferEventName,
+    AgentState, ConfKey, EngagementType, FieldError, Node, OfferData, OfferEvent,
     Sde, Tape, View, VisitSdes, LP_OFFERS,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -16,6 +16,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::batch::ClientKey;
+use super::compact::{self, unpack_history};
 use super::{read_u64, schema, sql_err};
 use crate::{
     Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery, RawJson,
@@ -205,12 +206,16 @@ pub(crate) fn visit(
     while let Some(id) = next {
         let link = step
             .query_row([id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+                Ok((
+                    unpack_history(r.get_ref(0)?),
+                    r.get::<_, Option<i64>>(1)?,
+                ))
             })
             .optional()
             .map_err(sql_err)?;
         // A report removed by retention or erasure ends the chain.
         let Some((history, prev)) = link else { break };
+        let history = history.ok_or_else(|| corrupt(format!("attribute {id}")))?;
         reports.push(history_sde(&history)?);
         // Rows only point at older rows, so the walk ends.
         next = prev.filter(|p| *p < id);
@@ -360,18 +365,17 @@ pub(crate) fn export_page(
             // the table once in all, whatever the number of accounts.
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT e.id, e.client_id, e.client_ms, e.server_ms, v.visitor_id, v.session_id,
-                            p.page_id, e.event_name,
-                            coalesce(nullif(e.context_id, ''), i.context_id), e.page_context_id,
-                            e.campaign_id,
-                            e.engagement_id, e.engagement_revision, e.engagement_type, e.zone_id,
-                            e.state, e.tgl_name, e.done, e.engagement_name
-                     FROM events e
-                     LEFT JOIN visits v ON v.id = e.visit_id
-                     LEFT JOIN pages p ON p.id = e.page_row
-                     LEFT JOIN interactions i ON i.id = e.interaction_row
-                     WHERE e.id > ?2 AND e.account = ?1
-                     ORDER BY e.id LIMIT ?3",
+                    &format!(
+                        "SELECT e.id, e.client_id, e.server_ms - e.client_lag_ms, e.server_ms,
+                                v.visitor_id, v.session_id, p.page_id, {EVENT_COLUMNS}
+                         FROM events e
+                         LEFT JOIN interactions i ON i.id = e.interaction_row
+                         LEFT JOIN visits v ON v.id = i.visit_id
+                         LEFT JOIN pages p ON p.id = e.page_row
+                         LEFT JOIN event_shapes s ON s.id = e.shape
+                         WHERE e.id > ?2 AND e.account = ?1
+                         ORDER BY e.id LIMIT ?3"
+                    ),
                 )
                 .map_err(sql_err)?;
             let mut rows = stmt
@@ -386,8 +390,8 @@ pub(crate) fn export_page(
         ExportKind::Sdes => {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT s.id, s.client_id, s.client_ms, s.server_ms, v.visitor_id, v.session_id,
-                            p.page_id, s.history
+                    "SELECT s.id, s.client_id, s.server_ms - s.client_lag_ms, s.server_ms,
+                            v.visitor_id, v.session_id, p.page_id, s.history
                      FROM sdes s
                      LEFT JOIN visits v ON v.id = s.visit_id
                      LEFT JOIN pages p ON p.id = s.page_row
@@ -400,7 +404,8 @@ pub(crate) fn export_page(
                 .map_err(sql_err)?;
             while let Some(r) = rows.next().map_err(sql_err)? {
                 let id: i64 = r.get(0).map_err(sql_err)?;
-                let history: String = r.get(7).map_err(sql_err)?;
+                let history = unpack_history(r.get_ref(7).map_err(sql_err)?)
+                    .ok_or_else(|| corrupt(format!("attribute {id}")))?;
                 let client_ms: Option<i64> = r.get(2).map_err(sql_err)?;
                 let server_ms: i64 = r.get(3).map_err(sql_err)?;
                 let sde = stamped(&history, server_ms, client_ms)
@@ -574,14 +579,19 @@ fn event_item(r: &Row<'_>) -> Result<(i64, RawJson), StoreError> {
     Ok((id, item))
 }
 
-/// The event stored in the twelve columns from `at` on, in the events table's order
-/// (`event_name, context_id, page_context_id, campaign_id, engagement_id,
-/// engagement_revision, engagement_type, zone_id, state, tgl_name, done,
-/// engagement_name`); `id` is the row, for the error.
+/// An event's columns, read by [`offer_event`], from `events e` joined with its
+/// interaction `i`, its page `p` and its shape `s` (see `compact`): the name, the context
+/// id, the page context id, then the shape's columns.
+pub(crate) const EVENT_COLUMNS: &str = "e.name, i.context_id, coalesce(e.page_context_id, p.page_id),
+    s.campaign_id, s.engagement_id, s.engagement_revision, s.engagement_type, s.zone_id,
+    s.state, s.tgl_name, s.done, s.engagement_name";
+
+/// The event stored in the twelve [`EVENT_COLUMNS`] from `at` on; `id` is the row, for
+/// the error.
 pub(crate) fn offer_event(r: &Row<'_>, at: usize, id: i64) -> Result<OfferEvent, StoreError> {
     let bad = |what: &str| corrupt(format!("event {id}: {what}"));
-    let name: String = r.get(at).map_err(sql_err)?;
-    let name = OfferEventName::from_name(&name).ok_or_else(|| bad("event name"))?;
+    let name: i64 = r.get(at).map_err(sql_err)?;
+    let name = compact::event_name(name).ok_or_else(|| bad("event name"))?;
     let u64_at = |i: usize| -> Result<Option<u64>, StoreError> {
         let value = r.get_ref(at + i).map_err(sql_err)?;
         match value {
@@ -601,7 +611,7 @@ pub(crate) fn offer_event(r: &Row<'_>, at: usize, id: i64) -> Result<OfferEvent,
     Ok(OfferEvent {
         name,
         data: OfferData {
-            context_id: r.get(at + 1).map_err(sql_err)?,
+            context_id: client_id(r, at + 1)?,
             page_context_id: client_id(r, at + 2)?,
             conf_key: ConfKey {
                 campaign_id: required(3)?,

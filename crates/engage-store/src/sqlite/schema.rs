@@ -67,6 +67,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::oauth::MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::compact::MIGRATION,
+        fill: Some(super::compact::fill),
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.

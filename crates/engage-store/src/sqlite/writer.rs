@@ -32,6 +32,7 @@ use tokio::sync::oneshot;
 use super::admin::{create_account, mark_replayed};
 use super::batch::PreparedBatch;
 use super::cache::{GenCache, WriterState};
+use super::compact::Shapes;
 use super::ingest::ingest;
 use super::{schema, sql_err};
 use crate::{Account, IngestOutcome, NewAccount, StoreError};
@@ -189,6 +190,7 @@ impl Writer {
                 sessions: GenCache::new(),
                 pages: GenCache::new(),
                 interactions: GenCache::new(),
+                shapes: Shapes::default(),
                 dirty_sessions: Vec::new(),
                 new_accounts: Vec::new(),
             },
@@ -376,6 +378,7 @@ impl Writer {
         self.state.sessions.clear();
         self.state.pages.clear();
         self.state.interactions.clear();
+        self.state.shapes.clear();
         self.state.dirty_sessions.clear();
         self.state.new_accounts.clear();
     }
