@@ -64,6 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let server_rss_mb = server.as_ref().and_then(|s| peak_rss_mb(s.id()));
         if let Some(server) = server.take() {
             server.stop();
+            // The HTTP run's store is done with: deleted, its pages need not reach the
+            // disk while the ceiling's commits wait for it.
+            let _ = std::fs::remove_dir_all(scratch.path().join("http"));
         }
         eprintln!(
             "http: {:.0} items/s, p50 {:.2} ms, p99 {:.2} ms, {} requests, {} failed",
@@ -187,8 +190,12 @@ async fn drive_http(url: &str, account: &str, args: &Args) -> anyhow::Result<Htt
     })
 }
 
-/// The same kind of batches, parsed ahead of time, written through `Store::ingest` by
-/// concurrent tasks in this process: what the store can do without HTTP.
+/// The store's limit: the same writer and group commit as the server's, fed by as many
+/// concurrent tasks as the HTTP run has connections, with batches of the same shape (a
+/// new page view per batch, a new visit every 20, fresh engagement context and client
+/// ids), parsed before the clock starts. Each write takes a parsed template and renews
+/// its ids, as the HTTP client makes new ids for every body; what is left out is the
+/// HTTP exchange, the parsing and the validation.
 async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> {
     let store = engage_store::open(&format!(
         "sqlite://{}",
@@ -212,7 +219,7 @@ async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> 
             account.id.clone(),
             args.batch,
         );
-        // Templates are parsed before the clock starts; each write gets fresh client ids.
+        // Templates are parsed before the clock starts.
         let mut rng = Rng::new(1000 + task as u64);
         let mut visit = Visit::new();
         let mut templates = Vec::new();
@@ -224,38 +231,21 @@ async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> 
             );
             visit.next_page();
         }
+        let mut visit = Visit::new();
         tasks.push(tokio::spawn(async move {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let template = &templates[n % templates.len()];
                 n += 1;
-                let mut events = template.events.clone();
-                let mut sdes = template.sdes.clone();
-                // ...and fresh engagement context ids, so every write starts interactions
-                // of its own, as every HTTP batch does.
-                let mut renamed: Option<(String, String)> = None;
-                for e in &mut events {
-                    e.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
-                    let context = &mut e.event.data.context_id;
-                    match &renamed {
-                        Some((from, to)) if from == context => context.clone_from(to),
-                        _ => {
-                            let to = uuid::Uuid::now_v7().hyphenated().to_string();
-                            let from = std::mem::replace(context, to.clone());
-                            renamed = Some((from, to));
-                        }
-                    }
-                }
-                for s in &mut sdes {
-                    s.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
-                }
+                let batch = renew_ids(template, &visit);
+                visit.next_page();
                 let outcome = store
                     .ingest(IngestBatch {
                         account_id: account_id.clone(),
                         received_ms: now_ms() as i64,
-                        visit: Some(template.visit.clone()),
-                        events,
-                        sdes,
+                        visit: Some(batch.visit),
+                        events: batch.events,
+                        sdes: batch.sdes,
                         rejected: vec![],
                     })
                     .await;
@@ -279,6 +269,34 @@ async fn drive_store(dir: &std::path::Path, args: &Args) -> anyhow::Result<f64> 
     let total = written.load(Ordering::Relaxed) as f64;
     store.close().await?;
     Ok(total / elapsed)
+}
+
+/// A copy of a parsed `template` with the ids a new body of `visit` would have: the
+/// visit's visitor, session and page, a fresh client id per item and a fresh id per
+/// engagement context (each run of events shares one, as in the body).
+fn renew_ids(template: &CollectBody, visit: &Visit) -> CollectBody {
+    let mut batch = template.clone();
+    batch.visit.visitor_id.clone_from(&visit.visitor_id);
+    batch.visit.session_id.clone_from(&visit.session_id);
+    batch.visit.page_id.clone_from(&visit.page_id);
+    let mut renamed: Option<(String, String)> = None;
+    for e in &mut batch.events {
+        e.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
+        e.event.data.page_context_id.clone_from(&visit.page_id);
+        let context = &mut e.event.data.context_id;
+        match &renamed {
+            Some((from, to)) if from == context => context.clone_from(to),
+            _ => {
+                let to = uuid::Uuid::now_v7().hyphenated().to_string();
+                let from = std::mem::replace(context, to.clone());
+                renamed = Some((from, to));
+            }
+        }
+    }
+    for s in &mut batch.sdes {
+        s.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
+    }
+    batch
 }
 
 /// Prints the rate each second on stderr until `duration` has passed.

@@ -28,6 +28,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch::ClientKey;
+use super::events::{encode_run, RunEvent, MAX_RUN};
 use super::SqlU64;
 
 /// Schema version 8 (see the module documentation); [`fill`] finishes it.
@@ -53,57 +54,31 @@ SELECT DISTINCT campaign_id, engagement_id, engagement_revision, engagement_type
 FROM events;
 
 ALTER TABLE interactions ADD COLUMN impressed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE interactions ADD COLUMN ended INTEGER NOT NULL DEFAULT 0;
 UPDATE interactions SET impressed = 1
 WHERE id IN (SELECT interaction_row FROM events WHERE event_name = 'OFFER_IMPRESSION');
+UPDATE interactions SET ended = 1
+WHERE id IN (SELECT interaction_row FROM events
+             WHERE event_name IN ('OFFER_DECLINED', 'OFFER_TIMEOUT', 'OFFER_REMOVE'));
 
-CREATE TABLE events_v8 (
+-- Every accepted event's (account, client id): exactly-once (see `events`).
+CREATE TABLE event_ids (
+    account   TEXT NOT NULL,
+    -- A canonical lowercase UUID as its 16 bytes (BLOB), any other id as TEXT.
+    client_id NOT NULL,
+    PRIMARY KEY (account, client_id)
+) WITHOUT ROWID;
+
+-- Consecutive events of one batch and one interaction, packed (see `events`).
+CREATE TABLE event_runs (
     id              INTEGER PRIMARY KEY,
     account         TEXT NOT NULL,
-    -- A canonical lowercase UUID as its 16 bytes (BLOB), any other id as TEXT.
-    client_id       NOT NULL,
+    interaction_row INTEGER NOT NULL,
     server_ms       INTEGER NOT NULL,
-    -- server_ms - client time; NULL when the page gave no time.
-    client_lag_ms   INTEGER,
-    -- compact::EVENT_NAMES
-    name            INTEGER NOT NULL,
-    shape           INTEGER NOT NULL,
-    interaction_row INTEGER,
     page_row        INTEGER,
-    -- As client_id; NULL when it is the page_id of page_row.
-    page_context_id
+    events          BLOB NOT NULL
 );
-
-INSERT INTO events_v8 (id, account, client_id, server_ms, client_lag_ms, name, shape,
-    interaction_row, page_row, page_context_id)
-SELECT e.id, e.account, e.client_id, e.server_ms, e.server_ms - e.client_ms,
-    CASE e.event_name
-        WHEN 'START' THEN 1
-        WHEN 'OFFER_DISPLAY' THEN 2
-        WHEN 'OFFER_IMPRESSION' THEN 3
-        WHEN 'OFFER_CLICK' THEN 4
-        WHEN 'OFFER_DECLINED' THEN 5
-        WHEN 'OFFER_TIMEOUT' THEN 6
-        WHEN 'OFFER_REMOVE' THEN 7 END,
-    (SELECT s.id FROM event_shapes s
-     WHERE s.engagement_id IS e.engagement_id AND s.engagement_revision IS e.engagement_revision
-        AND s.campaign_id IS e.campaign_id AND s.engagement_type IS e.engagement_type
-        AND s.zone_id IS e.zone_id AND s.state IS e.state AND s.tgl_name IS e.tgl_name
-        AND s.done IS e.done AND s.engagement_name IS e.engagement_name),
-    e.interaction_row, e.page_row,
-    CASE WHEN p.page_id IS NOT NULL AND p.page_id IS (
-        CASE WHEN typeof(e.page_context_id) = 'blob' AND length(e.page_context_id) = 16
-        THEN lower(substr(hex(e.page_context_id), 1, 8) || '-' || substr(hex(e.page_context_id), 9, 4)
-            || '-' || substr(hex(e.page_context_id), 13, 4) || '-' || substr(hex(e.page_context_id), 17, 4)
-            || '-' || substr(hex(e.page_context_id), 21, 12))
-        ELSE e.page_context_id END)
-    THEN NULL ELSE e.page_context_id END
-FROM events e LEFT JOIN pages p ON p.id = e.page_row
-ORDER BY e.id;
-
-DROP TABLE events;
-ALTER TABLE events_v8 RENAME TO events;
-CREATE UNIQUE INDEX events_client_id ON events (account, client_id);
-CREATE INDEX events_interaction ON events (interaction_row);
+CREATE INDEX event_runs_interaction ON event_runs (interaction_row);
 
 CREATE TABLE sdes_v8 (
     id            INTEGER PRIMARY KEY,
@@ -134,9 +109,11 @@ WHERE user_agent IS NOT NULL
     AND user_agent IS (SELECT v.user_agent FROM visits v WHERE v.id = pages.visit_id);
 "#;
 
-/// Finishes [`MIGRATION`] where SQL cannot: packs the stored attributes and stores the
-/// interactions' context ids like client ids.
+/// Finishes [`MIGRATION`] where SQL cannot: packs the events into runs and the stored
+/// attributes, and stores the interactions' context ids like client ids.
 pub(crate) fn fill(conn: &Connection) -> rusqlite::Result<()> {
+    pack_events(conn)?;
+    conn.execute_batch("DROP TABLE events;")?;
     {
         let mut read = conn.prepare("SELECT id, history FROM sdes WHERE typeof(history) = 'text'")?;
         let mut write = conn.prepare("UPDATE sdes SET history = ?2 WHERE id = ?1")?;
@@ -161,6 +138,117 @@ pub(crate) fn fill(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Moves the version 7 `events` rows into `event_ids` and `event_runs`, in row order:
+/// consecutive rows of one account, interaction, server time and page make one run, so
+/// the export keeps their order.
+fn pack_events(conn: &Connection) -> rusqlite::Result<()> {
+    struct Row {
+        account: String,
+        interaction_row: i64,
+        server_ms: i64,
+        page_row: Option<i64>,
+        page_id: Option<String>,
+        name: OfferEventName,
+        shape: i64,
+        client_id: ClientKey,
+        client_time_ms: Option<i64>,
+        page_context: ClientKey,
+        page_context_text: Option<String>,
+    }
+    fn flush(conn: &Connection, run: &mut Vec<Row>) -> rusqlite::Result<()> {
+        let Some(first) = run.first() else {
+            return Ok(());
+        };
+        let events: Vec<RunEvent<'_>> = run
+            .iter()
+            .map(|r| RunEvent {
+                name: r.name,
+                shape: r.shape,
+                client_id: &r.client_id,
+                client_time_ms: r.client_time_ms,
+                page_context: (r.page_id.is_none() || r.page_id != r.page_context_text)
+                    .then_some(&r.page_context),
+            })
+            .collect();
+        conn.prepare_cached(
+            "INSERT INTO event_runs (account, interaction_row, server_ms, page_row, events)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            first.account,
+            first.interaction_row,
+            first.server_ms,
+            first.page_row,
+            encode_run(&events, first.server_ms)
+        ])?;
+        let mut ids =
+            conn.prepare_cached("INSERT OR IGNORE INTO event_ids (account, client_id) VALUES (?1, ?2)")?;
+        for r in run.iter() {
+            ids.execute(params![r.account, r.client_id])?;
+        }
+        run.clear();
+        Ok(())
+    }
+    let mut read = conn.prepare(
+        "SELECT e.account, e.interaction_row, e.server_ms, e.page_row, p.page_id, e.event_name,
+            (SELECT s.id FROM event_shapes s
+             WHERE s.engagement_id IS e.engagement_id
+                AND s.engagement_revision IS e.engagement_revision
+                AND s.campaign_id IS e.campaign_id AND s.engagement_type IS e.engagement_type
+                AND s.zone_id IS e.zone_id AND s.state IS e.state AND s.tgl_name IS e.tgl_name
+                AND s.done IS e.done AND s.engagement_name IS e.engagement_name),
+            e.client_id, e.client_ms, e.page_context_id
+         FROM events e LEFT JOIN pages p ON p.id = e.page_row
+         ORDER BY e.id",
+    )?;
+    let mut rows = read.query([])?;
+    let mut run: Vec<Row> = Vec::new();
+    let key = |v: rusqlite::types::ValueRef<'_>| -> rusqlite::Result<(ClientKey, Option<String>)> {
+        let text = ClientKey::read(v);
+        let key = match v {
+            rusqlite::types::ValueRef::Blob(b) => match <[u8; 16]>::try_from(b) {
+                Ok(bytes) => ClientKey::Uuid(bytes),
+                Err(_) => return Err(rusqlite::Error::InvalidColumnType(0, "client id".into(), rusqlite::types::Type::Blob)),
+            },
+            _ => ClientKey::Text(text.clone().unwrap_or_default()),
+        };
+        Ok((key, text))
+    };
+    while let Some(r) = rows.next()? {
+        let name: String = r.get(5)?;
+        let name = OfferEventName::from_name(&name).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(5, "event_name".into(), rusqlite::types::Type::Text)
+        })?;
+        let (client_id, _) = key(r.get_ref(7)?)?;
+        let (page_context, page_context_text) = key(r.get_ref(9)?)?;
+        let row = Row {
+            account: r.get(0)?,
+            interaction_row: r.get(1)?,
+            server_ms: r.get(2)?,
+            page_row: r.get(3)?,
+            page_id: r.get(4)?,
+            name,
+            shape: r.get(6)?,
+            client_id,
+            client_time_ms: r.get(8)?,
+            page_context,
+            page_context_text,
+        };
+        let joins = run.first().is_some_and(|f| {
+            f.account == row.account
+                && f.interaction_row == row.interaction_row
+                && f.server_ms == row.server_ms
+                && f.page_row == row.page_row
+                && run.len() < MAX_RUN
+        });
+        if !joins {
+            flush(conn, &mut run)?;
+        }
+        run.push(row);
+    }
+    flush(conn, &mut run)
+}
+
 /// Event names by stored code (1-based).
 pub(crate) const EVENT_NAMES: [OfferEventName; 7] = [
     OfferEventName::Start,
@@ -183,17 +271,6 @@ pub(crate) fn event_code(name: OfferEventName) -> i64 {
 pub(crate) fn event_name(code: i64) -> Option<OfferEventName> {
     let i = usize::try_from(code).ok()?.checked_sub(1)?;
     EVENT_NAMES.get(i).copied()
-}
-
-/// The codes of the ending events, for SQL.
-pub(crate) fn ending_codes() -> String {
-    [
-        OfferEventName::OfferDeclined,
-        OfferEventName::OfferTimeout,
-        OfferEventName::OfferRemove,
-    ]
-    .map(|n| event_code(n).to_string())
-    .join(", ")
 }
 
 /// Member names of the history shapes, by code. Codes `1..=30` are one byte; later ones

@@ -26,8 +26,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use super::batch::ClientKey;
-use super::compact::{self, unpack_history};
-use super::reader::{client_id, corrupt, offer_event, stamped, EVENT_COLUMNS};
+use super::compact::unpack_history;
+use super::events;
+use super::reader::{client_id, corrupt, stamped};
 use super::{read_u64, sql_err};
 use crate::{
     Interaction, InteractionCampaign, InteractionFilters, InteractionPage, InteractionQuery,
@@ -351,15 +352,7 @@ impl Filter {
         if let Some(ended) = q.ended {
             // An outcome of declined, timed out or removed is itself an ending event; only
             // a clicked interaction needs its timeline looked at (events_interaction).
-            let ranks = [Outcome::Declined, Outcome::TimedOut, Outcome::Removed]
-                .map(|o| o.rank().to_string())
-                .join(", ");
-            let endings = compact::ending_codes();
-            let ended_sql = format!(
-                "(i.outcome IN ({ranks}) OR (i.outcome = {clicked} AND EXISTS (
-                     SELECT 1 FROM events e WHERE e.interaction_row = i.id
-                     AND e.name IN ({endings}))))"
-            );
+            let ended_sql = "i.ended".to_owned();
             if ended {
                 f.sql.push_str(&format!(" AND {ended_sql}"));
             } else {
@@ -544,41 +537,50 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
         sdes: Vec::new(),
     };
     drop(rows);
-    record.events = timeline(conn, id)?;
+    record.events = timeline(conn, id, &record.interaction_id)?;
     record.sdes = visit_attributes(conn, sde_head)?;
     Ok(record)
 }
 
 /// The interaction's events by client time (server time where the page gave none), then
-/// lifecycle order, then arrival.
-fn timeline(conn: &Connection, interaction_row: i64) -> Result<Vec<StoredEvent>, StoreError> {
+/// lifecycle order, then arrival: its runs (see `events`), unpacked.
+fn timeline(
+    conn: &Connection,
+    interaction_row: i64,
+    context_id: &str,
+) -> Result<Vec<StoredEvent>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            &format!(
-                "SELECT e.id, e.client_id, e.server_ms - e.client_lag_ms, e.server_ms, {EVENT_COLUMNS}
-                 FROM events e JOIN interactions i ON i.id = e.interaction_row
-                 LEFT JOIN pages p ON p.id = e.page_row
-                 LEFT JOIN event_shapes s ON s.id = e.shape
-                 WHERE e.interaction_row = ?1"
-            ),
+            "SELECT r.id, r.server_ms, r.events, p.page_id
+             FROM event_runs r LEFT JOIN pages p ON p.id = r.page_row
+             WHERE r.interaction_row = ?1",
         )
         .map_err(sql_err)?;
     let mut rows = stmt.query([interaction_row]).map_err(sql_err)?;
-    let mut events = Vec::new();
+    let mut shapes = events::ShapeReader::default();
+    let mut found = Vec::new();
     while let Some(r) = rows.next().map_err(sql_err)? {
-        let id: i64 = r.get(0).map_err(sql_err)?;
-        events.push((
-            id,
-            StoredEvent {
-                client_id: client_id(r, 1)?,
-                client_time_ms: r.get(2).map_err(sql_err)?,
-                server_ms: r.get(3).map_err(sql_err)?,
-                event: offer_event(r, 4, id)?,
-            },
-        ));
+        let run: i64 = r.get(0).map_err(sql_err)?;
+        let server_ms: i64 = r.get(1).map_err(sql_err)?;
+        let blob = r.get_ref(2).map_err(sql_err)?.as_blob().map_err(|e| sql_err(e.into()))?;
+        let page_id: Option<String> = r.get(3).map_err(sql_err)?;
+        let stored = events::decode_run(blob, server_ms)
+            .ok_or_else(|| corrupt(format!("event run {run}")))?;
+        for (pos, e) in stored.into_iter().enumerate() {
+            let event = events::offer_event(&mut shapes, conn, &e, context_id, page_id.as_deref())?;
+            found.push((
+                (run, pos),
+                StoredEvent {
+                    client_id: e.client_id,
+                    client_time_ms: e.client_time_ms,
+                    server_ms,
+                    event,
+                },
+            ));
+        }
     }
-    events.sort_by_key(|(id, e)| (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *id));
-    Ok(events.into_iter().map(|(_, e)| e).collect())
+    found.sort_by_key(|(at, e)| (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *at));
+    Ok(found.into_iter().map(|(_, e)| e).collect())
 }
 
 /// A visit's attributes in history shape with their stamps, oldest first: the chain from

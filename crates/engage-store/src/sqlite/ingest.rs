@@ -19,7 +19,7 @@ use super::batch::{PreparedBatch, PreparedVisit};
 use super::cache::{interaction_key, key, SessionSlot, WriterState};
 use super::interactions;
 use super::writer::Failure;
-use super::{compact, history};
+use super::{events, history};
 use crate::{IngestOutcome, StoreError};
 
 fn ensure_account(
@@ -129,51 +129,25 @@ pub(crate) fn ingest(
     };
     let interaction_rows = recorded.as_ref().map_or(&[][..], |r| r.rows.as_slice());
 
-    // Events need no per-row answer (nothing is chained from them, and the interaction
-    // fold tolerates duplicates), so they go in as multi-row INSERTs: one statement
-    // execution per chunk instead of per row.
-    let mut rest = batch.events.as_slice();
-    let mut rows_rest = interaction_rows;
-    while !rest.is_empty() {
-        let chunk = EVENT_CHUNKS
-            .iter()
-            .copied()
-            .find(|c| *c <= rest.len())
-            .unwrap_or(1);
-        let (now, later) = rest.split_at(chunk);
-        rest = later;
-        let (now_rows, later_rows) = rows_rest.split_at(chunk);
-        rows_rest = later_rows;
-        let mut insert = conn.prepare_cached(events_insert_sql(chunk))?;
-        let shapes = &mut state.shapes;
-        let mut at = 0;
-        let mut bind = |value: &dyn rusqlite::ToSql| -> rusqlite::Result<()> {
-            at += 1;
-            insert_bind(&mut insert, at, value)
-        };
-        for (e, interaction_row) in now.iter().zip(now_rows) {
-            let d = &e.event.data;
-            // The interaction row holds the visit and the context id, `event_shapes` the
-            // rest of the data but the page context, which is the page's id as a rule
-            // (see `compact`).
-            let shape = shapes.id(conn, d)?;
-            let page_context = match &batch.visit {
-                Some(v) if v.page_id == d.page_context_id => None,
-                _ => Some(&e.page_context),
-            };
-            bind(&account)?;
-            bind(&e.client_id)?;
-            bind(&received_ms)?;
-            bind(&e.client_time_ms.map(|t| received_ms.saturating_sub(t)))?;
-            bind(&compact::event_code(e.event.name))?;
-            bind(&shape)?;
-            bind(interaction_row)?;
-            bind(&page_row)?;
-            bind(&page_context)?;
+    // Each event's client id goes into `event_ids` (a duplicate is skipped there), and the
+    // accepted ones into runs (see `events`).
+    if !batch.events.is_empty() {
+        let mut ids = conn.prepare_cached(
+            "INSERT OR IGNORE INTO event_ids (account, client_id) VALUES (?1, ?2)",
+        )?;
+        let page_id = batch.visit.as_ref().map(|v| v.page_id.as_str());
+        let mut run = Vec::with_capacity(batch.events.len());
+        let mut accepted = Vec::with_capacity(batch.events.len());
+        for (e, interaction_row) in batch.events.iter().zip(interaction_rows) {
+            ids.raw_bind_parameter(1, account)?;
+            ids.raw_bind_parameter(2, &e.client_id)?;
+            let written = ids.raw_execute()?;
+            count(&mut outcome, written);
+            accepted.push((written > 0).then_some(*interaction_row));
+            let shape = state.shapes.id(conn, &e.event.data)?;
+            run.push(events::RunEvent::of(e, shape, page_id));
         }
-        let written = insert.raw_execute()?;
-        outcome.accepted += written;
-        outcome.duplicates += chunk - written;
+        events::write_runs(conn, account, received_ms, page_row, &run, &accepted)?;
     }
 
     if !batch.sdes.is_empty() {
@@ -244,54 +218,6 @@ pub(crate) fn ingest(
         apply_session_change(state, change, received_ms);
     }
     Ok(outcome)
-}
-
-/// Rows per multi-row events INSERT, largest first; a batch is cut into these.
-const EVENT_CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
-const EVENT_COLUMNS: usize = 9;
-
-fn insert_bind(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    at: usize,
-    value: &dyn rusqlite::ToSql,
-) -> rusqlite::Result<()> {
-    stmt.raw_bind_parameter(at, value)
-}
-
-/// `INSERT OR IGNORE INTO events ... VALUES (...), (...)` for `rows` rows,
-/// built once per chunk size.
-fn events_insert_sql(rows: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        EVENT_CHUNKS
-            .iter()
-            .map(|&n| {
-                let mut sql = String::from(
-                    "INSERT OR IGNORE INTO events (account, client_id, server_ms, client_lag_ms, \
-                     name, shape, interaction_row, page_row, page_context_id) VALUES ",
-                );
-                for row in 0..n {
-                    if row > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push('(');
-                    for col in 0..EVENT_COLUMNS {
-                        if col > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push('?');
-                    }
-                    sql.push(')');
-                }
-                sql
-            })
-            .collect()
-    });
-    let i = EVENT_CHUNKS
-        .iter()
-        .position(|c| *c == rows)
-        .unwrap_or(EVENT_CHUNKS.len() - 1);
-    all[i].as_str()
 }
 
 fn count(outcome: &mut IngestOutcome, written: usize) {

@@ -28,6 +28,8 @@ pub(crate) struct InteractionSlot {
     pub outcome: u8,
     /// Whether an `OFFER_IMPRESSION` is among its events (the frequency cap counts these).
     pub impressed: bool,
+    /// Whether a declining, timing out or removing event is among its events.
+    pub ended: bool,
 }
 
 /// One context's events in one batch, folded.
@@ -38,6 +40,7 @@ struct Fold<'a> {
     end_ms: i64,
     outcome: u8,
     impressed: bool,
+    ended: bool,
 }
 
 /// Where an event's interaction row is, and what the writer's cache learns once the
@@ -69,6 +72,12 @@ pub(crate) fn record(
         let at = e.client_time_ms.unwrap_or(received_ms);
         let outcome = Outcome::of_event(e.event.name).rank();
         let impressed = e.event.name == OfferEventName::OfferImpression;
+        let ended = matches!(
+            e.event.name,
+            OfferEventName::OfferDeclined
+                | OfferEventName::OfferTimeout
+                | OfferEventName::OfferRemove
+        );
         let i = *by_context.entry(d.context_id.as_str()).or_insert_with(|| {
             folds.push(Fold {
                 context_id: &d.context_id,
@@ -77,6 +86,7 @@ pub(crate) fn record(
                 end_ms: at,
                 outcome,
                 impressed,
+                ended,
             });
             folds.len() - 1
         });
@@ -85,6 +95,7 @@ pub(crate) fn record(
         f.end_ms = f.end_ms.max(at);
         f.outcome = f.outcome.max(outcome);
         f.impressed |= impressed;
+        f.ended |= ended;
         fold_of.push(i);
     }
 
@@ -103,6 +114,7 @@ pub(crate) fn record(
                 end_ms: f.end_ms,
                 outcome: f.outcome,
                 impressed: f.impressed,
+                ended: f.ended,
             },
             Found::Stored(old) => {
                 let new = InteractionSlot {
@@ -111,11 +123,13 @@ pub(crate) fn record(
                     end_ms: old.end_ms.max(f.end_ms),
                     outcome: old.outcome.max(f.outcome),
                     impressed: old.impressed || f.impressed,
+                    ended: old.ended || f.ended,
                 };
                 if new.start_ms != old.start_ms
                     || new.end_ms != old.end_ms
                     || new.outcome != old.outcome
                     || new.impressed != old.impressed
+                    || new.ended != old.ended
                 {
                     widen(conn, &new, f.data)?;
                 }
@@ -152,8 +166,8 @@ fn insert_or_find(
         .prepare_cached(
             "INSERT OR IGNORE INTO interactions (account, context_id, visit_id, page_row,
                  campaign_id, engagement_id, engagement_revision, engagement_type, zone_id,
-                 tgl_name, engagement_name, start_ms, end_ms, outcome, impressed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 tgl_name, engagement_name, start_ms, end_ms, outcome, impressed, ended)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?
         .execute(params![
             account,
@@ -171,13 +185,14 @@ fn insert_or_find(
             f.end_ms,
             f.outcome,
             f.impressed,
+            f.ended,
         ])?;
     if inserted == 1 {
         return Ok(Found::Inserted(conn.last_insert_rowid()));
     }
     // The same expression as the unique index `interactions_context` (see `schema`).
     conn.prepare_cached(
-        "SELECT id, start_ms, end_ms, outcome, impressed FROM interactions
+        "SELECT id, start_ms, end_ms, outcome, impressed, ended FROM interactions
          WHERE account = ?1 AND context_id = ?2 AND ifnull(visit_id, 0) = ?3",
     )?
     .query_row(params![account, context, visit_id.unwrap_or(0)], |r| {
@@ -187,13 +202,14 @@ fn insert_or_find(
             end_ms: r.get(2)?,
             outcome: r.get(3)?,
             impressed: r.get(4)?,
+            ended: r.get(5)?,
         }))
     })
 }
 
 fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE interactions SET start_ms = ?2, end_ms = ?3, outcome = ?4, impressed = ?9,
+        "UPDATE interactions SET start_ms = ?2, end_ms = ?3, outcome = ?4, impressed = ?9, ended = ?10,
              engagement_type = coalesce(engagement_type, ?5),
              zone_id = coalesce(zone_id, ?6),
              tgl_name = coalesce(tgl_name, ?7),
@@ -210,6 +226,7 @@ fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::
         d.tgl_name,
         d.engagement_name,
         slot.impressed,
+        slot.ended,
     ])?;
     Ok(())
 }

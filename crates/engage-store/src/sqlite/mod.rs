@@ -10,6 +10,7 @@
 //!   state, quarantine rows; duplicates by client id counted, not written).
 //! - `compact`: schema version 8, what rows leave to dictionaries and their neighbours,
 //!   and the codes they are stored with.
+//! - `events`: LP_OFFERS events packed in runs, and their exactly-once keys.
 //! - `interactions`: one row per engagement context, kept in step by `ingest`.
 //! - `admin`: the other writes through the writer (creating an account, marking
 //!   quarantine rows replayed).
@@ -26,6 +27,7 @@ mod batch;
 mod cache;
 mod campaigns;
 mod compact;
+mod events;
 mod history;
 mod identities;
 mod ingest;

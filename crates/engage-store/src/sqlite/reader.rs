@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use engage_model::tape::Members;
 use engage_model::{
-    AgentState, ConfKey, EngagementType, FieldError, Node, OfferData, OfferEvent,
+    FieldError, Node, OfferData,
     Sde, Tape, View, VisitSdes, LP_OFFERS,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -16,8 +16,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::batch::ClientKey;
-use super::compact::{self, unpack_history};
-use super::{read_u64, schema, sql_err};
+use super::compact::unpack_history;
+use super::events::{self, MAX_RUN};
+use super::{schema, sql_err};
 use crate::{
     Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery, RawJson,
     SessionLookup, StoreError, Visit,
@@ -338,7 +339,7 @@ pub(crate) fn count(
     kind: ExportKind,
 ) -> Result<u64, StoreError> {
     let sql = match kind {
-        ExportKind::Events => "SELECT count(*) FROM events WHERE account = ?1",
+        ExportKind::Events => "SELECT count(*) FROM event_ids WHERE account = ?1",
         ExportKind::Sdes => "SELECT count(*) FROM sdes WHERE account = ?1",
         ExportKind::Quarantine => "SELECT count(*) FROM quarantine WHERE account = ?1",
     };
@@ -361,30 +362,62 @@ pub(crate) fn export_page(
     let mut last = None;
     match kind {
         ExportKind::Events => {
-            // The rowid range leads; the account filter rides along, so an export reads
-            // the table once in all, whatever the number of accounts.
+            // Runs in row order, each unpacked (see `events`); a position is
+            // `run * MAX_RUN + index`. The rowid range leads; the account filter rides
+            // along, so an export reads the table once in all, whatever the number of
+            // accounts.
+            let run_size = i64::try_from(MAX_RUN).unwrap_or(256);
             let mut stmt = conn
                 .prepare_cached(
-                    &format!(
-                        "SELECT e.id, e.client_id, e.server_ms - e.client_lag_ms, e.server_ms,
-                                v.visitor_id, v.session_id, p.page_id, {EVENT_COLUMNS}
-                         FROM events e
-                         LEFT JOIN interactions i ON i.id = e.interaction_row
-                         LEFT JOIN visits v ON v.id = i.visit_id
-                         LEFT JOIN pages p ON p.id = e.page_row
-                         LEFT JOIN event_shapes s ON s.id = e.shape
-                         WHERE e.id > ?2 AND e.account = ?1
-                         ORDER BY e.id LIMIT ?3"
-                    ),
+                    "SELECT r.id, r.server_ms, r.events, v.visitor_id, v.session_id, p.page_id,
+                            i.context_id
+                     FROM event_runs r
+                     LEFT JOIN interactions i ON i.id = r.interaction_row
+                     LEFT JOIN visits v ON v.id = i.visit_id
+                     LEFT JOIN pages p ON p.id = r.page_row
+                     WHERE r.id >= ?2 AND r.account = ?1
+                     ORDER BY r.id",
                 )
                 .map_err(sql_err)?;
-            let mut rows = stmt
-                .query(params![account, after, sql_limit(limit)])
-                .map_err(sql_err)?;
-            while let Some(r) = rows.next().map_err(sql_err)? {
-                let (id, item) = event_item(r)?;
-                last = Some(id);
-                items.push(item);
+            let first_run = cursor.map_or(0, |c| c.div_euclid(run_size));
+            let mut rows = stmt.query(params![account, first_run]).map_err(sql_err)?;
+            let mut shapes = events::ShapeReader::default();
+            'runs: while let Some(r) = rows.next().map_err(sql_err)? {
+                let run: i64 = r.get(0).map_err(sql_err)?;
+                let server_ms: i64 = r.get(1).map_err(sql_err)?;
+                let blob = r.get_ref(2).map_err(sql_err)?.as_blob().map_err(|e| sql_err(e.into()))?;
+                let stored = events::decode_run(blob, server_ms)
+                    .ok_or_else(|| corrupt(format!("event run {run}")))?;
+                let page_id: Option<String> = r.get(5).map_err(sql_err)?;
+                let context_id = client_id(r, 6)?;
+                for (pos, e) in stored.into_iter().enumerate() {
+                    let at = run * run_size + i64::try_from(pos).unwrap_or(0);
+                    if cursor.is_some_and(|c| at <= c) {
+                        continue;
+                    }
+                    if items.len() >= limit {
+                        break 'runs;
+                    }
+                    let event = events::offer_event(
+                        &mut shapes,
+                        conn,
+                        &e,
+                        &context_id,
+                        page_id.as_deref(),
+                    )?;
+                    items.push(sorted_json(&EventItem {
+                        id: e.client_id,
+                        time: e.client_time_ms,
+                        server_time: server_ms,
+                        visitor_id: r.get(3).map_err(sql_err)?,
+                        session_id: r.get(4).map_err(sql_err)?,
+                        page_id: page_id.clone(),
+                        app_name: LP_OFFERS,
+                        event_name: event.name.as_str(),
+                        data: &event.data,
+                    })?);
+                    last = Some(at);
+                }
             }
         }
         ExportKind::Sdes => {
@@ -558,74 +591,6 @@ impl Serialize for Stamped<'_, '_> {
         map.serialize_entry(self.key, &Inner(&kept))?;
         map.end()
     }
-}
-
-/// One events row as its export object, with the event rebuilt from its columns and
-/// written in its canonical serialization.
-fn event_item(r: &Row<'_>) -> Result<(i64, RawJson), StoreError> {
-    let id: i64 = r.get(0).map_err(sql_err)?;
-    let event = offer_event(r, 7, id)?;
-    let item = sorted_json(&EventItem {
-        id: client_id(r, 1)?,
-        time: r.get(2).map_err(sql_err)?,
-        server_time: r.get(3).map_err(sql_err)?,
-        visitor_id: r.get(4).map_err(sql_err)?,
-        session_id: r.get(5).map_err(sql_err)?,
-        page_id: r.get(6).map_err(sql_err)?,
-        app_name: LP_OFFERS,
-        event_name: event.name.as_str(),
-        data: &event.data,
-    })?;
-    Ok((id, item))
-}
-
-/// An event's columns, read by [`offer_event`], from `events e` joined with its
-/// interaction `i`, its page `p` and its shape `s` (see `compact`): the name, the context
-/// id, the page context id, then the shape's columns.
-pub(crate) const EVENT_COLUMNS: &str = "e.name, i.context_id, coalesce(e.page_context_id, p.page_id),
-    s.campaign_id, s.engagement_id, s.engagement_revision, s.engagement_type, s.zone_id,
-    s.state, s.tgl_name, s.done, s.engagement_name";
-
-/// The event stored in the twelve [`EVENT_COLUMNS`] from `at` on; `id` is the row, for
-/// the error.
-pub(crate) fn offer_event(r: &Row<'_>, at: usize, id: i64) -> Result<OfferEvent, StoreError> {
-    let bad = |what: &str| corrupt(format!("event {id}: {what}"));
-    let name: i64 = r.get(at).map_err(sql_err)?;
-    let name = compact::event_name(name).ok_or_else(|| bad("event name"))?;
-    let u64_at = |i: usize| -> Result<Option<u64>, StoreError> {
-        let value = r.get_ref(at + i).map_err(sql_err)?;
-        match value {
-            rusqlite::types::ValueRef::Null => Ok(None),
-            v => read_u64(v).map(Some).ok_or_else(|| bad("a number column")),
-        }
-    };
-    let required = |i: usize| u64_at(i)?.ok_or_else(|| bad("a missing number"));
-    let engagement_type = match u64_at(6)? {
-        None => None,
-        Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
-    };
-    let state = match u64_at(8)? {
-        None => None,
-        Some(code) => Some(AgentState::from_code(code).ok_or_else(|| bad("state"))?),
-    };
-    Ok(OfferEvent {
-        name,
-        data: OfferData {
-            context_id: client_id(r, at + 1)?,
-            page_context_id: client_id(r, at + 2)?,
-            conf_key: ConfKey {
-                campaign_id: required(3)?,
-                engagement_id: required(4)?,
-                engagement_revision: required(5)?,
-            },
-            engagement_type,
-            zone_id: u64_at(7)?,
-            state,
-            tgl_name: r.get(at + 9).map_err(sql_err)?,
-            done: r.get(at + 10).map_err(sql_err)?,
-            engagement_name: r.get(at + 11).map_err(sql_err)?,
-        },
-    })
 }
 
 #[cfg(test)]

@@ -317,14 +317,10 @@ mod tests {
                 ("ctx-b".into(), 600, 600, 2, 1)
             ]
         );
-        let unlinked: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM events WHERE interaction_row IS NULL",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(unlinked, 0);
+        assert_eq!(
+            event_links(&conn),
+            [("e1".into(), 1), ("e2".into(), 1), ("e3".into(), 2)]
+        );
         let found: i64 = conn
             .query_row(
                 "SELECT rowid FROM sde_text WHERE sde_text MATCH '{purchase} : \"drv1534xc\"'",
@@ -333,6 +329,25 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found, 1);
+    }
+
+    /// Every stored event's client id and interaction row, in storage order.
+    fn event_links(conn: &Connection) -> Vec<(String, i64)> {
+        let mut stmt = conn
+            .prepare("SELECT interaction_row, server_ms, events FROM event_runs ORDER BY id")
+            .unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let mut links = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            let row: i64 = r.get(0).unwrap();
+            let run = super::super::events::decode_run(
+                r.get_ref(2).unwrap().as_blob().unwrap(),
+                r.get(1).unwrap(),
+            )
+            .unwrap();
+            links.extend(run.into_iter().map(|e| (e.client_id, row)));
+        }
+        links
     }
 
     /// A version 5 database where two visits' events shared context "1" (and so one
@@ -396,15 +411,8 @@ mod tests {
             ],
             "the first visit keeps its row and its ids; the second gets its own"
         );
-        let links: Vec<(String, i64)> = conn
-            .prepare("SELECT client_id, interaction_row FROM events ORDER BY id")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
         assert_eq!(
-            links,
+            event_links(&conn),
             [
                 ("e1".into(), 1),
                 ("e2".into(), 1),
