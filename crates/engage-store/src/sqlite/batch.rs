@@ -98,6 +98,8 @@ pub(crate) struct PreparedVisit {
     pub visitor_id: String,
     pub session_id: String,
     pub page_id: String,
+    /// `page_id` as stored (see [`ClientKey`]).
+    pub page_key: ClientKey,
     pub user_agent: Option<String>,
     pub url: Option<String>,
     pub referrer: Option<String>,
@@ -158,6 +160,7 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
                 client: visit.client.as_ref().map(json).transpose()?,
                 visitor_id: visit.visitor_id,
                 session_id: visit.session_id,
+                page_key: ClientKey::new(visit.page_id.clone()),
                 page_id: visit.page_id,
                 user_agent: visit.user_agent,
                 url: page.url,

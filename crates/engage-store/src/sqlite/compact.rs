@@ -1,21 +1,19 @@
 //! Schema version 8: the same facts in fewer bytes (docs/architecture.md, "What a row
 //! does not repeat").
 //!
-//! - An event row keeps what is its own: client id, times, name, its interaction and
-//!   page. What every event of an engagement repeats (campaign, engagement, revision,
-//!   type, zone, state, renderer, `done`, name) is one row of `event_shapes`, a
-//!   dictionary the writer fills as new combinations arrive and keeps in memory
-//!   ([`Shapes`]). The event name is a small code ([`EVENT_NAMES`]), the client time is
-//!   the lag behind the server time (a few bytes instead of eight), the visit and the
-//!   context id are the interaction's, and the page context id is left out (NULL) when
-//!   it is the id of the batch's page, as the tag sends it.
-//! - The frequency cap reads `interactions.impressed` instead of a partial index on
-//!   every impression event.
-//! - An interaction's context id and a page context id are stored like client ids
-//!   (16 bytes for a canonical UUID, see `batch::ClientKey`).
+//! - Events move into `event_runs` and `event_ids` (see `events`). What every event of
+//!   an engagement repeats (campaign, engagement, revision, type, zone, state, renderer,
+//!   `done`, name) is one row of `event_shapes`, a dictionary the writer fills as new
+//!   combinations arrive and keeps in memory ([`Shapes`]); the event name is a small
+//!   code ([`EVENT_NAMES`]).
+//! - The frequency cap and the `ended` search read flags of the interaction row
+//!   (`impressed`, `ended`) instead of a partial index on impression events and a look
+//!   at each clicked interaction's events.
+//! - An interaction's context id and a page's id are stored like client ids (16 bytes
+//!   for a canonical UUID, see `batch::ClientKey`).
 //! - An attribute's history JSON is stored packed ([`pack_history`]): each member name
 //!   that the history shapes use becomes one or two bytes. Its type is its outer member,
-//!   so `sdes` keeps no type column.
+//!   so `sdes` keeps no type column; its client time is its lag behind the server time.
 //! - A page view keeps its user agent only when it differs from its visit's.
 //!
 //! Every code here is frozen: a stored byte keeps its meaning, new names go at the end.
@@ -61,9 +59,12 @@ UPDATE interactions SET ended = 1
 WHERE id IN (SELECT interaction_row FROM events
              WHERE event_name IN ('OFFER_DECLINED', 'OFFER_TIMEOUT', 'OFFER_REMOVE'));
 
--- Every accepted event's (account, client id): exactly-once (see `events`).
+-- Every accepted event's (account, client id): exactly-once (see `events`). INTEGER
+-- affinity stores an account id of eight digits in four bytes (the text bound in
+-- statements is converted the same way, so it compares equal); ids of other forms stay
+-- text, and no two eight-digit ids convert to one number.
 CREATE TABLE event_ids (
-    account   TEXT NOT NULL,
+    account   INTEGER NOT NULL,
     -- A canonical lowercase UUID as its 16 bytes (BLOB), any other id as TEXT.
     client_id NOT NULL,
     PRIMARY KEY (account, client_id)
@@ -72,7 +73,7 @@ CREATE TABLE event_ids (
 -- Consecutive events of one batch and one interaction, packed (see `events`).
 CREATE TABLE event_runs (
     id              INTEGER PRIMARY KEY,
-    account         TEXT NOT NULL,
+    account         INTEGER NOT NULL, -- as event_ids.account
     interaction_row INTEGER NOT NULL,
     server_ms       INTEGER NOT NULL,
     page_row        INTEGER,
@@ -82,7 +83,7 @@ CREATE INDEX event_runs_interaction ON event_runs (interaction_row);
 
 CREATE TABLE sdes_v8 (
     id            INTEGER PRIMARY KEY,
-    account       TEXT NOT NULL,
+    account       INTEGER NOT NULL, -- as event_ids.account
     -- As events.client_id.
     client_id     NOT NULL,
     server_ms     INTEGER NOT NULL,
@@ -110,12 +111,14 @@ WHERE user_agent IS NOT NULL
 "#;
 
 /// Finishes [`MIGRATION`] where SQL cannot: packs the events into runs and the stored
-/// attributes, and stores the interactions' context ids like client ids.
+/// attributes, and stores the interactions' context ids and the pages' ids like client
+/// ids.
 pub(crate) fn fill(conn: &Connection) -> rusqlite::Result<()> {
     pack_events(conn)?;
     conn.execute_batch("DROP TABLE events;")?;
     {
-        let mut read = conn.prepare("SELECT id, history FROM sdes WHERE typeof(history) = 'text'")?;
+        let mut read =
+            conn.prepare("SELECT id, history FROM sdes WHERE typeof(history) = 'text'")?;
         let mut write = conn.prepare("UPDATE sdes SET history = ?2 WHERE id = ?1")?;
         let mut rows = read.query([])?;
         while let Some(r) = rows.next()? {
@@ -124,15 +127,18 @@ pub(crate) fn fill(conn: &Connection) -> rusqlite::Result<()> {
             write.execute(params![id, packed])?;
         }
     }
-    let mut read =
-        conn.prepare("SELECT id, context_id FROM interactions WHERE typeof(context_id) = 'text'")?;
-    let mut write = conn.prepare("UPDATE interactions SET context_id = ?2 WHERE id = ?1")?;
-    let mut rows = read.query([])?;
-    while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let key = ClientKey::new(r.get(1)?);
-        if matches!(key, ClientKey::Uuid(_)) {
-            write.execute(params![id, key])?;
+    for (table, column) in [("interactions", "context_id"), ("pages", "page_id")] {
+        let mut read = conn.prepare(&format!(
+            "SELECT id, {column} FROM {table} WHERE typeof({column}) = 'text'"
+        ))?;
+        let mut write = conn.prepare(&format!("UPDATE {table} SET {column} = ?2 WHERE id = ?1"))?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let key = ClientKey::new(r.get(1)?);
+            if matches!(key, ClientKey::Uuid(_)) {
+                write.execute(params![id, key])?;
+            }
         }
     }
     Ok(())
@@ -181,8 +187,9 @@ fn pack_events(conn: &Connection) -> rusqlite::Result<()> {
             first.page_row,
             encode_run(&events, first.server_ms)
         ])?;
-        let mut ids =
-            conn.prepare_cached("INSERT OR IGNORE INTO event_ids (account, client_id) VALUES (?1, ?2)")?;
+        let mut ids = conn.prepare_cached(
+            "INSERT OR IGNORE INTO event_ids (account, client_id) VALUES (?1, ?2)",
+        )?;
         for r in run.iter() {
             ids.execute(params![r.account, r.client_id])?;
         }
@@ -208,7 +215,13 @@ fn pack_events(conn: &Connection) -> rusqlite::Result<()> {
         let key = match v {
             rusqlite::types::ValueRef::Blob(b) => match <[u8; 16]>::try_from(b) {
                 Ok(bytes) => ClientKey::Uuid(bytes),
-                Err(_) => return Err(rusqlite::Error::InvalidColumnType(0, "client id".into(), rusqlite::types::Type::Blob)),
+                Err(_) => {
+                    return Err(rusqlite::Error::InvalidColumnType(
+                        0,
+                        "client id".into(),
+                        rusqlite::types::Type::Blob,
+                    ))
+                }
             },
             _ => ClientKey::Text(text.clone().unwrap_or_default()),
         };
@@ -576,7 +589,11 @@ mod tests {
                 PackedHistory::Packed(b) => ValueRef::Blob(b),
                 PackedHistory::Text(t) => ValueRef::Text(t.as_bytes()),
             };
-            assert_eq!(unpack_history(stored).as_deref(), Some(history), "{history}");
+            assert_eq!(
+                unpack_history(stored).as_deref(),
+                Some(history),
+                "{history}"
+            );
         }
         let PackedHistory::Packed(b) = pack_history(r#"{"cartStatus":{"total":"1"}}"#) else {
             panic!("packed")

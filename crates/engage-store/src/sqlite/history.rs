@@ -28,7 +28,7 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use super::batch::ClientKey;
 use super::compact::unpack_history;
 use super::events;
-use super::reader::{client_id, corrupt, stamped};
+use super::reader::{client_id, corrupt, optional_id, stamped};
 use super::{read_u64, sql_err};
 use crate::{
     Interaction, InteractionCampaign, InteractionFilters, InteractionPage, InteractionQuery,
@@ -370,8 +370,9 @@ impl Filter {
             let p = f.arg(SqlValue::Text(match_expression(search)?));
             f.sql.push_str(&format!(
                 " AND i.visit_id IN (SELECT s.visit_id FROM sdes s
+                     NOT INDEXED
                      WHERE s.id IN (SELECT rowid FROM sde_text WHERE sde_text MATCH {p})
-                     AND +s.account = ?1)"
+                     AND s.account = ?1)"
             ));
         }
         Some(f)
@@ -528,7 +529,7 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
         },
         visitor_id: r.get(11).map_err(sql_err)?,
         session_id: r.get(12).map_err(sql_err)?,
-        page_id: r.get(13).map_err(sql_err)?,
+        page_id: optional_id(r, 13)?,
         page_url: r.get(14).map_err(sql_err)?,
         user_agent: r.get(15).map_err(sql_err)?,
         referrer: r.get(16).map_err(sql_err)?,
@@ -562,8 +563,12 @@ fn timeline(
     while let Some(r) = rows.next().map_err(sql_err)? {
         let run: i64 = r.get(0).map_err(sql_err)?;
         let server_ms: i64 = r.get(1).map_err(sql_err)?;
-        let blob = r.get_ref(2).map_err(sql_err)?.as_blob().map_err(|e| sql_err(e.into()))?;
-        let page_id: Option<String> = r.get(3).map_err(sql_err)?;
+        let blob = r
+            .get_ref(2)
+            .map_err(sql_err)?
+            .as_blob()
+            .map_err(|e| sql_err(e.into()))?;
+        let page_id = optional_id(r, 3)?;
         let stored = events::decode_run(blob, server_ms)
             .ok_or_else(|| corrupt(format!("event run {run}")))?;
         for (pos, e) in stored.into_iter().enumerate() {

@@ -163,10 +163,8 @@ pub(crate) fn ingest(
             insert.raw_bind_parameter(1, account)?;
             insert.raw_bind_parameter(2, &s.client_id)?;
             insert.raw_bind_parameter(3, received_ms)?;
-            insert.raw_bind_parameter(
-                4,
-                s.client_time_ms.map(|t| received_ms.saturating_sub(t)),
-            )?;
+            insert
+                .raw_bind_parameter(4, s.client_time_ms.map(|t| received_ms.saturating_sub(t)))?;
             insert.raw_bind_parameter(5, visit_id)?;
             insert.raw_bind_parameter(6, page_row)?;
             insert.raw_bind_parameter(7, if chained { head } else { None })?;
@@ -372,7 +370,7 @@ fn page(
         )?
         .execute(params![
             account,
-            visit.page_id,
+            visit.page_key,
             visit_id,
             visit.url,
             visit.referrer,
@@ -387,7 +385,7 @@ fn page(
     conn.prepare_cached(
         "SELECT id FROM pages WHERE account = ?1 AND page_id = ?2 AND visit_id = ?3",
     )?
-    .query_row(params![account, visit.page_id, visit_id], |r| {
+    .query_row(params![account, visit.page_key, visit_id], |r| {
         r.get::<_, i64>(0)
     })
 }

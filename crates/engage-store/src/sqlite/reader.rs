@@ -7,10 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use engage_model::tape::Members;
-use engage_model::{
-    FieldError, Node, OfferData,
-    Sde, Tape, View, VisitSdes, LP_OFFERS,
-};
+use engage_model::{FieldError, Node, OfferData, Sde, Tape, View, VisitSdes, LP_OFFERS};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -207,10 +204,7 @@ pub(crate) fn visit(
     while let Some(id) = next {
         let link = step
             .query_row([id], |r| {
-                Ok((
-                    unpack_history(r.get_ref(0)?),
-                    r.get::<_, Option<i64>>(1)?,
-                ))
+                Ok((unpack_history(r.get_ref(0)?), r.get::<_, Option<i64>>(1)?))
             })
             .optional()
             .map_err(sql_err)?;
@@ -385,10 +379,14 @@ pub(crate) fn export_page(
             'runs: while let Some(r) = rows.next().map_err(sql_err)? {
                 let run: i64 = r.get(0).map_err(sql_err)?;
                 let server_ms: i64 = r.get(1).map_err(sql_err)?;
-                let blob = r.get_ref(2).map_err(sql_err)?.as_blob().map_err(|e| sql_err(e.into()))?;
+                let blob = r
+                    .get_ref(2)
+                    .map_err(sql_err)?
+                    .as_blob()
+                    .map_err(|e| sql_err(e.into()))?;
                 let stored = events::decode_run(blob, server_ms)
                     .ok_or_else(|| corrupt(format!("event run {run}")))?;
-                let page_id: Option<String> = r.get(5).map_err(sql_err)?;
+                let page_id = optional_id(r, 5)?;
                 let context_id = client_id(r, 6)?;
                 for (pos, e) in stored.into_iter().enumerate() {
                     let at = run * run_size + i64::try_from(pos).unwrap_or(0);
@@ -449,7 +447,7 @@ pub(crate) fn export_page(
                     server_time: server_ms,
                     visitor_id: r.get(4).map_err(sql_err)?,
                     session_id: r.get(5).map_err(sql_err)?,
-                    page_id: r.get(6).map_err(sql_err)?,
+                    page_id: optional_id(r, 6)?,
                     sde,
                 })?);
                 last = Some(id);
@@ -476,6 +474,16 @@ pub(crate) fn export_page(
         items,
         cursor: last,
     })
+}
+
+/// An id stored like a client id, or NULL.
+pub(crate) fn optional_id(r: &Row<'_>, i: usize) -> Result<Option<String>, StoreError> {
+    match r.get_ref(i).map_err(sql_err)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        value => ClientKey::read(value)
+            .map(Some)
+            .ok_or_else(|| corrupt("an id")),
+    }
 }
 
 pub(crate) fn client_id(r: &Row<'_>, i: usize) -> Result<String, StoreError> {

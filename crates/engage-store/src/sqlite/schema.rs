@@ -4,15 +4,14 @@
 //! database at version `n - 1` into one at version `n`, in one transaction.
 //!
 //! Write-path choices (see docs/architecture.md, Storage):
-//! - `events` and `sdes` are rowid tables with one unique index each, `(account,
-//!   client_id)`. Client ids are time-ordered, so both the table and the index grow at
-//!   their right edge. They carry no other index: export walks the rowid, count uses the
-//!   unique index.
-//! - Events are stored as columns, not as JSON: export rebuilds the canonical
-//!   serialization from them, and ingest serializes nothing. An event's context id is
-//!   its interaction row's (`interaction_row`, see `history`), so the event row leaves
-//!   `context_id` empty; `page_context_id` is stored like a client id (16 bytes for a
-//!   UUID). Together that is 56 bytes less per event than the ids as text.
+//! - Events are packed in runs (`event_runs`, see `events`), one row per interaction and
+//!   batch, and their client ids kept once more in `event_ids`, the exactly-once key.
+//!   `sdes` is a rowid table with one unique index, `(account, client_id)`. Client ids
+//!   are time-ordered, so tables and keys grow at their right edge.
+//! - What rows would repeat is stored once (version 8, see `compact`): the data every
+//!   event of an engagement repeats in `event_shapes`, event names and attribute member
+//!   names as codes, canonical UUIDs as 16 bytes, client times as lags behind the server
+//!   time.
 //! - A visit's attribute state is not stored as JSON: every `sdes` row of a visit points
 //!   at the visit's previous one (`prev_in_visit`) and `visit_heads.sde_head` at the
 //!   latest, and reading a visit replays that chain (by primary key) through
@@ -22,8 +21,8 @@
 //! - What changes with every batch of a visit (last seen, the chain head) lives in
 //!   `visit_heads`, rows of a few bytes that share pages, so a group of batches over many
 //!   sessions dirties few pages; `visits` is written once, when the session starts.
-//! - Events and attributes point at their visit and page by rowid instead of repeating
-//!   three ids in every row.
+//! - Events and attributes point at their interaction, visit and page by rowid instead of
+//!   repeating their ids in every row.
 
 use rusqlite::Connection;
 
@@ -270,6 +269,10 @@ impl From<rusqlite::Error> for MigrateError {
         MigrateError::Db(e)
     }
 }
+
+#[cfg(test)]
+#[path = "schema_v7_tests.rs"]
+mod v7_tests;
 
 #[cfg(test)]
 mod tests {
