@@ -613,7 +613,14 @@ mod micro {
             .map(|m| m.len())
             .unwrap_or(0);
         println!("log written: {:.0} bytes/item", wal as f64 / items);
-        for table in ["events", "sdes", "visits", "visit_heads", "pages"] {
+        for table in [
+            "event_runs",
+            "event_ids",
+            "sdes",
+            "visits",
+            "visit_heads",
+            "pages",
+        ] {
             let pages: i64 = w
                 .conn
                 .query_row(
