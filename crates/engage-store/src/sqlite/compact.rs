@@ -116,32 +116,50 @@ WHERE user_agent IS NOT NULL
 pub(crate) fn fill(conn: &Connection) -> rusqlite::Result<()> {
     pack_events(conn)?;
     conn.execute_batch("DROP TABLE events;")?;
-    {
-        let mut read =
-            conn.prepare("SELECT id, history FROM sdes WHERE typeof(history) = 'text'")?;
-        let mut write = conn.prepare("UPDATE sdes SET history = ?2 WHERE id = ?1")?;
-        let mut rows = read.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            let packed = pack_history(r.get_ref(1)?.as_str()?);
-            write.execute(params![id, packed])?;
-        }
-    }
+    rewrite(conn, "sdes", "history", |text| match pack_history(text) {
+        PackedHistory::Packed(bytes) => Some(rusqlite::types::Value::Blob(bytes)),
+        PackedHistory::Text(_) => None,
+    })?;
     for (table, column) in [("interactions", "context_id"), ("pages", "page_id")] {
-        let mut read = conn.prepare(&format!(
-            "SELECT id, {column} FROM {table} WHERE typeof({column}) = 'text'"
-        ))?;
-        let mut write = conn.prepare(&format!("UPDATE {table} SET {column} = ?2 WHERE id = ?1"))?;
-        let mut rows = read.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            let key = ClientKey::new(r.get(1)?);
-            if matches!(key, ClientKey::Uuid(_)) {
-                write.execute(params![id, key])?;
+        rewrite(conn, table, column, |text| {
+            match ClientKey::new(text.to_owned()) {
+                ClientKey::Uuid(bytes) => Some(rusqlite::types::Value::Blob(bytes.to_vec())),
+                ClientKey::Text(_) => None,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Replaces each TEXT `column` of `table` by what `f` makes of it (`None`: left as it
+/// is). A chunk of rows is read, then written, so no statement changes rows that another
+/// is still reading.
+fn rewrite(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    f: impl Fn(&str) -> Option<rusqlite::types::Value>,
+) -> rusqlite::Result<()> {
+    let mut read = conn.prepare(&format!(
+        "SELECT id, {column} FROM {table}
+         WHERE id > ?1 AND typeof({column}) = 'text' ORDER BY id LIMIT 1000"
+    ))?;
+    let mut write = conn.prepare(&format!("UPDATE {table} SET {column} = ?2 WHERE id = ?1"))?;
+    let mut after = 0i64;
+    loop {
+        let chunk: Vec<(i64, String)> = read
+            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some((last, _)) = chunk.last() else {
+            return Ok(());
+        };
+        after = *last;
+        for (id, text) in &chunk {
+            if let Some(value) = f(text) {
+                write.execute(params![id, value])?;
             }
         }
     }
-    Ok(())
 }
 
 /// Moves the version 7 `events` rows into `event_ids` and `event_runs`, in row order:
