@@ -10,12 +10,15 @@ use engage_store::{IngestBatch, NewAccount};
 use serde::Serialize;
 
 use super::payload::{collect_body, Rng, Visit};
-use super::server::{now_ms, peak_rss_mb, percentile_ms, round, ServerProcess, Storage};
+use super::server::{
+    now_ms, peak_rss_mb, percentile_ms, round as round_to, ServerProcess, Storage,
+};
 use crate::http_client::{authority, Connection};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Seconds of load for each of the two phases (HTTP, then straight to the store).
+    /// Seconds of load for each of the two (over HTTP, and straight into the store),
+    /// taken in alternating rounds.
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Concurrent connections (HTTP) or writers (store).
@@ -31,8 +34,8 @@ pub struct Args {
     #[arg(long)]
     account: Option<String>,
     /// The store to benchmark (`postgres://...`, see `engage serve --database`) instead
-    /// of SQLite files in a temporary directory; both phases write into it, each into an
-    /// account of its own.
+    /// of SQLite files in a temporary directory; the server and the ceiling write into it,
+    /// each into an account of its own.
     #[arg(long, env = "ENGAGE_DATABASE_URL")]
     database: Option<String>,
 }
@@ -66,46 +69,70 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         };
         eprintln!(
-            "bench ingest: {}s over HTTP at {url}, concurrency {}, {} items a request",
-            args.duration, args.concurrency, args.batch
+            "bench ingest: {}s over HTTP at {url} and {}s straight through the store, in {ROUNDS} alternating rounds each, concurrency {}, {} items a request",
+            args.duration, args.duration, args.concurrency, args.batch
         );
-        let http = drive_http(&url, &account, &args).await?;
+        let direct = engage_store::open(
+            &Storage::new(&scratch.path().join("direct"), args.database.as_deref()).url(),
+        )
+        .await?;
+        let direct_account = direct
+            .create_account(NewAccount {
+                name: "bench".into(),
+                // Unique: runs on one shared database make an account each.
+                api_key_hash: format!("{:0>64}", engage_store::ids::new_id()),
+            })
+            .await?;
+        let round = Duration::from_secs_f64(args.duration as f64 / ROUNDS as f64);
+        let mut http = HttpFigures::default();
+        let (mut stored, mut stored_secs) = (0u64, 0f64);
+        for n in 1..=ROUNDS {
+            eprintln!("round {n}/{ROUNDS}: HTTP");
+            http.add(drive_http(&url, &account, &args, round).await?);
+            eprintln!("round {n}/{ROUNDS}: straight through the store");
+            let (items, secs) = drive_store(&direct, &direct_account.id, &args, round).await?;
+            stored += items;
+            stored_secs += secs;
+        }
+        direct.close().await?;
         let server_rss_mb = server.as_ref().and_then(|s| peak_rss_mb(s.id()));
         if let Some(server) = server.take() {
             server.stop();
         }
-        eprintln!(
-            "http: {:.0} items/s, p50 {:.2} ms, p99 {:.2} ms, {} requests, {} failed",
-            http.items_per_sec, http.p50_ms, http.p99_ms, http.requests, http.failures
+        http.latencies.sort_unstable();
+        let (p50_ms, p99_ms) = (
+            percentile_ms(&http.latencies, 0.50),
+            percentile_ms(&http.latencies, 0.99),
         );
+        let http_rate = http.acknowledged as f64 / http.secs;
+        let ceiling = stored as f64 / stored_secs;
+        eprintln!(
+            "http: {http_rate:.0} items/s, p50 {p50_ms:.2} ms, p99 {p99_ms:.2} ms, {} requests, {} failed",
+            http.latencies.len(),
+            http.failures
+        );
+        eprintln!("store: {ceiling:.0} items/s");
         anyhow::ensure!(
             http.failures == 0,
             "{} requests failed; the figures would not be honest",
             http.failures
         );
-
-        eprintln!(
-            "bench ingest: {}s straight through the store, {} writers",
-            args.duration, args.concurrency
-        );
-        let ceiling = drive_store(
-            &Storage::new(&scratch.path().join("direct"), args.database.as_deref()),
-            &args,
-        )
-        .await?;
-        eprintln!("store: {ceiling:.0} items/s");
         let figures = Figures {
-            items_per_sec: round(http.items_per_sec, 0),
-            p50_ms: round(http.p50_ms, 3),
-            p99_ms: round(http.p99_ms, 3),
-            ceiling_items_per_sec: round(ceiling, 0),
-            ratio: round(http.items_per_sec / ceiling, 3),
-            server_rss_mb: server_rss_mb.map(|m| round(m, 1)),
+            items_per_sec: round_to(http_rate, 0),
+            p50_ms: round_to(p50_ms, 3),
+            p99_ms: round_to(p99_ms, 3),
+            ceiling_items_per_sec: round_to(ceiling, 0),
+            ratio: round_to(http_rate / ceiling, 3),
+            server_rss_mb: server_rss_mb.map(|m| round_to(m, 1)),
         };
         println!("{}", serde_json::to_string(&figures)?);
         Ok(())
     })
 }
+
+/// The HTTP run and the ceiling take turns this many times, each for a share of
+/// `--duration`, so that what else the machine does weighs on both alike.
+const ROUNDS: u32 = 5;
 
 /// Starts `engage serve` on a free loopback port with a fresh store and account.
 async fn start_server(storage: &Storage) -> anyhow::Result<(String, ServerProcess)> {
@@ -123,15 +150,31 @@ async fn start_server(storage: &Storage) -> anyhow::Result<(String, ServerProces
     Ok((account.id, server))
 }
 
+/// What the HTTP rounds gave, added up.
+#[derive(Default)]
 struct HttpFigures {
-    items_per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    requests: usize,
+    acknowledged: u64,
+    secs: f64,
+    latencies: Vec<Duration>,
     failures: u64,
 }
 
-async fn drive_http(url: &str, account: &str, args: &Args) -> anyhow::Result<HttpFigures> {
+impl HttpFigures {
+    fn add(&mut self, round: HttpFigures) {
+        self.acknowledged += round.acknowledged;
+        self.secs += round.secs;
+        self.latencies.extend(round.latencies);
+        self.failures += round.failures;
+    }
+}
+
+/// One HTTP round of `duration`.
+async fn drive_http(
+    url: &str,
+    account: &str,
+    args: &Args,
+    duration: Duration,
+) -> anyhow::Result<HttpFigures> {
     let authority = authority(url)?;
     let path = format!("/api/account/{account}/events");
     let stop = Arc::new(AtomicBool::new(false));
@@ -182,34 +225,34 @@ async fn drive_http(url: &str, account: &str, args: &Args) -> anyhow::Result<Htt
         }));
     }
     let started = Instant::now();
-    report_progress(&acknowledged, Duration::from_secs(args.duration)).await;
+    report_progress(&acknowledged, duration).await;
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
     for task in tasks {
         latencies.extend(task.await?);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
     Ok(HttpFigures {
-        items_per_sec: acknowledged.load(Ordering::Relaxed) as f64 / elapsed,
-        p50_ms: percentile_ms(&latencies, 0.50),
-        p99_ms: percentile_ms(&latencies, 0.99),
-        requests: latencies.len(),
+        acknowledged: acknowledged.load(Ordering::Relaxed),
+        secs: started.elapsed().as_secs_f64(),
+        latencies,
         failures: failures.load(Ordering::Relaxed),
     })
 }
 
-/// The same kind of batches, parsed ahead of time, written through `Store::ingest` by
-/// concurrent tasks in this process: what the store can do without HTTP.
-async fn drive_store(storage: &Storage, args: &Args) -> anyhow::Result<f64> {
-    let store = engage_store::open(&storage.url()).await?;
-    let account = store
-        .create_account(NewAccount {
-            name: "bench".into(),
-            // Unique: runs on one shared database make an account each.
-            api_key_hash: format!("{:0>64}", engage_store::ids::new_id()),
-        })
-        .await?;
+/// The store's limit: the same writer and group commit as the server's, fed by as many
+/// concurrent tasks as the HTTP run has connections, with batches of the same shape (a
+/// new page view per batch, a new visit every 20, fresh engagement context and client
+/// ids), parsed before the clock starts. Each write takes a parsed template and renews
+/// its ids, as the HTTP client makes new ids for every body; what is left out is the
+/// HTTP exchange, the parsing and the validation.
+///
+/// One round of `duration`; returns the items written and the seconds it took.
+async fn drive_store(
+    store: &Arc<dyn engage_store::Store>,
+    account_id: &str,
+    args: &Args,
+    duration: Duration,
+) -> anyhow::Result<(u64, f64)> {
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -218,10 +261,10 @@ async fn drive_store(storage: &Storage, args: &Args) -> anyhow::Result<f64> {
             store.clone(),
             stop.clone(),
             written.clone(),
-            account.id.clone(),
+            account_id.to_owned(),
             args.batch,
         );
-        // Templates are parsed before the clock starts; each write gets fresh client ids.
+        // Templates are parsed before the clock starts.
         let mut rng = Rng::new(1000 + task as u64);
         let mut visit = Visit::new();
         let mut templates = Vec::new();
@@ -233,38 +276,21 @@ async fn drive_store(storage: &Storage, args: &Args) -> anyhow::Result<f64> {
             );
             visit.next_page();
         }
+        let mut visit = Visit::new();
         tasks.push(tokio::spawn(async move {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let template = &templates[n % templates.len()];
                 n += 1;
-                let mut events = template.events.clone();
-                let mut sdes = template.sdes.clone();
-                // ...and fresh engagement context ids, so every write starts interactions
-                // of its own, as every HTTP batch does.
-                let mut renamed: Option<(String, String)> = None;
-                for e in &mut events {
-                    e.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
-                    let context = &mut e.event.data.context_id;
-                    match &renamed {
-                        Some((from, to)) if from == context => context.clone_from(to),
-                        _ => {
-                            let to = uuid::Uuid::now_v7().hyphenated().to_string();
-                            let from = std::mem::replace(context, to.clone());
-                            renamed = Some((from, to));
-                        }
-                    }
-                }
-                for s in &mut sdes {
-                    s.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
-                }
+                let batch = renew_ids(template, &visit);
+                visit.next_page();
                 let outcome = store
                     .ingest(IngestBatch {
                         account_id: account_id.clone(),
                         received_ms: now_ms() as i64,
-                        visit: Some(template.visit.clone()),
-                        events,
-                        sdes,
+                        visit: Some(batch.visit),
+                        events: batch.events,
+                        sdes: batch.sdes,
                         rejected: vec![],
                     })
                     .await;
@@ -279,15 +305,43 @@ async fn drive_store(storage: &Storage, args: &Args) -> anyhow::Result<f64> {
         }));
     }
     let started = Instant::now();
-    report_progress(&written, Duration::from_secs(args.duration)).await;
+    report_progress(&written, duration).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await??;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let total = written.load(Ordering::Relaxed) as f64;
-    store.close().await?;
-    Ok(total / elapsed)
+    Ok((
+        written.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// A copy of a parsed `template` with the ids a new body of `visit` would have: the
+/// visit's visitor, session and page, a fresh client id per item and a fresh id per
+/// engagement context (each run of events shares one, as in the body).
+fn renew_ids(template: &CollectBody, visit: &Visit) -> CollectBody {
+    let mut batch = template.clone();
+    batch.visit.visitor_id.clone_from(&visit.visitor_id);
+    batch.visit.session_id.clone_from(&visit.session_id);
+    batch.visit.page_id.clone_from(&visit.page_id);
+    let mut renamed: Option<(String, String)> = None;
+    for e in &mut batch.events {
+        e.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
+        e.event.data.page_context_id.clone_from(&visit.page_id);
+        let context = &mut e.event.data.context_id;
+        match &renamed {
+            Some((from, to)) if from == context => context.clone_from(to),
+            _ => {
+                let to = uuid::Uuid::now_v7().hyphenated().to_string();
+                let from = std::mem::replace(context, to.clone());
+                renamed = Some((from, to));
+            }
+        }
+    }
+    for s in &mut batch.sdes {
+        s.client_id = uuid::Uuid::now_v7().hyphenated().to_string();
+    }
+    batch
 }
 
 /// Prints the rate each second on stderr until `duration` has passed.

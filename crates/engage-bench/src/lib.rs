@@ -27,7 +27,8 @@ mod server;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Drive the collect endpoint over loopback HTTP with mixed batches of events and
-    /// SDEs, then write the same kind of items straight through the store for a ceiling.
+    /// SDEs and, in alternating rounds, write batches of the same shape (parsed
+    /// beforehand) straight into a store from as many tasks, for the ceiling.
     ///
     /// Prints progress on stderr and, last, one JSON line: items_per_sec, p50_ms,
     /// p99_ms, ceiling_items_per_sec, ratio (items_per_sec / ceiling) and server_rss_mb

@@ -49,6 +49,8 @@ pub(crate) struct Prepared {
     page_context_keys: Vec<Vec<u8>>,
     sde_keys: Vec<Vec<u8>>,
     sde_words: Vec<String>,
+    /// Each attribute's history shape without stamps, as JSON text.
+    sde_histories: Vec<String>,
 }
 
 /// A client id as its `bytea`: a canonical UUID's 16 bytes, else `0xff` and the text.
@@ -92,6 +94,11 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<Prepared, StoreError> {
             .sdes
             .iter()
             .map(|s| super::history::words(&s.search_text))
+            .collect(),
+        sde_histories: batch
+            .sdes
+            .iter()
+            .map(|s| s.sde.to_history(engage_model::Stamps::default()).to_json())
             .collect(),
         batch,
     })
@@ -757,7 +764,7 @@ async fn write_group(
         scols
             .sde_type
             .push(super::history::sde_type_code(s.sde.sde_type()));
-        scols.history.push(&s.history);
+        scols.history.push(&b.sde_histories[k]);
         scols.words.push(&b.sde_words[k]);
     }
     let mut q = QuarantineColumns::default();

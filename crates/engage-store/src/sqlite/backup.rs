@@ -188,9 +188,18 @@ pub fn inspect(path: &Path) -> Result<Snapshot, StoreError> {
         conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .map_err(sql_err)
     };
+    // Events are one row each in `events` before the compact layout (schema 9) and one
+    // key each in `event_ids` since; a backup may be of either.
+    let compact: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'event_ids'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
     Ok(Snapshot {
         accounts: count("accounts")?,
-        events: count("events")?,
+        events: count(if compact { "event_ids" } else { "events" })?,
         sdes: count("sdes")?,
         quarantine: count("quarantine")?,
         bytes: std::fs::metadata(path)

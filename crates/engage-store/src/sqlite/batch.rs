@@ -98,6 +98,8 @@ pub(crate) struct PreparedVisit {
     pub visitor_id: String,
     pub session_id: String,
     pub page_id: String,
+    /// `page_id` as stored (see [`ClientKey`]).
+    pub page_key: ClientKey,
     pub user_agent: Option<String>,
     pub url: Option<String>,
     pub referrer: Option<String>,
@@ -120,8 +122,9 @@ pub(crate) struct PreparedSde {
     pub client_id: ClientKey,
     pub client_time_ms: Option<i64>,
     pub sde: Sde,
-    /// History shape without stamps: they are columns, and export adds them back.
-    pub history: String,
+    /// History shape without stamps (they are columns, and export adds them back),
+    /// packed (see `compact`).
+    pub history: super::compact::PackedHistory,
     /// Its values as text for the attribute search index.
     pub search_text: String,
 }
@@ -157,6 +160,7 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
                 client: visit.client.as_ref().map(json).transpose()?,
                 visitor_id: visit.visitor_id,
                 session_id: visit.session_id,
+                page_key: ClientKey::new(visit.page_id.clone()),
                 page_id: visit.page_id,
                 user_agent: visit.user_agent,
                 url: page.url,
@@ -172,7 +176,7 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<PreparedBatch, StoreError> {
             let history = item.sde.to_history(Stamps::default()).to_json();
             Ok(PreparedSde {
                 search_text: super::history::search_text(&history),
-                history,
+                history: super::compact::pack_history(&history),
                 client_id: ClientKey::new(item.client_id),
                 client_time_ms: item.client_time_ms,
                 sde: item.sde,

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::compact::Shapes;
 use super::interactions::InteractionSlot;
 
 /// Sessions and pages kept in memory, per generation (see [`GenCache`]).
@@ -19,6 +20,8 @@ pub(crate) struct SessionSlot {
     pub visit_id: i64,
     /// The visitor that started the session: the only one whose batches join it.
     pub visitor_id: String,
+    /// The visit's user agent: a page view with the same one stores none.
+    pub user_agent: Option<String>,
     pub last_seen_ms: i64,
     pub sde_head: Option<i64>,
     /// Changed in the current group and not yet written back.
@@ -96,6 +99,8 @@ pub(crate) struct WriterState {
     pub pages: GenCache<i64>,
     /// Interaction rows by account, visit row and context id (see [`interaction_key`]).
     pub interactions: GenCache<InteractionSlot>,
+    /// `event_shapes` rows by content.
+    pub shapes: Shapes,
     /// Session keys changed in the current group, in order of first change.
     pub dirty_sessions: Vec<String>,
     /// Accounts created in the current group, known once it commits.

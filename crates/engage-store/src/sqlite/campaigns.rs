@@ -647,17 +647,16 @@ impl CampaignStore for SqliteStore {
         let (account, visitor) = (account_id.to_owned(), visitor_id.to_owned());
         self.readers
             .run(move |conn| {
-                // `e.event_name = 'OFFER_IMPRESSION'` is written exactly as the partial
-                // index's condition, so the planner can use it.
+                // An interaction row says whether it had an impression (see `compact`);
+                // a visitor's are found through `interactions_visit`.
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT e.engagement_id, COUNT(DISTINCT e.interaction_row)
+                        "SELECT i.engagement_id, count(*)
                          FROM visits v
-                         JOIN events e INDEXED BY events_impressions
-                           ON e.visit_id = v.id AND e.event_name = 'OFFER_IMPRESSION'
-                         WHERE v.account = ?1 AND v.visitor_id = ?2
-                         GROUP BY e.engagement_id
-                         ORDER BY e.engagement_id",
+                         JOIN interactions i ON i.visit_id = v.id
+                         WHERE v.account = ?1 AND v.visitor_id = ?2 AND i.impressed
+                         GROUP BY i.engagement_id
+                         ORDER BY i.engagement_id",
                     )
                     .map_err(sql_err)?;
                 let rows = stmt

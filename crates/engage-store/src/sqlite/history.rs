@@ -25,7 +25,10 @@ use engage_model::{EngagementType, Node, SdeType, Tape, View};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
-use super::reader::{client_id, corrupt, offer_event, stamped};
+use super::batch::ClientKey;
+use super::compact::unpack_history;
+use super::events;
+use super::reader::{client_id, corrupt, optional_id, stamped};
 use super::{read_u64, sql_err};
 use crate::{
     Interaction, InteractionCampaign, InteractionFilters, InteractionPage, InteractionQuery,
@@ -290,7 +293,11 @@ impl Filter {
         };
         f.sql = format!("{account_col} = ?1 AND {start} >= {from} AND {start} <= {to}");
         if let Some(id) = &q.interaction_id {
-            let p = f.arg(SqlValue::Text(id.clone()));
+            // Stored like a client id (see `compact`).
+            let p = f.arg(match ClientKey::new(id.clone()) {
+                ClientKey::Uuid(bytes) => SqlValue::Blob(bytes.to_vec()),
+                ClientKey::Text(text) => SqlValue::Text(text),
+            });
             f.sql.push_str(&format!(" AND i.context_id = {p}"));
         }
         if let Some(visitor) = &q.visitor {
@@ -345,14 +352,7 @@ impl Filter {
         if let Some(ended) = q.ended {
             // An outcome of declined, timed out or removed is itself an ending event; only
             // a clicked interaction needs its timeline looked at (events_interaction).
-            let ranks = [Outcome::Declined, Outcome::TimedOut, Outcome::Removed]
-                .map(|o| o.rank().to_string())
-                .join(", ");
-            let ended_sql = format!(
-                "(i.outcome IN ({ranks}) OR (i.outcome = {clicked} AND EXISTS (
-                     SELECT 1 FROM events e WHERE e.interaction_row = i.id
-                     AND e.event_name IN ('OFFER_DECLINED', 'OFFER_TIMEOUT', 'OFFER_REMOVE'))))"
-            );
+            let ended_sql = "i.ended".to_owned();
             if ended {
                 f.sql.push_str(&format!(" AND {ended_sql}"));
             } else {
@@ -370,8 +370,9 @@ impl Filter {
             let p = f.arg(SqlValue::Text(match_expression(search)?));
             f.sql.push_str(&format!(
                 " AND i.visit_id IN (SELECT s.visit_id FROM sdes s
+                     NOT INDEXED
                      WHERE s.id IN (SELECT rowid FROM sde_text WHERE sde_text MATCH {p})
-                     AND +s.account = ?1)"
+                     AND s.account = ?1)"
             ));
         }
         Some(f)
@@ -512,7 +513,7 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
         }
     };
     let mut record = Interaction {
-        interaction_id: r.get(0).map_err(sql_err)?,
+        interaction_id: client_id(r, 0)?,
         start_ms: r.get(1).map_err(sql_err)?,
         end_ms: r.get(2).map_err(sql_err)?,
         outcome,
@@ -528,7 +529,7 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
         },
         visitor_id: r.get(11).map_err(sql_err)?,
         session_id: r.get(12).map_err(sql_err)?,
-        page_id: r.get(13).map_err(sql_err)?,
+        page_id: optional_id(r, 13)?,
         page_url: r.get(14).map_err(sql_err)?,
         user_agent: r.get(15).map_err(sql_err)?,
         referrer: r.get(16).map_err(sql_err)?,
@@ -537,40 +538,54 @@ fn interaction(conn: &Connection, id: i64) -> Result<Interaction, StoreError> {
         sdes: Vec::new(),
     };
     drop(rows);
-    record.events = timeline(conn, id)?;
+    record.events = timeline(conn, id, &record.interaction_id)?;
     record.sdes = visit_attributes(conn, sde_head)?;
     Ok(record)
 }
 
 /// The interaction's events by client time (server time where the page gave none), then
-/// lifecycle order, then arrival.
-fn timeline(conn: &Connection, interaction_row: i64) -> Result<Vec<StoredEvent>, StoreError> {
+/// lifecycle order, then arrival: its runs (see `events`), unpacked.
+fn timeline(
+    conn: &Connection,
+    interaction_row: i64,
+    context_id: &str,
+) -> Result<Vec<StoredEvent>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT e.id, e.client_id, e.client_ms, e.server_ms, e.event_name,
-                    coalesce(nullif(e.context_id, ''), i.context_id), e.page_context_id,
-                    e.campaign_id, e.engagement_id, e.engagement_revision, e.engagement_type,
-                    e.zone_id, e.state, e.tgl_name, e.done, e.engagement_name
-             FROM events e JOIN interactions i ON i.id = e.interaction_row
-             WHERE e.interaction_row = ?1",
+            "SELECT r.id, r.server_ms, r.events, p.page_id
+             FROM event_runs r LEFT JOIN pages p ON p.id = r.page_row
+             WHERE r.interaction_row = ?1",
         )
         .map_err(sql_err)?;
     let mut rows = stmt.query([interaction_row]).map_err(sql_err)?;
-    let mut events = Vec::new();
+    let mut shapes = events::ShapeReader::default();
+    let mut found = Vec::new();
     while let Some(r) = rows.next().map_err(sql_err)? {
-        let id: i64 = r.get(0).map_err(sql_err)?;
-        events.push((
-            id,
-            StoredEvent {
-                client_id: client_id(r, 1)?,
-                client_time_ms: r.get(2).map_err(sql_err)?,
-                server_ms: r.get(3).map_err(sql_err)?,
-                event: offer_event(r, 4, id)?,
-            },
-        ));
+        let run: i64 = r.get(0).map_err(sql_err)?;
+        let server_ms: i64 = r.get(1).map_err(sql_err)?;
+        let blob = r
+            .get_ref(2)
+            .map_err(sql_err)?
+            .as_blob()
+            .map_err(|e| sql_err(e.into()))?;
+        let page_id = optional_id(r, 3)?;
+        let stored = events::decode_run(blob, server_ms)
+            .ok_or_else(|| corrupt(format!("event run {run}")))?;
+        for (pos, e) in stored.into_iter().enumerate() {
+            let event = events::offer_event(&mut shapes, conn, &e, context_id, page_id.as_deref())?;
+            found.push((
+                (run, pos),
+                StoredEvent {
+                    client_id: e.client_id,
+                    client_time_ms: e.client_time_ms,
+                    server_ms,
+                    event,
+                },
+            ));
+        }
     }
-    events.sort_by_key(|(id, e)| (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *id));
-    Ok(events.into_iter().map(|(_, e)| e).collect())
+    found.sort_by_key(|(at, e)| (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *at));
+    Ok(found.into_iter().map(|(_, e)| e).collect())
 }
 
 /// A visit's attributes in history shape with their stamps, oldest first: the chain from
@@ -578,7 +593,8 @@ fn timeline(conn: &Connection, interaction_row: i64) -> Result<Vec<StoredEvent>,
 fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<RawJson>, StoreError> {
     let mut step = conn
         .prepare_cached(
-            "SELECT history, server_ms, client_ms, prev_in_visit FROM sdes WHERE id = ?1",
+            "SELECT history, server_ms, server_ms - client_lag_ms, prev_in_visit
+             FROM sdes WHERE id = ?1",
         )
         .map_err(sql_err)?;
     let mut found = Vec::new();
@@ -587,7 +603,7 @@ fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<RawJson>
         let link = step
             .query_row([id], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    unpack_history(r.get_ref(0)?),
                     r.get::<_, i64>(1)?,
                     r.get::<_, Option<i64>>(2)?,
                     r.get::<_, Option<i64>>(3)?,
@@ -599,6 +615,7 @@ fn visit_attributes(conn: &Connection, head: Option<i64>) -> Result<Vec<RawJson>
         let Some((history, server_ms, client_ms, prev)) = link else {
             break;
         };
+        let history = history.ok_or_else(|| corrupt(format!("attribute {id}")))?;
         let value = stamped(&history, server_ms, client_ms)
             .ok_or_else(|| corrupt(format!("attribute {id}")))?;
         found.push((client_ms.unwrap_or(server_ms), id, value));

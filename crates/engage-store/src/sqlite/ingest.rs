@@ -19,7 +19,7 @@ use super::batch::{PreparedBatch, PreparedVisit};
 use super::cache::{interaction_key, key, SessionSlot, WriterState};
 use super::interactions;
 use super::writer::Failure;
-use super::{history, SqlU64};
+use super::{events, history};
 use crate::{IngestOutcome, StoreError};
 
 fn ensure_account(
@@ -85,7 +85,20 @@ pub(crate) fn ingest(
             let page_row = match state.pages.get_mut(&page_key) {
                 Some(row) => *row,
                 None => {
-                    let row = page(conn, account, received_ms, visit_id, visit)?;
+                    // A page view keeps its user agent only when it is not its visit's.
+                    let same_agent = match &created {
+                        Some(slot) => slot.user_agent == visit.user_agent,
+                        None => state
+                            .sessions
+                            .get_mut(&session_key)
+                            .is_some_and(|slot| slot.user_agent == visit.user_agent),
+                    };
+                    let agent = if same_agent {
+                        None
+                    } else {
+                        visit.user_agent.as_deref()
+                    };
+                    let row = page(conn, account, received_ms, visit_id, visit, agent)?;
                     new_page = Some((page_key, row));
                     row
                 }
@@ -116,60 +129,32 @@ pub(crate) fn ingest(
     };
     let interaction_rows = recorded.as_ref().map_or(&[][..], |r| r.rows.as_slice());
 
-    // Events need no per-row answer (nothing is chained from them, and the interaction
-    // fold tolerates duplicates), so they go in as multi-row INSERTs: one statement
-    // execution per chunk instead of per row.
-    let mut rest = batch.events.as_slice();
-    let mut rows_rest = interaction_rows;
-    while !rest.is_empty() {
-        let chunk = EVENT_CHUNKS
-            .iter()
-            .copied()
-            .find(|c| *c <= rest.len())
-            .unwrap_or(1);
-        let (now, later) = rest.split_at(chunk);
-        rest = later;
-        let (now_rows, later_rows) = rows_rest.split_at(chunk);
-        rows_rest = later_rows;
-        let mut insert = conn.prepare_cached(events_insert_sql(chunk))?;
-        let mut at = 0;
-        let mut bind = |value: &dyn rusqlite::ToSql| -> rusqlite::Result<()> {
-            at += 1;
-            insert_bind(&mut insert, at, value)
-        };
-        for (e, interaction_row) in now.iter().zip(now_rows) {
-            let d = &e.event.data;
-            bind(&account)?;
-            bind(&e.client_id)?;
-            bind(&received_ms)?;
-            bind(&e.client_time_ms)?;
-            bind(&visit_id)?;
-            bind(&page_row)?;
-            bind(&e.event.name.as_str())?;
-            // The interaction row holds the context id (see `schema`).
-            bind(&"")?;
-            bind(&e.page_context)?;
-            bind(&SqlU64(d.conf_key.campaign_id))?;
-            bind(&SqlU64(d.conf_key.engagement_id))?;
-            bind(&SqlU64(d.conf_key.engagement_revision))?;
-            bind(&d.engagement_type.map(|t| t.code()))?;
-            bind(&d.zone_id.map(SqlU64))?;
-            bind(&d.state.map(|s| s.code()))?;
-            bind(&d.tgl_name)?;
-            bind(&d.done)?;
-            bind(&d.engagement_name)?;
-            bind(interaction_row)?;
+    // Each event's client id goes into `event_ids` (a duplicate is skipped there), and the
+    // accepted ones into runs (see `events`).
+    if !batch.events.is_empty() {
+        let mut ids = conn.prepare_cached(
+            "INSERT OR IGNORE INTO event_ids (account, client_id) VALUES (?1, ?2)",
+        )?;
+        let page_id = batch.visit.as_ref().map(|v| v.page_id.as_str());
+        let mut run = Vec::with_capacity(batch.events.len());
+        let mut accepted = Vec::with_capacity(batch.events.len());
+        for (e, interaction_row) in batch.events.iter().zip(interaction_rows) {
+            ids.raw_bind_parameter(1, account)?;
+            ids.raw_bind_parameter(2, &e.client_id)?;
+            let written = ids.raw_execute()?;
+            count(&mut outcome, written);
+            accepted.push((written > 0).then_some(*interaction_row));
+            let shape = state.shapes.id(conn, &e.event.data)?;
+            run.push(events::RunEvent::of(e, shape, page_id));
         }
-        let written = insert.raw_execute()?;
-        outcome.accepted += written;
-        outcome.duplicates += chunk - written;
+        events::write_runs(conn, account, received_ms, page_row, &run, &accepted)?;
     }
 
     if !batch.sdes.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT OR IGNORE INTO sdes (account, client_id, server_ms, client_ms, visit_id,
-                 page_row, sde_type, prev_in_visit, history)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT OR IGNORE INTO sdes (account, client_id, server_ms, client_lag_ms,
+                 visit_id, page_row, prev_in_visit, history)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let chained = change.is_some();
         let mut text = history::SdeText::default();
@@ -178,12 +163,12 @@ pub(crate) fn ingest(
             insert.raw_bind_parameter(1, account)?;
             insert.raw_bind_parameter(2, &s.client_id)?;
             insert.raw_bind_parameter(3, received_ms)?;
-            insert.raw_bind_parameter(4, s.client_time_ms)?;
+            insert
+                .raw_bind_parameter(4, s.client_time_ms.map(|t| received_ms.saturating_sub(t)))?;
             insert.raw_bind_parameter(5, visit_id)?;
             insert.raw_bind_parameter(6, page_row)?;
-            insert.raw_bind_parameter(7, s.sde.sde_type().history_key())?;
-            insert.raw_bind_parameter(8, if chained { head } else { None })?;
-            insert.raw_bind_parameter(9, &s.history)?;
+            insert.raw_bind_parameter(7, if chained { head } else { None })?;
+            insert.raw_bind_parameter(8, &s.history)?;
             let written = insert.raw_execute()?;
             count(&mut outcome, written);
             if written > 0 {
@@ -231,56 +216,6 @@ pub(crate) fn ingest(
         apply_session_change(state, change, received_ms);
     }
     Ok(outcome)
-}
-
-/// Rows per multi-row events INSERT, largest first; a batch is cut into these.
-const EVENT_CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
-const EVENT_COLUMNS: usize = 19;
-
-fn insert_bind(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    at: usize,
-    value: &dyn rusqlite::ToSql,
-) -> rusqlite::Result<()> {
-    stmt.raw_bind_parameter(at, value)
-}
-
-/// `INSERT OR IGNORE INTO events ... VALUES (...), (...)` for `rows` rows,
-/// built once per chunk size.
-fn events_insert_sql(rows: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        EVENT_CHUNKS
-            .iter()
-            .map(|&n| {
-                let mut sql = String::from(
-                    "INSERT OR IGNORE INTO events (account, client_id, server_ms, client_ms, visit_id, page_row, \
-                     event_name, context_id, page_context_id, campaign_id, engagement_id, \
-                     engagement_revision, engagement_type, zone_id, state, tgl_name, done, \
-                     engagement_name, interaction_row) VALUES ",
-                );
-                for row in 0..n {
-                    if row > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push('(');
-                    for col in 0..EVENT_COLUMNS {
-                        if col > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push('?');
-                    }
-                    sql.push(')');
-                }
-                sql
-            })
-            .collect()
-    });
-    let i = EVENT_CHUNKS
-        .iter()
-        .position(|c| *c == rows)
-        .unwrap_or(EVENT_CHUNKS.len() - 1);
-    all[i].as_str()
 }
 
 fn count(outcome: &mut IngestOutcome, written: usize) {
@@ -337,7 +272,7 @@ fn session(
     }
     let row = conn
         .prepare_cached(
-            "SELECT v.id, h.last_seen_ms, h.sde_head, v.visitor_id
+            "SELECT v.id, h.last_seen_ms, h.sde_head, v.visitor_id, v.user_agent
              FROM visits v JOIN visit_heads h ON h.visit_id = v.id
              WHERE v.account = ?1 AND v.session_id = ?2",
         )?
@@ -347,10 +282,11 @@ fn session(
                 r.get::<_, i64>(1)?,
                 r.get::<_, Option<i64>>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .optional()?;
-    let Some((visit_id, last_seen_ms, sde_head, visitor_id)) = row else {
+    let Some((visit_id, last_seen_ms, sde_head, visitor_id, user_agent)) = row else {
         return Ok(None);
     };
     let owned = visitor_id == visit.visitor_id;
@@ -359,6 +295,7 @@ fn session(
         SessionSlot {
             visit_id,
             visitor_id,
+            user_agent,
             last_seen_ms,
             sde_head,
             dirty: false,
@@ -408,6 +345,7 @@ fn create_session(
     Ok(SessionSlot {
         visit_id,
         visitor_id: visit.visitor_id.clone(),
+        user_agent: visit.user_agent.clone(),
         last_seen_ms: received_ms,
         sde_head: None,
         dirty: false,
@@ -421,6 +359,7 @@ fn page(
     received_ms: i64,
     visit_id: i64,
     visit: &PreparedVisit,
+    user_agent: Option<&str>,
 ) -> rusqlite::Result<i64> {
     // A page missing from the cache is usually new: try the insert first.
     let inserted = conn
@@ -431,13 +370,13 @@ fn page(
         )?
         .execute(params![
             account,
-            visit.page_id,
+            visit.page_key,
             visit_id,
             visit.url,
             visit.referrer,
             visit.title,
             visit.sections,
-            visit.user_agent,
+            user_agent,
             received_ms,
         ])?;
     if inserted == 1 {
@@ -446,7 +385,7 @@ fn page(
     conn.prepare_cached(
         "SELECT id FROM pages WHERE account = ?1 AND page_id = ?2 AND visit_id = ?3",
     )?
-    .query_row(params![account, visit.page_id, visit_id], |r| {
+    .query_row(params![account, visit.page_key, visit_id], |r| {
         r.get::<_, i64>(0)
     })
 }

@@ -12,10 +12,10 @@
 
 use std::collections::HashMap;
 
-use engage_model::OfferData;
+use engage_model::{OfferData, OfferEventName};
 use rusqlite::{params, Connection};
 
-use super::batch::PreparedEvent;
+use super::batch::{ClientKey, PreparedEvent};
 use super::SqlU64;
 use crate::Outcome;
 
@@ -26,6 +26,10 @@ pub(crate) struct InteractionSlot {
     pub start_ms: i64,
     pub end_ms: i64,
     pub outcome: u8,
+    /// Whether an `OFFER_IMPRESSION` is among its events (the frequency cap counts these).
+    pub impressed: bool,
+    /// Whether a declining, timing out or removing event is among its events.
+    pub ended: bool,
 }
 
 /// One context's events in one batch, folded.
@@ -35,6 +39,8 @@ struct Fold<'a> {
     start_ms: i64,
     end_ms: i64,
     outcome: u8,
+    impressed: bool,
+    ended: bool,
 }
 
 /// Where an event's interaction row is, and what the writer's cache learns once the
@@ -65,6 +71,13 @@ pub(crate) fn record(
         let d = &e.event.data;
         let at = e.client_time_ms.unwrap_or(received_ms);
         let outcome = Outcome::of_event(e.event.name).rank();
+        let impressed = e.event.name == OfferEventName::OfferImpression;
+        let ended = matches!(
+            e.event.name,
+            OfferEventName::OfferDeclined
+                | OfferEventName::OfferTimeout
+                | OfferEventName::OfferRemove
+        );
         let i = *by_context.entry(d.context_id.as_str()).or_insert_with(|| {
             folds.push(Fold {
                 context_id: &d.context_id,
@@ -72,6 +85,8 @@ pub(crate) fn record(
                 start_ms: at,
                 end_ms: at,
                 outcome,
+                impressed,
+                ended,
             });
             folds.len() - 1
         });
@@ -79,6 +94,8 @@ pub(crate) fn record(
         f.start_ms = f.start_ms.min(at);
         f.end_ms = f.end_ms.max(at);
         f.outcome = f.outcome.max(outcome);
+        f.impressed |= impressed;
+        f.ended |= ended;
         fold_of.push(i);
     }
 
@@ -96,6 +113,8 @@ pub(crate) fn record(
                 start_ms: f.start_ms,
                 end_ms: f.end_ms,
                 outcome: f.outcome,
+                impressed: f.impressed,
+                ended: f.ended,
             },
             Found::Stored(old) => {
                 let new = InteractionSlot {
@@ -103,10 +122,14 @@ pub(crate) fn record(
                     start_ms: old.start_ms.min(f.start_ms),
                     end_ms: old.end_ms.max(f.end_ms),
                     outcome: old.outcome.max(f.outcome),
+                    impressed: old.impressed || f.impressed,
+                    ended: old.ended || f.ended,
                 };
                 if new.start_ms != old.start_ms
                     || new.end_ms != old.end_ms
                     || new.outcome != old.outcome
+                    || new.impressed != old.impressed
+                    || new.ended != old.ended
                 {
                     widen(conn, &new, f.data)?;
                 }
@@ -136,17 +159,19 @@ fn insert_or_find(
     f: &Fold<'_>,
 ) -> rusqlite::Result<Found> {
     let d = f.data;
+    // Stored like a client id (see `compact`).
+    let context = ClientKey::new(f.context_id.to_owned());
     // A context missing from the cache is usually new: try the insert first.
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO interactions (account, context_id, visit_id, page_row,
                  campaign_id, engagement_id, engagement_revision, engagement_type, zone_id,
-                 tgl_name, engagement_name, start_ms, end_ms, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 tgl_name, engagement_name, start_ms, end_ms, outcome, impressed, ended)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?
         .execute(params![
             account,
-            f.context_id,
+            context,
             visit_id,
             page_row,
             SqlU64(d.conf_key.campaign_id),
@@ -159,28 +184,32 @@ fn insert_or_find(
             f.start_ms,
             f.end_ms,
             f.outcome,
+            f.impressed,
+            f.ended,
         ])?;
     if inserted == 1 {
         return Ok(Found::Inserted(conn.last_insert_rowid()));
     }
     // The same expression as the unique index `interactions_context` (see `schema`).
     conn.prepare_cached(
-        "SELECT id, start_ms, end_ms, outcome FROM interactions
+        "SELECT id, start_ms, end_ms, outcome, impressed, ended FROM interactions
          WHERE account = ?1 AND context_id = ?2 AND ifnull(visit_id, 0) = ?3",
     )?
-    .query_row(params![account, f.context_id, visit_id.unwrap_or(0)], |r| {
+    .query_row(params![account, context, visit_id.unwrap_or(0)], |r| {
         Ok(Found::Stored(InteractionSlot {
             row: r.get(0)?,
             start_ms: r.get(1)?,
             end_ms: r.get(2)?,
             outcome: r.get(3)?,
+            impressed: r.get(4)?,
+            ended: r.get(5)?,
         }))
     })
 }
 
 fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE interactions SET start_ms = ?2, end_ms = ?3, outcome = ?4,
+        "UPDATE interactions SET start_ms = ?2, end_ms = ?3, outcome = ?4, impressed = ?9, ended = ?10,
              engagement_type = coalesce(engagement_type, ?5),
              zone_id = coalesce(zone_id, ?6),
              tgl_name = coalesce(tgl_name, ?7),
@@ -196,6 +225,8 @@ fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::
         d.zone_id.map(SqlU64),
         d.tgl_name,
         d.engagement_name,
+        slot.impressed,
+        slot.ended,
     ])?;
     Ok(())
 }

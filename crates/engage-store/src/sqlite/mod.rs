@@ -9,6 +9,9 @@
 //!   interaction rows) and what the current group changed.
 //! - `ingest`: writing one batch inside the writer's transaction (events, SDEs, visit
 //!   state, quarantine rows; duplicates by client id counted, not written).
+//! - `compact`: schema version 9, what rows leave to dictionaries and their neighbours,
+//!   and the codes they are stored with.
+//! - `events`: LP_OFFERS events packed in runs, and their exactly-once keys.
 //! - `interactions`: one row per engagement context, kept in step by `ingest`.
 //! - `admin`: the other writes through the writer (creating an account, marking
 //!   quarantine rows replayed).
@@ -25,6 +28,8 @@ pub mod backup;
 pub(crate) mod batch;
 mod cache;
 pub(crate) mod campaigns;
+mod compact;
+mod events;
 pub(crate) mod history;
 mod identities;
 mod ingest;

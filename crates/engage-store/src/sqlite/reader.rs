@@ -7,16 +7,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use engage_model::tape::Members;
-use engage_model::{
-    AgentState, ConfKey, EngagementType, FieldError, Node, OfferData, OfferEvent, OfferEventName,
-    Sde, Tape, View, VisitSdes, LP_OFFERS,
-};
+use engage_model::{FieldError, Node, OfferData, Sde, Tape, View, VisitSdes, LP_OFFERS};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::batch::ClientKey;
-use super::{read_u64, schema, sql_err};
+use super::compact::unpack_history;
+use super::events::{self, MAX_RUN};
+use super::{schema, sql_err};
 use crate::{
     Account, ExportKind, ExportPage, QuarantineEntry, QuarantineKind, QuarantineQuery,
     QuarantineUsage, RawJson, SessionLookup, StoreError, Visit,
@@ -205,12 +204,13 @@ pub(crate) fn visit(
     while let Some(id) = next {
         let link = step
             .query_row([id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+                Ok((unpack_history(r.get_ref(0)?), r.get::<_, Option<i64>>(1)?))
             })
             .optional()
             .map_err(sql_err)?;
         // A report removed by retention or erasure ends the chain.
         let Some((history, prev)) = link else { break };
+        let history = history.ok_or_else(|| corrupt(format!("attribute {id}")))?;
         reports.push(history_sde(&history)?);
         // Rows only point at older rows, so the walk ends.
         next = prev.filter(|p| *p < id);
@@ -351,7 +351,7 @@ pub(crate) fn count(
     kind: ExportKind,
 ) -> Result<u64, StoreError> {
     let sql = match kind {
-        ExportKind::Events => "SELECT count(*) FROM events WHERE account = ?1",
+        ExportKind::Events => "SELECT count(*) FROM event_ids WHERE account = ?1",
         ExportKind::Sdes => "SELECT count(*) FROM sdes WHERE account = ?1",
         ExportKind::Quarantine => "SELECT count(*) FROM quarantine WHERE account = ?1",
     };
@@ -374,38 +374,73 @@ pub(crate) fn export_page(
     let mut last = None;
     match kind {
         ExportKind::Events => {
-            // The rowid range leads; the account filter rides along, so an export reads
-            // the table once in all, whatever the number of accounts.
+            // Runs in row order, each unpacked (see `events`); a position is
+            // `run * MAX_RUN + index`. The rowid range leads; the account filter rides
+            // along, so an export reads the table once in all, whatever the number of
+            // accounts.
+            let run_size = i64::try_from(MAX_RUN).unwrap_or(256);
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT e.id, e.client_id, e.client_ms, e.server_ms, v.visitor_id, v.session_id,
-                            p.page_id, e.event_name,
-                            coalesce(nullif(e.context_id, ''), i.context_id), e.page_context_id,
-                            e.campaign_id,
-                            e.engagement_id, e.engagement_revision, e.engagement_type, e.zone_id,
-                            e.state, e.tgl_name, e.done, e.engagement_name
-                     FROM events e
-                     LEFT JOIN visits v ON v.id = e.visit_id
-                     LEFT JOIN pages p ON p.id = e.page_row
-                     LEFT JOIN interactions i ON i.id = e.interaction_row
-                     WHERE e.id > ?2 AND e.account = ?1
-                     ORDER BY e.id LIMIT ?3",
+                    "SELECT r.id, r.server_ms, r.events, v.visitor_id, v.session_id, p.page_id,
+                            i.context_id
+                     FROM event_runs r
+                     LEFT JOIN interactions i ON i.id = r.interaction_row
+                     LEFT JOIN visits v ON v.id = i.visit_id
+                     LEFT JOIN pages p ON p.id = r.page_row
+                     WHERE r.id >= ?2 AND r.account = ?1
+                     ORDER BY r.id",
                 )
                 .map_err(sql_err)?;
-            let mut rows = stmt
-                .query(params![account, after, sql_limit(limit)])
-                .map_err(sql_err)?;
-            while let Some(r) = rows.next().map_err(sql_err)? {
-                let (id, item) = event_item(r)?;
-                last = Some(id);
-                items.push(item);
+            let first_run = cursor.map_or(0, |c| c.div_euclid(run_size));
+            let mut rows = stmt.query(params![account, first_run]).map_err(sql_err)?;
+            let mut shapes = events::ShapeReader::default();
+            'runs: while let Some(r) = rows.next().map_err(sql_err)? {
+                let run: i64 = r.get(0).map_err(sql_err)?;
+                let server_ms: i64 = r.get(1).map_err(sql_err)?;
+                let blob = r
+                    .get_ref(2)
+                    .map_err(sql_err)?
+                    .as_blob()
+                    .map_err(|e| sql_err(e.into()))?;
+                let stored = events::decode_run(blob, server_ms)
+                    .ok_or_else(|| corrupt(format!("event run {run}")))?;
+                let page_id = optional_id(r, 5)?;
+                let context_id = client_id(r, 6)?;
+                for (pos, e) in stored.into_iter().enumerate() {
+                    let at = run * run_size + i64::try_from(pos).unwrap_or(0);
+                    if cursor.is_some_and(|c| at <= c) {
+                        continue;
+                    }
+                    if items.len() >= limit {
+                        break 'runs;
+                    }
+                    let event = events::offer_event(
+                        &mut shapes,
+                        conn,
+                        &e,
+                        &context_id,
+                        page_id.as_deref(),
+                    )?;
+                    items.push(sorted_json(&EventItem {
+                        id: e.client_id,
+                        time: e.client_time_ms,
+                        server_time: server_ms,
+                        visitor_id: r.get(3).map_err(sql_err)?,
+                        session_id: r.get(4).map_err(sql_err)?,
+                        page_id: page_id.clone(),
+                        app_name: LP_OFFERS,
+                        event_name: event.name.as_str(),
+                        data: &event.data,
+                    })?);
+                    last = Some(at);
+                }
             }
         }
         ExportKind::Sdes => {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT s.id, s.client_id, s.client_ms, s.server_ms, v.visitor_id, v.session_id,
-                            p.page_id, s.history
+                    "SELECT s.id, s.client_id, s.server_ms - s.client_lag_ms, s.server_ms,
+                            v.visitor_id, v.session_id, p.page_id, s.history
                      FROM sdes s
                      LEFT JOIN visits v ON v.id = s.visit_id
                      LEFT JOIN pages p ON p.id = s.page_row
@@ -418,7 +453,8 @@ pub(crate) fn export_page(
                 .map_err(sql_err)?;
             while let Some(r) = rows.next().map_err(sql_err)? {
                 let id: i64 = r.get(0).map_err(sql_err)?;
-                let history: String = r.get(7).map_err(sql_err)?;
+                let history = unpack_history(r.get_ref(7).map_err(sql_err)?)
+                    .ok_or_else(|| corrupt(format!("attribute {id}")))?;
                 let client_ms: Option<i64> = r.get(2).map_err(sql_err)?;
                 let server_ms: i64 = r.get(3).map_err(sql_err)?;
                 let sde = stamped(&history, server_ms, client_ms)
@@ -429,7 +465,7 @@ pub(crate) fn export_page(
                     server_time: server_ms,
                     visitor_id: r.get(4).map_err(sql_err)?,
                     session_id: r.get(5).map_err(sql_err)?,
-                    page_id: r.get(6).map_err(sql_err)?,
+                    page_id: optional_id(r, 6)?,
                     sde,
                 })?);
                 last = Some(id);
@@ -456,6 +492,16 @@ pub(crate) fn export_page(
         items,
         cursor: last,
     })
+}
+
+/// An id stored like a client id, or NULL.
+pub(crate) fn optional_id(r: &Row<'_>, i: usize) -> Result<Option<String>, StoreError> {
+    match r.get_ref(i).map_err(sql_err)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        value => ClientKey::read(value)
+            .map(Some)
+            .ok_or_else(|| corrupt("an id")),
+    }
 }
 
 pub(crate) fn client_id(r: &Row<'_>, i: usize) -> Result<String, StoreError> {
@@ -571,69 +617,6 @@ impl Serialize for Stamped<'_, '_> {
         map.serialize_entry(self.key, &Inner(&kept))?;
         map.end()
     }
-}
-
-/// One events row as its export object, with the event rebuilt from its columns and
-/// written in its canonical serialization.
-fn event_item(r: &Row<'_>) -> Result<(i64, RawJson), StoreError> {
-    let id: i64 = r.get(0).map_err(sql_err)?;
-    let event = offer_event(r, 7, id)?;
-    let item = sorted_json(&EventItem {
-        id: client_id(r, 1)?,
-        time: r.get(2).map_err(sql_err)?,
-        server_time: r.get(3).map_err(sql_err)?,
-        visitor_id: r.get(4).map_err(sql_err)?,
-        session_id: r.get(5).map_err(sql_err)?,
-        page_id: r.get(6).map_err(sql_err)?,
-        app_name: LP_OFFERS,
-        event_name: event.name.as_str(),
-        data: &event.data,
-    })?;
-    Ok((id, item))
-}
-
-/// The event stored in the twelve columns from `at` on, in the events table's order
-/// (`event_name, context_id, page_context_id, campaign_id, engagement_id,
-/// engagement_revision, engagement_type, zone_id, state, tgl_name, done,
-/// engagement_name`); `id` is the row, for the error.
-pub(crate) fn offer_event(r: &Row<'_>, at: usize, id: i64) -> Result<OfferEvent, StoreError> {
-    let bad = |what: &str| corrupt(format!("event {id}: {what}"));
-    let name: String = r.get(at).map_err(sql_err)?;
-    let name = OfferEventName::from_name(&name).ok_or_else(|| bad("event name"))?;
-    let u64_at = |i: usize| -> Result<Option<u64>, StoreError> {
-        let value = r.get_ref(at + i).map_err(sql_err)?;
-        match value {
-            rusqlite::types::ValueRef::Null => Ok(None),
-            v => read_u64(v).map(Some).ok_or_else(|| bad("a number column")),
-        }
-    };
-    let required = |i: usize| u64_at(i)?.ok_or_else(|| bad("a missing number"));
-    let engagement_type = match u64_at(6)? {
-        None => None,
-        Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
-    };
-    let state = match u64_at(8)? {
-        None => None,
-        Some(code) => Some(AgentState::from_code(code).ok_or_else(|| bad("state"))?),
-    };
-    Ok(OfferEvent {
-        name,
-        data: OfferData {
-            context_id: r.get(at + 1).map_err(sql_err)?,
-            page_context_id: client_id(r, at + 2)?,
-            conf_key: ConfKey {
-                campaign_id: required(3)?,
-                engagement_id: required(4)?,
-                engagement_revision: required(5)?,
-            },
-            engagement_type,
-            zone_id: u64_at(7)?,
-            state,
-            tgl_name: r.get(at + 9).map_err(sql_err)?,
-            done: r.get(at + 10).map_err(sql_err)?,
-            engagement_name: r.get(at + 11).map_err(sql_err)?,
-        },
-    })
 }
 
 #[cfg(test)]

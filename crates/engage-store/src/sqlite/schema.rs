@@ -4,15 +4,14 @@
 //! database at version `n - 1` into one at version `n`, in one transaction.
 //!
 //! Write-path choices (see docs/architecture.md, Storage):
-//! - `events` and `sdes` are rowid tables with one unique index each, `(account,
-//!   client_id)`. Client ids are time-ordered, so both the table and the index grow at
-//!   their right edge. They carry no other index: export walks the rowid, count uses the
-//!   unique index.
-//! - Events are stored as columns, not as JSON: export rebuilds the canonical
-//!   serialization from them, and ingest serializes nothing. An event's context id is
-//!   its interaction row's (`interaction_row`, see `history`), so the event row leaves
-//!   `context_id` empty; `page_context_id` is stored like a client id (16 bytes for a
-//!   UUID). Together that is 56 bytes less per event than the ids as text.
+//! - Events are packed in runs (`event_runs`, see `events`), one row per interaction and
+//!   batch, and their client ids kept once more in `event_ids`, the exactly-once key.
+//!   `sdes` is a rowid table with one unique index, `(account, client_id)`. Client ids
+//!   are time-ordered, so tables and keys grow at their right edge.
+//! - What rows would repeat is stored once (version 9, see `compact`): the data every
+//!   event of an engagement repeats in `event_shapes`, event names and attribute member
+//!   names as codes, canonical UUIDs as 16 bytes, client times as lags behind the server
+//!   time.
 //! - A visit's attribute state is not stored as JSON: every `sdes` row of a visit points
 //!   at the visit's previous one (`prev_in_visit`) and `visit_heads.sde_head` at the
 //!   latest, and reading a visit replays that chain (by primary key) through
@@ -22,8 +21,8 @@
 //! - What changes with every batch of a visit (last seen, the chain head) lives in
 //!   `visit_heads`, rows of a few bytes that share pages, so a group of batches over many
 //!   sessions dirties few pages; `visits` is written once, when the session starts.
-//! - Events and attributes point at their visit and page by rowid instead of repeating
-//!   three ids in every row.
+//! - Events and attributes point at their interaction, visit and page by rowid instead of
+//!   repeating their ids in every row.
 
 use rusqlite::Connection;
 
@@ -70,6 +69,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: super::oauth::NONCES_MIGRATION,
         fill: None,
+    },
+    Migration {
+        sql: super::compact::MIGRATION,
+        fill: Some(super::compact::fill),
     },
 ];
 
@@ -272,6 +275,10 @@ impl From<rusqlite::Error> for MigrateError {
 }
 
 #[cfg(test)]
+#[path = "schema_v7_tests.rs"]
+mod v7_tests;
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
@@ -317,14 +324,10 @@ mod tests {
                 ("ctx-b".into(), 600, 600, 2, 1)
             ]
         );
-        let unlinked: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM events WHERE interaction_row IS NULL",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(unlinked, 0);
+        assert_eq!(
+            event_links(&conn),
+            [("e1".into(), 1), ("e2".into(), 1), ("e3".into(), 2)]
+        );
         let found: i64 = conn
             .query_row(
                 "SELECT rowid FROM sde_text WHERE sde_text MATCH '{purchase} : \"drv1534xc\"'",
@@ -333,6 +336,25 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found, 1);
+    }
+
+    /// Every stored event's client id and interaction row, in storage order.
+    fn event_links(conn: &Connection) -> Vec<(String, i64)> {
+        let mut stmt = conn
+            .prepare("SELECT interaction_row, server_ms, events FROM event_runs ORDER BY id")
+            .unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let mut links = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            let row: i64 = r.get(0).unwrap();
+            let run = super::super::events::decode_run(
+                r.get_ref(2).unwrap().as_blob().unwrap(),
+                r.get(1).unwrap(),
+            )
+            .unwrap();
+            links.extend(run.into_iter().map(|e| (e.client_id, row)));
+        }
+        links
     }
 
     /// A version 5 database where two visits' events shared context "1" (and so one
@@ -396,15 +418,8 @@ mod tests {
             ],
             "the first visit keeps its row and its ids; the second gets its own"
         );
-        let links: Vec<(String, i64)> = conn
-            .prepare("SELECT client_id, interaction_row FROM events ORDER BY id")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
         assert_eq!(
-            links,
+            event_links(&conn),
             [
                 ("e1".into(), 1),
                 ("e2".into(), 1),

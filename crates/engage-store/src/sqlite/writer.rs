@@ -34,6 +34,7 @@ use tokio::sync::oneshot;
 use super::admin::{create_account, mark_replayed};
 use super::batch::PreparedBatch;
 use super::cache::{GenCache, WriterState};
+use super::compact::Shapes;
 use super::ingest::ingest;
 use super::{is_disk_full, schema, sql_err};
 use crate::{Account, IngestOutcome, NewAccount, StoreError};
@@ -191,6 +192,7 @@ impl Writer {
                 sessions: GenCache::new(),
                 pages: GenCache::new(),
                 interactions: GenCache::new(),
+                shapes: Shapes::default(),
                 dirty_sessions: Vec::new(),
                 new_accounts: Vec::new(),
             },
@@ -386,6 +388,7 @@ impl Writer {
         self.state.sessions.clear();
         self.state.pages.clear();
         self.state.interactions.clear();
+        self.state.shapes.clear();
         self.state.dirty_sessions.clear();
         self.state.new_accounts.clear();
     }
@@ -660,7 +663,14 @@ mod micro {
             .map(|m| m.len())
             .unwrap_or(0);
         println!("log written: {:.0} bytes/item", wal as f64 / items);
-        for table in ["events", "sdes", "visits", "visit_heads", "pages"] {
+        for table in [
+            "event_runs",
+            "event_ids",
+            "sdes",
+            "visits",
+            "visit_heads",
+            "pages",
+        ] {
             let pages: i64 = w
                 .conn
                 .query_row(
