@@ -48,7 +48,7 @@ async fn a_backup_under_load_restores_to_the_moment_it_was_taken() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (account, key) = server::create_account(&data);
-    let server = ServerProcess::start(&data);
+    let server = ServerProcess::start_with(&data, &server::NO_RATE_LIMITS);
     let url = server.events_url(&account);
 
     let acknowledged: Arc<Mutex<HashSet<String>>> = Arc::default();

@@ -21,10 +21,7 @@ async fn every_acknowledged_item_survives_kill_9_mid_load() {
     let acknowledged: Arc<Mutex<HashSet<String>>> = Arc::default();
     for round in 0..ROUNDS {
         // Sixteen writers from one address, as fast as they can: no rate limits.
-        let server = ServerProcess::start_with(
-            dir.path(),
-            &["--rate-limit-per-ip", "0", "--rate-limit-per-account", "0"],
-        );
+        let server = ServerProcess::start_with(dir.path(), &server::NO_RATE_LIMITS);
         let url = server.events_url(&account);
         let mut writers = Vec::new();
         for writer in 0..WRITERS {

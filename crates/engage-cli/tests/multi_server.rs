@@ -150,8 +150,13 @@ async fn the_same_batch_posted_to_two_servers_at_once_is_stored_once() {
     let db = Database::create().await;
     let dir = tempfile::tempdir().unwrap();
     let (account, _) = account(&db);
-    let a = ServerProcess::start_with(dir.path(), &["--database", &db.url]);
-    let b = ServerProcess::start_with(dir.path(), &["--database", &db.url]);
+    let args = [
+        &["--database", db.url.as_str()][..],
+        &server::NO_RATE_LIMITS,
+    ]
+    .concat();
+    let a = ServerProcess::start_with(dir.path(), &args);
+    let b = ServerProcess::start_with(dir.path(), &args);
     let client = reqwest::Client::new();
     for round in 0..20 {
         let ids: Vec<String> = (0..10).map(|i| format!("r{round}-e{i}")).collect();
@@ -179,8 +184,13 @@ async fn killing_one_server_under_load_loses_no_acknowledged_item_and_the_other_
     let db = Database::create().await;
     let dir = tempfile::tempdir().unwrap();
     let (account, _) = account(&db);
-    let a = ServerProcess::start_with(dir.path(), &["--database", &db.url]);
-    let b = ServerProcess::start_with(dir.path(), &["--database", &db.url]);
+    let args = [
+        &["--database", db.url.as_str()][..],
+        &server::NO_RATE_LIMITS,
+    ]
+    .concat();
+    let a = ServerProcess::start_with(dir.path(), &args);
+    let b = ServerProcess::start_with(dir.path(), &args);
     let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
     let b_failures = Arc::new(Mutex::new(Vec::new()));
     let client = reqwest::Client::builder()

@@ -28,6 +28,10 @@ pub fn create_account(data: &Path) -> (String, String) {
     )
 }
 
+/// `engage serve` flags that turn the public routes' rate limits off, for tests that load
+/// a server from one address as fast as it answers.
+pub const NO_RATE_LIMITS: [&str; 4] = ["--rate-limit-per-ip", "0", "--rate-limit-per-account", "0"];
+
 /// `engage serve` on a free port; killed when dropped.
 pub struct ServerProcess {
     pub child: Child,
