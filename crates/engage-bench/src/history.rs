@@ -293,6 +293,7 @@ async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Ve
                 targeting: targeting.clone(),
                 content: EngagementContent::default(),
                 hide_when_offline: false,
+                action: None,
             };
             let engagement = store
                 .create_engagement(account, campaign.id, definition.clone(), AgentState::Online)

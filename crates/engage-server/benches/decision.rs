@@ -104,6 +104,7 @@ fn account() -> (Vec<Campaign>, Vec<Engagement>) {
                     close_label: None,
                 },
                 hide_when_offline: e % 2 == 0,
+                action: None,
             },
             created_ms: 1_700_000_000_000 + i64::try_from(e).unwrap(),
             revised_ms: 1_700_000_000_000,

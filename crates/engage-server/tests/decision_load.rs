@@ -61,6 +61,7 @@ async fn decision_route_throughput_with_1000_engagements() {
             targeting: RawJson::to_json(&targeting).unwrap(),
             content: EngagementContent::default(),
             hide_when_offline: false,
+            action: None,
         };
         store
             .create_engagement(

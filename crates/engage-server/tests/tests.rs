@@ -14,6 +14,7 @@
 mod admin_support;
 mod common;
 
+mod actions;
 mod admin;
 mod assets;
 mod collect;

@@ -74,6 +74,7 @@ pub(crate) fn definition(name: &str) -> EngagementDefinition {
             close_label: None,
         },
         hide_when_offline: true,
+        action: None,
     }
 }
 
@@ -220,6 +221,10 @@ where
     v2.targeting = crate::conformance::raw_json(&json!({}));
     v2.content = EngagementContent::default();
     v2.hide_when_offline = false;
+    // The action belongs to the revision: revision 1 keeps having none.
+    v2.action = Some(crate::conformance::raw_json(
+        &json!({"type": "coupon", "code": "SAVE10", "copyLabel": "Copy"}),
+    ));
     let second = store
         .revise_engagement(&acc, c.id, first.id, v2.clone())
         .await
@@ -244,6 +249,7 @@ where
         assert_eq!(read.revision, revision);
         assert_eq!(read.latest_revision, 3);
         assert_eq!(read.definition.name, name);
+        assert_eq!(read.definition.action.is_some(), revision == 2);
     }
     assert_eq!(
         store

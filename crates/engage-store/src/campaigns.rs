@@ -65,6 +65,10 @@ pub struct EngagementDefinition {
     pub content: EngagementContent,
     /// Not shown while the agent state is offline.
     pub hide_when_offline: bool,
+    /// What the accept button leads to (a link, a form, a coupon, a chat), in its
+    /// canonical JSON form; validated by the server before it is stored, served to the
+    /// tag as it is.
+    pub action: Option<crate::RawJson>,
 }
 
 /// One revision of an engagement, with the engagement's current state.

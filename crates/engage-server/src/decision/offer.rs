@@ -8,6 +8,7 @@
 //! serialized whole.
 
 use engage_model::{AgentState, EngagementType};
+use engage_store::RawJson;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -25,6 +26,9 @@ pub struct Offer {
     pub engagement_name: String,
     pub timeout_seconds: Option<u32>,
     pub content: Content,
+    /// The engagement's action as stored (request/action.rs), for the tag's action
+    /// renderers; left out of the answer when there is none.
+    pub action: Option<RawJson>,
     /// The offer's entry of the decision answer written once, around its `contextId`:
     /// the head ends with `"contextId":`, the tail starts with the `,` after it.
     pub(super) json: Option<(String, String)>,
@@ -43,6 +47,8 @@ impl Offer {
             engagement_name: &'a str,
             timeout_seconds: Option<u32>,
             content: &'a Content,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            action: Option<&'a RawJson>,
         }
         let tail = serde_json::to_string(&Tail {
             zone_id: self.zone_id,
@@ -52,6 +58,7 @@ impl Offer {
             engagement_name: &self.engagement_name,
             timeout_seconds: self.timeout_seconds,
             content: &self.content,
+            action: self.action.as_ref(),
         });
         self.json = match tail {
             Ok(tail) if tail.starts_with('{') => Some((
@@ -109,7 +116,7 @@ pub struct Shown<'a> {
 impl Serialize for Shown<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let o = self.offer;
-        let mut map = s.serialize_map(Some(12))?;
+        let mut map = s.serialize_map(Some(13))?;
         map.serialize_entry("campaignId", &o.campaign_id)?;
         map.serialize_entry("engagementId", &o.engagement_id)?;
         map.serialize_entry("engagementRevision", &o.engagement_revision)?;
@@ -122,6 +129,9 @@ impl Serialize for Shown<'_> {
         map.serialize_entry("engagementName", &o.engagement_name)?;
         map.serialize_entry("timeoutSeconds", &o.timeout_seconds)?;
         map.serialize_entry("content", &o.content)?;
+        if let Some(action) = &o.action {
+            map.serialize_entry("action", action)?;
+        }
         map.end()
     }
 }
@@ -140,6 +150,7 @@ mod tests {
         let mut e = engagement(1, 10, Some(3), json!({}));
         e.definition.content.title = Some("Say \"hi\" \u{1F600}".into());
         e.definition.timeout_seconds = Some(30);
+        e.definition.action = Some(RawJson::to_json(&json!({"type": "chat"})).unwrap());
         let snapshot = AccountSnapshot::build(
             vec![],
             &[campaign(1, 1, true)],
@@ -156,6 +167,11 @@ mod tests {
             prepared["engagements"][0]["content"]["title"],
             "Say \"hi\" \u{1F600}"
         );
+        assert_eq!(
+            prepared["engagements"][0]["action"],
+            json!({"type": "chat"})
+        );
+        assert!(prepared["engagements"][1].get("action").is_none());
         assert_eq!(decision_answer(&[]).unwrap(), br#"{"engagements":[]}"#);
     }
 }

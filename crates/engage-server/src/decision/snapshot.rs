@@ -258,6 +258,7 @@ impl AccountSnapshot {
                     accept_label: d.content.accept_label.clone(),
                     close_label: d.content.close_label.clone(),
                 },
+                action: d.action.clone(),
                 json: None,
             };
             offer.prepare_json();

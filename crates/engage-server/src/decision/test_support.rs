@@ -46,6 +46,7 @@ pub(super) fn engagement(
             targeting: RawJson::to_json(&targeting).unwrap(),
             content: EngagementContent::default(),
             hide_when_offline: false,
+            action: None,
         },
         created_ms: i64::try_from(id).unwrap(),
         revised_ms: 1,

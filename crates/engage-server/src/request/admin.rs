@@ -6,6 +6,7 @@ use engage_model::body::{describe, engagement_type, index, Errors, ObjReader};
 use engage_model::{AgentState, Invalid, Node, View};
 use engage_store::{CampaignFields, EngagementContent, EngagementDefinition};
 
+use super::action::Action;
 use crate::decision::Targeting;
 
 /// Longest campaign, engagement or app name.
@@ -68,7 +69,7 @@ fn campaign_fields(json: Node<'_, '_>, errors: &mut Errors) -> Option<CampaignFi
     })
 }
 
-const ENGAGEMENT_FIELDS: [&str; 8] = [
+const ENGAGEMENT_FIELDS: [&str; 9] = [
     "name",
     "engagementType",
     "tglName",
@@ -77,6 +78,7 @@ const ENGAGEMENT_FIELDS: [&str; 8] = [
     "targeting",
     "content",
     "hideWhenOffline",
+    "action",
 ];
 
 /// An engagement's definition: `name` and `engagementType` are required, the rest has
@@ -119,6 +121,10 @@ fn engagement_definition(json: Node<'_, '_>, errors: &mut Errors) -> Option<Enga
     let hide_when_offline = members
         .optional_bool("", "hideWhenOffline", errors)
         .unwrap_or(false);
+    let action = match members.get("action") {
+        None => Some(None),
+        Some(a) => Action::parse(a, "/action", errors).map(Some),
+    };
     let engagement_type = engagement_type?;
     Some(EngagementDefinition {
         name: name?,
@@ -129,6 +135,7 @@ fn engagement_definition(json: Node<'_, '_>, errors: &mut Errors) -> Option<Enga
         targeting: targeting?.to_stored(),
         content: content?,
         hide_when_offline,
+        action: action?.map(|a| a.to_stored()),
     })
 }
 

@@ -7,15 +7,19 @@
 //! - [`monitoring`]: [`MonitoringBody`], an app's `engagement` or `report` call.
 //! - [`decision`]: [`DecisionBody`], the page view a decision is asked for.
 //! - [`history`]: [`HistorySearchBody`], an Engagement History search (query and body).
+//! - [`action`]: [`Action`], an engagement's `action` member (part of the admin
+//!   API's engagement definition).
 //! - [`admin`]: the admin API's apps, campaigns, engagements, availability and the
 //!   account's allowed origins.
 
+pub mod action;
 pub mod admin;
 pub mod collect;
 pub mod decision;
 pub mod history;
 pub mod monitoring;
 
+pub use action::Action;
 pub use admin::{
     AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody, EngagementDefinitionBody,
 };

@@ -283,6 +283,8 @@ struct EngagementBody<'a> {
     targeting: &'a RawJson,
     content: ContentBody<'a>,
     hide_when_offline: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a RawJson>,
     state: AgentState,
     created_ms: i64,
     revised_ms: i64,
@@ -319,6 +321,7 @@ impl<'a> From<&'a Engagement> for EngagementBody<'a> {
                 close_label: d.content.close_label.as_deref(),
             },
             hide_when_offline: d.hide_when_offline,
+            action: d.action.as_ref(),
             state: e.state,
             created_ms: e.created_ms,
             revised_ms: e.revised_ms,

@@ -88,6 +88,9 @@ pub(crate) struct StoredDefinition {
     targeting: crate::RawJson,
     content: StoredContent,
     hide_when_offline: bool,
+    /// Absent in definitions written before actions existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action: Option<crate::RawJson>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -115,6 +118,7 @@ impl StoredDefinition {
                 close_label: d.content.close_label.clone(),
             },
             hide_when_offline: d.hide_when_offline,
+            action: d.action.clone(),
         }
     }
 
@@ -135,6 +139,7 @@ impl StoredDefinition {
                 close_label: self.content.close_label,
             },
             hide_when_offline: self.hide_when_offline,
+            action: self.action,
         })
     }
 }
