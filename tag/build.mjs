@@ -1,6 +1,7 @@
 // Builds the tag: tag/src/*.js (in the order below) into one IIFE, tag/tag.js, and its
-// minified form, tag/dist/tag.min.js (terser, a devDependency). Both are committed: the
-// server compiles the minified one into its binary, and a node test fails when either is
+// minified form, tag/dist/tag.min.js (terser, a devDependency); and the action renderers,
+// tag/src/actions.js, into tag/actions.js and tag/dist/actions.min.js. All are committed:
+// the server compiles the minified ones into its binary, and a node test fails when any is
 // stale. `node build.mjs --check` only compares.
 
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -16,6 +17,12 @@ export const SOURCES = ['util', 'events', 'ids', 'hooks', 'transport', 'sdes', '
 // Ignored elsewhere. It has to come before the first token, so it is the first line.
 const COMPILE_HINT = '//# allFunctionsCalledOnLoad\n';
 
+// The action renderers (tag/src/actions.js): a script of their own, loaded by the tag only
+// when an engagement with an action shows, so they do not count against its size.
+export function buildActionsSource() {
+  return '/*! Engage tag actions, Apache-2.0, built from tag/src/actions.js. */\n' + readFileSync(join(here, 'src', 'actions.js'), 'utf8');
+}
+
 export function buildSource() {
   const parts = SOURCES.map((name) => `// ---- src/${name}.js\n` + readFileSync(join(here, 'src', name + '.js'), 'utf8'));
   return (
@@ -28,7 +35,7 @@ export function buildSource() {
   );
 }
 
-export async function buildMinified(source) {
+export async function buildMinified(source, hint = COMPILE_HINT) {
   const { minify } = await import('terser');
   const out = await minify(source, {
     ecma: 2020,
@@ -36,16 +43,19 @@ export async function buildMinified(source) {
     mangle: true,
     format: { comments: /^!/, ascii_only: true }, // served or saved with any charset, it reads the same
   });
-  return COMPILE_HINT + out.code + '\n';
+  return hint + out.code + '\n';
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const check = process.argv.includes('--check');
   const source = buildSource();
   const minified = await buildMinified(source);
+  const actions = buildActionsSource();
   const targets = [
     [join(here, 'tag.js'), source],
     [join(here, 'dist', 'tag.min.js'), minified],
+    [join(here, 'actions.js'), actions],
+    [join(here, 'dist', 'actions.min.js'), await buildMinified(actions, '')],
   ];
   let stale = 0;
   for (const [path, text] of targets) {

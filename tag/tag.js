@@ -165,7 +165,7 @@ const createEvents = (bufferLimit) => {
         (!q.func || l.fn === q.func) &&
         (!q.context || l.ctx === q.context);
     } else {
-      log('error', 'unbind needs a listener id or {appName, eventName, func}', q);
+      log('error', 'unbind needs a listener id or {appName, eventName}', q);
       return false;
     }
     const before = listeners.length;
@@ -347,7 +347,7 @@ const retryAfter = (res) => {
   return ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0;
 };
 
-const tooLarge = (size, item) => log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', item);
+const tooLarge = (size, item) => log('error', 'an item of ' + size + ' bytes is over the server limit', item);
 const callBack = (w, error) => {
   try {
     w.cb(error || null, error ? undefined : w.result);
@@ -536,7 +536,7 @@ const createTransport = (endpoint, site, pageKey) => {
       if (res.ok) {
         failures = 0;
         for (const r of (answer && answer.rejected) || []) {
-          log('warn', 'the server rejected ' + r.kind + ' ' + r.index + ' (kept in its quarantine)', r.errors);
+          log('warn', 'the server rejected ' + r.kind + ' ' + r.index + ' (quarantined)', r.errors);
         }
         settle(batch, null, answer);
       } else if (res.status === 413 && batch.length > 1) {
@@ -786,7 +786,7 @@ const createRenderer = (tag) => {
     const e = od.engagement || engagement;
     const type = +e.engagementType;
     const hostStyle = HOST_STYLES[type];
-    if (!hostStyle) return log('error', 'engagement type ' + e.engagementType + ' cannot be shown (0, 1, 2, 3, 5 or 6)', e);
+    if (!hostStyle) return log('error', 'engagement type ' + e.engagementType + ' cannot be shown', e);
     const data = {
       contexts: [{ EngagementContext: { id: e.contextId } }, { pageContext: { id: tag.pageId } }],
       campaignId: e.campaignId,
@@ -858,7 +858,9 @@ const createRenderer = (tag) => {
       host.remove();
       x.removed();
     };
-    accept.addEventListener('click', () => x.end('OFFER_CLICK', () => openChannel(tag, e, data)));
+    // An engagement with an action (a link, a form, a coupon, a chat) is handed to the
+    // action renderers, loaded only then (tag/src/actions.js); they own the accept button.
+    e.action ? tag.act([e, data, card, x, fire, openChannel]) : accept.addEventListener('click', () => x.end('OFFER_CLICK', () => openChannel(tag, e, data)));
     close.addEventListener('click', () => x.end('OFFER_DECLINED'));
 
     parent.append(host);
@@ -912,7 +914,7 @@ else {
   const scheme = /^https?:$/.test(lpTag.protocol) ? lpTag.protocol : src ? src.protocol : location.protocol;
   const base = ovr ? scheme + '//' + ovr : src ? src.origin : location.origin;
   const site = (src && src.searchParams.get('site')) || lpTag.site;
-  if (!site) log('error', 'no account (tag.js?site= or lpTag.site): nothing is sent');
+  if (!site) log('error', 'no account (tag.js?site= or lpTag.site)');
   lpTag.site = site || '';
 
   const queued = lpTag._q || []; // the snippet's [method, arguments] pairs
@@ -983,6 +985,10 @@ else {
     if (info.appName === 'LP_OFFERS') tag.enqueue('events', { id: uuid7(), time: now(), appName: 'LP_OFFERS', eventName: info.eventName, data }, true);
   });
 
+  // The action renderers (/tag/actions.js) load with the first engagement that has an
+  // action; until they run, what they are handed waits in tag.acts (tag/src/actions.js).
+  tag.acts = [];
+  tag.act = (a) => tag.acts.push(a) < 2 && document.head.append(el('script', { src: base + '/tag/actions.js' }));
   const renderer = createRenderer(tag);
   const ready = (fn) =>
     document.readyState === 'loading' ? document.addEventListener('DOMContentLoaded', fn, { once: true }) : fn();
@@ -1058,7 +1064,7 @@ else {
     try {
       fn();
     } catch (e) {
-      log('error', 'a call queued before the tag loaded threw', e);
+      log('error', 'a queued call threw', e);
     }
   };
   for (const [method, args] of queued) if (method !== 'trigger' && events[method]) run(() => events[method](...args));

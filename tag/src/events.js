@@ -53,7 +53,7 @@ const createEvents = (bufferLimit) => {
         (!q.func || l.fn === q.func) &&
         (!q.context || l.ctx === q.context);
     } else {
-      log('error', 'unbind needs a listener id or {appName, eventName, func}', q);
+      log('error', 'unbind needs a listener id or {appName, eventName}', q);
       return false;
     }
     const before = listeners.length;

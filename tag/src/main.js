@@ -17,7 +17,7 @@ else {
   const scheme = /^https?:$/.test(lpTag.protocol) ? lpTag.protocol : src ? src.protocol : location.protocol;
   const base = ovr ? scheme + '//' + ovr : src ? src.origin : location.origin;
   const site = (src && src.searchParams.get('site')) || lpTag.site;
-  if (!site) log('error', 'no account (tag.js?site= or lpTag.site): nothing is sent');
+  if (!site) log('error', 'no account (tag.js?site= or lpTag.site)');
   lpTag.site = site || '';
 
   const queued = lpTag._q || []; // the snippet's [method, arguments] pairs
@@ -88,6 +88,10 @@ else {
     if (info.appName === 'LP_OFFERS') tag.enqueue('events', { id: uuid7(), time: now(), appName: 'LP_OFFERS', eventName: info.eventName, data }, true);
   });
 
+  // The action renderers (/tag/actions.js) load with the first engagement that has an
+  // action; until they run, what they are handed waits in tag.acts (tag/src/actions.js).
+  tag.acts = [];
+  tag.act = (a) => tag.acts.push(a) < 2 && document.head.append(el('script', { src: base + '/tag/actions.js' }));
   const renderer = createRenderer(tag);
   const ready = (fn) =>
     document.readyState === 'loading' ? document.addEventListener('DOMContentLoaded', fn, { once: true }) : fn();
@@ -163,7 +167,7 @@ else {
     try {
       fn();
     } catch (e) {
-      log('error', 'a call queued before the tag loaded threw', e);
+      log('error', 'a queued call threw', e);
     }
   };
   for (const [method, args] of queued) if (method !== 'trigger' && events[method]) run(() => events[method](...args));

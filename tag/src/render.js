@@ -117,7 +117,7 @@ const createRenderer = (tag) => {
     const e = od.engagement || engagement;
     const type = +e.engagementType;
     const hostStyle = HOST_STYLES[type];
-    if (!hostStyle) return log('error', 'engagement type ' + e.engagementType + ' cannot be shown (0, 1, 2, 3, 5 or 6)', e);
+    if (!hostStyle) return log('error', 'engagement type ' + e.engagementType + ' cannot be shown', e);
     const data = {
       contexts: [{ EngagementContext: { id: e.contextId } }, { pageContext: { id: tag.pageId } }],
       campaignId: e.campaignId,
@@ -189,7 +189,9 @@ const createRenderer = (tag) => {
       host.remove();
       x.removed();
     };
-    accept.addEventListener('click', () => x.end('OFFER_CLICK', () => openChannel(tag, e, data)));
+    // An engagement with an action (a link, a form, a coupon, a chat) is handed to the
+    // action renderers, loaded only then (tag/src/actions.js); they own the accept button.
+    e.action ? tag.act([e, data, card, x, fire, openChannel]) : accept.addEventListener('click', () => x.end('OFFER_CLICK', () => openChannel(tag, e, data)));
     close.addEventListener('click', () => x.end('OFFER_DECLINED'));
 
     parent.append(host);

@@ -31,7 +31,7 @@ const retryAfter = (res) => {
   return ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0;
 };
 
-const tooLarge = (size, item) => log('error', 'an item of ' + size + ' bytes is over the server limit and cannot be sent', item);
+const tooLarge = (size, item) => log('error', 'an item of ' + size + ' bytes is over the server limit', item);
 const callBack = (w, error) => {
   try {
     w.cb(error || null, error ? undefined : w.result);
@@ -220,7 +220,7 @@ const createTransport = (endpoint, site, pageKey) => {
       if (res.ok) {
         failures = 0;
         for (const r of (answer && answer.rejected) || []) {
-          log('warn', 'the server rejected ' + r.kind + ' ' + r.index + ' (kept in its quarantine)', r.errors);
+          log('warn', 'the server rejected ' + r.kind + ' ' + r.index + ' (quarantined)', r.errors);
         }
         settle(batch, null, answer);
       } else if (res.status === 413 && batch.length > 1) {

@@ -16,6 +16,16 @@ test('tag.js and dist/tag.min.js are built from the current src/ (run `node buil
   assert.ok(minified === SOURCE.min, 'tag/dist/tag.min.js is stale: run `node build.mjs` in tag/ and commit the result');
 });
 
+test('actions.js and dist/actions.min.js are built from the current src/actions.js, in ASCII', async () => {
+  const fs = require('node:fs');
+  const build = await import(pathToFileURL(path.join(__dirname, '..', 'build.mjs')).href);
+  const source = build.buildActionsSource();
+  assert.ok(source === fs.readFileSync(path.join(__dirname, '..', 'actions.js'), 'utf8'), 'tag/actions.js is stale: run `node build.mjs` in tag/');
+  const minified = fs.readFileSync(path.join(__dirname, '..', 'dist', 'actions.min.js'), 'utf8');
+  assert.ok((await build.buildMinified(source, '')) === minified, 'tag/dist/actions.min.js is stale: run `node build.mjs` in tag/');
+  assert.ok(/^[\x00-\x7f]*$/.test(minified), 'dist/actions.min.js has a non-ASCII character');
+});
+
 test('the minified build runs the bus, SDEs, transport and rendering like the source', async () => {
   const b = new Browser();
   b.server.decision = {

@@ -70,6 +70,30 @@ async fn the_tag_is_gzipped_when_the_client_accepts_it() {
 }
 
 #[tokio::test]
+async fn the_action_renderers_are_served_beside_the_tag() {
+    let server = TestServer::start().await;
+    let response = client()
+        .get(format!("{}/tag/actions.js", server.url))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/javascript; charset=utf-8"
+    );
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let compressed = response.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, include_str!("../../../tag/dist/actions.min.js"));
+    assert!(text.contains("ENGAGE_ACTION"));
+}
+
+#[tokio::test]
 async fn a_known_etag_is_answered_304_without_a_body() {
     let server = TestServer::start().await;
     let url = format!("{}/tag/tag.js?site={}", server.url, server.account_id);

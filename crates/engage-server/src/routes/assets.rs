@@ -3,6 +3,8 @@
 //! - `GET /tag/tag.js?site={accountId}`: the browser tag, its minified build
 //!   `tag/dist/tag.min.js`. The tag reads its account from its own `?site=`, so the same
 //!   bytes serve every account.
+//! - `GET /tag/actions.js`: the action renderers, `tag/dist/actions.min.js`, which the tag
+//!   loads only when an engagement with an `action` shows.
 //! - `GET /demo/`, `GET /demo/{file}`: the demo shop of `web/demo/` (`?site=` names the
 //!   account there too).
 //!
@@ -19,6 +21,9 @@ use sha2::{Digest, Sha256};
 
 /// The tag as built by `tag/build.mjs` (a node test fails when it is stale).
 const TAG_JS: &str = include_str!("../../../../tag/dist/tag.min.js");
+
+/// The action renderers, built by `tag/build.mjs` beside the tag.
+const ACTIONS_JS: &str = include_str!("../../../../tag/dist/actions.min.js");
 
 /// Browsers may keep the tag for five minutes and then revalidate with the ETag: the URL
 /// carries no version, so a new release reaches every visitor within minutes.
@@ -37,6 +42,14 @@ static TAG: LazyLock<Asset> = LazyLock::new(|| {
         "application/javascript; charset=utf-8",
         CACHE_CONTROL,
         TAG_JS.as_bytes(),
+    )
+});
+
+static ACTIONS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "application/javascript; charset=utf-8",
+        CACHE_CONTROL,
+        ACTIONS_JS.as_bytes(),
     )
 });
 
@@ -110,6 +123,10 @@ impl Asset {
 
 pub async fn tag_js(headers: HeaderMap) -> Response {
     serve(&TAG, &headers)
+}
+
+pub async fn actions_js(headers: HeaderMap) -> Response {
+    serve(&ACTIONS, &headers)
 }
 
 /// `GET /demo`: the pages link relatively, so they live under `/demo/`.

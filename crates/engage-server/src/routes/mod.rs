@@ -113,6 +113,7 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/healthz").get(Public, ops::healthz),
         Endpoint::new("/metrics").get(Public, ops::metrics),
         Endpoint::new("/tag/tag.js").get(Public, assets::tag_js),
+        Endpoint::new("/tag/actions.js").get(Public, assets::actions_js),
         Endpoint::new("/demo").get(Public, assets::demo_redirect),
         Endpoint::new("/demo/").get(Public, assets::demo_index),
         Endpoint::new("/demo/{file}").get(Public, assets::demo_file),
@@ -231,6 +232,7 @@ fn route_label(pattern: &str) -> &'static str {
         "/healthz" => "healthz",
         "/metrics" => "metrics",
         "/tag/tag.js" => "tag_js",
+        "/tag/actions.js" => "actions_js",
         "/demo" | "/demo/" | "/demo/{file}" => "demo",
         "/api/account/{account_id}/service/baseURI.json"
         | "/api/account/{account_id}/service/{service}/baseURI.json" => "domain",
