@@ -62,7 +62,7 @@
   const FIELDS = {
     name: { type: 'text', label: 'Name', max: 200, autocomplete: 'name' },
     email: { type: 'email', label: 'Email', max: 254, autocomplete: 'email', check: (v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v) || 'enter an email address such as name@example.com' },
-    phone: { type: 'tel', label: 'Phone', max: 40, autocomplete: 'tel', check: (v) => /^\+?[0-9 ().\-]{6,40}$/.test(v) || 'enter a phone number: digits, spaces, + ( ) - .' },
+    phone: { type: 'tel', label: 'Phone', max: 40, autocomplete: 'tel', check: (v) => /^\+?[0-9 ().\-]{6,40}$/.test(v) || 'enter a phone number such as +1 555 010 0000' },
     company: { type: 'text', label: 'Company', max: 200, autocomplete: 'organization' },
     topic: { label: 'Topic', max: 100 },
     message: { label: 'Message', max: 2000 },
