@@ -8,6 +8,9 @@
 //!   expand it with `store_conformance_tests!`.
 //! - `campaigns`: apps, campaigns and revisioned engagements ([`CampaignStore`], which
 //!   every [`Store`] is); `campaign_conformance` is its part of the suite.
+//! - `webhooks`: an account's webhook endpoints and the durable outbox of their
+//!   deliveries ([`WebhookStore`], which every [`Store`] is); `webhook_conformance` is
+//!   its part of the suite.
 //! - `history`: the Engagement History API's query and its interaction records;
 //!   `history_conformance` is its part of the suite.
 //! - `sample`: one valid event and attribute of each type, for the suite and the tests.
@@ -41,6 +44,9 @@ mod records;
 #[cfg(any(test, feature = "conformance"))]
 mod sample;
 pub mod sqlite;
+#[cfg(feature = "conformance")]
+pub mod webhook_conformance;
+mod webhooks;
 
 use async_trait::async_trait;
 
@@ -49,6 +55,7 @@ pub use changes::Change;
 pub use history::*;
 pub use open::{open, StoreUrl};
 pub use records::*;
+pub use webhooks::*;
 
 /// What can go wrong below the trait. Driver errors are translated inside the backend.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +96,7 @@ pub enum StoreError {
 /// Contract for writes: [`Store::ingest`] returns only after the batch is durable
 /// (committed with a synced log); concurrent calls may share one transaction.
 #[async_trait]
-pub trait Store: CampaignStore + Send + Sync + 'static {
+pub trait Store: CampaignStore + WebhookStore + Send + Sync + 'static {
     /// A short name of the backend, for logs and `/metrics`.
     fn backend(&self) -> &'static str;
 

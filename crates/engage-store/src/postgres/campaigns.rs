@@ -18,7 +18,10 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored campaign data is unreadable: {what}"))
 }
 
-async fn require_account(client: &impl GenericClient, account: &str) -> Result<(), StoreError> {
+pub(super) async fn require_account(
+    client: &impl GenericClient,
+    account: &str,
+) -> Result<(), StoreError> {
     let known = client
         .query_opt("SELECT 1 FROM accounts WHERE account = $1", &[&account])
         .await

@@ -7,6 +7,8 @@
 //! - `history`: interaction search for the Engagement History API.
 //! - `campaigns`, `identities`, `oauth`: the admin writes and their reads, each one
 //!   transaction on a pooled connection.
+//! - `webhooks`: webhook endpoints and the delivery outbox, claimed with `FOR UPDATE
+//!   SKIP LOCKED` leases so each delivery is attempted by one server at a time.
 //! - `changes`: the change feed, from the admin tables' triggers' `pg_notify` through
 //!   a `LISTEN` connection of each store's own.
 //!
@@ -23,6 +25,7 @@ mod ingest;
 mod oauth;
 mod reader;
 mod schema;
+mod webhooks;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

@@ -165,7 +165,7 @@ fn write_blocking<T>(
     Ok(out)
 }
 
-fn require_account(tx: &Transaction<'_>, account_id: &str) -> Result<(), StoreError> {
+pub(super) fn require_account(tx: &Transaction<'_>, account_id: &str) -> Result<(), StoreError> {
     let known = tx
         .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")
         .and_then(|mut s| s.exists([account_id]))
