@@ -45,6 +45,9 @@ pub enum ApiError {
         pointer: &'static str,
         message: String,
     },
+    /// The account holds as many of something as it may (webhook endpoints).
+    #[error("{0}")]
+    LimitReached(String),
     #[error("{message}")]
     Invalid {
         message: String,
@@ -113,7 +116,7 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::IdentityConflict { .. } => StatusCode::CONFLICT,
+            ApiError::IdentityConflict { .. } | ApiError::LimitReached(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -139,6 +142,7 @@ impl ApiError {
             ApiError::Timeout => "timeout",
             ApiError::Invalid { .. } => "invalid_request",
             ApiError::IdentityConflict { .. } => "identity_conflict",
+            ApiError::LimitReached(_) => "limit_reached",
             ApiError::TooManyRequests => "too_many_requests",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable => "unavailable",

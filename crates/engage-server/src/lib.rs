@@ -15,6 +15,8 @@
 //! - [`rate_limit`]: the per-address and per-account rate limits of the public routes.
 //! - [`connection`]: the connection cap and the idle timeout of HTTP/1.1 and HTTP/2.
 //! - [`quarantine_limit`]: how much of a rejected item or body the quarantine keeps.
+//! - [`webhooks`]: what an account's webhook endpoints receive, the SSRF guard, the
+//!   signature, and the delivery worker [`serve`] runs.
 
 pub mod accounts;
 pub mod body;
@@ -31,6 +33,7 @@ pub mod request;
 mod routes;
 pub mod secrets;
 pub mod user_agent;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -77,6 +80,8 @@ pub struct AppState {
     /// Opens the OAuth secrets the store keeps sealed; without it only secrets that an
     /// earlier version stored in clear verify.
     pub secrets: Option<Arc<secrets::SecretBox>>,
+    /// Webhook configuration, each account's endpoints (cached), the delivery client.
+    pub webhooks: Arc<webhooks::Webhooks>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -102,7 +107,14 @@ impl AppState {
                 limits.quarantine_max_bytes,
             )),
             secrets: None,
+            webhooks: Arc::new(webhooks::Webhooks::new(webhooks::WebhookConfig::default())),
         }
+    }
+
+    /// Webhooks configured other than by default (`--allow-private-webhooks`, retries).
+    pub fn with_webhooks(mut self, config: webhooks::WebhookConfig) -> Self {
+        self.webhooks = Arc::new(webhooks::Webhooks::new(config));
+        self
     }
 
     /// Stored OAuth secrets are opened with `secrets` (`--secret-key-file`).
@@ -138,10 +150,12 @@ impl AppState {
             engage_store::Change::Account(account_id) => {
                 self.decisions.invalidate(account_id);
                 self.accounts.forget(account_id);
+                self.webhooks.forget(account_id);
             }
             engage_store::Change::Everything => {
                 self.decisions.invalidate_all();
                 self.accounts.clear();
+                self.webhooks.forget_all();
             }
         }
     }
@@ -184,6 +198,10 @@ impl AppState {
                 tracing::debug!(account = %batch.account_id, dropped, "quarantine quota reached");
             }
         }
+        // What the batch's happenings owe the account's webhooks, planned while the batch
+        // is at hand and queued after it committed, before the answer (webhooks, `plan`).
+        let deliveries = self.webhooks.plan(self.store.as_ref(), &batch).await?;
+        let account_id = batch.account_id.clone();
         let started = std::time::Instant::now();
         let outcome = self.store.ingest(batch).await?;
         self.metrics.record_ingest(
@@ -195,6 +213,23 @@ impl AppState {
                 rejected,
             },
         );
+        if !deliveries.is_empty() {
+            let queued = self
+                .store
+                .enqueue_deliveries(
+                    &account_id,
+                    deliveries,
+                    self.webhooks.config.max_pending_per_account,
+                    engage_store::ids::now_ms(),
+                )
+                .await?;
+            self.metrics
+                .record_webhook_queued(queued.queued as u64, queued.refused as u64);
+            if queued.refused > 0 {
+                tracing::warn!(account = %account_id, refused = queued.refused,
+                    "webhook outbox full: deliveries not kept");
+            }
+        }
         Ok(outcome)
     }
 }
@@ -231,6 +266,15 @@ async fn next_change(
     }
 }
 
+/// A task that stops when its handle goes, however `serve` returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves; then stops accepting, lets
 /// in-flight requests finish (their batches commit), and closes the store.
 pub async fn serve(
@@ -259,6 +303,9 @@ pub async fn serve(
     ));
     tokio::pin!(shutdown);
     let mut changes = Some(state.store.changes());
+    // Dropped (aborted) when serving ends: an attempt in flight keeps its lease until it
+    // runs out, then it is made again (webhooks::worker).
+    let deliveries = AbortOnDrop(tokio::spawn(webhooks::worker::run(state.clone())));
     let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
     upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -343,6 +390,7 @@ pub async fn serve(
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("in-flight requests did not finish in time"),
     }
+    drop(deliveries);
     state.store.close().await?;
     tracing::info!("store closed");
     Ok(())

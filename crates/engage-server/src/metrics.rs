@@ -16,6 +16,10 @@ const REQUESTS: &str = "engage_http_requests_total";
 const INGEST_ITEMS: &str = "engage_ingest_batch_items";
 const INGEST_SECONDS: &str = "engage_ingest_commit_seconds";
 const RATE_LIMITED: &str = "engage_rate_limited_total";
+const WEBHOOK_ATTEMPTS: &str = "engage_webhook_attempts_total";
+const WEBHOOK_QUEUED: &str = "engage_webhook_deliveries_queued_total";
+/// How a webhook delivery attempt ended: the label values of [`WEBHOOK_ATTEMPTS`].
+pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retry", "failed"];
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -98,6 +102,21 @@ impl Metrics {
                 "Rejected items and bodies not kept because their account's quarantine quota \
                  was reached."
             );
+            describe_counter!(
+                WEBHOOK_ATTEMPTS,
+                "Webhook delivery attempts by outcome: delivered, retry (failed, tried again \
+                 later) or failed (given up; counts towards disabling the endpoint)."
+            );
+            for outcome in WEBHOOK_OUTCOMES {
+                counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).absolute(0);
+            }
+            describe_counter!(
+                WEBHOOK_QUEUED,
+                "Webhook deliveries put in the outbox (queued) or not kept because the \
+                 account's outbox was full (refused)."
+            );
+            counter!(WEBHOOK_QUEUED, "result" => "queued").absolute(0);
+            counter!(WEBHOOK_QUEUED, "result" => "refused").absolute(0);
             describe_gauge!("engage_store_info", "The storage backend.");
             gauge!("engage_store_info", "backend" => backend).set(1.0);
             (
@@ -163,6 +182,21 @@ impl Metrics {
         self.items_accepted.increment(stored.accepted);
         self.items_duplicate.increment(stored.duplicates);
         self.items_rejected.increment(stored.rejected);
+    }
+
+    /// One webhook delivery attempt; `outcome` is one of [`WEBHOOK_OUTCOMES`].
+    pub fn record_webhook_attempt(&self, outcome: &'static str) {
+        with_local_recorder(&self.recorder, || {
+            counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
+        });
+    }
+
+    /// Deliveries put in the outbox, and those refused for a full outbox.
+    pub fn record_webhook_queued(&self, queued: u64, refused: u64) {
+        with_local_recorder(&self.recorder, || {
+            counter!(WEBHOOK_QUEUED, "result" => "queued").increment(queued);
+            counter!(WEBHOOK_QUEUED, "result" => "refused").increment(refused);
+        });
     }
 
     /// Everything, in the Prometheus text format.

@@ -21,6 +21,7 @@ const B_QUARANTINED: &str = "B-SECRET-QUARANTINE-5512";
 const B_CAMPAIGN: &str = "B-SECRET-CAMPAIGN-NAME";
 const B_APP: &str = "B-SECRET-APP-NAME";
 const B_VISITOR: &str = "b-secret-visitor";
+const B_HOOK: &str = "B-SECRET-HOOK-PATH";
 
 struct Account {
     id: String,
@@ -28,6 +29,8 @@ struct Account {
     campaign: u64,
     engagement: u64,
     app: String,
+    webhook: String,
+    delivery: String,
 }
 
 async fn call(
@@ -129,7 +132,38 @@ async fn seed(server: &TestServer, id: &str, key: &str, secret: bool) -> Account
     let answer: Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(answer["accepted"], 2, "{answer}");
     assert_eq!(answer["rejected"].as_array().unwrap().len(), 1, "{answer}");
+    // A webhook (to a closed local port: its deliveries fail and wait) with one delivery.
+    let (status, webhook) = call(
+        server,
+        &Method::POST,
+        &format!("{base}/webhooks"),
+        Some(key),
+        Some(
+            &json!({"url": format!("http://127.0.0.1:9/{}", mark(B_HOOK)), "events": ["purchase"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{webhook}");
+    let webhook = serde_json::from_str::<Value>(&webhook).unwrap()["webhookId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, ping) = call(
+        server,
+        &Method::POST,
+        &format!("{base}/webhooks/{webhook}/ping"),
+        Some(key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{ping}");
+    let delivery = serde_json::from_str::<Value>(&ping).unwrap()["deliveryId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Account {
+        webhook,
+        delivery,
         id: id.to_owned(),
         key: key.to_owned(),
         campaign,
@@ -147,6 +181,8 @@ fn url(server: &TestServer, route: &RouteInfo, path_of: &Account, ids_of: &Accou
         .replace("{campaign_id}", &ids_of.campaign.to_string())
         .replace("{engagement_id}", &ids_of.engagement.to_string())
         .replace("{app_id}", &ids_of.app)
+        .replace("{webhook_id}", &ids_of.webhook)
+        .replace("{delivery_id}", &ids_of.delivery)
         .replace("{service}", "smt")
         .replace("{file}", "index.html");
     assert!(
@@ -171,6 +207,9 @@ fn body(route: &RouteInfo) -> Option<Value> {
         return None;
     }
     let path = route.path;
+    if path.ends_with("/ping") || path.ends_with("/rotate-secret") || path.ends_with("/redeliver") {
+        return None;
+    }
     Some(if path.ends_with("/interactions/search") {
         json!({"start": {"from": 0, "to": 4_000_000_000_000u64}, "visitor": B_VISITOR})
     } else if path.ends_with("/decision") {
@@ -185,6 +224,8 @@ fn body(route: &RouteInfo) -> Option<Value> {
         json!({"engagementAttributes": []})
     } else if path.ends_with("/origins") {
         json!({"origins": []})
+    } else if path.ends_with("/webhooks") {
+        json!({"url": "http://127.0.0.1:9/taken-over", "events": ["purchase"]})
     } else if path.ends_with("/availability") {
         json!({"state": 2})
     } else if path.ends_with("/engagements") || path.contains("/engagements/") {
@@ -195,7 +236,7 @@ fn body(route: &RouteInfo) -> Option<Value> {
 }
 
 fn leaks(answer: &str, b: &Account) -> Option<&'static str> {
-    [B_CUSTOMER, B_QUARANTINED, B_CAMPAIGN, B_APP]
+    [B_CUSTOMER, B_QUARANTINED, B_CAMPAIGN, B_APP, B_HOOK]
         .into_iter()
         .find(|m| answer.contains(m))
         .or_else(|| answer.contains(&b.key).then_some("B's api key"))
@@ -203,7 +244,13 @@ fn leaks(answer: &str, b: &Account) -> Option<&'static str> {
 
 #[tokio::test]
 async fn no_route_gives_one_account_another_accounts_data() {
-    let server = TestServer::start().await;
+    let server = TestServer::configured(engage_server::Limits::default(), |state| {
+        state.with_webhooks(engage_server::webhooks::WebhookConfig {
+            allow_private: true,
+            ..Default::default()
+        })
+    })
+    .await;
     let (b_key, b_hash) = engage_server::accounts::generate_api_key().unwrap();
     let b_id = server
         .store
@@ -266,7 +313,7 @@ async fn no_route_gives_one_account_another_accounts_data() {
                 )
                 .await;
                 assert_eq!(leaks(&answer, &b), None, "{what} with B's ids: {answer}");
-                if route.path.contains("{campaign_id}") {
+                if route.path.contains("{campaign_id}") || route.path.contains("{webhook_id}") {
                     assert_eq!(status, 404, "{what} with B's ids: {answer}");
                 } else {
                     assert!(status < 500, "{what} with B's ids: {status} {answer}");
@@ -341,6 +388,31 @@ async fn no_route_gives_one_account_another_accounts_data() {
     )
     .await;
     assert!(quarantined.contains(B_QUARANTINED), "{quarantined}");
+    let (_, hooks) = call(
+        &server,
+        &Method::GET,
+        &format!("{}/api/account/{}/webhooks", server.url, b.id),
+        Some(&b.key),
+        None,
+    )
+    .await;
+    assert!(
+        hooks.contains(B_HOOK),
+        "B's webhook is still there: {hooks}"
+    );
+    let (status, log) = call(
+        &server,
+        &Method::GET,
+        &format!(
+            "{}/api/account/{}/webhooks/{}/deliveries",
+            server.url, b.id, b.webhook
+        ),
+        Some(&b.key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{log}");
+    assert!(log.contains(&b.delivery), "{log}");
 }
 
 #[test]

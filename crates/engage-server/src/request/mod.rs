@@ -11,6 +11,7 @@
 //!   API's engagement definition).
 //! - [`admin`]: the admin API's apps, campaigns, engagements, availability and the
 //!   account's allowed origins.
+//! - [`webhook`]: [`WebhookBody`], a webhook endpoint's `{"url", "events"}`.
 
 pub mod action;
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod collect;
 pub mod decision;
 pub mod history;
 pub mod monitoring;
+pub mod webhook;
 
 pub use action::Action;
 pub use admin::{
@@ -27,3 +29,4 @@ pub use collect::CollectBody;
 pub use decision::DecisionBody;
 pub use history::HistorySearchBody;
 pub use monitoring::MonitoringBody;
+pub use webhook::WebhookBody;

@@ -24,7 +24,7 @@ use crate::AppState;
 
 /// Reads a JSON body with `read`; malformed JSON and every problem `read` finds are
 /// answered 400 in the standard shape.
-async fn parse_body<T>(
+pub(super) async fn parse_body<T>(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,

@@ -11,6 +11,7 @@ mod history;
 mod monitoring;
 mod ops;
 mod quarantine;
+mod webhooks;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::handler::Handler;
@@ -163,6 +164,21 @@ fn endpoints() -> Vec<Endpoint> {
         .put(AccountKey, admin::set_availability),
         Endpoint::new("/interaction_history/api/account/{account_id}/interactions/search")
             .post(AccountKey, history::search),
+        Endpoint::new("/api/account/{account_id}/webhooks")
+            .post(AccountKey, webhooks::create_webhook)
+            .get(AccountKey, webhooks::list_webhooks),
+        Endpoint::new("/api/account/{account_id}/webhooks/{webhook_id}")
+            .delete(AccountKey, webhooks::delete_webhook),
+        Endpoint::new("/api/account/{account_id}/webhooks/{webhook_id}/ping")
+            .post(AccountKey, webhooks::ping),
+        Endpoint::new("/api/account/{account_id}/webhooks/{webhook_id}/rotate-secret")
+            .post(AccountKey, webhooks::rotate_secret),
+        Endpoint::new("/api/account/{account_id}/webhooks/{webhook_id}/deliveries")
+            .get(AccountKey, webhooks::deliveries),
+        Endpoint::new(
+            "/api/account/{account_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        )
+        .post(AccountKey, webhooks::redeliver),
         Endpoint::new("/api/account/{account_id}/quarantine").get(AccountKey, quarantine::list),
         Endpoint::new("/api/account/{account_id}/quarantine/replay")
             .post(AccountKey, quarantine::replay),
@@ -254,6 +270,14 @@ fn route_label(pattern: &str) -> &'static str {
         "/interaction_history/api/account/{account_id}/interactions/search" => "history_search",
         "/api/account/{account_id}/quarantine" => "quarantine_list",
         "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
+        "/api/account/{account_id}/webhooks" => "webhooks",
+        "/api/account/{account_id}/webhooks/{webhook_id}" => "webhook",
+        "/api/account/{account_id}/webhooks/{webhook_id}/ping" => "webhook_ping",
+        "/api/account/{account_id}/webhooks/{webhook_id}/rotate-secret" => "webhook_rotate",
+        "/api/account/{account_id}/webhooks/{webhook_id}/deliveries" => "webhook_deliveries",
+        "/api/account/{account_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver" => {
+            "webhook_redeliver"
+        }
         _ => "other",
     }
 }
