@@ -31,3 +31,4 @@ mod origins;
 mod quarantine;
 mod rate_limits;
 mod route_security;
+mod webhooks;
