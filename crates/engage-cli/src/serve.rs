@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use engage_server::connection::ConnectionLimits;
 use engage_server::rate_limit::{Rate, RateLimitConfig};
+use engage_server::webhooks::WebhookConfig;
 use engage_server::{AppState, Limits, PublicHost};
 use ipnet::IpNet;
 
@@ -82,6 +83,21 @@ pub struct Args {
     /// Most connections open at once; a new connection over it is closed at once.
     #[arg(long, env = "ENGAGE_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
     max_connections: usize,
+    /// Let webhooks deliver to loopback, private and link-local addresses (tests, an
+    /// intranet). Off, such URLs are refused when registered and at every delivery.
+    #[arg(long, env = "ENGAGE_ALLOW_PRIVATE_WEBHOOKS")]
+    allow_private_webhooks: bool,
+    /// Seconds before a failed webhook delivery's first retry; each next one waits twice
+    /// as long, up to an hour, for 24 hours.
+    #[arg(long, env = "ENGAGE_WEBHOOK_RETRY_BASE_SECS", default_value_t = WebhookConfig::default().retry_base.as_secs_f64())]
+    webhook_retry_base_secs: f64,
+    /// Webhook endpoints one account may register.
+    #[arg(long, env = "ENGAGE_WEBHOOK_MAX_PER_ACCOUNT", default_value_t = WebhookConfig::default().max_per_account)]
+    webhook_max_per_account: usize,
+    /// Webhook deliveries one account may have waiting; past it new ones are not kept
+    /// (counted in /metrics).
+    #[arg(long, env = "ENGAGE_WEBHOOK_MAX_PENDING", default_value_t = WebhookConfig::default().max_pending_per_account)]
+    webhook_max_pending: u64,
 }
 
 /// `--trusted-proxy`: a CIDR block, or one address.
@@ -149,10 +165,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs.max(1)),
             max_connections: args.max_connections.max(1),
         };
+        let webhooks = WebhookConfig {
+            allow_private: args.allow_private_webhooks,
+            retry_base: std::time::Duration::try_from_secs_f64(args.webhook_retry_base_secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .context("--webhook-retry-base-secs must be a positive number of seconds")?,
+            max_per_account: args.webhook_max_per_account,
+            max_pending_per_account: args.webhook_max_pending,
+            ..WebhookConfig::default()
+        };
         let mut state = AppState::new(store, limits)
             .with_secrets(secrets)
             .with_rate_limits(&rate_limits)
-            .with_connection_limits(connections);
+            .with_connection_limits(connections)
+            .with_webhooks(webhooks);
         if let Some(host) = args.public_url {
             state = state.with_public_host(host);
         }

@@ -20,3 +20,4 @@ mod full_disk;
 mod multi_server;
 mod postgres;
 mod validate;
+mod webhooks;

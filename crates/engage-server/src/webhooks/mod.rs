@@ -75,7 +75,7 @@ impl Default for WebhookConfig {
             retry_max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(24 * 3600),
             request_timeout: Duration::from_secs(10),
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(30),
             poll: Duration::from_secs(1),
             disable_after: 5,
             max_per_account: 10,
