@@ -18,7 +18,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use engage_model::{AgentState, EngagementType, Sde, Tape, VisitSdes};
-use engage_server::decision::{decision_answer, AccountSnapshot, PageView};
+use engage_server::decision::{decision_answer, AccountSnapshot, PageView, RecentShows};
 use engage_server::request::DecisionBody;
 use engage_store::{
     Campaign, CampaignFields, Engagement, EngagementContent, EngagementDefinition, RawJson,
@@ -156,6 +156,7 @@ fn bench(c: &mut Criterion) {
         sections: &request.sections,
         sdes: &sdes,
         impressions: &IMPRESSIONS,
+        recent: &RecentShows::default(),
     };
     let shown = snapshot.show(&page);
     eprintln!("the page view shows {} engagements", shown.len());
@@ -170,6 +171,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("decide", |b| {
         b.iter(|| black_box(snapshot.show(black_box(&page))))
     });
+    let recent = RecentShows::default();
     group.bench_function("page_view", |b| {
         b.iter(|| {
             let tape = Tape::parse_str(black_box(BODY)).unwrap();
@@ -183,6 +185,7 @@ fn bench(c: &mut Criterion) {
                 sections: &request.sections,
                 sdes: &sdes,
                 impressions: &IMPRESSIONS,
+                recent: &recent,
             };
             let engagements = snapshot.show(&page);
             black_box(decision_answer(&engagements).unwrap())

@@ -693,3 +693,135 @@ async fn changes_reach_the_next_decision() {
     let (_, answer) = decide(&server, &body).await;
     assert_eq!(answer["engagements"][0]["engagementRevision"], 4);
 }
+
+/// An `LP_OFFERS` event of an engagement in a context, at the page's time `time_ms`.
+fn event_at(id: &str, name: &str, engagement: &Value, context: &str, time_ms: i64) -> Value {
+    let mut event = impression(id, engagement, context);
+    event["eventName"] = json!(name);
+    event["time"] = json!(time_ms);
+    event
+}
+
+#[tokio::test]
+async fn caps_with_a_time_window_and_the_pause_after_a_decline_are_honoured() {
+    let server = TestServer::start().await;
+    let first = campaign(&server, "First", 1).await;
+    let second = campaign(&server, "Second", 2).await;
+    let capped = engagement(
+        &server,
+        first,
+        &json!({"name": "Once a session, twice a day", "engagementType": 1, "zoneId": 1,
+                "targeting": {"frequency": {"maxPerSession": 1, "maxPerDay": 2, "declineDays": 14}}}),
+    )
+    .await;
+    assert_eq!(
+        capped["targeting"]["frequency"],
+        json!({"maxPerSession": 1, "maxPerDay": 2, "declineDays": 14})
+    );
+    let fallback = engagement(
+        &server,
+        second,
+        &json!({"name": "Fallback", "engagementType": 1, "zoneId": 1}),
+    )
+    .await;
+    let ask = |visitor: &'static str, session: &'static str| {
+        let server = &server;
+        async move {
+            let mut body = page(visitor, "https://shop.example/", &[], json!([]));
+            body["sessionId"] = json!(session);
+            let (_, answer) = decide(server, &body).await;
+            shown_ids(&answer)
+        }
+    };
+    let now = engage_store::ids::now_ms();
+    const DAY: i64 = 86_400_000;
+    assert_eq!(ask("v-1", "s-1").await, [id(&capped)]);
+    collect(
+        &server,
+        "v-1",
+        "s-1",
+        vec![event_at("w-1", "OFFER_IMPRESSION", &capped, "c-1", now)],
+        vec![],
+    )
+    .await;
+    // Once this session; another session may see it.
+    assert_eq!(ask("v-1", "s-1").await, [id(&fallback)]);
+    assert_eq!(ask("v-1", "s-2").await, [id(&capped)]);
+    collect(
+        &server,
+        "v-1",
+        "s-2",
+        vec![event_at("w-2", "OFFER_IMPRESSION", &capped, "c-2", now)],
+        vec![],
+    )
+    .await;
+    // Twice today: a third session does not.
+    assert_eq!(ask("v-1", "s-3").await, [id(&fallback)]);
+    // Impressions over a day old do not count.
+    collect(
+        &server,
+        "v-2",
+        "t-1",
+        vec![
+            event_at("w-3", "OFFER_IMPRESSION", &capped, "c-3", now - 2 * DAY),
+            event_at("w-4", "OFFER_IMPRESSION", &capped, "c-4", now - 3 * DAY),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(ask("v-2", "t-2").await, [id(&capped)]);
+    // Declined ten days ago: not again for fourteen; declined twenty days ago: again.
+    collect(
+        &server,
+        "v-3",
+        "u-1",
+        vec![event_at(
+            "w-5",
+            "OFFER_DECLINED",
+            &capped,
+            "c-5",
+            now - 10 * DAY,
+        )],
+        vec![],
+    )
+    .await;
+    assert_eq!(ask("v-3", "u-2").await, [id(&fallback)]);
+    collect(
+        &server,
+        "v-4",
+        "x-1",
+        vec![event_at(
+            "w-6",
+            "OFFER_DECLINED",
+            &capped,
+            "c-6",
+            now - 20 * DAY,
+        )],
+        vec![],
+    )
+    .await;
+    assert_eq!(ask("v-4", "x-2").await, [id(&capped)]);
+
+    // Out of range caps are refused at their pointers.
+    let (status, error) = crate::admin_support::post(
+        &server,
+        &format!("/campaigns/{first}/engagements"),
+        &json!({"name": "Bad", "engagementType": 1,
+                "targeting": {"frequency": {"maxPerDay": 0, "declineDays": 400}}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    let paths: Vec<&str> = error["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/targeting/frequency/maxPerDay",
+            "/targeting/frequency/declineDays"
+        ]
+    );
+}

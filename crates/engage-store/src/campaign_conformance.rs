@@ -36,6 +36,7 @@ macro_rules! campaign_conformance_tests {
             engagements_are_listed_at_their_latest_revision_per_campaign_and_account,
             engagements_are_not_found_through_another_campaign_or_account,
             impression_counts_are_distinct_contexts_per_engagement_over_a_visitors_sessions,
+            recent_interactions_tell_session_time_impression_and_decline_newest_first,
             campaigns_and_engagements_survive_close_and_reopen,
             campaign_writes_after_close_are_refused,
         );
@@ -539,6 +540,103 @@ pub async fn impression_counts_are_distinct_contexts_per_engagement_over_a_visit
     );
     assert!(store
         .impression_counts(&acc, "nobody")
+        .await
+        .unwrap()
+        .is_empty());
+    store.close().await.unwrap();
+}
+
+pub async fn recent_interactions_tell_session_time_impression_and_decline_newest_first<F, Fut>(
+    open: F,
+) where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let other = account(&store).await;
+    const DAY: i64 = 86_400_000;
+    let now = crate::ids::now_ms();
+    let at = |name: &str, engagement: u64, context: &str, ms: i64| {
+        let mut e = impression(name, engagement, context);
+        e.client_time_ms = Some(ms);
+        e
+    };
+    // Ten days ago: engagement 7 declined. Two days ago: 7 seen. Now, another session: 7
+    // seen, 9 only displayed.
+    store
+        .ingest(batch(
+            &acc,
+            "v1",
+            "old",
+            vec![
+                at("OFFER_IMPRESSION", 7, "c1", now - 10 * DAY),
+                at("OFFER_DECLINED", 7, "c1", now - 10 * DAY + 5),
+                at("OFFER_IMPRESSION", 7, "c2", now - 2 * DAY),
+            ],
+        ))
+        .await
+        .unwrap();
+    store
+        .ingest(batch(
+            &acc,
+            "v1",
+            "new",
+            vec![
+                at("OFFER_IMPRESSION", 7, "c3", now - 1000),
+                at("OFFER_DISPLAY", 9, "c4", now - 500),
+            ],
+        ))
+        .await
+        .unwrap();
+    store
+        .ingest(batch(
+            &other,
+            "v1",
+            "elsewhere",
+            vec![at("OFFER_IMPRESSION", 7, "c5", now)],
+        ))
+        .await
+        .unwrap();
+    let all = store
+        .recent_interactions(&acc, "v1", now - 30 * DAY, 100)
+        .await
+        .unwrap();
+    let seen: Vec<(u64, &str, i64, bool, bool)> = all
+        .iter()
+        .map(|r| {
+            (
+                r.engagement_id,
+                r.session_id.as_str(),
+                r.start_ms,
+                r.impressed,
+                r.declined,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (9, "new", now - 500, false, false),
+            (7, "new", now - 1000, true, false),
+            (7, "old", now - 2 * DAY, true, false),
+            (7, "old", now - 10 * DAY, true, true),
+        ]
+    );
+    let week = store
+        .recent_interactions(&acc, "v1", now - 7 * DAY, 100)
+        .await
+        .unwrap();
+    assert_eq!(week.len(), 3);
+    assert_eq!(
+        store
+            .recent_interactions(&acc, "v1", now - 30 * DAY, 2)
+            .await
+            .unwrap(),
+        all[..2].to_vec()
+    );
+    assert!(store
+        .recent_interactions(&acc, "v2", 0, 100)
         .await
         .unwrap()
         .is_empty());

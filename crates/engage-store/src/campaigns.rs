@@ -98,6 +98,19 @@ impl Engagement {
     }
 }
 
+/// One engagement context a visitor was shown, for the frequency caps with a time
+/// window: when it started, in which session, and whether it reached an impression or
+/// was declined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentInteraction {
+    pub engagement_id: u64,
+    pub session_id: String,
+    /// Its first event's time (the page's clock, the server's when the page gave none).
+    pub start_ms: i64,
+    pub impressed: bool,
+    pub declined: bool,
+}
+
 /// Storage for apps, campaigns and engagements, and the impression counts the frequency
 /// cap reads. `Ok(None)` answers mean "no such campaign or engagement in this account".
 #[async_trait]
@@ -184,4 +197,14 @@ pub trait CampaignStore: Send + Sync {
         account_id: &str,
         visitor_id: &str,
     ) -> Result<Vec<(u64, u64)>, StoreError>;
+
+    /// A visitor's engagement contexts that started at `since_ms` or later, over all
+    /// their sessions, newest first, at most `limit`.
+    async fn recent_interactions(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RecentInteraction>, StoreError>;
 }

@@ -32,7 +32,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use engage_store::{Store, StoreError};
 
 pub use offer::{decision_answer, Content, Offer, Shown};
-pub use snapshot::{AccountSnapshot, PageView};
+pub use snapshot::{AccountSnapshot, PageView, RecentShows};
 pub use targeting::Targeting;
 
 /// The snapshots of the accounts that asked for a decision since their last change.

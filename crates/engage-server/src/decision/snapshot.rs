@@ -22,14 +22,14 @@
 use std::collections::{HashMap, HashSet};
 
 use engage_model::{AgentState, VisitSdes};
-use engage_store::{AppInstallation, Campaign, Engagement};
+use engage_store::{AppInstallation, Campaign, Engagement, RecentInteraction};
 
 use super::candidates::{
     key, lowercase, or_into, set_bit, Bits, ExistsIndex, Interner, Key, NumberIndex, TextIndex,
 };
 use super::memo::{memoized, UNKNOWN};
 use super::offer::{Content, Offer, Shown};
-use super::targeting::{as_number, Condition, Targeting, UrlMatch};
+use super::targeting::{as_number, Condition, FrequencyWindows, Targeting, UrlMatch};
 use super::url_matcher::UrlMatcher;
 
 /// One page view as the decision sees it.
@@ -41,6 +41,47 @@ pub struct PageView<'a> {
     pub sdes: &'a VisitSdes,
     /// Impressions of this visitor per engagement id, sorted by engagement id.
     pub impressions: &'a [(u64, u64)],
+    /// The visitor's recent engagement contexts, for the caps with a time window (read
+    /// only when an engagement has one, see [`AccountSnapshot::recent_days`]).
+    pub recent: &'a RecentShows,
+}
+
+/// What the caps with a time window look at: the visitor's recent engagement contexts
+/// (newest first, as `CampaignStore::recent_interactions` answers), this session, and
+/// the time now.
+#[derive(Debug, Clone, Default)]
+pub struct RecentShows {
+    pub now_ms: i64,
+    pub session_id: String,
+    pub shows: Vec<RecentInteraction>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl RecentShows {
+    /// Whether `windows` still let `engagement_id` be shown.
+    fn allows(&self, engagement_id: u64, windows: &FrequencyWindows) -> bool {
+        let mine = || {
+            self.shows
+                .iter()
+                .filter(|r| r.engagement_id == engagement_id)
+        };
+        if let Some(days) = windows.decline_days {
+            let since = self.now_ms - i64::from(days) * DAY_MS;
+            if mine().any(|r| r.declined && r.start_ms >= since) {
+                return false;
+            }
+        }
+        let under = |cap: Option<u32>, counts: &dyn Fn(&RecentInteraction) -> bool| {
+            cap.is_none_or(|max| mine().filter(|r| r.impressed && counts(r)).count() < max as usize)
+        };
+        under(windows.max_per_session, &|r| {
+            r.session_id == self.session_id
+        }) && under(windows.max_per_day, &|r| r.start_ms > self.now_ms - DAY_MS)
+            && under(windows.max_per_week, &|r| {
+                r.start_ms > self.now_ms - 7 * DAY_MS
+            })
+    }
 }
 
 /// An engagement's rules with every name and pattern replaced by an interned index.
@@ -53,6 +94,7 @@ struct Rules {
     url_exclude: Box<[u32]>,
     conditions: Box<[u32]>,
     max_impressions: Option<u32>,
+    windows: FrequencyWindows,
 }
 
 /// An account's apps and eligible engagements, ready to decide from.
@@ -81,6 +123,8 @@ pub struct AccountSnapshot {
     conditions: Vec<Condition>,
     zones: usize,
     has_caps: bool,
+    /// How many days back the caps with a time window look (0: none has one).
+    recent_days: u32,
 }
 
 impl AccountSnapshot {
@@ -232,6 +276,10 @@ impl AccountSnapshot {
             }
 
             snapshot.has_caps |= targeting.max_impressions.is_some();
+            let w = targeting.windows;
+            if !w.is_empty() {
+                snapshot.recent_days = snapshot.recent_days.max(7).max(w.decline_days.unwrap_or(0));
+            }
             snapshot.rules.push(Rules {
                 zone,
                 include_sections,
@@ -240,6 +288,7 @@ impl AccountSnapshot {
                 url_exclude,
                 conditions: conditions_of,
                 max_impressions: targeting.max_impressions,
+                windows: targeting.windows,
             });
             let mut offer = Offer {
                 campaign_id: e.campaign_id,
@@ -304,6 +353,12 @@ impl AccountSnapshot {
         self.has_caps
     }
 
+    /// How many days of the visitor's engagement contexts the caps with a time window
+    /// need; 0 when no engagement has one (then none is read).
+    pub fn recent_days(&self) -> u32 {
+        self.recent_days
+    }
+
     /// The engagements this page view shows: every eligible one whose zone no better
     /// ranked one took, in rank order. At most one per zone; engagements without a zone
     /// share one.
@@ -320,6 +375,7 @@ impl AccountSnapshot {
             sections: page.sections,
             sdes: page.sdes,
             impressions: page.impressions,
+            recent: page.recent,
         };
         let mut chosen = Vec::new();
         if self.offers.is_empty() {
@@ -489,6 +545,9 @@ impl AccountSnapshot {
                 return false;
             }
         }
+        if !rules.windows.is_empty() && !page.recent.allows(offer.engagement_id, &rules.windows) {
+            return false;
+        }
         if !rules.url_include.is_empty()
             && !rules
                 .url_include
@@ -589,11 +648,113 @@ mod tests {
                 sections: &[],
                 sdes: &sdes,
                 impressions,
+                recent: &RecentShows::default(),
             }))
         };
         assert_eq!(decide(&[]), [10]);
         assert_eq!(decide(&[(5, 9), (10, 1), (20, 7)]), [10]);
         assert_eq!(decide(&[(5, 9), (10, 2)]), [20]);
+    }
+
+    #[test]
+    fn caps_with_a_time_window_count_impressions_per_session_day_and_week_and_pause_after_a_decline(
+    ) {
+        const NOW: i64 = 1_750_000_000_000;
+        let build = |frequency: serde_json::Value| {
+            AccountSnapshot::build(
+                vec![],
+                &[campaign(1, 1, true), campaign(2, 2, true)],
+                vec![
+                    engagement(1, 10, Some(1), json!({ "frequency": frequency })),
+                    engagement(2, 20, Some(1), json!({})),
+                ],
+            )
+        };
+        let shown =
+            |session: &str, ago_ms: i64, impressed: bool, declined: bool| RecentInteraction {
+                engagement_id: 10,
+                session_id: session.into(),
+                start_ms: NOW - ago_ms,
+                impressed,
+                declined,
+            };
+        let sdes = VisitSdes::default();
+        let decide = |snapshot: &AccountSnapshot, shows: Vec<RecentInteraction>| {
+            let recent = RecentShows {
+                now_ms: NOW,
+                session_id: "s-now".into(),
+                shows,
+            };
+            ids(&snapshot.decide(&PageView {
+                url: "",
+                sections: &[],
+                sdes: &sdes,
+                impressions: &[],
+                recent: &recent,
+            }))
+        };
+        const HOUR: i64 = 3_600_000;
+        let per_session = build(json!({"maxPerSession": 2}));
+        assert_eq!(per_session.recent_days(), 7);
+        assert!(!per_session.needs_impressions());
+        assert_eq!(
+            decide(&per_session, vec![shown("s-now", 1, true, false)]),
+            [10]
+        );
+        assert_eq!(
+            decide(
+                &per_session,
+                vec![
+                    shown("s-now", 1, true, false),
+                    shown("s-now", 2, true, false)
+                ]
+            ),
+            [20]
+        );
+        // Other sessions, and contexts without an impression, do not count.
+        assert_eq!(
+            decide(
+                &per_session,
+                vec![
+                    shown("s-now", 1, true, false),
+                    shown("s-old", 2, true, false),
+                    shown("s-now", 3, false, false)
+                ]
+            ),
+            [10]
+        );
+        let per_day = build(json!({"maxPerDay": 1}));
+        assert_eq!(
+            decide(&per_day, vec![shown("a", 23 * HOUR, true, false)]),
+            [20]
+        );
+        assert_eq!(
+            decide(&per_day, vec![shown("a", 25 * HOUR, true, false)]),
+            [10]
+        );
+        let per_week = build(json!({"maxPerWeek": 2}));
+        let twice = vec![
+            shown("a", 2 * 24 * HOUR, true, false),
+            shown("b", 6 * 24 * HOUR, true, false),
+        ];
+        assert_eq!(decide(&per_week, twice), [20]);
+        let once_in_the_week = vec![
+            shown("a", 2 * 24 * HOUR, true, false),
+            shown("b", 8 * 24 * HOUR, true, false),
+        ];
+        assert_eq!(decide(&per_week, once_in_the_week), [10]);
+        let decline = build(json!({"declineDays": 30}));
+        assert_eq!(decline.recent_days(), 30);
+        assert_eq!(
+            decide(&decline, vec![shown("a", 29 * 24 * HOUR, true, true)]),
+            [20]
+        );
+        assert_eq!(
+            decide(&decline, vec![shown("a", 31 * 24 * HOUR, true, true)]),
+            [10]
+        );
+        assert_eq!(decide(&decline, vec![shown("a", HOUR, true, false)]), [10]);
+        assert_eq!(build(json!({"maxImpressions": 3})).recent_days(), 0);
     }
 
     const SECTIONS: [&str; 5] = ["shop", "Cart", "checkout", "shoes", "home"];
@@ -704,6 +865,7 @@ mod tests {
                 sections: &sections,
                 sdes: &sdes,
                 impressions: &impressions,
+                recent: &RecentShows::default(),
             };
             let indexed = ids(&snapshot.decide_with(&page, true));
             assert_eq!(

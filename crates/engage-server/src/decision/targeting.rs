@@ -60,6 +60,28 @@ pub struct Targeting {
     pub sdes: Vec<Condition>,
     /// At most this many impressions per visitor.
     pub max_impressions: Option<u32>,
+    /// The caps with a time window, and the pause after a decline.
+    pub windows: FrequencyWindows,
+}
+
+/// Frequency caps over a time window (`frequency` `maxPerSession`, `maxPerDay`,
+/// `maxPerWeek`) and `declineDays`, "not again for D days after the visitor declined".
+/// Days and weeks are rolling: the last 24 hours, the last 7 days.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrequencyWindows {
+    pub max_per_session: Option<u32>,
+    pub max_per_day: Option<u32>,
+    pub max_per_week: Option<u32>,
+    pub decline_days: Option<u32>,
+}
+
+/// The longest pause after a decline.
+pub const MAX_DECLINE_DAYS: u64 = 365;
+
+impl FrequencyWindows {
+    pub fn is_empty(&self) -> bool {
+        *self == FrequencyWindows::default()
+    }
 }
 
 /// An include list and an exclude list.
@@ -300,18 +322,30 @@ impl<T: Serialize> Serialize for Lists<T> {
 impl Serialize for Targeting {
     /// The canonical form: what was given, without the parts that say nothing.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        /// `{"maxImpressions": n}`.
-        struct Frequency(u32);
-        impl Serialize for Frequency {
+        /// `{"maxImpressions": n, ...}`: the caps that were given.
+        struct Frequency<'a>(&'a Targeting);
+        impl Serialize for Frequency<'_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut map = s.serialize_map(Some(1))?;
-                map.serialize_entry("maxImpressions", &self.0)?;
+                let t = self.0;
+                let w = &t.windows;
+                let mut map = s.serialize_map(None)?;
+                for (name, value) in [
+                    ("maxImpressions", t.max_impressions),
+                    ("maxPerSession", w.max_per_session),
+                    ("maxPerDay", w.max_per_day),
+                    ("maxPerWeek", w.max_per_week),
+                    ("declineDays", w.decline_days),
+                ] {
+                    if let Some(n) = value {
+                        map.serialize_entry(name, &n)?;
+                    }
+                }
                 map.end()
             }
         }
         let mut map = s.serialize_map(None)?;
-        if let Some(n) = self.max_impressions {
-            map.serialize_entry("frequency", &Frequency(n))?;
+        if self.max_impressions.is_some() || !self.windows.is_empty() {
+            map.serialize_entry("frequency", &Frequency(self))?;
         }
         if !self.sdes.is_empty() {
             map.serialize_entry("sdes", &self.sdes)?;
@@ -366,18 +400,32 @@ impl Targeting {
         }
         if let Some(frequency) = members.get("frequency") {
             let path = child(path, "frequency");
-            if let Some(f) = ObjReader::strict(frequency, &path, &["maxImpressions"], problems) {
-                match f.get("maxImpressions") {
-                    None => problems.at(child(&path, "maxImpressions"), "missing"),
-                    Some(n) => {
-                        targeting.max_impressions = uint(
-                            n,
-                            &child(&path, "maxImpressions"),
-                            1..=MAX_IMPRESSIONS,
-                            problems,
-                        )
-                        .and_then(|n| u32::try_from(n).ok());
-                    }
+            const CAPS: [&str; 5] = [
+                "maxImpressions",
+                "maxPerSession",
+                "maxPerDay",
+                "maxPerWeek",
+                "declineDays",
+            ];
+            if let Some(f) = ObjReader::strict(frequency, &path, &CAPS, problems) {
+                let mut cap = |name: &str, max: u64| {
+                    f.get(name).and_then(|n| {
+                        uint(n, &child(&path, name), 1..=max, problems)
+                            .and_then(|n| u32::try_from(n).ok())
+                    })
+                };
+                targeting.max_impressions = cap("maxImpressions", MAX_IMPRESSIONS);
+                targeting.windows = FrequencyWindows {
+                    max_per_session: cap("maxPerSession", MAX_IMPRESSIONS),
+                    max_per_day: cap("maxPerDay", MAX_IMPRESSIONS),
+                    max_per_week: cap("maxPerWeek", MAX_IMPRESSIONS),
+                    decline_days: cap("declineDays", MAX_DECLINE_DAYS),
+                };
+                if CAPS.iter().all(|name| f.get(name).is_none()) {
+                    problems.at(
+                        &path,
+                        format!("expected at least one of {}", CAPS.join(", ")),
+                    );
                 }
             }
         }
@@ -886,6 +934,25 @@ mod tests {
             ["/targeting/url/include/0"]
         );
         assert_eq!(
+            errors_at(
+                r#"{"frequency":{"maxPerSession":0,"maxPerDay":"x","declineDays":366,"perMonth":1}}"#
+            ),
+            [
+                "/targeting/frequency/perMonth",
+                "/targeting/frequency/maxPerSession",
+                "/targeting/frequency/maxPerDay",
+                "/targeting/frequency/declineDays"
+            ]
+        );
+        let windows = parse(
+            r#"{"frequency":{"declineDays":7,"maxPerWeek":5,"maxPerDay":2,"maxPerSession":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            windows.to_json(),
+            json!({"frequency": {"maxPerSession": 1, "maxPerDay": 2, "maxPerWeek": 5, "declineDays": 7}})
+        );
+        assert_eq!(
             errors_at(r#"{"sdes":[{"path":"cart.total","op":"gt","value":1}]}"#),
             ["/targeting/sdes/0/path"]
         );
@@ -921,10 +988,7 @@ mod tests {
             errors_at(r#"{"frequency":{"maxImpressions":0}}"#),
             ["/targeting/frequency/maxImpressions"]
         );
-        assert_eq!(
-            errors_at(r#"{"frequency":{}}"#),
-            ["/targeting/frequency/maxImpressions"]
-        );
+        assert_eq!(errors_at(r#"{"frequency":{}}"#), ["/targeting/frequency"]);
         assert_eq!(errors_at(r#"[]"#), ["/targeting"]);
         assert_eq!(
             errors_at(r#"{"sdes":[{"path":"a","op":"b"}],"url":{"include":[{"regex":"("}]}}"#),

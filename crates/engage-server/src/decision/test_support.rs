@@ -57,12 +57,16 @@ pub(super) fn ids(offers: &[&Offer]) -> Vec<u64> {
     offers.iter().map(|o| o.engagement_id).collect()
 }
 
+static NO_RECENT: std::sync::LazyLock<super::RecentShows> =
+    std::sync::LazyLock::new(super::RecentShows::default);
+
 pub(super) fn page<'a>(sections: &'a [String], sdes: &'a VisitSdes) -> PageView<'a> {
     PageView {
         url: "https://shop.example/",
         sections,
         sdes,
         impressions: &[],
+        recent: &NO_RECENT,
     }
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use engage_model::{Tape, VisitSdes};
 
 use crate::body::{read_body, Accept};
-use crate::decision::{decision_answer, AccountSnapshot, PageView};
+use crate::decision::{decision_answer, AccountSnapshot, PageView, RecentShows};
 use crate::error::ApiError;
 use crate::extract::TagAccount;
 use crate::request::DecisionBody;
@@ -55,8 +55,8 @@ async fn answer(
         .decisions
         .snapshot(state.store.as_ref(), account_id)
         .await?;
-    // The two reads are independent: run them side by side.
-    let (sdes, impressions) = tokio::try_join!(
+    // The reads are independent: run them side by side.
+    let (sdes, impressions, recent) = tokio::try_join!(
         async {
             if snapshot.needs_sdes() {
                 visit_sdes(state, account_id, &request.visitor_id, &request.session_id).await
@@ -65,6 +65,13 @@ async fn answer(
             }
         },
         impressions(state, &snapshot, account_id, &request.visitor_id),
+        recent_shows(
+            state,
+            &snapshot,
+            account_id,
+            &request.visitor_id,
+            &request.session_id
+        ),
     )?;
     let sdes = request.sdes.into_iter().fold(sdes, VisitSdes::with);
     let (url, sections) = (request.url, request.sections);
@@ -76,6 +83,7 @@ async fn answer(
                 sections: &sections,
                 sdes: &sdes,
                 impressions: &impressions,
+                recent: &recent,
             };
             decision_answer(&snapshot.show(&page))
         })
@@ -122,4 +130,34 @@ pub async fn impressions(
         .store
         .impression_counts(account_id, visitor_id)
         .await?)
+}
+
+/// Engagement contexts of the visitor the caps with a time window look at; a bounded
+/// read, only when an engagement has such a cap.
+const MAX_RECENT: usize = 1_000;
+
+/// The visitor's recent engagement contexts, read only when some engagement has a cap
+/// with a time window (or a pause after a decline), as far back as the longest needs.
+pub async fn recent_shows(
+    state: &AppState,
+    snapshot: &AccountSnapshot,
+    account_id: &str,
+    visitor_id: &str,
+    session_id: &str,
+) -> Result<RecentShows, ApiError> {
+    let days = snapshot.recent_days();
+    let now_ms = engage_store::ids::now_ms();
+    if days == 0 {
+        return Ok(RecentShows::default());
+    }
+    let since = now_ms - i64::from(days) * 86_400_000;
+    let shows = state
+        .store
+        .recent_interactions(account_id, visitor_id, since, MAX_RECENT)
+        .await?;
+    Ok(RecentShows {
+        now_ms,
+        session_id: session_id.to_owned(),
+        shows,
+    })
 }

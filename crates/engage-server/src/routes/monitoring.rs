@@ -363,6 +363,14 @@ async fn engagement_details(
     };
     let impressions =
         super::decision::impressions(state, snapshot, account_id, &ids.visitor_id).await?;
+    let recent = super::decision::recent_shows(
+        state,
+        snapshot,
+        account_id,
+        &ids.visitor_id,
+        &ids.session_id,
+    )
+    .await?;
     let url = page.and_then(|p| p.url.clone()).unwrap_or_default();
     let language = language.unwrap_or("NA").to_owned();
     let sections = page.map(|p| p.sections.clone()).unwrap_or_default();
@@ -375,6 +383,7 @@ async fn engagement_details(
                 sections: &sections,
                 sdes: &sdes,
                 impressions: &impressions,
+                recent: &recent,
             };
             snapshot
                 .show(&page)

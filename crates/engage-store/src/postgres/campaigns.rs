@@ -11,7 +11,7 @@ use super::{from_sql_u64, pg_err, to_sql_u64, PostgresStore};
 use crate::sqlite::campaigns::{definition_json, StoredDefinition};
 use crate::{
     ids, AppInstallation, Campaign, CampaignFields, CampaignStore, Engagement,
-    EngagementDefinition, StoreError,
+    EngagementDefinition, RecentInteraction, StoreError,
 };
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -488,6 +488,47 @@ impl CampaignStore for PostgresStore {
                     from_sql_u64(r.try_get(0).map_err(pg_err)?),
                     u64::try_from(n).unwrap_or(0),
                 ))
+            })
+            .collect()
+    }
+
+    async fn recent_interactions(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RecentInteraction>, StoreError> {
+        let declined = i16::from(crate::Outcome::Declined.rank());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.conn()
+            .await?
+            // `e.event_code = 2` (OFFER_IMPRESSION) as the partial index
+            // `events_impressions` says it.
+            .query(
+                "SELECT i.engagement_id, v.session_id, i.start_ms,
+                        EXISTS (SELECT 1 FROM events e
+                                WHERE e.account = i.account AND e.interaction_id = i.interaction_id
+                                  AND e.event_code = 2),
+                        i.outcome = $4
+                 FROM visits v
+                 JOIN interactions i ON i.account = v.account AND i.visit_id = v.visit_id
+                 WHERE v.account = $1 AND v.visitor_id = $2 AND i.start_ms >= $3
+                 ORDER BY i.start_ms DESC
+                 LIMIT $5",
+                &[&account_id, &visitor_id, &since_ms, &declined, &limit],
+            )
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| {
+                Ok(RecentInteraction {
+                    engagement_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+                    session_id: r.try_get(1).map_err(pg_err)?,
+                    start_ms: r.try_get(2).map_err(pg_err)?,
+                    impressed: r.try_get(3).map_err(pg_err)?,
+                    declined: r.try_get(4).map_err(pg_err)?,
+                })
             })
             .collect()
     }

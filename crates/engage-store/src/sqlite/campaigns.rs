@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::{read_u64, schema, sql_err, SqliteStore};
 use crate::{
     ids, AppInstallation, Campaign, CampaignFields, CampaignStore, Engagement, EngagementContent,
-    EngagementDefinition, StoreError,
+    EngagementDefinition, RecentInteraction, StoreError,
 };
 
 /// Schema version 2: campaigns, engagements, their revisions, apps, and the impressions index.
@@ -673,6 +673,65 @@ impl CampaignStore for SqliteStore {
                 Ok(rows
                     .into_iter()
                     .filter_map(|(id, n)| Some((id?, u64::try_from(n).ok()?)))
+                    .collect())
+            })
+            .await
+    }
+
+    async fn recent_interactions(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RecentInteraction>, StoreError> {
+        let (account, visitor) = (account_id.to_owned(), visitor_id.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .run(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT i.engagement_id, v.session_id, i.start_ms, i.impressed,
+                                i.outcome = ?4
+                         FROM visits v
+                         JOIN interactions i ON i.visit_id = v.id
+                         WHERE v.account = ?1 AND v.visitor_id = ?2 AND i.start_ms >= ?3
+                         ORDER BY i.start_ms DESC
+                         LIMIT ?5",
+                    )
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(
+                        params![
+                            account,
+                            visitor,
+                            since_ms,
+                            crate::Outcome::Declined.rank(),
+                            limit
+                        ],
+                        |r| {
+                            Ok((
+                                read_u64(r.get_ref(0)?),
+                                r.get::<_, String>(1)?,
+                                r.get::<_, i64>(2)?,
+                                r.get::<_, bool>(3)?,
+                                r.get::<_, bool>(4)?,
+                            ))
+                        },
+                    )
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(sql_err)?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|(id, session_id, start_ms, impressed, declined)| {
+                        Some(RecentInteraction {
+                            engagement_id: id?,
+                            session_id,
+                            start_ms,
+                            impressed,
+                            declined,
+                        })
+                    })
                     .collect())
             })
             .await
