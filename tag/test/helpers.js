@@ -15,6 +15,8 @@ const TAG_DIR = path.join(__dirname, '..');
 const SOURCE = {
   source: fs.readFileSync(path.join(TAG_DIR, 'tag.js'), 'utf8'),
   min: fs.readFileSync(path.join(TAG_DIR, 'dist', 'tag.min.js'), 'utf8'),
+  actions: fs.readFileSync(path.join(TAG_DIR, 'actions.js'), 'utf8'),
+  actionsMin: fs.readFileSync(path.join(TAG_DIR, 'dist', 'actions.min.js'), 'utf8'),
 };
 
 // ---- a clock and timers the test moves by hand
@@ -157,10 +159,22 @@ class Node {
     (this.listeners[type] = this.listeners[type] || []).push(fn);
   }
   dispatch(type, event) {
-    for (const fn of this.listeners[type] || []) fn(event || { type, target: this });
+    const e = event || { type, target: this };
+    let stopped = false;
+    const stop = e.stopImmediatePropagation;
+    e.stopImmediatePropagation = () => {
+      stopped = true;
+      if (stop) stop();
+    };
+    for (const fn of this.listeners[type] || []) {
+      if (stopped) break;
+      fn(e);
+    }
   }
   click() {
-    this.dispatch('click');
+    let stopped = false;
+    this.dispatch('click', { type: 'click', target: this, stopImmediatePropagation: () => (stopped = true) });
+    return !stopped;
   }
   // every element below, shadow roots included
   *walk() {
@@ -174,6 +188,17 @@ class Node {
     const m = /^\[([\w-]+)\]$/.exec(selector);
     if (!m) throw new Error('the fake DOM only answers [attribute] selectors, not ' + selector);
     return [...this.walk()].filter((n) => n.hasAttribute(m[1]) && !isInShadow(n));
+  }
+  // [attribute=value] below this node, shadow roots included (what the action renderers ask)
+  querySelector(selector) {
+    const m = /^\[([\w-]+)=([\w-]+)\]$/.exec(selector);
+    if (!m) return null;
+    return [...this.walk()].find((n) => n.getAttribute(m[1]) === m[2]) || null;
+  }
+  getRootNode() {
+    let n = this;
+    while (n.parentNode) n = n.parentNode;
+    return n;
   }
 }
 const isInShadow = (n) => {
