@@ -1,12 +1,12 @@
 //! The admin API's bodies (apps, campaigns, engagements, availability, allowed origins)
 //! see network bytes: none may panic, a refusal says why, and an accepted engagement's
-//! targeting reads back from its stored form.
+//! targeting and action read back from their stored form. A webhook body is read too.
 #![no_main]
 
 use engage_server::decision::Targeting;
 use engage_server::request::{
-    AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody,
-    EngagementDefinitionBody,
+    Action, AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody,
+    EngagementDefinitionBody, WebhookBody,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -31,6 +31,15 @@ fuzz_target!(|data: &[u8]| {
     {
         let again = Targeting::from_stored(&definition.targeting).expect("stored targeting reads back");
         assert_eq!(again.to_stored(), definition.targeting);
+        if let Some(action) = &definition.action {
+            let stored = engage_model::Tape::parse_str(action.as_str()).expect("stored action is JSON");
+            let mut errors = engage_model::body::Errors::new();
+            let read = Action::parse(stored.root(), "/action", &mut errors).expect("stored action reads back");
+            assert_eq!(&read.to_stored(), action);
+        }
+    }
+    if let Some(webhook) = refusal_says_why(WebhookBody::read(json)) {
+        assert!(!webhook.events.is_empty() && webhook.events.len() <= 16);
     }
     refusal_says_why(AvailabilityBody::read(json));
     if let Some(origins) = refusal_says_why(AllowedOriginsBody::read(json)) {
