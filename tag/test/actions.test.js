@@ -133,4 +133,27 @@ for (const build of ['actions', 'actionsMin']) {
     assert.ok(b.logs.some((l) => l[0] === 'warn' && /intercom widget could not be opened/.test(l[1])));
     assert.ok(b.logs.some((l) => l[0] === 'warn' && /unknown action teleport/.test(l[1])));
   });
+
+  test(`${build}: a revealed coupon outlives the display timeout, and closing it is not a decline`, async () => {
+    const { b, w } = await page([
+      engagement({ timeoutSeconds: 5, action: { type: 'coupon', code: 'SAVE-10' } }),
+      engagement({ contextId: 'c2', engagementId: 21, zoneId: 2, timeoutSeconds: 5, action: { type: 'coupon', code: 'OTHER' } }),
+    ]);
+    vm.runInContext(SOURCE[build], w);
+    const heard = [];
+    w.lpTag.events.bind('ENGAGE_ACTION', '*', (d, info) => heard.push([info.eventName, d.code, d.contextId]));
+    const [revealed] = hosts(w);
+    accept(revealed).click();
+    const code = [...revealed.shadowRoot.walk()].find((n) => n.hasAttribute('data-coupon'));
+    assert.equal(code.textContent, 'SAVE-10');
+    assert.deepEqual(plain(heard), [['COUPON_REVEALED', 'SAVE-10', 'ctx 1']]);
+    await b.clock.advance(10000);
+    const names = (ctx) => plain(w.lpTag.events.hasFired('LP_OFFERS', '*')).filter((x) => x.data.contextId === ctx).map((x) => x.eventName);
+    // The untouched one timed out; the revealed one stays.
+    assert.deepEqual(names('c2'), ['START', 'OFFER_DISPLAY', 'OFFER_TIMEOUT', 'OFFER_REMOVE']);
+    assert.deepEqual(hosts(w), [revealed]);
+    [...revealed.shadowRoot.walk()].find((n) => n.getAttribute('data-action') === 'close').click();
+    assert.deepEqual(names('ctx 1'), ['START', 'OFFER_DISPLAY', 'OFFER_CLICK', 'OFFER_REMOVE']);
+    assert.equal(hosts(w).length, 0);
+  });
 }

@@ -127,6 +127,15 @@ class Node {
       this.children.push(n);
     }
   }
+  replaceWith(...nodes) {
+    const p = this.parentNode;
+    if (!p) return;
+    const at = p.children.indexOf(this);
+    for (const n of nodes) if (n.parentNode) n.remove();
+    for (const n of nodes) n.parentNode = p;
+    p.children.splice(at, 1, ...nodes);
+    this.parentNode = null;
+  }
   appendChild(n) {
     this.append(n);
     return n;
@@ -155,8 +164,12 @@ class Node {
     this.shadowRoot.mode = init.mode;
     return this.shadowRoot;
   }
-  addEventListener(type, fn) {
-    (this.listeners[type] = this.listeners[type] || []).push(fn);
+  // Capture listeners run first at the target, as in browsers since 2021 (Chromium 89).
+  addEventListener(type, fn, options) {
+    const capture = options === true || !!(options && options.capture);
+    const list = (this.listeners[type] = this.listeners[type] || []);
+    if (capture) list.splice(list.filter((f) => f.capture).length, 0, Object.assign((e) => fn(e), { capture }));
+    else list.push(fn);
   }
   dispatch(type, event) {
     const e = event || { type, target: this };
