@@ -15,10 +15,12 @@
 //! - [`rate_limit`]: the per-address and per-account rate limits of the public routes.
 //! - [`connection`]: the connection cap and the idle timeout of HTTP/1.1 and HTTP/2.
 //! - [`quarantine_limit`]: how much of a rejected item or body the quarantine keeps.
+//! - [`console`]: the web console at `/console/` (pages, sessions, its scripts' writes).
 
 pub mod accounts;
 pub mod body;
 pub mod connection;
+pub mod console;
 pub mod decision;
 pub mod error;
 pub mod extract;
@@ -77,6 +79,8 @@ pub struct AppState {
     /// Opens the OAuth secrets the store keeps sealed; without it only secrets that an
     /// earlier version stored in clear verify.
     pub secrets: Option<Arc<secrets::SecretBox>>,
+    /// The console's sign-in rate limits.
+    pub console: Arc<console::session::ConsoleState>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -102,7 +106,14 @@ impl AppState {
                 limits.quarantine_max_bytes,
             )),
             secrets: None,
+            console: Arc::default(),
         }
+    }
+
+    /// Console sign-in limits other than the defaults.
+    pub fn with_console_limits(mut self, limits: console::ConsoleLimits) -> Self {
+        self.console = Arc::new(console::session::ConsoleState::new(limits));
+        self
     }
 
     /// Stored OAuth secrets are opened with `secrets` (`--secret-key-file`).
