@@ -167,7 +167,9 @@ pub async fn revoke_key(
         .revoke_oauth_key(user.account_id(), &app_key)
         .await?
     {
-        return Err(ApiError::UnknownResource(format!("unknown key `{app_key}`")));
+        return Err(ApiError::UnknownResource(format!(
+            "unknown key `{app_key}`"
+        )));
     }
     Ok(axum::Json(json!({ "revoked": app_key })).into_response())
 }

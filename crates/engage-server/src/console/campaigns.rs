@@ -320,7 +320,12 @@ pub async fn engagement(
             }
         }
     };
-    Ok(page(&user, &shown.definition.name, &[super::assets::PREVIEW_PATH]).render(main))
+    Ok(page(
+        &user,
+        &shown.definition.name,
+        &[super::assets::PREVIEW_PATH],
+    )
+    .render(main))
 }
 
 const URL_KINDS: [(&str, &str); 3] = [
@@ -386,7 +391,10 @@ fn strings(value: &Value) -> String {
 
 /// The URL rules of `list` (`include` or `exclude`) as rows.
 fn url_rows(targeting: &Value, list: &str) -> Markup {
-    let rules = targeting["url"][list].as_array().cloned().unwrap_or_default();
+    let rules = targeting["url"][list]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     html! {
         @for rule in &rules {
             @if let Some((kind, value)) = rule.as_object().and_then(|o| o.iter().next()) {

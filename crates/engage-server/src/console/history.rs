@@ -103,13 +103,20 @@ fn local_time_ms(text: &str, offset_min: i64) -> Option<i64> {
 /// could not be written into it (a time that is no time).
 fn search_body(fields: &Fields, now: i64) -> (Value, Vec<(String, String)>) {
     let mut problems = Vec::new();
-    let offset_min = fields.one("tz").parse::<i64>().unwrap_or(0).clamp(-900, 900);
+    let offset_min = fields
+        .one("tz")
+        .parse::<i64>()
+        .unwrap_or(0)
+        .clamp(-900, 900);
     let mut time = |name: &str, default: i64| match fields.one(name) {
         "" => json!(default),
         text => match local_time_ms(text, offset_min) {
             Some(ms) => json!(ms),
             None => {
-                problems.push((format!("/start/{name}"), format!("`{text}` is not a date and time")));
+                problems.push((
+                    format!("/start/{name}"),
+                    format!("`{text}` is not a date and time"),
+                ));
                 json!(default)
             }
         },
@@ -144,7 +151,11 @@ fn search_body(fields: &Fields, now: i64) -> (Value, Vec<(String, String)>) {
     let keyword = fields.one("keyword");
     if !keyword.is_empty() {
         body.insert("keyword".into(), json!(keyword));
-        let areas: Vec<String> = fields.all("area").iter().map(|a| format!("ea.{a}")).collect();
+        let areas: Vec<String> = fields
+            .all("area")
+            .iter()
+            .map(|a| format!("ea.{a}"))
+            .collect();
         if !areas.is_empty() {
             body.insert("keyword_search_area".into(), json!({ "types": areas }));
         }
@@ -154,7 +165,11 @@ fn search_body(fields: &Fields, now: i64) -> (Value, Vec<(String, String)>) {
 
 /// Which form field a problem of the API's body belongs beside.
 fn field_of(pointer: &str) -> &'static str {
-    let top = pointer.trim_start_matches('/').split('/').next().unwrap_or("");
+    let top = pointer
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
     match top {
         "start" if pointer.ends_with("/to") => "to",
         "start" => "from",
@@ -195,7 +210,10 @@ fn sde_label(t: SdeType) -> &'static str {
 }
 
 fn errors_for<'a>(errors: &'a [(String, String)], field: &str) -> Vec<&'a (String, String)> {
-    errors.iter().filter(|(p, _)| field_of(p) == field).collect()
+    errors
+        .iter()
+        .filter(|(p, _)| field_of(p) == field)
+        .collect()
 }
 
 fn field_errors(errors: &[(String, String)], field: &str) -> Markup {
@@ -218,7 +236,11 @@ pub async fn search(
     let fields = Fields::parse(query.as_deref());
     let now = engage_store::ids::now_ms();
     let (body, mut errors) = search_body(&fields, now);
-    let offset = fields.one("offset").parse::<u64>().unwrap_or(0).min(1_000_000);
+    let offset = fields
+        .one("offset")
+        .parse::<u64>()
+        .unwrap_or(0)
+        .min(1_000_000);
     let pairs = vec![
         ("offset".to_owned(), offset.to_string()),
         ("limit".to_owned(), PAGE_SIZE.to_string()),
@@ -229,8 +251,14 @@ pub async fn search(
     if errors.is_empty() {
         match HistorySearchBody::read(&pairs, body.to_string().as_bytes()) {
             Ok(search) => found = Some(run_search(&state, user.account_id(), &search).await?),
-            Err(ApiError::Invalid { errors: problems, .. }) => {
-                errors.extend(problems.into_iter().map(|e| (e.path.clone(), e.message.clone())));
+            Err(ApiError::Invalid {
+                errors: problems, ..
+            }) => {
+                errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|e| (e.path.clone(), e.message.clone())),
+                );
             }
             Err(other) => return Err(other),
         }
@@ -243,7 +271,11 @@ pub async fn search(
     let chosen_areas = fields.all("area");
     let described = |f: &str| (!errors_for(&errors, f).is_empty()).then(|| format!("{f}-error"));
     let invalid = |f: &str| (!errors_for(&errors, f).is_empty()).then_some("true");
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let main = html! {
         h1 { "History" }
         form.card.filters method="get" action="/console/history" aria-label="Search interactions" {
@@ -376,7 +408,11 @@ pub async fn interaction(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let fields = Fields::parse(query.as_deref());
-    let (visitor, session, context) = (fields.one("visitor"), fields.one("session"), fields.one("context"));
+    let (visitor, session, context) = (
+        fields.one("visitor"),
+        fields.one("session"),
+        fields.one("context"),
+    );
     let body = json!({
         "start": {"from": 0, "to": engage_store::ids::now_ms() + DAY_MS},
         "visitor": visitor,
@@ -384,7 +420,11 @@ pub async fn interaction(
     });
     let pairs = vec![("limit".to_owned(), "100".to_owned())];
     let found = match HistorySearchBody::read(&pairs, body.to_string().as_bytes()) {
-        Ok(search) => run_search(&state, user.account_id(), &search).await?.records,
+        Ok(search) => {
+            run_search(&state, user.account_id(), &search)
+                .await?
+                .records
+        }
         Err(_) => Vec::new(),
     };
     let Some(r) = found
@@ -396,7 +436,11 @@ pub async fn interaction(
             StatusCode::NOT_FOUND,
         ));
     };
-    let sdes: Vec<Value> = r.sdes.iter().filter_map(|s| serde_json::from_str(s.as_str()).ok()).collect();
+    let sdes: Vec<Value> = r
+        .sdes
+        .iter()
+        .filter_map(|s| serde_json::from_str(s.as_str()).ok())
+        .collect();
     let main = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/console/history" { "History" } " / " span { "Interaction" } }
         h1 { "Interaction " code { (r.interaction_id) } }
@@ -447,8 +491,13 @@ fn readable_sde(sde: &Value) -> Markup {
         .find(|t| t.history_key() == key)
         .map_or(key.as_str(), |t| sde_label(t));
     // Nested types keep an inner object of the same name beside the time stamps.
-    let inner = outer.get(key.as_str()).filter(|v| v.is_object()).unwrap_or(outer);
-    let time = outer["serverTimeStamp"].as_str().and_then(|t| t.parse::<i64>().ok());
+    let inner = outer
+        .get(key.as_str())
+        .filter(|v| v.is_object())
+        .unwrap_or(outer);
+    let time = outer["serverTimeStamp"]
+        .as_str()
+        .and_then(|t| t.parse::<i64>().ok());
     let products = inner
         .get("products")
         .or_else(|| inner.get("cart").and_then(|c| c.get("products")))
@@ -511,7 +560,11 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
                 if SKIPPED.contains(&name.as_str()) {
                     continue;
                 }
-                let at = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                let at = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
                 flatten(&at, v, out);
             }
         }
@@ -533,8 +586,14 @@ mod tests {
     fn a_local_time_is_read_in_the_browsers_zone() {
         assert_eq!(local_time_ms("1970-01-01T00:00", 0), Some(0));
         // UTC+1 (offset -60): midnight local is 23:00 UTC the day before.
-        assert_eq!(local_time_ms("1970-01-02T00:00", -60), Some(DAY_MS - 3_600_000));
-        assert_eq!(local_time_ms("2026-12-07T09:30", 0), Some(1_796_635_800_000));
+        assert_eq!(
+            local_time_ms("1970-01-02T00:00", -60),
+            Some(DAY_MS - 3_600_000)
+        );
+        assert_eq!(
+            local_time_ms("2026-12-07T09:30", 0),
+            Some(1_796_635_800_000)
+        );
         assert_eq!(local_time_ms("2026-13-07T09:30", 0), None);
         assert_eq!(local_time_ms("soon", 0), None);
     }

@@ -162,11 +162,8 @@ impl Page<'_> {
 
 /// 303 to `path` (after a POST, the browser GETs it).
 pub fn redirect(path: &str) -> Response {
-    let mut response = (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, path.to_owned())],
-    )
-        .into_response();
+    let mut response =
+        (StatusCode::SEE_OTHER, [(header::LOCATION, path.to_owned())]).into_response();
     secure_headers(&mut response);
     response
 }

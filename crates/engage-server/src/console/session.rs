@@ -165,7 +165,10 @@ fn token_hash(token: &str) -> String {
 /// Equal without telling by its timing how much of `a` matched.
 pub fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+        == 0
 }
 
 fn random_token() -> Result<String, ApiError> {
@@ -212,7 +215,11 @@ impl FromRequestParts<AppState> for ConsoleUser {
 
 /// 403 unless a change carries the session's CSRF token (`sent`), and, when the browser
 /// says where the request comes from, it comes from this site.
-pub fn check_csrf(user: &ConsoleUser, headers: &HeaderMap, sent: Option<&str>) -> Result<(), ApiError> {
+pub fn check_csrf(
+    user: &ConsoleUser,
+    headers: &HeaderMap,
+    sent: Option<&str>,
+) -> Result<(), ApiError> {
     let cross_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -282,14 +289,21 @@ fn sign_in_page(state: &AppState, form: SignInForm<'_>, status: StatusCode) -> R
 /// `GET /console/sign-in`: the form (or the console, for someone signed in).
 pub async fn sign_in_form(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
-    if ConsoleUser::from_request_parts(&mut parts, &state).await.is_ok() {
+    if ConsoleUser::from_request_parts(&mut parts, &state)
+        .await
+        .is_ok()
+    {
         return redirect("/console/");
     }
     sign_in_page(&state, SignInForm::default(), StatusCode::OK)
 }
 
 /// The client a sign-in attempt is counted against.
-fn client_of(state: &AppState, connect: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> IpAddr {
+fn client_of(
+    state: &AppState,
+    connect: Option<&ConnectInfo<SocketAddr>>,
+    headers: &HeaderMap,
+) -> IpAddr {
     let peer = connect.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     state.rate_limits.client_address(peer, headers)
 }
@@ -372,9 +386,10 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Respons
         Ok(cookie) => {
             let mut response = redirect("/console/");
             response.headers_mut().append(header::SET_COOKIE, cookie);
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, set_cookie(&state, SIGN_IN_COOKIE, "", 0));
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&state, SIGN_IN_COOKIE, "", 0),
+            );
             response
         }
         Err(e) => e.into_response(),
@@ -426,8 +441,9 @@ pub async fn sign_out(
         .end_console_session(user.account_id(), &user.session.token_hash)
         .await?;
     let mut response = redirect("/console/sign-in");
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, SESSION_COOKIE, "", 0),
+    );
     Ok(response)
 }

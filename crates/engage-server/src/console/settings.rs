@@ -18,13 +18,20 @@ const SNIPPET: &str = include_str!("../../../../tag/snippet.js");
 /// `scheme://host[:port]` pages load the tag from: the public URL when one was given,
 /// else the host this page was asked of.
 fn server_origin(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(origin) = state.public_host.as_ref().and_then(|h| h.configured_origin()) {
+    if let Some(origin) = state
+        .public_host
+        .as_ref()
+        .and_then(|h| h.configured_origin())
+    {
         return origin;
     }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
         .map(str::to_owned)
         .or_else(|| state.public_host.as_ref().map(|h| h.as_str().to_owned()))
         .unwrap_or_else(|| "ENGAGE_HOST".into());

@@ -114,8 +114,11 @@ impl Endpoint {
 
 /// Every route: path, methods, handlers and who may call each.
 fn endpoints() -> Vec<Endpoint> {
+    use crate::console::{
+        api, assets as console_assets, campaigns, history as console_history, overview,
+        quarantine as console_quarantine, session, settings,
+    };
     use Auth::{AccountKey, ConsoleSession, Public, PublicAccount};
-    use crate::console::{api, assets as console_assets, campaigns, history as console_history, overview, quarantine as console_quarantine, session, settings};
     vec![
         Endpoint::new("/healthz").get(Public, ops::healthz),
         Endpoint::new("/metrics").get(Public, ops::metrics),
