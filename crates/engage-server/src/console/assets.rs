@@ -7,6 +7,10 @@ use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use std::sync::LazyLock;
+
+use sha2::{Digest, Sha256};
+
 use super::page::secure_headers;
 
 /// Where the preview script is served.
@@ -28,20 +32,30 @@ const PREVIEW_JS: &str = concat!(
     "\n})();\n"
 );
 
-/// `GET /console/assets/{file}`: revalidated on every use (an ETag of the build), so a
+/// The files: name, content type, bytes.
+const FILES: [(&str, &str, &str); 3] = [
+    ("console.css", "text/css; charset=utf-8", CONSOLE_CSS),
+    ("console.js", "application/javascript; charset=utf-8", CONSOLE_JS),
+    ("preview.js", "application/javascript; charset=utf-8", PREVIEW_JS),
+];
+
+/// Each file's strong ETag (its SHA-256, shortened), in `FILES`' order, computed once.
+static ETAGS: LazyLock<[String; 3]> = LazyLock::new(|| {
+    FILES.map(|(_, _, body)| format!("\"{}\"", hex::encode(&Sha256::digest(body)[..12])))
+});
+
+/// `GET /console/assets/{file}`: revalidated on every use (an ETag of the file), so a
 /// new release's console is never mixed with an old cached script.
 pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let (content_type, body) = match file.as_str() {
-        "console.css" => ("text/css; charset=utf-8", CONSOLE_CSS),
-        "console.js" => ("application/javascript; charset=utf-8", CONSOLE_JS),
-        "preview.js" => ("application/javascript; charset=utf-8", PREVIEW_JS),
-        _ => return crate::error::ApiError::NotFound.into_response(),
+    let Some(index) = FILES.iter().position(|(name, _, _)| *name == file) else {
+        return crate::error::ApiError::NotFound.into_response();
     };
-    let etag = format!("\"{}-{}\"", env!("CARGO_PKG_VERSION"), body.len());
+    let (_, content_type, body) = FILES[index];
+    let etag = &ETAGS[index];
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == etag);
+        .is_some_and(|v| v == etag.as_str());
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -50,7 +64,7 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     secure_headers(&mut response);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, etag);
     }
     response
