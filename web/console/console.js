@@ -88,6 +88,8 @@
       let i = 0;
       for (const row of list.querySelectorAll(':scope > [data-row]')) {
         const item = {};
+        const path = row.querySelector('[data-field="path"]');
+        if (path && path.value.trim() === '') continue; // a row added and left empty
         const key = row.querySelector('[data-key]');
         const keyed = row.querySelector('[data-value]');
         if (key && keyed) {

@@ -52,11 +52,9 @@ if (previewForm && previewPane) {
     // The renderer put it on the page's body (or in the zone, for an embedded one):
     // into the pane it goes, where the pane's transform holds its fixed position.
     for (const host of document.body.querySelectorAll(':scope > engage-offer')) page.append(host);
-    // Its buttons do nothing here but must not be reached by Tab as if they were live.
-    for (const host of previewPane.querySelectorAll('engage-offer')) {
-      host.setAttribute('aria-hidden', 'true');
-      host.inert = true;
-    }
+    // Its buttons do nothing here: out of the Tab order and the accessibility tree, the
+    // form's own fields say what it will show.
+    for (const host of previewPane.querySelectorAll('engage-offer')) host.inert = true;
     previewPane.setAttribute('data-type', String(type));
     zone.hidden = type !== 5;
   };
