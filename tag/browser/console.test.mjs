@@ -39,7 +39,7 @@ function watch(page) {
   const errors = [];
   page.on('pageerror', (e) => errors.push('pageerror: ' + e.message));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push('console: ' + m.text());
+    if (m.type() === 'error') errors.push('console: ' + m.text() + ' (' + m.location().url + ')');
   });
   return errors;
 }
@@ -243,10 +243,10 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   page.once('dialog', (d) => d.accept());
   await page.getByRole('button', { name: `Revoke key ${appKey}` }).click();
   await page.getByText('No keys yet.').waitFor();
-  await page.getByLabel('Origins').fill(engage.url);
+  await page.getByRole('textbox', { name: 'Origins' }).fill(engage.url);
   await page.getByRole('button', { name: 'Save origins' }).click();
   await page.waitForURL(/saved=origins/);
-  assert.equal(await page.getByLabel('Origins').inputValue(), engage.url);
+  assert.equal(await page.getByRole('textbox', { name: 'Origins' }).inputValue(), engage.url);
 
   // Results: its layout, ready for the analytics.
   await nav(page, 'Results').click();

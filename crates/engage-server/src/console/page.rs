@@ -86,6 +86,8 @@ fn document(title: &str, body: Markup, scripts: &[&str]) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Engage" }
+                // No icon to fetch: the browser would ask for /favicon.ico and log its 404.
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/console/assets/console.css";
                 script src="/console/assets/console.js" defer {}
                 @for script in scripts {

@@ -176,6 +176,7 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/account/{account_id}/quarantine/replay")
             .post(AccountKey, quarantine::replay),
         // The console (docs/console.md): pages, then its scripts' writes.
+        Endpoint::new("/favicon.ico").get(Public, crate::console::assets::no_icon),
         Endpoint::new("/console").get(Public, console_redirect),
         Endpoint::new("/console/sign-in")
             .get(Public, session::sign_in_form)
@@ -303,7 +304,7 @@ fn route_label(pattern: &str) -> &'static str {
         "/interaction_history/api/account/{account_id}/interactions/search" => "history_search",
         "/api/account/{account_id}/quarantine" => "quarantine_list",
         "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
-        "/console/assets/{file}" => "console_asset",
+        "/console/assets/{file}" | "/favicon.ico" => "console_asset",
         p if p.starts_with("/console/api/") => "console_api",
         p if p == "/console" || p.starts_with("/console/") => "console_page",
         _ => "other",
