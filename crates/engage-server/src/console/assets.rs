@@ -35,8 +35,16 @@ const PREVIEW_JS: &str = concat!(
 /// The files: name, content type, bytes.
 const FILES: [(&str, &str, &str); 3] = [
     ("console.css", "text/css; charset=utf-8", CONSOLE_CSS),
-    ("console.js", "application/javascript; charset=utf-8", CONSOLE_JS),
-    ("preview.js", "application/javascript; charset=utf-8", PREVIEW_JS),
+    (
+        "console.js",
+        "application/javascript; charset=utf-8",
+        CONSOLE_JS,
+    ),
+    (
+        "preview.js",
+        "application/javascript; charset=utf-8",
+        PREVIEW_JS,
+    ),
 ];
 
 /// Each file's strong ETag (its SHA-256, shortened), in `FILES`' order, computed once.

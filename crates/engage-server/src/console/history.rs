@@ -343,7 +343,7 @@ pub async fn search(
         }
         @if let Some(found) = &found {
             section aria-labelledby="results" {
-                h2 id="results" { (page::number(found.count as f64)) " interactions" }
+                h2 id="results" { (page::count(found.count, "interaction", "interactions")) }
                 @if found.records.is_empty() {
                     p.empty { "No interaction matches these filters." }
                 } @else {

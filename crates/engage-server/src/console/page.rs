@@ -182,6 +182,12 @@ pub fn time(ms: i64) -> Markup {
     html! { time datetime=(iso) data-ms=(ms) { (iso) } }
 }
 
+/// A count with its noun, singular for one: `1 entry`, `2 entries` (the number written
+/// for the browser's locale).
+pub fn count(n: u64, one: &str, many: &str) -> Markup {
+    html! { (number(n as f64)) " " (if n == 1 { one } else { many }) }
+}
+
 /// JSON text indented for reading (what cannot be parsed is shown as it is).
 pub fn pretty_json(text: &str) -> String {
     serde_json::from_str::<serde_json::Value>(text)

@@ -52,7 +52,7 @@ pub async fn list(
             }
             p.notice #replay-result role="status" hidden {}
         }
-        p.meta { (page::number(usage.entries as f64)) " pending entries, " (page::number(usage.bytes as f64)) " bytes" }
+        p.meta { (page::count(usage.entries, "pending entry", "pending entries")) ", " (page::count(usage.bytes, "byte", "bytes")) }
         @if entries.is_empty() {
             p.empty { "Nothing is waiting in the quarantine." }
         }
