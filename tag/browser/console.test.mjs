@@ -288,8 +288,11 @@ test('on a 390-pixel phone every screen fits and passes axe', async () => {
     await accessible(page, `${name} on a phone`);
     await shot(page, `phone-${name}`);
   }
+  // The engagement editor of the campaign the first test made.
+  await page.goto(engage.url + '/console/campaigns');
   const editor = await page.evaluate(() => document.querySelector('a[href^="/console/campaigns/"]')?.getAttribute('href'));
-  if (editor) {
+  assert.ok(editor, 'a campaign to open');
+  {
     await page.goto(engage.url + editor);
     await page.getByRole('link', { name: 'New engagement' }).click();
     await page.locator('#preview engage-offer').waitFor({ state: 'attached' });

@@ -436,7 +436,7 @@ fn editor(campaign: &Campaign, shown: Option<&Engagement>, api: &str) -> Markup 
                     }
                     div.field {
                         label for="e-tgl" { "Renderer (tglName)" }
-                        input #e-tgl name="/tglName" type="text" maxlength="64" placeholder="the type's default" value=[d.map(|d| d.tgl_name.as_str())];
+                        input #e-tgl name="/tglName" type="text" maxlength="64" placeholder="the type's default" value=[d.map(|d| d.tgl_name.as_str()).filter(|t| *t != chosen.default_tgl_name())];
                     }
                     div.field {
                         label for="e-zone" { "Zone ID" }

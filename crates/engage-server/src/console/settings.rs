@@ -38,11 +38,13 @@ fn server_origin(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// The snippet with the account and the server filled in.
+/// The snippet with the account and the server filled in, in its `<script>` element,
+/// ready to paste into a page's head.
 pub fn snippet(account_id: &str, origin: &str) -> String {
-    SNIPPET
+    let filled = SNIPPET
         .replace("https://ENGAGE_HOST", origin)
-        .replace("ACCOUNT_ID", account_id)
+        .replace("ACCOUNT_ID", account_id);
+    format!("<script>\n{}\n</script>", filled.trim_end())
 }
 
 /// `GET /console/settings`.
