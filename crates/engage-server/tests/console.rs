@@ -437,3 +437,86 @@ async fn the_console_finds_only_the_sessions_account_whatever_ids_it_is_given() 
         .unwrap();
     assert_eq!(forged.status(), 303);
 }
+
+/// A page's text without its tags.
+fn text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn history_pages_through_a_visitors_interactions_and_shows_one_with_its_cart_as_a_table() {
+    let server = TestServer::start().await;
+    let events = (0..25)
+        .map(|i| crate::common::start_event(&format!("e-{i}"), "START", &format!("ctx-{i}"), 3))
+        .collect();
+    let sdes = vec![crate::common::sde_item("s-cart", crate::common::cart(42))];
+    let (status, _) = server
+        .post_events(&crate::common::batch(events, sdes))
+        .await;
+    assert_eq!(status, 200);
+    let signed = sign_in(&server).await;
+    let get = |path: String| {
+        let cookie = signed.cookie.clone();
+        let url = format!("{}{path}", server.url);
+        async move {
+            let answer = client()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let filters = "from=2023-11-01T00:00&to=2023-12-01T00:00&tz=0&visitor=visitor-1";
+    let (status, first) = get(format!("/console/history?{filters}")).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(text(&first).contains("25 interactions"), "{first}");
+    assert!(text(&first).contains("Showing 1–20 of 25"), "{first}");
+    assert!(first.contains("offset=20\" rel=\"next\""), "{first}");
+    let (_, second) = get(format!("/console/history?{filters}&offset=20")).await;
+    assert!(text(&second).contains("Showing 21–25 of 25"), "{second}");
+    assert!(
+        second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""),
+        "{second}"
+    );
+
+    // One interaction: its timeline and the visit's cart, as a table of products.
+    let at = first.find("/console/history/interaction?").unwrap();
+    let link = first[at..first[at..].find('"').unwrap() + at].replace("&amp;", "&");
+    let (status, detail) = get(link).await;
+    assert_eq!(status, 200, "{detail}");
+    assert!(
+        detail.contains("LP_OFFERS timeline") && detail.contains("<strong>START</strong>"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("<caption>Products</caption>") && detail.contains("prod1"),
+        "{detail}"
+    );
+
+    // Filters the API refuses: its error beside the field it names.
+    let (status, refused) = get("/console/history?from=soon&tz=0".into()).await;
+    assert_eq!(status, 400);
+    assert!(
+        refused.contains("id=\"from-error\"") && refused.contains("/start/from"),
+        "{refused}"
+    );
+    let (status, too_long) =
+        get("/console/history?from=2023-01-01T00:00&to=2023-12-01T00:00&tz=0".into()).await;
+    assert_eq!(status, 400);
+    assert!(
+        too_long.contains("id=\"from-error\"") && too_long.contains("at most 31"),
+        "{too_long}"
+    );
+}
