@@ -1,6 +1,6 @@
 //! `engage account create` and `engage account keys create|list|revoke`.
 
-use engage_store::{NewAccount, OAuthKey};
+use engage_store::NewAccount;
 
 use crate::storage::StorageArgs;
 
@@ -86,18 +86,8 @@ fn run_keys(command: Keys) -> anyhow::Result<()> {
                     oauth1,
                     "say --oauth1: only OAuth 1.0a keys are made here (the Bearer key comes from `account create`)"
                 );
-                let credential = || {
-                    engage_store::ids::oauth_credential()
-                        .map_err(|e| anyhow::anyhow!("the system has no randomness for a key: {e}"))
-                };
-                let key = OAuthKey {
-                    account,
-                    app_key: credential()?,
-                    app_secret: credential()?,
-                    access_token: credential()?,
-                    access_token_secret: credential()?,
-                    created_ms: engage_store::ids::now_ms(),
-                };
+                let key = engage_server::secrets::new_oauth_key(&account)
+                    .map_err(|e| anyhow::anyhow!("the system has no randomness for a key: {e}"))?;
                 let store = storage.open().await?;
                 let sealed = storage.secrets()?.seal_oauth_key(&key)?;
                 let created = store.create_oauth_key(sealed).await;

@@ -17,10 +17,12 @@
 //! - [`quarantine_limit`]: how much of a rejected item or body the quarantine keeps.
 //! - [`webhooks`]: what an account's webhook endpoints receive, the SSRF guard, the
 //!   signature, and the delivery worker [`serve`] runs.
+//! - [`console`]: the web console at `/console/` (pages, sessions, its scripts' writes).
 
 pub mod accounts;
 pub mod body;
 pub mod connection;
+pub mod console;
 pub mod decision;
 pub mod error;
 pub mod extract;
@@ -82,6 +84,8 @@ pub struct AppState {
     pub secrets: Option<Arc<secrets::SecretBox>>,
     /// Webhook configuration, each account's endpoints (cached), the delivery client.
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// The console's sign-in rate limits.
+    pub console: Arc<console::session::ConsoleState>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -108,12 +112,19 @@ impl AppState {
             )),
             secrets: None,
             webhooks: Arc::new(webhooks::Webhooks::new(webhooks::WebhookConfig::default())),
+            console: Arc::default(),
         }
     }
 
     /// Webhooks configured other than by default (`--allow-private-webhooks`, retries).
     pub fn with_webhooks(mut self, config: webhooks::WebhookConfig) -> Self {
         self.webhooks = Arc::new(webhooks::Webhooks::new(config));
+        self
+    }
+
+    /// Console sign-in limits other than the defaults.
+    pub fn with_console_limits(mut self, limits: console::ConsoleLimits) -> Self {
+        self.console = Arc::new(console::session::ConsoleState::new(limits));
         self
     }
 

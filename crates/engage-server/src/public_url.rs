@@ -72,6 +72,12 @@ impl PublicHost {
     }
 
     /// `host[:port]`.
+    /// Whether clients reach the server over https (the console's cookies are then
+    /// `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+
     pub fn as_str(&self) -> &str {
         &self.authority
     }

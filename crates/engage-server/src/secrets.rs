@@ -162,6 +162,20 @@ impl SecretBox {
     }
 }
 
+/// A new OAuth 1.0a key of `account` with random credentials, in clear: seal it with
+/// [`SecretBox::seal_oauth_key`] before storing it, and show its secrets once.
+pub fn new_oauth_key(account: &str) -> Result<OAuthKey, getrandom::Error> {
+    let credential = engage_store::ids::oauth_credential;
+    Ok(OAuthKey {
+        account: account.to_owned(),
+        app_key: credential()?,
+        app_secret: credential()?,
+        access_token: credential()?,
+        access_token_secret: credential()?,
+        created_ms: engage_store::ids::now_ms(),
+    })
+}
+
 /// Whether a stored secret was sealed (rather than stored in clear by an earlier version).
 pub fn is_sealed(stored: &str) -> bool {
     stored.starts_with(PREFIX)

@@ -184,7 +184,8 @@ fn url(server: &TestServer, route: &RouteInfo, path_of: &Account, ids_of: &Accou
         .replace("{webhook_id}", &ids_of.webhook)
         .replace("{delivery_id}", &ids_of.delivery)
         .replace("{service}", "smt")
-        .replace("{file}", "index.html");
+        .replace("{file}", "index.html")
+        .replace("{app_key}", &ids_of.app);
     assert!(
         !path.contains('{'),
         "a path parameter this test does not know: {path}"
@@ -279,6 +280,7 @@ async fn no_route_gives_one_account_another_accounts_data() {
         "{b_campaign_before}"
     );
 
+    let a_console = crate::console::sign_in_as(&server, &a.id, &a.key).await;
     let table = route_table();
     let mut seen: HashMap<Auth, usize> = HashMap::new();
     for route in &table {
@@ -341,6 +343,51 @@ async fn no_route_gives_one_account_another_accounts_data() {
                     let (status, answer) =
                         call(&server, &route.method, &target, None, body.as_ref()).await;
                     assert_eq!(status, 404, "{what}: B's app under A: {answer}");
+                }
+            }
+            Auth::ConsoleSession => {
+                // No session: to the sign-in form, or 401 for a script's call.
+                let target = url(&server, route, &b, &b);
+                let plain = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap();
+                let send = |cookie: Option<&str>, csrf: Option<&str>| {
+                    let mut request = plain.request(route.method.clone(), &target);
+                    if let Some(cookie) = cookie {
+                        request = request.header("cookie", cookie);
+                    }
+                    if let Some(csrf) = csrf {
+                        request = request.header("x-csrf-token", csrf);
+                    }
+                    if let Some(body) = &body {
+                        request = request.json(body);
+                    }
+                    request.send()
+                };
+                let answer = send(None, None).await.unwrap();
+                let status = answer.status().as_u16();
+                let text = answer.text().await.unwrap();
+                assert!(
+                    status == 303 || status == 401,
+                    "{what} without a session: {status} {text}"
+                );
+                assert_eq!(leaks(&text, &b), None, "{what} without a session: {text}");
+                // A's session with B's ids: the account is always the session's.
+                let answer = send(Some(&a_console.cookie), Some(&a_console.csrf))
+                    .await
+                    .unwrap();
+                let status = answer.status().as_u16();
+                let text = answer.text().await.unwrap();
+                assert_eq!(
+                    leaks(&text, &b),
+                    None,
+                    "{what} with A's session and B's ids: {text}"
+                );
+                if route.path.contains("{campaign_id}") {
+                    assert_eq!(status, 404, "{what} with B's ids: {text}");
+                } else {
+                    assert!(status < 500, "{what} with A's session: {status} {text}");
                 }
             }
             Auth::Public => {
@@ -426,10 +473,11 @@ fn the_route_table_names_each_method_of_a_path_once() {
             route.method,
             route.path
         );
-        // Every account route says who may call it; only account-less routes are Public.
+        // Every account route says who may call it; only account-less routes are Public
+        // or the console's, whose account is the session's.
         assert_eq!(
             route.path.contains("{account_id}"),
-            route.auth != Auth::Public,
+            !matches!(route.auth, Auth::Public | Auth::ConsoleSession),
             "{} {}",
             route.method,
             route.path

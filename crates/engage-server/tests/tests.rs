@@ -20,6 +20,7 @@ mod assets;
 mod collect;
 mod collect_body_properties;
 mod connections;
+mod console;
 mod decision;
 mod decision_load;
 mod discovery;

@@ -74,6 +74,7 @@ macro_rules! store_conformance_tests {
         $crate::campaign_conformance_tests!($open);
         $crate::history_conformance_tests!($open);
         $crate::webhook_conformance_tests!($open);
+        $crate::console_conformance_tests!($open);
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
         $(

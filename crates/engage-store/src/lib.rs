@@ -13,6 +13,8 @@
 //!   its part of the suite.
 //! - `history`: the Engagement History API's query and its interaction records;
 //!   `history_conformance` is its part of the suite.
+//! - `console_conformance`: the suite's part for console sessions
+//!   ([`Store::create_console_session`] and its neighbours).
 //! - `sample`: one valid event and attribute of each type, for the suite and the tests.
 //! - [`open`]: picks a backend from a database URL.
 //! - [`changes`](Change): the change feed admin writes publish, so every server drops
@@ -33,6 +35,8 @@ mod campaigns;
 mod changes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod console_conformance;
 mod history;
 #[cfg(feature = "conformance")]
 pub mod history_conformance;
@@ -253,6 +257,26 @@ pub trait Store: CampaignStore + WebhookStore + Send + Sync + 'static {
         nonce_key: &str,
         expires_s: i64,
         now_s: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a console session (`UnknownAccount` for no such account). Expired sessions
+    /// are pruned, and past [`MAX_CONSOLE_SESSIONS_PER_ACCOUNT`] the account's oldest ones
+    /// end.
+    async fn create_console_session(&self, session: ConsoleSession) -> Result<(), StoreError>;
+
+    /// The account's session with this token hash, unless it ended or expired by `now_ms`.
+    async fn console_session(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConsoleSession>, StoreError>;
+
+    /// Ends a console session (sign-out); `false` when there was none.
+    async fn end_console_session(
+        &self,
+        account_id: &str,
+        token_hash: &str,
     ) -> Result<bool, StoreError>;
 
     /// Finishes pending writes and stops taking new ones.

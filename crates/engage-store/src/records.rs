@@ -298,3 +298,23 @@ pub struct ExportPage {
     /// Pass back to get the next page; `None` when there was nothing more.
     pub cursor: Option<i64>,
 }
+
+/// How many console sessions an account keeps at most: signing in again past it ends
+/// the account's oldest session, so no amount of sign-ins grows the table without bound.
+pub const MAX_CONSOLE_SESSIONS_PER_ACCOUNT: usize = 50;
+
+/// A console sign-in: the session a console cookie names, kept in the store so that every
+/// server on the same data knows it and a sign-out ends it everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub account: String,
+    /// Hex SHA-256 of the cookie's random token: the token itself is never stored, so a
+    /// copy of the database signs nobody in.
+    pub token_hash: String,
+    /// The value every change made in the console must send back (a CSRF check): a page
+    /// of another site cannot read it.
+    pub csrf_token: String,
+    pub created_ms: i64,
+    /// After this the session is no more (epoch ms).
+    pub expires_ms: i64,
+}

@@ -38,17 +38,7 @@ pub async fn search(
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&uri)
         .map_err(|e| ApiError::invalid_field("?", e.body_text()))?;
     let search = HistorySearchBody::read(&pairs, &bytes)?;
-    // Taken after validation: a bad request is answered even when the server is busy,
-    // and a client slow to send its body holds no permit.
-    let _permit = state
-        .history_searches
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::TooManyRequests)?;
-    let page = state
-        .store
-        .search_interactions(&account_id, search.query())
-        .await?;
+    let page = run_search(&state, &account_id, &search).await?;
     let span = tracing::Span::current();
     span.record("count", page.count);
     span.record("returned", page.records.len());
@@ -61,6 +51,25 @@ pub async fn search(
         None => Links::new(&headers, &uri),
     };
     Ok(axum::Json(answer(&page, &search.params, &links, &account_id)).into_response())
+}
+
+/// Runs a validated search under the search permits (the API's and the console's).
+/// Taken after validation: a bad request is answered even when the server is busy, and a
+/// client slow to send its body holds no permit.
+pub(crate) async fn run_search(
+    state: &AppState,
+    account_id: &str,
+    search: &HistorySearchBody,
+) -> Result<InteractionPage, ApiError> {
+    let _permit = state
+        .history_searches
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests)?;
+    Ok(state
+        .store
+        .search_interactions(account_id, search.query())
+        .await?)
 }
 
 // ---------------------------------------------------------------- the answer

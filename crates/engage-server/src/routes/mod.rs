@@ -1,17 +1,19 @@
 //! The router, built from one table of routes ([`route_table`] lists it, with who may
 //! call each): one module per API.
 
-mod account;
-mod admin;
+pub(crate) mod account;
+pub(crate) mod admin;
 mod assets;
 mod collect;
 mod decision;
 mod discovery;
-mod history;
+pub(crate) mod history;
 mod monitoring;
 mod ops;
-mod quarantine;
+pub(crate) mod quarantine;
 mod webhooks;
+
+pub(crate) use history::iso_utc;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::handler::Handler;
@@ -38,6 +40,10 @@ pub enum Auth {
     /// The account's own API key (`Authorization: Bearer`, or an OAuth 1.0a signature):
     /// 404 for an unknown account, 401 without a valid key, 403 with another account's.
     AccountKey,
+    /// A console session (its cookie; a change also its CSRF token): the account is the
+    /// session's, never one in the path. A page without one goes to the sign-in form
+    /// (303), a script's call is answered 401, a change without the token 403.
+    ConsoleSession,
 }
 
 /// One method of one route of the table.
@@ -109,7 +115,11 @@ impl Endpoint {
 
 /// Every route: path, methods, handlers and who may call each.
 fn endpoints() -> Vec<Endpoint> {
-    use Auth::{AccountKey, Public, PublicAccount};
+    use crate::console::{
+        api, assets as console_assets, campaigns, history as console_history, overview,
+        quarantine as console_quarantine, session, settings,
+    };
+    use Auth::{AccountKey, ConsoleSession, Public, PublicAccount};
     vec![
         Endpoint::new("/healthz").get(Public, ops::healthz),
         Endpoint::new("/metrics").get(Public, ops::metrics),
@@ -182,7 +192,49 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/account/{account_id}/quarantine").get(AccountKey, quarantine::list),
         Endpoint::new("/api/account/{account_id}/quarantine/replay")
             .post(AccountKey, quarantine::replay),
+        // The console (docs/console.md): pages, then its scripts' writes.
+        Endpoint::new("/favicon.ico").get(Public, crate::console::assets::no_icon),
+        Endpoint::new("/console").get(Public, console_redirect),
+        Endpoint::new("/console/sign-in")
+            .get(Public, session::sign_in_form)
+            .post(Public, session::sign_in),
+        Endpoint::new("/console/sign-out").post(ConsoleSession, session::sign_out),
+        Endpoint::new("/console/assets/{file}").get(Public, console_assets::asset),
+        Endpoint::new("/console/").get(ConsoleSession, overview::overview),
+        Endpoint::new("/console/results").get(ConsoleSession, overview::results),
+        Endpoint::new("/console/campaigns").get(ConsoleSession, campaigns::list),
+        Endpoint::new("/console/campaigns/{campaign_id}").get(ConsoleSession, campaigns::campaign),
+        Endpoint::new("/console/campaigns/{campaign_id}/engagements/new")
+            .get(ConsoleSession, campaigns::new_engagement),
+        Endpoint::new("/console/campaigns/{campaign_id}/engagements/{engagement_id}")
+            .get(ConsoleSession, campaigns::engagement),
+        Endpoint::new("/console/history").get(ConsoleSession, console_history::search),
+        Endpoint::new("/console/history/interaction")
+            .get(ConsoleSession, console_history::interaction),
+        Endpoint::new("/console/quarantine").get(ConsoleSession, console_quarantine::list),
+        Endpoint::new("/console/settings").get(ConsoleSession, settings::settings),
+        Endpoint::new("/console/api/campaigns").post(ConsoleSession, api::create_campaign),
+        Endpoint::new("/console/api/campaigns/{campaign_id}")
+            .put(ConsoleSession, api::update_campaign),
+        Endpoint::new("/console/api/campaigns/{campaign_id}/engagements")
+            .post(ConsoleSession, api::create_engagement),
+        Endpoint::new("/console/api/campaigns/{campaign_id}/engagements/{engagement_id}")
+            .put(ConsoleSession, api::update_engagement),
+        Endpoint::new(
+            "/console/api/campaigns/{campaign_id}/engagements/{engagement_id}/availability",
+        )
+        .put(ConsoleSession, api::set_availability),
+        Endpoint::new("/console/api/origins").put(ConsoleSession, api::put_origins),
+        Endpoint::new("/console/api/quarantine/replay")
+            .post(ConsoleSession, api::replay_quarantine),
+        Endpoint::new("/console/api/keys").post(ConsoleSession, api::create_key),
+        Endpoint::new("/console/api/keys/{app_key}").delete(ConsoleSession, api::revoke_key),
     ]
+}
+
+/// `/console` without its slash: to the console.
+async fn console_redirect() -> Response {
+    crate::console::page::redirect("/console/")
 }
 
 /// Every method of every route the router serves, with who may call it.
@@ -278,6 +330,9 @@ fn route_label(pattern: &str) -> &'static str {
         "/api/account/{account_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver" => {
             "webhook_redeliver"
         }
+        "/console/assets/{file}" | "/favicon.ico" => "console_asset",
+        p if p.starts_with("/console/api/") => "console_api",
+        p if p == "/console" || p.starts_with("/console/") => "console_page",
         _ => "other",
     }
 }

@@ -19,6 +19,7 @@
 
 mod campaigns;
 mod changes;
+mod console;
 mod history;
 mod identities;
 mod ingest;
@@ -38,9 +39,9 @@ use tokio_postgres::NoTls;
 
 use crate::changes::ChangeFeed;
 use crate::{
-    Account, Change, ExportKind, ExportPage, Exposure, IngestBatch, IngestOutcome, InteractionPage,
-    InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage,
-    SessionLookup, Store, StoreError, Visit,
+    Account, Change, ConsoleSession, ExportKind, ExportPage, Exposure, IngestBatch, IngestOutcome,
+    InteractionPage, InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery,
+    QuarantineUsage, SessionLookup, Store, StoreError, Visit,
 };
 
 /// Connections per server: the writers' and the reads'.
@@ -392,6 +393,29 @@ impl Store for PostgresStore {
             now_s,
         )
         .await
+    }
+
+    async fn create_console_session(&self, session: ConsoleSession) -> Result<(), StoreError> {
+        self.writable()?;
+        console::create(&mut **self.conn().await?, &session).await
+    }
+
+    async fn console_session(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        console::get(&**self.conn().await?, account_id, token_hash, now_ms).await
+    }
+
+    async fn end_console_session(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.writable()?;
+        console::end(&**self.conn().await?, account_id, token_hash).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -29,7 +29,7 @@ use super::pg_err;
 use crate::StoreError;
 
 /// The migrations, oldest first; migration `n` (1-based) takes the schema to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, super::webhooks::V3];
+const MIGRATIONS: &[&str] = &[V1, V2, super::webhooks::V3, V4];
 
 /// Any constant both servers agree on: the advisory lock key of migrations and partition
 /// upkeep (`engage` in ASCII).
@@ -296,6 +296,22 @@ CREATE TRIGGER engagement_revisions_changed AFTER INSERT OR UPDATE OR DELETE
     ON engagement_revisions FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
 CREATE TRIGGER oauth_keys_changed AFTER INSERT OR UPDATE OR DELETE ON oauth_keys
     FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
+"#;
+
+/// Version 4: console sessions, shared by every server (`postgres/console.rs`). Keyed by
+/// account first; not an admin table, so no change is notified (a session is read from
+/// here on every console request, never cached).
+const V4: &str = r#"
+CREATE TABLE console_sessions (
+    account     text NOT NULL,
+    token_hash  text NOT NULL,
+    csrf_token  text NOT NULL,
+    created_ms  bigint NOT NULL,
+    expires_ms  bigint NOT NULL,
+    PRIMARY KEY (account, token_hash)
+);
+CREATE INDEX console_sessions_expiry ON console_sessions (expires_ms);
+CREATE INDEX console_sessions_age ON console_sessions (account, created_ms);
 "#;
 
 /// The channel the triggers of [`V2`] notify.

@@ -29,6 +29,7 @@ pub(crate) mod batch;
 mod cache;
 pub(crate) mod campaigns;
 mod compact;
+mod console;
 mod events;
 pub(crate) mod history;
 mod identities;
@@ -52,9 +53,9 @@ use tokio::sync::oneshot;
 
 use crate::changes::ChangeFeed;
 use crate::{
-    Account, Change, ExportKind, ExportPage, IngestBatch, IngestOutcome, InteractionPage,
-    InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage,
-    SessionLookup, Store, StoreError, Visit,
+    Account, Change, ConsoleSession, ExportKind, ExportPage, IngestBatch, IngestOutcome,
+    InteractionPage, InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery,
+    QuarantineUsage, SessionLookup, Store, StoreError, Visit,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -455,6 +456,28 @@ impl Store for SqliteStore {
         let (account, key) = (account_id.to_owned(), nonce_key.to_owned());
         self.campaign_write(move |tx| oauth::claim_nonce(tx, &account, &key, expires_s, now_s))
             .await
+    }
+
+    async fn create_console_session(&self, session: ConsoleSession) -> Result<(), StoreError> {
+        self.insert_console_session(session).await
+    }
+
+    async fn console_session(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        self.select_console_session(account_id, token_hash, now_ms)
+            .await
+    }
+
+    async fn end_console_session(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.delete_console_session(account_id, token_hash).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

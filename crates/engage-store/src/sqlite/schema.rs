@@ -78,6 +78,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::webhooks::MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::console::MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
