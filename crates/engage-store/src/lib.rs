@@ -15,6 +15,8 @@
 //! - [`changes`](Change): the change feed admin writes publish, so every server drops
 //!   what it cached of a changed account.
 //! - [`ids`]: the clock and every id Engage makes (visitors, contexts, accounts, keys).
+//! - `privacy`: erasure and access ([`ErasureTarget`], [`ErasureCounts`], the erasure
+//!   log, [`VisitorData`]).
 //! - `records` and [`RawJson`]: the records that cross the trait; the parts of them that
 //!   are JSON documents of their own are kept as their text.
 //!
@@ -37,6 +39,9 @@ pub mod ids;
 mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod privacy;
+#[cfg(feature = "conformance")]
+pub mod privacy_conformance;
 mod records;
 #[cfg(any(test, feature = "conformance"))]
 mod sample;
@@ -48,6 +53,7 @@ pub use campaigns::*;
 pub use changes::Change;
 pub use history::*;
 pub use open::{open, StoreUrl};
+pub use privacy::*;
 pub use records::*;
 
 /// What can go wrong below the trait. Driver errors are translated inside the backend.
@@ -247,6 +253,32 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         expires_s: i64,
         now_s: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Everything held about one visitor of the account (visits, page views, events,
+    /// attributes, linked identities, quarantined inputs naming them); `None` when
+    /// nothing is.
+    async fn visitor_data(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+    ) -> Result<Option<VisitorData>, StoreError>;
+
+    /// Removes every trace of a visitor, or of every visitor who reported a customer id
+    /// (docs/operations.md, Erasure), in one transaction, and adds a line to the
+    /// account's erasure log (when and how much, never whose). `UnknownAccount` for no
+    /// such account.
+    async fn erase(
+        &self,
+        account_id: &str,
+        target: ErasureTarget,
+    ) -> Result<ErasureCounts, StoreError>;
+
+    /// The account's erasure log, newest first, at most `limit` entries.
+    async fn erasure_log(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ErasureLogEntry>, StoreError>;
 
     /// Finishes pending writes and stops taking new ones.
     async fn close(&self) -> Result<(), StoreError>;

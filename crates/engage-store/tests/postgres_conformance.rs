@@ -517,3 +517,47 @@ async fn the_change_feed_reconnects_and_says_everything_may_have_changed() {
     listening.close().await.unwrap();
     writing.close().await.unwrap();
 }
+
+/// Tables that hold nothing about a visitor: accounts and their settings, campaigns,
+/// server coordination, the erasure log.
+const NOT_PER_VISITOR: &[&str] = &[
+    "schema_migrations",
+    "accounts",
+    "apps",
+    "campaigns",
+    "engagements",
+    "engagement_revisions",
+    "oauth_keys",
+    "oauth_nonces",
+    "erasure_log",
+];
+
+#[tokio::test]
+async fn every_table_is_either_erased_per_visitor_or_holds_nothing_about_visitors() {
+    let scratch = Scratch::new().await;
+    let store = PostgresStore::open(&scratch.url).await.unwrap();
+    let client = scratch.client().await;
+    // Partitions are their parent's rows.
+    let tables: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c
+             WHERE c.relnamespace = current_schema()::regnamespace
+               AND c.relkind IN ('r', 'p') AND NOT c.relispartition",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(tables.contains(&"visits".to_owned()), "{tables:?}");
+    for table in &tables {
+        assert!(
+            engage_store::postgres::PER_VISITOR_TABLES.contains(&table.as_str())
+                || NOT_PER_VISITOR.contains(&table.as_str()),
+            "table {table} is new: erase its per-visitor rows (postgres/privacy.rs) or list it \
+             as holding nothing about visitors"
+        );
+    }
+    store.close().await.unwrap();
+}

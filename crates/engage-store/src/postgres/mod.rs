@@ -7,6 +7,8 @@
 //! - `history`: interaction search for the Engagement History API.
 //! - `campaigns`, `identities`, `oauth`: the admin writes and their reads, each one
 //!   transaction on a pooled connection.
+//! - `privacy`: erasure (one transaction), the erasure log, and access (everything held
+//!   about a visitor).
 //! - `changes`: the change feed, from the admin tables' triggers' `pg_notify` through
 //!   a `LISTEN` connection of each store's own.
 //!
@@ -21,6 +23,8 @@ mod history;
 mod identities;
 mod ingest;
 mod oauth;
+mod privacy;
+pub use privacy::PER_VISITOR_TABLES;
 mod reader;
 mod schema;
 
@@ -35,9 +39,10 @@ use tokio_postgres::NoTls;
 
 use crate::changes::ChangeFeed;
 use crate::{
-    Account, Change, ExportKind, ExportPage, Exposure, IngestBatch, IngestOutcome, InteractionPage,
-    InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage,
-    SessionLookup, Store, StoreError, Visit,
+    Account, Change, ErasureCounts, ErasureLogEntry, ErasureTarget, ExportKind, ExportPage,
+    Exposure, IngestBatch, IngestOutcome, InteractionPage, InteractionQuery, NewAccount, OAuthKey,
+    QuarantineEntry, QuarantineQuery, QuarantineUsage, SessionLookup, Store, StoreError, Visit,
+    VisitorData,
 };
 
 /// Connections per server: the writers' and the reads'.
@@ -389,6 +394,35 @@ impl Store for PostgresStore {
             now_s,
         )
         .await
+    }
+
+    async fn visitor_data(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+    ) -> Result<Option<VisitorData>, StoreError> {
+        let mut client = self.conn().await?;
+        privacy::visitor_data(&mut client, account_id, visitor_id).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id, target = target.kind()))]
+    async fn erase(
+        &self,
+        account_id: &str,
+        target: ErasureTarget,
+    ) -> Result<ErasureCounts, StoreError> {
+        self.writable()?;
+        let mut client = self.conn().await?;
+        privacy::erase(&mut client, account_id, &target, crate::ids::now_ms()).await
+    }
+
+    async fn erasure_log(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ErasureLogEntry>, StoreError> {
+        let client = self.conn().await?;
+        privacy::log(&client, account_id, limit).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -17,6 +17,8 @@
 //!   quarantine rows replayed).
 //! - `campaigns`: apps, campaigns and engagements (admin writes on their own
 //!   connection, see there).
+//! - `erasure`: removing a visitor's rows for good (through the writer), and the
+//!   erasure log; `visitor`: everything held about a visitor, for access requests.
 //! - `history`: interaction search for the Engagement History API.
 //! - `reader`: a pool of read connections used from `spawn_blocking`, so reads never
 //!   queue behind the writer (WAL readers see the last commit without taking its lock).
@@ -29,6 +31,8 @@ pub(crate) mod batch;
 mod cache;
 pub(crate) mod campaigns;
 mod compact;
+mod erasure;
+pub use erasure::PER_VISITOR_TABLES;
 mod events;
 pub(crate) mod history;
 mod identities;
@@ -37,6 +41,7 @@ mod interactions;
 mod oauth;
 pub(crate) mod reader;
 mod schema;
+mod visitor;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -51,9 +56,10 @@ use tokio::sync::oneshot;
 
 use crate::changes::ChangeFeed;
 use crate::{
-    Account, Change, ExportKind, ExportPage, IngestBatch, IngestOutcome, InteractionPage,
-    InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage,
-    SessionLookup, Store, StoreError, Visit,
+    Account, Change, ErasureCounts, ErasureLogEntry, ErasureTarget, ExportKind, ExportPage,
+    IngestBatch, IngestOutcome, InteractionPage, InteractionQuery, NewAccount, OAuthKey,
+    QuarantineEntry, QuarantineQuery, QuarantineUsage, SessionLookup, Store, StoreError, Visit,
+    VisitorData,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -453,6 +459,43 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (account, key) = (account_id.to_owned(), nonce_key.to_owned());
         self.campaign_write(move |tx| oauth::claim_nonce(tx, &account, &key, expires_s, now_s))
+            .await
+    }
+
+    async fn visitor_data(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+    ) -> Result<Option<VisitorData>, StoreError> {
+        let (a, v) = (account_id.to_owned(), visitor_id.to_owned());
+        self.readers
+            .run(move |conn| visitor::visitor_data(conn, &a, &v))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id, target = target.kind()))]
+    async fn erase(
+        &self,
+        account_id: &str,
+        target: ErasureTarget,
+    ) -> Result<ErasureCounts, StoreError> {
+        let account_id = account_id.to_owned();
+        self.write(|reply| Write::Erase {
+            account_id,
+            target,
+            reply,
+        })
+        .await
+    }
+
+    async fn erasure_log(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ErasureLogEntry>, StoreError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |conn| erasure::log(conn, &a, limit))
             .await
     }
 
