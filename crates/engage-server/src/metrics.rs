@@ -16,6 +16,8 @@ const REQUESTS: &str = "engage_http_requests_total";
 const INGEST_ITEMS: &str = "engage_ingest_batch_items";
 const INGEST_SECONDS: &str = "engage_ingest_commit_seconds";
 const RATE_LIMITED: &str = "engage_rate_limited_total";
+const ERASURES: &str = "engage_erasures_total";
+const ERASED: &str = "engage_erased_rows_total";
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -98,6 +100,12 @@ impl Metrics {
                 "Rejected items and bodies not kept because their account's quarantine quota \
                  was reached."
             );
+            describe_counter!(
+                ERASURES,
+                "Erasure requests carried out (visitor or customer)."
+            );
+            counter!(ERASURES).absolute(0);
+            describe_counter!(ERASED, "Rows removed by erasure requests, by kind.");
             describe_gauge!("engage_store_info", "The storage backend.");
             gauge!("engage_store_info", "backend" => backend).set(1.0);
             (
@@ -163,6 +171,25 @@ impl Metrics {
         self.items_accepted.increment(stored.accepted);
         self.items_duplicate.increment(stored.duplicates);
         self.items_rejected.increment(stored.rejected);
+    }
+
+    /// One erasure carried out, and what it removed by kind.
+    pub fn record_erasure(&self, removed: &engage_store::ErasureCounts) {
+        with_local_recorder(&self.recorder, || {
+            counter!(ERASURES).increment(1);
+            for (kind, n) in [
+                ("visits", removed.visits),
+                ("pages", removed.pages),
+                ("interactions", removed.interactions),
+                ("events", removed.events),
+                ("attributes", removed.attributes),
+                ("identities", removed.identities),
+                ("exposures", removed.exposures),
+                ("quarantined", removed.quarantined),
+            ] {
+                counter!(ERASED, "kind" => kind).increment(n);
+            }
+        });
     }
 
     /// Everything, in the Prometheus text format.

@@ -27,6 +27,7 @@ mod hostile_targeting;
 mod monitoring;
 mod oauth;
 mod origins;
+mod privacy;
 mod quarantine;
 mod rate_limits;
 mod route_security;

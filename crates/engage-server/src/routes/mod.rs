@@ -10,6 +10,7 @@ mod discovery;
 mod history;
 mod monitoring;
 mod ops;
+mod privacy;
 mod quarantine;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -165,6 +166,12 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/account/{account_id}/quarantine").get(AccountKey, quarantine::list),
         Endpoint::new("/api/account/{account_id}/quarantine/replay")
             .post(AccountKey, quarantine::replay),
+        Endpoint::new("/api/account/{account_id}/visitors/{visitor_id}")
+            .get(AccountKey, privacy::get_visitor)
+            .delete(AccountKey, privacy::erase_visitor),
+        Endpoint::new("/api/account/{account_id}/customers/{customer_id}")
+            .delete(AccountKey, privacy::erase_customer),
+        Endpoint::new("/api/account/{account_id}/erasures").get(AccountKey, privacy::erasure_log),
     ]
 }
 
@@ -252,6 +259,9 @@ fn route_label(pattern: &str) -> &'static str {
         "/interaction_history/api/account/{account_id}/interactions/search" => "history_search",
         "/api/account/{account_id}/quarantine" => "quarantine_list",
         "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
+        "/api/account/{account_id}/visitors/{visitor_id}" => "privacy_visitor",
+        "/api/account/{account_id}/customers/{customer_id}" => "privacy_customer",
+        "/api/account/{account_id}/erasures" => "privacy_erasures",
         _ => "other",
     }
 }
