@@ -10,6 +10,7 @@
 mod account;
 mod backup;
 mod demo;
+mod erase;
 mod export;
 mod serve;
 mod storage;
@@ -59,6 +60,10 @@ enum Command {
     /// Put a backup in place of the embedded store (stop the server first); refuses a
     /// store that holds accounts unless --force. SQLite only.
     Restore(backup::RestoreArgs),
+    /// Erase a visitor, or every visitor who reported a customer id, for good; prints
+    /// what was removed as one JSON line. With --data (SQLite) stop the server first, or
+    /// use its DELETE route; with PostgreSQL servers may run.
+    Erase(erase::Args),
     /// Measure Engage on this machine.
     #[command(subcommand)]
     Bench(engage_bench::Command),
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args).map(|()| ExitCode::SUCCESS),
         Command::Backup(args) => backup::run_backup(&args).map(|()| ExitCode::SUCCESS),
         Command::Restore(args) => backup::run_restore(&args).map(|()| ExitCode::SUCCESS),
+        Command::Erase(args) => erase::run(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(command) => engage_bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -16,6 +16,7 @@ mod bench_history;
 mod crash;
 mod demo;
 mod discovery;
+mod erase;
 mod full_disk;
 mod multi_server;
 mod postgres;
