@@ -659,4 +659,72 @@ mod tests {
             );
         }
     }
+
+    /// What an erasure costs against the size of the text index it merges:
+    /// `ERASE_BATCHES=20000 cargo test --release -p engage-store --lib erasure_cost -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement"]
+    async fn erasure_cost() {
+        let batches: usize = std::env::var("ERASE_BATCHES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20_000);
+        let dir = tempfile::tempdir_in(".").unwrap();
+        let path = dir.path().join("engage.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let account = store
+            .create_account(NewAccount {
+                name: "cost".into(),
+                api_key_hash: "0".repeat(64),
+            })
+            .await
+            .unwrap()
+            .id;
+        let mut pending = Vec::new();
+        for n in 0..batches {
+            let b = batch(
+                &account,
+                &format!("v-{}", n % 5000),
+                &format!("s-{}", n % 5000),
+                n,
+                &format!("w{n}x"),
+            );
+            pending.push(store.ingest(b));
+            if pending.len() == 64 {
+                for r in futures_join(std::mem::take(&mut pending)).await {
+                    r.unwrap();
+                }
+            }
+        }
+        for r in futures_join(pending).await {
+            r.unwrap();
+        }
+        let conn = Connection::open(&path).unwrap();
+        let index_bytes: i64 = conn
+            .query_row("SELECT sum(length(block)) FROM sde_text_data", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let started = std::time::Instant::now();
+        let counts = store
+            .erase(&account, ErasureTarget::Visitor("v-7".into()))
+            .await
+            .unwrap();
+        println!(
+            "{batches} batches, text index {:.1} MB: erasing {} attributes took {:?}",
+            index_bytes as f64 / 1e6,
+            counts.attributes,
+            started.elapsed()
+        );
+        store.close().await.unwrap();
+    }
+
+    async fn futures_join<T>(futures: Vec<impl std::future::Future<Output = T>>) -> Vec<T> {
+        let mut out = Vec::with_capacity(futures.len());
+        let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+        for h in handles {
+            out.push(h.await);
+        }
+        out
+    }
 }
