@@ -149,7 +149,7 @@ pub(crate) async fn account(store: &Arc<dyn Store>) -> String {
         .id
 }
 
-const RECEIVED_MS: i64 = 1_750_000_000_000;
+pub(crate) const RECEIVED_MS: i64 = 1_750_000_000_000;
 
 pub(crate) fn batch(account_id: &str, visitor: &str, session: &str, page: &str) -> IngestBatch {
     IngestBatch {

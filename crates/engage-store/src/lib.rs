@@ -280,6 +280,24 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<ErasureLogEntry>, StoreError>;
 
+    /// The account's retention in days (`None`: its data is kept for ever).
+    async fn retention(&self, account_id: &str) -> Result<Option<u32>, StoreError>;
+
+    /// Sets the account's retention in days (`None`: keep for ever); `UnknownAccount`
+    /// for no such account.
+    async fn set_retention(&self, account_id: &str, days: Option<u32>) -> Result<(), StoreError>;
+
+    /// One step of the retention sweep, in one small transaction: removes at most
+    /// `max_visits` visits whose last activity is older than their account's retention
+    /// (with everything of them), the quarantined inputs received before it and the
+    /// identities left without a visit (docs/operations.md, Retention). Call again while
+    /// the answer says `more`.
+    async fn sweep_retention(
+        &self,
+        now_ms: i64,
+        max_visits: usize,
+    ) -> Result<RetentionStep, StoreError>;
+
     /// Finishes pending writes and stops taking new ones.
     async fn close(&self) -> Result<(), StoreError>;
 }

@@ -136,3 +136,21 @@ pub(crate) fn quarantine_names(raw: &str, context: &str, id: &str) -> bool {
 pub(crate) fn counts_from_json(text: &str) -> Option<ErasureCounts> {
     serde_json::from_str(text).ok()
 }
+
+/// One step of the retention sweep ([`crate::Store::sweep_retention`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionStep {
+    /// What the step removed (`visitors` stays 0: a visit expires, not a visitor).
+    pub removed: ErasureCounts,
+    /// Whether expired data remains for the next step.
+    pub more: bool,
+}
+
+/// Retention settings are whole days, at most about a hundred years.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// The first instant kept under a retention of `days` at `now_ms`.
+pub fn retention_horizon_ms(now_ms: i64, days: u32) -> i64 {
+    now_ms.saturating_sub(i64::from(days) * 86_400_000)
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use engage_model::{FieldError, SdeType};
 
-use crate::conformance::{account, batch, fresh, with_events, with_sdes};
+use crate::conformance::{account, batch, fresh, with_events, with_sdes, RECEIVED_MS};
 use crate::history_conformance::query;
 use crate::sample::{self, page_sde};
 use crate::{
@@ -26,6 +26,8 @@ macro_rules! privacy_conformance_tests {
             erasing_a_visitor_removes_every_trace_and_keeps_the_others,
             erasing_a_customer_removes_every_visitor_who_reported_the_id,
             erasing_in_an_unknown_account_is_refused,
+            retention_is_set_read_and_cleared_per_account,
+            retention_sweep_removes_expired_visits_and_quarantine_in_small_steps,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -278,6 +280,128 @@ where
     assert!(
         matches!(erased, Err(StoreError::UnknownAccount(_))),
         "{erased:?}"
+    );
+    store.close().await.unwrap();
+}
+
+pub async fn retention_is_set_read_and_cleared_per_account<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let b = account(&store).await;
+    assert_eq!(store.retention(&a).await.unwrap(), None);
+    store.set_retention(&a, Some(30)).await.unwrap();
+    store.set_retention(&a, Some(90)).await.unwrap();
+    assert_eq!(store.retention(&a).await.unwrap(), Some(90));
+    assert_eq!(store.retention(&b).await.unwrap(), None);
+    store.set_retention(&a, None).await.unwrap();
+    assert_eq!(store.retention(&a).await.unwrap(), None);
+    let unknown = store.set_retention("1", Some(3)).await;
+    assert!(
+        matches!(unknown, Err(StoreError::UnknownAccount(_))),
+        "{unknown:?}"
+    );
+    store.close().await.unwrap();
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+pub async fn retention_sweep_removes_expired_visits_and_quarantine_in_small_steps<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let b = account(&store).await;
+    store.set_retention(&a, Some(30)).await.unwrap();
+    // Three visits of a last seen at RECEIVED_MS, one 20 days later; b keeps everything.
+    for n in 0..3 {
+        let mut old = with_sdes(
+            with_events(
+                batch(&a, &format!("old-{n}"), &format!("old-{n}-s"), "p"),
+                2,
+            ),
+            [personal(&format!("old{n}@expired.example"))],
+        );
+        old.rejected
+            .push(rejected(&format!("old-{n}"), &format!("old-{n}-s")));
+        store.ingest(old).await.unwrap();
+    }
+    let mut fresh_batch = with_events(batch(&a, "new", "new-s", "p"), 1);
+    fresh_batch.received_ms = RECEIVED_MS + 20 * DAY_MS;
+    store.ingest(fresh_batch).await.unwrap();
+    store
+        .ingest(with_events(batch(&b, "old-0", "b-old-s", "p"), 1))
+        .await
+        .unwrap();
+    // Linked now: younger than the horizon, it outlives its visitor's visits.
+    store
+        .link_identity(&a, "identity-of-old-2", "old-2")
+        .await
+        .unwrap();
+
+    let now = RECEIVED_MS + 31 * DAY_MS;
+    let first = store.sweep_retention(now, 1).await.unwrap();
+    assert_eq!(first.removed.visits, 1, "{first:?}");
+    assert!(first.more, "{first:?}");
+    let mut removed = first.removed;
+    let mut steps = 1;
+    loop {
+        let step = store.sweep_retention(now, 1).await.unwrap();
+        steps += 1;
+        removed.visits += step.removed.visits;
+        removed.events += step.removed.events;
+        removed.attributes += step.removed.attributes;
+        removed.quarantined += step.removed.quarantined;
+        if !step.more {
+            break;
+        }
+        assert!(steps < 20, "the sweep does not end");
+    }
+    assert_eq!(removed.visits, 3, "{removed:?}");
+    assert_eq!(removed.events, 6, "{removed:?}");
+    assert_eq!(removed.attributes, 3, "{removed:?}");
+    assert_eq!(removed.quarantined, 3, "{removed:?}");
+    for n in 0..2 {
+        assert_eq!(
+            store.visitor_data(&a, &format!("old-{n}")).await.unwrap(),
+            None
+        );
+    }
+    let kept = store.visitor_data(&a, "old-2").await.unwrap().unwrap();
+    assert!(kept.visits.is_empty() && kept.events.is_empty() && kept.attributes.is_empty());
+    assert_eq!(kept.identities, ["identity-of-old-2"]);
+    assert_eq!(
+        found_by_keyword(&store, &a, "old1@expired.example").await,
+        0
+    );
+    assert!(store.visitor_data(&a, "new").await.unwrap().is_some());
+    assert!(
+        store.visitor_data(&b, "old-0").await.unwrap().is_some(),
+        "b keeps everything"
+    );
+    // Once older than the horizon itself, the identity goes too.
+    let later = store
+        .sweep_retention(crate::ids::now_ms() + 31 * DAY_MS, 100)
+        .await
+        .unwrap();
+    assert_eq!(later.removed.identities, 1, "{later:?}");
+    assert_eq!(
+        store
+            .identity_visitor(&a, "identity-of-old-2")
+            .await
+            .unwrap(),
+        None
+    );
+    let idle = store.sweep_retention(now, 100).await.unwrap();
+    assert_eq!(idle, crate::RetentionStep::default());
+    assert!(
+        store.visitor_data(&b, "old-0").await.unwrap().is_some(),
+        "b keeps everything"
     );
     store.close().await.unwrap();
 }

@@ -530,6 +530,7 @@ const NOT_PER_VISITOR: &[&str] = &[
     "oauth_keys",
     "oauth_nonces",
     "erasure_log",
+    "retention",
 ];
 
 #[tokio::test]
@@ -560,4 +561,62 @@ async fn every_table_is_either_erased_per_visitor_or_holds_nothing_about_visitor
         );
     }
     store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn retention_drops_a_month_only_once_every_account_lets_it_go() {
+    let scratch = Scratch::new().await;
+    let store = PostgresStore::open(&scratch.url).await.unwrap();
+    let client = scratch.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE events_2024_01 PARTITION OF events
+                 FOR VALUES FROM (1704067200000) TO (1706745600000);
+             CREATE TABLE sdes_2024_01 PARTITION OF sdes
+                 FOR VALUES FROM (1704067200000) TO (1706745600000);",
+        )
+        .await
+        .unwrap();
+    let a = new_account(&store).await;
+    let b = new_account(&store).await;
+    store.set_retention(&a, Some(30)).await.unwrap();
+    let now = engage_store::ids::now_ms();
+    store.sweep_retention(now, 100).await.unwrap();
+    assert_eq!(
+        january_2024_partitions(&client).await,
+        2,
+        "b keeps its data for ever"
+    );
+    store.set_retention(&b, Some(400)).await.unwrap();
+    store.sweep_retention(now, 100).await.unwrap();
+    assert_eq!(
+        january_2024_partitions(&client).await,
+        0,
+        "January 2024 is past every horizon"
+    );
+    let current: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+             WHERE p.relname = 'events'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        current >= 4,
+        "this month's, the next ones' and the default stay: {current}"
+    );
+    store.close().await.unwrap();
+}
+
+async fn january_2024_partitions(client: &tokio_postgres::Client) -> usize {
+    client
+        .query(
+            "SELECT relname::text FROM pg_class WHERE relname LIKE '%_2024_01'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .len()
 }

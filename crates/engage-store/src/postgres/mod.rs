@@ -9,6 +9,7 @@
 //!   transaction on a pooled connection.
 //! - `privacy`: erasure (one transaction), the erasure log, and access (everything held
 //!   about a visitor).
+//! - `retention`: expired monthly partitions dropped, the rest deleted in small steps.
 //! - `changes`: the change feed, from the admin tables' triggers' `pg_notify` through
 //!   a `LISTEN` connection of each store's own.
 //!
@@ -26,6 +27,7 @@ mod oauth;
 mod privacy;
 pub use privacy::PER_VISITOR_TABLES;
 mod reader;
+mod retention;
 mod schema;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -423,6 +425,27 @@ impl Store for PostgresStore {
     ) -> Result<Vec<ErasureLogEntry>, StoreError> {
         let client = self.conn().await?;
         privacy::log(&client, account_id, limit).await
+    }
+
+    async fn retention(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
+        let client = self.conn().await?;
+        retention::get(&client, account_id).await
+    }
+
+    async fn set_retention(&self, account_id: &str, days: Option<u32>) -> Result<(), StoreError> {
+        self.writable()?;
+        let client = self.conn().await?;
+        retention::set(&client, account_id, days).await
+    }
+
+    async fn sweep_retention(
+        &self,
+        now_ms: i64,
+        max_visits: usize,
+    ) -> Result<crate::RetentionStep, StoreError> {
+        self.writable()?;
+        let mut client = self.conn().await?;
+        retention::sweep(&mut client, now_ms, max_visits).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

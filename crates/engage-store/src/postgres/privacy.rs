@@ -34,7 +34,8 @@ pub const PER_VISITOR_TABLES: &[&str] = &[
     "quarantine",
 ];
 
-/// Schema version 3: the erasure log (when and how much, never whose).
+/// Schema version 3: the erasure log (when and how much, never whose) and retention
+/// settings.
 pub(crate) const MIGRATION: &str = r#"
 CREATE SEQUENCE erasure_ids;
 CREATE TABLE erasure_log (
@@ -44,6 +45,11 @@ CREATE TABLE erasure_log (
     target    text NOT NULL,
     counts    text NOT NULL,
     PRIMARY KEY (account, id)
+);
+-- How long each account keeps its data (see retention.rs); no row: for ever.
+CREATE TABLE retention (
+    account text PRIMARY KEY,
+    days    integer NOT NULL
 );
 "#;
 
@@ -106,68 +112,7 @@ pub(crate) async fn erase(
     }
     counts.visitors = seen.len() as u64;
 
-    // The exactly-once keys first: they are found through the rows deleted next.
-    tx.execute(
-        "DELETE FROM event_ids k USING events e, interactions i
-         WHERE k.account = $1 AND e.account = $1 AND i.account = $1
-           AND i.visit_id = ANY($2) AND e.interaction_id = i.interaction_id
-           AND k.client_id = e.client_id",
-        &[&account, &visits],
-    )
-    .await
-    .map_err(pg_err)?;
-    counts.events = tx
-        .execute(
-            "DELETE FROM events e USING interactions i
-             WHERE e.account = $1 AND i.account = $1 AND i.visit_id = ANY($2)
-               AND e.interaction_id = i.interaction_id",
-            &[&account, &visits],
-        )
-        .await
-        .map_err(pg_err)?;
-    tx.execute(
-        "DELETE FROM sde_ids k USING sdes s
-         WHERE k.account = $1 AND s.account = $1 AND s.visit_id = ANY($2)
-           AND k.client_id = s.client_id",
-        &[&account, &visits],
-    )
-    .await
-    .map_err(pg_err)?;
-    counts.attributes = tx
-        .execute(
-            "DELETE FROM sdes WHERE account = $1 AND visit_id = ANY($2)",
-            &[&account, &visits],
-        )
-        .await
-        .map_err(pg_err)?;
-    counts.interactions = tx
-        .execute(
-            "DELETE FROM interactions WHERE account = $1 AND visit_id = ANY($2)",
-            &[&account, &visits],
-        )
-        .await
-        .map_err(pg_err)?;
-    counts.pages = tx
-        .execute(
-            "DELETE FROM pages WHERE account = $1 AND visit_id = ANY($2)",
-            &[&account, &visits],
-        )
-        .await
-        .map_err(pg_err)?;
-    counts.exposures = tx
-        .execute(
-            "DELETE FROM exposures WHERE account = $1 AND session_id = ANY($2)",
-            &[&account, &sessions],
-        )
-        .await
-        .map_err(pg_err)?;
-    counts.visits = tx
-        .execute(
-            "DELETE FROM visits WHERE account = $1 AND visit_id = ANY($2)",
-            &[&account, &visits],
-        )
-        .await
-        .map_err(pg_err)?;
+    delete_visits(&tx, account, &visits, &sessions, &mut counts).await?;
 
     let mut named: Vec<&str> = visitors.iter().map(String::as_str).collect();
     if let ErasureTarget::Customer(c) = target {
@@ -206,6 +151,84 @@ pub(crate) async fn erase(
     .map_err(pg_err)?;
     tx.commit().await.map_err(pg_err)?;
     Ok(counts)
+}
+
+/// Deletes the visits (by id; `sessions` are their session ids) and everything that
+/// hangs off them: see [`PER_VISITOR_TABLES`].
+pub(crate) async fn delete_visits(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+    visits: &[i64],
+    sessions: &[String],
+    counts: &mut ErasureCounts,
+) -> Result<(), StoreError> {
+    if visits.is_empty() {
+        return Ok(());
+    }
+    // The exactly-once keys first: they are found through the rows deleted next.
+    tx.execute(
+        "DELETE FROM event_ids k USING events e, interactions i
+         WHERE k.account = $1 AND e.account = $1 AND i.account = $1
+           AND i.visit_id = ANY($2) AND e.interaction_id = i.interaction_id
+           AND k.client_id = e.client_id",
+        &[&account, &visits],
+    )
+    .await
+    .map_err(pg_err)?;
+    counts.events += tx
+        .execute(
+            "DELETE FROM events e USING interactions i
+             WHERE e.account = $1 AND i.account = $1 AND i.visit_id = ANY($2)
+               AND e.interaction_id = i.interaction_id",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+    tx.execute(
+        "DELETE FROM sde_ids k USING sdes s
+         WHERE k.account = $1 AND s.account = $1 AND s.visit_id = ANY($2)
+           AND k.client_id = s.client_id",
+        &[&account, &visits],
+    )
+    .await
+    .map_err(pg_err)?;
+    counts.attributes += tx
+        .execute(
+            "DELETE FROM sdes WHERE account = $1 AND visit_id = ANY($2)",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+    counts.interactions += tx
+        .execute(
+            "DELETE FROM interactions WHERE account = $1 AND visit_id = ANY($2)",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+    counts.pages += tx
+        .execute(
+            "DELETE FROM pages WHERE account = $1 AND visit_id = ANY($2)",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+    counts.exposures += tx
+        .execute(
+            "DELETE FROM exposures WHERE account = $1 AND session_id = ANY($2)",
+            &[&account, &sessions],
+        )
+        .await
+        .map_err(pg_err)?;
+    counts.visits += tx
+        .execute(
+            "DELETE FROM visits WHERE account = $1 AND visit_id = ANY($2)",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+
+    Ok(())
 }
 
 /// The visitors of the account who reported `customer_id` in a customerInfo attribute:

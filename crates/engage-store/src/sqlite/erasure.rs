@@ -58,7 +58,7 @@ pub const PER_VISITOR_TABLES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Schema version 10: the erasure log, and page views by visit.
+/// Schema version 10: the erasure log, page views by visit, and retention settings.
 pub(crate) const MIGRATION: &str = r#"
 -- Page views by visit, for erasure, access and retention.
 CREATE INDEX pages_visit ON pages (visit_id);
@@ -71,6 +71,11 @@ CREATE TABLE erasure_log (
     counts    TEXT NOT NULL
 );
 CREATE INDEX erasure_log_account ON erasure_log (account, id);
+-- How long each account keeps its data (see `retention`); no row: for ever.
+CREATE TABLE retention (
+    account TEXT PRIMARY KEY NOT NULL,
+    days    INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// Erases `target`'s data in `account` and logs it; answers what was removed.
@@ -109,7 +114,7 @@ pub(crate) fn erase(
         if !visits.is_empty() || identities > 0 {
             counts.visitors += 1;
         }
-        erase_visits(conn, account, &visits, &mut counts)?;
+        erase_visits(conn, account, &visits, &mut counts, TextIndex::Merge)?;
     }
     let mut named: Vec<&str> = visitors.iter().map(String::as_str).collect();
     if let ErasureTarget::Customer(c) = target {
@@ -125,13 +130,24 @@ pub(crate) fn erase(
     Ok(counts)
 }
 
+/// What [`erase_visits`] does to the text index after deleting rows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextIndex {
+    /// Merge it into one segment, so the deleted words leave the disk now (erasure).
+    Merge,
+    /// Leave the delete markers to FTS5's own merges (retention: the words are out of
+    /// every search at once, and a merge per sweep step would rewrite the index each time).
+    Leave,
+}
+
 /// Removes the visits (row id, session id) and everything that hangs off them: see
 /// [`PER_VISITOR_TABLES`].
-fn erase_visits(
+pub(crate) fn erase_visits(
     conn: &Connection,
     account: &str,
     visits: &[(i64, String)],
     counts: &mut ErasureCounts,
+    text_index: TextIndex,
 ) -> rusqlite::Result<()> {
     let mut text_deleted = false;
     for (visit, session) in visits {
@@ -203,7 +219,7 @@ fn erase_visits(
             .prepare_cached("DELETE FROM visits WHERE id = ?1")?
             .execute([visit])? as u64;
     }
-    if text_deleted {
+    if text_deleted && text_index == TextIndex::Merge {
         // The deletes above are markers; merging drops the words they hide for good.
         conn.execute_batch("INSERT INTO sde_text (sde_text) VALUES ('optimize')")?;
     }
@@ -461,6 +477,7 @@ mod tests {
         "oauth_nonces",
         "event_shapes",
         "erasure_log",
+        "retention",
         "sde_text_data",
         "sde_text_idx",
         "sde_text_config",

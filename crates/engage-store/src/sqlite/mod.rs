@@ -19,6 +19,8 @@
 //!   connection, see there).
 //! - `erasure`: removing a visitor's rows for good (through the writer), and the
 //!   erasure log; `visitor`: everything held about a visitor, for access requests.
+//! - `retention`: each account's expired visits and quarantine removed in small steps
+//!   through the writer.
 //! - `history`: interaction search for the Engagement History API.
 //! - `reader`: a pool of read connections used from `spawn_blocking`, so reads never
 //!   queue behind the writer (WAL readers see the last commit without taking its lock).
@@ -40,6 +42,7 @@ mod ingest;
 mod interactions;
 mod oauth;
 pub(crate) mod reader;
+mod retention;
 mod schema;
 mod visitor;
 mod writer;
@@ -58,8 +61,8 @@ use crate::changes::ChangeFeed;
 use crate::{
     Account, Change, ErasureCounts, ErasureLogEntry, ErasureTarget, ExportKind, ExportPage,
     IngestBatch, IngestOutcome, InteractionPage, InteractionQuery, NewAccount, OAuthKey,
-    QuarantineEntry, QuarantineQuery, QuarantineUsage, SessionLookup, Store, StoreError, Visit,
-    VisitorData,
+    QuarantineEntry, QuarantineQuery, QuarantineUsage, RetentionStep, SessionLookup, Store,
+    StoreError, Visit, VisitorData,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -497,6 +500,30 @@ impl Store for SqliteStore {
         self.readers
             .run(move |conn| erasure::log(conn, &a, limit))
             .await
+    }
+
+    async fn retention(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
+        let a = account_id.to_owned();
+        self.readers.run(move |conn| retention::get(conn, &a)).await
+    }
+
+    async fn set_retention(&self, account_id: &str, days: Option<u32>) -> Result<(), StoreError> {
+        let a = account_id.to_owned();
+        self.campaign_write(move |tx| retention::set(tx, &a, days))
+            .await
+    }
+
+    async fn sweep_retention(
+        &self,
+        now_ms: i64,
+        max_visits: usize,
+    ) -> Result<RetentionStep, StoreError> {
+        self.write(|reply| Write::SweepRetention {
+            now_ms,
+            max_visits,
+            reply,
+        })
+        .await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -38,7 +38,9 @@ use super::compact::Shapes;
 use super::erasure::erase;
 use super::ingest::ingest;
 use super::{is_disk_full, schema, sql_err};
-use crate::{Account, ErasureCounts, ErasureTarget, IngestOutcome, NewAccount, StoreError};
+use crate::{
+    Account, ErasureCounts, ErasureTarget, IngestOutcome, NewAccount, RetentionStep, StoreError,
+};
 
 /// At most this many commands share a transaction.
 const MAX_GROUP_COMMANDS: usize = 128;
@@ -77,6 +79,12 @@ pub(crate) enum Write {
         target: ErasureTarget,
         reply: Reply<ErasureCounts>,
     },
+    /// One step of the retention sweep (see `retention`).
+    SweepRetention {
+        now_ms: i64,
+        max_visits: usize,
+        reply: Reply<RetentionStep>,
+    },
 }
 
 /// What a write produced, held until its group commits.
@@ -85,6 +93,7 @@ enum Done {
     Account(Account),
     Replayed,
     Erased(ErasureCounts),
+    Swept(RetentionStep),
 }
 
 /// Why a write did not happen.
@@ -137,6 +146,11 @@ impl Write {
             })),
             Write::Erase { reply, .. } => drop(reply.send(match result {
                 Ok(Done::Erased(counts)) => Ok(counts),
+                Ok(_) => Err(mismatch()),
+                Err(e) => Err(e),
+            })),
+            Write::SweepRetention { reply, .. } => drop(reply.send(match result {
+                Ok(Done::Swept(step)) => Ok(step),
                 Ok(_) => Err(mismatch()),
                 Err(e) => Err(e),
             })),
@@ -365,6 +379,9 @@ impl Writer {
                 Write::Erase {
                     account_id, target, ..
                 } => self.erase(account_id, target).map(Done::Erased),
+                Write::SweepRetention {
+                    now_ms, max_visits, ..
+                } => self.sweep_retention(*now_ms, *max_visits).map(Done::Swept),
             };
             match result {
                 Ok(done) => results.push(Ok(done)),
@@ -404,6 +421,21 @@ impl Writer {
         self.state.pages.clear();
         self.state.interactions.clear();
         Ok(counts)
+    }
+
+    /// A retention step inside the group's transaction; the row caches are handled as
+    /// for an erasure.
+    fn sweep_retention(
+        &mut self,
+        now_ms: i64,
+        max_visits: usize,
+    ) -> Result<RetentionStep, Failure> {
+        self.write_back_sessions()?;
+        let step = super::retention::sweep(&self.conn, now_ms, max_visits)?;
+        self.state.sessions.clear();
+        self.state.pages.clear();
+        self.state.interactions.clear();
+        Ok(step)
     }
 
     /// Copies the whole log into the database file and empties it, so the log keeps no
