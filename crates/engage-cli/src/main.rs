@@ -12,6 +12,7 @@ mod backup;
 mod demo;
 mod erase;
 mod export;
+mod retention;
 mod serve;
 mod storage;
 mod validate;
@@ -64,6 +65,9 @@ enum Command {
     /// what was removed as one JSON line. With --data (SQLite) stop the server first, or
     /// use its DELETE route; with PostgreSQL servers may run.
     Erase(erase::Args),
+    /// Retention: what is past each account's `PUT .../retention`.
+    #[command(subcommand)]
+    Retention(retention::Command),
     /// Measure Engage on this machine.
     #[command(subcommand)]
     Bench(engage_bench::Command),
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => backup::run_backup(&args).map(|()| ExitCode::SUCCESS),
         Command::Restore(args) => backup::run_restore(&args).map(|()| ExitCode::SUCCESS),
         Command::Erase(args) => erase::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Retention(command) => retention::run(command).map(|()| ExitCode::SUCCESS),
         Command::Bench(command) => engage_bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use engage_server::connection::ConnectionLimits;
 use engage_server::rate_limit::{Rate, RateLimitConfig};
+use engage_server::retention::RetentionSweep;
 use engage_server::{AppState, Limits, PublicHost};
 use ipnet::IpNet;
 
@@ -82,6 +83,11 @@ pub struct Args {
     /// Most connections open at once; a new connection over it is closed at once.
     #[arg(long, env = "ENGAGE_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
     max_connections: usize,
+    /// Seconds between retention sweeps (what is past an account's `PUT .../retention`
+    /// is removed in small steps); 0 turns the sweep off (`engage retention run` still
+    /// sweeps on demand).
+    #[arg(long, env = "ENGAGE_RETENTION_SWEEP_SECS", default_value_t = 300)]
+    retention_sweep_secs: u64,
 }
 
 /// `--trusted-proxy`: a CIDR block, or one address.
@@ -152,7 +158,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut state = AppState::new(store, limits)
             .with_secrets(secrets)
             .with_rate_limits(&rate_limits)
-            .with_connection_limits(connections);
+            .with_connection_limits(connections)
+            .with_retention_sweep(RetentionSweep {
+                every: (args.retention_sweep_secs > 0)
+                    .then(|| std::time::Duration::from_secs(args.retention_sweep_secs)),
+                ..RetentionSweep::default()
+            });
         if let Some(host) = args.public_url {
             state = state.with_public_host(host);
         }

@@ -20,4 +20,5 @@ mod erase;
 mod full_disk;
 mod multi_server;
 mod postgres;
+mod retention;
 mod validate;

@@ -15,6 +15,7 @@
 //! - [`rate_limit`]: the per-address and per-account rate limits of the public routes.
 //! - [`connection`]: the connection cap and the idle timeout of HTTP/1.1 and HTTP/2.
 //! - [`quarantine_limit`]: how much of a rejected item or body the quarantine keeps.
+//! - [`retention`]: the background sweep of what is past each account's retention.
 
 pub mod accounts;
 pub mod body;
@@ -28,6 +29,7 @@ pub mod public_url;
 pub mod quarantine_limit;
 pub mod rate_limit;
 pub mod request;
+pub mod retention;
 mod routes;
 pub mod secrets;
 pub mod user_agent;
@@ -77,6 +79,8 @@ pub struct AppState {
     /// Opens the OAuth secrets the store keeps sealed; without it only secrets that an
     /// earlier version stored in clear verify.
     pub secrets: Option<Arc<secrets::SecretBox>>,
+    /// How often this server sweeps expired data ([`retention::RetentionSweep`]).
+    pub retention: retention::RetentionSweep,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -102,7 +106,14 @@ impl AppState {
                 limits.quarantine_max_bytes,
             )),
             secrets: None,
+            retention: retention::RetentionSweep::default(),
         }
+    }
+
+    /// A retention sweep other than the default (`every: None` turns it off).
+    pub fn with_retention_sweep(mut self, sweep: retention::RetentionSweep) -> Self {
+        self.retention = sweep;
+        self
     }
 
     /// Stored OAuth secrets are opened with `secrets` (`--secret-key-file`).
@@ -259,6 +270,8 @@ pub async fn serve(
     ));
     tokio::pin!(shutdown);
     let mut changes = Some(state.store.changes());
+    // Stopped when `serve` returns (the guard aborts it).
+    let sweeper = AbortOnDrop(tokio::spawn(retention::run(state.clone())));
     let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
     upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -338,6 +351,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    drop(sweeper);
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => {}
@@ -346,4 +360,13 @@ pub async fn serve(
     state.store.close().await?;
     tracing::info!("store closed");
     Ok(())
+}
+
+/// Aborts its task when dropped, so a background task of [`serve`] ends with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -18,6 +18,7 @@ const INGEST_SECONDS: &str = "engage_ingest_commit_seconds";
 const RATE_LIMITED: &str = "engage_rate_limited_total";
 const ERASURES: &str = "engage_erasures_total";
 const ERASED: &str = "engage_erased_rows_total";
+const EXPIRED: &str = "engage_retention_removed_rows_total";
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -106,6 +107,15 @@ impl Metrics {
             );
             counter!(ERASURES).absolute(0);
             describe_counter!(ERASED, "Rows removed by erasure requests, by kind.");
+            describe_counter!(
+                EXPIRED,
+                "Rows removed by the retention sweep (past their account's retention), by kind."
+            );
+            describe_counter!(
+                "engage_retention_steps_total",
+                "Steps (transactions) of the retention sweep."
+            );
+            counter!("engage_retention_steps_total").absolute(0);
             describe_gauge!("engage_store_info", "The storage backend.");
             gauge!("engage_store_info", "backend" => backend).set(1.0);
             (
@@ -177,6 +187,20 @@ impl Metrics {
     pub fn record_erasure(&self, removed: &engage_store::ErasureCounts) {
         with_local_recorder(&self.recorder, || {
             counter!(ERASURES).increment(1);
+        });
+        self.record_removed(ERASED, removed);
+    }
+
+    /// One step of the retention sweep, and what it removed by kind.
+    pub fn record_retention(&self, removed: &engage_store::ErasureCounts) {
+        with_local_recorder(&self.recorder, || {
+            counter!("engage_retention_steps_total").increment(1);
+        });
+        self.record_removed(EXPIRED, removed);
+    }
+
+    fn record_removed(&self, name: &'static str, removed: &engage_store::ErasureCounts) {
+        with_local_recorder(&self.recorder, || {
             for (kind, n) in [
                 ("visits", removed.visits),
                 ("pages", removed.pages),
@@ -187,7 +211,9 @@ impl Metrics {
                 ("exposures", removed.exposures),
                 ("quarantined", removed.quarantined),
             ] {
-                counter!(ERASED, "kind" => kind).increment(n);
+                if n > 0 {
+                    counter!(name, "kind" => kind).increment(n);
+                }
             }
         });
     }

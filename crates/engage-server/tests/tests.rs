@@ -30,4 +30,5 @@ mod origins;
 mod privacy;
 mod quarantine;
 mod rate_limits;
+mod retention;
 mod route_security;

@@ -50,6 +50,19 @@ pub struct ErasureCounts {
 }
 
 impl ErasureCounts {
+    /// Adds what `other` removed.
+    pub fn add(&mut self, other: &ErasureCounts) {
+        self.visitors += other.visitors;
+        self.visits += other.visits;
+        self.pages += other.pages;
+        self.interactions += other.interactions;
+        self.events += other.events;
+        self.attributes += other.attributes;
+        self.identities += other.identities;
+        self.exposures += other.exposures;
+        self.quarantined += other.quarantined;
+    }
+
     /// Whether nothing was found to remove.
     pub fn is_empty(&self) -> bool {
         *self == ErasureCounts::default()

@@ -353,10 +353,7 @@ where
     loop {
         let step = store.sweep_retention(now, 1).await.unwrap();
         steps += 1;
-        removed.visits += step.removed.visits;
-        removed.events += step.removed.events;
-        removed.attributes += step.removed.attributes;
-        removed.quarantined += step.removed.quarantined;
+        removed.add(&step.removed);
         if !step.more {
             break;
         }

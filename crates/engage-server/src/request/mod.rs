@@ -17,7 +17,8 @@ pub mod history;
 pub mod monitoring;
 
 pub use admin::{
-    AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody, EngagementDefinitionBody,
+    AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody,
+    EngagementDefinitionBody, RetentionBody,
 };
 pub use collect::CollectBody;
 pub use decision::DecisionBody;

@@ -12,6 +12,7 @@ mod monitoring;
 mod ops;
 mod privacy;
 mod quarantine;
+mod retention;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::handler::Handler;
@@ -172,6 +173,9 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/account/{account_id}/customers/{customer_id}")
             .delete(AccountKey, privacy::erase_customer),
         Endpoint::new("/api/account/{account_id}/erasures").get(AccountKey, privacy::erasure_log),
+        Endpoint::new("/api/account/{account_id}/retention")
+            .get(AccountKey, retention::get_retention)
+            .put(AccountKey, retention::put_retention),
     ]
 }
 
@@ -262,6 +266,7 @@ fn route_label(pattern: &str) -> &'static str {
         "/api/account/{account_id}/visitors/{visitor_id}" => "privacy_visitor",
         "/api/account/{account_id}/customers/{customer_id}" => "privacy_customer",
         "/api/account/{account_id}/erasures" => "privacy_erasures",
+        "/api/account/{account_id}/retention" => "retention",
         _ => "other",
     }
 }
