@@ -10,6 +10,8 @@
 //! - `privacy`: erasure (one transaction), the erasure log, and access (everything held
 //!   about a visitor).
 //! - `retention`: expired monthly partitions dropped, the rest deleted in small steps.
+//! - `health`: while the database is away, calls answer `Unavailable` at once and
+//!   connecting is retried with backoff.
 //! - `changes`: the change feed, from the admin tables' triggers' `pg_notify` through
 //!   a `LISTEN` connection of each store's own.
 //!
@@ -20,6 +22,7 @@
 
 mod campaigns;
 mod changes;
+mod health;
 mod history;
 mod identities;
 mod ingest;
@@ -90,6 +93,7 @@ pub(crate) fn from_sql_u64(v: i64) -> u64 {
 /// The PostgreSQL store. Cheap to share behind an `Arc`.
 pub struct PostgresStore {
     pool: Pool,
+    health: std::sync::Arc<health::Health>,
     writer: ingest::Writers,
     closed: AtomicBool,
     partitions: Mutex<Option<JoinHandle<()>>>,
@@ -107,9 +111,13 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://` or `postgresql://`), migrates it
     /// to this build's schema and makes this and the next months' partitions.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::InvalidLocation(format!("not a PostgreSQL URL: {e}")))?;
+        // An unreachable server (packets dropped, not refused) must not hold a call.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(health::CONNECT_TIMEOUT);
+        }
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -119,6 +127,10 @@ impl PostgresStore {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(health::WAIT_TIMEOUT))
+            .create_timeout(Some(health::CONNECT_TIMEOUT))
+            .recycle_timeout(Some(health::CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Backend(format!("building the connection pool: {e}")))?;
         let mut client = pool.get().await.map_err(|e| {
@@ -130,10 +142,12 @@ impl PostgresStore {
         let changes = ChangeFeed::default();
         let listener = changes::start(config, changes.clone()).await?;
         let partitions = tokio::spawn(keep_partitions(pool.clone()));
+        let health = std::sync::Arc::new(health::Health::default());
         Ok(PostgresStore {
+            writer: ingest::Writers::spawn(pool.clone(), std::sync::Arc::clone(&health)),
+            health,
             changes,
             listener: Mutex::new(Some(listener)),
-            writer: ingest::Writers::spawn(pool.clone()),
             pool,
             closed: AtomicBool::new(false),
             partitions: Mutex::new(Some(partitions)),
@@ -142,7 +156,7 @@ impl PostgresStore {
 
     /// A pooled connection.
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(pool_err)
+        self.health.connection(&self.pool).await
     }
 
     /// Refuses writes once the store is closed.
