@@ -145,6 +145,19 @@ pub(crate) fn quarantine_names(raw: &str, context: &str, id: &str) -> bool {
     context_visitor.as_deref() == Some(id) || raw.contains(&quoted)
 }
 
+/// `id` as it appears inside a JSON string (escaped, without the quotes): what the
+/// stores search the quarantine's text for before [`quarantine_names`] decides, since
+/// both the stored context and any raw text that names the id as a JSON string hold it
+/// in this form.
+pub(crate) fn json_escaped(id: &str) -> String {
+    let quoted = serde_json::to_string(id).unwrap_or_default();
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or(id)
+        .to_owned()
+}
+
 /// Counts as the erasure log stores them (JSON), `None` when they are not.
 pub(crate) fn counts_from_json(text: &str) -> Option<ErasureCounts> {
     serde_json::from_str(text).ok()

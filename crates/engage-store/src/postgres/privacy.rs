@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 
 use super::pg_err;
 use super::reader::{client_id, offer_event, quarantine_row, EVENT_COLUMNS, QUARANTINE_COLUMNS};
-use crate::privacy::{counts_from_json, quarantine_names};
+use crate::privacy::{counts_from_json, json_escaped, quarantine_names};
 use crate::sqlite::reader::{
     corrupt, history_sde, quarantine_entry, sorted_json, stamped, EventItem, SdeItem,
 };
@@ -119,18 +119,23 @@ pub(crate) async fn erase(
         named.push(c);
     }
     let mut quarantined: Vec<i64> = Vec::new();
-    for r in tx
-        .query(
-            "SELECT id, raw, context FROM quarantine WHERE account = $1",
-            &[&account],
-        )
-        .await
-        .map_err(pg_err)?
-    {
-        let raw: &str = r.try_get(1).map_err(pg_err)?;
-        let context: &str = r.try_get(2).map_err(pg_err)?;
-        if named.iter().any(|id| quarantine_names(raw, context, id)) {
-            quarantined.push(r.try_get(0).map_err(pg_err)?);
+    for id in &named {
+        // The text search only narrows; `quarantine_names` decides.
+        for r in tx
+            .query(
+                "SELECT id, raw, context FROM quarantine
+                 WHERE account = $1 AND (strpos(context, $2) > 0 OR strpos(raw, $2) > 0)",
+                &[&account, &json_escaped(id)],
+            )
+            .await
+            .map_err(pg_err)?
+        {
+            let raw: &str = r.try_get(1).map_err(pg_err)?;
+            let context: &str = r.try_get(2).map_err(pg_err)?;
+            let row: i64 = r.try_get(0).map_err(pg_err)?;
+            if quarantine_names(raw, context, id) && !quarantined.contains(&row) {
+                quarantined.push(row);
+            }
         }
     }
     counts.quarantined = tx
@@ -449,8 +454,12 @@ pub(crate) async fn visitor_data(
     let mut quarantined = Vec::new();
     for r in tx
         .query(
-            &format!("SELECT {QUARANTINE_COLUMNS} FROM quarantine WHERE account = $1 ORDER BY id"),
-            &[&account],
+            &format!(
+                "SELECT {QUARANTINE_COLUMNS} FROM quarantine
+                 WHERE account = $1 AND (strpos(context, $2) > 0 OR strpos(raw, $2) > 0)
+                 ORDER BY id"
+            ),
+            &[&account, &json_escaped(visitor)],
         )
         .await
         .map_err(pg_err)?

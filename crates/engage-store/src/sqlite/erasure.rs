@@ -30,7 +30,7 @@ use super::events::decode_run;
 use super::history::{search_text, SdeText};
 use super::reader::history_sde;
 use super::writer::Failure;
-use crate::privacy::quarantine_names;
+use crate::privacy::{json_escaped, quarantine_names};
 use crate::{ErasureCounts, ErasureTarget, StoreError};
 
 /// Every table holding rows about a visitor, and how [`erase_visits`] finds them. Keep
@@ -227,17 +227,25 @@ pub(crate) fn erase_visits(
 }
 
 /// Deletes the quarantined inputs of the account that name any of `ids`; answers how
-/// many. The quarantine of an account is bounded by its quota, so it is read whole.
+/// many. The account's quarantine (bounded by its quota) is scanned once per id.
 fn erase_quarantine(conn: &Connection, account: &str, ids: &[&str]) -> rusqlite::Result<u64> {
-    let rows: Vec<(i64, String, String)> = conn
-        .prepare_cached("SELECT id, raw, context FROM quarantine WHERE account = ?1")?
-        .query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
     let mut delete = conn.prepare_cached("DELETE FROM quarantine WHERE id = ?1")?;
     let mut erased = 0;
-    for (id, raw, context) in rows {
-        if ids.iter().any(|v| quarantine_names(&raw, &context, v)) {
-            erased += delete.execute([id])? as u64;
+    for id in ids {
+        // The text search only narrows; `quarantine_names` decides.
+        let rows: Vec<(i64, String, String)> = conn
+            .prepare_cached(
+                "SELECT id, raw, context FROM quarantine
+                 WHERE account = ?1 AND (instr(context, ?2) > 0 OR instr(raw, ?2) > 0)",
+            )?
+            .query_map(params![account, json_escaped(id)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (row, raw, context) in rows {
+            if quarantine_names(&raw, &context, id) {
+                erased += delete.execute([row])? as u64;
+            }
         }
     }
     Ok(erased)

@@ -9,7 +9,7 @@ use super::reader::{
     EventItem, SdeItem,
 };
 use super::sql_err;
-use crate::privacy::quarantine_names;
+use crate::privacy::{json_escaped, quarantine_names};
 use crate::{RawJson, StoreError, VisitorData, VisitorPage, VisitorVisit};
 use engage_model::LP_OFFERS;
 
@@ -185,10 +185,15 @@ pub(crate) fn visitor_data(
     let mut stmt = tx
         .prepare_cached(
             "SELECT id, kind, idx, client_id, received_ms, raw, context, errors, replayed_ms
-             FROM quarantine WHERE account = ?1 ORDER BY id",
+             FROM quarantine
+             WHERE account = ?1 AND (instr(context, ?2) > 0 OR instr(raw, ?2) > 0)
+             ORDER BY id",
         )
         .map_err(sql_err)?;
-    let rows = stmt.query_map([account], quarantine_row).map_err(sql_err)?;
+    // The text search only narrows; `quarantine_names` decides.
+    let rows = stmt
+        .query_map(params![account, json_escaped(visitor)], quarantine_row)
+        .map_err(sql_err)?;
     for row in rows {
         let entry = quarantine_entry(row.map_err(sql_err)?)?;
         if quarantine_names(&entry.raw, entry.context.as_str(), visitor) {
