@@ -635,7 +635,8 @@ mod tests {
 
 /// The writer's own cost per item, without the fsync and without other threads:
 /// `cargo test --release -p engage-store --lib writer_cpu -- --ignored --nocapture`
-/// (`MICRO_MODE` = `mixed`, `events` or `sdes`; `MICRO_SYNC` = `OFF` or `FULL`). Linux only:
+/// (`MICRO_MODE` = `mixed`, `events` or `sdes`; `MICRO_SYNC` = `OFF` or `FULL`;
+/// `MICRO_SECURE_DELETE` = `ON`, the writer's setting, or `OFF`). Linux only:
 /// it reads the thread's CPU time from /proc.
 #[cfg(test)]
 mod micro {
@@ -665,6 +666,10 @@ mod micro {
         schema::migrate(&mut conn).unwrap();
         let sync = std::env::var("MICRO_SYNC").unwrap_or("OFF".into());
         conn.execute_batch(&format!("PRAGMA synchronous={sync}"))
+            .unwrap();
+        // `ON` is what the writer runs with (erasure, see `erasure`); `OFF` to compare.
+        let secure = std::env::var("MICRO_SECURE_DELETE").unwrap_or("ON".into());
+        conn.execute_batch(&format!("PRAGMA secure_delete={secure}"))
             .unwrap();
         let mut w = Writer::new(conn, Arc::new(AtomicU64::new(0)));
         let (tx, _rx) = oneshot::channel();
