@@ -1,4 +1,5 @@
-//! The admin API's bodies (apps, campaigns, engagements, availability, allowed origins)
+//! The admin API's bodies (apps, campaigns, engagements, availability, allowed origins,
+//! retention)
 //! see network bytes: none may panic, a refusal says why, and an accepted engagement's
 //! targeting and action read back from their stored form. A webhook body is read too.
 #![no_main]
@@ -6,7 +7,7 @@
 use engage_server::decision::Targeting;
 use engage_server::request::{
     Action, AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody,
-    EngagementDefinitionBody, WebhookBody,
+    EngagementDefinitionBody, RetentionBody, WebhookBody,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -44,5 +45,8 @@ fuzz_target!(|data: &[u8]| {
     refusal_says_why(AvailabilityBody::read(json));
     if let Some(origins) = refusal_says_why(AllowedOriginsBody::read(json)) {
         assert!(origins.allowed_origins.len() <= 100);
+    }
+    if let Some(RetentionBody { days: Some(days) }) = refusal_says_why(RetentionBody::read(json)) {
+        assert!((1..=36_500).contains(&days));
     }
 });

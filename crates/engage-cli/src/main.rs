@@ -10,7 +10,9 @@
 mod account;
 mod backup;
 mod demo;
+mod erase;
 mod export;
+mod retention;
 mod serve;
 mod storage;
 mod validate;
@@ -59,6 +61,13 @@ enum Command {
     /// Put a backup in place of the embedded store (stop the server first); refuses a
     /// store that holds accounts unless --force. SQLite only.
     Restore(backup::RestoreArgs),
+    /// Erase a visitor, or every visitor who reported a customer id, for good; prints
+    /// what was removed as one JSON line. With --data (SQLite) stop the server first, or
+    /// use its DELETE route; with PostgreSQL servers may run.
+    Erase(erase::Args),
+    /// Retention: what is past each account's `PUT .../retention`.
+    #[command(subcommand)]
+    Retention(retention::Command),
     /// Measure Engage on this machine.
     #[command(subcommand)]
     Bench(engage_bench::Command),
@@ -73,6 +82,8 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args).map(|()| ExitCode::SUCCESS),
         Command::Backup(args) => backup::run_backup(&args).map(|()| ExitCode::SUCCESS),
         Command::Restore(args) => backup::run_restore(&args).map(|()| ExitCode::SUCCESS),
+        Command::Erase(args) => erase::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Retention(command) => retention::run(command).map(|()| ExitCode::SUCCESS),
         Command::Bench(command) => engage_bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {

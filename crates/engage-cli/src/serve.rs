@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use engage_server::connection::ConnectionLimits;
 use engage_server::rate_limit::{Rate, RateLimitConfig};
+use engage_server::retention::RetentionSweep;
 use engage_server::webhooks::WebhookConfig;
 use engage_server::{AppState, Limits, PublicHost};
 use ipnet::IpNet;
@@ -98,6 +99,11 @@ pub struct Args {
     /// (counted in /metrics).
     #[arg(long, env = "ENGAGE_WEBHOOK_MAX_PENDING", default_value_t = WebhookConfig::default().max_pending_per_account)]
     webhook_max_pending: u64,
+    /// Seconds between retention sweeps (what is past an account's `PUT .../retention`
+    /// is removed in small steps); 0 turns the sweep off (`engage retention run` still
+    /// sweeps on demand).
+    #[arg(long, env = "ENGAGE_RETENTION_SWEEP_SECS", default_value_t = 300)]
+    retention_sweep_secs: u64,
 }
 
 /// `--trusted-proxy`: a CIDR block, or one address.
@@ -179,7 +185,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_secrets(secrets)
             .with_rate_limits(&rate_limits)
             .with_connection_limits(connections)
-            .with_webhooks(webhooks);
+            .with_webhooks(webhooks)
+            .with_retention_sweep(RetentionSweep {
+                every: (args.retention_sweep_secs > 0)
+                    .then(|| std::time::Duration::from_secs(args.retention_sweep_secs)),
+                ..RetentionSweep::default()
+            });
         if let Some(host) = args.public_url {
             state = state.with_public_host(host);
         }

@@ -18,6 +18,7 @@
 //! - [`webhooks`]: what an account's webhook endpoints receive, the SSRF guard, the
 //!   signature, and the delivery worker [`serve`] runs.
 //! - [`console`]: the web console at `/console/` (pages, sessions, its scripts' writes).
+//! - [`retention`]: the background sweep of what is past each account's retention.
 
 pub mod accounts;
 pub mod body;
@@ -32,6 +33,7 @@ pub mod public_url;
 pub mod quarantine_limit;
 pub mod rate_limit;
 pub mod request;
+pub mod retention;
 mod routes;
 pub mod secrets;
 pub mod user_agent;
@@ -86,6 +88,8 @@ pub struct AppState {
     pub webhooks: Arc<webhooks::Webhooks>,
     /// The console's sign-in rate limits.
     pub console: Arc<console::session::ConsoleState>,
+    /// How often this server sweeps expired data ([`retention::RetentionSweep`]).
+    pub retention: retention::RetentionSweep,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -113,6 +117,7 @@ impl AppState {
             secrets: None,
             webhooks: Arc::new(webhooks::Webhooks::new(webhooks::WebhookConfig::default())),
             console: Arc::default(),
+            retention: retention::RetentionSweep::default(),
         }
     }
 
@@ -125,6 +130,12 @@ impl AppState {
     /// Console sign-in limits other than the defaults.
     pub fn with_console_limits(mut self, limits: console::ConsoleLimits) -> Self {
         self.console = Arc::new(console::session::ConsoleState::new(limits));
+        self
+    }
+
+    /// A retention sweep other than the default (`every: None` turns it off).
+    pub fn with_retention_sweep(mut self, sweep: retention::RetentionSweep) -> Self {
+        self.retention = sweep;
         self
     }
 
@@ -317,6 +328,8 @@ pub async fn serve(
     // Dropped (aborted) when serving ends: an attempt in flight keeps its lease until it
     // runs out, then it is made again (webhooks::worker).
     let deliveries = AbortOnDrop(tokio::spawn(webhooks::worker::run(state.clone())));
+    // Stopped when `serve` returns (the guard aborts it).
+    let sweeper = AbortOnDrop(tokio::spawn(retention::run(state.clone())));
     let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
     upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -396,6 +409,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    drop(sweeper);
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => {}

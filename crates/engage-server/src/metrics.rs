@@ -20,6 +20,9 @@ const WEBHOOK_ATTEMPTS: &str = "engage_webhook_attempts_total";
 const WEBHOOK_QUEUED: &str = "engage_webhook_deliveries_queued_total";
 /// How a webhook delivery attempt ended: the label values of [`WEBHOOK_ATTEMPTS`].
 pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retry", "failed"];
+const ERASURES: &str = "engage_erasures_total";
+const ERASED: &str = "engage_erased_rows_total";
+const EXPIRED: &str = "engage_retention_removed_rows_total";
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -117,6 +120,21 @@ impl Metrics {
             );
             counter!(WEBHOOK_QUEUED, "result" => "queued").absolute(0);
             counter!(WEBHOOK_QUEUED, "result" => "refused").absolute(0);
+            describe_counter!(
+                ERASURES,
+                "Erasure requests carried out (visitor or customer)."
+            );
+            counter!(ERASURES).absolute(0);
+            describe_counter!(ERASED, "Rows removed by erasure requests, by kind.");
+            describe_counter!(
+                EXPIRED,
+                "Rows removed by the retention sweep (past their account's retention), by kind."
+            );
+            describe_counter!(
+                "engage_retention_steps_total",
+                "Steps (transactions) of the retention sweep."
+            );
+            counter!("engage_retention_steps_total").absolute(0);
             describe_gauge!("engage_store_info", "The storage backend.");
             gauge!("engage_store_info", "backend" => backend).set(1.0);
             (
@@ -196,6 +214,42 @@ impl Metrics {
         with_local_recorder(&self.recorder, || {
             counter!(WEBHOOK_QUEUED, "result" => "queued").increment(queued);
             counter!(WEBHOOK_QUEUED, "result" => "refused").increment(refused);
+        });
+    }
+
+    /// One erasure carried out, and what it removed by kind.
+    pub fn record_erasure(&self, removed: &engage_store::ErasureCounts) {
+        with_local_recorder(&self.recorder, || {
+            counter!(ERASURES).increment(1);
+        });
+        self.record_removed(ERASED, removed);
+    }
+
+    /// One step of the retention sweep, and what it removed by kind.
+    pub fn record_retention(&self, removed: &engage_store::ErasureCounts) {
+        with_local_recorder(&self.recorder, || {
+            counter!("engage_retention_steps_total").increment(1);
+        });
+        self.record_removed(EXPIRED, removed);
+    }
+
+    fn record_removed(&self, name: &'static str, removed: &engage_store::ErasureCounts) {
+        with_local_recorder(&self.recorder, || {
+            for (kind, n) in [
+                ("visits", removed.visits),
+                ("pages", removed.pages),
+                ("interactions", removed.interactions),
+                ("events", removed.events),
+                ("attributes", removed.attributes),
+                ("identities", removed.identities),
+                ("exposures", removed.exposures),
+                ("quarantined", removed.quarantined),
+                ("webhook_deliveries", removed.webhook_deliveries),
+            ] {
+                if n > 0 {
+                    counter!(name, "kind" => kind).increment(n);
+                }
+            }
         });
     }
 

@@ -75,6 +75,7 @@ macro_rules! store_conformance_tests {
         $crate::history_conformance_tests!($open);
         $crate::webhook_conformance_tests!($open);
         $crate::console_conformance_tests!($open);
+        $crate::privacy_conformance_tests!($open);
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
         $(
@@ -150,9 +151,9 @@ pub(crate) async fn account(store: &Arc<dyn Store>) -> String {
         .id
 }
 
-const RECEIVED_MS: i64 = 1_750_000_000_000;
+pub(crate) const RECEIVED_MS: i64 = 1_750_000_000_000;
 
-fn batch(account_id: &str, visitor: &str, session: &str, page: &str) -> IngestBatch {
+pub(crate) fn batch(account_id: &str, visitor: &str, session: &str, page: &str) -> IngestBatch {
     IngestBatch {
         account_id: account_id.to_owned(),
         received_ms: RECEIVED_MS,
@@ -163,7 +164,7 @@ fn batch(account_id: &str, visitor: &str, session: &str, page: &str) -> IngestBa
     }
 }
 
-fn with_events(mut b: IngestBatch, n: usize) -> IngestBatch {
+pub(crate) fn with_events(mut b: IngestBatch, n: usize) -> IngestBatch {
     for i in 0..n {
         let name = ["START", "OFFER_DISPLAY", "OFFER_IMPRESSION", "OFFER_CLICK"][i % 4];
         b.events.push(sample::new_event(
@@ -174,7 +175,7 @@ fn with_events(mut b: IngestBatch, n: usize) -> IngestBatch {
     b
 }
 
-fn with_sdes(mut b: IngestBatch, sdes: impl IntoIterator<Item = Sde>) -> IngestBatch {
+pub(crate) fn with_sdes(mut b: IngestBatch, sdes: impl IntoIterator<Item = Sde>) -> IngestBatch {
     for sde in sdes {
         b.sdes.push(sample::new_sde(sde, Some(RECEIVED_MS - 50)));
     }

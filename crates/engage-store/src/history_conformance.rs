@@ -89,7 +89,7 @@ const SPRING: (u64, u64, u8) = (1234, 5678, 5);
 const SUMMER: (u64, u64, u8) = (2222, 3333, 1);
 
 /// Every interaction that started in `[from, to]`, newest first.
-fn query(from: i64, to: i64) -> InteractionQuery {
+pub(crate) fn query(from: i64, to: i64) -> InteractionQuery {
     InteractionQuery {
         filters: InteractionFilters {
             start_from_ms: from,

@@ -20,6 +20,8 @@
 //! - [`changes`](Change): the change feed admin writes publish, so every server drops
 //!   what it cached of a changed account.
 //! - [`ids`]: the clock and every id Engage makes (visitors, contexts, accounts, keys).
+//! - `privacy`: erasure and access ([`ErasureTarget`], [`ErasureCounts`], the erasure
+//!   log, [`VisitorData`]).
 //! - `records` and [`RawJson`]: the records that cross the trait; the parts of them that
 //!   are JSON documents of their own are kept as their text.
 //!
@@ -44,6 +46,9 @@ pub mod ids;
 mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod privacy;
+#[cfg(feature = "conformance")]
+pub mod privacy_conformance;
 mod records;
 #[cfg(any(test, feature = "conformance"))]
 mod sample;
@@ -58,6 +63,7 @@ pub use campaigns::*;
 pub use changes::Change;
 pub use history::*;
 pub use open::{open, StoreUrl};
+pub use privacy::*;
 pub use records::*;
 pub use webhooks::*;
 
@@ -278,6 +284,49 @@ pub trait Store: CampaignStore + WebhookStore + Send + Sync + 'static {
         account_id: &str,
         token_hash: &str,
     ) -> Result<bool, StoreError>;
+    /// Everything held about one visitor of the account (visits, page views, events,
+    /// attributes, linked identities, quarantined inputs naming them); `None` when
+    /// nothing is.
+    async fn visitor_data(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+    ) -> Result<Option<VisitorData>, StoreError>;
+
+    /// Removes every trace of a visitor, or of every visitor who reported a customer id
+    /// (docs/operations.md, Erasure), in one transaction, and adds a line to the
+    /// account's erasure log (when and how much, never whose). `UnknownAccount` for no
+    /// such account.
+    async fn erase(
+        &self,
+        account_id: &str,
+        target: ErasureTarget,
+    ) -> Result<ErasureCounts, StoreError>;
+
+    /// The account's erasure log, newest first, at most `limit` entries.
+    async fn erasure_log(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ErasureLogEntry>, StoreError>;
+
+    /// The account's retention in days (`None`: its data is kept for ever).
+    async fn retention(&self, account_id: &str) -> Result<Option<u32>, StoreError>;
+
+    /// Sets the account's retention in days (`None`: keep for ever); `UnknownAccount`
+    /// for no such account.
+    async fn set_retention(&self, account_id: &str, days: Option<u32>) -> Result<(), StoreError>;
+
+    /// One step of the retention sweep, in one small transaction: removes at most
+    /// `max_visits` visits whose last activity is older than their account's retention
+    /// (with everything of them), the quarantined inputs received before it and the
+    /// identities left without a visit (docs/operations.md, Retention). Call again while
+    /// the answer says `more`.
+    async fn sweep_retention(
+        &self,
+        now_ms: i64,
+        max_visits: usize,
+    ) -> Result<RetentionStep, StoreError>;
 
     /// Finishes pending writes and stops taking new ones.
     async fn close(&self) -> Result<(), StoreError>;

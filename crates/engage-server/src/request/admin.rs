@@ -323,3 +323,38 @@ mod tests {
         }
     }
 }
+
+/// `PUT .../retention` `{"days": N}`: keep the account's data N days (1 to
+/// [`engage_store::MAX_RETENTION_DAYS`]); `{"days": null}` keeps it for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionBody {
+    pub days: Option<u32>,
+}
+
+impl RetentionBody {
+    pub fn read(json: Node<'_, '_>) -> Result<RetentionBody, Invalid> {
+        let mut errors = Errors::new();
+        // `ObjReader::get` treats null as absent; here null says "for ever".
+        let days = ObjReader::strict(json, "", &["days"], &mut errors).and_then(|_| {
+            match json.get("days") {
+                None => {
+                    errors.at(
+                        "/days",
+                        "required: the number of days to keep data, or null for ever",
+                    );
+                    None
+                }
+                Some(days) if days.is_null() => Some(None),
+                Some(days) => engage_model::body::uint(
+                    days,
+                    "/days",
+                    1..=u64::from(engage_store::MAX_RETENTION_DAYS),
+                    &mut errors,
+                )
+                .and_then(|d| u32::try_from(d).ok())
+                .map(Some),
+            }
+        });
+        errors.finish(days.map(|days| RetentionBody { days }))
+    }
+}

@@ -23,7 +23,8 @@ pub mod webhook;
 
 pub use action::Action;
 pub use admin::{
-    AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody, EngagementDefinitionBody,
+    AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody,
+    EngagementDefinitionBody, RetentionBody,
 };
 pub use collect::CollectBody;
 pub use decision::DecisionBody;

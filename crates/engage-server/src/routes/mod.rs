@@ -10,7 +10,9 @@ mod discovery;
 pub(crate) mod history;
 mod monitoring;
 mod ops;
+mod privacy;
 pub(crate) mod quarantine;
+mod retention;
 mod webhooks;
 
 pub(crate) use history::iso_utc;
@@ -229,6 +231,15 @@ fn endpoints() -> Vec<Endpoint> {
             .post(ConsoleSession, api::replay_quarantine),
         Endpoint::new("/console/api/keys").post(ConsoleSession, api::create_key),
         Endpoint::new("/console/api/keys/{app_key}").delete(ConsoleSession, api::revoke_key),
+        Endpoint::new("/api/account/{account_id}/visitors/{visitor_id}")
+            .get(AccountKey, privacy::get_visitor)
+            .delete(AccountKey, privacy::erase_visitor),
+        Endpoint::new("/api/account/{account_id}/customers/{customer_id}")
+            .delete(AccountKey, privacy::erase_customer),
+        Endpoint::new("/api/account/{account_id}/erasures").get(AccountKey, privacy::erasure_log),
+        Endpoint::new("/api/account/{account_id}/retention")
+            .get(AccountKey, retention::get_retention)
+            .put(AccountKey, retention::put_retention),
     ]
 }
 
@@ -333,6 +344,10 @@ fn route_label(pattern: &str) -> &'static str {
         "/console/assets/{file}" | "/favicon.ico" => "console_asset",
         p if p.starts_with("/console/api/") => "console_api",
         p if p == "/console" || p.starts_with("/console/") => "console_page",
+        "/api/account/{account_id}/visitors/{visitor_id}" => "privacy_visitor",
+        "/api/account/{account_id}/customers/{customer_id}" => "privacy_customer",
+        "/api/account/{account_id}/erasures" => "privacy_erasures",
+        "/api/account/{account_id}/retention" => "retention",
         _ => "other",
     }
 }

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::{pg_err, pool_err, to_sql_u64};
+use super::{pg_err, to_sql_u64};
 use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
 use crate::{IngestBatch, IngestOutcome, Outcome, StoreError};
 
@@ -138,7 +138,7 @@ pub(crate) struct Writers {
 }
 
 impl Writers {
-    pub fn spawn(pool: Pool) -> Writers {
+    pub fn spawn(pool: Pool, health: Arc<super::health::Health>) -> Writers {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         let known = Arc::new(KnownAccounts::default());
@@ -146,6 +146,7 @@ impl Writers {
             .map(|_| {
                 tokio::spawn(write_loop(
                     pool.clone(),
+                    Arc::clone(&health),
                     Arc::clone(&rx),
                     Arc::clone(&known),
                 ))
@@ -195,6 +196,7 @@ impl Writers {
 
 async fn write_loop(
     pool: Pool,
+    health: Arc<super::health::Health>,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     known: Arc<KnownAccounts>,
 ) {
@@ -217,19 +219,31 @@ async fn write_loop(
             }
             group
         };
-        run_group(&pool, &known, group).await;
+        run_group(&pool, &health, &known, group).await;
     }
 }
 
 /// Writes `group` in one transaction and answers after COMMIT; when the database fails
 /// part way, each batch is tried again alone.
-async fn run_group(pool: &Pool, known: &KnownAccounts, group: Vec<Job>) {
+async fn run_group(
+    pool: &Pool,
+    health: &super::health::Health,
+    known: &KnownAccounts,
+    group: Vec<Job>,
+) {
     let batches: Vec<&Prepared> = group.iter().map(|j| &j.prepared).collect();
-    match try_group(pool, known, &batches).await {
+    match try_group(pool, health, known, &batches).await {
         Ok(results) => {
             for (job, result) in group.into_iter().zip(results) {
                 // A caller that stopped waiting needs no answer.
                 drop(job.reply.send(result));
+            }
+        }
+        // The database is away: every batch would fail the same way, at once.
+        Err(e @ StoreError::Unavailable(_)) => {
+            tracing::warn!(error = %e, batches = group.len(), "postgres unavailable; batches refused");
+            for job in group {
+                drop(job.reply.send(Err(e.clone_for_caller())));
             }
         }
         Err(e) if group.len() == 1 => {
@@ -241,7 +255,7 @@ async fn run_group(pool: &Pool, known: &KnownAccounts, group: Vec<Job>) {
         Err(e) => {
             tracing::warn!(error = %e, batches = group.len(), "postgres group failed; retrying its batches one by one");
             for job in group {
-                Box::pin(run_group(pool, known, vec![job])).await;
+                Box::pin(run_group(pool, health, known, vec![job])).await;
             }
         }
     }
@@ -252,17 +266,23 @@ trait CloneForCaller {
 }
 
 impl CloneForCaller for StoreError {
+    /// The same kind of error (a 503 stays a 503), with the message as text.
     fn clone_for_caller(&self) -> StoreError {
-        StoreError::Backend(self.to_string())
+        match self {
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::Closed => StoreError::Closed,
+            other => StoreError::Backend(other.to_string()),
+        }
     }
 }
 
 async fn try_group(
     pool: &Pool,
+    health: &super::health::Health,
     known: &KnownAccounts,
     batches: &[&Prepared],
 ) -> Result<Vec<Result<IngestOutcome, StoreError>>, StoreError> {
-    let mut conn = pool.get().await.map_err(pool_err)?;
+    let mut conn = health.connection(pool).await?;
     let tx = conn.transaction().await.map_err(pg_err)?;
     let results = write_group(&tx, batches, known)
         .await

@@ -9,6 +9,11 @@
 //!   transaction on a pooled connection.
 //! - `webhooks`: webhook endpoints and the delivery outbox, claimed with `FOR UPDATE
 //!   SKIP LOCKED` leases so each delivery is attempted by one server at a time.
+//! - `privacy`: erasure (one transaction), the erasure log, and access (everything held
+//!   about a visitor).
+//! - `retention`: expired monthly partitions dropped, the rest deleted in small steps.
+//! - `health`: while the database is away, calls answer `Unavailable` at once and
+//!   connecting is retried with backoff.
 //! - `changes`: the change feed, from the admin tables' triggers' `pg_notify` through
 //!   a `LISTEN` connection of each store's own.
 //!
@@ -20,11 +25,15 @@
 mod campaigns;
 mod changes;
 mod console;
+mod health;
 mod history;
 mod identities;
 mod ingest;
 mod oauth;
+mod privacy;
+pub use privacy::PER_VISITOR_TABLES;
 mod reader;
+mod retention;
 mod schema;
 mod webhooks;
 
@@ -39,9 +48,10 @@ use tokio_postgres::NoTls;
 
 use crate::changes::ChangeFeed;
 use crate::{
-    Account, Change, ConsoleSession, ExportKind, ExportPage, Exposure, IngestBatch, IngestOutcome,
-    InteractionPage, InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery,
-    QuarantineUsage, SessionLookup, Store, StoreError, Visit,
+    Account, Change, ConsoleSession, ErasureCounts, ErasureLogEntry, ErasureTarget, ExportKind,
+    ExportPage, Exposure, IngestBatch, IngestOutcome, InteractionPage, InteractionQuery,
+    NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage, SessionLookup, Store,
+    StoreError, Visit, VisitorData,
 };
 
 /// Connections per server: the writers' and the reads'.
@@ -87,6 +97,7 @@ pub(crate) fn from_sql_u64(v: i64) -> u64 {
 /// The PostgreSQL store. Cheap to share behind an `Arc`.
 pub struct PostgresStore {
     pool: Pool,
+    health: std::sync::Arc<health::Health>,
     writer: ingest::Writers,
     closed: AtomicBool,
     partitions: Mutex<Option<JoinHandle<()>>>,
@@ -104,9 +115,13 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://` or `postgresql://`), migrates it
     /// to this build's schema and makes this and the next months' partitions.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::InvalidLocation(format!("not a PostgreSQL URL: {e}")))?;
+        // An unreachable server (packets dropped, not refused) must not hold a call.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(health::CONNECT_TIMEOUT);
+        }
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -116,6 +131,10 @@ impl PostgresStore {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(health::WAIT_TIMEOUT))
+            .create_timeout(Some(health::CONNECT_TIMEOUT))
+            .recycle_timeout(Some(health::CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Backend(format!("building the connection pool: {e}")))?;
         let mut client = pool.get().await.map_err(|e| {
@@ -127,10 +146,12 @@ impl PostgresStore {
         let changes = ChangeFeed::default();
         let listener = changes::start(config, changes.clone()).await?;
         let partitions = tokio::spawn(keep_partitions(pool.clone()));
+        let health = std::sync::Arc::new(health::Health::default());
         Ok(PostgresStore {
+            writer: ingest::Writers::spawn(pool.clone(), std::sync::Arc::clone(&health)),
+            health,
             changes,
             listener: Mutex::new(Some(listener)),
-            writer: ingest::Writers::spawn(pool.clone()),
             pool,
             closed: AtomicBool::new(false),
             partitions: Mutex::new(Some(partitions)),
@@ -139,7 +160,7 @@ impl PostgresStore {
 
     /// A pooled connection.
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(pool_err)
+        self.health.connection(&self.pool).await
     }
 
     /// Refuses writes once the store is closed.
@@ -416,6 +437,56 @@ impl Store for PostgresStore {
     ) -> Result<bool, StoreError> {
         self.writable()?;
         console::end(&**self.conn().await?, account_id, token_hash).await
+    }
+
+    async fn visitor_data(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+    ) -> Result<Option<VisitorData>, StoreError> {
+        let mut client = self.conn().await?;
+        privacy::visitor_data(&mut client, account_id, visitor_id).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id, target = target.kind()))]
+    async fn erase(
+        &self,
+        account_id: &str,
+        target: ErasureTarget,
+    ) -> Result<ErasureCounts, StoreError> {
+        self.writable()?;
+        let mut client = self.conn().await?;
+        privacy::erase(&mut client, account_id, &target, crate::ids::now_ms()).await
+    }
+
+    async fn erasure_log(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ErasureLogEntry>, StoreError> {
+        let client = self.conn().await?;
+        privacy::log(&client, account_id, limit).await
+    }
+
+    async fn retention(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
+        let client = self.conn().await?;
+        retention::get(&client, account_id).await
+    }
+
+    async fn set_retention(&self, account_id: &str, days: Option<u32>) -> Result<(), StoreError> {
+        self.writable()?;
+        let client = self.conn().await?;
+        retention::set(&client, account_id, days).await
+    }
+
+    async fn sweep_retention(
+        &self,
+        now_ms: i64,
+        max_visits: usize,
+    ) -> Result<crate::RetentionStep, StoreError> {
+        self.writable()?;
+        let mut client = self.conn().await?;
+        retention::sweep(&mut client, now_ms, max_visits).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

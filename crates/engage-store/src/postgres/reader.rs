@@ -188,10 +188,10 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-const QUARANTINE_COLUMNS: &str =
+pub(crate) const QUARANTINE_COLUMNS: &str =
     "id, kind, idx, client_id, received_ms, raw, context, errors, replayed_ms";
 
-fn quarantine_row(r: &Row) -> Result<QuarantineRow, StoreError> {
+pub(crate) fn quarantine_row(r: &Row) -> Result<QuarantineRow, StoreError> {
     Ok((
         r.try_get(0).map_err(pg_err)?,
         r.try_get(1).map_err(pg_err)?,

@@ -29,11 +29,11 @@ use super::pg_err;
 use crate::StoreError;
 
 /// The migrations, oldest first; migration `n` (1-based) takes the schema to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, super::webhooks::V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, super::webhooks::V3, V4, super::privacy::MIGRATION];
 
 /// Any constant both servers agree on: the advisory lock key of migrations and partition
 /// upkeep (`engage` in ASCII).
-const LOCK_KEY: i64 = 0x656e_6761_6765;
+pub(crate) const LOCK_KEY: i64 = 0x656e_6761_6765;
 
 const V1: &str = r#"
 CREATE TABLE accounts (
@@ -396,7 +396,7 @@ fn month_of(ms: i64) -> (i32, u32) {
 }
 
 /// Epoch ms of the first instant of a month, UTC.
-fn month_start_ms(year: i32, month: u32) -> i64 {
+pub(crate) fn month_start_ms(year: i32, month: u32) -> i64 {
     let (y, m) = if month <= 2 {
         (i64::from(year) - 1, i64::from(month) + 9)
     } else {
@@ -409,7 +409,7 @@ fn month_start_ms(year: i32, month: u32) -> i64 {
     (era * 146_097 + doe - 719_468) * 86_400_000
 }
 
-fn next_month(year: i32, month: u32) -> (i32, u32) {
+pub(crate) fn next_month(year: i32, month: u32) -> (i32, u32) {
     if month == 12 {
         (year + 1, 1)
     } else {

@@ -208,16 +208,36 @@ impl SdeText {
         };
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| {
-            let columns: Vec<&str> = SdeType::ALL.iter().map(|t| t.history_key()).collect();
-            let values: Vec<String> = (2..=SdeType::ALL.len() + 1)
-                .map(|i| format!("?{i}"))
-                .collect();
-            format!(
-                "INSERT INTO sde_text (rowid, {}) VALUES (?1, {})",
-                columns.join(", "),
-                values.join(", ")
+            SdeText::statement("INSERT INTO sde_text (rowid, {columns}) VALUES (?1, {values})")
+        });
+        self.bind_and_run(conn, sql, row)
+    }
+
+    /// Deletes index row `row`, which was written with exactly this text (erasure,
+    /// retention): a contentless index removes the words it is told the row holds.
+    pub fn delete(self, conn: &Connection, row: i64) -> rusqlite::Result<()> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            SdeText::statement(
+                "INSERT INTO sde_text (sde_text, rowid, {columns}) VALUES ('delete', ?1, {values})",
             )
         });
+        self.bind_and_run(conn, sql, row)
+    }
+
+    /// `template` with `{columns}` and `{values}` (`?2`, `?3`, ...) filled in, in
+    /// `SdeType::ALL` order.
+    fn statement(template: &str) -> String {
+        let columns: Vec<&str> = SdeType::ALL.iter().map(|t| t.history_key()).collect();
+        let values: Vec<String> = (2..=SdeType::ALL.len() + 1)
+            .map(|i| format!("?{i}"))
+            .collect();
+        template
+            .replace("{columns}", &columns.join(", "))
+            .replace("{values}", &values.join(", "))
+    }
+
+    fn bind_and_run(&self, conn: &Connection, sql: &str, row: i64) -> rusqlite::Result<()> {
         let mut stmt = conn.prepare_cached(sql)?;
         stmt.raw_bind_parameter(1, row)?;
         for (i, text) in self.columns.iter().enumerate() {

@@ -17,6 +17,10 @@
 //!   quarantine rows replayed).
 //! - `campaigns`: apps, campaigns and engagements (admin writes on their own
 //!   connection, see there).
+//! - `erasure`: removing a visitor's rows for good (through the writer), and the
+//!   erasure log; `visitor`: everything held about a visitor, for access requests.
+//! - `retention`: each account's expired visits and quarantine removed in small steps
+//!   through the writer.
 //! - `history`: interaction search for the Engagement History API.
 //! - `reader`: a pool of read connections used from `spawn_blocking`, so reads never
 //!   queue behind the writer (WAL readers see the last commit without taking its lock).
@@ -30,6 +34,8 @@ mod cache;
 pub(crate) mod campaigns;
 mod compact;
 mod console;
+mod erasure;
+pub use erasure::PER_VISITOR_TABLES;
 mod events;
 pub(crate) mod history;
 mod identities;
@@ -37,7 +43,9 @@ mod ingest;
 mod interactions;
 mod oauth;
 pub(crate) mod reader;
+mod retention;
 mod schema;
+mod visitor;
 pub(crate) mod webhooks;
 mod writer;
 
@@ -53,9 +61,10 @@ use tokio::sync::oneshot;
 
 use crate::changes::ChangeFeed;
 use crate::{
-    Account, Change, ConsoleSession, ExportKind, ExportPage, IngestBatch, IngestOutcome,
-    InteractionPage, InteractionQuery, NewAccount, OAuthKey, QuarantineEntry, QuarantineQuery,
-    QuarantineUsage, SessionLookup, Store, StoreError, Visit,
+    Account, Change, ConsoleSession, ErasureCounts, ErasureLogEntry, ErasureTarget, ExportKind,
+    ExportPage, IngestBatch, IngestOutcome, InteractionPage, InteractionQuery, NewAccount,
+    OAuthKey, QuarantineEntry, QuarantineQuery, QuarantineUsage, RetentionStep, SessionLookup,
+    Store, StoreError, Visit, VisitorData,
 };
 use reader::ReadPool;
 use schema::MigrateError;
@@ -478,6 +487,67 @@ impl Store for SqliteStore {
         token_hash: &str,
     ) -> Result<bool, StoreError> {
         self.delete_console_session(account_id, token_hash).await
+    }
+
+    async fn visitor_data(
+        &self,
+        account_id: &str,
+        visitor_id: &str,
+    ) -> Result<Option<VisitorData>, StoreError> {
+        let (a, v) = (account_id.to_owned(), visitor_id.to_owned());
+        self.readers
+            .run(move |conn| visitor::visitor_data(conn, &a, &v))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id, target = target.kind()))]
+    async fn erase(
+        &self,
+        account_id: &str,
+        target: ErasureTarget,
+    ) -> Result<ErasureCounts, StoreError> {
+        let account_id = account_id.to_owned();
+        self.write(|reply| Write::Erase {
+            account_id,
+            target,
+            reply,
+        })
+        .await
+    }
+
+    async fn erasure_log(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ErasureLogEntry>, StoreError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |conn| erasure::log(conn, &a, limit))
+            .await
+    }
+
+    async fn retention(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
+        let a = account_id.to_owned();
+        self.readers.run(move |conn| retention::get(conn, &a)).await
+    }
+
+    async fn set_retention(&self, account_id: &str, days: Option<u32>) -> Result<(), StoreError> {
+        let a = account_id.to_owned();
+        self.campaign_write(move |tx| retention::set(tx, &a, days))
+            .await
+    }
+
+    async fn sweep_retention(
+        &self,
+        now_ms: i64,
+        max_visits: usize,
+    ) -> Result<RetentionStep, StoreError> {
+        self.write(|reply| Write::SweepRetention {
+            now_ms,
+            max_visits,
+            reply,
+        })
+        .await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

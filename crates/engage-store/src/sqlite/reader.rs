@@ -275,7 +275,7 @@ pub(crate) type QuarantineRow = (
     Option<i64>,
 );
 
-fn quarantine_row(r: &Row<'_>) -> rusqlite::Result<QuarantineRow> {
+pub(crate) fn quarantine_row(r: &Row<'_>) -> rusqlite::Result<QuarantineRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,

@@ -82,6 +82,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::console::MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::erasure::MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
@@ -209,6 +213,7 @@ pub(crate) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
          PRAGMA temp_store = MEMORY;
+         PRAGMA secure_delete = ON;
          PRAGMA journal_size_limit = 67108864;
          PRAGMA wal_autocheckpoint = 0;"
     ))
@@ -227,10 +232,12 @@ pub(crate) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Settings of the checkpointer's connection: it syncs the database file before the log
-/// may be started over.
+/// may be started over. The admin writes' connection uses them too, so it zeroes what it
+/// deletes like the writer (`secure_delete`, see `erasure`).
 pub(crate) fn configure_checkpointer(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(&format!(
         "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+         PRAGMA secure_delete = ON;
          PRAGMA synchronous = FULL;
          PRAGMA wal_autocheckpoint = 0;"
     ))

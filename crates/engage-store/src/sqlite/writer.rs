@@ -35,9 +35,12 @@ use super::admin::{create_account, mark_replayed};
 use super::batch::PreparedBatch;
 use super::cache::{GenCache, WriterState};
 use super::compact::Shapes;
+use super::erasure::erase;
 use super::ingest::ingest;
 use super::{is_disk_full, schema, sql_err};
-use crate::{Account, IngestOutcome, NewAccount, StoreError};
+use crate::{
+    Account, ErasureCounts, ErasureTarget, IngestOutcome, NewAccount, RetentionStep, StoreError,
+};
 
 /// At most this many commands share a transaction.
 const MAX_GROUP_COMMANDS: usize = 128;
@@ -69,6 +72,19 @@ pub(crate) enum Write {
         replayed_ms: i64,
         reply: Reply<()>,
     },
+    /// Erasure (see `erasure`): the group checkpoints the log with TRUNCATE after it
+    /// commits, so no page image from before the erasure stays in the log.
+    Erase {
+        account_id: String,
+        target: ErasureTarget,
+        reply: Reply<ErasureCounts>,
+    },
+    /// One step of the retention sweep (see `retention`).
+    SweepRetention {
+        now_ms: i64,
+        max_visits: usize,
+        reply: Reply<RetentionStep>,
+    },
 }
 
 /// What a write produced, held until its group commits.
@@ -76,6 +92,8 @@ enum Done {
     Ingest(IngestOutcome),
     Account(Account),
     Replayed,
+    Erased(ErasureCounts),
+    Swept(RetentionStep),
 }
 
 /// Why a write did not happen.
@@ -123,6 +141,16 @@ impl Write {
             })),
             Write::MarkReplayed { reply, .. } => drop(reply.send(match result {
                 Ok(Done::Replayed) => Ok(()),
+                Ok(_) => Err(mismatch()),
+                Err(e) => Err(e),
+            })),
+            Write::Erase { reply, .. } => drop(reply.send(match result {
+                Ok(Done::Erased(counts)) => Ok(counts),
+                Ok(_) => Err(mismatch()),
+                Err(e) => Err(e),
+            })),
+            Write::SweepRetention { reply, .. } => drop(reply.send(match result {
+                Ok(Done::Swept(step)) => Ok(step),
                 Ok(_) => Err(mismatch()),
                 Err(e) => Err(e),
             })),
@@ -348,6 +376,12 @@ impl Writer {
                 } => mark_replayed(&self.conn, account_id, ids, *replayed_ms)
                     .map(|()| Done::Replayed)
                     .map_err(Failure::Db),
+                Write::Erase {
+                    account_id, target, ..
+                } => self.erase(account_id, target).map(Done::Erased),
+                Write::SweepRetention {
+                    now_ms, max_visits, ..
+                } => self.sweep_retention(*now_ms, *max_visits).map(Done::Swept),
             };
             match result {
                 Ok(done) => results.push(Ok(done)),
@@ -366,12 +400,60 @@ impl Writer {
             return Err(e);
         }
         self.commits.fetch_add(1, Ordering::Relaxed);
+        if group.iter().any(|w| matches!(w, Write::Erase { .. })) {
+            self.truncate_log();
+        }
         let new_accounts = std::mem::take(&mut self.state.new_accounts);
         self.state.accounts.extend(new_accounts);
         self.state.sessions.age();
         self.state.pages.age();
         self.state.interactions.age();
         Ok(results)
+    }
+
+    /// Erases inside the group's transaction. The sessions this group changed are
+    /// written first and the row caches are emptied after: they may name rows the
+    /// erasure removed, and they fill again from the database.
+    fn erase(&mut self, account: &str, target: &ErasureTarget) -> Result<ErasureCounts, Failure> {
+        self.write_back_sessions()?;
+        let counts = erase(&self.conn, account, target, crate::ids::now_ms())?;
+        self.state.sessions.clear();
+        self.state.pages.clear();
+        self.state.interactions.clear();
+        Ok(counts)
+    }
+
+    /// A retention step inside the group's transaction; the row caches are handled as
+    /// for an erasure.
+    fn sweep_retention(
+        &mut self,
+        now_ms: i64,
+        max_visits: usize,
+    ) -> Result<RetentionStep, Failure> {
+        self.write_back_sessions()?;
+        let step = super::retention::sweep(&self.conn, now_ms, max_visits)?;
+        self.state.sessions.clear();
+        self.state.pages.clear();
+        self.state.interactions.clear();
+        Ok(step)
+    }
+
+    /// Copies the whole log into the database file and empties it, so the log keeps no
+    /// image of a page from before an erasure. A reader still on an old snapshot makes
+    /// the checkpoint wait (up to the busy timeout) or fail; the next erasure or the
+    /// checkpoint at close tries again.
+    fn truncate_log(&self) {
+        match self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            }) {
+            Ok(0) => {}
+            Ok(_) => {
+                tracing::warn!("the log could not be emptied after an erasure: a reader held it")
+            }
+            Err(e) => tracing::warn!(error = %e, "the log could not be emptied after an erasure"),
+        }
     }
 
     fn rollback(&mut self) {
@@ -553,7 +635,8 @@ mod tests {
 
 /// The writer's own cost per item, without the fsync and without other threads:
 /// `cargo test --release -p engage-store --lib writer_cpu -- --ignored --nocapture`
-/// (`MICRO_MODE` = `mixed`, `events` or `sdes`; `MICRO_SYNC` = `OFF` or `FULL`). Linux only:
+/// (`MICRO_MODE` = `mixed`, `events` or `sdes`; `MICRO_SYNC` = `OFF` or `FULL`;
+/// `MICRO_SECURE_DELETE` = `ON`, the writer's setting, or `OFF`). Linux only:
 /// it reads the thread's CPU time from /proc.
 #[cfg(test)]
 mod micro {
@@ -583,6 +666,10 @@ mod micro {
         schema::migrate(&mut conn).unwrap();
         let sync = std::env::var("MICRO_SYNC").unwrap_or("OFF".into());
         conn.execute_batch(&format!("PRAGMA synchronous={sync}"))
+            .unwrap();
+        // `ON` is what the writer runs with (erasure, see `erasure`); `OFF` to compare.
+        let secure = std::env::var("MICRO_SECURE_DELETE").unwrap_or("ON".into());
+        conn.execute_batch(&format!("PRAGMA secure_delete={secure}"))
             .unwrap();
         let mut w = Writer::new(conn, Arc::new(AtomicU64::new(0)));
         let (tx, _rx) = oneshot::channel();

@@ -1,0 +1,45 @@
+//! The account's retention (account API key): `GET|PUT /api/account/{accountId}/retention`
+//! with `{"days": N}` (`null`: kept for ever). The sweep itself is `crate::retention`.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use engage_model::Tape;
+use serde::Serialize;
+
+use crate::body::{read_body, Accept};
+use crate::error::ApiError;
+use crate::extract::AuthorizedAccount;
+use crate::request::admin::RetentionBody;
+use crate::AppState;
+
+#[derive(Serialize)]
+struct Retention {
+    days: Option<u32>,
+}
+
+/// `GET /api/account/{accountId}/retention`.
+pub async fn get_retention(
+    State(state): State<AppState>,
+    AuthorizedAccount(account): AuthorizedAccount,
+) -> Result<Response, ApiError> {
+    let days = state.store.retention(&account.id).await?;
+    Ok(axum::Json(Retention { days }).into_response())
+}
+
+/// `PUT /api/account/{accountId}/retention` `{"days": 30}`.
+#[tracing::instrument(skip_all, fields(account = %account.id))]
+pub async fn put_retention(
+    State(state): State<AppState>,
+    AuthorizedAccount(account): AuthorizedAccount,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
+    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let RetentionBody { days } = RetentionBody::read(tape.root())
+        .map_err(|invalid| ApiError::invalid_all("retention", invalid.errors))?;
+    state.store.set_retention(&account.id, days).await?;
+    Ok(axum::Json(Retention { days }).into_response())
+}

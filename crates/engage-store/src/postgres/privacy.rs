@@ -1,0 +1,493 @@
+//! Erasure and access on PostgreSQL: a visitor's rows deleted in one transaction, the
+//! erasure log, and everything held about a visitor as one record.
+//!
+//! [`PER_VISITOR_TABLES`] lists every table that holds rows about a visitor; a table
+//! added later that keeps per-visitor rows joins it and [`erase`]. What a delete leaves
+//! on disk until VACUUM (and in the write-ahead log, replicas and backups) is in
+//! docs/operations.md, Erasure.
+
+use engage_model::{Sde, SdeType, LP_OFFERS};
+use tokio_postgres::Client;
+
+use super::pg_err;
+use super::reader::{client_id, offer_event, quarantine_row, EVENT_COLUMNS, QUARANTINE_COLUMNS};
+use crate::privacy::{counts_from_json, json_escaped, quarantine_names};
+use crate::sqlite::reader::{
+    corrupt, history_sde, quarantine_entry, sorted_json, stamped, EventItem, SdeItem,
+};
+use crate::{
+    ErasureCounts, ErasureLogEntry, ErasureTarget, RawJson, StoreError, VisitorData, VisitorPage,
+    VisitorVisit,
+};
+
+/// Every table holding rows about a visitor (see the SQLite backend's list).
+pub const PER_VISITOR_TABLES: &[&str] = &[
+    "visits",
+    "pages",
+    "interactions",
+    "events",
+    "event_ids",
+    "sdes",
+    "sde_ids",
+    "exposures",
+    "consumer_identities",
+    "quarantine",
+    "webhook_deliveries",
+];
+
+/// Schema version 3: the erasure log (when and how much, never whose) and retention
+/// settings.
+pub(crate) const MIGRATION: &str = r#"
+CREATE SEQUENCE erasure_ids;
+CREATE TABLE erasure_log (
+    account   text NOT NULL,
+    id        bigint NOT NULL DEFAULT nextval('erasure_ids'),
+    erased_ms bigint NOT NULL,
+    target    text NOT NULL,
+    counts    text NOT NULL,
+    PRIMARY KEY (account, id)
+);
+-- How long each account keeps its data (see retention.rs); no row: for ever.
+CREATE TABLE retention (
+    account text PRIMARY KEY,
+    days    integer NOT NULL
+);
+"#;
+
+/// Erases `target`'s data in `account` in one transaction and logs it.
+pub(crate) async fn erase(
+    client: &mut Client,
+    account: &str,
+    target: &ErasureTarget,
+    now_ms: i64,
+) -> Result<ErasureCounts, StoreError> {
+    let tx = client.transaction().await.map_err(pg_err)?;
+    let known = tx
+        .query_opt("SELECT 1 FROM accounts WHERE account = $1", &[&account])
+        .await
+        .map_err(pg_err)?;
+    if known.is_none() {
+        return Err(StoreError::UnknownAccount(account.to_owned()));
+    }
+    let visitors: Vec<String> = match target {
+        ErasureTarget::Visitor(v) => vec![v.clone()],
+        ErasureTarget::Customer(c) => customer_visitors(&tx, account, c).await?,
+    };
+    let mut counts = ErasureCounts::default();
+    let rows = tx
+        .query(
+            "SELECT visit_id, session_id, visitor_id FROM visits
+             WHERE account = $1 AND visitor_id = ANY($2)",
+            &[&account, &visitors],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut visits: Vec<i64> = Vec::with_capacity(rows.len());
+    let mut sessions: Vec<String> = Vec::with_capacity(rows.len());
+    let mut seen: Vec<String> = Vec::new();
+    for r in &rows {
+        visits.push(r.try_get(0).map_err(pg_err)?);
+        sessions.push(r.try_get(1).map_err(pg_err)?);
+        let visitor: String = r.try_get(2).map_err(pg_err)?;
+        if !seen.contains(&visitor) {
+            seen.push(visitor);
+        }
+    }
+    let identities: Vec<String> = tx
+        .query(
+            "DELETE FROM consumer_identities WHERE account = $1 AND visitor_id = ANY($2)
+             RETURNING visitor_id",
+            &[&account, &visitors],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(pg_err)?;
+    counts.identities = identities.len() as u64;
+    // Keyed by the visitor (`order_key`); the body is what they did.
+    counts.webhook_deliveries = tx
+        .execute(
+            "DELETE FROM webhook_deliveries WHERE account = $1 AND order_key = ANY($2)",
+            &[&account, &visitors],
+        )
+        .await
+        .map_err(pg_err)?;
+    for v in identities {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    counts.visitors = seen.len() as u64;
+
+    delete_visits(&tx, account, &visits, &sessions, &mut counts).await?;
+
+    let mut named: Vec<&str> = visitors.iter().map(String::as_str).collect();
+    if let ErasureTarget::Customer(c) = target {
+        named.push(c);
+    }
+    let mut quarantined: Vec<i64> = Vec::new();
+    for id in &named {
+        // The text search only narrows; `quarantine_names` decides.
+        for r in tx
+            .query(
+                "SELECT id, raw, context FROM quarantine
+                 WHERE account = $1 AND (strpos(context, $2) > 0 OR strpos(raw, $2) > 0)",
+                &[&account, &json_escaped(id)],
+            )
+            .await
+            .map_err(pg_err)?
+        {
+            let raw: &str = r.try_get(1).map_err(pg_err)?;
+            let context: &str = r.try_get(2).map_err(pg_err)?;
+            let row: i64 = r.try_get(0).map_err(pg_err)?;
+            if quarantine_names(raw, context, id) && !quarantined.contains(&row) {
+                quarantined.push(row);
+            }
+        }
+    }
+    counts.quarantined = tx
+        .execute(
+            "DELETE FROM quarantine WHERE account = $1 AND id = ANY($2)",
+            &[&account, &quarantined],
+        )
+        .await
+        .map_err(pg_err)?;
+
+    let logged = serde_json::to_string(&counts)
+        .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?;
+    tx.execute(
+        "INSERT INTO erasure_log (account, erased_ms, target, counts) VALUES ($1, $2, $3, $4)",
+        &[&account, &now_ms, &target.kind(), &logged],
+    )
+    .await
+    .map_err(pg_err)?;
+    tx.commit().await.map_err(pg_err)?;
+    Ok(counts)
+}
+
+/// Deletes the visits (by id; `sessions` are their session ids) and everything that
+/// hangs off them: see [`PER_VISITOR_TABLES`].
+pub(crate) async fn delete_visits(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+    visits: &[i64],
+    sessions: &[String],
+    counts: &mut ErasureCounts,
+) -> Result<(), StoreError> {
+    if visits.is_empty() {
+        return Ok(());
+    }
+    // The exactly-once keys first: they are found through the rows deleted next.
+    tx.execute(
+        "DELETE FROM event_ids k USING events e, interactions i
+         WHERE k.account = $1 AND e.account = $1 AND i.account = $1
+           AND i.visit_id = ANY($2) AND e.interaction_id = i.interaction_id
+           AND k.client_id = e.client_id",
+        &[&account, &visits],
+    )
+    .await
+    .map_err(pg_err)?;
+    counts.events += tx
+        .execute(
+            "DELETE FROM events e USING interactions i
+             WHERE e.account = $1 AND i.account = $1 AND i.visit_id = ANY($2)
+               AND e.interaction_id = i.interaction_id",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+    tx.execute(
+        "DELETE FROM sde_ids k USING sdes s
+         WHERE k.account = $1 AND s.account = $1 AND s.visit_id = ANY($2)
+           AND k.client_id = s.client_id",
+        &[&account, &visits],
+    )
+    .await
+    .map_err(pg_err)?;
+    counts.attributes += tx
+        .execute(
+            "DELETE FROM sdes WHERE account = $1 AND visit_id = ANY($2)",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+    counts.interactions += tx
+        .execute(
+            "DELETE FROM interactions WHERE account = $1 AND visit_id = ANY($2)",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+    counts.pages += tx
+        .execute(
+            "DELETE FROM pages WHERE account = $1 AND visit_id = ANY($2)",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+    counts.exposures += tx
+        .execute(
+            "DELETE FROM exposures WHERE account = $1 AND session_id = ANY($2)",
+            &[&account, &sessions],
+        )
+        .await
+        .map_err(pg_err)?;
+    counts.visits += tx
+        .execute(
+            "DELETE FROM visits WHERE account = $1 AND visit_id = ANY($2)",
+            &[&account, &visits],
+        )
+        .await
+        .map_err(pg_err)?;
+
+    Ok(())
+}
+
+/// The visitors of the account who reported `customer_id` in a customerInfo attribute:
+/// the rows holding it as a JSON string are read and compared exactly.
+async fn customer_visitors(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+    customer_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let type_code = SdeType::ALL
+        .iter()
+        .position(|t| *t == SdeType::CustomerInfo)
+        .and_then(|i| i16::try_from(i).ok())
+        .unwrap_or_default();
+    let quoted = serde_json::to_string(customer_id)
+        .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?;
+    let rows = tx
+        .query(
+            "SELECT v.visitor_id, s.history FROM sdes s
+             JOIN visits v ON v.account = s.account AND v.visit_id = s.visit_id
+             WHERE s.account = $1 AND s.sde_type = $2 AND strpos(s.history, $3) > 0",
+            &[&account, &type_code, &quoted],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut visitors: Vec<String> = Vec::new();
+    for r in rows {
+        let visitor: String = r.try_get(0).map_err(pg_err)?;
+        let history: &str = r.try_get(1).map_err(pg_err)?;
+        let reported = match history_sde(history)? {
+            Sde::CustomerInfo(c) => c.customer_id.text_value() == Some(customer_id),
+            _ => false,
+        };
+        if reported && !visitors.contains(&visitor) {
+            visitors.push(visitor);
+        }
+    }
+    Ok(visitors)
+}
+
+/// The account's erasure log, newest first.
+pub(crate) async fn log(
+    client: &Client,
+    account: &str,
+    limit: usize,
+) -> Result<Vec<ErasureLogEntry>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT id, erased_ms, target, counts FROM erasure_log
+             WHERE account = $1 ORDER BY id DESC LIMIT $2",
+            &[&account, &limit],
+        )
+        .await
+        .map_err(pg_err)?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get(0).map_err(pg_err)?;
+            let counts: &str = r.try_get(3).map_err(pg_err)?;
+            Ok(ErasureLogEntry {
+                id,
+                erased_ms: r.try_get(1).map_err(pg_err)?,
+                target: r.try_get(2).map_err(pg_err)?,
+                removed: counts_from_json(counts)
+                    .ok_or_else(|| corrupt(format!("erasure log entry {id}")))?,
+            })
+        })
+        .collect()
+}
+
+/// Everything held about `visitor` in `account`, from one snapshot; `None` when nothing
+/// is.
+pub(crate) async fn visitor_data(
+    client: &mut Client,
+    account: &str,
+    visitor: &str,
+) -> Result<Option<VisitorData>, StoreError> {
+    let tx = client
+        .build_transaction()
+        .read_only(true)
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .await
+        .map_err(pg_err)?;
+    let visit_rows = tx
+        .query(
+            "SELECT visit_id, session_id, first_seen_ms, last_seen_ms, user_agent, referrer,
+                    client_properties
+             FROM visits WHERE account = $1 AND visitor_id = $2 ORDER BY visit_id",
+            &[&account, &visitor],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut visits = Vec::with_capacity(visit_rows.len());
+    let mut events = Vec::new();
+    let mut attributes = Vec::new();
+    for v in &visit_rows {
+        let visit_id: i64 = v.try_get(0).map_err(pg_err)?;
+        let session_id: String = v.try_get(1).map_err(pg_err)?;
+        let client_properties: Option<String> = v.try_get(6).map_err(pg_err)?;
+        let mut record = VisitorVisit {
+            session_id: session_id.clone(),
+            first_seen_ms: v.try_get(2).map_err(pg_err)?,
+            last_seen_ms: v.try_get(3).map_err(pg_err)?,
+            user_agent: v.try_get(4).map_err(pg_err)?,
+            referrer: v.try_get(5).map_err(pg_err)?,
+            client_properties: client_properties.and_then(|t| RawJson::from_text(t).ok()),
+            pages: Vec::new(),
+            exposures: Vec::new(),
+        };
+        for p in tx
+            .query(
+                "SELECT page_id, url, referrer, title, sections, user_agent, received_ms
+                 FROM pages WHERE account = $1 AND visit_id = $2 ORDER BY page_row",
+                &[&account, &visit_id],
+            )
+            .await
+            .map_err(pg_err)?
+        {
+            let sections: &str = p.try_get(4).map_err(pg_err)?;
+            record.pages.push(VisitorPage {
+                page_id: p.try_get(0).map_err(pg_err)?,
+                url: p.try_get(1).map_err(pg_err)?,
+                referrer: p.try_get(2).map_err(pg_err)?,
+                title: p.try_get(3).map_err(pg_err)?,
+                sections: serde_json::from_str(sections).map_err(|_| corrupt("page sections"))?,
+                user_agent: p.try_get(5).map_err(pg_err)?,
+                received_ms: p.try_get(6).map_err(pg_err)?,
+            });
+        }
+        record.exposures = tx
+            .query(
+                "SELECT context_id FROM exposures WHERE account = $1 AND session_id = $2
+                 ORDER BY shown_ms",
+                &[&account, &session_id],
+            )
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(pg_err)?;
+        for r in tx
+            .query(
+                &format!(
+                    "SELECT e.event_row, e.client_id, e.client_ms, e.server_ms, p.page_id,
+                            {EVENT_COLUMNS}
+                     FROM interactions i
+                     JOIN events e ON e.account = i.account AND e.interaction_id = i.interaction_id
+                     LEFT JOIN pages p ON p.account = e.account AND p.page_row = e.page_row
+                     WHERE i.account = $1 AND i.visit_id = $2
+                     ORDER BY e.event_row"
+                ),
+                &[&account, &visit_id],
+            )
+            .await
+            .map_err(pg_err)?
+        {
+            let id: i64 = r.try_get(0).map_err(pg_err)?;
+            let event = offer_event(&r, 5, id)?;
+            events.push(sorted_json(&EventItem {
+                id: client_id(&r, 1)?,
+                time: r.try_get(2).map_err(pg_err)?,
+                server_time: r.try_get(3).map_err(pg_err)?,
+                visitor_id: Some(visitor.to_owned()),
+                session_id: Some(session_id.clone()),
+                page_id: r.try_get(4).map_err(pg_err)?,
+                app_name: LP_OFFERS,
+                event_name: event.name.as_str(),
+                data: &event.data,
+            })?);
+        }
+        for r in tx
+            .query(
+                "SELECT s.sde_row, s.client_id, s.client_ms, s.server_ms, p.page_id, s.history
+                 FROM sdes s
+                 LEFT JOIN pages p ON p.account = s.account AND p.page_row = s.page_row
+                 WHERE s.account = $1 AND s.visit_id = $2 ORDER BY s.sde_row",
+                &[&account, &visit_id],
+            )
+            .await
+            .map_err(pg_err)?
+        {
+            let id: i64 = r.try_get(0).map_err(pg_err)?;
+            let history: &str = r.try_get(5).map_err(pg_err)?;
+            let client_ms: Option<i64> = r.try_get(2).map_err(pg_err)?;
+            let server_ms: i64 = r.try_get(3).map_err(pg_err)?;
+            let sde = stamped(history, server_ms, client_ms)
+                .ok_or_else(|| corrupt(format!("attribute {id}")))?;
+            attributes.push((
+                id,
+                sorted_json(&SdeItem {
+                    id: client_id(&r, 1)?,
+                    time: client_ms,
+                    server_time: server_ms,
+                    visitor_id: Some(visitor.to_owned()),
+                    session_id: Some(session_id.clone()),
+                    page_id: r.try_get(4).map_err(pg_err)?,
+                    sde,
+                })?,
+            ));
+        }
+        visits.push(record);
+    }
+    attributes.sort_by_key(|(id, _)| *id);
+    let identities: Vec<String> = tx
+        .query(
+            "SELECT identity FROM consumer_identities WHERE account = $1 AND visitor_id = $2
+             ORDER BY created_ms",
+            &[&account, &visitor],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(pg_err)?;
+    let mut quarantined = Vec::new();
+    for r in tx
+        .query(
+            &format!(
+                "SELECT {QUARANTINE_COLUMNS} FROM quarantine
+                 WHERE account = $1 AND (strpos(context, $2) > 0 OR strpos(raw, $2) > 0)
+                 ORDER BY id"
+            ),
+            &[&account, &json_escaped(visitor)],
+        )
+        .await
+        .map_err(pg_err)?
+    {
+        let entry = quarantine_entry(quarantine_row(&r)?)?;
+        if quarantine_names(&entry.raw, entry.context.as_str(), visitor) {
+            quarantined.push(entry);
+        }
+    }
+    tx.commit().await.map_err(pg_err)?;
+    if visits.is_empty() && identities.is_empty() && quarantined.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(VisitorData {
+        visitor_id: visitor.to_owned(),
+        visits,
+        events,
+        attributes: attributes.into_iter().map(|(_, a)| a).collect(),
+        identities,
+        quarantined,
+    }))
+}
