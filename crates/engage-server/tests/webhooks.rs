@@ -571,3 +571,25 @@ async fn an_account_is_bounded_in_endpoints_pending_deliveries_and_body_size() {
     assert_eq!(payload["data"], json!({"truncated": true}));
     assert_eq!(payload["clientId"], "big");
 }
+
+#[tokio::test]
+async fn erasing_a_visitor_removes_their_deliveries_from_the_log() {
+    let receiver = Receiver::start(|_| 200).await;
+    let server = server(|_| {}).await;
+    let (webhook_id, _) = register(&server, &receiver.url, json!(["offer.clicked"])).await;
+    let (status, answer) = server
+        .post_events(&batch(vec![click("e0", "ctx-e0")], vec![]))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let got = receiver.wait_delivered(1).await;
+    assert!(got[0].body.contains("visitor-1"), "{got:?}");
+    let log_path = format!("/webhooks/{webhook_id}/deliveries");
+    let (_, log) = get(&server, &log_path).await;
+    assert_eq!(log["deliveries"].as_array().unwrap().len(), 1, "{log}");
+
+    let (status, erased) = admin(&server, Method::DELETE, "/visitors/visitor-1", None).await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["removed"]["webhookDeliveries"], 1, "{erased}");
+    let (_, log) = get(&server, &log_path).await;
+    assert_eq!(log["deliveries"], json!([]), "{log}");
+}
