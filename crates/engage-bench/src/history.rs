@@ -268,6 +268,8 @@ async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Ve
                     goal: Some("Increase sales".into()),
                     priority: c as u32,
                     enabled: true,
+                    control_group_percent: 0,
+                    attribution_window_days: 7,
                 },
             )
             .await?;
@@ -293,6 +295,7 @@ async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Ve
                 targeting: targeting.clone(),
                 content: EngagementContent::default(),
                 hide_when_offline: false,
+                weight: None,
             };
             let engagement = store
                 .create_engagement(account, campaign.id, definition.clone(), AgentState::Online)

@@ -56,6 +56,8 @@ pub(crate) fn campaign(name: &str, priority: u32) -> CampaignFields {
         goal: Some("Increase sales".into()),
         priority,
         enabled: true,
+        control_group_percent: 0,
+        attribution_window_days: 7,
     }
 }
 
@@ -74,6 +76,7 @@ pub(crate) fn definition(name: &str) -> EngagementDefinition {
             close_label: None,
         },
         hide_when_offline: true,
+        weight: None,
     }
 }
 

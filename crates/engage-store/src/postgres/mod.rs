@@ -15,6 +15,7 @@
 //! another server would have to know: identity ownership and exactly-once are the
 //! database's constraints, so servers need no coordination beyond it.
 
+mod analytics;
 mod campaigns;
 mod changes;
 mod history;
@@ -389,6 +390,30 @@ impl Store for PostgresStore {
             now_s,
         )
         .await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id, records = records.len()))]
+    async fn record_eligibility(
+        &self,
+        account_id: &str,
+        records: Vec<crate::analytics::EligibilityRecord>,
+    ) -> Result<usize, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        self.writable()?;
+        let mut client = self.conn().await?;
+        analytics::record_eligibility(&mut client, account_id, records).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn analytics_facts(
+        &self,
+        account_id: &str,
+        scope: crate::analytics::AnalyticsScope,
+    ) -> Result<crate::analytics::AnalyticsFacts, StoreError> {
+        let client = self.conn().await?;
+        analytics::facts(&client, account_id, &scope).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

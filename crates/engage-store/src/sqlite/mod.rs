@@ -24,6 +24,7 @@
 //! One process ingests into a file at a time: the writer caches sessions it wrote.
 
 mod admin;
+mod analytics;
 pub mod backup;
 pub(crate) mod batch;
 mod cache;
@@ -453,6 +454,36 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (account, key) = (account_id.to_owned(), nonce_key.to_owned());
         self.campaign_write(move |tx| oauth::claim_nonce(tx, &account, &key, expires_s, now_s))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id, records = records.len()))]
+    async fn record_eligibility(
+        &self,
+        account_id: &str,
+        records: Vec<crate::analytics::EligibilityRecord>,
+    ) -> Result<usize, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let account_id = account_id.to_owned();
+        self.write(|reply| Write::Eligibility {
+            account_id,
+            records,
+            reply,
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn analytics_facts(
+        &self,
+        account_id: &str,
+        scope: crate::analytics::AnalyticsScope,
+    ) -> Result<crate::analytics::AnalyticsFacts, StoreError> {
+        let account = account_id.to_owned();
+        self.readers
+            .run(move |conn| analytics::facts(conn, &account, &scope))
             .await
     }
 

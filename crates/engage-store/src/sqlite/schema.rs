@@ -74,6 +74,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::compact::MIGRATION,
         fill: Some(super::compact::fill),
     },
+    Migration {
+        sql: super::analytics::MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.

@@ -69,6 +69,11 @@ pub(crate) enum Write {
         replayed_ms: i64,
         reply: Reply<()>,
     },
+    Eligibility {
+        account_id: String,
+        records: Vec<crate::analytics::EligibilityRecord>,
+        reply: Reply<usize>,
+    },
 }
 
 /// What a write produced, held until its group commits.
@@ -76,6 +81,7 @@ enum Done {
     Ingest(IngestOutcome),
     Account(Account),
     Replayed,
+    Eligibility(usize),
 }
 
 /// Why a write did not happen.
@@ -123,6 +129,11 @@ impl Write {
             })),
             Write::MarkReplayed { reply, .. } => drop(reply.send(match result {
                 Ok(Done::Replayed) => Ok(()),
+                Ok(_) => Err(mismatch()),
+                Err(e) => Err(e),
+            })),
+            Write::Eligibility { reply, .. } => drop(reply.send(match result {
+                Ok(Done::Eligibility(n)) => Ok(n),
                 Ok(_) => Err(mismatch()),
                 Err(e) => Err(e),
             })),
@@ -347,6 +358,13 @@ impl Writer {
                     ..
                 } => mark_replayed(&self.conn, account_id, ids, *replayed_ms)
                     .map(|()| Done::Replayed)
+                    .map_err(Failure::Db),
+                Write::Eligibility {
+                    account_id,
+                    records,
+                    ..
+                } => super::analytics::record_eligibility(&self.conn, account_id, records)
+                    .map(Done::Eligibility)
                     .map_err(Failure::Db),
             };
             match result {
