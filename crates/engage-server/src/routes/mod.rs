@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod analytics;
 mod assets;
 mod collect;
 mod decision;
@@ -162,6 +163,8 @@ fn endpoints() -> Vec<Endpoint> {
         .put(AccountKey, admin::set_availability),
         Endpoint::new("/interaction_history/api/account/{account_id}/interactions/search")
             .post(AccountKey, history::search),
+        Endpoint::new("/api/account/{account_id}/analytics/report")
+            .post(AccountKey, analytics::report_route),
         Endpoint::new("/api/account/{account_id}/quarantine").get(AccountKey, quarantine::list),
         Endpoint::new("/api/account/{account_id}/quarantine/replay")
             .post(AccountKey, quarantine::replay),
@@ -250,6 +253,7 @@ fn route_label(pattern: &str) -> &'static str {
             "admin_availability"
         }
         "/interaction_history/api/account/{account_id}/interactions/search" => "history_search",
+        "/api/account/{account_id}/analytics/report" => "analytics_report",
         "/api/account/{account_id}/quarantine" => "quarantine_list",
         "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
         _ => "other",
