@@ -73,6 +73,7 @@ macro_rules! store_conformance_tests {
         );
         $crate::campaign_conformance_tests!($open);
         $crate::history_conformance_tests!($open);
+        $crate::analytics_conformance_tests!($open);
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
         $(
