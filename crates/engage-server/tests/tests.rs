@@ -15,6 +15,7 @@ mod admin_support;
 mod common;
 
 mod admin;
+mod analytics;
 mod assets;
 mod collect;
 mod collect_body_properties;

@@ -126,7 +126,12 @@ pub async fn campaigns_keep_their_control_group_and_window_and_engagements_their
     let created = store.create_campaign(&acc, held.clone()).await.unwrap();
     assert_eq!(created.fields, held);
     assert_eq!(
-        store.campaign(&acc, created.id).await.unwrap().unwrap().fields,
+        store
+            .campaign(&acc, created.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .fields,
         held
     );
     let changed = CampaignFields {
@@ -144,7 +149,12 @@ pub async fn campaigns_keep_their_control_group_and_window_and_engagements_their
     let mut weighted = definition("A");
     weighted.weight = Some(3);
     let e = store
-        .create_engagement(&acc, created.id, weighted.clone(), engage_model::AgentState::Online)
+        .create_engagement(
+            &acc,
+            created.id,
+            weighted.clone(),
+            engage_model::AgentState::Online,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -171,9 +181,8 @@ pub async fn campaigns_keep_their_control_group_and_window_and_engagements_their
     assert_eq!(r1.definition.weight, Some(3), "revision 1 keeps its weight");
 }
 
-pub async fn eligibility_is_one_row_per_visitor_campaign_and_day_and_the_first_ever<F, Fut>(
-    open: F,
-) where
+pub async fn eligibility_is_one_row_per_visitor_campaign_and_day_and_the_first_ever<F, Fut>(open: F)
+where
     F: Fn(PathBuf) -> Fut,
     Fut: Future<Output = Arc<dyn Store>>,
 {
@@ -411,9 +420,15 @@ where
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
     assert_eq!(r.key.campaign_id, Some(CAMPAIGN));
-    assert_eq!((r.exposed_visitors, r.control_visitors, r.eligible), (4, 2, 6));
+    assert_eq!(
+        (r.exposed_visitors, r.control_visitors, r.eligible),
+        (4, 2, 6)
+    );
     assert_eq!((r.impressions, r.clicks), (1, 1));
-    assert_eq!(r.conversions, 1, "e2 bought when its 3-day window had closed");
+    assert_eq!(
+        r.conversions, 1,
+        "e2 bought when its 3-day window had closed"
+    );
     assert_eq!(
         (r.conversions_after_impression, r.conversions_after_click),
         (1, 1)

@@ -439,7 +439,12 @@ impl AccountSnapshot {
                     self.control_groups
                         .get(&offer.campaign_id)
                         .is_some_and(|percent| {
-                            in_control_group(a.account_id, offer.campaign_id, a.visitor_id, *percent)
+                            in_control_group(
+                                a.account_id,
+                                offer.campaign_id,
+                                a.visitor_id,
+                                *percent,
+                            )
                         })
                 });
                 if held_out {

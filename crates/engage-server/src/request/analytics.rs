@@ -71,7 +71,10 @@ fn read_report(json: Node<'_, '_>, errors: &mut Errors) -> Option<ReportBody> {
         .unwrap_or(false);
     let (from_ms, to_ms) = (from?, to?);
     if from_ms >= to_ms {
-        errors.at("/to", format!("must be after `from` ({from_ms}), found {to_ms}"));
+        errors.at(
+            "/to",
+            format!("must be after `from` ({from_ms}), found {to_ms}"),
+        );
         return None;
     }
     let days = engage_store::analytics::report::days_in(from_ms, to_ms);
@@ -247,8 +250,7 @@ mod tests {
 
     fn read(json: &str) -> Result<ReportBody, Vec<String>> {
         let tape = Tape::parse(json.as_bytes()).unwrap();
-        ReportBody::read(tape.root())
-            .map_err(|i| i.errors.iter().map(|e| e.path.clone()).collect())
+        ReportBody::read(tape.root()).map_err(|i| i.errors.iter().map(|e| e.path.clone()).collect())
     }
 
     #[test]
@@ -257,7 +259,10 @@ mod tests {
         // Midnight in Paris is 23:00 UTC the day before.
         assert_eq!(
             b.from_ms,
-            "2026-11-30T23:00:00Z".parse::<Timestamp>().unwrap().as_millisecond()
+            "2026-11-30T23:00:00Z"
+                .parse::<Timestamp>()
+                .unwrap()
+                .as_millisecond()
         );
         assert!(b.group_by.campaign && b.group_by.day && !b.group_by.hour);
     }

@@ -54,8 +54,8 @@ pub async fn report_route(
         .iter()
         .map(|c| (c.id, i64::from(c.fields.attribution_window_days) * DAY_MS))
         .collect();
-    let default_window = i64::from(engage_store::CampaignFields::DEFAULT_ATTRIBUTION_WINDOW_DAYS)
-        * DAY_MS;
+    let default_window =
+        i64::from(engage_store::CampaignFields::DEFAULT_ATTRIBUTION_WINDOW_DAYS) * DAY_MS;
     let attribution_ms = windows
         .iter()
         .filter(|(id, _)| request.campaign_ids.is_empty() || request.campaign_ids.contains(id))
@@ -123,7 +123,11 @@ fn time_bucket(ms: i64, tz: &TimeZone, group_by: GroupBy) -> i64 {
     };
     let zoned = at.to_zoned(tz.clone());
     let start = if group_by.hour {
-        zoned.round(ZonedRound::new().smallest(Unit::Hour).mode(jiff::RoundMode::Trunc))
+        zoned.round(
+            ZonedRound::new()
+                .smallest(Unit::Hour)
+                .mode(jiff::RoundMode::Trunc),
+        )
     } else {
         zoned.start_of_day()
     };

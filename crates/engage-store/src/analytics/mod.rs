@@ -256,8 +256,7 @@ pub fn parse_micros(text: &str) -> Option<i64> {
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
-    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
+    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let mut value: i64 = 0;
@@ -266,7 +265,10 @@ pub fn parse_micros(text: &str) -> Option<i64> {
     }
     let mut micros: i64 = 0;
     for i in 0..6 {
-        let digit = fraction.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+        let digit = fraction
+            .as_bytes()
+            .get(i)
+            .map_or(0, |b| i64::from(b - b'0'));
         micros = micros * 10 + digit;
     }
     let value = value.checked_mul(1_000_000)?.checked_add(micros)?;
@@ -286,7 +288,15 @@ mod tests {
         assert_eq!(parse_micros(".5"), Some(500_000));
         assert_eq!(parse_micros("7."), Some(7_000_000));
         assert_eq!(parse_micros(" 10 "), Some(10_000_000));
-        for bad in ["", ".", "abc", "1e3", "1.2.3", "--1", "99999999999999999999"] {
+        for bad in [
+            "",
+            ".",
+            "abc",
+            "1e3",
+            "1.2.3",
+            "--1",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_micros(bad), None, "{bad}");
         }
     }

@@ -122,13 +122,22 @@ pub fn report(
         rows.entry(key).or_default();
     };
     for e in &facts.eligibility {
-        add_row(&mut rows, grouping.key(e.campaign_id, e.engagement_id, e.at_ms));
+        add_row(
+            &mut rows,
+            grouping.key(e.campaign_id, e.engagement_id, e.at_ms),
+        );
     }
     for e in &facts.cohort {
-        add_row(&mut rows, grouping.key(e.campaign_id, e.engagement_id, e.at_ms));
+        add_row(
+            &mut rows,
+            grouping.key(e.campaign_id, e.engagement_id, e.at_ms),
+        );
     }
     for c in &facts.offer_counts {
-        add_row(&mut rows, grouping.key(c.campaign_id, c.engagement_id, c.hour_ms));
+        add_row(
+            &mut rows,
+            grouping.key(c.campaign_id, c.engagement_id, c.hour_ms),
+        );
     }
     if !grouping.by_offer() {
         for v in &facts.visitors {
@@ -163,10 +172,10 @@ pub fn report(
     }
     for c in &facts.offer_counts {
         if let Some(row) = rows.get_mut(&grouping.key(c.campaign_id, c.engagement_id, c.hour_ms)) {
-            for (total, n) in row
-                .counts
-                .iter_mut()
-                .zip([c.impressions, c.clicks, c.declines, c.timeouts])
+            for (total, n) in
+                row.counts
+                    .iter_mut()
+                    .zip([c.impressions, c.clicks, c.declines, c.timeouts])
             {
                 *total += n;
             }
@@ -188,8 +197,7 @@ pub fn report(
         })
         .collect();
     for e in &facts.cohort {
-        let Some(row) = rows.get_mut(&grouping.key(e.campaign_id, e.engagement_id, e.at_ms))
-        else {
+        let Some(row) = rows.get_mut(&grouping.key(e.campaign_id, e.engagement_id, e.at_ms)) else {
             continue;
         };
         let visitor = e.visitor_id.as_str();
@@ -305,7 +313,8 @@ fn compare_within_campaigns(rows: &mut [ReportRow]) {
             totals.get(&(r.key.campaign_id, r.key.time_ms))
         {
             if *engagements >= 2 && r.exposed_visitors > 0 {
-                r.rest_of_campaign = Some((exposed - r.exposed_visitors, converted - r.conversions));
+                r.rest_of_campaign =
+                    Some((exposed - r.exposed_visitors, converted - r.conversions));
             }
         }
     }

@@ -96,10 +96,14 @@ pub(crate) async fn write_deltas(
     deltas: &BTreeMap<&str, RollupDelta>,
 ) -> Result<(), tokio_postgres::Error> {
     let mut visitors = (Vec::new(), Vec::new(), Vec::new());
-    let mut counts: (Vec<&str>, Vec<i64>, Vec<i64>, Vec<i64>, [Vec<i64>; 4]) =
-        Default::default();
-    let mut firsts: (Vec<&str>, Vec<i64>, Vec<&str>, Vec<Option<i64>>, Vec<Option<i64>>) =
-        Default::default();
+    let mut counts: (Vec<&str>, Vec<i64>, Vec<i64>, Vec<i64>, [Vec<i64>; 4]) = Default::default();
+    let mut firsts: (
+        Vec<&str>,
+        Vec<i64>,
+        Vec<&str>,
+        Vec<Option<i64>>,
+        Vec<Option<i64>>,
+    ) = Default::default();
     let mut purchases: (Vec<&str>, Vec<&str>, Vec<i64>, Vec<&str>, Vec<i64>) = Default::default();
     for (account, delta) in deltas {
         for (hour, visitor) in &delta.visitor_hours {
@@ -225,7 +229,9 @@ pub(crate) async fn record_eligibility(
                  engagement_id = excluded.engagement_id, control = excluded.control,
                  first_ms = excluded.first_ms
              WHERE excluded.first_ms < e.first_ms",
-            &[&account, &days.0, &days.1, &days.2, &days.3, &days.4, &days.5],
+            &[
+                &account, &days.0, &days.1, &days.2, &days.3, &days.4, &days.5,
+            ],
         )
         .await
         .map_err(pg_err)?;
@@ -249,7 +255,14 @@ pub(crate) async fn record_eligibility(
 }
 
 /// An eligibility write's columns: campaign, day, visitor, engagement, control, time.
-type EligibilityColumns<'a> = (Vec<i64>, Vec<i64>, Vec<&'a str>, Vec<i64>, Vec<bool>, Vec<i64>);
+type EligibilityColumns<'a> = (
+    Vec<i64>,
+    Vec<i64>,
+    Vec<&'a str>,
+    Vec<i64>,
+    Vec<bool>,
+    Vec<i64>,
+);
 
 fn columns<'a>(rows: impl Iterator<Item = &'a EligibilityRecord>) -> EligibilityColumns<'a> {
     let mut c: EligibilityColumns<'a> = Default::default();

@@ -31,8 +31,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{pg_err, pool_err, to_sql_u64};
-use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
 use crate::analytics::RollupDelta;
+use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
 use crate::{IngestBatch, IngestOutcome, Outcome, StoreError};
 
 /// Writer tasks per server: one writes while the next gathers its group.
@@ -733,10 +733,11 @@ async fn write_group(
         let interaction = interactions.get(&key).ok_or(Fail::Lost("an interaction"))?;
         slot.outcome.accepted += 1;
         if let Some(v) = &b.batch.visit {
-            rollups
-                .entry(b.batch.account.as_str())
-                .or_default()
-                .event(&v.visitor_id, b.batch.received_ms, &e.event);
+            rollups.entry(b.batch.account.as_str()).or_default().event(
+                &v.visitor_id,
+                b.batch.received_ms,
+                &e.event,
+            );
         }
         ecols.account.push(&b.batch.account);
         ecols.server.push(b.batch.received_ms);
@@ -772,10 +773,11 @@ async fn write_group(
         let s = &b.batch.sdes[k];
         slot.outcome.accepted += 1;
         if let Some(v) = &b.batch.visit {
-            rollups
-                .entry(b.batch.account.as_str())
-                .or_default()
-                .sde(&v.visitor_id, b.batch.received_ms, &s.sde);
+            rollups.entry(b.batch.account.as_str()).or_default().sde(
+                &v.visitor_id,
+                b.batch.received_ms,
+                &s.sde,
+            );
         }
         scols.account.push(&b.batch.account);
         scols.server.push(b.batch.received_ms);

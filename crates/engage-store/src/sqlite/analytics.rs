@@ -142,7 +142,13 @@ pub(crate) fn write_delta(
                      ELSE min(first_click_ms, excluded.first_click_ms) END",
         )?;
         for ((campaign, visitor), (impression, click)) in &delta.offer_visitors {
-            upsert.execute(params![account, sql_id(*campaign), visitor, impression, click])?;
+            upsert.execute(params![
+                account,
+                sql_id(*campaign),
+                visitor,
+                impression,
+                click
+            ])?;
         }
     }
     if !delta.purchases.is_empty() {
@@ -277,7 +283,13 @@ pub(crate) fn facts(
         .map_err(sql_err)?;
     facts.offer_counts = stmt
         .query_map(
-            params![account, hour_of(scope.from_ms), scope.to_ms, campaigns, engagements],
+            params![
+                account,
+                hour_of(scope.from_ms),
+                scope.to_ms,
+                campaigns,
+                engagements
+            ],
             |r| {
                 Ok(OfferCount {
                     campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),

@@ -423,7 +423,9 @@ impl CampaignStore for SqliteStore {
                     });
                 }
             }
-            Err(StoreError::Backend("no free campaign id after 64 tries".into()))
+            Err(StoreError::Backend(
+                "no free campaign id after 64 tries".into(),
+            ))
         })
         .await
     }
