@@ -119,7 +119,7 @@ mod tests {
             let mut reversed = weights;
             reversed.reverse();
             assert_eq!(split_choice("acc", 1, Some(5), &v, &reversed), Some(pick));
-            *got.entry(pick).or_insert(0) += 1;
+            *got.entry(pick).or_insert(0usize) += 1;
         }
         assert_eq!(got.get(&20), None);
         assert!(got[&10].abs_diff(15_000) < 400, "{got:?}");

@@ -89,6 +89,19 @@ CREATE TABLE analytics_purchases (
 CREATE INDEX analytics_purchases_visitor ON analytics_purchases (account, visitor_id, at_ms);
 "#;
 
+/// Offer counts' columns: account, campaign, engagement, hour, the four counts.
+type CountColumns<'a> = (Vec<&'a str>, Vec<i64>, Vec<i64>, Vec<i64>, [Vec<i64>; 4]);
+/// Offer visitors' columns: account, campaign, visitor, first impression, first click.
+type FirstColumns<'a> = (
+    Vec<&'a str>,
+    Vec<i64>,
+    Vec<&'a str>,
+    Vec<Option<i64>>,
+    Vec<Option<i64>>,
+);
+/// Purchases' columns: account, visitor, time, currency, total.
+type PurchaseColumns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<i64>, Vec<&'a str>, Vec<i64>);
+
 /// Writes the deltas of one ingest group (per account, in account order) inside its
 /// transaction.
 pub(crate) async fn write_deltas(
@@ -96,15 +109,9 @@ pub(crate) async fn write_deltas(
     deltas: &BTreeMap<&str, RollupDelta>,
 ) -> Result<(), tokio_postgres::Error> {
     let mut visitors = (Vec::new(), Vec::new(), Vec::new());
-    let mut counts: (Vec<&str>, Vec<i64>, Vec<i64>, Vec<i64>, [Vec<i64>; 4]) = Default::default();
-    let mut firsts: (
-        Vec<&str>,
-        Vec<i64>,
-        Vec<&str>,
-        Vec<Option<i64>>,
-        Vec<Option<i64>>,
-    ) = Default::default();
-    let mut purchases: (Vec<&str>, Vec<&str>, Vec<i64>, Vec<&str>, Vec<i64>) = Default::default();
+    let mut counts = CountColumns::default();
+    let mut firsts = FirstColumns::default();
+    let mut purchases = PurchaseColumns::default();
     for (account, delta) in deltas {
         for (hour, visitor) in &delta.visitor_hours {
             visitors.0.push(*account);
