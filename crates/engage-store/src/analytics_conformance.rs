@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::analytics::report::{report, Grouping, Windows};
 use crate::analytics::{
     AnalyticsScope, EligibilityFact, EligibilityRecord, OfferCount, OfferVisitor, PurchaseFact,
-    VisitorHour, DAY_MS, HOUR_MS,
+    Step, StepOccurrence, StepScope, VisitorHour, DAY_MS, HOUR_MS,
 };
 use crate::campaign_conformance::{campaign, definition};
 use crate::conformance::{account, fresh};
@@ -31,6 +31,7 @@ macro_rules! analytics_conformance_tests {
             eligibility_is_one_row_per_visitor_campaign_and_day_and_the_first_ever,
             ingest_rolls_up_accepted_events_purchases_and_visitors_once,
             a_report_from_the_rollups_attributes_purchases_within_the_window,
+            funnel_steps_are_one_per_batch_step_and_engagement,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -439,4 +440,94 @@ where
     // 1/4 exposed against 1/2 held out.
     assert_eq!(r.incremental_conversions(), Some(1.0 - 0.5 * 4.0));
     assert!((r.lift().unwrap().value - (-0.5)).abs() < 1e-12);
+}
+
+pub async fn funnel_steps_are_one_per_batch_step_and_engagement<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    use engage_model::{OfferEventName, SdeType};
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let mut b = batch(&acc, "v1", T0 + 1_000);
+    b.events.push(offer_event("OFFER_IMPRESSION", "c1"));
+    b.events.push(offer_event("OFFER_IMPRESSION", "c2"));
+    b.events.push(offer_event("OFFER_CLICK", "c1"));
+    b.sdes.push(purchase("5", "USD"));
+    store.ingest(b.clone()).await.unwrap();
+    store.ingest(b).await.unwrap();
+    let mut other = batch(&acc, "v2", T0 + 2_000);
+    other.events.push(sample::new_event(
+        sample::parse_event(&sample::engagement_event_text(
+            "OFFER_IMPRESSION",
+            "c9",
+            "page-ctx",
+            (CAMPAIGN + 1, ENGAGEMENT + 1, 5),
+        )),
+        None,
+    ));
+    other
+        .sdes
+        .push(sample::new_sde(sample::sde(SdeType::Cart), None));
+    store.ingest(other).await.unwrap();
+
+    let impression = Step::Event(OfferEventName::OfferImpression);
+    let step = |at_ms, v: &str, step, campaign_id, engagement_id| StepOccurrence {
+        at_ms,
+        visitor_id: v.to_owned(),
+        step,
+        campaign_id,
+        engagement_id,
+    };
+    let scope = StepScope {
+        from_ms: T0,
+        to_ms: T0 + DAY_MS,
+        steps: vec![
+            impression,
+            Step::Sde(SdeType::Purchase),
+            Step::Sde(SdeType::Cart),
+        ],
+        campaign_ids: Vec::new(),
+        engagement_ids: Vec::new(),
+    };
+    let mut got = store.funnel_steps(&acc, scope.clone()).await.unwrap();
+    got.sort();
+    let mut expected = vec![
+        step(T0 + 1_000, "v1", impression, CAMPAIGN, ENGAGEMENT),
+        step(T0 + 1_000, "v1", Step::Sde(SdeType::Purchase), 0, 0),
+        step(T0 + 2_000, "v2", impression, CAMPAIGN + 1, ENGAGEMENT + 1),
+        step(T0 + 2_000, "v2", Step::Sde(SdeType::Cart), 0, 0),
+    ];
+    expected.sort();
+    assert_eq!(
+        got, expected,
+        "two impressions of one batch are one occurrence"
+    );
+
+    // A campaign filter keeps its events and every attribute step.
+    let mut filtered = store
+        .funnel_steps(
+            &acc,
+            StepScope {
+                campaign_ids: vec![CAMPAIGN],
+                ..scope.clone()
+            },
+        )
+        .await
+        .unwrap();
+    filtered.sort();
+    expected.retain(|o| o.campaign_id != CAMPAIGN + 1);
+    assert_eq!(filtered, expected);
+    let none = store
+        .funnel_steps(
+            &acc,
+            StepScope {
+                from_ms: T0 + 1_001,
+                ..scope
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(none.len(), 2);
 }

@@ -270,6 +270,14 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         scope: analytics::AnalyticsScope,
     ) -> Result<analytics::AnalyticsFacts, StoreError>;
 
+    /// The step occurrences a funnel over `scope` reads, from the step rollup (see
+    /// [`analytics::StepOccurrence`]), in no particular order.
+    async fn funnel_steps(
+        &self,
+        account_id: &str,
+        scope: analytics::StepScope,
+    ) -> Result<Vec<analytics::StepOccurrence>, StoreError>;
+
     /// Finishes pending writes and stops taking new ones.
     async fn close(&self) -> Result<(), StoreError>;
 }

@@ -13,18 +13,22 @@
 //! - offer counts: per (campaign, engagement, UTC hour) the `OFFER_IMPRESSION`,
 //!   `OFFER_CLICK`, `OFFER_DECLINED` and `OFFER_TIMEOUT` events accepted;
 //! - offer visitors: per (campaign, visitor) the first impression and the first click;
-//! - purchases: each accepted `purchase` attribute's visitor, time, currency and total.
+//! - purchases: each accepted `purchase` attribute's visitor, time, currency and total;
+//! - funnel steps: per batch, each distinct `LP_OFFERS` event name (with its campaign and
+//!   engagement) and attribute type it brought, with the visitor and the batch's time
+//!   ([`Step`]); funnels read these.
 //!
 //! Unique visitors are exact: each rollup keeps the visitor ids, so a report's distinct
 //! counts are counts of distinct ids. [`RollupDelta`] is what one batch adds, computed the
 //! same way for both backends; [`report`] turns what a report reads ([`AnalyticsFacts`])
 //! into its rows.
 
+pub mod funnel;
 pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engage_model::{OfferEvent, OfferEventName, Sde};
+use engage_model::{OfferEvent, OfferEventName, Sde, SdeType};
 
 /// One hour and one day in epoch milliseconds: rollup buckets are UTC hours and days.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -167,6 +171,65 @@ impl AnalyticsFacts {
     }
 }
 
+/// What a funnel step names: an `LP_OFFERS` event or an attribute type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Event(OfferEventName),
+    Sde(SdeType),
+}
+
+impl Step {
+    /// The stored code: 1–7 an event name (`OfferEventName::ALL` order, plus one), 16–25
+    /// an attribute type (`SdeType::ALL` order, plus 16). Frozen: a stored code keeps its
+    /// meaning.
+    pub fn code(self) -> i16 {
+        match self {
+            Step::Event(name) => OfferEventName::ALL
+                .iter()
+                .position(|n| *n == name)
+                .map_or(0, |i| i as i16 + 1),
+            Step::Sde(t) => SdeType::ALL
+                .iter()
+                .position(|x| *x == t)
+                .map_or(0, |i| i as i16 + 16),
+        }
+    }
+
+    pub fn from_code(code: i16) -> Option<Step> {
+        match code {
+            1..=7 => OfferEventName::ALL
+                .get(usize::try_from(code - 1).ok()?)
+                .map(|n| Step::Event(*n)),
+            16..=25 => SdeType::ALL
+                .get(usize::try_from(code - 16).ok()?)
+                .map(|t| Step::Sde(*t)),
+            _ => None,
+        }
+    }
+}
+
+/// One occurrence of a step: a batch of `visitor_id` received at `at_ms` brought it.
+/// Attribute steps have no campaign or engagement (0).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StepOccurrence {
+    pub at_ms: i64,
+    pub visitor_id: String,
+    pub step: Step,
+    pub campaign_id: u64,
+    pub engagement_id: u64,
+}
+
+/// What a funnel reads: step occurrences of these kinds in `[from_ms, to_ms)`, event
+/// steps only of the campaigns and engagements named (all when empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepScope {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub steps: Vec<Step>,
+    pub campaign_ids: Vec<u64>,
+    pub engagement_ids: Vec<u64>,
+}
+
 /// What one batch adds to the rollups: built from the accepted (not duplicate) events
 /// and attributes only, so a retried batch adds nothing twice.
 #[derive(Debug, Default)]
@@ -177,6 +240,8 @@ pub struct RollupDelta {
     /// `(campaign, visitor)` → first impression, first click.
     pub offer_visitors: BTreeMap<(u64, String), (Option<i64>, Option<i64>)>,
     pub purchases: Vec<PurchaseFact>,
+    /// Distinct step occurrences (one per batch, step, campaign and engagement).
+    pub steps: BTreeSet<StepOccurrence>,
 }
 
 impl RollupDelta {
@@ -185,6 +250,7 @@ impl RollupDelta {
             && self.offer_counts.is_empty()
             && self.offer_visitors.is_empty()
             && self.purchases.is_empty()
+            && self.steps.is_empty()
     }
 
     /// A batch of `visitor_id` received at `received_ms` was accepted (with or without new
@@ -196,6 +262,13 @@ impl RollupDelta {
 
     /// An accepted `LP_OFFERS` event; only the four counted ones change anything.
     pub fn event(&mut self, visitor_id: &str, received_ms: i64, event: &OfferEvent) {
+        self.steps.insert(StepOccurrence {
+            at_ms: received_ms,
+            visitor_id: visitor_id.to_owned(),
+            step: Step::Event(event.name),
+            campaign_id: event.data.conf_key.campaign_id,
+            engagement_id: event.data.conf_key.engagement_id,
+        });
         let slot = match event.name {
             OfferEventName::OfferImpression => 0,
             OfferEventName::OfferClick => 1,
@@ -227,6 +300,13 @@ impl RollupDelta {
 
     /// An accepted attribute; only a `purchase` changes anything.
     pub fn sde(&mut self, visitor_id: &str, received_ms: i64, sde: &Sde) {
+        self.steps.insert(StepOccurrence {
+            at_ms: received_ms,
+            visitor_id: visitor_id.to_owned(),
+            step: Step::Sde(sde.sde_type()),
+            campaign_id: 0,
+            engagement_id: 0,
+        });
         if let Sde::Purchase(p) = sde {
             self.purchases.push(PurchaseFact {
                 visitor_id: visitor_id.to_owned(),
@@ -299,6 +379,21 @@ mod tests {
         ] {
             assert_eq!(parse_micros(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn step_codes_read_back() {
+        for name in OfferEventName::ALL {
+            assert_eq!(
+                Step::from_code(Step::Event(name).code()),
+                Some(Step::Event(name))
+            );
+        }
+        for t in SdeType::ALL {
+            assert_eq!(Step::from_code(Step::Sde(t).code()), Some(Step::Sde(t)));
+        }
+        assert_eq!(Step::from_code(0), None);
+        assert_eq!(Step::from_code(8), None);
     }
 
     #[test]

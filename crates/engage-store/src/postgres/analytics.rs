@@ -16,7 +16,8 @@ use deadpool_postgres::Transaction;
 use super::{from_sql_u64, pg_err, to_sql_u64};
 use crate::analytics::{
     day_of, hour_of, AnalyticsFacts, AnalyticsScope, EligibilityFact, EligibilityRecord,
-    OfferCount, OfferVisitor, PurchaseFact, RollupDelta, VisitorHour,
+    OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence, StepScope,
+    VisitorHour,
 };
 use crate::StoreError;
 
@@ -87,6 +88,16 @@ CREATE TABLE analytics_purchases (
     total_micros bigint NOT NULL
 );
 CREATE INDEX analytics_purchases_visitor ON analytics_purchases (account, visitor_id, at_ms);
+
+CREATE TABLE analytics_steps (
+    account       text NOT NULL,
+    at_ms         bigint NOT NULL,
+    visitor_id    text NOT NULL,
+    step          smallint NOT NULL,
+    campaign_id   bigint NOT NULL,
+    engagement_id bigint NOT NULL,
+    PRIMARY KEY (account, at_ms, visitor_id, step, campaign_id, engagement_id)
+);
 "#;
 
 /// Offer counts' columns: account, campaign, engagement, hour, the four counts.
@@ -102,6 +113,16 @@ type FirstColumns<'a> = (
 /// Purchases' columns: account, visitor, time, currency, total.
 type PurchaseColumns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<i64>, Vec<&'a str>, Vec<i64>);
 
+/// Step columns: account, time, visitor, step code, campaign, engagement.
+type StepColumns<'a> = (
+    Vec<&'a str>,
+    Vec<i64>,
+    Vec<&'a str>,
+    Vec<i16>,
+    Vec<i64>,
+    Vec<i64>,
+);
+
 /// Writes the deltas of one ingest group (per account, in account order) inside its
 /// transaction.
 pub(crate) async fn write_deltas(
@@ -112,6 +133,7 @@ pub(crate) async fn write_deltas(
     let mut counts = CountColumns::default();
     let mut firsts = FirstColumns::default();
     let mut purchases = PurchaseColumns::default();
+    let mut steps = StepColumns::default();
     for (account, delta) in deltas {
         for (hour, visitor) in &delta.visitor_hours {
             visitors.0.push(*account);
@@ -133,6 +155,14 @@ pub(crate) async fn write_deltas(
             firsts.2.push(visitor.as_str());
             firsts.3.push(*impression);
             firsts.4.push(*click);
+        }
+        for o in &delta.steps {
+            steps.0.push(*account);
+            steps.1.push(o.at_ms);
+            steps.2.push(o.visitor_id.as_str());
+            steps.3.push(o.step.code());
+            steps.4.push(to_sql_u64(o.campaign_id));
+            steps.5.push(to_sql_u64(o.engagement_id));
         }
         for p in &delta.purchases {
             purchases.0.push(*account);
@@ -177,6 +207,19 @@ pub(crate) async fn write_deltas(
         tx.execute(
             &statement,
             &[&firsts.0, &firsts.1, &firsts.2, &firsts.3, &firsts.4],
+        )
+        .await?;
+    }
+    if !steps.0.is_empty() {
+        let sql = "INSERT INTO analytics_steps (account, at_ms, visitor_id, step, campaign_id,
+                       engagement_id)
+                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
+                       $5::bigint[], $6::bigint[])
+                   ON CONFLICT DO NOTHING";
+        let statement = tx.prepare_cached(sql).await?;
+        tx.execute(
+            &statement,
+            &[&steps.0, &steps.1, &steps.2, &steps.3, &steps.4, &steps.5],
         )
         .await?;
     }
@@ -420,4 +463,51 @@ pub(crate) async fn facts(
         });
     }
     Ok(facts)
+}
+
+/// The step occurrences a funnel over `scope` reads.
+pub(crate) async fn steps(
+    client: &tokio_postgres::Client,
+    account: &str,
+    scope: &StepScope,
+) -> Result<Vec<StepOccurrence>, StoreError> {
+    let codes: Vec<i16> = scope.steps.iter().map(|s| s.code()).collect();
+    let campaigns: Vec<i64> = scope.campaign_ids.iter().map(|c| to_sql_u64(*c)).collect();
+    let engagements: Vec<i64> = scope
+        .engagement_ids
+        .iter()
+        .map(|e| to_sql_u64(*e))
+        .collect();
+    // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
+    let rows = client
+        .query(
+            "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM analytics_steps
+             WHERE account = $1 AND at_ms >= $2 AND at_ms < $3 AND step = ANY($4)
+               AND (step >= 16 OR ((cardinality($5::bigint[]) = 0 OR campaign_id = ANY($5))
+                   AND (cardinality($6::bigint[]) = 0 OR engagement_id = ANY($6))))",
+            &[
+                &account,
+                &scope.from_ms,
+                &scope.to_ms,
+                &codes,
+                &campaigns,
+                &engagements,
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let Some(step) = Step::from_code(r.try_get(2).map_err(pg_err)?) else {
+            continue;
+        };
+        out.push(StepOccurrence {
+            at_ms: r.try_get(0).map_err(pg_err)?,
+            visitor_id: r.try_get(1).map_err(pg_err)?,
+            step,
+            campaign_id: from_sql_u64(r.try_get(3).map_err(pg_err)?),
+            engagement_id: from_sql_u64(r.try_get(4).map_err(pg_err)?),
+        });
+    }
+    Ok(out)
 }

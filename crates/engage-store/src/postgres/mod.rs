@@ -416,6 +416,16 @@ impl Store for PostgresStore {
         analytics::facts(&client, account_id, &scope).await
     }
 
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn funnel_steps(
+        &self,
+        account_id: &str,
+        scope: crate::analytics::StepScope,
+    ) -> Result<Vec<crate::analytics::StepOccurrence>, StoreError> {
+        let client = self.conn().await?;
+        analytics::steps(&client, account_id, &scope).await
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
         self.stop_tasks();

@@ -12,7 +12,8 @@ use rusqlite::{params, Connection};
 use super::{read_u64, sql_err};
 use crate::analytics::{
     day_of, hour_of, AnalyticsFacts, AnalyticsScope, EligibilityFact, EligibilityRecord,
-    OfferCount, OfferVisitor, PurchaseFact, RollupDelta, VisitorHour,
+    OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence, StepScope,
+    VisitorHour,
 };
 use crate::StoreError;
 
@@ -81,6 +82,17 @@ CREATE TABLE analytics_purchases (
     total_micros INTEGER NOT NULL
 );
 CREATE INDEX analytics_purchases_visitor ON analytics_purchases (account, visitor_id, at_ms);
+
+-- Time first: appended in time order, and a funnel reads a time range.
+CREATE TABLE analytics_steps (
+    account       TEXT NOT NULL,
+    at_ms         INTEGER NOT NULL,
+    visitor_id    TEXT NOT NULL,
+    step          INTEGER NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    engagement_id INTEGER NOT NULL,
+    PRIMARY KEY (account, at_ms, visitor_id, step, campaign_id, engagement_id)
+) WITHOUT ROWID;
 "#;
 
 fn sql_id(id: u64) -> i64 {
@@ -148,6 +160,23 @@ pub(crate) fn write_delta(
                 visitor,
                 impression,
                 click
+            ])?;
+        }
+    }
+    if !delta.steps.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT OR IGNORE INTO analytics_steps (account, at_ms, visitor_id, step,
+                 campaign_id, engagement_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for o in &delta.steps {
+            insert.execute(params![
+                account,
+                o.at_ms,
+                o.visitor_id,
+                o.step.code(),
+                sql_id(o.campaign_id),
+                sql_id(o.engagement_id)
             ])?;
         }
     }
@@ -368,6 +397,62 @@ pub(crate) fn facts(
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(sql_err)?;
     Ok(facts)
+}
+
+/// The step occurrences a funnel over `scope` reads, from a read connection.
+pub(crate) fn steps(
+    conn: &Connection,
+    account: &str,
+    scope: &StepScope,
+) -> Result<Vec<StepOccurrence>, StoreError> {
+    let codes = serde_json::to_string(&scope.steps.iter().map(|s| s.code()).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".to_owned());
+    let campaigns = ids_json(&scope.campaign_ids);
+    let engagements = ids_json(&scope.engagement_ids);
+    // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM analytics_steps
+             WHERE account = ?1 AND at_ms >= ?2 AND at_ms < ?3
+               AND step IN (SELECT value FROM json_each(?4))
+               AND (step >= 16 OR ((?5 = '[]' OR campaign_id IN (SELECT value FROM json_each(?5)))
+                   AND (?6 = '[]' OR engagement_id IN (SELECT value FROM json_each(?6)))))",
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(
+            params![
+                account,
+                scope.from_ms,
+                scope.to_ms,
+                codes,
+                campaigns,
+                engagements
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i16>(2)?,
+                    read_u64(r.get_ref(3)?).unwrap_or_default(),
+                    read_u64(r.get_ref(4)?).unwrap_or_default(),
+                ))
+            },
+        )
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql_err)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(at_ms, visitor_id, code, campaign_id, engagement_id)| {
+            Some(StepOccurrence {
+                at_ms,
+                visitor_id,
+                step: Step::from_code(code)?,
+                campaign_id,
+                engagement_id,
+            })
+        })
+        .collect())
 }
 
 fn count(n: i64) -> u64 {

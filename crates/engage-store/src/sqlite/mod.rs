@@ -487,6 +487,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn funnel_steps(
+        &self,
+        account_id: &str,
+        scope: crate::analytics::StepScope,
+    ) -> Result<Vec<crate::analytics::StepOccurrence>, StoreError> {
+        let account = account_id.to_owned();
+        self.readers
+            .run(move |conn| analytics::steps(conn, &account, &scope))
+            .await
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
         let (reply, done) = oneshot::channel();
