@@ -274,3 +274,110 @@ async fn a_grouping_of_more_than_ten_thousand_rows_is_refused() {
     let (status, _) = report(&server, &body).await;
     assert_eq!(status, 200);
 }
+
+fn click(id: &str, engagement: &Value, context: &str) -> Value {
+    let mut event = impression(id, engagement, context);
+    event["eventName"] = json!("OFFER_CLICK");
+    event
+}
+
+#[tokio::test]
+async fn a_funnel_counts_visitors_who_took_the_steps_in_order() {
+    let server = TestServer::start().await;
+    let campaign = admin_support::campaign(&server, "Funnel", 10).await;
+    let e = engagement(
+        &server,
+        campaign,
+        &json!({"name": "Banner", "engagementType": 5}),
+    )
+    .await;
+    let cart = json!({"type": "cart", "total": 10, "currency": "USD", "numItems": 1});
+    let purchase = json!({"type": "purchase", "total": "10", "currency": "USD", "orderId": "o1"});
+    // a: every step, one batch each, in order.
+    collect(
+        &server,
+        "a",
+        "a-s",
+        vec![impression("a1", &e, "ca")],
+        vec![],
+    )
+    .await;
+    collect(&server, "a", "a-s", vec![click("a2", &e, "ca")], vec![]).await;
+    collect(&server, "a", "a-s", vec![], vec![cart.clone()]).await;
+    collect(&server, "a", "a-s", vec![], vec![purchase]).await;
+    // b: sees and clicks.
+    collect(
+        &server,
+        "b",
+        "b-s",
+        vec![impression("b1", &e, "cb")],
+        vec![],
+    )
+    .await;
+    collect(&server, "b", "b-s", vec![click("b2", &e, "cb")], vec![]).await;
+    // c: a cart first, then sees and clicks: the cart is not after the click.
+    collect(&server, "c", "c-s", vec![], vec![cart]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    collect(
+        &server,
+        "c",
+        "c-s",
+        vec![impression("c1", &e, "cc")],
+        vec![],
+    )
+    .await;
+    collect(&server, "c", "c-s", vec![click("c2", &e, "cc")], vec![]).await;
+
+    let mut body = whole_day();
+    body["steps"] = json!([{"event": "OFFER_IMPRESSION"}, {"event": "OFFER_CLICK"}, {"sde": "cart"}, {"sde": "purchase"}]);
+    body["windowSeconds"] = json!(600);
+    let response = server
+        .client
+        .post(account_url(&server, "/analytics/funnel"))
+        .bearer_auth(&server.api_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let steps = answer["rows"][0]["steps"].as_array().unwrap();
+    let counts: Vec<u64> = steps
+        .iter()
+        .map(|s| s["visitors"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [3, 3, 1, 1], "{answer}");
+    assert_eq!(steps[0]["event"], "OFFER_IMPRESSION");
+    assert_eq!(steps[3]["sde"], "purchase");
+    assert_eq!(steps[1]["conversionFromPrevious"], 1.0);
+    assert!((steps[2]["conversionFromFirst"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    assert!(steps[1]["medianSecondsFromPrevious"].as_f64().unwrap() >= 0.0);
+    assert_eq!(steps[0]["medianSecondsFromPrevious"], Value::Null);
+
+    body["groupBy"] = json!(["campaign"]);
+    body["campaignIds"] = json!([campaign]);
+    let response = server
+        .client
+        .post(account_url(&server, "/analytics/funnel"))
+        .bearer_auth(&server.api_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["rows"][0]["campaignId"], campaign, "{answer}");
+    assert_eq!(answer["rows"][0]["steps"][1]["visitors"], 3);
+
+    body["steps"] = json!([{"sde": "cart"}, {"event": "FLY"}]);
+    let response = server
+        .client
+        .post(account_url(&server, "/analytics/funnel"))
+        .bearer_auth(&server.api_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["errors"][0]["path"], "/steps/1/event", "{answer}");
+}

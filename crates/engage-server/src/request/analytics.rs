@@ -1,9 +1,13 @@
-//! The results report's body (`POST .../analytics/report`, docs/api.md):
+//! The results routes' bodies (docs/api.md): the report (`POST .../analytics/report`,
 //! `{"from", "to", "timezone"?, "groupBy"?, "campaignIds"?, "engagementIds"?,
-//! "includeBots"?}`. Strict: an unknown or repeated member is an error.
+//! "includeBots"?}`) and the funnel (`POST .../analytics/funnel`, `{"from", "to",
+//! "steps", "windowSeconds"?, "campaignIds"?, "engagementIds"?, "groupBy"?}`). Strict:
+//! an unknown or repeated member is an error.
 
 use engage_model::body::{child, describe, index, Errors, ObjReader};
-use engage_model::{Invalid, Node, View};
+use engage_model::{Invalid, Node, OfferEventName, SdeType, View};
+use engage_store::analytics::funnel::FunnelGroup;
+use engage_store::analytics::Step;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
@@ -94,6 +98,191 @@ fn read_report(json: Node<'_, '_>, errors: &mut Errors) -> Option<ReportBody> {
         engagement_ids: engagement_ids?,
         include_bots,
     })
+}
+
+/// The most steps a funnel has.
+pub const MAX_STEPS: usize = 10;
+/// The longest funnel window: 31 days, LivePerson's longest attribution window.
+pub const MAX_WINDOW_SECONDS: u64 = 31 * 86_400;
+/// A funnel without `windowSeconds` gives each visitor a day.
+const DEFAULT_WINDOW_SECONDS: u64 = 86_400;
+
+#[derive(Debug, Clone)]
+pub struct FunnelBody {
+    /// Epoch ms: attempts start in `[from_ms, to_ms)`.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub steps: Vec<Step>,
+    pub window_ms: i64,
+    pub campaign_ids: Vec<u64>,
+    pub engagement_ids: Vec<u64>,
+    pub group: FunnelGroup,
+}
+
+const FUNNEL_MEMBERS: [&str; 7] = [
+    "from",
+    "to",
+    "steps",
+    "windowSeconds",
+    "campaignIds",
+    "engagementIds",
+    "groupBy",
+];
+
+impl FunnelBody {
+    pub fn read(json: Node<'_, '_>) -> Result<FunnelBody, Invalid> {
+        let mut errors = Errors::new();
+        let body = read_funnel(json, &mut errors);
+        errors.finish(body)
+    }
+}
+
+fn read_funnel(json: Node<'_, '_>, errors: &mut Errors) -> Option<FunnelBody> {
+    let members = ObjReader::strict(json, "", &FUNNEL_MEMBERS, errors)?;
+    let from = instant(&members, "from", &TimeZone::UTC, errors);
+    let to = instant(&members, "to", &TimeZone::UTC, errors);
+    let steps = steps(&members, errors);
+    let window_s = members
+        .optional_uint("", "windowSeconds", 1..=MAX_WINDOW_SECONDS, errors)
+        .unwrap_or(DEFAULT_WINDOW_SECONDS);
+    let campaign_ids = ids(&members, "campaignIds", "campaign", errors);
+    let engagement_ids = ids(&members, "engagementIds", "engagement", errors);
+    let group = funnel_group(&members, errors);
+    let (from_ms, to_ms) = (from?, to?);
+    if from_ms >= to_ms {
+        errors.at(
+            "/to",
+            format!("must be after `from` ({from_ms}), found {to_ms}"),
+        );
+        return None;
+    }
+    let days = engage_store::analytics::report::days_in(from_ms, to_ms);
+    if days > MAX_RANGE_DAYS {
+        errors.at(
+            "/to",
+            format!("the range covers {days} days, at most {MAX_RANGE_DAYS} are allowed"),
+        );
+        return None;
+    }
+    let (steps, group) = (steps?, group?);
+    if group != FunnelGroup::None && !matches!(steps.first(), Some(Step::Event(_))) {
+        errors.at(
+            "/groupBy",
+            "grouping by campaign or engagement needs a first step that is an `event`",
+        );
+        return None;
+    }
+    Some(FunnelBody {
+        from_ms,
+        to_ms,
+        steps,
+        window_ms: i64::try_from(window_s).unwrap_or(i64::MAX / 2_000) * 1_000,
+        campaign_ids: campaign_ids?,
+        engagement_ids: engagement_ids?,
+        group,
+    })
+}
+
+fn steps(members: &ObjReader<'_, '_>, errors: &mut Errors) -> Option<Vec<Step>> {
+    let Some(json) = members.get("steps") else {
+        errors.at("/steps", "missing");
+        return None;
+    };
+    let Some(items) = json.items() else {
+        errors.at(
+            "/steps",
+            format!("expected an array, found {}", json.kind()),
+        );
+        return None;
+    };
+    if items.len() == 0 || items.len() > MAX_STEPS {
+        errors.at(
+            "/steps",
+            format!("has {} steps, 1 to {MAX_STEPS} are allowed", items.len()),
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.enumerate() {
+        let path = index("/steps", i);
+        let found = step(item, &path, errors);
+        ok &= found.is_some();
+        out.extend(found);
+    }
+    ok.then_some(out)
+}
+
+/// `{"event": "OFFER_IMPRESSION"}` or `{"sde": "cart"}` (a page type).
+fn step(json: Node<'_, '_>, path: &str, errors: &mut Errors) -> Option<Step> {
+    let members = ObjReader::strict(json, path, &["event", "sde"], errors)?;
+    match (members.get("event"), members.get("sde")) {
+        (Some(name), None) => {
+            let found = name.as_str().and_then(OfferEventName::from_name);
+            if found.is_none() {
+                errors.at(
+                    child(path, "event"),
+                    format!(
+                        "expected an LP_OFFERS event name (`START`, `OFFER_DISPLAY`, `OFFER_IMPRESSION`, `OFFER_CLICK`, `OFFER_DECLINED`, `OFFER_TIMEOUT`, `OFFER_REMOVE`), found {}",
+                        describe(name)
+                    ),
+                );
+            }
+            found.map(Step::Event)
+        }
+        (None, Some(kind)) => {
+            let found = kind.as_str().and_then(SdeType::from_page_type);
+            if found.is_none() {
+                errors.at(
+                    child(path, "sde"),
+                    format!(
+                        "expected an SDE type (`cart`, `purchase`, `prodView`, `ctmrinfo`, `mrktInfo`, `personal`, `lead`, `service`, `error`, `searchInfo`), found {}",
+                        describe(kind)
+                    ),
+                );
+            }
+            found.map(Step::Sde)
+        }
+        _ => {
+            errors.at(path, "expected exactly one of `event` or `sde`");
+            None
+        }
+    }
+}
+
+fn funnel_group(members: &ObjReader<'_, '_>, errors: &mut Errors) -> Option<FunnelGroup> {
+    let Some(json) = members.get("groupBy") else {
+        return Some(FunnelGroup::None);
+    };
+    let Some(items) = json.items() else {
+        errors.at(
+            "/groupBy",
+            format!("expected an array, found {}", json.kind()),
+        );
+        return None;
+    };
+    let mut group = FunnelGroup::None;
+    let mut ok = true;
+    for (i, item) in items.enumerate() {
+        match item.as_str() {
+            Some("campaign") if group == FunnelGroup::None => group = FunnelGroup::Campaign,
+            Some("engagement") if group != FunnelGroup::Engagement => {
+                group = FunnelGroup::Engagement
+            }
+            Some("campaign") => {}
+            _ => {
+                errors.at(
+                    index("/groupBy", i),
+                    format!(
+                        "expected `campaign` or `engagement`, found {}",
+                        describe(item)
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(group)
 }
 
 fn timezone(json: Node<'_, '_>, errors: &mut Errors) -> Option<TimeZone> {
@@ -281,6 +470,54 @@ mod tests {
         ] {
             assert!(errors.iter().any(|p| p == path), "{path} in {errors:?}");
         }
+    }
+
+    #[test]
+    fn funnel_steps_are_events_or_sde_types_and_every_problem_is_reported() {
+        let tape = Tape::parse(
+            br#"{"from":0,"to":86400000,"steps":[{"event":"OFFER_IMPRESSION"},{"sde":"cart"}],"windowSeconds":600,"groupBy":["engagement"]}"#,
+        )
+        .unwrap();
+        let f = FunnelBody::read(tape.root()).unwrap();
+        assert_eq!(
+            f.steps,
+            [
+                Step::Event(OfferEventName::OfferImpression),
+                Step::Sde(SdeType::Cart)
+            ]
+        );
+        assert_eq!(f.window_ms, 600_000);
+        assert_eq!(f.group, FunnelGroup::Engagement);
+
+        let tape = Tape::parse(
+            br#"{"from":0,"to":1,"steps":[{"event":"CLICKED"},{"sde":"basket"},{"event":"START","sde":"cart"}],"windowSeconds":0,"groupBy":["day"]}"#,
+        )
+        .unwrap();
+        let paths: Vec<String> = FunnelBody::read(tape.root())
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        for path in [
+            "/steps/0/event",
+            "/steps/1/sde",
+            "/steps/2",
+            "/windowSeconds",
+            "/groupBy/0",
+        ] {
+            assert!(paths.iter().any(|p| p == path), "{path} in {paths:?}");
+        }
+        let tape =
+            Tape::parse(br#"{"from":0,"to":1,"steps":[{"sde":"cart"}],"groupBy":["campaign"]}"#)
+                .unwrap();
+        let paths: Vec<String> = FunnelBody::read(tape.root())
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, ["/groupBy"]);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! - [`monitoring`]: [`MonitoringBody`], an app's `engagement` or `report` call.
 //! - [`decision`]: [`DecisionBody`], the page view a decision is asked for.
 //! - [`history`]: [`HistorySearchBody`], an Engagement History search (query and body).
-//! - [`analytics`]: [`ReportBody`], a results report.
+//! - [`analytics`]: [`ReportBody`] and [`FunnelBody`], the results routes.
 //! - [`admin`]: the admin API's apps, campaigns, engagements, availability and the
 //!   account's allowed origins.
 
@@ -21,7 +21,7 @@ pub mod monitoring;
 pub use admin::{
     AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody, EngagementDefinitionBody,
 };
-pub use analytics::ReportBody;
+pub use analytics::{FunnelBody, ReportBody};
 pub use collect::CollectBody;
 pub use decision::DecisionBody;
 pub use history::HistorySearchBody;

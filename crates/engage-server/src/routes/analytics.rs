@@ -1,7 +1,9 @@
 //! `POST /api/account/{accountId}/analytics/report`: what each campaign and engagement
-//! achieved (docs/analytics.md defines every figure, docs/api.md the route). Reads the
-//! rollups the write path keeps (`Store::analytics_facts`), never the raw events; the
-//! arithmetic is engage-store's `analytics::report`, shared with the tests' oracle.
+//! achieved, and `POST .../analytics/funnel`: how far visitors got through a sequence of
+//! steps (docs/analytics.md defines every figure, docs/api.md the routes). Both read the
+//! rollups the write path keeps (`Store::analytics_facts`, `Store::funnel_steps`), never
+//! the raw events; the arithmetic is engage-store's `analytics::report` and
+//! `analytics::funnel`, shared with the tests.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,10 +12,11 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use engage_model::Tape;
+use engage_store::analytics::funnel::{funnel, FunnelError, FunnelQuery, FunnelRow};
 use engage_store::analytics::report::{
     micros_to_units, report, Grouping, Lift, ReportError, ReportRow, Significance, Windows,
 };
-use engage_store::analytics::{AnalyticsFacts, AnalyticsScope, DAY_MS};
+use engage_store::analytics::{AnalyticsFacts, AnalyticsScope, Step, StepScope, DAY_MS};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Unit, Zoned, ZonedRound};
 use serde::Serialize;
@@ -21,7 +24,7 @@ use serde::Serialize;
 use crate::body::{read_body, Accept};
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
-use crate::request::analytics::{GroupBy, ReportBody};
+use crate::request::analytics::{FunnelBody, GroupBy, ReportBody};
 use crate::AppState;
 
 /// The most rows a report answers; a grouping that would give more is refused.
@@ -108,6 +111,160 @@ pub async fn report_route(
             .collect(),
     };
     Ok(axum::Json(answer).into_response())
+}
+
+/// `POST /api/account/{accountId}/analytics/funnel`.
+#[tracing::instrument(skip_all, fields(account = %account_id, rows))]
+pub async fn funnel_route(
+    State(state): State<AppState>,
+    _: AuthorizedAccount,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
+    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let request = FunnelBody::read(tape.root())
+        .map_err(|invalid| ApiError::invalid_all("funnel request", invalid.errors))?;
+    let _permit = state
+        .history_searches
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests)?;
+    let mut kinds = request.steps.clone();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let occurrences = state
+        .store
+        .funnel_steps(
+            &account_id,
+            StepScope {
+                from_ms: request.from_ms,
+                // Inclusive of the last attempt's whole window.
+                to_ms: request
+                    .to_ms
+                    .saturating_add(request.window_ms)
+                    .saturating_add(1),
+                steps: kinds,
+                campaign_ids: request.campaign_ids.clone(),
+                engagement_ids: request.engagement_ids.clone(),
+            },
+        )
+        .await?;
+    let query_steps = request.steps.clone();
+    let (from_ms, to_ms, window_ms, group) = (
+        request.from_ms,
+        request.to_ms,
+        request.window_ms,
+        request.group,
+    );
+    let rows = tokio::task::spawn_blocking(move || {
+        funnel(
+            &occurrences,
+            &FunnelQuery {
+                from_ms,
+                to_ms,
+                steps: &query_steps,
+                window_ms,
+                group,
+            },
+            MAX_ROWS,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("funnel task failed: {e}")))?
+    .map_err(|FunnelError::TooManyRows { rows, max }| {
+        ApiError::invalid_field(
+            "/groupBy",
+            format!("this grouping gives {rows} rows, at most {max} are allowed: group by less or narrow the range"),
+        )
+    })?;
+    tracing::Span::current().record("rows", rows.len());
+    Ok(axum::Json(FunnelAnswer {
+        from: request.from_ms,
+        to: request.to_ms,
+        window_seconds: request.window_ms / 1_000,
+        rows: rows
+            .iter()
+            .map(|r| FunnelRowBody::of(r, &request.steps))
+            .collect(),
+    })
+    .into_response())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunnelAnswer {
+    from: i64,
+    to: i64,
+    window_seconds: i64,
+    rows: Vec<FunnelRowBody>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunnelRowBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engagement_id: Option<u64>,
+    steps: Vec<StepBody>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StepBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sde: Option<&'static str>,
+    visitors: u64,
+    conversion_from_previous: Option<f64>,
+    conversion_from_first: Option<f64>,
+    median_seconds_from_previous: Option<f64>,
+}
+
+impl FunnelRowBody {
+    fn of(row: &FunnelRow, steps: &[Step]) -> FunnelRowBody {
+        let first = row.steps.first().map_or(0, |s| s.visitors);
+        FunnelRowBody {
+            campaign_id: row.campaign_id,
+            engagement_id: row.engagement_id,
+            steps: row
+                .steps
+                .iter()
+                .zip(steps)
+                .enumerate()
+                .map(|(k, (result, step))| {
+                    let previous = k
+                        .checked_sub(1)
+                        .and_then(|p| row.steps.get(p))
+                        .map(|p| p.visitors);
+                    StepBody {
+                        event: match step {
+                            Step::Event(name) => Some(name.as_str()),
+                            Step::Sde(_) => None,
+                        },
+                        sde: match step {
+                            Step::Sde(t) => Some(t.page_type()),
+                            Step::Event(_) => None,
+                        },
+                        visitors: result.visitors,
+                        conversion_from_previous: previous.and_then(|p| {
+                            engage_store::analytics::report::rate(result.visitors, p)
+                        }),
+                        conversion_from_first: engage_store::analytics::report::rate(
+                            result.visitors,
+                            first,
+                        ),
+                        median_seconds_from_previous: result
+                            .median_ms_from_previous
+                            .map(|ms| ms / 1_000.0),
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Where bot traffic will be left out: no interaction carries a bot flag yet, so every

@@ -165,6 +165,8 @@ fn endpoints() -> Vec<Endpoint> {
             .post(AccountKey, history::search),
         Endpoint::new("/api/account/{account_id}/analytics/report")
             .post(AccountKey, analytics::report_route),
+        Endpoint::new("/api/account/{account_id}/analytics/funnel")
+            .post(AccountKey, analytics::funnel_route),
         Endpoint::new("/api/account/{account_id}/quarantine").get(AccountKey, quarantine::list),
         Endpoint::new("/api/account/{account_id}/quarantine/replay")
             .post(AccountKey, quarantine::replay),
@@ -254,6 +256,7 @@ fn route_label(pattern: &str) -> &'static str {
         }
         "/interaction_history/api/account/{account_id}/interactions/search" => "history_search",
         "/api/account/{account_id}/analytics/report" => "analytics_report",
+        "/api/account/{account_id}/analytics/funnel" => "analytics_funnel",
         "/api/account/{account_id}/quarantine" => "quarantine_list",
         "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
         _ => "other",
