@@ -87,6 +87,26 @@ impl Decisions {
             })
             .collect()
     }
+
+    /// Forgets records whose write failed, so the next decision writes them again.
+    pub fn forget_eligibility(
+        &self,
+        account_id: &str,
+        records: &[engage_store::analytics::EligibilityRecord],
+    ) {
+        let mut seen = self
+            .recent_eligibility
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for r in records {
+            seen.remove(&(
+                account_id.to_owned(),
+                r.campaign_id,
+                r.visitor_id.clone(),
+                engage_store::analytics::day_of(r.at_ms),
+            ));
+        }
+    }
 }
 
 #[derive(Default)]

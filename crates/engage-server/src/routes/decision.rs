@@ -111,8 +111,13 @@ pub async fn record_eligibility(
     records: Vec<EligibilityRecord>,
 ) -> Result<(), StoreError> {
     let records = state.decisions.unseen_eligibility(account_id, records);
-    if !records.is_empty() {
-        state.store.record_eligibility(account_id, records).await?;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let kept = records.clone();
+    if let Err(e) = state.store.record_eligibility(account_id, records).await {
+        state.decisions.forget_eligibility(account_id, &kept);
+        return Err(e);
     }
     Ok(())
 }
