@@ -56,6 +56,7 @@ CREATE TABLE analytics_cohort (
     PRIMARY KEY (account, campaign_id, visitor_id)
 );
 CREATE INDEX analytics_cohort_time ON analytics_cohort (account, first_ms);
+CREATE INDEX analytics_cohort_campaign_time ON analytics_cohort (account, campaign_id, first_ms);
 CREATE INDEX analytics_cohort_visitor ON analytics_cohort (account, visitor_id);
 
 -- Appended, one row per engagement, hour and ingest group; read as sums.
@@ -341,8 +342,22 @@ pub(crate) async fn facts(
         .collect();
     let (from, to) = (scope.from_ms, scope.to_ms);
     let purchases_to = to.saturating_add(scope.attribution_ms);
-    const FILTER: &str = "(cardinality($4::bigint[]) = 0 OR campaign_id = ANY($4))
-         AND (cardinality($5::bigint[]) = 0 OR engagement_id = ANY($5))";
+    // An absent filter is no condition at all, so a present one can use the keys.
+    let filter = |alias: &str| {
+        let campaign = if scope.campaign_ids.is_empty() {
+            "cardinality($4::bigint[]) = 0".to_owned()
+        } else {
+            format!("{alias}campaign_id = ANY($4)")
+        };
+        let engagement = if scope.engagement_ids.is_empty() {
+            "cardinality($5::bigint[]) = 0".to_owned()
+        } else {
+            format!("{alias}engagement_id = ANY($5)")
+        };
+        format!("{campaign} AND {engagement}")
+    };
+    let plain = filter("");
+    let aliased = filter("c.");
 
     let visitors = client
         .query(
@@ -353,27 +368,34 @@ pub(crate) async fn facts(
         .await
         .map_err(pg_err)?;
     let (campaigns, engagements) = (&campaigns, &engagements);
-    let eligibility = |table: &'static str| async move {
+    let plain_ref = plain.as_str();
+    let eligibility = |table: &'static str, days: &'static str| async move {
         client
             .query(
                 &format!(
                     "SELECT campaign_id, engagement_id, visitor_id, control, first_ms FROM {table}
-                     WHERE account = $1 AND first_ms >= $2 AND first_ms < $3 AND {FILTER}"
+                     WHERE account = $1 AND first_ms >= $2 AND first_ms < $3 {days}
+                       AND {plain_ref}"
                 ),
                 &[&account, &from, &to, campaigns, engagements],
             )
             .await
             .map_err(pg_err)
     };
-    let days = eligibility("analytics_eligibility").await?;
-    let cohort = eligibility("analytics_cohort").await?;
+    // A day's row holds that day's first time: the day bounds let the key narrow.
+    let days = eligibility(
+        "analytics_eligibility",
+        "AND day_ms >= $2 - ($2 % 86400000) AND day_ms < $3",
+    )
+    .await?;
+    let cohort = eligibility("analytics_cohort", "").await?;
     let counts = client
         .query(
             &format!(
                 "SELECT campaign_id, engagement_id, hour_ms, sum(impressions)::bigint,
                      sum(clicks)::bigint, sum(declines)::bigint, sum(timeouts)::bigint
                  FROM analytics_offer_counts
-                 WHERE account = $1 AND hour_ms >= $2 AND hour_ms < $3 AND {FILTER}
+                 WHERE account = $1 AND hour_ms >= $2 AND hour_ms < $3 AND {plain}
                  GROUP BY campaign_id, engagement_id, hour_ms"
             ),
             &[&account, &hour_of(from), &to, campaigns, engagements],
@@ -382,27 +404,27 @@ pub(crate) async fn facts(
         .map_err(pg_err)?;
     let offer_visitors = client
         .query(
-            "SELECT o.campaign_id, o.visitor_id, o.first_impression_ms, o.first_click_ms
-             FROM analytics_cohort c
-             JOIN analytics_offer_visitors o ON o.account = c.account
-                 AND o.campaign_id = c.campaign_id AND o.visitor_id = c.visitor_id
-             WHERE c.account = $1 AND c.first_ms >= $2 AND c.first_ms < $3
-               AND (cardinality($4::bigint[]) = 0 OR c.campaign_id = ANY($4))
-               AND (cardinality($5::bigint[]) = 0 OR c.engagement_id = ANY($5))",
+            &format!(
+                "SELECT o.campaign_id, o.visitor_id, o.first_impression_ms, o.first_click_ms
+                 FROM analytics_cohort c
+                 JOIN analytics_offer_visitors o ON o.account = c.account
+                     AND o.campaign_id = c.campaign_id AND o.visitor_id = c.visitor_id
+                 WHERE c.account = $1 AND c.first_ms >= $2 AND c.first_ms < $3 AND {aliased}"
+            ),
             &[&account, &from, &to, campaigns, engagements],
         )
         .await
         .map_err(pg_err)?;
     let purchases = client
         .query(
-            "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
-             FROM analytics_purchases p
-             WHERE p.account = $1 AND p.at_ms >= $2 AND p.at_ms < $6
-               AND p.visitor_id IN (
-                   SELECT visitor_id FROM analytics_cohort
-                   WHERE account = $1 AND first_ms >= $2 AND first_ms < $3
-                     AND (cardinality($4::bigint[]) = 0 OR campaign_id = ANY($4))
-                     AND (cardinality($5::bigint[]) = 0 OR engagement_id = ANY($5)))",
+            &format!(
+                "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
+                 FROM analytics_purchases p
+                 WHERE p.account = $1 AND p.at_ms >= $2 AND p.at_ms < $6
+                   AND p.visitor_id IN (
+                       SELECT visitor_id FROM analytics_cohort
+                       WHERE account = $1 AND first_ms >= $2 AND first_ms < $3 AND {plain})"
+            ),
             &[&account, &from, &to, campaigns, engagements, &purchases_to],
         )
         .await

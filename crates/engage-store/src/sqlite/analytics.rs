@@ -51,6 +51,7 @@ CREATE TABLE analytics_cohort (
     PRIMARY KEY (account, campaign_id, visitor_id)
 ) WITHOUT ROWID;
 CREATE INDEX analytics_cohort_time ON analytics_cohort (account, first_ms);
+CREATE INDEX analytics_cohort_campaign_time ON analytics_cohort (account, campaign_id, first_ms);
 CREATE INDEX analytics_cohort_visitor ON analytics_cohort (account, visitor_id);
 
 CREATE TABLE analytics_offer_counts (
@@ -283,14 +284,27 @@ pub(crate) fn facts(
         .filter(|v| scope.covers_time(v.hour_ms))
         .collect();
 
-    // The campaign and engagement filters, as JSON arrays (`[]`: all).
-    const FILTER: &str = "(?4 = '[]' OR campaign_id IN (SELECT value FROM json_each(?4)))
-         AND (?5 = '[]' OR engagement_id IN (SELECT value FROM json_each(?5)))";
-    let eligibility = |table: &str| -> Result<Vec<EligibilityFact>, StoreError> {
+    // The campaign and engagement filters (JSON arrays in ?4 and ?5), written so that an
+    // absent one is no condition at all and a present one can use the campaign keys.
+    let filter = |alias: &str| {
+        let campaign = if scope.campaign_ids.is_empty() {
+            "?4 = '[]'".to_owned()
+        } else {
+            format!("{alias}campaign_id IN (SELECT value FROM json_each(?4))")
+        };
+        let engagement = if scope.engagement_ids.is_empty() {
+            "?5 = '[]'".to_owned()
+        } else {
+            format!("{alias}engagement_id IN (SELECT value FROM json_each(?5))")
+        };
+        format!("{campaign} AND {engagement}")
+    };
+    let eligibility = |table: &str, days: &str| -> Result<Vec<EligibilityFact>, StoreError> {
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT campaign_id, engagement_id, visitor_id, control, first_ms FROM {table}
-                 WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3 AND {FILTER}"
+                 WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3 {days} AND {}",
+                filter("")
             ))
             .map_err(sql_err)?;
         stmt.query_map(
@@ -300,14 +314,19 @@ pub(crate) fn facts(
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(sql_err)
     };
-    facts.eligibility = eligibility("analytics_eligibility")?;
-    facts.cohort = eligibility("analytics_cohort")?;
+    // A day's row holds that day's first time: the day bounds let the key narrow.
+    facts.eligibility = eligibility(
+        "analytics_eligibility",
+        "AND day_ms >= ?2 - (?2 % 86400000) AND day_ms < ?3",
+    )?;
+    facts.cohort = eligibility("analytics_cohort", "")?;
 
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT campaign_id, engagement_id, hour_ms, impressions, clicks, declines, timeouts
              FROM analytics_offer_counts
-             WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 AND {FILTER}"
+             WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 AND {}",
+            filter("")
         ))
         .map_err(sql_err)?;
     facts.offer_counts = stmt
@@ -338,15 +357,14 @@ pub(crate) fn facts(
         .collect();
 
     let mut stmt = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT o.campaign_id, o.visitor_id, o.first_impression_ms, o.first_click_ms
              FROM analytics_cohort c
              JOIN analytics_offer_visitors o ON o.account = c.account
                  AND o.campaign_id = c.campaign_id AND o.visitor_id = c.visitor_id
-             WHERE c.account = ?1 AND c.first_ms >= ?2 AND c.first_ms < ?3
-               AND (?4 = '[]' OR c.campaign_id IN (SELECT value FROM json_each(?4)))
-               AND (?5 = '[]' OR c.engagement_id IN (SELECT value FROM json_each(?5)))",
-        )
+             WHERE c.account = ?1 AND c.first_ms >= ?2 AND c.first_ms < ?3 AND {}",
+            filter("c.")
+        ))
         .map_err(sql_err)?;
     facts.offer_visitors = stmt
         .query_map(
@@ -364,16 +382,15 @@ pub(crate) fn facts(
         .map_err(sql_err)?;
 
     let mut stmt = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
              FROM analytics_purchases p
              WHERE p.account = ?1 AND p.at_ms >= ?2 AND p.at_ms < ?6
                AND p.visitor_id IN (
                    SELECT visitor_id FROM analytics_cohort
-                   WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3
-                     AND (?4 = '[]' OR campaign_id IN (SELECT value FROM json_each(?4)))
-                     AND (?5 = '[]' OR engagement_id IN (SELECT value FROM json_each(?5))))",
-        )
+                   WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3 AND {})",
+            filter("")
+        ))
         .map_err(sql_err)?;
     facts.purchases = stmt
         .query_map(
