@@ -20,7 +20,7 @@
 //! that take row locks take them in key order, so two servers' groups do not deadlock
 //! on each other's rows (and if they ever did, the retry settles it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
@@ -31,6 +31,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{pg_err, to_sql_u64};
+use crate::analytics::RollupDelta;
 use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
 use crate::{IngestBatch, IngestOutcome, Outcome, StoreError};
 
@@ -727,7 +728,16 @@ async fn write_group(
         }
     }
 
-    // The rows, in one more round trip.
+    // The rows, in one more round trip, and what they add to the results rollups.
+    let mut rollups: BTreeMap<&str, RollupDelta> = BTreeMap::new();
+    for (i, b) in batches.iter().enumerate() {
+        if let (Ok(_), Some(v)) = (&slots[i], &b.batch.visit) {
+            rollups
+                .entry(b.batch.account.as_str())
+                .or_default()
+                .visit(&v.visitor_id, b.batch.received_ms);
+        }
+    }
     let mut ecols = EventColumns::default();
     for &(i, k) in &event_candidates {
         let b = batches[i];
@@ -742,6 +752,13 @@ async fn write_group(
         let key = (b.batch.account.clone(), visit_id, d.context_id.clone());
         let interaction = interactions.get(&key).ok_or(Fail::Lost("an interaction"))?;
         slot.outcome.accepted += 1;
+        if let Some(v) = &b.batch.visit {
+            rollups.entry(b.batch.account.as_str()).or_default().event(
+                &v.visitor_id,
+                b.batch.received_ms,
+                &e.event,
+            );
+        }
         ecols.account.push(&b.batch.account);
         ecols.server.push(b.batch.received_ms);
         ecols.client_ms.push(e.client_time_ms);
@@ -775,6 +792,13 @@ async fn write_group(
         }
         let s = &b.batch.sdes[k];
         slot.outcome.accepted += 1;
+        if let Some(v) = &b.batch.visit {
+            rollups.entry(b.batch.account.as_str()).or_default().sde(
+                &v.visitor_id,
+                b.batch.received_ms,
+                &s.sde,
+            );
+        }
         scols.account.push(&b.batch.account);
         scols.server.push(b.batch.received_ms);
         scols.client_ms.push(s.client_time_ms);
@@ -920,7 +944,14 @@ async fn write_group(
         )
         .await
     };
-    tokio::try_join!(insert_events, insert_sdes, insert_quarantine, update_visits)?;
+    let write_rollups = super::analytics::write_deltas(tx, &rollups);
+    tokio::try_join!(
+        insert_events,
+        insert_sdes,
+        insert_quarantine,
+        update_visits,
+        write_rollups
+    )?;
 
     Ok(slots.into_iter().map(|s| s.map(|s| s.outcome)).collect())
 }

@@ -33,6 +33,12 @@ pub const PER_VISITOR_TABLES: &[&str] = &[
     "consumer_identities",
     "quarantine",
     "webhook_deliveries",
+    "analytics_visitors",
+    "analytics_eligibility",
+    "analytics_cohort",
+    "analytics_offer_visitors",
+    "analytics_purchases",
+    "analytics_steps",
 ];
 
 /// Schema version 3: the erasure log (when and how much, never whose) and retention
@@ -106,6 +112,15 @@ pub(crate) async fn erase(
         .collect::<Result<_, _>>()
         .map_err(pg_err)?;
     counts.identities = identities.len() as u64;
+    for table in crate::VISITOR_ROLLUPS {
+        counts.rollups += tx
+            .execute(
+                &format!("DELETE FROM {table} WHERE account = $1 AND visitor_id = ANY($2)"),
+                &[&account, &visitors],
+            )
+            .await
+            .map_err(pg_err)?;
+    }
     // Keyed by the visitor (`order_key`); the body is what they did.
     counts.webhook_deliveries = tx
         .execute(

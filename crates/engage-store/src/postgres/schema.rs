@@ -29,7 +29,14 @@ use super::pg_err;
 use crate::StoreError;
 
 /// The migrations, oldest first; migration `n` (1-based) takes the schema to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, super::webhooks::V3, V4, super::privacy::MIGRATION];
+const MIGRATIONS: &[&str] = &[
+    V1,
+    V2,
+    super::webhooks::V3,
+    V4,
+    super::privacy::MIGRATION,
+    super::analytics::MIGRATION,
+];
 
 /// Any constant both servers agree on: the advisory lock key of migrations and partition
 /// upkeep (`engage` in ASCII).
