@@ -201,6 +201,38 @@ pub fn oauth_secrets(
     ))
 }
 
+/// A webhook endpoint's signing secret as it is to be stored: sealed for its account when
+/// the server has a key file, as it is otherwise (a server built without one, in tests).
+pub fn seal_webhook_secret(
+    secrets: Option<&SecretBox>,
+    account: &str,
+    secret: &str,
+) -> Result<String, SecretError> {
+    match secrets {
+        Some(secrets) => secrets.seal(secret, &webhook_aad(account)),
+        None => Ok(secret.to_owned()),
+    }
+}
+
+/// A stored webhook signing secret in clear (see [`seal_webhook_secret`]).
+pub fn webhook_secret(
+    secrets: Option<&SecretBox>,
+    account: &str,
+    stored: &str,
+) -> Result<String, SecretError> {
+    if !is_sealed(stored) {
+        return Ok(stored.to_owned());
+    }
+    secrets
+        .ok_or(SecretError::Open)?
+        .open(stored, &webhook_aad(account))
+}
+
+/// What binds a sealed webhook secret to its account.
+fn webhook_aad(account: &str) -> Vec<u8> {
+    format!("webhook\0{account}").into_bytes()
+}
+
 /// What binds a sealed OAuth secret to its row.
 fn oauth_aad(key: &OAuthKey, which: &str) -> Vec<u8> {
     format!(

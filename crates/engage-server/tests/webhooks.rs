@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
+use engage_server::secrets::{is_sealed, SecretBox};
 use engage_server::webhooks::WebhookConfig;
 use engage_server::Limits;
 use hmac::{Hmac, Mac};
@@ -101,7 +102,8 @@ impl Receiver {
     }
 }
 
-/// A server that may deliver to the loopback receiver, retrying fast.
+/// A server that may deliver to the loopback receiver, retrying fast, with a secret key
+/// to seal the endpoints' secrets with.
 async fn server(configure: impl FnOnce(&mut WebhookConfig)) -> TestServer {
     let mut config = WebhookConfig {
         allow_private: true,
@@ -110,7 +112,12 @@ async fn server(configure: impl FnOnce(&mut WebhookConfig)) -> TestServer {
         ..Default::default()
     };
     configure(&mut config);
-    TestServer::configured(Limits::default(), |state| state.with_webhooks(config)).await
+    TestServer::configured(Limits::default(), |state| {
+        state
+            .with_webhooks(config)
+            .with_secrets(SecretBox::from_key(&[7; 32]))
+    })
+    .await
 }
 
 async fn register(server: &TestServer, url: &str, events: Value) -> (String, String) {
@@ -592,4 +599,35 @@ async fn erasing_a_visitor_removes_their_deliveries_from_the_log() {
     assert_eq!(erased["removed"]["webhookDeliveries"], 1, "{erased}");
     let (_, log) = get(&server, &log_path).await;
     assert_eq!(log["deliveries"], json!([]), "{log}");
+}
+
+#[tokio::test]
+async fn secrets_are_stored_sealed_and_a_rotated_secret_signs_what_follows() {
+    let receiver = Receiver::start(|_| 200).await;
+    let server = server(|_| {}).await;
+    let (webhook_id, first) = register(&server, &receiver.url, json!(["offer.clicked"])).await;
+    let stored = server.store.webhooks(&server.account_id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(is_sealed(&stored[0].secret), "{}", stored[0].secret);
+    assert!(!stored[0].secret.contains(&first));
+
+    let (status, rotated) = post(
+        &server,
+        &format!("/webhooks/{webhook_id}/rotate-secret"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let second = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    let stored = server.store.webhooks(&server.account_id).await.unwrap();
+    assert!(is_sealed(&stored[0].secret) && !stored[0].secret.contains(&second));
+
+    let (status, answer) = server
+        .post_events(&batch(vec![click("r0", "ctx-r0")], vec![]))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let got = receiver.wait_delivered(1).await;
+    assert!(verify(&second, &got[0].signature, &got[0].body), "{got:?}");
+    assert!(!verify(&first, &got[0].signature, &got[0].body));
 }

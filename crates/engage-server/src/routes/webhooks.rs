@@ -146,6 +146,7 @@ pub async fn create_webhook(
     let WebhookBody { url, events } = parse_body(&state, &headers, body, WebhookBody::read).await?;
     check_url(&state, &url).await?;
     let secret = new_secret()?;
+    let stored = sealed(&state, &account_id, &secret)?;
     let max = state.webhooks.config.max_per_account;
     let created = state
         .store
@@ -154,7 +155,7 @@ pub async fn create_webhook(
             NewWebhook {
                 url,
                 events,
-                secret,
+                secret: stored,
             },
             max,
         )
@@ -168,7 +169,7 @@ pub async fn create_webhook(
     Ok((
         StatusCode::CREATED,
         axum::Json(WithSecret {
-            secret: &created.secret,
+            secret: &secret,
             webhook: WebhookView::from(&created),
         }),
     )
@@ -215,13 +216,15 @@ pub async fn rotate_secret(
     _: AuthorizedAccount,
     Path((account_id, webhook_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let secret = new_secret()?;
+    let stored = sealed(&state, &account_id, &secret)?;
     let rotated = state
         .store
-        .rotate_webhook_secret(&account_id, &webhook_id, new_secret()?)
+        .rotate_webhook_secret(&account_id, &webhook_id, stored)
         .await?
         .ok_or_else(|| unknown_webhook(&webhook_id))?;
     Ok(axum::Json(WithSecret {
-        secret: &rotated.secret,
+        secret: &secret,
         webhook: WebhookView::from(&rotated),
     })
     .into_response())
@@ -330,4 +333,11 @@ pub async fn redeliver(
         axum::Json(DeliveryView::from(&delivery)),
     )
         .into_response())
+}
+
+/// The secret as stored: sealed with the server's key file (`--secret-key-file`), so a
+/// copy of the database alone cannot sign deliveries.
+fn sealed(state: &AppState, account_id: &str, secret: &str) -> Result<String, ApiError> {
+    crate::secrets::seal_webhook_secret(state.secrets.as_deref(), account_id, secret)
+        .map_err(|e| ApiError::Internal(format!("sealing a webhook secret: {e}")))
 }

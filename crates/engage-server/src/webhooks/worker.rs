@@ -76,10 +76,20 @@ async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
     let started_ms = ids::now_ms();
     let timestamp_s = started_ms / 1000;
     let d = &claimed.delivery;
-    let client = match state.webhooks.client() {
-        Ok(client) => client,
-        Err(why) => {
-            let error = why.to_owned();
+    let secret =
+        crate::secrets::webhook_secret(state.secrets.as_deref(), &claimed.account, &claimed.secret);
+    let ready = match (state.webhooks.client(), secret) {
+        (Ok(client), Ok(secret)) => Ok((client, secret)),
+        (Err(why), _) => Err(why.to_owned()),
+        (_, Err(_)) => Err(
+            "the endpoint's secret does not open with this server's secret \
+                            key file (--secret-key-file)"
+                .to_owned(),
+        ),
+    };
+    let (client, secret) = match ready {
+        Ok(ready) => ready,
+        Err(error) => {
             let next_attempt_ms = started_ms + millis(config.retry_delay(d.attempts + 1));
             let result = AttemptResult::Retry {
                 status: None,
@@ -101,7 +111,7 @@ async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
         .header("engage-event", &d.event)
         .header(
             "engage-signature",
-            signature(&claimed.secret, timestamp_s, &claimed.body),
+            signature(&secret, timestamp_s, &claimed.body),
         )
         .body(claimed.body.clone())
         .send()
