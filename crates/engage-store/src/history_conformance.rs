@@ -105,6 +105,7 @@ pub(crate) fn query(from: i64, to: i64) -> InteractionQuery {
             interactive: None,
             ended: None,
             duration_s: None,
+            include_bots: false,
             matches_nothing: false,
         },
         sort: vec![SortKey {

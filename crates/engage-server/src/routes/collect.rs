@@ -93,6 +93,8 @@ async fn receive(
     };
     crate::rate_limit::charge_items(state, tag.charged.as_ref(), batch.item_count())?;
     let rejected = batch.rejections();
+    let bot = engage_model::bot::classify_user_agent(batch.visit.user_agent.as_deref());
+    let begun = interactions_begun(&batch.events);
     let outcome = state
         .ingest(IngestBatch {
             account_id: account_id.to_owned(),
@@ -103,6 +105,12 @@ async fn receive(
             rejected: batch.rejected,
         })
         .await?;
+    if let Some(reason) = bot {
+        // A batch sent again (its items all duplicates) begins nothing twice.
+        if outcome.duplicates == 0 {
+            state.metrics.record_bot_interactions(reason, begun);
+        }
+    }
     tracing::debug!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,
@@ -115,6 +123,16 @@ async fn receive(
         rejected,
     })
     .into_response())
+}
+
+/// How many interactions a batch begins: its distinct contexts with a `START` event.
+fn interactions_begun(events: &[engage_store::NewEvent]) -> u64 {
+    let begun: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|e| e.event.name == engage_model::OfferEventName::Start)
+        .map(|e| e.event.data.context_id.as_str())
+        .collect();
+    begun.len() as u64
 }
 
 /// Keeps a body that could not be read as a batch, so that nothing is dropped silently.

@@ -561,6 +561,11 @@ async fn write_group(
             Some((v, p)) => (v, Some(p)),
             None => (0, None),
         };
+        // The batch that creates a row decides its bot flag; later ones leave it.
+        let bot = engage_model::bot::classify_user_agent(
+            b.batch.visit.as_ref().and_then(|v| v.user_agent.as_deref()),
+        )
+        .map_or(0, |reason| i16::from(reason.code()));
         for e in &b.batch.events {
             let d = &e.event.data;
             let at = e.client_time_ms.unwrap_or(b.batch.received_ms);
@@ -574,6 +579,7 @@ async fn write_group(
                     start_ms: at,
                     end_ms: at,
                     outcome: rank,
+                    bot,
                 });
                 folds.len() - 1
             });
@@ -605,6 +611,7 @@ async fn write_group(
         icols.start.push(f.start_ms);
         icols.end.push(f.end_ms);
         icols.outcome.push(f.outcome);
+        icols.bot.push(f.bot);
     }
 
     // Client ids first seen in this group; the database says which are new.
@@ -645,12 +652,13 @@ async fn write_group(
             "WITH t AS (
                  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
                      $5::bigint[], $6::bigint[], $7::bigint[], $8::smallint[], $9::bigint[],
-                     $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[])
-                     AS t(a, v, c, p, cam, eng, rev, et, z, tg, en, s, e, o)),
+                     $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[],
+                     $15::smallint[])
+                     AS t(a, v, c, p, cam, eng, rev, et, z, tg, en, s, e, o, b)),
              up AS (
                  INSERT INTO interactions AS i (account, visit_id, context_id, page_row,
                      campaign_id, engagement_id, engagement_revision, engagement_type,
-                     zone_id, tgl_name, engagement_name, start_ms, end_ms, outcome)
+                     zone_id, tgl_name, engagement_name, start_ms, end_ms, outcome, bot)
                  SELECT * FROM t
                  ON CONFLICT (account, visit_id, context_id) DO UPDATE SET
                      start_ms = least(i.start_ms, excluded.start_ms),
@@ -683,6 +691,7 @@ async fn write_group(
                 &icols.start,
                 &icols.end,
                 &icols.outcome,
+                &icols.bot,
             ],
         )
         .await
@@ -1005,6 +1014,8 @@ struct Fold<'a> {
     start_ms: i64,
     end_ms: i64,
     outcome: i16,
+    /// `BotReason::code` from the batch that first names the context; 0 for a person's.
+    bot: i16,
 }
 
 #[derive(Default)]
@@ -1047,6 +1058,8 @@ struct InteractionColumns<'a> {
     start: Vec<i64>,
     end: Vec<i64>,
     outcome: Vec<i16>,
+    /// `BotReason::code`, 0 for a person's.
+    bot: Vec<i16>,
 }
 
 #[derive(Default)]

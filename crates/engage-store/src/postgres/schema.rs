@@ -29,7 +29,11 @@ use super::pg_err;
 use crate::StoreError;
 
 /// The migrations, oldest first; migration `n` (1-based) takes the schema to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, super::privacy::MIGRATION];
+const MIGRATIONS: &[&str] = &[V1, V2, super::privacy::MIGRATION, BOTS];
+
+/// The bot flag of interactions (`BotReason::code`, 0 for a person's). Rows written before
+/// it count as people's: the flag is decided when a row is created.
+const BOTS: &str = "ALTER TABLE interactions ADD COLUMN bot smallint NOT NULL DEFAULT 0;";
 
 /// Any constant both servers agree on: the advisory lock key of migrations and partition
 /// upkeep (`engage` in ASCII).

@@ -9,9 +9,13 @@
 //! The row's campaign fields come from the first batch of the context; optional ones
 //! (type, zone, renderer, name) are filled in later when an earlier event lacked them
 //! (the Monitoring API's impressions carry no renderer or name).
+//!
+//! Its bot flag (`bot`, a [`BotReason::code`], 0 for a person) comes from the batch that
+//! creates the row: the visit's user agent then (`engage_model::bot`).
 
 use std::collections::HashMap;
 
+use engage_model::bot::BotReason;
 use engage_model::{OfferData, OfferEventName};
 use rusqlite::{params, Connection};
 
@@ -60,6 +64,7 @@ pub(crate) fn record(
     account: &str,
     received_ms: i64,
     visit: (Option<i64>, Option<i64>),
+    bot: Option<BotReason>,
     events: &[PreparedEvent],
     mut cached: impl FnMut(&str) -> Option<InteractionSlot>,
     key: impl Fn(&str) -> String,
@@ -105,7 +110,7 @@ pub(crate) fn record(
         let k = key(f.context_id);
         let found = match cached(&k) {
             Some(slot) => Found::Stored(slot),
-            None => insert_or_find(conn, account, visit, f)?,
+            None => insert_or_find(conn, account, visit, bot, f)?,
         };
         let slot = match found {
             Found::Inserted(row) => InteractionSlot {
@@ -156,6 +161,7 @@ fn insert_or_find(
     conn: &Connection,
     account: &str,
     (visit_id, page_row): (Option<i64>, Option<i64>),
+    bot: Option<BotReason>,
     f: &Fold<'_>,
 ) -> rusqlite::Result<Found> {
     let d = f.data;
@@ -166,8 +172,8 @@ fn insert_or_find(
         .prepare_cached(
             "INSERT OR IGNORE INTO interactions (account, context_id, visit_id, page_row,
                  campaign_id, engagement_id, engagement_revision, engagement_type, zone_id,
-                 tgl_name, engagement_name, start_ms, end_ms, outcome, impressed, ended)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 tgl_name, engagement_name, start_ms, end_ms, outcome, impressed, ended, bot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
         .execute(params![
             account,
@@ -186,6 +192,7 @@ fn insert_or_find(
             f.outcome,
             f.impressed,
             f.ended,
+            bot.map_or(0, BotReason::code),
         ])?;
     if inserted == 1 {
         return Ok(Found::Inserted(conn.last_insert_rowid()));
@@ -297,3 +304,8 @@ WHERE id IN (SELECT id FROM split_interactions)
 
 DROP TABLE split_interactions;
 "#;
+
+/// Adds the bot flag. Rows written before it count as people's: the flag is decided when
+/// a row is created, from the user agent its first batch came with.
+pub(crate) const BOT_MIGRATION: &str =
+    "ALTER TABLE interactions ADD COLUMN bot INTEGER NOT NULL DEFAULT 0;";
