@@ -16,6 +16,7 @@ mod common;
 
 mod admin;
 mod assets;
+mod bots;
 mod collect;
 mod collect_body_properties;
 mod connections;
