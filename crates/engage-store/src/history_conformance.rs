@@ -45,6 +45,7 @@ macro_rules! history_conformance_tests {
             a_batch_naming_another_visitors_session_is_refused_and_changes_nothing,
             a_batch_naming_another_visitors_context_does_not_touch_its_interaction,
             a_page_id_named_in_another_session_is_another_page_view,
+            bots_interactions_are_kept_and_searched_only_when_asked,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -1113,4 +1114,60 @@ where
     assert_eq!(x.page_id.as_deref(), Some("sy-page"));
     assert_eq!(x.page_url.as_deref(), Some("https://x.example/"));
     assert_eq!(names(x), [OfferEventName::OfferClick]);
+}
+
+/// The flag is decided by the batch that creates an interaction: a later batch of the same
+/// context with another user agent changes nothing.
+pub async fn bots_interactions_are_kept_and_searched_only_when_asked<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.6099.28 Safari/537.36";
+    let visits = [
+        ("person", None),
+        ("crawler", Some(googlebot)),
+        ("headless", Some(headless)),
+    ];
+    for (n, (context, agent)) in (0..).zip(visits) {
+        let start = T0 + n * 1_000;
+        let mut b = page_batch(&a, context, context, start);
+        if let Some(agent) = agent {
+            b.visit.as_mut().expect("a visit").user_agent = Some(agent.to_owned());
+        }
+        b.events.push(event("START", context, SPRING, start));
+        b.events
+            .push(event("OFFER_DISPLAY", context, SPRING, start + 10));
+        store.ingest(b).await.expect("ingest");
+    }
+    // Later batches of the same visits, from the other kind of agent.
+    let mut later = page_batch(&a, "person", "person", T0 + 5_000);
+    later.visit.as_mut().expect("a visit").user_agent = Some(googlebot.to_owned());
+    later
+        .events
+        .push(event("OFFER_CLICK", "person", SPRING, T0 + 5_000));
+    store.ingest(later).await.expect("ingest");
+    let mut later = page_batch(&a, "crawler", "crawler", T0 + 6_000);
+    later
+        .events
+        .push(event("OFFER_CLICK", "crawler", SPRING, T0 + 6_000));
+    store.ingest(later).await.expect("ingest");
+
+    let page = search(&store, &a, all()).await;
+    assert_eq!(ids(&page), ["person"], "bots are left out by default");
+    assert_eq!(page.count, 1);
+    let mut q = all();
+    q.filters.include_bots = true;
+    let page = search(&store, &a, q.clone()).await;
+    assert_eq!(ids(&page), ["headless", "crawler", "person"], "and kept");
+    assert_eq!(page.count, 3);
+    q.filters.interactive = Some(true);
+    assert_eq!(
+        ids(&search(&store, &a, q).await),
+        ["crawler", "person"],
+        "combined with the other filters"
+    );
 }
