@@ -72,8 +72,7 @@ pub fn is_automated_user_agent(user_agent: &str) -> bool {
     AUTOMATED_MARKS.iter().any(|mark| {
         lower.match_indices(mark).any(|(at, _)| {
             !PEOPLE_DESPITE_MARKS.iter().any(|person| {
-                lower[..at + mark.len()].ends_with(person)
-                    || lower[at..].starts_with(person)
+                lower[..at + mark.len()].ends_with(person) || lower[at..].starts_with(person)
             })
         })
     })

@@ -117,7 +117,10 @@ async fn include_bots_must_be_a_boolean() {
     for bad in [json!("true"), json!(1), json!([true]), json!({})] {
         let (status, answer) = search(&server, json!({"includeBots": bad})).await;
         assert_eq!(status, 400, "{bad}: {answer}");
-        assert_eq!(answer["errors"][0]["path"], "/includeBots", "{bad}: {answer}");
+        assert_eq!(
+            answer["errors"][0]["path"], "/includeBots",
+            "{bad}: {answer}"
+        );
     }
 }
 

@@ -122,8 +122,13 @@ pub(crate) fn ingest(
             conn,
             account,
             received_ms,
-            (visit_id, page_row),
-            bot::classify_user_agent(batch.visit.as_ref().and_then(|v| v.user_agent.as_deref())),
+            &interactions::RowOrigin {
+                visit_id,
+                page_row,
+                bot: bot::classify_user_agent(
+                    batch.visit.as_ref().and_then(|v| v.user_agent.as_deref()),
+                ),
+            },
             &batch.events,
             |k| interactions.get_mut(k).copied(),
             |context_id| interaction_key(account, visit_id, context_id),

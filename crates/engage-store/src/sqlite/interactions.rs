@@ -56,15 +56,23 @@ pub(crate) struct Recorded {
     pub learned: Vec<(String, InteractionSlot)>,
 }
 
+/// Where a batch's new interaction rows come from: their visit and page (`None` for
+/// events without a visit) and the bot flag of the batch's user agent.
+#[derive(Clone, Copy)]
+pub(crate) struct RowOrigin {
+    pub visit_id: Option<i64>,
+    pub page_row: Option<i64>,
+    pub bot: Option<BotReason>,
+}
+
 /// Creates or widens the interaction row of every context in `events`.
 /// `cached` looks a context key up in the writer's cache; `key` makes that key. A context
-/// id names an interaction only within its visit: `visit` is part of the key.
+/// id names an interaction only within its visit: the visit is part of the key.
 pub(crate) fn record(
     conn: &Connection,
     account: &str,
     received_ms: i64,
-    visit: (Option<i64>, Option<i64>),
-    bot: Option<BotReason>,
+    origin: &RowOrigin,
     events: &[PreparedEvent],
     mut cached: impl FnMut(&str) -> Option<InteractionSlot>,
     key: impl Fn(&str) -> String,
@@ -110,7 +118,7 @@ pub(crate) fn record(
         let k = key(f.context_id);
         let found = match cached(&k) {
             Some(slot) => Found::Stored(slot),
-            None => insert_or_find(conn, account, visit, bot, f)?,
+            None => insert_or_find(conn, account, origin, f)?,
         };
         let slot = match found {
             Found::Inserted(row) => InteractionSlot {
@@ -160,11 +168,15 @@ enum Found {
 fn insert_or_find(
     conn: &Connection,
     account: &str,
-    (visit_id, page_row): (Option<i64>, Option<i64>),
-    bot: Option<BotReason>,
+    origin: &RowOrigin,
     f: &Fold<'_>,
 ) -> rusqlite::Result<Found> {
     let d = f.data;
+    let RowOrigin {
+        visit_id,
+        page_row,
+        bot,
+    } = *origin;
     // Stored like a client id (see `compact`).
     let context = ClientKey::new(f.context_id.to_owned());
     // A context missing from the cache is usually new: try the insert first.
