@@ -1,5 +1,6 @@
 //! Which visits are not a person's: crawlers, headless browsers, monitoring agents and
-//! command-line HTTP clients, told by their `User-Agent`.
+//! command-line HTTP clients, told by their `User-Agent`; and interactions answered
+//! faster than a person can read ([`Pace`]).
 //!
 //! Their interactions are kept and flagged, never dropped (docs/operations.md, Bots): the
 //! history search leaves them out unless asked (`includeBots`), and the metrics count
@@ -7,20 +8,26 @@
 //! agents that make up nearly all automated traffic on a shop's pages. Matching is on
 //! lowercase substrings, so `Googlebot/2.1` and `bingbot/2.0` are both `bot`.
 
+use crate::OfferEventName;
+
 /// Why an interaction is flagged as not a person's. Stored as [`BotReason::code`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BotReason {
     /// The visit's `User-Agent` names a crawler, headless browser or robot.
     UserAgent,
+    /// The offer was answered (clicked or declined) less than [`FASTEST_ANSWER_MS`] after
+    /// it was shown, by the page's clock ([`Pace`]).
+    Behaviour,
 }
 
 impl BotReason {
-    pub const ALL: [BotReason; 1] = [BotReason::UserAgent];
+    pub const ALL: [BotReason; 2] = [BotReason::UserAgent, BotReason::Behaviour];
 
     /// The stored code; 0 is kept for a person's interaction.
-    pub fn code(self) -> u8 {
+    pub const fn code(self) -> u8 {
         match self {
             BotReason::UserAgent => 1,
+            BotReason::Behaviour => 2,
         }
     }
 
@@ -32,6 +39,7 @@ impl BotReason {
     pub fn as_str(self) -> &'static str {
         match self {
             BotReason::UserAgent => "user_agent",
+            BotReason::Behaviour => "behaviour",
         }
     }
 }
@@ -85,9 +93,101 @@ pub fn classify_user_agent(user_agent: Option<&str>) -> Option<BotReason> {
         .map(|_| BotReason::UserAgent)
 }
 
+/// No person reads an offer and answers it this soon after it appeared: a page's
+/// `OFFER_CLICK` or `OFFER_DECLINED` less than this many ms after the `OFFER_DISPLAY` or
+/// `OFFER_IMPRESSION` of the same interaction is a program's.
+pub const FASTEST_ANSWER_MS: i64 = 100;
+
+/// The behaviour rule over the events of one interaction in one batch: the first answer
+/// (`OFFER_CLICK`, `OFFER_DECLINED`) came less than [`FASTEST_ANSWER_MS`] after the first
+/// showing (`OFFER_DISPLAY`, `OFFER_IMPRESSION`), both with the page's time (events without
+/// one, like the Monitoring API's, say nothing about pace). Folded event by event, in any
+/// order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pace {
+    shown_ms: Option<i64>,
+    answered_ms: Option<i64>,
+}
+
+impl Pace {
+    pub fn observe(&mut self, name: OfferEventName, client_time_ms: Option<i64>) {
+        let Some(at) = client_time_ms else { return };
+        let slot = match name {
+            OfferEventName::OfferDisplay | OfferEventName::OfferImpression => &mut self.shown_ms,
+            OfferEventName::OfferClick | OfferEventName::OfferDeclined => &mut self.answered_ms,
+            OfferEventName::Start | OfferEventName::OfferTimeout | OfferEventName::OfferRemove => {
+                return
+            }
+        };
+        *slot = Some(slot.map_or(at, |old| old.min(at)));
+    }
+
+    /// Whether the answer came too soon after the showing for a person.
+    pub fn too_fast(&self) -> bool {
+        match (self.shown_ms, self.answered_ms) {
+            (Some(shown), Some(answered)) => {
+                let after = answered.saturating_sub(shown);
+                (0..FASTEST_ANSWER_MS).contains(&after)
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pace(events: &[(OfferEventName, Option<i64>)]) -> bool {
+        let mut pace = Pace::default();
+        for (name, at) in events {
+            pace.observe(*name, *at);
+        }
+        pace.too_fast()
+    }
+
+    #[test]
+    fn an_answer_sooner_than_a_person_can_read_is_too_fast() {
+        use OfferEventName::*;
+        assert!(pace(&[
+            (Start, Some(0)),
+            (OfferDisplay, Some(0)),
+            (OfferClick, Some(0))
+        ]));
+        assert!(pace(&[
+            (OfferImpression, Some(1_000)),
+            (OfferDeclined, Some(1_099))
+        ]));
+        // In any order.
+        assert!(pace(&[(OfferClick, Some(50)), (OfferDisplay, Some(10))]));
+        // Slow enough, or nothing to compare.
+        assert!(!pace(&[
+            (OfferDisplay, Some(1_000)),
+            (OfferClick, Some(1_100))
+        ]));
+        assert!(!pace(&[(OfferDisplay, Some(0)), (OfferClick, Some(3_000))]));
+        assert!(!pace(&[(OfferDisplay, Some(0)), (OfferTimeout, Some(0))]));
+        assert!(
+            !pace(&[(OfferClick, Some(0))]),
+            "an answer without a showing"
+        );
+        assert!(
+            !pace(&[(OfferDisplay, None), (OfferClick, None)]),
+            "no page times"
+        );
+        assert!(
+            !pace(&[(OfferDisplay, Some(500)), (OfferClick, Some(0))]),
+            "an answer before the showing is a clock's problem, not a pace"
+        );
+        assert!(!pace(&[
+            (OfferDisplay, Some(i64::MIN)),
+            (OfferClick, Some(i64::MAX))
+        ]));
+        assert!(!pace(&[
+            (OfferDisplay, Some(i64::MAX)),
+            (OfferClick, Some(i64::MIN))
+        ]));
+    }
 
     #[test]
     fn crawlers_headless_browsers_monitors_and_tools_are_automated() {

@@ -46,6 +46,7 @@ macro_rules! history_conformance_tests {
             a_batch_naming_another_visitors_context_does_not_touch_its_interaction,
             a_page_id_named_in_another_session_is_another_page_view,
             bots_interactions_are_kept_and_searched_only_when_asked,
+            an_offer_answered_faster_than_a_person_reads_is_flagged_for_behaviour,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -1169,5 +1170,77 @@ where
         ids(&search(&store, &a, q).await),
         ["crawler", "person"],
         "combined with the other filters"
+    );
+}
+
+/// `engage_model::bot::Pace`: an answer less than 100 ms after the showing, by the page's
+/// clock and in one batch, flags a person's interaction; a slower one, or one split over
+/// two batches, does not.
+pub async fn an_offer_answered_faster_than_a_person_reads_is_flagged_for_behaviour<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let answered = |context: &str, shown: i64, answer: &str, after: i64| {
+        let mut b = page_batch(&a, context, context, shown);
+        b.events.push(event("START", context, SPRING, shown));
+        b.events
+            .push(event("OFFER_DISPLAY", context, SPRING, shown));
+        b.events.push(event(answer, context, SUMMER, shown + after));
+        b
+    };
+    for b in [
+        answered("instant", T0, "OFFER_CLICK", 0),
+        answered("quick", T0 + 1_000, "OFFER_DECLINED", 99),
+        answered("person", T0 + 2_000, "OFFER_CLICK", 100),
+    ] {
+        store.ingest(b).await.expect("ingest");
+    }
+    // Shown in one batch, answered 10 ms later in another: one batch's events only.
+    let mut shown = page_batch(&a, "split", "split", T0 + 3_000);
+    shown
+        .events
+        .push(event("START", "split", SPRING, T0 + 3_000));
+    shown
+        .events
+        .push(event("OFFER_DISPLAY", "split", SPRING, T0 + 3_000));
+    store.ingest(shown).await.expect("ingest");
+    let mut clicked = page_batch(&a, "split", "split", T0 + 3_010);
+    clicked
+        .events
+        .push(event("OFFER_CLICK", "split", SPRING, T0 + 3_010));
+    store.ingest(clicked).await.expect("ingest");
+    // A row stored as a person's, then a batch that shows and answers it at once.
+    let mut later = page_batch(&a, "person", "person", T0 + 9_000);
+    later
+        .events
+        .push(event("OFFER_IMPRESSION", "later", SPRING, T0 + 9_000));
+    store.ingest(later).await.expect("ingest");
+    assert_eq!(
+        ids(&search(&store, &a, all()).await),
+        ["later", "split", "person"]
+    );
+    let mut again = page_batch(&a, "person", "person", T0 + 9_500);
+    again
+        .events
+        .push(event("OFFER_IMPRESSION", "later", SPRING, T0 + 9_500));
+    again
+        .events
+        .push(event("OFFER_CLICK", "later", SPRING, T0 + 9_520));
+    store.ingest(again).await.expect("ingest");
+
+    assert_eq!(
+        ids(&search(&store, &a, all()).await),
+        ["split", "person"],
+        "people only by default"
+    );
+    let mut q = all();
+    q.filters.include_bots = true;
+    assert_eq!(
+        ids(&search(&store, &a, q).await),
+        ["later", "split", "person", "quick", "instant"],
+        "kept"
     );
 }

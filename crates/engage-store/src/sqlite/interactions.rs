@@ -11,11 +11,12 @@
 //! (the Monitoring API's impressions carry no renderer or name).
 //!
 //! Its bot flag (`bot`, a [`BotReason::code`], 0 for a person) comes from the batch that
-//! creates the row: the visit's user agent then (`engage_model::bot`).
+//! creates the row: the visit's user agent then (`engage_model::bot`). A person's row is
+//! flagged `Behaviour` by any batch whose events of it answer too fast ([`Pace`]).
 
 use std::collections::HashMap;
 
-use engage_model::bot::BotReason;
+use engage_model::bot::{BotReason, Pace};
 use engage_model::{OfferData, OfferEventName};
 use rusqlite::{params, Connection};
 
@@ -45,6 +46,7 @@ struct Fold<'a> {
     outcome: u8,
     impressed: bool,
     ended: bool,
+    pace: Pace,
 }
 
 /// Where an event's interaction row is, and what the writer's cache learns once the
@@ -100,10 +102,12 @@ pub(crate) fn record(
                 outcome,
                 impressed,
                 ended,
+                pace: Pace::default(),
             });
             folds.len() - 1
         });
         let f = &mut folds[i];
+        f.pace.observe(e.event.name, e.client_time_ms);
         f.start_ms = f.start_ms.min(at);
         f.end_ms = f.end_ms.max(at);
         f.outcome = f.outcome.max(outcome);
@@ -145,6 +149,11 @@ pub(crate) fn record(
                     || new.ended != old.ended
                 {
                     widen(conn, &new, f.data)?;
+                }
+                // A bot's later batch leaves a person's row, whatever its pace, as on
+                // PostgreSQL: the batch's user agent decides nothing after the first.
+                if origin.bot.is_none() && f.pace.too_fast() {
+                    flag_behaviour(conn, old.row)?;
                 }
                 new
             }
@@ -204,7 +213,8 @@ fn insert_or_find(
             f.outcome,
             f.impressed,
             f.ended,
-            bot.map_or(0, BotReason::code),
+            bot.or(f.pace.too_fast().then_some(BotReason::Behaviour))
+                .map_or(0, BotReason::code),
         ])?;
     if inserted == 1 {
         return Ok(Found::Inserted(conn.last_insert_rowid()));
@@ -224,6 +234,13 @@ fn insert_or_find(
             ended: r.get(5)?,
         }))
     })
+}
+
+/// Flags a person's row for its pace; a row already flagged keeps its reason.
+fn flag_behaviour(conn: &Connection, row: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE interactions SET bot = ?2 WHERE id = ?1 AND bot = 0")?
+        .execute(params![row, BotReason::Behaviour.code()])?;
+    Ok(())
 }
 
 fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::Result<()> {
