@@ -141,3 +141,45 @@ async fn metrics_count_bots_interactions_by_reason_once() {
     let text = metrics(&server).await;
     assert!(text.contains(&format!("{line} 2")), "{text}");
 }
+
+#[tokio::test]
+async fn a_person_answering_before_the_offer_could_be_read_is_flagged_and_counted() {
+    let server = TestServer::start().await;
+    let line = "engage_bot_interactions_total{reason=\"behaviour\"}";
+    assert!(metrics(&server).await.contains(&format!("{line} 0")));
+    // `start_event` gives every event the same page time: shown and clicked at once.
+    let mut click = start_event("fast-click", "OFFER_CLICK", "fast", 3);
+    click["time"] = json!(T + 20);
+    let body = json!({
+        "visitorId": "visitor-fast", "sessionId": "session-fast", "pageId": "page-1",
+        "events": [
+            start_event("fast-start", "START", "fast", 3),
+            start_event("fast-display", "OFFER_DISPLAY", "fast", 3),
+            click,
+        ],
+        "sdes": [],
+    });
+    for _ in 0..2 {
+        let response = server
+            .client
+            .post(server.events_url())
+            .header("user-agent", CHROME_ON_WINDOWS)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    visit(&server, CHROME_ON_WINDOWS, "person").await;
+
+    assert_eq!(ids(&server, json!({})).await, ["person"]);
+    assert_eq!(
+        ids(&server, json!({"includeBots": true})).await,
+        ["fast", "person"]
+    );
+    let text = metrics(&server).await;
+    assert!(
+        text.contains(&format!("{line} 1")),
+        "once, not for the retry: {text}"
+    );
+}
