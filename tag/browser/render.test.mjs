@@ -143,12 +143,15 @@ for (const t of TYPES) {
 }
 
 // The one interaction a search finds, once `ready(record)` holds (events arrive in batches).
+// The browser is headless Chromium, whose user agent says `HeadlessChrome`: its
+// interactions are flagged as a bot's, so the search asks for them with `includeBots`.
 async function historyRecord(filters, ready, ms = 15000) {
   const deadline = Date.now() + ms;
   let answer;
   for (;;) {
     answer = await engage.api('POST', '/interaction_history/api/account/{account}/interactions/search?source=render-test', {
       start: { from: Date.now() - 3600_000, to: Date.now() + 60_000 },
+      includeBots: true,
       ...filters,
     });
     const records = answer.interactionHistoryRecords;

@@ -8,6 +8,7 @@
 //! - [`error`]: [`FieldError`] and [`Invalid`], every problem at a JSON pointer.
 //! - [`body`]: reading a JSON body member by member into those problems (`read`): what
 //!   every validator here and every request body of the server use.
+//! - [`bot`]: which user agents are crawlers, headless browsers or robots.
 //! - [`scalar`]: attribute values ([`Text`], [`Field`]), value sets and dates.
 //! - [`event`]: the `LP_OFFERS` lifecycle events and their invariants.
 //! - [`sde`]: the ten engagement attribute types in page and history shape.
@@ -21,6 +22,7 @@
 //! No I/O and no async runtime here: everything is a pure function of its input.
 
 pub mod body;
+pub mod bot;
 pub mod document;
 pub mod error;
 pub mod event;

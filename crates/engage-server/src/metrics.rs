@@ -23,6 +23,7 @@ pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retry", "failed"];
 const ERASURES: &str = "engage_erasures_total";
 const ERASED: &str = "engage_erased_rows_total";
 const EXPIRED: &str = "engage_retention_removed_rows_total";
+const BOT_INTERACTIONS: &str = "engage_bot_interactions_total";
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -135,6 +136,13 @@ impl Metrics {
                 "Steps (transactions) of the retention sweep."
             );
             counter!("engage_retention_steps_total").absolute(0);
+            describe_counter!(
+                BOT_INTERACTIONS,
+                "Interactions begun (a START event stored) by a visit flagged as a bot's, by reason."
+            );
+            for reason in engage_model::bot::BotReason::ALL {
+                counter!(BOT_INTERACTIONS, "reason" => reason.as_str()).absolute(0);
+            }
             describe_gauge!("engage_store_info", "The storage backend.");
             gauge!("engage_store_info", "backend" => backend).set(1.0);
             (
@@ -214,6 +222,13 @@ impl Metrics {
         with_local_recorder(&self.recorder, || {
             counter!(WEBHOOK_QUEUED, "result" => "queued").increment(queued);
             counter!(WEBHOOK_QUEUED, "result" => "refused").increment(refused);
+        });
+    }
+
+    /// Interactions begun by a visit flagged as a bot's.
+    pub fn record_bot_interactions(&self, reason: engage_model::bot::BotReason, begun: u64) {
+        with_local_recorder(&self.recorder, || {
+            counter!(BOT_INTERACTIONS, "reason" => reason.as_str()).increment(begun);
         });
     }
 

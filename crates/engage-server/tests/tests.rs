@@ -18,6 +18,7 @@ mod actions;
 mod admin;
 mod analytics;
 mod assets;
+mod bots;
 mod collect;
 mod collect_body_properties;
 mod connections;

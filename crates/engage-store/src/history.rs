@@ -159,6 +159,9 @@ pub struct InteractionFilters {
     /// Interactions whose duration, in whole seconds rounded down (`(end - start) / 1000`
     /// of [`Interaction`]'s times), is in `[from, to]`, both included.
     pub duration_s: Option<(u64, u64)>,
+    /// Whether interactions flagged as a bot's (`engage_model::bot`) are searched too;
+    /// `false` leaves them out.
+    pub include_bots: bool,
     /// A filter on something no interaction records (agents, skills, surveys, scores,
     /// co-browse, chat lines) was given a value: no interaction matches.
     pub matches_nothing: bool,

@@ -45,6 +45,8 @@ macro_rules! history_conformance_tests {
             a_batch_naming_another_visitors_session_is_refused_and_changes_nothing,
             a_batch_naming_another_visitors_context_does_not_touch_its_interaction,
             a_page_id_named_in_another_session_is_another_page_view,
+            bots_interactions_are_kept_and_searched_only_when_asked,
+            an_offer_answered_faster_than_a_person_reads_is_flagged_for_behaviour,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -105,6 +107,7 @@ pub(crate) fn query(from: i64, to: i64) -> InteractionQuery {
             interactive: None,
             ended: None,
             duration_s: None,
+            include_bots: false,
             matches_nothing: false,
         },
         sort: vec![SortKey {
@@ -1112,4 +1115,132 @@ where
     assert_eq!(x.page_id.as_deref(), Some("sy-page"));
     assert_eq!(x.page_url.as_deref(), Some("https://x.example/"));
     assert_eq!(names(x), [OfferEventName::OfferClick]);
+}
+
+/// The flag is decided by the batch that creates an interaction: a later batch of the same
+/// context with another user agent changes nothing.
+pub async fn bots_interactions_are_kept_and_searched_only_when_asked<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.6099.28 Safari/537.36";
+    let visits = [
+        ("person", None),
+        ("crawler", Some(googlebot)),
+        ("headless", Some(headless)),
+    ];
+    for (n, (context, agent)) in (0..).zip(visits) {
+        let start = T0 + n * 1_000;
+        let mut b = page_batch(&a, context, context, start);
+        if let Some(agent) = agent {
+            b.visit.as_mut().expect("a visit").user_agent = Some(agent.to_owned());
+        }
+        b.events.push(event("START", context, SPRING, start));
+        b.events
+            .push(event("OFFER_DISPLAY", context, SPRING, start + 10));
+        store.ingest(b).await.expect("ingest");
+    }
+    // Later batches of the same visits, from the other kind of agent.
+    let mut later = page_batch(&a, "person", "person", T0 + 5_000);
+    later.visit.as_mut().expect("a visit").user_agent = Some(googlebot.to_owned());
+    later
+        .events
+        .push(event("OFFER_CLICK", "person", SPRING, T0 + 5_000));
+    store.ingest(later).await.expect("ingest");
+    let mut later = page_batch(&a, "crawler", "crawler", T0 + 6_000);
+    later
+        .events
+        .push(event("OFFER_CLICK", "crawler", SPRING, T0 + 6_000));
+    store.ingest(later).await.expect("ingest");
+
+    let page = search(&store, &a, all()).await;
+    assert_eq!(ids(&page), ["person"], "bots are left out by default");
+    assert_eq!(page.count, 1);
+    let mut q = all();
+    q.filters.include_bots = true;
+    let page = search(&store, &a, q.clone()).await;
+    assert_eq!(ids(&page), ["headless", "crawler", "person"], "and kept");
+    assert_eq!(page.count, 3);
+    q.filters.interactive = Some(true);
+    assert_eq!(
+        ids(&search(&store, &a, q).await),
+        ["crawler", "person"],
+        "combined with the other filters"
+    );
+}
+
+/// `engage_model::bot::Pace`: an answer less than 100 ms after the showing, by the page's
+/// clock and in one batch, flags a person's interaction; a slower one, or one split over
+/// two batches, does not.
+pub async fn an_offer_answered_faster_than_a_person_reads_is_flagged_for_behaviour<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let a = account(&store).await;
+    let answered = |context: &str, shown: i64, answer: &str, after: i64| {
+        let mut b = page_batch(&a, context, context, shown);
+        b.events.push(event("START", context, SPRING, shown));
+        b.events
+            .push(event("OFFER_DISPLAY", context, SPRING, shown));
+        b.events.push(event(answer, context, SUMMER, shown + after));
+        b
+    };
+    for b in [
+        answered("instant", T0, "OFFER_CLICK", 0),
+        answered("quick", T0 + 1_000, "OFFER_DECLINED", 99),
+        answered("person", T0 + 2_000, "OFFER_CLICK", 100),
+    ] {
+        store.ingest(b).await.expect("ingest");
+    }
+    // Shown in one batch, answered 10 ms later in another: one batch's events only.
+    let mut shown = page_batch(&a, "split", "split", T0 + 3_000);
+    shown
+        .events
+        .push(event("START", "split", SPRING, T0 + 3_000));
+    shown
+        .events
+        .push(event("OFFER_DISPLAY", "split", SPRING, T0 + 3_000));
+    store.ingest(shown).await.expect("ingest");
+    let mut clicked = page_batch(&a, "split", "split", T0 + 3_010);
+    clicked
+        .events
+        .push(event("OFFER_CLICK", "split", SPRING, T0 + 3_010));
+    store.ingest(clicked).await.expect("ingest");
+    // A row stored as a person's, then a batch that shows and answers it at once.
+    let mut later = page_batch(&a, "person", "person", T0 + 9_000);
+    later
+        .events
+        .push(event("OFFER_IMPRESSION", "later", SPRING, T0 + 9_000));
+    store.ingest(later).await.expect("ingest");
+    assert_eq!(
+        ids(&search(&store, &a, all()).await),
+        ["later", "split", "person"]
+    );
+    let mut again = page_batch(&a, "person", "person", T0 + 9_500);
+    again
+        .events
+        .push(event("OFFER_IMPRESSION", "later", SPRING, T0 + 9_500));
+    again
+        .events
+        .push(event("OFFER_CLICK", "later", SPRING, T0 + 9_520));
+    store.ingest(again).await.expect("ingest");
+
+    assert_eq!(
+        ids(&search(&store, &a, all()).await),
+        ["split", "person"],
+        "people only by default"
+    );
+    let mut q = all();
+    q.filters.include_bots = true;
+    assert_eq!(
+        ids(&search(&store, &a, q).await),
+        ["later", "split", "person", "quick", "instant"],
+        "kept"
+    );
 }

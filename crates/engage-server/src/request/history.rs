@@ -33,7 +33,7 @@ pub const MAX_SEARCH_CHARS: usize = 1_000;
 pub const MAX_SOURCE_CHARS: usize = 256;
 
 const QUERY_PARAMETERS: [&str; 4] = ["offset", "limit", "sort", "source"];
-const BODY_MEMBERS: [&str; 24] = [
+const BODY_MEMBERS: [&str; 25] = [
     "start",
     "visitor",
     "engagementId",
@@ -47,6 +47,9 @@ const BODY_MEMBERS: [&str; 24] = [
     "interactive",
     "ended",
     "duration",
+    // Engage's own: interactions flagged as a bot's are left out unless this is true
+    // (docs/liveperson-compatibility.md).
+    "includeBots",
     // LivePerson's filters on what Engage does not record: accepted, and a value other
     // than an empty one matches no interaction (docs/liveperson-compatibility.md).
     "skillIds",
@@ -348,6 +351,9 @@ pub fn parse_filters(json: Node<'_, '_>, problems: &mut Errors) -> Option<Intera
     let sde_search = parse_sde_search(&members, problems);
     let interactive = members.optional_bool("", "interactive", problems);
     let ended = members.optional_bool("", "ended", problems);
+    let include_bots = members
+        .optional_bool("", "includeBots", problems)
+        .unwrap_or(false);
     let duration_s = range(&members, "duration", 0..=MAX_SECONDS, true, problems);
     let unrecorded = parse_unrecorded(&members, problems);
     if let Some((from, to)) = start {
@@ -383,6 +389,7 @@ pub fn parse_filters(json: Node<'_, '_>, problems: &mut Errors) -> Option<Intera
         interactive,
         ended,
         duration_s,
+        include_bots,
     })
 }
 

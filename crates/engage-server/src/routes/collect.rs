@@ -1,10 +1,15 @@
 //! `POST /api/account/{accountId}/events`: the tag's batches of `LP_OFFERS` events and
 //! SDEs, answered once the accepted items are durable.
 
+use std::collections::{HashMap, HashSet};
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use engage_model::bot::{BotReason, Pace};
+use engage_model::OfferEventName;
 use engage_store::ids::now_ms;
 use engage_store::{IngestBatch, NewQuarantine, QuarantineKind, RawJson};
 use serde::Serialize;
@@ -93,6 +98,10 @@ async fn receive(
     };
     crate::rate_limit::charge_items(state, tag.charged.as_ref(), batch.item_count())?;
     let rejected = batch.rejections();
+    let flagged = flagged_interactions(
+        engage_model::bot::classify_user_agent(batch.visit.user_agent.as_deref()),
+        &batch.events,
+    );
     let outcome = state
         .ingest(IngestBatch {
             account_id: account_id.to_owned(),
@@ -103,6 +112,10 @@ async fn receive(
             rejected: batch.rejected,
         })
         .await?;
+    // A batch sent again (its items all duplicates) counts nothing twice.
+    if let (Some((reason, count)), 0) = (flagged, outcome.duplicates) {
+        state.metrics.record_bot_interactions(reason, count);
+    }
     tracing::debug!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,
@@ -115,6 +128,44 @@ async fn receive(
         rejected,
     })
     .into_response())
+}
+
+/// What a batch adds to `engage_bot_interactions_total`: from a bot's user agent, the
+/// interactions it begins (its contexts with a `START`); from a person's, those its
+/// events answer too fast (`Pace`, the rule the store flags them by).
+fn flagged_interactions(
+    user_agent: Option<BotReason>,
+    events: &[engage_store::NewEvent],
+) -> Option<(BotReason, u64)> {
+    let count = |contexts: HashSet<&str>| contexts.len() as u64;
+    let flagged = match user_agent {
+        Some(reason) => (
+            reason,
+            count(
+                events
+                    .iter()
+                    .filter(|e| e.event.name == OfferEventName::Start)
+                    .map(|e| e.event.data.context_id.as_str())
+                    .collect(),
+            ),
+        ),
+        None => {
+            let mut paces: HashMap<&str, Pace> = HashMap::new();
+            for e in events {
+                paces
+                    .entry(e.event.data.context_id.as_str())
+                    .or_default()
+                    .observe(e.event.name, e.client_time_ms);
+            }
+            let too_fast = paces
+                .into_iter()
+                .filter(|(_, pace)| pace.too_fast())
+                .map(|(context, _)| context)
+                .collect();
+            (BotReason::Behaviour, count(too_fast))
+        }
+    };
+    (flagged.1 > 0).then_some(flagged)
 }
 
 /// Keeps a body that could not be read as a batch, so that nothing is dropped silently.

@@ -146,6 +146,9 @@ impl Filter {
             Some(false) => f.sql.push_str(&format!(" AND i.outcome <> {clicked}")),
             None => {}
         }
+        if !q.include_bots {
+            f.sql.push_str(" AND i.bot = 0");
+        }
         if let Some(ended) = q.ended {
             // An outcome of declined, timed out or removed is itself an ending event; only
             // a clicked interaction needs its timeline looked at.

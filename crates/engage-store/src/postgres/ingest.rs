@@ -41,6 +41,8 @@ const WRITERS: usize = 3;
 const MAX_GROUP_BATCHES: usize = 256;
 /// A group stops taking batches once it holds this many items.
 const MAX_GROUP_ROWS: usize = 20_000;
+/// `BotReason::Behaviour` as stored.
+const BEHAVIOUR_CODE: i16 = engage_model::bot::BotReason::Behaviour.code() as i16;
 
 /// A batch ready for a writer: serialized on the caller's task.
 pub(crate) struct Prepared {
@@ -562,6 +564,12 @@ async fn write_group(
             Some((v, p)) => (v, Some(p)),
             None => (0, None),
         };
+        // The batch that creates a row decides its bot flag; later ones leave it.
+        let bot = engage_model::bot::classify_user_agent(
+            b.batch.visit.as_ref().and_then(|v| v.user_agent.as_deref()),
+        )
+        .map_or(0, |reason| i16::from(reason.code()));
+        let mut paces: HashMap<usize, engage_model::bot::Pace> = HashMap::new();
         for e in &b.batch.events {
             let d = &e.event.data;
             let at = e.client_time_ms.unwrap_or(b.batch.received_ms);
@@ -575,6 +583,8 @@ async fn write_group(
                     start_ms: at,
                     end_ms: at,
                     outcome: rank,
+                    bot,
+                    too_fast: false,
                 });
                 folds.len() - 1
             });
@@ -582,6 +592,17 @@ async fn write_group(
             f.start_ms = f.start_ms.min(at);
             f.end_ms = f.end_ms.max(at);
             f.outcome = f.outcome.max(rank);
+            paces
+                .entry(n)
+                .or_default()
+                .observe(e.event.name, e.client_time_ms);
+        }
+        // The pace rule is over one batch's events, as on SQLite, and only a person's
+        // batch flags for it (a bot's is flagged for its user agent or not at all).
+        for (n, pace) in paces.drain() {
+            if bot == 0 && pace.too_fast() {
+                folds[n].too_fast = true;
+            }
         }
     }
     folds.sort_unstable_by_key(|f| f.key);
@@ -606,6 +627,12 @@ async fn write_group(
         icols.start.push(f.start_ms);
         icols.end.push(f.end_ms);
         icols.outcome.push(f.outcome);
+        // A person's batch whose events answered too fast flags the row for its pace.
+        icols.bot.push(if f.bot == 0 && f.too_fast {
+            BEHAVIOUR_CODE
+        } else {
+            f.bot
+        });
     }
 
     // Client ids first seen in this group; the database says which are new.
@@ -646,12 +673,13 @@ async fn write_group(
             "WITH t AS (
                  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
                      $5::bigint[], $6::bigint[], $7::bigint[], $8::smallint[], $9::bigint[],
-                     $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[])
-                     AS t(a, v, c, p, cam, eng, rev, et, z, tg, en, s, e, o)),
+                     $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[],
+                     $15::smallint[])
+                     AS t(a, v, c, p, cam, eng, rev, et, z, tg, en, s, e, o, b)),
              up AS (
                  INSERT INTO interactions AS i (account, visit_id, context_id, page_row,
                      campaign_id, engagement_id, engagement_revision, engagement_type,
-                     zone_id, tgl_name, engagement_name, start_ms, end_ms, outcome)
+                     zone_id, tgl_name, engagement_name, start_ms, end_ms, outcome, bot)
                  SELECT * FROM t
                  ON CONFLICT (account, visit_id, context_id) DO UPDATE SET
                      start_ms = least(i.start_ms, excluded.start_ms),
@@ -660,9 +688,11 @@ async fn write_group(
                      engagement_type = coalesce(i.engagement_type, excluded.engagement_type),
                      zone_id = coalesce(i.zone_id, excluded.zone_id),
                      tgl_name = coalesce(i.tgl_name, excluded.tgl_name),
-                     engagement_name = coalesce(i.engagement_name, excluded.engagement_name)
+                     engagement_name = coalesce(i.engagement_name, excluded.engagement_name),
+                     -- A later batch flags a person's row only for its pace (see Pace).
+                     bot = CASE WHEN i.bot = 0 AND excluded.bot = $16 THEN $16 ELSE i.bot END
                  WHERE excluded.start_ms < i.start_ms OR excluded.end_ms > i.end_ms
-                     OR excluded.outcome > i.outcome
+                     OR excluded.outcome > i.outcome OR (i.bot = 0 AND excluded.bot = $16)
                  RETURNING account, visit_id, context_id, interaction_id)
              SELECT * FROM up
              UNION ALL
@@ -684,6 +714,8 @@ async fn write_group(
                 &icols.start,
                 &icols.end,
                 &icols.outcome,
+                &icols.bot,
+                &BEHAVIOUR_CODE,
             ],
         )
         .await
@@ -1036,6 +1068,10 @@ struct Fold<'a> {
     start_ms: i64,
     end_ms: i64,
     outcome: i16,
+    /// `BotReason::code` from the batch that first names the context; 0 for a person's.
+    bot: i16,
+    /// Whether a person's batch of the group answered it too fast (`Pace`).
+    too_fast: bool,
 }
 
 #[derive(Default)]
@@ -1078,6 +1114,8 @@ struct InteractionColumns<'a> {
     start: Vec<i64>,
     end: Vec<i64>,
     outcome: Vec<i16>,
+    /// `BotReason::code`, 0 for a person's.
+    bot: Vec<i16>,
 }
 
 #[derive(Default)]

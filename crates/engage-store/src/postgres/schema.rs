@@ -36,7 +36,12 @@ const MIGRATIONS: &[&str] = &[
     V4,
     super::privacy::MIGRATION,
     super::analytics::MIGRATION,
+    BOTS,
 ];
+
+/// The bot flag of interactions (`BotReason::code`, 0 for a person's). Rows written before
+/// it count as people's: the flag is decided when a row is created.
+const BOTS: &str = "ALTER TABLE interactions ADD COLUMN bot smallint NOT NULL DEFAULT 0;";
 
 /// Any constant both servers agree on: the advisory lock key of migrations and partition
 /// upkeep (`engage` in ASCII).

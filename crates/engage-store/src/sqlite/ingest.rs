@@ -13,6 +13,7 @@
 //! NULL columns are bound from non-optional values, so IGNORE only ever skips a
 //! duplicate client id).
 
+use engage_model::bot;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch::{PreparedBatch, PreparedVisit};
@@ -128,7 +129,13 @@ pub(crate) fn ingest(
             conn,
             account,
             received_ms,
-            (visit_id, page_row),
+            &interactions::RowOrigin {
+                visit_id,
+                page_row,
+                bot: bot::classify_user_agent(
+                    batch.visit.as_ref().and_then(|v| v.user_agent.as_deref()),
+                ),
+            },
             &batch.events,
             |k| interactions.get_mut(k).copied(),
             |context_id| interaction_key(account, visit_id, context_id),

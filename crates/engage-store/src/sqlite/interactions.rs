@@ -9,9 +9,14 @@
 //! The row's campaign fields come from the first batch of the context; optional ones
 //! (type, zone, renderer, name) are filled in later when an earlier event lacked them
 //! (the Monitoring API's impressions carry no renderer or name).
+//!
+//! Its bot flag (`bot`, a [`BotReason::code`], 0 for a person) comes from the batch that
+//! creates the row: the visit's user agent then (`engage_model::bot`). A person's row is
+//! flagged `Behaviour` by any batch whose events of it answer too fast ([`Pace`]).
 
 use std::collections::HashMap;
 
+use engage_model::bot::{BotReason, Pace};
 use engage_model::{OfferData, OfferEventName};
 use rusqlite::{params, Connection};
 
@@ -41,6 +46,7 @@ struct Fold<'a> {
     outcome: u8,
     impressed: bool,
     ended: bool,
+    pace: Pace,
 }
 
 /// Where an event's interaction row is, and what the writer's cache learns once the
@@ -52,14 +58,23 @@ pub(crate) struct Recorded {
     pub learned: Vec<(String, InteractionSlot)>,
 }
 
+/// Where a batch's new interaction rows come from: their visit and page (`None` for
+/// events without a visit) and the bot flag of the batch's user agent.
+#[derive(Clone, Copy)]
+pub(crate) struct RowOrigin {
+    pub visit_id: Option<i64>,
+    pub page_row: Option<i64>,
+    pub bot: Option<BotReason>,
+}
+
 /// Creates or widens the interaction row of every context in `events`.
 /// `cached` looks a context key up in the writer's cache; `key` makes that key. A context
-/// id names an interaction only within its visit: `visit` is part of the key.
+/// id names an interaction only within its visit: the visit is part of the key.
 pub(crate) fn record(
     conn: &Connection,
     account: &str,
     received_ms: i64,
-    visit: (Option<i64>, Option<i64>),
+    origin: &RowOrigin,
     events: &[PreparedEvent],
     mut cached: impl FnMut(&str) -> Option<InteractionSlot>,
     key: impl Fn(&str) -> String,
@@ -87,10 +102,12 @@ pub(crate) fn record(
                 outcome,
                 impressed,
                 ended,
+                pace: Pace::default(),
             });
             folds.len() - 1
         });
         let f = &mut folds[i];
+        f.pace.observe(e.event.name, e.client_time_ms);
         f.start_ms = f.start_ms.min(at);
         f.end_ms = f.end_ms.max(at);
         f.outcome = f.outcome.max(outcome);
@@ -105,7 +122,7 @@ pub(crate) fn record(
         let k = key(f.context_id);
         let found = match cached(&k) {
             Some(slot) => Found::Stored(slot),
-            None => insert_or_find(conn, account, visit, f)?,
+            None => insert_or_find(conn, account, origin, f)?,
         };
         let slot = match found {
             Found::Inserted(row) => InteractionSlot {
@@ -133,6 +150,11 @@ pub(crate) fn record(
                 {
                     widen(conn, &new, f.data)?;
                 }
+                // A bot's later batch leaves a person's row, whatever its pace, as on
+                // PostgreSQL: the batch's user agent decides nothing after the first.
+                if origin.bot.is_none() && f.pace.too_fast() {
+                    flag_behaviour(conn, old.row)?;
+                }
                 new
             }
         };
@@ -155,10 +177,15 @@ enum Found {
 fn insert_or_find(
     conn: &Connection,
     account: &str,
-    (visit_id, page_row): (Option<i64>, Option<i64>),
+    origin: &RowOrigin,
     f: &Fold<'_>,
 ) -> rusqlite::Result<Found> {
     let d = f.data;
+    let RowOrigin {
+        visit_id,
+        page_row,
+        bot,
+    } = *origin;
     // Stored like a client id (see `compact`).
     let context = ClientKey::new(f.context_id.to_owned());
     // A context missing from the cache is usually new: try the insert first.
@@ -166,8 +193,8 @@ fn insert_or_find(
         .prepare_cached(
             "INSERT OR IGNORE INTO interactions (account, context_id, visit_id, page_row,
                  campaign_id, engagement_id, engagement_revision, engagement_type, zone_id,
-                 tgl_name, engagement_name, start_ms, end_ms, outcome, impressed, ended)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 tgl_name, engagement_name, start_ms, end_ms, outcome, impressed, ended, bot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
         .execute(params![
             account,
@@ -186,6 +213,8 @@ fn insert_or_find(
             f.outcome,
             f.impressed,
             f.ended,
+            bot.or(f.pace.too_fast().then_some(BotReason::Behaviour))
+                .map_or(0, BotReason::code),
         ])?;
     if inserted == 1 {
         return Ok(Found::Inserted(conn.last_insert_rowid()));
@@ -205,6 +234,13 @@ fn insert_or_find(
             ended: r.get(5)?,
         }))
     })
+}
+
+/// Flags a person's row for its pace; a row already flagged keeps its reason.
+fn flag_behaviour(conn: &Connection, row: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE interactions SET bot = ?2 WHERE id = ?1 AND bot = 0")?
+        .execute(params![row, BotReason::Behaviour.code()])?;
+    Ok(())
 }
 
 fn widen(conn: &Connection, slot: &InteractionSlot, d: &OfferData) -> rusqlite::Result<()> {
@@ -297,3 +333,8 @@ WHERE id IN (SELECT id FROM split_interactions)
 
 DROP TABLE split_interactions;
 "#;
+
+/// Adds the bot flag. Rows written before it count as people's: the flag is decided when
+/// a row is created, from the user agent its first batch came with.
+pub(crate) const BOT_MIGRATION: &str =
+    "ALTER TABLE interactions ADD COLUMN bot INTEGER NOT NULL DEFAULT 0;";

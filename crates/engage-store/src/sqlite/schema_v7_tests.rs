@@ -429,6 +429,7 @@ async fn answers(store: &SqliteStore, account: &str) -> Vec<String> {
         interactive: None,
         ended: None,
         duration_s: None,
+        include_bots: false,
         matches_nothing: false,
     };
     let searches = [
