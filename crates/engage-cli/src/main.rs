@@ -4,6 +4,7 @@
 //! - `account`: create accounts ([`account`]).
 //! - `validate`: check an SDE or event document offline ([`validate`]).
 //! - `export`: stored items as NDJSON ([`export`]).
+//! - `migrate`: a SQLite store copied into PostgreSQL ([`migrate`]).
 //! - `backup`, `restore`: consistent copies of the embedded store ([`backup`]).
 //! - `bench`: load generators that print one JSON line of figures ([`engage_bench`]).
 
@@ -11,6 +12,7 @@ mod account;
 mod backup;
 mod demo;
 mod export;
+mod migrate;
 mod serve;
 mod storage;
 mod validate;
@@ -59,6 +61,19 @@ enum Command {
     /// Put a backup in place of the embedded store (stop the server first); refuses a
     /// store that holds accounts unless --force. SQLite only.
     Restore(backup::RestoreArgs),
+    /// Copy a whole SQLite store into PostgreSQL, resumably, and check the copy.
+    ///
+    /// Copies every account with its API key hash, OAuth keys (secrets stay sealed:
+    /// start the PostgreSQL servers with the source's secret key file), apps, campaigns,
+    /// engagements with every revision, consumer identities, exposures, OAuth nonces,
+    /// visits with their pages, interactions, events and attributes (the visit state follows
+    /// from them), and the quarantine with its ids. Progress goes to stderr; at the end
+    /// every count is compared and one JSON line of what was copied goes to stdout.
+    ///
+    /// Resumable: each chunk is committed with a checkpoint, so after an interruption the
+    /// same command carries on after the last chunk committed. Stop the servers writing to
+    /// the source first: what they write after a chunk is read is not copied.
+    Migrate(migrate::Args),
     /// Measure Engage on this machine.
     #[command(subcommand)]
     Bench(engage_bench::Command),
@@ -73,6 +88,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args).map(|()| ExitCode::SUCCESS),
         Command::Backup(args) => backup::run_backup(&args).map(|()| ExitCode::SUCCESS),
         Command::Restore(args) => backup::run_restore(&args).map(|()| ExitCode::SUCCESS),
+        Command::Migrate(args) => migrate::run(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(command) => engage_bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {

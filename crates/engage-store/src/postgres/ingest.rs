@@ -266,10 +266,7 @@ async fn try_group(
     let tx = conn.transaction().await.map_err(pg_err)?;
     let results = write_group(&tx, batches, known)
         .await
-        .map_err(|e| match e {
-            Fail::Db(e) => pg_err(e),
-            Fail::Lost(what) => StoreError::Backend(format!("{what} vanished while writing")),
-        })?;
+        .map_err(Fail::into_store_error)?;
     tx.commit().await.map_err(pg_err)?;
     Ok(results)
 }
@@ -282,10 +279,19 @@ struct Slot {
 }
 
 /// Why a group was not written.
-enum Fail {
+pub(crate) enum Fail {
     Db(tokio_postgres::Error),
     /// A row read or written earlier in the transaction was not found again.
     Lost(&'static str),
+}
+
+impl Fail {
+    pub(crate) fn into_store_error(self) -> StoreError {
+        match self {
+            Fail::Db(e) => pg_err(e),
+            Fail::Lost(what) => StoreError::Backend(format!("{what} vanished while writing")),
+        }
+    }
 }
 
 impl From<tokio_postgres::Error> for Fail {
@@ -294,7 +300,7 @@ impl From<tokio_postgres::Error> for Fail {
     }
 }
 
-async fn write_group(
+pub(crate) async fn write_group(
     tx: &Transaction<'_>,
     batches: &[&Prepared],
     accounts_known: &KnownAccounts,

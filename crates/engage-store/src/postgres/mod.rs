@@ -19,6 +19,7 @@ mod campaigns;
 mod changes;
 mod history;
 mod identities;
+pub mod import;
 mod ingest;
 mod oauth;
 mod reader;

@@ -419,7 +419,40 @@ pub(crate) async fn ensure_partitions(client: &Client, now_ms: i64) -> Result<us
     Ok(created)
 }
 
+/// Creates the partitions of every month from `from_ms`'s to `to_ms`'s where missing
+/// (`engage migrate`: the months of the data it copies), under the advisory lock.
+pub(crate) async fn ensure_partitions_between(
+    client: &Client,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<usize, StoreError> {
+    let (y0, m0) = month_of(from_ms);
+    let (y1, m1) = month_of(to_ms.max(from_ms));
+    let months = (y1 - y0) * 12 + i32::try_from(m1).unwrap_or(1) - i32::try_from(m0).unwrap_or(1);
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_err)?;
+    let result = ensure_months_locked(client, from_ms, months).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_err);
+    let created = result?;
+    unlocked?;
+    Ok(created)
+}
+
 async fn ensure_partitions_locked(client: &Client, now_ms: i64) -> Result<usize, StoreError> {
+    ensure_months_locked(client, now_ms, MONTHS_AHEAD).await
+}
+
+/// The partitions of the month of `from_ms` and the `after` months after it.
+async fn ensure_months_locked(
+    client: &Client,
+    from_ms: i64,
+    after: i32,
+) -> Result<usize, StoreError> {
     let existing: Vec<String> = client
         .query(
             "SELECT c.relname::text FROM pg_inherits i
@@ -435,9 +468,9 @@ async fn ensure_partitions_locked(client: &Client, now_ms: i64) -> Result<usize,
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()
         .map_err(pg_err)?;
-    let (mut year, mut month) = month_of(now_ms);
+    let (mut year, mut month) = month_of(from_ms);
     let mut created = 0;
-    for _ in 0..=MONTHS_AHEAD {
+    for _ in 0..=after {
         let (ny, nm) = next_month(year, month);
         let (from, to) = (month_start_ms(year, month), month_start_ms(ny, nm));
         for table in ["events", "sdes"] {

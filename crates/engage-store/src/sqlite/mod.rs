@@ -37,6 +37,7 @@ mod interactions;
 mod oauth;
 pub(crate) mod reader;
 mod schema;
+pub mod source;
 mod writer;
 
 use std::path::{Path, PathBuf};
