@@ -17,6 +17,7 @@ mod crash;
 mod demo;
 mod discovery;
 mod full_disk;
+mod migrate;
 mod multi_server;
 mod postgres;
 mod validate;
