@@ -303,8 +303,9 @@ async fn every_primary_and_unique_key_leads_with_the_account_and_nothing_referen
         "campaigns",
         "engagements",
         "engagement_revisions",
+        "event_shapes",
         // Partitions carry their parent's keys.
-        "events_default",
+        "event_runs_default",
         "sdes_default",
     ] {
         assert!(tables.contains(table), "{table} has a key: {tables:?}");
@@ -372,7 +373,7 @@ async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
     let partitions: Vec<String> = client
         .query(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'events'::regclass ORDER BY 1",
+             WHERE i.inhparent = 'event_runs'::regclass ORDER BY 1",
             &[],
         )
         .await
@@ -387,7 +388,7 @@ async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
     );
     let placed: Vec<(String, i64)> = client
         .query(
-            "SELECT tableoid::regclass::text, server_ms FROM events ORDER BY server_ms",
+            "SELECT tableoid::regclass::text, server_ms FROM event_runs ORDER BY server_ms",
             &[],
         )
         .await
@@ -395,9 +396,9 @@ async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(placed[0].0, "events_default");
+    assert_eq!(placed[0].0, "event_runs_default");
     assert!(
-        placed[1].0.starts_with("events_2") && partitions.contains(&placed[1].0),
+        placed[1].0.starts_with("event_runs_2") && partitions.contains(&placed[1].0),
         "{placed:?}"
     );
     store.close().await.unwrap();
@@ -418,7 +419,7 @@ async fn two_servers_on_one_database_migrate_once_store_once_and_agree_on_owners
         .unwrap()
         .get(0);
     // One row per schema version, each applied once.
-    assert_eq!(migrations, 2);
+    assert_eq!(migrations, 3);
     let account = new_account(&a).await;
     for round in 0..20 {
         let events: Vec<_> = (0..10)

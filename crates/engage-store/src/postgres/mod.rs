@@ -23,6 +23,7 @@ pub mod import;
 mod ingest;
 mod oauth;
 mod reader;
+mod runs;
 mod schema;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -29,7 +29,7 @@ pub(crate) mod batch;
 mod cache;
 pub(crate) mod campaigns;
 mod compact;
-mod events;
+pub(crate) mod events;
 pub(crate) mod history;
 mod identities;
 mod ingest;
