@@ -363,11 +363,16 @@ pub(crate) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 /// Brings the schema to [`SCHEMA_VERSION`] under the advisory lock. Refuses a database
 /// written by a newer build.
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    migrate_to(client, SCHEMA_VERSION).await
+}
+
+/// Brings the schema to version `target` (tests build older databases with it).
+pub(crate) async fn migrate_to(client: &mut Client, target: usize) -> Result<(), StoreError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await
         .map_err(pg_err)?;
-    let result = migrate_locked(client).await;
+    let result = migrate_locked(client, target).await;
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
         .await
@@ -375,7 +380,7 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     result.and(unlocked.map(drop))
 }
 
-async fn migrate_locked(client: &mut Client) -> Result<(), StoreError> {
+async fn migrate_locked(client: &mut Client, target: usize) -> Result<(), StoreError> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -398,7 +403,7 @@ async fn migrate_locked(client: &mut Client) -> Result<(), StoreError> {
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}"
         )));
     }
-    for (done, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (done, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
         let next = i32::try_from(done + 1).unwrap_or(i32::MAX);
         let tx = client.transaction().await.map_err(pg_err)?;
         tx.batch_execute(sql).await.map_err(pg_err)?;
