@@ -448,7 +448,7 @@ async fn visit_attributes(
 ) -> Result<Vec<RawJson>, StoreError> {
     let statement = tx
         .prepare_cached(
-            "SELECT sde_row, history, server_ms, client_ms FROM sdes
+            "SELECT sde_row, history, server_ms, client_ms, packed FROM sdes
              WHERE account = $1 AND visit_id = $2
              ORDER BY coalesce(client_ms, server_ms), sde_row",
         )
@@ -461,9 +461,13 @@ async fn visit_attributes(
     rows.iter()
         .map(|r| {
             let id: i64 = r.try_get(0).map_err(pg_err)?;
-            let history: &str = r.try_get(1).map_err(pg_err)?;
+            let history = super::runs::stored_history(
+                r.try_get(1).map_err(pg_err)?,
+                r.try_get(4).map_err(pg_err)?,
+            )
+            .ok_or_else(|| corrupt(format!("attribute {id}")))?;
             stamped(
-                history,
+                &history,
                 r.try_get(2).map_err(pg_err)?,
                 r.try_get(3).map_err(pg_err)?,
             )

@@ -32,6 +32,7 @@ use tokio_postgres::Row;
 
 use super::{pg_err, pool_err, to_sql_u64};
 use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
+use crate::sqlite::compact::PackedHistory;
 use crate::{IngestBatch, IngestOutcome, Outcome, StoreError};
 
 /// Writer tasks per server: one writes while the next gathers its group.
@@ -48,8 +49,6 @@ pub(crate) struct Prepared {
     event_keys: Vec<Vec<u8>>,
     sde_keys: Vec<Vec<u8>>,
     sde_words: Vec<String>,
-    /// Each attribute's history shape without stamps, as JSON text.
-    sde_histories: Vec<String>,
 }
 
 /// A client id as its `bytea`: a canonical UUID's 16 bytes, else `0xff` and the text.
@@ -88,11 +87,6 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<Prepared, StoreError> {
             .sdes
             .iter()
             .map(|s| super::history::words(&s.search_text))
-            .collect(),
-        sde_histories: batch
-            .sdes
-            .iter()
-            .map(|s| s.sde.to_history(engage_model::Stamps::default()).to_json())
             .collect(),
         batch,
     })
@@ -794,7 +788,16 @@ pub(crate) async fn write_group(
         scols
             .sde_type
             .push(super::history::sde_type_code(s.sde.sde_type()));
-        scols.history.push(&b.sde_histories[k]);
+        match &s.history {
+            PackedHistory::Packed(bytes) => {
+                scols.history.push(None);
+                scols.packed.push(Some(bytes));
+            }
+            PackedHistory::Text(text) => {
+                scols.history.push(Some(text));
+                scols.packed.push(None);
+            }
+        }
         scols.words.push(&b.sde_words[k]);
     }
     let mut q = QuarantineColumns::default();
@@ -852,11 +855,11 @@ pub(crate) async fn write_group(
         execute(
             tx,
             "INSERT INTO sdes (account, server_ms, client_ms, client_id, visit_id, page_row,
-                 sde_type, history, words)
-             SELECT a, s, c, id, v, p, t, h, w
+                 sde_type, history, words, packed)
+             SELECT a, s, c, id, v, p, t, h, w, pk
              FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[],
-                 $6::bigint[], $7::smallint[], $8::text[], $9::text[])
-                 WITH ORDINALITY AS u(a, s, c, id, v, p, t, h, w, n)
+                 $6::bigint[], $7::smallint[], $8::text[], $9::text[], $10::bytea[])
+                 WITH ORDINALITY AS u(a, s, c, id, v, p, t, h, w, pk, n)
              ORDER BY n",
             &[
                 &scols.account,
@@ -868,6 +871,7 @@ pub(crate) async fn write_group(
                 &scols.sde_type,
                 &scols.history,
                 &scols.words,
+                &scols.packed,
             ],
         )
         .await
@@ -1087,7 +1091,8 @@ struct SdeColumns<'a> {
     visit: Vec<Option<i64>>,
     page: Vec<Option<i64>>,
     sde_type: Vec<i16>,
-    history: Vec<&'a str>,
+    history: Vec<Option<&'a str>>,
+    packed: Vec<Option<&'a [u8]>>,
     words: Vec<&'a str>,
 }
 

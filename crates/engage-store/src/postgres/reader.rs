@@ -170,14 +170,20 @@ pub(crate) async fn visit(
     };
     let rows = tx
         .query(
-            "SELECT history FROM sdes WHERE account = $1 AND visit_id = $2 ORDER BY sde_row",
+            "SELECT sde_row, history, packed FROM sdes WHERE account = $1 AND visit_id = $2
+             ORDER BY sde_row",
             &[&account, &visit_id],
         )
         .await
         .map_err(pg_err)?;
     for r in rows {
-        let history: &str = r.try_get(0).map_err(pg_err)?;
-        visit.sdes.record(history_sde(history)?);
+        let id: i64 = r.try_get(0).map_err(pg_err)?;
+        let history = super::runs::stored_history(
+            r.try_get(1).map_err(pg_err)?,
+            r.try_get(2).map_err(pg_err)?,
+        )
+        .ok_or_else(|| corrupt(format!("attribute {id}")))?;
+        visit.sdes.record(history_sde(&history)?);
     }
     tx.commit().await.map_err(pg_err)?;
     Ok(Some(visit))
@@ -355,7 +361,7 @@ pub(crate) async fn export_page(
             let rows = client
                 .query(
                     "SELECT s.sde_row, s.client_id, s.client_ms, s.server_ms, v.visitor_id,
-                            v.session_id, p.page_id, s.history
+                            v.session_id, p.page_id, s.history, s.packed
                      FROM sdes s
                      LEFT JOIN visits v ON v.account = s.account AND v.visit_id = s.visit_id
                      LEFT JOIN pages p ON p.account = s.account AND p.page_row = s.page_row
@@ -367,10 +373,14 @@ pub(crate) async fn export_page(
                 .map_err(pg_err)?;
             for r in &rows {
                 let id: i64 = r.try_get(0).map_err(pg_err)?;
-                let history: &str = r.try_get(7).map_err(pg_err)?;
+                let history = super::runs::stored_history(
+                    r.try_get(7).map_err(pg_err)?,
+                    r.try_get(8).map_err(pg_err)?,
+                )
+                .ok_or_else(|| corrupt(format!("attribute {id}")))?;
                 let client_ms: Option<i64> = r.try_get(2).map_err(pg_err)?;
                 let server_ms: i64 = r.try_get(3).map_err(pg_err)?;
-                let sde = stamped(history, server_ms, client_ms)
+                let sde = stamped(&history, server_ms, client_ms)
                     .ok_or_else(|| corrupt(format!("attribute {id}")))?;
                 items.push(sorted_json(&SdeItem {
                     id: client_id(r, 1)?,

@@ -256,3 +256,15 @@ pub(crate) fn ends(name: OfferEventName) -> bool {
         OfferEventName::OfferDeclined | OfferEventName::OfferTimeout | OfferEventName::OfferRemove
     )
 }
+
+/// An attribute's history JSON from its `sdes` row: `packed` (schema 4 on) or `history`
+/// (rows written before).
+pub(crate) fn stored_history(history: Option<&str>, packed: Option<&[u8]>) -> Option<String> {
+    match (packed, history) {
+        (Some(bytes), _) => {
+            crate::sqlite::compact::unpack_history(rusqlite::types::ValueRef::Blob(bytes))
+        }
+        (None, Some(text)) => Some(text.to_owned()),
+        (None, None) => None,
+    }
+}

@@ -29,7 +29,7 @@ use super::pg_err;
 use crate::StoreError;
 
 /// The migrations, oldest first; migration `n` (1-based) takes the schema to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Any constant both servers agree on: the advisory lock key of migrations and partition
 /// upkeep (`engage` in ASCII).
@@ -352,6 +352,14 @@ INSERT INTO event_shapes (account, campaign_id, engagement_id, engagement_revisi
 SELECT DISTINCT account, campaign_id, engagement_id, engagement_revision, engagement_type,
     zone_id, state, tgl_name, done, engagement_name
 FROM events;
+"#;
+
+/// Version 4: an attribute's history is stored packed (`sqlite::compact::pack_history`:
+/// each member name of the history shapes is one or two bytes) in `packed`; rows written
+/// before keep their JSON text in `history`. Exactly one of the two is set.
+const V4: &str = r#"
+ALTER TABLE sdes ALTER COLUMN history DROP NOT NULL;
+ALTER TABLE sdes ADD COLUMN packed bytea;
 "#;
 
 /// The channel the triggers of [`V2`] notify.

@@ -28,7 +28,7 @@ pub mod backup;
 pub(crate) mod batch;
 mod cache;
 pub(crate) mod campaigns;
-mod compact;
+pub(crate) mod compact;
 pub(crate) mod events;
 pub(crate) mod history;
 mod identities;
