@@ -419,7 +419,7 @@ async fn two_servers_on_one_database_migrate_once_store_once_and_agree_on_owners
         .unwrap()
         .get(0);
     // One row per schema version, each applied once.
-    assert_eq!(migrations, 4);
+    assert_eq!(migrations, 5);
     let account = new_account(&a).await;
     for round in 0..20 {
         let events: Vec<_> = (0..10)

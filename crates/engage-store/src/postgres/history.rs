@@ -69,6 +69,19 @@ fn pattern(search: &TextSearch) -> Option<(String, Vec<i16>)> {
     ))
 }
 
+/// The words of a LIKE pattern of [`pattern`] as a phrase for `phraseto_tsquery`, when
+/// PostgreSQL's parser surely keeps each of them as one lexeme, as it was (ASCII
+/// letters and digits, shorter than the 2,047 bytes a lexeme may have); `None` sends the
+/// search to the LIKE alone, which is exact but reads every attribute of the account.
+fn indexable_phrase(like: &str) -> Option<String> {
+    let phrase = like.trim_matches(|c| c == '%' || c == ' ');
+    let plain = !phrase.is_empty()
+        && phrase.split(' ').all(|w| {
+            !w.is_empty() && w.len() < 1_000 && w.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+    plain.then(|| phrase.to_owned())
+}
+
 type Arg = Box<dyn ToSql + Sync + Send>;
 
 /// The WHERE clause of a search and its parameters (`$1` is the account).
@@ -163,14 +176,23 @@ impl Filter {
         }
         for search in q.keyword.iter().chain(&q.sde_search) {
             let (like, types) = pattern(search)?;
+            // The phrase through the full-text index (`sdes_words`) where the index
+            // surely holds its words; the LIKE keeps the answer exact either way.
+            let indexed = indexable_phrase(&like).map(|phrase| {
+                let phrase = f.arg(Box::new(phrase));
+                format!(
+                    " AND to_tsvector('simple', s.words) @@ phraseto_tsquery('simple', {phrase})"
+                )
+            });
             let like = f.arg(Box::new(like));
             let types = f.arg(Box::new(types));
             // An array, computed once: as a semi-join the planner would look the
             // attributes up once per interaction of the range.
             f.sql.push_str(&format!(
                 " AND i.visit_id = ANY(ARRAY(SELECT s.visit_id FROM sdes s
-                     WHERE s.account = $1 AND s.visit_id IS NOT NULL
-                       AND s.sde_type = ANY({types}) AND s.words LIKE {like}))"
+                     WHERE s.account = $1 AND s.visit_id IS NOT NULL{}
+                       AND s.sde_type = ANY({types}) AND s.words LIKE {like}))",
+                indexed.unwrap_or_default()
             ));
         }
         Some(f)
@@ -479,6 +501,20 @@ async fn visit_attributes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_ascii_phrases_go_through_the_full_text_index() {
+        assert_eq!(
+            indexable_phrase("% drv1534xc women %").as_deref(),
+            Some("drv1534xc women")
+        );
+        assert_eq!(indexable_phrase("% café %"), None);
+        assert_eq!(indexable_phrase("%  %"), None);
+        assert_eq!(
+            indexable_phrase(&format!("% {} %", "a".repeat(2_000))),
+            None
+        );
+    }
 
     #[test]
     fn words_are_lowercase_letters_and_digits_between_spaces() {
