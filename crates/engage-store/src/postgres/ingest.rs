@@ -100,15 +100,25 @@ impl Prepared {
 
 type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 
-/// Accounts a writer found in the database. Accounts are never deleted, so an account
-/// once found stays valid, and only the ones not found yet cost a lookup.
+/// What a writer found committed in the database and keeps: accounts and event shapes
+/// are never deleted (nor shapes changed), so one once found stays valid, and only the
+/// ones not found yet cost a lookup.
 #[derive(Default)]
-pub(crate) struct KnownAccounts(std::sync::Mutex<HashSet<String>>);
+pub(crate) struct KnownAccounts {
+    accounts: std::sync::Mutex<HashSet<String>>,
+    shapes: std::sync::Mutex<HashMap<(String, super::runs::ShapeKey), i64>>,
+}
 
 impl KnownAccounts {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         // Inserts are the only change: a poisoned set is still a set of known accounts.
-        self.0
+        self.accounts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn shapes(&self) -> std::sync::MutexGuard<'_, HashMap<(String, super::runs::ShapeKey), i64>> {
+        self.shapes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -695,25 +705,48 @@ pub(crate) async fn write_group(
             )
         }),
     );
-    // The shapes of the events that may be stored (a duplicate's costs a lookup only).
+    // The shapes of the events that may be stored (a duplicate's costs a lookup only);
+    // the ones this server has seen committed are not asked for again.
+    let mut shapes: HashMap<(String, super::runs::ShapeKey), i64> = HashMap::new();
     let mut shape_keys: Vec<(&str, super::runs::ShapeKey)> = Vec::new();
     {
+        let cached = accounts_known.shapes();
         let mut seen_shapes: HashSet<(&str, super::runs::ShapeKey)> = HashSet::new();
         for &(i, k) in &event_candidates {
-            let key = (
-                batches[i].batch.account.as_str(),
-                super::runs::ShapeKey::of(&batches[i].batch.events[k].event.data),
-            );
-            if seen_shapes.insert(key.clone()) {
-                shape_keys.push(key);
+            let account = batches[i].batch.account.as_str();
+            let key = super::runs::ShapeKey::of(&batches[i].batch.events[k].event.data);
+            if !seen_shapes.insert((account, key.clone())) {
+                continue;
+            }
+            let full = (account.to_owned(), key);
+            match cached.get(&full) {
+                Some(id) => {
+                    shapes.insert(full, *id);
+                }
+                None => shape_keys.push((account, full.1)),
             }
         }
     }
     // In key order, as every statement that takes row locks.
     shape_keys.sort_unstable();
-    let shapes = super::runs::shape_ids(tx, &shape_keys);
-    let (upserted, events_taken, sdes_taken, shapes) =
-        tokio::try_join!(upsert, claim_events, claim_sdes, shapes)?;
+    let looked_up = async {
+        if shape_keys.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            super::runs::shape_ids(tx, &shape_keys).await
+        }
+    };
+    let (upserted, events_taken, sdes_taken, looked_up) =
+        tokio::try_join!(upsert, claim_events, claim_sdes, looked_up)?;
+    {
+        let mut cached = accounts_known.shapes();
+        for (key, (id, committed)) in looked_up {
+            if committed {
+                cached.insert(key.clone(), id);
+            }
+            shapes.insert(key, id);
+        }
+    }
     let mut interactions: HashMap<(String, i64, String), i64> = HashMap::new();
     for r in upserted {
         interactions.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);

@@ -54,11 +54,13 @@ impl ShapeKey {
     }
 }
 
-/// The shape ids of `shapes` (each `(account, key)`), inserting the new ones in `tx`.
+/// The shape ids of `shapes` (each `(account, key)`), inserting the new ones in `tx`;
+/// each with whether it was committed before (only those may be cached: a shape this
+/// transaction inserted is gone if it rolls back).
 pub(crate) async fn shape_ids(
     tx: &Transaction<'_>,
     shapes: &[(&str, ShapeKey)],
-) -> Result<HashMap<(String, ShapeKey), i64>, tokio_postgres::Error> {
+) -> Result<HashMap<(String, ShapeKey), (i64, bool)>, tokio_postgres::Error> {
     let mut ids = HashMap::new();
     if shapes.is_empty() {
         return Ok(ids);
@@ -79,9 +81,9 @@ pub(crate) async fn shape_ids(
                  engagement_name)
              SELECT * FROM t ON CONFLICT DO NOTHING
              RETURNING s.*)
-         SELECT * FROM ins
+         SELECT *, false FROM ins
          UNION ALL
-         SELECT s.* FROM event_shapes s JOIN t ON s.account = t.a AND s.campaign_id = t.c
+         SELECT s.*, true FROM event_shapes s JOIN t ON s.account = t.a AND s.campaign_id = t.c
              AND s.engagement_id = t.e AND s.engagement_revision = t.r
              AND s.engagement_type IS NOT DISTINCT FROM t.ty
              AND s.zone_id IS NOT DISTINCT FROM t.z AND s.state IS NOT DISTINCT FROM t.st
@@ -92,7 +94,10 @@ pub(crate) async fn shape_ids(
         let rows = tx.query(&statement, &cols.params()).await?;
         for r in &rows {
             let (account, id, key) = shape_row(r)?;
-            ids.insert((account, key), id);
+            // The first sighting decides: on the second pass this transaction's own
+            // inserts are visible as if they were committed.
+            let committed: bool = r.try_get(11)?;
+            ids.entry((account, key)).or_insert((id, committed));
         }
         if shapes
             .iter()
