@@ -35,7 +35,7 @@ pub const PER_VISITOR_TABLES: &[&str] = &[
     "webhook_deliveries",
 ];
 
-/// Schema version 3: the erasure log (when and how much, never whose) and retention
+/// Schema version 8: the erasure log (when and how much, never whose) and retention
 /// settings.
 pub(crate) const MIGRATION: &str = r#"
 CREATE SEQUENCE erasure_ids;
