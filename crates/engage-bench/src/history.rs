@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use engage_model::{AgentState, EngagementType};
+use engage_store::analytics::EligibilityRecord;
 use engage_store::{
     CampaignFields, EngagementContent, EngagementDefinition, IngestOutcome, NewAccount, Store,
 };
@@ -119,7 +120,7 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
             api_key_hash,
         })
         .await?;
-    let engagements = create_campaigns(store.as_ref(), &account.id).await?;
+    let engagements = create_campaigns(store.as_ref(), &account.id, 0).await?;
     let campaign_ids = {
         let mut ids: Vec<u64> = engagements.iter().map(|e| e.campaign_id).collect();
         ids.dedup();
@@ -153,7 +154,7 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
         plan.engagements.len(),
         args.concurrency
     );
-    let fill = fill(store.clone(), plan, args.concurrency).await?;
+    let fill = fill(store.clone(), plan, args.concurrency, None).await?;
     let rows = fill.events + fill.sdes;
     let fill_secs = fill.elapsed.as_secs_f64();
     eprintln!(
@@ -236,13 +237,18 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn file_len(path: &Path) -> u64 {
+pub(crate) fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 /// Makes the account's campaigns and engagements through the store, as the admin API
-/// does, so interactions name real ones; some engagements get later revisions.
-async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Vec<EngagementPlan>> {
+/// does, so interactions name real ones; some engagements get later revisions. Every
+/// campaign holds out `control_group_percent` of its visitors.
+pub(crate) async fn create_campaigns(
+    store: &dyn Store,
+    account: &str,
+    control_group_percent: u8,
+) -> anyhow::Result<Vec<EngagementPlan>> {
     const THEMES: [&str; 5] = [
         "Spring sale",
         "Free shipping",
@@ -268,6 +274,8 @@ async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Ve
                     goal: Some("Increase sales".into()),
                     priority: c as u32,
                     enabled: true,
+                    control_group_percent,
+                    attribution_window_days: 7,
                 },
             )
             .await?;
@@ -294,6 +302,7 @@ async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Ve
                 content: EngagementContent::default(),
                 hide_when_offline: false,
                 action: None,
+                weight: None,
             };
             let engagement = store
                 .create_engagement(account, campaign.id, definition.clone(), AgentState::Online)
@@ -321,21 +330,34 @@ async fn create_campaigns(store: &dyn Store, account: &str) -> anyhow::Result<Ve
     Ok(plans)
 }
 
-struct Fill {
-    elapsed: Duration,
+pub(crate) struct Fill {
+    pub elapsed: Duration,
     /// CPU seconds by thread name, where the system tells.
     cpu: Vec<(String, f64)>,
-    batches: u64,
-    interactions: u64,
-    events: u64,
-    sdes: u64,
+    pub batches: u64,
+    pub interactions: u64,
+    pub events: u64,
+    pub sdes: u64,
+    pub eligibility: u64,
     samples: Samples,
 }
 
+/// What a fill does to each page view's batch before it is written: it may drop events
+/// (a control-group visitor is shown nothing) and answers the eligibility records to
+/// store with it (see `bench analytics`).
+pub(crate) type PageHook =
+    Arc<dyn Fn(&mut engage_store::IngestBatch) -> Vec<EligibilityRecord> + Send + Sync>;
+
 /// Writes the simulated history through `Store::ingest`, one page view a call, with up
 /// to `concurrency` calls in flight. The batches are made on a thread of their own, so
-/// making them overlaps with the writes.
-async fn fill(store: Arc<dyn Store>, plan: Plan, concurrency: usize) -> anyhow::Result<Fill> {
+/// making them overlaps with the writes. With a `hook`, each batch goes through it first
+/// and the eligibility records it answers are stored before the batch.
+pub(crate) async fn fill(
+    store: Arc<dyn Store>,
+    plan: Plan,
+    concurrency: usize,
+    hook: Option<PageHook>,
+) -> anyhow::Result<Fill> {
     let planned = plan.interactions;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<PageBatch>(4 * concurrency.max(64));
     let generator = std::thread::Builder::new()
@@ -373,12 +395,22 @@ async fn fill(store: Arc<dyn Store>, plan: Plan, concurrency: usize) -> anyhow::
             }
         }
         let store = store.clone();
+        let hook = hook.clone();
         in_flight.spawn(async move {
+            let mut page = page;
+            let records = hook.map(|h| h(&mut page.batch)).unwrap_or_default();
             let expected = Written {
                 interactions: page.interactions,
                 events: page.batch.events.len() as u64,
                 sdes: page.batch.sdes.len() as u64,
+                eligibility: records.len() as u64,
             };
+            if !records.is_empty() {
+                let account = page.batch.account_id.clone();
+                if let Err(e) = store.record_eligibility(&account, records).await {
+                    return (Err(e), expected);
+                }
+            }
             let outcome = store.ingest(page.batch).await;
             (outcome, expected)
         });
@@ -412,6 +444,7 @@ async fn fill(store: Arc<dyn Store>, plan: Plan, concurrency: usize) -> anyhow::
         interactions: totals.interactions,
         events: totals.events,
         sdes: totals.sdes,
+        eligibility: totals.eligibility,
         samples,
     })
 }
@@ -461,6 +494,7 @@ struct Written {
     interactions: u64,
     events: u64,
     sdes: u64,
+    eligibility: u64,
 }
 
 #[derive(Debug, Default)]
@@ -469,6 +503,7 @@ struct Totals {
     interactions: u64,
     events: u64,
     sdes: u64,
+    eligibility: u64,
 }
 
 impl Totals {
@@ -487,6 +522,7 @@ impl Totals {
         self.interactions += sent.interactions;
         self.events += sent.events;
         self.sdes += sent.sdes;
+        self.eligibility += sent.eligibility;
         Ok(())
     }
 }
@@ -774,7 +810,7 @@ impl Queries {
 }
 
 /// The size of the PostgreSQL database at `url` (tables, indexes, TOAST; not its WAL).
-async fn database_bytes(url: &str) -> anyhow::Result<i64> {
+pub(crate) async fn database_bytes(url: &str) -> anyhow::Result<i64> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .context("cannot connect to PostgreSQL to measure the database")?;

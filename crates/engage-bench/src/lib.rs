@@ -4,6 +4,8 @@
 //! - `ingest`: mixed collect batches over loopback HTTP, then the store's own ceiling.
 //! - `history`: a month of a shop's history written through the store, then searched
 //!   through the Engagement History API.
+//! - `analytics`: the `history` fill with control groups and eligibility records, then
+//!   the results report and funnel timed over HTTP.
 //! - `crash`: collect load, SIGKILL of the server at random moments, restarts, then
 //!   every acknowledged id must be in the store.
 //! - `history_data`: the generator of that history (visitors, visits, lifecycles, SDEs).
@@ -16,6 +18,7 @@
 //! (`std::env::current_exe`) with `serve`: they work only inside the `engage` binary.
 //! Nothing in the server or the store depends on this crate.
 
+mod analytics;
 mod crash;
 mod history;
 mod history_data;
@@ -57,6 +60,16 @@ pub enum Command {
     /// (database and log after the fill) and {p50_ms, p99_ms} for visitor,
     /// range_campaign, sde_search, keyword and deep_page.
     History(history::Args),
+    /// Fill a store as `history` does, with every campaign holding out
+    /// --control-percent of its visitors (each START an eligibility record, a held-out
+    /// visitor's events not written), then time the results routes over HTTP, one at a
+    /// time: a 30-day report of one campaign by day, the whole account by campaign, and
+    /// a 4-step funnel (impression, click, cart, purchase) over 7 days.
+    ///
+    /// Prints progress on stderr and, last, one JSON line: fill_secs, interactions,
+    /// events, sdes, eligibility_records, store_mb and {p50_ms, p99_ms, rows} for
+    /// campaign_by_day, account_by_campaign and funnel_4_steps_7_days.
+    Analytics(analytics::Args),
     /// Kill the server with SIGKILL at random moments under collect load, restart it,
     /// and check that every acknowledged item is stored.
     ///
@@ -74,6 +87,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Ingest(args) => ingest::run(args),
         Command::History(args) => history::run(args),
+        Command::Analytics(args) => analytics::run(args),
         Command::Crash(args) => crash::run(args),
     }
 }

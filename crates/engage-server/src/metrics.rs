@@ -245,6 +245,7 @@ impl Metrics {
                 ("exposures", removed.exposures),
                 ("quarantined", removed.quarantined),
                 ("webhook_deliveries", removed.webhook_deliveries),
+                ("rollups", removed.rollups),
             ] {
                 if n > 0 {
                     counter!(name, "kind" => kind).increment(n);

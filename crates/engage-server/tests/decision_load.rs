@@ -38,6 +38,8 @@ async fn decision_route_throughput_with_1000_engagements() {
             goal: None,
             priority: u32::try_from(c % 10).unwrap(),
             enabled: true,
+            control_group_percent: 0,
+            attribution_window_days: 7,
         };
         campaigns.push(store.create_campaign(account, fields).await.unwrap().id);
     }
@@ -62,6 +64,7 @@ async fn decision_route_throughput_with_1000_engagements() {
             content: EngagementContent::default(),
             hide_when_offline: false,
             action: None,
+            weight: None,
         };
         store
             .create_engagement(

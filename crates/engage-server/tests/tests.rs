@@ -16,6 +16,7 @@ mod common;
 
 mod actions;
 mod admin;
+mod analytics;
 mod assets;
 mod collect;
 mod collect_body_properties;

@@ -57,6 +57,8 @@ pub(crate) fn campaign(name: &str, priority: u32) -> CampaignFields {
         goal: Some("Increase sales".into()),
         priority,
         enabled: true,
+        control_group_percent: 0,
+        attribution_window_days: 7,
     }
 }
 
@@ -76,6 +78,7 @@ pub(crate) fn definition(name: &str) -> EngagementDefinition {
         },
         hide_when_offline: true,
         action: None,
+        weight: None,
     }
 }
 

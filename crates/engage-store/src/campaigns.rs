@@ -30,6 +30,22 @@ pub struct CampaignFields {
     /// A disabled campaign shows nothing; deleting a campaign disables it, so history
     /// still finds its name.
     pub enabled: bool,
+    /// The share of visitors (0 to 50 percent) held out as the campaign's control group:
+    /// they are recorded as eligible but shown none of its engagements
+    /// (docs/analytics.md, Control groups).
+    pub control_group_percent: u8,
+    /// How long after a visitor's first eligibility a purchase counts as a conversion of
+    /// the campaign, in days (1 to 31).
+    pub attribution_window_days: u8,
+}
+
+impl CampaignFields {
+    /// No control group unless one is asked for.
+    pub const DEFAULT_CONTROL_GROUP_PERCENT: u8 = 0;
+    /// LivePerson's default attribution window.
+    pub const DEFAULT_ATTRIBUTION_WINDOW_DAYS: u8 = 7;
+    pub const MAX_CONTROL_GROUP_PERCENT: u8 = 50;
+    pub const MAX_ATTRIBUTION_WINDOW_DAYS: u8 = 31;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +85,10 @@ pub struct EngagementDefinition {
     /// canonical JSON form; validated by the server before it is stored, served to the
     /// tag as it is.
     pub action: Option<crate::RawJson>,
+    /// The engagement's share of a traffic split: engagements of one campaign in one
+    /// zone that carry a weight split its visitors between them by weight
+    /// (docs/analytics.md, Traffic split). `None`: not part of a split.
+    pub weight: Option<u32>,
 }
 
 /// One revision of an engagement, with the engagement's current state.

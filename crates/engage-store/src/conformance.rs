@@ -76,6 +76,7 @@ macro_rules! store_conformance_tests {
         $crate::webhook_conformance_tests!($open);
         $crate::console_conformance_tests!($open);
         $crate::privacy_conformance_tests!($open);
+        $crate::analytics_conformance_tests!($open);
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
         $(

@@ -15,6 +15,8 @@
 //!   `history_conformance` is its part of the suite.
 //! - `console_conformance`: the suite's part for console sessions
 //!   ([`Store::create_console_session`] and its neighbours).
+//! - [`analytics`]: the rollups reports read, kept by the write path, and the report's
+//!   arithmetic; `analytics_conformance` is its part of the suite.
 //! - `sample`: one valid event and attribute of each type, for the suite and the tests.
 //! - [`open`]: picks a backend from a database URL.
 //! - [`changes`](Change): the change feed admin writes publish, so every server drops
@@ -31,6 +33,9 @@
 //!
 //! Nothing here knows about HTTP; nothing above the trait knows which database is below.
 
+pub mod analytics;
+#[cfg(feature = "conformance")]
+pub mod analytics_conformance;
 #[cfg(feature = "conformance")]
 pub mod campaign_conformance;
 mod campaigns;
@@ -328,6 +333,31 @@ pub trait Store: CampaignStore + WebhookStore + Send + Sync + 'static {
         now_ms: i64,
         max_visits: usize,
     ) -> Result<RetentionStep, StoreError>;
+
+    /// Records that visitors were found eligible for campaigns (exposed or held out):
+    /// at most one row per (campaign, visitor, UTC day), the first of the day, and the
+    /// visitor's first eligibility ever per campaign (docs/analytics.md). Answers how
+    /// many per-day rows were new. Durable when it returns.
+    async fn record_eligibility(
+        &self,
+        account_id: &str,
+        records: Vec<analytics::EligibilityRecord>,
+    ) -> Result<usize, StoreError>;
+
+    /// What a report over `scope` reads from the rollups (see [`analytics::AnalyticsFacts`]).
+    async fn analytics_facts(
+        &self,
+        account_id: &str,
+        scope: analytics::AnalyticsScope,
+    ) -> Result<analytics::AnalyticsFacts, StoreError>;
+
+    /// The step occurrences a funnel over `scope` reads, from the step rollup (see
+    /// [`analytics::StepOccurrence`]), in no particular order.
+    async fn funnel_steps(
+        &self,
+        account_id: &str,
+        scope: analytics::StepScope,
+    ) -> Result<Vec<analytics::StepOccurrence>, StoreError>;
 
     /// Finishes pending writes and stops taking new ones.
     async fn close(&self) -> Result<(), StoreError>;

@@ -25,6 +25,17 @@ impl ErasureTarget {
     }
 }
 
+/// The results rollups that name a visitor (`account`, `visitor_id`): erasure removes
+/// their rows; `analytics_offer_counts` holds counts only.
+pub const VISITOR_ROLLUPS: [&str; 6] = [
+    "analytics_visitors",
+    "analytics_eligibility",
+    "analytics_cohort",
+    "analytics_offer_visitors",
+    "analytics_purchases",
+    "analytics_steps",
+];
+
 /// What an erasure removed, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +60,8 @@ pub struct ErasureCounts {
     pub quarantined: u64,
     /// Webhook deliveries about them, sent or waiting (their bodies carry what they did).
     pub webhook_deliveries: u64,
+    /// Rows of the results rollups that name them (docs/analytics.md).
+    pub rollups: u64,
 }
 
 impl ErasureCounts {
@@ -64,6 +77,7 @@ impl ErasureCounts {
         self.exposures += other.exposures;
         self.quarantined += other.quarantined;
         self.webhook_deliveries += other.webhook_deliveries;
+        self.rollups += other.rollups;
     }
 
     /// Whether nothing was found to remove.

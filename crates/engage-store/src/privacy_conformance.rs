@@ -189,6 +189,7 @@ where
             exposures: 1,
             quarantined: 1,
             webhook_deliveries: 0,
+            rollups: 8,
         }
     );
     assert_eq!(store.visitor_data(&a, "ann").await.unwrap(), None);

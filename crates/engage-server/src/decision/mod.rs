@@ -4,6 +4,7 @@
 //!   conditions, frequency cap), validated once and evaluated without allocating.
 //! - [`sde_path`]: the attribute paths conditions name, read from a visit's merged state.
 //! - [`snapshot`]: an account's engagements compiled for deciding, and `decide` (pure).
+//! - [`assignment`]: control groups and traffic splits, pure functions of the ids.
 //! - [`offer`]: what a decision answers (`Offer`, `Shown`) and `decision_answer`, the
 //!   route's JSON, prepared when the snapshot is built.
 //! - `url_matcher`: every URL rule of an account evaluated in one pass over a URL.
@@ -15,6 +16,7 @@
 //!   or another one: the store's change feed), so a decision never reads campaigns from
 //!   the database.
 
+pub mod assignment;
 mod candidates;
 mod memo;
 pub mod offer;
@@ -32,7 +34,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use engage_store::{Store, StoreError};
 
 pub use offer::{decision_answer, Content, Offer, Shown};
-pub use snapshot::{AccountSnapshot, PageView, RecentShows};
+pub use snapshot::{AccountSnapshot, Audience, Decision, PageView, RecentShows};
 pub use targeting::Targeting;
 
 /// The snapshots of the accounts that asked for a decision since their last change.
@@ -46,6 +48,65 @@ pub use targeting::Targeting;
 pub struct Decisions {
     entries: RwLock<HashMap<String, Entry>>,
     generation: AtomicU64,
+    /// Eligibility this server recorded lately, as (account, campaign, visitor, UTC
+    /// day): the store keeps the first of a day only, so a repeat need not reach it.
+    /// Bounded: emptied when full (a repeat then costs one idempotent write).
+    recent_eligibility: std::sync::Mutex<std::collections::HashSet<(String, u64, String, i64)>>,
+}
+
+/// How many recent eligibility keys a server remembers.
+const RECENT_ELIGIBILITY: usize = 100_000;
+
+impl Decisions {
+    /// The records not recorded by this server earlier the same UTC day, and remembers
+    /// them.
+    pub fn unseen_eligibility(
+        &self,
+        account_id: &str,
+        records: Vec<engage_store::analytics::EligibilityRecord>,
+    ) -> Vec<engage_store::analytics::EligibilityRecord> {
+        if records.is_empty() {
+            return records;
+        }
+        let mut seen = self
+            .recent_eligibility
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if seen.len() + records.len() > RECENT_ELIGIBILITY {
+            seen.clear();
+        }
+        records
+            .into_iter()
+            .filter(|r| {
+                seen.insert((
+                    account_id.to_owned(),
+                    r.campaign_id,
+                    r.visitor_id.clone(),
+                    engage_store::analytics::day_of(r.at_ms),
+                ))
+            })
+            .collect()
+    }
+
+    /// Forgets records whose write failed, so the next decision writes them again.
+    pub fn forget_eligibility(
+        &self,
+        account_id: &str,
+        records: &[engage_store::analytics::EligibilityRecord],
+    ) {
+        let mut seen = self
+            .recent_eligibility
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for r in records {
+            seen.remove(&(
+                account_id.to_owned(),
+                r.campaign_id,
+                r.visitor_id.clone(),
+                engage_store::analytics::day_of(r.at_ms),
+            ));
+        }
+    }
 }
 
 #[derive(Default)]

@@ -22,7 +22,10 @@
 use std::collections::{HashMap, HashSet};
 
 use engage_model::{AgentState, VisitSdes};
+use engage_store::analytics::EligibilityRecord;
 use engage_store::{AppInstallation, Campaign, Engagement, RecentInteraction};
+
+use super::assignment::{in_control_group, split_choice};
 
 use super::candidates::{
     key, lowercase, or_into, set_bit, Bits, ExistsIndex, Interner, Key, NumberIndex, TextIndex,
@@ -125,6 +128,35 @@ pub struct AccountSnapshot {
     has_caps: bool,
     /// How many days back the caps with a time window look (0: none has one).
     recent_days: u32,
+    /// Campaigns with a control group, and its percentage.
+    control_groups: HashMap<u64, u8>,
+    /// Per offer: the traffic split it belongs to (an index of `splits`), if any.
+    split_of: Vec<Option<usize>>,
+    splits: Vec<Split>,
+}
+
+/// Engagements of one campaign in one zone that carry a weight (docs/analytics.md,
+/// Traffic split).
+#[derive(Debug)]
+struct Split {
+    campaign_id: u64,
+    zone_id: Option<u64>,
+    weighted: Vec<(u64, u32)>,
+}
+
+/// Who a decision is for: control groups and splits need the visitor.
+#[derive(Debug, Clone, Copy)]
+pub struct Audience<'a> {
+    pub account_id: &'a str,
+    pub visitor_id: &'a str,
+}
+
+/// A decision: the offers shown, and those the visitor was eligible for but held out
+/// of as a member of their campaign's control group.
+#[derive(Debug, Default)]
+pub struct Decision<'a> {
+    pub shown: Vec<&'a Offer>,
+    pub held_out: Vec<&'a Offer>,
 }
 
 impl AccountSnapshot {
@@ -165,8 +197,31 @@ impl AccountSnapshot {
             apps: apps.into_iter().map(|a| a.id).collect(),
             words,
             always: vec![0; words],
+            control_groups: campaigns
+                .values()
+                .filter(|c| c.fields.control_group_percent > 0)
+                .map(|c| (c.id, c.fields.control_group_percent))
+                .collect(),
             ..AccountSnapshot::default()
         };
+        let mut split_index: HashMap<(u64, Option<u64>), usize> = HashMap::new();
+        for (_, e, _) in &ranked {
+            if let Some(weight) = e.definition.weight {
+                let key = (e.campaign_id, e.definition.zone_id);
+                let next = snapshot.splits.len();
+                let at = *split_index.entry(key).or_insert(next);
+                if at == next {
+                    snapshot.splits.push(Split {
+                        campaign_id: e.campaign_id,
+                        zone_id: e.definition.zone_id,
+                        weighted: Vec::new(),
+                    });
+                }
+                if let Some(split) = snapshot.splits.get_mut(at) {
+                    split.weighted.push((e.id, weight));
+                }
+            }
+        }
         let mut zones: HashMap<Option<u64>, usize> = HashMap::new();
         let mut sections: Interner<()> = Interner::new();
         let mut url_rules: Interner<UrlMatch> = Interner::new();
@@ -312,6 +367,10 @@ impl AccountSnapshot {
             };
             offer.prepare_json();
             snapshot.offers.push(offer);
+            snapshot.split_of.push(
+                d.weight
+                    .and_then(|_| split_index.get(&(e.campaign_id, d.zone_id)).copied()),
+            );
         }
         for index in &mut snapshot.number_index {
             index.above.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -363,12 +422,25 @@ impl AccountSnapshot {
     /// ranked one took, in rank order. At most one per zone; engagements without a zone
     /// share one.
     pub fn decide(&self, page: &PageView<'_>) -> Vec<&Offer> {
-        self.decide_with(page, true)
+        self.decide_with(page, None, true).shown
     }
 
-    /// [`AccountSnapshot::decide`], with the index or checking every engagement (what
+    /// [`AccountSnapshot::decide`] for a known visitor: in a traffic split only the
+    /// visitor's engagement of it competes, and an engagement of a campaign whose control
+    /// group holds the visitor is held out instead of shown (it still takes its zone,
+    /// so the control group sees what the page shows without the campaign).
+    pub fn decide_for(&self, page: &PageView<'_>, audience: Audience<'_>) -> Decision<'_> {
+        self.decide_with(page, Some(audience), true)
+    }
+
+    /// [`AccountSnapshot::decide_for`], with the index or checking every engagement (what
     /// the index must not change, see the tests).
-    fn decide_with(&self, page: &PageView<'_>, use_index: bool) -> Vec<&Offer> {
+    fn decide_with(
+        &self,
+        page: &PageView<'_>,
+        audience: Option<Audience<'_>>,
+        use_index: bool,
+    ) -> Decision<'_> {
         // Rules see a bounded prefix of the URL, so what a decision costs is bounded.
         let page = &PageView {
             url: super::targeting::scanned(page.url),
@@ -377,7 +449,7 @@ impl AccountSnapshot {
             impressions: page.impressions,
             recent: page.recent,
         };
-        let mut chosen = Vec::new();
+        let mut chosen = Decision::default();
         if self.offers.is_empty() {
             return chosen;
         }
@@ -412,10 +484,31 @@ impl AccountSnapshot {
                 if zone_taken.get(rules.zone).copied().unwrap_or(true) {
                     continue;
                 }
+                if let Some(audience) = audience {
+                    if !self.split_picks(i, offer, audience) {
+                        continue;
+                    }
+                }
                 if !self.eligible(rules, offer, page, &page_sections, url_memo, condition_memo) {
                     continue;
                 }
-                chosen.push(offer);
+                let held_out = audience.is_some_and(|a| {
+                    self.control_groups
+                        .get(&offer.campaign_id)
+                        .is_some_and(|percent| {
+                            in_control_group(
+                                a.account_id,
+                                offer.campaign_id,
+                                a.visitor_id,
+                                *percent,
+                            )
+                        })
+                });
+                if held_out {
+                    chosen.held_out.push(offer);
+                } else {
+                    chosen.shown.push(offer);
+                }
                 if let Some(taken) = zone_taken.get_mut(rules.zone) {
                     *taken = true;
                 }
@@ -428,10 +521,60 @@ impl AccountSnapshot {
         chosen
     }
 
+    /// Whether offer `i` may compete for this visitor: not in a split, or the split's
+    /// choice for them.
+    fn split_picks(&self, i: usize, offer: &Offer, audience: Audience<'_>) -> bool {
+        let Some(split) = self
+            .split_of
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|s| self.splits.get(s))
+        else {
+            return true;
+        };
+        split_choice(
+            audience.account_id,
+            split.campaign_id,
+            split.zone_id,
+            audience.visitor_id,
+            &split.weighted,
+        ) == Some(offer.engagement_id)
+    }
+
     /// The decision with a new engagement context (`contextId`) for each engagement
     /// shown. Nothing is recorded: `START` comes from whoever shows it.
     pub fn show(&self, page: &PageView<'_>) -> Vec<Shown<'_>> {
-        let chosen = self.decide(page);
+        Self::contexts(self.decide(page))
+    }
+
+    /// [`AccountSnapshot::show`] for a known visitor ([`AccountSnapshot::decide_for`]),
+    /// with the eligibility records of the decision (docs/analytics.md): one per
+    /// engagement shown and one per engagement held out, at `now_ms`.
+    pub fn show_for(
+        &self,
+        page: &PageView<'_>,
+        audience: Audience<'_>,
+        now_ms: i64,
+    ) -> (Vec<Shown<'_>>, Vec<EligibilityRecord>) {
+        let decision = self.decide_for(page, audience);
+        let record = |offer: &Offer, control: bool| EligibilityRecord {
+            campaign_id: offer.campaign_id,
+            engagement_id: offer.engagement_id,
+            visitor_id: audience.visitor_id.to_owned(),
+            control,
+            at_ms: now_ms,
+        };
+        let records = decision
+            .shown
+            .iter()
+            .map(|o| record(o, false))
+            .chain(decision.held_out.iter().map(|o| record(o, true)))
+            .collect();
+        (Self::contexts(decision.shown), records)
+    }
+
+    fn contexts(chosen: Vec<&Offer>) -> Vec<Shown<'_>> {
         let now_ms = engage_store::ids::now_ms();
         chosen
             .into_iter()
@@ -867,10 +1010,10 @@ mod tests {
                 impressions: &impressions,
                 recent: &RecentShows::default(),
             };
-            let indexed = ids(&snapshot.decide_with(&page, true));
+            let indexed = ids(&snapshot.decide_with(&page, None, true).shown);
             assert_eq!(
                 indexed,
-                ids(&snapshot.decide_with(&page, false)),
+                ids(&snapshot.decide_with(&page, None, false).shown),
                 "{url} {sections:?} {sdes:?}"
             );
             shown += indexed.len();

@@ -41,7 +41,8 @@ impl AppNameBody {
     }
 }
 
-/// `{"name", "goal"?, "priority"?, "enabled"?}`: what is left out takes its default.
+/// `{"name", "goal"?, "priority"?, "enabled"?, "controlGroupPercent"?,
+/// "attributionWindowDays"?}`: what is left out takes its default.
 #[derive(Debug, Clone)]
 pub struct CampaignFieldsBody(pub CampaignFields);
 
@@ -54,22 +55,54 @@ impl CampaignFieldsBody {
 }
 
 fn campaign_fields(json: Node<'_, '_>, errors: &mut Errors) -> Option<CampaignFields> {
-    let members = ObjReader::strict(json, "", &["name", "goal", "priority", "enabled"], errors)?;
+    let members = ObjReader::strict(
+        json,
+        "",
+        &[
+            "name",
+            "goal",
+            "priority",
+            "enabled",
+            "controlGroupPercent",
+            "attributionWindowDays",
+        ],
+        errors,
+    )?;
     let name = members.required_string("", "name", MAX_NAME_CHARS, errors);
     let goal = members.optional_string("", "goal", MAX_GOAL_CHARS, errors);
     let priority = members
         .optional_uint("", "priority", 0..=MAX_PRIORITY, errors)
         .map_or(DEFAULT_PRIORITY, |p| u32::try_from(p).unwrap_or(u32::MAX));
     let enabled = members.optional_bool("", "enabled", errors).unwrap_or(true);
+    let control_group_percent = members
+        .optional_uint(
+            "",
+            "controlGroupPercent",
+            0..=u64::from(CampaignFields::MAX_CONTROL_GROUP_PERCENT),
+            errors,
+        )
+        .and_then(|p| u8::try_from(p).ok())
+        .unwrap_or(CampaignFields::DEFAULT_CONTROL_GROUP_PERCENT);
+    let attribution_window_days = members
+        .optional_uint(
+            "",
+            "attributionWindowDays",
+            1..=u64::from(CampaignFields::MAX_ATTRIBUTION_WINDOW_DAYS),
+            errors,
+        )
+        .and_then(|d| u8::try_from(d).ok())
+        .unwrap_or(CampaignFields::DEFAULT_ATTRIBUTION_WINDOW_DAYS);
     Some(CampaignFields {
         name: name?,
         goal,
         priority,
         enabled,
+        control_group_percent,
+        attribution_window_days,
     })
 }
 
-const ENGAGEMENT_FIELDS: [&str; 9] = [
+const ENGAGEMENT_FIELDS: [&str; 10] = [
     "name",
     "engagementType",
     "tglName",
@@ -79,7 +112,12 @@ const ENGAGEMENT_FIELDS: [&str; 9] = [
     "content",
     "hideWhenOffline",
     "action",
+    "weight",
 ];
+
+/// The largest traffic-split weight: weights are relative, so this is only a bound that
+/// keeps a split's total far from overflowing.
+pub const MAX_WEIGHT: u64 = 1_000_000;
 
 /// An engagement's definition: `name` and `engagementType` are required, the rest has
 /// defaults (`tglName` the type's renderer, no zone, no timeout, no targeting, no
@@ -125,6 +163,9 @@ fn engagement_definition(json: Node<'_, '_>, errors: &mut Errors) -> Option<Enga
         None => Some(None),
         Some(a) => Action::parse(a, "/action", errors).map(Some),
     };
+    let weight = members
+        .optional_uint("", "weight", 0..=MAX_WEIGHT, errors)
+        .and_then(|w| u32::try_from(w).ok());
     let engagement_type = engagement_type?;
     Some(EngagementDefinition {
         name: name?,
@@ -136,6 +177,7 @@ fn engagement_definition(json: Node<'_, '_>, errors: &mut Errors) -> Option<Enga
         content: content?,
         hide_when_offline,
         action: action?.map(|a| a.to_stored()),
+        weight,
     })
 }
 

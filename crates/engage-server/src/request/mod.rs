@@ -9,12 +9,14 @@
 //! - [`history`]: [`HistorySearchBody`], an Engagement History search (query and body).
 //! - [`action`]: [`Action`], an engagement's `action` member (part of the admin
 //!   API's engagement definition).
+//! - [`analytics`]: [`ReportBody`] and [`FunnelBody`], the results routes.
 //! - [`admin`]: the admin API's apps, campaigns, engagements, availability and the
 //!   account's allowed origins.
 //! - [`webhook`]: [`WebhookBody`], a webhook endpoint's `{"url", "events"}`.
 
 pub mod action;
 pub mod admin;
+pub mod analytics;
 pub mod collect;
 pub mod decision;
 pub mod history;
@@ -26,6 +28,7 @@ pub use admin::{
     AllowedOriginsBody, AppNameBody, AvailabilityBody, CampaignFieldsBody,
     EngagementDefinitionBody, RetentionBody,
 };
+pub use analytics::{FunnelBody, ReportBody};
 pub use collect::CollectBody;
 pub use decision::DecisionBody;
 pub use history::HistorySearchBody;

@@ -153,6 +153,8 @@ struct CampaignBody<'a> {
     goal: Option<&'a str>,
     priority: u32,
     enabled: bool,
+    control_group_percent: u8,
+    attribution_window_days: u8,
     created_ms: i64,
     updated_ms: i64,
 }
@@ -165,6 +167,8 @@ impl<'a> From<&'a Campaign> for CampaignBody<'a> {
             goal: c.fields.goal.as_deref(),
             priority: c.fields.priority,
             enabled: c.fields.enabled,
+            control_group_percent: c.fields.control_group_percent,
+            attribution_window_days: c.fields.attribution_window_days,
             created_ms: c.created_ms,
             updated_ms: c.updated_ms,
         }
@@ -285,6 +289,8 @@ struct EngagementBody<'a> {
     hide_when_offline: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<&'a RawJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<u32>,
     state: AgentState,
     created_ms: i64,
     revised_ms: i64,
@@ -322,6 +328,7 @@ impl<'a> From<&'a Engagement> for EngagementBody<'a> {
             },
             hide_when_offline: d.hide_when_offline,
             action: d.action.as_ref(),
+            weight: d.weight,
             state: e.state,
             created_ms: e.created_ms,
             revised_ms: e.revised_ms,

@@ -1,7 +1,9 @@
 //! `POST /api/account/{accountId}/decision`: which engagements the tag shows on a page
 //! view. Public like the collect route (same CORS rules, `text/plain` bodies so that a
-//! page on another origin needs no preflight); records nothing, since `START` comes from
-//! the tag once it shows an engagement.
+//! page on another origin needs no preflight). It records only eligibility (which
+//! campaigns the visitor was eligible for, shown or held out in a control group; at most
+//! one record per visitor, campaign and UTC day: docs/analytics.md), since `START` comes
+//! from the tag once it shows an engagement.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -10,7 +12,10 @@ use axum::response::{IntoResponse, Response};
 use engage_model::{Tape, VisitSdes};
 
 use crate::body::{read_body, Accept};
-use crate::decision::{decision_answer, AccountSnapshot, PageView, RecentShows};
+use engage_store::analytics::EligibilityRecord;
+use engage_store::{ids, StoreError};
+
+use crate::decision::{decision_answer, AccountSnapshot, Audience, PageView, RecentShows};
 use crate::error::ApiError;
 use crate::extract::TagAccount;
 use crate::request::DecisionBody;
@@ -74,8 +79,9 @@ async fn answer(
         ),
     )?;
     let sdes = request.sdes.into_iter().fold(sdes, VisitSdes::with);
-    let (url, sections) = (request.url, request.sections);
-    let body = state
+    let (url, sections, visitor) = (request.url, request.sections, request.visitor_id);
+    let account = account_id.to_owned();
+    let (body, eligibility) = state
         .decision_pool
         .run(move || {
             let page = PageView {
@@ -85,10 +91,16 @@ async fn answer(
                 impressions: &impressions,
                 recent: &recent,
             };
-            decision_answer(&snapshot.show(&page))
+            let audience = Audience {
+                account_id: &account,
+                visitor_id: &visitor,
+            };
+            let (shown, eligibility) = snapshot.show_for(&page, audience, ids::now_ms());
+            (decision_answer(&shown), eligibility)
         })
-        .await?
-        .map_err(|e| ApiError::Internal(format!("writing a decision: {e}")))?;
+        .await?;
+    let body = body.map_err(|e| ApiError::Internal(format!("writing a decision: {e}")))?;
+    record_eligibility(state, account_id, eligibility).await?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -97,6 +109,25 @@ async fn answer(
         body,
     )
         .into_response())
+}
+
+/// Stores a decision's eligibility records that this server has not stored already
+/// today (the store keeps one per visitor, campaign and UTC day whatever it is sent).
+pub async fn record_eligibility(
+    state: &AppState,
+    account_id: &str,
+    records: Vec<EligibilityRecord>,
+) -> Result<(), StoreError> {
+    let records = state.decisions.unseen_eligibility(account_id, records);
+    if records.is_empty() {
+        return Ok(());
+    }
+    let kept = records.clone();
+    if let Err(e) = state.store.record_eligibility(account_id, records).await {
+        state.decisions.forget_eligibility(account_id, &kept);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// The visit's stored attribute state; nothing when the session is unknown or belongs to

@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod admin;
+mod analytics;
 mod assets;
 mod collect;
 mod decision;
@@ -191,6 +192,10 @@ fn endpoints() -> Vec<Endpoint> {
             "/api/account/{account_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
         )
         .post(AccountKey, webhooks::redeliver),
+        Endpoint::new("/api/account/{account_id}/analytics/report")
+            .post(AccountKey, analytics::report_route),
+        Endpoint::new("/api/account/{account_id}/analytics/funnel")
+            .post(AccountKey, analytics::funnel_route),
         Endpoint::new("/api/account/{account_id}/quarantine").get(AccountKey, quarantine::list),
         Endpoint::new("/api/account/{account_id}/quarantine/replay")
             .post(AccountKey, quarantine::replay),
@@ -331,6 +336,8 @@ fn route_label(pattern: &str) -> &'static str {
             "admin_availability"
         }
         "/interaction_history/api/account/{account_id}/interactions/search" => "history_search",
+        "/api/account/{account_id}/analytics/report" => "analytics_report",
+        "/api/account/{account_id}/analytics/funnel" => "analytics_funnel",
         "/api/account/{account_id}/quarantine" => "quarantine_list",
         "/api/account/{account_id}/quarantine/replay" => "quarantine_replay",
         "/api/account/{account_id}/webhooks" => "webhooks",

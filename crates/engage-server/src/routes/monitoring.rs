@@ -375,7 +375,8 @@ async fn engagement_details(
     let language = language.unwrap_or("NA").to_owned();
     let sections = page.map(|p| p.sections.clone()).unwrap_or_default();
     let snapshot = Arc::clone(snapshot);
-    let details: Vec<EngagementDetail> = state
+    let (account, visitor) = (account_id.to_owned(), ids.visitor_id.clone());
+    let (details, eligibility): (Vec<EngagementDetail>, _) = state
         .decision_pool
         .run(move || {
             let page = crate::decision::PageView {
@@ -385,8 +386,13 @@ async fn engagement_details(
                 impressions: &impressions,
                 recent: &recent,
             };
-            snapshot
-                .show(&page)
+            let audience = crate::decision::Audience {
+                account_id: &account,
+                visitor_id: &visitor,
+            };
+            let (shown, eligibility) =
+                snapshot.show_for(&page, audience, engage_store::ids::now_ms());
+            let details = shown
                 .into_iter()
                 .map(|shown| EngagementDetail {
                     campaign_id: shown.offer.campaign_id,
@@ -397,9 +403,11 @@ async fn engagement_details(
                     language: language.clone(),
                     status: "expose",
                 })
-                .collect()
+                .collect();
+            (details, eligibility)
         })
         .await?;
+    super::decision::record_eligibility(state, account_id, eligibility).await?;
     Ok((!details.is_empty()).then_some(details))
 }
 

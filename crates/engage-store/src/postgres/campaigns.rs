@@ -33,7 +33,8 @@ pub(super) async fn require_account(
     }
 }
 
-const CAMPAIGN_COLUMNS: &str = "campaign_id, name, goal, priority, enabled, created_ms, updated_ms";
+const CAMPAIGN_COLUMNS: &str = "campaign_id, name, goal, priority, enabled, created_ms, updated_ms,
+     control_group_percent, attribution_window_days";
 
 fn campaign_row(r: &Row) -> Result<Campaign, StoreError> {
     let priority: i64 = r.try_get(3).map_err(pg_err)?;
@@ -44,6 +45,10 @@ fn campaign_row(r: &Row) -> Result<Campaign, StoreError> {
             goal: r.try_get(2).map_err(pg_err)?,
             priority: u32::try_from(priority).unwrap_or(u32::MAX),
             enabled: r.try_get(4).map_err(pg_err)?,
+            control_group_percent: u8::try_from(r.try_get::<_, i16>(7).map_err(pg_err)?)
+                .unwrap_or(0),
+            attribution_window_days: u8::try_from(r.try_get::<_, i16>(8).map_err(pg_err)?)
+                .unwrap_or(CampaignFields::DEFAULT_ATTRIBUTION_WINDOW_DAYS),
         },
         created_ms: r.try_get(5).map_err(pg_err)?,
         updated_ms: r.try_get(6).map_err(pg_err)?,
@@ -186,8 +191,8 @@ impl CampaignStore for PostgresStore {
             let written = client
                 .execute(
                     "INSERT INTO campaigns (account, campaign_id, name, goal, priority, enabled,
-                         created_ms, updated_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING",
+                         created_ms, updated_ms, control_group_percent, attribution_window_days)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) ON CONFLICT DO NOTHING",
                     &[
                         &account_id,
                         &to_sql_u64(id),
@@ -196,6 +201,8 @@ impl CampaignStore for PostgresStore {
                         &i64::from(fields.priority),
                         &fields.enabled,
                         &now,
+                        &i16::from(fields.control_group_percent),
+                        &i16::from(fields.attribution_window_days),
                     ],
                 )
                 .await
@@ -227,7 +234,7 @@ impl CampaignStore for PostgresStore {
             .query_opt(
                 &format!(
                     "UPDATE campaigns SET name = $3, goal = $4, priority = $5, enabled = $6,
-                         updated_ms = $7
+                         updated_ms = $7, control_group_percent = $8, attribution_window_days = $9
                      WHERE account = $1 AND campaign_id = $2
                      RETURNING {CAMPAIGN_COLUMNS}"
                 ),
@@ -239,6 +246,8 @@ impl CampaignStore for PostgresStore {
                     &i64::from(fields.priority),
                     &fields.enabled,
                     &ids::now_ms(),
+                    &i16::from(fields.control_group_percent),
+                    &i16::from(fields.attribution_window_days),
                 ],
             )
             .await
@@ -500,13 +509,9 @@ impl CampaignStore for PostgresStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.conn()
             .await?
-            // `e.event_code = 2` (OFFER_IMPRESSION) as the partial index
-            // `events_impressions` says it.
+            // `impressed`: the interaction has an OFFER_IMPRESSION (see `runs`).
             .query(
-                "SELECT i.engagement_id, v.session_id, i.start_ms,
-                        EXISTS (SELECT 1 FROM events e
-                                WHERE e.account = i.account AND e.interaction_id = i.interaction_id
-                                  AND e.event_code = 2),
+                "SELECT i.engagement_id, v.session_id, i.start_ms, i.impressed,
                         i.outcome = $4
                  FROM visits v
                  JOIN interactions i ON i.account = v.account AND i.visit_id = v.visit_id

@@ -20,7 +20,7 @@
 //! that take row locks take them in key order, so two servers' groups do not deadlock
 //! on each other's rows (and if they ever did, the retry settles it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
@@ -31,6 +31,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{pg_err, to_sql_u64};
+use crate::analytics::RollupDelta;
 use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
 use crate::sqlite::compact::PackedHistory;
 use crate::{IngestBatch, IngestOutcome, Outcome, StoreError};
@@ -786,8 +787,17 @@ pub(crate) async fn write_group(
         }
     }
 
-    // The rows, in one more round trip. Consecutive stored events of one batch and one
-    // interaction make a run.
+    // The rows, in one more round trip, and what they add to the results rollups.
+    // Consecutive stored events of one batch and one interaction make a run.
+    let mut rollups: BTreeMap<&str, RollupDelta> = BTreeMap::new();
+    for (i, b) in batches.iter().enumerate() {
+        if let (Ok(_), Some(v)) = (&slots[i], &b.batch.visit) {
+            rollups
+                .entry(b.batch.account.as_str())
+                .or_default()
+                .visit(&v.visitor_id, b.batch.received_ms);
+        }
+    }
     let mut runs = RunColumns::default();
     let mut run: Vec<crate::sqlite::events::RunEvent<'_>> = Vec::new();
     let mut run_of: Option<(usize, i64)> = None;
@@ -807,6 +817,13 @@ pub(crate) async fn write_group(
             .get(&(b.batch.account.clone(), super::runs::ShapeKey::of(d)))
             .ok_or(Fail::Lost("an event shape"))?;
         slot.outcome.accepted += 1;
+        if let Some(v) = &b.batch.visit {
+            rollups.entry(b.batch.account.as_str()).or_default().event(
+                &v.visitor_id,
+                b.batch.received_ms,
+                &p.event,
+            );
+        }
         if run_of != Some((i, interaction)) || run.len() >= crate::sqlite::events::MAX_RUN {
             if let Some((ri, rint)) = run_of.take() {
                 runs.push(batches[ri], slots_page(&slots[ri]), rint, &run);
@@ -832,6 +849,13 @@ pub(crate) async fn write_group(
         }
         let s = &b.batch.sdes[k];
         slot.outcome.accepted += 1;
+        if let Some(v) = &b.batch.visit {
+            rollups.entry(b.batch.account.as_str()).or_default().sde(
+                &v.visitor_id,
+                b.batch.received_ms,
+                &s.sde,
+            );
+        }
         scols.account.push(&b.batch.account);
         scols.server.push(b.batch.received_ms);
         scols.client_ms.push(s.client_time_ms);
@@ -968,7 +992,14 @@ pub(crate) async fn write_group(
         )
         .await
     };
-    tokio::try_join!(insert_events, insert_sdes, insert_quarantine, update_visits)?;
+    let write_rollups = super::analytics::write_deltas(tx, &rollups);
+    tokio::try_join!(
+        insert_events,
+        insert_sdes,
+        insert_quarantine,
+        update_visits,
+        write_rollups
+    )?;
 
     Ok(slots.into_iter().map(|s| s.map(|s| s.outcome)).collect())
 }

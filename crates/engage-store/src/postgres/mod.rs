@@ -22,6 +22,7 @@
 //! another server would have to know: identity ownership and exactly-once are the
 //! database's constraints, so servers need no coordination beyond it.
 
+mod analytics;
 mod campaigns;
 mod changes;
 mod console;
@@ -505,6 +506,40 @@ impl Store for PostgresStore {
         self.writable()?;
         let mut client = self.conn().await?;
         retention::sweep(&mut client, now_ms, max_visits).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id, records = records.len()))]
+    async fn record_eligibility(
+        &self,
+        account_id: &str,
+        records: Vec<crate::analytics::EligibilityRecord>,
+    ) -> Result<usize, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        self.writable()?;
+        let mut client = self.conn().await?;
+        analytics::record_eligibility(&mut client, account_id, records).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn analytics_facts(
+        &self,
+        account_id: &str,
+        scope: crate::analytics::AnalyticsScope,
+    ) -> Result<crate::analytics::AnalyticsFacts, StoreError> {
+        let client = self.conn().await?;
+        analytics::facts(&client, account_id, &scope).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn funnel_steps(
+        &self,
+        account_id: &str,
+        scope: crate::analytics::StepScope,
+    ) -> Result<Vec<crate::analytics::StepOccurrence>, StoreError> {
+        let client = self.conn().await?;
+        analytics::steps(&client, account_id, &scope).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

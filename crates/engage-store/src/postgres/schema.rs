@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     super::webhooks::MIGRATION,
     CONSOLE_SESSIONS,
     super::privacy::MIGRATION,
+    super::analytics::MIGRATION,
 ];
 
 /// Any constant both servers agree on: the advisory lock key of migrations and partition

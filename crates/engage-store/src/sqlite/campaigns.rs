@@ -91,6 +91,9 @@ pub(crate) struct StoredDefinition {
     /// Absent in definitions written before actions existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     action: Option<crate::RawJson>,
+    /// Added with traffic splits: revisions written before have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weight: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -119,6 +122,7 @@ impl StoredDefinition {
             },
             hide_when_offline: d.hide_when_offline,
             action: d.action.clone(),
+            weight: d.weight,
         }
     }
 
@@ -140,6 +144,7 @@ impl StoredDefinition {
             },
             hide_when_offline: self.hide_when_offline,
             action: self.action,
+            weight: self.weight,
         })
     }
 }
@@ -190,13 +195,17 @@ fn campaign_row(r: &Row<'_>) -> rusqlite::Result<Campaign> {
             goal: r.get(2)?,
             priority: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
             enabled: r.get(4)?,
+            control_group_percent: u8::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+            attribution_window_days: u8::try_from(r.get::<_, i64>(8)?)
+                .unwrap_or(CampaignFields::DEFAULT_ATTRIBUTION_WINDOW_DAYS),
         },
         created_ms: r.get(5)?,
         updated_ms: r.get(6)?,
     })
 }
 
-const CAMPAIGN_COLUMNS: &str = "id, name, goal, priority, enabled, created_ms, updated_ms";
+const CAMPAIGN_COLUMNS: &str = "id, name, goal, priority, enabled, created_ms, updated_ms,
+     control_group_percent, attribution_window_days";
 
 fn read_campaign(
     conn: &Connection,
@@ -390,8 +399,9 @@ impl CampaignStore for SqliteStore {
             let now = ids::now_ms();
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO campaigns (id, account, name, goal, priority, enabled, created_ms, updated_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO campaigns (id, account, name, goal, priority, enabled, created_ms,
+                         updated_ms, control_group_percent, attribution_window_days)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
                 )
                 .map_err(sql_err)?;
             for _ in 0..64 {
@@ -404,7 +414,9 @@ impl CampaignStore for SqliteStore {
                         fields.goal,
                         fields.priority,
                         fields.enabled,
-                        now
+                        now,
+                        fields.control_group_percent,
+                        fields.attribution_window_days
                     ])
                     .map_err(sql_err)?;
                 if written == 1 {
@@ -416,7 +428,9 @@ impl CampaignStore for SqliteStore {
                     });
                 }
             }
-            Err(StoreError::Backend("no free campaign id after 64 tries".into()))
+            Err(StoreError::Backend(
+                "no free campaign id after 64 tries".into(),
+            ))
         })
         .await
     }
@@ -432,7 +446,8 @@ impl CampaignStore for SqliteStore {
         self.admin_write(account_id, move |tx| {
             let changed = tx
                 .execute(
-                    "UPDATE campaigns SET name = ?3, goal = ?4, priority = ?5, enabled = ?6, updated_ms = ?7
+                    "UPDATE campaigns SET name = ?3, goal = ?4, priority = ?5, enabled = ?6, updated_ms = ?7,
+                         control_group_percent = ?8, attribution_window_days = ?9
                      WHERE account = ?1 AND id = ?2",
                     params![
                         account,
@@ -441,7 +456,9 @@ impl CampaignStore for SqliteStore {
                         fields.goal,
                         fields.priority,
                         fields.enabled,
-                        ids::now_ms()
+                        ids::now_ms(),
+                        fields.control_group_percent,
+                        fields.attribution_window_days
                     ],
                 )
                 .map_err(sql_err)?;

@@ -57,6 +57,30 @@ pub const PER_VISITOR_TABLES: &[(&str, &str)] = &[
         "context visitorId, or the id as a JSON string in raw",
     ),
     ("webhook_deliveries", "account and order_key (the visitor)"),
+    (
+        "analytics_visitors",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_eligibility",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_cohort",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_offer_visitors",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_purchases",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_steps",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
 ];
 
 /// Schema version 10: the erasure log, page views by visit, and retention settings.
@@ -115,6 +139,13 @@ pub(crate) fn erase(
         counts.webhook_deliveries += conn
             .prepare_cached("DELETE FROM webhook_deliveries WHERE account = ?1 AND order_key = ?2")?
             .execute(params![account, visitor])? as u64;
+        for table in crate::VISITOR_ROLLUPS {
+            counts.rollups += conn
+                .prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE account = ?1 AND visitor_id = ?2"
+                ))?
+                .execute(params![account, visitor])? as u64;
+        }
         if !visits.is_empty() || identities > 0 {
             counts.visitors += 1;
         }
@@ -492,6 +523,7 @@ mod tests {
         "retention",
         "console_sessions",
         "webhooks",
+        "analytics_offer_counts",
         "sde_text_data",
         "sde_text_idx",
         "sde_text_config",

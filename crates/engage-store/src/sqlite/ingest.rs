@@ -19,7 +19,8 @@ use super::batch::{PreparedBatch, PreparedVisit};
 use super::cache::{interaction_key, key, SessionSlot, WriterState};
 use super::interactions;
 use super::writer::Failure;
-use super::{events, history};
+use super::{analytics, events, history};
+use crate::analytics::RollupDelta;
 use crate::{IngestOutcome, StoreError};
 
 fn ensure_account(
@@ -112,6 +113,12 @@ pub(crate) fn ingest(
         }
     };
 
+    // What the batch adds to the results rollups, written with it (see `analytics`).
+    let mut rollup = RollupDelta::default();
+    if let Some(v) = &batch.visit {
+        rollup.visit(&v.visitor_id, received_ms);
+    }
+
     // Each context's interaction row first: the events point at it.
     let recorded = if batch.events.is_empty() {
         None
@@ -138,12 +145,16 @@ pub(crate) fn ingest(
         let page_id = batch.visit.as_ref().map(|v| v.page_id.as_str());
         let mut run = Vec::with_capacity(batch.events.len());
         let mut accepted = Vec::with_capacity(batch.events.len());
+        let visitor = batch.visit.as_ref().map(|v| v.visitor_id.as_str());
         for (e, interaction_row) in batch.events.iter().zip(interaction_rows) {
             ids.raw_bind_parameter(1, account)?;
             ids.raw_bind_parameter(2, &e.client_id)?;
             let written = ids.raw_execute()?;
             count(&mut outcome, written);
             accepted.push((written > 0).then_some(*interaction_row));
+            if let (true, Some(visitor)) = (written > 0, visitor) {
+                rollup.event(visitor, received_ms, &e.event);
+            }
             let shape = state.shapes.id(conn, &e.event.data)?;
             run.push(events::RunEvent::of(e, shape, page_id));
         }
@@ -172,6 +183,9 @@ pub(crate) fn ingest(
             let written = insert.raw_execute()?;
             count(&mut outcome, written);
             if written > 0 {
+                if let Some(v) = &batch.visit {
+                    rollup.sde(&v.visitor_id, received_ms, &s.sde);
+                }
                 let row = conn.last_insert_rowid();
                 text.add(row, s.sde.sde_type(), &s.search_text);
                 if chained {
@@ -204,6 +218,8 @@ pub(crate) fn ingest(
             outcome.quarantined += 1;
         }
     }
+
+    analytics::write_delta(conn, account, &rollup)?;
 
     // Every statement succeeded: now the caches may move.
     if let Some((page_key, row)) = new_page {

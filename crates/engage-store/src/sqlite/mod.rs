@@ -28,6 +28,7 @@
 //! One process ingests into a file at a time: the writer caches sessions it wrote.
 
 mod admin;
+mod analytics;
 pub mod backup;
 pub(crate) mod batch;
 mod cache;
@@ -516,6 +517,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(skip_all, fields(account = %account_id, records = records.len()))]
+    async fn record_eligibility(
+        &self,
+        account_id: &str,
+        records: Vec<crate::analytics::EligibilityRecord>,
+    ) -> Result<usize, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let account_id = account_id.to_owned();
+        self.write(|reply| Write::Eligibility {
+            account_id,
+            records,
+            reply,
+        })
+        .await
+    }
+
     async fn erasure_log(
         &self,
         account_id: &str,
@@ -549,6 +568,30 @@ impl Store for SqliteStore {
             reply,
         })
         .await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn analytics_facts(
+        &self,
+        account_id: &str,
+        scope: crate::analytics::AnalyticsScope,
+    ) -> Result<crate::analytics::AnalyticsFacts, StoreError> {
+        let account = account_id.to_owned();
+        self.readers
+            .run(move |conn| analytics::facts(conn, &account, &scope))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account_id))]
+    async fn funnel_steps(
+        &self,
+        account_id: &str,
+        scope: crate::analytics::StepScope,
+    ) -> Result<Vec<crate::analytics::StepOccurrence>, StoreError> {
+        let account = account_id.to_owned();
+        self.readers
+            .run(move |conn| analytics::steps(conn, &account, &scope))
+            .await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

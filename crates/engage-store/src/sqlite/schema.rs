@@ -86,6 +86,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::erasure::MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::analytics::MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.

@@ -85,6 +85,11 @@ pub(crate) enum Write {
         max_visits: usize,
         reply: Reply<RetentionStep>,
     },
+    Eligibility {
+        account_id: String,
+        records: Vec<crate::analytics::EligibilityRecord>,
+        reply: Reply<usize>,
+    },
 }
 
 /// What a write produced, held until its group commits.
@@ -94,6 +99,7 @@ enum Done {
     Replayed,
     Erased(ErasureCounts),
     Swept(RetentionStep),
+    Eligibility(usize),
 }
 
 /// Why a write did not happen.
@@ -151,6 +157,11 @@ impl Write {
             })),
             Write::SweepRetention { reply, .. } => drop(reply.send(match result {
                 Ok(Done::Swept(step)) => Ok(step),
+                Ok(_) => Err(mismatch()),
+                Err(e) => Err(e),
+            })),
+            Write::Eligibility { reply, .. } => drop(reply.send(match result {
+                Ok(Done::Eligibility(n)) => Ok(n),
                 Ok(_) => Err(mismatch()),
                 Err(e) => Err(e),
             })),
@@ -382,6 +393,13 @@ impl Writer {
                 Write::SweepRetention {
                     now_ms, max_visits, ..
                 } => self.sweep_retention(*now_ms, *max_visits).map(Done::Swept),
+                Write::Eligibility {
+                    account_id,
+                    records,
+                    ..
+                } => super::analytics::record_eligibility(&self.conn, account_id, records)
+                    .map(Done::Eligibility)
+                    .map_err(Failure::Db),
             };
             match result {
                 Ok(done) => results.push(Ok(done)),

@@ -1,0 +1,275 @@
+//! `engage bench analytics`: the history fill of `bench history` with a control group and
+//! eligibility records, then the results report and funnel timed over HTTP.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use engage_model::OfferEventName;
+use engage_server::decision::assignment::in_control_group;
+use engage_store::analytics::EligibilityRecord;
+use engage_store::{IngestBatch, NewAccount};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::history::{create_campaigns, database_bytes, file_len, fill, PageHook};
+use super::history_data::{Plan, DAY_MS};
+use super::payload::Rng;
+use super::server::{now_ms, percentile_ms, round, ServerProcess, Storage};
+use crate::http_client::Connection;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Interactions (engagement contexts) to write, as `bench history` writes them.
+    #[arg(long, default_value_t = 1_000_000)]
+    interactions: u64,
+    /// Distinct visitors.
+    #[arg(long, default_value_t = 100_000)]
+    visitors: u32,
+    /// Days of history, ending now.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Every campaign's control group, in percent: its visitors' interactions are
+    /// recorded as held out and their events are not written.
+    #[arg(long, default_value_t = 10)]
+    control_percent: u8,
+    /// Timed requests of each kind (after a tenth as many untimed ones).
+    #[arg(long, default_value_t = 100)]
+    queries: usize,
+    /// Store writes in flight during the fill.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Fill this database (`postgres://...`) instead of SQLite files in a temporary
+    /// directory.
+    #[arg(long, env = "ENGAGE_DATABASE_URL")]
+    database: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Figures {
+    fill_secs: f64,
+    interactions: u64,
+    events: u64,
+    sdes: u64,
+    eligibility_records: u64,
+    store_mb: f64,
+    /// One campaign, 30 days, by day.
+    campaign_by_day: Latency,
+    /// The whole account, 30 days, by campaign.
+    account_by_campaign: Latency,
+    /// Impression, click, cart, purchase over the last 7 days, 1 hour window.
+    funnel_4_steps_7_days: Latency,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    p50_ms: f64,
+    p99_ms: f64,
+    rows: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.interactions >= 1
+            && args.visitors >= 1
+            && args.days >= 1
+            && args.queries >= 1
+            && args.concurrency >= 1
+            && args.control_percent <= 50,
+        "--interactions, --visitors, --days, --queries and --concurrency must be at least 1, --control-percent at most 50"
+    );
+    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+    crate::runtime()?.block_on(bench(&args, scratch.path()))
+}
+
+/// Each page view's batch as a decision would have made it: every `START` is an
+/// eligibility of the visitor for its campaign (exposed, or held out when the campaign's
+/// control group holds them, and then none of that context's events are written).
+fn control_group_hook(account: String, control_percent: u8) -> PageHook {
+    Arc::new(move |batch: &mut IngestBatch| {
+        let Some(visitor) = batch.visit.as_ref().map(|v| v.visitor_id.clone()) else {
+            return Vec::new();
+        };
+        let mut records = Vec::new();
+        let mut held_out = Vec::new();
+        for e in &batch.events {
+            if e.event.name != OfferEventName::Start {
+                continue;
+            }
+            let key = &e.event.data.conf_key;
+            let control = in_control_group(&account, key.campaign_id, &visitor, control_percent);
+            if control {
+                held_out.push(e.event.data.context_id.clone());
+            }
+            records.push(EligibilityRecord {
+                campaign_id: key.campaign_id,
+                engagement_id: key.engagement_id,
+                visitor_id: visitor.clone(),
+                control,
+                at_ms: batch.received_ms,
+            });
+        }
+        if !held_out.is_empty() {
+            batch
+                .events
+                .retain(|e| !held_out.contains(&e.event.data.context_id));
+        }
+        records
+    })
+}
+
+async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
+    let db = data.join("engage.db");
+    let storage = Storage::new(data, args.database.as_deref());
+    let store = engage_store::open(&storage.url()).await?;
+    let (api_key, api_key_hash) = engage_server::accounts::generate_api_key()
+        .map_err(|e| anyhow::anyhow!("the system has no randomness for an api key: {e}"))?;
+    let account = store
+        .create_account(NewAccount {
+            name: "bench analytics".into(),
+            api_key_hash,
+        })
+        .await?;
+    let engagements = create_campaigns(store.as_ref(), &account.id, args.control_percent).await?;
+    let mut campaign_ids: Vec<u64> = engagements.iter().map(|e| e.campaign_id).collect();
+    campaign_ids.dedup();
+
+    let now = now_ms() as i64;
+    let span_end = now - 3_600_000;
+    let span_start = span_end - i64::from(args.days) * DAY_MS;
+    let plan = Plan {
+        account_id: account.id.clone(),
+        interactions: args.interactions,
+        visitors: args.visitors,
+        span_start_ms: span_start,
+        span_end_ms: span_end,
+        sample_from_ms: span_start,
+        engagements,
+        seed: 2026,
+    };
+    eprintln!(
+        "bench analytics: filling {} with {} interactions of {} visitors over {} days, {}% control groups",
+        storage.url(),
+        args.interactions,
+        args.visitors,
+        args.days,
+        args.control_percent
+    );
+    let hook = control_group_hook(account.id.clone(), args.control_percent);
+    let filled = fill(store.clone(), plan, args.concurrency, Some(hook)).await?;
+    let fill_secs = filled.elapsed.as_secs_f64();
+    eprintln!(
+        "fill: {} interactions, {} events, {} SDEs, {} eligibility records in {:.1} s",
+        filled.interactions, filled.events, filled.sdes, filled.eligibility, fill_secs
+    );
+    store.close().await?;
+    drop(store);
+    let store_mb = match &storage {
+        Storage::Dir(_) => (file_len(&db) + file_len(&data.join("engage.db-wal"))) as f64 / 1e6,
+        Storage::Url(url) => database_bytes(url).await? as f64 / 1e6,
+    };
+
+    let server = ServerProcess::start(&storage, Duration::from_secs(120)).await?;
+    let mut connection = Connection::open(&server.address).await?;
+    let month = (now - 30 * DAY_MS, now);
+    let week = (now - 7 * DAY_MS, now);
+    let report_path = format!("/api/account/{}/analytics/report", account.id);
+    let funnel_path = format!("/api/account/{}/analytics/funnel", account.id);
+    let mut rng = Rng::new(11);
+
+    let campaign_by_day = measure(
+        &mut connection,
+        &report_path,
+        &api_key,
+        args.queries,
+        "campaign_by_day",
+        |rng| {
+            let campaign = campaign_ids[rng.below(campaign_ids.len() as u64) as usize];
+            json!({"from": month.0, "to": month.1, "groupBy": ["day"], "campaignIds": [campaign]})
+        },
+        &mut rng,
+    )
+    .await?;
+    let account_by_campaign = measure(
+        &mut connection,
+        &report_path,
+        &api_key,
+        args.queries,
+        "account_by_campaign",
+        |_| json!({"from": month.0, "to": month.1, "groupBy": ["campaign"]}),
+        &mut rng,
+    )
+    .await?;
+    let funnel_4_steps_7_days = measure(
+        &mut connection,
+        &funnel_path,
+        &api_key,
+        args.queries,
+        "funnel",
+        |_| {
+            json!({"from": week.0, "to": week.1, "windowSeconds": 3600,
+                   "steps": [{"event": "OFFER_IMPRESSION"}, {"event": "OFFER_CLICK"}, {"sde": "cart"}, {"sde": "purchase"}]})
+        },
+        &mut rng,
+    )
+    .await?;
+    server.stop();
+    let figures = Figures {
+        fill_secs: round(fill_secs, 1),
+        interactions: filled.interactions,
+        events: filled.events,
+        sdes: filled.sdes,
+        eligibility_records: filled.eligibility,
+        store_mb: round(store_mb, 1),
+        campaign_by_day,
+        account_by_campaign,
+        funnel_4_steps_7_days,
+    };
+    println!("{}", serde_json::to_string(&figures)?);
+    Ok(())
+}
+
+/// Sends `n` requests (after a tenth as many to warm up), one at a time; every answer
+/// must be a 200 with rows.
+async fn measure(
+    connection: &mut Connection,
+    path: &str,
+    api_key: &str,
+    n: usize,
+    name: &str,
+    body: impl Fn(&mut Rng) -> Value,
+    rng: &mut Rng,
+) -> anyhow::Result<Latency> {
+    let warmup = (n / 10).max(1);
+    let mut latencies = Vec::with_capacity(n);
+    let mut rows = 0;
+    for i in 0..warmup + n {
+        let request = body(rng).to_string();
+        let sent = Instant::now();
+        let (status, answer) = connection
+            .post_json_as(path, request.clone(), Some(api_key))
+            .await
+            .with_context(|| format!("{name} request failed"))?;
+        let took = sent.elapsed();
+        let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+        anyhow::ensure!(status == 200, "{name}: {status} for {request}: {answer}");
+        let n_rows = answer["rows"].as_array().map_or(0, Vec::len);
+        anyhow::ensure!(n_rows > 0, "{name}: no rows for {request}: {answer}");
+        if i >= warmup {
+            latencies.push(took);
+            rows = n_rows;
+        }
+    }
+    latencies.sort_unstable();
+    let latency = Latency {
+        p50_ms: round(percentile_ms(&latencies, 0.50), 3),
+        p99_ms: round(percentile_ms(&latencies, 0.99), 3),
+        rows,
+    };
+    eprintln!(
+        "{name:<20} p50 {:>9.2} ms  p99 {:>9.2} ms  {rows} rows",
+        latency.p50_ms, latency.p99_ms
+    );
+    Ok(latency)
+}

@@ -1,0 +1,405 @@
+//! Results: the rollups the write path keeps for reports, and what crosses the trait to
+//! read them (docs/analytics.md has every figure's definition).
+//!
+//! Both backends keep the same six rollups, written in the same transaction as what they
+//! summarize, so a report never waits for a catch-up job and never sees a half-written
+//! batch:
+//!
+//! - monitored visitors: one row per (visitor, UTC hour) with any accepted batch;
+//! - eligibility: one row per (campaign, visitor, UTC day), written by the decision
+//!   ([`EligibilityRecord`]), the first eligibility of that day with its group;
+//! - cohort: one row per (campaign, visitor), the visitor's first eligibility ever (the
+//!   start of its attribution window);
+//! - offer counts: per (campaign, engagement, UTC hour) the `OFFER_IMPRESSION`,
+//!   `OFFER_CLICK`, `OFFER_DECLINED` and `OFFER_TIMEOUT` events accepted;
+//! - offer visitors: per (campaign, visitor) the first impression and the first click;
+//! - purchases: each accepted `purchase` attribute's visitor, time, currency and total;
+//! - funnel steps: per batch, each distinct `LP_OFFERS` event name (with its campaign and
+//!   engagement) and attribute type it brought, with the visitor and the batch's time
+//!   ([`Step`]); funnels read these.
+//!
+//! Unique visitors are exact: each rollup keeps the visitor ids, so a report's distinct
+//! counts are counts of distinct ids. [`RollupDelta`] is what one batch adds, computed the
+//! same way for both backends; [`report`] turns what a report reads ([`AnalyticsFacts`])
+//! into its rows.
+
+pub mod funnel;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use engage_model::{OfferEvent, OfferEventName, Sde, SdeType};
+
+/// One hour and one day in epoch milliseconds: rollup buckets are UTC hours and days.
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// The start of the UTC hour of `ms`.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// The start of the UTC day of `ms`.
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS) * DAY_MS
+}
+
+/// A visitor found eligible for a campaign by a decision: exposed (shown the
+/// engagement) or held out in the campaign's control group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EligibilityRecord {
+    pub campaign_id: u64,
+    /// The engagement the visitor was (or, held out, would have been) shown.
+    pub engagement_id: u64,
+    pub visitor_id: String,
+    pub control: bool,
+    /// Server time of the decision, epoch ms.
+    pub at_ms: i64,
+}
+
+/// What a report reads: a time range and the campaigns it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyticsScope {
+    /// Epoch ms, `from_ms` included, `to_ms` excluded.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Only these campaigns (all when empty).
+    pub campaign_ids: Vec<u64>,
+    /// Only these engagements (all when empty).
+    pub engagement_ids: Vec<u64>,
+    /// Purchases are read up to `to_ms` plus this: the longest attribution window of the
+    /// campaigns in scope, so a visitor who became eligible just before `to_ms` has all
+    /// of the purchases of their window.
+    pub attribution_ms: i64,
+}
+
+impl AnalyticsScope {
+    pub fn covers_campaign(&self, campaign_id: u64) -> bool {
+        self.campaign_ids.is_empty() || self.campaign_ids.contains(&campaign_id)
+    }
+
+    pub fn covers_engagement(&self, engagement_id: u64) -> bool {
+        self.engagement_ids.is_empty() || self.engagement_ids.contains(&engagement_id)
+    }
+
+    pub fn covers_time(&self, ms: i64) -> bool {
+        self.from_ms <= ms && ms < self.to_ms
+    }
+}
+
+/// A visitor with at least one accepted batch in an hour.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct VisitorHour {
+    pub hour_ms: i64,
+    pub visitor_id: String,
+}
+
+/// A visitor's first eligibility for a campaign on one UTC day (or, in
+/// [`AnalyticsFacts::cohort`], ever).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EligibilityFact {
+    pub campaign_id: u64,
+    pub engagement_id: u64,
+    pub visitor_id: String,
+    pub control: bool,
+    pub at_ms: i64,
+}
+
+/// The offer events of one engagement in one UTC hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct OfferCount {
+    pub campaign_id: u64,
+    pub engagement_id: u64,
+    pub hour_ms: i64,
+    pub impressions: u64,
+    pub clicks: u64,
+    pub declines: u64,
+    pub timeouts: u64,
+}
+
+/// When a visitor first had an impression of, and first clicked, a campaign's engagement.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OfferVisitor {
+    pub campaign_id: u64,
+    pub visitor_id: String,
+    pub first_impression_ms: Option<i64>,
+    pub first_click_ms: Option<i64>,
+}
+
+/// One accepted `purchase` attribute.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PurchaseFact {
+    pub visitor_id: String,
+    pub at_ms: i64,
+    /// The purchase's `currency`, or `NA` when it had none.
+    pub currency: String,
+    /// Its `total` in millionths of the currency unit (0 when absent or not a number).
+    pub total_micros: i64,
+}
+
+/// Everything a report over an [`AnalyticsScope`] reads, from the rollups:
+///
+/// - `visitors`: monitored visitor hours in the range;
+/// - `eligibility`: per-day eligibility rows whose time is in the range;
+/// - `cohort`: first eligibilities in the range;
+/// - `offer_counts`: hours in the range;
+/// - `offer_visitors` and `purchases`: of the cohort's visitors, purchases up to
+///   `to_ms + attribution_ms`.
+///
+/// Campaign and engagement filters are applied by the backend; the order of each list is
+/// unspecified.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AnalyticsFacts {
+    pub visitors: Vec<VisitorHour>,
+    pub eligibility: Vec<EligibilityFact>,
+    pub cohort: Vec<EligibilityFact>,
+    pub offer_counts: Vec<OfferCount>,
+    pub offer_visitors: Vec<OfferVisitor>,
+    pub purchases: Vec<PurchaseFact>,
+}
+
+impl AnalyticsFacts {
+    /// Sorts every list, so two backends' answers compare equal.
+    pub fn sorted(mut self) -> AnalyticsFacts {
+        self.visitors.sort();
+        self.eligibility.sort();
+        self.cohort.sort();
+        self.offer_counts.sort();
+        self.offer_visitors.sort();
+        self.purchases.sort();
+        self
+    }
+}
+
+/// What a funnel step names: an `LP_OFFERS` event or an attribute type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Event(OfferEventName),
+    Sde(SdeType),
+}
+
+impl Step {
+    /// The stored code: 1–7 an event name (`OfferEventName::ALL` order, plus one), 16–25
+    /// an attribute type (`SdeType::ALL` order, plus 16). Frozen: a stored code keeps its
+    /// meaning.
+    pub fn code(self) -> i16 {
+        match self {
+            Step::Event(name) => OfferEventName::ALL
+                .iter()
+                .position(|n| *n == name)
+                .map_or(0, |i| i as i16 + 1),
+            Step::Sde(t) => SdeType::ALL
+                .iter()
+                .position(|x| *x == t)
+                .map_or(0, |i| i as i16 + 16),
+        }
+    }
+
+    pub fn from_code(code: i16) -> Option<Step> {
+        match code {
+            1..=7 => OfferEventName::ALL
+                .get(usize::try_from(code - 1).ok()?)
+                .map(|n| Step::Event(*n)),
+            16..=25 => SdeType::ALL
+                .get(usize::try_from(code - 16).ok()?)
+                .map(|t| Step::Sde(*t)),
+            _ => None,
+        }
+    }
+}
+
+/// One occurrence of a step: a batch of `visitor_id` received at `at_ms` brought it.
+/// Attribute steps have no campaign or engagement (0).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StepOccurrence {
+    pub at_ms: i64,
+    pub visitor_id: String,
+    pub step: Step,
+    pub campaign_id: u64,
+    pub engagement_id: u64,
+}
+
+/// What a funnel reads: step occurrences of these kinds in `[from_ms, to_ms)`, event
+/// steps only of the campaigns and engagements named (all when empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepScope {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub steps: Vec<Step>,
+    pub campaign_ids: Vec<u64>,
+    pub engagement_ids: Vec<u64>,
+}
+
+/// What one batch adds to the rollups: built from the accepted (not duplicate) events
+/// and attributes only, so a retried batch adds nothing twice.
+#[derive(Debug, Default)]
+pub struct RollupDelta {
+    pub visitor_hours: BTreeSet<(i64, String)>,
+    /// `(campaign, engagement, hour)` → impressions, clicks, declines, timeouts.
+    pub offer_counts: BTreeMap<(u64, u64, i64), [i64; 4]>,
+    /// `(campaign, visitor)` → first impression, first click.
+    pub offer_visitors: BTreeMap<(u64, String), (Option<i64>, Option<i64>)>,
+    pub purchases: Vec<PurchaseFact>,
+    /// Distinct step occurrences (one per batch, step, campaign and engagement).
+    pub steps: BTreeSet<StepOccurrence>,
+}
+
+impl RollupDelta {
+    pub fn is_empty(&self) -> bool {
+        self.visitor_hours.is_empty()
+            && self.offer_counts.is_empty()
+            && self.offer_visitors.is_empty()
+            && self.purchases.is_empty()
+            && self.steps.is_empty()
+    }
+
+    /// A batch of `visitor_id` received at `received_ms` was accepted (with or without new
+    /// items: a visitor who sent anything was monitored).
+    pub fn visit(&mut self, visitor_id: &str, received_ms: i64) {
+        self.visitor_hours
+            .insert((hour_of(received_ms), visitor_id.to_owned()));
+    }
+
+    /// An accepted `LP_OFFERS` event; only the four counted ones change anything.
+    pub fn event(&mut self, visitor_id: &str, received_ms: i64, event: &OfferEvent) {
+        self.steps.insert(StepOccurrence {
+            at_ms: received_ms,
+            visitor_id: visitor_id.to_owned(),
+            step: Step::Event(event.name),
+            campaign_id: event.data.conf_key.campaign_id,
+            engagement_id: event.data.conf_key.engagement_id,
+        });
+        let slot = match event.name {
+            OfferEventName::OfferImpression => 0,
+            OfferEventName::OfferClick => 1,
+            OfferEventName::OfferDeclined => 2,
+            OfferEventName::OfferTimeout => 3,
+            OfferEventName::Start | OfferEventName::OfferDisplay | OfferEventName::OfferRemove => {
+                return
+            }
+        };
+        let key = &event.data.conf_key;
+        let counts = self
+            .offer_counts
+            .entry((key.campaign_id, key.engagement_id, hour_of(received_ms)))
+            .or_default();
+        counts[slot] += 1;
+        if slot <= 1 {
+            let firsts = self
+                .offer_visitors
+                .entry((key.campaign_id, visitor_id.to_owned()))
+                .or_default();
+            let first = if slot == 0 {
+                &mut firsts.0
+            } else {
+                &mut firsts.1
+            };
+            *first = Some(first.map_or(received_ms, |t| t.min(received_ms)));
+        }
+    }
+
+    /// An accepted attribute; only a `purchase` changes anything.
+    pub fn sde(&mut self, visitor_id: &str, received_ms: i64, sde: &Sde) {
+        self.steps.insert(StepOccurrence {
+            at_ms: received_ms,
+            visitor_id: visitor_id.to_owned(),
+            step: Step::Sde(sde.sde_type()),
+            campaign_id: 0,
+            engagement_id: 0,
+        });
+        if let Sde::Purchase(p) = sde {
+            self.purchases.push(PurchaseFact {
+                visitor_id: visitor_id.to_owned(),
+                at_ms: received_ms,
+                currency: p
+                    .currency
+                    .text_value()
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or("NA")
+                    .to_owned(),
+                total_micros: p.total.text_value().and_then(parse_micros).unwrap_or(0),
+            });
+        }
+    }
+}
+
+/// A decimal amount (`"12.5"`, `"-3"`, `"0.000001"`) in millionths, exactly; digits
+/// past the sixth decimal are dropped. `None` for anything else, or too large for i64.
+pub fn parse_micros(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for b in whole.bytes() {
+        value = value.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+    }
+    let mut micros: i64 = 0;
+    for i in 0..6 {
+        let digit = fraction
+            .as_bytes()
+            .get(i)
+            .map_or(0, |b| i64::from(b - b'0'));
+        micros = micros * 10 + digit;
+    }
+    let value = value.checked_mul(1_000_000)?.checked_add(micros)?;
+    Some(if negative { -value } else { value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_read_exactly_in_millionths() {
+        assert_eq!(parse_micros("12.5"), Some(12_500_000));
+        assert_eq!(parse_micros("-3"), Some(-3_000_000));
+        assert_eq!(parse_micros("0.000001"), Some(1));
+        assert_eq!(parse_micros("0.0000019"), Some(1));
+        assert_eq!(parse_micros(".5"), Some(500_000));
+        assert_eq!(parse_micros("7."), Some(7_000_000));
+        assert_eq!(parse_micros(" 10 "), Some(10_000_000));
+        for bad in [
+            "",
+            ".",
+            "abc",
+            "1e3",
+            "1.2.3",
+            "--1",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_micros(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn step_codes_read_back() {
+        for name in OfferEventName::ALL {
+            assert_eq!(
+                Step::from_code(Step::Event(name).code()),
+                Some(Step::Event(name))
+            );
+        }
+        for t in SdeType::ALL {
+            assert_eq!(Step::from_code(Step::Sde(t).code()), Some(Step::Sde(t)));
+        }
+        assert_eq!(Step::from_code(0), None);
+        assert_eq!(Step::from_code(8), None);
+    }
+
+    #[test]
+    fn buckets_are_utc_hours_and_days() {
+        assert_eq!(hour_of(3_600_000 + 5), 3_600_000);
+        assert_eq!(hour_of(-1), -3_600_000);
+        assert_eq!(day_of(DAY_MS * 3 + 7), DAY_MS * 3);
+    }
+}

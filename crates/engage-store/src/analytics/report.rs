@@ -1,0 +1,554 @@
+//! A report's rows from the rollups it read: pure, shared by both backends and the
+//! server. Every count is defined in docs/analytics.md; the derived figures (rates,
+//! lift, significance) are methods of [`ReportRow`], functions of its counts only.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::{AnalyticsFacts, EligibilityFact, DAY_MS};
+
+/// How a report's rows are grouped. Grouping by engagement groups by its campaign too
+/// (an engagement belongs to one campaign).
+#[derive(Clone, Copy)]
+pub struct Grouping<'a> {
+    pub campaign: bool,
+    pub engagement: bool,
+    /// The start of the time bucket (a local day or hour) of an instant, when grouping by
+    /// time.
+    pub time: Option<&'a (dyn Fn(i64) -> i64 + Sync)>,
+}
+
+impl Grouping<'_> {
+    fn key(&self, campaign_id: u64, engagement_id: u64, at_ms: i64) -> RowKey {
+        RowKey {
+            campaign_id: (self.campaign || self.engagement).then_some(campaign_id),
+            engagement_id: self.engagement.then_some(engagement_id),
+            time_ms: self.time.map(|bucket| bucket(at_ms)),
+        }
+    }
+
+    fn time_key(&self, at_ms: i64) -> Option<i64> {
+        self.time.map(|bucket| bucket(at_ms))
+    }
+
+    fn by_offer(&self) -> bool {
+        self.campaign || self.engagement
+    }
+}
+
+/// A row's group: each member is set when the report groups by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RowKey {
+    pub campaign_id: Option<u64>,
+    pub engagement_id: Option<u64>,
+    /// The start of the row's local day or hour, epoch ms.
+    pub time_ms: Option<i64>,
+}
+
+/// A visitor's first impression and first click of a campaign.
+type FirstTimes = (Option<i64>, Option<i64>);
+/// Exposed visitors, conversions, and how many engagements had exposed visitors.
+type CampaignTotals = (u64, u64, usize);
+
+/// Revenue per currency, in millionths.
+pub type Revenue = BTreeMap<String, i64>;
+
+/// One row's counts (docs/analytics.md, The report).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportRow {
+    pub key: RowKey,
+    pub visitors: u64,
+    pub eligible: u64,
+    pub control_visitors: u64,
+    pub exposed_visitors: u64,
+    pub impressions: u64,
+    pub clicks: u64,
+    pub declines: u64,
+    pub timeouts: u64,
+    pub conversions: u64,
+    pub conversions_after_impression: u64,
+    pub conversions_after_click: u64,
+    pub revenue: Revenue,
+    pub control_conversions: u64,
+    pub control_revenue: Revenue,
+    /// For an engagement's row when its campaign has other engagements with exposed
+    /// visitors in the same time bucket: the exposed visitors and conversions of those
+    /// others, which the row's A/B comparison is made against.
+    pub rest_of_campaign: Option<(u64, u64)>,
+}
+
+/// Why a report was not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportError {
+    /// The grouping would give more rows than allowed.
+    TooManyRows { rows: usize, max: usize },
+}
+
+/// The attribution window of each campaign, and the one for campaigns it does not name.
+pub struct Windows<'a> {
+    pub by_campaign: &'a HashMap<u64, i64>,
+    pub default_ms: i64,
+}
+
+impl Windows<'_> {
+    fn of(&self, campaign_id: u64) -> i64 {
+        self.by_campaign
+            .get(&campaign_id)
+            .copied()
+            .unwrap_or(self.default_ms)
+    }
+}
+
+#[derive(Default)]
+struct Accumulator<'f> {
+    visitors: HashSet<&'f str>,
+    eligible: HashSet<&'f str>,
+    control: HashSet<&'f str>,
+    exposed: HashSet<&'f str>,
+    counts: [u64; 4],
+    converted: HashSet<&'f str>,
+    after_impression: HashSet<&'f str>,
+    after_click: HashSet<&'f str>,
+    revenue: HashSet<usize>,
+    control_converted: HashSet<&'f str>,
+    control_revenue: HashSet<usize>,
+}
+
+/// The report's rows, by group key; a row exists for each group with at least one
+/// eligibility, first eligibility or offer event (or, when not grouped by campaign or
+/// engagement, a monitored visitor). `Err` when there would be more than `max_rows`.
+pub fn report(
+    facts: &AnalyticsFacts,
+    grouping: Grouping<'_>,
+    windows: &Windows<'_>,
+    max_rows: usize,
+) -> Result<Vec<ReportRow>, ReportError> {
+    let mut rows: BTreeMap<RowKey, Accumulator<'_>> = BTreeMap::new();
+    let add_row = |rows: &mut BTreeMap<RowKey, Accumulator<'_>>, key: RowKey| {
+        rows.entry(key).or_default();
+    };
+    for e in &facts.eligibility {
+        add_row(
+            &mut rows,
+            grouping.key(e.campaign_id, e.engagement_id, e.at_ms),
+        );
+    }
+    for e in &facts.cohort {
+        add_row(
+            &mut rows,
+            grouping.key(e.campaign_id, e.engagement_id, e.at_ms),
+        );
+    }
+    for c in &facts.offer_counts {
+        add_row(
+            &mut rows,
+            grouping.key(c.campaign_id, c.engagement_id, c.hour_ms),
+        );
+    }
+    if !grouping.by_offer() {
+        for v in &facts.visitors {
+            add_row(&mut rows, grouping.key(0, 0, v.hour_ms));
+        }
+    }
+    if rows.len() > max_rows {
+        return Err(ReportError::TooManyRows {
+            rows: rows.len(),
+            max: max_rows,
+        });
+    }
+
+    // Monitored visitors belong to a time bucket, not to a campaign: every row of the
+    // bucket shows them.
+    let mut visitors_by_time: HashMap<Option<i64>, HashSet<&str>> = HashMap::new();
+    for v in &facts.visitors {
+        visitors_by_time
+            .entry(grouping.time_key(v.hour_ms))
+            .or_default()
+            .insert(v.visitor_id.as_str());
+    }
+    for (key, row) in rows.iter_mut() {
+        if let Some(set) = visitors_by_time.get(&key.time_ms) {
+            row.visitors.clone_from(set);
+        }
+    }
+    for e in &facts.eligibility {
+        if let Some(row) = rows.get_mut(&grouping.key(e.campaign_id, e.engagement_id, e.at_ms)) {
+            row.eligible.insert(e.visitor_id.as_str());
+        }
+    }
+    for c in &facts.offer_counts {
+        if let Some(row) = rows.get_mut(&grouping.key(c.campaign_id, c.engagement_id, c.hour_ms)) {
+            for (total, n) in
+                row.counts
+                    .iter_mut()
+                    .zip([c.impressions, c.clicks, c.declines, c.timeouts])
+            {
+                *total += n;
+            }
+        }
+    }
+
+    let mut purchases: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in facts.purchases.iter().enumerate() {
+        purchases.entry(p.visitor_id.as_str()).or_default().push(i);
+    }
+    let offer_visitors: HashMap<(u64, &str), FirstTimes> = facts
+        .offer_visitors
+        .iter()
+        .map(|o| {
+            (
+                (o.campaign_id, o.visitor_id.as_str()),
+                (o.first_impression_ms, o.first_click_ms),
+            )
+        })
+        .collect();
+    for e in &facts.cohort {
+        let Some(row) = rows.get_mut(&grouping.key(e.campaign_id, e.engagement_id, e.at_ms)) else {
+            continue;
+        };
+        let visitor = e.visitor_id.as_str();
+        let attributed = attributed(facts, &purchases, e, windows.of(e.campaign_id));
+        if e.control {
+            row.control.insert(visitor);
+            if !attributed.is_empty() {
+                row.control_converted.insert(visitor);
+                row.control_revenue.extend(attributed);
+            }
+            continue;
+        }
+        row.exposed.insert(visitor);
+        if attributed.is_empty() {
+            continue;
+        }
+        row.converted.insert(visitor);
+        let last_purchase = attributed
+            .iter()
+            .filter_map(|i| facts.purchases.get(*i))
+            .map(|p| p.at_ms)
+            .max()
+            .unwrap_or(i64::MIN);
+        let (impression, click) = offer_visitors
+            .get(&(e.campaign_id, visitor))
+            .copied()
+            .unwrap_or_default();
+        if impression.is_some_and(|t| t <= last_purchase) {
+            row.after_impression.insert(visitor);
+        }
+        if click.is_some_and(|t| t <= last_purchase) {
+            row.after_click.insert(visitor);
+        }
+        row.revenue.extend(attributed);
+    }
+
+    let revenue_of = |set: &HashSet<usize>| {
+        let mut out = Revenue::new();
+        for p in set.iter().filter_map(|i| facts.purchases.get(*i)) {
+            *out.entry(p.currency.clone()).or_default() += p.total_micros;
+        }
+        out
+    };
+    let mut out: Vec<ReportRow> = rows
+        .into_iter()
+        .map(|(key, a)| ReportRow {
+            key,
+            visitors: a.visitors.len() as u64,
+            eligible: a.eligible.len() as u64,
+            control_visitors: a.control.len() as u64,
+            exposed_visitors: a.exposed.len() as u64,
+            impressions: a.counts[0],
+            clicks: a.counts[1],
+            declines: a.counts[2],
+            timeouts: a.counts[3],
+            conversions: a.converted.len() as u64,
+            conversions_after_impression: a.after_impression.len() as u64,
+            conversions_after_click: a.after_click.len() as u64,
+            revenue: revenue_of(&a.revenue),
+            control_conversions: a.control_converted.len() as u64,
+            control_revenue: revenue_of(&a.control_revenue),
+            rest_of_campaign: None,
+        })
+        .collect();
+    if grouping.engagement {
+        compare_within_campaigns(&mut out);
+    }
+    Ok(out)
+}
+
+/// The purchases of `e`'s visitor within the window after `e` (its first eligibility):
+/// from `e.at_ms` included to `e.at_ms + window_ms` excluded.
+fn attributed(
+    facts: &AnalyticsFacts,
+    purchases: &HashMap<&str, Vec<usize>>,
+    e: &EligibilityFact,
+    window_ms: i64,
+) -> Vec<usize> {
+    let end = e.at_ms.saturating_add(window_ms);
+    purchases
+        .get(e.visitor_id.as_str())
+        .map(|all| {
+            all.iter()
+                .copied()
+                .filter(|i| {
+                    facts
+                        .purchases
+                        .get(*i)
+                        .is_some_and(|p| e.at_ms <= p.at_ms && p.at_ms < end)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sets each engagement row's `rest_of_campaign`: the other engagements of its campaign
+/// in the same time bucket (a visitor's first eligibility names one engagement, so the
+/// engagements of a campaign split its cohort).
+fn compare_within_campaigns(rows: &mut [ReportRow]) {
+    // Per (campaign, time bucket): exposed visitors, conversions, engagements with any.
+    let mut totals: HashMap<(Option<u64>, Option<i64>), CampaignTotals> = HashMap::new();
+    for r in rows.iter() {
+        let t = totals
+            .entry((r.key.campaign_id, r.key.time_ms))
+            .or_default();
+        t.0 += r.exposed_visitors;
+        t.1 += r.conversions;
+        if r.exposed_visitors > 0 {
+            t.2 += 1;
+        }
+    }
+    for r in rows.iter_mut() {
+        if let Some((exposed, converted, engagements)) =
+            totals.get(&(r.key.campaign_id, r.key.time_ms))
+        {
+            if *engagements >= 2 && r.exposed_visitors > 0 {
+                r.rest_of_campaign =
+                    Some((exposed - r.exposed_visitors, converted - r.conversions));
+            }
+        }
+    }
+}
+
+/// A relative change with its 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lift {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// A two-proportion test of `a` against `b` (docs/analytics.md, Significance).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Significance {
+    pub z: f64,
+    pub p_value: f64,
+    pub significant: bool,
+    /// How many more visitors (both groups, split as now) until the difference seen
+    /// would be significant at 95%; 0 once it is, `None` when there is no difference.
+    pub visitors_needed: Option<u64>,
+}
+
+/// The two-sided 95% critical value of the standard normal distribution.
+pub const Z_95: f64 = 1.959_963_984_540_054;
+
+/// `part / whole`, `None` for an empty whole.
+pub fn rate(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Conversion lift of `(x1 of n1)` over `(x2 of n2)`: the ratio of the rates minus one,
+/// with the 95% interval of the log of the ratio (Katz). `None` when either group has
+/// no conversion (the ratio or its interval is undefined).
+pub fn lift(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Lift> {
+    if x1 == 0 || x2 == 0 || n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let (x1, n1, x2, n2) = (x1 as f64, n1 as f64, x2 as f64, n2 as f64);
+    let ratio = (x1 / n1) / (x2 / n2);
+    let se = (1.0 / x1 - 1.0 / n1 + 1.0 / x2 - 1.0 / n2).max(0.0).sqrt();
+    Some(Lift {
+        value: ratio - 1.0,
+        low: (ratio.ln() - Z_95 * se).exp() - 1.0,
+        high: (ratio.ln() + Z_95 * se).exp() - 1.0,
+    })
+}
+
+/// The pooled two-proportion z-test of `(x1 of n1)` against `(x2 of n2)`. `None` when a
+/// group is empty or nobody (or everybody) converted in both.
+pub fn significance(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Significance> {
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let (fx1, fn1, fx2, fn2) = (x1 as f64, n1 as f64, x2 as f64, n2 as f64);
+    let pooled = (fx1 + fx2) / (fn1 + fn2);
+    let variance = pooled * (1.0 - pooled) * (1.0 / fn1 + 1.0 / fn2);
+    if variance <= 0.0 {
+        return None;
+    }
+    let z = (fx1 / fn1 - fx2 / fn2) / variance.sqrt();
+    let significant = z.abs() >= Z_95;
+    // With the same rates and the same split, z grows as the square root of the
+    // number of visitors: k times as many give sqrt(k) times z.
+    let visitors_needed = if significant {
+        Some(0)
+    } else if z == 0.0 {
+        None
+    } else {
+        let scale = (Z_95 / z.abs()).powi(2);
+        Some(((scale - 1.0) * (fn1 + fn2)).ceil() as u64)
+    };
+    Some(Significance {
+        z,
+        p_value: 2.0 * normal_upper_tail(z.abs()),
+        significant,
+        visitors_needed,
+    })
+}
+
+/// P(Z > z) for a standard normal Z (z >= 0): W. J. Cody's rational approximation of
+/// erfc as given in Numerical Recipes (`erfcc`), fractional error below 1.2e-7.
+fn normal_upper_tail(z: f64) -> f64 {
+    let x = z / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = -x * x - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    0.5 * t * poly.exp()
+}
+
+impl ReportRow {
+    /// Clicks per impression.
+    pub fn ctr(&self) -> Option<f64> {
+        rate(self.clicks, self.impressions)
+    }
+
+    pub fn conversion_rate(&self) -> Option<f64> {
+        rate(self.conversions, self.exposed_visitors)
+    }
+
+    pub fn control_conversion_rate(&self) -> Option<f64> {
+        rate(self.control_conversions, self.control_visitors)
+    }
+
+    /// Exposed against control.
+    pub fn lift(&self) -> Option<Lift> {
+        lift(
+            self.conversions,
+            self.exposed_visitors,
+            self.control_conversions,
+            self.control_visitors,
+        )
+    }
+
+    /// Exposed against control.
+    pub fn significance(&self) -> Option<Significance> {
+        significance(
+            self.conversions,
+            self.exposed_visitors,
+            self.control_conversions,
+            self.control_visitors,
+        )
+    }
+
+    /// This engagement against the rest of its campaign's split.
+    pub fn split_significance(&self) -> Option<Significance> {
+        let (n, x) = self.rest_of_campaign?;
+        significance(self.conversions, self.exposed_visitors, x, n)
+    }
+
+    /// Conversions beyond what the control group's rate predicts for as many exposed
+    /// visitors.
+    pub fn incremental_conversions(&self) -> Option<f64> {
+        let control_rate = self.control_conversion_rate()?;
+        Some(self.conversions as f64 - control_rate * self.exposed_visitors as f64)
+    }
+
+    /// Per currency: revenue beyond what the control group's revenue per visitor
+    /// predicts for as many exposed visitors, in currency units.
+    pub fn incremental_revenue(&self) -> Option<BTreeMap<String, f64>> {
+        if self.control_visitors == 0 {
+            return None;
+        }
+        let per_control = self.control_visitors as f64;
+        let exposed = self.exposed_visitors as f64;
+        let currencies: BTreeSet<&String> = self
+            .revenue
+            .keys()
+            .chain(self.control_revenue.keys())
+            .collect();
+        Some(
+            currencies
+                .into_iter()
+                .map(|c| {
+                    let got = micros_to_units(self.revenue.get(c).copied().unwrap_or(0));
+                    let baseline =
+                        micros_to_units(self.control_revenue.get(c).copied().unwrap_or(0))
+                            / per_control
+                            * exposed;
+                    (c.clone(), got - baseline)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Millionths to currency units.
+pub fn micros_to_units(micros: i64) -> f64 {
+    micros as f64 / 1_000_000.0
+}
+
+/// The number of days a range covers, rounded up (for the range limit).
+pub fn days_in(from_ms: i64, to_ms: i64) -> i64 {
+    (to_ms - from_ms + DAY_MS - 1).div_euclid(DAY_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lift_of_known_rates_and_its_interval() {
+        // 120 of 1000 exposed against 100 of 1000 held out: 20% lift.
+        let l = lift(120, 1000, 100, 1000).unwrap();
+        assert!((l.value - 0.2).abs() < 1e-12);
+        // se = sqrt(1/120 - 1/1000 + 1/100 - 1/1000) = 0.128236...
+        let se: f64 = (1.0f64 / 120.0 - 0.001 + 0.01 - 0.001).sqrt();
+        assert!((l.low - ((1.2f64).ln() - Z_95 * se).exp() + 1.0).abs() < 1e-12);
+        assert!(l.low < 0.0 && l.high > 0.5, "{l:?}");
+        assert_eq!(lift(0, 10, 1, 10), None);
+        assert_eq!(lift(1, 10, 0, 10), None);
+    }
+
+    #[test]
+    fn two_proportion_test_matches_a_worked_example() {
+        // 200/1000 against 150/1000: pooled 0.175, z = 0.05 / sqrt(0.175*0.825*0.002)
+        let s = significance(200, 1000, 150, 1000).unwrap();
+        let z = 0.05 / (0.175f64 * 0.825 * 0.002).sqrt();
+        assert!((s.z - z).abs() < 1e-12);
+        assert!(s.significant);
+        assert_eq!(s.visitors_needed, Some(0));
+        // z = 2.94245: two-sided p = 0.0032563 (normal tables)
+        assert!((s.p_value - 0.003_256_3).abs() < 1e-6, "{}", s.p_value);
+
+        let weak = significance(11, 100, 10, 100).unwrap();
+        assert!(!weak.significant);
+        let needed = weak.visitors_needed.unwrap();
+        // Scaling both groups by k multiplies z by sqrt(k): at the number needed the
+        // same rates are significant, and one scale step less they are not.
+        let k = (200 + needed) as f64 / 200.0;
+        assert!(weak.z * k.sqrt() >= Z_95 - 1e-9);
+        assert!(weak.z * ((200 + needed - 2) as f64 / 200.0).sqrt() < Z_95);
+        assert_eq!(significance(0, 10, 0, 10), None);
+        assert_eq!(significance(1, 0, 0, 10), None);
+        assert_eq!(significance(5, 10, 5, 10).unwrap().visitors_needed, None);
+    }
+
+    #[test]
+    fn normal_tail_is_accurate() {
+        assert!((normal_upper_tail(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_upper_tail(Z_95) - 0.025).abs() < 1e-7);
+        assert!((normal_upper_tail(3.0) - 0.001_349_898).abs() < 1e-7);
+    }
+}

@@ -1,0 +1,533 @@
+//! The conformance suite's part for the results rollups: [`Store::record_eligibility`],
+//! what `ingest` adds to the rollups, [`Store::analytics_facts`], and the campaign and
+//! engagement settings results read.
+//!
+//! [`store_conformance_tests!`](crate::store_conformance_tests) expands these with the
+//! rest of the suite.
+
+// A test suite: a panic is a failed test, with the message saying which expectation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::analytics::report::{report, Grouping, Windows};
+use crate::analytics::{
+    AnalyticsScope, EligibilityFact, EligibilityRecord, OfferCount, OfferVisitor, PurchaseFact,
+    Step, StepOccurrence, StepScope, VisitorHour, DAY_MS, HOUR_MS,
+};
+use crate::campaign_conformance::{campaign, definition};
+use crate::conformance::{account, fresh};
+use crate::{sample, CampaignFields, IngestBatch, Store};
+
+/// Expands the analytics tests into one `#[tokio::test]` each for a backend.
+#[macro_export]
+macro_rules! analytics_conformance_tests {
+    ($open:path) => {
+        $crate::analytics_conformance_tests!(@expand $open;
+            campaigns_keep_their_control_group_and_window_and_engagements_their_weight,
+            eligibility_is_one_row_per_visitor_campaign_and_day_and_the_first_ever,
+            ingest_rolls_up_accepted_events_purchases_and_visitors_once,
+            a_report_from_the_rollups_attributes_purchases_within_the_window,
+            funnel_steps_are_one_per_batch_step_and_engagement,
+        );
+    };
+    (@expand $open:path; $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                $crate::analytics_conformance::$test($open).await;
+            }
+        )*
+    };
+}
+
+/// An hour's start, so hour buckets are easy to read.
+const T0: i64 = 1_750_000_000_000 - 1_750_000_000_000 % DAY_MS;
+const CAMPAIGN: u64 = 1234;
+const ENGAGEMENT: u64 = 5678;
+
+fn batch(account: &str, visitor: &str, received_ms: i64) -> IngestBatch {
+    IngestBatch {
+        account_id: account.to_owned(),
+        received_ms,
+        visit: Some(sample::visit_context(
+            visitor,
+            &format!("{visitor}-session"),
+            &format!("{visitor}-page"),
+        )),
+        events: Vec::new(),
+        sdes: Vec::new(),
+        rejected: Vec::new(),
+    }
+}
+
+fn offer_event(name: &str, context: &str) -> crate::NewEvent {
+    sample::new_event(
+        sample::parse_event(&sample::engagement_event_text(
+            name,
+            context,
+            "page-ctx",
+            (CAMPAIGN, ENGAGEMENT, 5),
+        )),
+        None,
+    )
+}
+
+fn purchase(total: &str, currency: &str) -> crate::NewSde {
+    sample::new_sde(
+        sample::page_sde(&format!(
+            r#"{{"type":"purchase","total":"{total}","currency":"{currency}","orderId":"o-{total}"}}"#
+        )),
+        None,
+    )
+}
+
+fn scope(from_ms: i64, to_ms: i64) -> AnalyticsScope {
+    AnalyticsScope {
+        from_ms,
+        to_ms,
+        campaign_ids: Vec::new(),
+        engagement_ids: Vec::new(),
+        attribution_ms: 7 * DAY_MS,
+    }
+}
+
+fn eligible(visitor: &str, control: bool, at_ms: i64) -> EligibilityRecord {
+    EligibilityRecord {
+        campaign_id: CAMPAIGN,
+        engagement_id: ENGAGEMENT,
+        visitor_id: visitor.to_owned(),
+        control,
+        at_ms,
+    }
+}
+
+pub async fn campaigns_keep_their_control_group_and_window_and_engagements_their_weight<F, Fut>(
+    open: F,
+) where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let plain = store
+        .create_campaign(&acc, campaign("Plain", 1))
+        .await
+        .unwrap();
+    assert_eq!(plain.fields.control_group_percent, 0);
+    assert_eq!(plain.fields.attribution_window_days, 7);
+    let held = CampaignFields {
+        control_group_percent: 20,
+        attribution_window_days: 31,
+        ..campaign("Held out", 2)
+    };
+    let created = store.create_campaign(&acc, held.clone()).await.unwrap();
+    assert_eq!(created.fields, held);
+    assert_eq!(
+        store
+            .campaign(&acc, created.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .fields,
+        held
+    );
+    let changed = CampaignFields {
+        control_group_percent: 50,
+        attribution_window_days: 1,
+        ..held
+    };
+    let updated = store
+        .update_campaign(&acc, created.id, changed.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.fields, changed);
+
+    let mut weighted = definition("A");
+    weighted.weight = Some(3);
+    let e = store
+        .create_engagement(
+            &acc,
+            created.id,
+            weighted.clone(),
+            engage_model::AgentState::Online,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.definition.weight, Some(3));
+    let read = store
+        .engagement(&acc, created.id, e.id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.definition, weighted);
+    let mut revised = weighted;
+    revised.weight = None;
+    let r2 = store
+        .revise_engagement(&acc, created.id, e.id, revised)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r2.definition.weight, None);
+    let r1 = store
+        .engagement(&acc, created.id, e.id, Some(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r1.definition.weight, Some(3), "revision 1 keeps its weight");
+}
+
+pub async fn eligibility_is_one_row_per_visitor_campaign_and_day_and_the_first_ever<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let other = account(&store).await;
+    let written = store
+        .record_eligibility(
+            &acc,
+            vec![
+                eligible("v1", false, T0 + 5_000),
+                eligible("v1", false, T0 + 9_000),
+                eligible("v2", true, T0 + 7_000),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(written, 2, "one row per visitor, campaign and day");
+    // Later the same day: nothing new. An earlier time of the same day moves it back.
+    assert_eq!(
+        store
+            .record_eligibility(&acc, vec![eligible("v1", false, T0 + 60_000)])
+            .await
+            .unwrap(),
+        0
+    );
+    store
+        .record_eligibility(&acc, vec![eligible("v2", true, T0 + 1_000)])
+        .await
+        .unwrap();
+    // The next day is a new row; the first eligibility ever stays.
+    store
+        .record_eligibility(&acc, vec![eligible("v1", false, T0 + DAY_MS + 10)])
+        .await
+        .unwrap();
+
+    let facts = store
+        .analytics_facts(&acc, scope(T0, T0 + 2 * DAY_MS))
+        .await
+        .unwrap()
+        .sorted();
+    let fact = |v: &str, control, at_ms| EligibilityFact {
+        campaign_id: CAMPAIGN,
+        engagement_id: ENGAGEMENT,
+        visitor_id: v.to_owned(),
+        control,
+        at_ms,
+    };
+    let mut days = vec![
+        fact("v1", false, T0 + 5_000),
+        fact("v1", false, T0 + DAY_MS + 10),
+        fact("v2", true, T0 + 1_000),
+    ];
+    days.sort();
+    assert_eq!(facts.eligibility, days);
+    let mut cohort = vec![fact("v1", false, T0 + 5_000), fact("v2", true, T0 + 1_000)];
+    cohort.sort();
+    assert_eq!(facts.cohort, cohort);
+
+    // Filters and ranges.
+    let second_day = store
+        .analytics_facts(&acc, scope(T0 + DAY_MS, T0 + 2 * DAY_MS))
+        .await
+        .unwrap();
+    assert_eq!(second_day.eligibility.len(), 1);
+    assert!(second_day.cohort.is_empty());
+    let other_campaign = store
+        .analytics_facts(
+            &acc,
+            AnalyticsScope {
+                campaign_ids: vec![CAMPAIGN + 1],
+                ..scope(T0, T0 + 2 * DAY_MS)
+            },
+        )
+        .await
+        .unwrap();
+    assert!(other_campaign.eligibility.is_empty() && other_campaign.cohort.is_empty());
+    assert!(store
+        .analytics_facts(&other, scope(T0, T0 + 2 * DAY_MS))
+        .await
+        .unwrap()
+        .eligibility
+        .is_empty());
+}
+
+pub async fn ingest_rolls_up_accepted_events_purchases_and_visitors_once<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    store
+        .record_eligibility(&acc, vec![eligible("v1", false, T0)])
+        .await
+        .unwrap();
+    let mut b = batch(&acc, "v1", T0 + 10 * 60_000);
+    for (name, ctx) in [
+        ("START", "c1"),
+        ("OFFER_IMPRESSION", "c1"),
+        ("OFFER_CLICK", "c1"),
+        ("OFFER_IMPRESSION", "c2"),
+        ("OFFER_DECLINED", "c2"),
+        ("OFFER_IMPRESSION", "c3"),
+        ("OFFER_TIMEOUT", "c3"),
+    ] {
+        b.events.push(offer_event(name, ctx));
+    }
+    b.sdes.push(purchase("12.50", "USD"));
+    store.ingest(b.clone()).await.unwrap();
+    // The same batch again is all duplicates: nothing is counted twice.
+    let again = store.ingest(b).await.unwrap();
+    assert_eq!(again.accepted, 0);
+    let mut later = batch(&acc, "v1", T0 + HOUR_MS + 5);
+    later.events.push(offer_event("OFFER_IMPRESSION", "c4"));
+    later.sdes.push(purchase("3", "EUR"));
+    store.ingest(later).await.unwrap();
+    store
+        .ingest(batch(&acc, "v2", T0 + HOUR_MS + 9))
+        .await
+        .unwrap();
+
+    let facts = store
+        .analytics_facts(&acc, scope(T0, T0 + DAY_MS))
+        .await
+        .unwrap()
+        .sorted();
+    assert_eq!(
+        facts.visitors,
+        vec![
+            VisitorHour {
+                hour_ms: T0,
+                visitor_id: "v1".into()
+            },
+            VisitorHour {
+                hour_ms: T0 + HOUR_MS,
+                visitor_id: "v1".into()
+            },
+            VisitorHour {
+                hour_ms: T0 + HOUR_MS,
+                visitor_id: "v2".into()
+            },
+        ]
+    );
+    let count = |hour_ms, impressions, clicks, declines, timeouts| OfferCount {
+        campaign_id: CAMPAIGN,
+        engagement_id: ENGAGEMENT,
+        hour_ms,
+        impressions,
+        clicks,
+        declines,
+        timeouts,
+    };
+    assert_eq!(
+        facts.offer_counts,
+        vec![count(T0, 3, 1, 1, 1), count(T0 + HOUR_MS, 1, 0, 0, 0)]
+    );
+    assert_eq!(
+        facts.offer_visitors,
+        vec![OfferVisitor {
+            campaign_id: CAMPAIGN,
+            visitor_id: "v1".into(),
+            first_impression_ms: Some(T0 + 10 * 60_000),
+            first_click_ms: Some(T0 + 10 * 60_000),
+        }]
+    );
+    assert_eq!(
+        facts.purchases,
+        vec![
+            PurchaseFact {
+                visitor_id: "v1".into(),
+                at_ms: T0 + 10 * 60_000,
+                currency: "USD".into(),
+                total_micros: 12_500_000,
+            },
+            PurchaseFact {
+                visitor_id: "v1".into(),
+                at_ms: T0 + HOUR_MS + 5,
+                currency: "EUR".into(),
+                total_micros: 3_000_000,
+            },
+        ]
+    );
+}
+
+pub async fn a_report_from_the_rollups_attributes_purchases_within_the_window<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    // Four exposed visitors, two held out. e1 buys within the window after a click,
+    // e2 buys after the window closed, c1 (control) buys within it.
+    let mut records = Vec::new();
+    for v in ["e1", "e2", "e3", "e4"] {
+        records.push(eligible(v, false, T0));
+    }
+    records.push(eligible("c1", true, T0));
+    records.push(eligible("c2", true, T0));
+    store.record_eligibility(&acc, records).await.unwrap();
+    let mut e1 = batch(&acc, "e1", T0 + 1_000);
+    e1.events.push(offer_event("OFFER_IMPRESSION", "x1"));
+    e1.events.push(offer_event("OFFER_CLICK", "x1"));
+    store.ingest(e1).await.unwrap();
+    let mut e1_buys = batch(&acc, "e1", T0 + 2 * DAY_MS);
+    e1_buys.sdes.push(purchase("100", "USD"));
+    store.ingest(e1_buys).await.unwrap();
+    let mut e2_late = batch(&acc, "e2", T0 + 3 * DAY_MS);
+    e2_late.sdes.push(purchase("50", "USD"));
+    store.ingest(e2_late).await.unwrap();
+    let mut c1_buys = batch(&acc, "c1", T0 + DAY_MS);
+    c1_buys.sdes.push(purchase("40", "USD"));
+    store.ingest(c1_buys).await.unwrap();
+
+    let facts = store
+        .analytics_facts(&acc, scope(T0, T0 + DAY_MS))
+        .await
+        .unwrap();
+    let windows = HashMap::from([(CAMPAIGN, 3 * DAY_MS)]);
+    let rows = report(
+        &facts,
+        Grouping {
+            campaign: true,
+            engagement: false,
+            time: None,
+        },
+        &Windows {
+            by_campaign: &windows,
+            default_ms: 7 * DAY_MS,
+        },
+        10,
+    )
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.key.campaign_id, Some(CAMPAIGN));
+    assert_eq!(
+        (r.exposed_visitors, r.control_visitors, r.eligible),
+        (4, 2, 6)
+    );
+    assert_eq!((r.impressions, r.clicks), (1, 1));
+    assert_eq!(
+        r.conversions, 1,
+        "e2 bought when its 3-day window had closed"
+    );
+    assert_eq!(
+        (r.conversions_after_impression, r.conversions_after_click),
+        (1, 1)
+    );
+    assert_eq!(r.revenue.get("USD"), Some(&100_000_000));
+    assert_eq!(r.control_conversions, 1);
+    assert_eq!(r.control_revenue.get("USD"), Some(&40_000_000));
+    // 1/4 exposed against 1/2 held out.
+    assert_eq!(r.incremental_conversions(), Some(1.0 - 0.5 * 4.0));
+    assert!((r.lift().unwrap().value - (-0.5)).abs() < 1e-12);
+}
+
+pub async fn funnel_steps_are_one_per_batch_step_and_engagement<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    use engage_model::{OfferEventName, SdeType};
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let mut b = batch(&acc, "v1", T0 + 1_000);
+    b.events.push(offer_event("OFFER_IMPRESSION", "c1"));
+    b.events.push(offer_event("OFFER_IMPRESSION", "c2"));
+    b.events.push(offer_event("OFFER_CLICK", "c1"));
+    b.sdes.push(purchase("5", "USD"));
+    store.ingest(b.clone()).await.unwrap();
+    store.ingest(b).await.unwrap();
+    let mut other = batch(&acc, "v2", T0 + 2_000);
+    other.events.push(sample::new_event(
+        sample::parse_event(&sample::engagement_event_text(
+            "OFFER_IMPRESSION",
+            "c9",
+            "page-ctx",
+            (CAMPAIGN + 1, ENGAGEMENT + 1, 5),
+        )),
+        None,
+    ));
+    other
+        .sdes
+        .push(sample::new_sde(sample::sde(SdeType::Cart), None));
+    store.ingest(other).await.unwrap();
+
+    let impression = Step::Event(OfferEventName::OfferImpression);
+    let step = |at_ms, v: &str, step, campaign_id, engagement_id| StepOccurrence {
+        at_ms,
+        visitor_id: v.to_owned(),
+        step,
+        campaign_id,
+        engagement_id,
+    };
+    let scope = StepScope {
+        from_ms: T0,
+        to_ms: T0 + DAY_MS,
+        steps: vec![
+            impression,
+            Step::Sde(SdeType::Purchase),
+            Step::Sde(SdeType::Cart),
+        ],
+        campaign_ids: Vec::new(),
+        engagement_ids: Vec::new(),
+    };
+    let mut got = store.funnel_steps(&acc, scope.clone()).await.unwrap();
+    got.sort();
+    let mut expected = vec![
+        step(T0 + 1_000, "v1", impression, CAMPAIGN, ENGAGEMENT),
+        step(T0 + 1_000, "v1", Step::Sde(SdeType::Purchase), 0, 0),
+        step(T0 + 2_000, "v2", impression, CAMPAIGN + 1, ENGAGEMENT + 1),
+        step(T0 + 2_000, "v2", Step::Sde(SdeType::Cart), 0, 0),
+    ];
+    expected.sort();
+    assert_eq!(
+        got, expected,
+        "two impressions of one batch are one occurrence"
+    );
+
+    // A campaign filter keeps its events and every attribute step.
+    let mut filtered = store
+        .funnel_steps(
+            &acc,
+            StepScope {
+                campaign_ids: vec![CAMPAIGN],
+                ..scope.clone()
+            },
+        )
+        .await
+        .unwrap();
+    filtered.sort();
+    expected.retain(|o| o.campaign_id != CAMPAIGN + 1);
+    assert_eq!(filtered, expected);
+    let none = store
+        .funnel_steps(
+            &acc,
+            StepScope {
+                from_ms: T0 + 1_001,
+                ..scope
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(none.len(), 2);
+}

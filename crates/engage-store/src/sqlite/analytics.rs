@@ -1,0 +1,487 @@
+//! The results rollups on SQLite (see [`crate::analytics`]): written by the writer
+//! thread, in the transaction of the batch or the eligibility records they summarize;
+//! read from the read pool.
+//!
+//! Keys lead with the account and end with the visitor, so one visitor's rows of a
+//! campaign and day (or hour) are one row whatever they did: what a stranger can make
+//! the decision route store is one eligibility row per campaign and UTC day for each
+//! visitor id they make up, on top of the rate limits.
+
+use rusqlite::{params, Connection};
+
+use super::{read_u64, sql_err};
+use crate::analytics::{
+    day_of, hour_of, AnalyticsFacts, AnalyticsScope, EligibilityFact, EligibilityRecord,
+    OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence, StepScope,
+    VisitorHour,
+};
+use crate::StoreError;
+
+/// The rollups' tables (a schema version of their own).
+pub(crate) const MIGRATION: &str = r#"
+ALTER TABLE campaigns ADD COLUMN control_group_percent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE campaigns ADD COLUMN attribution_window_days INTEGER NOT NULL DEFAULT 7;
+
+CREATE TABLE analytics_visitors (
+    account    TEXT NOT NULL,
+    hour_ms    INTEGER NOT NULL,
+    visitor_id TEXT NOT NULL,
+    PRIMARY KEY (account, hour_ms, visitor_id)
+) WITHOUT ROWID;
+
+CREATE TABLE analytics_eligibility (
+    account       TEXT NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    day_ms        INTEGER NOT NULL,
+    visitor_id    TEXT NOT NULL,
+    engagement_id INTEGER NOT NULL,
+    control       INTEGER NOT NULL,
+    first_ms      INTEGER NOT NULL,
+    PRIMARY KEY (account, campaign_id, day_ms, visitor_id)
+) WITHOUT ROWID;
+CREATE INDEX analytics_eligibility_time ON analytics_eligibility (account, first_ms);
+
+CREATE TABLE analytics_cohort (
+    account       TEXT NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    visitor_id    TEXT NOT NULL,
+    engagement_id INTEGER NOT NULL,
+    control       INTEGER NOT NULL,
+    first_ms      INTEGER NOT NULL,
+    PRIMARY KEY (account, campaign_id, visitor_id)
+) WITHOUT ROWID;
+CREATE INDEX analytics_cohort_time ON analytics_cohort (account, first_ms);
+CREATE INDEX analytics_cohort_campaign_time ON analytics_cohort (account, campaign_id, first_ms);
+CREATE INDEX analytics_cohort_visitor ON analytics_cohort (account, visitor_id);
+
+CREATE TABLE analytics_offer_counts (
+    account       TEXT NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    engagement_id INTEGER NOT NULL,
+    hour_ms       INTEGER NOT NULL,
+    impressions   INTEGER NOT NULL,
+    clicks        INTEGER NOT NULL,
+    declines      INTEGER NOT NULL,
+    timeouts      INTEGER NOT NULL,
+    PRIMARY KEY (account, campaign_id, engagement_id, hour_ms)
+) WITHOUT ROWID;
+
+CREATE TABLE analytics_offer_visitors (
+    account             TEXT NOT NULL,
+    campaign_id         INTEGER NOT NULL,
+    visitor_id          TEXT NOT NULL,
+    first_impression_ms INTEGER,
+    first_click_ms      INTEGER,
+    PRIMARY KEY (account, campaign_id, visitor_id)
+) WITHOUT ROWID;
+
+CREATE TABLE analytics_purchases (
+    account      TEXT NOT NULL,
+    visitor_id   TEXT NOT NULL,
+    at_ms        INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    total_micros INTEGER NOT NULL
+);
+CREATE INDEX analytics_purchases_visitor ON analytics_purchases (account, visitor_id, at_ms);
+
+-- Time first: appended in time order, and a funnel reads a time range.
+CREATE TABLE analytics_steps (
+    account       TEXT NOT NULL,
+    at_ms         INTEGER NOT NULL,
+    visitor_id    TEXT NOT NULL,
+    step          INTEGER NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    engagement_id INTEGER NOT NULL,
+    PRIMARY KEY (account, at_ms, visitor_id, step, campaign_id, engagement_id)
+) WITHOUT ROWID;
+"#;
+
+fn sql_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(-1)
+}
+
+/// Adds one batch's delta, inside the writer's transaction.
+pub(crate) fn write_delta(
+    conn: &Connection,
+    account: &str,
+    delta: &RollupDelta,
+) -> rusqlite::Result<()> {
+    if !delta.visitor_hours.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT OR IGNORE INTO analytics_visitors (account, hour_ms, visitor_id)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        for (hour, visitor) in &delta.visitor_hours {
+            insert.execute(params![account, hour, visitor])?;
+        }
+    }
+    if !delta.offer_counts.is_empty() {
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO analytics_offer_counts (account, campaign_id, engagement_id, hour_ms,
+                 impressions, clicks, declines, timeouts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (account, campaign_id, engagement_id, hour_ms) DO UPDATE SET
+                 impressions = impressions + excluded.impressions,
+                 clicks = clicks + excluded.clicks,
+                 declines = declines + excluded.declines,
+                 timeouts = timeouts + excluded.timeouts",
+        )?;
+        for ((campaign, engagement, hour), [i, c, d, t]) in &delta.offer_counts {
+            upsert.execute(params![
+                account,
+                sql_id(*campaign),
+                sql_id(*engagement),
+                hour,
+                i,
+                c,
+                d,
+                t
+            ])?;
+        }
+    }
+    if !delta.offer_visitors.is_empty() {
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO analytics_offer_visitors (account, campaign_id, visitor_id,
+                 first_impression_ms, first_click_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (account, campaign_id, visitor_id) DO UPDATE SET
+                 first_impression_ms = CASE
+                     WHEN first_impression_ms IS NULL THEN excluded.first_impression_ms
+                     WHEN excluded.first_impression_ms IS NULL THEN first_impression_ms
+                     ELSE min(first_impression_ms, excluded.first_impression_ms) END,
+                 first_click_ms = CASE
+                     WHEN first_click_ms IS NULL THEN excluded.first_click_ms
+                     WHEN excluded.first_click_ms IS NULL THEN first_click_ms
+                     ELSE min(first_click_ms, excluded.first_click_ms) END",
+        )?;
+        for ((campaign, visitor), (impression, click)) in &delta.offer_visitors {
+            upsert.execute(params![
+                account,
+                sql_id(*campaign),
+                visitor,
+                impression,
+                click
+            ])?;
+        }
+    }
+    if !delta.steps.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT OR IGNORE INTO analytics_steps (account, at_ms, visitor_id, step,
+                 campaign_id, engagement_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for o in &delta.steps {
+            insert.execute(params![
+                account,
+                o.at_ms,
+                o.visitor_id,
+                o.step.code(),
+                sql_id(o.campaign_id),
+                sql_id(o.engagement_id)
+            ])?;
+        }
+    }
+    if !delta.purchases.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO analytics_purchases (account, visitor_id, at_ms, currency, total_micros)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for p in &delta.purchases {
+            insert.execute(params![
+                account,
+                p.visitor_id,
+                p.at_ms,
+                p.currency,
+                p.total_micros
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes eligibility records inside the writer's transaction; answers the per-day rows
+/// written (new, or moved to an earlier time of the same day).
+pub(crate) fn record_eligibility(
+    conn: &Connection,
+    account: &str,
+    records: &[EligibilityRecord],
+) -> rusqlite::Result<usize> {
+    let mut day = conn.prepare_cached(
+        "INSERT INTO analytics_eligibility (account, campaign_id, day_ms, visitor_id,
+             engagement_id, control, first_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (account, campaign_id, day_ms, visitor_id) DO UPDATE SET
+             engagement_id = excluded.engagement_id, control = excluded.control,
+             first_ms = excluded.first_ms
+         WHERE excluded.first_ms < first_ms",
+    )?;
+    let mut cohort = conn.prepare_cached(
+        "INSERT INTO analytics_cohort (account, campaign_id, visitor_id, engagement_id,
+             control, first_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (account, campaign_id, visitor_id) DO UPDATE SET
+             engagement_id = excluded.engagement_id, control = excluded.control,
+             first_ms = excluded.first_ms
+         WHERE excluded.first_ms < first_ms",
+    )?;
+    let mut written = 0;
+    for r in records {
+        let campaign = sql_id(r.campaign_id);
+        let engagement = sql_id(r.engagement_id);
+        written += day.execute(params![
+            account,
+            campaign,
+            day_of(r.at_ms),
+            r.visitor_id,
+            engagement,
+            r.control,
+            r.at_ms
+        ])?;
+        cohort.execute(params![
+            account,
+            campaign,
+            r.visitor_id,
+            engagement,
+            r.control,
+            r.at_ms
+        ])?;
+    }
+    Ok(written)
+}
+
+fn ids_json(ids: &[u64]) -> String {
+    serde_json::to_string(&ids.iter().map(|i| sql_id(*i)).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// What a report over `scope` reads (see [`AnalyticsFacts`]), from a read connection.
+pub(crate) fn facts(
+    conn: &Connection,
+    account: &str,
+    scope: &AnalyticsScope,
+) -> Result<AnalyticsFacts, StoreError> {
+    let campaigns = ids_json(&scope.campaign_ids);
+    let engagements = ids_json(&scope.engagement_ids);
+    let purchases_to = scope.to_ms.saturating_add(scope.attribution_ms);
+    let mut facts = AnalyticsFacts::default();
+
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT hour_ms, visitor_id FROM analytics_visitors
+             WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3",
+        )
+        .map_err(sql_err)?;
+    facts.visitors = stmt
+        .query_map(params![account, hour_of(scope.from_ms), scope.to_ms], |r| {
+            Ok(VisitorHour {
+                hour_ms: r.get(0)?,
+                visitor_id: r.get(1)?,
+            })
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql_err)?
+        .into_iter()
+        .filter(|v| scope.covers_time(v.hour_ms))
+        .collect();
+
+    // The campaign and engagement filters (JSON arrays in ?4 and ?5), written so that an
+    // absent one is no condition at all and a present one can use the campaign keys.
+    let filter = |alias: &str| {
+        let campaign = if scope.campaign_ids.is_empty() {
+            "?4 = '[]'".to_owned()
+        } else {
+            format!("{alias}campaign_id IN (SELECT value FROM json_each(?4))")
+        };
+        let engagement = if scope.engagement_ids.is_empty() {
+            "?5 = '[]'".to_owned()
+        } else {
+            format!("{alias}engagement_id IN (SELECT value FROM json_each(?5))")
+        };
+        format!("{campaign} AND {engagement}")
+    };
+    let eligibility = |table: &str, days: &str| -> Result<Vec<EligibilityFact>, StoreError> {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT campaign_id, engagement_id, visitor_id, control, first_ms FROM {table}
+                 WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3 {days} AND {}",
+                filter("")
+            ))
+            .map_err(sql_err)?;
+        stmt.query_map(
+            params![account, scope.from_ms, scope.to_ms, campaigns, engagements],
+            eligibility_row,
+        )
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql_err)
+    };
+    // A day's row holds that day's first time: the day bounds let the key narrow.
+    facts.eligibility = eligibility(
+        "analytics_eligibility",
+        "AND day_ms >= ?2 - (?2 % 86400000) AND day_ms < ?3",
+    )?;
+    facts.cohort = eligibility("analytics_cohort", "")?;
+
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT campaign_id, engagement_id, hour_ms, impressions, clicks, declines, timeouts
+             FROM analytics_offer_counts
+             WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 AND {}",
+            filter("")
+        ))
+        .map_err(sql_err)?;
+    facts.offer_counts = stmt
+        .query_map(
+            params![
+                account,
+                hour_of(scope.from_ms),
+                scope.to_ms,
+                campaigns,
+                engagements
+            ],
+            |r| {
+                Ok(OfferCount {
+                    campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+                    engagement_id: read_u64(r.get_ref(1)?).unwrap_or_default(),
+                    hour_ms: r.get(2)?,
+                    impressions: count(r.get(3)?),
+                    clicks: count(r.get(4)?),
+                    declines: count(r.get(5)?),
+                    timeouts: count(r.get(6)?),
+                })
+            },
+        )
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql_err)?
+        .into_iter()
+        .filter(|c| scope.covers_time(c.hour_ms))
+        .collect();
+
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT o.campaign_id, o.visitor_id, o.first_impression_ms, o.first_click_ms
+             FROM analytics_cohort c
+             JOIN analytics_offer_visitors o ON o.account = c.account
+                 AND o.campaign_id = c.campaign_id AND o.visitor_id = c.visitor_id
+             WHERE c.account = ?1 AND c.first_ms >= ?2 AND c.first_ms < ?3 AND {}",
+            filter("c.")
+        ))
+        .map_err(sql_err)?;
+    facts.offer_visitors = stmt
+        .query_map(
+            params![account, scope.from_ms, scope.to_ms, campaigns, engagements],
+            |r| {
+                Ok(OfferVisitor {
+                    campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+                    visitor_id: r.get(1)?,
+                    first_impression_ms: r.get(2)?,
+                    first_click_ms: r.get(3)?,
+                })
+            },
+        )
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql_err)?;
+
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
+             FROM analytics_purchases p
+             WHERE p.account = ?1 AND p.at_ms >= ?2 AND p.at_ms < ?6
+               AND p.visitor_id IN (
+                   SELECT visitor_id FROM analytics_cohort
+                   WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3 AND {})",
+            filter("")
+        ))
+        .map_err(sql_err)?;
+    facts.purchases = stmt
+        .query_map(
+            params![
+                account,
+                scope.from_ms,
+                scope.to_ms,
+                campaigns,
+                engagements,
+                purchases_to
+            ],
+            |r| {
+                Ok(PurchaseFact {
+                    visitor_id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    currency: r.get(2)?,
+                    total_micros: r.get(3)?,
+                })
+            },
+        )
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql_err)?;
+    Ok(facts)
+}
+
+/// The step occurrences a funnel over `scope` reads, from a read connection.
+pub(crate) fn steps(
+    conn: &Connection,
+    account: &str,
+    scope: &StepScope,
+) -> Result<Vec<StepOccurrence>, StoreError> {
+    let codes = serde_json::to_string(&scope.steps.iter().map(|s| s.code()).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".to_owned());
+    let campaigns = ids_json(&scope.campaign_ids);
+    let engagements = ids_json(&scope.engagement_ids);
+    // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM analytics_steps
+             WHERE account = ?1 AND at_ms >= ?2 AND at_ms < ?3
+               AND step IN (SELECT value FROM json_each(?4))
+               AND (step >= 16 OR ((?5 = '[]' OR campaign_id IN (SELECT value FROM json_each(?5)))
+                   AND (?6 = '[]' OR engagement_id IN (SELECT value FROM json_each(?6)))))",
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(
+            params![
+                account,
+                scope.from_ms,
+                scope.to_ms,
+                codes,
+                campaigns,
+                engagements
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i16>(2)?,
+                    read_u64(r.get_ref(3)?).unwrap_or_default(),
+                    read_u64(r.get_ref(4)?).unwrap_or_default(),
+                ))
+            },
+        )
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql_err)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(at_ms, visitor_id, code, campaign_id, engagement_id)| {
+            Some(StepOccurrence {
+                at_ms,
+                visitor_id,
+                step: Step::from_code(code)?,
+                campaign_id,
+                engagement_id,
+            })
+        })
+        .collect())
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn eligibility_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EligibilityFact> {
+    Ok(EligibilityFact {
+        campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+        engagement_id: read_u64(r.get_ref(1)?).unwrap_or_default(),
+        visitor_id: r.get(2)?,
+        control: r.get(3)?,
+        at_ms: r.get(4)?,
+    })
+}
