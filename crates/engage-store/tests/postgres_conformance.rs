@@ -404,6 +404,79 @@ async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
     store.close().await.unwrap();
 }
 
+/// Once every account has a retention setting, the sweep drops the monthly partitions
+/// of `event_runs` and `sdes` past the longest one whole, and keeps the current months.
+#[tokio::test]
+async fn retention_drops_expired_event_run_and_attribute_partitions_whole() {
+    let db = Scratch::new().await;
+    let store = PostgresStore::open(&db.url).await.unwrap();
+    let account = new_account(&store).await;
+    let client = db.client().await;
+    // January 2020, made as partition upkeep makes months (`engage migrate` does for
+    // old data), before any row of it lands in the default partitions.
+    client
+        .batch_execute(
+            "CREATE TABLE event_runs_2020_01 PARTITION OF event_runs
+                 FOR VALUES FROM (1577836800000) TO (1580515200000);
+             CREATE TABLE sdes_2020_01 PARTITION OF sdes
+                 FOR VALUES FROM (1577836800000) TO (1580515200000);",
+        )
+        .await
+        .unwrap();
+    let old_ms = 1_578_000_000_000;
+    let mut old = batch(&account, "v", "s-old", old_ms, vec![event("START", "1")]);
+    let tape =
+        engage_model::Tape::parse_str(r#"{"type":"ctmrinfo","info":{"customerId":"cust-1"}}"#)
+            .unwrap();
+    old.sdes.push(engage_store::NewSde {
+        client_id: engage_store::ids::new_id(),
+        client_time_ms: None,
+        sde: engage_model::Sde::read_page(tape.root()).unwrap(),
+    });
+    assert_eq!(store.ingest(old).await.unwrap().accepted, 2);
+    let placed = |table: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(
+                    &format!("SELECT tableoid::regclass::text FROM {table}"),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(placed("event_runs").await, ["event_runs_2020_01"]);
+    assert_eq!(placed("sdes").await, ["sdes_2020_01"]);
+
+    let now = engage_store::ids::now_ms();
+    store.set_retention(&account, Some(30)).await.unwrap();
+    store.sweep_retention(now, 100).await.unwrap();
+    let left: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent IN ('event_runs'::regclass, 'sdes'::regclass)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        !left.iter().any(|p| p.ends_with("_2020_01")),
+        "expired partitions left: {left:?}"
+    );
+    // Default, this month and two ahead, of each table.
+    assert_eq!(left.len(), 8, "{left:?}");
+    assert!(placed("event_runs").await.is_empty());
+    assert!(placed("sdes").await.is_empty());
+    store.close().await.unwrap();
+}
+
 /// Servers sharing a database: migrations run once (under the advisory lock), a batch
 /// sent to two servers at once is stored once, and of two visitors starting one session
 /// on two servers at once, one owns it and the other is refused.
