@@ -405,9 +405,10 @@ async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
 }
 
 /// Once every account has a retention setting, the sweep drops the monthly partitions
-/// of `event_runs` and `sdes` past the longest one whole, and keeps the current months.
+/// of `event_runs` and `sdes` past the longest one whole, and keeps the current months;
+/// while one account keeps its data for ever, no partition goes.
 #[tokio::test]
-async fn retention_drops_expired_event_run_and_attribute_partitions_whole() {
+async fn retention_drops_a_month_only_once_every_account_lets_it_go() {
     let db = Scratch::new().await;
     let store = PostgresStore::open(&db.url).await.unwrap();
     let account = new_account(&store).await;
@@ -452,20 +453,38 @@ async fn retention_drops_expired_event_run_and_attribute_partitions_whole() {
     assert_eq!(placed("event_runs").await, ["event_runs_2020_01"]);
     assert_eq!(placed("sdes").await, ["sdes_2020_01"]);
 
+    let partitions = || async {
+        client
+            .query(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent IN ('event_runs'::regclass, 'sdes'::regclass)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+    };
     let now = engage_store::ids::now_ms();
+    let keeps_everything = new_account(&store).await;
     store.set_retention(&account, Some(30)).await.unwrap();
     store.sweep_retention(now, 100).await.unwrap();
-    let left: Vec<String> = client
-        .query(
-            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent IN ('event_runs'::regclass, 'sdes'::regclass)",
-            &[],
-        )
+    assert_eq!(
+        partitions()
+            .await
+            .iter()
+            .filter(|p| p.ends_with("_2020_01"))
+            .count(),
+        2,
+        "an account without retention keeps every month"
+    );
+    store
+        .set_retention(&keeps_everything, Some(365))
         .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .unwrap();
+    store.sweep_retention(now, 100).await.unwrap();
+    let left = partitions().await;
     assert!(
         !left.iter().any(|p| p.ends_with("_2020_01")),
         "expired partitions left: {left:?}"

@@ -85,7 +85,7 @@ impl PostgresStore {
         row.map(|r| r.try_get(0)).transpose().map_err(pg_err)
     }
 
-    /// Makes the `events` and `sdes` partitions of every month from `from_ms` to `to_ms`
+    /// Makes the `event_runs` and `sdes` partitions of every month from `from_ms` to `to_ms`
     /// (imported rows of months before the server's first would otherwise all go to the
     /// default partition, which retention cannot drop by month).
     pub async fn import_partitions(&self, from_ms: i64, to_ms: i64) -> Result<usize, StoreError> {

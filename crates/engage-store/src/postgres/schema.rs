@@ -1,5 +1,5 @@
-//! The PostgreSQL schema, its versioned migrations and the time partitions of `events`
-//! and `sdes`.
+//! The PostgreSQL schema, its versioned migrations and the time partitions of
+//! `event_runs` and `sdes`.
 //!
 //! Migrations are numbered; `schema_migrations` holds one row per applied version. They
 //! run on open under a session advisory lock, so two servers starting at once do not
@@ -9,11 +9,12 @@
 //! - Every primary and unique key leads with `account`, every query names its account,
 //!   and no constraint spans accounts: the schema can be distributed by account (Citus).
 //!   Only `schema_migrations` has no account.
-//! - `events` and `sdes` are partitioned by server time (`RANGE (server_ms)`, one
-//!   partition per calendar month, UTC), so retention drops whole partitions. A partition
-//!   table cannot have a unique key without the partition column, so exactly-once lives
-//!   in `event_ids` and `sde_ids`, keyed `(account, client_id)`, written in the same
-//!   transaction as the rows with `ON CONFLICT DO NOTHING`.
+//! - `event_runs` and `sdes` (`events` up to version 2) are partitioned by server time
+//!   (`RANGE (server_ms)`, one partition per calendar month, UTC), so retention drops
+//!   whole partitions. A partition table cannot have a unique key without the partition
+//!   column, so exactly-once lives in `event_ids` and `sde_ids`, keyed `(account,
+//!   client_id)`, written in the same transaction as the rows with `ON CONFLICT DO
+//!   NOTHING`.
 //! - Rows that fall outside the months created so far (clients replaying old data, a
 //!   clock far off) go to a `DEFAULT` partition instead of failing the batch.
 //! - Client ids are `bytea`: a canonical UUID as its 16 bytes, any other id as its UTF-8
@@ -662,7 +663,7 @@ pub(crate) fn next_month(year: i32, month: u32) -> (i32, u32) {
     }
 }
 
-/// Creates the partitions of `events` and `sdes` for the month of `now_ms` and the
+/// Creates the partitions of `event_runs` and `sdes` for the month of `now_ms` and the
 /// [`MONTHS_AHEAD`] after it, where missing; answers how many it created. Under the
 /// advisory lock, so servers doing it at once do not race on the catalog.
 pub(crate) async fn ensure_partitions(client: &Client, now_ms: i64) -> Result<usize, StoreError> {
