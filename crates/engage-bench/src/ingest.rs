@@ -38,11 +38,21 @@ pub struct Args {
     /// each into an account of its own.
     #[arg(long, env = "ENGAGE_DATABASE_URL")]
     database: Option<String>,
+    /// `engage serve` processes to start on the one --database (PostgreSQL), the HTTP
+    /// connections dealt among them in turn; the figures are their sum, and each one's
+    /// rate is reported beside it.
+    #[arg(long, default_value_t = 1, conflicts_with = "url",
+          value_parser = clap::value_parser!(u64).range(1..=8))]
+    servers: u64,
 }
 
 #[derive(Serialize)]
 struct Figures {
+    /// The sum over the servers.
     items_per_sec: f64,
+    servers: usize,
+    /// Each server's share, in the order they were started.
+    per_server_items_per_sec: Vec<f64>,
     p50_ms: f64,
     p99_ms: f64,
     ceiling_items_per_sec: f64,
@@ -55,19 +65,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.batch >= 1 && args.concurrency >= 1 && args.duration >= 1,
         "--batch, --concurrency and --duration must be at least 1"
     );
+    anyhow::ensure!(
+        args.servers == 1
+            || args
+                .database
+                .as_deref()
+                .is_some_and(|d| d.starts_with("postgres")),
+        "--servers above 1 needs --database postgres://...: servers share a PostgreSQL database, \
+         not a SQLite file"
+    );
     crate::runtime()?.block_on(async move {
         let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-        let (url, account, mut server) = match (&args.url, &args.account) {
-            (Some(url), Some(account)) => (url.clone(), account.clone(), None),
+        let mut servers = Vec::new();
+        let (urls, account) = match (&args.url, &args.account) {
+            (Some(url), Some(account)) => (vec![url.clone()], account.clone()),
             _ => {
-                let (account, server) = start_server(&Storage::new(
-                    &scratch.path().join("http"),
-                    args.database.as_deref(),
-                ))
-                .await?;
-                (server.url(), account, Some(server))
+                let storage = Storage::new(&scratch.path().join("http"), args.database.as_deref());
+                let (account, first) = start_server(&storage).await?;
+                servers.push(first);
+                while servers.len() < usize::try_from(args.servers).unwrap_or(1) {
+                    servers.push(ServerProcess::start(&storage, Duration::from_secs(20)).await?);
+                }
+                (servers.iter().map(ServerProcess::url).collect(), account)
             }
         };
+        let url = urls.join(" and ");
         eprintln!(
             "bench ingest: {}s over HTTP at {url} and {}s straight through the store, in {ROUNDS} alternating rounds each, concurrency {}, {} items a request",
             args.duration, args.duration, args.concurrency, args.batch
@@ -88,15 +110,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (mut stored, mut stored_secs) = (0u64, 0f64);
         for n in 1..=ROUNDS {
             eprintln!("round {n}/{ROUNDS}: HTTP");
-            http.add(drive_http(&url, &account, &args, round).await?);
+            http.add(drive_http(&urls, &account, &args, round).await?);
             eprintln!("round {n}/{ROUNDS}: straight through the store");
             let (items, secs) = drive_store(&direct, &direct_account.id, &args, round).await?;
             stored += items;
             stored_secs += secs;
         }
         direct.close().await?;
-        let server_rss_mb = server.as_ref().and_then(|s| peak_rss_mb(s.id()));
-        if let Some(server) = server.take() {
+        let server_rss_mb = servers.first().and_then(|s| peak_rss_mb(s.id()));
+        for server in servers.drain(..) {
             server.stop();
         }
         http.latencies.sort_unstable();
@@ -104,7 +126,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             percentile_ms(&http.latencies, 0.50),
             percentile_ms(&http.latencies, 0.99),
         );
-        let http_rate = http.acknowledged as f64 / http.secs;
+        let http_rate = http.acknowledged.iter().sum::<u64>() as f64 / http.secs;
+        let per_server: Vec<f64> = http
+            .acknowledged
+            .iter()
+            .map(|&n| round_to(n as f64 / http.secs, 0))
+            .collect();
         let ceiling = stored as f64 / stored_secs;
         eprintln!(
             "http: {http_rate:.0} items/s, p50 {p50_ms:.2} ms, p99 {p99_ms:.2} ms, {} requests, {} failed",
@@ -119,6 +146,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         let figures = Figures {
             items_per_sec: round_to(http_rate, 0),
+            servers: per_server.len(),
+            per_server_items_per_sec: per_server,
             p50_ms: round_to(p50_ms, 3),
             p99_ms: round_to(p99_ms, 3),
             ceiling_items_per_sec: round_to(ceiling, 0),
@@ -153,7 +182,8 @@ async fn start_server(storage: &Storage) -> anyhow::Result<(String, ServerProces
 /// What the HTTP rounds gave, added up.
 #[derive(Default)]
 struct HttpFigures {
-    acknowledged: u64,
+    /// Items acknowledged by each server.
+    acknowledged: Vec<u64>,
     secs: f64,
     latencies: Vec<Duration>,
     failures: u64,
@@ -161,32 +191,38 @@ struct HttpFigures {
 
 impl HttpFigures {
     fn add(&mut self, round: HttpFigures) {
-        self.acknowledged += round.acknowledged;
+        self.acknowledged
+            .resize(round.acknowledged.len().max(self.acknowledged.len()), 0);
+        for (sum, n) in self.acknowledged.iter_mut().zip(&round.acknowledged) {
+            *sum += n;
+        }
         self.secs += round.secs;
         self.latencies.extend(round.latencies);
         self.failures += round.failures;
     }
 }
 
-/// One HTTP round of `duration`.
+/// One HTTP round of `duration`, connection `i` to server `i % urls.len()`.
 async fn drive_http(
-    url: &str,
+    urls: &[String],
     account: &str,
     args: &Args,
     duration: Duration,
 ) -> anyhow::Result<HttpFigures> {
-    let authority = authority(url)?;
     let path = format!("/api/account/{account}/events");
     let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(AtomicU64::new(0));
+    let counters: Vec<Arc<AtomicU64>> = urls.iter().map(|_| Arc::default()).collect();
+    let total = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for task in 0..args.concurrency {
-        let mut connection = Connection::open(&authority).await?;
-        let (path, stop, acknowledged, failures) = (
+        let server = task % urls.len();
+        let mut connection = Connection::open(&authority(&urls[server])?).await?;
+        let (path, stop, acknowledged, total, failures) = (
             path.clone(),
             stop.clone(),
-            acknowledged.clone(),
+            counters[server].clone(),
+            total.clone(),
             failures.clone(),
         );
         let batch = args.batch;
@@ -205,6 +241,7 @@ async fn drive_http(
                             .and_then(|v| v["accepted"].as_u64())
                             .unwrap_or(0);
                         acknowledged.fetch_add(accepted, Ordering::Relaxed);
+                        total.fetch_add(accepted, Ordering::Relaxed);
                         if accepted != batch as u64 {
                             failures.fetch_add(1, Ordering::Relaxed);
                         }
@@ -225,14 +262,14 @@ async fn drive_http(
         }));
     }
     let started = Instant::now();
-    report_progress(&acknowledged, duration).await;
+    report_progress(&total, duration).await;
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
     for task in tasks {
         latencies.extend(task.await?);
     }
     Ok(HttpFigures {
-        acknowledged: acknowledged.load(Ordering::Relaxed),
+        acknowledged: counters.iter().map(|c| c.load(Ordering::Relaxed)).collect(),
         secs: started.elapsed().as_secs_f64(),
         latencies,
         failures: failures.load(Ordering::Relaxed),

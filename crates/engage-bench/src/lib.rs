@@ -33,9 +33,13 @@ pub enum Command {
     /// SDEs and, in alternating rounds, write batches of the same shape (parsed
     /// beforehand) straight into a store from as many tasks, for the ceiling.
     ///
-    /// Prints progress on stderr and, last, one JSON line: items_per_sec, p50_ms,
-    /// p99_ms, ceiling_items_per_sec, ratio (items_per_sec / ceiling) and server_rss_mb
-    /// (peak resident memory of the server it started).
+    /// With --servers N (PostgreSQL only) it starts N servers on the one database and
+    /// deals the connections among them; the ceiling stays one store's.
+    ///
+    /// Prints progress on stderr and, last, one JSON line: items_per_sec (the sum over
+    /// the servers), servers, per_server_items_per_sec, p50_ms, p99_ms,
+    /// ceiling_items_per_sec, ratio (items_per_sec / ceiling) and server_rss_mb (peak
+    /// resident memory of the first server it started).
     Ingest(ingest::Args),
     /// Fill a store with a month of a shop's history (through the store's write path),
     /// then query it through the Engagement History API of a real server.

@@ -4,6 +4,7 @@
 //! - `account`: create accounts ([`account`]).
 //! - `validate`: check an SDE or event document offline ([`validate`]).
 //! - `export`: stored items as NDJSON ([`export`]).
+//! - `migrate`: a SQLite store copied into PostgreSQL ([`migrate`]).
 //! - `backup`, `restore`: consistent copies of the embedded store ([`backup`]).
 //! - `bench`: load generators that print one JSON line of figures ([`engage_bench`]).
 
@@ -12,6 +13,7 @@ mod backup;
 mod demo;
 mod erase;
 mod export;
+mod migrate;
 mod retention;
 mod serve;
 mod storage;
@@ -68,6 +70,19 @@ enum Command {
     /// Retention: what is past each account's `PUT .../retention`.
     #[command(subcommand)]
     Retention(retention::Command),
+    /// Copy a whole SQLite store into PostgreSQL, resumably, and check the copy.
+    ///
+    /// Copies every account with its API key hash, OAuth keys (secrets stay sealed:
+    /// start the PostgreSQL servers with the source's secret key file), apps, campaigns,
+    /// engagements with every revision, consumer identities, exposures, OAuth nonces,
+    /// visits with their pages, interactions, events and attributes (the visit state follows
+    /// from them), and the quarantine with its ids. Progress goes to stderr; at the end
+    /// every count is compared and one JSON line of what was copied goes to stdout.
+    ///
+    /// Resumable: each chunk is committed with a checkpoint, so after an interruption the
+    /// same command carries on after the last chunk committed. Stop the servers writing to
+    /// the source first: what they write after a chunk is read is not copied.
+    Migrate(migrate::Args),
     /// Measure Engage on this machine.
     #[command(subcommand)]
     Bench(engage_bench::Command),
@@ -84,6 +99,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => backup::run_restore(&args).map(|()| ExitCode::SUCCESS),
         Command::Erase(args) => erase::run(args).map(|()| ExitCode::SUCCESS),
         Command::Retention(command) => retention::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Migrate(args) => migrate::run(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(command) => engage_bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -225,3 +225,59 @@ fn a_postgres_url_that_does_not_answer_is_an_error_without_its_password() {
     );
     assert!(!err.contains("s3cr3t"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_ingest_drives_two_servers_on_one_database_and_reports_each_and_the_sum() {
+    let db = Database::create().await;
+    let (code, out, err) = engage(&[
+        "bench",
+        "ingest",
+        "--database",
+        &db.url,
+        "--servers",
+        "2",
+        "--duration",
+        "1",
+        "--concurrency",
+        "4",
+        "--batch",
+        "5",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let figures: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(figures["servers"], 2, "{figures}");
+    let each: Vec<f64> = figures["per_server_items_per_sec"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(each.len(), 2, "{figures}");
+    assert!(
+        each.iter().all(|&r| r > 0.0),
+        "both servers took items: {figures}"
+    );
+    let sum = figures["items_per_sec"].as_f64().unwrap();
+    assert!((each[0] + each[1] - sum).abs() <= 2.0, "{figures}");
+    // What the two servers acknowledged is all in the one database.
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let accounts: i64 = client
+        .query_one("SELECT count(DISTINCT account) FROM visits", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(accounts, 2, "the servers' account and the ceiling's");
+}
+
+#[test]
+fn bench_ingest_refuses_two_servers_on_sqlite() {
+    let (code, _, err) = engage(&["bench", "ingest", "--servers", "2", "--duration", "1"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--servers above 1 needs --database postgres://"),
+        "{err}"
+    );
+}

@@ -18,6 +18,7 @@ mod demo;
 mod discovery;
 mod erase;
 mod full_disk;
+mod migrate;
 mod multi_server;
 mod postgres;
 mod retention;

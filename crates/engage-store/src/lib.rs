@@ -48,6 +48,7 @@ mod history;
 #[cfg(feature = "conformance")]
 pub mod history_conformance;
 pub mod ids;
+pub mod migration;
 mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;

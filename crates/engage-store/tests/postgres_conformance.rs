@@ -303,8 +303,9 @@ async fn every_primary_and_unique_key_leads_with_the_account_and_nothing_referen
         "campaigns",
         "engagements",
         "engagement_revisions",
+        "event_shapes",
         // Partitions carry their parent's keys.
-        "events_default",
+        "event_runs_default",
         "sdes_default",
     ] {
         assert!(tables.contains(table), "{table} has a key: {tables:?}");
@@ -372,7 +373,7 @@ async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
     let partitions: Vec<String> = client
         .query(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'events'::regclass ORDER BY 1",
+             WHERE i.inhparent = 'event_runs'::regclass ORDER BY 1",
             &[],
         )
         .await
@@ -387,7 +388,7 @@ async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
     );
     let placed: Vec<(String, i64)> = client
         .query(
-            "SELECT tableoid::regclass::text, server_ms FROM events ORDER BY server_ms",
+            "SELECT tableoid::regclass::text, server_ms FROM event_runs ORDER BY server_ms",
             &[],
         )
         .await
@@ -395,11 +396,103 @@ async fn events_land_in_their_months_partition_and_far_times_in_the_default() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(placed[0].0, "events_default");
+    assert_eq!(placed[0].0, "event_runs_default");
     assert!(
-        placed[1].0.starts_with("events_2") && partitions.contains(&placed[1].0),
+        placed[1].0.starts_with("event_runs_2") && partitions.contains(&placed[1].0),
         "{placed:?}"
     );
+    store.close().await.unwrap();
+}
+
+/// Once every account has a retention setting, the sweep drops the monthly partitions
+/// of `event_runs` and `sdes` past the longest one whole, and keeps the current months;
+/// while one account keeps its data for ever, no partition goes.
+#[tokio::test]
+async fn retention_drops_a_month_only_once_every_account_lets_it_go() {
+    let db = Scratch::new().await;
+    let store = PostgresStore::open(&db.url).await.unwrap();
+    let account = new_account(&store).await;
+    let client = db.client().await;
+    // January 2020, made as partition upkeep makes months (`engage migrate` does for
+    // old data), before any row of it lands in the default partitions.
+    client
+        .batch_execute(
+            "CREATE TABLE event_runs_2020_01 PARTITION OF event_runs
+                 FOR VALUES FROM (1577836800000) TO (1580515200000);
+             CREATE TABLE sdes_2020_01 PARTITION OF sdes
+                 FOR VALUES FROM (1577836800000) TO (1580515200000);",
+        )
+        .await
+        .unwrap();
+    let old_ms = 1_578_000_000_000;
+    let mut old = batch(&account, "v", "s-old", old_ms, vec![event("START", "1")]);
+    let tape =
+        engage_model::Tape::parse_str(r#"{"type":"ctmrinfo","info":{"customerId":"cust-1"}}"#)
+            .unwrap();
+    old.sdes.push(engage_store::NewSde {
+        client_id: engage_store::ids::new_id(),
+        client_time_ms: None,
+        sde: engage_model::Sde::read_page(tape.root()).unwrap(),
+    });
+    assert_eq!(store.ingest(old).await.unwrap().accepted, 2);
+    let placed = |table: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(
+                    &format!("SELECT tableoid::regclass::text FROM {table}"),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(placed("event_runs").await, ["event_runs_2020_01"]);
+    assert_eq!(placed("sdes").await, ["sdes_2020_01"]);
+
+    let partitions = || async {
+        client
+            .query(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent IN ('event_runs'::regclass, 'sdes'::regclass)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+    };
+    let now = engage_store::ids::now_ms();
+    let keeps_everything = new_account(&store).await;
+    store.set_retention(&account, Some(30)).await.unwrap();
+    store.sweep_retention(now, 100).await.unwrap();
+    assert_eq!(
+        partitions()
+            .await
+            .iter()
+            .filter(|p| p.ends_with("_2020_01"))
+            .count(),
+        2,
+        "an account without retention keeps every month"
+    );
+    store
+        .set_retention(&keeps_everything, Some(365))
+        .await
+        .unwrap();
+    store.sweep_retention(now, 100).await.unwrap();
+    let left = partitions().await;
+    assert!(
+        !left.iter().any(|p| p.ends_with("_2020_01")),
+        "expired partitions left: {left:?}"
+    );
+    // Default, this month and two ahead, of each table.
+    assert_eq!(left.len(), 8, "{left:?}");
+    assert!(placed("event_runs").await.is_empty());
+    assert!(placed("sdes").await.is_empty());
     store.close().await.unwrap();
 }
 
@@ -520,4 +613,120 @@ async fn the_change_feed_reconnects_and_says_everything_may_have_changed() {
     assert_eq!(next(&mut feed).await, Change::Account(account));
     listening.close().await.unwrap();
     writing.close().await.unwrap();
+}
+
+/// A version 2 database's event rows become runs at version 3, answer the export as
+/// they did, and leave their impressions and endings on the interaction rows.
+#[tokio::test]
+async fn migrating_version_2_events_packs_them_into_runs_that_read_back_the_same() {
+    let db = Scratch::new().await;
+    engage_store::postgres::migrate_database_to(&db.url, 2)
+        .await
+        .unwrap();
+    let client = db.client().await;
+    client
+        .batch_execute(
+            r"INSERT INTO accounts VALUES ('1', 'Shop', 'h', 0, '[]');
+            INSERT INTO visits (account, visit_id, session_id, visitor_id, first_seen_ms,
+                last_seen_ms) VALUES ('1', 1, 's1', 'v1', 100, 900);
+            INSERT INTO pages (account, page_row, visit_id, page_id, received_ms)
+                VALUES ('1', 1, 1, 'p1', 100);
+            INSERT INTO interactions (account, interaction_id, visit_id, context_id, page_row,
+                campaign_id, engagement_id, engagement_revision, start_ms, end_ms, outcome)
+            VALUES ('1', 1, 1, 'ctx-a', 1, 7, 8, 1, 200, 400, 5),
+                   ('1', 2, 1, 'ctx-b', 1, 7, 9, 1, 600, 600, 2);
+            INSERT INTO event_ids VALUES ('1', '\xff6531'), ('1', '\xff6532'), ('1', '\xff6533'),
+                ('1', '\xff6534');
+            INSERT INTO events (account, server_ms, client_ms, client_id, interaction_id,
+                page_row, event_code, page_context_id, campaign_id, engagement_id,
+                engagement_revision, engagement_type, zone_id, state, done, tgl_name,
+                engagement_name)
+            VALUES ('1', 500, 200, '\xff6531', 1, 1, 0, '\xff7031', 7, 8, 1, 1, NULL, 1, true,
+                    'overlay', 'Overlay'),
+                   ('1', 500, 300, '\xff6532', 1, 1, 2, '\xff7031', 7, 8, 1, 1, NULL, 1, true,
+                    'overlay', 'Overlay'),
+                   ('1', 500, 400, '\xff6533', 1, 1, 4, '\xff6f74686572', 7, 8, 1, 1, NULL, 1,
+                    true, 'overlay', 'Overlay'),
+                   ('1', 600, NULL, '\xff6534', 2, 1, 1, '\xff7031', 7, 9, 1, NULL, 42, NULL,
+                    NULL, NULL, NULL);",
+        )
+        .await
+        .unwrap();
+    let store = PostgresStore::open(&db.url).await.unwrap();
+    let page = store
+        .export_page("1", engage_store::ExportKind::Events, None, 10)
+        .await
+        .unwrap();
+    let items: Vec<serde_json::Value> = page
+        .items
+        .iter()
+        .map(|i| serde_json::from_str(i.as_str()).unwrap())
+        .collect();
+    let summary: Vec<(String, String, Option<i64>, i64, String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i["eventName"].as_str().unwrap().to_owned(),
+                i["time"].as_i64(),
+                i["serverTime"].as_i64().unwrap(),
+                i["data"]["contextId"].as_str().unwrap().to_owned(),
+                i["data"]["contexts"][1]["pageContext"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let row = |id: &str, name: &str, time: Option<i64>, server: i64, ctx: &str, pc: &str| {
+        (
+            id.to_owned(),
+            name.to_owned(),
+            time,
+            server,
+            ctx.to_owned(),
+            pc.to_owned(),
+        )
+    };
+    assert_eq!(
+        summary,
+        [
+            row("e1", "START", Some(200), 500, "ctx-a", "p1"),
+            row("e2", "OFFER_IMPRESSION", Some(300), 500, "ctx-a", "p1"),
+            row("e3", "OFFER_DECLINED", Some(400), 500, "ctx-a", "other"),
+            row("e4", "OFFER_DISPLAY", None, 600, "ctx-b", "p1"),
+        ]
+    );
+    assert_eq!(items[0]["data"]["tglName"], "overlay", "{}", items[0]);
+    assert_eq!(
+        items[0]["data"]["engagementName"], "Overlay",
+        "{}",
+        items[0]
+    );
+    assert_eq!(items[3]["data"]["engagementId"], 9, "{}", items[3]);
+    assert_eq!(items[3]["data"]["zoneId"], 42, "{}", items[3]);
+    let flags: Vec<(bool, bool)> = client
+        .query(
+            "SELECT impressed, ended FROM interactions ORDER BY interaction_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(flags, [(true, true), (false, false)]);
+    let runs: i64 = client
+        .query_one("SELECT count(*) FROM event_runs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 2, "e1 to e3 share a batch and an interaction");
+    let gone: Option<String> = client
+        .query_one("SELECT to_regclass('events')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(gone, None);
+    store.close().await.unwrap();
 }

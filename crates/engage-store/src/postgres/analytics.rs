@@ -21,7 +21,7 @@ use crate::analytics::{
 };
 use crate::StoreError;
 
-/// The rollups' tables and the campaign columns (a migration of their own).
+/// Schema version 9: the rollups' tables and the campaign columns.
 pub(crate) const MIGRATION: &str = r#"
 ALTER TABLE campaigns
     ADD COLUMN control_group_percent smallint NOT NULL DEFAULT 0,

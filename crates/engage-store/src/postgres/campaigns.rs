@@ -475,17 +475,14 @@ impl CampaignStore for PostgresStore {
     ) -> Result<Vec<(u64, u64)>, StoreError> {
         self.conn()
             .await?
-            // `e.event_code = 2` (OFFER_IMPRESSION) is written as the partial index
-            // `events_impressions` says it, so the planner can use it.
+            // The interaction row keeps whether an OFFER_IMPRESSION arrived.
             .query(
-                "SELECT e.engagement_id, count(DISTINCT e.interaction_id)
+                "SELECT i.engagement_id, count(*)
                  FROM visits v
                  JOIN interactions i ON i.account = v.account AND i.visit_id = v.visit_id
-                 JOIN events e ON e.account = i.account AND e.interaction_id = i.interaction_id
-                     AND e.event_code = 2
-                 WHERE v.account = $1 AND v.visitor_id = $2
-                 GROUP BY e.engagement_id
-                 ORDER BY e.engagement_id",
+                 WHERE v.account = $1 AND v.visitor_id = $2 AND i.impressed
+                 GROUP BY i.engagement_id
+                 ORDER BY i.engagement_id",
                 &[&account_id, &visitor_id],
             )
             .await
@@ -512,13 +509,9 @@ impl CampaignStore for PostgresStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.conn()
             .await?
-            // `e.event_code = 2` (OFFER_IMPRESSION) as the partial index
-            // `events_impressions` says it.
+            // `impressed`: the interaction has an OFFER_IMPRESSION (see `runs`).
             .query(
-                "SELECT i.engagement_id, v.session_id, i.start_ms,
-                        EXISTS (SELECT 1 FROM events e
-                                WHERE e.account = i.account AND e.interaction_id = i.interaction_id
-                                  AND e.event_code = 2),
+                "SELECT i.engagement_id, v.session_id, i.start_ms, i.impressed,
                         i.outcome = $4
                  FROM visits v
                  JOIN interactions i ON i.account = v.account AND i.visit_id = v.visit_id

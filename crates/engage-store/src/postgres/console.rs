@@ -1,4 +1,4 @@
-//! Console sessions (`console_sessions`, schema version 3): one table every server reads,
+//! Console sessions (`console_sessions`, schema version 7): one table every server reads,
 //! so a session signed in on one server is known on all and a sign-out ends it on all.
 
 use tokio_postgres::Client;

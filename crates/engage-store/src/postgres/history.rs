@@ -16,7 +16,6 @@ use deadpool_postgres::Transaction;
 use engage_model::{EngagementType, SdeType};
 use tokio_postgres::types::ToSql;
 
-use super::reader::{client_id, offer_event, EVENT_COLUMNS};
 use super::{from_sql_u64, pg_err, to_sql_u64};
 use crate::sqlite::reader::{corrupt, stamped};
 use crate::{
@@ -68,6 +67,19 @@ fn pattern(search: &TextSearch) -> Option<(String, Vec<i16>)> {
         format!("%{w}%"),
         types.iter().map(|t| sde_type_code(*t)).collect(),
     ))
+}
+
+/// The words of a LIKE pattern of [`pattern`] as a phrase for `phraseto_tsquery`, when
+/// PostgreSQL's parser surely keeps each of them as one lexeme, as it was (ASCII
+/// letters and digits, shorter than the 2,047 bytes a lexeme may have); `None` sends the
+/// search to the LIKE alone, which is exact but reads every attribute of the account.
+fn indexable_phrase(like: &str) -> Option<String> {
+    let phrase = like.trim_matches(|c| c == '%' || c == ' ');
+    let plain = !phrase.is_empty()
+        && phrase.split(' ').all(|w| {
+            !w.is_empty() && w.len() < 1_000 && w.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+    plain.then(|| phrase.to_owned())
 }
 
 type Arg = Box<dyn ToSql + Sync + Send>;
@@ -150,28 +162,12 @@ impl Filter {
             f.sql.push_str(" AND i.bot = 0");
         }
         if let Some(ended) = q.ended {
-            // An outcome of declined, timed out or removed is itself an ending event; only
-            // a clicked interaction needs its timeline looked at.
-            let ranks = [Outcome::Declined, Outcome::TimedOut, Outcome::Removed]
-                .map(|o| o.rank().to_string())
-                .join(", ");
-            let codes = [
-                engage_model::OfferEventName::OfferDeclined,
-                engage_model::OfferEventName::OfferTimeout,
-                engage_model::OfferEventName::OfferRemove,
-            ]
-            .map(|n| super::ingest::event_code(n).to_string())
-            .join(", ");
-            let ended_sql = format!(
-                "(i.outcome IN ({ranks}) OR (i.outcome = {clicked} AND EXISTS (
-                     SELECT 1 FROM events e WHERE e.account = i.account
-                     AND e.interaction_id = i.interaction_id AND e.event_code IN ({codes}))))"
-            );
-            if ended {
-                f.sql.push_str(&format!(" AND {ended_sql}"));
+            // The interaction row keeps whether an ending event arrived.
+            f.sql.push_str(if ended {
+                " AND i.ended"
             } else {
-                f.sql.push_str(&format!(" AND NOT {ended_sql}"));
-            }
+                " AND NOT i.ended"
+            });
         }
         if let Some((from, to)) = q.duration_s {
             // Seconds above i64::MAX are no bound at all.
@@ -183,14 +179,23 @@ impl Filter {
         }
         for search in q.keyword.iter().chain(&q.sde_search) {
             let (like, types) = pattern(search)?;
+            // The phrase through the full-text index (`sdes_words`) where the index
+            // surely holds its words; the LIKE keeps the answer exact either way.
+            let indexed = indexable_phrase(&like).map(|phrase| {
+                let phrase = f.arg(Box::new(phrase));
+                format!(
+                    " AND to_tsvector('simple', s.words) @@ phraseto_tsquery('simple', {phrase})"
+                )
+            });
             let like = f.arg(Box::new(like));
             let types = f.arg(Box::new(types));
             // An array, computed once: as a semi-join the planner would look the
             // attributes up once per interaction of the range.
             f.sql.push_str(&format!(
                 " AND i.visit_id = ANY(ARRAY(SELECT s.visit_id FROM sdes s
-                     WHERE s.account = $1 AND s.visit_id IS NOT NULL
-                       AND s.sde_type = ANY({types}) AND s.words LIKE {like}))"
+                     WHERE s.account = $1 AND s.visit_id IS NOT NULL{}
+                       AND s.sde_type = ANY({types}) AND s.words LIKE {like}))",
+                indexed.unwrap_or_default()
             ));
         }
         Some(f)
@@ -408,30 +413,52 @@ async fn timeline(
     interaction_id: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let statement = tx
-        .prepare_cached(&format!(
-            "SELECT e.event_row, e.client_id, e.client_ms, e.server_ms, {EVENT_COLUMNS}
-             FROM events e JOIN interactions i
-               ON i.account = e.account AND i.interaction_id = e.interaction_id
-             WHERE e.account = $1 AND e.interaction_id = $2"
-        ))
+        .prepare_cached(
+            "SELECT r.run_row, r.server_ms, r.events, i.context_id, p.page_id
+             FROM event_runs r
+             JOIN interactions i
+               ON i.account = r.account AND i.interaction_id = r.interaction_id
+             LEFT JOIN pages p ON p.account = r.account AND p.page_row = r.page_row
+             WHERE r.account = $1 AND r.interaction_id = $2",
+        )
         .await
         .map_err(pg_err)?;
     let rows = tx
         .query(&statement, &[&account, &interaction_id])
         .await
         .map_err(pg_err)?;
-    let mut events = Vec::with_capacity(rows.len());
+    let mut decoded = Vec::with_capacity(rows.len());
+    let mut shape_ids = Vec::new();
     for r in &rows {
-        let id: i64 = r.try_get(0).map_err(pg_err)?;
-        events.push((
-            id,
-            StoredEvent {
-                client_id: client_id(r, 1)?,
-                client_time_ms: r.try_get(2).map_err(pg_err)?,
-                server_ms: r.try_get(3).map_err(pg_err)?,
-                event: offer_event(r, 4, id)?,
-            },
-        ));
+        let run: i64 = r.try_get(0).map_err(pg_err)?;
+        let server_ms: i64 = r.try_get(1).map_err(pg_err)?;
+        let blob: &[u8] = r.try_get(2).map_err(pg_err)?;
+        let stored = crate::sqlite::events::decode_run(blob, server_ms)
+            .ok_or_else(|| corrupt(format!("event run {run}")))?;
+        shape_ids.extend(stored.iter().map(|e| e.shape));
+        decoded.push((run, server_ms, stored));
+    }
+    shape_ids.sort_unstable();
+    shape_ids.dedup();
+    let shapes = super::runs::load_shapes(&**tx, account, &shape_ids).await?;
+    let run_size = i64::try_from(crate::sqlite::events::MAX_RUN).unwrap_or(256);
+    let mut events = Vec::new();
+    for (r, (run, server_ms, stored)) in rows.iter().zip(decoded) {
+        let context_id: &str = r.try_get(3).map_err(pg_err)?;
+        let page_id: Option<&str> = r.try_get(4).map_err(pg_err)?;
+        for (pos, e) in stored.into_iter().enumerate() {
+            let event = super::runs::offer_event(&shapes, &e, context_id, page_id)?;
+            let at = run * run_size + i64::try_from(pos).unwrap_or(0);
+            events.push((
+                at,
+                StoredEvent {
+                    client_id: e.client_id,
+                    client_time_ms: e.client_time_ms,
+                    server_ms,
+                    event,
+                },
+            ));
+        }
     }
     events.sort_by_key(|(id, e)| (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *id));
     Ok(events.into_iter().map(|(_, e)| e).collect())
@@ -446,7 +473,7 @@ async fn visit_attributes(
 ) -> Result<Vec<RawJson>, StoreError> {
     let statement = tx
         .prepare_cached(
-            "SELECT sde_row, history, server_ms, client_ms FROM sdes
+            "SELECT sde_row, history, server_ms, client_ms, packed FROM sdes
              WHERE account = $1 AND visit_id = $2
              ORDER BY coalesce(client_ms, server_ms), sde_row",
         )
@@ -459,9 +486,13 @@ async fn visit_attributes(
     rows.iter()
         .map(|r| {
             let id: i64 = r.try_get(0).map_err(pg_err)?;
-            let history: &str = r.try_get(1).map_err(pg_err)?;
+            let history = super::runs::stored_history(
+                r.try_get(1).map_err(pg_err)?,
+                r.try_get(4).map_err(pg_err)?,
+            )
+            .ok_or_else(|| corrupt(format!("attribute {id}")))?;
             stamped(
-                history,
+                &history,
                 r.try_get(2).map_err(pg_err)?,
                 r.try_get(3).map_err(pg_err)?,
             )
@@ -473,6 +504,20 @@ async fn visit_attributes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_ascii_phrases_go_through_the_full_text_index() {
+        assert_eq!(
+            indexable_phrase("% drv1534xc women %").as_deref(),
+            Some("drv1534xc women")
+        );
+        assert_eq!(indexable_phrase("% café %"), None);
+        assert_eq!(indexable_phrase("%  %"), None);
+        assert_eq!(
+            indexable_phrase(&format!("% {} %", "a".repeat(2_000))),
+            None
+        );
+    }
 
     #[test]
     fn words_are_lowercase_letters_and_digits_between_spaces() {

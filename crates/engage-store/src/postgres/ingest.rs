@@ -33,6 +33,7 @@ use tokio_postgres::Row;
 use super::{pg_err, to_sql_u64};
 use crate::analytics::RollupDelta;
 use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
+use crate::sqlite::compact::PackedHistory;
 use crate::{IngestBatch, IngestOutcome, Outcome, StoreError};
 
 /// Writer tasks per server: one writes while the next gathers its group.
@@ -49,11 +50,8 @@ pub(crate) struct Prepared {
     batch: PreparedBatch,
     /// Each event's and attribute's client id as stored (see `schema`).
     event_keys: Vec<Vec<u8>>,
-    page_context_keys: Vec<Vec<u8>>,
     sde_keys: Vec<Vec<u8>>,
     sde_words: Vec<String>,
-    /// Each attribute's history shape without stamps, as JSON text.
-    sde_histories: Vec<String>,
 }
 
 /// A client id as its `bytea`: a canonical UUID's 16 bytes, else `0xff` and the text.
@@ -87,21 +85,11 @@ pub(crate) fn prepare(batch: IngestBatch) -> Result<Prepared, StoreError> {
             .iter()
             .map(|e| key_bytes(&e.client_id))
             .collect(),
-        page_context_keys: batch
-            .events
-            .iter()
-            .map(|e| key_bytes(&e.page_context))
-            .collect(),
         sde_keys: batch.sdes.iter().map(|s| key_bytes(&s.client_id)).collect(),
         sde_words: batch
             .sdes
             .iter()
             .map(|s| super::history::words(&s.search_text))
-            .collect(),
-        sde_histories: batch
-            .sdes
-            .iter()
-            .map(|s| s.sde.to_history(engage_model::Stamps::default()).to_json())
             .collect(),
         batch,
     })
@@ -115,15 +103,25 @@ impl Prepared {
 
 type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 
-/// Accounts a writer found in the database. Accounts are never deleted, so an account
-/// once found stays valid, and only the ones not found yet cost a lookup.
+/// What a writer found committed in the database and keeps: accounts and event shapes
+/// are never deleted (nor shapes changed), so one once found stays valid, and only the
+/// ones not found yet cost a lookup.
 #[derive(Default)]
-pub(crate) struct KnownAccounts(std::sync::Mutex<HashSet<String>>);
+pub(crate) struct KnownAccounts {
+    accounts: std::sync::Mutex<HashSet<String>>,
+    shapes: std::sync::Mutex<HashMap<(String, super::runs::ShapeKey), i64>>,
+}
 
 impl KnownAccounts {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         // Inserts are the only change: a poisoned set is still a set of known accounts.
-        self.0
+        self.accounts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn shapes(&self) -> std::sync::MutexGuard<'_, HashMap<(String, super::runs::ShapeKey), i64>> {
+        self.shapes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -289,10 +287,7 @@ async fn try_group(
     let tx = conn.transaction().await.map_err(pg_err)?;
     let results = write_group(&tx, batches, known)
         .await
-        .map_err(|e| match e {
-            Fail::Db(e) => pg_err(e),
-            Fail::Lost(what) => StoreError::Backend(format!("{what} vanished while writing")),
-        })?;
+        .map_err(Fail::into_store_error)?;
     tx.commit().await.map_err(pg_err)?;
     Ok(results)
 }
@@ -305,10 +300,19 @@ struct Slot {
 }
 
 /// Why a group was not written.
-enum Fail {
+pub(crate) enum Fail {
     Db(tokio_postgres::Error),
     /// A row read or written earlier in the transaction was not found again.
     Lost(&'static str),
+}
+
+impl Fail {
+    pub(crate) fn into_store_error(self) -> StoreError {
+        match self {
+            Fail::Db(e) => pg_err(e),
+            Fail::Lost(what) => StoreError::Backend(format!("{what} vanished while writing")),
+        }
+    }
 }
 
 impl From<tokio_postgres::Error> for Fail {
@@ -317,7 +321,7 @@ impl From<tokio_postgres::Error> for Fail {
     }
 }
 
-async fn write_group(
+pub(crate) async fn write_group(
     tx: &Transaction<'_>,
     batches: &[&Prepared],
     accounts_known: &KnownAccounts,
@@ -585,6 +589,8 @@ async fn write_group(
                     outcome: rank,
                     bot,
                     too_fast: false,
+                    impressed: false,
+                    ended: false,
                 });
                 folds.len() - 1
             });
@@ -592,6 +598,8 @@ async fn write_group(
             f.start_ms = f.start_ms.min(at);
             f.end_ms = f.end_ms.max(at);
             f.outcome = f.outcome.max(rank);
+            f.impressed |= e.event.name == engage_model::OfferEventName::OfferImpression;
+            f.ended |= super::runs::ends(e.event.name);
             paces
                 .entry(n)
                 .or_default()
@@ -633,6 +641,8 @@ async fn write_group(
         } else {
             f.bot
         });
+        icols.impressed.push(f.impressed);
+        icols.ended.push(f.ended);
     }
 
     // Client ids first seen in this group; the database says which are new.
@@ -674,25 +684,30 @@ async fn write_group(
                  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
                      $5::bigint[], $6::bigint[], $7::bigint[], $8::smallint[], $9::bigint[],
                      $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::smallint[],
-                     $15::smallint[])
-                     AS t(a, v, c, p, cam, eng, rev, et, z, tg, en, s, e, o, b)),
+                     $15::smallint[], $16::boolean[], $17::boolean[])
+                     AS t(a, v, c, p, cam, eng, rev, et, z, tg, en, s, e, o, b, im, ed)),
              up AS (
                  INSERT INTO interactions AS i (account, visit_id, context_id, page_row,
                      campaign_id, engagement_id, engagement_revision, engagement_type,
-                     zone_id, tgl_name, engagement_name, start_ms, end_ms, outcome, bot)
+                     zone_id, tgl_name, engagement_name, start_ms, end_ms, outcome, bot,
+                     impressed, ended)
                  SELECT * FROM t
                  ON CONFLICT (account, visit_id, context_id) DO UPDATE SET
                      start_ms = least(i.start_ms, excluded.start_ms),
                      end_ms = greatest(i.end_ms, excluded.end_ms),
                      outcome = greatest(i.outcome, excluded.outcome),
+                     impressed = i.impressed OR excluded.impressed,
+                     ended = i.ended OR excluded.ended,
                      engagement_type = coalesce(i.engagement_type, excluded.engagement_type),
                      zone_id = coalesce(i.zone_id, excluded.zone_id),
                      tgl_name = coalesce(i.tgl_name, excluded.tgl_name),
                      engagement_name = coalesce(i.engagement_name, excluded.engagement_name),
                      -- A later batch flags a person's row only for its pace (see Pace).
-                     bot = CASE WHEN i.bot = 0 AND excluded.bot = $16 THEN $16 ELSE i.bot END
+                     bot = CASE WHEN i.bot = 0 AND excluded.bot = $18 THEN $18 ELSE i.bot END
                  WHERE excluded.start_ms < i.start_ms OR excluded.end_ms > i.end_ms
-                     OR excluded.outcome > i.outcome OR (i.bot = 0 AND excluded.bot = $16)
+                     OR excluded.outcome > i.outcome OR (i.bot = 0 AND excluded.bot = $18)
+                     OR (excluded.impressed AND NOT i.impressed)
+                     OR (excluded.ended AND NOT i.ended)
                  RETURNING account, visit_id, context_id, interaction_id)
              SELECT * FROM up
              UNION ALL
@@ -715,6 +730,8 @@ async fn write_group(
                 &icols.end,
                 &icols.outcome,
                 &icols.bot,
+                &icols.impressed,
+                &icols.ended,
                 &BEHAVIOUR_CODE,
             ],
         )
@@ -740,7 +757,48 @@ async fn write_group(
             )
         }),
     );
-    let (upserted, events_taken, sdes_taken) = tokio::try_join!(upsert, claim_events, claim_sdes)?;
+    // The shapes of the events that may be stored (a duplicate's costs a lookup only);
+    // the ones this server has seen committed are not asked for again.
+    let mut shapes: HashMap<(String, super::runs::ShapeKey), i64> = HashMap::new();
+    let mut shape_keys: Vec<(&str, super::runs::ShapeKey)> = Vec::new();
+    {
+        let cached = accounts_known.shapes();
+        let mut seen_shapes: HashSet<(&str, super::runs::ShapeKey)> = HashSet::new();
+        for &(i, k) in &event_candidates {
+            let account = batches[i].batch.account.as_str();
+            let key = super::runs::ShapeKey::of(&batches[i].batch.events[k].event.data);
+            if !seen_shapes.insert((account, key.clone())) {
+                continue;
+            }
+            let full = (account.to_owned(), key);
+            match cached.get(&full) {
+                Some(id) => {
+                    shapes.insert(full, *id);
+                }
+                None => shape_keys.push((account, full.1)),
+            }
+        }
+    }
+    // In key order, as every statement that takes row locks.
+    shape_keys.sort_unstable();
+    let looked_up = async {
+        if shape_keys.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            super::runs::shape_ids(tx, &shape_keys).await
+        }
+    };
+    let (upserted, events_taken, sdes_taken, looked_up) =
+        tokio::try_join!(upsert, claim_events, claim_sdes, looked_up)?;
+    {
+        let mut cached = accounts_known.shapes();
+        for (key, (id, committed)) in looked_up {
+            if committed {
+                cached.insert(key.clone(), id);
+            }
+            shapes.insert(key, id);
+        }
+    }
     let mut interactions: HashMap<(String, i64, String), i64> = HashMap::new();
     for r in upserted {
         interactions.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
@@ -761,6 +819,7 @@ async fn write_group(
     }
 
     // The rows, in one more round trip, and what they add to the results rollups.
+    // Consecutive stored events of one batch and one interaction make a run.
     let mut rollups: BTreeMap<&str, RollupDelta> = BTreeMap::new();
     for (i, b) in batches.iter().enumerate() {
         if let (Ok(_), Some(v)) = (&slots[i], &b.batch.visit) {
@@ -770,7 +829,9 @@ async fn write_group(
                 .visit(&v.visitor_id, b.batch.received_ms);
         }
     }
-    let mut ecols = EventColumns::default();
+    let mut runs = RunColumns::default();
+    let mut run: Vec<crate::sqlite::events::RunEvent<'_>> = Vec::new();
+    let mut run_of: Option<(usize, i64)> = None;
     for &(i, k) in &event_candidates {
         let b = batches[i];
         let Ok(slot) = &mut slots[i] else { continue };
@@ -778,41 +839,36 @@ async fn write_group(
             slot.outcome.duplicates += 1;
             continue;
         }
-        let e = &b.batch.events[k];
-        let d = &e.event.data;
+        let p = &b.batch.events[k];
+        let d = &p.event.data;
         let visit_id = slot.visit.map_or(0, |(v, _)| v);
         let key = (b.batch.account.clone(), visit_id, d.context_id.clone());
-        let interaction = interactions.get(&key).ok_or(Fail::Lost("an interaction"))?;
+        let interaction = *interactions.get(&key).ok_or(Fail::Lost("an interaction"))?;
+        let shape = *shapes
+            .get(&(b.batch.account.clone(), super::runs::ShapeKey::of(d)))
+            .ok_or(Fail::Lost("an event shape"))?;
         slot.outcome.accepted += 1;
         if let Some(v) = &b.batch.visit {
             rollups.entry(b.batch.account.as_str()).or_default().event(
                 &v.visitor_id,
                 b.batch.received_ms,
-                &e.event,
+                &p.event,
             );
         }
-        ecols.account.push(&b.batch.account);
-        ecols.server.push(b.batch.received_ms);
-        ecols.client_ms.push(e.client_time_ms);
-        ecols.client_id.push(&b.event_keys[k]);
-        ecols.interaction.push(*interaction);
-        ecols.page.push(slot.visit.map(|(_, p)| p));
-        ecols.code.push(event_code(e.event.name));
-        ecols.page_context.push(&b.page_context_keys[k]);
-        ecols.campaign.push(to_sql_u64(d.conf_key.campaign_id));
-        ecols.engagement.push(to_sql_u64(d.conf_key.engagement_id));
-        ecols
-            .revision
-            .push(to_sql_u64(d.conf_key.engagement_revision));
-        ecols
-            .engagement_type
-            .push(d.engagement_type.map(|t| i16::from(t.code())));
-        ecols.zone.push(d.zone_id.map(to_sql_u64));
-        ecols.state.push(d.state.map(|s| i16::from(s.code())));
-        ecols.done.push(d.done);
-        ecols.tgl_name.push(d.tgl_name.as_deref());
-        ecols.engagement_name.push(d.engagement_name.as_deref());
+        if run_of != Some((i, interaction)) || run.len() >= crate::sqlite::events::MAX_RUN {
+            if let Some((ri, rint)) = run_of.take() {
+                runs.push(batches[ri], slots_page(&slots[ri]), rint, &run);
+            }
+            run.clear();
+            run_of = Some((i, interaction));
+        }
+        let page_id = b.batch.visit.as_ref().map(|v| v.page_id.as_str());
+        run.push(crate::sqlite::events::RunEvent::of(p, shape, page_id));
     }
+    if let Some((ri, rint)) = run_of.take() {
+        runs.push(batches[ri], slots_page(&slots[ri]), rint, &run);
+    }
+    drop(run);
     // Attribute rows in group order: the order a visit folds them in.
     let mut scols = SdeColumns::default();
     for &(i, k) in &sde_candidates {
@@ -840,7 +896,16 @@ async fn write_group(
         scols
             .sde_type
             .push(super::history::sde_type_code(s.sde.sde_type()));
-        scols.history.push(&b.sde_histories[k]);
+        match &s.history {
+            PackedHistory::Packed(bytes) => {
+                scols.history.push(None);
+                scols.packed.push(Some(bytes));
+            }
+            PackedHistory::Text(text) => {
+                scols.history.push(Some(text));
+                scols.packed.push(None);
+            }
+        }
         scols.words.push(&b.sde_words[k]);
     }
     let mut q = QuarantineColumns::default();
@@ -871,41 +936,22 @@ async fn write_group(
     let (seen_accounts, seen_visits): (Vec<&str>, Vec<i64>) = seen_keys.into_iter().unzip();
 
     let insert_events = async {
-        if ecols.account.is_empty() {
+        if runs.account.is_empty() {
             return Ok(0);
         }
         execute(
             tx,
-            "INSERT INTO events (account, server_ms, client_ms, client_id, interaction_id,
-                 page_row, event_code, page_context_id, campaign_id, engagement_id,
-                 engagement_revision, engagement_type, zone_id, state, done, tgl_name,
-                 engagement_name)
-             SELECT a, s, c, id, i, p, code, pc, cam, eng, rev, et, z, st, dn, tg, en
-             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[],
-                 $6::bigint[], $7::smallint[], $8::bytea[], $9::bigint[], $10::bigint[],
-                 $11::bigint[], $12::smallint[], $13::bigint[], $14::smallint[],
-                 $15::boolean[], $16::text[], $17::text[])
-                 WITH ORDINALITY AS t(a, s, c, id, i, p, code, pc, cam, eng, rev, et, z, st,
-                     dn, tg, en, n)
+            "INSERT INTO event_runs (account, server_ms, interaction_id, page_row, events)
+             SELECT a, s, i, p, e
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[])
+                 WITH ORDINALITY AS t(a, s, i, p, e, n)
              ORDER BY n",
             &[
-                &ecols.account,
-                &ecols.server,
-                &ecols.client_ms,
-                &ecols.client_id,
-                &ecols.interaction,
-                &ecols.page,
-                &ecols.code,
-                &ecols.page_context,
-                &ecols.campaign,
-                &ecols.engagement,
-                &ecols.revision,
-                &ecols.engagement_type,
-                &ecols.zone,
-                &ecols.state,
-                &ecols.done,
-                &ecols.tgl_name,
-                &ecols.engagement_name,
+                &runs.account,
+                &runs.server,
+                &runs.interaction,
+                &runs.page,
+                &runs.events,
             ],
         )
         .await
@@ -917,11 +963,11 @@ async fn write_group(
         execute(
             tx,
             "INSERT INTO sdes (account, server_ms, client_ms, client_id, visit_id, page_row,
-                 sde_type, history, words)
-             SELECT a, s, c, id, v, p, t, h, w
+                 sde_type, history, words, packed)
+             SELECT a, s, c, id, v, p, t, h, w, pk
              FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[],
-                 $6::bigint[], $7::smallint[], $8::text[], $9::text[])
-                 WITH ORDINALITY AS u(a, s, c, id, v, p, t, h, w, n)
+                 $6::bigint[], $7::smallint[], $8::text[], $9::text[], $10::bytea[])
+                 WITH ORDINALITY AS u(a, s, c, id, v, p, t, h, w, pk, n)
              ORDER BY n",
             &[
                 &scols.account,
@@ -933,6 +979,7 @@ async fn write_group(
                 &scols.sde_type,
                 &scols.history,
                 &scols.words,
+                &scols.packed,
             ],
         )
         .await
@@ -1046,6 +1093,7 @@ async fn claim<'a>(
 }
 
 /// An event name's code: its position in the lifecycle order.
+#[cfg(test)]
 pub(crate) fn event_code(name: engage_model::OfferEventName) -> i16 {
     engage_model::OfferEventName::ALL
         .iter()
@@ -1072,6 +1120,10 @@ struct Fold<'a> {
     bot: i16,
     /// Whether a person's batch of the group answered it too fast (`Pace`).
     too_fast: bool,
+    /// It has an `OFFER_IMPRESSION` (the frequency cap counts these).
+    impressed: bool,
+    /// It has an ending event (see `runs::ends`).
+    ended: bool,
 }
 
 #[derive(Default)]
@@ -1116,27 +1168,39 @@ struct InteractionColumns<'a> {
     outcome: Vec<i16>,
     /// `BotReason::code`, 0 for a person's.
     bot: Vec<i16>,
+    impressed: Vec<bool>,
+    ended: Vec<bool>,
+}
+
+/// The page row of a batch's slot, once known.
+fn slots_page(slot: &Result<Slot, StoreError>) -> Option<i64> {
+    slot.as_ref().ok().and_then(|s| s.visit.map(|(_, p)| p))
 }
 
 #[derive(Default)]
-struct EventColumns<'a> {
+struct RunColumns<'a> {
     account: Vec<&'a str>,
     server: Vec<i64>,
-    client_ms: Vec<Option<i64>>,
-    client_id: Vec<&'a [u8]>,
     interaction: Vec<i64>,
     page: Vec<Option<i64>>,
-    code: Vec<i16>,
-    page_context: Vec<&'a [u8]>,
-    campaign: Vec<i64>,
-    engagement: Vec<i64>,
-    revision: Vec<i64>,
-    engagement_type: Vec<Option<i16>>,
-    zone: Vec<Option<i64>>,
-    state: Vec<Option<i16>>,
-    done: Vec<Option<bool>>,
-    tgl_name: Vec<Option<&'a str>>,
-    engagement_name: Vec<Option<&'a str>>,
+    events: Vec<Vec<u8>>,
+}
+
+impl<'a> RunColumns<'a> {
+    fn push(
+        &mut self,
+        b: &'a Prepared,
+        page_row: Option<i64>,
+        interaction: i64,
+        run: &[crate::sqlite::events::RunEvent<'_>],
+    ) {
+        self.account.push(&b.batch.account);
+        self.server.push(b.batch.received_ms);
+        self.interaction.push(interaction);
+        self.page.push(page_row);
+        self.events
+            .push(crate::sqlite::events::encode_run(run, b.batch.received_ms));
+    }
 }
 
 #[derive(Default)]
@@ -1148,7 +1212,8 @@ struct SdeColumns<'a> {
     visit: Vec<Option<i64>>,
     page: Vec<Option<i64>>,
     sde_type: Vec<i16>,
-    history: Vec<&'a str>,
+    history: Vec<Option<&'a str>>,
+    packed: Vec<Option<&'a [u8]>>,
     words: Vec<&'a str>,
 }
 

@@ -29,12 +29,14 @@ mod console;
 mod health;
 mod history;
 mod identities;
+pub mod import;
 mod ingest;
 mod oauth;
 mod privacy;
 pub use privacy::PER_VISITOR_TABLES;
 mod reader;
 mod retention;
+mod runs;
 mod schema;
 mod webhooks;
 
@@ -158,7 +160,23 @@ impl PostgresStore {
             partitions: Mutex::new(Some(partitions)),
         })
     }
+}
 
+/// Creates the schema of an older version `version` in the empty database at `url`,
+/// for tests of what a later migration does with its rows.
+#[cfg(feature = "conformance")]
+pub async fn migrate_database_to(url: &str, version: usize) -> Result<(), StoreError> {
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| StoreError::InvalidLocation(format!("cannot connect to PostgreSQL: {e}")))?;
+    let running = tokio::spawn(connection);
+    let result = schema::migrate_to(&mut client, version).await;
+    drop(client);
+    drop(running.await);
+    result
+}
+
+impl PostgresStore {
     /// A pooled connection.
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.health.connection(&self.pool).await

@@ -9,9 +9,12 @@
 use engage_model::{Sde, SdeType, LP_OFFERS};
 use tokio_postgres::Client;
 
+use super::ingest::key_bytes;
 use super::pg_err;
-use super::reader::{client_id, offer_event, quarantine_row, EVENT_COLUMNS, QUARANTINE_COLUMNS};
+use super::reader::{client_id, quarantine_row, QUARANTINE_COLUMNS};
 use crate::privacy::{counts_from_json, json_escaped, quarantine_names};
+use crate::sqlite::batch::ClientKey;
+use crate::sqlite::events::decode_run;
 use crate::sqlite::reader::{
     corrupt, history_sde, quarantine_entry, sorted_json, stamped, EventItem, SdeItem,
 };
@@ -25,7 +28,7 @@ pub const PER_VISITOR_TABLES: &[&str] = &[
     "visits",
     "pages",
     "interactions",
-    "events",
+    "event_runs",
     "event_ids",
     "sdes",
     "sde_ids",
@@ -41,7 +44,7 @@ pub const PER_VISITOR_TABLES: &[&str] = &[
     "analytics_steps",
 ];
 
-/// Schema version 3: the erasure log (when and how much, never whose) and retention
+/// Schema version 8: the erasure log (when and how much, never whose) and retention
 /// settings.
 pub(crate) const MIGRATION: &str = r#"
 CREATE SEQUENCE erasure_ids;
@@ -194,25 +197,41 @@ pub(crate) async fn delete_visits(
     if visits.is_empty() {
         return Ok(());
     }
-    // The exactly-once keys first: they are found through the rows deleted next.
-    tx.execute(
-        "DELETE FROM event_ids k USING events e, interactions i
-         WHERE k.account = $1 AND e.account = $1 AND i.account = $1
-           AND i.visit_id = ANY($2) AND e.interaction_id = i.interaction_id
-           AND k.client_id = e.client_id",
-        &[&account, &visits],
-    )
-    .await
-    .map_err(pg_err)?;
-    counts.events += tx
-        .execute(
-            "DELETE FROM events e USING interactions i
-             WHERE e.account = $1 AND i.account = $1 AND i.visit_id = ANY($2)
-               AND e.interaction_id = i.interaction_id",
+    // The runs come back from their delete, so what is counted and whose exactly-once
+    // keys go is exactly what was deleted (see `runs` for the layout).
+    let runs = tx
+        .query(
+            "DELETE FROM event_runs r USING interactions i
+             WHERE r.account = $1 AND i.account = $1 AND i.visit_id = ANY($2)
+               AND r.interaction_id = i.interaction_id
+             RETURNING r.run_row, r.server_ms, r.events",
             &[&account, &visits],
         )
         .await
         .map_err(pg_err)?;
+    let mut event_keys: Vec<Vec<u8>> = Vec::new();
+    for r in &runs {
+        let run: i64 = r.try_get(0).map_err(pg_err)?;
+        let server_ms: i64 = r.try_get(1).map_err(pg_err)?;
+        let blob: &[u8] = r.try_get(2).map_err(pg_err)?;
+        let stored =
+            decode_run(blob, server_ms).ok_or_else(|| corrupt(format!("event run {run}")))?;
+        counts.events += stored.len() as u64;
+        // Encoded as the writer keyed them (`ingest::key_bytes`).
+        event_keys.extend(
+            stored
+                .into_iter()
+                .map(|e| key_bytes(&ClientKey::new(e.client_id))),
+        );
+    }
+    if !event_keys.is_empty() {
+        tx.execute(
+            "DELETE FROM event_ids WHERE account = $1 AND client_id = ANY($2)",
+            &[&account, &event_keys],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
     tx.execute(
         "DELETE FROM sde_ids k USING sdes s
          WHERE k.account = $1 AND s.account = $1 AND s.visit_id = ANY($2)
@@ -261,7 +280,10 @@ pub(crate) async fn delete_visits(
 }
 
 /// The visitors of the account who reported `customer_id` in a customerInfo attribute:
-/// the rows holding it as a JSON string are read and compared exactly.
+/// the rows that may hold it are read and compared exactly. A row kept as text is found
+/// by the id as a JSON string; a packed row (schema 4 on) by the id's words in `words`
+/// (every row written since packing began has them; an id without letters or digits
+/// reads every packed row).
 async fn customer_visitors(
     tx: &tokio_postgres::Transaction<'_>,
     account: &str,
@@ -274,20 +296,28 @@ async fn customer_visitors(
         .unwrap_or_default();
     let quoted = serde_json::to_string(customer_id)
         .map_err(|e| StoreError::Backend(format!("serializing: {e}")))?;
+    // Letters and digits only: nothing in it is special to LIKE.
+    let words_like = format!("%{}%", super::history::words(customer_id));
     let rows = tx
         .query(
-            "SELECT v.visitor_id, s.history FROM sdes s
+            "SELECT v.visitor_id, s.sde_row, s.history, s.packed FROM sdes s
              JOIN visits v ON v.account = s.account AND v.visit_id = s.visit_id
-             WHERE s.account = $1 AND s.sde_type = $2 AND strpos(s.history, $3) > 0",
-            &[&account, &type_code, &quoted],
+             WHERE s.account = $1 AND s.sde_type = $2
+               AND (strpos(s.history, $3) > 0 OR (s.packed IS NOT NULL AND s.words LIKE $4))",
+            &[&account, &type_code, &quoted, &words_like],
         )
         .await
         .map_err(pg_err)?;
     let mut visitors: Vec<String> = Vec::new();
     for r in rows {
         let visitor: String = r.try_get(0).map_err(pg_err)?;
-        let history: &str = r.try_get(1).map_err(pg_err)?;
-        let reported = match history_sde(history)? {
+        let id: i64 = r.try_get(1).map_err(pg_err)?;
+        let history = super::runs::stored_history(
+            r.try_get(2).map_err(pg_err)?,
+            r.try_get(3).map_err(pg_err)?,
+        )
+        .ok_or_else(|| corrupt(format!("attribute {id}")))?;
+        let reported = match history_sde(&history)? {
             Sde::CustomerInfo(c) => c.customer_id.text_value() == Some(customer_id),
             _ => false,
         };
@@ -400,39 +430,11 @@ pub(crate) async fn visitor_data(
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()
             .map_err(pg_err)?;
+        events.extend(visit_events(&tx, account, visit_id, visitor, &session_id).await?);
         for r in tx
             .query(
-                &format!(
-                    "SELECT e.event_row, e.client_id, e.client_ms, e.server_ms, p.page_id,
-                            {EVENT_COLUMNS}
-                     FROM interactions i
-                     JOIN events e ON e.account = i.account AND e.interaction_id = i.interaction_id
-                     LEFT JOIN pages p ON p.account = e.account AND p.page_row = e.page_row
-                     WHERE i.account = $1 AND i.visit_id = $2
-                     ORDER BY e.event_row"
-                ),
-                &[&account, &visit_id],
-            )
-            .await
-            .map_err(pg_err)?
-        {
-            let id: i64 = r.try_get(0).map_err(pg_err)?;
-            let event = offer_event(&r, 5, id)?;
-            events.push(sorted_json(&EventItem {
-                id: client_id(&r, 1)?,
-                time: r.try_get(2).map_err(pg_err)?,
-                server_time: r.try_get(3).map_err(pg_err)?,
-                visitor_id: Some(visitor.to_owned()),
-                session_id: Some(session_id.clone()),
-                page_id: r.try_get(4).map_err(pg_err)?,
-                app_name: LP_OFFERS,
-                event_name: event.name.as_str(),
-                data: &event.data,
-            })?);
-        }
-        for r in tx
-            .query(
-                "SELECT s.sde_row, s.client_id, s.client_ms, s.server_ms, p.page_id, s.history
+                "SELECT s.sde_row, s.client_id, s.client_ms, s.server_ms, p.page_id, s.history,
+                        s.packed
                  FROM sdes s
                  LEFT JOIN pages p ON p.account = s.account AND p.page_row = s.page_row
                  WHERE s.account = $1 AND s.visit_id = $2 ORDER BY s.sde_row",
@@ -442,10 +444,14 @@ pub(crate) async fn visitor_data(
             .map_err(pg_err)?
         {
             let id: i64 = r.try_get(0).map_err(pg_err)?;
-            let history: &str = r.try_get(5).map_err(pg_err)?;
+            let history = super::runs::stored_history(
+                r.try_get(5).map_err(pg_err)?,
+                r.try_get(6).map_err(pg_err)?,
+            )
+            .ok_or_else(|| corrupt(format!("attribute {id}")))?;
             let client_ms: Option<i64> = r.try_get(2).map_err(pg_err)?;
             let server_ms: i64 = r.try_get(3).map_err(pg_err)?;
-            let sde = stamped(history, server_ms, client_ms)
+            let sde = stamped(&history, server_ms, client_ms)
                 .ok_or_else(|| corrupt(format!("attribute {id}")))?;
             attributes.push((
                 id,
@@ -505,4 +511,61 @@ pub(crate) async fn visitor_data(
         identities,
         quarantined,
     }))
+}
+
+/// A visit's events as export items, in storage order: its interactions' runs by row,
+/// each unpacked over the shape dictionary (see `runs`).
+async fn visit_events(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+    visit_id: i64,
+    visitor: &str,
+    session_id: &str,
+) -> Result<Vec<RawJson>, StoreError> {
+    let rows = tx
+        .query(
+            "SELECT r.run_row, r.server_ms, r.events, i.context_id, p.page_id
+             FROM interactions i
+             JOIN event_runs r ON r.account = i.account AND r.interaction_id = i.interaction_id
+             LEFT JOIN pages p ON p.account = r.account AND p.page_row = r.page_row
+             WHERE i.account = $1 AND i.visit_id = $2
+             ORDER BY r.run_row",
+            &[&account, &visit_id],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut decoded = Vec::with_capacity(rows.len());
+    let mut shape_ids = Vec::new();
+    for r in &rows {
+        let run: i64 = r.try_get(0).map_err(pg_err)?;
+        let server_ms: i64 = r.try_get(1).map_err(pg_err)?;
+        let blob: &[u8] = r.try_get(2).map_err(pg_err)?;
+        let stored =
+            decode_run(blob, server_ms).ok_or_else(|| corrupt(format!("event run {run}")))?;
+        shape_ids.extend(stored.iter().map(|e| e.shape));
+        decoded.push((server_ms, stored));
+    }
+    shape_ids.sort_unstable();
+    shape_ids.dedup();
+    let shapes = super::runs::load_shapes(tx, account, &shape_ids).await?;
+    let mut events = Vec::new();
+    for (r, (server_ms, stored)) in rows.iter().zip(decoded) {
+        let context_id: &str = r.try_get(3).map_err(pg_err)?;
+        let page_id: Option<&str> = r.try_get(4).map_err(pg_err)?;
+        for e in stored {
+            let event = super::runs::offer_event(&shapes, &e, context_id, page_id)?;
+            events.push(sorted_json(&EventItem {
+                id: e.client_id,
+                time: e.client_time_ms,
+                server_time: server_ms,
+                visitor_id: Some(visitor.to_owned()),
+                session_id: Some(session_id.to_owned()),
+                page_id: page_id.map(str::to_owned),
+                app_name: LP_OFFERS,
+                event_name: event.name.as_str(),
+                data: &event.data,
+            })?);
+        }
+    }
+    Ok(events)
 }

@@ -3,13 +3,12 @@
 //! Every read runs on a pooled connection and sees what was committed before it began:
 //! an answered `ingest` is visible to the next read on any server.
 
-use engage_model::{
-    AgentState, ConfKey, EngagementType, OfferData, OfferEvent, VisitSdes, LP_OFFERS,
-};
+use engage_model::{VisitSdes, LP_OFFERS};
 use tokio_postgres::{Client, Row};
 
-use super::ingest::{event_name, key_text};
-use super::{from_sql_u64, pg_err};
+use super::ingest::key_text;
+use super::pg_err;
+use crate::sqlite::events::{decode_run, MAX_RUN};
 use crate::sqlite::reader::{
     corrupt, history_sde, quarantine_entry, sorted_json, stamped, EventItem, QuarantineRow, SdeItem,
 };
@@ -171,14 +170,20 @@ pub(crate) async fn visit(
     };
     let rows = tx
         .query(
-            "SELECT history FROM sdes WHERE account = $1 AND visit_id = $2 ORDER BY sde_row",
+            "SELECT sde_row, history, packed FROM sdes WHERE account = $1 AND visit_id = $2
+             ORDER BY sde_row",
             &[&account, &visit_id],
         )
         .await
         .map_err(pg_err)?;
     for r in rows {
-        let history: &str = r.try_get(0).map_err(pg_err)?;
-        visit.sdes.record(history_sde(history)?);
+        let id: i64 = r.try_get(0).map_err(pg_err)?;
+        let history = super::runs::stored_history(
+            r.try_get(1).map_err(pg_err)?,
+            r.try_get(2).map_err(pg_err)?,
+        )
+        .ok_or_else(|| corrupt(format!("attribute {id}")))?;
+        visit.sdes.record(history_sde(&history)?);
     }
     tx.commit().await.map_err(pg_err)?;
     Ok(Some(visit))
@@ -259,7 +264,7 @@ pub(crate) async fn count(
     kind: ExportKind,
 ) -> Result<u64, StoreError> {
     let sql = match kind {
-        ExportKind::Events => "SELECT count(*) FROM events WHERE account = $1",
+        ExportKind::Events => "SELECT count(*) FROM event_ids WHERE account = $1",
         ExportKind::Sdes => "SELECT count(*) FROM sdes WHERE account = $1",
         ExportKind::Quarantine => "SELECT count(*) FROM quarantine WHERE account = $1",
     };
@@ -273,66 +278,6 @@ pub(crate) async fn count(
 }
 
 /// The columns [`offer_event`] reads, from `events e` joined with its interaction `i`.
-pub(crate) const EVENT_COLUMNS: &str = "e.event_code, i.context_id, e.page_context_id,
-    e.campaign_id, e.engagement_id, e.engagement_revision, e.engagement_type, e.zone_id,
-    e.state, e.tgl_name, e.done, e.engagement_name";
-
-/// The event stored in [`EVENT_COLUMNS`] from `at` on; `id` is the row, for the error.
-pub(crate) fn offer_event(r: &Row, at: usize, id: i64) -> Result<OfferEvent, StoreError> {
-    let bad = |what: &str| corrupt(format!("event {id}: {what}"));
-    let get_i64 = |i: usize| -> Result<Option<i64>, StoreError> {
-        r.try_get::<_, Option<i64>>(at + i).map_err(pg_err)
-    };
-    let get_i16 = |i: usize| -> Result<Option<i16>, StoreError> {
-        r.try_get::<_, Option<i16>>(at + i).map_err(pg_err)
-    };
-    let required = |i: usize| {
-        get_i64(i)?
-            .map(from_sql_u64)
-            .ok_or_else(|| bad("a missing number"))
-    };
-    let name = get_i16(0)?
-        .and_then(event_name)
-        .ok_or_else(|| bad("event name"))?;
-    let engagement_type = match get_i16(6)? {
-        None => None,
-        Some(code) => Some(
-            u64::try_from(code)
-                .ok()
-                .and_then(EngagementType::from_code)
-                .ok_or_else(|| bad("engagement type"))?,
-        ),
-    };
-    let state = match get_i16(8)? {
-        None => None,
-        Some(code) => Some(
-            u64::try_from(code)
-                .ok()
-                .and_then(AgentState::from_code)
-                .ok_or_else(|| bad("state"))?,
-        ),
-    };
-    let page_context: &[u8] = r.try_get(at + 2).map_err(pg_err)?;
-    Ok(OfferEvent {
-        name,
-        data: OfferData {
-            context_id: r.try_get(at + 1).map_err(pg_err)?,
-            page_context_id: key_text(page_context).ok_or_else(|| bad("page context id"))?,
-            conf_key: ConfKey {
-                campaign_id: required(3)?,
-                engagement_id: required(4)?,
-                engagement_revision: required(5)?,
-            },
-            engagement_type,
-            zone_id: get_i64(7)?.map(from_sql_u64),
-            state,
-            tgl_name: r.try_get(at + 9).map_err(pg_err)?,
-            done: r.try_get(at + 10).map_err(pg_err)?,
-            engagement_name: r.try_get(at + 11).map_err(pg_err)?,
-        },
-    })
-}
-
 pub(crate) fn client_id(r: &Row, i: usize) -> Result<String, StoreError> {
     let bytes: &[u8] = r.try_get(i).map_err(pg_err)?;
     key_text(bytes).ok_or_else(|| corrupt("a client id"))
@@ -350,45 +295,73 @@ pub(crate) async fn export_page(
     let mut last = None;
     match kind {
         ExportKind::Events => {
+            // Runs in row order, each unpacked (see `runs`); a position is
+            // `run * MAX_RUN + index`.
+            let run_size = i64::try_from(MAX_RUN).unwrap_or(256);
+            let first_run = cursor.map_or(0, |c| c.div_euclid(run_size));
+            // A run holds at least one event, and only the cursor's own run can hold
+            // events already given: `limit + 1` runs are enough for a page.
             let rows = client
                 .query(
-                    &format!(
-                        "SELECT e.event_row, e.client_id, e.client_ms, e.server_ms, v.visitor_id,
-                                v.session_id, p.page_id, {EVENT_COLUMNS}
-                         FROM events e
-                         JOIN interactions i ON i.account = e.account
-                             AND i.interaction_id = e.interaction_id
-                         LEFT JOIN visits v ON v.account = i.account AND v.visit_id = i.visit_id
-                         LEFT JOIN pages p ON p.account = e.account AND p.page_row = e.page_row
-                         WHERE e.account = $1 AND e.event_row > $2
-                         ORDER BY e.event_row LIMIT $3"
-                    ),
-                    &[&account, &after, &sql_limit(limit)],
+                    "SELECT r.run_row, r.server_ms, r.events, v.visitor_id, v.session_id,
+                            p.page_id, i.context_id
+                     FROM event_runs r
+                     JOIN interactions i ON i.account = r.account
+                         AND i.interaction_id = r.interaction_id
+                     LEFT JOIN visits v ON v.account = i.account AND v.visit_id = i.visit_id
+                     LEFT JOIN pages p ON p.account = r.account AND p.page_row = r.page_row
+                     WHERE r.account = $1 AND r.run_row >= $2
+                     ORDER BY r.run_row LIMIT $3",
+                    &[&account, &first_run, &sql_limit(limit.saturating_add(1))],
                 )
                 .await
                 .map_err(pg_err)?;
+            let mut decoded = Vec::with_capacity(rows.len());
+            let mut shape_ids = Vec::new();
             for r in &rows {
-                let id: i64 = r.try_get(0).map_err(pg_err)?;
-                let event = offer_event(r, 7, id)?;
-                items.push(sorted_json(&EventItem {
-                    id: client_id(r, 1)?,
-                    time: r.try_get(2).map_err(pg_err)?,
-                    server_time: r.try_get(3).map_err(pg_err)?,
-                    visitor_id: r.try_get(4).map_err(pg_err)?,
-                    session_id: r.try_get(5).map_err(pg_err)?,
-                    page_id: r.try_get(6).map_err(pg_err)?,
-                    app_name: LP_OFFERS,
-                    event_name: event.name.as_str(),
-                    data: &event.data,
-                })?);
-                last = Some(id);
+                let run: i64 = r.try_get(0).map_err(pg_err)?;
+                let server_ms: i64 = r.try_get(1).map_err(pg_err)?;
+                let blob: &[u8] = r.try_get(2).map_err(pg_err)?;
+                let stored = decode_run(blob, server_ms)
+                    .ok_or_else(|| corrupt(format!("event run {run}")))?;
+                shape_ids.extend(stored.iter().map(|e| e.shape));
+                decoded.push((run, server_ms, stored));
+            }
+            shape_ids.sort_unstable();
+            shape_ids.dedup();
+            let shapes = super::runs::load_shapes(client, account, &shape_ids).await?;
+            'runs: for (r, (run, server_ms, stored)) in rows.iter().zip(decoded) {
+                let page_id: Option<&str> = r.try_get(5).map_err(pg_err)?;
+                let context_id: &str = r.try_get(6).map_err(pg_err)?;
+                for (pos, e) in stored.into_iter().enumerate() {
+                    let at = run * run_size + i64::try_from(pos).unwrap_or(0);
+                    if cursor.is_some_and(|c| at <= c) {
+                        continue;
+                    }
+                    if items.len() >= limit {
+                        break 'runs;
+                    }
+                    let event = super::runs::offer_event(&shapes, &e, context_id, page_id)?;
+                    items.push(sorted_json(&EventItem {
+                        id: e.client_id,
+                        time: e.client_time_ms,
+                        server_time: server_ms,
+                        visitor_id: r.try_get(3).map_err(pg_err)?,
+                        session_id: r.try_get(4).map_err(pg_err)?,
+                        page_id: page_id.map(str::to_owned),
+                        app_name: LP_OFFERS,
+                        event_name: event.name.as_str(),
+                        data: &event.data,
+                    })?);
+                    last = Some(at);
+                }
             }
         }
         ExportKind::Sdes => {
             let rows = client
                 .query(
                     "SELECT s.sde_row, s.client_id, s.client_ms, s.server_ms, v.visitor_id,
-                            v.session_id, p.page_id, s.history
+                            v.session_id, p.page_id, s.history, s.packed
                      FROM sdes s
                      LEFT JOIN visits v ON v.account = s.account AND v.visit_id = s.visit_id
                      LEFT JOIN pages p ON p.account = s.account AND p.page_row = s.page_row
@@ -400,10 +373,14 @@ pub(crate) async fn export_page(
                 .map_err(pg_err)?;
             for r in &rows {
                 let id: i64 = r.try_get(0).map_err(pg_err)?;
-                let history: &str = r.try_get(7).map_err(pg_err)?;
+                let history = super::runs::stored_history(
+                    r.try_get(7).map_err(pg_err)?,
+                    r.try_get(8).map_err(pg_err)?,
+                )
+                .ok_or_else(|| corrupt(format!("attribute {id}")))?;
                 let client_ms: Option<i64> = r.try_get(2).map_err(pg_err)?;
                 let server_ms: i64 = r.try_get(3).map_err(pg_err)?;
-                let sde = stamped(history, server_ms, client_ms)
+                let sde = stamped(&history, server_ms, client_ms)
                     .ok_or_else(|| corrupt(format!("attribute {id}")))?;
                 items.push(sorted_json(&SdeItem {
                     id: client_id(r, 1)?,

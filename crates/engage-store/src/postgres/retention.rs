@@ -133,7 +133,7 @@ pub(crate) async fn sweep(
     Ok(RetentionStep { removed, more })
 }
 
-/// Drops the monthly partitions of `events` and `sdes` that end before every account's
+/// Drops the monthly partitions of `event_runs` and `sdes` that end before every account's
 /// horizon: only when every account has a retention setting (an account without one
 /// keeps its data for ever). The rows' exactly-once keys stay (docs/operations.md,
 /// Partitions and retention). Under the migrations' advisory lock, like partition upkeep.
@@ -157,7 +157,7 @@ async fn drop_expired_partitions(client: &Client, now_ms: i64) -> Result<(), Sto
             "SELECT c.relname::text FROM pg_inherits i
              JOIN pg_class c ON c.oid = i.inhrelid
              JOIN pg_class p ON p.oid = i.inhparent
-             WHERE p.relname IN ('events', 'sdes')
+             WHERE p.relname IN ('event_runs', 'sdes')
                AND p.relnamespace = current_schema()::regnamespace",
             &[],
         )
@@ -197,11 +197,11 @@ async fn drop_expired_partitions(client: &Client, now_ms: i64) -> Result<(), Sto
     result.and(unlocked.map(drop))
 }
 
-/// The end (exclusive, epoch ms) of a monthly partition named `events_YYYY_MM` or
+/// The end (exclusive, epoch ms) of a monthly partition named `event_runs_YYYY_MM` or
 /// `sdes_YYYY_MM`; `None` for any other name (the default partitions).
 fn partition_end_ms(name: &str) -> Option<i64> {
     let date = name
-        .strip_prefix("events_")
+        .strip_prefix("event_runs_")
         .or_else(|| name.strip_prefix("sdes_"))?;
     let (year, month) = date.split_once('_')?;
     if year.len() != 4 || month.len() != 2 {
@@ -222,17 +222,21 @@ mod tests {
 
     #[test]
     fn only_monthly_partitions_have_an_end() {
-        assert_eq!(partition_end_ms("events_2025_05"), Some(1_748_736_000_000));
+        assert_eq!(
+            partition_end_ms("event_runs_2025_05"),
+            Some(1_748_736_000_000)
+        );
         assert_eq!(
             partition_end_ms("sdes_2024_12"),
             Some(month_start_ms(2025, 1))
         );
         for other in [
-            "events_default",
+            "event_runs_default",
             "sdes_default",
-            "events_2025_13",
+            "event_runs_2025_13",
             "visits",
-            "events_25_01",
+            "event_runs_25_01",
+            "events_2025_05",
         ] {
             assert_eq!(partition_end_ms(other), None, "{other}");
         }

@@ -1,5 +1,5 @@
-//! The PostgreSQL schema, its versioned migrations and the time partitions of `events`
-//! and `sdes`.
+//! The PostgreSQL schema, its versioned migrations and the time partitions of
+//! `event_runs` and `sdes`.
 //!
 //! Migrations are numbered; `schema_migrations` holds one row per applied version. They
 //! run on open under a session advisory lock, so two servers starting at once do not
@@ -9,11 +9,12 @@
 //! - Every primary and unique key leads with `account`, every query names its account,
 //!   and no constraint spans accounts: the schema can be distributed by account (Citus).
 //!   Only `schema_migrations` has no account.
-//! - `events` and `sdes` are partitioned by server time (`RANGE (server_ms)`, one
-//!   partition per calendar month, UTC), so retention drops whole partitions. A partition
-//!   table cannot have a unique key without the partition column, so exactly-once lives
-//!   in `event_ids` and `sde_ids`, keyed `(account, client_id)`, written in the same
-//!   transaction as the rows with `ON CONFLICT DO NOTHING`.
+//! - `event_runs` and `sdes` (`events` up to version 2) are partitioned by server time
+//!   (`RANGE (server_ms)`, one partition per calendar month, UTC), so retention drops
+//!   whole partitions. A partition table cannot have a unique key without the partition
+//!   column, so exactly-once lives in `event_ids` and `sde_ids`, keyed `(account,
+//!   client_id)`, written in the same transaction as the rows with `ON CONFLICT DO
+//!   NOTHING`.
 //! - Rows that fall outside the months created so far (clients replaying old data, a
 //!   clock far off) go to a `DEFAULT` partition instead of failing the batch.
 //! - Client ids are `bytea`: a canonical UUID as its 16 bytes, any other id as its UTF-8
@@ -32,8 +33,11 @@ use crate::StoreError;
 const MIGRATIONS: &[&str] = &[
     V1,
     V2,
-    super::webhooks::V3,
+    V3,
     V4,
+    V5,
+    super::webhooks::MIGRATION,
+    CONSOLE_SESSIONS,
     super::privacy::MIGRATION,
     super::analytics::MIGRATION,
     BOTS,
@@ -310,10 +314,84 @@ CREATE TRIGGER oauth_keys_changed AFTER INSERT OR UPDATE OR DELETE ON oauth_keys
     FOR EACH ROW EXECUTE FUNCTION engage_notify_change();
 "#;
 
-/// Version 4: console sessions, shared by every server (`postgres/console.rs`). Keyed by
+/// Version 3: events as packed runs over a shape dictionary (see `runs`), and the
+/// interaction flags that replace looking at its events. [`fill_v3`] moves the
+/// version 2 `events` rows into runs, then drops `events`.
+const V3: &str = r#"
+CREATE SEQUENCE event_shape_ids;
+CREATE TABLE event_shapes (
+    account             text NOT NULL,
+    shape_id            bigint NOT NULL DEFAULT nextval('event_shape_ids'),
+    campaign_id         bigint NOT NULL,
+    engagement_id       bigint NOT NULL,
+    engagement_revision bigint NOT NULL,
+    engagement_type     smallint,
+    zone_id             bigint,
+    state               smallint,
+    tgl_name            text,
+    done                boolean,
+    engagement_name     text,
+    PRIMARY KEY (account, shape_id)
+);
+CREATE UNIQUE INDEX event_shapes_content ON event_shapes (account, campaign_id,
+    engagement_id, engagement_revision, engagement_type, zone_id, state, tgl_name, done,
+    engagement_name) NULLS NOT DISTINCT;
+
+CREATE SEQUENCE event_run_rows;
+-- The events of one batch and one interaction, packed (sqlite::events::encode_run).
+CREATE TABLE event_runs (
+    account        text NOT NULL,
+    run_row        bigint NOT NULL DEFAULT nextval('event_run_rows'),
+    server_ms      bigint NOT NULL,
+    interaction_id bigint NOT NULL,
+    -- The batch's page view (the page context id of its events, unless they say another).
+    page_row       bigint,
+    events         bytea NOT NULL,
+    PRIMARY KEY (account, run_row, server_ms)
+) PARTITION BY RANGE (server_ms);
+CREATE TABLE event_runs_default PARTITION OF event_runs DEFAULT;
+CREATE INDEX event_runs_interaction ON event_runs (account, interaction_id);
+
+-- Version 2's event codes: 2 is OFFER_IMPRESSION; 4, 5, 6 are OFFER_DECLINED,
+-- OFFER_TIMEOUT, OFFER_REMOVE (the events that end an interaction).
+ALTER TABLE interactions ADD COLUMN impressed boolean NOT NULL DEFAULT false;
+ALTER TABLE interactions ADD COLUMN ended boolean NOT NULL DEFAULT false;
+UPDATE interactions i SET impressed = true WHERE EXISTS (
+    SELECT 1 FROM events e WHERE e.account = i.account
+        AND e.interaction_id = i.interaction_id AND e.event_code = 2);
+UPDATE interactions i SET ended = true WHERE EXISTS (
+    SELECT 1 FROM events e WHERE e.account = i.account
+        AND e.interaction_id = i.interaction_id AND e.event_code IN (4, 5, 6));
+
+INSERT INTO event_shapes (account, campaign_id, engagement_id, engagement_revision,
+    engagement_type, zone_id, state, tgl_name, done, engagement_name)
+SELECT DISTINCT account, campaign_id, engagement_id, engagement_revision, engagement_type,
+    zone_id, state, tgl_name, done, engagement_name
+FROM events;
+"#;
+
+/// Version 4: an attribute's history is stored packed (`sqlite::compact::pack_history`:
+/// each member name of the history shapes is one or two bytes) in `packed`; rows written
+/// before keep their JSON text in `history`. Exactly one of the two is set.
+const V4: &str = r#"
+ALTER TABLE sdes ALTER COLUMN history DROP NOT NULL;
+ALTER TABLE sdes ADD COLUMN packed bytea;
+"#;
+
+/// Version 5: the keyword and `sdeSearch` searches find their attributes through a
+/// full-text index of `words` (`to_tsvector('simple', words)`: each word a lexeme, as it
+/// is, with its position) instead of reading every attribute of the account; the
+/// `LIKE` that follows keeps the answer exact. Built in, no extension. A trigram index
+/// was measured first and dropped: twice the size, and slower than no index for the
+/// order ids searched (their trigrams are in most attributes).
+const V5: &str = r#"
+CREATE INDEX sdes_words ON sdes USING gin (to_tsvector('simple', words));
+"#;
+
+/// Version 7: console sessions, shared by every server (`postgres/console.rs`). Keyed by
 /// account first; not an admin table, so no change is notified (a session is read from
 /// here on every console request, never cached).
-const V4: &str = r#"
+const CONSOLE_SESSIONS: &str = r#"
 CREATE TABLE console_sessions (
     account     text NOT NULL,
     token_hash  text NOT NULL,
@@ -335,11 +413,16 @@ pub(crate) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 /// Brings the schema to [`SCHEMA_VERSION`] under the advisory lock. Refuses a database
 /// written by a newer build.
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    migrate_to(client, SCHEMA_VERSION).await
+}
+
+/// Brings the schema to version `target` (tests build older databases with it).
+pub(crate) async fn migrate_to(client: &mut Client, target: usize) -> Result<(), StoreError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await
         .map_err(pg_err)?;
-    let result = migrate_locked(client).await;
+    let result = migrate_locked(client, target).await;
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
         .await
@@ -347,7 +430,7 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     result.and(unlocked.map(drop))
 }
 
-async fn migrate_locked(client: &mut Client) -> Result<(), StoreError> {
+async fn migrate_locked(client: &mut Client, target: usize) -> Result<(), StoreError> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -370,10 +453,13 @@ async fn migrate_locked(client: &mut Client) -> Result<(), StoreError> {
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}"
         )));
     }
-    for (done, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (done, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
         let next = i32::try_from(done + 1).unwrap_or(i32::MAX);
         let tx = client.transaction().await.map_err(pg_err)?;
         tx.batch_execute(sql).await.map_err(pg_err)?;
+        if next == 3 {
+            fill_v3(&tx).await?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
             &[&next, &crate::ids::now_ms()],
@@ -383,6 +469,159 @@ async fn migrate_locked(client: &mut Client) -> Result<(), StoreError> {
         tx.commit().await.map_err(pg_err)?;
         tracing::info!(version = next, "migrated the postgres schema");
     }
+    Ok(())
+}
+
+/// Moves version 2's `events` rows into `event_runs`, in row order: consecutive rows of
+/// one account, interaction, server time and page make one run, as the writer makes
+/// them. Then the partitions of `event_runs` that `events` had are made and `events` is
+/// dropped.
+async fn fill_v3(tx: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    use super::ingest::{event_name, key_text};
+    use crate::sqlite::batch::ClientKey;
+    use crate::sqlite::events::{encode_run, RunEvent, MAX_RUN};
+
+    struct Row {
+        account: String,
+        interaction: i64,
+        server_ms: i64,
+        page_row: Option<i64>,
+        page_id: Option<String>,
+        name: engage_model::OfferEventName,
+        shape: i64,
+        client_id: ClientKey,
+        client_ms: Option<i64>,
+        page_context: ClientKey,
+        page_context_text: String,
+    }
+    async fn flush(
+        tx: &tokio_postgres::Transaction<'_>,
+        run: &mut Vec<Row>,
+    ) -> Result<(), StoreError> {
+        let Some(first) = run.first() else {
+            return Ok(());
+        };
+        let events: Vec<RunEvent<'_>> = run
+            .iter()
+            .map(|r| RunEvent {
+                name: r.name,
+                shape: r.shape,
+                client_id: &r.client_id,
+                client_time_ms: r.client_ms,
+                page_context: (r.page_id.as_deref() != Some(r.page_context_text.as_str()))
+                    .then_some(&r.page_context),
+            })
+            .collect();
+        tx.execute(
+            "INSERT INTO event_runs (account, server_ms, interaction_id, page_row, events)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &first.account,
+                &first.server_ms,
+                &first.interaction,
+                &first.page_row,
+                &encode_run(&events, first.server_ms),
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+        run.clear();
+        Ok(())
+    }
+
+    let corrupt = |what: String| StoreError::Backend(format!("migrating events: {what}"));
+    // The months `events` has rows of get their `event_runs` partitions first.
+    let span = tx
+        .query_one("SELECT min(server_ms), max(server_ms) FROM events", &[])
+        .await
+        .map_err(pg_err)?;
+    if let (Some(low), Some(high)) = (
+        span.try_get::<_, Option<i64>>(0).map_err(pg_err)?,
+        span.try_get::<_, Option<i64>>(1).map_err(pg_err)?,
+    ) {
+        let (y0, m0) = month_of(low);
+        let (y1, m1) = month_of(high);
+        let months =
+            (y1 - y0) * 12 + i32::try_from(m1).unwrap_or(1) - i32::try_from(m0).unwrap_or(1);
+        create_months(tx, &["event_runs"], low, months).await?;
+    }
+    let mut after = 0i64;
+    let mut run: Vec<Row> = Vec::new();
+    loop {
+        let rows = tx
+            .query(
+                "SELECT e.event_row, e.account, e.interaction_id, e.server_ms, e.page_row,
+                        p.page_id, e.event_code, s.shape_id, e.client_id, e.client_ms,
+                        e.page_context_id
+                 FROM events e
+                 JOIN event_shapes s ON s.account = e.account
+                     AND s.campaign_id = e.campaign_id AND s.engagement_id = e.engagement_id
+                     AND s.engagement_revision = e.engagement_revision
+                     AND s.engagement_type IS NOT DISTINCT FROM e.engagement_type
+                     AND s.zone_id IS NOT DISTINCT FROM e.zone_id
+                     AND s.state IS NOT DISTINCT FROM e.state
+                     AND s.tgl_name IS NOT DISTINCT FROM e.tgl_name
+                     AND s.done IS NOT DISTINCT FROM e.done
+                     AND s.engagement_name IS NOT DISTINCT FROM e.engagement_name
+                 LEFT JOIN pages p ON p.account = e.account AND p.page_row = e.page_row
+                 WHERE e.event_row > $1 ORDER BY e.event_row LIMIT 10000",
+                &[&after],
+            )
+            .await
+            .map_err(pg_err)?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get(0).map_err(pg_err)?;
+        for r in &rows {
+            let id: i64 = r.try_get(0).map_err(pg_err)?;
+            let code: i16 = r.try_get(6).map_err(pg_err)?;
+            let client_id: &[u8] = r.try_get(8).map_err(pg_err)?;
+            let page_context: &[u8] = r.try_get(10).map_err(pg_err)?;
+            let client_id = key_text(client_id).ok_or_else(|| corrupt(format!("event {id}")))?;
+            let page_context_text =
+                key_text(page_context).ok_or_else(|| corrupt(format!("event {id}")))?;
+            let row = Row {
+                account: r.try_get(1).map_err(pg_err)?,
+                interaction: r.try_get(2).map_err(pg_err)?,
+                server_ms: r.try_get(3).map_err(pg_err)?,
+                page_row: r.try_get(4).map_err(pg_err)?,
+                page_id: r.try_get(5).map_err(pg_err)?,
+                name: event_name(code).ok_or_else(|| corrupt(format!("event {id} code")))?,
+                shape: r.try_get(7).map_err(pg_err)?,
+                client_id: ClientKey::new(client_id),
+                client_ms: r.try_get(9).map_err(pg_err)?,
+                page_context: ClientKey::new(page_context_text.clone()),
+                page_context_text,
+            };
+            let same_run = run.first().is_some_and(|f| {
+                f.account == row.account
+                    && f.interaction == row.interaction
+                    && f.server_ms == row.server_ms
+                    && f.page_row == row.page_row
+            });
+            if !same_run || run.len() >= MAX_RUN {
+                flush(tx, &mut run).await?;
+            }
+            run.push(row);
+        }
+    }
+    flush(tx, &mut run).await?;
+    let moved: i64 = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM events) - (SELECT count(*) FROM event_ids)",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?
+        .try_get(0)
+        .map_err(pg_err)?;
+    if moved != 0 {
+        return Err(corrupt(format!(
+            "{moved} more event rows than exactly-once keys; nothing was changed"
+        )));
+    }
+    tx.batch_execute("DROP TABLE events;")
+        .await
+        .map_err(pg_err)?;
     Ok(())
 }
 
@@ -429,7 +668,7 @@ pub(crate) fn next_month(year: i32, month: u32) -> (i32, u32) {
     }
 }
 
-/// Creates the partitions of `events` and `sdes` for the month of `now_ms` and the
+/// Creates the partitions of `event_runs` and `sdes` for the month of `now_ms` and the
 /// [`MONTHS_AHEAD`] after it, where missing; answers how many it created. Under the
 /// advisory lock, so servers doing it at once do not race on the catalog.
 pub(crate) async fn ensure_partitions(client: &Client, now_ms: i64) -> Result<usize, StoreError> {
@@ -447,15 +686,60 @@ pub(crate) async fn ensure_partitions(client: &Client, now_ms: i64) -> Result<us
     Ok(created)
 }
 
+/// Creates the partitions of every month from `from_ms`'s to `to_ms`'s where missing
+/// (`engage migrate`: the months of the data it copies), under the advisory lock.
+pub(crate) async fn ensure_partitions_between(
+    client: &Client,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<usize, StoreError> {
+    let (y0, m0) = month_of(from_ms);
+    let (y1, m1) = month_of(to_ms.max(from_ms));
+    let months = (y1 - y0) * 12 + i32::try_from(m1).unwrap_or(1) - i32::try_from(m0).unwrap_or(1);
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_err)?;
+    let result = ensure_months_locked(client, from_ms, months).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_err);
+    let created = result?;
+    unlocked?;
+    Ok(created)
+}
+
 async fn ensure_partitions_locked(client: &Client, now_ms: i64) -> Result<usize, StoreError> {
+    ensure_months_locked(client, now_ms, MONTHS_AHEAD).await
+}
+
+/// The partitions of the month of `from_ms` and the `after` months after it.
+async fn ensure_months_locked(
+    client: &Client,
+    from_ms: i64,
+    after: i32,
+) -> Result<usize, StoreError> {
+    create_months(client, &["event_runs", "sdes"], from_ms, after).await
+}
+
+/// Creates the partitions of `tables` for the month of `from_ms` and the `after` months
+/// after it, where missing; answers how many it created.
+async fn create_months<C: tokio_postgres::GenericClient>(
+    client: &C,
+    tables: &[&str],
+    from_ms: i64,
+    after: i32,
+) -> Result<usize, StoreError> {
+    let parents: Vec<String> = tables.iter().map(|t| (*t).to_owned()).collect();
     let existing: Vec<String> = client
         .query(
             "SELECT c.relname::text FROM pg_inherits i
              JOIN pg_class c ON c.oid = i.inhrelid
              JOIN pg_class p ON p.oid = i.inhparent
-             WHERE p.relname IN ('events', 'sdes')
+             WHERE p.relname = ANY($1)
                AND p.relnamespace = current_schema()::regnamespace",
-            &[],
+            &[&parents],
         )
         .await
         .map_err(pg_err)?
@@ -463,17 +747,17 @@ async fn ensure_partitions_locked(client: &Client, now_ms: i64) -> Result<usize,
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()
         .map_err(pg_err)?;
-    let (mut year, mut month) = month_of(now_ms);
+    let (mut year, mut month) = month_of(from_ms);
     let mut created = 0;
-    for _ in 0..=MONTHS_AHEAD {
+    for _ in 0..=after {
         let (ny, nm) = next_month(year, month);
         let (from, to) = (month_start_ms(year, month), month_start_ms(ny, nm));
-        for table in ["events", "sdes"] {
+        for table in tables {
             let name = format!("{table}_{year:04}_{month:02}");
             if existing.contains(&name) {
                 continue;
             }
-            // Only our own integers go into the statement.
+            // Only our own names and integers go into the statement.
             let sql = format!(
                 "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM ({from}) TO ({to})"
             );

@@ -22,9 +22,9 @@ use crate::webhooks::{
 };
 use crate::{ids, StoreError};
 
-/// Schema version 3: webhooks. The same tables as SQLite's (`sqlite/webhooks.rs`), keyed
+/// Schema version 6: webhooks. The same tables as SQLite's (`sqlite/webhooks.rs`), keyed
 /// by the account first; the endpoints' trigger tells every server of a change.
-pub(crate) const V3: &str = r#"
+pub(crate) const MIGRATION: &str = r#"
 CREATE TABLE webhooks (
     account              text NOT NULL,
     webhook_id           text NOT NULL,
