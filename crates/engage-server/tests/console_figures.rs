@@ -139,7 +139,7 @@ async fn overview_and_results_show_the_reports_figures_of_a_known_scenario() {
     assert!(exposed.contains("Control 0"), "{exposed}");
     let funnel = text(after(&results, "id=\"funnel\""));
     assert!(
-        funnel.contains("impression: 3 visitors click: 1 visitors purchase: 1 visitors"),
+        funnel.contains("impression: 3 visitors click: 1 visitor purchase: 1 visitor"),
         "{funnel}"
     );
     assert!(after(&results, "id=\"funnel\"").matches("<rect").count() >= 3);
@@ -158,4 +158,57 @@ async fn overview_and_results_show_the_reports_figures_of_a_known_scenario() {
     // Custom dates that are not dates: said beside the date.
     let (_, bad) = get("/console/?period=custom&from=soon&to=2026-12-01".into()).await;
     assert!(bad.contains("id=\"p-from-error\""), "{bad}");
+}
+
+#[tokio::test]
+async fn the_campaigns_list_shows_the_control_group_and_the_last_seven_days() {
+    let server = TestServer::start().await;
+    let (campaign_id, engagement_id) = scenario(&server).await;
+    // A control group and a window, set through the API the console's form calls.
+    let (status, _) = crate::admin_support::put(
+        &server,
+        &format!("/campaigns/{campaign_id}"),
+        &json!({"name": "Winter sale", "priority": 10, "controlGroupPercent": 20, "attributionWindowDays": 14}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let signed = sign_in_as(&server, &server.account_id, &server.api_key).await;
+    let get = |path: String| {
+        let cookie = signed.cookie.clone();
+        let url = format!("{}{path}", server.url);
+        async move {
+            let answer = reqwest::Client::new()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let (status, list) = get("/console/campaigns".into()).await;
+    assert_eq!(status, 200, "{list}");
+    let row = text(after(&list, "aria-label=\"Campaigns table\""));
+    // Name, status, priority, engagements, control group, impressions, clicks, conversions.
+    assert!(row.contains("Winter sale Enabled 10 1 20 % 3 1 1"), "{row}");
+    // Enabling or disabling sends the campaign whole: its control group and window stay.
+    assert!(
+        list.contains("name=\"/controlGroupPercent\" data-type=\"number\" value=\"20\"")
+            && list.contains("name=\"/attributionWindowDays\" data-type=\"number\" value=\"14\""),
+        "{list}"
+    );
+    // The form and the engagement editor carry the new members.
+    let (_, form) = get(format!("/console/campaigns/{campaign_id}")).await;
+    assert!(
+        form.contains("id=\"campaign-control\"") && form.contains("value=\"20\""),
+        "{form}"
+    );
+    let (_, editor) = get(format!(
+        "/console/campaigns/{campaign_id}/engagements/{engagement_id}"
+    ))
+    .await;
+    assert!(
+        editor.contains("name=\"/weight\"") && editor.contains("name=\"/action/type\""),
+        "{editor}"
+    );
 }

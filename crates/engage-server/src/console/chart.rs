@@ -15,8 +15,9 @@ const COLOURS: [&str; 3] = ["#1f5fbf", "#d06400", "#2c8a3c"];
 
 /// A round top for the value axis: 1, 2 or 5 times a power of ten, at least `max`.
 fn axis_top(max: f64) -> f64 {
-    if max <= 0.0 {
-        return 1.0;
+    // Counts this small get whole-number ticks (four of them).
+    if max <= 4.0 {
+        return 4.0;
     }
     let power = 10f64.powf(max.log10().floor());
     [1.0, 2.0, 5.0, 10.0]
@@ -49,7 +50,8 @@ pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Mar
         .fold(0.0, f64::max);
     let top = axis_top(max);
     let step = if labels.len() > 1 {
-        (WIDTH - LEFT - 12.0) / (labels.len() - 1) as f64
+        // Room on the right for the last day's label.
+        (WIDTH - LEFT - 40.0) / (labels.len() - 1) as f64
     } else {
         0.0
     };

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use maud::{html, Markup};
 
 use super::chart;
-use super::page::{number, Page, Screen};
+use super::page::{count, number, Page, Screen};
 use super::period::{chooser, Period};
 use super::session::ConsoleUser;
 use crate::error::ApiError;
@@ -57,12 +57,42 @@ async fn totals(
     Ok(rows.into_iter().next())
 }
 
+/// Each campaign's report row over the last `days` UTC days, today included (the
+/// Campaigns list's figures).
+pub async fn last_days_by_campaign(
+    state: &AppState,
+    account: &str,
+    days: i64,
+) -> Result<HashMap<u64, ReportRow>, ApiError> {
+    let today = Timestamp::now().as_millisecond().div_euclid(DAY_MS) * DAY_MS;
+    let by_campaign = GroupBy {
+        campaign: true,
+        ..GroupBy::default()
+    };
+    let body = report_body(
+        today - (days - 1) * DAY_MS,
+        today + DAY_MS,
+        by_campaign,
+        None,
+        None,
+    );
+    let rows = report_rows(state, account, &body).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.key.campaign_id.map(|c| (c, r)))
+        .collect())
+}
+
 /// Revenue summed over its currencies, and the text naming each currency.
 fn revenue(row: Option<&ReportRow>) -> (f64, String) {
     let Some(row) = row else {
         return (0.0, String::new());
     };
-    let total = row.revenue.values().map(|m| micros_to_units(*m)).sum();
+    // A fold from +0: an empty `sum()` of f64 is -0, which the browser writes as "-0".
+    let total = row
+        .revenue
+        .values()
+        .fold(0.0, |sum, m| sum + micros_to_units(*m));
     let text = row
         .revenue
         .iter()
@@ -115,7 +145,7 @@ pub async fn overview(
     let (prev_from, prev_to) = period.previous();
     let now = totals(&state, account, period.from_ms, period.to_ms).await?;
     let before = totals(&state, account, prev_from, prev_to).await?;
-    let count = |row: &Option<ReportRow>, f: fn(&ReportRow) -> u64| {
+    let total_of = |row: &Option<ReportRow>, f: fn(&ReportRow) -> u64| {
         Some(row.as_ref().map_or(0.0, |r| f(r) as f64))
     };
     let lift = |row: &Option<ReportRow>| row.as_ref().and_then(ReportRow::lift).map(|l| l.value);
@@ -198,10 +228,10 @@ pub async fn overview(
         section aria-labelledby="figures" {
             h2.visually-hidden id="figures" { "Figures" }
             div.figures {
-                (figure_card("Visitors", count(&now, |r| r.visitors), count(&before, |r| r.visitors), None))
-                (figure_card("Impressions", count(&now, |r| r.impressions), count(&before, |r| r.impressions), None))
-                (figure_card("Clicks", count(&now, |r| r.clicks), count(&before, |r| r.clicks), None))
-                (figure_card("Conversions", count(&now, |r| r.conversions), count(&before, |r| r.conversions), None))
+                (figure_card("Visitors", total_of(&now, |r| r.visitors), total_of(&before, |r| r.visitors), None))
+                (figure_card("Impressions", total_of(&now, |r| r.impressions), total_of(&before, |r| r.impressions), None))
+                (figure_card("Clicks", total_of(&now, |r| r.clicks), total_of(&before, |r| r.clicks), None))
+                (figure_card("Conversions", total_of(&now, |r| r.conversions), total_of(&before, |r| r.conversions), None))
                 (figure_card("Revenue", Some(revenue_now), Some(revenue_before), Some(revenue_text)))
                 (figure_card("Lift", lift(&now), lift(&before), None))
             }
@@ -212,7 +242,7 @@ pub async fn overview(
         }
         section aria-labelledby="top" {
             h2 id="top" { "Top engagements" }
-            div.table-wrap {
+            div.table-wrap tabindex="0" role="region" aria-label="Top engagements table" {
                 table {
                     thead { tr { th scope="col" { "Engagement" } th scope="col" { "Impressions" } th scope="col" { "Clicks" } th scope="col" { "Conversions" } } }
                     tbody {
@@ -396,7 +426,7 @@ pub async fn results(
             @for r in &report {
                 @let c = r.key.campaign_id.unwrap_or(0);
                 h3 { (campaign_names.get(&c).copied().unwrap_or("Campaign")) }
-                div.table-wrap {
+                div.table-wrap tabindex="0" role="region" aria-label=(format!("{}: exposed against control", campaign_names.get(&c).copied().unwrap_or("Campaign"))) {
                     table data-campaign=(c) {
                         thead { tr { th scope="col" { "Group" } th scope="col" { "Visitors" } th scope="col" { "Impressions" } th scope="col" { "Clicks" } th scope="col" { "Conversions" } th scope="col" { "Rate" } } }
                         tbody {
@@ -418,7 +448,7 @@ pub async fn results(
                 Some(row) => {
                     ol.funnel {
                         @for (name, step) in step_names.iter().zip(&row.steps) {
-                            li data-step=(name) { (name) ": " (number(step.visitors as f64)) " visitors" }
+                            li data-step=(name) { (name) ": " (count(step.visitors, "visitor", "visitors")) }
                         }
                     }
                     div.chart data-chart="funnel" {
@@ -434,7 +464,7 @@ pub async fn results(
             @if splits.is_empty() {
                 p.none { "No campaign here has engagements in a split with exposed visitors." }
             } @else {
-                div.table-wrap {
+                div.table-wrap tabindex="0" role="region" aria-label="A/B comparison table" {
                     table {
                         thead { tr { th scope="col" { "Engagement" } th scope="col" { "Exposed" } th scope="col" { "Conversions" } th scope="col" { "Rate" } th scope="col" { "Others' rate" } th scope="col" { "Significant" } } }
                         tbody {
