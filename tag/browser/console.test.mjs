@@ -158,6 +158,18 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   await accessible(page, 'engagement');
   await shot(page, 'engagement');
 
+  // An action missing its required member: the error beside that field, by its pointer.
+  await page.getByLabel('Accept button').selectOption('coupon');
+  await page.getByLabel('Coupon code').waitFor();
+  const refusedAt = errors.length;
+  await page.getByRole('button', { name: 'Save new revision' }).click();
+  const missing = page.locator('.field-error', { hasText: '/action/code' });
+  await missing.waitFor();
+  assert.equal(await page.getByLabel('Coupon code').getAttribute('aria-invalid'), 'true');
+  errors.splice(refusedAt).forEach((e) => assert.match(e, /status of 400/));
+  await page.getByLabel('Accept button').selectOption('');
+  assert.equal(await page.getByLabel('Coupon code').isVisible(), false);
+
   // A second revision: saving shows it.
   await page.getByLabel('Title').fill('Winter teas are here');
   await page.getByRole('button', { name: 'Save new revision' }).click();
