@@ -91,7 +91,6 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   assert.ok(!stored.includes(engage.apiKey), 'the API key is in the page or its storage');
   for (const name of ['Overview', 'Campaigns', 'Results', 'History', 'Quarantine', 'Settings']) await nav(page, name).waitFor();
   await accessible(page, 'overview');
-  await shot(page, 'overview');
 
   // A campaign.
   await nav(page, 'Campaigns').click();
@@ -158,6 +157,18 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   await page.getByRole('heading', { name: 'Revision history' }).waitFor();
   await accessible(page, 'engagement');
   await shot(page, 'engagement');
+
+  // An action missing its required member: the error beside that field, by its pointer.
+  await page.getByLabel('Accept button').selectOption('coupon');
+  await page.getByLabel('Coupon code').waitFor();
+  const refusedAt = errors.length;
+  await page.getByRole('button', { name: 'Save new revision' }).click();
+  const missing = page.locator('.field-error', { hasText: '/action/code' });
+  await missing.waitFor();
+  assert.equal(await page.getByLabel('Coupon code').getAttribute('aria-invalid'), 'true');
+  errors.splice(refusedAt).forEach((e) => assert.match(e, /status of 400/));
+  await page.getByLabel('Accept button').selectOption('');
+  assert.equal(await page.getByLabel('Coupon code').isVisible(), false);
 
   // A second revision: saving shows it.
   await page.getByLabel('Title').fill('Winter teas are here');
@@ -248,9 +259,25 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   await page.waitForURL(/saved=origins/);
   assert.equal(await page.getByRole('textbox', { name: 'Origins' }).inputValue(), engage.url);
 
-  // Results: its layout, ready for the analytics.
+  // Overview: the shop's impression and click in today's figures, and the chart.
+  await nav(page, 'Overview').click();
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+  const figure = (name) => page.locator(`[data-figure="${name}"] .value data`).getAttribute('value');
+  assert.ok(Number(await figure('Impressions')) >= 1, 'an impression on Overview');
+  assert.ok(Number(await figure('Clicks')) >= 1, 'a click on Overview');
+  assert.equal(await page.locator('[data-chart="overview"] svg polyline').count(), 3);
+  await page.getByRole('row', { name: /Winter tea toaster/ }).waitFor();
+  await accessible(page, 'overview');
+  await shot(page, 'overview');
+
+  // Results: the campaign's impression and click, and the funnel from them.
   await nav(page, 'Results').click();
   await page.getByRole('heading', { level: 1, name: 'Results' }).waitFor();
+  const exposed = page.locator('table[data-campaign]').first();
+  assert.ok(Number(await exposed.locator('td[data-figure="impressions"] data').getAttribute('value')) >= 1, 'an impression on Results');
+  assert.ok(Number(await exposed.locator('td[data-figure="clicks"] data').getAttribute('value')) >= 1, 'a click on Results');
+  assert.match(await page.locator('ol.funnel').textContent(), /impression: 1 visitor\s*click: 1 visitor/);
+  assert.equal(await page.locator('[data-chart="funnel"] svg rect[data-bar]').count(), 4);
   await accessible(page, 'results');
   await shot(page, 'results');
 

@@ -56,6 +56,14 @@
       const items = text.split(type === 'list' ? /[,\n]/ : /\n/).map((s) => s.trim()).filter(Boolean);
       return type === 'lines' || items.length ? items : undefined;
     }
+    if (type === 'json') {
+      if (text === '') return undefined;
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text; // the server says what it expected, at this field's pointer
+      }
+    }
     if (type === 'auto') {
       if (text === 'true' || text === 'false') return text === 'true';
       return text !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
@@ -79,6 +87,9 @@
     const body = {};
     for (const field of form.querySelectorAll('[name^="/"]')) {
       if (field.closest('template')) continue;
+      // Only the chosen action type's members are sent.
+      const group = field.closest('[data-action-for]');
+      if (group && group.hidden) continue;
       field.setAttribute('data-pointer', field.name);
       const value = valueOf(field);
       if (value !== undefined) setAt(body, field.name, value);
@@ -245,6 +256,14 @@
   });
 
   // ---- rows of a list: add from its template, remove
+  // The action type shows its own members' group and hides the others.
+  document.addEventListener('change', (event) => {
+    const select = event.target.closest && event.target.closest('[data-action-type]');
+    if (!select) return;
+    const form = select.closest('form');
+    for (const group of form.querySelectorAll('[data-action-for]')) group.hidden = group.getAttribute('data-action-for') !== select.value;
+  });
+
   document.addEventListener('click', (event) => {
     const add = event.target.closest && event.target.closest('[data-add]');
     if (add) {

@@ -23,6 +23,7 @@ mod collect;
 mod collect_body_properties;
 mod connections;
 mod console;
+mod console_figures;
 mod decision;
 mod decision_load;
 mod discovery;

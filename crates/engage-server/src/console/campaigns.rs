@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use engage_model::{AgentState, EngagementType};
-use engage_store::{Campaign, Engagement};
+use engage_store::{Campaign, CampaignFields, Engagement};
 use maud::{html, Markup};
 use serde_json::Value;
 
@@ -69,6 +69,20 @@ fn campaign_fields(campaign: Option<&Campaign>) -> Markup {
                 value=(fields.map_or(100, |f| f.priority)) aria-describedby="priority-help";
             p.help id="priority-help" { "Lower comes first when two engagements compete for a place." }
         }
+        div.field {
+            label for="campaign-control" { "Control group %" }
+            input #campaign-control name="/controlGroupPercent" type="number" data-type="number"
+                value=(fields.map_or(CampaignFields::DEFAULT_CONTROL_GROUP_PERCENT, |f| f.control_group_percent))
+                aria-describedby="control-help";
+            p.help id="control-help" { "0 to 50: this share of visitors is held out and sees none of the campaign, to measure its lift." }
+        }
+        div.field {
+            label for="campaign-window" { "Attribution window (days)" }
+            input #campaign-window name="/attributionWindowDays" type="number" data-type="number"
+                value=(fields.map_or(CampaignFields::DEFAULT_ATTRIBUTION_WINDOW_DAYS, |f| f.attribution_window_days))
+                aria-describedby="window-help";
+            p.help id="window-help" { "1 to 31: a purchase this many days after a visitor's first eligibility counts as a conversion." }
+        }
         div.field.check {
             input #campaign-enabled name="/enabled" type="checkbox" data-type="bool"
                 checked[fields.is_none_or(|f| f.enabled)];
@@ -86,6 +100,9 @@ fn toggle(campaign: &Campaign, next: &str) -> Markup {
             input type="hidden" name="/name" value=(f.name);
             @if let Some(goal) = &f.goal { input type="hidden" name="/goal" value=(goal); }
             input type="hidden" name="/priority" data-type="number" value=(f.priority);
+            // A PUT replaces the campaign: what is left out would take its default.
+            input type="hidden" name="/controlGroupPercent" data-type="number" value=(f.control_group_percent);
+            input type="hidden" name="/attributionWindowDays" data-type="number" value=(f.attribution_window_days);
             input type="hidden" name="/enabled" data-type="bool" value=(enable);
             button type="submit" aria-label=(format!("{} {}", if enable { "Enable" } else { "Disable" }, f.name)) {
                 @if enable { "Enable" } @else { "Disable" }
@@ -103,15 +120,16 @@ pub async fn list(State(state): State<AppState>, user: ConsoleUser) -> Result<Re
     for e in &engagements {
         *per_campaign.entry(e.campaign_id).or_default() += 1;
     }
+    let week = super::overview::last_days_by_campaign(&state, user.account_id(), 7).await?;
     let main = html! {
         h1 { "Campaigns" }
         @if campaigns.is_empty() {
             p.empty { "No campaigns yet. Create the first one below." }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" role="region" aria-label="Campaigns table" {
                 table {
                     caption.visually-hidden { "Campaigns of the account" }
-                    thead { tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Priority" } th scope="col" { "Engagements" } th scope="col" { "Updated" } th scope="col" { "Action" } } }
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Priority" } th scope="col" { "Engagements" } th scope="col" { "Control group" } th scope="col" { "Impressions, 7 days" } th scope="col" { "Clicks, 7 days" } th scope="col" { "Conversions, 7 days" } th scope="col" { "Updated" } th scope="col" { "Action" } } }
                     tbody {
                         @for c in &campaigns {
                             tr {
@@ -119,6 +137,11 @@ pub async fn list(State(state): State<AppState>, user: ConsoleUser) -> Result<Re
                                 td { (status(c.fields.enabled)) }
                                 td { (page::number(c.fields.priority)) }
                                 td { (page::number(per_campaign.get(&c.id).copied().unwrap_or(0) as u32)) }
+                                td { (page::number(c.fields.control_group_percent)) " %" }
+                                @let figures = week.get(&c.id);
+                                td { (page::number(figures.map_or(0, |r| r.impressions) as f64)) }
+                                td { (page::number(figures.map_or(0, |r| r.clicks) as f64)) }
+                                td { (page::number(figures.map_or(0, |r| r.conversions) as f64)) }
                                 td { (page::time(c.updated_ms)) }
                                 td { (toggle(c, "/console/campaigns")) }
                             }
@@ -406,10 +429,71 @@ fn url_rows(targeting: &Value, list: &str) -> Markup {
 
 /// The engagement editor: every member of the definition as a field named by its JSON
 /// pointer, so the server's errors land beside the field they name; the preview beside.
+/// The traffic-split weight and the accept button's `action` (docs/api.md, Engagement
+/// actions). Each action type's members are in their own group; `console.js` sends only
+/// the chosen type's, so the server's errors land beside them by pointer.
+fn split_and_action(weight: Option<u32>, action: &Value) -> Markup {
+    let kind = action["type"].as_str().unwrap_or("");
+    let text = |member: &str| action[member].as_str().map(str::to_owned);
+    let fields = match &action["fields"] {
+        Value::Null => String::new(),
+        fields => serde_json::to_string(fields).unwrap_or_default(),
+    };
+    html! {
+        fieldset {
+            legend { "Split and action" }
+            div.field {
+                label for="e-weight" { "Split weight" }
+                input #e-weight name="/weight" type="number" data-type="number" value=[weight] aria-describedby="weight-help";
+                p.help id="weight-help" { "Engagements of this campaign and zone with a weight share its visitors by weight; empty: not in a split." }
+            }
+            div.field {
+                label for="a-type" { "Accept button" }
+                select #a-type name="/action/type" data-action-type {
+                    option value="" selected[kind.is_empty()] { "Click only (no action)" }
+                    @for (value, label) in [("link", "Open a link"), ("form", "Show a lead form"), ("coupon", "Reveal a coupon"), ("chat", "Open the site's chat")] {
+                        option value=(value) selected[kind == value] { (label) }
+                    }
+                }
+            }
+            div data-action-for="link" hidden[kind != "link"] {
+                div.field { label for="a-url" { "Link URL" } input #a-url name="/action/url" type="url" value=[text("url")]; }
+                div.field.check { input #a-new-tab name="/action/newTab" type="checkbox" data-type="bool" checked[action["newTab"] == true]; label for="a-new-tab" { "Open in a new tab" } }
+            }
+            div data-action-for="form" hidden[kind != "form"] {
+                div.field {
+                    label for="a-fields" { "Form fields (JSON)" }
+                    textarea #a-fields name="/action/fields" data-type="json" rows="3" aria-describedby="a-fields-help" { (fields) }
+                    p.help id="a-fields-help" { r#"[{"name":"email","required":true}]: name, email, phone, company, topic (with "choices") or message."# }
+                }
+                div.field { label for="a-submit" { "Submit label" } input #a-submit name="/action/submitLabel" type="text" value=[text("submitLabel")]; }
+                div.field { label for="a-thanks" { "Thanks" } input #a-thanks name="/action/thanks" type="text" value=[text("thanks")]; }
+            }
+            div data-action-for="coupon" hidden[kind != "coupon"] {
+                div.field { label for="a-code" { "Coupon code" } input #a-code name="/action/code" type="text" value=[text("code")]; }
+                div.field { label for="a-copy" { "Copy label" } input #a-copy name="/action/copyLabel" type="text" value=[text("copyLabel")]; }
+            }
+            div data-action-for="chat" hidden[kind != "chat"] {
+                div.field {
+                    label for="a-provider" { "Chat provider" }
+                    select #a-provider name="/action/provider" {
+                        option value="" { "Any (the page's hook)" }
+                        @for p in ["intercom", "zendesk", "crisp", "tawk", "livechat"] { option value=(p) selected[text("provider").as_deref() == Some(p)] { (p) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn editor(campaign: &Campaign, shown: Option<&Engagement>, api: &str) -> Markup {
     let d = shown.map(|e| &e.definition);
     let targeting: Value = d
         .and_then(|d| serde_json::from_str(d.targeting.as_str()).ok())
+        .unwrap_or(Value::Null);
+    let action: Value = d
+        .and_then(|d| d.action.as_ref())
+        .and_then(|a| serde_json::from_str(a.as_str()).ok())
         .unwrap_or(Value::Null);
     let chosen = d.map_or(EngagementType::SlideOut, |d| d.engagement_type);
     let next = format!(
@@ -501,6 +585,7 @@ fn editor(campaign: &Campaign, shown: Option<&Engagement>, api: &str) -> Markup 
                         input #t-frequency name="/targeting/frequency/maxImpressions" type="number" data-type="number" min="1" value=[targeting["frequency"]["maxImpressions"].as_u64()];
                     }
                 }
+                (split_and_action(d.and_then(|d| d.weight), &action))
                 fieldset {
                     legend { "Availability" }
                     div.field.check {

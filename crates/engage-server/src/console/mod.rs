@@ -17,9 +17,11 @@
 pub(crate) mod api;
 pub(crate) mod assets;
 pub(crate) mod campaigns;
+pub(crate) mod chart;
 pub(crate) mod history;
 pub(crate) mod overview;
 pub mod page;
+pub(crate) mod period;
 pub(crate) mod quarantine;
 pub mod session;
 pub(crate) mod settings;

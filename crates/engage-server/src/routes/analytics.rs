@@ -43,6 +43,54 @@ pub async fn report_route(
     let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let request = ReportBody::read(tape.root())
         .map_err(|invalid| ApiError::invalid_all("report request", invalid.errors))?;
+    let rows = report_rows(&state, &account_id, &request).await?;
+    tracing::Span::current().record("rows", rows.len());
+    let answer = ReportAnswer {
+        from: request.from_ms,
+        to: request.to_ms,
+        timezone: request.timezone.iana_name().unwrap_or("UTC").to_owned(),
+        rows: rows
+            .iter()
+            .map(|r| RowBody::of(r, &request.timezone, request.group_by))
+            .collect(),
+    };
+    Ok(axum::Json(answer).into_response())
+}
+
+/// `POST /api/account/{accountId}/analytics/funnel`.
+#[tracing::instrument(skip_all, fields(account = %account_id, rows))]
+pub async fn funnel_route(
+    State(state): State<AppState>,
+    _: AuthorizedAccount,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
+    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let request = FunnelBody::read(tape.root())
+        .map_err(|invalid| ApiError::invalid_all("funnel request", invalid.errors))?;
+    let rows = funnel_rows(&state, &account_id, &request).await?;
+    tracing::Span::current().record("rows", rows.len());
+    Ok(axum::Json(FunnelAnswer {
+        from: request.from_ms,
+        to: request.to_ms,
+        window_seconds: request.window_ms / 1_000,
+        rows: rows
+            .iter()
+            .map(|r| FunnelRowBody::of(r, &request.steps))
+            .collect(),
+    })
+    .into_response())
+}
+
+/// The report's rows for a checked request: what `report_route` answers and what the
+/// console's Overview and Results show.
+pub async fn report_rows(
+    state: &AppState,
+    account_id: &str,
+    request: &ReportBody,
+) -> Result<Vec<ReportRow>, ApiError> {
     // Reports share the history searches' permits: both are the account's heavy reads.
     let _permit = state
         .history_searches
@@ -52,7 +100,7 @@ pub async fn report_route(
 
     let windows: HashMap<u64, i64> = state
         .store
-        .campaigns(&account_id)
+        .campaigns(account_id)
         .await?
         .iter()
         .map(|c| (c.id, i64::from(c.fields.attribution_window_days) * DAY_MS))
@@ -74,7 +122,7 @@ pub async fn report_route(
         attribution_ms,
     };
     let facts = bot_filter(
-        state.store.analytics_facts(&account_id, scope).await?,
+        state.store.analytics_facts(account_id, scope).await?,
         request.include_bots,
     );
     let tz = request.timezone.clone();
@@ -100,32 +148,16 @@ pub async fn report_route(
             format!("this grouping gives {rows} rows, at most {max} are allowed: group by less or narrow the range"),
         )
     })?;
-    tracing::Span::current().record("rows", rows.len());
-    let answer = ReportAnswer {
-        from: request.from_ms,
-        to: request.to_ms,
-        timezone: request.timezone.iana_name().unwrap_or("UTC").to_owned(),
-        rows: rows
-            .iter()
-            .map(|r| RowBody::of(r, &request.timezone, group_by))
-            .collect(),
-    };
-    Ok(axum::Json(answer).into_response())
+    Ok(rows)
 }
 
-/// `POST /api/account/{accountId}/analytics/funnel`.
-#[tracing::instrument(skip_all, fields(account = %account_id, rows))]
-pub async fn funnel_route(
-    State(state): State<AppState>,
-    _: AuthorizedAccount,
-    Path(account_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let request = FunnelBody::read(tape.root())
-        .map_err(|invalid| ApiError::invalid_all("funnel request", invalid.errors))?;
+/// The funnel's rows for a checked request: what `funnel_route` answers and what the
+/// console's Results shows.
+pub async fn funnel_rows(
+    state: &AppState,
+    account_id: &str,
+    request: &FunnelBody,
+) -> Result<Vec<FunnelRow>, ApiError> {
     let _permit = state
         .history_searches
         .clone()
@@ -137,7 +169,7 @@ pub async fn funnel_route(
     let occurrences = state
         .store
         .funnel_steps(
-            &account_id,
+            account_id,
             StepScope {
                 from_ms: request.from_ms,
                 // Inclusive of the last attempt's whole window.
@@ -179,17 +211,7 @@ pub async fn funnel_route(
             format!("this grouping gives {rows} rows, at most {max} are allowed: group by less or narrow the range"),
         )
     })?;
-    tracing::Span::current().record("rows", rows.len());
-    Ok(axum::Json(FunnelAnswer {
-        from: request.from_ms,
-        to: request.to_ms,
-        window_seconds: request.window_ms / 1_000,
-        rows: rows
-            .iter()
-            .map(|r| FunnelRowBody::of(r, &request.steps))
-            .collect(),
-    })
-    .into_response())
+    Ok(rows)
 }
 
 #[derive(Serialize)]

@@ -3,7 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod admin;
-mod analytics;
+pub(crate) mod analytics;
 mod assets;
 mod collect;
 mod decision;
