@@ -148,6 +148,10 @@ fn search_body(fields: &Fields, now: i64) -> (Value, Vec<(String, String)>) {
     if !outcomes.is_empty() {
         body.insert("outcomes".into(), json!(outcomes));
     }
+    // Bots' interactions are left out unless asked for, as in the API (docs/operations.md).
+    if fields.one("bots") == "include" {
+        body.insert("includeBots".into(), json!(true));
+    }
     let keyword = fields.one("keyword");
     if !keyword.is_empty() {
         body.insert("keyword".into(), json!(keyword));
@@ -338,6 +342,10 @@ pub async fn search(
                     label.choice { input type="checkbox" name="area" value=(t.history_key()) checked[chosen_areas.contains(&t.history_key())]; " " (sde_label(t)) }
                 }
             }
+            label.choice {
+                input type="checkbox" name="bots" value="include" checked[fields.one("bots") == "include"];
+                " Include bots (crawlers, headless browsers, monitors)"
+            }
             p.help { "Without a time range, the last 7 days are searched." }
             button.primary type="submit" { "Search" }
         }
@@ -417,6 +425,8 @@ pub async fn interaction(
         "start": {"from": 0, "to": engage_store::ids::now_ms() + DAY_MS},
         "visitor": visitor,
         "engagementId": context,
+        // The interaction asked for by its ids, a bot's or not.
+        "includeBots": true,
     });
     let pairs = vec![("limit".to_owned(), "100".to_owned())];
     let found = match HistorySearchBody::read(&pairs, body.to_string().as_bytes()) {
