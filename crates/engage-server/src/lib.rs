@@ -29,6 +29,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod public_url;
 pub mod quarantine_limit;
 pub mod rate_limit;

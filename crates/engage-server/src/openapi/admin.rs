@@ -1,0 +1,7 @@
+//! The admin part of the description.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi()]
+pub(super) struct AdminApi;

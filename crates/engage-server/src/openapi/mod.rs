@@ -1,0 +1,92 @@
+//! The OpenAPI 3.1 description of the HTTP API (`GET /api/openapi.json`,
+//! `engage openapi`), generated from the handlers' `#[utoipa::path]` annotations and the
+//! request and response types. One part per audience: [`public`] (what pages, apps and
+//! operators call: collect, the Monitoring API, decision, service discovery, the tag,
+//! ops, the Engagement History API) and [`admin`] (what an account's key administers).
+
+mod admin;
+mod public;
+pub mod schema;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The parts every operation shares: the error body and the security schemes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Engage",
+        description = "Engagement tracking compatible with the LivePerson web tag, its \
+                       Monitoring API and its Engagement History API. Prose and worked \
+                       examples: docs/api.md.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(schema::Error, schema::FieldError)),
+    modifiers(&SecuritySchemes)
+)]
+struct Common;
+
+/// The name of the Bearer security scheme, for `security((...))` in annotations.
+pub const BEARER: &str = "bearer";
+/// The name of the OAuth 1.0a security scheme.
+pub const OAUTH1: &str = "oauth1";
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key of the account (`engage account keys`), as \
+                         `Authorization: Bearer <appKey>`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            OAUTH1,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::OAuth)
+                    .description(Some(
+                        "OAuth 1.0a (RFC 5849), HMAC-SHA1, signed with the API key's \
+                         consumer key and secret and its token and token secret, as \
+                         LivePerson's APIs accept.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole description.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = Common::openapi();
+    doc.merge(public::PublicApi::openapi());
+    doc.merge(admin::AdminApi::openapi());
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_both_security_schemes_and_the_error_body() {
+        let json = serde_json::to_value(document()).unwrap();
+        assert_eq!(json["openapi"], "3.1.0");
+        let components = &json["components"];
+        assert_eq!(components["securitySchemes"][BEARER]["scheme"], "bearer");
+        assert_eq!(components["securitySchemes"][OAUTH1]["scheme"], "oauth");
+        assert_eq!(
+            components["schemas"]["Error"]["required"],
+            serde_json::json!(["code", "message"])
+        );
+    }
+}
