@@ -260,6 +260,21 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   await page.getByRole('button', { name: 'Save origins' }).click();
   await page.waitForURL(/saved=origins/);
   assert.equal(await page.getByRole('textbox', { name: 'Origins' }).inputValue(), engage.url);
+  // Retention: the browser itself refuses 0 days, then 90 days is kept, then for ever.
+  const days = page.getByRole('spinbutton', { name: 'Days kept' });
+  await days.fill('0');
+  await page.getByRole('button', { name: 'Save retention' }).click();
+  assert.equal(await days.evaluate((e) => e.validity.rangeUnderflow), true);
+  assert.doesNotMatch(page.url(), /saved=retention/);
+  await days.fill('90');
+  await page.getByRole('button', { name: 'Save retention' }).click();
+  await page.waitForURL(/saved=retention/);
+  assert.equal(await page.getByRole('spinbutton', { name: 'Days kept' }).inputValue(), '90');
+  const kept = await fetch(`${engage.url}/api/account/${engage.account}/retention`, { headers: { authorization: `Bearer ${engage.apiKey}` } });
+  assert.deepEqual(await kept.json(), { days: 90 });
+  await page.getByRole('spinbutton', { name: 'Days kept' }).fill('');
+  await page.getByRole('button', { name: 'Save retention' }).click();
+  await page.getByText('Now: kept for ever.').waitFor();
 
   // Overview: the shop's impression and click in today's figures, and the chart.
   await nav(page, 'Overview').click();

@@ -4,7 +4,7 @@
 // - Numbers (`data.num`) and times (`time[data-ms]`) are written for the browser's locale.
 // - A form with `data-api="METHOD /console/api/..."` is sent as JSON: each field named by
 //   a JSON pointer (`/content/title`) is written at that pointer, typed by `data-type`
-//   (number, bool, list, lines), rows of a `data-list` become an array. The CSRF token of
+//   (number, number-or-null, bool, list, lines), rows of a `data-list` become an array. The CSRF token of
 //   the session goes in a header. On success the browser goes to `data-next` (with
 //   `{member}` filled from the answer) or the answer is shown in `data-result`; on an
 //   error each problem is shown beside the field its pointer names.
@@ -52,6 +52,7 @@
     const text = field.value.trim();
     if (type === 'bool') return field.type === 'checkbox' ? field.checked : text === 'true';
     if (type === 'number') return text === '' ? undefined : Number(text);
+    if (type === 'number-or-null') return text === '' ? null : Number(text);
     if (type === 'list' || type === 'lines') {
       const items = text.split(type === 'list' ? /[,\n]/ : /\n/).map((s) => s.trim()).filter(Boolean);
       return type === 'lines' || items.length ? items : undefined;

@@ -520,3 +520,60 @@ async fn history_pages_through_a_visitors_interactions_and_shows_one_with_its_ca
         "{too_long}"
     );
 }
+
+#[tokio::test]
+async fn settings_keeps_the_accounts_retention_through_the_api_with_its_errors() {
+    let server = TestServer::start().await;
+    let signed = sign_in(&server).await;
+    let put = |body: Value| {
+        client()
+            .put(format!("{}/console/api/retention", server.url))
+            .header("cookie", &signed.cookie)
+            .header("x-csrf-token", &signed.csrf)
+            .json(&body)
+            .send()
+    };
+    let refused = put(json!({"days": 0})).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["errors"][0]["path"], "/days", "{refused}");
+
+    let saved = put(json!({"days": 90})).await.unwrap();
+    assert_eq!(saved.status(), 200);
+    let kept: Value = server
+        .client
+        .get(format!(
+            "{}/api/account/{}/retention",
+            server.url, server.account_id
+        ))
+        .bearer_auth(&server.api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept, json!({"days": 90}));
+    let page = client()
+        .get(format!("{}/console/settings", server.url))
+        .header("cookie", &signed.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"id="retention-days""#) && page.contains(r#"value="90""#));
+
+    assert_eq!(put(json!({"days": null})).await.unwrap().status(), 200);
+    let page = client()
+        .get(format!("{}/console/settings", server.url))
+        .header("cookie", &signed.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Now: kept for ever."), "{page}");
+}

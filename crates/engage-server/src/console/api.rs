@@ -14,7 +14,7 @@ use serde_json::json;
 use super::session::{check_csrf, ConsoleUser, CSRF_HEADER};
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
-use crate::routes::{account, admin, quarantine};
+use crate::routes::{account, admin, quarantine, retention};
 use crate::AppState;
 
 /// The session's CSRF check, then the API handler's answer as it is.
@@ -98,6 +98,17 @@ pub async fn put_origins(
     let authorized = checked(&user, &headers)?;
     let account = Path(user.account_id().to_owned());
     account::put_origins(State(state), authorized, account, headers, body).await
+}
+
+/// `PUT /console/api/retention`: `PUT /api/account/{id}/retention`.
+pub async fn put_retention(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let authorized = checked(&user, &headers)?;
+    retention::put_retention(State(state), authorized, headers, body).await
 }
 
 /// `POST /console/api/quarantine/replay`.

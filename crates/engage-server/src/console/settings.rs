@@ -1,6 +1,7 @@
 //! Settings: the origins whose pages may post to the account, its API keys (OAuth 1.0a
-//! keys: create, list, revoke; the Bearer key is the one `engage account create` printed)
-//! and the tag snippet to copy, with the account and this server filled in.
+//! keys: create, list, revoke; the Bearer key is the one `engage account create` printed),
+//! how long its data is kept, and the tag snippet to copy, with the account and this
+//! server filled in.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -54,6 +55,7 @@ pub async fn settings(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let keys = state.store.oauth_keys(user.account_id()).await?;
+    let retention = state.store.retention(user.account_id()).await?;
     let origins = user.account.allowed_origins.join("\n");
     let snippet = snippet(user.account_id(), &server_origin(&state, &headers));
     let main = html! {
@@ -101,6 +103,24 @@ pub async fn settings(
                 p.form-error role="alert" hidden {}
             }
             div.notice #new-key role="status" hidden {}
+        }
+        section.card aria-labelledby="retention" {
+            h2 id="retention" { "Retention" }
+            p.help id="retention-help" {
+                "Events, attributes, interactions and results older than this many days are removed by the server's sweep. Leave empty to keep everything. "
+                @match retention {
+                    Some(days) => { "Now: " data.num value=(days) { (days) } " days." }
+                    None => { "Now: kept for ever." }
+                }
+            }
+            form data-api="PUT /console/api/retention" data-next="/console/settings?saved=retention" {
+                div.field {
+                    label for="retention-days" { "Days kept" }
+                    input #retention-days name="/days" type="number" min="1" max=(engage_store::MAX_RETENTION_DAYS) inputmode="numeric" data-type="number-or-null" value=[retention] aria-describedby="retention-help";
+                }
+                p.form-error role="alert" hidden {}
+                button.primary type="submit" { "Save retention" }
+            }
         }
         section.card aria-labelledby="snippet" {
             h2 id="snippet" { "Tag snippet" }

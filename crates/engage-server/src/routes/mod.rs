@@ -13,7 +13,7 @@ mod monitoring;
 mod ops;
 mod privacy;
 pub(crate) mod quarantine;
-mod retention;
+pub(crate) mod retention;
 mod webhooks;
 
 pub(crate) use history::iso_utc;
@@ -232,6 +232,7 @@ fn endpoints() -> Vec<Endpoint> {
         )
         .put(ConsoleSession, api::set_availability),
         Endpoint::new("/console/api/origins").put(ConsoleSession, api::put_origins),
+        Endpoint::new("/console/api/retention").put(ConsoleSession, api::put_retention),
         Endpoint::new("/console/api/quarantine/replay")
             .post(ConsoleSession, api::replay_quarantine),
         Endpoint::new("/console/api/keys").post(ConsoleSession, api::create_key),
