@@ -52,7 +52,7 @@ async function startServer() {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(BIN, ['serve', '--data', DATA, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    env: { ...process.env, ENGAGE_LOG: process.env.ENGAGE_LOG || 'warn' },
   });
   for (let i = 0; i < 600; i++) {
     try {
