@@ -128,6 +128,10 @@ test('form: invalid input is shown beside its field; a valid submit sends lead a
   const heard = await page.evaluate(() => window.heard);
   assert.deepEqual(heard.map((h) => h.name), ['LEAD_SUBMITTED']);
   assert.equal(heard[0].data.contextId, contextId);
+  // The page holds the SDEs the server makes of the submission, as if it had pushed them.
+  const held = await page.evaluate(() => lpTag.sdes.get('lead'));
+  assert.equal(held[0].lead.leadId, contextId);
+  assert.equal(held[0].lead.topic, 'Support: Please call after 3pm');
 
   const rows = await engage.waitFor('sdes', (r) => r.length >= 2);
   const lead = rows.find((r) => JSON.stringify(r).includes('"lead"'));
