@@ -359,3 +359,26 @@ async fn coupon_revealed_webhooks_follow_the_reveal_not_the_click() {
     planned.sort_unstable();
     assert_eq!(planned, ["COUPON_COPIED", "coupon.revealed"], "{log}");
 }
+
+#[tokio::test]
+async fn one_batch_has_at_most_eight_engagement_revisions_read_for_its_forms() {
+    let server = TestServer::start().await;
+    let ids = engagement_with(&server, lead_form()).await;
+    // Nine revisions (eight that do not exist): the ninth is not looked up.
+    let items: Vec<Value> = (0..9)
+        .map(|i| {
+            submission(
+                &format!("f-{i}"),
+                (ids.0, ids.1, ids.2 + 1 + i),
+                "ctx-1",
+                json!({"email": "a@b.co", "topic": "Sales"}),
+            )
+        })
+        .collect();
+    let (status, answer) = server.post_events(&batch(vec![], items)).await;
+    assert_eq!(status, 400, "{answer}");
+    let found = paths(&answer);
+    assert_eq!(found.len(), 9, "{answer}");
+    assert_eq!(found[7], "/sdes/7/form/engagementRevision");
+    assert_eq!(found[8], "/sdes/8/form", "{answer}");
+}

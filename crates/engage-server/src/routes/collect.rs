@@ -1,6 +1,7 @@
 //! `POST /api/account/{accountId}/events`: the tag's batches of `LP_OFFERS` events and
 //! SDEs, answered once the accepted items are durable.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use axum::body::Body;
@@ -177,24 +178,28 @@ async fn check_forms(
     for form in std::mem::take(&mut batch.forms) {
         let s = &form.submission;
         let key = (s.campaign_id, s.engagement_id, s.engagement_revision);
-        let checked = if !engagements.contains_key(&key) && engagements.len() >= MAX_FORMS_CHECKED {
-            Err(engage_model::Invalid::single(
-                "/form",
-                format!("at most {MAX_FORMS_CHECKED} engagements' forms are checked in one batch"),
-            ))
-        } else {
-            if !engagements.contains_key(&key) {
+        let full = engagements.len() >= MAX_FORMS_CHECKED;
+        let engagement = match engagements.entry(key) {
+            Entry::Occupied(known) => Some(known.into_mut()),
+            Entry::Vacant(_) if full => None,
+            Entry::Vacant(slot) => {
                 let found = state
                     .store
                     .engagement(account_id, key.0, key.1, Some(key.2))
                     .await?
                     .filter(|e| e.revision == key.2);
-                engagements.insert(key, found);
+                Some(slot.insert(found))
             }
-            match engagements.get(&key).and_then(Option::as_ref) {
-                Some(e) => s.check(e.definition.action.as_ref(), &e.definition.name),
-                None => Err(s.unknown_engagement()),
-            }
+        };
+        let checked = match engagement {
+            None => Err(engage_model::Invalid::single(
+                "/form",
+                format!(
+                    "at most {MAX_FORMS_CHECKED} engagement revisions are checked in one batch"
+                ),
+            )),
+            Some(None) => Err(s.unknown_engagement()),
+            Some(Some(e)) => s.check(e.definition.action.as_ref(), &e.definition.name),
         };
         if let Some(rejection) = batch.settle_form(form, checked) {
             refused.push(rejection);
