@@ -1,8 +1,10 @@
 // Engagement actions in Chromium, on engagements made through the real admin API and
 // chosen by the real decision route: the tag loads /tag/actions.js only when one shows,
 // and each action does what docs/api.md (Engagement actions) says: the form checks its
-// input, sends a lead through the outbox (kept when the network fails) and thanks; the
-// coupon reveals and copies its code; the link fills its placeholders; the chat opens
+// input, sends its submission through the outbox (kept when the network fails) and
+// thanks, and the server checks it again (a tampered one is refused); the coupon reveals
+// and copies its code, each an event the report counts; the link fills its placeholders;
+// the chat opens
 // the site's widget through its public API, or the BEFORE_ENG_CHANNEL_OPEN hook.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,6 +128,10 @@ test('form: invalid input is shown beside its field; a valid submit sends lead a
   const heard = await page.evaluate(() => window.heard);
   assert.deepEqual(heard.map((h) => h.name), ['LEAD_SUBMITTED']);
   assert.equal(heard[0].data.contextId, contextId);
+  // The page holds the SDEs the server makes of the submission, as if it had pushed them.
+  const held = await page.evaluate(() => lpTag.sdes.get('lead'));
+  assert.equal(held[0].lead.leadId, contextId);
+  assert.equal(held[0].lead.topic, 'Support: Please call after 3pm');
 
   const rows = await engage.waitFor('sdes', (r) => r.length >= 2);
   const lead = rows.find((r) => JSON.stringify(r).includes('"lead"'));
@@ -173,6 +179,42 @@ test('form: a lead submitted while the network fails waits in the outbox and arr
   await context.close();
 });
 
+test('form: a submission tampered with after the page checked it is refused by the server and quarantined', async () => {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const { page, host, contextId } = await openPage('form', { context });
+  await host.locator('[data-action="accept"]').click();
+  // What a visitor editing the request in their browser's tools sends: the page's check
+  // passed, the values that reach the server are others.
+  let tampered = 0;
+  await context.route('**/api/account/*/events', (route) => {
+    const body = JSON.parse(route.request().postData());
+    for (const item of body.sdes || []) {
+      if (item.form) {
+        item.form.values.topic = 'Free money';
+        item.form.values.email = 'not-an-email';
+        item.form.values.fax = '555';
+        tampered++;
+      }
+    }
+    return route.continue({ postData: JSON.stringify(body) });
+  });
+  await host.locator('#f-email').fill('mallory@example.com');
+  await host.locator('#f-topic').selectOption('Sales');
+  await host.locator('[data-action="submit"]').click();
+  await host.locator('[data-thanks]').waitFor({ timeout: 5000 });
+  const rows = await engage.waitFor('quarantine', (r) => r.some((q) => JSON.stringify(q).includes(contextId)));
+  const entry = rows.find((q) => JSON.stringify(q).includes(contextId));
+  assert.ok(tampered >= 1);
+  assert.deepEqual(entry.errors.map((e) => e.path), ['/sdes/0/form/values/email', '/sdes/0/form/values/topic', '/sdes/0/form/values/fax']);
+  await sleep(300);
+  assert.ok(
+    page.consoleLines.some((l) => /refused a batch \(400\)/.test(l)),
+    'the tag hears the refusal: ' + page.consoleLines.join('\n')
+  );
+  assert.ok(!JSON.stringify(engage.export('sdes')).includes(contextId), 'no lead is stored for it');
+  await context.close();
+});
+
 test('coupon: the click reveals the code, copying puts it on the clipboard, both are events', async () => {
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: pages.origin });
@@ -193,11 +235,31 @@ test('coupon: the click reveals the code, copying puts it on the clipboard, both
     ['COUPON_COPIED', 'SPRING-25', contextId],
   ]);
   await host.locator('[data-action="close"]').click();
+  // Pages bound to LP_OFFERS see LivePerson's lifecycle: the reveal is the click.
   assert.deepEqual(await lifecycle(page), ['START', 'OFFER_DISPLAY', 'OFFER_IMPRESSION', 'OFFER_CLICK', 'OFFER_REMOVE']);
-  // The reveal is a click the server counts.
+  // The server stores the reveal and the copy as events of their own (ENGAGE_ACTION).
   const mine = (r) => r.filter((x) => JSON.stringify(x).includes(contextId));
-  const rows = await engage.waitFor('events', (r) => mine(r).length >= 5);
-  assert.deepEqual(mine(rows).map((x) => x.eventName).sort(), ['OFFER_CLICK', 'OFFER_DISPLAY', 'OFFER_IMPRESSION', 'OFFER_REMOVE', 'START']);
+  const rows = await engage.waitFor('events', (r) => mine(r).length >= 7);
+  assert.deepEqual(mine(rows).map((x) => x.eventName).sort(), [
+    'COUPON_COPIED',
+    'COUPON_REVEALED',
+    'OFFER_CLICK',
+    'OFFER_DISPLAY',
+    'OFFER_IMPRESSION',
+    'OFFER_REMOVE',
+    'START',
+  ]);
+  assert.equal(mine(rows).find((x) => x.eventName === 'COUPON_REVEALED').appName, 'ENGAGE_ACTION');
+  // And the report counts them apart from the click.
+  const now = Date.now();
+  const report = await engage.api('POST', '/api/account/{account}/analytics/report', {
+    from: now - 86400000,
+    to: now + 86400000,
+    groupBy: ['engagement'],
+  });
+  const row = report.rows.find((r) => r.engagementId === made.coupon.engagementId);
+  assert.ok(row, JSON.stringify(report));
+  assert.deepEqual([row.clicks, row.couponReveals, row.couponCopies], [1, 1, 1], JSON.stringify(row));
   noPageErrors(page);
   await context.close();
 });

@@ -7,12 +7,16 @@
 //
 // - link: OFFER_CLICK, then the URL with {contextId} and {engagementId} filled in, through
 //   BEFORE_ENG_CHANNEL_OPEN (hooks may change or take over) in this tab or a new one.
-// - form: OFFER_CLICK opens the form inside the card; it is checked here (and again by
-//   the server, which reads the SDEs it sends); a valid submit sends a `lead` SDE and a
-//   `personal` one (when contact details were given) through the outbox, so nothing is
-//   lost offline, shows the thank-you state and fires ENGAGE_ACTION/LEAD_SUBMITTED.
-// - coupon: OFFER_CLICK reveals the code (ENGAGE_ACTION/COUPON_REVEALED) with a copy
-//   button (ENGAGE_ACTION/COUPON_COPIED).
+// - form: OFFER_CLICK opens the form inside the card; it is checked here, and again by
+//   the server: a valid submit goes through the outbox (nothing is lost offline) as one
+//   form submission, the values with the engagement context they answer, which the
+//   server checks against that engagement's form and turns into a `lead` SDE and a
+//   `personal` one (when contact details were given). The page holds the same SDEs
+//   (lpTag.sdes.get, lp_sdes/VAR_ADDED), shows the thank-you state and fires
+//   ENGAGE_ACTION/LEAD_SUBMITTED.
+// - coupon: OFFER_CLICK reveals the code with a copy button; the reveal and each copy
+//   are ENGAGE_ACTION/COUPON_REVEALED and COUPON_COPIED on the page's bus, and events of
+//   the context that the server records and counts.
 // - chat: OFFER_CLICK, then the provider's widget through its public API when it is on
 //   the page, or else BEFORE_ENG_CHANNEL_OPEN as without an action.
 
@@ -56,6 +60,10 @@
     }
   };
   const emit = (name, data) => tag.events.trigger('ENGAGE_ACTION', name, data);
+  // An ENGAGE_ACTION event of the context for the server, with the context's LP_OFFERS
+  // data, as the lifecycle's go.
+  const record = (name, data) =>
+    tag.enqueue('events', { id: tag.uuid(), time: Date.now(), appName: 'ENGAGE_ACTION', eventName: name, data });
 
   // The fields a form may have (docs/api.md, Engagement actions): the input, its default
   // label, its longest value and the check the page makes before sending.
@@ -120,6 +128,7 @@
     copy.addEventListener('click', () => {
       const done = () => {
         copy.textContent = 'Copied';
+        record('COUPON_COPIED', data);
         emit('COUPON_COPIED', Object.assign({ code: action.code }, data));
       };
       const fallback = () => {
@@ -140,11 +149,13 @@
     const box = el('div', { class: 'code' });
     box.append(code, copy);
     replaceAccept(card, [box]);
+    record('COUPON_REVEALED', data);
     emit('COUPON_REVEALED', Object.assign({ code: action.code }, data));
   };
 
-  // The SDEs a valid form sends: the lead (its topic, the message, the engagement context
-  // as its id) and, when contact details were given, who the visitor is.
+  // The SDEs a valid form becomes (the server makes the same from the submission): the
+  // lead (its topic, the message, the engagement context as its id) and, when contact
+  // details were given, who the visitor is.
   const formSdes = (values, e) => {
     const topic = [values.topic, values.message].filter(Boolean).join(': ') || e.engagementName || 'lead';
     const sdes = [{ type: 'lead', lead: { topic, leadId: String(e.contextId) } }];
@@ -211,7 +222,13 @@
       if (first) return first.focus();
       const sdes = formSdes(values, e);
       // Through the outbox: kept in localStorage and sent again until the server has it.
-      lpTag.sdes.send(sdes, (err) => err && warn('the lead waits in the outbox: ' + err.message));
+      const id = tag.uuid();
+      const form = { campaignId: data.campaignId, engagementId: data.engagementId, engagementRevision: data.engagementRevision, contextId: data.contextId, values };
+      if (tag.enqueue('sdes', { id, time: Date.now(), form })) tag.send([id], (err) => err && warn('the lead was not stored: ' + err.message));
+      for (const sde of sdes) {
+        tag.pageSdes.push(sde);
+        tag.events.trigger('lp_sdes', 'VAR_ADDED', sde);
+      }
       emit('LEAD_SUBMITTED', Object.assign({ lead: sdes[0].lead, personal: sdes[1] && sdes[1].personal }, data));
       f.replaceWith(el('p', { 'data-thanks': '' }, action.thanks || 'Thank you! We will be in touch.'));
     });

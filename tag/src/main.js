@@ -78,6 +78,7 @@ else {
     }
     return toOutbox(args);
   };
+  tag.uuid = uuid7;
   tag.send = (ids, cb) => (transport ? transport.send(ids, cb) : cb && cb(new Error('no account')));
 
   // Only LP_OFFERS events go to the server; the bus carries everything else. Their id and

@@ -115,9 +115,11 @@ impl Pace {
         let slot = match name {
             OfferEventName::OfferDisplay | OfferEventName::OfferImpression => &mut self.shown_ms,
             OfferEventName::OfferClick | OfferEventName::OfferDeclined => &mut self.answered_ms,
-            OfferEventName::Start | OfferEventName::OfferTimeout | OfferEventName::OfferRemove => {
-                return
-            }
+            OfferEventName::Start
+            | OfferEventName::OfferTimeout
+            | OfferEventName::OfferRemove
+            | OfferEventName::CouponRevealed
+            | OfferEventName::CouponCopied => return,
         };
         *slot = Some(slot.map_or(at, |old| old.min(at)));
     }

@@ -12,10 +12,15 @@ use crate::read::ObjReader;
 use crate::scalar::{check_length, describe, parse_uint};
 use crate::tape::{Node, View};
 
-/// The only app whose events Engage records.
+/// The app of the lifecycle events.
 pub const LP_OFFERS: &str = "LP_OFFERS";
+/// The app of Engage's own events about what a visitor did with an engagement's action
+/// (docs/api.md, Engagement actions); LivePerson documents no such app, so its names
+/// never meet a LivePerson page's listeners of `LP_OFFERS`.
+pub const ENGAGE_ACTION: &str = "ENGAGE_ACTION";
 
-/// The seven lifecycle events of one engagement context.
+/// The seven lifecycle events of one engagement context, then Engage's own action
+/// events of that context (`ENGAGE_ACTION`): a coupon revealed, a coupon copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OfferEventName {
     Start,
@@ -25,10 +30,13 @@ pub enum OfferEventName {
     OfferDeclined,
     OfferTimeout,
     OfferRemove,
+    CouponRevealed,
+    CouponCopied,
 }
 
 impl OfferEventName {
-    pub const ALL: [OfferEventName; 7] = [
+    /// Every name; stored codes are positions in this list, so it is append only.
+    pub const ALL: [OfferEventName; 9] = [
         OfferEventName::Start,
         OfferEventName::OfferDisplay,
         OfferEventName::OfferImpression,
@@ -36,6 +44,8 @@ impl OfferEventName {
         OfferEventName::OfferDeclined,
         OfferEventName::OfferTimeout,
         OfferEventName::OfferRemove,
+        OfferEventName::CouponRevealed,
+        OfferEventName::CouponCopied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,7 +57,27 @@ impl OfferEventName {
             OfferEventName::OfferDeclined => "OFFER_DECLINED",
             OfferEventName::OfferTimeout => "OFFER_TIMEOUT",
             OfferEventName::OfferRemove => "OFFER_REMOVE",
+            OfferEventName::CouponRevealed => "COUPON_REVEALED",
+            OfferEventName::CouponCopied => "COUPON_COPIED",
         }
+    }
+
+    /// The app the event belongs to: `LP_OFFERS` for the lifecycle, `ENGAGE_ACTION` for
+    /// Engage's action events.
+    pub fn app_name(self) -> &'static str {
+        if self.is_lifecycle() {
+            LP_OFFERS
+        } else {
+            ENGAGE_ACTION
+        }
+    }
+
+    /// One of the seven `LP_OFFERS` events.
+    pub fn is_lifecycle(self) -> bool {
+        !matches!(
+            self,
+            OfferEventName::CouponRevealed | OfferEventName::CouponCopied
+        )
     }
 
     pub fn from_name(name: &str) -> Option<OfferEventName> {
@@ -298,25 +328,39 @@ fn parse_event(
     for extra in extra_members {
         r.take(extra);
     }
-    match r.take("appName") {
-        Some(app) if app.as_str() == Some(LP_OFFERS) => {}
-        Some(other) => errors.nested(Token::Key("appName"), |e| {
-            e.here(format!(
-                "expected \"{LP_OFFERS}\", found {}",
-                describe(other)
-            ))
-        }),
-        None => errors.nested(Token::Key("appName"), |e| {
-            e.here(format!("missing, expected \"{LP_OFFERS}\""))
-        }),
-    }
+    let app = match r.take("appName") {
+        Some(app) if matches!(app.as_str(), Some(LP_OFFERS | ENGAGE_ACTION)) => app.as_str(),
+        Some(other) => {
+            errors.nested(Token::Key("appName"), |e| {
+                e.here(format!(
+                    "expected \"{LP_OFFERS}\" (or \"{ENGAGE_ACTION}\"), found {}",
+                    describe(other)
+                ))
+            });
+            None
+        }
+        None => {
+            errors.nested(Token::Key("appName"), |e| {
+                e.here(format!("missing, expected \"{LP_OFFERS}\""))
+            });
+            None
+        }
+    };
     let name = match r.take("eventName") {
         Some(value) => {
-            let name = value.as_str().and_then(OfferEventName::from_name);
+            let name = value
+                .as_str()
+                .and_then(OfferEventName::from_name)
+                .filter(|n| app.is_none_or(|app| n.app_name() == app));
             if name.is_none() {
+                let expected = if app == Some(ENGAGE_ACTION) {
+                    "COUPON_REVEALED or COUPON_COPIED"
+                } else {
+                    "START, OFFER_DISPLAY, OFFER_IMPRESSION, OFFER_CLICK, OFFER_DECLINED, OFFER_TIMEOUT or OFFER_REMOVE"
+                };
                 errors.nested(Token::Key("eventName"), |e| {
                     e.here(format!(
-                        "unknown event {}, expected START, OFFER_DISPLAY, OFFER_IMPRESSION, OFFER_CLICK, OFFER_DECLINED, OFFER_TIMEOUT or OFFER_REMOVE",
+                        "unknown event {}, expected {expected}",
                         describe(value)
                     ))
                 });
@@ -540,7 +584,7 @@ impl Serialize for OfferEvent {
     /// `{"appName": "LP_OFFERS", "eventName": ..., "data": {...}}`.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("OfferEvent", 3)?;
-        st.serialize_field("appName", LP_OFFERS)?;
+        st.serialize_field("appName", self.name.app_name())?;
         st.serialize_field("eventName", self.name.as_str())?;
         st.serialize_field("data", &self.data)?;
         st.end()

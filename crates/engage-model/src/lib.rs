@@ -39,7 +39,8 @@ mod write;
 pub use document::Document;
 pub use error::{FieldError, Invalid};
 pub use event::{
-    AgentState, ConfKey, EngagementType, OfferData, OfferEvent, OfferEventName, LP_OFFERS,
+    AgentState, ConfKey, EngagementType, OfferData, OfferEvent, OfferEventName, ENGAGE_ACTION,
+    LP_OFFERS,
 };
 #[cfg(any(test, feature = "json-tree"))]
 pub use json::Json;

@@ -288,7 +288,7 @@ fn every_lifecycle_event_name_is_accepted_with_the_start_properties() {
         "OFFER_TIMEOUT",
         "OFFER_REMOVE",
     ];
-    assert_eq!(OfferEventName::ALL.len(), names.len());
+    assert_eq!(OfferEventName::ALL.len(), names.len() + 2);
     for name in names {
         let mut event = start();
         event["eventName"] = json!(name);
@@ -307,6 +307,27 @@ fn event_names_are_case_sensitive_and_unknown_ones_are_rejected() {
         let invalid = parse_err(&event);
         assert_eq!(pointers(&invalid), ["/eventName"], "{bad}");
     }
+}
+
+#[test]
+fn engages_action_events_belong_to_their_own_app_and_nowhere_else() {
+    for name in ["COUPON_REVEALED", "COUPON_COPIED"] {
+        let mut event = start();
+        event["appName"] = json!("ENGAGE_ACTION");
+        event["eventName"] = json!(name);
+        let out = canonical(&parse_ok(&event));
+        assert_eq!(out["appName"], json!("ENGAGE_ACTION"));
+        assert_eq!(out["eventName"], json!(name));
+        let name = OfferEventName::from_name(name).unwrap();
+        assert!(!name.is_lifecycle());
+        // Not an LP_OFFERS name: a LivePerson page's listeners never see it.
+        let mut event = start();
+        event["eventName"] = json!(name.as_str());
+        assert_eq!(pointers(&parse_err(&event)), ["/eventName"]);
+    }
+    let mut event = start();
+    event["appName"] = json!("ENGAGE_ACTION");
+    assert_eq!(pointers(&parse_err(&event)), ["/eventName"]);
 }
 
 #[test]

@@ -212,3 +212,48 @@ async fn the_campaigns_list_shows_the_control_group_and_the_last_seven_days() {
         "{editor}"
     );
 }
+
+#[tokio::test]
+async fn results_show_a_coupons_reveals_and_copies_when_it_has_some() {
+    let server = TestServer::start().await;
+    let campaign_id = campaign(&server, "Coupons", 10).await;
+    let e = engagement(
+        &server,
+        campaign_id,
+        &json!({"name": "Spring coupon", "engagementType": 2,
+                "action": {"type": "coupon", "code": "SPRING-25"}}),
+    )
+    .await;
+    let mut events = vec![impression("c-1", &e, "ctx-c")];
+    for (id, app, name) in [
+        ("c-2", "LP_OFFERS", "OFFER_CLICK"),
+        ("c-3", "ENGAGE_ACTION", "COUPON_REVEALED"),
+        ("c-4", "ENGAGE_ACTION", "COUPON_COPIED"),
+        ("c-5", "ENGAGE_ACTION", "COUPON_COPIED"),
+    ] {
+        let mut event = impression(id, &e, "ctx-c");
+        event["appName"] = json!(app);
+        event["eventName"] = json!(name);
+        events.push(event);
+    }
+    collect(&server, "v", "v-s", events, vec![]).await;
+    let signed = sign_in_as(&server, &server.account_id, &server.api_key).await;
+    let results = reqwest::Client::new()
+        .get(format!(
+            "{}/console/results?period=7d&campaign={campaign_id}",
+            server.url
+        ))
+        .header("cookie", signed.cookie.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let exposed = text(after(&results, &format!("data-campaign=\"{campaign_id}\"")));
+    assert!(
+        exposed.contains("Coupons revealed: 1 · copied: 2"),
+        "{exposed}"
+    );
+    assert!(exposed.contains("Exposed 0 1 1"), "{exposed}");
+}

@@ -14,6 +14,7 @@
 mod admin_support;
 mod common;
 
+mod action_results;
 mod actions;
 mod admin;
 mod analytics;

@@ -32,6 +32,7 @@ macro_rules! analytics_conformance_tests {
             ingest_rolls_up_accepted_events_purchases_and_visitors_once,
             a_report_from_the_rollups_attributes_purchases_within_the_window,
             funnel_steps_are_one_per_batch_step_and_engagement,
+            coupon_reveals_and_copies_are_counted_apart_from_clicks,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -336,6 +337,8 @@ where
         clicks,
         declines,
         timeouts,
+        coupon_reveals: 0,
+        coupon_copies: 0,
     };
     assert_eq!(
         facts.offer_counts,
@@ -530,4 +533,73 @@ where
         .await
         .unwrap();
     assert_eq!(none.len(), 2);
+}
+
+pub async fn coupon_reveals_and_copies_are_counted_apart_from_clicks<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let mut b = batch(&acc, "v1", T0 + 5 * 60_000);
+    for (name, ctx) in [
+        ("START", "c1"),
+        ("OFFER_IMPRESSION", "c1"),
+        ("OFFER_CLICK", "c1"),
+        ("COUPON_REVEALED", "c1"),
+        ("COUPON_COPIED", "c1"),
+        ("COUPON_COPIED", "c1"),
+    ] {
+        b.events.push(offer_event(name, ctx));
+    }
+    assert_eq!(store.ingest(b.clone()).await.unwrap().accepted, 6);
+    // Sent again, nothing is counted twice.
+    assert_eq!(store.ingest(b).await.unwrap().accepted, 0);
+    let mut later = batch(&acc, "v2", T0 + HOUR_MS + 5);
+    later.events.push(offer_event("COUPON_REVEALED", "c2"));
+    store.ingest(later).await.unwrap();
+
+    let facts = store
+        .analytics_facts(&acc, scope(T0, T0 + DAY_MS))
+        .await
+        .unwrap()
+        .sorted();
+    let figures: Vec<_> = facts
+        .offer_counts
+        .iter()
+        .map(|c| {
+            (
+                c.hour_ms,
+                c.impressions,
+                c.clicks,
+                c.coupon_reveals,
+                c.coupon_copies,
+            )
+        })
+        .collect();
+    assert_eq!(figures, [(T0, 1, 1, 1, 2), (T0 + HOUR_MS, 0, 0, 1, 0)]);
+
+    let rows = report(
+        &facts,
+        Grouping {
+            campaign: true,
+            engagement: true,
+            time: None,
+        },
+        &Windows {
+            by_campaign: &HashMap::new(),
+            default_ms: 7 * DAY_MS,
+        },
+        100,
+    )
+    .unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.key.engagement_id == Some(ENGAGEMENT))
+        .unwrap();
+    assert_eq!(
+        (row.clicks, row.coupon_reveals, row.coupon_copies),
+        (1, 2, 2)
+    );
 }

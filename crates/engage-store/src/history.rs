@@ -36,7 +36,10 @@ impl Outcome {
         match name {
             OfferEventName::Start => Outcome::Started,
             OfferEventName::OfferDisplay | OfferEventName::OfferImpression => Outcome::Displayed,
-            OfferEventName::OfferClick => Outcome::Clicked,
+            // A coupon is revealed and copied only after its engagement was clicked.
+            OfferEventName::OfferClick
+            | OfferEventName::CouponRevealed
+            | OfferEventName::CouponCopied => Outcome::Clicked,
             OfferEventName::OfferDeclined => Outcome::Declined,
             OfferEventName::OfferTimeout => Outcome::TimedOut,
             OfferEventName::OfferRemove => Outcome::Removed,

@@ -55,8 +55,12 @@ pub(crate) fn engagement_event_text(
     page_context_id: &str,
     (campaign, engagement, engagement_type): (u64, u64, u8),
 ) -> String {
+    let app = engage_model::OfferEventName::from_name(event_name).map_or(
+        engage_model::LP_OFFERS,
+        engage_model::OfferEventName::app_name,
+    );
     format!(
-        r#"{{"appName":"LP_OFFERS","eventName":"{event_name}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context_id}"}}}},{{"pageContext":{{"id":"{page_context_id}"}}}}],"campaignId":{campaign},"engagementId":{engagement},"engagementRevision":3,"engagementType":{engagement_type},"contextId":"{context_id}","zoneId":42,"state":1,"confKey":"{campaign}_{engagement}_3","tglName":"embedded","engagementName":"Spring sale"}}}}"#
+        r#"{{"appName":"{app}","eventName":"{event_name}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context_id}"}}}},{{"pageContext":{{"id":"{page_context_id}"}}}}],"campaignId":{campaign},"engagementId":{engagement},"engagementRevision":3,"engagementType":{engagement_type},"contextId":"{context_id}","zoneId":42,"state":1,"confKey":"{campaign}_{engagement}_3","tglName":"embedded","engagementName":"Spring sale"}}}}"#
     )
 }
 

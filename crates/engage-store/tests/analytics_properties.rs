@@ -19,12 +19,14 @@ use proptest::prelude::*;
 
 const T0: i64 = 1_750_000_000_000 - 1_750_000_000_000 % DAY_MS;
 const SPAN_HOURS: i64 = 4 * 24;
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 7] = [
     "START",
     "OFFER_IMPRESSION",
     "OFFER_CLICK",
     "OFFER_DECLINED",
     "OFFER_TIMEOUT",
+    "COUPON_REVEALED",
+    "COUPON_COPIED",
 ];
 /// Two campaigns of two engagements each.
 const ENGAGEMENTS: [(u64, u64); 4] = [(11, 111), (11, 112), (22, 221), (22, 222)];
@@ -80,7 +82,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             proptest::collection::vec(any::<bool>(), visitors * 2),
             [1i64..4, 1i64..4],
             proptest::collection::vec((0..visitors, 0..4usize, time()), 0..14),
-            proptest::collection::vec((0..visitors, 0..4usize, 0..5usize, time()), 0..20),
+            proptest::collection::vec((0..visitors, 0..4usize, 0..KINDS.len(), time()), 0..20),
             proptest::collection::vec((0..visitors, time(), 0..3usize, -500i64..50_000), 0..10),
             proptest::collection::vec((0..visitors, time()), 0..5),
             (0..SPAN_HOURS, 1..SPAN_HOURS),
@@ -197,7 +199,7 @@ fn oracle(s: &Scenario) -> Vec<ReportRow> {
         eligible: BTreeSet<usize>,
         exposed: BTreeSet<usize>,
         control: BTreeSet<usize>,
-        counts: [u64; 4],
+        counts: [u64; 6],
         converted: BTreeSet<usize>,
         after_impression: BTreeSet<usize>,
         after_click: BTreeSet<usize>,
@@ -300,6 +302,8 @@ fn oracle(s: &Scenario) -> Vec<ReportRow> {
             clicks: a.counts[1],
             declines: a.counts[2],
             timeouts: a.counts[3],
+            coupon_reveals: a.counts[4],
+            coupon_copies: a.counts[5],
             conversions: a.converted.len() as u64,
             conversions_after_impression: a.after_impression.len() as u64,
             conversions_after_click: a.after_click.len() as u64,
@@ -333,8 +337,13 @@ fn oracle(s: &Scenario) -> Vec<ReportRow> {
 }
 
 fn offer_event(kind: &str, context: &str, (campaign, engagement): (u64, u64)) -> OfferEvent {
+    let app = if kind.starts_with("COUPON_") {
+        "ENGAGE_ACTION"
+    } else {
+        "LP_OFFERS"
+    };
     let text = format!(
-        r#"{{"appName":"LP_OFFERS","eventName":"{kind}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context}"}}}},{{"pageContext":{{"id":"p"}}}}],"campaignId":{campaign},"engagementId":{engagement},"engagementRevision":1,"engagementType":5,"contextId":"{context}","confKey":"{campaign}_{engagement}_1"}}}}"#
+        r#"{{"appName":"{app}","eventName":"{kind}","data":{{"contexts":[{{"EngagementContext":{{"id":"{context}"}}}},{{"pageContext":{{"id":"p"}}}}],"campaignId":{campaign},"engagementId":{engagement},"engagementRevision":1,"engagementType":5,"contextId":"{context}","confKey":"{campaign}_{engagement}_1"}}}}"#
     );
     OfferEvent::read(Tape::parse_str(&text).unwrap().root(), &[]).unwrap()
 }

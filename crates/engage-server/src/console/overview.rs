@@ -435,6 +435,12 @@ pub async fn results(
                         }
                     }
                 }
+                @if r.coupon_reveals + r.coupon_copies > 0 {
+                    p.coupons {
+                        "Coupons revealed: " span data-figure="coupon-reveals" { (number(r.coupon_reveals as f64)) }
+                        " · copied: " span data-figure="coupon-copies" { (number(r.coupon_copies as f64)) }
+                    }
+                }
                 p.lift {
                     "Lift: " (pct(r.lift().map(|l| l.value)))
                     " · 95% interval: " @match r.lift() { Some(l) => { (pct(Some(l.low))) " to " (pct(Some(l.high))) }, None => { span.none { "—" } } }

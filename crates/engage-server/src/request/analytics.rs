@@ -223,7 +223,7 @@ fn step(json: Node<'_, '_>, path: &str, errors: &mut Errors) -> Option<Step> {
                 errors.at(
                     child(path, "event"),
                     format!(
-                        "expected an LP_OFFERS event name (`START`, `OFFER_DISPLAY`, `OFFER_IMPRESSION`, `OFFER_CLICK`, `OFFER_DECLINED`, `OFFER_TIMEOUT`, `OFFER_REMOVE`), found {}",
+                        "expected an LP_OFFERS event name (`START`, `OFFER_DISPLAY`, `OFFER_IMPRESSION`, `OFFER_CLICK`, `OFFER_DECLINED`, `OFFER_TIMEOUT`, `OFFER_REMOVE`) or an ENGAGE_ACTION one (`COUPON_REVEALED`, `COUPON_COPIED`), found {}",
                         describe(name)
                     ),
                 );

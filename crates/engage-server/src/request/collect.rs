@@ -12,18 +12,32 @@ use engage_store::{
 };
 use serde::Serialize;
 
+use super::form::FormSubmission;
+
 /// Longest visitor, session, page or item id accepted.
 pub const MAX_ID_CHARS: usize = 128;
 /// Most sections one page may name.
 pub const MAX_SECTIONS: usize = 100;
 
-/// A batch whose envelope is valid, with its items sorted into accepted and rejected.
+/// A batch whose envelope is valid, with its items sorted into accepted and rejected,
+/// and its form submissions, which wait for their engagement's form ([`PendingForm`]).
 #[derive(Debug, Clone)]
 pub struct CollectBody {
     pub visit: VisitContext,
     pub events: Vec<NewEvent>,
     pub sdes: Vec<NewSde>,
     pub rejected: Vec<NewQuarantine>,
+    pub forms: Vec<PendingForm>,
+}
+
+/// A form submission read from `sdes[index]`, to be checked against its engagement's
+/// form ([`FormSubmission::check`]) before it becomes SDEs or a quarantine entry.
+#[derive(Debug, Clone)]
+pub struct PendingForm {
+    pub index: usize,
+    pub submission: FormSubmission,
+    /// The item as it would be quarantined.
+    raw: String,
 }
 
 /// How a rejected item is reported to the client.
@@ -47,7 +61,40 @@ impl CollectBody {
     }
 
     pub fn item_count(&self) -> usize {
-        self.events.len() + self.sdes.len() + self.rejected.len()
+        self.events.len() + self.sdes.len() + self.rejected.len() + self.forms.len()
+    }
+
+    /// Adds what a form submission's check gave: its SDEs, or its problems (relative to
+    /// the item) as a quarantine entry; answers the entry's rejection.
+    pub fn settle_form(
+        &mut self,
+        form: PendingForm,
+        checked: Result<Vec<NewSde>, Invalid>,
+    ) -> Option<Rejection> {
+        match checked {
+            Ok(sdes) => {
+                self.sdes.extend(sdes);
+                None
+            }
+            Err(invalid) => {
+                let errors = invalid
+                    .within(&pointer(&["sdes", &form.index.to_string()]))
+                    .errors;
+                self.rejected.push(NewQuarantine {
+                    kind: QuarantineKind::Sde,
+                    index: Some(form.index),
+                    client_id: Some(form.submission.client_id),
+                    raw: form.raw,
+                    context: StoredContext::of(&self.visit).to_stored(),
+                    errors: errors.clone(),
+                });
+                Some(Rejection {
+                    kind: QuarantineKind::Sde,
+                    index: form.index,
+                    errors,
+                })
+            }
+        }
     }
 }
 
@@ -125,6 +172,7 @@ impl CollectBody {
             events: Vec::with_capacity(events.len()),
             sdes: Vec::with_capacity(sdes.len()),
             rejected: Vec::new(),
+            forms: Vec::new(),
         };
         // Built only when something is rejected: the common batch never needs it.
         let mut context = None;
@@ -137,6 +185,18 @@ impl CollectBody {
                 QuarantineKind::Event => match parse_event_item(item) {
                     Ok(event) => {
                         batch.events.push(event);
+                        continue;
+                    }
+                    Err(invalid) => invalid,
+                },
+                _ if FormSubmission::is_one(item) => match parse_form_item(item) {
+                    Ok(submission) => {
+                        batch.forms.push(PendingForm {
+                            index,
+                            submission,
+                            // Cannot fail: a node's keys are strings and its numbers finite.
+                            raw: serde_json::to_string(&item.sorted()).unwrap_or_default(),
+                        });
                         continue;
                     }
                     Err(invalid) => invalid,
@@ -262,6 +322,32 @@ pub fn parse_event_item(item: Node<'_, '_>) -> Result<NewEvent, Invalid> {
         client_time_ms,
         event,
     }))
+}
+
+/// Reads one `sdes[i]` that is a form submission: `{"id", "time"?, "form": {...}}`
+/// (request/form.rs); its values are checked later, against its engagement's form.
+pub fn parse_form_item(item: Node<'_, '_>) -> Result<FormSubmission, Invalid> {
+    let mut errors = Errors::new();
+    if let Some(members) = item.members() {
+        for (key, _) in members {
+            if !matches!(key, "id" | "time" | "form" | "sde") {
+                errors.at(
+                    pointer(&[key]),
+                    format!("unknown field `{key}`, expected `id`, `time` or `form`"),
+                );
+            }
+        }
+    }
+    let client_id = item_id(item, &mut errors);
+    let client_time_ms = item_time(item, &mut errors);
+    let form = match FormSubmission::read(item, client_id.unwrap_or_default(), client_time_ms) {
+        Ok(form) => Some(form),
+        Err(invalid) => {
+            errors.absorb(invalid);
+            None
+        }
+    };
+    errors.finish(form)
 }
 
 /// Validates one `sdes[i]`: `{"id", "time"?, "sde": {page-shape SDE}}`.

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod analytics;
 pub mod collect;
 pub mod decision;
+pub mod form;
 pub mod history;
 pub mod monitoring;
 pub mod webhook;

@@ -83,7 +83,7 @@ fn events(list: Node<'_, '_>, errors: &mut Errors) -> Option<Vec<String>> {
                 errors.at(
                     index("/events", i),
                     format!(
-                        "expected one of {}, or an LP_OFFERS event name ({}), found {}",
+                        "expected one of {}, or an LP_OFFERS or ENGAGE_ACTION event name ({}), found {}",
                         NAMED_EVENTS.join(", "),
                         OfferEventName::ALL.map(OfferEventName::as_str).join(", "),
                         describe(item)

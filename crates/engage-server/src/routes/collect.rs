@@ -1,6 +1,7 @@
 //! `POST /api/account/{accountId}/events`: the tag's batches of `LP_OFFERS` events and
 //! SDEs, answered once the accepted items are durable.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use axum::body::Body;
@@ -55,7 +56,7 @@ async fn receive(
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let batch = match CollectBody::read(&bytes, user_agent, state.limits.max_batch_items) {
+    let mut batch = match CollectBody::read(&bytes, user_agent, state.limits.max_batch_items) {
         Ok(batch) => batch,
         Err(BodyError::TooManyItems { found, limit }) => {
             return Err(ApiError::BatchTooLarge { found, limit })
@@ -97,6 +98,7 @@ async fn receive(
         }
     };
     crate::rate_limit::charge_items(state, tag.charged.as_ref(), batch.item_count())?;
+    let refused_forms = check_forms(state, account_id, &mut batch).await?;
     let rejected = batch.rejections();
     let flagged = flagged_interactions(
         engage_model::bot::classify_user_agent(batch.visit.user_agent.as_deref()),
@@ -122,12 +124,88 @@ async fn receive(
         rejected = rejected.len(),
         "batch stored"
     );
+    if !refused_forms.is_empty() {
+        // The rest of the batch is stored: the body says so beside the form's problems.
+        let errors: Vec<_> = refused_forms.into_iter().flat_map(|r| r.errors).collect();
+        let body = RefusedFormBody {
+            code: "invalid_form_submission",
+            message: format!(
+                "invalid form submission: {}",
+                errors.first().map(ToString::to_string).unwrap_or_default()
+            ),
+            errors,
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+            rejected,
+        };
+        return Ok((StatusCode::BAD_REQUEST, axum::Json(body)).into_response());
+    }
     Ok(axum::Json(CollectResponse {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
         rejected,
     })
     .into_response())
+}
+
+/// A batch with a form submission that its engagement's form refuses: 400, the
+/// submission's problems as `errors`, and what became of the rest of the batch.
+#[derive(Serialize)]
+struct RefusedFormBody {
+    code: &'static str,
+    message: String,
+    errors: Vec<engage_model::FieldError>,
+    accepted: usize,
+    duplicates: usize,
+    rejected: Vec<Rejection>,
+}
+
+/// Most distinct engagement revisions one batch's form submissions are checked against;
+/// the others are refused, so a body cannot make the route read the store at will.
+const MAX_FORMS_CHECKED: usize = 8;
+
+/// Checks each form submission of `batch` against the form of the engagement revision it
+/// answers (request/form.rs): a valid one becomes SDEs, a refused one a quarantine
+/// entry. Answers the refused ones.
+async fn check_forms(
+    state: &AppState,
+    account_id: &str,
+    batch: &mut CollectBody,
+) -> Result<Vec<Rejection>, ApiError> {
+    let mut engagements: HashMap<(u64, u64, u64), Option<engage_store::Engagement>> =
+        HashMap::new();
+    let mut refused = Vec::new();
+    for form in std::mem::take(&mut batch.forms) {
+        let s = &form.submission;
+        let key = (s.campaign_id, s.engagement_id, s.engagement_revision);
+        let full = engagements.len() >= MAX_FORMS_CHECKED;
+        let engagement = match engagements.entry(key) {
+            Entry::Occupied(known) => Some(known.into_mut()),
+            Entry::Vacant(_) if full => None,
+            Entry::Vacant(slot) => {
+                let found = state
+                    .store
+                    .engagement(account_id, key.0, key.1, Some(key.2))
+                    .await?
+                    .filter(|e| e.revision == key.2);
+                Some(slot.insert(found))
+            }
+        };
+        let checked = match engagement {
+            None => Err(engage_model::Invalid::single(
+                "/form",
+                format!(
+                    "at most {MAX_FORMS_CHECKED} engagement revisions are checked in one batch"
+                ),
+            )),
+            Some(None) => Err(s.unknown_engagement()),
+            Some(Some(e)) => s.check(e.definition.action.as_ref(), &e.definition.name),
+        };
+        if let Some(rejection) = batch.settle_form(form, checked) {
+            refused.push(rejection);
+        }
+    }
+    Ok(refused)
 }
 
 /// What a batch adds to `engage_bot_interactions_total`: from a bot's user agent, the

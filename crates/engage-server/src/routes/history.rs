@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::uri::Authority;
 use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use engage_model::{EngagementType, OfferData, OfferEventName, LP_OFFERS};
+use engage_model::{EngagementType, OfferData, OfferEventName};
 use engage_store::{Interaction, InteractionPage, RawJson, StoredEvent};
 use serde::Serialize;
 
@@ -557,7 +557,7 @@ fn event(stored: &StoredEvent) -> EventBody<'_> {
         id: &stored.client_id,
         time: stored.client_time_ms,
         server_time: stored.server_ms,
-        app_name: LP_OFFERS,
+        app_name: stored.event.name.app_name(),
         event_name: stored.event.name.as_str(),
         data: &stored.event.data,
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
-use engage_model::{Node, Tape, View};
+use engage_model::{Invalid, Node, Tape, View};
 use engage_store::ids::now_ms;
 use engage_store::{
     ClientProperties, IngestBatch, PageView, QuarantineEntry, QuarantineKind, QuarantineQuery,
@@ -240,7 +240,18 @@ fn revalidate(entry: &QuarantineEntry, max_items: usize) -> Option<IngestBatch> 
         }
         QuarantineKind::Body => {
             let user_agent = text("userAgent");
-            let parsed = CollectBody::read(entry.raw.as_bytes(), user_agent, max_items).ok()?;
+            let mut parsed = CollectBody::read(entry.raw.as_bytes(), user_agent, max_items).ok()?;
+            // A form submission is checked against the form its visitor was shown when it
+            // arrives; a replay cannot, so it stays in the quarantine.
+            for form in std::mem::take(&mut parsed.forms) {
+                parsed.settle_form(
+                    form,
+                    Err(Invalid::single(
+                        "",
+                        "a form submission is checked when it arrives and is not replayed",
+                    )),
+                );
+            }
             let mut batch = empty(Some(parsed.visit));
             batch.events = parsed.events;
             batch.sdes = parsed.sdes;

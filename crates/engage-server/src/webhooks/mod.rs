@@ -102,9 +102,6 @@ impl WebhookConfig {
 #[derive(Debug, Default)]
 struct Subscriptions {
     endpoints: Vec<(String, Vec<String>)>,
-    /// Engagements whose action is a coupon (their `OFFER_CLICK` is `coupon.revealed`),
-    /// read only when an endpoint asks for it.
-    coupons: Vec<u64>,
 }
 
 pub struct Webhooks {
@@ -175,26 +172,7 @@ impl Webhooks {
             .filter(|w| w.disabled.is_none())
             .map(|w| (w.id, w.events))
             .collect();
-        let wants_coupons = endpoints
-            .iter()
-            .any(|(_, events)| events.iter().any(|e| e == "coupon.revealed"));
-        let coupons = if wants_coupons {
-            store
-                .engagements(account_id, None)
-                .await?
-                .into_iter()
-                .filter(|e| {
-                    e.definition
-                        .action
-                        .as_ref()
-                        .is_some_and(|a| a.as_str().starts_with(r#"{"type":"coupon""#))
-                })
-                .map(|e| e.id)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let found = Arc::new(Subscriptions { endpoints, coupons });
+        let found = Arc::new(Subscriptions { endpoints });
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= MAX_CACHED_ACCOUNTS {
                 cache.clear();
@@ -244,11 +222,10 @@ impl Webhooks {
         }
         for e in &batch.events {
             let mut names = vec![e.event.name.as_str()];
-            if e.event.name == OfferEventName::OfferClick {
-                names.push("offer.clicked");
-                if subs.coupons.contains(&e.event.data.conf_key.engagement_id) {
-                    names.push("coupon.revealed");
-                }
+            match e.event.name {
+                OfferEventName::OfferClick => names.push("offer.clicked"),
+                OfferEventName::CouponRevealed => names.push("coupon.revealed"),
+                _ => {}
             }
             for name in names {
                 self.fan_out(

@@ -11,7 +11,8 @@
 //! - cohort: one row per (campaign, visitor), the visitor's first eligibility ever (the
 //!   start of its attribution window);
 //! - offer counts: per (campaign, engagement, UTC hour) the `OFFER_IMPRESSION`,
-//!   `OFFER_CLICK`, `OFFER_DECLINED` and `OFFER_TIMEOUT` events accepted;
+//!   `OFFER_CLICK`, `OFFER_DECLINED` and `OFFER_TIMEOUT` events accepted, and the
+//!   coupon action's `COUPON_REVEALED` and `COUPON_COPIED`;
 //! - offer visitors: per (campaign, visitor) the first impression and the first click;
 //! - purchases: each accepted `purchase` attribute's visitor, time, currency and total;
 //! - funnel steps: per batch, each distinct `LP_OFFERS` event name (with its campaign and
@@ -115,6 +116,8 @@ pub struct OfferCount {
     pub clicks: u64,
     pub declines: u64,
     pub timeouts: u64,
+    pub coupon_reveals: u64,
+    pub coupon_copies: u64,
 }
 
 /// When a visitor first had an impression of, and first clicked, a campaign's engagement.
@@ -179,7 +182,7 @@ pub enum Step {
 }
 
 impl Step {
-    /// The stored code: 1–7 an event name (`OfferEventName::ALL` order, plus one), 16–25
+    /// The stored code: 1–9 an event name (`OfferEventName::ALL` order, plus one), 16–25
     /// an attribute type (`SdeType::ALL` order, plus 16). Frozen: a stored code keeps its
     /// meaning.
     pub fn code(self) -> i16 {
@@ -197,7 +200,7 @@ impl Step {
 
     pub fn from_code(code: i16) -> Option<Step> {
         match code {
-            1..=7 => OfferEventName::ALL
+            1..=9 => OfferEventName::ALL
                 .get(usize::try_from(code - 1).ok()?)
                 .map(|n| Step::Event(*n)),
             16..=25 => SdeType::ALL
@@ -235,8 +238,9 @@ pub struct StepScope {
 #[derive(Debug, Default)]
 pub struct RollupDelta {
     pub visitor_hours: BTreeSet<(i64, String)>,
-    /// `(campaign, engagement, hour)` → impressions, clicks, declines, timeouts.
-    pub offer_counts: BTreeMap<(u64, u64, i64), [i64; 4]>,
+    /// `(campaign, engagement, hour)` → impressions, clicks, declines, timeouts,
+    /// coupon reveals, coupon copies.
+    pub offer_counts: BTreeMap<(u64, u64, i64), [i64; 6]>,
     /// `(campaign, visitor)` → first impression, first click.
     pub offer_visitors: BTreeMap<(u64, String), (Option<i64>, Option<i64>)>,
     pub purchases: Vec<PurchaseFact>,
@@ -260,7 +264,7 @@ impl RollupDelta {
             .insert((hour_of(received_ms), visitor_id.to_owned()));
     }
 
-    /// An accepted `LP_OFFERS` event; only the four counted ones change anything.
+    /// An accepted event; only the six counted ones change the counts.
     pub fn event(&mut self, visitor_id: &str, received_ms: i64, event: &OfferEvent) {
         self.steps.insert(StepOccurrence {
             at_ms: received_ms,
@@ -274,6 +278,8 @@ impl RollupDelta {
             OfferEventName::OfferClick => 1,
             OfferEventName::OfferDeclined => 2,
             OfferEventName::OfferTimeout => 3,
+            OfferEventName::CouponRevealed => 4,
+            OfferEventName::CouponCopied => 5,
             OfferEventName::Start | OfferEventName::OfferDisplay | OfferEventName::OfferRemove => {
                 return
             }
@@ -393,7 +399,7 @@ mod tests {
             assert_eq!(Step::from_code(Step::Sde(t).code()), Some(Step::Sde(t)));
         }
         assert_eq!(Step::from_code(0), None);
-        assert_eq!(Step::from_code(8), None);
+        assert_eq!(Step::from_code(10), None);
     }
 
     #[test]

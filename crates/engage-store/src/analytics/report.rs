@@ -64,6 +64,8 @@ pub struct ReportRow {
     pub clicks: u64,
     pub declines: u64,
     pub timeouts: u64,
+    pub coupon_reveals: u64,
+    pub coupon_copies: u64,
     pub conversions: u64,
     pub conversions_after_impression: u64,
     pub conversions_after_click: u64,
@@ -104,7 +106,7 @@ struct Accumulator<'f> {
     eligible: HashSet<&'f str>,
     control: HashSet<&'f str>,
     exposed: HashSet<&'f str>,
-    counts: [u64; 4],
+    counts: [u64; 6],
     converted: HashSet<&'f str>,
     after_impression: HashSet<&'f str>,
     after_click: HashSet<&'f str>,
@@ -177,11 +179,14 @@ pub fn report(
     }
     for c in &facts.offer_counts {
         if let Some(row) = rows.get_mut(&grouping.key(c.campaign_id, c.engagement_id, c.hour_ms)) {
-            for (total, n) in
-                row.counts
-                    .iter_mut()
-                    .zip([c.impressions, c.clicks, c.declines, c.timeouts])
-            {
+            for (total, n) in row.counts.iter_mut().zip([
+                c.impressions,
+                c.clicks,
+                c.declines,
+                c.timeouts,
+                c.coupon_reveals,
+                c.coupon_copies,
+            ]) {
                 *total += n;
             }
         }
@@ -258,6 +263,8 @@ pub fn report(
             clicks: a.counts[1],
             declines: a.counts[2],
             timeouts: a.counts[3],
+            coupon_reveals: a.counts[4],
+            coupon_copies: a.counts[5],
             conversions: a.converted.len() as u64,
             conversions_after_impression: a.after_impression.len() as u64,
             conversions_after_click: a.after_click.len() as u64,

@@ -22,6 +22,13 @@ use crate::analytics::{
 use crate::StoreError;
 
 /// Schema version 9: the rollups' tables and the campaign columns.
+/// The coupon action's reveals and copies per engagement and hour (`COUPON_REVEALED`,
+/// `COUPON_COPIED`); rows written before count none.
+pub(crate) const COUPONS_MIGRATION: &str = r#"
+ALTER TABLE analytics_offer_counts ADD COLUMN coupon_reveals bigint NOT NULL DEFAULT 0;
+ALTER TABLE analytics_offer_counts ADD COLUMN coupon_copies bigint NOT NULL DEFAULT 0;
+"#;
+
 pub(crate) const MIGRATION: &str = r#"
 ALTER TABLE campaigns
     ADD COLUMN control_group_percent smallint NOT NULL DEFAULT 0,
@@ -102,7 +109,7 @@ CREATE TABLE analytics_steps (
 "#;
 
 /// Offer counts' columns: account, campaign, engagement, hour, the four counts.
-type CountColumns<'a> = (Vec<&'a str>, Vec<i64>, Vec<i64>, Vec<i64>, [Vec<i64>; 4]);
+type CountColumns<'a> = (Vec<&'a str>, Vec<i64>, Vec<i64>, Vec<i64>, [Vec<i64>; 6]);
 /// Offer visitors' columns: account, campaign, visitor, first impression, first click.
 type FirstColumns<'a> = (
     Vec<&'a str>,
@@ -183,14 +190,16 @@ pub(crate) async fn write_deltas(
     }
     if !counts.0.is_empty() {
         let sql = "INSERT INTO analytics_offer_counts (account, campaign_id, engagement_id,
-                       hour_ms, impressions, clicks, declines, timeouts)
+                       hour_ms, impressions, clicks, declines, timeouts, coupon_reveals,
+                       coupon_copies)
                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],
-                       $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])";
+                       $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                       $10::bigint[])";
         let statement = tx.prepare_cached(sql).await?;
-        let [i, c, d, t] = &counts.4;
+        let [i, c, d, t, r, y] = &counts.4;
         tx.execute(
             &statement,
-            &[&counts.0, &counts.1, &counts.2, &counts.3, i, c, d, t],
+            &[&counts.0, &counts.1, &counts.2, &counts.3, i, c, d, t, r, y],
         )
         .await?;
     }
@@ -393,7 +402,8 @@ pub(crate) async fn facts(
         .query(
             &format!(
                 "SELECT campaign_id, engagement_id, hour_ms, sum(impressions)::bigint,
-                     sum(clicks)::bigint, sum(declines)::bigint, sum(timeouts)::bigint
+                     sum(clicks)::bigint, sum(declines)::bigint, sum(timeouts)::bigint,
+                     sum(coupon_reveals)::bigint, sum(coupon_copies)::bigint
                  FROM analytics_offer_counts
                  WHERE account = $1 AND hour_ms >= $2 AND hour_ms < $3 AND {plain}
                  GROUP BY campaign_id, engagement_id, hour_ms"
@@ -463,6 +473,8 @@ pub(crate) async fn facts(
             clicks: count(&r, 4)?,
             declines: count(&r, 5)?,
             timeouts: count(&r, 6)?,
+            coupon_reveals: count(&r, 7)?,
+            coupon_copies: count(&r, 8)?,
         };
         if scope.covers_time(c.hour_ms) {
             facts.offer_counts.push(c);

@@ -6,7 +6,7 @@
 //! on disk until VACUUM (and in the write-ahead log, replicas and backups) is in
 //! docs/operations.md, Erasure.
 
-use engage_model::{Sde, SdeType, LP_OFFERS};
+use engage_model::{Sde, SdeType};
 use tokio_postgres::Client;
 
 use super::ingest::key_bytes;
@@ -561,7 +561,7 @@ async fn visit_events(
                 visitor_id: Some(visitor.to_owned()),
                 session_id: Some(session_id.to_owned()),
                 page_id: page_id.map(str::to_owned),
-                app_name: LP_OFFERS,
+                app_name: event.name.app_name(),
                 event_name: event.name.as_str(),
                 data: &event.data,
             })?);

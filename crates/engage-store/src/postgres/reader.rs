@@ -3,7 +3,7 @@
 //! Every read runs on a pooled connection and sees what was committed before it began:
 //! an answered `ingest` is visible to the next read on any server.
 
-use engage_model::{VisitSdes, LP_OFFERS};
+use engage_model::VisitSdes;
 use tokio_postgres::{Client, Row};
 
 use super::ingest::key_text;
@@ -349,7 +349,7 @@ pub(crate) async fn export_page(
                         visitor_id: r.try_get(3).map_err(pg_err)?,
                         session_id: r.try_get(4).map_err(pg_err)?,
                         page_id: page_id.map(str::to_owned),
-                        app_name: LP_OFFERS,
+                        app_name: event.name.app_name(),
                         event_name: event.name.as_str(),
                         data: &event.data,
                     })?);

@@ -18,6 +18,13 @@ use crate::analytics::{
 use crate::StoreError;
 
 /// The rollups' tables (a schema version of their own).
+/// The coupon action's reveals and copies per engagement and hour (`COUPON_REVEALED`,
+/// `COUPON_COPIED`); rows written before count none.
+pub(crate) const COUPONS_MIGRATION: &str = r#"
+ALTER TABLE analytics_offer_counts ADD COLUMN coupon_reveals INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE analytics_offer_counts ADD COLUMN coupon_copies INTEGER NOT NULL DEFAULT 0;
+"#;
+
 pub(crate) const MIGRATION: &str = r#"
 ALTER TABLE campaigns ADD COLUMN control_group_percent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE campaigns ADD COLUMN attribution_window_days INTEGER NOT NULL DEFAULT 7;
@@ -118,15 +125,17 @@ pub(crate) fn write_delta(
     if !delta.offer_counts.is_empty() {
         let mut upsert = conn.prepare_cached(
             "INSERT INTO analytics_offer_counts (account, campaign_id, engagement_id, hour_ms,
-                 impressions, clicks, declines, timeouts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 impressions, clicks, declines, timeouts, coupon_reveals, coupon_copies)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (account, campaign_id, engagement_id, hour_ms) DO UPDATE SET
                  impressions = impressions + excluded.impressions,
                  clicks = clicks + excluded.clicks,
                  declines = declines + excluded.declines,
-                 timeouts = timeouts + excluded.timeouts",
+                 timeouts = timeouts + excluded.timeouts,
+                 coupon_reveals = coupon_reveals + excluded.coupon_reveals,
+                 coupon_copies = coupon_copies + excluded.coupon_copies",
         )?;
-        for ((campaign, engagement, hour), [i, c, d, t]) in &delta.offer_counts {
+        for ((campaign, engagement, hour), [i, c, d, t, r, y]) in &delta.offer_counts {
             upsert.execute(params![
                 account,
                 sql_id(*campaign),
@@ -135,7 +144,9 @@ pub(crate) fn write_delta(
                 i,
                 c,
                 d,
-                t
+                t,
+                r,
+                y
             ])?;
         }
     }
@@ -323,7 +334,8 @@ pub(crate) fn facts(
 
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT campaign_id, engagement_id, hour_ms, impressions, clicks, declines, timeouts
+            "SELECT campaign_id, engagement_id, hour_ms, impressions, clicks, declines, timeouts,
+                 coupon_reveals, coupon_copies
              FROM analytics_offer_counts
              WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 AND {}",
             filter("")
@@ -347,6 +359,8 @@ pub(crate) fn facts(
                     clicks: count(r.get(4)?),
                     declines: count(r.get(5)?),
                     timeouts: count(r.get(6)?),
+                    coupon_reveals: count(r.get(7)?),
+                    coupon_copies: count(r.get(8)?),
                 })
             },
         )

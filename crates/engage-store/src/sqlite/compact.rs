@@ -281,7 +281,8 @@ fn pack_events(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Event names by stored code (1-based).
-pub(crate) const EVENT_NAMES: [OfferEventName; 7] = [
+/// Append only: a stored code keeps its meaning.
+pub(crate) const EVENT_NAMES: [OfferEventName; 9] = [
     OfferEventName::Start,
     OfferEventName::OfferDisplay,
     OfferEventName::OfferImpression,
@@ -289,6 +290,8 @@ pub(crate) const EVENT_NAMES: [OfferEventName; 7] = [
     OfferEventName::OfferDeclined,
     OfferEventName::OfferTimeout,
     OfferEventName::OfferRemove,
+    OfferEventName::CouponRevealed,
+    OfferEventName::CouponCopied,
 ];
 
 pub(crate) fn event_code(name: OfferEventName) -> i64 {
@@ -644,6 +647,6 @@ mod tests {
             assert_eq!(event_name(event_code(name)), Some(name));
         }
         assert_eq!(event_name(0), None);
-        assert_eq!(event_name(8), None);
+        assert_eq!(event_name(10), None);
     }
 }

@@ -33,6 +33,8 @@ use crate::StoreError;
 pub(crate) const MAX_RUN: usize = 256;
 
 /// The first byte of an event: the name's code in the low three bits, then these flags.
+/// Codes past 7 (Engage's action events) leave the bits 0 and follow in a byte of their
+/// own; no run written before them has a 0 there.
 const NAME_BITS: u8 = 0b111;
 const UUID_ID: u8 = 1 << 3;
 const HAS_TIME: u8 = 1 << 4;
@@ -110,7 +112,8 @@ fn put_key(out: &mut Vec<u8>, key: &ClientKey) {
 pub(crate) fn encode_run(events: &[RunEvent<'_>], server_ms: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(events.len() * 24);
     for e in events {
-        let mut flags = u8::try_from(event_code(e.name)).unwrap_or(0) & NAME_BITS;
+        let code = u8::try_from(event_code(e.name)).unwrap_or(0);
+        let mut flags = if code > NAME_BITS { 0 } else { code };
         let id_distance = match (e.client_id, e.client_time_ms) {
             (ClientKey::Uuid(bytes), Some(t)) => Some(uuid_ms(bytes).wrapping_sub(t))
                 .filter(|d| (-MAX_ID_TIME_DISTANCE..=MAX_ID_TIME_DISTANCE).contains(d)),
@@ -132,6 +135,9 @@ pub(crate) fn encode_run(events: &[RunEvent<'_>], server_ms: i64) -> Vec<u8> {
             }
         }
         out.push(flags);
+        if code > NAME_BITS {
+            out.push(code);
+        }
         put_varint(&mut out, u64::try_from(e.shape).unwrap_or(0));
         match (e.client_id, id_distance) {
             (ClientKey::Uuid(bytes), Some(d)) => {
@@ -209,7 +215,11 @@ pub(crate) fn decode_run(bytes: &[u8], server_ms: i64) -> Option<Vec<StoredRunEv
     let mut out = Vec::new();
     while r.at < bytes.len() {
         let flags = r.byte()?;
-        let name = event_name(i64::from(flags & NAME_BITS))?;
+        let code = match flags & NAME_BITS {
+            0 => r.byte()?,
+            code => code,
+        };
+        let name = event_name(i64::from(code))?;
         let shape = i64::try_from(r.varint()?).ok()?;
         // The id's time may need the client time, which follows it.
         let id_distance = if flags & ID_TIME_FROM_CLIENT != 0 {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use engage_model::tape::Members;
-use engage_model::{FieldError, Node, OfferData, Sde, Tape, View, VisitSdes, LP_OFFERS};
+use engage_model::{FieldError, Node, OfferData, Sde, Tape, View, VisitSdes};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -428,7 +428,7 @@ pub(crate) fn export_page(
                         visitor_id: r.get(3).map_err(sql_err)?,
                         session_id: r.get(4).map_err(sql_err)?,
                         page_id: page_id.clone(),
-                        app_name: LP_OFFERS,
+                        app_name: event.name.app_name(),
                         event_name: event.name.as_str(),
                         data: &event.data,
                     })?);

@@ -94,6 +94,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::interactions::BOT_MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::analytics::COUPONS_MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.

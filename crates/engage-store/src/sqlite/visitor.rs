@@ -11,7 +11,6 @@ use super::reader::{
 use super::sql_err;
 use crate::privacy::{json_escaped, quarantine_names};
 use crate::{RawJson, StoreError, VisitorData, VisitorPage, VisitorVisit};
-use engage_model::LP_OFFERS;
 
 /// Everything held about `visitor` in `account`; `None` when nothing is.
 pub(crate) fn visitor_data(
@@ -119,7 +118,7 @@ pub(crate) fn visitor_data(
                     visitor_id: Some(visitor.to_owned()),
                     session_id: Some(record.session_id.clone()),
                     page_id: page_id.clone(),
-                    app_name: LP_OFFERS,
+                    app_name: event.name.app_name(),
                     event_name: event.name.as_str(),
                     data: &event.data,
                 })?);
