@@ -9,6 +9,9 @@ use engage_store::{CampaignFields, EngagementContent, EngagementDefinition};
 use super::action::Action;
 use crate::decision::Targeting;
 
+/// The body as the OpenAPI description states it.
+pub mod schema;
+
 /// Longest campaign, engagement or app name.
 const MAX_NAME_CHARS: usize = 256;
 const MAX_GOAL_CHARS: usize = 256;

@@ -1,0 +1,35 @@
+//! The webhook admin API's body as the OpenAPI description states it (`crate::openapi`).
+#![allow(dead_code)] // a description of a shape: nothing builds this value
+
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::ToSchema;
+
+/// `POST .../webhooks`: where to deliver and what. The URL must be public (no loopback,
+/// private or link-local address, also once resolved) unless the server allows it.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://hooks.shop.example/engage", "events": ["offer.clicked", "lead.submitted"]}))]
+pub struct WebhookRequest {
+    /// An http(s) URL, 1-2,048 characters.
+    #[schema(min_length = 1, max_length = 2048, pattern = r"\S")]
+    url: String,
+    /// 1-16 event names (each kept once).
+    #[schema(schema_with = events)]
+    events: Vec<String>,
+}
+
+fn events() -> Schema {
+    let names: Vec<&str> = crate::webhooks::NAMED_EVENTS
+        .into_iter()
+        .chain(engage_model::OfferEventName::ALL.map(engage_model::OfferEventName::as_str))
+        .collect();
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(super::MAX_EVENTS))
+        .into()
+}
