@@ -5,9 +5,11 @@
 //! member may be `null`, which reads as absent; whole numbers may come as digit strings.
 #![allow(dead_code)] // descriptions of shapes: nothing builds these values
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::RefOr;
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 /// A whole number from `min` to `max` as JSON number, or as a string of its digits (the
 /// readers take both); `nullable` adds `null` (an optional member left out).
@@ -106,6 +108,37 @@ fn text_list(max_items: usize, max_chars: usize) -> Schema {
             .items(text(max_chars))
             .max_items(Some(max_items)),
     )
+}
+
+/// `T`'s schema with a bound on its number of members (utoipa 5.5 writes
+/// `min_properties` as `maxProperties`, so the bounds are set here).
+fn with_member_count<T: PartialSchema>(min: usize, max: Option<usize>) -> Schema {
+    match T::schema() {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.min_properties = Some(min);
+            object.max_properties = max;
+            Schema::Object(object)
+        }
+        RefOr::T(other) => other,
+        RefOr::Ref(reference) => AllOfBuilder::new().item(reference).into(),
+    }
+}
+
+fn frequency() -> Schema {
+    nullable(with_member_count::<Frequency>(1, None))
+}
+
+fn url_matches() -> Schema {
+    nullable(
+        ArrayBuilder::new()
+            .items(RefOr::T(with_member_count::<UrlMatch>(1, Some(1))))
+            .max_items(Some(crate::decision::targeting::MAX_LIST)),
+    )
+}
+
+/// Any JSON value.
+fn any_value() -> Schema {
+    ObjectBuilder::new().schema_type(SchemaType::AnyValue).into()
 }
 
 /// A section list: at most 100 sections of 1-256 characters.
@@ -223,6 +256,8 @@ pub struct TargetingRequest {
     /// Conditions on the visitor's attributes (SDEs), at most 50.
     #[schema(max_items = 50)]
     sdes: Option<Vec<Condition>>,
+    /// Frequency caps: at least one.
+    #[schema(schema_with = frequency)]
     frequency: Option<Frequency>,
 }
 
@@ -239,10 +274,10 @@ pub struct SectionRules {
 #[serde(deny_unknown_fields)]
 pub struct UrlRules {
     /// At most 100.
-    #[schema(max_items = 100)]
+    #[schema(schema_with = url_matches)]
     include: Option<Vec<UrlMatch>>,
     /// At most 100.
-    #[schema(max_items = 100)]
+    #[schema(schema_with = url_matches)]
     exclude: Option<Vec<UrlMatch>>,
 }
 
@@ -250,7 +285,7 @@ pub struct UrlRules {
 /// `regex` syntax), each 1-2,048 characters kept as written.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(min_properties = 1, max_properties = 1, example = json!({"contains": "preview=1"}))]
+#[schema(example = json!({"contains": "preview=1"}))]
 pub struct UrlMatch {
     #[schema(required = false, min_length = 1, max_length = 2048)]
     contains: String,
@@ -271,7 +306,7 @@ pub struct UrlMatch {
 pub struct Condition {
     path: String,
     op: Operator,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = any_value)]
     value: Option<serde_json::Value>,
 }
 
@@ -295,7 +330,6 @@ pub enum Operator {
 /// Frequency caps: at least one.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(min_properties = 1)]
 pub struct Frequency {
     /// Impressions per visitor, ever (1-10,000).
     #[schema(schema_with = impressions_cap)]
