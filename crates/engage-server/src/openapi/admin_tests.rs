@@ -143,7 +143,10 @@ fn the_admin_part_describes_every_account_key_route_but_the_history_search() {
 fn validate(doc: &Value, schema: &Value, value: &Value) -> Result<(), String> {
     let mut root = doc.clone();
     let root_map = root.as_object_mut().unwrap();
-    root_map.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
+    root_map.insert(
+        "$schema".into(),
+        json!("https://json-schema.org/draft/2020-12/schema"),
+    );
     root_map.insert("allOf".into(), json!([schema]));
     let validator = jsonschema::validator_for(&root).map_err(|e| e.to_string())?;
     let errors: Vec<String> = validator
@@ -188,37 +191,133 @@ fn the_request_schemas_draw_the_readers_bounds() {
     let doc = doc();
     let schema = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
     let cases = [
-        ("CampaignRequest", json!({"name": "a", "controlGroupPercent": 50}), true),
-        ("CampaignRequest", json!({"name": "a", "controlGroupPercent": 51}), false),
-        ("CampaignRequest", json!({"name": "a", "attributionWindowDays": "31"}), true),
-        ("CampaignRequest", json!({"name": "a", "attributionWindowDays": 0}), false),
+        (
+            "CampaignRequest",
+            json!({"name": "a", "controlGroupPercent": 50}),
+            true,
+        ),
+        (
+            "CampaignRequest",
+            json!({"name": "a", "controlGroupPercent": 51}),
+            false,
+        ),
+        (
+            "CampaignRequest",
+            json!({"name": "a", "attributionWindowDays": "31"}),
+            true,
+        ),
+        (
+            "CampaignRequest",
+            json!({"name": "a", "attributionWindowDays": 0}),
+            false,
+        ),
         ("CampaignRequest", json!({"name": "a", "goal": null}), true),
         ("CampaignRequest", json!({"name": "  "}), false),
-        ("CampaignRequest", json!({"name": "a", "owner": "me"}), false),
-        ("EngagementRequest", json!({"name": "a", "engagementType": 4}), false),
-        ("EngagementRequest", json!({"name": "a", "engagementType": "6"}), true),
-        ("EngagementRequest", json!({"name": "a", "engagementType": 1, "action": {"type": "coupon", "code": "X"}}), true),
-        ("EngagementRequest", json!({"name": "a", "engagementType": 1, "action": {"type": "coupon", "url": "https://a.example/"}}), false),
-        ("EngagementRequest", json!({"name": "a", "engagementType": 1, "action": {"type": "link", "url": "javascript:alert(1)"}}), false),
-        ("EngagementRequest", json!({"name": "a", "engagementType": 1, "targeting": {"url": {"include": [{"prefix": "https://", "contains": "x"}]}}}), false),
-        ("EngagementRequest", json!({"name": "a", "engagementType": 1, "targeting": {"frequency": {}}}), false),
+        (
+            "CampaignRequest",
+            json!({"name": "a", "owner": "me"}),
+            false,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 4}),
+            false,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": "6"}),
+            true,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "action": {"type": "coupon", "code": "X"}}),
+            true,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "action": {"type": "coupon", "url": "https://a.example/"}}),
+            false,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "action": {"type": "link", "url": "javascript:alert(1)"}}),
+            false,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "targeting": {"url": {"include": [{"prefix": "https://", "contains": "x"}]}}}),
+            false,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "targeting": {"frequency": {}}}),
+            false,
+        ),
         ("AvailabilityRequest", json!({"state": 3}), false),
         ("AvailabilityRequest", json!({"state": 4}), true),
-        ("OriginsRequest", json!({"allowedOrigins": ["https://shop.example", "*", "http://[::1]:8080"]}), true),
-        ("OriginsRequest", json!({"allowedOrigins": ["https://Shop.example"]}), false),
-        ("OriginsRequest", json!({"allowedOrigins": ["https://shop.example/path"]}), false),
+        (
+            "OriginsRequest",
+            json!({"allowedOrigins": ["https://shop.example", "*", "http://[::1]:8080"]}),
+            true,
+        ),
+        (
+            "OriginsRequest",
+            json!({"allowedOrigins": ["https://Shop.example"]}),
+            false,
+        ),
+        (
+            "OriginsRequest",
+            json!({"allowedOrigins": ["https://shop.example/path"]}),
+            false,
+        ),
         ("RetentionRequest", json!({"days": null}), true),
         ("RetentionRequest", json!({}), false),
         ("RetentionRequest", json!({"days": 36501}), false),
-        ("WebhookRequest", json!({"url": "https://h.example/", "events": ["OFFER_CLICK", "purchase"]}), true),
-        ("WebhookRequest", json!({"url": "https://h.example/", "events": []}), false),
-        ("WebhookRequest", json!({"url": "https://h.example/", "events": ["offer.clickd"]}), false),
-        ("ReportRequest", json!({"from": 0, "to": "2026-12-01T00:00:00Z", "groupBy": ["hour"]}), true),
-        ("ReportRequest", json!({"from": 0, "to": 1, "groupBy": ["week"]}), false),
-        ("FunnelRequest", json!({"from": 0, "to": 1, "steps": [{"sde": "cart"}]}), true),
-        ("FunnelRequest", json!({"from": 0, "to": 1, "steps": [{"sde": "cart", "event": "START"}]}), false),
-        ("FunnelRequest", json!({"from": 0, "to": 1, "steps": []}), false),
-        ("FunnelRequest", json!({"from": 0, "to": 1, "steps": [{"event": "START"}], "windowSeconds": 2678401}), false),
+        (
+            "WebhookRequest",
+            json!({"url": "https://h.example/", "events": ["OFFER_CLICK", "purchase"]}),
+            true,
+        ),
+        (
+            "WebhookRequest",
+            json!({"url": "https://h.example/", "events": []}),
+            false,
+        ),
+        (
+            "WebhookRequest",
+            json!({"url": "https://h.example/", "events": ["offer.clickd"]}),
+            false,
+        ),
+        (
+            "ReportRequest",
+            json!({"from": 0, "to": "2026-12-01T00:00:00Z", "groupBy": ["hour"]}),
+            true,
+        ),
+        (
+            "ReportRequest",
+            json!({"from": 0, "to": 1, "groupBy": ["week"]}),
+            false,
+        ),
+        (
+            "FunnelRequest",
+            json!({"from": 0, "to": 1, "steps": [{"sde": "cart"}]}),
+            true,
+        ),
+        (
+            "FunnelRequest",
+            json!({"from": 0, "to": 1, "steps": [{"sde": "cart", "event": "START"}]}),
+            false,
+        ),
+        (
+            "FunnelRequest",
+            json!({"from": 0, "to": 1, "steps": []}),
+            false,
+        ),
+        (
+            "FunnelRequest",
+            json!({"from": 0, "to": 1, "steps": [{"event": "START"}], "windowSeconds": 2678401}),
+            false,
+        ),
     ];
     for (name, body, accepted) in cases {
         let found = validate(&doc, &schema(name), &body);

@@ -21,7 +21,9 @@ use crate::request::webhook::{WebhookBody, MAX_WEBHOOK_URL_CHARS};
 use crate::webhooks::{guard, new_secret};
 use crate::AppState;
 
-use super::admin::schema::{AccountPath, BodyErrors, DeliveryPath, KeyErrors, ParamErrors, WebhookPath};
+use super::admin::schema::{
+    AccountPath, BodyErrors, DeliveryPath, KeyErrors, ParamErrors, WebhookPath,
+};
 
 /// The delivery log answers at most this many, newest first.
 const MAX_LOG: usize = 100;

@@ -138,7 +138,9 @@ fn url_matches() -> Schema {
 
 /// Any JSON value.
 fn any_value() -> Schema {
-    ObjectBuilder::new().schema_type(SchemaType::AnyValue).into()
+    ObjectBuilder::new()
+        .schema_type(SchemaType::AnyValue)
+        .into()
 }
 
 /// A section list: at most 100 sections of 1-256 characters.
@@ -387,7 +389,11 @@ pub enum ChatType {
 #[schema(example = json!({"type": "link", "url": "https://shop.example/sale", "newTab": true}))]
 pub struct LinkAction {
     r#type: LinkType,
-    #[schema(min_length = 1, max_length = 2048, pattern = r"^\s*[hH][tT][tT][pP][sS]?://[^/?#{]")]
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        pattern = r"^\s*[hH][tT][tT][pP][sS]?://[^/?#{]"
+    )]
     url: String,
     new_tab: Option<bool>,
 }
