@@ -324,9 +324,3 @@ fn the_request_schemas_draw_the_readers_bounds() {
         assert_eq!(found.is_ok(), accepted, "{name} {body}: {found:?}");
     }
 }
-
-#[test]
-#[ignore]
-fn dump() {
-    println!("{}", serde_json::to_string_pretty(&doc()).unwrap());
-}

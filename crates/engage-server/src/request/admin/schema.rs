@@ -136,6 +136,17 @@ fn url_matches() -> Schema {
     )
 }
 
+/// An attribute path, by its history name.
+fn sde_path() -> Schema {
+    let names: Vec<&str> = crate::decision::sde_path::SdePath::all()
+        .map(|(name, _)| name)
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .into()
+}
+
 /// Any JSON value.
 fn any_value() -> Schema {
     ObjectBuilder::new()
@@ -306,6 +317,7 @@ pub struct UrlMatch {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"path": "cartStatus.total", "op": "gt", "value": 100}))]
 pub struct Condition {
+    #[schema(schema_with = sde_path)]
     path: String,
     op: Operator,
     #[schema(schema_with = any_value)]

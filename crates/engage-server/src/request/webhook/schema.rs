@@ -10,8 +10,12 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://hooks.shop.example/engage", "events": ["offer.clicked", "lead.submitted"]}))]
 pub struct WebhookRequest {
-    /// An http(s) URL, 1-2,048 characters.
-    #[schema(min_length = 1, max_length = 2048, pattern = r"\S")]
+    /// An http(s) URL, 1-2,048 characters, without user or password.
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        pattern = r"^\s*[hH][tT][tT][pP][sS]?://[^\s/?#@]+([/?#]\S*)?\s*$"
+    )]
     url: String,
     /// 1-16 event names (each kept once).
     #[schema(schema_with = events)]

@@ -12,7 +12,7 @@ use crate::openapi::schema::Error;
 #[into_params(parameter_in = Path)]
 pub struct AccountPath {
     /// The account's id.
-    #[param(example = "41238569")]
+    #[param(min_length = 1, example = "41238569")]
     account_id: String,
 }
 
@@ -20,7 +20,7 @@ pub struct AccountPath {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct CampaignPath {
-    #[param(example = "41238569")]
+    #[param(min_length = 1, example = "41238569")]
     account_id: String,
     /// A campaign of the account (404 for any other value).
     #[param(example = 802034605)]
@@ -31,7 +31,7 @@ pub struct CampaignPath {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct EngagementPath {
-    #[param(example = "41238569")]
+    #[param(min_length = 1, example = "41238569")]
     account_id: String,
     #[param(example = 802034605)]
     campaign_id: u64,
@@ -44,9 +44,10 @@ pub struct EngagementPath {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct WebhookPath {
-    #[param(example = "41238569")]
+    #[param(min_length = 1, example = "41238569")]
     account_id: String,
     /// A webhook endpoint of the account (404 for any other value).
+    #[param(min_length = 1)]
     webhook_id: String,
 }
 
@@ -54,10 +55,12 @@ pub struct WebhookPath {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct DeliveryPath {
-    #[param(example = "41238569")]
+    #[param(min_length = 1, example = "41238569")]
     account_id: String,
+    #[param(min_length = 1)]
     webhook_id: String,
     /// A delivery of the endpoint (404 for any other value).
+    #[param(min_length = 1)]
     delivery_id: String,
 }
 
@@ -65,7 +68,7 @@ pub struct DeliveryPath {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct VisitorPath {
-    #[param(example = "41238569")]
+    #[param(min_length = 1, example = "41238569")]
     account_id: String,
     /// A visitor id as the tag sends it: 1-128 characters.
     #[param(min_length = 1, max_length = 128, example = "vis-8f2a")]
@@ -76,7 +79,7 @@ pub struct VisitorPath {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct CustomerPath {
-    #[param(example = "41238569")]
+    #[param(min_length = 1, example = "41238569")]
     account_id: String,
     /// A customer id as a `ctmrinfo` attribute reports it: 1-128 characters.
     #[param(min_length = 1, max_length = 128, example = "cust-1024")]
