@@ -52,6 +52,7 @@ pub struct ListQuery {
     /// 1-1000 entries (100 when left out); a page also ends at 4 MiB of entries.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-    /// `true` (or `1`) lists replayed entries too.
-    includeReplayed: Option<bool>,
+    /// `true` (or `1`) lists replayed entries too; any other value, or none, leaves
+    /// them out.
+    includeReplayed: Option<String>,
 }
