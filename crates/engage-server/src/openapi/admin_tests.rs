@@ -318,6 +318,56 @@ fn the_request_schemas_draw_the_readers_bounds() {
             json!({"from": 0, "to": 1, "steps": [{"event": "START"}], "windowSeconds": 2678401}),
             false,
         ),
+        (
+            "ReportRequest",
+            json!({"from": 0, "to": 1, "timezone": "Europe/Paris"}),
+            true,
+        ),
+        (
+            "ReportRequest",
+            json!({"from": 0, "to": 1, "timezone": "Mars/Olympus"}),
+            false,
+        ),
+        (
+            "CampaignRequest",
+            json!({"name": "a", "controlGroupPercent": "50"}),
+            true,
+        ),
+        (
+            "CampaignRequest",
+            json!({"name": "a", "controlGroupPercent": "51"}),
+            false,
+        ),
+        (
+            "WebhookRequest",
+            json!({"url": "https://0/", "events": ["purchase"]}),
+            false,
+        ),
+        (
+            "WebhookRequest",
+            json!({"url": "http://hooks.shop.example:8080/in?x=1", "events": ["purchase"]}),
+            true,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "targeting": {"sdes": [{"path": "cartStatus.total", "op": "gt", "value": {}}]}}),
+            false,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "targeting": {"sdes": [{"path": "cartStatus.total", "op": "in", "value": [1, "2", true]}]}}),
+            true,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "targeting": {"sdes": [{"path": "cartStatus.total", "op": "exists"}]}}),
+            true,
+        ),
+        (
+            "EngagementRequest",
+            json!({"name": "a", "engagementType": 1, "targeting": {"sdes": [{"path": "cartStatus.total", "op": "eq"}]}}),
+            false,
+        ),
     ];
     for (name, body, accepted) in cases {
         let found = validate(&doc, &schema(name), &body);

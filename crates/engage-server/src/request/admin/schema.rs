@@ -6,7 +6,7 @@
 #![allow(dead_code)] // descriptions of shapes: nothing builds these values
 
 use utoipa::openapi::schema::{
-    AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
 };
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
@@ -18,15 +18,60 @@ pub fn whole_number(min: u64, max: Option<u64>, nullable: bool) -> Schema {
         .schema_type(Type::Integer)
         .minimum(Some(min as usize))
         .maximum(max.map(|m| m as usize));
+    let pattern = match max {
+        Some(max) => digits_pattern(min, max),
+        None => "^(0|[1-9][0-9]{0,19})$".to_owned(),
+    };
     let digits = ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some("^[0-9]{1,20}$"))
+        .pattern(Some(pattern))
         .description(Some("the same number as a string of digits"));
     let mut one_of = OneOfBuilder::new().item(number).item(digits);
     if nullable {
         one_of = one_of.item(ObjectBuilder::new().schema_type(Type::Null));
     }
     one_of.into()
+}
+
+/// A regular expression of the numbers `min` to `max` (below 10^19) written in decimal
+/// without leading zeros: an alternation of blocks `<prefix>[a-b][0-9]{k}`.
+pub fn digits_pattern(min: u64, max: u64) -> String {
+    let mut blocks: Vec<String> = Vec::new();
+    let mut start = min;
+    while start <= max {
+        let digits = start.checked_ilog10().unwrap_or(0) + 1;
+        // The last number with as many digits, or `max`.
+        let high = max.min(10u64.pow(digits) - 1);
+        while start <= high {
+            // The largest aligned block of 10^k numbers at `start` within `high`, keeping
+            // the first digit in the prefix.
+            let mut k = 0;
+            while k + 1 < digits
+                && start % 10u64.pow(k + 1) == 0
+                && start + 10u64.pow(k + 1) - 1 <= high
+            {
+                k += 1;
+            }
+            let size = 10u64.pow(k);
+            let text = start.to_string();
+            let head = &text[..text.len() - k as usize - 1];
+            let first = start / size % 10;
+            let last = (first + (high - start + 1) / size - 1).min(9);
+            let digit = if first == last {
+                first.to_string()
+            } else {
+                format!("[{first}-{last}]")
+            };
+            let tail = match k {
+                0 => String::new(),
+                1 => "[0-9]".to_owned(),
+                k => format!("[0-9]{{{k}}}"),
+            };
+            blocks.push(format!("{head}{digit}{tail}"));
+            start += (last - first + 1) * size;
+        }
+    }
+    format!("^({})$", blocks.join("|"))
 }
 
 /// A string of 1 to `max` characters that is not only space (surrounding space is
@@ -147,11 +192,86 @@ fn sde_path() -> Schema {
         .into()
 }
 
-/// Any JSON value.
-fn any_value() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::AnyValue)
+/// A string, a number or a boolean, as `eq`, `ne`, `in` and `notIn` compare.
+fn scalar() -> Schema {
+    let max = crate::decision::targeting::MAX_PATTERN_CHARS;
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(max)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
         .into()
+}
+
+/// One condition whose `op` is one of `ops`, with `value` as they compare it
+/// (`required`: it may not be left out).
+fn condition(ops: &[&str], value: Schema, required: bool) -> ObjectBuilder {
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("path", sde_path())
+        .required("path")
+        .property(
+            "op",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(ops.to_vec())),
+        )
+        .required("op")
+        .property("value", value)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    if required {
+        object = object.required("value");
+    }
+    object
+}
+
+/// `sdes`: at most 50 conditions, each told apart by its `op`.
+fn conditions() -> Schema {
+    let max = crate::decision::targeting::MAX_PATTERN_CHARS;
+    let one = OneOfBuilder::new()
+        .item(condition(&["eq", "ne"], scalar(), true))
+        .item(condition(
+            &["gt", "gte", "lt", "lte"],
+            ObjectBuilder::new().schema_type(Type::Number).into(),
+            true,
+        ))
+        .item(condition(
+            &["contains", "startsWith"],
+            text(max).into(),
+            true,
+        ))
+        .item(condition(
+            &["in", "notIn"],
+            ArrayBuilder::new()
+                .items(RefOr::T(scalar()))
+                .min_items(Some(1))
+                .max_items(Some(crate::decision::targeting::MAX_LIST))
+                .into(),
+            true,
+        ))
+        .item(condition(
+            &["exists"],
+            nullable(ObjectBuilder::new().schema_type(Type::Boolean)),
+            false,
+        ))
+        .item(condition(
+            &["matches"],
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(max))
+                .description(Some("a regular expression (Rust `regex` syntax)"))
+                .into(),
+            true,
+        ));
+    nullable(
+        ArrayBuilder::new()
+            .items(one)
+            .max_items(Some(crate::decision::targeting::MAX_CONDITIONS)),
+    )
 }
 
 /// A section list: at most 100 sections of 1-256 characters.
@@ -266,9 +386,13 @@ pub struct TargetingRequest {
     sections: Option<SectionRules>,
     /// The page's URL.
     url: Option<UrlRules>,
-    /// Conditions on the visitor's attributes (SDEs), at most 50.
-    #[schema(max_items = 50)]
-    sdes: Option<Vec<Condition>>,
+    /// Conditions on the visitor's attributes (SDEs), at most 50. Each names an
+    /// attribute by its history name (`path`) and compares it (`op`) with `value`: a
+    /// string, number or boolean for `eq`/`ne`, a number for `gt`/`gte`/`lt`/`lte`, a
+    /// string for `contains`/`startsWith`, 1-100 of those for `in`/`notIn`, a regular
+    /// expression for `matches`, `true` or `false` (or nothing) for `exists`.
+    #[schema(schema_with = conditions)]
+    sdes: Option<Vec<serde_json::Value>>,
     /// Frequency caps: at least one.
     #[schema(schema_with = frequency)]
     frequency: Option<Frequency>,
@@ -306,39 +430,6 @@ pub struct UrlMatch {
     prefix: String,
     #[schema(required = false, min_length = 1, max_length = 2048)]
     regex: String,
-}
-
-/// A condition on an attribute: `path` names it by its history name
-/// (`cartStatus.total`, `customerInfo.customerType`, ...); `value` is what `op` compares
-/// with: a string, number or boolean for `eq`/`ne`, a number for `gt`/`gte`/`lt`/`lte`,
-/// a string for `contains`/`startsWith`, 1-100 of those for `in`/`notIn`, a regular
-/// expression for `matches`, `true` or `false` (or nothing) for `exists`.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"path": "cartStatus.total", "op": "gt", "value": 100}))]
-pub struct Condition {
-    #[schema(schema_with = sde_path)]
-    path: String,
-    op: Operator,
-    #[schema(schema_with = any_value)]
-    value: Option<serde_json::Value>,
-}
-
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum Operator {
-    Eq,
-    Ne,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    Contains,
-    StartsWith,
-    In,
-    NotIn,
-    Exists,
-    Matches,
 }
 
 /// Frequency caps: at least one.
@@ -531,4 +622,36 @@ pub struct RetentionRequest {
 
 fn retention_days() -> Schema {
     whole_number(1, Some(u64::from(engage_store::MAX_RETENTION_DAYS)), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digits_pattern;
+
+    #[test]
+    fn digit_patterns_match_exactly_their_range() {
+        for (min, max) in [
+            (0, 50),
+            (1, 31),
+            (0, 1_000_000),
+            (1, 86_400),
+            (1, 365),
+            (5, 31),
+            (1, 2_678_400),
+            (0, 9),
+            (7, 7),
+            (0, 65_535),
+        ] {
+            let pattern =
+                regex::Regex::new(&digits_pattern(min, max)).unwrap_or_else(|e| panic!("{e}"));
+            for n in 0..=max + 1_000 {
+                assert_eq!(
+                    pattern.is_match(&n.to_string()),
+                    (min..=max).contains(&n),
+                    "{n} in {min}-{max}"
+                );
+            }
+            assert!(!pattern.is_match(&format!("0{min}")) || min == 0 && max == 0);
+        }
+    }
 }

@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 
 use crate::request::admin::schema::whole_number;
 
-/// The latest instant a time can name (the end of year 9999), epoch ms.
-const MAX_EPOCH_MS: usize = 253_402_300_799_999;
+/// The latest epoch ms a time may be: 9999-12-30T00:00:00Z (the time library's range
+/// ends that day).
+const MAX_EPOCH_MS: usize = 253_402_128_000_000;
 
 /// `from` or `to`: epoch milliseconds, an RFC 3339 time (`2026-12-01T00:00:00Z`) or a
 /// date (`2026-12-01`, the start of that day in the report's time zone).
@@ -29,6 +30,23 @@ pub fn instant() -> Schema {
         .description(Some(
             "epoch milliseconds, an RFC 3339 time or a date (YYYY-MM-DD)",
         ))
+        .into()
+}
+
+/// An IANA time zone name of the server's bundled database.
+fn timezone() -> Schema {
+    let names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.as_str().to_owned())
+        .filter(|name| name.len() <= super::MAX_TIMEZONE_CHARS)
+        .collect();
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
         .into()
 }
 
@@ -57,7 +75,7 @@ pub struct ReportRequest {
     to: String,
     /// An IANA time zone name (`Europe/Paris`, `UTC`): days and hours are local to it,
     /// and dates in `from` and `to` too. UTC when left out.
-    #[schema(max_length = 64)]
+    #[schema(schema_with = timezone)]
     timezone: Option<String>,
     /// Each at most once; no grouping gives one row.
     group_by: Option<Vec<ReportGroup>>,

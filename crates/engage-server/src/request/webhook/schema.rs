@@ -10,16 +10,27 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://hooks.shop.example/engage", "events": ["offer.clicked", "lead.submitted"]}))]
 pub struct WebhookRequest {
-    /// An http(s) URL, 1-2,048 characters, without user or password.
-    #[schema(
-        min_length = 1,
-        max_length = 2048,
-        pattern = r"^\s*[hH][tT][tT][pP][sS]?://[^\s/?#@]+([/?#]\S*)?\s*$"
-    )]
+    /// An http(s) URL of a public host, 1-2,048 characters, without user or password.
+    /// (A server started with `--allow-private-webhooks` also takes private addresses.)
+    #[schema(schema_with = url)]
     url: String,
     /// 1-16 event names (each kept once).
     #[schema(schema_with = events)]
     events: Vec<String>,
+}
+
+fn url() -> Schema {
+    let port = crate::request::admin::schema::digits_pattern(0, 65_535);
+    let port = port.trim_start_matches('^').trim_end_matches('$');
+    let host = r"[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)*\.[a-zA-Z][a-zA-Z0-9-]*";
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(super::MAX_WEBHOOK_URL_CHARS))
+        .pattern(Some(format!(
+            r"^\s*[hH][tT][tT][pP][sS]?://{host}(:{port})?([/?#]\S*)?\s*$"
+        )))
+        .into()
 }
 
 fn events() -> Schema {
