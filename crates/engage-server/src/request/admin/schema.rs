@@ -597,15 +597,21 @@ pub struct OriginsRequest {
     allowed_origins: Vec<String>,
 }
 
+/// `*`, or `http(s)://host[:port]` as browsers write it: a lowercase ASCII name or IPv4
+/// address, or an IPv6 address in brackets.
+fn origin_pattern() -> String {
+    let port = digits_pattern(0, 65_535);
+    let port = port.trim_start_matches('^').trim_end_matches('$');
+    format!(r"^(\*|https?://([a-z0-9._-]+|\[[0-9a-f:.]+\])(:{port})?)$")
+}
+
 fn origin_list() -> Schema {
     ArrayBuilder::new()
         .items(
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .max_length(Some(super::MAX_ORIGIN_CHARS))
-                .pattern(Some(
-                    r"^(\*|https?://([^/?#@ \[\]:A-Z]+|\[[^\]/?#@ A-Z]+\])(:[0-9]{1,5})?)$",
-                )),
+                .pattern(Some(origin_pattern())),
         )
         .max_items(Some(super::MAX_ORIGINS))
         .into()
