@@ -368,6 +368,21 @@ fn the_request_schemas_draw_the_readers_bounds() {
             json!({"name": "a", "engagementType": 1, "targeting": {"sdes": [{"path": "cartStatus.total", "op": "eq"}]}}),
             false,
         ),
+        (
+            "OriginsRequest",
+            json!({"allowedOrigins": ["https://[0000000000]:3"]}),
+            false,
+        ),
+        (
+            "OriginsRequest",
+            json!({"allowedOrigins": ["https://[2001:db8::1]:65535"]}),
+            true,
+        ),
+        (
+            "OriginsRequest",
+            json!({"allowedOrigins": ["https://[::]:65536"]}),
+            false,
+        ),
     ];
     for (name, body, accepted) in cases {
         let found = validate(&doc, &schema(name), &body);

@@ -602,7 +602,20 @@ pub struct OriginsRequest {
 fn origin_pattern() -> String {
     let port = digits_pattern(0, 65_535);
     let port = port.trim_start_matches('^').trim_end_matches('$');
-    format!(r"^(\*|https?://([a-z0-9._-]+|\[[0-9a-f:.]+\])(:{port})?)$")
+    let h = "[0-9a-f]{1,4}";
+    let ipv6 = [
+        format!("({h}:){{7}}{h}"),
+        format!("({h}:){{1,7}}:"),
+        format!("({h}:){{1,6}}:{h}"),
+        format!("({h}:){{1,5}}(:{h}){{1,2}}"),
+        format!("({h}:){{1,4}}(:{h}){{1,3}}"),
+        format!("({h}:){{1,3}}(:{h}){{1,4}}"),
+        format!("({h}:){{1,2}}(:{h}){{1,5}}"),
+        format!("{h}:(:{h}){{1,6}}"),
+        format!(":((:{h}){{1,7}}|:)"),
+    ]
+    .join("|");
+    format!(r"^(\*|https?://([a-z0-9._-]+|\[({ipv6})\])(:{port})?)$")
 }
 
 fn origin_list() -> Schema {
