@@ -9,6 +9,9 @@ use engage_store::{CampaignFields, EngagementContent, EngagementDefinition};
 use super::action::Action;
 use crate::decision::Targeting;
 
+/// The body as the OpenAPI description states it.
+pub mod schema;
+
 /// Longest campaign, engagement or app name.
 const MAX_NAME_CHARS: usize = 256;
 const MAX_GOAL_CHARS: usize = 256;
@@ -328,6 +331,19 @@ fn check_origin(text: &str) -> Result<String, String> {
     if host.is_empty() {
         return bad("the host is missing");
     }
+    // Browsers send a name in ASCII (an international one as punycode) and an IPv6
+    // address as an address.
+    let host_ok = if text.contains("://[") {
+        host.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        host.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    };
+    if !host_ok {
+        return bad(
+            "the host must be a name in ASCII (punycode), an IPv4 address or an [IPv6] address",
+        );
+    }
     if text.chars().any(|c| c.is_ascii_uppercase()) {
         return bad("browsers send origins in lowercase");
     }
@@ -360,6 +376,9 @@ mod tests {
             "https://user@shop.example",
             "https://[::1",
             "https://:80",
+            "https://[zz]",
+            "https://shöp.example",
+            "https://a:b:80",
         ] {
             assert!(check_origin(bad).is_err(), "{bad}");
         }

@@ -11,6 +11,9 @@ use engage_store::analytics::Step;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
+/// The body as the OpenAPI description states it.
+pub mod schema;
+
 /// The longest range a report covers.
 pub const MAX_RANGE_DAYS: i64 = 400;
 /// At most this many ids in a filter.

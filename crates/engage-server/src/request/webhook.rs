@@ -8,6 +8,9 @@ use engage_model::{Invalid, Node, OfferEventName};
 
 use crate::webhooks::NAMED_EVENTS;
 
+/// The body as the OpenAPI description states it.
+pub mod schema;
+
 /// Longest endpoint URL.
 pub const MAX_WEBHOOK_URL_CHARS: usize = 2_048;
 /// More names than there are to choose from would only repeat them.

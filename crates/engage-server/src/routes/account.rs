@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use engage_model::Tape;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::body::{read_body, Accept};
 use crate::error::ApiError;
@@ -17,13 +18,29 @@ use crate::extract::AuthorizedAccount;
 use crate::request::admin::AllowedOriginsBody;
 use crate::AppState;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+use super::admin::schema::{AccountPath, BodyErrors, KeyErrors};
+
+/// The origins whose pages may post to the account; empty: every origin.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"allowedOrigins": ["https://shop.example", "http://localhost:3000"]}))]
 struct OriginsBody<'a> {
     allowed_origins: &'a [String],
 }
 
 /// `GET /api/account/{accountId}/origins`.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/origins",
+    tag = "Account",
+    operation_id = "getOrigins",
+    params(AccountPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The account's allowed origins", body = OriginsBody),
+        KeyErrors,
+    )
+)]
 pub async fn get_origins(AuthorizedAccount(account): AuthorizedAccount) -> Response {
     axum::Json(OriginsBody {
         allowed_origins: &account.allowed_origins,
@@ -33,6 +50,20 @@ pub async fn get_origins(AuthorizedAccount(account): AuthorizedAccount) -> Respo
 
 /// `PUT /api/account/{accountId}/origins` `{"allowedOrigins": ["https://shop.example"]}`.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    put,
+    path = "/api/account/{account_id}/origins",
+    tag = "Account",
+    operation_id = "putOrigins",
+    params(AccountPath),
+    request_body(content = crate::request::admin::schema::OriginsRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The allowed origins as kept (duplicates dropped)", body = OriginsBody),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn put_origins(
     State(state): State<AppState>,
     _: AuthorizedAccount,

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use engage_model::{AgentState, EngagementType, Invalid, Node, Tape};
 use engage_store::{AppInstallation, Campaign, CampaignFields, Engagement, RawJson};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::body::{read_body, Accept};
 use crate::decision::targeting::check_account_regex_weight;
@@ -21,6 +22,12 @@ use crate::request::admin::{
     AppNameBody, AvailabilityBody, CampaignFieldsBody, EngagementDefinitionBody,
 };
 use crate::AppState;
+use schema::{
+    AccountPath, BodyErrors, CampaignPath, EngagementPath, KeyErrors, ParamErrors, RevisionQuery,
+};
+
+/// The path parameters and errors the admin routes' description shares.
+pub(crate) mod schema;
 
 /// Reads a JSON body with `read`; malformed JSON and every problem `read` finds are
 /// answered 400 in the standard shape.
@@ -81,26 +88,34 @@ fn unknown_engagement(campaign_id: u64, engagement_id: u64) -> ApiError {
     ))
 }
 
-/// A listing: `{"apps": [...]}`, `{"campaigns": [...]}` or `{"engagements": [...]}`,
-/// each item as its own route answers it.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum List<'a> {
-    Apps {
-        apps: Vec<AppBody<'a>>,
-    },
-    Campaigns {
-        campaigns: Vec<CampaignBody<'a>>,
-    },
-    Engagements {
-        engagements: Vec<EngagementBody<'a>>,
-    },
+/// `{"apps": [...]}`, each as `POST .../apps` answers it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AppList<'a> {
+    apps: Vec<AppBody<'a>>,
+}
+
+/// `{"campaigns": [...]}`, each as `GET .../campaigns/{campaign_id}` answers it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CampaignList<'a> {
+    campaigns: Vec<CampaignBody<'a>>,
+}
+
+/// `{"engagements": [...]}`: the latest revision of each, as `GET
+/// .../engagements/{engagement_id}` answers it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EngagementList<'a> {
+    engagements: Vec<EngagementBody<'a>>,
 }
 
 // ---------------------------------------------------------------- app installations
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// An app installation.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"appInstallationId": "fbc9b6ca-b59c-4ccf-b00f-ed4b36b2486e", "name": "Android app", "createdMs": 1795281596719_i64}))]
 struct AppBody<'a> {
     app_installation_id: &'a str,
     name: &'a str,
@@ -119,6 +134,20 @@ impl<'a> From<&'a AppInstallation> for AppBody<'a> {
 
 /// `POST /api/account/{accountId}/apps` `{"name"}`.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/apps",
+    tag = "Campaigns",
+    operation_id = "createApp",
+    params(AccountPath),
+    request_body(content = crate::request::admin::schema::AppRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 201, description = "The app installation, with the id the Monitoring API takes", body = AppBody),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn create_app(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -133,6 +162,18 @@ pub async fn create_app(
 }
 
 /// `GET /api/account/{accountId}/apps`.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/apps",
+    tag = "Campaigns",
+    operation_id = "listApps",
+    params(AccountPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "Every app installation of the account", body = AppList),
+        KeyErrors,
+    )
+)]
 pub async fn list_apps(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -140,16 +181,19 @@ pub async fn list_apps(
 ) -> Result<Response, ApiError> {
     let apps = state.store.apps(&account_id).await?;
     let apps: Vec<AppBody<'_>> = apps.iter().map(AppBody::from).collect();
-    Ok(axum::Json(List::Apps { apps }).into_response())
+    Ok(axum::Json(AppList { apps }).into_response())
 }
 
 // ---------------------------------------------------------------- campaigns
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A campaign.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"campaignId": 802034605, "name": "Spring sale", "goal": "Increase sales", "priority": 10, "enabled": true, "controlGroupPercent": 0, "attributionWindowDays": 7, "createdMs": 1795281596760_i64, "updatedMs": 1795281596760_i64}))]
 struct CampaignBody<'a> {
     campaign_id: u64,
     name: &'a str,
+    #[schema(required = true)]
     goal: Option<&'a str>,
     priority: u32,
     enabled: bool,
@@ -177,6 +221,20 @@ impl<'a> From<&'a Campaign> for CampaignBody<'a> {
 
 /// `POST /api/account/{accountId}/campaigns`.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/campaigns",
+    tag = "Campaigns",
+    operation_id = "createCampaign",
+    params(AccountPath),
+    request_body(content = crate::request::admin::schema::CampaignRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 201, description = "The campaign", body = CampaignBody),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn create_campaign(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -196,6 +254,18 @@ pub async fn create_campaign(
 }
 
 /// `GET /api/account/{accountId}/campaigns`: every campaign, disabled ones too.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/campaigns",
+    tag = "Campaigns",
+    operation_id = "listCampaigns",
+    params(AccountPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "Every campaign, disabled ones too, by id", body = CampaignList),
+        KeyErrors,
+    )
+)]
 pub async fn list_campaigns(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -203,10 +273,22 @@ pub async fn list_campaigns(
 ) -> Result<Response, ApiError> {
     let campaigns = state.store.campaigns(&account_id).await?;
     let campaigns: Vec<CampaignBody<'_>> = campaigns.iter().map(CampaignBody::from).collect();
-    Ok(axum::Json(List::Campaigns { campaigns }).into_response())
+    Ok(axum::Json(CampaignList { campaigns }).into_response())
 }
 
 /// `GET /api/account/{accountId}/campaigns/{campaignId}`.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/campaigns/{campaign_id}",
+    tag = "Campaigns",
+    operation_id = "getCampaign",
+    params(CampaignPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignBody),
+        KeyErrors,
+    )
+)]
 pub async fn get_campaign(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -223,6 +305,20 @@ pub async fn get_campaign(
 
 /// `PUT /api/account/{accountId}/campaigns/{campaignId}`: replaces the campaign's fields.
 #[tracing::instrument(skip_all, fields(account = %account_id, campaign = %campaign_id))]
+#[utoipa::path(
+    put,
+    path = "/api/account/{account_id}/campaigns/{campaign_id}",
+    tag = "Campaigns",
+    operation_id = "updateCampaign",
+    params(CampaignPath),
+    request_body(content = crate::request::admin::schema::CampaignRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The campaign with its new fields", body = CampaignBody),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn update_campaign(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -245,6 +341,18 @@ pub async fn update_campaign(
 /// `DELETE /api/account/{accountId}/campaigns/{campaignId}`: disables the campaign. It
 /// stays readable (history keeps showing its name) and a `PUT` can enable it again.
 #[tracing::instrument(skip_all, fields(account = %account_id, campaign = %campaign_id))]
+#[utoipa::path(
+    delete,
+    path = "/api/account/{account_id}/campaigns/{campaign_id}",
+    tag = "Campaigns",
+    operation_id = "disableCampaign",
+    params(CampaignPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The campaign, disabled (it stays readable)", body = CampaignBody),
+        KeyErrors,
+    )
+)]
 pub async fn delete_campaign(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -271,37 +379,53 @@ pub async fn delete_campaign(
 
 // ---------------------------------------------------------------- engagements
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One revision of an engagement, with the state it shows now.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"campaignId": 802034605, "engagementId": 449374570, "engagementRevision": 1, "latestRevision": 1, "confKey": "802034605_449374570_1", "name": "Slide-out chat button", "engagementType": 3, "tglName": "slider", "zoneId": 471288710, "timeoutSeconds": 30, "targeting": {"frequency": {"maxImpressions": 3}, "sdes": [{"op": "gt", "path": "cartStatus.total", "value": 100}], "sections": {"include": ["cart", "checkout"]}, "url": {"exclude": [{"contains": "preview=1"}]}}, "content": {"title": "Questions about your order?", "body": null, "acceptLabel": "Chat now", "closeLabel": "No thanks"}, "hideWhenOffline": true, "state": 1, "createdMs": 1795281599184_i64, "revisedMs": 1795281599184_i64}))]
 struct EngagementBody<'a> {
     campaign_id: u64,
     engagement_id: u64,
     engagement_revision: u64,
     latest_revision: u64,
+    /// `<campaignId>_<engagementId>_<engagementRevision>`.
     conf_key: String,
     name: &'a str,
+    #[schema(schema_with = schema::engagement_type)]
     engagement_type: EngagementType,
     tgl_name: &'a str,
+    #[schema(required = true)]
     zone_id: Option<u64>,
+    #[schema(required = true)]
     timeout_seconds: Option<u32>,
+    /// The rules as stored: the members given, in canonical form.
+    #[schema(value_type = crate::request::admin::schema::TargetingRequest)]
     targeting: &'a RawJson,
     content: ContentBody<'a>,
     hide_when_offline: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::request::admin::schema::ActionRequest>)]
     action: Option<&'a RawJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     weight: Option<u32>,
+    /// 1 online, 2 offline, 4 busy.
+    #[schema(schema_with = schema::agent_state)]
     state: AgentState,
     created_ms: i64,
     revised_ms: i64,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// What the engagement shows: each null when not given.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ContentBody<'a> {
+    #[schema(required = true)]
     title: Option<&'a str>,
+    #[schema(required = true)]
     body: Option<&'a str>,
+    #[schema(required = true)]
     accept_label: Option<&'a str>,
+    #[schema(required = true)]
     close_label: Option<&'a str>,
 }
 
@@ -338,6 +462,20 @@ impl<'a> From<&'a Engagement> for EngagementBody<'a> {
 
 /// `POST /api/account/{accountId}/campaigns/{campaignId}/engagements`: revision 1, online.
 #[tracing::instrument(skip_all, fields(account = %account_id, campaign = %campaign_id))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/campaigns/{campaign_id}/engagements",
+    tag = "Campaigns",
+    operation_id = "createEngagement",
+    params(CampaignPath),
+    request_body(content = crate::request::admin::schema::EngagementRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 201, description = "Revision 1 of the engagement, online", body = EngagementBody),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn create_engagement(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -363,6 +501,18 @@ pub async fn create_engagement(
 }
 
 /// `GET /api/account/{accountId}/campaigns/{campaignId}/engagements`: latest revisions.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/campaigns/{campaign_id}/engagements",
+    tag = "Campaigns",
+    operation_id = "listEngagements",
+    params(CampaignPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The latest revision of each engagement of the campaign", body = EngagementList),
+        KeyErrors,
+    )
+)]
 pub async fn list_engagements(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -383,10 +533,23 @@ pub async fn list_engagements(
         .await?;
     let engagements: Vec<EngagementBody<'_>> =
         engagements.iter().map(EngagementBody::from).collect();
-    Ok(axum::Json(List::Engagements { engagements }).into_response())
+    Ok(axum::Json(EngagementList { engagements }).into_response())
 }
 
 /// `GET /api/account/{accountId}/campaigns/{campaignId}/engagements/{engagementId}?revision=N`.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}",
+    tag = "Campaigns",
+    operation_id = "getEngagement",
+    params(EngagementPath, RevisionQuery),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The revision asked for, or the latest", body = EngagementBody),
+        ParamErrors,
+        KeyErrors,
+    )
+)]
 pub async fn get_engagement(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -431,6 +594,20 @@ pub async fn get_engagement(
 /// `PUT /api/account/{accountId}/campaigns/{campaignId}/engagements/{engagementId}`: a new
 /// definition, so a new revision (and conf key).
 #[tracing::instrument(skip_all, fields(account = %account_id, engagement = %engagement_id))]
+#[utoipa::path(
+    put,
+    path = "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}",
+    tag = "Campaigns",
+    operation_id = "reviseEngagement",
+    params(EngagementPath),
+    request_body(content = crate::request::admin::schema::EngagementRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The engagement's next revision (a new conf key)", body = EngagementBody),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn update_engagement(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -461,6 +638,20 @@ pub async fn update_engagement(
 /// `PUT .../engagements/{engagementId}/availability` `{"state": 1|2|4}`: the agent state
 /// the engagement shows; not part of the definition, so the revision stays.
 #[tracing::instrument(skip_all, fields(account = %account_id, engagement = %engagement_id))]
+#[utoipa::path(
+    put,
+    path = "/api/account/{account_id}/campaigns/{campaign_id}/engagements/{engagement_id}/availability",
+    tag = "Campaigns",
+    operation_id = "setAvailability",
+    params(EngagementPath),
+    request_body(content = crate::request::admin::schema::AvailabilityRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The engagement with its new state (same revision)", body = EngagementBody),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn set_availability(
     State(state): State<AppState>,
     _: AuthorizedAccount,

@@ -20,6 +20,7 @@ use engage_store::analytics::{AnalyticsFacts, AnalyticsScope, Step, StepScope, D
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Unit, Zoned, ZonedRound};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::body::{read_body, Accept};
 use crate::error::ApiError;
@@ -27,11 +28,27 @@ use crate::extract::AuthorizedAccount;
 use crate::request::analytics::{FunnelBody, GroupBy, ReportBody};
 use crate::AppState;
 
+use super::admin::schema::{AccountPath, BodyErrors, KeyErrors};
+
 /// The most rows a report answers; a grouping that would give more is refused.
 pub const MAX_ROWS: usize = 10_000;
 
 /// `POST /api/account/{accountId}/analytics/report`.
 #[tracing::instrument(skip_all, fields(account = %account_id, rows))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/analytics/report",
+    tag = "Analytics",
+    operation_id = "analyticsReport",
+    params(AccountPath),
+    request_body(content = crate::request::analytics::schema::ReportRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The report's rows (docs/analytics.md)", body = ReportAnswer),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn report_route(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -59,6 +76,20 @@ pub async fn report_route(
 
 /// `POST /api/account/{accountId}/analytics/funnel`.
 #[tracing::instrument(skip_all, fields(account = %account_id, rows))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/analytics/funnel",
+    tag = "Analytics",
+    operation_id = "analyticsFunnel",
+    params(AccountPath),
+    request_body(content = crate::request::analytics::schema::FunnelRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The funnel's rows, one per group (docs/analytics.md)", body = FunnelAnswer),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn funnel_route(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -214,8 +245,8 @@ pub async fn funnel_rows(
     Ok(rows)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct FunnelAnswer {
     from: i64,
     to: i64,
@@ -223,8 +254,8 @@ struct FunnelAnswer {
     rows: Vec<FunnelRowBody>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct FunnelRowBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     campaign_id: Option<u64>,
@@ -233,8 +264,8 @@ struct FunnelRowBody {
     steps: Vec<StepBody>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct StepBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     event: Option<&'static str>,
@@ -313,7 +344,8 @@ fn time_bucket(ms: i64, tz: &TimeZone, group_by: GroupBy) -> i64 {
     start.map_or(ms, |z: Zoned| z.timestamp().as_millisecond())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct ReportAnswer {
     from: i64,
     to: i64,
@@ -321,8 +353,8 @@ struct ReportAnswer {
     rows: Vec<RowBody>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RowBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     campaign_id: Option<u64>,
@@ -362,7 +394,8 @@ struct RowBody {
     split: Option<SplitBody>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct LiftBody {
     value: f64,
     low: f64,
@@ -379,8 +412,8 @@ impl From<Lift> for LiftBody {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SignificanceBody {
     z: f64,
     p_value: f64,
@@ -399,8 +432,8 @@ impl From<Significance> for SignificanceBody {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SplitBody {
     others_exposed_visitors: u64,
     others_conversions: u64,

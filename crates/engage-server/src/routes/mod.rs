@@ -11,10 +11,10 @@ mod discovery;
 pub(crate) mod history;
 mod monitoring;
 mod ops;
-mod privacy;
+pub(crate) mod privacy;
 pub(crate) mod quarantine;
 pub(crate) mod retention;
-mod webhooks;
+pub(crate) mod webhooks;
 
 pub(crate) use history::iso_utc;
 

@@ -14,11 +14,18 @@ use engage_store::{ErasureCounts, ErasureTarget};
 use std::collections::HashMap;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
 use crate::request::collect::MAX_ID_CHARS;
 use crate::AppState;
+use schema::LogQuery;
+
+use super::admin::schema::{AccountPath, CustomerPath, KeyErrors, ParamErrors, VisitorPath};
+
+/// The privacy routes' answers as the OpenAPI description states them.
+pub(crate) mod schema;
 
 /// The most erasure log entries one request answers.
 const MAX_LOG_ENTRIES: usize = 1000;
@@ -40,6 +47,19 @@ fn path_id(id: String, pointer: &str) -> Result<String, ApiError> {
 
 /// `GET /api/account/{accountId}/visitors/{visitorId}`.
 #[tracing::instrument(skip_all, fields(account = %account.id))]
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/visitors/{visitor_id}",
+    tag = "Privacy",
+    operation_id = "getVisitorData",
+    params(VisitorPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "Everything the account holds about the visitor", body = schema::VisitorDataDoc),
+        ParamErrors,
+        KeyErrors,
+    )
+)]
 pub async fn get_visitor(
     State(state): State<AppState>,
     AuthorizedAccount(account): AuthorizedAccount,
@@ -54,13 +74,30 @@ pub async fn get_visitor(
     }
 }
 
-#[derive(Serialize)]
+/// What an erasure removed, by kind (zeros for an id the account does not know).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"removed": {"visitors": 1, "visits": 2, "pages": 5, "interactions": 3, "events": 14, "attributes": 6, "identities": 0, "exposures": 0, "quarantined": 1, "webhookDeliveries": 2, "rollups": 9}}))]
 struct Erased {
+    #[schema(value_type = schema::ErasureCountsDoc)]
     removed: ErasureCounts,
 }
 
 /// `DELETE /api/account/{accountId}/visitors/{visitorId}`.
 #[tracing::instrument(skip_all, fields(account = %account.id))]
+#[utoipa::path(
+    delete,
+    path = "/api/account/{account_id}/visitors/{visitor_id}",
+    tag = "Privacy",
+    operation_id = "eraseVisitor",
+    params(VisitorPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "What was removed", body = Erased),
+        ParamErrors,
+        KeyErrors,
+    )
+)]
 pub async fn erase_visitor(
     State(state): State<AppState>,
     AuthorizedAccount(account): AuthorizedAccount,
@@ -72,6 +109,19 @@ pub async fn erase_visitor(
 
 /// `DELETE /api/account/{accountId}/customers/{customerId}`.
 #[tracing::instrument(skip_all, fields(account = %account.id))]
+#[utoipa::path(
+    delete,
+    path = "/api/account/{account_id}/customers/{customer_id}",
+    tag = "Privacy",
+    operation_id = "eraseCustomer",
+    params(CustomerPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "What was removed, every visitor who reported the customer id", body = Erased),
+        ParamErrors,
+        KeyErrors,
+    )
+)]
 pub async fn erase_customer(
     State(state): State<AppState>,
     AuthorizedAccount(account): AuthorizedAccount,
@@ -92,12 +142,28 @@ async fn erase(
     Ok(axum::Json(Erased { removed }).into_response())
 }
 
-#[derive(Serialize)]
+/// The erasure log, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct Log {
+    #[schema(value_type = Vec<schema::ErasureLogEntryDoc>)]
     erasures: Vec<engage_store::ErasureLogEntry>,
 }
 
 /// `GET /api/account/{accountId}/erasures?limit=N` (default 100, at most 1000).
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/erasures",
+    tag = "Privacy",
+    operation_id = "listErasures",
+    params(AccountPath, LogQuery),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The erasure log, newest first", body = Log),
+        ParamErrors,
+        KeyErrors,
+    )
+)]
 pub async fn erasure_log(
     State(state): State<AppState>,
     AuthorizedAccount(account): AuthorizedAccount,

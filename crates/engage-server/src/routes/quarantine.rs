@@ -12,12 +12,19 @@ use engage_store::{
     VisitContext,
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
 use crate::request::collect::{parse_event_item, parse_sde_item, CollectBody};
 use crate::request::monitoring::{Call, MonitoringBody};
 use crate::AppState;
+use schema::ListQuery;
+
+use super::admin::schema::{AccountPath, KeyErrors, ParamErrors};
+
+/// The quarantine's answers as the OpenAPI description states them.
+pub(crate) mod schema;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
@@ -27,8 +34,11 @@ pub const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
 /// Entries read from the store at a time while a listing fills its budget.
 const READ_CHUNK: usize = 100;
 
-#[derive(Serialize)]
+/// A page of the quarantine, oldest first.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct ListResponse {
+    #[schema(value_type = Vec<schema::QuarantineEntryDoc>)]
     entries: Vec<QuarantineEntry>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,6 +46,19 @@ struct ListResponse {
 }
 
 /// `GET /api/account/{accountId}/quarantine?after=&limit=&includeReplayed=`.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/quarantine",
+    tag = "Quarantine",
+    operation_id = "listQuarantine",
+    params(AccountPath, ListQuery),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "Quarantined inputs, oldest first; `next` continues after the last", body = ListResponse),
+        ParamErrors,
+        KeyErrors,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -131,8 +154,10 @@ fn escaped_len(text: &str) -> usize {
         .sum()
 }
 
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// What a replay did.
+#[derive(Serialize, Default, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"examined": 3, "replayed": 2, "stillInvalid": 1, "accepted": 2, "duplicates": 0}))]
 struct ReplayResponse {
     /// Entries looked at.
     examined: usize,
@@ -148,6 +173,18 @@ struct ReplayResponse {
 
 /// `POST /api/account/{accountId}/quarantine/replay`: re-validates every pending entry.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/quarantine/replay",
+    tag = "Quarantine",
+    operation_id = "replayQuarantine",
+    params(AccountPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "Every pending entry re-validated; those that pass are stored", body = ReplayResponse),
+        KeyErrors,
+    )
+)]
 pub async fn replay(
     State(state): State<AppState>,
     _: AuthorizedAccount,

@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use engage_model::Tape;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::body::{read_body, Accept};
 use crate::error::ApiError;
@@ -14,12 +15,30 @@ use crate::extract::AuthorizedAccount;
 use crate::request::admin::RetentionBody;
 use crate::AppState;
 
-#[derive(Serialize)]
+use super::admin::schema::{AccountPath, BodyErrors, KeyErrors};
+
+/// How long the account's data is kept: `days` days, or for ever (`null`).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"days": 30}))]
 struct Retention {
+    #[schema(required = true, minimum = 1, maximum = 36500)]
     days: Option<u32>,
 }
 
 /// `GET /api/account/{accountId}/retention`.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/retention",
+    tag = "Privacy",
+    operation_id = "getRetention",
+    params(AccountPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The account's retention", body = Retention),
+        KeyErrors,
+    )
+)]
 pub async fn get_retention(
     State(state): State<AppState>,
     AuthorizedAccount(account): AuthorizedAccount,
@@ -30,6 +49,20 @@ pub async fn get_retention(
 
 /// `PUT /api/account/{accountId}/retention` `{"days": 30}`.
 #[tracing::instrument(skip_all, fields(account = %account.id))]
+#[utoipa::path(
+    put,
+    path = "/api/account/{account_id}/retention",
+    tag = "Privacy",
+    operation_id = "putRetention",
+    params(AccountPath),
+    request_body(content = crate::request::admin::schema::RetentionRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The retention as kept; the next sweep applies it", body = Retention),
+        BodyErrors,
+        KeyErrors,
+    )
+)]
 pub async fn put_retention(
     State(state): State<AppState>,
     AuthorizedAccount(account): AuthorizedAccount,

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_store::{ids, Delivery, DeliveryStatus, NewWebhook, Webhook};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::admin::parse_body;
 use crate::error::ApiError;
@@ -20,13 +21,18 @@ use crate::request::webhook::{WebhookBody, MAX_WEBHOOK_URL_CHARS};
 use crate::webhooks::{guard, new_secret};
 use crate::AppState;
 
+use super::admin::schema::{
+    AccountPath, BodyErrors, DeliveryPath, KeyErrors, ParamErrors, WebhookPath,
+};
+
 /// The delivery log answers at most this many, newest first.
 const MAX_LOG: usize = 100;
 const DEFAULT_LOG: usize = 50;
 /// How long registering an endpoint waits for its name to resolve.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 
-#[derive(Serialize)]
+/// A webhook endpoint (without its secret).
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WebhookView<'a> {
     webhook_id: &'a str,
@@ -35,6 +41,7 @@ struct WebhookView<'a> {
     created_ms: i64,
     enabled: bool,
     consecutive_failures: u32,
+    /// When deliveries stopped after failing, if they did.
     #[serde(skip_serializing_if = "Option::is_none")]
     disabled_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,28 +64,78 @@ impl<'a> From<&'a Webhook> for WebhookView<'a> {
 }
 
 /// The endpoint with its secret: only the create and rotate answers show it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"secret": "whsec_5c1f0e0b9a7d4c2e8f3a6b1d0c9e8f7a", "webhookId": "wh_01J9Z8", "url": "https://hooks.shop.example/engage", "events": ["offer.clicked", "lead.submitted"], "createdMs": 1795281596719_i64, "enabled": true, "consecutiveFailures": 0}))]
 struct WithSecret<'a> {
+    /// Signs every delivery (`X-Engage-Signature`); shown only here.
     secret: &'a str,
     #[serde(flatten)]
     webhook: WebhookView<'a>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One delivery of an endpoint and how it went.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DeliveryView<'a> {
     delivery_id: &'a str,
     event: &'a str,
+    #[schema(value_type = DeliveryState)]
     status: DeliveryStatus,
     attempts: u32,
     created_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt_ms: Option<i64>,
+    #[schema(required = true)]
     last_attempt_ms: Option<i64>,
+    /// The endpoint's HTTP status at the last attempt.
+    #[schema(required = true)]
     last_status: Option<u16>,
+    #[schema(required = true)]
     last_error: Option<&'a str>,
+    #[schema(required = true)]
     delivered_ms: Option<i64>,
+}
+
+/// Where a delivery is (`engage_store::DeliveryStatus` as it serializes).
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // a description of a shape
+enum DeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+/// Every endpoint of the account.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WebhookList<'a> {
+    webhooks: Vec<WebhookView<'a>>,
+}
+
+/// The queued `ping` delivery.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Queued {
+    delivery_id: String,
+}
+
+/// The endpoint's deliveries, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DeliveryLog<'a> {
+    deliveries: Vec<DeliveryView<'a>>,
+}
+
+/// `?limit=` of the delivery log.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a description of the query the route reads by hand
+struct LogQuery {
+    /// 1-100 deliveries, newest first (50 when left out).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
 }
 
 impl<'a> From<&'a Delivery> for DeliveryView<'a> {
@@ -136,6 +193,21 @@ async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
 /// `POST /api/account/{accountId}/webhooks` `{"url", "events"}` → 201 with
 /// `webhookId` and `secret`.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/webhooks",
+    tag = "Webhooks",
+    operation_id = "createWebhook",
+    params(AccountPath),
+    request_body(content = crate::request::webhook::schema::WebhookRequest, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 201, description = "The endpoint, with its secret (shown only here and on rotation)", body = WithSecret),
+        BodyErrors,
+        (status = 409, description = "The account has as many endpoints as it may (`limit_reached`)", body = crate::openapi::schema::Error),
+        KeyErrors,
+    )
+)]
 pub async fn create_webhook(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -177,17 +249,25 @@ pub async fn create_webhook(
 }
 
 /// `GET /api/account/{accountId}/webhooks`: every endpoint, without its secret.
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/webhooks",
+    tag = "Webhooks",
+    operation_id = "listWebhooks",
+    params(AccountPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "Every endpoint, without its secret", body = WebhookList),
+        KeyErrors,
+    )
+)]
 pub async fn list_webhooks(
     State(state): State<AppState>,
     _: AuthorizedAccount,
     Path(account_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    #[derive(Serialize)]
-    struct List<'a> {
-        webhooks: Vec<WebhookView<'a>>,
-    }
     let webhooks = state.store.webhooks(&account_id).await?;
-    Ok(axum::Json(List {
+    Ok(axum::Json(WebhookList {
         webhooks: webhooks.iter().map(WebhookView::from).collect(),
     })
     .into_response())
@@ -196,6 +276,18 @@ pub async fn list_webhooks(
 /// `DELETE /api/account/{accountId}/webhooks/{webhookId}` → 204; its pending deliveries
 /// go with it.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    delete,
+    path = "/api/account/{account_id}/webhooks/{webhook_id}",
+    tag = "Webhooks",
+    operation_id = "deleteWebhook",
+    params(WebhookPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 204, description = "Deleted, with its pending deliveries"),
+        KeyErrors,
+    )
+)]
 pub async fn delete_webhook(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -211,6 +303,18 @@ pub async fn delete_webhook(
 /// `POST /api/account/{accountId}/webhooks/{webhookId}/rotate-secret` → the new secret;
 /// deliveries not yet attempted are signed with it.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/webhooks/{webhook_id}/rotate-secret",
+    tag = "Webhooks",
+    operation_id = "rotateWebhookSecret",
+    params(WebhookPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The endpoint with its new secret", body = WithSecret),
+        KeyErrors,
+    )
+)]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -233,6 +337,19 @@ pub async fn rotate_secret(
 /// `POST /api/account/{accountId}/webhooks/{webhookId}/ping` → 202 with the queued
 /// `ping` delivery's id.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/webhooks/{webhook_id}/ping",
+    tag = "Webhooks",
+    operation_id = "pingWebhook",
+    params(WebhookPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 202, description = "A `ping` delivery is queued", body = Queued),
+        (status = 409, description = "The account's outbox is full (`limit_reached`)", body = crate::openapi::schema::Error),
+        KeyErrors,
+    )
+)]
 pub async fn ping(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -266,16 +383,24 @@ pub async fn ping(
                 .into(),
         ));
     }
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Queued {
-        delivery_id: String,
-    }
     Ok((StatusCode::ACCEPTED, axum::Json(Queued { delivery_id })).into_response())
 }
 
 /// `GET /api/account/{accountId}/webhooks/{webhookId}/deliveries?limit=`: the delivery
 /// log, newest first (at most 100, 50 unless `limit` says).
+#[utoipa::path(
+    get,
+    path = "/api/account/{account_id}/webhooks/{webhook_id}/deliveries",
+    tag = "Webhooks",
+    operation_id = "listWebhookDeliveries",
+    params(WebhookPath, LogQuery),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "The endpoint's deliveries, newest first", body = DeliveryLog),
+        ParamErrors,
+        KeyErrors,
+    )
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     _: AuthorizedAccount,
@@ -299,11 +424,7 @@ pub async fn deliveries(
         .deliveries(&account_id, &webhook_id, limit)
         .await?
         .ok_or_else(|| unknown_webhook(&webhook_id))?;
-    #[derive(Serialize)]
-    struct Log<'a> {
-        deliveries: Vec<DeliveryView<'a>>,
-    }
-    Ok(axum::Json(Log {
+    Ok(axum::Json(DeliveryLog {
         deliveries: log.iter().map(DeliveryView::from).collect(),
     })
     .into_response())
@@ -313,6 +434,18 @@ pub async fn deliveries(
 /// → 202: pending again, due now, with a new retry period; a disabled endpoint is
 /// enabled again.
 #[tracing::instrument(skip_all, fields(account = %account_id))]
+#[utoipa::path(
+    post,
+    path = "/api/account/{account_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    tag = "Webhooks",
+    operation_id = "redeliverWebhookDelivery",
+    params(DeliveryPath),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 202, description = "The delivery, queued again", body = DeliveryView),
+        KeyErrors,
+    )
+)]
 pub async fn redeliver(
     State(state): State<AppState>,
     _: AuthorizedAccount,
