@@ -5,7 +5,10 @@
 //! ops, the Engagement History API) and [`admin`] (what an account's key administers).
 
 mod admin;
+pub(crate) mod bodies;
+mod docs;
 mod public;
+pub(crate) mod routes;
 pub mod schema;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -64,12 +67,18 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The whole description.
+/// The whole description (`GET /api/openapi.json`, `engage openapi`).
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Common::openapi();
     doc.merge(public::PublicApi::openapi());
     doc.merge(admin::AdminApi::openapi());
     doc
+}
+
+/// The description as pretty-printed JSON, as `engage openapi` prints it.
+pub fn document_json() -> String {
+    // A document of strings, maps and numbers always serializes.
+    serde_json::to_string_pretty(&document()).unwrap_or_default()
 }
 
 #[cfg(test)]
