@@ -31,6 +31,7 @@ mod history;
 mod hostile_targeting;
 mod monitoring;
 mod oauth;
+mod openapi;
 mod origins;
 mod privacy;
 mod quarantine;
