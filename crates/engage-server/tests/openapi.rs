@@ -34,7 +34,8 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
-            if ["get", "put", "post", "delete", "options", "patch", "head"].contains(&method.as_str())
+            if ["get", "put", "post", "delete", "options", "patch", "head"]
+                .contains(&method.as_str())
             {
                 out.insert((method.to_uppercase(), path.clone()));
             }

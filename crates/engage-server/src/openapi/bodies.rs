@@ -47,12 +47,15 @@ pub struct CollectBatch {
     page_id: String,
     #[schema(nullable = false)]
     page: Option<PageInfo>,
-    /// `LP_OFFERS` events (docs/vocabulary.md, Events).
-    #[schema(nullable = false)]
-    events: Option<Vec<OfferEvent>>,
-    /// Attributes the page pushed (docs/vocabulary.md, Attributes).
-    #[schema(nullable = false)]
-    sdes: Option<Vec<SdeItem>>,
+    /// `LP_OFFERS` events, each an `OfferEvent` (docs/vocabulary.md, Events). Each is
+    /// validated alone: one that is not an `OfferEvent`, of any type, is answered in
+    /// `rejected` and kept in the quarantine, and the batch goes on.
+    #[schema(nullable = false, value_type = Option<Vec<Value>>)]
+    events: Option<Vec<serde_json::Value>>,
+    /// Attributes the page pushed, each an `SdeItem` (docs/vocabulary.md, Attributes),
+    /// validated alone as events are.
+    #[schema(nullable = false, value_type = Option<Vec<Value>>)]
+    sdes: Option<Vec<serde_json::Value>>,
 }
 
 /// The page the batch was sent from.
@@ -154,9 +157,9 @@ pub struct DecisionRequest {
     /// name may also be sent as a string).
     #[schema(nullable = false, max_items = 100)]
     sections: Option<Vec<String>>,
-    /// The page-shape SDEs the page pushed so far; one that does not validate is left
-    /// out.
-    #[schema(nullable = false, value_type = Option<Vec<Object>>)]
+    /// The page-shape SDEs the page pushed so far (objects such as `{"type": "cart",
+    /// ...}`); one that does not validate, of any type, is left out.
+    #[schema(nullable = false, value_type = Option<Vec<Value>>)]
     sdes: Option<Vec<serde_json::Value>>,
 }
 
@@ -232,8 +235,8 @@ pub struct EngagementCall {
     /// section, the first `lang://NAME` the visit's language.
     #[schema(nullable = false, max_items = 64)]
     entry_points: Option<Vec<String>>,
-    /// Page-shape SDEs and impressions.
-    #[schema(nullable = false, value_type = Option<Vec<Object>>)]
+    /// Page-shape SDEs and impressions; `null` is none.
+    #[schema(value_type = Option<Vec<Object>>)]
     engagement_attributes: Option<Vec<serde_json::Value>>,
 }
 
@@ -256,8 +259,9 @@ pub struct ReportCall {
     #[schema(nullable = false, max_items = 64)]
     entry_points: Option<Vec<String>>,
     /// Page-shape SDEs and impressions (`impDisplay`, `impAccept`, `impExpanded`,
-    /// `impTimeout`, `impClose`) of contexts an `engagement` call exposed to the session.
-    #[schema(nullable = false, value_type = Option<Vec<Object>>)]
+    /// `impTimeout`, `impClose`) of contexts an `engagement` call exposed to the session;
+    /// `null` is none.
+    #[schema(value_type = Option<Vec<Object>>)]
     engagement_attributes: Option<Vec<serde_json::Value>>,
     /// The page view the attributes belong to; a new one when absent.
     #[schema(nullable = false)]
@@ -340,7 +344,7 @@ pub struct KeywordSearchArea {
 }
 
 /// The Engagement History search's filters: every filter given must hold (docs/api.md
-/// lists each rule). LivePerson's filters on what Engage does not record (skills,
+/// lists each rule); a member that is `null` is not given. LivePerson's filters on what Engage does not record (skills,
 /// agents, scores, co-browsing, chat lines, predictions, channels) are read as strictly
 /// and match nothing unless they filter nothing.
 #[derive(ToSchema)]
@@ -352,68 +356,62 @@ pub struct HistorySearch {
     /// Interactions that started in `[from, to]`: at most 31 days apart unless
     /// `visitor` or `engagementId` is given.
     start: TimeRange,
-    #[schema(nullable = false)]
     visitor: Option<String>,
     /// One interaction: the engagement context id.
-    #[schema(nullable = false, rename = "engagementId")]
+    #[schema(rename = "engagementId")]
     engagement_id: Option<String>,
-    #[schema(nullable = false, max_items = 100, rename = "campaignIds")]
+    #[schema(max_items = 100, rename = "campaignIds")]
     campaign_ids: Option<Vec<u64>>,
-    #[schema(nullable = false, max_items = 100, rename = "engagementIds")]
+    #[schema(max_items = 100, rename = "engagementIds")]
     engagement_ids: Option<Vec<u64>>,
     /// 0, 1, 2, 3, 5 or 6.
-    #[schema(nullable = false, max_items = 100, rename = "engagementTypes")]
+    #[schema(max_items = 100, rename = "engagementTypes")]
     engagement_types: Option<Vec<u8>>,
-    #[schema(nullable = false, max_items = 100)]
+    #[schema(max_items = 100)]
     outcomes: Option<Vec<Outcome>>,
     /// Words an attribute of the visit holds, in this order.
-    #[schema(nullable = false)]
     keyword: Option<String>,
-    #[schema(nullable = false)]
     keyword_search_area: Option<KeywordSearchArea>,
     /// Clicked (an `OFFER_CLICK`) or not.
-    #[schema(nullable = false)]
     interactive: Option<bool>,
     /// Ended (declined, timed out or removed) or not.
-    #[schema(nullable = false)]
     ended: Option<bool>,
     /// Whole seconds.
-    #[schema(nullable = false)]
     duration: Option<NumberRange>,
     /// Search interactions flagged as a bot's too (default `false`).
-    #[schema(nullable = false, rename = "includeBots")]
+    #[schema(rename = "includeBots")]
     include_bots: Option<bool>,
     /// History key → words: `cartStatus`, `purchase`, `viewedProduct`, `customerInfo`,
     /// `marketingCampaignInfo`, `personalInfo`, `lead`, `serviceActivity`,
     /// `visitorError`, `searchContent`.
-    #[schema(nullable = false, rename = "sdeSearch")]
+    #[schema(rename = "sdeSearch")]
     sde_search: Option<std::collections::BTreeMap<String, String>>,
-    #[schema(nullable = false, max_items = 100, rename = "skillIds")]
+    #[schema(max_items = 100, rename = "skillIds")]
     skill_ids: Option<Vec<i64>>,
-    #[schema(nullable = false, max_items = 100, rename = "agentIds")]
+    #[schema(max_items = 100, rename = "agentIds")]
     agent_ids: Option<Vec<i64>>,
-    #[schema(nullable = false, max_items = 100, rename = "agentGroupIds")]
+    #[schema(max_items = 100, rename = "agentGroupIds")]
     agent_group_ids: Option<Vec<i64>>,
     /// -1, 0 or 1.
-    #[schema(nullable = false, max_items = 100, rename = "alertedMcsValues")]
+    #[schema(max_items = 100, rename = "alertedMcsValues")]
     alerted_mcs_values: Option<Vec<i8>>,
     /// -1, 0 or 1.
-    #[schema(nullable = false, minimum = -1, maximum = 1)]
+    #[schema(minimum = -1, maximum = 1)]
     mcs: Option<i8>,
     /// 0-100.
-    #[schema(nullable = false, rename = "chatMCS")]
+    #[schema(rename = "chatMCS")]
     chat_mcs: Option<NumberRange>,
-    #[schema(nullable = false, rename = "hasInteractiveCoBrowse")]
+    #[schema(rename = "hasInteractiveCoBrowse")]
     has_interactive_co_browse: Option<bool>,
-    #[schema(nullable = false, rename = "coBrowseDuration")]
+    #[schema(rename = "coBrowseDuration")]
     co_browse_duration: Option<NumberRange>,
     /// `RICH_CONTENT`.
-    #[schema(nullable = false, max_items = 100, rename = "lineContentTypes")]
+    #[schema(max_items = 100, rename = "lineContentTypes")]
     line_content_types: Option<Vec<String>>,
-    #[schema(nullable = false, max_items = 100, rename = "predictionLabel")]
+    #[schema(max_items = 100, rename = "predictionLabel")]
     prediction_label: Option<Vec<String>>,
     /// -1 unknown, 1 web, 2 voice.
-    #[schema(nullable = false, minimum = -1, maximum = 2)]
+    #[schema(minimum = -1, maximum = 2)]
     channel: Option<i8>,
 }
 

@@ -388,11 +388,7 @@ fn bounds(schema: &Value) -> Vec<String> {
         ("maxItems", "at most {} items"),
     ]
     .into_iter()
-    .filter_map(|(key, text)| {
-        schema
-            .get(key)
-            .map(|v| text.replace("{}", &compact(v)))
-    })
+    .filter_map(|(key, text)| schema.get(key).map(|v| text.replace("{}", &compact(v))))
     .collect()
 }
 

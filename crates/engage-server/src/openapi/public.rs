@@ -29,6 +29,12 @@ use crate::routes::{assets, collect, decision, discovery, history, monitoring, o
         decision::preflight,
         history::search,
     ),
+    components(schemas(
+        // The items of a batch, which the batch's schema takes as any value (each is
+        // validated alone and answered in `rejected`).
+        crate::openapi::bodies::OfferEvent,
+        crate::openapi::bodies::SdeItem,
+    )),
     tags(
         (name = "Operations", description = "Health, metrics and this description."),
         (name = "The tag and the demo shop", description = "The web tag's files and the demo shop (docs/api.md, The tag and the demo shop)."),

@@ -19,11 +19,7 @@ static JSON: LazyLock<String> = LazyLock::new(|| {
     responses((status = 200, description = "The OpenAPI 3.1 document.", body = Object,
                content_type = "application/json")))]
 pub async fn openapi_json() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        JSON.as_str(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], JSON.as_str()).into_response()
 }
 
 /// The description as HTML pages, rendered on the server from the same document (no
