@@ -1,7 +1,9 @@
 //! The shapes of the public routes' bodies that are read or written by hand rather than
 //! through a serde type (the tag's batch, the decision, the Monitoring API's calls, the
 //! history search's filters and records), for the description. Each mirrors its reader
-//! (`crate::request`) or writer and the examples of docs/api.md.
+//! (`crate::request`) or writer and the examples of docs/api.md. The readers take an
+//! optional member that is `null` as left out (`engage_model::read::ObjReader::get`), so
+//! the request shapes' optional members are nullable.
 
 #![allow(dead_code)] // descriptions of shapes: the routes read and write them by hand
 
@@ -45,30 +47,25 @@ pub struct CollectBatch {
     /// The page view within the session (1-128 characters).
     #[schema(min_length = 1, max_length = 128)]
     page_id: String,
-    #[schema(nullable = false)]
     page: Option<PageInfo>,
     /// `LP_OFFERS` events, each an `OfferEvent` (docs/vocabulary.md, Events). Each is
     /// validated alone: one that is not an `OfferEvent`, of any type, is answered in
     /// `rejected` and kept in the quarantine, and the batch goes on.
-    #[schema(nullable = false, value_type = Option<Vec<Value>>)]
+    #[schema(value_type = Option<Vec<Value>>)]
     events: Option<Vec<serde_json::Value>>,
     /// Attributes the page pushed, each an `SdeItem` (docs/vocabulary.md, Attributes),
     /// validated alone as events are.
-    #[schema(nullable = false, value_type = Option<Vec<Value>>)]
+    #[schema(value_type = Option<Vec<Value>>)]
     sdes: Option<Vec<serde_json::Value>>,
 }
 
 /// The page the batch was sent from.
 #[derive(ToSchema)]
 pub struct PageInfo {
-    #[schema(nullable = false)]
     url: Option<String>,
-    #[schema(nullable = false)]
     referrer: Option<String>,
-    #[schema(nullable = false)]
     title: Option<String>,
     /// The page's `lpTag.section`.
-    #[schema(nullable = false)]
     sections: Option<Vec<String>>,
 }
 
@@ -94,7 +91,6 @@ pub struct OfferEvent {
     #[schema(min_length = 1, max_length = 128)]
     id: String,
     /// The page's clock, epoch milliseconds.
-    #[schema(nullable = false)]
     time: Option<i64>,
     /// Always `LP_OFFERS`.
     #[schema(example = "LP_OFFERS")]
@@ -112,7 +108,6 @@ pub struct SdeItem {
     #[schema(min_length = 1, max_length = 128)]
     id: String,
     /// The page's clock, epoch milliseconds.
-    #[schema(nullable = false)]
     time: Option<i64>,
     /// The SDE in the page's shape, such as `{"type": "cart", ...}`.
     #[schema(value_type = Object)]
@@ -148,18 +143,17 @@ pub struct DecisionRequest {
     visitor_id: String,
     #[schema(min_length = 1, max_length = 128)]
     session_id: String,
-    #[schema(nullable = false)]
     page_id: Option<String>,
     /// The page URL (at most 8,192 characters); without one, no URL `include` rule holds.
-    #[schema(nullable = false, max_length = 8192)]
+    #[schema(max_length = 8192)]
     url: Option<String>,
     /// The page's `lpTag.section`: at most 100 names of at most 256 characters (one
     /// name may also be sent as a string).
-    #[schema(nullable = false, max_items = 100)]
+    #[schema(max_items = 100)]
     sections: Option<Vec<String>>,
     /// The page-shape SDEs the page pushed so far (objects such as `{"type": "cart",
     /// ...}`); one that does not validate, of any type, is left out.
-    #[schema(nullable = false, value_type = Option<Vec<Value>>)]
+    #[schema(value_type = Option<Vec<Value>>)]
     sdes: Option<Vec<serde_json::Value>>,
 }
 
@@ -224,16 +218,15 @@ pub struct OfferContent {
 }))]
 pub struct EngagementCall {
     /// The consumer's identity when no `identities` are given (1-256 characters).
-    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    #[schema(min_length = 1, max_length = 256)]
     consumer_id: Option<String>,
     /// At most 8; the first `sub` is the consumer's identity.
-    #[schema(nullable = false, max_items = 8)]
+    #[schema(max_items = 8)]
     identities: Option<Vec<Identity>>,
-    #[schema(nullable = false)]
     client_properties: Option<ClientProperties>,
     /// At most 64: the first `http(s)://` entry is the page URL, each `sec://NAME` a
     /// section, the first `lang://NAME` the visit's language.
-    #[schema(nullable = false, max_items = 64)]
+    #[schema(max_items = 64)]
     entry_points: Option<Vec<String>>,
     /// Page-shape SDEs and impressions; `null` is none.
     #[schema(value_type = Option<Vec<Object>>)]
@@ -250,13 +243,12 @@ pub struct EngagementCall {
         {"type": "purchase", "total": 11.7, "currency": "USD", "orderId": "DRV1534XC"}]
 }))]
 pub struct ReportCall {
-    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    #[schema(min_length = 1, max_length = 256)]
     consumer_id: Option<String>,
-    #[schema(nullable = false, max_items = 8)]
+    #[schema(max_items = 8)]
     identities: Option<Vec<Identity>>,
-    #[schema(nullable = false)]
     client_properties: Option<ClientProperties>,
-    #[schema(nullable = false, max_items = 64)]
+    #[schema(max_items = 64)]
     entry_points: Option<Vec<String>>,
     /// Page-shape SDEs and impressions (`impDisplay`, `impAccept`, `impExpanded`,
     /// `impTimeout`, `impClose`) of contexts an `engagement` call exposed to the session;
@@ -264,14 +256,13 @@ pub struct ReportCall {
     #[schema(value_type = Option<Vec<Object>>)]
     engagement_attributes: Option<Vec<serde_json::Value>>,
     /// The page view the attributes belong to; a new one when absent.
-    #[schema(nullable = false)]
     page_id: Option<String>,
 }
 
 /// A consumer identity.
 #[derive(ToSchema)]
 pub struct Identity {
-    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    #[schema(min_length = 1, max_length = 256)]
     iss: Option<String>,
     #[schema(min_length = 1, max_length = 256)]
     acr: String,
@@ -283,19 +274,18 @@ pub struct Identity {
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct ClientProperties {
-    #[schema(nullable = false, max_length = 256)]
+    #[schema(max_length = 256)]
     app_version: Option<String>,
-    #[schema(nullable = false)]
     device_family: Option<DeviceFamily>,
     /// Checked, not kept.
-    #[schema(nullable = false, max_length = 256)]
+    #[schema(max_length = 256)]
     ip_address: Option<String>,
     /// The same member as `osName`.
-    #[schema(nullable = false, max_length = 256)]
+    #[schema(max_length = 256)]
     os: Option<String>,
-    #[schema(nullable = false, max_length = 256)]
+    #[schema(max_length = 256)]
     os_name: Option<String>,
-    #[schema(nullable = false, max_length = 256)]
+    #[schema(max_length = 256)]
     os_version: Option<String>,
 }
 
