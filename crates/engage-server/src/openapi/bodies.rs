@@ -66,7 +66,16 @@ pub struct PageInfo {
     referrer: Option<String>,
     title: Option<String>,
     /// The page's `lpTag.section`.
-    sections: Option<Vec<String>>,
+    sections: Option<Sections>,
+}
+
+/// A page's sections (`lpTag.section`): names, or one name; empty names name nothing.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Sections {
+    /// At most 100 names of at most 256 characters.
+    Many(Vec<String>),
+    One(String),
 }
 
 /// The names of `LP_OFFERS` events.
@@ -147,10 +156,8 @@ pub struct DecisionRequest {
     /// The page URL (at most 8,192 characters); without one, no URL `include` rule holds.
     #[schema(max_length = 8192)]
     url: Option<String>,
-    /// The page's `lpTag.section`: at most 100 names of at most 256 characters (one
-    /// name may also be sent as a string).
-    #[schema(max_items = 100)]
-    sections: Option<Vec<String>>,
+    /// The page's `lpTag.section`: at most 100 names of at most 256 characters.
+    sections: Option<Sections>,
     /// The page-shape SDEs the page pushed so far (objects such as `{"type": "cart",
     /// ...}`); one that does not validate, of any type, is left out.
     #[schema(value_type = Option<Vec<Value>>)]
@@ -311,6 +318,15 @@ pub struct NumberRange {
     to: i64,
 }
 
+/// A Meaningful Conversation Score range, 0-100: at least one end given.
+#[derive(ToSchema)]
+pub struct ScoreRange {
+    #[schema(minimum = 0, maximum = 100)]
+    from: Option<u8>,
+    #[schema(minimum = 0, maximum = 100)]
+    to: Option<u8>,
+}
+
 /// The outcomes of an interaction.
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
@@ -388,9 +404,8 @@ pub struct HistorySearch {
     /// -1, 0 or 1.
     #[schema(minimum = -1, maximum = 1)]
     mcs: Option<i8>,
-    /// 0-100.
     #[schema(rename = "chatMCS")]
-    chat_mcs: Option<NumberRange>,
+    chat_mcs: Option<ScoreRange>,
     #[schema(rename = "hasInteractiveCoBrowse")]
     has_interactive_co_browse: Option<bool>,
     #[schema(rename = "coBrowseDuration")]
