@@ -7,7 +7,11 @@
 
 #![allow(dead_code)] // descriptions of shapes: the routes read and write them by hand
 
-use utoipa::ToSchema;
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use super::schema::FieldError;
 
@@ -37,15 +41,14 @@ use super::schema::FieldError;
     ]
 }))]
 pub struct CollectBatch {
-    /// The visitor (1-128 characters).
-    #[schema(min_length = 1, max_length = 128)]
+    /// The visitor.
+    #[schema(value_type = ClientId)]
     visitor_id: String,
-    /// The visitor's session (1-128 characters); it belongs to the first visitor that
-    /// sent it.
-    #[schema(min_length = 1, max_length = 128)]
+    /// The visitor's session; it belongs to the first visitor that sent it.
+    #[schema(value_type = ClientId)]
     session_id: String,
-    /// The page view within the session (1-128 characters).
-    #[schema(min_length = 1, max_length = 128)]
+    /// The page view within the session.
+    #[schema(value_type = ClientId)]
     page_id: String,
     page: Option<PageInfo>,
     /// `LP_OFFERS` events, each an `OfferEvent` (docs/vocabulary.md, Events). Each is
@@ -67,6 +70,64 @@ pub struct PageInfo {
     title: Option<String>,
     /// The page's `lpTag.section`.
     sections: Option<Sections>,
+}
+
+/// A whole number of 64 bits (0 to 2^64 - 1), or a string of its digits: the readers'
+/// ids and times (`numeric_id` in `request/history.rs`).
+pub struct NumericId;
+
+impl PartialSchema for NumericId {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(u64::MAX)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9]+$")),
+            )
+            .description(Some(
+                "A whole number of 64 bits, or a string of its digits.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for NumericId {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("NumericId")
+    }
+}
+
+/// A client's id of a visitor, session or page: a string of 1-128 characters, or a
+/// number (taken as its text, as tags that write ids as numbers send them).
+pub struct ClientId;
+
+impl PartialSchema for ClientId {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(128)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .description(Some(
+                "A string of 1-128 characters, or a number (taken as its text).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for ClientId {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ClientId")
+    }
 }
 
 /// A page's sections (`lpTag.section`): names, or one name; empty names name nothing.
@@ -307,15 +368,19 @@ pub enum DeviceFamily {
 /// An epoch-milliseconds range, both ends included.
 #[derive(ToSchema)]
 pub struct TimeRange {
-    from: i64,
-    to: i64,
+    #[schema(value_type = NumericId)]
+    from: u64,
+    #[schema(value_type = NumericId)]
+    to: u64,
 }
 
-/// A range of whole numbers, both ends included.
+/// A range of whole seconds, both ends included.
 #[derive(ToSchema)]
 pub struct NumberRange {
-    from: i64,
-    to: i64,
+    #[schema(value_type = NumericId)]
+    from: u64,
+    #[schema(value_type = NumericId)]
+    to: u64,
 }
 
 /// A Meaningful Conversation Score range, 0-100: at least one end given.
@@ -366,9 +431,9 @@ pub struct HistorySearch {
     /// One interaction: the engagement context id.
     #[schema(rename = "engagementId")]
     engagement_id: Option<String>,
-    #[schema(max_items = 100, rename = "campaignIds")]
+    #[schema(max_items = 100, rename = "campaignIds", value_type = Option<Vec<NumericId>>)]
     campaign_ids: Option<Vec<u64>>,
-    #[schema(max_items = 100, rename = "engagementIds")]
+    #[schema(max_items = 100, rename = "engagementIds", value_type = Option<Vec<NumericId>>)]
     engagement_ids: Option<Vec<u64>>,
     /// 0, 1, 2, 3, 5 or 6.
     #[schema(max_items = 100, rename = "engagementTypes")]

@@ -35,7 +35,7 @@ pub fn render(doc: &Value) -> Markup {
         main.api-docs {
             h1 { (info["title"].as_str().unwrap_or("API")) " HTTP API" }
             @if let Some(description) = info["description"].as_str() {
-                p { (description) }
+                p { (prose(description)) }
             }
             p {
                 "The machine-readable description (OpenAPI " (doc["openapi"].as_str().unwrap_or("")) "): "
@@ -54,7 +54,7 @@ pub fn render(doc: &Value) -> Markup {
                                     code { (o.method.to_uppercase()) " " (o.path) }
                                 }
                                 @if let Some(summary) = o.op["summary"].as_str() {
-                                    " · " (summary)
+                                    " · " (prose(summary))
                                 }
                             }
                         }
@@ -65,7 +65,7 @@ pub fn render(doc: &Value) -> Markup {
                 section id=(tag_anchor(tag)) {
                     h2 { (tag) }
                     @if let Some(description) = description {
-                        p { (description) }
+                        p { (prose(description)) }
                     }
                     @for o in operations.iter().filter(|o| first_tag(o.op) == tag.as_str()) {
                         (operation(doc, o))
@@ -156,7 +156,7 @@ fn security_schemes(doc: &Value) -> Markup {
         dl {
             @for (name, scheme) in schemes {
                 dt { code { (name) } " (" (scheme["type"].as_str().unwrap_or("")) " " (scheme["scheme"].as_str().unwrap_or("")) ")" }
-                dd { (scheme["description"].as_str().unwrap_or("")) }
+                dd { (prose(scheme["description"].as_str().unwrap_or(""))) }
             }
         }
     }
@@ -176,10 +176,10 @@ fn operation(doc: &Value, o: &Operation<'_>) -> Markup {
         article.operation id=(o.anchor()) {
             h3 { code { (o.method.to_uppercase()) " " (o.path) } }
             @if let Some(summary) = op["summary"].as_str() {
-                p { strong { (summary) } }
+                p { strong { (prose(summary)) } }
             }
             @if let Some(description) = op["description"].as_str() {
-                p { (description) }
+                p { (prose(description)) }
             }
             p {
                 @if security.is_empty() {
@@ -207,7 +207,7 @@ fn operation(doc: &Value, o: &Operation<'_>) -> Markup {
                                 td { (p["in"].as_str().unwrap_or("")) }
                                 td { (type_of(&p["schema"])) }
                                 td {
-                                    (p["description"].as_str().unwrap_or(""))
+                                    (prose(p["description"].as_str().unwrap_or("")))
                                     @if let Some(example) = p.get("example") {
                                         " Example: " code { (compact(example)) }
                                     }
@@ -220,7 +220,7 @@ fn operation(doc: &Value, o: &Operation<'_>) -> Markup {
             @if let Some(body) = op.get("requestBody") {
                 h4 { "Request body" @if body["required"].as_bool() == Some(true) { " (required)" } }
                 @if let Some(description) = body["description"].as_str() {
-                    p { (description) }
+                    p { (prose(description)) }
                 }
                 (contents(doc, &body["content"]))
             }
@@ -230,12 +230,12 @@ fn operation(doc: &Value, o: &Operation<'_>) -> Markup {
                     div.response {
                         p {
                             strong { (status) } " "
-                            (response["description"].as_str().unwrap_or(""))
+                            (prose(response["description"].as_str().unwrap_or("")))
                         }
                         @if let Some(headers) = response["headers"].as_object() {
                             ul {
                                 @for (name, header) in headers {
-                                    li { "Header " code { (name) } ": " (header["description"].as_str().unwrap_or("")) }
+                                    li { "Header " code { (name) } ": " (prose(header["description"].as_str().unwrap_or(""))) }
                                 }
                             }
                         }
@@ -288,7 +288,7 @@ fn example_of<'a>(doc: &'a Value, media: &'a Value) -> Option<&'a Value> {
 fn schema_block(schema: &Value) -> Markup {
     html! {
         @if let Some(description) = schema["description"].as_str() {
-            p { (description) }
+            p { (prose(description)) }
         }
         p { "Type: " (type_of(schema)) }
         @if let Some(properties) = schema["properties"].as_object() {
@@ -321,7 +321,7 @@ fn properties_table(schema: &Value, properties: &serde_json::Map<String, Value>)
                             @if required.contains(&name.as_str()) { " (required)" }
                         }
                         td { (type_of(property)) }
-                        td { (property["description"].as_str().unwrap_or("")) }
+                        td { (prose(property["description"].as_str().unwrap_or(""))) }
                     }
                 }
             }
@@ -392,6 +392,16 @@ fn bounds(schema: &Value) -> Vec<String> {
     .collect()
 }
 
+/// A description's text, its `code` spans set as code (the document's descriptions are
+/// the handlers' doc comments, written with backticks).
+fn prose(text: &str) -> Markup {
+    html! {
+        @for (i, part) in text.split('`').enumerate() {
+            @if i % 2 == 1 { code { (part) } } @else { (part) }
+        }
+    }
+}
+
 fn compact(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -423,6 +433,14 @@ mod tests {
         for name in doc["components"]["schemas"].as_object().unwrap().keys() {
             assert!(page.contains(&format!("id=\"schema-{name}\"")), "{name}");
         }
+    }
+
+    #[test]
+    fn backticks_are_code() {
+        assert_eq!(
+            prose("send `version=1.0` & <b>").into_string(),
+            "send <code>version=1.0</code> &amp; &lt;b&gt;"
+        );
     }
 
     #[test]

@@ -150,7 +150,7 @@ pub async fn actions_js(headers: HeaderMap) -> Response {
 }
 
 /// `GET /demo`: the pages link relatively, so they live under `/demo/`.
-#[utoipa::path(get, path = "/demo", tag = "The tag and the demo shop",
+#[utoipa::path(get, path = "/demo", summary = "To the demo shop", tag = "The tag and the demo shop",
     responses((status = 308, description = "To `/demo/`.",
                headers(("Location" = String, description = "`/demo/`")))))]
 pub async fn demo_redirect() -> Redirect {
@@ -158,7 +158,7 @@ pub async fn demo_redirect() -> Redirect {
 }
 
 /// `GET /demo/`: the demo shop's home page.
-#[utoipa::path(get, path = "/demo/", tag = "The tag and the demo shop",
+#[utoipa::path(get, path = "/demo/", summary = "The demo shop's home page", tag = "The tag and the demo shop",
     params(
         ("site" = Option<String>, Query, description = "The account the shop's tag reports to."),
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` this answered: 304 when it is still the file's."),
@@ -172,7 +172,7 @@ pub async fn demo_index(headers: HeaderMap) -> Response {
 }
 
 /// `GET /demo/{file}`: one of the demo shop's files.
-#[utoipa::path(get, path = "/demo/{file}", tag = "The tag and the demo shop",
+#[utoipa::path(get, path = "/demo/{file}", summary = "A file of the demo shop", tag = "The tag and the demo shop",
     params(
         ("file" = String, Path, description = "`index.html`, `products.html`, `product.html`, \
           `cart.html`, `checkout.html`, `demo.js` or `demo.css`.", example = "cart.html"),

@@ -225,7 +225,7 @@ pub(crate) async fn quarantine_body(
 }
 
 /// `OPTIONS` for the tag on another origin (the collect and decision routes).
-#[utoipa::path(options, path = "/api/account/{account_id}/events", tag = "Collect",
+#[utoipa::path(options, path = "/api/account/{account_id}/events", summary = "The collect route's CORS preflight", tag = "Collect",
     operation_id = "collect_preflight",
     params(
         ("account_id" = String, Path, description = "The account."),

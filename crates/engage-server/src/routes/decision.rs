@@ -26,7 +26,7 @@ use crate::AppState;
 /// Which engagements the tag shows on a page view, from the account's campaigns: at most
 /// one per zone, in rank order, each in a new engagement context. Records the visitor's
 /// eligibility for each campaign (at most once a UTC day). `Cache-Control: no-store`.
-#[utoipa::path(post, path = "/api/account/{account_id}/decision", tag = "Decision",
+#[utoipa::path(post, path = "/api/account/{account_id}/decision", summary = "Which engagements to show on a page view", tag = "Decision",
     params(
         ("account_id" = String, Path, description = "The account."),
         ("Origin" = Option<String>, Header, description = "A page's origin: one the account does not allow is refused.")),
@@ -65,7 +65,7 @@ pub async fn decide(
 
 /// `OPTIONS /api/account/{accountId}/decision`: the preflight of a page on another
 /// origin, answered as the collect route's.
-#[utoipa::path(options, path = "/api/account/{account_id}/decision", tag = "Decision",
+#[utoipa::path(options, path = "/api/account/{account_id}/decision", summary = "The decision route's CORS preflight", tag = "Decision",
     operation_id = "decision_preflight",
     params(
         ("account_id" = String, Path, description = "The account."),

@@ -53,7 +53,7 @@ pub(crate) struct BaseUris<'a> {
 ///
 /// LivePerson's Domain API for one service: where this server is. No key; any page may
 /// read it (`Access-Control-Allow-Origin: *`).
-#[utoipa::path(get, path = "/api/account/{account_id}/service/{service}/baseURI.json",
+#[utoipa::path(get, path = "/api/account/{account_id}/service/{service}/baseURI.json", summary = "Where one service is",
     tag = "Service discovery (CSDS)", operation_id = "service_base_uri",
     params(
         ("account_id" = String, Path, description = "The account."),
@@ -101,7 +101,7 @@ async fn one_service(
 /// `GET /api/account/{accountId}/service/baseURI.json?version=1.0`: every service.
 ///
 /// LivePerson's Domain API for every service Engage implements.
-#[utoipa::path(get, path = "/api/account/{account_id}/service/baseURI.json",
+#[utoipa::path(get, path = "/api/account/{account_id}/service/baseURI.json", summary = "Where every service is",
     tag = "Service discovery (CSDS)", operation_id = "all_base_uris",
     params(
         ("account_id" = String, Path, description = "The account."),

@@ -28,7 +28,7 @@ use crate::AppState;
 ///
 /// Finds interactions (one engagement context's life each) in LivePerson's record shape.
 /// At most 16 searches run at once.
-#[utoipa::path(post, path = "/interaction_history/api/account/{account_id}/interactions/search",
+#[utoipa::path(post, path = "/interaction_history/api/account/{account_id}/interactions/search", summary = "Search interactions",
     tag = "Engagement History API", operation_id = "history_search",
     params(
         ("account_id" = String, Path, description = "The account."),

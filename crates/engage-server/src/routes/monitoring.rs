@@ -279,7 +279,7 @@ impl<S: Sync> FromRequestParts<S> for PutOverride {
 ///
 /// Records the app's visit and attributes, then decides its engagements as for a page
 /// view (the entry points' URL and sections, the visit's attributes).
-#[utoipa::path(post, path = "/api/account/{account_id}/app/{app_id}/engagement", tag = "Monitoring API", operation_id = "monitoring_engagement",
+#[utoipa::path(post, path = "/api/account/{account_id}/app/{app_id}/engagement", summary = "An app's visit, and its engagements", tag = "Monitoring API", operation_id = "monitoring_engagement",
     params(
         ("account_id" = String, Path, description = "The account."),
         ("app_id" = String, Path, description = "An app installation of the account (`POST /api/account/{accountId}/apps`)."),
@@ -454,7 +454,7 @@ async fn engagement_details(
 /// Records the app's attributes and impressions (`LP_OFFERS` events of the contexts an
 /// `engagement` call exposed to the session). A first report names `consumerId` or
 /// `identities`.
-#[utoipa::path(put, path = "/api/account/{account_id}/app/{app_id}/report", tag = "Monitoring API", operation_id = "monitoring_report",
+#[utoipa::path(put, path = "/api/account/{account_id}/app/{app_id}/report", summary = "An app's attributes and impressions", tag = "Monitoring API", operation_id = "monitoring_report",
     params(
         ("account_id" = String, Path, description = "The account."),
         ("app_id" = String, Path, description = "An app installation of the account (`POST /api/account/{accountId}/apps`)."),
@@ -489,7 +489,7 @@ pub async fn report_put(
 /// `POST` with `X-HTTP-Method-Override: PUT`, for clients that cannot send `PUT`.
 ///
 /// The `report` call for clients that cannot send `PUT`.
-#[utoipa::path(post, path = "/api/account/{account_id}/app/{app_id}/report", tag = "Monitoring API", operation_id = "monitoring_report_override",
+#[utoipa::path(post, path = "/api/account/{account_id}/app/{app_id}/report", summary = "`report`, for clients that cannot send PUT", tag = "Monitoring API", operation_id = "monitoring_report_override",
     params(
         ("account_id" = String, Path, description = "The account."),
         ("app_id" = String, Path, description = "An app installation of the account (`POST /api/account/{accountId}/apps`)."),
