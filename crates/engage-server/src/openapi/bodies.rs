@@ -130,6 +130,37 @@ impl ToSchema for ClientId {
     }
 }
 
+/// An interaction's id (its engagement context id): a string of at most 128
+/// characters, or a whole number (taken as its text).
+pub struct InteractionId;
+
+impl PartialSchema for InteractionId {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(128)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(u64::MAX)),
+            )
+            .description(Some(
+                "A string of at most 128 characters, or a whole number (taken as its text).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for InteractionId {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("InteractionId")
+    }
+}
+
 /// A page's sections (`lpTag.section`): names, or one name; empty names name nothing.
 #[derive(serde::Serialize, ToSchema)]
 #[serde(untagged)]
@@ -429,7 +460,7 @@ pub struct HistorySearch {
     start: TimeRange,
     visitor: Option<String>,
     /// One interaction: the engagement context id.
-    #[schema(rename = "engagementId")]
+    #[schema(rename = "engagementId", value_type = Option<InteractionId>)]
     engagement_id: Option<String>,
     #[schema(max_items = 100, rename = "campaignIds", value_type = Option<Vec<NumericId>>)]
     campaign_ids: Option<Vec<u64>>,
