@@ -98,4 +98,29 @@ mod tests {
             serde_json::json!(["code", "message"])
         );
     }
+
+    #[test]
+    fn every_security_requirement_names_a_scheme_of_the_document() {
+        let json = serde_json::to_value(document()).unwrap();
+        let schemes = json["components"]["securitySchemes"].as_object().unwrap();
+        let mut named = 0;
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for requirement in op["security"].as_array().into_iter().flatten() {
+                    for name in requirement.as_object().unwrap().keys() {
+                        assert!(schemes.contains_key(name), "{method} {path}: {name}");
+                        named += 1;
+                    }
+                }
+            }
+        }
+        // The Engagement History search takes either scheme.
+        let search = &json["paths"]
+            ["/interaction_history/api/account/{account_id}/interactions/search"]["post"];
+        assert_eq!(
+            search["security"],
+            serde_json::json!([{ BEARER: [] }, { OAUTH1: [] }])
+        );
+        assert!(named >= 2);
+    }
 }
