@@ -86,6 +86,9 @@ enum Command {
     /// Measure Engage on this machine.
     #[command(subcommand)]
     Bench(engage_bench::Command),
+    /// Print the HTTP API's OpenAPI 3.1 description (what `GET /api/openapi.json`
+    /// serves), without a server.
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -101,6 +104,10 @@ fn main() -> ExitCode {
         Command::Retention(command) => retention::run(command).map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(command) => engage_bench::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Openapi => {
+            println!("{}", engage_server::openapi::document_json());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

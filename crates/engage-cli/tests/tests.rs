@@ -20,6 +20,7 @@ mod erase;
 mod full_disk;
 mod migrate;
 mod multi_server;
+mod openapi;
 mod postgres;
 mod retention;
 mod validate;

@@ -32,6 +32,7 @@ mod history;
 mod hostile_targeting;
 mod monitoring;
 mod oauth;
+mod openapi;
 mod openapi_admin;
 mod origins;
 mod privacy;

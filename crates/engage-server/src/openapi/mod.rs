@@ -5,7 +5,10 @@
 //! ops, the Engagement History API) and [`admin`] (what an account's key administers).
 
 mod admin;
+pub(crate) mod bodies;
+mod docs;
 mod public;
+pub(crate) mod routes;
 pub mod schema;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -64,12 +67,18 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The whole description.
+/// The whole description (`GET /api/openapi.json`, `engage openapi`).
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Common::openapi();
     doc.merge(public::PublicApi::openapi());
     doc.merge(admin::AdminApi::openapi());
     doc
+}
+
+/// The description as pretty-printed JSON, as `engage openapi` prints it.
+pub fn document_json() -> String {
+    // A document of strings, maps and numbers always serializes.
+    serde_json::to_string_pretty(&document()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -88,5 +97,30 @@ mod tests {
             components["schemas"]["Error"]["required"],
             serde_json::json!(["code", "message"])
         );
+    }
+
+    #[test]
+    fn every_security_requirement_names_a_scheme_of_the_document() {
+        let json = serde_json::to_value(document()).unwrap();
+        let schemes = json["components"]["securitySchemes"].as_object().unwrap();
+        let mut named = 0;
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for requirement in op["security"].as_array().into_iter().flatten() {
+                    for name in requirement.as_object().unwrap().keys() {
+                        assert!(schemes.contains_key(name), "{method} {path}: {name}");
+                        named += 1;
+                    }
+                }
+            }
+        }
+        // The Engagement History search takes either scheme.
+        let search = &json["paths"]
+            ["/interaction_history/api/account/{account_id}/interactions/search"]["post"];
+        assert_eq!(
+            search["security"],
+            serde_json::json!([{ BEARER: [] }, { OAUTH1: [] }])
+        );
+        assert!(named >= 2);
     }
 }

@@ -121,25 +121,71 @@ impl Asset {
     }
 }
 
+/// The tag (`tag/dist/tag.min.js`, compiled into the binary), gzip when the client
+/// accepts it, with an `ETag`, cached for 5 minutes.
+#[utoipa::path(get, path = "/tag/tag.js", tag = "The tag and the demo shop",
+    params(
+        ("site" = Option<String>, Query, description = "The account the tag reports to."),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` this answered: 304 when it is still the file's."),
+        ("Accept-Encoding" = Option<String>, Header, description = "`gzip` for the compressed file.")),
+    responses(
+        (status = 200, description = "The tag.", body = String,
+         content_type = "application/javascript; charset=utf-8"),
+        (status = 304, description = "The client's copy is current.")))]
 pub async fn tag_js(headers: HeaderMap) -> Response {
     serve(&TAG, &headers)
 }
 
+/// The action renderers (`tag/dist/actions.min.js`), which the tag loads when an
+/// engagement with an action shows; served as the tag is.
+#[utoipa::path(get, path = "/tag/actions.js", tag = "The tag and the demo shop",
+    params(("If-None-Match" = Option<String>, Header, description = "An `ETag` this answered: 304 when it is still the file's."),
+        ("Accept-Encoding" = Option<String>, Header, description = "`gzip` for the compressed file.")),
+    responses(
+        (status = 200, description = "The action renderers.", body = String,
+         content_type = "application/javascript; charset=utf-8"),
+        (status = 304, description = "The client's copy is current.")))]
 pub async fn actions_js(headers: HeaderMap) -> Response {
     serve(&ACTIONS, &headers)
 }
 
 /// `GET /demo`: the pages link relatively, so they live under `/demo/`.
+#[utoipa::path(get, path = "/demo", summary = "To the demo shop", tag = "The tag and the demo shop",
+    responses((status = 308, description = "To `/demo/`.",
+               headers(("Location" = String, description = "`/demo/`")))))]
 pub async fn demo_redirect() -> Redirect {
     Redirect::permanent("/demo/")
 }
 
 /// `GET /demo/`: the demo shop's home page.
+#[utoipa::path(get, path = "/demo/", summary = "The demo shop's home page", tag = "The tag and the demo shop",
+    params(
+        ("site" = Option<String>, Query, description = "The account the shop's tag reports to."),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` this answered: 304 when it is still the file's."),
+        ("Accept-Encoding" = Option<String>, Header, description = "`gzip` for the compressed file.")),
+    responses(
+        (status = 200, description = "The shop's home page.", body = String,
+         content_type = "text/html; charset=utf-8"),
+        (status = 304, description = "The client's copy is current.")))]
 pub async fn demo_index(headers: HeaderMap) -> Response {
     demo_file(Path("index.html".to_owned()), headers).await
 }
 
 /// `GET /demo/{file}`: one of the demo shop's files.
+#[utoipa::path(get, path = "/demo/{file}", summary = "A file of the demo shop", tag = "The tag and the demo shop",
+    params(
+        ("file" = String, Path, description = "`index.html`, `products.html`, `product.html`, \
+          `cart.html`, `checkout.html`, `demo.js` or `demo.css`.", example = "cart.html"),
+        ("site" = Option<String>, Query, description = "The account the shop's tag reports to."),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` this answered: 304 when it is still the file's."),
+        ("Accept-Encoding" = Option<String>, Header, description = "`gzip` for the compressed file.")),
+    responses(
+        (status = 200, description = "The file.", content(
+            (String = "text/html; charset=utf-8"),
+            (String = "application/javascript; charset=utf-8"),
+            (String = "text/css; charset=utf-8"))),
+        (status = 304, description = "The client's copy is current."),
+        (status = 404, description = "No such file.", body = crate::openapi::schema::Error)))]
 pub async fn demo_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
     match DEMO.iter().find(|(name, _)| *name == file) {
         Some((_, asset)) => serve(asset, &headers),

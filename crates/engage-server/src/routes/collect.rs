@@ -21,13 +21,40 @@ use crate::extract::TagAccount;
 use crate::request::collect::{BodyError, CollectBody, Rejection};
 use crate::AppState;
 
-#[derive(Serialize)]
-struct CollectResponse {
+/// What a batch stored: accepted items are durable; duplicates (ids already stored)
+/// stored nothing again; rejected ones are kept in the quarantine.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"accepted": 2, "duplicates": 0, "rejected": [{"kind": "event", "index": 1,
+    "errors": [{"path": "/events/1/data/engagementType",
+                "message": "expected an engagement type 0, 1, 2, 3, 5 or 6 (peeling corner, overlay, toaster, slide-out, embedded, sticky), found 4"}]}]}))]
+pub(crate) struct CollectResponse {
     accepted: usize,
     duplicates: usize,
+    #[schema(value_type = Vec<crate::openapi::bodies::Rejected>)]
     rejected: Vec<Rejection>,
 }
 
+/// The tag's batch of `LP_OFFERS` events and SDEs for one page view, answered once the
+/// accepted items are durable. Any origin may post unless the account restricts them.
+#[utoipa::path(post, path = "/api/account/{account_id}/events", tag = "Collect",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("Origin" = Option<String>, Header, description = "A page's origin: one the account does not allow is refused.")),
+    request_body(content = crate::openapi::bodies::CollectBatch, content_type = "application/json",
+        description = "Also accepted as `text/plain` (what `navigator.sendBeacon` sends) and with `Content-Encoding: gzip`."),
+    responses(
+        (status = 200, description = "Stored: each item is validated on its own.", body = CollectResponse),
+        (status = 400, description = "Not JSON (`malformed_json`) or a wrong envelope (`invalid_request`); kept in the quarantine.", body = crate::openapi::schema::Error,
+         example = json!({"code": "malformed_json", "message": "malformed JSON: EOF while parsing a value at line 1 column 14"})),
+        (status = 403, description = "A page on an origin the account does not allow.", body = crate::openapi::schema::Error),
+        (status = 404, description = "Unknown account.", body = crate::openapi::schema::Error,
+         example = json!({"code": "unknown_account", "message": "unknown account `1`"})),
+        (status = 408, description = "The body did not arrive in time.", body = crate::openapi::schema::Error),
+        (status = 409, description = "The session belongs to another visitor: nothing is stored.", body = crate::openapi::schema::Error),
+        (status = 413, description = "Over the body size or the batch's item limit.", body = crate::openapi::schema::Error),
+        (status = 415, description = "Not JSON or text, or not gzip.", body = crate::openapi::schema::Error),
+        (status = 429, description = "Over a rate limit (`Retry-After`).", body = crate::openapi::schema::Error),
+        (status = 503, description = "Shutting down or the store cannot write (`Retry-After`).", body = crate::openapi::schema::Error)))]
 #[tracing::instrument(skip_all, fields(account = %tag.account.id))]
 pub async fn collect(
     State(state): State<AppState>,
@@ -276,6 +303,16 @@ pub(crate) async fn quarantine_body(
 }
 
 /// `OPTIONS` for the tag on another origin (the collect and decision routes).
+#[utoipa::path(options, path = "/api/account/{account_id}/events", summary = "The collect route's CORS preflight", tag = "Collect",
+    operation_id = "collect_preflight",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("Origin" = Option<String>, Header, description = "The page's origin.")),
+    responses(
+        (status = 204, description = "The page may post: `Access-Control-Allow-*` headers for its origin."),
+        (status = 403, description = "A page on an origin the account does not allow.", body = crate::openapi::schema::Error),
+        (status = 404, description = "Unknown account.", body = crate::openapi::schema::Error),
+        (status = 429, description = "Over a rate limit (`Retry-After`).", body = crate::openapi::schema::Error)))]
 pub async fn preflight(tag: TagAccount) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     if tag.origin.is_some() {

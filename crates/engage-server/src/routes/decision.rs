@@ -22,6 +22,30 @@ use crate::request::DecisionBody;
 use crate::AppState;
 
 /// `POST /api/account/{accountId}/decision`.
+///
+/// Which engagements the tag shows on a page view, from the account's campaigns: at most
+/// one per zone, in rank order, each in a new engagement context. Records the visitor's
+/// eligibility for each campaign (at most once a UTC day). `Cache-Control: no-store`.
+#[utoipa::path(post, path = "/api/account/{account_id}/decision", summary = "Which engagements to show on a page view", tag = "Decision",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("Origin" = Option<String>, Header, description = "A page's origin: one the account does not allow is refused.")),
+    request_body(content = crate::openapi::bodies::DecisionRequest, content_type = "application/json",
+        description = "Also accepted as `text/plain`, so that a page on another origin needs no preflight."),
+    responses(
+        (status = 200, description = "The engagements to show (`[]` for none).", body = crate::openapi::bodies::DecisionAnswer),
+        (status = 400, description = "Not JSON, or not a decision request (`errors` lists every problem).", body = crate::openapi::schema::Error,
+         example = json!({"code": "invalid_request", "message": "invalid decision request: /referrer: unknown field `referrer`, expected `visitorId`, `sessionId`, `pageId`, `url`, `sections`, `sdes`",
+             "errors": [{"path": "/referrer", "message": "unknown field `referrer`, expected `visitorId`, `sessionId`, `pageId`, `url`, `sections`, `sdes`"},
+                        {"path": "/visitorId", "message": "missing"},
+                        {"path": "/sections", "message": "expected an array of at most 100 section names"}]})),
+        (status = 403, description = "A page on an origin the account does not allow.", body = crate::openapi::schema::Error),
+        (status = 404, description = "Unknown account.", body = crate::openapi::schema::Error),
+        (status = 408, description = "The body did not arrive in time.", body = crate::openapi::schema::Error),
+        (status = 413, description = "Over the body size or the item limit.", body = crate::openapi::schema::Error),
+        (status = 415, description = "Not JSON or text, or not gzip.", body = crate::openapi::schema::Error),
+        (status = 429, description = "Over a rate limit (`Retry-After`).", body = crate::openapi::schema::Error),
+        (status = 503, description = "Every decision slot is taken, the store cannot write, or shutting down (`Retry-After`).", body = crate::openapi::schema::Error)))]
 #[tracing::instrument(skip_all, fields(account = %tag.account.id))]
 pub async fn decide(
     State(state): State<AppState>,
@@ -37,6 +61,22 @@ pub async fn decide(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     tag.add_cors_headers(h);
     response
+}
+
+/// `OPTIONS /api/account/{accountId}/decision`: the preflight of a page on another
+/// origin, answered as the collect route's.
+#[utoipa::path(options, path = "/api/account/{account_id}/decision", summary = "The decision route's CORS preflight", tag = "Decision",
+    operation_id = "decision_preflight",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("Origin" = Option<String>, Header, description = "The page's origin.")),
+    responses(
+        (status = 204, description = "The page may post: `Access-Control-Allow-*` headers for its origin."),
+        (status = 403, description = "A page on an origin the account does not allow.", body = crate::openapi::schema::Error),
+        (status = 404, description = "Unknown account.", body = crate::openapi::schema::Error),
+        (status = 429, description = "Over a rate limit (`Retry-After`).", body = crate::openapi::schema::Error)))]
+pub async fn preflight(tag: TagAccount) -> Response {
+    super::collect::preflight(tag).await
 }
 
 async fn answer(

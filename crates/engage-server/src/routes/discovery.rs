@@ -25,23 +25,44 @@ pub const SERVICES: [&str; 2] = ["engHistDomain", "smt"];
 /// The one version LivePerson documents.
 const VERSION: &str = "1.0";
 
-#[derive(Serialize)]
+/// Where one service is.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct BaseUri<'a> {
+#[schema(example = json!({"service": "smt", "account": "94220599", "baseURI": "engage.example"}))]
+pub(crate) struct BaseUri<'a> {
+    /// `engHistDomain` or `smt`.
     service: &'a str,
     account: &'a str,
+    /// `host[:port]` of `engage serve --public-url`, without a scheme.
     #[serde(rename = "baseURI")]
     base_uri: &'a str,
 }
 
-#[derive(Serialize)]
+/// Where every service is.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct BaseUris<'a> {
+#[schema(example = json!({"baseURIs": [
+    {"service": "engHistDomain", "account": "94220599", "baseURI": "engage.example"},
+    {"service": "smt", "account": "94220599", "baseURI": "engage.example"}]}))]
+pub(crate) struct BaseUris<'a> {
     #[serde(rename = "baseURIs")]
     base_uris: Vec<BaseUri<'a>>,
 }
 
 /// `GET /api/account/{accountId}/service/{serviceName}/baseURI.json?version=1.0`.
+///
+/// LivePerson's Domain API for one service: where this server is. No key; any page may
+/// read it (`Access-Control-Allow-Origin: *`).
+#[utoipa::path(get, path = "/api/account/{account_id}/service/{service}/baseURI.json", summary = "Where one service is",
+    tag = "Service discovery (CSDS)", operation_id = "service_base_uri",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("service" = String, Path, description = "`engHistDomain` (the Engagement History API) or `smt` (the Monitoring API); case sensitive.", example = "smt"),
+        ("version" = String, Query, description = "Must be `1.0`.", example = "1.0")),
+    responses(
+        (status = 200, description = "Where the service is.", body = BaseUri),
+        (status = 400, description = "`version` missing, repeated or not `1.0`, or another parameter (`errors` names it).", body = crate::openapi::schema::Error),
+        (status = 404, description = "Unknown account, or a service this server does not implement.", body = crate::openapi::schema::Error)))]
 pub async fn service(
     State(state): State<AppState>,
     Path((account_id, service)): Path<(String, String)>,
@@ -78,6 +99,17 @@ async fn one_service(
 }
 
 /// `GET /api/account/{accountId}/service/baseURI.json?version=1.0`: every service.
+///
+/// LivePerson's Domain API for every service Engage implements.
+#[utoipa::path(get, path = "/api/account/{account_id}/service/baseURI.json", summary = "Where every service is",
+    tag = "Service discovery (CSDS)", operation_id = "all_base_uris",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("version" = String, Query, description = "Must be `1.0`.", example = "1.0")),
+    responses(
+        (status = 200, description = "Where every service is.", body = BaseUris),
+        (status = 400, description = "`version` missing, repeated or not `1.0`, or another parameter (`errors` names it).", body = crate::openapi::schema::Error),
+        (status = 404, description = "Unknown account.", body = crate::openapi::schema::Error)))]
 pub async fn all_services(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

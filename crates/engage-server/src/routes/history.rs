@@ -25,6 +25,30 @@ use crate::user_agent;
 use crate::AppState;
 
 /// `POST /interaction_history/api/account/{accountId}/interactions/search?offset=&limit=&sort=&source=`.
+///
+/// Finds interactions (one engagement context's life each) in LivePerson's record shape.
+/// At most 16 searches run at once.
+#[utoipa::path(post, path = "/interaction_history/api/account/{account_id}/interactions/search", summary = "Search interactions",
+    tag = "Engagement History API", operation_id = "history_search",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("offset" = Option<u64>, Query, description = "How many matching interactions to skip (default 0)."),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Interactions per page, 1-100 (default 50)."),
+        ("sort" = Option<String>, Query, description = "Fields in order of significance, each `field`, `field:asc` or `field:desc` (`field:des`), separated by `,`: `start`, `end`, `duration`, `visitor`, `engagementId`, `interactive` (`agentId` and `skillId` order nothing). Default `start:desc`.", example = "duration:des"),
+        ("source" = Option<String>, Query, max_length = 256, description = "The caller's name; only carried into the links.", example = "LP_AgentUI_History")),
+    request_body(content = crate::openapi::bodies::HistorySearch, content_type = "application/json"),
+    security(("bearer" = []), ("oauth1" = [])),
+    responses(
+        (status = 200, description = "A page of matching interactions and how many match.", body = SearchResponse),
+        (status = 400, description = "Not JSON (`malformed_json`), or a filter or parameter that is not valid (`invalid_request`, `errors` lists every problem).", body = crate::openapi::schema::Error),
+        (status = 401, description = "No key, an unknown key or a refused OAuth 1.0a signature.", body = crate::openapi::schema::Error),
+        (status = 403, description = "Another account's key.", body = crate::openapi::schema::Error),
+        (status = 404, description = "Unknown account.", body = crate::openapi::schema::Error),
+        (status = 408, description = "The body did not arrive in time.", body = crate::openapi::schema::Error),
+        (status = 413, description = "Over the body size.", body = crate::openapi::schema::Error),
+        (status = 415, description = "Not JSON, or not gzip.", body = crate::openapi::schema::Error),
+        (status = 429, description = "Too many searches running (`Retry-After: 1`).", body = crate::openapi::schema::Error),
+        (status = 503, description = "Shutting down (`Retry-After`).", body = crate::openapi::schema::Error)))]
 #[tracing::instrument(skip_all, fields(account = %account_id, count, returned))]
 pub async fn search(
     State(state): State<AppState>,
@@ -74,16 +98,20 @@ pub(crate) async fn run_search(
 
 // ---------------------------------------------------------------- the answer
 
-#[derive(Serialize)]
-struct SearchResponse<'a> {
+/// A page of the search's answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SearchResponse<'a> {
     #[serde(rename = "_metadata")]
     metadata: Metadata,
     #[serde(rename = "interactionHistoryRecords")]
+    #[schema(value_type = Vec<crate::openapi::bodies::HistoryRecord>)]
     records: Vec<Record<'a>>,
 }
 
-#[derive(Serialize)]
-struct Metadata {
+/// How many interactions match over all pages, and the links to pages: `next` while
+/// pages follow, `prev` when `offset` is above 0, `last` when anything matched.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Metadata {
     count: u64,
     #[serde(rename = "self")]
     self_link: Link,
@@ -97,16 +125,18 @@ struct Metadata {
     shards_status_result: ShardsStatus,
 }
 
-#[derive(Serialize)]
+/// Always `{0, 1, false}`: one store, never a partial result.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ShardsStatus {
+pub(crate) struct ShardsStatus {
     failure_shards: u32,
     total_shards: u32,
     partial_result: bool,
 }
 
-#[derive(Serialize)]
-struct Link {
+/// A link to a page of the answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Link {
     rel: &'static str,
     href: String,
 }

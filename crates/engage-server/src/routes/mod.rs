@@ -4,13 +4,13 @@
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod analytics;
-mod assets;
-mod collect;
-mod decision;
-mod discovery;
+pub(crate) mod assets;
+pub(crate) mod collect;
+pub(crate) mod decision;
+pub(crate) mod discovery;
 pub(crate) mod history;
-mod monitoring;
-mod ops;
+pub(crate) mod monitoring;
+pub(crate) mod ops;
 pub(crate) mod privacy;
 pub(crate) mod quarantine;
 pub(crate) mod retention;
@@ -126,6 +126,8 @@ fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::new("/healthz").get(Public, ops::healthz),
         Endpoint::new("/metrics").get(Public, ops::metrics),
+        Endpoint::new("/api/openapi.json").get(Public, crate::openapi::routes::openapi_json),
+        Endpoint::new("/api/docs").get(Public, crate::openapi::routes::docs_page),
         Endpoint::new("/tag/tag.js").get(Public, assets::tag_js),
         Endpoint::new("/tag/actions.js").get(Public, assets::actions_js),
         Endpoint::new("/demo").get(Public, assets::demo_redirect),
@@ -148,7 +150,7 @@ fn endpoints() -> Vec<Endpoint> {
             .rate_limited(),
         Endpoint::new("/api/account/{account_id}/decision")
             .post(PublicAccount, decision::decide)
-            .options(PublicAccount, collect::preflight)
+            .options(PublicAccount, decision::preflight)
             .rate_limited(),
         Endpoint::new("/api/account/{account_id}/origins")
             .get(AccountKey, account::get_origins)
@@ -316,6 +318,7 @@ fn route_label(pattern: &str) -> &'static str {
     match pattern {
         "/healthz" => "healthz",
         "/metrics" => "metrics",
+        "/api/openapi.json" | "/api/docs" => "openapi",
         "/tag/tag.js" => "tag_js",
         "/tag/actions.js" => "actions_js",
         "/demo" | "/demo/" | "/demo/{file}" => "demo",

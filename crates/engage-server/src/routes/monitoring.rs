@@ -78,16 +78,23 @@ impl From<engage_store::StoreError> for MonitoringError {
     }
 }
 
+/// A Monitoring API error's body, as LivePerson documents it: 400/33 illegal version,
+/// 400/5 invalid or missing data, 404/37 unknown visitor, 404/39 unknown session, 404/18
+/// unknown account or app installation, 403/5 an origin the account does not allow,
+/// 429/5 over a rate limit, 500/18 internal, 503/5 or 503/18 busy or unable to write.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"time": 1_795_281_605_983_u64, "message": "unknown app installation `android-app`", "internalCode": 18}))]
+pub(crate) struct MonitoringErrorBody {
+    /// When, in epoch milliseconds.
+    time: i64,
+    message: String,
+    internal_code: u16,
+}
+
 impl IntoResponse for MonitoringError {
     fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Body {
-            time: i64,
-            message: String,
-            internal_code: u16,
-        }
-        let body = Body {
+        let body = MonitoringErrorBody {
             time: now_ms(),
             message: self.message,
             internal_code: self.internal_code,
@@ -102,9 +109,11 @@ impl IntoResponse for MonitoringError {
     }
 }
 
-#[derive(Serialize)]
+/// The visit a call was recorded in; `engagementDetails` only from `engagement`.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct VisitIds {
+#[schema(example = json!({"sessionId": "01a1fed14ced74ad8c0c86d46ea4d7d3", "visitorId": "01a1fed14ced74ad8c0c86d360bbfb21", "pageId": "01a1fed14ced74ad8c0c86d5a180a8c9"}))]
+pub(crate) struct VisitIds {
     session_id: String,
     visitor_id: String,
     page_id: String,
@@ -115,9 +124,9 @@ struct VisitIds {
 
 /// One eligible engagement in the `engagement` call's answer (docs/api.md, Monitoring
 /// API).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EngagementDetail {
+pub(crate) struct EngagementDetail {
     campaign_id: u64,
     engagement_id: u64,
     engagement_revision: u64,
@@ -126,6 +135,7 @@ struct EngagementDetail {
     connector_id: i64,
     /// The call's `lang://` entry point, or `"NA"` as LivePerson writes "none".
     language: String,
+    /// Always `expose`.
     status: &'static str,
 }
 
@@ -266,6 +276,34 @@ impl<S: Sync> FromRequestParts<S> for PutOverride {
 }
 
 /// `POST /api/account/{accountId}/app/{appInstallationId}/engagement?v=&vid=&sid=`.
+///
+/// Records the app's visit and attributes, then decides its engagements as for a page
+/// view (the entry points' URL and sections, the visit's attributes).
+#[utoipa::path(post, path = "/api/account/{account_id}/app/{app_id}/engagement", summary = "An app's visit, and its engagements", tag = "Monitoring API", operation_id = "monitoring_engagement",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("app_id" = String, Path, description = "An app installation of the account (`POST /api/account/{accountId}/apps`)."),
+        ("v" = String, Query, description = "The API version: `1.0` or `1.1` (else 400/33).", example = "1.1"),
+        ("vid" = Option<String>, Query, description = "The visitor (at most 128 characters): unknown is 404/37."),
+        ("sid" = Option<String>, Query, description = "The visitor's session (needs `vid`): unknown is 404/39."),
+        ("Origin" = Option<String>, Header, description = "A page's origin: one the account does not allow is 403/5.")),
+    request_body(content = crate::openapi::bodies::EngagementCall, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded in the existing visit (`vid` and `sid`); the eligible engagements in `engagementDetails`.", body = VisitIds),
+        (status = 201, description = "Recorded in a new session; the eligible engagements in `engagementDetails`.", body = VisitIds,
+         example = json!({"sessionId": "01a1ff1f554e705b94a290aa1336c7b2", "visitorId": "01a1ff1f554e705b94a290a9904bbb7e", "pageId": "01a1ff1f554f75a2aa168274e263c4a6",
+             "engagementDetails": [{"campaignId": 513_998_792, "engagementId": 522_596_859, "engagementRevision": 1, "contextId": "01a1ff1f55517002ae0251c21eb9025d", "connectorId": -1, "language": "en-US", "status": "expose"}]})),
+        (status = 400, description = "Illegal version (33), or invalid or missing data (5): nothing is stored, an invalid body is quarantined.", body = MonitoringErrorBody,
+         example = json!({"time": 1_795_276_492_992_u64, "message": "illegal version `2`: use v=1.0 or v=1.1", "internalCode": 33})),
+        (status = 403, description = "A page on an origin the account does not allow (5).", body = MonitoringErrorBody),
+        (status = 404, description = "Unknown account or app installation (18), visitor (37) or session (39).", body = MonitoringErrorBody,
+         example = json!({"time": 1_795_281_605_983_u64, "message": "unknown app installation `android-app`", "internalCode": 18})),
+        (status = 408, description = "The body did not arrive in time (5).", body = MonitoringErrorBody),
+        (status = 409, description = "The session was taken by another visitor meanwhile (5).", body = MonitoringErrorBody),
+        (status = 413, description = "Over the body size or the item limit (5).", body = MonitoringErrorBody),
+        (status = 415, description = "Not JSON, or not gzip (5).", body = MonitoringErrorBody),
+        (status = 429, description = "Over a rate limit (5, `Retry-After`).", body = MonitoringErrorBody),
+        (status = 503, description = "No decision slot free (5), or the store cannot write or the server shuts down (18; `Retry-After`).", body = MonitoringErrorBody)))]
 #[tracing::instrument(skip_all, fields(account = %call.account_id, app = %call.app_id))]
 pub async fn engagement(
     State(state): State<AppState>,
@@ -412,6 +450,33 @@ async fn engagement_details(
 }
 
 /// `PUT /api/account/{accountId}/app/{appInstallationId}/report?v=&vid=&sid=`.
+///
+/// Records the app's attributes and impressions (`LP_OFFERS` events of the contexts an
+/// `engagement` call exposed to the session). A first report names `consumerId` or
+/// `identities`.
+#[utoipa::path(put, path = "/api/account/{account_id}/app/{app_id}/report", summary = "An app's attributes and impressions", tag = "Monitoring API", operation_id = "monitoring_report",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("app_id" = String, Path, description = "An app installation of the account (`POST /api/account/{accountId}/apps`)."),
+        ("v" = String, Query, description = "The API version: `1.0` or `1.1` (else 400/33).", example = "1.1"),
+        ("vid" = Option<String>, Query, description = "The visitor (at most 128 characters): unknown is 404/37."),
+        ("sid" = Option<String>, Query, description = "The visitor's session (needs `vid`): unknown is 404/39."),
+        ("Origin" = Option<String>, Header, description = "A page's origin: one the account does not allow is 403/5.")),
+    request_body(content = crate::openapi::bodies::ReportCall, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded in the existing visit (`vid` and `sid`).", body = VisitIds),
+        (status = 201, description = "Recorded in a new session.", body = VisitIds),
+        (status = 400, description = "Illegal version (33), or invalid or missing data (5): nothing is stored, an invalid body is quarantined.", body = MonitoringErrorBody,
+         example = json!({"time": 1_795_276_492_992_u64, "message": "illegal version `2`: use v=1.0 or v=1.1", "internalCode": 33})),
+        (status = 403, description = "A page on an origin the account does not allow (5).", body = MonitoringErrorBody),
+        (status = 404, description = "Unknown account or app installation (18), visitor (37) or session (39).", body = MonitoringErrorBody,
+         example = json!({"time": 1_795_281_605_983_u64, "message": "unknown app installation `android-app`", "internalCode": 18})),
+        (status = 408, description = "The body did not arrive in time (5).", body = MonitoringErrorBody),
+        (status = 409, description = "The session was taken by another visitor meanwhile (5).", body = MonitoringErrorBody),
+        (status = 413, description = "Over the body size or the item limit (5).", body = MonitoringErrorBody),
+        (status = 415, description = "Not JSON, or not gzip (5).", body = MonitoringErrorBody),
+        (status = 429, description = "Over a rate limit (5, `Retry-After`).", body = MonitoringErrorBody),
+        (status = 503, description = "No decision slot free (5), or the store cannot write or the server shuts down (18; `Retry-After`).", body = MonitoringErrorBody)))]
 pub async fn report_put(
     state: State<AppState>,
     call: MonitoringApp,
@@ -422,6 +487,33 @@ pub async fn report_put(
 }
 
 /// `POST` with `X-HTTP-Method-Override: PUT`, for clients that cannot send `PUT`.
+///
+/// The `report` call for clients that cannot send `PUT`.
+#[utoipa::path(post, path = "/api/account/{account_id}/app/{app_id}/report", summary = "`report`, for clients that cannot send PUT", tag = "Monitoring API", operation_id = "monitoring_report_override",
+    params(
+        ("account_id" = String, Path, description = "The account."),
+        ("app_id" = String, Path, description = "An app installation of the account (`POST /api/account/{accountId}/apps`)."),
+        ("v" = String, Query, description = "The API version: `1.0` or `1.1` (else 400/33).", example = "1.1"),
+        ("vid" = Option<String>, Query, description = "The visitor (at most 128 characters): unknown is 404/37."),
+        ("sid" = Option<String>, Query, description = "The visitor's session (needs `vid`): unknown is 404/39."),
+        ("Origin" = Option<String>, Header, description = "A page's origin: one the account does not allow is 403/5."),
+        ("X-HTTP-Method-Override" = String, Header, description = "Must be `PUT` (else 405/5).", example = "PUT")),
+    request_body(content = crate::openapi::bodies::ReportCall, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded in the existing visit (`vid` and `sid`).", body = VisitIds),
+        (status = 201, description = "Recorded in a new session.", body = VisitIds),
+        (status = 405, description = "Without `X-HTTP-Method-Override: PUT` (5).", body = MonitoringErrorBody),
+        (status = 400, description = "Illegal version (33), or invalid or missing data (5): nothing is stored, an invalid body is quarantined.", body = MonitoringErrorBody,
+         example = json!({"time": 1_795_276_492_992_u64, "message": "illegal version `2`: use v=1.0 or v=1.1", "internalCode": 33})),
+        (status = 403, description = "A page on an origin the account does not allow (5).", body = MonitoringErrorBody),
+        (status = 404, description = "Unknown account or app installation (18), visitor (37) or session (39).", body = MonitoringErrorBody,
+         example = json!({"time": 1_795_281_605_983_u64, "message": "unknown app installation `android-app`", "internalCode": 18})),
+        (status = 408, description = "The body did not arrive in time (5).", body = MonitoringErrorBody),
+        (status = 409, description = "The session was taken by another visitor meanwhile (5).", body = MonitoringErrorBody),
+        (status = 413, description = "Over the body size or the item limit (5).", body = MonitoringErrorBody),
+        (status = 415, description = "Not JSON, or not gzip (5).", body = MonitoringErrorBody),
+        (status = 429, description = "Over a rate limit (5, `Retry-After`).", body = MonitoringErrorBody),
+        (status = 503, description = "No decision slot free (5), or the store cannot write or the server shuts down (18; `Retry-After`).", body = MonitoringErrorBody)))]
 pub async fn report_post(
     state: State<AppState>,
     _: PutOverride,
