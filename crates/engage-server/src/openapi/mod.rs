@@ -86,6 +86,33 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// Merging keeps one schema of a name: two parts that name different shapes alike
+    /// would describe one of them wrongly.
+    #[test]
+    fn no_two_parts_name_different_schemas_alike() {
+        let schemas = |doc: utoipa::openapi::OpenApi| {
+            let json = serde_json::to_value(doc).unwrap();
+            json["components"]["schemas"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let parts = [
+            ("common", schemas(Common::openapi())),
+            ("public", schemas(public::PublicApi::openapi())),
+            ("admin", schemas(admin::AdminApi::openapi())),
+        ];
+        for (i, (a, first)) in parts.iter().enumerate() {
+            for (b, second) in &parts[i + 1..] {
+                for (name, shape) in first {
+                    if let Some(other) = second.get(name) {
+                        assert_eq!(shape, other, "`{name}` is one shape in {a}, another in {b}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_document_is_openapi_3_1_with_both_security_schemes_and_the_error_body() {
         let json = serde_json::to_value(document()).unwrap();

@@ -144,7 +144,7 @@ pub enum FunnelStep {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventStep {
-    event: OfferEvent,
+    event: FunnelEvent,
 }
 
 #[derive(ToSchema)]
@@ -153,9 +153,10 @@ pub struct SdeStep {
     sde: SdeKind,
 }
 
+/// An `LP_OFFERS` event, or a coupon action's `ENGAGE_ACTION` event.
 #[derive(ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OfferEvent {
+pub enum FunnelEvent {
     Start,
     OfferDisplay,
     OfferImpression,
@@ -163,6 +164,8 @@ pub enum OfferEvent {
     OfferDeclined,
     OfferTimeout,
     OfferRemove,
+    CouponRevealed,
+    CouponCopied,
 }
 
 #[derive(ToSchema)]
