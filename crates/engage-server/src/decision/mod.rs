@@ -49,9 +49,10 @@ pub struct Decisions {
     entries: RwLock<HashMap<String, Entry>>,
     generation: AtomicU64,
     /// Eligibility this server recorded lately, as (account, campaign, visitor, UTC
-    /// day): the store keeps the first of a day only, so a repeat need not reach it.
+    /// day, bot): the store keeps the first of a day only, so a repeat need not reach it.
     /// Bounded: emptied when full (a repeat then costs one idempotent write).
-    recent_eligibility: std::sync::Mutex<std::collections::HashSet<(String, u64, String, i64)>>,
+    recent_eligibility:
+        std::sync::Mutex<std::collections::HashSet<(String, u64, String, i64, bool)>>,
 }
 
 /// How many recent eligibility keys a server remembers.
@@ -83,6 +84,7 @@ impl Decisions {
                     r.campaign_id,
                     r.visitor_id.clone(),
                     engage_store::analytics::day_of(r.at_ms),
+                    r.bot,
                 ))
             })
             .collect()
@@ -104,6 +106,7 @@ impl Decisions {
                 r.campaign_id,
                 r.visitor_id.clone(),
                 engage_store::analytics::day_of(r.at_ms),
+                r.bot,
             ));
         }
     }

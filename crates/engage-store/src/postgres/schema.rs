@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     super::privacy::MIGRATION,
     super::analytics::MIGRATION,
     BOTS,
+    super::analytics::BOTS_MIGRATION,
 ];
 
 /// The bot flag of interactions (`BotReason::code`, 0 for a person's). Rows written before
