@@ -51,9 +51,11 @@ pub struct Decisions {
     /// Eligibility this server recorded lately, as (account, campaign, visitor, UTC
     /// day, bot): the store keeps the first of a day only, so a repeat need not reach it.
     /// Bounded: emptied when full (a repeat then costs one idempotent write).
-    recent_eligibility:
-        std::sync::Mutex<std::collections::HashSet<(String, u64, String, i64, bool)>>,
+    recent_eligibility: std::sync::Mutex<std::collections::HashSet<EligibilityKey>>,
 }
+
+/// A recent eligibility: account, campaign, visitor, UTC day, and whether a bot's.
+type EligibilityKey = (String, u64, String, i64, bool);
 
 /// How many recent eligibility keys a server remembers.
 const RECENT_ELIGIBILITY: usize = 100_000;

@@ -9,7 +9,7 @@
 //! rarely meet another group's rows; their statements take keys in sorted order so two
 //! groups cannot deadlock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use deadpool_postgres::Transaction;
 
@@ -101,8 +101,9 @@ CREATE TABLE analytics_steps (
 );
 "#;
 
-/// Schema version 11: the bots' twin of each rollup ([`rollup_table`]), and purchases by
-/// time for the retention sweep.
+/// Schema version 11: the bots' twin of each rollup ([`rollup_table`]), purchases by
+/// time (reports and the retention sweep), and eligibility indexes that cover a report's
+/// read.
 pub(crate) const BOTS_MIGRATION: &str = r#"
 CREATE TABLE analytics_bot_visitors (LIKE analytics_visitors INCLUDING ALL);
 CREATE TABLE analytics_bot_eligibility (LIKE analytics_eligibility INCLUDING ALL);
@@ -113,6 +114,26 @@ CREATE TABLE analytics_bot_purchases (LIKE analytics_purchases INCLUDING ALL);
 CREATE TABLE analytics_bot_steps (LIKE analytics_steps INCLUDING ALL);
 CREATE INDEX analytics_purchases_time ON analytics_purchases (account, at_ms);
 CREATE INDEX analytics_bot_purchases_time ON analytics_bot_purchases (account, at_ms);
+-- Reports read eligibility by time with every column.
+CREATE INDEX analytics_eligibility_cover ON analytics_eligibility (account, first_ms)
+    INCLUDE (campaign_id, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_cohort_cover ON analytics_cohort (account, first_ms)
+    INCLUDE (campaign_id, engagement_id, control, visitor_id);
+CREATE INDEX analytics_bot_eligibility_cover ON analytics_bot_eligibility (account, first_ms)
+    INCLUDE (campaign_id, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_bot_cohort_cover ON analytics_bot_cohort (account, first_ms)
+    INCLUDE (campaign_id, engagement_id, control, visitor_id);
+CREATE INDEX analytics_eligibility_campaign_cover ON analytics_eligibility
+    (account, campaign_id, first_ms) INCLUDE (engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_cohort_campaign_cover ON analytics_cohort
+    (account, campaign_id, first_ms) INCLUDE (engagement_id, control, visitor_id);
+CREATE INDEX analytics_bot_eligibility_campaign_cover ON analytics_bot_eligibility
+    (account, campaign_id, first_ms) INCLUDE (engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_bot_cohort_campaign_cover ON analytics_bot_cohort
+    (account, campaign_id, first_ms) INCLUDE (engagement_id, control, visitor_id);
+DROP INDEX analytics_eligibility_time;
+DROP INDEX analytics_cohort_time;
+DROP INDEX analytics_cohort_campaign_time;
 "#;
 
 /// Offer counts' columns: account, campaign, engagement, hour, the four counts.
@@ -558,8 +579,8 @@ pub(crate) async fn facts(
         }
     }
 
-    // Offer visitors and purchases of the cohort's visitors: with both sides, of either
-    // side's cohort rows in range (a superset of the cohort), kept to the cohort after.
+    // Offer visitors of the cohort's visitors: with both sides, of either side's cohort
+    // rows in range (a superset of the cohort), kept to the cohort after.
     for &ov_bot in sides(both) {
         for &cohort_bot in sides(both) {
             let rows = client
@@ -589,27 +610,15 @@ pub(crate) async fn facts(
         }
     }
     for &purchase_bot in sides(both) {
-        let cohorts = sides(both)
-            .iter()
-            .map(|bot| {
-                format!(
-                    "p.visitor_id IN (SELECT visitor_id FROM {}
-                         WHERE account = $1 AND first_ms >= $2 AND first_ms < $3 AND {})",
-                    rollup_table("analytics_cohort", *bot),
-                    filter("")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ");
         let rows = client
             .query(
                 &format!(
                     "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
                      FROM {} p
-                     WHERE p.account = $1 AND p.at_ms >= $2 AND p.at_ms < $6 AND ({cohorts})",
+                     WHERE p.account = $1 AND p.at_ms >= $2 AND p.at_ms < $3",
                     rollup_table("analytics_purchases", purchase_bot)
                 ),
-                &[&account, &from, &to, campaigns, engagements, &purchases_to],
+                &[&account, &from, &purchases_to],
             )
             .await
             .map_err(pg_err)?;
@@ -622,8 +631,14 @@ pub(crate) async fn facts(
             });
         }
     }
+    // Purchases were read by time (their index), not by visitor: keep the cohort's.
     if both {
         keep_to_cohort(&mut facts);
+    } else {
+        let cohort: HashSet<&str> = facts.cohort.iter().map(|e| e.visitor_id.as_str()).collect();
+        facts
+            .purchases
+            .retain(|p| cohort.contains(p.visitor_id.as_str()));
     }
     Ok(facts)
 }

@@ -7,6 +7,8 @@
 //! the decision route store is one eligibility row per campaign and UTC day for each
 //! visitor id they make up, on top of the rate limits.
 
+use std::collections::HashSet;
+
 use rusqlite::{params, Connection};
 
 use super::{read_u64, sql_err};
@@ -96,8 +98,9 @@ CREATE TABLE analytics_steps (
 ) WITHOUT ROWID;
 "#;
 
-/// Schema version 14: the bots' twin of each rollup ([`rollup_table`]), and purchases by
-/// time for the retention sweep.
+/// Schema version 14: the bots' twin of each rollup ([`rollup_table`]), purchases by
+/// time (reports and the retention sweep), and eligibility indexes that cover a report's
+/// read.
 pub(crate) const BOTS_MIGRATION: &str = r#"
 CREATE TABLE analytics_bot_visitors (
     account    TEXT NOT NULL,
@@ -116,7 +119,6 @@ CREATE TABLE analytics_bot_eligibility (
     first_ms      INTEGER NOT NULL,
     PRIMARY KEY (account, campaign_id, day_ms, visitor_id)
 ) WITHOUT ROWID;
-CREATE INDEX analytics_bot_eligibility_time ON analytics_bot_eligibility (account, first_ms);
 
 CREATE TABLE analytics_bot_cohort (
     account       TEXT NOT NULL,
@@ -127,8 +129,6 @@ CREATE TABLE analytics_bot_cohort (
     first_ms      INTEGER NOT NULL,
     PRIMARY KEY (account, campaign_id, visitor_id)
 ) WITHOUT ROWID;
-CREATE INDEX analytics_bot_cohort_time ON analytics_bot_cohort (account, first_ms);
-CREATE INDEX analytics_bot_cohort_campaign_time ON analytics_bot_cohort (account, campaign_id, first_ms);
 CREATE INDEX analytics_bot_cohort_visitor ON analytics_bot_cohort (account, visitor_id);
 
 CREATE TABLE analytics_bot_offer_counts (
@@ -173,6 +173,29 @@ CREATE TABLE analytics_bot_steps (
 
 CREATE INDEX analytics_purchases_time ON analytics_purchases (account, at_ms);
 CREATE INDEX analytics_bot_purchases_time ON analytics_bot_purchases (account, at_ms);
+
+-- Reports read eligibility by time with every column: indexes that cover the read
+-- replace the time-only ones (each row found in them would be looked up in the table).
+DROP INDEX analytics_eligibility_time;
+DROP INDEX analytics_cohort_time;
+CREATE INDEX analytics_eligibility_cover ON analytics_eligibility
+    (account, first_ms, campaign_id, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_cohort_cover ON analytics_cohort
+    (account, first_ms, campaign_id, engagement_id, control, visitor_id);
+CREATE INDEX analytics_bot_eligibility_cover ON analytics_bot_eligibility
+    (account, first_ms, campaign_id, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_bot_cohort_cover ON analytics_bot_cohort
+    (account, first_ms, campaign_id, engagement_id, control, visitor_id);
+-- The same led by the campaign, for reports of some campaigns.
+DROP INDEX analytics_cohort_campaign_time;
+CREATE INDEX analytics_eligibility_campaign_cover ON analytics_eligibility
+    (account, campaign_id, first_ms, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_cohort_campaign_cover ON analytics_cohort
+    (account, campaign_id, first_ms, engagement_id, control, visitor_id);
+CREATE INDEX analytics_bot_eligibility_campaign_cover ON analytics_bot_eligibility
+    (account, campaign_id, first_ms, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_bot_cohort_campaign_cover ON analytics_bot_cohort
+    (account, campaign_id, first_ms, engagement_id, control, visitor_id);
 "#;
 
 fn sql_id(id: u64) -> i64 {
@@ -493,8 +516,8 @@ pub(crate) fn facts(
             .extend(rows.into_iter().filter(|c| scope.covers_time(c.hour_ms)));
     }
 
-    // Offer visitors and purchases of the cohort's visitors: with both sides, of either
-    // side's cohort rows in range (a superset of the cohort), kept to the cohort after.
+    // Offer visitors of the cohort's visitors: with both sides, of either side's cohort
+    // rows in range (a superset of the cohort), kept to the cohort after.
     for &ov_bot in sides(both) {
         for &cohort_bot in sides(both) {
             let mut stmt = conn
@@ -528,51 +551,35 @@ pub(crate) fn facts(
     }
 
     for &purchase_bot in sides(both) {
-        let cohorts = sides(both)
-            .iter()
-            .map(|bot| {
-                format!(
-                    "p.visitor_id IN (SELECT visitor_id FROM {}
-                         WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3 AND {})",
-                    rollup_table("analytics_cohort", *bot),
-                    filter("")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ");
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
                  FROM {} p
-                 WHERE p.account = ?1 AND p.at_ms >= ?2 AND p.at_ms < ?6 AND ({cohorts})",
+                 WHERE p.account = ?1 AND p.at_ms >= ?2 AND p.at_ms < ?3",
                 rollup_table("analytics_purchases", purchase_bot),
             ))
             .map_err(sql_err)?;
         facts.purchases.extend(
-            stmt.query_map(
-                params![
-                    account,
-                    scope.from_ms,
-                    scope.to_ms,
-                    campaigns,
-                    engagements,
-                    purchases_to
-                ],
-                |r| {
-                    Ok(PurchaseFact {
-                        visitor_id: r.get(0)?,
-                        at_ms: r.get(1)?,
-                        currency: r.get(2)?,
-                        total_micros: r.get(3)?,
-                    })
-                },
-            )
+            stmt.query_map(params![account, scope.from_ms, purchases_to], |r| {
+                Ok(PurchaseFact {
+                    visitor_id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    currency: r.get(2)?,
+                    total_micros: r.get(3)?,
+                })
+            })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(sql_err)?,
         );
     }
+    // Purchases were read by time (their index), not by visitor: keep the cohort's.
     if both {
         keep_to_cohort(&mut facts);
+    } else {
+        let cohort: HashSet<&str> = facts.cohort.iter().map(|e| e.visitor_id.as_str()).collect();
+        facts
+            .purchases
+            .retain(|p| cohort.contains(p.visitor_id.as_str()));
     }
     Ok(facts)
 }
