@@ -98,7 +98,7 @@ CREATE TABLE analytics_steps (
 ) WITHOUT ROWID;
 "#;
 
-/// Schema version 14: the bots' twin of each rollup ([`rollup_table`]), purchases by
+/// Schema version 15: the bots' twin of each rollup ([`rollup_table`]), purchases by
 /// time (reports and the retention sweep), and eligibility indexes that cover a report's
 /// read.
 pub(crate) const BOTS_MIGRATION: &str = r#"
