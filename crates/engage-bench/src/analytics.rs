@@ -108,6 +108,7 @@ fn control_group_hook(account: String, control_percent: u8) -> PageHook {
                 visitor_id: visitor.clone(),
                 control,
                 at_ms: batch.received_ms,
+                bot: false,
             });
         }
         if !held_out.is_empty() {

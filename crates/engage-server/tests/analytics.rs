@@ -257,6 +257,7 @@ async fn a_grouping_of_more_than_ten_thousand_rows_is_refused() {
             visitor_id: format!("v{i}"),
             control: false,
             at_ms: now - (i / 2) * 3_600_000,
+            bot: false,
         })
         .collect();
     server
@@ -380,4 +381,109 @@ async fn a_funnel_counts_visitors_who_took_the_steps_in_order() {
     assert_eq!(response.status(), 400);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["errors"][0]["path"], "/steps/1/event", "{answer}");
+}
+
+const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+#[tokio::test]
+async fn a_crawlers_impression_counts_only_with_include_bots() {
+    let server = TestServer::start().await;
+    let campaign = admin_support::campaign(&server, "Crawled", 10).await;
+    let e = engagement(
+        &server,
+        campaign,
+        &json!({"name": "Banner", "engagementType": 5, "zoneId": 1}),
+    )
+    .await;
+    // A person: decided for, shown, sees it.
+    let (status, answer) = decide(
+        &server,
+        &page("person", "https://shop.example/", &[], json!([])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(shown_ids(&answer).len(), 1, "{answer}");
+    collect(
+        &server,
+        "person",
+        "person-s",
+        vec![impression("p1", &e, "cp")],
+        vec![],
+    )
+    .await;
+    // A crawler does the same with its User-Agent.
+    let response = server
+        .client
+        .post(account_url(&server, "/decision"))
+        .header("content-type", "text/plain")
+        .header("user-agent", GOOGLEBOT)
+        .body(page("crawler", "https://shop.example/", &[], json!([])).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = server
+        .client
+        .post(server.events_url())
+        .header("user-agent", GOOGLEBOT)
+        .json(&json!({
+            "visitorId": "crawler", "sessionId": "crawler-s", "pageId": "crawler-page",
+            "events": [impression("c1", &e, "cc")], "sdes": [],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let mut body = whole_day();
+    body["groupBy"] = json!(["campaign"]);
+    let (status, people) = report(&server, &body).await;
+    assert_eq!(status, 200, "{people}");
+    let row = &people["rows"][0];
+    assert_eq!(
+        (
+            &row["impressions"],
+            &row["eligible"],
+            &row["visitors"],
+            &row["exposedVisitors"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(1)),
+        "{people}"
+    );
+    body["includeBots"] = json!(true);
+    let (status, all) = report(&server, &body).await;
+    assert_eq!(status, 200, "{all}");
+    let row = &all["rows"][0];
+    assert_eq!(
+        (
+            &row["impressions"],
+            &row["eligible"],
+            &row["visitors"],
+            &row["exposedVisitors"]
+        ),
+        (&json!(2), &json!(2), &json!(2), &json!(2)),
+        "{all}"
+    );
+
+    let mut funnel = whole_day();
+    funnel["steps"] = json!([{"event": "OFFER_IMPRESSION"}]);
+    let reached = |answer: &Value| answer["rows"][0]["steps"][0]["visitors"].clone();
+    let send = |body: Value| {
+        let server = &server;
+        async move {
+            let response = server
+                .client
+                .post(account_url(server, "/analytics/funnel"))
+                .bearer_auth(&server.api_key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(reached(&send(funnel.clone()).await), 1);
+    funnel["includeBots"] = json!(true);
+    assert_eq!(reached(&send(funnel).await), 2);
 }

@@ -33,6 +33,8 @@ macro_rules! analytics_conformance_tests {
             a_report_from_the_rollups_attributes_purchases_within_the_window,
             funnel_steps_are_one_per_batch_step_and_engagement,
             coupon_reveals_and_copies_are_counted_apart_from_clicks,
+            bots_are_rolled_up_apart_and_read_only_when_included,
+            retention_and_erasure_remove_rollup_rows_of_both_sides,
         );
     };
     (@expand $open:path; $($test:ident),* $(,)?) => {
@@ -93,6 +95,7 @@ fn scope(from_ms: i64, to_ms: i64) -> AnalyticsScope {
         campaign_ids: Vec::new(),
         engagement_ids: Vec::new(),
         attribution_ms: 7 * DAY_MS,
+        include_bots: false,
     }
 }
 
@@ -103,6 +106,7 @@ fn eligible(visitor: &str, control: bool, at_ms: i64) -> EligibilityRecord {
         visitor_id: visitor.to_owned(),
         control,
         at_ms,
+        bot: false,
     }
 }
 
@@ -493,6 +497,7 @@ where
         ],
         campaign_ids: Vec::new(),
         engagement_ids: Vec::new(),
+        include_bots: false,
     };
     let mut got = store.funnel_steps(&acc, scope.clone()).await.unwrap();
     got.sort();
@@ -533,6 +538,328 @@ where
         .await
         .unwrap();
     assert_eq!(none.len(), 2);
+}
+
+const CRAWLER: &str = "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)";
+
+fn crawler_batch(account: &str, visitor: &str, received_ms: i64) -> IngestBatch {
+    let mut b = batch(account, visitor, received_ms);
+    if let Some(v) = &mut b.visit {
+        v.user_agent = Some(CRAWLER.to_owned());
+    }
+    b
+}
+
+fn bot_eligible(visitor: &str, control: bool, at_ms: i64) -> EligibilityRecord {
+    EligibilityRecord {
+        bot: true,
+        ..eligible(visitor, control, at_ms)
+    }
+}
+
+pub async fn bots_are_rolled_up_apart_and_read_only_when_included<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    // A person: eligible at +10 s, an impression and a purchase. A crawler with its own
+    // id, and the person's id used by a crawler too, earlier (+5 s) and on a later day.
+    store
+        .record_eligibility(
+            &acc,
+            vec![
+                eligible("person", false, T0 + 10_000),
+                bot_eligible("crawler", false, T0 + 1_000),
+                bot_eligible("person", false, T0 + 5_000),
+                bot_eligible("person", false, T0 + DAY_MS + 5),
+            ],
+        )
+        .await
+        .unwrap();
+    let mut p = batch(&acc, "person", T0 + 20_000);
+    p.events.push(offer_event("OFFER_IMPRESSION", "ctx-p"));
+    p.sdes.push(purchase("10", "USD"));
+    store.ingest(p).await.unwrap();
+    let mut c = crawler_batch(&acc, "crawler", T0 + 30_000);
+    c.events.push(offer_event("OFFER_IMPRESSION", "ctx-c"));
+    c.events.push(offer_event("OFFER_CLICK", "ctx-c"));
+    c.sdes.push(purchase("99", "EUR"));
+    store.ingest(c).await.unwrap();
+    let mut pc = crawler_batch(&acc, "person", T0 + 2_000);
+    pc.events.push(offer_event("OFFER_IMPRESSION", "ctx-pc"));
+    store.ingest(pc).await.unwrap();
+
+    let fact = |v: &str, at_ms| EligibilityFact {
+        campaign_id: CAMPAIGN,
+        engagement_id: ENGAGEMENT,
+        visitor_id: v.to_owned(),
+        control: false,
+        at_ms,
+    };
+    let people = store
+        .analytics_facts(&acc, scope(T0, T0 + 2 * DAY_MS))
+        .await
+        .unwrap()
+        .sorted();
+    assert_eq!(
+        people.visitors,
+        [VisitorHour {
+            hour_ms: T0,
+            visitor_id: "person".into()
+        }]
+    );
+    assert_eq!(people.eligibility, [fact("person", T0 + 10_000)]);
+    assert_eq!(people.cohort, [fact("person", T0 + 10_000)]);
+    assert_eq!(
+        people
+            .offer_counts
+            .iter()
+            .map(|c| (c.impressions, c.clicks))
+            .collect::<Vec<_>>(),
+        [(1, 0)]
+    );
+    assert_eq!(
+        people.offer_visitors,
+        [OfferVisitor {
+            campaign_id: CAMPAIGN,
+            visitor_id: "person".into(),
+            first_impression_ms: Some(T0 + 20_000),
+            first_click_ms: None,
+        }]
+    );
+    assert_eq!(people.purchases.len(), 1);
+    assert_eq!(people.purchases[0].currency, "USD");
+
+    let all = store
+        .analytics_facts(
+            &acc,
+            AnalyticsScope {
+                include_bots: true,
+                ..scope(T0, T0 + 2 * DAY_MS)
+            },
+        )
+        .await
+        .unwrap()
+        .sorted();
+    let mut monitored: Vec<&str> = all.visitors.iter().map(|v| v.visitor_id.as_str()).collect();
+    monitored.dedup();
+    assert_eq!(monitored, ["crawler", "person"], "{:?}", all.visitors);
+    // First times over both sides: the crawler's earlier eligibility of the person's id.
+    let mut days = vec![
+        fact("crawler", T0 + 1_000),
+        fact("person", T0 + 5_000),
+        fact("person", T0 + DAY_MS + 5),
+    ];
+    days.sort();
+    assert_eq!(all.eligibility, days);
+    let mut cohort = vec![fact("crawler", T0 + 1_000), fact("person", T0 + 5_000)];
+    cohort.sort();
+    assert_eq!(all.cohort, cohort);
+    let counts = all
+        .offer_counts
+        .iter()
+        .fold((0, 0), |(i, c), o| (i + o.impressions, c + o.clicks));
+    assert_eq!(counts, (3, 1));
+    let mut firsts = vec![
+        OfferVisitor {
+            campaign_id: CAMPAIGN,
+            visitor_id: "crawler".into(),
+            first_impression_ms: Some(T0 + 30_000),
+            first_click_ms: Some(T0 + 30_000),
+        },
+        OfferVisitor {
+            campaign_id: CAMPAIGN,
+            visitor_id: "person".into(),
+            first_impression_ms: Some(T0 + 2_000),
+            first_click_ms: None,
+        },
+    ];
+    firsts.sort();
+    assert_eq!(all.offer_visitors, firsts);
+    assert_eq!(all.purchases.len(), 2);
+
+    // A range that starts after the crawler's first time of the person's id: with bots,
+    // the person's later row is not their first.
+    let late = store
+        .analytics_facts(
+            &acc,
+            AnalyticsScope {
+                include_bots: true,
+                ..scope(T0 + 6_000, T0 + DAY_MS)
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        late.eligibility.is_empty() && late.cohort.is_empty(),
+        "{late:?}"
+    );
+    let late_people = store
+        .analytics_facts(&acc, scope(T0 + 6_000, T0 + DAY_MS))
+        .await
+        .unwrap();
+    assert_eq!(late_people.cohort, [fact("person", T0 + 10_000)]);
+
+    let impression = Step::Event(engage_model::OfferEventName::OfferImpression);
+    let steps = StepScope {
+        from_ms: T0,
+        to_ms: T0 + DAY_MS,
+        steps: vec![impression],
+        campaign_ids: Vec::new(),
+        engagement_ids: Vec::new(),
+        include_bots: false,
+    };
+    let person_steps = store.funnel_steps(&acc, steps.clone()).await.unwrap();
+    assert_eq!(
+        person_steps.iter().map(|o| o.at_ms).collect::<Vec<_>>(),
+        [T0 + 20_000]
+    );
+    let mut all_steps = store
+        .funnel_steps(
+            &acc,
+            StepScope {
+                include_bots: true,
+                ..steps
+            },
+        )
+        .await
+        .unwrap();
+    all_steps.sort();
+    assert_eq!(
+        all_steps.iter().map(|o| o.at_ms).collect::<Vec<_>>(),
+        [T0 + 2_000, T0 + 20_000, T0 + 30_000]
+    );
+    store.close().await.unwrap();
+}
+
+pub async fn retention_and_erasure_remove_rollup_rows_of_both_sides<F, Fut>(open: F)
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (_dir, store) = fresh(&open).await;
+    let acc = account(&store).await;
+    let keeps = account(&store).await;
+    store.set_retention(&acc, Some(30)).await.unwrap();
+    let later = T0 + 20 * DAY_MS;
+    for a in [&acc, &keeps] {
+        store
+            .record_eligibility(
+                a,
+                vec![
+                    eligible("old", false, T0 + 1_000),
+                    bot_eligible("old-bot", false, T0 + 1_000),
+                    eligible("new", false, later),
+                    bot_eligible("new-bot", false, later),
+                ],
+            )
+            .await
+            .unwrap();
+        for (visitor, at, crawler) in [
+            ("old", T0 + 2_000, false),
+            ("old-bot", T0 + 2_000, true),
+            ("new", later + 2_000, false),
+            ("new-bot", later + 2_000, true),
+        ] {
+            let mut b = if crawler {
+                crawler_batch(a, visitor, at)
+            } else {
+                batch(a, visitor, at)
+            };
+            b.events
+                .push(offer_event("OFFER_IMPRESSION", &format!("ctx-{visitor}")));
+            b.sdes.push(purchase("5", "USD"));
+            store.ingest(b).await.unwrap();
+        }
+    }
+    let everything = AnalyticsScope {
+        include_bots: true,
+        ..scope(T0, T0 + 40 * DAY_MS)
+    };
+    let visitors_of = |facts: &crate::analytics::AnalyticsFacts| {
+        let mut v: Vec<String> = facts
+            .cohort
+            .iter()
+            .chain(&facts.eligibility)
+            .map(|e| e.visitor_id.clone())
+            .chain(facts.visitors.iter().map(|v| v.visitor_id.clone()))
+            .chain(facts.offer_visitors.iter().map(|o| o.visitor_id.clone()))
+            .chain(facts.purchases.iter().map(|p| p.visitor_id.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let before = store
+        .analytics_facts(&acc, everything.clone())
+        .await
+        .unwrap();
+    assert_eq!(visitors_of(&before), ["new", "new-bot", "old", "old-bot"]);
+
+    // 31 days after T0 the old rows are past the 30-day horizon, the new ones are not.
+    let now = T0 + 31 * DAY_MS;
+    let mut removed = 0;
+    for _ in 0..20 {
+        let step = store.sweep_retention(now, 1).await.unwrap();
+        removed += step.removed.rollups;
+        if !step.more {
+            break;
+        }
+    }
+    // Per side: visitor hour, day and first eligibility, offer counts, offer visitor,
+    // purchase, and two steps (the impression and the purchase).
+    assert_eq!(removed, 2 * 8, "rollup rows removed");
+    let after = store
+        .analytics_facts(&acc, everything.clone())
+        .await
+        .unwrap();
+    assert_eq!(visitors_of(&after), ["new", "new-bot"]);
+    assert_eq!(
+        after
+            .offer_counts
+            .iter()
+            .map(|c| c.impressions)
+            .sum::<u64>(),
+        2
+    );
+    let funnel = StepScope {
+        from_ms: T0,
+        to_ms: T0 + 40 * DAY_MS,
+        steps: vec![Step::Event(engage_model::OfferEventName::OfferImpression)],
+        campaign_ids: Vec::new(),
+        engagement_ids: Vec::new(),
+        include_bots: true,
+    };
+    assert_eq!(
+        store
+            .funnel_steps(&acc, funnel.clone())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let kept = store
+        .analytics_facts(&keeps, everything.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        visitors_of(&kept),
+        ["new", "new-bot", "old", "old-bot"],
+        "an account without retention keeps its rollups"
+    );
+
+    // Erasing a visitor seen only as a bot removes its bots' rows.
+    let erased = store
+        .erase(&acc, crate::ErasureTarget::Visitor("new-bot".into()))
+        .await
+        .unwrap();
+    assert!(erased.rollups >= 6, "{erased:?}");
+    let left = store.analytics_facts(&acc, everything).await.unwrap();
+    assert_eq!(visitors_of(&left), ["new"]);
+    assert_eq!(store.funnel_steps(&acc, funnel).await.unwrap().len(), 1);
+    store.close().await.unwrap();
 }
 
 pub async fn coupon_reveals_and_copies_are_counted_apart_from_clicks<F, Fut>(open: F)

@@ -26,14 +26,21 @@ impl ErasureTarget {
 }
 
 /// The results rollups that name a visitor (`account`, `visitor_id`): erasure removes
-/// their rows; `analytics_offer_counts` holds counts only.
-pub const VISITOR_ROLLUPS: [&str; 6] = [
+/// their rows, people's and bots' (`analytics::rollup_table`); `analytics_offer_counts`
+/// and its bots' twin hold counts only.
+pub const VISITOR_ROLLUPS: [&str; 12] = [
     "analytics_visitors",
     "analytics_eligibility",
     "analytics_cohort",
     "analytics_offer_visitors",
     "analytics_purchases",
     "analytics_steps",
+    "analytics_bot_visitors",
+    "analytics_bot_eligibility",
+    "analytics_bot_cohort",
+    "analytics_bot_offer_visitors",
+    "analytics_bot_purchases",
+    "analytics_bot_steps",
 ];
 
 /// What an erasure removed, by kind.

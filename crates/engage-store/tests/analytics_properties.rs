@@ -36,6 +36,8 @@ struct Decision {
     visitor: usize,
     engagement: usize,
     at: i64,
+    /// Asked for by a crawler (its `User-Agent`).
+    bot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,7 @@ struct Event {
     engagement: usize,
     kind: usize,
     at: i64,
+    bot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +55,7 @@ struct Purchase {
     at: i64,
     currency: usize,
     cents: i64,
+    bot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -62,7 +66,10 @@ struct Scenario {
     decisions: Vec<Decision>,
     events: Vec<Event>,
     purchases: Vec<Purchase>,
-    visits: Vec<(usize, i64)>,
+    /// Visitor, time, and whether a crawler sent it.
+    visits: Vec<(usize, i64, bool)>,
+    /// Whether the report counts bots' traffic (`includeBots`).
+    include_bots: bool,
     /// Range in hours from T0, and grouping.
     range: (i64, i64),
     by_campaign: bool,
@@ -81,11 +88,17 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             Just(visitors),
             proptest::collection::vec(any::<bool>(), visitors * 2),
             [1i64..4, 1i64..4],
-            proptest::collection::vec((0..visitors, 0..4usize, time()), 0..14),
-            proptest::collection::vec((0..visitors, 0..4usize, 0..KINDS.len(), time()), 0..20),
-            proptest::collection::vec((0..visitors, time(), 0..3usize, -500i64..50_000), 0..10),
-            proptest::collection::vec((0..visitors, time()), 0..5),
-            (0..SPAN_HOURS, 1..SPAN_HOURS),
+            proptest::collection::vec((0..visitors, 0..4usize, time(), bot()), 0..14),
+            proptest::collection::vec(
+                (0..visitors, 0..4usize, 0..KINDS.len(), time(), bot()),
+                0..20,
+            ),
+            proptest::collection::vec(
+                (0..visitors, time(), 0..3usize, -500i64..50_000, bot()),
+                0..10,
+            ),
+            proptest::collection::vec((0..visitors, time(), bot()), 0..5),
+            (0..SPAN_HOURS, 1..SPAN_HOURS, any::<bool>()),
             (any::<bool>(), any::<bool>()),
             prop_oneof![Just(None), Just(Some(HOUR_MS)), Just(Some(DAY_MS))],
             prop_oneof![Just(None), Just(Some(11u64)), Just(Some(22u64))],
@@ -99,7 +112,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     events,
                     purchases,
                     visits,
-                    (start, length),
+                    (start, length, include_bots),
                     (by_campaign, by_engagement),
                     by_time,
                     campaign_filter,
@@ -110,31 +123,35 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     decisions: decisions
                         .into_iter()
                         .enumerate()
-                        .map(|(i, (visitor, engagement, at))| Decision {
+                        .map(|(i, (visitor, engagement, at, bot))| Decision {
                             visitor,
                             engagement,
                             at: at + i as i64,
+                            bot,
                         })
                         .collect(),
                     events: events
                         .into_iter()
-                        .map(|(visitor, engagement, kind, at)| Event {
+                        .map(|(visitor, engagement, kind, at, bot)| Event {
                             visitor,
                             engagement,
                             kind,
                             at,
+                            bot,
                         })
                         .collect(),
                     purchases: purchases
                         .into_iter()
-                        .map(|(visitor, at, currency, cents)| Purchase {
+                        .map(|(visitor, at, currency, cents, bot)| Purchase {
                             visitor,
                             at,
                             currency,
                             cents,
+                            bot,
                         })
                         .collect(),
                     visits,
+                    include_bots,
                     range: (start, (start + length).min(SPAN_HOURS)),
                     by_campaign,
                     by_engagement,
@@ -144,6 +161,35 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             )
     })
 }
+
+/// A quarter of the traffic is a crawler's.
+fn bot() -> impl Strategy<Value = bool> {
+    proptest::bool::weighted(0.25)
+}
+
+/// The scenario as the report sees it: bots' records left out unless included.
+fn counted(s: &Scenario) -> Scenario {
+    let keep = |bot: bool| s.include_bots || !bot;
+    Scenario {
+        decisions: s
+            .decisions
+            .iter()
+            .filter(|d| keep(d.bot))
+            .cloned()
+            .collect(),
+        events: s.events.iter().filter(|e| keep(e.bot)).cloned().collect(),
+        purchases: s
+            .purchases
+            .iter()
+            .filter(|p| keep(p.bot))
+            .cloned()
+            .collect(),
+        visits: s.visits.iter().filter(|v| keep(v.2)).copied().collect(),
+        ..s.clone()
+    }
+}
+
+const CRAWLER: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
 fn visitor(i: usize) -> String {
     format!("visitor-{i}")
@@ -175,6 +221,7 @@ fn key(s: &Scenario, campaign: u64, engagement: u64, ms: i64) -> RowKey {
 
 /// Every figure, from the raw records, by the definitions alone.
 fn oracle(s: &Scenario) -> Vec<ReportRow> {
+    let s = &counted(s);
     let (from, to) = (T0 + s.range.0 * HOUR_MS, T0 + s.range.1 * HOUR_MS);
     let in_range = |ms: i64| from <= ms && ms < to;
     let covered = |campaign: u64| s.campaign_filter.is_none_or(|c| c == campaign);
@@ -269,7 +316,7 @@ fn oracle(s: &Scenario) -> Vec<ReportRow> {
         }
     }
     // Monitored visitors: anyone who sent a batch, by time bucket.
-    let mut sent: Vec<(usize, i64)> = s.visits.clone();
+    let mut sent: Vec<(usize, i64)> = s.visits.iter().map(|(v, at, _)| (*v, *at)).collect();
     sent.extend(s.events.iter().map(|e| (e.visitor, e.at)));
     sent.extend(s.purchases.iter().map(|p| (p.visitor, p.at)));
     let mut monitored: HashMap<Option<i64>, BTreeSet<usize>> = HashMap::new();
@@ -364,7 +411,7 @@ fn purchase_sde(p: &Purchase, i: usize) -> Sde {
     Sde::read_page(Tape::parse_str(&text).unwrap().root()).unwrap()
 }
 
-fn batch(account: &str, visitor_index: usize, at: i64) -> IngestBatch {
+fn batch(account: &str, visitor_index: usize, at: i64, bot: bool) -> IngestBatch {
     let v = visitor(visitor_index);
     IngestBatch {
         account_id: account.to_owned(),
@@ -374,7 +421,7 @@ fn batch(account: &str, visitor_index: usize, at: i64) -> IngestBatch {
             page_id: format!("{v}-page"),
             visitor_id: v,
             page: None,
-            user_agent: None,
+            user_agent: bot.then(|| CRAWLER.to_owned()),
             client: None,
         }),
         events: Vec::new(),
@@ -411,13 +458,14 @@ async fn through_the_store(store: &Arc<dyn Store>, s: &Scenario) -> Vec<ReportRo
                     visitor_id: visitor(d.visitor),
                     control: is_control(s, d.visitor, campaign),
                     at_ms: d.at,
+                    bot: d.bot,
                 }],
             )
             .await
             .unwrap();
     }
     for (i, e) in s.events.iter().enumerate() {
-        let mut b = batch(&account, e.visitor, e.at);
+        let mut b = batch(&account, e.visitor, e.at, e.bot);
         b.events.push(NewEvent {
             client_id: format!("event-{i}"),
             client_time_ms: None,
@@ -432,7 +480,7 @@ async fn through_the_store(store: &Arc<dyn Store>, s: &Scenario) -> Vec<ReportRo
         store.ingest(b).await.unwrap();
     }
     for (i, p) in s.purchases.iter().enumerate() {
-        let mut b = batch(&account, p.visitor, p.at);
+        let mut b = batch(&account, p.visitor, p.at, p.bot);
         b.sdes.push(NewSde {
             client_id: format!("purchase-{i}"),
             client_time_ms: None,
@@ -440,8 +488,8 @@ async fn through_the_store(store: &Arc<dyn Store>, s: &Scenario) -> Vec<ReportRo
         });
         store.ingest(b).await.unwrap();
     }
-    for (v, at) in &s.visits {
-        store.ingest(batch(&account, *v, *at)).await.unwrap();
+    for (v, at, bot) in &s.visits {
+        store.ingest(batch(&account, *v, *at, *bot)).await.unwrap();
     }
 
     let windows: HashMap<u64, i64> = [(11, window_ms(s, 11)), (22, window_ms(s, 22))].into();
@@ -454,6 +502,7 @@ async fn through_the_store(store: &Arc<dyn Store>, s: &Scenario) -> Vec<ReportRo
                 campaign_ids: s.campaign_filter.into_iter().collect(),
                 engagement_ids: Vec::new(),
                 attribution_ms: windows.values().copied().max().unwrap(),
+                include_bots: s.include_bots,
             },
         )
         .await

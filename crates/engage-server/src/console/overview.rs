@@ -376,6 +376,7 @@ pub async fn results(
                 campaign_ids: chosen_campaign.into_iter().collect(),
                 engagement_ids: chosen_engagement.into_iter().collect(),
                 group: FunnelGroup::None,
+                include_bots: false,
             };
             funnel_rows(&state, account, &body)
                 .await?

@@ -49,10 +49,13 @@ pub struct Decisions {
     entries: RwLock<HashMap<String, Entry>>,
     generation: AtomicU64,
     /// Eligibility this server recorded lately, as (account, campaign, visitor, UTC
-    /// day): the store keeps the first of a day only, so a repeat need not reach it.
+    /// day, bot): the store keeps the first of a day only, so a repeat need not reach it.
     /// Bounded: emptied when full (a repeat then costs one idempotent write).
-    recent_eligibility: std::sync::Mutex<std::collections::HashSet<(String, u64, String, i64)>>,
+    recent_eligibility: std::sync::Mutex<std::collections::HashSet<EligibilityKey>>,
 }
+
+/// A recent eligibility: account, campaign, visitor, UTC day, and whether a bot's.
+type EligibilityKey = (String, u64, String, i64, bool);
 
 /// How many recent eligibility keys a server remembers.
 const RECENT_ELIGIBILITY: usize = 100_000;
@@ -83,6 +86,7 @@ impl Decisions {
                     r.campaign_id,
                     r.visitor_id.clone(),
                     engage_store::analytics::day_of(r.at_ms),
+                    r.bot,
                 ))
             })
             .collect()
@@ -104,6 +108,7 @@ impl Decisions {
                 r.campaign_id,
                 r.visitor_id.clone(),
                 engage_store::analytics::day_of(r.at_ms),
+                r.bot,
             ));
         }
     }

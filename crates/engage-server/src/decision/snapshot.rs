@@ -564,6 +564,7 @@ impl AccountSnapshot {
             visitor_id: audience.visitor_id.to_owned(),
             control,
             at_ms: now_ms,
+            bot: false,
         };
         let records = decision
             .shown

@@ -1,7 +1,8 @@
 //! The results routes' bodies (docs/api.md): the report (`POST .../analytics/report`,
 //! `{"from", "to", "timezone"?, "groupBy"?, "campaignIds"?, "engagementIds"?,
 //! "includeBots"?}`) and the funnel (`POST .../analytics/funnel`, `{"from", "to",
-//! "steps", "windowSeconds"?, "campaignIds"?, "engagementIds"?, "groupBy"?}`). Strict:
+//! "steps", "windowSeconds"?, "campaignIds"?, "engagementIds"?, "groupBy"?,
+//! "includeBots"?}`). Strict:
 //! an unknown or repeated member is an error.
 
 use engage_model::body::{child, describe, index, Errors, ObjReader};
@@ -38,8 +39,7 @@ pub struct ReportBody {
     pub group_by: GroupBy,
     pub campaign_ids: Vec<u64>,
     pub engagement_ids: Vec<u64>,
-    /// Accepted; no interaction is flagged as a bot's yet, so it changes nothing
-    /// (see `routes/analytics.rs`, `bot_filter`).
+    /// Bots' traffic counted too (docs/analytics.md, Bots); left out by default.
     pub include_bots: bool,
 }
 
@@ -120,9 +120,11 @@ pub struct FunnelBody {
     pub campaign_ids: Vec<u64>,
     pub engagement_ids: Vec<u64>,
     pub group: FunnelGroup,
+    /// Bots' steps counted too; left out by default.
+    pub include_bots: bool,
 }
 
-const FUNNEL_MEMBERS: [&str; 7] = [
+const FUNNEL_MEMBERS: [&str; 8] = [
     "from",
     "to",
     "steps",
@@ -130,6 +132,7 @@ const FUNNEL_MEMBERS: [&str; 7] = [
     "campaignIds",
     "engagementIds",
     "groupBy",
+    "includeBots",
 ];
 
 impl FunnelBody {
@@ -151,6 +154,9 @@ fn read_funnel(json: Node<'_, '_>, errors: &mut Errors) -> Option<FunnelBody> {
     let campaign_ids = ids(&members, "campaignIds", "campaign", errors);
     let engagement_ids = ids(&members, "engagementIds", "engagement", errors);
     let group = funnel_group(&members, errors);
+    let include_bots = members
+        .optional_bool("", "includeBots", errors)
+        .unwrap_or(false);
     let (from_ms, to_ms) = (from?, to?);
     if from_ms >= to_ms {
         errors.at(
@@ -183,6 +189,7 @@ fn read_funnel(json: Node<'_, '_>, errors: &mut Errors) -> Option<FunnelBody> {
         campaign_ids: campaign_ids?,
         engagement_ids: engagement_ids?,
         group,
+        include_bots,
     })
 }
 

@@ -16,7 +16,7 @@ use engage_store::analytics::funnel::{funnel, FunnelError, FunnelQuery, FunnelRo
 use engage_store::analytics::report::{
     micros_to_units, report, Grouping, Lift, ReportError, ReportRow, Significance, Windows,
 };
-use engage_store::analytics::{AnalyticsFacts, AnalyticsScope, Step, StepScope, DAY_MS};
+use engage_store::analytics::{AnalyticsScope, Step, StepScope, DAY_MS};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Unit, Zoned, ZonedRound};
 use serde::Serialize;
@@ -151,11 +151,9 @@ pub async fn report_rows(
         campaign_ids: request.campaign_ids.clone(),
         engagement_ids: request.engagement_ids.clone(),
         attribution_ms,
+        include_bots: request.include_bots,
     };
-    let facts = bot_filter(
-        state.store.analytics_facts(account_id, scope).await?,
-        request.include_bots,
-    );
+    let facts = state.store.analytics_facts(account_id, scope).await?;
     let tz = request.timezone.clone();
     let group_by = request.group_by;
     let rows = tokio::task::spawn_blocking(move || {
@@ -211,6 +209,7 @@ pub async fn funnel_rows(
                 steps: kinds,
                 campaign_ids: request.campaign_ids.clone(),
                 engagement_ids: request.engagement_ids.clone(),
+                include_bots: request.include_bots,
             },
         )
         .await?;
@@ -318,12 +317,6 @@ impl FunnelRowBody {
                 .collect(),
         }
     }
-}
-
-/// Where bot traffic will be left out: no interaction carries a bot flag yet, so every
-/// interaction counts as a person's and `includeBots` changes nothing (docs/analytics.md).
-fn bot_filter(facts: AnalyticsFacts, _include_bots: bool) -> AnalyticsFacts {
-    facts
 }
 
 /// The start of the local day or hour of `ms`, epoch ms.

@@ -140,6 +140,17 @@ async fn answer(
         })
         .await?;
     let body = body.map_err(|e| ApiError::Internal(format!("writing a decision: {e}")))?;
+    // A decision asked for by an automated agent is kept in the bots' rollups.
+    let bot = engage_model::bot::classify_user_agent(
+        headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .is_some();
+    let eligibility = eligibility
+        .into_iter()
+        .map(|r| EligibilityRecord { bot, ..r })
+        .collect();
     record_eligibility(state, account_id, eligibility).await?;
     Ok((
         [(

@@ -19,6 +19,11 @@
 //!   engagement) and attribute type it brought, with the visitor and the batch's time
 //!   ([`Step`]); funnels read these.
 //!
+//! Each rollup has a twin of the same columns for bots' traffic ([`rollup_table`]): a
+//! batch whose visit's `User-Agent` is an automated agent's, and a decision asked for by
+//! one, are kept there, so reports leave bots out by reading people's tables only and
+//! take them in (`includeBots`) by reading both, first times taken over both.
+//!
 //! Unique visitors are exact: each rollup keeps the visitor ids, so a report's distinct
 //! counts are counts of distinct ids. [`RollupDelta`] is what one batch adds, computed the
 //! same way for both backends; [`report`] turns what a report reads ([`AnalyticsFacts`])
@@ -56,6 +61,9 @@ pub struct EligibilityRecord {
     pub control: bool,
     /// Server time of the decision, epoch ms.
     pub at_ms: i64,
+    /// The decision was asked for by an automated agent (its `User-Agent`,
+    /// `engage_model::bot`): kept in the bots' rollups.
+    pub bot: bool,
 }
 
 /// What a report reads: a time range and the campaigns it covers.
@@ -72,6 +80,8 @@ pub struct AnalyticsScope {
     /// campaigns in scope, so a visitor who became eligible just before `to_ms` has all
     /// of the purchases of their window.
     pub attribution_ms: i64,
+    /// Bots' traffic too ([`RollupDelta::bot`]); people's only when `false`.
+    pub include_bots: bool,
 }
 
 impl AnalyticsScope {
@@ -231,12 +241,113 @@ pub struct StepScope {
     pub steps: Vec<Step>,
     pub campaign_ids: Vec<u64>,
     pub engagement_ids: Vec<u64>,
+    /// Bots' steps too; people's only when `false`.
+    pub include_bots: bool,
+}
+
+/// The rollup table `table` (`analytics_...`) of people's traffic, or its twin of the
+/// same columns that keeps bots' (`analytics_bot_...`).
+pub fn rollup_table(table: &str, bot: bool) -> String {
+    if bot {
+        table.replacen("analytics_", "analytics_bot_", 1)
+    } else {
+        table.to_owned()
+    }
+}
+
+/// How the retention sweep finds each rollup's expired rows: the table (people's; bots'
+/// twin the same, [`rollup_table`]), its key columns after `account` (SQLite deletes by
+/// them), and the condition of a row whose times are all before the horizon (`HORIZON`
+/// stands for it). An hour's row expires once the whole hour is before the horizon.
+pub const ROLLUP_EXPIRY: [(&str, &str, &str); 7] = [
+    (
+        "analytics_visitors",
+        "hour_ms, visitor_id",
+        "hour_ms <= HORIZON - 3600000",
+    ),
+    (
+        "analytics_eligibility",
+        "campaign_id, day_ms, visitor_id",
+        "first_ms < HORIZON",
+    ),
+    (
+        "analytics_cohort",
+        "campaign_id, visitor_id",
+        "first_ms < HORIZON",
+    ),
+    (
+        "analytics_offer_counts",
+        "campaign_id, engagement_id, hour_ms",
+        "hour_ms <= HORIZON - 3600000",
+    ),
+    (
+        "analytics_offer_visitors",
+        "campaign_id, visitor_id",
+        "coalesce(first_impression_ms, first_click_ms) < HORIZON
+         AND coalesce(first_click_ms, first_impression_ms) < HORIZON",
+    ),
+    ("analytics_purchases", "rowid", "at_ms < HORIZON"),
+    (
+        "analytics_steps",
+        "at_ms, visitor_id, step, campaign_id, engagement_id",
+        "at_ms < HORIZON",
+    ),
+];
+
+/// Offer visitors read from people's and bots' tables: one per campaign and visitor, with
+/// the earlier of each first time.
+pub fn merge_offer_visitors(rows: Vec<OfferVisitor>) -> Vec<OfferVisitor> {
+    let mut merged: BTreeMap<(u64, String), (Option<i64>, Option<i64>)> = BTreeMap::new();
+    let earlier = |a: Option<i64>, b: Option<i64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    for o in rows {
+        let slot = merged.entry((o.campaign_id, o.visitor_id)).or_default();
+        *slot = (
+            earlier(slot.0, o.first_impression_ms),
+            earlier(slot.1, o.first_click_ms),
+        );
+    }
+    merged
+        .into_iter()
+        .map(
+            |((campaign_id, visitor_id), (first_impression_ms, first_click_ms))| OfferVisitor {
+                campaign_id,
+                visitor_id,
+                first_impression_ms,
+                first_click_ms,
+            },
+        )
+        .collect()
+}
+
+/// Facts read from both sides: offer visitors merged ([`merge_offer_visitors`]), and
+/// offer visitors and purchases kept to the cohort's visitors (what one table of both
+/// would have answered).
+pub fn keep_to_cohort(facts: &mut AnalyticsFacts) {
+    let keys: BTreeSet<(u64, &str)> = facts
+        .cohort
+        .iter()
+        .map(|e| (e.campaign_id, e.visitor_id.as_str()))
+        .collect();
+    let visitors: BTreeSet<&str> = keys.iter().map(|(_, v)| *v).collect();
+    let mut offer_visitors = merge_offer_visitors(std::mem::take(&mut facts.offer_visitors));
+    offer_visitors.retain(|o| keys.contains(&(o.campaign_id, o.visitor_id.as_str())));
+    facts
+        .purchases
+        .retain(|p| visitors.contains(p.visitor_id.as_str()));
+    facts.offer_visitors = offer_visitors;
 }
 
 /// What one batch adds to the rollups: built from the accepted (not duplicate) events
 /// and attributes only, so a retried batch adds nothing twice.
 #[derive(Debug, Default)]
 pub struct RollupDelta {
+    /// The batch came from an automated agent (its visit's `User-Agent`,
+    /// `engage_model::bot::classify_user_agent`): it goes to the bots' tables
+    /// ([`rollup_table`]), which reports read only with `includeBots`.
+    pub bot: bool,
     pub visitor_hours: BTreeSet<(i64, String)>,
     /// `(campaign, engagement, hour)` → impressions, clicks, declines, timeouts,
     /// coupon reveals, coupon copies.

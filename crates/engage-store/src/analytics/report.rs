@@ -13,23 +13,41 @@ pub struct Grouping<'a> {
     pub campaign: bool,
     pub engagement: bool,
     /// The start of the time bucket (a local day or hour) of an instant, when grouping by
-    /// time.
+    /// time. Non-decreasing in the instant (a later instant is never in an earlier
+    /// bucket): [`report`] asks once per UTC hour when the hour lies in one bucket.
     pub time: Option<&'a (dyn Fn(i64) -> i64 + Sync)>,
 }
 
-impl Grouping<'_> {
-    fn key(&self, campaign_id: u64, engagement_id: u64, at_ms: i64) -> RowKey {
+/// Row keys with the time buckets of whole UTC hours remembered: an hour whose first and
+/// last millisecond share a bucket has every instant in it (buckets are non-decreasing),
+/// and otherwise (a zone whose days start within an hour) each instant is asked.
+struct Keys<'a> {
+    grouping: Grouping<'a>,
+    hours: HashMap<i64, Option<i64>>,
+}
+
+impl Keys<'_> {
+    fn time_key(&mut self, at_ms: i64) -> Option<i64> {
+        let bucket = self.grouping.time?;
+        let hour = super::hour_of(at_ms);
+        let whole = *self.hours.entry(hour).or_insert_with(|| {
+            let first = bucket(hour);
+            (first == bucket(hour.saturating_add(super::HOUR_MS - 1))).then_some(first)
+        });
+        Some(whole.unwrap_or_else(|| bucket(at_ms)))
+    }
+
+    fn key(&mut self, campaign_id: u64, engagement_id: u64, at_ms: i64) -> RowKey {
+        let g = self.grouping;
         RowKey {
-            campaign_id: (self.campaign || self.engagement).then_some(campaign_id),
-            engagement_id: self.engagement.then_some(engagement_id),
-            time_ms: self.time.map(|bucket| bucket(at_ms)),
+            campaign_id: (g.campaign || g.engagement).then_some(campaign_id),
+            engagement_id: g.engagement.then_some(engagement_id),
+            time_ms: self.time_key(at_ms),
         }
     }
+}
 
-    fn time_key(&self, at_ms: i64) -> Option<i64> {
-        self.time.map(|bucket| bucket(at_ms))
-    }
-
+impl Grouping<'_> {
     fn by_offer(&self) -> bool {
         self.campaign || self.engagement
     }
@@ -102,7 +120,6 @@ impl Windows<'_> {
 
 #[derive(Default)]
 struct Accumulator<'f> {
-    visitors: HashSet<&'f str>,
     eligible: HashSet<&'f str>,
     control: HashSet<&'f str>,
     exposed: HashSet<&'f str>,
@@ -124,31 +141,29 @@ pub fn report(
     windows: &Windows<'_>,
     max_rows: usize,
 ) -> Result<Vec<ReportRow>, ReportError> {
+    let mut keys = Keys {
+        grouping,
+        hours: HashMap::new(),
+    };
     let mut rows: BTreeMap<RowKey, Accumulator<'_>> = BTreeMap::new();
     let add_row = |rows: &mut BTreeMap<RowKey, Accumulator<'_>>, key: RowKey| {
         rows.entry(key).or_default();
     };
     for e in &facts.eligibility {
-        add_row(
-            &mut rows,
-            grouping.key(e.campaign_id, e.engagement_id, e.at_ms),
-        );
+        add_row(&mut rows, keys.key(e.campaign_id, e.engagement_id, e.at_ms));
     }
     for e in &facts.cohort {
-        add_row(
-            &mut rows,
-            grouping.key(e.campaign_id, e.engagement_id, e.at_ms),
-        );
+        add_row(&mut rows, keys.key(e.campaign_id, e.engagement_id, e.at_ms));
     }
     for c in &facts.offer_counts {
         add_row(
             &mut rows,
-            grouping.key(c.campaign_id, c.engagement_id, c.hour_ms),
+            keys.key(c.campaign_id, c.engagement_id, c.hour_ms),
         );
     }
     if !grouping.by_offer() {
         for v in &facts.visitors {
-            add_row(&mut rows, grouping.key(0, 0, v.hour_ms));
+            add_row(&mut rows, keys.key(0, 0, v.hour_ms));
         }
     }
     if rows.len() > max_rows {
@@ -163,22 +178,17 @@ pub fn report(
     let mut visitors_by_time: HashMap<Option<i64>, HashSet<&str>> = HashMap::new();
     for v in &facts.visitors {
         visitors_by_time
-            .entry(grouping.time_key(v.hour_ms))
+            .entry(keys.time_key(v.hour_ms))
             .or_default()
             .insert(v.visitor_id.as_str());
     }
-    for (key, row) in rows.iter_mut() {
-        if let Some(set) = visitors_by_time.get(&key.time_ms) {
-            row.visitors.clone_from(set);
-        }
-    }
     for e in &facts.eligibility {
-        if let Some(row) = rows.get_mut(&grouping.key(e.campaign_id, e.engagement_id, e.at_ms)) {
+        if let Some(row) = rows.get_mut(&keys.key(e.campaign_id, e.engagement_id, e.at_ms)) {
             row.eligible.insert(e.visitor_id.as_str());
         }
     }
     for c in &facts.offer_counts {
-        if let Some(row) = rows.get_mut(&grouping.key(c.campaign_id, c.engagement_id, c.hour_ms)) {
+        if let Some(row) = rows.get_mut(&keys.key(c.campaign_id, c.engagement_id, c.hour_ms)) {
             for (total, n) in row.counts.iter_mut().zip([
                 c.impressions,
                 c.clicks,
@@ -207,7 +217,7 @@ pub fn report(
         })
         .collect();
     for e in &facts.cohort {
-        let Some(row) = rows.get_mut(&grouping.key(e.campaign_id, e.engagement_id, e.at_ms)) else {
+        let Some(row) = rows.get_mut(&keys.key(e.campaign_id, e.engagement_id, e.at_ms)) else {
             continue;
         };
         let visitor = e.visitor_id.as_str();
@@ -255,7 +265,9 @@ pub fn report(
         .into_iter()
         .map(|(key, a)| ReportRow {
             key,
-            visitors: a.visitors.len() as u64,
+            visitors: visitors_by_time
+                .get(&key.time_ms)
+                .map_or(0, |set| set.len() as u64),
             eligible: a.eligible.len() as u64,
             control_visitors: a.control.len() as u64,
             exposed_visitors: a.exposed.len() as u64,

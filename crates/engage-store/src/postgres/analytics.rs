@@ -9,15 +9,15 @@
 //! rarely meet another group's rows; their statements take keys in sorted order so two
 //! groups cannot deadlock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use deadpool_postgres::Transaction;
 
 use super::{from_sql_u64, pg_err, to_sql_u64};
 use crate::analytics::{
-    day_of, hour_of, AnalyticsFacts, AnalyticsScope, EligibilityFact, EligibilityRecord,
-    OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence, StepScope,
-    VisitorHour,
+    day_of, hour_of, keep_to_cohort, rollup_table, AnalyticsFacts, AnalyticsScope, EligibilityFact,
+    EligibilityRecord, OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence,
+    StepScope, VisitorHour,
 };
 use crate::StoreError;
 
@@ -108,7 +108,42 @@ CREATE TABLE analytics_steps (
 );
 "#;
 
-/// Offer counts' columns: account, campaign, engagement, hour, the four counts.
+/// Schema version 11: the bots' twin of each rollup ([`rollup_table`]), purchases by
+/// time (reports and the retention sweep), and eligibility indexes that cover a report's
+/// read.
+pub(crate) const BOTS_MIGRATION: &str = r#"
+CREATE TABLE analytics_bot_visitors (LIKE analytics_visitors INCLUDING ALL);
+CREATE TABLE analytics_bot_eligibility (LIKE analytics_eligibility INCLUDING ALL);
+CREATE TABLE analytics_bot_cohort (LIKE analytics_cohort INCLUDING ALL);
+CREATE TABLE analytics_bot_offer_counts (LIKE analytics_offer_counts INCLUDING ALL);
+CREATE TABLE analytics_bot_offer_visitors (LIKE analytics_offer_visitors INCLUDING ALL);
+CREATE TABLE analytics_bot_purchases (LIKE analytics_purchases INCLUDING ALL);
+CREATE TABLE analytics_bot_steps (LIKE analytics_steps INCLUDING ALL);
+CREATE INDEX analytics_purchases_time ON analytics_purchases (account, at_ms);
+CREATE INDEX analytics_bot_purchases_time ON analytics_bot_purchases (account, at_ms);
+-- Reports read eligibility by time with every column.
+CREATE INDEX analytics_eligibility_cover ON analytics_eligibility (account, first_ms)
+    INCLUDE (campaign_id, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_cohort_cover ON analytics_cohort (account, first_ms)
+    INCLUDE (campaign_id, engagement_id, control, visitor_id);
+CREATE INDEX analytics_bot_eligibility_cover ON analytics_bot_eligibility (account, first_ms)
+    INCLUDE (campaign_id, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_bot_cohort_cover ON analytics_bot_cohort (account, first_ms)
+    INCLUDE (campaign_id, engagement_id, control, visitor_id);
+CREATE INDEX analytics_eligibility_campaign_cover ON analytics_eligibility
+    (account, campaign_id, first_ms) INCLUDE (engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_cohort_campaign_cover ON analytics_cohort
+    (account, campaign_id, first_ms) INCLUDE (engagement_id, control, visitor_id);
+CREATE INDEX analytics_bot_eligibility_campaign_cover ON analytics_bot_eligibility
+    (account, campaign_id, first_ms) INCLUDE (engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_bot_cohort_campaign_cover ON analytics_bot_cohort
+    (account, campaign_id, first_ms) INCLUDE (engagement_id, control, visitor_id);
+DROP INDEX analytics_eligibility_time;
+DROP INDEX analytics_cohort_time;
+DROP INDEX analytics_cohort_campaign_time;
+"#;
+
+/// Offer counts' columns: account, campaign, engagement, hour, the six counts.
 type CountColumns<'a> = (Vec<&'a str>, Vec<i64>, Vec<i64>, Vec<i64>, [Vec<i64>; 6]);
 /// Offer visitors' columns: account, campaign, visitor, first impression, first click.
 type FirstColumns<'a> = (
@@ -131,18 +166,35 @@ type StepColumns<'a> = (
     Vec<i64>,
 );
 
-/// Writes the deltas of one ingest group (per account, in account order) inside its
-/// transaction.
+/// Writes the deltas of one ingest group (per side and account, in that order) inside its
+/// transaction: people's to the rollups, bots' to their twins ([`rollup_table`]).
 pub(crate) async fn write_deltas(
     tx: &Transaction<'_>,
-    deltas: &BTreeMap<&str, RollupDelta>,
+    deltas: &BTreeMap<(bool, &str), RollupDelta>,
 ) -> Result<(), tokio_postgres::Error> {
+    for bot in [false, true] {
+        let side = deltas
+            .range((bot, "")..)
+            .take_while(|((b, _), _)| *b == bot)
+            .map(|((_, account), delta)| (*account, delta));
+        write_side(tx, bot, side).await?;
+    }
+    Ok(())
+}
+
+async fn write_side<'a>(
+    tx: &Transaction<'_>,
+    bot: bool,
+    deltas: impl Iterator<Item = (&'a str, &'a RollupDelta)>,
+) -> Result<(), tokio_postgres::Error> {
+    let table = |name: &str| rollup_table(name, bot);
     let mut visitors = (Vec::new(), Vec::new(), Vec::new());
     let mut counts = CountColumns::default();
     let mut firsts = FirstColumns::default();
     let mut purchases = PurchaseColumns::default();
     let mut steps = StepColumns::default();
     for (account, delta) in deltas {
+        let account = &account;
         for (hour, visitor) in &delta.visitor_hours {
             visitors.0.push(*account);
             visitors.1.push(*hour);
@@ -181,20 +233,26 @@ pub(crate) async fn write_deltas(
         }
     }
     if !visitors.0.is_empty() {
-        let sql = "INSERT INTO analytics_visitors (account, hour_ms, visitor_id)
+        let sql = &format!(
+            "INSERT INTO {} (account, hour_ms, visitor_id)
                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
-                   ON CONFLICT DO NOTHING";
+                   ON CONFLICT DO NOTHING",
+            table("analytics_visitors")
+        );
         let statement = tx.prepare_cached(sql).await?;
         tx.execute(&statement, &[&visitors.0, &visitors.1, &visitors.2])
             .await?;
     }
     if !counts.0.is_empty() {
-        let sql = "INSERT INTO analytics_offer_counts (account, campaign_id, engagement_id,
+        let sql = &format!(
+            "INSERT INTO {} (account, campaign_id, engagement_id,
                        hour_ms, impressions, clicks, declines, timeouts, coupon_reveals,
                        coupon_copies)
                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],
                        $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
-                       $10::bigint[])";
+                       $10::bigint[])",
+            table("analytics_offer_counts")
+        );
         let statement = tx.prepare_cached(sql).await?;
         let [i, c, d, t, r, y] = &counts.4;
         tx.execute(
@@ -204,15 +262,18 @@ pub(crate) async fn write_deltas(
         .await?;
     }
     if !firsts.0.is_empty() {
-        let sql = "INSERT INTO analytics_offer_visitors (account, campaign_id, visitor_id,
+        let sql = &format!(
+            "INSERT INTO {} (account, campaign_id, visitor_id,
                        first_impression_ms, first_click_ms)
                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
                        $5::bigint[])
                    ON CONFLICT (account, campaign_id, visitor_id) DO UPDATE SET
-                       first_impression_ms = LEAST(analytics_offer_visitors.first_impression_ms,
+                       first_impression_ms = LEAST({0}.first_impression_ms,
                            excluded.first_impression_ms),
-                       first_click_ms = LEAST(analytics_offer_visitors.first_click_ms,
-                           excluded.first_click_ms)";
+                       first_click_ms = LEAST({0}.first_click_ms,
+                           excluded.first_click_ms)",
+            table("analytics_offer_visitors")
+        );
         let statement = tx.prepare_cached(sql).await?;
         tx.execute(
             &statement,
@@ -221,11 +282,14 @@ pub(crate) async fn write_deltas(
         .await?;
     }
     if !steps.0.is_empty() {
-        let sql = "INSERT INTO analytics_steps (account, at_ms, visitor_id, step, campaign_id,
+        let sql = &format!(
+            "INSERT INTO {} (account, at_ms, visitor_id, step, campaign_id,
                        engagement_id)
                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
                        $5::bigint[], $6::bigint[])
-                   ON CONFLICT DO NOTHING";
+                   ON CONFLICT DO NOTHING",
+            table("analytics_steps")
+        );
         let statement = tx.prepare_cached(sql).await?;
         tx.execute(
             &statement,
@@ -234,10 +298,13 @@ pub(crate) async fn write_deltas(
         .await?;
     }
     if !purchases.0.is_empty() {
-        let sql = "INSERT INTO analytics_purchases (account, visitor_id, at_ms, currency,
+        let sql = &format!(
+            "INSERT INTO {} (account, visitor_id, at_ms, currency,
                        total_micros)
                    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[],
-                       $5::bigint[])";
+                       $5::bigint[])",
+            table("analytics_purchases")
+        );
         let statement = tx.prepare_cached(sql).await?;
         tx.execute(
             &statement,
@@ -259,6 +326,22 @@ pub(crate) async fn write_deltas(
 pub(crate) async fn record_eligibility(
     client: &mut tokio_postgres::Client,
     account: &str,
+    records: Vec<EligibilityRecord>,
+) -> Result<usize, StoreError> {
+    let (bots, people): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r.bot);
+    let mut written = 0;
+    for (bot, records) in [(false, people), (true, bots)] {
+        if !records.is_empty() {
+            written += record_side(client, account, bot, records).await?;
+        }
+    }
+    Ok(written)
+}
+
+async fn record_side(
+    client: &mut tokio_postgres::Client,
+    account: &str,
+    bot: bool,
     mut records: Vec<EligibilityRecord>,
 ) -> Result<usize, StoreError> {
     // Sorted and one per key: a statement may not upsert a row twice, and two writers
@@ -281,7 +364,8 @@ pub(crate) async fn record_eligibility(
     let tx = client.transaction().await.map_err(pg_err)?;
     let written = tx
         .execute(
-            "INSERT INTO analytics_eligibility AS e (account, campaign_id, day_ms, visitor_id,
+            &format!(
+                "INSERT INTO {} AS e (account, campaign_id, day_ms, visitor_id,
                  engagement_id, control, first_ms)
              SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[],
                  $6::boolean[], $7::bigint[])
@@ -289,6 +373,8 @@ pub(crate) async fn record_eligibility(
                  engagement_id = excluded.engagement_id, control = excluded.control,
                  first_ms = excluded.first_ms
              WHERE excluded.first_ms < e.first_ms",
+                rollup_table("analytics_eligibility", bot)
+            ),
             &[
                 &account, &days.0, &days.1, &days.2, &days.3, &days.4, &days.5,
             ],
@@ -296,7 +382,8 @@ pub(crate) async fn record_eligibility(
         .await
         .map_err(pg_err)?;
     tx.execute(
-        "INSERT INTO analytics_cohort AS c (account, campaign_id, visitor_id, engagement_id,
+        &format!(
+            "INSERT INTO {} AS c (account, campaign_id, visitor_id, engagement_id,
              control, first_ms)
          SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::boolean[],
              $6::bigint[])
@@ -304,6 +391,8 @@ pub(crate) async fn record_eligibility(
              engagement_id = excluded.engagement_id, control = excluded.control,
              first_ms = excluded.first_ms
          WHERE excluded.first_ms < c.first_ms",
+            rollup_table("analytics_cohort", bot)
+        ),
         &[
             &account, &cohort.0, &cohort.2, &cohort.3, &cohort.4, &cohort.5,
         ],
@@ -337,7 +426,19 @@ fn columns<'a>(rows: impl Iterator<Item = &'a EligibilityRecord>) -> Eligibility
     c
 }
 
+/// The tables a read covers: people's, and with `includeBots` bots' too.
+fn sides(include_bots: bool) -> &'static [bool] {
+    if include_bots {
+        &[false, true]
+    } else {
+        &[false]
+    }
+}
+
 /// What a report over `scope` reads (see [`AnalyticsFacts`]).
+///
+/// With `includeBots` each list is read from both sides; a first time is the earlier of
+/// the two sides', people's on a tie (as on SQLite).
 pub(crate) async fn facts(
     client: &tokio_postgres::Client,
     account: &str,
@@ -351,6 +452,7 @@ pub(crate) async fn facts(
         .collect();
     let (from, to) = (scope.from_ms, scope.to_ms);
     let purchases_to = to.saturating_add(scope.attribution_ms);
+    let both = scope.include_bots;
     // An absent filter is no condition at all, so a present one can use the keys.
     let filter = |alias: &str| {
         let campaign = if scope.campaign_ids.is_empty() {
@@ -365,136 +467,190 @@ pub(crate) async fn facts(
         };
         format!("{campaign} AND {engagement}")
     };
-    let plain = filter("");
-    let aliased = filter("c.");
-
-    let visitors = client
-        .query(
-            "SELECT hour_ms, visitor_id FROM analytics_visitors
-             WHERE account = $1 AND hour_ms >= $2 AND hour_ms < $3",
-            &[&account, &from, &to],
-        )
-        .await
-        .map_err(pg_err)?;
     let (campaigns, engagements) = (&campaigns, &engagements);
-    let plain_ref = plain.as_str();
-    let eligibility = |table: &'static str, days: &'static str| async move {
-        client
+    let mut facts = AnalyticsFacts::default();
+
+    for &bot in sides(both) {
+        let rows = client
             .query(
                 &format!(
-                    "SELECT campaign_id, engagement_id, visitor_id, control, first_ms FROM {table}
-                     WHERE account = $1 AND first_ms >= $2 AND first_ms < $3 {days}
-                       AND {plain_ref}"
+                    "SELECT hour_ms, visitor_id FROM {}
+                     WHERE account = $1 AND hour_ms >= $2 AND hour_ms < $3",
+                    rollup_table("analytics_visitors", bot)
                 ),
-                &[&account, &from, &to, campaigns, engagements],
+                &[&account, &from, &to],
             )
             .await
-            .map_err(pg_err)
+            .map_err(pg_err)?;
+        for r in rows {
+            let v = VisitorHour {
+                hour_ms: r.try_get(0).map_err(pg_err)?,
+                visitor_id: r.try_get(1).map_err(pg_err)?,
+            };
+            if scope.covers_time(v.hour_ms) {
+                facts.visitors.push(v);
+            }
+        }
+    }
+
+    // A row of one side counts unless the other side has an earlier first time for the
+    // same key (or as early, for bots' rows).
+    let earliest = |table: &str, bot: bool, key: &[&str]| {
+        if !both {
+            return String::new();
+        }
+        let other = rollup_table(table, !bot);
+        let before = if bot { "<=" } else { "<" };
+        let same = key
+            .iter()
+            .map(|k| format!("x.{k} = e.{k}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!(
+            "AND NOT EXISTS (SELECT 1 FROM {other} x WHERE x.account = e.account AND {same}
+                 AND x.first_ms {before} e.first_ms)"
+        )
     };
     // A day's row holds that day's first time: the day bounds let the key narrow.
-    let days = eligibility(
-        "analytics_eligibility",
-        "AND day_ms >= $2 - ($2 % 86400000) AND day_ms < $3",
-    )
-    .await?;
-    let cohort = eligibility("analytics_cohort", "").await?;
-    let counts = client
-        .query(
-            &format!(
-                "SELECT campaign_id, engagement_id, hour_ms, sum(impressions)::bigint,
-                     sum(clicks)::bigint, sum(declines)::bigint, sum(timeouts)::bigint,
-                     sum(coupon_reveals)::bigint, sum(coupon_copies)::bigint
-                 FROM analytics_offer_counts
-                 WHERE account = $1 AND hour_ms >= $2 AND hour_ms < $3 AND {plain}
-                 GROUP BY campaign_id, engagement_id, hour_ms"
-            ),
-            &[&account, &hour_of(from), &to, campaigns, engagements],
-        )
-        .await
-        .map_err(pg_err)?;
-    let offer_visitors = client
-        .query(
-            &format!(
-                "SELECT o.campaign_id, o.visitor_id, o.first_impression_ms, o.first_click_ms
-                 FROM analytics_cohort c
-                 JOIN analytics_offer_visitors o ON o.account = c.account
-                     AND o.campaign_id = c.campaign_id AND o.visitor_id = c.visitor_id
-                 WHERE c.account = $1 AND c.first_ms >= $2 AND c.first_ms < $3 AND {aliased}"
-            ),
-            &[&account, &from, &to, campaigns, engagements],
-        )
-        .await
-        .map_err(pg_err)?;
-    let purchases = client
-        .query(
-            &format!(
-                "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
-                 FROM analytics_purchases p
-                 WHERE p.account = $1 AND p.at_ms >= $2 AND p.at_ms < $6
-                   AND p.visitor_id IN (
-                       SELECT visitor_id FROM analytics_cohort
-                       WHERE account = $1 AND first_ms >= $2 AND first_ms < $3 AND {plain})"
-            ),
-            &[&account, &from, &to, campaigns, engagements, &purchases_to],
-        )
-        .await
-        .map_err(pg_err)?;
+    for (table, key, days) in [
+        (
+            "analytics_eligibility",
+            &["campaign_id", "day_ms", "visitor_id"][..],
+            "AND e.day_ms >= $2 - ($2 % 86400000) AND e.day_ms < $3",
+        ),
+        ("analytics_cohort", &["campaign_id", "visitor_id"][..], ""),
+    ] {
+        for &bot in sides(both) {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT e.campaign_id, e.engagement_id, e.visitor_id, e.control, e.first_ms
+                         FROM {} e
+                         WHERE e.account = $1 AND e.first_ms >= $2 AND e.first_ms < $3 {days}
+                           AND {} {}",
+                        rollup_table(table, bot),
+                        filter("e."),
+                        earliest(table, bot, key)
+                    ),
+                    &[&account, &from, &to, campaigns, engagements],
+                )
+                .await
+                .map_err(pg_err)?;
+            let out = if table == "analytics_cohort" {
+                &mut facts.cohort
+            } else {
+                &mut facts.eligibility
+            };
+            for r in rows {
+                out.push(EligibilityFact {
+                    campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+                    engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
+                    visitor_id: r.try_get(2).map_err(pg_err)?,
+                    control: r.try_get(3).map_err(pg_err)?,
+                    at_ms: r.try_get(4).map_err(pg_err)?,
+                });
+            }
+        }
+    }
 
-    let mut facts = AnalyticsFacts::default();
-    for r in visitors {
-        let v = VisitorHour {
-            hour_ms: r.try_get(0).map_err(pg_err)?,
-            visitor_id: r.try_get(1).map_err(pg_err)?,
-        };
-        if scope.covers_time(v.hour_ms) {
-            facts.visitors.push(v);
-        }
-    }
-    for (rows, out) in [(days, &mut facts.eligibility), (cohort, &mut facts.cohort)] {
-        for r in rows {
-            out.push(EligibilityFact {
-                campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-                engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
-                visitor_id: r.try_get(2).map_err(pg_err)?,
-                control: r.try_get(3).map_err(pg_err)?,
-                at_ms: r.try_get(4).map_err(pg_err)?,
-            });
-        }
-    }
     let count = |r: &tokio_postgres::Row, i: usize| -> Result<u64, StoreError> {
         Ok(u64::try_from(r.try_get::<_, i64>(i).map_err(pg_err)?).unwrap_or(0))
     };
-    for r in counts {
-        let c = OfferCount {
-            campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-            engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
-            hour_ms: r.try_get(2).map_err(pg_err)?,
-            impressions: count(&r, 3)?,
-            clicks: count(&r, 4)?,
-            declines: count(&r, 5)?,
-            timeouts: count(&r, 6)?,
-            coupon_reveals: count(&r, 7)?,
-            coupon_copies: count(&r, 8)?,
-        };
-        if scope.covers_time(c.hour_ms) {
-            facts.offer_counts.push(c);
+    for &bot in sides(both) {
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT campaign_id, engagement_id, hour_ms, sum(impressions)::bigint,
+                         sum(clicks)::bigint, sum(declines)::bigint, sum(timeouts)::bigint,
+                         sum(coupon_reveals)::bigint, sum(coupon_copies)::bigint
+                     FROM {}
+                     WHERE account = $1 AND hour_ms >= $2 AND hour_ms < $3 AND {}
+                     GROUP BY campaign_id, engagement_id, hour_ms",
+                    rollup_table("analytics_offer_counts", bot),
+                    filter("")
+                ),
+                &[&account, &hour_of(from), &to, campaigns, engagements],
+            )
+            .await
+            .map_err(pg_err)?;
+        for r in rows {
+            let c = OfferCount {
+                campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+                engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
+                hour_ms: r.try_get(2).map_err(pg_err)?,
+                impressions: count(&r, 3)?,
+                clicks: count(&r, 4)?,
+                declines: count(&r, 5)?,
+                timeouts: count(&r, 6)?,
+                coupon_reveals: count(&r, 7)?,
+                coupon_copies: count(&r, 8)?,
+            };
+            if scope.covers_time(c.hour_ms) {
+                facts.offer_counts.push(c);
+            }
         }
     }
-    for r in offer_visitors {
-        facts.offer_visitors.push(OfferVisitor {
-            campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-            visitor_id: r.try_get(1).map_err(pg_err)?,
-            first_impression_ms: r.try_get(2).map_err(pg_err)?,
-            first_click_ms: r.try_get(3).map_err(pg_err)?,
-        });
+
+    // Offer visitors of the cohort's visitors: with both sides, of either side's cohort
+    // rows in range (a superset of the cohort), kept to the cohort after.
+    for &ov_bot in sides(both) {
+        for &cohort_bot in sides(both) {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT o.campaign_id, o.visitor_id, o.first_impression_ms, o.first_click_ms
+                         FROM {} c
+                         JOIN {} o ON o.account = c.account
+                             AND o.campaign_id = c.campaign_id AND o.visitor_id = c.visitor_id
+                         WHERE c.account = $1 AND c.first_ms >= $2 AND c.first_ms < $3 AND {}",
+                        rollup_table("analytics_cohort", cohort_bot),
+                        rollup_table("analytics_offer_visitors", ov_bot),
+                        filter("c.")
+                    ),
+                    &[&account, &from, &to, campaigns, engagements],
+                )
+                .await
+                .map_err(pg_err)?;
+            for r in rows {
+                facts.offer_visitors.push(OfferVisitor {
+                    campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+                    visitor_id: r.try_get(1).map_err(pg_err)?,
+                    first_impression_ms: r.try_get(2).map_err(pg_err)?,
+                    first_click_ms: r.try_get(3).map_err(pg_err)?,
+                });
+            }
+        }
     }
-    for r in purchases {
-        facts.purchases.push(PurchaseFact {
-            visitor_id: r.try_get(0).map_err(pg_err)?,
-            at_ms: r.try_get(1).map_err(pg_err)?,
-            currency: r.try_get(2).map_err(pg_err)?,
-            total_micros: r.try_get(3).map_err(pg_err)?,
-        });
+    for &purchase_bot in sides(both) {
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
+                     FROM {} p
+                     WHERE p.account = $1 AND p.at_ms >= $2 AND p.at_ms < $3",
+                    rollup_table("analytics_purchases", purchase_bot)
+                ),
+                &[&account, &from, &purchases_to],
+            )
+            .await
+            .map_err(pg_err)?;
+        for r in rows {
+            facts.purchases.push(PurchaseFact {
+                visitor_id: r.try_get(0).map_err(pg_err)?,
+                at_ms: r.try_get(1).map_err(pg_err)?,
+                currency: r.try_get(2).map_err(pg_err)?,
+                total_micros: r.try_get(3).map_err(pg_err)?,
+            });
+        }
+    }
+    // Purchases were read by time (their index), not by visitor: keep the cohort's.
+    if both {
+        keep_to_cohort(&mut facts);
+    } else {
+        let cohort: HashSet<&str> = facts.cohort.iter().map(|e| e.visitor_id.as_str()).collect();
+        facts
+            .purchases
+            .retain(|p| cohort.contains(p.visitor_id.as_str()));
     }
     Ok(facts)
 }
@@ -512,36 +668,45 @@ pub(crate) async fn steps(
         .iter()
         .map(|e| to_sql_u64(*e))
         .collect();
-    // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
-    let rows = client
-        .query(
-            "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM analytics_steps
-             WHERE account = $1 AND at_ms >= $2 AND at_ms < $3 AND step = ANY($4)
-               AND (step >= 16 OR ((cardinality($5::bigint[]) = 0 OR campaign_id = ANY($5))
-                   AND (cardinality($6::bigint[]) = 0 OR engagement_id = ANY($6))))",
-            &[
-                &account,
-                &scope.from_ms,
-                &scope.to_ms,
-                &codes,
-                &campaigns,
-                &engagements,
-            ],
-        )
-        .await
-        .map_err(pg_err)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let Some(step) = Step::from_code(r.try_get(2).map_err(pg_err)?) else {
-            continue;
-        };
-        out.push(StepOccurrence {
-            at_ms: r.try_get(0).map_err(pg_err)?,
-            visitor_id: r.try_get(1).map_err(pg_err)?,
-            step,
-            campaign_id: from_sql_u64(r.try_get(3).map_err(pg_err)?),
-            engagement_id: from_sql_u64(r.try_get(4).map_err(pg_err)?),
-        });
+    let mut out = Vec::new();
+    for &bot in sides(scope.include_bots) {
+        // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM {}
+                     WHERE account = $1 AND at_ms >= $2 AND at_ms < $3 AND step = ANY($4)
+                       AND (step >= 16 OR ((cardinality($5::bigint[]) = 0 OR campaign_id = ANY($5))
+                           AND (cardinality($6::bigint[]) = 0 OR engagement_id = ANY($6))))",
+                    rollup_table("analytics_steps", bot)
+                ),
+                &[
+                    &account,
+                    &scope.from_ms,
+                    &scope.to_ms,
+                    &codes,
+                    &campaigns,
+                    &engagements,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        for r in rows {
+            let Some(step) = Step::from_code(r.try_get(2).map_err(pg_err)?) else {
+                continue;
+            };
+            out.push(StepOccurrence {
+                at_ms: r.try_get(0).map_err(pg_err)?,
+                visitor_id: r.try_get(1).map_err(pg_err)?,
+                step,
+                campaign_id: from_sql_u64(r.try_get(3).map_err(pg_err)?),
+                engagement_id: from_sql_u64(r.try_get(4).map_err(pg_err)?),
+            });
+        }
+    }
+    if scope.include_bots {
+        out.sort();
+        out.dedup();
     }
     Ok(out)
 }

@@ -820,13 +820,26 @@ pub(crate) async fn write_group(
 
     // The rows, in one more round trip, and what they add to the results rollups.
     // Consecutive stored events of one batch and one interaction make a run.
-    let mut rollups: BTreeMap<&str, RollupDelta> = BTreeMap::new();
+    // Per (bot, account): a batch from an automated agent goes to the bots' rollups.
+    let mut rollups: BTreeMap<(bool, &str), RollupDelta> = BTreeMap::new();
+    fn delta<'m, 'a>(
+        rollups: &'m mut BTreeMap<(bool, &'a str), RollupDelta>,
+        batch: &'a PreparedBatch,
+    ) -> &'m mut RollupDelta {
+        let bot = engage_model::bot::classify_user_agent(
+            batch.visit.as_ref().and_then(|v| v.user_agent.as_deref()),
+        )
+        .is_some();
+        rollups
+            .entry((bot, batch.account.as_str()))
+            .or_insert_with(|| RollupDelta {
+                bot,
+                ..RollupDelta::default()
+            })
+    }
     for (i, b) in batches.iter().enumerate() {
         if let (Ok(_), Some(v)) = (&slots[i], &b.batch.visit) {
-            rollups
-                .entry(b.batch.account.as_str())
-                .or_default()
-                .visit(&v.visitor_id, b.batch.received_ms);
+            delta(&mut rollups, &b.batch).visit(&v.visitor_id, b.batch.received_ms);
         }
     }
     let mut runs = RunColumns::default();
@@ -849,11 +862,7 @@ pub(crate) async fn write_group(
             .ok_or(Fail::Lost("an event shape"))?;
         slot.outcome.accepted += 1;
         if let Some(v) = &b.batch.visit {
-            rollups.entry(b.batch.account.as_str()).or_default().event(
-                &v.visitor_id,
-                b.batch.received_ms,
-                &p.event,
-            );
+            delta(&mut rollups, &b.batch).event(&v.visitor_id, b.batch.received_ms, &p.event);
         }
         if run_of != Some((i, interaction)) || run.len() >= crate::sqlite::events::MAX_RUN {
             if let Some((ri, rint)) = run_of.take() {
@@ -881,11 +890,7 @@ pub(crate) async fn write_group(
         let s = &b.batch.sdes[k];
         slot.outcome.accepted += 1;
         if let Some(v) = &b.batch.visit {
-            rollups.entry(b.batch.account.as_str()).or_default().sde(
-                &v.visitor_id,
-                b.batch.received_ms,
-                &s.sde,
-            );
+            delta(&mut rollups, &b.batch).sde(&v.visitor_id, b.batch.received_ms, &s.sde);
         }
         scols.account.push(&b.batch.account);
         scols.server.push(b.batch.received_ms);

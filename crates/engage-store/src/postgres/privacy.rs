@@ -42,6 +42,12 @@ pub const PER_VISITOR_TABLES: &[&str] = &[
     "analytics_offer_visitors",
     "analytics_purchases",
     "analytics_steps",
+    "analytics_bot_visitors",
+    "analytics_bot_eligibility",
+    "analytics_bot_cohort",
+    "analytics_bot_offer_visitors",
+    "analytics_bot_purchases",
+    "analytics_bot_steps",
 ];
 
 /// Schema version 8: the erasure log (when and how much, never whose) and retention

@@ -2,13 +2,15 @@
 //! setting lets them go, and row deletes in small transactions for the rest (the same
 //! rule as SQLite's: a visit expires whole once its last activity is older than the
 //! account's horizon; quarantined inputs by their receive time; identities once their
-//! visitor has no visit left).
+//! visitor has no visit left). The results rollups' rows expire by their own times
+//! (`analytics::ROLLUP_EXPIRY`).
 
 use tokio_postgres::Client;
 
 use super::pg_err;
 use super::privacy::delete_visits;
 use super::schema::{month_start_ms, next_month, LOCK_KEY};
+use crate::analytics::{rollup_table, ROLLUP_EXPIRY};
 use crate::{retention_horizon_ms, ErasureCounts, RetentionStep, StoreError};
 
 pub(crate) async fn get(client: &Client, account: &str) -> Result<Option<u32>, StoreError> {
@@ -128,6 +130,27 @@ pub(crate) async fn sweep(
             )
             .await
             .map_err(pg_err)?;
+        for (table, _, expired) in ROLLUP_EXPIRY {
+            for bot in [false, true] {
+                let table = rollup_table(table, bot);
+                let expired = expired.replace("HORIZON", "$2::bigint");
+                let n = tx
+                    .execute(
+                        &format!(
+                            "DELETE FROM {table} WHERE ctid IN (
+                                 SELECT ctid FROM {table} WHERE account = $1 AND {expired}
+                                 LIMIT $3)"
+                        ),
+                        &[&account, &horizon, &batch],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                if n >= max_visits as u64 {
+                    more = true;
+                }
+                removed.rollups += n;
+            }
+        }
     }
     tx.commit().await.map_err(pg_err)?;
     Ok(RetentionStep { removed, more })

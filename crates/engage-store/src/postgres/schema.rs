@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     super::analytics::MIGRATION,
     BOTS,
     super::analytics::COUPONS_MIGRATION,
+    super::analytics::BOTS_MIGRATION,
 ];
 
 /// The bot flag of interactions (`BotReason::code`, 0 for a person's). Rows written before

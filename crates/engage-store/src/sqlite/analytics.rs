@@ -7,13 +7,15 @@
 //! the decision route store is one eligibility row per campaign and UTC day for each
 //! visitor id they make up, on top of the rate limits.
 
+use std::collections::HashSet;
+
 use rusqlite::{params, Connection};
 
 use super::{read_u64, sql_err};
 use crate::analytics::{
-    day_of, hour_of, AnalyticsFacts, AnalyticsScope, EligibilityFact, EligibilityRecord,
-    OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence, StepScope,
-    VisitorHour,
+    day_of, hour_of, keep_to_cohort, rollup_table, AnalyticsFacts, AnalyticsScope, EligibilityFact,
+    EligibilityRecord, OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence,
+    StepScope, VisitorHour,
 };
 use crate::StoreError;
 
@@ -103,6 +105,108 @@ CREATE TABLE analytics_steps (
 ) WITHOUT ROWID;
 "#;
 
+/// Schema version 15: the bots' twin of each rollup ([`rollup_table`]), purchases by
+/// time (reports and the retention sweep), and eligibility indexes that cover a report's
+/// read.
+pub(crate) const BOTS_MIGRATION: &str = r#"
+CREATE TABLE analytics_bot_visitors (
+    account    TEXT NOT NULL,
+    hour_ms    INTEGER NOT NULL,
+    visitor_id TEXT NOT NULL,
+    PRIMARY KEY (account, hour_ms, visitor_id)
+) WITHOUT ROWID;
+
+CREATE TABLE analytics_bot_eligibility (
+    account       TEXT NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    day_ms        INTEGER NOT NULL,
+    visitor_id    TEXT NOT NULL,
+    engagement_id INTEGER NOT NULL,
+    control       INTEGER NOT NULL,
+    first_ms      INTEGER NOT NULL,
+    PRIMARY KEY (account, campaign_id, day_ms, visitor_id)
+) WITHOUT ROWID;
+
+CREATE TABLE analytics_bot_cohort (
+    account       TEXT NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    visitor_id    TEXT NOT NULL,
+    engagement_id INTEGER NOT NULL,
+    control       INTEGER NOT NULL,
+    first_ms      INTEGER NOT NULL,
+    PRIMARY KEY (account, campaign_id, visitor_id)
+) WITHOUT ROWID;
+CREATE INDEX analytics_bot_cohort_visitor ON analytics_bot_cohort (account, visitor_id);
+
+CREATE TABLE analytics_bot_offer_counts (
+    account        TEXT NOT NULL,
+    campaign_id    INTEGER NOT NULL,
+    engagement_id  INTEGER NOT NULL,
+    hour_ms        INTEGER NOT NULL,
+    impressions    INTEGER NOT NULL,
+    clicks         INTEGER NOT NULL,
+    declines       INTEGER NOT NULL,
+    timeouts       INTEGER NOT NULL,
+    coupon_reveals INTEGER NOT NULL DEFAULT 0,
+    coupon_copies  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, campaign_id, engagement_id, hour_ms)
+) WITHOUT ROWID;
+
+CREATE TABLE analytics_bot_offer_visitors (
+    account             TEXT NOT NULL,
+    campaign_id         INTEGER NOT NULL,
+    visitor_id          TEXT NOT NULL,
+    first_impression_ms INTEGER,
+    first_click_ms      INTEGER,
+    PRIMARY KEY (account, campaign_id, visitor_id)
+) WITHOUT ROWID;
+
+CREATE TABLE analytics_bot_purchases (
+    account      TEXT NOT NULL,
+    visitor_id   TEXT NOT NULL,
+    at_ms        INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    total_micros INTEGER NOT NULL
+);
+CREATE INDEX analytics_bot_purchases_visitor ON analytics_bot_purchases (account, visitor_id, at_ms);
+
+CREATE TABLE analytics_bot_steps (
+    account       TEXT NOT NULL,
+    at_ms         INTEGER NOT NULL,
+    visitor_id    TEXT NOT NULL,
+    step          INTEGER NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    engagement_id INTEGER NOT NULL,
+    PRIMARY KEY (account, at_ms, visitor_id, step, campaign_id, engagement_id)
+) WITHOUT ROWID;
+
+CREATE INDEX analytics_purchases_time ON analytics_purchases (account, at_ms);
+CREATE INDEX analytics_bot_purchases_time ON analytics_bot_purchases (account, at_ms);
+
+-- Reports read eligibility by time with every column: indexes that cover the read
+-- replace the time-only ones (each row found in them would be looked up in the table).
+DROP INDEX analytics_eligibility_time;
+DROP INDEX analytics_cohort_time;
+CREATE INDEX analytics_eligibility_cover ON analytics_eligibility
+    (account, first_ms, campaign_id, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_cohort_cover ON analytics_cohort
+    (account, first_ms, campaign_id, engagement_id, control, visitor_id);
+CREATE INDEX analytics_bot_eligibility_cover ON analytics_bot_eligibility
+    (account, first_ms, campaign_id, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_bot_cohort_cover ON analytics_bot_cohort
+    (account, first_ms, campaign_id, engagement_id, control, visitor_id);
+-- The same led by the campaign, for reports of some campaigns.
+DROP INDEX analytics_cohort_campaign_time;
+CREATE INDEX analytics_eligibility_campaign_cover ON analytics_eligibility
+    (account, campaign_id, first_ms, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_cohort_campaign_cover ON analytics_cohort
+    (account, campaign_id, first_ms, engagement_id, control, visitor_id);
+CREATE INDEX analytics_bot_eligibility_campaign_cover ON analytics_bot_eligibility
+    (account, campaign_id, first_ms, engagement_id, control, visitor_id, day_ms);
+CREATE INDEX analytics_bot_cohort_campaign_cover ON analytics_bot_cohort
+    (account, campaign_id, first_ms, engagement_id, control, visitor_id);
+"#;
+
 fn sql_id(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(-1)
 }
@@ -113,18 +217,20 @@ pub(crate) fn write_delta(
     account: &str,
     delta: &RollupDelta,
 ) -> rusqlite::Result<()> {
+    let table = |name: &str| rollup_table(name, delta.bot);
     if !delta.visitor_hours.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT OR IGNORE INTO analytics_visitors (account, hour_ms, visitor_id)
+        let mut insert = conn.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {} (account, hour_ms, visitor_id)
              VALUES (?1, ?2, ?3)",
-        )?;
+            table("analytics_visitors")
+        ))?;
         for (hour, visitor) in &delta.visitor_hours {
             insert.execute(params![account, hour, visitor])?;
         }
     }
     if !delta.offer_counts.is_empty() {
-        let mut upsert = conn.prepare_cached(
-            "INSERT INTO analytics_offer_counts (account, campaign_id, engagement_id, hour_ms,
+        let mut upsert = conn.prepare_cached(&format!(
+            "INSERT INTO {} (account, campaign_id, engagement_id, hour_ms,
                  impressions, clicks, declines, timeouts, coupon_reveals, coupon_copies)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (account, campaign_id, engagement_id, hour_ms) DO UPDATE SET
@@ -134,7 +240,8 @@ pub(crate) fn write_delta(
                  timeouts = timeouts + excluded.timeouts,
                  coupon_reveals = coupon_reveals + excluded.coupon_reveals,
                  coupon_copies = coupon_copies + excluded.coupon_copies",
-        )?;
+            table("analytics_offer_counts")
+        ))?;
         for ((campaign, engagement, hour), [i, c, d, t, r, y]) in &delta.offer_counts {
             upsert.execute(params![
                 account,
@@ -151,8 +258,8 @@ pub(crate) fn write_delta(
         }
     }
     if !delta.offer_visitors.is_empty() {
-        let mut upsert = conn.prepare_cached(
-            "INSERT INTO analytics_offer_visitors (account, campaign_id, visitor_id,
+        let mut upsert = conn.prepare_cached(&format!(
+            "INSERT INTO {} (account, campaign_id, visitor_id,
                  first_impression_ms, first_click_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (account, campaign_id, visitor_id) DO UPDATE SET
@@ -164,7 +271,8 @@ pub(crate) fn write_delta(
                      WHEN first_click_ms IS NULL THEN excluded.first_click_ms
                      WHEN excluded.first_click_ms IS NULL THEN first_click_ms
                      ELSE min(first_click_ms, excluded.first_click_ms) END",
-        )?;
+            table("analytics_offer_visitors")
+        ))?;
         for ((campaign, visitor), (impression, click)) in &delta.offer_visitors {
             upsert.execute(params![
                 account,
@@ -176,11 +284,12 @@ pub(crate) fn write_delta(
         }
     }
     if !delta.steps.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT OR IGNORE INTO analytics_steps (account, at_ms, visitor_id, step,
+        let mut insert = conn.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {} (account, at_ms, visitor_id, step,
                  campaign_id, engagement_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
+            table("analytics_steps")
+        ))?;
         for o in &delta.steps {
             insert.execute(params![
                 account,
@@ -193,10 +302,11 @@ pub(crate) fn write_delta(
         }
     }
     if !delta.purchases.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO analytics_purchases (account, visitor_id, at_ms, currency, total_micros)
+        let mut insert = conn.prepare_cached(&format!(
+            "INSERT INTO {} (account, visitor_id, at_ms, currency, total_micros)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+            table("analytics_purchases")
+        ))?;
         for p in &delta.purchases {
             insert.execute(params![
                 account,
@@ -217,26 +327,28 @@ pub(crate) fn record_eligibility(
     account: &str,
     records: &[EligibilityRecord],
 ) -> rusqlite::Result<usize> {
-    let mut day = conn.prepare_cached(
-        "INSERT INTO analytics_eligibility (account, campaign_id, day_ms, visitor_id,
-             engagement_id, control, first_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (account, campaign_id, day_ms, visitor_id) DO UPDATE SET
-             engagement_id = excluded.engagement_id, control = excluded.control,
-             first_ms = excluded.first_ms
-         WHERE excluded.first_ms < first_ms",
-    )?;
-    let mut cohort = conn.prepare_cached(
-        "INSERT INTO analytics_cohort (account, campaign_id, visitor_id, engagement_id,
-             control, first_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (account, campaign_id, visitor_id) DO UPDATE SET
-             engagement_id = excluded.engagement_id, control = excluded.control,
-             first_ms = excluded.first_ms
-         WHERE excluded.first_ms < first_ms",
-    )?;
     let mut written = 0;
     for r in records {
+        let mut day = conn.prepare_cached(&format!(
+            "INSERT INTO {} (account, campaign_id, day_ms, visitor_id,
+                 engagement_id, control, first_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (account, campaign_id, day_ms, visitor_id) DO UPDATE SET
+                 engagement_id = excluded.engagement_id, control = excluded.control,
+                 first_ms = excluded.first_ms
+             WHERE excluded.first_ms < first_ms",
+            rollup_table("analytics_eligibility", r.bot)
+        ))?;
+        let mut cohort = conn.prepare_cached(&format!(
+            "INSERT INTO {} (account, campaign_id, visitor_id, engagement_id,
+                 control, first_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (account, campaign_id, visitor_id) DO UPDATE SET
+                 engagement_id = excluded.engagement_id, control = excluded.control,
+                 first_ms = excluded.first_ms
+             WHERE excluded.first_ms < first_ms",
+            rollup_table("analytics_cohort", r.bot)
+        ))?;
         let campaign = sql_id(r.campaign_id);
         let engagement = sql_id(r.engagement_id);
         written += day.execute(params![
@@ -265,7 +377,20 @@ fn ids_json(ids: &[u64]) -> String {
         .unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// The tables a read covers: people's, and with `includeBots` bots' too.
+fn sides(include_bots: bool) -> &'static [bool] {
+    if include_bots {
+        &[false, true]
+    } else {
+        &[false]
+    }
+}
+
 /// What a report over `scope` reads (see [`AnalyticsFacts`]), from a read connection.
+///
+/// With `includeBots` each list is read from both sides; a first time (per-day and
+/// first eligibility, first impression and click) is the earlier of the two sides',
+/// people's on a tie, so the answer is what one table of both would give.
 pub(crate) fn facts(
     conn: &Connection,
     account: &str,
@@ -274,26 +399,30 @@ pub(crate) fn facts(
     let campaigns = ids_json(&scope.campaign_ids);
     let engagements = ids_json(&scope.engagement_ids);
     let purchases_to = scope.to_ms.saturating_add(scope.attribution_ms);
+    let both = scope.include_bots;
     let mut facts = AnalyticsFacts::default();
 
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT hour_ms, visitor_id FROM analytics_visitors
-             WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3",
-        )
-        .map_err(sql_err)?;
-    facts.visitors = stmt
-        .query_map(params![account, hour_of(scope.from_ms), scope.to_ms], |r| {
-            Ok(VisitorHour {
-                hour_ms: r.get(0)?,
-                visitor_id: r.get(1)?,
+    for &bot in sides(both) {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT hour_ms, visitor_id FROM {}
+                 WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3",
+                rollup_table("analytics_visitors", bot)
+            ))
+            .map_err(sql_err)?;
+        let rows = stmt
+            .query_map(params![account, hour_of(scope.from_ms), scope.to_ms], |r| {
+                Ok(VisitorHour {
+                    hour_ms: r.get(0)?,
+                    visitor_id: r.get(1)?,
+                })
             })
-        })
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(sql_err)?
-        .into_iter()
-        .filter(|v| scope.covers_time(v.hour_ms))
-        .collect();
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(sql_err)?;
+        facts
+            .visitors
+            .extend(rows.into_iter().filter(|v| scope.covers_time(v.hour_ms)));
+    }
 
     // The campaign and engagement filters (JSON arrays in ?4 and ?5), written so that an
     // absent one is no condition at all and a present one can use the campaign keys.
@@ -310,123 +439,164 @@ pub(crate) fn facts(
         };
         format!("{campaign} AND {engagement}")
     };
-    let eligibility = |table: &str, days: &str| -> Result<Vec<EligibilityFact>, StoreError> {
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT campaign_id, engagement_id, visitor_id, control, first_ms FROM {table}
-                 WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3 {days} AND {}",
-                filter("")
-            ))
-            .map_err(sql_err)?;
-        stmt.query_map(
-            params![account, scope.from_ms, scope.to_ms, campaigns, engagements],
-            eligibility_row,
+    // A row of one side counts unless the other side has an earlier first time for the
+    // same key (or as early, for bots' rows).
+    let earliest = |table: &str, bot: bool, key: &str| {
+        if !both {
+            return String::new();
+        }
+        let other = rollup_table(table, !bot);
+        let before = if bot { "<=" } else { "<" };
+        let same = key
+            .split(',')
+            .map(|k| format!("x.{k} = e.{k}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!(
+            "AND NOT EXISTS (SELECT 1 FROM {other} x WHERE x.account = e.account AND {same}
+                 AND x.first_ms {before} e.first_ms)"
         )
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(sql_err)
     };
+    let eligibility =
+        |table: &str, key: &str, days: &str| -> Result<Vec<EligibilityFact>, StoreError> {
+            let mut out = Vec::new();
+            for &bot in sides(both) {
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT e.campaign_id, e.engagement_id, e.visitor_id, e.control, e.first_ms
+                     FROM {} e
+                     WHERE e.account = ?1 AND e.first_ms >= ?2 AND e.first_ms < ?3 {days}
+                       AND {} {}",
+                        rollup_table(table, bot),
+                        filter("e."),
+                        earliest(table, bot, key)
+                    ))
+                    .map_err(sql_err)?;
+                out.extend(
+                    stmt.query_map(
+                        params![account, scope.from_ms, scope.to_ms, campaigns, engagements],
+                        eligibility_row,
+                    )
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(sql_err)?,
+                );
+            }
+            Ok(out)
+        };
     // A day's row holds that day's first time: the day bounds let the key narrow.
     facts.eligibility = eligibility(
         "analytics_eligibility",
-        "AND day_ms >= ?2 - (?2 % 86400000) AND day_ms < ?3",
+        "campaign_id,day_ms,visitor_id",
+        "AND e.day_ms >= ?2 - (?2 % 86400000) AND e.day_ms < ?3",
     )?;
-    facts.cohort = eligibility("analytics_cohort", "")?;
+    facts.cohort = eligibility("analytics_cohort", "campaign_id,visitor_id", "")?;
 
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT campaign_id, engagement_id, hour_ms, impressions, clicks, declines, timeouts,
-                 coupon_reveals, coupon_copies
-             FROM analytics_offer_counts
-             WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 AND {}",
-            filter("")
-        ))
-        .map_err(sql_err)?;
-    facts.offer_counts = stmt
-        .query_map(
-            params![
-                account,
-                hour_of(scope.from_ms),
-                scope.to_ms,
-                campaigns,
-                engagements
-            ],
-            |r| {
-                Ok(OfferCount {
-                    campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
-                    engagement_id: read_u64(r.get_ref(1)?).unwrap_or_default(),
-                    hour_ms: r.get(2)?,
-                    impressions: count(r.get(3)?),
-                    clicks: count(r.get(4)?),
-                    declines: count(r.get(5)?),
-                    timeouts: count(r.get(6)?),
-                    coupon_reveals: count(r.get(7)?),
-                    coupon_copies: count(r.get(8)?),
-                })
-            },
-        )
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(sql_err)?
-        .into_iter()
-        .filter(|c| scope.covers_time(c.hour_ms))
-        .collect();
+    for &bot in sides(both) {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT campaign_id, engagement_id, hour_ms, impressions, clicks, declines, timeouts,
+                     coupon_reveals, coupon_copies
+                 FROM {}
+                 WHERE account = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 AND {}",
+                rollup_table("analytics_offer_counts", bot),
+                filter("")
+            ))
+            .map_err(sql_err)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    account,
+                    hour_of(scope.from_ms),
+                    scope.to_ms,
+                    campaigns,
+                    engagements
+                ],
+                |r| {
+                    Ok(OfferCount {
+                        campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+                        engagement_id: read_u64(r.get_ref(1)?).unwrap_or_default(),
+                        hour_ms: r.get(2)?,
+                        impressions: count(r.get(3)?),
+                        clicks: count(r.get(4)?),
+                        declines: count(r.get(5)?),
+                        timeouts: count(r.get(6)?),
+                        coupon_reveals: count(r.get(7)?),
+                        coupon_copies: count(r.get(8)?),
+                    })
+                },
+            )
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(sql_err)?;
+        facts
+            .offer_counts
+            .extend(rows.into_iter().filter(|c| scope.covers_time(c.hour_ms)));
+    }
 
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT o.campaign_id, o.visitor_id, o.first_impression_ms, o.first_click_ms
-             FROM analytics_cohort c
-             JOIN analytics_offer_visitors o ON o.account = c.account
-                 AND o.campaign_id = c.campaign_id AND o.visitor_id = c.visitor_id
-             WHERE c.account = ?1 AND c.first_ms >= ?2 AND c.first_ms < ?3 AND {}",
-            filter("c.")
-        ))
-        .map_err(sql_err)?;
-    facts.offer_visitors = stmt
-        .query_map(
-            params![account, scope.from_ms, scope.to_ms, campaigns, engagements],
-            |r| {
-                Ok(OfferVisitor {
-                    campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
-                    visitor_id: r.get(1)?,
-                    first_impression_ms: r.get(2)?,
-                    first_click_ms: r.get(3)?,
-                })
-            },
-        )
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(sql_err)?;
+    // Offer visitors of the cohort's visitors: with both sides, of either side's cohort
+    // rows in range (a superset of the cohort), kept to the cohort after.
+    for &ov_bot in sides(both) {
+        for &cohort_bot in sides(both) {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT o.campaign_id, o.visitor_id, o.first_impression_ms, o.first_click_ms
+                     FROM {} c
+                     JOIN {} o ON o.account = c.account
+                         AND o.campaign_id = c.campaign_id AND o.visitor_id = c.visitor_id
+                     WHERE c.account = ?1 AND c.first_ms >= ?2 AND c.first_ms < ?3 AND {}",
+                    rollup_table("analytics_cohort", cohort_bot),
+                    rollup_table("analytics_offer_visitors", ov_bot),
+                    filter("c.")
+                ))
+                .map_err(sql_err)?;
+            facts.offer_visitors.extend(
+                stmt.query_map(
+                    params![account, scope.from_ms, scope.to_ms, campaigns, engagements],
+                    |r| {
+                        Ok(OfferVisitor {
+                            campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+                            visitor_id: r.get(1)?,
+                            first_impression_ms: r.get(2)?,
+                            first_click_ms: r.get(3)?,
+                        })
+                    },
+                )
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(sql_err)?,
+            );
+        }
+    }
 
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
-             FROM analytics_purchases p
-             WHERE p.account = ?1 AND p.at_ms >= ?2 AND p.at_ms < ?6
-               AND p.visitor_id IN (
-                   SELECT visitor_id FROM analytics_cohort
-                   WHERE account = ?1 AND first_ms >= ?2 AND first_ms < ?3 AND {})",
-            filter("")
-        ))
-        .map_err(sql_err)?;
-    facts.purchases = stmt
-        .query_map(
-            params![
-                account,
-                scope.from_ms,
-                scope.to_ms,
-                campaigns,
-                engagements,
-                purchases_to
-            ],
-            |r| {
+    for &purchase_bot in sides(both) {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT p.visitor_id, p.at_ms, p.currency, p.total_micros
+                 FROM {} p
+                 WHERE p.account = ?1 AND p.at_ms >= ?2 AND p.at_ms < ?3",
+                rollup_table("analytics_purchases", purchase_bot),
+            ))
+            .map_err(sql_err)?;
+        facts.purchases.extend(
+            stmt.query_map(params![account, scope.from_ms, purchases_to], |r| {
                 Ok(PurchaseFact {
                     visitor_id: r.get(0)?,
                     at_ms: r.get(1)?,
                     currency: r.get(2)?,
                     total_micros: r.get(3)?,
                 })
-            },
-        )
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(sql_err)?;
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(sql_err)?,
+        );
+    }
+    // Purchases were read by time (their index), not by visitor: keep the cohort's.
+    if both {
+        keep_to_cohort(&mut facts);
+    } else {
+        let cohort: HashSet<&str> = facts.cohort.iter().map(|e| e.visitor_id.as_str()).collect();
+        facts
+            .purchases
+            .retain(|p| cohort.contains(p.visitor_id.as_str()));
+    }
     Ok(facts)
 }
 
@@ -440,50 +610,58 @@ pub(crate) fn steps(
         .unwrap_or_else(|_| "[]".to_owned());
     let campaigns = ids_json(&scope.campaign_ids);
     let engagements = ids_json(&scope.engagement_ids);
-    // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM analytics_steps
-             WHERE account = ?1 AND at_ms >= ?2 AND at_ms < ?3
-               AND step IN (SELECT value FROM json_each(?4))
-               AND (step >= 16 OR ((?5 = '[]' OR campaign_id IN (SELECT value FROM json_each(?5)))
-                   AND (?6 = '[]' OR engagement_id IN (SELECT value FROM json_each(?6)))))",
-        )
-        .map_err(sql_err)?;
-    let rows = stmt
-        .query_map(
-            params![
-                account,
-                scope.from_ms,
-                scope.to_ms,
-                codes,
-                campaigns,
-                engagements
-            ],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i16>(2)?,
-                    read_u64(r.get_ref(3)?).unwrap_or_default(),
-                    read_u64(r.get_ref(4)?).unwrap_or_default(),
-                ))
+    let mut out = Vec::new();
+    for &bot in sides(scope.include_bots) {
+        // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM {}
+                 WHERE account = ?1 AND at_ms >= ?2 AND at_ms < ?3
+                   AND step IN (SELECT value FROM json_each(?4))
+                   AND (step >= 16 OR ((?5 = '[]' OR campaign_id IN (SELECT value FROM json_each(?5)))
+                       AND (?6 = '[]' OR engagement_id IN (SELECT value FROM json_each(?6)))))",
+                rollup_table("analytics_steps", bot)
+            ))
+            .map_err(sql_err)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    account,
+                    scope.from_ms,
+                    scope.to_ms,
+                    codes,
+                    campaigns,
+                    engagements
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i16>(2)?,
+                        read_u64(r.get_ref(3)?).unwrap_or_default(),
+                        read_u64(r.get_ref(4)?).unwrap_or_default(),
+                    ))
+                },
+            )
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(sql_err)?;
+        out.extend(rows.into_iter().filter_map(
+            |(at_ms, visitor_id, code, campaign_id, engagement_id)| {
+                Some(StepOccurrence {
+                    at_ms,
+                    visitor_id,
+                    step: Step::from_code(code)?,
+                    campaign_id,
+                    engagement_id,
+                })
             },
-        )
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(sql_err)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(at_ms, visitor_id, code, campaign_id, engagement_id)| {
-            Some(StepOccurrence {
-                at_ms,
-                visitor_id,
-                step: Step::from_code(code)?,
-                campaign_id,
-                engagement_id,
-            })
-        })
-        .collect())
+        ));
+    }
+    if scope.include_bots {
+        out.sort();
+        out.dedup();
+    }
+    Ok(out)
 }
 
 fn count(n: i64) -> u64 {

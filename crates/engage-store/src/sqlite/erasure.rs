@@ -81,6 +81,30 @@ pub const PER_VISITOR_TABLES: &[(&str, &str)] = &[
         "analytics_steps",
         "account and visitor_id (VISITOR_ROLLUPS)",
     ),
+    (
+        "analytics_bot_visitors",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_bot_eligibility",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_bot_cohort",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_bot_offer_visitors",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_bot_purchases",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
+    (
+        "analytics_bot_steps",
+        "account and visitor_id (VISITOR_ROLLUPS)",
+    ),
 ];
 
 /// Schema version 10: the erasure log, page views by visit, and retention settings.
@@ -524,6 +548,7 @@ mod tests {
         "console_sessions",
         "webhooks",
         "analytics_offer_counts",
+        "analytics_bot_offer_counts",
         "sde_text_data",
         "sde_text_idx",
         "sde_text_config",

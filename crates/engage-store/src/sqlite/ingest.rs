@@ -115,7 +115,11 @@ pub(crate) fn ingest(
     };
 
     // What the batch adds to the results rollups, written with it (see `analytics`).
-    let mut rollup = RollupDelta::default();
+    let mut rollup = RollupDelta {
+        bot: bot::classify_user_agent(batch.visit.as_ref().and_then(|v| v.user_agent.as_deref()))
+            .is_some(),
+        ..RollupDelta::default()
+    };
     if let Some(v) = &batch.visit {
         rollup.visit(&v.visitor_id, received_ms);
     }

@@ -5,12 +5,14 @@
 //! its page views, interactions, events, attributes and exposures go with it (the
 //! erasure's [`erase_visits`], leaving the text index's markers to FTS5's own merges).
 //! Quarantined inputs expire by their receive time, and a consumer identity once it is
-//! older than the horizon and its visitor has no visit left.
+//! older than the horizon and its visitor has no visit left. The results rollups' rows
+//! expire by their own times (`analytics::ROLLUP_EXPIRY`).
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::erasure::{erase_visits, TextIndex};
 use super::sql_err;
+use crate::analytics::{rollup_table, ROLLUP_EXPIRY};
 use crate::{retention_horizon_ms, ErasureCounts, RetentionStep, StoreError};
 
 /// One sweep step: at most `max_visits` visits (and as many quarantine rows) over every
@@ -70,8 +72,38 @@ pub(crate) fn sweep(
                                    WHERE v.account = ?1 AND v.visitor_id = consumer_identities.visitor_id)",
             )?
             .execute(params![account, horizon])? as u64;
+        let (rollups, rollups_more) = expire_rollups(conn, &account, horizon, batch)?;
+        removed.rollups += rollups;
+        more |= rollups_more;
     }
     Ok(RetentionStep { removed, more })
+}
+
+/// Removes at most `limit` expired rows of each rollup, people's and bots' (see
+/// [`ROLLUP_EXPIRY`]); answers how many, and whether some table had more.
+fn expire_rollups(
+    conn: &Connection,
+    account: &str,
+    horizon: i64,
+    limit: i64,
+) -> rusqlite::Result<(u64, bool)> {
+    let mut removed = 0;
+    let mut more = false;
+    for (table, key, expired) in ROLLUP_EXPIRY {
+        for bot in [false, true] {
+            let table = rollup_table(table, bot);
+            let expired = expired.replace("HORIZON", "?2");
+            let n = conn
+                .prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE account = ?1 AND ({key}) IN (
+                         SELECT {key} FROM {table} WHERE account = ?1 AND {expired} LIMIT ?3)"
+                ))?
+                .execute(params![account, horizon, limit])?;
+            more |= i64::try_from(n).unwrap_or(i64::MAX) >= limit;
+            removed += n as u64;
+        }
+    }
+    Ok((removed, more))
 }
 
 /// The account's retention in days, `None` for keeping everything.

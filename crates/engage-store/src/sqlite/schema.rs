@@ -98,6 +98,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::analytics::COUPONS_MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::analytics::BOTS_MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
