@@ -72,7 +72,7 @@ async function signIn(page) {
 const nav = (page, name) => page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name, exact: true });
 
 test('a marketer signs in, makes a campaign and an engagement, sees it clicked on the shop, finds the visitor in History, replays the quarantine and signs out', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE' });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE', timezoneId: 'Europe/Berlin' });
   const page = await context.newPage();
   const errors = watch(page);
 
@@ -268,6 +268,8 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   assert.ok(Number(await figure('Impressions')) >= 1, 'an impression on Overview');
   assert.ok(Number(await figure('Clicks')) >= 1, 'a click on Overview');
   assert.equal(await page.locator('[data-chart="overview"] svg polyline').count(), 3);
+  // Its days are the browser's (console.js told the server the zone at sign-in).
+  assert.equal(await page.locator('[data-zone]').textContent(), 'Europe/Berlin');
   await page.getByRole('row', { name: /Winter tea toaster/ }).waitFor();
   await accessible(page, 'overview');
   await shot(page, 'overview');
@@ -375,7 +377,8 @@ test('Results shows the lift of a campaign with a control group, in the browser 
   const [n1, x1, n2, x2] = [exposed.length, Math.ceil(exposed.length / 2), control.length, 1];
   const ratio = x1 / n1 / (x2 / n2);
   const se = Math.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2);
-  const lift = { value: ratio - 1, low: Math.exp(Math.log(ratio) - 1.96 * se) - 1, high: Math.exp(Math.log(ratio) + 1.96 * se) - 1 };
+  const Z_95 = 1.959963984540054; // the report's 1.96, to the digits it uses
+  const lift = { value: ratio - 1, low: Math.exp(Math.log(ratio) - Z_95 * se) - 1, high: Math.exp(Math.log(ratio) + Z_95 * se) - 1 };
   const pooled = (x1 + x2) / (n1 + n2);
   const z = (x1 / n1 - x2 / n2) / Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
   assert.ok(Math.abs(z) >= 1.96, `the scenario is significant: z = ${z}`);
