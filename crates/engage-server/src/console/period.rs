@@ -150,7 +150,7 @@ impl Period {
                 };
                 match (date("from"), date("to")) {
                     (Ok(from), Ok(to))
-                        if to >= from && from.until(to).map_or(false, |s| s.get_days() < 400) =>
+                        if to >= from && from.until(to).is_ok_and(|s| s.get_days() < 400) =>
                     {
                         period(range(from, to).unwrap_or((now_ms, now_ms + 1)))
                     }
