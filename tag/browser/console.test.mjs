@@ -415,8 +415,14 @@ test('Results shows the lift of a campaign with a control group, in the browser 
   await accessible(page, 'results with a control group');
   await shot(page, 'results-lift');
 
-  // Overview, in the same zone: today's chart is by Kiritimati's hours.
+  // A zone cookie that names another zone (the laptop travelled): the page is drawn
+  // again, once, in the browser's zone.
+  await context.addCookies([{ name: 'engage_tz', value: 'UTC', domain: '127.0.0.1', path: '/console' }]);
   await nav(page, 'Overview').click();
+  await until(page, () => document.querySelector('[data-zone]') && document.querySelector('[data-zone]').textContent === 'Pacific/Kiritimati');
+  assert.ok((await context.cookies()).some((c) => c.name === 'engage_tz' && c.value === 'Pacific/Kiritimati'));
+
+  // Overview, in the same zone: today's chart is by Kiritimati's hours.
   await page.getByRole('radio', { name: 'Today' }).check();
   await page.getByRole('button', { name: 'Show' }).click();
   await page.waitForURL(/period=today/);
