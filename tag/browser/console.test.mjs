@@ -72,7 +72,7 @@ async function signIn(page) {
 const nav = (page, name) => page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name, exact: true });
 
 test('a marketer signs in, makes a campaign and an engagement, sees it clicked on the shop, finds the visitor in History, replays the quarantine and signs out', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE' });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE', timezoneId: 'Europe/Berlin' });
   const page = await context.newPage();
   const errors = watch(page);
 
@@ -283,6 +283,8 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   assert.ok(Number(await figure('Impressions')) >= 1, 'an impression on Overview');
   assert.ok(Number(await figure('Clicks')) >= 1, 'a click on Overview');
   assert.equal(await page.locator('[data-chart="overview"] svg polyline').count(), 3);
+  // Its days are the browser's (console.js told the server the zone at sign-in).
+  assert.equal(await page.locator('[data-zone]').textContent(), 'Europe/Berlin');
   await page.getByRole('row', { name: /Winter tea toaster/ }).waitFor();
   await accessible(page, 'overview');
   await shot(page, 'overview');
@@ -308,6 +310,142 @@ test('a marketer signs in, makes a campaign and an engagement, sees it clicked o
   await page.goto(engage.url + '/console/');
   assert.match(page.url(), /\/console\/sign-in$/);
 
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// A person's browser, as the bot rules see it: visitors driven from here must count.
+const PERSON = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+async function publicPost(path, body) {
+  const r = await fetch(engage.url + path.replace('{account}', engage.account), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': PERSON },
+    body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.equal(r.status, 200, `${path}: ${text}`);
+  return JSON.parse(text);
+}
+
+test('Results shows the lift of a campaign with a control group, in the browser zone and locale', async () => {
+  // A campaign that holds half its visitors out, and one engagement on the 'lift' section.
+  const campaign = await engage.api('POST', '/api/account/{account}/campaigns', { name: 'Control tea', priority: 5, controlGroupPercent: 50, attributionWindowDays: 7 });
+  const made = await engage.api('POST', `/api/account/{account}/campaigns/${campaign.campaignId}/engagements`, {
+    name: 'Control tea banner',
+    engagementType: 5,
+    targeting: { sections: { include: ['lift'] } },
+    content: { title: 'Tea for the exposed' },
+  });
+  // Sixty visitors ask the decision route: those it shows the banner to are exposed (they
+  // report its impression), the others are held out, the control.
+  const exposed = [];
+  const control = [];
+  for (let i = 0; i < 60; i++) {
+    const visitorId = `lift-${i}`;
+    const sessionId = `lift-${i}-s`;
+    const answer = await publicPost('/api/account/{account}/decision', { visitorId, sessionId, pageId: `${sessionId}-p`, url: 'https://shop.example/tea', sections: ['lift'] });
+    const shown = answer.engagements.find((e) => e.engagementId === made.engagementId);
+    if (!shown) {
+      control.push(visitorId);
+      continue;
+    }
+    exposed.push(visitorId);
+    await publicPost('/api/account/{account}/events', {
+      visitorId,
+      sessionId,
+      pageId: `${sessionId}-p`,
+      events: [
+        {
+          id: `${visitorId}-imp`,
+          time: Date.now(),
+          appName: 'LP_OFFERS',
+          eventName: 'OFFER_IMPRESSION',
+          data: {
+            contexts: [{ EngagementContext: { id: shown.contextId } }, { pageContext: { id: `${sessionId}-p` } }],
+            campaignId: shown.campaignId,
+            engagementId: shown.engagementId,
+            engagementRevision: shown.engagementRevision,
+            engagementType: shown.engagementType,
+            contextId: shown.contextId,
+            confKey: shown.confKey,
+          },
+        },
+      ],
+      sdes: [],
+    });
+  }
+  assert.ok(exposed.length >= 15 && control.length >= 15, `exposed ${exposed.length}, control ${control.length}`);
+  // Every other exposed visitor buys; one control visitor does.
+  const buyers = [...exposed.filter((_, i) => i % 2 === 0), control[0]];
+  for (const visitorId of buyers) {
+    await publicPost('/api/account/{account}/events', {
+      visitorId,
+      sessionId: `${visitorId}-s`,
+      pageId: `${visitorId}-s-p2`,
+      events: [],
+      sdes: [{ id: `${visitorId}-buy`, sde: { type: 'purchase', total: '20.00', currency: 'EUR', orderId: `o-${visitorId}` } }],
+    });
+  }
+  // What the report must say (docs/analytics.md): the rates, lift and its Katz interval,
+  // and the pooled two-proportion z-test.
+  const [n1, x1, n2, x2] = [exposed.length, Math.ceil(exposed.length / 2), control.length, 1];
+  const ratio = x1 / n1 / (x2 / n2);
+  const se = Math.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2);
+  const Z_95 = 1.959963984540054; // the report's 1.96, to the digits it uses
+  const lift = { value: ratio - 1, low: Math.exp(Math.log(ratio) - Z_95 * se) - 1, high: Math.exp(Math.log(ratio) + Z_95 * se) - 1 };
+  const pooled = (x1 + x2) / (n1 + n2);
+  const z = (x1 / n1 - x2 / n2) / Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
+  assert.ok(Math.abs(z) >= 1.96, `the scenario is significant: z = ${z}`);
+
+  // A marketer in Kiritimati (UTC+14) with a German browser opens Results for the campaign.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE', timezoneId: 'Pacific/Kiritimati' });
+  const page = await context.newPage();
+  const errors = watch(page);
+  await signIn(page);
+  await nav(page, 'Results').click();
+  await page.getByRole('heading', { level: 1, name: 'Results' }).waitFor();
+  await page.getByLabel('Campaign', { exact: true }).selectOption({ label: 'Control tea' });
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.waitForURL(new RegExp(`campaign=${campaign.campaignId}`));
+  // The days are the browser's: its zone is named, and the period ends with its today.
+  assert.equal(await page.locator('[data-zone]').textContent(), 'Pacific/Kiritimati');
+
+  const table = page.locator(`table[data-campaign="${campaign.campaignId}"]`);
+  const cells = async (group) => (await table.getByRole('row', { name: new RegExp(`^${group}`) }).locator('td').allTextContents()).map((t) => t.trim());
+  const de = new Intl.NumberFormat('de-DE', { maximumFractionDigits: 2 });
+  const pct = (v) => de.format(v * 100) + ' %';
+  await until(page, () => document.querySelector('p.lift data.num') && / %$/.test(document.querySelector('p.lift data.num').textContent));
+  const exposedRow = await cells('Exposed');
+  const controlRow = await cells('Control');
+  assert.deepEqual([exposedRow[0], exposedRow[1], exposedRow[3]], [de.format(n1), de.format(n1), de.format(x1)], `exposed row ${exposedRow}`);
+  assert.equal(exposedRow[4], pct(x1 / n1));
+  assert.deepEqual([controlRow[0], controlRow[3], controlRow[4]], [de.format(n2), de.format(x2), pct(x2 / n2)], `control row ${controlRow}`);
+  // The lift, its interval and the significance, as the page shows them.
+  const shown = (await page.locator('p.lift').textContent()).replace(/\s+/g, ' ').trim();
+  const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(shown, new RegExp(`^Lift: ${esc(pct(lift.value))} · 95% interval: ${esc(pct(lift.low))} to ${esc(pct(lift.high))} · significant: yes \\(p = 0\\.0\\d\\d\\)$`), shown);
+  const values = await page.locator('p.lift data.num').evaluateAll((ds) => ds.map((d) => Number(d.value)));
+  for (const [got, want] of values.map((v, i) => [v, [lift.value, lift.low, lift.high][i]])) assert.ok(Math.abs(got - want) < 1e-6, `${values} against ${JSON.stringify(lift)}`);
+  await accessible(page, 'results with a control group');
+  await shot(page, 'results-lift');
+
+  // A zone cookie that names another zone (the laptop travelled): the page is drawn
+  // again, once, in the browser's zone.
+  await context.addCookies([{ name: 'engage_tz', value: 'UTC', domain: '127.0.0.1', path: '/console' }]);
+  await nav(page, 'Overview').click();
+  await until(page, () => document.querySelector('[data-zone]') && document.querySelector('[data-zone]').textContent === 'Pacific/Kiritimati');
+  assert.ok((await context.cookies()).some((c) => c.name === 'engage_tz' && c.value === 'Pacific/Kiritimati'));
+
+  // Overview, in the same zone: today's chart is by Kiritimati's hours.
+  await page.getByRole('radio', { name: 'Today' }).check();
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.waitForURL(/period=today/);
+  const hour = await page.evaluate(() => new Intl.DateTimeFormat('en-GB', { hour: '2-digit', hourCycle: 'h23', timeZone: 'Pacific/Kiritimati' }).format(new Date()));
+  const title = await page.locator('[data-chart="overview"] svg > title').textContent();
+  assert.equal(title, 'Visitors, impressions and clicks by hour (Pacific/Kiritimati)');
+  const points = await page.locator('[data-chart="overview"] circle title').allTextContents();
+  assert.ok(points.some((t) => t.startsWith(`Impressions, ${hour}:00: `) && Number(t.split(': ').pop()) >= n1), `${hour}:00 in ${points.join(' | ')}`);
   assert.deepEqual(errors, []);
   await context.close();
 });

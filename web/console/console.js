@@ -28,6 +28,23 @@
   };
   formatAll(document);
 
+  // ---- the browser's time zone: Overview, Results and the Campaigns list count days and
+  // hours in it. The server reads it from this cookie (no secret; only under /console); a
+  // page whose figures are by day was drawn in another zone when the cookie was missing or
+  // different, so it is drawn again, once.
+  const zone = (() => {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+    } catch {
+      return '';
+    }
+  })();
+  const zoneCookie = () => (document.cookie.split('; ').find((c) => c.startsWith('engage_tz=')) || '').slice('engage_tz='.length);
+  if (/^[A-Za-z0-9/_+-]{1,64}$/.test(zone) && zoneCookie() !== zone) {
+    document.cookie = `engage_tz=${zone}; path=/console; max-age=31536000; samesite=strict` + (location.protocol === 'https:' ? '; secure' : '');
+    if (zoneCookie() === zone && document.querySelector('[data-zoned]')) location.reload();
+  }
+
   // The history filters' times are the browser's local times: the server is told its zone.
   for (const tz of document.querySelectorAll('[data-timezone-offset]')) tz.value = String(new Date().getTimezoneOffset());
 

@@ -257,3 +257,78 @@ async fn results_show_a_coupons_reveals_and_copies_when_it_has_some() {
     );
     assert!(exposed.contains("Exposed 0 1 1"), "{exposed}");
 }
+
+#[tokio::test]
+async fn days_and_hours_are_the_browsers_zone() {
+    use jiff::{Timestamp, Zoned};
+    let server = TestServer::start().await;
+    scenario(&server).await;
+    let signed = sign_in_as(&server, &server.account_id, &server.api_key).await;
+    let get = |path: &str, zone: &str| {
+        // The zone cookie console.js writes, beside the session.
+        let cookie = format!("{}; engage_tz={zone}", signed.cookie);
+        let url = format!("{}{path}", server.url);
+        async move {
+            let answer = reqwest::Client::new()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    // Kiritimati is UTC+14 and Pago Pago UTC-11: their dates always differ, and at least
+    // one differs from UTC's.
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        let tz = jiff::tz::TimeZone::get(zone).unwrap();
+        let before: Zoned = Timestamp::now().to_zoned(tz.clone());
+        let (status, week) = get("/console/?period=7d", zone).await;
+        let (_, today) = get("/console/?period=today", zone).await;
+        let after: Zoned = Timestamp::now().to_zoned(tz);
+        assert_eq!(status, 200, "{week}");
+        assert!(
+            week.contains(&format!("Days and hours in <span data-zone>{zone}</span>.")),
+            "{week}"
+        );
+        assert!(week.contains("data-zoned"), "{week}");
+        // The last day of the 7 is the zone's today.
+        let label = |z: &Zoned| format!("{:02}-{:02}", z.month(), z.day());
+        let chart = after_tag(&week, "data-chart=\"overview\"");
+        assert!(
+            chart.contains(&format!("Visitors, impressions and clicks by day ({zone})")),
+            "{chart}"
+        );
+        assert!(
+            chart.contains(&format!("Visitors, {}: 3", label(&before)))
+                || chart.contains(&format!("Visitors, {}: 3", label(&after))),
+            "the three visitors are on {zone}'s today: {chart}"
+        );
+        // Today is drawn by the zone's hours, from its midnight; the visitors in this hour.
+        let chart = after_tag(&today, "data-chart=\"overview\"");
+        assert!(chart.contains(&format!("by hour ({zone})")), "{chart}");
+        assert!(chart.contains("Visitors, 00:00: "), "{chart}");
+        let hour = |z: &Zoned| format!("Visitors, {:02}:00: 3", z.hour());
+        assert!(
+            chart.contains(&hour(&before)) || chart.contains(&hour(&after)),
+            "the three visitors are in {zone}'s hour: {chart}"
+        );
+        // The figures are the zone's today's.
+        assert!(text(&today).contains("Visitors 3 "), "{today}");
+    }
+    // An unknown zone is UTC.
+    let (status, page) = get("/console/?period=7d", "Mars/Olympus_Mons").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Days and hours in <span data-zone>UTC</span>."),
+        "{page}"
+    );
+}
+
+/// From `marker` to the end of its section, tags kept.
+fn after_tag<'a>(html: &'a str, marker: &str) -> &'a str {
+    let rest = &html[html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"))..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}

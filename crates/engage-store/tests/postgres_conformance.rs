@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use engage_store::postgres::PostgresStore;
-use engage_store::Store;
+use engage_store::{Store, StoreError};
 use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 
@@ -728,5 +728,103 @@ async fn migrating_version_2_events_packs_them_into_runs_that_read_back_the_same
         .unwrap()
         .get(0);
     assert_eq!(gone, None);
+    store.close().await.unwrap();
+}
+
+/// Makes the scratch database refuse connections (or take them again) and drops the ones
+/// open: PostgreSQL gone away, as a restart looks from a server.
+async fn cut_off(server: &tokio_postgres::Client, name: &str, cut: bool) {
+    // Not CONNECTION LIMIT: superusers are exempt from it, not from this.
+    server
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {}",
+            !cut
+        ))
+        .await
+        .unwrap();
+    if cut {
+        server
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        // Terminating is a signal: wait until the backends are gone.
+        loop {
+            let left: i64 = server
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn while_the_database_is_away_calls_answer_unavailable_quickly_and_then_recover() {
+    let scratch = Scratch::new().await;
+    let store = PostgresStore::open(&scratch.url).await.unwrap();
+    let account = new_account(&store).await;
+    let now = engage_store::ids::now_ms();
+    store
+        .ingest(batch(&account, "v", "s", now, vec![event("START", "c1")]))
+        .await
+        .unwrap();
+    let (admin, connection) = tokio_postgres::connect(&server_url(), NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+
+    cut_off(&admin, &scratch.name, true).await;
+    for attempt in 0..20 {
+        let started = std::time::Instant::now();
+        let written = store
+            .ingest(batch(&account, "v", "s", now, vec![event("START", "c2")]))
+            .await;
+        let read = store.visit(&account, "s").await;
+        let took = started.elapsed();
+        assert!(
+            matches!(written, Err(StoreError::Unavailable(_))),
+            "attempt {attempt}: {written:?}"
+        );
+        assert!(
+            matches!(read, Err(StoreError::Unavailable(_))),
+            "attempt {attempt}: {read:?}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "attempt {attempt} took {took:?}: a call must not wait for the database"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    cut_off(&admin, &scratch.name, false).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        match store
+            .ingest(batch(&account, "v", "s", now, vec![event("START", "c3")]))
+            .await
+        {
+            Ok(outcome) => {
+                assert_eq!(outcome.accepted, 1);
+                break;
+            }
+            Err(StoreError::Unavailable(_)) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the store did not recover: {e:?}"),
+        }
+    }
+    assert!(store.visit(&account, "s").await.unwrap().is_some());
     store.close().await.unwrap();
 }

@@ -120,13 +120,15 @@ pub async fn list(State(state): State<AppState>, user: ConsoleUser) -> Result<Re
     for e in &engagements {
         *per_campaign.entry(e.campaign_id).or_default() += 1;
     }
-    let week = super::overview::last_days_by_campaign(&state, user.account_id(), 7).await?;
+    let week =
+        super::overview::last_week_by_campaign(&state, user.account_id(), &user.zone.tz).await?;
     let main = html! {
         h1 { "Campaigns" }
         @if campaigns.is_empty() {
             p.empty { "No campaigns yet. Create the first one below." }
         } @else {
-            div.table-wrap tabindex="0" role="region" aria-label="Campaigns table" {
+            // The 7 days' figures are the browser's days (`data-zoned`, see `zone`).
+            div.table-wrap tabindex="0" role="region" aria-label="Campaigns table" data-zoned {
                 table {
                     caption.visually-hidden { "Campaigns of the account" }
                     thead { tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Priority" } th scope="col" { "Engagements" } th scope="col" { "Control group" } th scope="col" { "Impressions, 7 days" } th scope="col" { "Clicks, 7 days" } th scope="col" { "Conversions, 7 days" } th scope="col" { "Updated" } th scope="col" { "Action" } } }

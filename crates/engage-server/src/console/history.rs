@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::page::{self, Page, Screen};
 use super::session::ConsoleUser;
+use super::zone::BrowserZone;
 use crate::error::ApiError;
 use crate::request::history::HistorySearchBody;
 use crate::routes::history::run_search;
@@ -99,18 +100,32 @@ fn local_time_ms(text: &str, offset_min: i64) -> Option<i64> {
     Some(local + offset_min * 60_000)
 }
 
+/// A `datetime-local` value in the zone `tz`, as epoch ms: right on both sides of a change
+/// of clocks, which one offset is not (an hour skipped is read as the hour after it).
+fn zoned_time_ms(text: &str, tz: &jiff::tz::TimeZone) -> Option<i64> {
+    let civil = text.parse::<jiff::civil::DateTime>().ok()?;
+    let zoned = civil.to_zoned(tz.clone()).ok()?;
+    Some(zoned.timestamp().as_millisecond())
+}
+
 /// The History API's body for the form's filters, and the problems of the fields that
-/// could not be written into it (a time that is no time).
-fn search_body(fields: &Fields, now: i64) -> (Value, Vec<(String, String)>) {
+/// could not be written into it (a time that is no time). The times are the browser's:
+/// in the zone its cookie names ([`BrowserZone`]), else at the offset the form sent.
+fn search_body(fields: &Fields, now: i64, zone: &BrowserZone) -> (Value, Vec<(String, String)>) {
     let mut problems = Vec::new();
     let offset_min = fields
         .one("tz")
         .parse::<i64>()
         .unwrap_or(0)
         .clamp(-900, 900);
+    let named = zone.name != "UTC";
     let mut time = |name: &str, default: i64| match fields.one(name) {
         "" => json!(default),
-        text => match local_time_ms(text, offset_min) {
+        text => match if named {
+            zoned_time_ms(text, &zone.tz)
+        } else {
+            local_time_ms(text, offset_min)
+        } {
             Some(ms) => json!(ms),
             None => {
                 problems.push((
@@ -239,7 +254,7 @@ pub async fn search(
 ) -> Result<Response, ApiError> {
     let fields = Fields::parse(query.as_deref());
     let now = engage_store::ids::now_ms();
-    let (body, mut errors) = search_body(&fields, now);
+    let (body, mut errors) = search_body(&fields, now, &user.zone);
     let offset = fields
         .one("offset")
         .parse::<u64>()
@@ -609,9 +624,42 @@ mod tests {
     }
 
     #[test]
+    fn a_named_zone_reads_local_times_on_both_sides_of_a_change_of_clocks() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        // Summer (UTC+2) and winter (UTC+1) noon.
+        assert_eq!(
+            zoned_time_ms("2026-07-01T12:00", &berlin),
+            Some(1_782_900_000_000)
+        );
+        assert_eq!(
+            zoned_time_ms("2026-12-07T12:00", &berlin),
+            Some(1_796_641_200_000)
+        );
+        // A date alone is its midnight; what is no time is none.
+        assert_eq!(
+            zoned_time_ms("2026-12-07", &berlin),
+            Some(1_796_598_000_000)
+        );
+        assert_eq!(zoned_time_ms("soon", &berlin), None);
+        assert_eq!(zoned_time_ms("2026-13-07T09:30", &berlin), None);
+        let zone = BrowserZone {
+            name: "Europe/Berlin".into(),
+            tz: berlin,
+        };
+        // The zone wins over the offset the form sent (a winter offset on a summer date).
+        let fields = Fields::parse(Some("from=2026-07-01T12:00&to=2026-12-07T12:00&tz=-60"));
+        let (body, problems) = search_body(&fields, 0, &zone);
+        assert!(problems.is_empty());
+        assert_eq!(
+            body["start"],
+            json!({"from": 1_782_900_000_000u64, "to": 1_796_641_200_000u64})
+        );
+    }
+
+    #[test]
     fn filters_become_the_history_apis_body() {
         let fields = Fields::parse(Some("visitor=v1&campaign=12&outcome=clicked&outcome=declined&keyword=kettle&area=cartStatus"));
-        let (body, problems) = search_body(&fields, 10 * DAY_MS);
+        let (body, problems) = search_body(&fields, 10 * DAY_MS, &BrowserZone::utc());
         assert!(problems.is_empty());
         assert_eq!(
             body,

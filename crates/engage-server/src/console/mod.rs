@@ -11,6 +11,8 @@
 //!   session's account, so the console has no second copy of their logic.
 //! - `campaigns`, `history`, `quarantine`, `settings`, `overview` (Overview and Results):
 //!   one module per screen.
+//! - `period` and `zone`: the period chooser of Overview and Results, in the days and
+//!   hours of the browser's time zone (a cookie `console.js` writes).
 //! - `assets`: the console's CSS and scripts, and the live preview built from the tag's
 //!   own renderer (`tag/src/render.js`).
 
@@ -25,5 +27,6 @@ pub(crate) mod period;
 pub(crate) mod quarantine;
 pub mod session;
 pub(crate) mod settings;
+pub(crate) mod zone;
 
 pub use session::{ConsoleLimits, ConsoleUser};

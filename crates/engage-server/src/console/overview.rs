@@ -24,16 +24,15 @@ use crate::routes::analytics::{funnel_rows, report_rows};
 use crate::AppState;
 
 fn report_body(
-    from_ms: i64,
-    to_ms: i64,
+    period: &Period,
     group_by: GroupBy,
     campaign: Option<u64>,
     engagement: Option<u64>,
 ) -> ReportBody {
     ReportBody {
-        from_ms,
-        to_ms,
-        timezone: TimeZone::UTC,
+        from_ms: period.from_ms,
+        to_ms: period.to_ms,
+        timezone: period.tz.clone(),
         group_by,
         campaign_ids: campaign.into_iter().collect(),
         engagement_ids: engagement.into_iter().collect(),
@@ -41,41 +40,34 @@ fn report_body(
     }
 }
 
-/// The account's totals over a range: the report's single ungrouped row.
+/// The account's totals over a period: the report's single ungrouped row.
 async fn totals(
     state: &AppState,
     account: &str,
-    from_ms: i64,
-    to_ms: i64,
+    period: &Period,
 ) -> Result<Option<ReportRow>, ApiError> {
     let rows = report_rows(
         state,
         account,
-        &report_body(from_ms, to_ms, GroupBy::default(), None, None),
+        &report_body(period, GroupBy::default(), None, None),
     )
     .await?;
     Ok(rows.into_iter().next())
 }
 
-/// Each campaign's report row over the last `days` UTC days, today included (the
+/// Each campaign's report row over the last 7 days of `tz`, today included (the
 /// Campaigns list's figures).
-pub async fn last_days_by_campaign(
+pub async fn last_week_by_campaign(
     state: &AppState,
     account: &str,
-    days: i64,
+    tz: &TimeZone,
 ) -> Result<HashMap<u64, ReportRow>, ApiError> {
-    let today = Timestamp::now().as_millisecond().div_euclid(DAY_MS) * DAY_MS;
+    let week = Period::chosen(&HashMap::new(), Timestamp::now().as_millisecond(), tz);
     let by_campaign = GroupBy {
         campaign: true,
         ..GroupBy::default()
     };
-    let body = report_body(
-        today - (days - 1) * DAY_MS,
-        today + DAY_MS,
-        by_campaign,
-        None,
-        None,
-    );
+    let body = report_body(&week, by_campaign, None, None);
     let rows = report_rows(state, account, &body).await?;
     Ok(rows
         .into_iter()
@@ -141,10 +133,9 @@ pub async fn overview(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let account = user.account_id();
-    let period = Period::chosen(&query, Timestamp::now().as_millisecond());
-    let (prev_from, prev_to) = period.previous();
-    let now = totals(&state, account, period.from_ms, period.to_ms).await?;
-    let before = totals(&state, account, prev_from, prev_to).await?;
+    let period = Period::chosen(&query, Timestamp::now().as_millisecond(), &user.zone.tz);
+    let now = totals(&state, account, &period).await?;
+    let before = totals(&state, account, &period.previous()).await?;
     let total_of = |row: &Option<ReportRow>, f: fn(&ReportRow) -> u64| {
         Some(row.as_ref().map_or(0.0, |r| f(r) as f64))
     };
@@ -152,14 +143,16 @@ pub async fn overview(
     let (revenue_now, revenue_text) = revenue(now.as_ref());
     let (revenue_before, _) = revenue(before.as_ref());
 
-    let by_day = report_rows(
+    // Hours of a one-day period, else days, of the browser's zone.
+    let buckets = period.buckets();
+    let by_time = report_rows(
         &state,
         account,
         &report_body(
-            period.from_ms,
-            period.to_ms,
+            &period,
             GroupBy {
-                day: true,
+                day: !buckets.hourly,
+                hour: buckets.hourly,
                 ..GroupBy::default()
             },
             None,
@@ -167,27 +160,23 @@ pub async fn overview(
         ),
     )
     .await?;
-    let days = period.days();
-    let labels: Vec<String> = days
-        .iter()
-        .map(|d| {
-            crate::routes::iso_utc(*d)
-                .chars()
-                .take(10)
-                .skip(5)
-                .collect()
-        })
-        .collect();
     let of_day = |f: fn(&ReportRow) -> u64| -> Vec<f64> {
-        days.iter()
+        buckets
+            .starts
+            .iter()
             .map(|d| {
-                by_day
+                by_time
                     .iter()
                     .find(|r| r.key.time_ms == Some(*d))
                     .map_or(0.0, |r| f(r) as f64)
             })
             .collect()
     };
+    let chart_title = format!(
+        "Visitors, impressions and clicks by {} ({})",
+        if buckets.hourly { "hour" } else { "day" },
+        user.zone.name
+    );
     let series = [
         ("Visitors", of_day(|r| r.visitors)),
         ("Impressions", of_day(|r| r.impressions)),
@@ -198,8 +187,7 @@ pub async fn overview(
         &state,
         account,
         &report_body(
-            period.from_ms,
-            period.to_ms,
+            &period,
             GroupBy {
                 engagement: true,
                 ..GroupBy::default()
@@ -238,7 +226,7 @@ pub async fn overview(
         }
         section.card aria-labelledby="over-time" {
             h2 id="over-time" { "Over time" }
-            div.chart data-chart="overview" { (chart::lines("Visitors, impressions and clicks by UTC day", &labels, &series)) }
+            div.chart data-chart="overview" { (chart::lines(&chart_title, &buckets.labels, &series)) }
         }
         section aria-labelledby="top" {
             h2 id="top" { "Top engagements" }
@@ -303,7 +291,7 @@ pub async fn results(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let account = user.account_id();
-    let period = Period::chosen(&query, Timestamp::now().as_millisecond());
+    let period = Period::chosen(&query, Timestamp::now().as_millisecond(), &user.zone.tz);
     let campaigns = state.store.campaigns(account).await?;
     let engagements = state.store.engagements(account, None).await?;
     let chosen_campaign = query.get("campaign").and_then(|c| c.parse::<u64>().ok());
@@ -339,8 +327,7 @@ pub async fn results(
         &state,
         account,
         &report_body(
-            period.from_ms,
-            period.to_ms,
+            &period,
             GroupBy {
                 campaign: true,
                 ..GroupBy::default()
@@ -354,8 +341,7 @@ pub async fn results(
         &state,
         account,
         &report_body(
-            period.from_ms,
-            period.to_ms,
+            &period,
             GroupBy {
                 engagement: true,
                 ..GroupBy::default()

@@ -29,6 +29,7 @@ use maud::html;
 use sha2::{Digest, Sha256};
 
 use super::page::{self, redirect};
+use super::zone::BrowserZone;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -113,11 +114,13 @@ impl Default for ConsoleState {
     }
 }
 
-/// Who a console request is for: a live session and its account. A page without one
-/// sends the browser to the sign-in form; a script's call is answered 401.
+/// Who a console request is for: a live session and its account, and the browser's time
+/// zone. A page without a session sends the browser to the sign-in form; a script's call
+/// is answered 401.
 pub struct ConsoleUser {
     pub account: Arc<Account>,
     pub session: ConsoleSession,
+    pub zone: BrowserZone,
 }
 
 impl ConsoleUser {
@@ -209,7 +212,11 @@ impl FromRequestParts<AppState> for ConsoleUser {
             Err(ApiError::UnknownAccount(_)) => return Err(not_signed_in),
             Err(e) => return Err(NotSignedIn::Failed(e)),
         };
-        Ok(ConsoleUser { account, session })
+        Ok(ConsoleUser {
+            account,
+            session,
+            zone: BrowserZone::of(&parts.headers),
+        })
     }
 }
 
