@@ -161,14 +161,14 @@ button{background:hotpink!important;font-size:40px} div{letter-spacing:3px} p{co
 <script${nonce ? ` nonce="${nonce}"` : ''}>${snippet}</script></head><body><h1>${title}</h1><p>Products, cart and checkout.</p>${body}</body></html>`;
 }
 
-export async function launch() {
+// `userAgent`: what every request of the browser says it is, beacons and keepalive fetches
+// included (a context's userAgent option does not reach those).
+export async function launch({ userAgent } = {}) {
   const { chromium } = await import('playwright-core');
   mkdirSync(OUTPUT, { recursive: true });
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+  if (userAgent) args.push(`--user-agent=${userAgent}`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
 // Waits for `predicate()` evaluated in the page to be truthy.
