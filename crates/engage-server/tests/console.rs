@@ -533,6 +533,17 @@ async fn settings_keeps_the_accounts_retention_through_the_api_with_its_errors()
             .json(&body)
             .send()
     };
+    let settings = || async {
+        client()
+            .get(format!("{}/console/settings", server.url))
+            .header("cookie", &signed.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
     let refused = put(json!({"days": 0})).await.unwrap();
     assert_eq!(refused.status(), 400);
     let refused: Value = refused.json().await.unwrap();
@@ -554,26 +565,10 @@ async fn settings_keeps_the_accounts_retention_through_the_api_with_its_errors()
         .await
         .unwrap();
     assert_eq!(kept, json!({"days": 90}));
-    let page = client()
-        .get(format!("{}/console/settings", server.url))
-        .header("cookie", &signed.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = settings().await;
     assert!(page.contains(r#"id="retention-days""#) && page.contains(r#"value="90""#));
 
     assert_eq!(put(json!({"days": null})).await.unwrap().status(), 200);
-    let page = client()
-        .get(format!("{}/console/settings", server.url))
-        .header("cookie", &signed.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = settings().await;
     assert!(page.contains("Now: kept for ever."), "{page}");
 }
