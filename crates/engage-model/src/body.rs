@@ -113,7 +113,8 @@ pub fn string(
         errors.at(path, "must not be empty");
         return None;
     }
-    let chars = trimmed.chars().count();
+    // As sent: surrounding spaces count, as they do in the OpenAPI description's maxLength.
+    let chars = s.chars().count();
     if chars > max_chars {
         errors.at(
             path,
@@ -211,6 +212,21 @@ mod tests {
             .map(|e| (e.path, e.message))
             .collect();
         (names, found)
+    }
+
+    #[test]
+    fn a_strings_length_counts_its_surrounding_spaces_and_the_value_is_trimmed() {
+        let (names, errors) = read(r#"{"a": "  twelve chars"}"#, &["a"]);
+        assert_eq!(names, Some(vec![]));
+        assert_eq!(
+            errors,
+            [(
+                "/body/a".to_owned(),
+                "is 14 characters long, at most 10 are allowed".to_owned()
+            )]
+        );
+        let (names, errors) = read(r#"{"a": " ten char "}"#, &["a"]);
+        assert_eq!((names, errors), (Some(vec!["ten char".to_owned()]), vec![]));
     }
 
     #[test]

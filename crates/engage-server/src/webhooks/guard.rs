@@ -74,6 +74,21 @@ pub fn check_url(text: &str, allow_private: bool, max_chars: usize) -> Result<Ur
     let Some(host) = url.host() else {
         return Err("the URL has no host".into());
     };
+    // A name is resolved by DNS: letters, digits and hyphens between its dots (the URL
+    // parser has already lowercased it and written an international name as `xn--`).
+    if let url::Host::Domain(name) = host {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if !name.trim_end_matches('.').split('.').all(label_ok) {
+            return Err(format!(
+                "`{name}` is not a host name: letters, digits and hyphens between dots"
+            ));
+        }
+    }
     if !allow_private {
         let refused = match host {
             url::Host::Ipv4(ip) => !is_public(IpAddr::V4(ip)),
@@ -166,6 +181,7 @@ mod tests {
     #[test]
     fn urls_are_checked_as_written() {
         assert!(check_url("https://hooks.example/in", false, 2048).is_ok());
+        assert!(check_url("https://bücher.example/in", false, 2048).is_ok());
         for bad in [
             "ftp://hooks.example/",
             "https://user:pw@hooks.example/",
@@ -174,6 +190,8 @@ mod tests {
             "http://localhost/",
             "http://api.localhost./x",
             "http://169.254.169.254/latest/meta-data",
+            "HTTP://A.A*",
+            "https://-hooks.example/",
             "not a url",
         ] {
             assert!(check_url(bad, false, 2048).is_err(), "{bad}");
