@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, HeaderMap};
 use bytes::Bytes;
+use engage_model::{Invalid, Node, Tape};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::ApiError;
@@ -97,6 +98,21 @@ pub async fn read_body(
     } else {
         Ok(bytes)
     }
+}
+
+/// Reads a JSON body (`application/json`) within the limits and checks it with `read`:
+/// malformed JSON is `malformed_json`; every problem `read` finds is one 400 whose
+/// message names `what` was invalid (`ApiError::invalid_all`).
+pub async fn read_json<T>(
+    headers: &HeaderMap,
+    body: Body,
+    limits: &Limits,
+    what: &str,
+    read: impl FnOnce(Node<'_, '_>) -> Result<T, Invalid>,
+) -> Result<T, ApiError> {
+    let bytes = read_body(headers, body, limits, Accept::Json).await?;
+    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    read(tape.root()).map_err(|invalid| ApiError::invalid_all(what, invalid.errors))
 }
 
 fn check_content_type(headers: &HeaderMap, accept: Accept) -> Result<(), ApiError> {

@@ -8,11 +8,10 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use engage_model::Tape;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::body::{read_body, Accept};
+use crate::body::read_json;
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
 use crate::request::admin::AllowedOriginsBody;
@@ -71,12 +70,16 @@ pub async fn put_origins(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let AllowedOriginsBody {
         allowed_origins: origins,
-    } = AllowedOriginsBody::read(tape.root())
-        .map_err(|invalid| ApiError::invalid_all("origins", invalid.errors))?;
+    } = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "origins",
+        AllowedOriginsBody::read,
+    )
+    .await?;
     let account = state
         .store
         .set_allowed_origins(&account_id, origins)

@@ -8,12 +8,12 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engage_model::{AgentState, EngagementType, Invalid, Node, Tape};
+use engage_model::{AgentState, EngagementType};
 use engage_store::{AppInstallation, Campaign, CampaignFields, Engagement, RawJson};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::body::{read_body, Accept};
+use crate::body::read_json;
 use crate::decision::targeting::check_account_regex_weight;
 use crate::decision::Targeting;
 use crate::error::ApiError;
@@ -28,19 +28,6 @@ use schema::{
 
 /// The path parameters and errors the admin routes' description shares.
 pub(crate) mod schema;
-
-/// Reads a JSON body with `read`; malformed JSON and every problem `read` finds are
-/// answered 400 in the standard shape.
-pub(super) async fn parse_body<T>(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-    read: impl FnOnce(Node<'_, '_>) -> Result<T, Invalid>,
-) -> Result<T, ApiError> {
-    let bytes = read_body(headers, body, &state.limits, Accept::Json).await?;
-    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    read(tape.root()).map_err(|invalid| ApiError::invalid_all("request", invalid.errors))
-}
 
 /// 400 at the regular expression that takes the account's total over
 /// `MAX_ACCOUNT_REGEX_WEIGHT`: every decision evaluates the account's URL regexes together,
@@ -155,7 +142,8 @@ pub async fn create_app(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let AppNameBody { name } = parse_body(&state, &headers, body, AppNameBody::read).await?;
+    let AppNameBody { name } =
+        read_json(&headers, body, &state.limits, "request", AppNameBody::read).await?;
     let app = state.store.create_app(&account_id, &name).await?;
     state.decisions.invalidate(&account_id);
     Ok((StatusCode::CREATED, axum::Json(AppBody::from(&app))).into_response())
@@ -242,8 +230,14 @@ pub async fn create_campaign(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let CampaignFieldsBody(fields) =
-        parse_body(&state, &headers, body, CampaignFieldsBody::read).await?;
+    let CampaignFieldsBody(fields) = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "request",
+        CampaignFieldsBody::read,
+    )
+    .await?;
     let campaign = state.store.create_campaign(&account_id, fields).await?;
     state.decisions.invalidate(&account_id);
     Ok((
@@ -327,8 +321,14 @@ pub async fn update_campaign(
     body: Body,
 ) -> Result<Response, ApiError> {
     let campaign_id = id(&campaign_id, "campaign")?;
-    let CampaignFieldsBody(fields) =
-        parse_body(&state, &headers, body, CampaignFieldsBody::read).await?;
+    let CampaignFieldsBody(fields) = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "request",
+        CampaignFieldsBody::read,
+    )
+    .await?;
     let campaign = state
         .store
         .update_campaign(&account_id, campaign_id, fields)
@@ -484,8 +484,14 @@ pub async fn create_engagement(
     body: Body,
 ) -> Result<Response, ApiError> {
     let campaign_id = id(&campaign_id, "campaign")?;
-    let EngagementDefinitionBody(definition) =
-        parse_body(&state, &headers, body, EngagementDefinitionBody::read).await?;
+    let EngagementDefinitionBody(definition) = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "request",
+        EngagementDefinitionBody::read,
+    )
+    .await?;
     check_regex_budget(&state, &account_id, None, &definition.targeting).await?;
     let engagement = state
         .store
@@ -617,8 +623,14 @@ pub async fn update_engagement(
 ) -> Result<Response, ApiError> {
     let campaign_id = id(&campaign_id, "campaign")?;
     let engagement_id = id(&engagement_id, "engagement")?;
-    let EngagementDefinitionBody(definition) =
-        parse_body(&state, &headers, body, EngagementDefinitionBody::read).await?;
+    let EngagementDefinitionBody(definition) = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "request",
+        EngagementDefinitionBody::read,
+    )
+    .await?;
     check_regex_budget(
         &state,
         &account_id,
@@ -661,8 +673,14 @@ pub async fn set_availability(
 ) -> Result<Response, ApiError> {
     let campaign_id = id(&campaign_id, "campaign")?;
     let engagement_id = id(&engagement_id, "engagement")?;
-    let AvailabilityBody { state: agent_state } =
-        parse_body(&state, &headers, body, AvailabilityBody::read).await?;
+    let AvailabilityBody { state: agent_state } = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "request",
+        AvailabilityBody::read,
+    )
+    .await?;
     let engagement = state
         .store
         .set_engagement_state(&account_id, campaign_id, engagement_id, agent_state)

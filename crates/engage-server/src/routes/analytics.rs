@@ -11,7 +11,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use engage_model::Tape;
 use engage_store::analytics::funnel::{funnel, FunnelError, FunnelQuery, FunnelRow};
 use engage_store::analytics::report::{
     micros_to_units, report, Grouping, Lift, ReportError, ReportRow, Significance, Windows,
@@ -22,7 +21,7 @@ use jiff::{Timestamp, Unit, Zoned, ZonedRound};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::body::{read_body, Accept};
+use crate::body::read_json;
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
 use crate::request::analytics::{FunnelBody, GroupBy, ReportBody};
@@ -56,10 +55,14 @@ pub async fn report_route(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let request = ReportBody::read(tape.root())
-        .map_err(|invalid| ApiError::invalid_all("report request", invalid.errors))?;
+    let request = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "report request",
+        ReportBody::read,
+    )
+    .await?;
     let rows = report_rows(&state, &account_id, &request).await?;
     tracing::Span::current().record("rows", rows.len());
     let answer = ReportAnswer {
@@ -97,10 +100,14 @@ pub async fn funnel_route(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let request = FunnelBody::read(tape.root())
-        .map_err(|invalid| ApiError::invalid_all("funnel request", invalid.errors))?;
+    let request = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "funnel request",
+        FunnelBody::read,
+    )
+    .await?;
     let rows = funnel_rows(&state, &account_id, &request).await?;
     tracing::Span::current().record("rows", rows.len());
     Ok(axum::Json(FunnelAnswer {

@@ -5,11 +5,10 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use engage_model::Tape;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::body::{read_body, Accept};
+use crate::body::read_json;
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
 use crate::request::admin::RetentionBody;
@@ -69,10 +68,14 @@ pub async fn put_retention(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body, &state.limits, Accept::Json).await?;
-    let tape = Tape::parse(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let RetentionBody { days } = RetentionBody::read(tape.root())
-        .map_err(|invalid| ApiError::invalid_all("retention", invalid.errors))?;
+    let RetentionBody { days } = read_json(
+        &headers,
+        body,
+        &state.limits,
+        "retention",
+        RetentionBody::read,
+    )
+    .await?;
     state.store.set_retention(&account.id, days).await?;
     Ok(axum::Json(Retention { days }).into_response())
 }

@@ -14,7 +14,7 @@ use engage_store::{ids, Delivery, DeliveryStatus, NewWebhook, Webhook};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::admin::parse_body;
+use crate::body::read_json;
 use crate::error::ApiError;
 use crate::extract::AuthorizedAccount;
 use crate::request::webhook::{WebhookBody, MAX_WEBHOOK_URL_CHARS};
@@ -215,7 +215,8 @@ pub async fn create_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let WebhookBody { url, events } = parse_body(&state, &headers, body, WebhookBody::read).await?;
+    let WebhookBody { url, events } =
+        read_json(&headers, body, &state.limits, "request", WebhookBody::read).await?;
     check_url(&state, &url).await?;
     let secret = new_secret()?;
     let stored = sealed(&state, &account_id, &secret)?;
