@@ -170,17 +170,27 @@ pub enum Sections {
     One(String),
 }
 
-/// The names of `LP_OFFERS` events.
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OfferEventName {
-    Start,
-    OfferDisplay,
-    OfferImpression,
-    OfferClick,
-    OfferDeclined,
-    OfferTimeout,
-    OfferRemove,
+/// The names of `LP_OFFERS` events: the lifecycle names of `engage_model::OfferEventName`.
+pub struct OfferEventName;
+
+impl PartialSchema for OfferEventName {
+    fn schema() -> RefOr<Schema> {
+        let names = engage_model::OfferEventName::ALL
+            .into_iter()
+            .filter(|n| n.is_lifecycle())
+            .map(engage_model::OfferEventName::as_str);
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+            .description(Some("The names of `LP_OFFERS` events."))
+            .into()
+    }
+}
+
+impl ToSchema for OfferEventName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("OfferEventName")
+    }
 }
 
 /// One `LP_OFFERS` event; an invalid one is rejected alone.

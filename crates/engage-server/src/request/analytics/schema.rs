@@ -2,9 +2,11 @@
 //! `from` must be before `to`, at most 400 days apart.
 #![allow(dead_code)] // descriptions of shapes: nothing builds these values
 
+use std::borrow::Cow;
+
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::request::admin::schema::whole_number;
 
@@ -153,19 +155,27 @@ pub struct SdeStep {
     sde: SdeKind,
 }
 
-/// An `LP_OFFERS` event, or a coupon action's `ENGAGE_ACTION` event.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FunnelEvent {
-    Start,
-    OfferDisplay,
-    OfferImpression,
-    OfferClick,
-    OfferDeclined,
-    OfferTimeout,
-    OfferRemove,
-    CouponRevealed,
-    CouponCopied,
+/// An `LP_OFFERS` event, or a coupon action's `ENGAGE_ACTION` event: every
+/// `engage_model::OfferEventName`.
+pub struct FunnelEvent;
+
+impl PartialSchema for FunnelEvent {
+    fn schema() -> RefOr<Schema> {
+        let names = engage_model::OfferEventName::ALL.map(engage_model::OfferEventName::as_str);
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+            .description(Some(
+                "An `LP_OFFERS` event, or a coupon action's `ENGAGE_ACTION` event.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for FunnelEvent {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("FunnelEvent")
+    }
 }
 
 #[derive(ToSchema)]
