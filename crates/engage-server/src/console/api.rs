@@ -5,7 +5,8 @@
 //! console shows each beside the field its JSON pointer names).
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engage_store::OAuthKey;
@@ -17,109 +18,124 @@ use crate::extract::AuthorizedAccount;
 use crate::routes::{account, admin, quarantine, retention};
 use crate::AppState;
 
-/// The session's CSRF check, then the API handler's answer as it is.
-fn checked(user: &ConsoleUser, headers: &HeaderMap) -> Result<AuthorizedAccount, ApiError> {
-    let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-    check_csrf(user, headers, sent)?;
-    Ok(AuthorizedAccount(user.account.clone()))
+/// A console user whose request passed the session's CSRF check (the token in
+/// `X-CSRF-Token`, and not sent from another site): its account, authorized as an API
+/// key would authorize it, for the JSON route's handler.
+pub struct Checked {
+    user: ConsoleUser,
+}
+
+impl Checked {
+    /// The session's account id.
+    fn account_id(&self) -> &str {
+        self.user.account_id()
+    }
+
+    fn authorized(&self) -> AuthorizedAccount {
+        AuthorizedAccount(self.user.account.clone())
+    }
+}
+
+impl FromRequestParts<AppState> for Checked {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let user = ConsoleUser::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        check_csrf(&user, &parts.headers, sent).map_err(IntoResponse::into_response)?;
+        Ok(Checked { user })
+    }
 }
 
 /// `POST /console/api/campaigns`: `POST /api/account/{id}/campaigns`.
 pub async fn create_campaign(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: Checked,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let authorized = checked(&user, &headers)?;
     let account = Path(user.account_id().to_owned());
-    admin::create_campaign(State(state), authorized, account, headers, body).await
+    admin::create_campaign(State(state), user.authorized(), account, headers, body).await
 }
 
 /// `PUT /console/api/campaigns/{campaign_id}`.
 pub async fn update_campaign(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: Checked,
     Path(campaign_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let authorized = checked(&user, &headers)?;
     let path = Path((user.account_id().to_owned(), campaign_id));
-    admin::update_campaign(State(state), authorized, path, headers, body).await
+    admin::update_campaign(State(state), user.authorized(), path, headers, body).await
 }
 
 /// `POST /console/api/campaigns/{campaign_id}/engagements`.
 pub async fn create_engagement(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: Checked,
     Path(campaign_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let authorized = checked(&user, &headers)?;
     let path = Path((user.account_id().to_owned(), campaign_id));
-    admin::create_engagement(State(state), authorized, path, headers, body).await
+    admin::create_engagement(State(state), user.authorized(), path, headers, body).await
 }
 
 /// `PUT /console/api/campaigns/{campaign_id}/engagements/{engagement_id}`: a new revision.
 pub async fn update_engagement(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: Checked,
     Path((campaign_id, engagement_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let authorized = checked(&user, &headers)?;
     let path = Path((user.account_id().to_owned(), campaign_id, engagement_id));
-    admin::update_engagement(State(state), authorized, path, headers, body).await
+    admin::update_engagement(State(state), user.authorized(), path, headers, body).await
 }
 
 /// `PUT /console/api/campaigns/{campaign_id}/engagements/{engagement_id}/availability`.
 pub async fn set_availability(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: Checked,
     Path((campaign_id, engagement_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let authorized = checked(&user, &headers)?;
     let path = Path((user.account_id().to_owned(), campaign_id, engagement_id));
-    admin::set_availability(State(state), authorized, path, headers, body).await
+    admin::set_availability(State(state), user.authorized(), path, headers, body).await
 }
 
 /// `PUT /console/api/origins`.
 pub async fn put_origins(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: Checked,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let authorized = checked(&user, &headers)?;
     let account = Path(user.account_id().to_owned());
-    account::put_origins(State(state), authorized, account, headers, body).await
+    account::put_origins(State(state), user.authorized(), account, headers, body).await
 }
 
 /// `PUT /console/api/retention`: `PUT /api/account/{id}/retention`.
 pub async fn put_retention(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: Checked,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let authorized = checked(&user, &headers)?;
-    retention::put_retention(State(state), authorized, headers, body).await
+    retention::put_retention(State(state), user.authorized(), headers, body).await
 }
 
 /// `POST /console/api/quarantine/replay`.
 pub async fn replay_quarantine(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
+    user: Checked,
 ) -> Result<Response, ApiError> {
-    let authorized = checked(&user, &headers)?;
     let account = Path(user.account_id().to_owned());
-    Ok(quarantine::replay(State(state), authorized, account)
+    Ok(quarantine::replay(State(state), user.authorized(), account)
         .await?
         .into_response())
 }
@@ -129,10 +145,8 @@ pub async fn replay_quarantine(
 #[tracing::instrument(skip_all, fields(account = %user.account_id()))]
 pub async fn create_key(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
+    user: Checked,
 ) -> Result<Response, ApiError> {
-    checked(&user, &headers)?;
     let secrets = state.secrets.as_deref().ok_or_else(|| {
         ApiError::invalid_field(
             "",
@@ -168,11 +182,9 @@ pub async fn create_key(
 #[tracing::instrument(skip_all, fields(account = %user.account_id()))]
 pub async fn revoke_key(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: Checked,
     Path(app_key): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    checked(&user, &headers)?;
     if !state
         .store
         .revoke_oauth_key(user.account_id(), &app_key)
