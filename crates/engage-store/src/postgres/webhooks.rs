@@ -14,11 +14,12 @@ use tokio_postgres::Row;
 use super::campaigns::require_account;
 use super::{pg_err, PostgresStore};
 use crate::sqlite::webhooks::{
-    attempt_columns, disabled_reason, events_json, webhook_of, DELIVERY_COLUMNS,
+    attempt_columns, disabled_reason, events_json, limit_sql, prefixed, DeliveryRow, WebhookRow,
+    DELIVERY_COLUMNS, WEBHOOK_COLUMNS,
 };
 use crate::webhooks::{
-    AttemptResult, ClaimedDelivery, Delivery, DeliveryStatus, EnqueueOutcome, NewDelivery,
-    NewWebhook, Webhook, WebhookStore,
+    AttemptResult, ClaimedDelivery, Delivery, EnqueueOutcome, NewDelivery, NewWebhook, Webhook,
+    WebhookStore,
 };
 use crate::{ids, StoreError};
 
@@ -71,23 +72,20 @@ CREATE INDEX webhook_deliveries_log ON webhook_deliveries (account, webhook_id, 
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_ms) WHERE status <> 0;
 "#;
 
-const WEBHOOK_COLUMNS: &str = "webhook_id, account, url, events, secret, created_ms, \
-     consecutive_failures, disabled_ms, disabled_reason";
-
 fn webhook_row(row: &Row) -> Result<Webhook, StoreError> {
-    let events: String = row.try_get(3).map_err(pg_err)?;
     let failures: i32 = row.try_get(6).map_err(pg_err)?;
-    webhook_of(
-        row.try_get(0).map_err(pg_err)?,
-        row.try_get(1).map_err(pg_err)?,
-        row.try_get(2).map_err(pg_err)?,
-        &events,
-        row.try_get(4).map_err(pg_err)?,
-        row.try_get(5).map_err(pg_err)?,
-        i64::from(failures),
-        row.try_get(7).map_err(pg_err)?,
-        row.try_get(8).map_err(pg_err)?,
-    )
+    WebhookRow {
+        id: row.try_get(0).map_err(pg_err)?,
+        account: row.try_get(1).map_err(pg_err)?,
+        url: row.try_get(2).map_err(pg_err)?,
+        events: row.try_get(3).map_err(pg_err)?,
+        secret: row.try_get(4).map_err(pg_err)?,
+        created_ms: row.try_get(5).map_err(pg_err)?,
+        consecutive_failures: i64::from(failures),
+        disabled_ms: row.try_get(7).map_err(pg_err)?,
+        disabled_reason: row.try_get(8).map_err(pg_err)?,
+    }
+    .decode()
 }
 
 /// A delivery from its columns ([`DELIVERY_COLUMNS`]) starting at `at`.
@@ -95,32 +93,21 @@ fn delivery_at(row: &Row, at: usize) -> Result<Delivery, StoreError> {
     let status: i16 = row.try_get(at + 3).map_err(pg_err)?;
     let attempts: i32 = row.try_get(at + 4).map_err(pg_err)?;
     let last_status: Option<i32> = row.try_get(at + 9).map_err(pg_err)?;
-    Ok(Delivery {
+    DeliveryRow {
         id: row.try_get(at).map_err(pg_err)?,
         webhook_id: row.try_get(at + 1).map_err(pg_err)?,
         event: row.try_get(at + 2).map_err(pg_err)?,
-        status: DeliveryStatus::from_code(i64::from(status))?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
+        status: i64::from(status),
+        attempts: i64::from(attempts),
         created_ms: row.try_get(at + 5).map_err(pg_err)?,
         retry_from_ms: row.try_get(at + 6).map_err(pg_err)?,
         next_attempt_ms: row.try_get(at + 7).map_err(pg_err)?,
         last_attempt_ms: row.try_get(at + 8).map_err(pg_err)?,
-        last_status: last_status.and_then(|s| u16::try_from(s).ok()),
+        last_status: last_status.map(i64::from),
         last_error: row.try_get(at + 10).map_err(pg_err)?,
         delivered_ms: row.try_get(at + 11).map_err(pg_err)?,
-    })
-}
-
-fn prefixed(columns: &str, prefix: &str) -> String {
-    columns
-        .split(',')
-        .map(|c| format!("{prefix}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn limit_sql(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
+    }
+    .decode()
 }
 
 #[async_trait]

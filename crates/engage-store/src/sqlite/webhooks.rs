@@ -66,23 +66,49 @@ CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (account) WHERE st
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_ms) WHERE status <> 0;
 "#;
 
-const WEBHOOK_COLUMNS: &str = "webhook_id, account, url, events, secret, created_ms, \
+/// The columns [`WebhookRow`] reads, in its order.
+pub(crate) const WEBHOOK_COLUMNS: &str = "webhook_id, account, url, events, secret, created_ms, \
      consecutive_failures, disabled_ms, disabled_reason";
 
+/// The columns [`DeliveryRow`] reads, in its order.
 pub(crate) const DELIVERY_COLUMNS: &str = "delivery_id, webhook_id, event, status, attempts, \
      created_ms, retry_from_ms, next_attempt_ms, last_attempt_ms, last_status, last_error, \
      delivered_ms";
 
-struct WebhookRow {
-    id: String,
-    account: String,
-    url: String,
-    events: String,
-    secret: String,
-    created_ms: i64,
-    consecutive_failures: i64,
-    disabled_ms: Option<i64>,
-    disabled_reason: Option<String>,
+/// A stored endpoint's columns ([`WEBHOOK_COLUMNS`]) as both backends read them, each
+/// widened to the type SQLite answers.
+pub(crate) struct WebhookRow {
+    pub id: String,
+    pub account: String,
+    pub url: String,
+    /// A JSON array of event names.
+    pub events: String,
+    pub secret: String,
+    pub created_ms: i64,
+    pub consecutive_failures: i64,
+    pub disabled_ms: Option<i64>,
+    pub disabled_reason: Option<String>,
+}
+
+impl WebhookRow {
+    pub(crate) fn decode(self) -> Result<Webhook, StoreError> {
+        let events: Vec<String> = serde_json::from_str(&self.events).map_err(|e| {
+            StoreError::Backend(format!("stored webhook events are unreadable: {e}"))
+        })?;
+        Ok(Webhook {
+            id: self.id,
+            account: self.account,
+            url: self.url,
+            events,
+            secret: self.secret,
+            created_ms: self.created_ms,
+            consecutive_failures: u32::try_from(self.consecutive_failures).unwrap_or(u32::MAX),
+            disabled: self.disabled_ms.map(|at_ms| Disabled {
+                at_ms,
+                reason: self.disabled_reason.unwrap_or_default(),
+            }),
+        })
+    }
 }
 
 fn webhook_row(r: &Row<'_>) -> rusqlite::Result<WebhookRow> {
@@ -99,83 +125,77 @@ fn webhook_row(r: &Row<'_>) -> rusqlite::Result<WebhookRow> {
     })
 }
 
+/// A delivery's columns ([`DELIVERY_COLUMNS`]) as both backends read them, each widened
+/// to the type SQLite answers.
+pub(crate) struct DeliveryRow {
+    pub id: String,
+    pub webhook_id: String,
+    pub event: String,
+    pub status: i64,
+    pub attempts: i64,
+    pub created_ms: i64,
+    pub retry_from_ms: i64,
+    pub next_attempt_ms: i64,
+    pub last_attempt_ms: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_ms: Option<i64>,
+}
+
+impl DeliveryRow {
+    pub(crate) fn decode(self) -> Result<Delivery, StoreError> {
+        Ok(Delivery {
+            id: self.id,
+            webhook_id: self.webhook_id,
+            event: self.event,
+            status: DeliveryStatus::from_code(self.status)?,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            created_ms: self.created_ms,
+            retry_from_ms: self.retry_from_ms,
+            next_attempt_ms: self.next_attempt_ms,
+            last_attempt_ms: self.last_attempt_ms,
+            last_status: self.last_status.and_then(|s| u16::try_from(s).ok()),
+            last_error: self.last_error,
+            delivered_ms: self.delivered_ms,
+        })
+    }
+}
+
+/// A delivery's columns ([`DELIVERY_COLUMNS`]) starting at column `at`.
+fn delivery_at(r: &Row<'_>, at: usize) -> rusqlite::Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: r.get(at)?,
+        webhook_id: r.get(at + 1)?,
+        event: r.get(at + 2)?,
+        status: r.get(at + 3)?,
+        attempts: r.get(at + 4)?,
+        created_ms: r.get(at + 5)?,
+        retry_from_ms: r.get(at + 6)?,
+        next_attempt_ms: r.get(at + 7)?,
+        last_attempt_ms: r.get(at + 8)?,
+        last_status: r.get(at + 9)?,
+        last_error: r.get(at + 10)?,
+        delivered_ms: r.get(at + 11)?,
+    })
+}
+
+fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    delivery_at(r, 0)
+}
+
 pub(crate) fn events_json(events: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(events)
         .map_err(|e| StoreError::Backend(format!("writing webhook events: {e}")))
 }
 
-/// The parts of a stored endpoint, as both backends read them.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn webhook_of(
-    id: String,
-    account: String,
-    url: String,
-    events: &str,
-    secret: String,
-    created_ms: i64,
-    consecutive_failures: i64,
-    disabled_ms: Option<i64>,
-    disabled_reason: Option<String>,
-) -> Result<Webhook, StoreError> {
-    let events: Vec<String> = serde_json::from_str(events)
-        .map_err(|e| StoreError::Backend(format!("stored webhook events are unreadable: {e}")))?;
-    Ok(Webhook {
-        id,
-        account,
-        url,
-        events,
-        secret,
-        created_ms,
-        consecutive_failures: u32::try_from(consecutive_failures).unwrap_or(u32::MAX),
-        disabled: disabled_ms.map(|at_ms| Disabled {
-            at_ms,
-            reason: disabled_reason.unwrap_or_default(),
-        }),
-    })
-}
-
-impl WebhookRow {
-    fn decode(self) -> Result<Webhook, StoreError> {
-        webhook_of(
-            self.id,
-            self.account,
-            self.url,
-            &self.events,
-            self.secret,
-            self.created_ms,
-            self.consecutive_failures,
-            self.disabled_ms,
-            self.disabled_reason,
-        )
-    }
-}
-
-fn delivery_row(r: &Row<'_>) -> rusqlite::Result<(Delivery, i64)> {
-    let status: i64 = r.get(3)?;
-    let attempts: i64 = r.get(4)?;
-    let last_status: Option<i64> = r.get(9)?;
-    Ok((
-        Delivery {
-            id: r.get(0)?,
-            webhook_id: r.get(1)?,
-            event: r.get(2)?,
-            status: DeliveryStatus::Pending,
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            created_ms: r.get(5)?,
-            retry_from_ms: r.get(6)?,
-            next_attempt_ms: r.get(7)?,
-            last_attempt_ms: r.get(8)?,
-            last_status: last_status.and_then(|s| u16::try_from(s).ok()),
-            last_error: r.get(10)?,
-            delivered_ms: r.get(11)?,
-        },
-        status,
-    ))
-}
-
-fn decode_delivery((mut d, status): (Delivery, i64)) -> Result<Delivery, StoreError> {
-    d.status = DeliveryStatus::from_code(status)?;
-    Ok(d)
+/// `columns` (a list such as [`DELIVERY_COLUMNS`]) each qualified with the table alias
+/// `prefix`.
+pub(crate) fn prefixed(columns: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{prefix}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn read_webhook(
@@ -207,7 +227,7 @@ fn read_delivery(
             .optional()
     })
     .map_err(sql_err)?
-    .map(decode_delivery)
+    .map(DeliveryRow::decode)
     .transpose()
 }
 
@@ -268,7 +288,7 @@ pub(crate) fn attempt_columns(result: &AttemptResult, attempt_ms: i64) -> Attemp
     }
 }
 
-fn limit_sql(limit: usize) -> i64 {
+pub(crate) fn limit_sql(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
@@ -475,11 +495,7 @@ impl WebhookStore for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT d.seq, d.account, w.url, w.secret, d.body, {} {DUE}
                      ORDER BY d.next_attempt_ms, d.seq LIMIT ?2",
-                    DELIVERY_COLUMNS
-                        .split(", ")
-                        .map(|c| format!("d.{}", c.trim()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    prefixed(DELIVERY_COLUMNS, "d")
                 ))
                 .and_then(|mut s| {
                     s.query_map(params![now_ms, limit_sql(limit)], |r| {
@@ -489,24 +505,7 @@ impl WebhookStore for SqliteStore {
                         let secret: String = r.get(3)?;
                         let body: String = r.get(4)?;
                         // The delivery's columns follow the five above.
-                        let status: i64 = r.get(8)?;
-                        let attempts: i64 = r.get(9)?;
-                        let last_status: Option<i64> = r.get(14)?;
-                        let delivery = Delivery {
-                            id: r.get(5)?,
-                            webhook_id: r.get(6)?,
-                            event: r.get(7)?,
-                            status: DeliveryStatus::Pending,
-                            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                            created_ms: r.get(10)?,
-                            retry_from_ms: r.get(11)?,
-                            next_attempt_ms: r.get(12)?,
-                            last_attempt_ms: r.get(13)?,
-                            last_status: last_status.and_then(|s| u16::try_from(s).ok()),
-                            last_error: r.get(15)?,
-                            delivered_ms: r.get(16)?,
-                        };
-                        Ok((seq, status, account, url, secret, body, delivery))
+                        Ok((seq, account, url, secret, body, delivery_at(r, 5)?))
                     })?
                     .collect::<Result<Vec<_>, _>>()
                 })
@@ -515,8 +514,8 @@ impl WebhookStore for SqliteStore {
                 .prepare_cached("UPDATE webhook_deliveries SET lease_until_ms = ?2 WHERE seq = ?1")
                 .map_err(sql_err)?;
             let mut out = Vec::with_capacity(claimed.len());
-            for (seq, status, account, url, secret, body, mut delivery) in claimed {
-                delivery.status = DeliveryStatus::from_code(status)?;
+            for (seq, account, url, secret, body, delivery) in claimed {
+                let delivery = delivery.decode()?;
                 lease.execute([seq, lease_until_ms]).map_err(sql_err)?;
                 out.push(ClaimedDelivery {
                     delivery,
@@ -635,7 +634,7 @@ impl WebhookStore for SqliteStore {
                     })
                     .map_err(sql_err)?;
                 rows.into_iter()
-                    .map(decode_delivery)
+                    .map(DeliveryRow::decode)
                     .collect::<Result<Vec<_>, _>>()
                     .map(Some)
             })
