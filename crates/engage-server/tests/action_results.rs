@@ -8,7 +8,7 @@
 use engage_store::ExportKind;
 use serde_json::{json, Value};
 
-use crate::admin_support::{account_url, campaign, engagement, post};
+use crate::admin_support::{account_url, campaign, engagement, error_paths, post};
 use crate::common::{batch, sde_item, TestServer};
 
 fn lead_form() -> Value {
@@ -39,15 +39,6 @@ fn submission(id: &str, (c, e, r): (u64, u64, u64), context: &str, values: Value
     json!({"id": id, "time": 1_700_000_000_700u64, "form": {
         "campaignId": c, "engagementId": e, "engagementRevision": r,
         "contextId": context, "values": values}})
-}
-
-fn paths(body: &Value) -> Vec<&str> {
-    body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect()
 }
 
 #[tokio::test]
@@ -117,7 +108,7 @@ async fn a_form_submission_the_form_refuses_is_400_with_pointers_quarantined_and
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["code"], "invalid_form_submission");
     assert_eq!(
-        paths(&answer),
+        error_paths(&answer),
         [
             "/sdes/1/form/values/email",
             "/sdes/1/form/values/fax",
@@ -154,7 +145,7 @@ async fn a_form_submission_the_form_refuses_is_400_with_pointers_quarantined_and
         ))
         .await;
     assert_eq!(status, 400);
-    assert_eq!(paths(&answer), ["/sdes/0/form/values/email"]);
+    assert_eq!(error_paths(&answer), ["/sdes/0/form/values/email"]);
     let (status, answer) = server
         .post_events(&batch(
             vec![],
@@ -167,7 +158,7 @@ async fn a_form_submission_the_form_refuses_is_400_with_pointers_quarantined_and
         ))
         .await;
     assert_eq!(status, 400);
-    assert_eq!(paths(&answer), ["/sdes/0/form/engagementRevision"]);
+    assert_eq!(error_paths(&answer), ["/sdes/0/form/engagementRevision"]);
 }
 
 #[tokio::test]
@@ -186,7 +177,7 @@ async fn a_submission_to_an_engagement_without_a_form_or_of_the_wrong_shape_is_r
         ))
         .await;
     assert_eq!(status, 400);
-    assert_eq!(paths(&answer), ["/sdes/0/form/engagementId"]);
+    assert_eq!(error_paths(&answer), ["/sdes/0/form/engagementId"]);
 
     // Its shape is read like any item: 200, the item rejected at its pointers.
     let (status, answer) = server
@@ -196,12 +187,7 @@ async fn a_submission_to_an_engagement_without_a_form_or_of_the_wrong_shape_is_r
         ))
         .await;
     assert_eq!(status, 200, "{answer}");
-    let mut found: Vec<&str> = answer["rejected"][0]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let mut found = error_paths(&answer["rejected"][0]);
     found.sort_unstable();
     assert_eq!(
         found,
@@ -377,7 +363,7 @@ async fn one_batch_has_at_most_eight_engagement_revisions_read_for_its_forms() {
         .collect();
     let (status, answer) = server.post_events(&batch(vec![], items)).await;
     assert_eq!(status, 400, "{answer}");
-    let found = paths(&answer);
+    let found = error_paths(&answer);
     assert_eq!(found.len(), 9, "{answer}");
     assert_eq!(found[7], "/sdes/7/form/engagementRevision");
     assert_eq!(found[8], "/sdes/8/form", "{answer}");

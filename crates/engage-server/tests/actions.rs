@@ -4,9 +4,9 @@
 use crate::admin_support;
 use crate::common;
 
-use admin_support::{campaign, decide, engagement, get, page, post, put};
+use admin_support::{campaign, decide, engagement, error_paths, get, page, post, put};
 use common::TestServer;
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[tokio::test]
 async fn an_action_is_stored_with_its_revision_and_served_by_the_decision() {
@@ -73,15 +73,6 @@ async fn an_action_is_stored_with_its_revision_and_served_by_the_decision() {
     assert!(answer["engagements"][0].get("action").is_none(), "{answer}");
 }
 
-fn paths(error: &Value) -> Vec<&str> {
-    error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_bad_action_is_refused_with_every_problem_at_its_pointer() {
     let server = TestServer::start().await;
@@ -111,7 +102,7 @@ async fn a_bad_action_is_refused_with_every_problem_at_its_pointer() {
         .await;
         assert_eq!(status, 400, "{action}: {error}");
         assert_eq!(error["code"], "invalid_request", "{error}");
-        let mut found = paths(&error);
+        let mut found = error_paths(&error);
         found.sort_unstable();
         assert_eq!(found, expected, "{action}: {error}");
     }

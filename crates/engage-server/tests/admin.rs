@@ -6,20 +6,10 @@
 use crate::admin_support;
 use crate::common;
 
-use admin_support::{account_url, app, campaign, engagement, get, post, put};
+use admin_support::{account_url, app, campaign, engagement, error_paths, get, post, put};
 use common::TestServer;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// The paths of `(status, body)` errors, for comparing with what a test expects.
-fn error_paths(error: &Value) -> Vec<&str> {
-    error["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {error}"))
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect()
-}
 
 fn assert_invalid(status: u16, error: &Value, paths: &[&str]) {
     assert_eq!(status, 400, "{error}");

@@ -7,22 +7,15 @@
 use crate::admin_support;
 use crate::common;
 
-use admin_support::{account_url, collect, decide, engagement, impression, page, post, shown_ids};
+use admin_support::{
+    account_url, collect, decide, engagement, error_paths, impression, page, post, shown_ids,
+};
 use common::TestServer;
 use engage_server::decision::assignment::{in_control_group, split_choice};
 use serde_json::{json, Value};
 
 async fn report(server: &TestServer, body: &Value) -> (u16, Value) {
-    let response = server
-        .client
-        .post(account_url(server, "/analytics/report"))
-        .bearer_auth(&server.api_key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    post(server, "/analytics/report", body).await
 }
 
 fn whole_day() -> Value {
@@ -202,12 +195,7 @@ async fn bad_reports_are_refused_with_pointers_and_keys_are_required() {
     )
     .await;
     assert_eq!(status, 400);
-    let paths: Vec<&str> = answer["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let paths = error_paths(&answer);
     for path in ["/groupBy/0", "/campaignIds/0", "/colour"] {
         assert!(paths.contains(&path), "{path} in {answer}");
     }
@@ -226,12 +214,7 @@ async fn bad_reports_are_refused_with_pointers_and_keys_are_required() {
     )
     .await;
     assert_eq!(status, 400);
-    let paths: Vec<&str> = c["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let paths = error_paths(&c);
     assert_eq!(paths, ["/controlGroupPercent", "/attributionWindowDays"]);
 
     let unauthenticated = server
@@ -332,16 +315,8 @@ async fn a_funnel_counts_visitors_who_took_the_steps_in_order() {
     let mut body = whole_day();
     body["steps"] = json!([{"event": "OFFER_IMPRESSION"}, {"event": "OFFER_CLICK"}, {"sde": "cart"}, {"sde": "purchase"}]);
     body["windowSeconds"] = json!(600);
-    let response = server
-        .client
-        .post(account_url(&server, "/analytics/funnel"))
-        .bearer_auth(&server.api_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) = post(&server, "/analytics/funnel", &body).await;
+    assert_eq!(status, 200, "{answer}");
     let steps = answer["rows"][0]["steps"].as_array().unwrap();
     let counts: Vec<u64> = steps
         .iter()
@@ -357,29 +332,13 @@ async fn a_funnel_counts_visitors_who_took_the_steps_in_order() {
 
     body["groupBy"] = json!(["campaign"]);
     body["campaignIds"] = json!([campaign]);
-    let response = server
-        .client
-        .post(account_url(&server, "/analytics/funnel"))
-        .bearer_auth(&server.api_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let answer: Value = response.json().await.unwrap();
+    let (_, answer) = post(&server, "/analytics/funnel", &body).await;
     assert_eq!(answer["rows"][0]["campaignId"], campaign, "{answer}");
     assert_eq!(answer["rows"][0]["steps"][1]["visitors"], 3);
 
     body["steps"] = json!([{"sde": "cart"}, {"event": "FLY"}]);
-    let response = server
-        .client
-        .post(account_url(&server, "/analytics/funnel"))
-        .bearer_auth(&server.api_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) = post(&server, "/analytics/funnel", &body).await;
+    assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["errors"][0]["path"], "/steps/1/event", "{answer}");
 }
 
@@ -471,16 +430,9 @@ async fn a_crawlers_impression_counts_only_with_include_bots() {
     let send = |body: Value| {
         let server = &server;
         async move {
-            let response = server
-                .client
-                .post(account_url(server, "/analytics/funnel"))
-                .bearer_auth(&server.api_key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            response.json::<Value>().await.unwrap()
+            let (status, answer) = post(server, "/analytics/funnel", &body).await;
+            assert_eq!(status, 200, "{answer}");
+            answer
         }
     };
     assert_eq!(reached(&send(funnel.clone()).await), 1);

@@ -138,14 +138,7 @@ async fn tag_requests_are_counted_in_metrics() {
         .send()
         .await
         .unwrap();
-    let metrics = client()
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("route=\"tag_js\""),
         "no tag_js line in:\n{metrics}"

@@ -70,18 +70,6 @@ async fn ids(server: &TestServer, filters: Value) -> Vec<String> {
         .collect()
 }
 
-async fn metrics(server: &TestServer) -> String {
-    server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn bots_interactions_are_kept_but_searched_only_with_include_bots() {
     let server = TestServer::start().await;
@@ -129,7 +117,7 @@ async fn metrics_count_bots_interactions_by_reason_once() {
     let server = TestServer::start().await;
     let line = "engage_bot_interactions_total{reason=\"user_agent\"}";
     assert!(
-        metrics(&server).await.contains(&format!("{line} 0")),
+        server.metrics().await.contains(&format!("{line} 0")),
         "shown at zero before any bot came"
     );
     visit(&server, CHROME_ON_WINDOWS, "person").await;
@@ -138,7 +126,7 @@ async fn metrics_count_bots_interactions_by_reason_once() {
     // The crawler's batch again (a retry): its items are duplicates, nothing new begins.
     let again = visit(&server, GOOGLEBOT, "crawler").await;
     assert_eq!(again["duplicates"], 2, "{again}");
-    let text = metrics(&server).await;
+    let text = server.metrics().await;
     assert!(text.contains(&format!("{line} 2")), "{text}");
 }
 
@@ -146,7 +134,7 @@ async fn metrics_count_bots_interactions_by_reason_once() {
 async fn a_person_answering_before_the_offer_could_be_read_is_flagged_and_counted() {
     let server = TestServer::start().await;
     let line = "engage_bot_interactions_total{reason=\"behaviour\"}";
-    assert!(metrics(&server).await.contains(&format!("{line} 0")));
+    assert!(server.metrics().await.contains(&format!("{line} 0")));
     // `start_event` gives every event the same page time: shown and clicked at once.
     let mut click = start_event("fast-click", "OFFER_CLICK", "fast", 3);
     click["time"] = json!(T + 20);
@@ -177,7 +165,7 @@ async fn a_person_answering_before_the_offer_could_be_read_is_flagged_and_counte
         ids(&server, json!({"includeBots": true})).await,
         ["fast", "person"]
     );
-    let text = metrics(&server).await;
+    let text = server.metrics().await;
     assert!(
         text.contains(&format!("{line} 1")),
         "once, not for the retry: {text}"

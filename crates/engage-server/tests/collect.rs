@@ -3,6 +3,7 @@
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::admin_support::error_paths;
 use crate::common;
 
 use std::io::Write;
@@ -271,12 +272,7 @@ async fn an_invalid_envelope_is_400_with_every_pointer_and_is_quarantined() {
     let (status, error) = server.post_events(&body).await;
     assert_eq!(status, 400);
     assert_eq!(error["code"], "invalid_request");
-    let paths: Vec<_> = error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let paths = error_paths(&error);
     assert_eq!(paths, ["/extra", "/visitorId", "/sessionId", "/events"]);
     assert_eq!(server.export(ExportKind::Quarantine).await.len(), 1);
 }
@@ -325,24 +321,9 @@ async fn an_unknown_account_is_a_404_with_the_json_error_body() {
 #[tokio::test]
 async fn the_tag_on_another_origin_gets_cors_answers() {
     let server = TestServer::start().await;
-    let response = server
-        .client
-        .request(reqwest::Method::OPTIONS, server.events_url())
-        .header("origin", "https://shop.example")
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
-    assert_eq!(
-        response.headers()["access-control-allow-origin"],
-        "https://shop.example"
-    );
-    assert!(response.headers()["access-control-allow-methods"]
-        .to_str()
-        .unwrap()
-        .contains("POST"));
+    server
+        .assert_preflight_allows(&server.events_url(), "https://shop.example")
+        .await;
     let response = server
         .client
         .post(server.events_url())
@@ -458,15 +439,7 @@ async fn healthz_and_metrics_report() {
     server
         .post_events(&batch(vec![start_event("e1", "START", "1", 1)], vec![]))
         .await;
-    let text = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(text.contains("engage_items_accepted_total 1\n"), "{text}");
     assert!(text.contains("engage_items_duplicate_total 1\n"), "{text}");
     assert!(text.contains("engage_items_rejected_total 1\n"), "{text}");

@@ -148,15 +148,7 @@ async fn past_max_connections_a_new_connection_is_closed_at_once() {
         .unwrap();
     assert_eq!(health.status(), 200);
     drop(held);
-    let text = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(
         text.contains("engage_connections_refused_total 1\n"),
         "{text}"

@@ -8,6 +8,7 @@ use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
+use crate::admin_support::{account_url, error_paths};
 use crate::common::TestServer;
 
 fn client() -> reqwest::Client {
@@ -40,6 +41,29 @@ fn token_in(html: &str, marker: &str) -> String {
 pub struct Signed {
     pub cookie: String,
     pub csrf: String,
+}
+
+impl Signed {
+    /// `GET path` of the console in this session (a redirect is answered, not followed):
+    /// the status and the page.
+    pub async fn page(&self, server: &TestServer, path: impl AsRef<str>) -> (u16, String) {
+        get_page(server, path.as_ref(), &self.cookie).await
+    }
+
+    /// The same, with the browser's zone beside the session (the cookie console.js writes).
+    pub async fn page_in_zone(&self, server: &TestServer, path: &str, zone: &str) -> (u16, String) {
+        get_page(server, path, &format!("{}; engage_tz={zone}", self.cookie)).await
+    }
+}
+
+async fn get_page(server: &TestServer, path: &str, cookie: &str) -> (u16, String) {
+    let answer = client()
+        .get(format!("{}{path}", server.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
 }
 
 /// The sign-in form's answer to `account` and `key`, sent with the form's own token.
@@ -254,13 +278,8 @@ async fn sign_out_ends_the_session_on_the_server_so_its_cookie_signs_nobody_in()
     let (_, cleared) = set_cookie(&out, "engage_console").unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     // The old cookie, kept by someone, is worth nothing now.
-    let page = client()
-        .get(format!("{}/console/", server.url))
-        .header("cookie", &signed.cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 303);
+    let (status, _) = signed.page(&server, "/console/").await;
+    assert_eq!(status, 303);
     let api = client()
         .post(format!("{}/console/api/campaigns", server.url))
         .header("cookie", &signed.cookie)
@@ -297,19 +316,7 @@ async fn every_console_change_needs_the_sessions_csrf_token_and_answers_like_the
         let answer = request.send().await.unwrap();
         assert_eq!(answer.status(), expected, "token {token:?}, site {site:?}");
     }
-    let campaigns: Value = server
-        .client
-        .get(format!(
-            "{}/api/account/{}/campaigns",
-            server.url, server.account_id
-        ))
-        .bearer_auth(&server.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let campaigns = server.get_json(&account_url(&server, "/campaigns")).await;
     assert_eq!(
         campaigns["campaigns"].as_array().unwrap().len(),
         1,
@@ -330,12 +337,7 @@ async fn every_console_change_needs_the_sessions_csrf_token_and_answers_like_the
     assert_eq!(answer.status(), 400);
     let error: Value = answer.json().await.unwrap();
     assert_eq!(error["code"], "invalid_request");
-    let paths: Vec<&str> = error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let paths = error_paths(&error);
     assert!(paths.contains(&"/engagementType"), "{error}");
     assert!(paths.contains(&"/targeting/url/include/0/regex"), "{error}");
 
@@ -361,18 +363,12 @@ async fn every_console_change_needs_the_sessions_csrf_token_and_answers_like_the
         .await
         .unwrap();
     assert_eq!(revised.status(), 200);
-    let page = client()
-        .get(format!(
-            "{}/console/campaigns/{campaign_id}/engagements/{engagement_id}?saved=2",
-            server.url
-        ))
-        .header("cookie", &signed.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = signed
+        .page(
+            &server,
+            format!("/console/campaigns/{campaign_id}/engagements/{engagement_id}?saved=2"),
+        )
+        .await;
     assert!(
         page.contains("Revision 1") && page.contains("Revision 2"),
         "{page}"
@@ -407,14 +403,11 @@ async fn the_console_finds_only_the_sessions_account_whatever_ids_it_is_given() 
         .unwrap();
     let their_id = theirs["campaignId"].as_u64().unwrap();
     let signed = sign_in(&server).await;
-    let page = client()
-        .get(format!("{}/console/campaigns/{their_id}", server.url))
-        .header("cookie", &signed.cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 404);
-    assert!(!page.text().await.unwrap().contains("THEIR-SECRET-CAMPAIGN"));
+    let (status, page) = signed
+        .page(&server, format!("/console/campaigns/{their_id}"))
+        .await;
+    assert_eq!(status, 404);
+    assert!(!page.contains("THEIR-SECRET-CAMPAIGN"));
     let write = client()
         .put(format!("{}/console/api/campaigns/{their_id}", server.url))
         .header("cookie", &signed.cookie)
@@ -465,26 +458,17 @@ async fn history_pages_through_a_visitors_interactions_and_shows_one_with_its_ca
         .await;
     assert_eq!(status, 200);
     let signed = sign_in(&server).await;
-    let get = |path: String| {
-        let cookie = signed.cookie.clone();
-        let url = format!("{}{path}", server.url);
-        async move {
-            let answer = client()
-                .get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap();
-            (answer.status().as_u16(), answer.text().await.unwrap())
-        }
-    };
     let filters = "from=2023-11-01T00:00&to=2023-12-01T00:00&tz=0&visitor=visitor-1";
-    let (status, first) = get(format!("/console/history?{filters}")).await;
+    let (status, first) = signed
+        .page(&server, format!("/console/history?{filters}"))
+        .await;
     assert_eq!(status, 200, "{first}");
     assert!(text(&first).contains("25 interactions"), "{first}");
     assert!(text(&first).contains("Showing 1–20 of 25"), "{first}");
     assert!(first.contains("offset=20\" rel=\"next\""), "{first}");
-    let (_, second) = get(format!("/console/history?{filters}&offset=20")).await;
+    let (_, second) = signed
+        .page(&server, format!("/console/history?{filters}&offset=20"))
+        .await;
     assert!(text(&second).contains("Showing 21–25 of 25"), "{second}");
     assert!(
         second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""),
@@ -494,7 +478,7 @@ async fn history_pages_through_a_visitors_interactions_and_shows_one_with_its_ca
     // One interaction: its timeline and the visit's cart, as a table of products.
     let at = first.find("/console/history/interaction?").unwrap();
     let link = first[at..first[at..].find('"').unwrap() + at].replace("&amp;", "&");
-    let (status, detail) = get(link).await;
+    let (status, detail) = signed.page(&server, link).await;
     assert_eq!(status, 200, "{detail}");
     assert!(
         detail.contains("LP_OFFERS timeline") && detail.contains("<strong>START</strong>"),
@@ -506,14 +490,20 @@ async fn history_pages_through_a_visitors_interactions_and_shows_one_with_its_ca
     );
 
     // Filters the API refuses: its error beside the field it names.
-    let (status, refused) = get("/console/history?from=soon&tz=0".into()).await;
+    let (status, refused) = signed
+        .page(&server, "/console/history?from=soon&tz=0")
+        .await;
     assert_eq!(status, 400);
     assert!(
         refused.contains("id=\"from-error\"") && refused.contains("/start/from"),
         "{refused}"
     );
-    let (status, too_long) =
-        get("/console/history?from=2023-01-01T00:00&to=2023-12-01T00:00&tz=0".into()).await;
+    let (status, too_long) = signed
+        .page(
+            &server,
+            "/console/history?from=2023-01-01T00:00&to=2023-12-01T00:00&tz=0",
+        )
+        .await;
     assert_eq!(status, 400);
     assert!(
         too_long.contains("id=\"from-error\"") && too_long.contains("at most 31"),
@@ -533,17 +523,7 @@ async fn settings_keeps_the_accounts_retention_through_the_api_with_its_errors()
             .json(&body)
             .send()
     };
-    let settings = || async {
-        client()
-            .get(format!("{}/console/settings", server.url))
-            .header("cookie", &signed.cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let settings = || async { signed.page(&server, "/console/settings").await.1 };
     let refused = put(json!({"days": 0})).await.unwrap();
     assert_eq!(refused.status(), 400);
     let refused: Value = refused.json().await.unwrap();
@@ -551,19 +531,7 @@ async fn settings_keeps_the_accounts_retention_through_the_api_with_its_errors()
 
     let saved = put(json!({"days": 90})).await.unwrap();
     assert_eq!(saved.status(), 200);
-    let kept: Value = server
-        .client
-        .get(format!(
-            "{}/api/account/{}/retention",
-            server.url, server.account_id
-        ))
-        .bearer_auth(&server.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let kept = server.get_json(&account_url(&server, "/retention")).await;
     assert_eq!(kept, json!({"days": 90}));
     let page = settings().await;
     assert!(page.contains(r#"id="retention-days""#) && page.contains(r#"value="90""#));

@@ -70,21 +70,8 @@ async fn overview_and_results_show_the_reports_figures_of_a_known_scenario() {
     let server = TestServer::start().await;
     let (campaign_id, engagement_id) = scenario(&server).await;
     let signed = sign_in_as(&server, &server.account_id, &server.api_key).await;
-    let get = |path: String| {
-        let cookie = signed.cookie.clone();
-        let url = format!("{}{path}", server.url);
-        async move {
-            let answer = reqwest::Client::new()
-                .get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap();
-            (answer.status().as_u16(), answer.text().await.unwrap())
-        }
-    };
 
-    let (status, overview) = get("/console/?period=today".into()).await;
+    let (status, overview) = signed.page(&server, "/console/?period=today").await;
     assert_eq!(status, 200, "{overview}");
     let figure = |name: &str| {
         text(
@@ -129,10 +116,14 @@ async fn overview_and_results_show_the_reports_figures_of_a_known_scenario() {
         "{overview}"
     );
 
-    let (status, results) = get(format!(
+    let (status, results) = signed
+        .page(
+            &server,
+            format!(
         "/console/results?period=7d&campaign={campaign_id}&steps=impression,+click,+purchase"
-    ))
-    .await;
+    ),
+        )
+        .await;
     assert_eq!(status, 200, "{results}");
     let exposed = text(after(&results, &format!("data-campaign=\"{campaign_id}\"")));
     assert!(exposed.contains("Exposed 3 3 1 1"), "{exposed}");
@@ -149,14 +140,18 @@ async fn overview_and_results_show_the_reports_figures_of_a_known_scenario() {
     );
 
     // A step the funnel does not know: said beside the field, the rest still shown.
-    let (status, wrong) = get("/console/results?steps=impression,+teleport".into()).await;
+    let (status, wrong) = signed
+        .page(&server, "/console/results?steps=impression,+teleport")
+        .await;
     assert_eq!(status, 200);
     assert!(
         wrong.contains("id=\"r-steps-error\"") && text(&wrong).contains("unknown steps: teleport"),
         "{wrong}"
     );
     // Custom dates that are not dates: said beside the date.
-    let (_, bad) = get("/console/?period=custom&from=soon&to=2026-12-01".into()).await;
+    let (_, bad) = signed
+        .page(&server, "/console/?period=custom&from=soon&to=2026-12-01")
+        .await;
     assert!(bad.contains("id=\"p-from-error\""), "{bad}");
 }
 
@@ -173,20 +168,7 @@ async fn the_campaigns_list_shows_the_control_group_and_the_last_seven_days() {
     .await;
     assert_eq!(status, 200);
     let signed = sign_in_as(&server, &server.account_id, &server.api_key).await;
-    let get = |path: String| {
-        let cookie = signed.cookie.clone();
-        let url = format!("{}{path}", server.url);
-        async move {
-            let answer = reqwest::Client::new()
-                .get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap();
-            (answer.status().as_u16(), answer.text().await.unwrap())
-        }
-    };
-    let (status, list) = get("/console/campaigns".into()).await;
+    let (status, list) = signed.page(&server, "/console/campaigns").await;
     assert_eq!(status, 200, "{list}");
     let row = text(after(&list, "aria-label=\"Campaigns table\""));
     // Name, status, priority, engagements, control group, impressions, clicks, conversions.
@@ -198,15 +180,19 @@ async fn the_campaigns_list_shows_the_control_group_and_the_last_seven_days() {
         "{list}"
     );
     // The form and the engagement editor carry the new members.
-    let (_, form) = get(format!("/console/campaigns/{campaign_id}")).await;
+    let (_, form) = signed
+        .page(&server, format!("/console/campaigns/{campaign_id}"))
+        .await;
     assert!(
         form.contains("id=\"campaign-control\"") && form.contains("value=\"20\""),
         "{form}"
     );
-    let (_, editor) = get(format!(
-        "/console/campaigns/{campaign_id}/engagements/{engagement_id}"
-    ))
-    .await;
+    let (_, editor) = signed
+        .page(
+            &server,
+            format!("/console/campaigns/{campaign_id}/engagements/{engagement_id}"),
+        )
+        .await;
     assert!(
         editor.contains("name=\"/weight\"") && editor.contains("name=\"/action/type\""),
         "{editor}"
@@ -238,18 +224,12 @@ async fn results_show_a_coupons_reveals_and_copies_when_it_has_some() {
     }
     collect(&server, "v", "v-s", events, vec![]).await;
     let signed = sign_in_as(&server, &server.account_id, &server.api_key).await;
-    let results = reqwest::Client::new()
-        .get(format!(
-            "{}/console/results?period=7d&campaign={campaign_id}",
-            server.url
-        ))
-        .header("cookie", signed.cookie.clone())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, results) = signed
+        .page(
+            &server,
+            format!("/console/results?period=7d&campaign={campaign_id}"),
+        )
+        .await;
     let exposed = text(after(&results, &format!("data-campaign=\"{campaign_id}\"")));
     assert!(
         exposed.contains("Coupons revealed: 1 · copied: 2"),
@@ -264,27 +244,17 @@ async fn days_and_hours_are_the_browsers_zone() {
     let server = TestServer::start().await;
     scenario(&server).await;
     let signed = sign_in_as(&server, &server.account_id, &server.api_key).await;
-    let get = |path: &str, zone: &str| {
-        // The zone cookie console.js writes, beside the session.
-        let cookie = format!("{}; engage_tz={zone}", signed.cookie);
-        let url = format!("{}{path}", server.url);
-        async move {
-            let answer = reqwest::Client::new()
-                .get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap();
-            (answer.status().as_u16(), answer.text().await.unwrap())
-        }
-    };
     // Kiritimati is UTC+14 and Pago Pago UTC-11: their dates always differ, and at least
     // one differs from UTC's.
     for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
         let tz = jiff::tz::TimeZone::get(zone).unwrap();
         let before: Zoned = Timestamp::now().to_zoned(tz.clone());
-        let (status, week) = get("/console/?period=7d", zone).await;
-        let (_, today) = get("/console/?period=today", zone).await;
+        let (status, week) = signed
+            .page_in_zone(&server, "/console/?period=7d", zone)
+            .await;
+        let (_, today) = signed
+            .page_in_zone(&server, "/console/?period=today", zone)
+            .await;
         let after: Zoned = Timestamp::now().to_zoned(tz);
         assert_eq!(status, 200, "{week}");
         assert!(
@@ -317,7 +287,9 @@ async fn days_and_hours_are_the_browsers_zone() {
         assert!(text(&today).contains("Visitors 3 "), "{today}");
     }
     // An unknown zone is UTC.
-    let (status, page) = get("/console/?period=7d", "Mars/Olympus_Mons").await;
+    let (status, page) = signed
+        .page_in_zone(&server, "/console/?period=7d", "Mars/Olympus_Mons")
+        .await;
     assert_eq!(status, 200);
     assert!(
         page.contains("Days and hours in <span data-zone>UTC</span>."),

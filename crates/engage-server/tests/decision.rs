@@ -8,7 +8,8 @@ use crate::admin_support;
 use crate::common;
 
 use admin_support::{
-    account_url, campaign, collect, decide, engagement, impression, page, put, shown_ids,
+    account_url, campaign, collect, decide, engagement, error_paths, impression, page, put,
+    shown_ids,
 };
 use common::TestServer;
 use engage_store::ExportKind;
@@ -125,12 +126,7 @@ async fn an_empty_account_decides_nothing_and_bad_requests_are_answered_400() {
     .await;
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["code"], "invalid_request");
-    let paths: Vec<_> = error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let paths = error_paths(&error);
     assert_eq!(
         paths,
         ["/color", "/visitorId", "/url", "/sections", "/sdes"]
@@ -187,24 +183,9 @@ async fn an_empty_account_decides_nothing_and_bad_requests_are_answered_400() {
 async fn the_decision_route_answers_cors_like_the_collect_route() {
     let server = TestServer::start().await;
     let url = account_url(&server, "/decision");
-    let response = server
-        .client
-        .request(Method::OPTIONS, &url)
-        .header("origin", "https://shop.example")
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
-    assert_eq!(
-        response.headers()["access-control-allow-origin"],
-        "https://shop.example"
-    );
-    assert!(response.headers()["access-control-allow-methods"]
-        .to_str()
-        .unwrap()
-        .contains("POST"));
+    server
+        .assert_preflight_allows(&url, "https://shop.example")
+        .await;
     let body = page("v-1", "https://shop.example/", &[], json!([]));
     for content_type in ["text/plain", "application/json"] {
         let response = server
@@ -811,12 +792,7 @@ async fn caps_with_a_time_window_and_the_pause_after_a_decline_are_honoured() {
     )
     .await;
     assert_eq!(status, 400, "{error}");
-    let paths: Vec<&str> = error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let paths = error_paths(&error);
     assert_eq!(
         paths,
         [

@@ -11,7 +11,6 @@ use crate::common;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::TestServer;
-use engage_store::NewAccount;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde_json::{json, Value};
 
@@ -448,22 +447,14 @@ async fn search_without_a_key_or_with_an_invalid_one_is_unauthorized() {
 #[tokio::test]
 async fn search_with_another_accounts_key_is_forbidden() {
     let server = TestServer::start().await;
-    let (other_key, other_hash) = engage_server::accounts::generate_api_key().unwrap();
-    let other = server
-        .store
-        .create_account(NewAccount {
-            name: "other shop".into(),
-            api_key_hash: other_hash,
-        })
-        .await
-        .unwrap();
+    let (other_id, other_key) = server.other_account("other shop").await;
     // The server has not seen the other account before: the store tells whose key it is.
     let (status, _, answer) = post(&search_url(&server, ""), Some(&other_key), &morning()).await;
     assert_eq!(status, 403, "{answer}");
     assert_eq!(answer["code"], "forbidden");
     // And the other way round.
     let (status, _, _) = post(
-        &search_url_of(&server, &other.id, ""),
+        &search_url_of(&server, &other_id, ""),
         Some(&server.api_key),
         &morning(),
     )
@@ -475,15 +466,7 @@ async fn search_with_another_accounts_key_is_forbidden() {
 async fn search_sees_only_its_own_accounts_interactions() {
     let server = TestServer::start().await;
     shop(&server).await;
-    let (other_key, other_hash) = engage_server::accounts::generate_api_key().unwrap();
-    let other = server
-        .store
-        .create_account(NewAccount {
-            name: "other shop".into(),
-            api_key_hash: other_hash,
-        })
-        .await
-        .unwrap();
+    let (other_id, other_key) = server.other_account("other shop").await;
     let events = lifecycle(
         SLIDE_OUT_100_200,
         "x1",
@@ -491,9 +474,9 @@ async fn search_sees_only_its_own_accounts_interactions() {
         T0 + MINUTE,
         &[("START", 0)],
     );
-    collect_to(&server, &other.id, &ALICE, events, vec![]).await;
+    collect_to(&server, &other_id, &ALICE, events, vec![]).await;
     let (status, _, answer) = post(
-        &search_url_of(&server, &other.id, ""),
+        &search_url_of(&server, &other_id, ""),
         Some(&other_key),
         &morning(),
     )

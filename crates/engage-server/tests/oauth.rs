@@ -302,15 +302,8 @@ async fn bad_signatures_old_timestamps_replays_and_revoked_keys_are_refused() {
 async fn another_accounts_key_is_forbidden() {
     let mut server = TestServer::start().await;
     server.other_account_key().await;
-    let other = server
-        .store
-        .create_account(engage_store::NewAccount {
-            name: "third shop".into(),
-            api_key_hash: "f".repeat(64),
-        })
-        .await
-        .unwrap();
-    let client = new_key(&server, &other.id, "app-other").await;
+    let (other_id, _) = server.other_account("third shop").await;
+    let client = new_key(&server, &other_id, "app-other").await;
     let (status, body) = send(
         &server,
         &client,
@@ -330,7 +323,7 @@ async fn another_accounts_key_is_forbidden() {
         &server,
         &client,
         "POST",
-        &search_path(&other.id),
+        &search_path(&other_id),
         &[],
         Some(&search_body()),
         Form::Header,

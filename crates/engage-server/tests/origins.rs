@@ -4,6 +4,7 @@
 // Tests: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::admin_support::error_paths;
 use crate::common;
 
 use common::{batch, start_event, TestServer};
@@ -74,13 +75,8 @@ async fn every_origin_may_post_until_the_account_names_its_own() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The preflight says no the same way, and so does the decision route.
     let preflight = server
-        .client
-        .request(Method::OPTIONS, server.events_url())
-        .header("origin", "https://evil.example")
-        .header("access-control-request-method", "POST")
-        .send()
-        .await
-        .unwrap();
+        .preflight(&server.events_url(), "https://evil.example")
+        .await;
     assert_eq!(preflight.status(), StatusCode::FORBIDDEN);
     assert!(preflight
         .headers()
@@ -136,12 +132,7 @@ async fn origins_that_are_not_what_browsers_send_are_refused_with_their_places()
     )
     .await;
     assert_eq!(status, 400, "{answer}");
-    let paths: Vec<&str> = answer["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let paths = error_paths(&answer);
     assert_eq!(
         paths,
         [

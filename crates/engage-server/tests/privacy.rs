@@ -122,15 +122,7 @@ async fn erasing_a_customer_answers_counts_and_leaves_only_a_log_line_without_id
         let (status, answer) = call(&server, Method::GET, &format!("/erasures{bad}")).await;
         assert_eq!(status, 400, "{bad}: {answer}");
     }
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("engage_erasures_total 2\n"), "{metrics}");
     assert!(
         metrics.contains("engage_erased_rows_total{kind=\"attributes\"} 3\n"),

@@ -330,15 +330,7 @@ async fn past_its_quarantine_quota_an_account_keeps_nothing_more_and_a_counter_s
     }
     assert_eq!(server.export(ExportKind::Quarantine).await.len(), 3);
     assert_eq!(server.export(ExportKind::Events).await.len(), 5);
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("engage_quarantine_dropped_total 2\n"),
         "{metrics}"

@@ -49,18 +49,6 @@ async fn post(server: &TestServer, id: &str, forwarded_for: Option<&str>) -> req
     request.send().await.unwrap()
 }
 
-async fn metrics(server: &TestServer) -> String {
-    server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_client_over_its_rate_is_answered_429_with_retry_after_and_nothing_is_stored() {
     let server = server(RateLimitConfig {
@@ -82,7 +70,7 @@ async fn a_client_over_its_rate_is_answered_429_with_retry_after_and_nothing_is_
     assert_eq!(body["code"], "rate_limited");
     let stored = server.export(ExportKind::Events).await;
     assert!(stored.is_empty(), "{stored:?}");
-    let text = metrics(&server).await;
+    let text = server.metrics().await;
     assert!(
         text.contains("engage_rate_limited_total{scope=\"ip\"} 1\n"),
         "{text}"
@@ -171,7 +159,8 @@ async fn an_account_over_its_rate_is_refused_whichever_client_asks() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(server.export(ExportKind::Events).await.len(), 2);
-    assert!(metrics(&server)
+    assert!(server
+        .metrics()
         .await
         .contains("engage_rate_limited_total{scope=\"account\"} 1\n"));
 

@@ -150,15 +150,7 @@ async fn the_server_sweeps_what_is_past_the_accounts_retention_by_itself() {
         .await
         .unwrap()
         .is_some());
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("engage_retention_removed_rows_total{kind=\"visits\"} 2\n"),
         "{metrics}"

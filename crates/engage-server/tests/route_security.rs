@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use engage_server::{route_table, Auth, RouteInfo};
-use engage_store::NewAccount;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -255,16 +254,7 @@ async fn no_route_gives_one_account_another_accounts_data() {
         })
     })
     .await;
-    let (b_key, b_hash) = engage_server::accounts::generate_api_key().unwrap();
-    let b_id = server
-        .store
-        .create_account(NewAccount {
-            name: "shop b".into(),
-            api_key_hash: b_hash,
-        })
-        .await
-        .unwrap()
-        .id;
+    let (b_id, b_key) = server.other_account("shop b").await;
     let a = seed(&server, &server.account_id, &server.api_key, false).await;
     let b = seed(&server, &b_id, &b_key, true).await;
 

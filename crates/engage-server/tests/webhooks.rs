@@ -232,15 +232,7 @@ async fn deliveries_are_signed_so_the_receiver_can_verify_them_and_carry_their_i
     assert_eq!(receiver.got().len(), 2);
 
     // The metrics count them.
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(r#"engage_webhook_attempts_total{outcome="delivered"} 2"#),
         "{metrics}"
@@ -535,15 +527,7 @@ async fn an_account_is_bounded_in_endpoints_pending_deliveries_and_body_size() {
             .unwrap(),
         3
     );
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(r#"engage_webhook_deliveries_queued_total{result="refused"} 2"#),
         "{metrics}"

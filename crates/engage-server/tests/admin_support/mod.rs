@@ -9,6 +9,16 @@ pub fn account_url(server: &TestServer, path: &str) -> String {
     format!("{}/api/account/{}{path}", server.url, server.account_id)
 }
 
+/// The `path` of each of an error's `errors`, in order.
+pub fn error_paths(error: &Value) -> Vec<&str> {
+    error["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {error}"))
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect()
+}
+
 /// Sends an admin request with the account's key; answers the status and the JSON body.
 pub async fn admin(
     server: &TestServer,

@@ -89,7 +89,6 @@ impl TestServer {
     }
 
     /// `GET url` with the account's key, and the JSON answer.
-    #[allow(dead_code)] // not every test binary uses every helper
     pub async fn get_json(&self, url: &str) -> Value {
         self.client
             .get(url)
@@ -103,17 +102,57 @@ impl TestServer {
     }
 
     /// Creates another account in the same store and returns its API key.
-    #[allow(dead_code)] // not every test binary uses every helper
     pub async fn other_account_key(&self) -> String {
+        self.other_account("another shop").await.1
+    }
+
+    /// Creates another account named `name` in the same store; returns its id and API key.
+    pub async fn other_account(&self, name: &str) -> (String, String) {
         let (key, hash) = engage_server::accounts::generate_api_key().unwrap();
-        self.store
-            .create_account(engage_store::NewAccount {
-                name: "another shop".into(),
+        let account = self
+            .store
+            .create_account(NewAccount {
+                name: name.into(),
                 api_key_hash: hash,
             })
             .await
             .unwrap();
-        key
+        (account.id, key)
+    }
+
+    /// A browser's CORS preflight of a JSON `POST url` from a page of `origin`.
+    pub async fn preflight(&self, url: &str, origin: &str) -> reqwest::Response {
+        self.client
+            .request(reqwest::Method::OPTIONS, url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The preflight is answered 204, letting `origin`'s pages `POST`.
+    pub async fn assert_preflight_allows(&self, url: &str, origin: &str) {
+        let response = self.preflight(url, origin).await;
+        assert_eq!(response.status(), 204);
+        assert_eq!(response.headers()["access-control-allow-origin"], origin);
+        assert!(response.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub fn db_path(&self) -> String {
