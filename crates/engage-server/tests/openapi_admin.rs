@@ -771,3 +771,29 @@ async fn every_admin_operation_answers_as_the_document_says() {
     called.dedup();
     assert_eq!(called.len(), 31, "{called:?}");
 }
+
+/// What the tag sends holds to the document's `OfferEvent`: a lifecycle event and the
+/// coupon action's (`ENGAGE_ACTION`), which the collect route accepts; a name or an app
+/// outside both lists does not.
+#[test]
+fn the_tags_lifecycle_and_action_events_hold_to_the_offer_event_schema() {
+    let doc = serde_json::to_value(document()).unwrap();
+    let schema = json!({"$ref": "#/components/schemas/OfferEvent"});
+    let event = |app: &str, name: &str| {
+        json!({"id": "e1", "time": 1, "appName": app, "eventName": name,
+               "data": {"confKey": {"campaignId": 1, "engagementId": 2}}})
+    };
+    for (app, name) in [
+        ("LP_OFFERS", "OFFER_IMPRESSION"),
+        ("ENGAGE_ACTION", "COUPON_REVEALED"),
+        ("ENGAGE_ACTION", "COUPON_COPIED"),
+    ] {
+        validate(&doc, &schema, &event(app, name)).unwrap_or_else(|e| panic!("{app} {name}: {e}"));
+    }
+    for (app, name) in [("LP_OFFERS", "OFFER_SHOWN"), ("OTHER_APP", "OFFER_CLICK")] {
+        assert!(
+            validate(&doc, &schema, &event(app, name)).is_err(),
+            "{app} {name} should not hold to OfferEvent"
+        );
+    }
+}

@@ -170,20 +170,41 @@ pub enum Sections {
     One(String),
 }
 
-/// The names of `LP_OFFERS` events: the lifecycle names of `engage_model::OfferEventName`.
+/// The event names a batch may carry: every `engage_model::OfferEventName`.
 pub struct OfferEventName;
 
 impl PartialSchema for OfferEventName {
     fn schema() -> RefOr<Schema> {
-        let names = engage_model::OfferEventName::ALL
-            .into_iter()
-            .filter(|n| n.is_lifecycle())
-            .map(engage_model::OfferEventName::as_str);
+        let names = engage_model::OfferEventName::ALL.map(engage_model::OfferEventName::as_str);
         ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some(names))
-            .description(Some("The names of `LP_OFFERS` events."))
+            .description(Some(
+                "The `LP_OFFERS` lifecycle names with `appName` `LP_OFFERS`; the coupon \
+                 action's `COUPON_REVEALED` and `COUPON_COPIED` with `appName` `ENGAGE_ACTION`.",
+            ))
             .into()
+    }
+}
+
+/// The apps an event belongs to: the lifecycle's, and the engagement actions'.
+pub struct AppName;
+
+impl PartialSchema for AppName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([engage_model::LP_OFFERS, engage_model::ENGAGE_ACTION]))
+            .description(Some(
+                "`LP_OFFERS` for the lifecycle events, `ENGAGE_ACTION` for the coupon action's.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for AppName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("OfferAppName")
     }
 }
 
@@ -193,7 +214,7 @@ impl ToSchema for OfferEventName {
     }
 }
 
-/// One `LP_OFFERS` event; an invalid one is rejected alone.
+/// One `LP_OFFERS` event (or an engagement action's); an invalid one is rejected alone.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct OfferEvent {
@@ -203,9 +224,8 @@ pub struct OfferEvent {
     id: String,
     /// The page's clock, epoch milliseconds.
     time: Option<i64>,
-    /// Always `LP_OFFERS`.
     #[schema(example = "LP_OFFERS")]
-    app_name: String,
+    app_name: AppName,
     event_name: OfferEventName,
     /// The event's data as the tag writes it (docs/vocabulary.md, Events).
     #[schema(value_type = Object)]
