@@ -8,6 +8,7 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema,
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::openapi::bodies::OfferEventName;
 use crate::request::admin::schema::whole_number;
 
 /// The latest epoch ms a time may be: 9999-12-30T00:00:00Z (the time library's range
@@ -146,36 +147,14 @@ pub enum FunnelStep {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventStep {
-    event: FunnelEvent,
+    /// A lifecycle event, or a coupon action's.
+    event: OfferEventName,
 }
 
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SdeStep {
     sde: SdeKind,
-}
-
-/// An `LP_OFFERS` event, or a coupon action's `ENGAGE_ACTION` event: every
-/// `engage_model::OfferEventName`.
-pub struct FunnelEvent;
-
-impl PartialSchema for FunnelEvent {
-    fn schema() -> RefOr<Schema> {
-        let names = engage_model::OfferEventName::ALL.map(engage_model::OfferEventName::as_str);
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(names))
-            .description(Some(
-                "An `LP_OFFERS` event, or a coupon action's `ENGAGE_ACTION` event.",
-            ))
-            .into()
-    }
-}
-
-impl ToSchema for FunnelEvent {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("FunnelEvent")
-    }
 }
 
 #[derive(ToSchema)]
