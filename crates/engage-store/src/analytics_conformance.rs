@@ -872,7 +872,15 @@ pub async fn a_visitor_erased_or_expired_and_back_in_the_same_hour_is_rolled_up_
     Fut: Future<Output = Arc<dyn Store>>,
 {
     let (_dir, store) = fresh(&open).await;
-    let acc = account(&store).await;
+    removed_rollups_are_written_again(&store, &store).await;
+    store.close().await.unwrap();
+}
+
+/// The body of [`a_visitor_erased_or_expired_and_back_in_the_same_hour_is_rolled_up_again`]:
+/// `writer` ingests, `remover` erases and sweeps (on PostgreSQL, another server of the
+/// same database).
+pub async fn removed_rollups_are_written_again(store: &Arc<dyn Store>, remover: &Arc<dyn Store>) {
+    let acc = account(store).await;
     let seen = |facts: &crate::analytics::AnalyticsFacts| {
         (
             facts
@@ -888,7 +896,7 @@ pub async fn a_visitor_erased_or_expired_and_back_in_the_same_hour_is_rolled_up_
         )
     };
     let visit = |at: i64| {
-        let store = Arc::clone(&store);
+        let store = Arc::clone(store);
         let acc = acc.clone();
         async move {
             store
@@ -916,7 +924,7 @@ pub async fn a_visitor_erased_or_expired_and_back_in_the_same_hour_is_rolled_up_
         )
     );
 
-    store
+    remover
         .erase(&acc, crate::ErasureTarget::Visitor("v".into()))
         .await
         .unwrap();
@@ -935,9 +943,9 @@ pub async fn a_visitor_erased_or_expired_and_back_in_the_same_hour_is_rolled_up_
     );
 
     // Everything of that hour expires; the visitor comes back in it (a replayed batch).
-    store.set_retention(&acc, Some(30)).await.unwrap();
+    remover.set_retention(&acc, Some(30)).await.unwrap();
     for _ in 0..20 {
-        if !store
+        if !remover
             .sweep_retention(T0 + 31 * DAY_MS, 100)
             .await
             .unwrap()
@@ -964,7 +972,6 @@ pub async fn a_visitor_erased_or_expired_and_back_in_the_same_hour_is_rolled_up_
         ),
         "after the sweep, the same hour and a later first impression are written"
     );
-    store.close().await.unwrap();
 }
 
 pub async fn coupon_reveals_and_copies_are_counted_apart_from_clicks<F, Fut>(open: F)

@@ -615,6 +615,18 @@ async fn the_change_feed_reconnects_and_says_everything_may_have_changed() {
     writing.close().await.unwrap();
 }
 
+/// Two servers on one database: what one erases or sweeps away, the other's writers
+/// write again although they remembered the rows (`rollup_epochs`).
+#[tokio::test]
+async fn rollup_rows_removed_by_another_server_are_written_again() {
+    let db = Scratch::new().await;
+    let writer: Arc<dyn Store> = Arc::new(PostgresStore::open(&db.url).await.unwrap());
+    let remover: Arc<dyn Store> = Arc::new(PostgresStore::open(&db.url).await.unwrap());
+    engage_store::analytics_conformance::removed_rollups_are_written_again(&writer, &remover).await;
+    writer.close().await.unwrap();
+    remover.close().await.unwrap();
+}
+
 /// Version 12's step rows (one per occurrence) become one packed row per batch at
 /// version 13, and a funnel reads the same occurrences from them.
 #[tokio::test]

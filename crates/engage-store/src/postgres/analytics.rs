@@ -9,11 +9,12 @@
 //! rarely meet another group's rows; their statements take keys in sorted order so two
 //! groups cannot deadlock.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
 
 use super::{from_sql_u64, pg_err, to_sql_u64};
+use crate::analytics::memory::RollupMemory;
 use crate::analytics::{
     day_of, hour_of, keep_to_cohort, rollup_table, AnalyticsFacts, AnalyticsScope, EligibilityFact,
     EligibilityRecord, OfferCount, OfferVisitor, PackedSteps, PurchaseFact, RollupDelta, Step,
@@ -765,4 +766,113 @@ pub(crate) async fn fill_packed_steps(
             .map_err(pg_err)?;
     }
     Ok(())
+}
+
+/// Schema version 14: a counter per account that every erasure, and every retention step
+/// that removed rollup rows, moves on in its transaction. A writer's memory of stored
+/// rollup rows ([`RememberedRollups`]) is only trusted under the counters it was learned
+/// under: a group that reads a moved counter forgets what it remembered, whichever server
+/// removed the rows.
+pub(crate) const EPOCHS_MIGRATION: &str = r#"
+CREATE TABLE rollup_epochs (
+    account text PRIMARY KEY,
+    epoch   bigint NOT NULL
+);
+"#;
+
+/// Moves the account's rollup counter on (see [`EPOCHS_MIGRATION`]), in the transaction
+/// that removes rollup rows.
+pub(crate) async fn bump_epoch(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO rollup_epochs (account, epoch) VALUES ($1, 1)
+         ON CONFLICT (account) DO UPDATE SET epoch = rollup_epochs.epoch + 1",
+        &[&account],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+/// What this server's writers know is stored in the rollups (`analytics::memory`), and
+/// the accounts' counters it was learned under.
+#[derive(Default)]
+pub(crate) struct RememberedRollups {
+    memory: RollupMemory,
+    epochs: HashMap<String, i64>,
+}
+
+/// The counters one group read, to remember its rows under after it commits.
+pub(crate) type Epochs = Vec<(String, i64)>;
+
+impl RememberedRollups {
+    /// Reads the counters of the group's accounts (in its transaction), forgets
+    /// everything if one moved, and takes out of each delta what is known to be stored.
+    pub(crate) async fn skip_known(
+        this: &std::sync::Mutex<RememberedRollups>,
+        tx: &tokio_postgres::Transaction<'_>,
+        deltas: &mut BTreeMap<(bool, &str), RollupDelta>,
+    ) -> Result<Epochs, tokio_postgres::Error> {
+        let mut accounts: Vec<&str> = deltas.keys().map(|(_, a)| *a).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let read: HashMap<String, i64> = tx
+            .query(
+                "SELECT account, epoch FROM rollup_epochs WHERE account = ANY($1)",
+                &[&accounts],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()?;
+        let epochs: Epochs = accounts
+            .iter()
+            .map(|a| ((*a).to_owned(), read.get(*a).copied().unwrap_or(0)))
+            .collect();
+        let mut this = lock(this);
+        if epochs
+            .iter()
+            .any(|(a, e)| this.epochs.get(a).is_some_and(|known| known != e))
+        {
+            this.memory.clear();
+            this.epochs.clear();
+        }
+        for (a, e) in &epochs {
+            this.epochs.entry(a.clone()).or_insert(*e);
+        }
+        for ((_, account), delta) in deltas.iter_mut() {
+            this.memory.skip_known(account, delta);
+        }
+        Ok(epochs)
+    }
+
+    /// After the group committed: remembers its rows, unless a counter it read has moved
+    /// on since (another group saw a removal the rows may predate).
+    pub(crate) fn remember(
+        this: &std::sync::Mutex<RememberedRollups>,
+        epochs: &Epochs,
+        deltas: &BTreeMap<(bool, &str), RollupDelta>,
+    ) {
+        let mut this = lock(this);
+        if epochs.iter().any(|(a, e)| this.epochs.get(a) != Some(e)) {
+            return;
+        }
+        for ((_, account), delta) in deltas {
+            this.memory.remember(account, delta);
+        }
+    }
+}
+
+fn lock(
+    this: &std::sync::Mutex<RememberedRollups>,
+) -> std::sync::MutexGuard<'_, RememberedRollups> {
+    // A poisoned memory may hold half an update: forget it.
+    this.lock().unwrap_or_else(|poisoned| {
+        let mut guard = poisoned.into_inner();
+        guard.memory.clear();
+        guard.epochs.clear();
+        guard
+    })
 }
