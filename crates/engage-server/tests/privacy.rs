@@ -90,7 +90,8 @@ async fn erasing_a_customer_answers_counts_and_leaves_only_a_log_line_without_id
         answer,
         json!({"removed": {"visitors": 2, "visits": 2, "pages": 2, "interactions": 2,
             "events": 2, "attributes": 2, "identities": 0, "exposures": 0, "quarantined": 2,
-            "webhookDeliveries": 0, "rollups": 6}})
+            "webhookDeliveries": 0, "rollups": 4}}),
+        "rollups: each visitor's monitored hour and its batch's packed step row"
     );
     for gone in ["ada", "ada-again"] {
         let (status, _) = call(&server, Method::GET, &format!("/visitors/{gone}")).await;

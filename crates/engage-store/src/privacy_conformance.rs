@@ -189,7 +189,8 @@ where
             exposures: 1,
             quarantined: 1,
             webhook_deliveries: 0,
-            rollups: 8,
+            // The monitored hour and one packed step row per batch time.
+            rollups: 3,
         }
     );
     assert_eq!(store.visitor_data(&a, "ann").await.unwrap(), None);

@@ -615,6 +615,90 @@ async fn the_change_feed_reconnects_and_says_everything_may_have_changed() {
     writing.close().await.unwrap();
 }
 
+/// Two servers on one database: what one erases or sweeps away, the other's writers
+/// write again although they remembered the rows (`rollup_epochs`).
+#[tokio::test]
+async fn rollup_rows_removed_by_another_server_are_written_again() {
+    let db = Scratch::new().await;
+    let writer: Arc<dyn Store> = Arc::new(PostgresStore::open(&db.url).await.unwrap());
+    let remover: Arc<dyn Store> = Arc::new(PostgresStore::open(&db.url).await.unwrap());
+    engage_store::analytics_conformance::removed_rollups_are_written_again(&writer, &remover).await;
+    writer.close().await.unwrap();
+    remover.close().await.unwrap();
+}
+
+/// Version 12's step rows (one per occurrence) become one packed row per batch at
+/// version 13, and a funnel reads the same occurrences from them.
+#[tokio::test]
+async fn migrating_version_12_step_rows_packs_them_per_batch() {
+    use engage_model::{OfferEventName, SdeType};
+    use engage_store::analytics::{Step, StepOccurrence, StepScope};
+
+    let db = Scratch::new().await;
+    engage_store::postgres::migrate_database_to(&db.url, 12)
+        .await
+        .unwrap();
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO analytics_steps VALUES
+                 ('1', 1000, 'v1', 3, 7, 8), ('1', 1000, 'v1', 4, 7, 8),
+                 ('1', 1000, 'v1', 4, 7, 9), ('1', 1000, 'v1', 17, 0, 0),
+                 ('1', 2000, 'v1', 3, 7, 8), ('1', 2000, 'v2', 3, 5000000000, 8),
+                 ('2', 1000, 'v1', 3, 7, 8);
+             INSERT INTO analytics_bot_steps VALUES ('1', 1500, 'b1', 3, 7, 8);",
+        )
+        .await
+        .unwrap();
+    let store = PostgresStore::open(&db.url).await.unwrap();
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM analytics_steps", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 4, "one row per account, time and visitor");
+    let impression = Step::Event(OfferEventName::OfferImpression);
+    let click = Step::Event(OfferEventName::OfferClick);
+    let scope = StepScope {
+        from_ms: 0,
+        to_ms: 10_000,
+        steps: vec![impression, click, Step::Sde(SdeType::Purchase)],
+        campaign_ids: vec![],
+        engagement_ids: vec![],
+        include_bots: true,
+    };
+    let occurrence = |at_ms, visitor: &str, step, campaign_id, engagement_id| StepOccurrence {
+        at_ms,
+        visitor_id: visitor.to_owned(),
+        step,
+        campaign_id,
+        engagement_id,
+    };
+    assert_eq!(
+        store.funnel_steps("1", scope.clone()).await.unwrap(),
+        [
+            occurrence(1000, "v1", impression, 7, 8),
+            occurrence(1000, "v1", click, 7, 8),
+            occurrence(1000, "v1", click, 7, 9),
+            occurrence(1000, "v1", Step::Sde(SdeType::Purchase), 0, 0),
+            occurrence(1500, "b1", impression, 7, 8),
+            occurrence(2000, "v1", impression, 7, 8),
+            occurrence(2000, "v2", impression, 5_000_000_000, 8),
+        ]
+    );
+    let clicks_of_9 = StepScope {
+        steps: vec![click],
+        engagement_ids: vec![9],
+        include_bots: false,
+        ..scope
+    };
+    assert_eq!(
+        store.funnel_steps("1", clicks_of_9).await.unwrap(),
+        [occurrence(1000, "v1", click, 7, 9)]
+    );
+    store.close().await.unwrap();
+}
+
 /// A version 2 database's event rows become runs at version 3, answer the export as
 /// they did, and leave their impressions and endings on the interaction rows.
 #[tokio::test]

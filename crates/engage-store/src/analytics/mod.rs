@@ -17,7 +17,7 @@
 //! - purchases: each accepted `purchase` attribute's visitor, time, currency and total;
 //! - funnel steps: per batch, each distinct `LP_OFFERS` event name (with its campaign and
 //!   engagement) and attribute type it brought, with the visitor and the batch's time
-//!   ([`Step`]); funnels read these.
+//!   ([`Step`]), packed in one row per batch ([`packed`]); funnels read these.
 //!
 //! Each rollup has a twin of the same columns for bots' traffic ([`rollup_table`]): a
 //! batch whose visit's `User-Agent` is an automated agent's, and a decision asked for by
@@ -30,11 +30,15 @@
 //! into its rows.
 
 pub mod funnel;
+pub mod memory;
+pub mod packed;
 pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use engage_model::{OfferEvent, OfferEventName, Sde, SdeType};
+
+pub use packed::PackedSteps;
 
 /// One hour and one day in epoch milliseconds: rollup buckets are UTC hours and days.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -245,6 +249,19 @@ pub struct StepScope {
     pub include_bots: bool,
 }
 
+impl StepScope {
+    /// Whether an occurrence of `step` (of `campaign_id` and `engagement_id`) is one
+    /// this scope reads: one of its steps and, for an event step, of its campaigns and
+    /// engagements (attribute steps belong to no campaign: the filters leave them).
+    pub fn admits(&self, step: Step, campaign_id: u64, engagement_id: u64) -> bool {
+        self.steps.contains(&step)
+            && (matches!(step, Step::Sde(_))
+                || ((self.campaign_ids.is_empty() || self.campaign_ids.contains(&campaign_id))
+                    && (self.engagement_ids.is_empty()
+                        || self.engagement_ids.contains(&engagement_id))))
+    }
+}
+
 /// The rollup table `table` (`analytics_...`) of people's traffic, or its twin of the
 /// same columns that keeps bots' (`analytics_bot_...`).
 pub fn rollup_table(table: &str, bot: bool) -> String {
@@ -287,11 +304,7 @@ pub const ROLLUP_EXPIRY: [(&str, &str, &str); 7] = [
          AND coalesce(first_click_ms, first_impression_ms) < HORIZON",
     ),
     ("analytics_purchases", "rowid", "at_ms < HORIZON"),
-    (
-        "analytics_steps",
-        "at_ms, visitor_id, step, campaign_id, engagement_id",
-        "at_ms < HORIZON",
-    ),
+    ("analytics_steps", "at_ms, visitor_id", "at_ms < HORIZON"),
 ];
 
 /// Offer visitors read from people's and bots' tables: one per campaign and visitor, with
@@ -355,8 +368,9 @@ pub struct RollupDelta {
     /// `(campaign, visitor)` → first impression, first click.
     pub offer_visitors: BTreeMap<(u64, String), (Option<i64>, Option<i64>)>,
     pub purchases: Vec<PurchaseFact>,
-    /// Distinct step occurrences (one per batch, step, campaign and engagement).
-    pub steps: BTreeSet<StepOccurrence>,
+    /// Distinct step occurrences, packed per batch: (server time, visitor) → its steps
+    /// with their campaign and engagement (one row of the step rollup each).
+    pub steps: BTreeMap<(i64, String), PackedSteps>,
 }
 
 impl RollupDelta {
@@ -375,15 +389,19 @@ impl RollupDelta {
             .insert((hour_of(received_ms), visitor_id.to_owned()));
     }
 
+    fn step(&mut self, visitor_id: &str, received_ms: i64) -> &mut PackedSteps {
+        self.steps
+            .entry((received_ms, visitor_id.to_owned()))
+            .or_default()
+    }
+
     /// An accepted event; only the six counted ones change the counts.
     pub fn event(&mut self, visitor_id: &str, received_ms: i64, event: &OfferEvent) {
-        self.steps.insert(StepOccurrence {
-            at_ms: received_ms,
-            visitor_id: visitor_id.to_owned(),
-            step: Step::Event(event.name),
-            campaign_id: event.data.conf_key.campaign_id,
-            engagement_id: event.data.conf_key.engagement_id,
-        });
+        self.step(visitor_id, received_ms).add(
+            Step::Event(event.name),
+            event.data.conf_key.campaign_id,
+            event.data.conf_key.engagement_id,
+        );
         let slot = match event.name {
             OfferEventName::OfferImpression => 0,
             OfferEventName::OfferClick => 1,
@@ -417,13 +435,8 @@ impl RollupDelta {
 
     /// An accepted attribute; only a `purchase` changes anything.
     pub fn sde(&mut self, visitor_id: &str, received_ms: i64, sde: &Sde) {
-        self.steps.insert(StepOccurrence {
-            at_ms: received_ms,
-            visitor_id: visitor_id.to_owned(),
-            step: Step::Sde(sde.sde_type()),
-            campaign_id: 0,
-            engagement_id: 0,
-        });
+        self.step(visitor_id, received_ms)
+            .add(Step::Sde(sde.sde_type()), 0, 0);
         if let Sde::Purchase(p) = sde {
             self.purchases.push(PurchaseFact {
                 visitor_id: visitor_id.to_owned(),

@@ -9,15 +9,16 @@
 //! rarely meet another group's rows; their statements take keys in sorted order so two
 //! groups cannot deadlock.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
 
 use super::{from_sql_u64, pg_err, to_sql_u64};
+use crate::analytics::memory::RollupMemory;
 use crate::analytics::{
     day_of, hour_of, keep_to_cohort, rollup_table, AnalyticsFacts, AnalyticsScope, EligibilityFact,
-    EligibilityRecord, OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence,
-    StepScope, VisitorHour,
+    EligibilityRecord, OfferCount, OfferVisitor, PackedSteps, PurchaseFact, RollupDelta, Step,
+    StepOccurrence, StepScope, VisitorHour,
 };
 use crate::StoreError;
 
@@ -156,15 +157,8 @@ type FirstColumns<'a> = (
 /// Purchases' columns: account, visitor, time, currency, total.
 type PurchaseColumns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<i64>, Vec<&'a str>, Vec<i64>);
 
-/// Step columns: account, time, visitor, step code, campaign, engagement.
-type StepColumns<'a> = (
-    Vec<&'a str>,
-    Vec<i64>,
-    Vec<&'a str>,
-    Vec<i16>,
-    Vec<i64>,
-    Vec<i64>,
-);
+/// Step columns: account, time, visitor, packed steps.
+type StepColumns<'a> = (Vec<&'a str>, Vec<i64>, Vec<&'a str>, Vec<Vec<u8>>);
 
 /// Writes the deltas of one ingest group (per side and account, in that order) inside its
 /// transaction: people's to the rollups, bots' to their twins ([`rollup_table`]).
@@ -193,6 +187,7 @@ async fn write_side<'a>(
     let mut firsts = FirstColumns::default();
     let mut purchases = PurchaseColumns::default();
     let mut steps = StepColumns::default();
+    let mut step_rows: BTreeMap<(&str, i64, &str), PackedSteps> = BTreeMap::new();
     for (account, delta) in deltas {
         let account = &account;
         for (hour, visitor) in &delta.visitor_hours {
@@ -216,13 +211,11 @@ async fn write_side<'a>(
             firsts.3.push(*impression);
             firsts.4.push(*click);
         }
-        for o in &delta.steps {
-            steps.0.push(*account);
-            steps.1.push(o.at_ms);
-            steps.2.push(o.visitor_id.as_str());
-            steps.3.push(o.step.code());
-            steps.4.push(to_sql_u64(o.campaign_id));
-            steps.5.push(to_sql_u64(o.engagement_id));
+        for ((at_ms, visitor), packed) in &delta.steps {
+            step_rows
+                .entry((*account, *at_ms, visitor.as_str()))
+                .or_default()
+                .merge(packed);
         }
         for p in &delta.purchases {
             purchases.0.push(*account);
@@ -231,6 +224,14 @@ async fn write_side<'a>(
             purchases.3.push(p.currency.as_str());
             purchases.4.push(p.total_micros);
         }
+    }
+    // One row per key in a statement (an upsert may not meet its row twice), in key
+    // order (two groups lock rows in the same order).
+    for ((account, at_ms, visitor), packed) in &step_rows {
+        steps.0.push(*account);
+        steps.1.push(*at_ms);
+        steps.2.push(*visitor);
+        steps.3.push(packed.to_bytes());
     }
     if !visitors.0.is_empty() {
         let sql = &format!(
@@ -282,20 +283,18 @@ async fn write_side<'a>(
         .await?;
     }
     if !steps.0.is_empty() {
+        // A second batch of the visitor in the same millisecond appends its steps (reads
+        // take the union, `packed`).
         let sql = &format!(
-            "INSERT INTO {} (account, at_ms, visitor_id, step, campaign_id,
-                       engagement_id)
-                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
-                       $5::bigint[], $6::bigint[])
-                   ON CONFLICT DO NOTHING",
+            "INSERT INTO {} (account, at_ms, visitor_id, steps)
+                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[])
+                   ON CONFLICT (account, at_ms, visitor_id) DO UPDATE SET
+                       steps = {0}.steps || excluded.steps",
             table("analytics_steps")
         );
         let statement = tx.prepare_cached(sql).await?;
-        tx.execute(
-            &statement,
-            &[&steps.0, &steps.1, &steps.2, &steps.3, &steps.4, &steps.5],
-        )
-        .await?;
+        tx.execute(&statement, &[&steps.0, &steps.1, &steps.2, &steps.3])
+            .await?;
     }
     if !purchases.0.is_empty() {
         let sql = &format!(
@@ -661,52 +660,219 @@ pub(crate) async fn steps(
     account: &str,
     scope: &StepScope,
 ) -> Result<Vec<StepOccurrence>, StoreError> {
-    let codes: Vec<i16> = scope.steps.iter().map(|s| s.code()).collect();
-    let campaigns: Vec<i64> = scope.campaign_ids.iter().map(|c| to_sql_u64(*c)).collect();
-    let engagements: Vec<i64> = scope
-        .engagement_ids
-        .iter()
-        .map(|e| to_sql_u64(*e))
-        .collect();
     let mut out = Vec::new();
     for &bot in sides(scope.include_bots) {
-        // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
         let rows = client
             .query(
                 &format!(
-                    "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM {}
-                     WHERE account = $1 AND at_ms >= $2 AND at_ms < $3 AND step = ANY($4)
-                       AND (step >= 16 OR ((cardinality($5::bigint[]) = 0 OR campaign_id = ANY($5))
-                           AND (cardinality($6::bigint[]) = 0 OR engagement_id = ANY($6))))",
+                    "SELECT at_ms, visitor_id, steps FROM {}
+                     WHERE account = $1 AND at_ms >= $2 AND at_ms < $3",
                     rollup_table("analytics_steps", bot)
                 ),
-                &[
-                    &account,
-                    &scope.from_ms,
-                    &scope.to_ms,
-                    &codes,
-                    &campaigns,
-                    &engagements,
-                ],
+                &[&account, &scope.from_ms, &scope.to_ms],
             )
             .await
             .map_err(pg_err)?;
         for r in rows {
-            let Some(step) = Step::from_code(r.try_get(2).map_err(pg_err)?) else {
-                continue;
-            };
-            out.push(StepOccurrence {
-                at_ms: r.try_get(0).map_err(pg_err)?,
-                visitor_id: r.try_get(1).map_err(pg_err)?,
-                step,
-                campaign_id: from_sql_u64(r.try_get(3).map_err(pg_err)?),
-                engagement_id: from_sql_u64(r.try_get(4).map_err(pg_err)?),
-            });
+            let at_ms: i64 = r.try_get(0).map_err(pg_err)?;
+            let visitor: &str = r.try_get(1).map_err(pg_err)?;
+            let packed = PackedSteps::from_bytes(r.try_get(2).map_err(pg_err)?);
+            out.extend(packed.occurrences(at_ms, visitor, scope));
         }
     }
-    if scope.include_bots {
-        out.sort();
-        out.dedup();
-    }
+    // The two sides may repeat an occurrence.
+    out.sort();
+    out.dedup();
     Ok(out)
+}
+
+/// Schema version 13: the funnel step rollup packed, one row per batch ([`PackedSteps`])
+/// instead of one per step occurrence; [`fill_packed_steps`] converts the rows.
+pub(crate) const PACKED_STEPS_MIGRATION: &str = r#"
+ALTER TABLE analytics_steps RENAME TO analytics_steps_v12;
+ALTER TABLE analytics_steps_v12 RENAME CONSTRAINT analytics_steps_pkey TO analytics_steps_v12_pkey;
+ALTER TABLE analytics_bot_steps RENAME TO analytics_bot_steps_v12;
+ALTER TABLE analytics_bot_steps_v12
+    RENAME CONSTRAINT analytics_bot_steps_pkey TO analytics_bot_steps_v12_pkey;
+CREATE TABLE analytics_steps (
+    account    text NOT NULL,
+    at_ms      bigint NOT NULL,
+    visitor_id text NOT NULL,
+    steps      bytea NOT NULL,
+    PRIMARY KEY (account, at_ms, visitor_id)
+);
+CREATE TABLE analytics_bot_steps (
+    account    text NOT NULL,
+    at_ms      bigint NOT NULL,
+    visitor_id text NOT NULL,
+    steps      bytea NOT NULL,
+    PRIMARY KEY (account, at_ms, visitor_id)
+);
+"#;
+
+/// Packs version 12's step rows (one per occurrence) into one row per (account, time,
+/// visitor), then drops the old tables.
+pub(crate) async fn fill_packed_steps(
+    tx: &tokio_postgres::Transaction<'_>,
+) -> Result<(), StoreError> {
+    for bot in [false, true] {
+        let table = rollup_table("analytics_steps", bot);
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT account, at_ms, visitor_id, campaign_id, engagement_id,
+                         array_agg(step)
+                     FROM {table}_v12
+                     GROUP BY account, at_ms, visitor_id, campaign_id, engagement_id
+                     ORDER BY account, at_ms, visitor_id"
+                ),
+                &[],
+            )
+            .await
+            .map_err(pg_err)?;
+        let mut packed: BTreeMap<(String, i64, String), PackedSteps> = BTreeMap::new();
+        for r in rows {
+            let key = (
+                r.try_get(0).map_err(pg_err)?,
+                r.try_get(1).map_err(pg_err)?,
+                r.try_get(2).map_err(pg_err)?,
+            );
+            let campaign = from_sql_u64(r.try_get(3).map_err(pg_err)?);
+            let engagement = from_sql_u64(r.try_get(4).map_err(pg_err)?);
+            let codes: Vec<i16> = r.try_get(5).map_err(pg_err)?;
+            let slot = packed.entry(key).or_default();
+            for step in codes.into_iter().filter_map(Step::from_code) {
+                slot.add(step, campaign, engagement);
+            }
+        }
+        let mut columns: StepColumns<'_> = Default::default();
+        for ((account, at_ms, visitor), steps) in &packed {
+            columns.0.push(account);
+            columns.1.push(*at_ms);
+            columns.2.push(visitor);
+            columns.3.push(steps.to_bytes());
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (account, at_ms, visitor_id, steps)
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[])"
+            ),
+            &[&columns.0, &columns.1, &columns.2, &columns.3],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.batch_execute(&format!("DROP TABLE {table}_v12"))
+            .await
+            .map_err(pg_err)?;
+    }
+    Ok(())
+}
+
+/// Schema version 14: a counter per account that every erasure, and every retention step
+/// that removed rollup rows, moves on in its transaction. A writer's memory of stored
+/// rollup rows ([`RememberedRollups`]) is only trusted under the counters it was learned
+/// under: a group that reads a moved counter forgets what it remembered, whichever server
+/// removed the rows.
+pub(crate) const EPOCHS_MIGRATION: &str = r#"
+CREATE TABLE rollup_epochs (
+    account text PRIMARY KEY,
+    epoch   bigint NOT NULL
+);
+"#;
+
+/// Moves the account's rollup counter on (see [`EPOCHS_MIGRATION`]), in the transaction
+/// that removes rollup rows.
+pub(crate) async fn bump_epoch(
+    tx: &tokio_postgres::Transaction<'_>,
+    account: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO rollup_epochs (account, epoch) VALUES ($1, 1)
+         ON CONFLICT (account) DO UPDATE SET epoch = rollup_epochs.epoch + 1",
+        &[&account],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+/// What this server's writers know is stored in the rollups (`analytics::memory`), and
+/// the accounts' counters it was learned under.
+#[derive(Default)]
+pub(crate) struct RememberedRollups {
+    memory: RollupMemory,
+    epochs: HashMap<String, i64>,
+}
+
+/// The counters one group read, to remember its rows under after it commits.
+pub(crate) type Epochs = Vec<(String, i64)>;
+
+impl RememberedRollups {
+    /// Reads the counters of the group's accounts (in its transaction), forgets
+    /// everything if one moved, and takes out of each delta what is known to be stored.
+    pub(crate) async fn skip_known(
+        this: &std::sync::Mutex<RememberedRollups>,
+        tx: &tokio_postgres::Transaction<'_>,
+        deltas: &mut BTreeMap<(bool, &str), RollupDelta>,
+    ) -> Result<Epochs, tokio_postgres::Error> {
+        let mut accounts: Vec<&str> = deltas.keys().map(|(_, a)| *a).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let read: HashMap<String, i64> = tx
+            .query(
+                "SELECT account, epoch FROM rollup_epochs WHERE account = ANY($1)",
+                &[&accounts],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()?;
+        let epochs: Epochs = accounts
+            .iter()
+            .map(|a| ((*a).to_owned(), read.get(*a).copied().unwrap_or(0)))
+            .collect();
+        let mut this = lock(this);
+        if epochs
+            .iter()
+            .any(|(a, e)| this.epochs.get(a).is_some_and(|known| known != e))
+        {
+            this.memory.clear();
+            this.epochs.clear();
+        }
+        for (a, e) in &epochs {
+            this.epochs.entry(a.clone()).or_insert(*e);
+        }
+        for ((_, account), delta) in deltas.iter_mut() {
+            this.memory.skip_known(account, delta);
+        }
+        Ok(epochs)
+    }
+
+    /// After the group committed: remembers its rows, unless a counter it read has moved
+    /// on since (another group saw a removal the rows may predate).
+    pub(crate) fn remember(
+        this: &std::sync::Mutex<RememberedRollups>,
+        epochs: &Epochs,
+        deltas: &BTreeMap<(bool, &str), RollupDelta>,
+    ) {
+        let mut this = lock(this);
+        if epochs.iter().any(|(a, e)| this.epochs.get(a) != Some(e)) {
+            return;
+        }
+        for ((_, account), delta) in deltas {
+            this.memory.remember(account, delta);
+        }
+    }
+}
+
+fn lock(
+    this: &std::sync::Mutex<RememberedRollups>,
+) -> std::sync::MutexGuard<'_, RememberedRollups> {
+    // A poisoned memory may hold half an update: forget it.
+    this.lock().unwrap_or_else(|poisoned| {
+        let mut guard = poisoned.into_inner();
+        guard.memory.clear();
+        guard.epochs.clear();
+        guard
+    })
 }

@@ -261,9 +261,10 @@ impl PostgresStore {
         let refs: Vec<&ingest::Prepared> = prepared.iter().collect();
         let mut client = self.conn().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
-        let results = ingest::write_group(&tx, &refs, &KnownAccounts::default())
+        let (results, ..) = ingest::write_group(&tx, &refs, &KnownAccounts::default())
             .await
-            .map_err(ingest::Fail::into_store_error)?;
+            .map_err(ingest::Fail::into_store_error)?
+            .into_parts();
         for result in results {
             result?;
         }

@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use super::analytics::{Epochs, RememberedRollups};
 use super::{pg_err, to_sql_u64};
 use crate::analytics::RollupDelta;
 use crate::sqlite::batch::{self as shared, ClientKey, PreparedBatch};
@@ -106,10 +107,14 @@ type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 /// What a writer found committed in the database and keeps: accounts and event shapes
 /// are never deleted (nor shapes changed), so one once found stays valid, and only the
 /// ones not found yet cost a lookup.
+///
+/// Beside them, the rollup rows the writers know are stored, so a group skips writes
+/// that would change nothing (`analytics::RememberedRollups`).
 #[derive(Default)]
 pub(crate) struct KnownAccounts {
     accounts: std::sync::Mutex<HashSet<String>>,
     shapes: std::sync::Mutex<HashMap<(String, super::runs::ShapeKey), i64>>,
+    rollups: std::sync::Mutex<RememberedRollups>,
 }
 
 impl KnownAccounts {
@@ -285,10 +290,12 @@ async fn try_group(
 ) -> Result<Vec<Result<IngestOutcome, StoreError>>, StoreError> {
     let mut conn = health.connection(pool).await?;
     let tx = conn.transaction().await.map_err(pg_err)?;
-    let results = write_group(&tx, batches, known)
+    let written = write_group(&tx, batches, known)
         .await
         .map_err(Fail::into_store_error)?;
     tx.commit().await.map_err(pg_err)?;
+    let (results, epochs, rollups) = written.into_parts();
+    RememberedRollups::remember(&known.rollups, &epochs, &rollups);
     Ok(results)
 }
 
@@ -321,11 +328,28 @@ impl From<tokio_postgres::Error> for Fail {
     }
 }
 
-pub(crate) async fn write_group(
+/// What a group wrote: each batch's outcome, and the rollup rows it wrote with the
+/// counters it read (to remember once the group commits).
+pub(crate) struct Written<'a> {
+    results: Vec<Result<IngestOutcome, StoreError>>,
+    epochs: Epochs,
+    rollups: Deltas<'a>,
+}
+
+/// A group's rollup deltas, per side and account.
+pub(crate) type Deltas<'a> = BTreeMap<(bool, &'a str), RollupDelta>;
+
+impl<'a> Written<'a> {
+    pub(crate) fn into_parts(self) -> (Vec<Result<IngestOutcome, StoreError>>, Epochs, Deltas<'a>) {
+        (self.results, self.epochs, self.rollups)
+    }
+}
+
+pub(crate) async fn write_group<'a>(
     tx: &Transaction<'_>,
-    batches: &[&Prepared],
+    batches: &[&'a Prepared],
     accounts_known: &KnownAccounts,
-) -> Result<Vec<Result<IngestOutcome, StoreError>>, Fail> {
+) -> Result<Written<'a>, Fail> {
     let mut slots: Vec<Result<Slot, StoreError>> = Vec::with_capacity(batches.len());
 
     // Accounts: the ones this server has not seen yet are looked up.
@@ -1028,8 +1052,14 @@ pub(crate) async fn write_group(
         )
         .await
     };
-    let write_rollups = super::analytics::write_deltas(tx, &rollups);
-    tokio::try_join!(
+    let write_rollups = async {
+        // What is known to be stored would change nothing (`analytics::memory`).
+        let epochs =
+            RememberedRollups::skip_known(&accounts_known.rollups, tx, &mut rollups).await?;
+        super::analytics::write_deltas(tx, &rollups).await?;
+        Ok::<_, tokio_postgres::Error>(epochs)
+    };
+    let (.., epochs) = tokio::try_join!(
         insert_events,
         insert_sdes,
         insert_quarantine,
@@ -1037,7 +1067,11 @@ pub(crate) async fn write_group(
         write_rollups
     )?;
 
-    Ok(slots.into_iter().map(|s| s.map(|s| s.outcome)).collect())
+    Ok(Written {
+        results: slots.into_iter().map(|s| s.map(|s| s.outcome)).collect(),
+        epochs,
+        rollups,
+    })
 }
 
 /// Runs `sql` as a statement prepared once per connection.

@@ -130,6 +130,8 @@ pub(crate) async fn erase(
             .await
             .map_err(pg_err)?;
     }
+    // Every server's writers forget the rollup rows they remember (`analytics`).
+    super::analytics::bump_epoch(&tx, account).await?;
     // Keyed by the visitor (`order_key`); the body is what they did.
     counts.webhook_deliveries = tx
         .execute(

@@ -130,6 +130,7 @@ pub(crate) async fn sweep(
             )
             .await
             .map_err(pg_err)?;
+        let mut rollups_removed = false;
         for (table, _, expired) in ROLLUP_EXPIRY {
             for bot in [false, true] {
                 let table = rollup_table(table, bot);
@@ -149,7 +150,12 @@ pub(crate) async fn sweep(
                     more = true;
                 }
                 removed.rollups += n;
+                rollups_removed |= n > 0;
             }
+        }
+        if rollups_removed {
+            // Every server's writers forget the rollup rows they remember (`analytics`).
+            super::analytics::bump_epoch(&tx, &account).await?;
         }
     }
     tx.commit().await.map_err(pg_err)?;

@@ -43,6 +43,8 @@ const MIGRATIONS: &[&str] = &[
     BOTS,
     super::analytics::COUPONS_MIGRATION,
     super::analytics::BOTS_MIGRATION,
+    super::analytics::PACKED_STEPS_MIGRATION,
+    super::analytics::EPOCHS_MIGRATION,
 ];
 
 /// The bot flag of interactions (`BotReason::code`, 0 for a person's). Rows written before
@@ -461,6 +463,9 @@ async fn migrate_locked(client: &mut Client, target: usize) -> Result<(), StoreE
         tx.batch_execute(sql).await.map_err(pg_err)?;
         if next == 3 {
             fill_v3(&tx).await?;
+        }
+        if *sql == super::analytics::PACKED_STEPS_MIGRATION {
+            super::analytics::fill_packed_steps(&tx).await?;
         }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",

@@ -14,8 +14,8 @@ use rusqlite::{params, Connection};
 use super::{read_u64, sql_err};
 use crate::analytics::{
     day_of, hour_of, keep_to_cohort, rollup_table, AnalyticsFacts, AnalyticsScope, EligibilityFact,
-    EligibilityRecord, OfferCount, OfferVisitor, PurchaseFact, RollupDelta, Step, StepOccurrence,
-    StepScope, VisitorHour,
+    EligibilityRecord, OfferCount, OfferVisitor, PackedSteps, PurchaseFact, RollupDelta, Step,
+    StepOccurrence, StepScope, VisitorHour,
 };
 use crate::StoreError;
 
@@ -284,21 +284,16 @@ pub(crate) fn write_delta(
         }
     }
     if !delta.steps.is_empty() {
-        let mut insert = conn.prepare_cached(&format!(
-            "INSERT OR IGNORE INTO {} (account, at_ms, visitor_id, step,
-                 campaign_id, engagement_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        // One row per batch; a second batch of the visitor in the same millisecond
+        // appends its packed steps (reads take the union, `packed`).
+        let mut upsert = conn.prepare_cached(&format!(
+            "INSERT INTO {} (account, at_ms, visitor_id, steps) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account, at_ms, visitor_id) DO UPDATE SET
+                 steps = steps || excluded.steps",
             table("analytics_steps")
         ))?;
-        for o in &delta.steps {
-            insert.execute(params![
-                account,
-                o.at_ms,
-                o.visitor_id,
-                o.step.code(),
-                sql_id(o.campaign_id),
-                sql_id(o.engagement_id)
-            ])?;
+        for ((at_ms, visitor), packed) in &delta.steps {
+            upsert.execute(params![account, at_ms, visitor, packed.to_bytes()])?;
         }
     }
     if !delta.purchases.is_empty() {
@@ -606,62 +601,93 @@ pub(crate) fn steps(
     account: &str,
     scope: &StepScope,
 ) -> Result<Vec<StepOccurrence>, StoreError> {
-    let codes = serde_json::to_string(&scope.steps.iter().map(|s| s.code()).collect::<Vec<_>>())
-        .unwrap_or_else(|_| "[]".to_owned());
-    let campaigns = ids_json(&scope.campaign_ids);
-    let engagements = ids_json(&scope.engagement_ids);
     let mut out = Vec::new();
     for &bot in sides(scope.include_bots) {
-        // Attribute steps (codes from 16) belong to no campaign: the filters leave them.
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT at_ms, visitor_id, step, campaign_id, engagement_id FROM {}
-                 WHERE account = ?1 AND at_ms >= ?2 AND at_ms < ?3
-                   AND step IN (SELECT value FROM json_each(?4))
-                   AND (step >= 16 OR ((?5 = '[]' OR campaign_id IN (SELECT value FROM json_each(?5)))
-                       AND (?6 = '[]' OR engagement_id IN (SELECT value FROM json_each(?6)))))",
+                "SELECT at_ms, visitor_id, steps FROM {}
+                 WHERE account = ?1 AND at_ms >= ?2 AND at_ms < ?3",
                 rollup_table("analytics_steps", bot)
             ))
             .map_err(sql_err)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    account,
-                    scope.from_ms,
-                    scope.to_ms,
-                    codes,
-                    campaigns,
-                    engagements
-                ],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i16>(2)?,
-                        read_u64(r.get_ref(3)?).unwrap_or_default(),
-                        read_u64(r.get_ref(4)?).unwrap_or_default(),
-                    ))
-                },
-            )
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        let mut rows = stmt
+            .query(params![account, scope.from_ms, scope.to_ms])
             .map_err(sql_err)?;
-        out.extend(rows.into_iter().filter_map(
-            |(at_ms, visitor_id, code, campaign_id, engagement_id)| {
-                Some(StepOccurrence {
-                    at_ms,
-                    visitor_id,
-                    step: Step::from_code(code)?,
-                    campaign_id,
-                    engagement_id,
-                })
-            },
-        ));
+        while let Some(r) = rows.next().map_err(sql_err)? {
+            let at_ms: i64 = r.get(0).map_err(sql_err)?;
+            let visitor: String = r.get(1).map_err(sql_err)?;
+            let packed = PackedSteps::from_bytes(
+                r.get_ref(2).map_err(sql_err)?.as_blob().unwrap_or_default(),
+            );
+            out.extend(packed.occurrences(at_ms, &visitor, scope));
+        }
     }
-    if scope.include_bots {
-        out.sort();
-        out.dedup();
-    }
+    // Appended values and the two sides may repeat an occurrence.
+    out.sort();
+    out.dedup();
     Ok(out)
+}
+
+/// Schema version 17: the funnel step rollup packed, one row per batch ([`PackedSteps`])
+/// instead of one per step occurrence; [`fill_packed_steps`] converts the rows.
+pub(crate) const PACKED_STEPS_MIGRATION: &str = r#"
+ALTER TABLE analytics_steps RENAME TO analytics_steps_v16;
+ALTER TABLE analytics_bot_steps RENAME TO analytics_bot_steps_v16;
+CREATE TABLE analytics_steps (
+    account    TEXT NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    visitor_id TEXT NOT NULL,
+    steps      BLOB NOT NULL,
+    PRIMARY KEY (account, at_ms, visitor_id)
+) WITHOUT ROWID;
+CREATE TABLE analytics_bot_steps (
+    account    TEXT NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    visitor_id TEXT NOT NULL,
+    steps      BLOB NOT NULL,
+    PRIMARY KEY (account, at_ms, visitor_id)
+) WITHOUT ROWID;
+"#;
+
+/// Packs version 16's step rows (one per occurrence), in key order, into one row per
+/// (account, time, visitor), then drops the old tables.
+pub(crate) fn fill_packed_steps(conn: &Connection) -> rusqlite::Result<()> {
+    for bot in [false, true] {
+        let table = rollup_table("analytics_steps", bot);
+        let mut read = conn.prepare(&format!(
+            "SELECT account, at_ms, visitor_id, step, campaign_id, engagement_id
+             FROM {table}_v16 ORDER BY account, at_ms, visitor_id"
+        ))?;
+        let mut write = conn.prepare(&format!(
+            "INSERT INTO {table} (account, at_ms, visitor_id, steps) VALUES (?1, ?2, ?3, ?4)"
+        ))?;
+        let mut current: Option<(String, i64, String)> = None;
+        let mut packed = PackedSteps::default();
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let key: (String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            if current.as_ref() != Some(&key) {
+                if let Some((account, at_ms, visitor)) = current.take() {
+                    write.execute(params![account, at_ms, visitor, packed.to_bytes()])?;
+                }
+                packed = PackedSteps::default();
+                current = Some(key);
+            }
+            if let Some(step) = Step::from_code(r.get(3)?) {
+                packed.add(
+                    step,
+                    read_u64(r.get_ref(4)?).unwrap_or_default(),
+                    read_u64(r.get_ref(5)?).unwrap_or_default(),
+                );
+            }
+        }
+        if let Some((account, at_ms, visitor)) = current {
+            write.execute(params![account, at_ms, visitor, packed.to_bytes()])?;
+        }
+        drop(rows);
+        conn.execute_batch(&format!("DROP TABLE {table}_v16"))?;
+    }
+    Ok(())
 }
 
 fn count(n: i64) -> u64 {

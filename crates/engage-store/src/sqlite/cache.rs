@@ -1,6 +1,6 @@
 //! What the writer thread keeps in memory between writes: the accounts it knows, the
-//! sessions, pages and interaction rows it wrote or read, and what the current group
-//! changed and has not yet written back or made known.
+//! sessions, pages and interaction rows it wrote or read, the rollup rows it knows are
+//! stored, and what the current group changed and has not yet written back or made known.
 //!
 //! Invariants: the caches hold committed state or state written in the current group; a
 //! rolled-back group clears them (`Writer::forget_group`). A write changes a cached entry
@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::compact::Shapes;
 use super::interactions::InteractionSlot;
+use crate::analytics::memory::RollupMemory;
 
 /// Sessions and pages kept in memory, per generation (see [`GenCache`]).
 const CACHE_GENERATION: usize = 20_000;
@@ -105,4 +106,6 @@ pub(crate) struct WriterState {
     pub dirty_sessions: Vec<String>,
     /// Accounts created in the current group, known once it commits.
     pub new_accounts: Vec<String>,
+    /// The rollup rows known to be stored, so a batch skips what would change nothing.
+    pub rollups: RollupMemory,
 }

@@ -230,9 +230,12 @@ pub(crate) fn ingest(
         }
     }
 
+    // What the store is known to hold already would change nothing (`analytics::memory`).
+    state.rollups.skip_known(account, &mut rollup);
     analytics::write_delta(conn, account, &rollup)?;
 
     // Every statement succeeded: now the caches may move.
+    state.rollups.remember(account, &rollup);
     if let Some((page_key, row)) = new_page {
         state.pages.insert(page_key, row);
     }

@@ -102,6 +102,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::analytics::BOTS_MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::analytics::PACKED_STEPS_MIGRATION,
+        fill: Some(super::analytics::fill_packed_steps),
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
@@ -484,5 +488,73 @@ mod tests {
             .query_row("SELECT count(*) FROM pages", [], |r| r.get(0))
             .unwrap();
         assert_eq!(pages, 4);
+    }
+
+    /// Version 16's step rows (one per occurrence) become one packed row per batch at
+    /// version 17, and a funnel reads the same occurrences from them.
+    #[test]
+    fn migrating_version_16_step_rows_packs_them_per_batch() {
+        use crate::analytics::{Step, StepOccurrence, StepScope};
+        use engage_model::{OfferEventName, SdeType};
+
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 16).unwrap();
+        conn.execute_batch(
+            "INSERT INTO analytics_steps VALUES
+                 ('1', 1000, 'v1', 3, 7, 8), ('1', 1000, 'v1', 4, 7, 8),
+                 ('1', 1000, 'v1', 4, 7, 9), ('1', 1000, 'v1', 17, 0, 0),
+                 ('1', 2000, 'v1', 3, 7, 8), ('1', 2000, 'v2', 3, 5000000000, 8),
+                 ('2', 1000, 'v1', 3, 7, 8);
+             INSERT INTO analytics_bot_steps VALUES ('1', 1500, 'b1', 3, 7, 8);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM analytics_steps", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 4, "one row per account, time and visitor");
+        let scope = StepScope {
+            from_ms: 0,
+            to_ms: 10_000,
+            steps: vec![
+                Step::Event(OfferEventName::OfferImpression),
+                Step::Event(OfferEventName::OfferClick),
+                Step::Sde(SdeType::Purchase),
+            ],
+            campaign_ids: vec![],
+            engagement_ids: vec![],
+            include_bots: true,
+        };
+        let occurrence = |at_ms, visitor: &str, step, campaign_id, engagement_id| StepOccurrence {
+            at_ms,
+            visitor_id: visitor.to_owned(),
+            step,
+            campaign_id,
+            engagement_id,
+        };
+        let impression = Step::Event(OfferEventName::OfferImpression);
+        let click = Step::Event(OfferEventName::OfferClick);
+        assert_eq!(
+            super::super::analytics::steps(&conn, "1", &scope).unwrap(),
+            [
+                occurrence(1000, "v1", impression, 7, 8),
+                occurrence(1000, "v1", click, 7, 8),
+                occurrence(1000, "v1", click, 7, 9),
+                occurrence(1000, "v1", Step::Sde(SdeType::Purchase), 0, 0),
+                occurrence(1500, "b1", impression, 7, 8),
+                occurrence(2000, "v1", impression, 7, 8),
+                occurrence(2000, "v2", impression, 5_000_000_000, 8),
+            ]
+        );
+        let clicks_of_9 = StepScope {
+            steps: vec![click],
+            engagement_ids: vec![9],
+            include_bots: false,
+            ..scope
+        };
+        assert_eq!(
+            super::super::analytics::steps(&conn, "1", &clicks_of_9).unwrap(),
+            [occurrence(1000, "v1", click, 7, 9)]
+        );
     }
 }

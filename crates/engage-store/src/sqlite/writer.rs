@@ -38,6 +38,7 @@ use super::compact::Shapes;
 use super::erasure::erase;
 use super::ingest::ingest;
 use super::{is_disk_full, schema, sql_err};
+use crate::analytics::memory::RollupMemory;
 use crate::{
     Account, ErasureCounts, ErasureTarget, IngestOutcome, NewAccount, RetentionStep, StoreError,
 };
@@ -234,6 +235,7 @@ impl Writer {
                 shapes: Shapes::default(),
                 dirty_sessions: Vec::new(),
                 new_accounts: Vec::new(),
+                rollups: RollupMemory::default(),
             },
             commits,
             checkpointer: None,
@@ -430,14 +432,15 @@ impl Writer {
     }
 
     /// Erases inside the group's transaction. The sessions this group changed are
-    /// written first and the row caches are emptied after: they may name rows the
-    /// erasure removed, and they fill again from the database.
+    /// written first and the row caches (and the rollup memory) are emptied after: they
+    /// may name rows the erasure removed, and they fill again from the database.
     fn erase(&mut self, account: &str, target: &ErasureTarget) -> Result<ErasureCounts, Failure> {
         self.write_back_sessions()?;
         let counts = erase(&self.conn, account, target, crate::ids::now_ms())?;
         self.state.sessions.clear();
         self.state.pages.clear();
         self.state.interactions.clear();
+        self.state.rollups.clear();
         Ok(counts)
     }
 
@@ -453,6 +456,7 @@ impl Writer {
         self.state.sessions.clear();
         self.state.pages.clear();
         self.state.interactions.clear();
+        self.state.rollups.clear();
         Ok(step)
     }
 
@@ -488,6 +492,7 @@ impl Writer {
         self.state.sessions.clear();
         self.state.pages.clear();
         self.state.interactions.clear();
+        self.state.rollups.clear();
         self.state.shapes.clear();
         self.state.dirty_sessions.clear();
         self.state.new_accounts.clear();
