@@ -863,7 +863,7 @@ where
     store.close().await.unwrap();
 }
 
-/// A writer that skips rollup rows it knows are stored (`analytics::memory`) must not
+/// A writer that skips rollup rows it knows are stored (`analytics::rollup_memory`) must not
 /// skip them once an erasure or the retention sweep removed them.
 pub async fn a_visitor_erased_or_expired_and_back_in_the_same_hour_is_rolled_up_again<F, Fut>(
     open: F,

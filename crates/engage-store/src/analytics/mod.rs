@@ -30,7 +30,7 @@
 //! into its rows.
 
 pub mod funnel;
-pub mod memory;
+pub mod rollup_memory;
 pub mod packed;
 pub mod report;
 

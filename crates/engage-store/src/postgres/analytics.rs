@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use deadpool_postgres::Transaction;
 
 use super::{from_sql_u64, pg_err, to_sql_u64};
-use crate::analytics::memory::RollupMemory;
+use crate::analytics::rollup_memory::RollupMemory;
 use crate::analytics::{
     day_of, hour_of, keep_to_cohort, rollup_table, AnalyticsFacts, AnalyticsScope, EligibilityFact,
     EligibilityRecord, OfferCount, OfferVisitor, PackedSteps, PurchaseFact, RollupDelta, Step,
@@ -796,7 +796,7 @@ pub(crate) async fn bump_epoch(
     Ok(())
 }
 
-/// What this server's writers know is stored in the rollups (`analytics::memory`), and
+/// What this server's writers know is stored in the rollups (`analytics::rollup_memory`), and
 /// the accounts' counters it was learned under.
 #[derive(Default)]
 pub(crate) struct RememberedRollups {

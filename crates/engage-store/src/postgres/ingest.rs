@@ -1053,7 +1053,7 @@ pub(crate) async fn write_group<'a>(
         .await
     };
     let write_rollups = async {
-        // What is known to be stored would change nothing (`analytics::memory`).
+        // What is known to be stored would change nothing (`analytics::rollup_memory`).
         let epochs =
             RememberedRollups::skip_known(&accounts_known.rollups, tx, &mut rollups).await?;
         super::analytics::write_deltas(tx, &rollups).await?;

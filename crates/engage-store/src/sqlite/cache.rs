@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::compact::Shapes;
 use super::interactions::InteractionSlot;
-use crate::analytics::memory::RollupMemory;
+use crate::analytics::rollup_memory::RollupMemory;
 
 /// Sessions and pages kept in memory, per generation (see [`GenCache`]).
 const CACHE_GENERATION: usize = 20_000;

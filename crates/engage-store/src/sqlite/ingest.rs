@@ -230,7 +230,7 @@ pub(crate) fn ingest(
         }
     }
 
-    // What the store is known to hold already would change nothing (`analytics::memory`).
+    // What the store is known to hold already would change nothing (`analytics::rollup_memory`).
     state.rollups.skip_known(account, &mut rollup);
     analytics::write_delta(conn, account, &rollup)?;
 

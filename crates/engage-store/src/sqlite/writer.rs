@@ -38,7 +38,7 @@ use super::compact::Shapes;
 use super::erasure::erase;
 use super::ingest::ingest;
 use super::{is_disk_full, schema, sql_err};
-use crate::analytics::memory::RollupMemory;
+use crate::analytics::rollup_memory::RollupMemory;
 use crate::{
     Account, ErasureCounts, ErasureTarget, IngestOutcome, NewAccount, RetentionStep, StoreError,
 };
