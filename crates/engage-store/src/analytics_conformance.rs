@@ -412,7 +412,7 @@ where
         .unwrap();
     let windows = HashMap::from([(CAMPAIGN, 3 * DAY_MS)]);
     let rows = report(
-        &facts,
+        &facts.clone().interned(),
         Grouping {
             campaign: true,
             engagement: false,
@@ -908,7 +908,7 @@ where
     assert_eq!(figures, [(T0, 1, 1, 1, 2), (T0 + HOUR_MS, 0, 0, 1, 0)]);
 
     let rows = report(
-        &facts,
+        &facts.clone().interned(),
         Grouping {
             campaign: true,
             engagement: true,

@@ -2,9 +2,11 @@
 //! server. Every count is defined in docs/analytics.md; the derived figures (rates,
 //! lift, significance) are methods of [`ReportRow`], functions of its counts only.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{AnalyticsFacts, EligibilityFact, DAY_MS};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::{AnalyticsFacts, EligibilityFact, Visitor, DAY_MS};
 
 /// How a report's rows are grouped. Grouping by engagement groups by its campaign too
 /// (an engagement belongs to one campaign).
@@ -118,25 +120,30 @@ impl Windows<'_> {
     }
 }
 
+/// One row's distinct visitors (ordinals, hashed as the integers they are: they are
+/// numbered by the server, not chosen by visitors) and counts.
 #[derive(Default)]
-struct Accumulator<'f> {
-    eligible: HashSet<&'f str>,
-    control: HashSet<&'f str>,
-    exposed: HashSet<&'f str>,
+struct Accumulator {
+    eligible: FxHashSet<Visitor>,
+    control: FxHashSet<Visitor>,
+    exposed: FxHashSet<Visitor>,
     counts: [u64; 6],
-    converted: HashSet<&'f str>,
-    after_impression: HashSet<&'f str>,
-    after_click: HashSet<&'f str>,
-    revenue: HashSet<usize>,
-    control_converted: HashSet<&'f str>,
-    control_revenue: HashSet<usize>,
+    converted: FxHashSet<Visitor>,
+    after_impression: FxHashSet<Visitor>,
+    after_click: FxHashSet<Visitor>,
+    revenue: FxHashSet<usize>,
+    control_converted: FxHashSet<Visitor>,
+    control_revenue: FxHashSet<usize>,
 }
 
 /// The report's rows, by group key; a row exists for each group with at least one
 /// eligibility, first eligibility or offer event (or, when not grouped by campaign or
 /// engagement, a monitored visitor). `Err` when there would be more than `max_rows`.
+///
+/// The facts' visitors are ordinals ([`AnalyticsFacts::interned`] numbers what a store
+/// read answers; the server's fact cache keeps them numbered).
 pub fn report(
-    facts: &AnalyticsFacts,
+    facts: &AnalyticsFacts<Visitor>,
     grouping: Grouping<'_>,
     windows: &Windows<'_>,
     max_rows: usize,
@@ -145,8 +152,8 @@ pub fn report(
         grouping,
         hours: HashMap::new(),
     };
-    let mut rows: BTreeMap<RowKey, Accumulator<'_>> = BTreeMap::new();
-    let add_row = |rows: &mut BTreeMap<RowKey, Accumulator<'_>>, key: RowKey| {
+    let mut rows: BTreeMap<RowKey, Accumulator> = BTreeMap::new();
+    let add_row = |rows: &mut BTreeMap<RowKey, Accumulator>, key: RowKey| {
         rows.entry(key).or_default();
     };
     for e in &facts.eligibility {
@@ -175,16 +182,16 @@ pub fn report(
 
     // Monitored visitors belong to a time bucket, not to a campaign: every row of the
     // bucket shows them.
-    let mut visitors_by_time: HashMap<Option<i64>, HashSet<&str>> = HashMap::new();
+    let mut visitors_by_time: HashMap<Option<i64>, FxHashSet<Visitor>> = HashMap::new();
     for v in &facts.visitors {
         visitors_by_time
             .entry(keys.time_key(v.hour_ms))
             .or_default()
-            .insert(v.visitor_id.as_str());
+            .insert(v.visitor_id);
     }
     for e in &facts.eligibility {
         if let Some(row) = rows.get_mut(&keys.key(e.campaign_id, e.engagement_id, e.at_ms)) {
-            row.eligible.insert(e.visitor_id.as_str());
+            row.eligible.insert(e.visitor_id);
         }
     }
     for c in &facts.offer_counts {
@@ -202,16 +209,16 @@ pub fn report(
         }
     }
 
-    let mut purchases: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut purchases: FxHashMap<Visitor, Vec<usize>> = FxHashMap::default();
     for (i, p) in facts.purchases.iter().enumerate() {
-        purchases.entry(p.visitor_id.as_str()).or_default().push(i);
+        purchases.entry(p.visitor_id).or_default().push(i);
     }
-    let offer_visitors: HashMap<(u64, &str), FirstTimes> = facts
+    let offer_visitors: FxHashMap<(u64, Visitor), FirstTimes> = facts
         .offer_visitors
         .iter()
         .map(|o| {
             (
-                (o.campaign_id, o.visitor_id.as_str()),
+                (o.campaign_id, o.visitor_id),
                 (o.first_impression_ms, o.first_click_ms),
             )
         })
@@ -220,7 +227,7 @@ pub fn report(
         let Some(row) = rows.get_mut(&keys.key(e.campaign_id, e.engagement_id, e.at_ms)) else {
             continue;
         };
-        let visitor = e.visitor_id.as_str();
+        let visitor = e.visitor_id;
         let attributed = attributed(facts, &purchases, e, windows.of(e.campaign_id));
         if e.control {
             row.control.insert(visitor);
@@ -254,7 +261,7 @@ pub fn report(
         row.revenue.extend(attributed);
     }
 
-    let revenue_of = |set: &HashSet<usize>| {
+    let revenue_of = |set: &FxHashSet<usize>| {
         let mut out = Revenue::new();
         for p in set.iter().filter_map(|i| facts.purchases.get(*i)) {
             *out.entry(p.currency.clone()).or_default() += p.total_micros;
@@ -295,14 +302,14 @@ pub fn report(
 /// The purchases of `e`'s visitor within the window after `e` (its first eligibility):
 /// from `e.at_ms` included to `e.at_ms + window_ms` excluded.
 fn attributed(
-    facts: &AnalyticsFacts,
-    purchases: &HashMap<&str, Vec<usize>>,
-    e: &EligibilityFact,
+    facts: &AnalyticsFacts<Visitor>,
+    purchases: &FxHashMap<Visitor, Vec<usize>>,
+    e: &EligibilityFact<Visitor>,
     window_ms: i64,
 ) -> Vec<usize> {
     let end = e.at_ms.saturating_add(window_ms);
     purchases
-        .get(e.visitor_id.as_str())
+        .get(&e.visitor_id)
         .map(|all| {
             all.iter()
                 .copied()

@@ -130,6 +130,11 @@ pub(crate) async fn erase(
             .await
             .map_err(pg_err)?;
     }
+    if counts.rollups > 0 {
+        tx.execute(super::analytics::BUMP_GENERATION, &[&account])
+            .await
+            .map_err(pg_err)?;
+    }
     // Keyed by the visitor (`order_key`); the body is what they did.
     counts.webhook_deliveries = tx
         .execute(

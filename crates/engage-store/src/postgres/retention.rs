@@ -130,6 +130,7 @@ pub(crate) async fn sweep(
             )
             .await
             .map_err(pg_err)?;
+        let mut account_rollups = 0;
         for (table, _, expired) in ROLLUP_EXPIRY {
             for bot in [false, true] {
                 let table = rollup_table(table, bot);
@@ -149,7 +150,13 @@ pub(crate) async fn sweep(
                     more = true;
                 }
                 removed.rollups += n;
+                account_rollups += n;
             }
+        }
+        if account_rollups > 0 {
+            tx.execute(super::analytics::BUMP_GENERATION, &[&account])
+                .await
+                .map_err(pg_err)?;
         }
     }
     tx.commit().await.map_err(pg_err)?;

@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     BOTS,
     super::analytics::COUPONS_MIGRATION,
     super::analytics::BOTS_MIGRATION,
+    super::analytics::FACT_CACHE_MIGRATION,
 ];
 
 /// The bot flag of interactions (`BotReason::code`, 0 for a person's). Rows written before

@@ -102,6 +102,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::analytics::BOTS_MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::analytics::FACT_CACHE_MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
