@@ -25,7 +25,7 @@ pub struct Grouping<'a> {
 /// and otherwise (a zone whose days start within an hour) each instant is asked.
 struct Keys<'a> {
     grouping: Grouping<'a>,
-    hours: HashMap<i64, Option<i64>>,
+    hours: FxHashMap<i64, Option<i64>>,
 }
 
 impl Keys<'_> {
@@ -120,13 +120,64 @@ impl Windows<'_> {
     }
 }
 
-/// One row's distinct visitors (ordinals, hashed as the integers they are: they are
-/// numbered by the server, not chosen by visitors) and counts.
-#[derive(Default)]
+/// Distinct visitors: a bitmap over the ordinals when the report can afford one per row
+/// (few rows, or few visitors), a hash set of the ordinals (hashed as the integers they
+/// are: they are numbered by the server, not chosen by visitors) otherwise.
+enum Distinct {
+    Hash(FxHashSet<Visitor>),
+    Bits { words: Vec<u64>, count: u64 },
+}
+
+impl Distinct {
+    /// A bitmap of `Some(words)`, a hash set for `None`.
+    fn new(words: Option<usize>) -> Distinct {
+        match words {
+            Some(words) => Distinct::Bits {
+                words: vec![0; words],
+                count: 0,
+            },
+            None => Distinct::Hash(FxHashSet::default()),
+        }
+    }
+
+    fn insert(&mut self, v: Visitor) {
+        match self {
+            Distinct::Hash(set) => {
+                set.insert(v);
+            }
+            Distinct::Bits { words, count } => {
+                let (word, bit) = (v as usize / 64, 1u64 << (v % 64));
+                if word >= words.len() {
+                    words.resize(word + 1, 0);
+                }
+                if let Some(w) = words.get_mut(word) {
+                    if *w & bit == 0 {
+                        *w |= bit;
+                        *count += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Distinct::Hash(set) => set.len() as u64,
+            Distinct::Bits { count, .. } => *count,
+        }
+    }
+}
+
+/// The most bytes of bitmaps a report allocates (three per row, one per time bucket):
+/// past it, its distinct counts use hash sets.
+const BITMAP_BYTES: usize = 64 << 20;
+
+/// One row's distinct visitors and counts: the three large sets (eligible, control and
+/// exposed visitors) as [`Distinct`], the smaller ones (buyers) as hash sets.
 struct Accumulator {
-    eligible: FxHashSet<Visitor>,
-    control: FxHashSet<Visitor>,
-    exposed: FxHashSet<Visitor>,
+    eligible: Distinct,
+    control: Distinct,
+    exposed: Distinct,
     counts: [u64; 6],
     converted: FxHashSet<Visitor>,
     after_impression: FxHashSet<Visitor>,
@@ -148,12 +199,23 @@ pub fn report(
     windows: &Windows<'_>,
     max_rows: usize,
 ) -> Result<Vec<ReportRow>, ReportError> {
+    report_with(facts, grouping, windows, max_rows, BITMAP_BYTES)
+}
+
+/// [`report`] with bitmaps of at most `bitmap_bytes` in all.
+fn report_with(
+    facts: &AnalyticsFacts<Visitor>,
+    grouping: Grouping<'_>,
+    windows: &Windows<'_>,
+    max_rows: usize,
+    bitmap_bytes: usize,
+) -> Result<Vec<ReportRow>, ReportError> {
     let mut keys = Keys {
         grouping,
-        hours: HashMap::new(),
+        hours: FxHashMap::default(),
     };
-    let mut rows: BTreeMap<RowKey, Accumulator> = BTreeMap::new();
-    let add_row = |rows: &mut BTreeMap<RowKey, Accumulator>, key: RowKey| {
+    let mut rows: BTreeMap<RowKey, Option<Accumulator>> = BTreeMap::new();
+    let add_row = |rows: &mut BTreeMap<RowKey, Option<Accumulator>>, key: RowKey| {
         rows.entry(key).or_default();
     };
     for e in &facts.eligibility {
@@ -180,14 +242,49 @@ pub fn report(
         });
     }
 
+    // Bitmaps when rows times visitors is small enough: ordinals are dense from 0.
+    let ordinals = facts
+        .visitors
+        .iter()
+        .map(|v| v.visitor_id)
+        .chain(facts.eligibility.iter().map(|e| e.visitor_id))
+        .chain(facts.cohort.iter().map(|e| e.visitor_id))
+        .max()
+        .map_or(0, |v| v as usize + 1);
+    let words = ordinals.div_ceil(64);
+    let bitmaps = (rows.len() * 4).saturating_mul(words * 8) <= bitmap_bytes;
+    let words = bitmaps.then_some(words);
+    let mut rows: BTreeMap<RowKey, Accumulator> = rows
+        .into_keys()
+        .map(|key| {
+            (
+                key,
+                Accumulator {
+                    eligible: Distinct::new(words),
+                    control: Distinct::new(words),
+                    exposed: Distinct::new(words),
+                    counts: [0; 6],
+                    converted: FxHashSet::default(),
+                    after_impression: FxHashSet::default(),
+                    after_click: FxHashSet::default(),
+                    revenue: FxHashSet::default(),
+                    control_converted: FxHashSet::default(),
+                    control_revenue: FxHashSet::default(),
+                },
+            )
+        })
+        .collect();
+
     // Monitored visitors belong to a time bucket, not to a campaign: every row of the
-    // bucket shows them.
-    let mut visitors_by_time: HashMap<Option<i64>, FxHashSet<Visitor>> = HashMap::new();
+    // bucket shows them (a bucket without rows shows nobody).
+    let mut visitors_by_time: FxHashMap<Option<i64>, Distinct> = rows
+        .keys()
+        .map(|k| (k.time_ms, Distinct::new(words)))
+        .collect();
     for v in &facts.visitors {
-        visitors_by_time
-            .entry(keys.time_key(v.hour_ms))
-            .or_default()
-            .insert(v.visitor_id);
+        if let Some(set) = visitors_by_time.get_mut(&keys.time_key(v.hour_ms)) {
+            set.insert(v.visitor_id);
+        }
     }
     for e in &facts.eligibility {
         if let Some(row) = rows.get_mut(&keys.key(e.campaign_id, e.engagement_id, e.at_ms)) {
@@ -272,12 +369,10 @@ pub fn report(
         .into_iter()
         .map(|(key, a)| ReportRow {
             key,
-            visitors: visitors_by_time
-                .get(&key.time_ms)
-                .map_or(0, |set| set.len() as u64),
-            eligible: a.eligible.len() as u64,
-            control_visitors: a.control.len() as u64,
-            exposed_visitors: a.exposed.len() as u64,
+            visitors: visitors_by_time.get(&key.time_ms).map_or(0, Distinct::len),
+            eligible: a.eligible.len(),
+            control_visitors: a.control.len(),
+            exposed_visitors: a.exposed.len(),
             impressions: a.counts[0],
             clicks: a.counts[1],
             declines: a.counts[2],
@@ -569,6 +664,70 @@ mod tests {
         assert_eq!(significance(0, 10, 0, 10), None);
         assert_eq!(significance(1, 0, 0, 10), None);
         assert_eq!(significance(5, 10, 5, 10).unwrap().visitors_needed, None);
+    }
+
+    #[test]
+    fn bitmaps_and_hash_sets_count_alike() {
+        use crate::analytics::{OfferCount, OfferVisitor, PurchaseFact, VisitorHour, HOUR_MS};
+        let mut facts = AnalyticsFacts::<Visitor>::default();
+        for i in 0..500u32 {
+            let at_ms = i64::from(i % 97) * HOUR_MS;
+            facts.visitors.push(VisitorHour {
+                hour_ms: crate::analytics::hour_of(at_ms),
+                visitor_id: i % 130,
+            });
+            let e = EligibilityFact {
+                campaign_id: u64::from(i % 3),
+                engagement_id: u64::from(i % 5),
+                visitor_id: i % 170,
+                control: i % 7 == 0,
+                at_ms,
+            };
+            facts.eligibility.push(e.clone());
+            if i % 2 == 0 {
+                facts.cohort.push(e);
+            }
+            facts.offer_visitors.push(OfferVisitor {
+                campaign_id: u64::from(i % 3),
+                visitor_id: i % 170,
+                first_impression_ms: Some(at_ms),
+                first_click_ms: (i % 4 == 0).then_some(at_ms + 1),
+            });
+            facts.purchases.push(PurchaseFact {
+                visitor_id: i % 150,
+                at_ms: at_ms + 5,
+                currency: "USD".into(),
+                total_micros: 1_000_000,
+            });
+        }
+        facts.offer_counts.push(OfferCount {
+            campaign_id: 1,
+            engagement_id: 1,
+            hour_ms: 0,
+            impressions: 3,
+            ..OfferCount::default()
+        });
+        let by_campaign: HashMap<u64, i64> = HashMap::new();
+        let windows = Windows {
+            by_campaign: &by_campaign,
+            default_ms: 10 * HOUR_MS,
+        };
+        let day = |ms: i64| ms.div_euclid(DAY_MS);
+        for (campaign, engagement, time) in [
+            (false, false, false),
+            (true, false, true),
+            (true, true, true),
+        ] {
+            let grouping = Grouping {
+                campaign,
+                engagement,
+                time: time.then_some(&day as &(dyn Fn(i64) -> i64 + Sync)),
+            };
+            let bits = report_with(&facts, grouping, &windows, 1000, usize::MAX).unwrap();
+            let hashed = report_with(&facts, grouping, &windows, 1000, 0).unwrap();
+            assert!(bits.iter().any(|r| r.eligible > 1 && r.visitors > 1));
+            assert_eq!(bits, hashed);
+        }
     }
 
     #[test]
