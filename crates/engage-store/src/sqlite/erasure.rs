@@ -548,6 +548,7 @@ mod tests {
         "event_shapes",
         "erasure_log",
         "retention",
+        "analytics_generations",
         "console_sessions",
         "webhooks",
         "analytics_offer_counts",
