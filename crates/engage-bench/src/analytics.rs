@@ -44,6 +44,10 @@ pub struct Args {
     /// directory.
     #[arg(long, env = "ENGAGE_DATABASE_URL")]
     database: Option<String>,
+    /// Then time the two reports again on the same fill with the server's fact cache
+    /// off (`--analytics-cache-mb 0`: every report reads the store), as the baseline.
+    #[arg(long)]
+    baseline_cache_off: bool,
 }
 
 #[derive(Serialize)]
@@ -60,10 +64,22 @@ struct Figures {
     account_by_campaign: Latency,
     /// Impression, click, cart, purchase over the last 7 days, 1 hour window.
     funnel_4_steps_7_days: Latency,
+    /// The two reports again with the fact cache off (`--baseline-cache-off`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_off: Option<CacheOff>,
+}
+
+#[derive(Serialize)]
+struct CacheOff {
+    campaign_by_day: Latency,
+    account_by_campaign: Latency,
 }
 
 #[derive(Serialize)]
 struct Latency {
+    /// The first request (untimed among the warm-up ones): with the fact cache, the one
+    /// that loads the account's facts.
+    first_ms: f64,
     p50_ms: f64,
     p99_ms: f64,
     rows: usize,
@@ -216,6 +232,46 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
     )
     .await?;
     server.stop();
+    let cache_off = if args.baseline_cache_off {
+        let server = ServerProcess::start_with(
+            &storage,
+            Duration::from_secs(120),
+            &["--analytics-cache-mb", "0"],
+        )
+        .await?;
+        let mut connection = Connection::open(&server.address).await?;
+        let mut rng = Rng::new(11);
+        let campaign_by_day = measure(
+            &mut connection,
+            &report_path,
+            &api_key,
+            args.queries,
+            "campaign_by_day (cache off)",
+            |rng| {
+                let campaign = campaign_ids[rng.below(campaign_ids.len() as u64) as usize];
+                json!({"from": month.0, "to": month.1, "groupBy": ["day"], "campaignIds": [campaign]})
+            },
+            &mut rng,
+        )
+        .await?;
+        let account_by_campaign = measure(
+            &mut connection,
+            &report_path,
+            &api_key,
+            args.queries,
+            "account_by_campaign (cache off)",
+            |_| json!({"from": month.0, "to": month.1, "groupBy": ["campaign"]}),
+            &mut rng,
+        )
+        .await?;
+        server.stop();
+        Some(CacheOff {
+            campaign_by_day,
+            account_by_campaign,
+        })
+    } else {
+        None
+    };
     let figures = Figures {
         fill_secs: round(fill_secs, 1),
         interactions: filled.interactions,
@@ -226,6 +282,7 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
         campaign_by_day,
         account_by_campaign,
         funnel_4_steps_7_days,
+        cache_off,
     };
     println!("{}", serde_json::to_string(&figures)?);
     Ok(())
@@ -245,6 +302,7 @@ async fn measure(
     let warmup = (n / 10).max(1);
     let mut latencies = Vec::with_capacity(n);
     let mut rows = 0;
+    let mut first = Duration::ZERO;
     for i in 0..warmup + n {
         let request = body(rng).to_string();
         let sent = Instant::now();
@@ -257,6 +315,9 @@ async fn measure(
         anyhow::ensure!(status == 200, "{name}: {status} for {request}: {answer}");
         let n_rows = answer["rows"].as_array().map_or(0, Vec::len);
         anyhow::ensure!(n_rows > 0, "{name}: no rows for {request}: {answer}");
+        if i == 0 {
+            first = took;
+        }
         if i >= warmup {
             latencies.push(took);
             rows = n_rows;
@@ -264,13 +325,14 @@ async fn measure(
     }
     latencies.sort_unstable();
     let latency = Latency {
+        first_ms: round(first.as_secs_f64() * 1000.0, 3),
         p50_ms: round(percentile_ms(&latencies, 0.50), 3),
         p99_ms: round(percentile_ms(&latencies, 0.99), 3),
         rows,
     };
     eprintln!(
-        "{name:<20} p50 {:>9.2} ms  p99 {:>9.2} ms  {rows} rows",
-        latency.p50_ms, latency.p99_ms
+        "{name:<20} first {:>9.2} ms  p50 {:>9.2} ms  p99 {:>9.2} ms  {rows} rows",
+        latency.first_ms, latency.p50_ms, latency.p99_ms
     );
     Ok(latency)
 }

@@ -54,6 +54,15 @@ impl ServerProcess {
     /// Starts `engage serve` on `storage` and waits until it answers `/healthz`, for at most
     /// `wait` (opening a large store can take a moment).
     pub async fn start(storage: &Storage, wait: Duration) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_with(storage, wait, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more `engage serve` arguments.
+    pub async fn start_with(
+        storage: &Storage,
+        wait: Duration,
+        extra: &[&str],
+    ) -> anyhow::Result<ServerProcess> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -64,6 +73,7 @@ impl ServerProcess {
             // The load comes from one address as fast as the server takes it: the
             // public routes' rate limits would measure themselves, not the server.
             .args(["--rate-limit-per-ip", "0", "--rate-limit-per-account", "0"])
+            .args(extra)
             .env("ENGAGE_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use engage_server::analytics_cache::FactCacheConfig;
 use engage_server::connection::ConnectionLimits;
 use engage_server::rate_limit::{Rate, RateLimitConfig};
 use engage_server::retention::RetentionSweep;
@@ -104,6 +105,20 @@ pub struct Args {
     /// sweeps on demand).
     #[arg(long, env = "ENGAGE_RETENTION_SWEEP_SECS", default_value_t = 300)]
     retention_sweep_secs: u64,
+    /// Megabytes of memory for copies of accounts' rollup facts, which reports read
+    /// instead of the store (least recently used accounts are dropped; an account larger
+    /// than this alone reads the store); 0 turns the cache off.
+    #[arg(long, env = "ENGAGE_ANALYTICS_CACHE_MB", default_value_t = 256)]
+    analytics_cache_mb: usize,
+    /// How long after its time another server's write may commit and still be seen by
+    /// this server's reports: each report first reads again the rollup rows from this
+    /// long before its previous catch-up. This server's own writes are always seen.
+    #[arg(
+        long,
+        env = "ENGAGE_ANALYTICS_CATCH_UP_SLACK_SECONDS",
+        default_value_t = 300
+    )]
+    analytics_catch_up_slack_seconds: u32,
 }
 
 /// `--trusted-proxy`: a CIDR block, or one address.
@@ -190,6 +205,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 every: (args.retention_sweep_secs > 0)
                     .then(|| std::time::Duration::from_secs(args.retention_sweep_secs)),
                 ..RetentionSweep::default()
+            })
+            .with_analytics_cache(FactCacheConfig {
+                max_bytes: args.analytics_cache_mb.saturating_mul(1 << 20),
+                slack_ms: i64::from(args.analytics_catch_up_slack_seconds) * 1_000,
             });
         if let Some(host) = args.public_url {
             state = state.with_public_host(host);

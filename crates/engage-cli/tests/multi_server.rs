@@ -276,3 +276,122 @@ async fn killing_one_server_under_load_loses_no_acknowledged_item_and_the_other_
         after.len()
     );
 }
+
+/// Server B's report (from its fact cache) shows a decision and an impression made
+/// through server A after B's first report, and equals the report of a server that
+/// reads the store (`--analytics-cache-mb 0`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_one_server_shows_in_the_others_cached_report() {
+    let db = Database::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (account, key) = account(&db);
+    let a = ServerProcess::start_with(dir.path(), &["--database", &db.url]);
+    let b = ServerProcess::start_with(dir.path(), &["--database", &db.url]);
+    let reader = ServerProcess::start_with(
+        dir.path(),
+        &["--database", &db.url, "--analytics-cache-mb", "0"],
+    );
+    let client = reqwest::Client::new();
+    let campaign: Value = client
+        .post(format!("{}/api/account/{account}/campaigns", a.url))
+        .bearer_auth(&key)
+        .json(&json!({"name": "Spring", "priority": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let campaign_id = campaign["campaignId"].as_u64().unwrap();
+    let engagement: Value = client
+        .post(format!(
+            "{}/api/account/{account}/campaigns/{campaign_id}/engagements",
+            a.url
+        ))
+        .bearer_auth(&key)
+        .json(&json!({"name": "Banner", "engagementType": 5, "zoneId": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let engagement_id = engagement["engagementId"].as_u64().unwrap();
+    let visit_a = |visitor: String| {
+        let client = client.clone();
+        let (url, account, engagement) = (a.url.clone(), account.clone(), engagement.clone());
+        async move {
+            let answer: Value = client
+                .post(format!("{url}/api/account/{account}/decision"))
+                .header("content-type", "text/plain")
+                .body(
+                    json!({"visitorId": visitor, "sessionId": format!("{visitor}-s"),
+                           "pageId": "p-1", "url": "https://shop.example/", "sdes": []})
+                    .to_string(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(
+                answer["engagements"]
+                    .as_array()
+                    .is_some_and(|e| !e.is_empty()),
+                "{answer}"
+            );
+            let context = format!("ctx-{visitor}");
+            let impression = json!({
+                "id": format!("imp-{visitor}"), "time": 1_700_000_000_000u64,
+                "appName": "LP_OFFERS", "eventName": "OFFER_IMPRESSION",
+                "data": {
+                    "contexts": [{"EngagementContext": {"id": context}}, {"pageContext": {"id": "p-1"}}],
+                    "campaignId": campaign_id, "engagementId": engagement_id,
+                    "engagementRevision": engagement["engagementRevision"],
+                    "engagementType": 5, "contextId": context,
+                    "confKey": engagement["confKey"]
+                }
+            });
+            let status = client
+                .post(format!("{url}/api/account/{account}/events"))
+                .json(
+                    &json!({"visitorId": visitor, "sessionId": format!("{visitor}-s"),
+                              "pageId": "p-1", "events": [impression]}),
+                )
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            assert_eq!(status, 200);
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let body = json!({"from": now - 86_400_000, "to": now + 86_400_000, "groupBy": ["campaign"]});
+    let report = |url: String| {
+        let request = client
+            .post(format!("{url}/api/account/{account}/analytics/report"))
+            .bearer_auth(&key)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+
+    visit_a("v-1".into()).await;
+    let first = report(b.url.clone()).await;
+    assert_eq!(first["rows"][0]["impressions"], 1, "{first}");
+    for i in 2..=4 {
+        visit_a(format!("v-{i}")).await;
+    }
+    let second = report(b.url.clone()).await;
+    assert_eq!(second["rows"][0]["impressions"], 4, "{second}");
+    assert_eq!(second["rows"][0]["exposedVisitors"], 4, "{second}");
+    assert_eq!(second, report(reader.url.clone()).await);
+}

@@ -21,6 +21,7 @@
 //! - [`retention`]: the background sweep of what is past each account's retention.
 
 pub mod accounts;
+pub mod analytics_cache;
 pub mod body;
 pub mod connection;
 pub mod console;
@@ -91,6 +92,8 @@ pub struct AppState {
     pub console: Arc<console::session::ConsoleState>,
     /// How often this server sweeps expired data ([`retention::RetentionSweep`]).
     pub retention: retention::RetentionSweep,
+    /// Each account's rollup facts in memory, for reports ([`analytics_cache`]).
+    pub analytics_cache: Arc<analytics_cache::FactCache>,
 }
 
 /// Engagement History searches allowed to run at once (see `AppState::history_searches`).
@@ -119,6 +122,9 @@ impl AppState {
             webhooks: Arc::new(webhooks::Webhooks::new(webhooks::WebhookConfig::default())),
             console: Arc::default(),
             retention: retention::RetentionSweep::default(),
+            analytics_cache: Arc::new(analytics_cache::FactCache::new(
+                analytics_cache::FactCacheConfig::default(),
+            )),
         }
     }
 
@@ -137,6 +143,12 @@ impl AppState {
     /// A retention sweep other than the default (`every: None` turns it off).
     pub fn with_retention_sweep(mut self, sweep: retention::RetentionSweep) -> Self {
         self.retention = sweep;
+        self
+    }
+
+    /// A fact cache other than the default (`max_bytes: 0` turns it off).
+    pub fn with_analytics_cache(mut self, config: analytics_cache::FactCacheConfig) -> Self {
+        self.analytics_cache = Arc::new(analytics_cache::FactCache::new(config));
         self
     }
 

@@ -24,6 +24,10 @@ const ERASURES: &str = "engage_erasures_total";
 const ERASED: &str = "engage_erased_rows_total";
 const EXPIRED: &str = "engage_retention_removed_rows_total";
 const BOT_INTERACTIONS: &str = "engage_bot_interactions_total";
+const CACHE_REPORTS: &str = "engage_analytics_cache_reports_total";
+const CACHE_BYTES: &str = "engage_analytics_cache_bytes";
+/// Where a report's facts came from: the label values of [`CACHE_REPORTS`].
+pub const CACHE_RESULTS: [&str; 4] = ["hit", "miss", "reload", "store"];
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -143,6 +147,19 @@ impl Metrics {
             for reason in engage_model::bot::BotReason::ALL {
                 counter!(BOT_INTERACTIONS, "reason" => reason.as_str()).absolute(0);
             }
+            describe_counter!(
+                CACHE_REPORTS,
+                "Reports by where their facts came from: the fact cache caught up (hit), loaded \
+                 (miss), loaded again after an erasure or retention step (reload), or the store."
+            );
+            for result in CACHE_RESULTS {
+                counter!(CACHE_REPORTS, "result" => result).absolute(0);
+            }
+            describe_gauge!(
+                CACHE_BYTES,
+                "Bytes held by the fact cache's copies of accounts' rollup facts."
+            );
+            gauge!(CACHE_BYTES).set(0.0);
             describe_gauge!("engage_store_info", "The storage backend.");
             gauge!("engage_store_info", "backend" => backend).set(1.0);
             (
@@ -266,6 +283,15 @@ impl Metrics {
                     counter!(name, "kind" => kind).increment(n);
                 }
             }
+        });
+    }
+
+    /// A report's facts came from `result` (one of [`CACHE_RESULTS`]); the cache now
+    /// holds `bytes`.
+    pub fn record_analytics_cache(&self, result: &'static str, bytes: usize) {
+        with_local_recorder(&self.recorder, || {
+            counter!(CACHE_REPORTS, "result" => result).increment(1);
+            gauge!(CACHE_BYTES).set(bytes as f64);
         });
     }
 

@@ -28,6 +28,7 @@ mod console_figures;
 mod decision;
 mod decision_load;
 mod discovery;
+mod fact_cache;
 mod history;
 mod hostile_targeting;
 mod monitoring;

@@ -413,7 +413,7 @@ where
         .unwrap();
     let windows = HashMap::from([(CAMPAIGN, 3 * DAY_MS)]);
     let rows = report(
-        &facts,
+        &facts.clone().interned(),
         Grouping {
             campaign: true,
             engagement: false,
@@ -1020,7 +1020,7 @@ where
     assert_eq!(figures, [(T0, 1, 1, 1, 2), (T0 + HOUR_MS, 0, 0, 1, 0)]);
 
     let rows = report(
-        &facts,
+        &facts.clone().interned(),
         Grouping {
             campaign: true,
             engagement: true,

@@ -351,6 +351,26 @@ pub trait Store: CampaignStore + WebhookStore + Send + Sync + 'static {
         scope: analytics::AnalyticsScope,
     ) -> Result<analytics::AnalyticsFacts, StoreError>;
 
+    /// One side's rollup rows (people's, or bots' with `bot`) whose own times are at or
+    /// after `since_ms`, whatever their campaign, read in one snapshot: what a copy of
+    /// the account's facts in memory loads (`since_ms` = `i64::MIN`) and catches up with.
+    /// Visitor hours and offer counts of the hours from `hour_of(since_ms)`, eligibility
+    /// and first eligibility rows by their time, offer visitors whose first impression
+    /// or first click is at or after `since_ms`, purchases by their time; offer counts
+    /// are the hour's whole counts. No cohort filter: the reader keeps what a report
+    /// keeps (see [`analytics::AnalyticsFacts`]).
+    async fn analytics_side_since(
+        &self,
+        account_id: &str,
+        bot: bool,
+        since_ms: i64,
+    ) -> Result<analytics::AnalyticsFacts, StoreError>;
+
+    /// The account's analytics generation: bumped in the transaction of each erasure or
+    /// retention step that removed rollup rows (0 before any), so a copy of the facts
+    /// made at another generation is known to hold rows the store no longer has.
+    async fn analytics_generation(&self, account_id: &str) -> Result<u64, StoreError>;
+
     /// The step occurrences a funnel over `scope` reads, from the step rollup (see
     /// [`analytics::StepOccurrence`]), in no particular order.
     async fn funnel_steps(

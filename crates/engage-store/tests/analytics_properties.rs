@@ -12,8 +12,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use engage_model::{OfferEvent, Sde, Tape};
+use engage_store::analytics::account_facts::AccountFacts;
 use engage_store::analytics::report::{report, Grouping, ReportRow, RowKey, Windows};
-use engage_store::analytics::{AnalyticsScope, EligibilityRecord, DAY_MS, HOUR_MS};
+use engage_store::analytics::{
+    AnalyticsFacts, AnalyticsScope, EligibilityRecord, OfferVisitor, PurchaseFact, VisitorHour,
+    DAY_MS, HOUR_MS,
+};
 use engage_store::{IngestBatch, NewAccount, NewEvent, NewSde, Store, VisitContext};
 use proptest::prelude::*;
 
@@ -493,24 +497,90 @@ async fn through_the_store(store: &Arc<dyn Store>, s: &Scenario) -> Vec<ReportRo
     }
 
     let windows: HashMap<u64, i64> = [(11, window_ms(s, 11)), (22, window_ms(s, 22))].into();
+    let scope = AnalyticsScope {
+        from_ms: T0 + s.range.0 * HOUR_MS,
+        to_ms: T0 + s.range.1 * HOUR_MS,
+        campaign_ids: s.campaign_filter.into_iter().collect(),
+        engagement_ids: Vec::new(),
+        attribution_ms: windows.values().copied().max().unwrap(),
+        include_bots: s.include_bots,
+    };
     let facts = store
-        .analytics_facts(
-            &account,
-            AnalyticsScope {
-                from_ms: T0 + s.range.0 * HOUR_MS,
-                to_ms: T0 + s.range.1 * HOUR_MS,
-                campaign_ids: s.campaign_filter.into_iter().collect(),
-                engagement_ids: Vec::new(),
-                attribution_ms: windows.values().copied().max().unwrap(),
-                include_bots: s.include_bots,
-            },
-        )
+        .analytics_facts(&account, scope.clone())
         .await
         .unwrap();
+
+    // The server's copy of the account's facts answers the same: loaded whole, and
+    // after a catch-up that replaced its rows from the range's start on.
+    let mut copy = AccountFacts::default();
+    for bot in [false, true] {
+        let rows = store
+            .analytics_side_since(&account, bot, i64::MIN)
+            .await
+            .unwrap();
+        copy.apply(bot, i64::MIN, rows);
+    }
+    let from_copy = |copy: &AccountFacts| {
+        let slice = copy.slice(&scope);
+        let id = |v: u32| copy.visitor_id(v).unwrap().to_owned();
+        AnalyticsFacts {
+            visitors: slice
+                .visitors
+                .into_iter()
+                .map(|v| VisitorHour {
+                    hour_ms: v.hour_ms,
+                    visitor_id: id(v.visitor_id),
+                })
+                .collect(),
+            eligibility: slice
+                .eligibility
+                .into_iter()
+                .map(|e| e.map_visitor(id))
+                .collect(),
+            cohort: slice
+                .cohort
+                .into_iter()
+                .map(|e| e.map_visitor(id))
+                .collect(),
+            offer_counts: slice.offer_counts,
+            offer_visitors: slice
+                .offer_visitors
+                .into_iter()
+                .map(|o| OfferVisitor {
+                    campaign_id: o.campaign_id,
+                    visitor_id: id(o.visitor_id),
+                    first_impression_ms: o.first_impression_ms,
+                    first_click_ms: o.first_click_ms,
+                })
+                .collect(),
+            purchases: slice
+                .purchases
+                .into_iter()
+                .map(|p| PurchaseFact {
+                    visitor_id: id(p.visitor_id),
+                    at_ms: p.at_ms,
+                    currency: p.currency,
+                    total_micros: p.total_micros,
+                })
+                .collect(),
+        }
+        .sorted()
+    };
+    let expected = facts.clone().sorted();
+    assert_eq!(from_copy(&copy), expected, "the copy, loaded");
+    for bot in [false, true] {
+        let rows = store
+            .analytics_side_since(&account, bot, scope.from_ms)
+            .await
+            .unwrap();
+        copy.apply(bot, scope.from_ms, rows);
+    }
+    assert_eq!(from_copy(&copy), expected, "the copy, caught up");
+
     let size = s.by_time;
     let bucket = move |ms: i64| size.map_or(ms, |size| ms.div_euclid(size) * size);
     report(
-        &facts,
+        &facts.interned(),
         Grouping {
             campaign: s.by_campaign,
             engagement: s.by_engagement,

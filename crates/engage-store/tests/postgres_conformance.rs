@@ -616,7 +616,7 @@ async fn the_change_feed_reconnects_and_says_everything_may_have_changed() {
 }
 
 /// Two servers on one database: what one erases or sweeps away, the other's writers
-/// write again although they remembered the rows (`rollup_epochs`).
+/// write again although they remembered the rows (`analytics_generations`).
 #[tokio::test]
 async fn rollup_rows_removed_by_another_server_are_written_again() {
     let db = Scratch::new().await;

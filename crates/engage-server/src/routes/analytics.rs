@@ -160,7 +160,13 @@ pub async fn report_rows(
         attribution_ms,
         include_bots: request.include_bots,
     };
-    let facts = state.store.analytics_facts(account_id, scope).await?;
+    let (facts, source) = state
+        .analytics_cache
+        .facts(&state.store, account_id, scope)
+        .await?;
+    state
+        .metrics
+        .record_analytics_cache(source.label(), state.analytics_cache.stats().bytes);
     let tz = request.timezone.clone();
     let group_by = request.group_by;
     let rows = tokio::task::spawn_blocking(move || {

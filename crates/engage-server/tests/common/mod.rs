@@ -72,6 +72,34 @@ impl TestServer {
         }
     }
 
+    /// Another server on this one's store and account, its state changed by `configure`
+    /// (the fact cache off, say, to compare answers).
+    pub async fn alongside(&self, configure: impl FnOnce(AppState) -> AppState) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let state = configure(AppState::new(self.store.clone(), Limits::default()));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            engage_server::serve(state, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            url: format!("http://{address}"),
+            store: self.store.clone(),
+            account_id: self.account_id.clone(),
+            api_key: self.api_key.clone(),
+            client: reqwest::Client::new(),
+            state: shared,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     pub fn events_url(&self) -> String {
         format!("{}/api/account/{}/events", self.url, self.account_id)
     }

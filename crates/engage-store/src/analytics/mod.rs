@@ -29,12 +29,13 @@
 //! same way for both backends; [`report`] turns what a report reads ([`AnalyticsFacts`])
 //! into its rows.
 
+pub mod account_facts;
 pub mod funnel;
-pub mod rollup_memory;
 pub mod packed;
 pub mod report;
+pub mod rollup_memory;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use engage_model::{OfferEvent, OfferEventName, Sde, SdeType};
 
@@ -44,14 +45,14 @@ pub use packed::PackedSteps;
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
-/// The start of the UTC hour of `ms`.
+/// The start of the UTC hour of `ms` (`i64::MIN` for the first hour of all).
 pub fn hour_of(ms: i64) -> i64 {
-    ms.div_euclid(HOUR_MS) * HOUR_MS
+    ms.div_euclid(HOUR_MS).saturating_mul(HOUR_MS)
 }
 
-/// The start of the UTC day of `ms`.
+/// The start of the UTC day of `ms` (`i64::MIN` for the first day of all).
 pub fn day_of(ms: i64) -> i64 {
-    ms.div_euclid(DAY_MS) * DAY_MS
+    ms.div_euclid(DAY_MS).saturating_mul(DAY_MS)
 }
 
 /// A visitor found eligible for a campaign by a decision: exposed (shown the
@@ -104,18 +105,18 @@ impl AnalyticsScope {
 
 /// A visitor with at least one accepted batch in an hour.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct VisitorHour {
+pub struct VisitorHour<V = String> {
     pub hour_ms: i64,
-    pub visitor_id: String,
+    pub visitor_id: V,
 }
 
 /// A visitor's first eligibility for a campaign on one UTC day (or, in
 /// [`AnalyticsFacts::cohort`], ever).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct EligibilityFact {
+pub struct EligibilityFact<V = String> {
     pub campaign_id: u64,
     pub engagement_id: u64,
-    pub visitor_id: String,
+    pub visitor_id: V,
     pub control: bool,
     pub at_ms: i64,
 }
@@ -136,17 +137,17 @@ pub struct OfferCount {
 
 /// When a visitor first had an impression of, and first clicked, a campaign's engagement.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct OfferVisitor {
+pub struct OfferVisitor<V = String> {
     pub campaign_id: u64,
-    pub visitor_id: String,
+    pub visitor_id: V,
     pub first_impression_ms: Option<i64>,
     pub first_click_ms: Option<i64>,
 }
 
 /// One accepted `purchase` attribute.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PurchaseFact {
-    pub visitor_id: String,
+pub struct PurchaseFact<V = String> {
+    pub visitor_id: V,
     pub at_ms: i64,
     /// The purchase's `currency`, or `NA` when it had none.
     pub currency: String,
@@ -165,19 +166,151 @@ pub struct PurchaseFact {
 ///
 /// Campaign and engagement filters are applied by the backend; the order of each list is
 /// unspecified.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AnalyticsFacts {
-    pub visitors: Vec<VisitorHour>,
-    pub eligibility: Vec<EligibilityFact>,
-    pub cohort: Vec<EligibilityFact>,
+///
+/// Visitors are their ids (`V = String`) as the store answers them, or ordinals
+/// ([`Visitor`]) once interned ([`AnalyticsFacts::interned`]): a report's distinct
+/// counts then hash small integers instead of strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyticsFacts<V = String> {
+    pub visitors: Vec<VisitorHour<V>>,
+    pub eligibility: Vec<EligibilityFact<V>>,
+    pub cohort: Vec<EligibilityFact<V>>,
     pub offer_counts: Vec<OfferCount>,
-    pub offer_visitors: Vec<OfferVisitor>,
-    pub purchases: Vec<PurchaseFact>,
+    pub offer_visitors: Vec<OfferVisitor<V>>,
+    pub purchases: Vec<PurchaseFact<V>>,
+}
+
+impl<V> Default for AnalyticsFacts<V> {
+    fn default() -> Self {
+        AnalyticsFacts {
+            visitors: Vec::new(),
+            eligibility: Vec::new(),
+            cohort: Vec::new(),
+            offer_counts: Vec::new(),
+            offer_visitors: Vec::new(),
+            purchases: Vec::new(),
+        }
+    }
+}
+
+/// A visitor's ordinal among the visitors of one interning ([`Interner`]).
+pub type Visitor = u32;
+
+/// Visitor ids to dense ordinals, first seen first.
+#[derive(Debug, Clone, Default)]
+pub struct Interner {
+    ordinals: HashMap<String, Visitor>,
+    ids: Vec<String>,
+}
+
+impl Interner {
+    /// The ordinal of `id`, given a new one when it was not seen yet.
+    pub fn intern(&mut self, id: &str) -> Visitor {
+        if let Some(&v) = self.ordinals.get(id) {
+            return v;
+        }
+        let v = Visitor::try_from(self.ids.len()).unwrap_or(Visitor::MAX);
+        self.ordinals.insert(id.to_owned(), v);
+        self.ids.push(id.to_owned());
+        v
+    }
+
+    /// The ordinal of `id`, if it was seen.
+    pub fn get(&self, id: &str) -> Option<Visitor> {
+        self.ordinals.get(id).copied()
+    }
+
+    /// The id of ordinal `v`.
+    pub fn id(&self, v: Visitor) -> Option<&str> {
+        self.ids.get(v as usize).map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The heap bytes the interner holds, roughly (ids twice, the map's slots).
+    pub fn heap_bytes(&self) -> usize {
+        let text: usize = self.ids.iter().map(|id| id.len()).sum();
+        2 * text
+            + self.ids.capacity() * std::mem::size_of::<String>()
+            + self.ordinals.capacity() * (std::mem::size_of::<(String, Visitor)>() + 8)
+    }
 }
 
 impl AnalyticsFacts {
+    /// The same facts with each visitor id replaced by its ordinal, numbered here: what
+    /// [`report::report`] counts.
+    pub fn interned(self) -> AnalyticsFacts<Visitor> {
+        let mut ordinals: HashMap<String, Visitor> = HashMap::new();
+        let mut intern = |id: String| -> Visitor {
+            let next = Visitor::try_from(ordinals.len()).unwrap_or(Visitor::MAX);
+            *ordinals.entry(id).or_insert(next)
+        };
+        AnalyticsFacts {
+            visitors: self
+                .visitors
+                .into_iter()
+                .map(|v| VisitorHour {
+                    hour_ms: v.hour_ms,
+                    visitor_id: intern(v.visitor_id),
+                })
+                .collect(),
+            eligibility: self
+                .eligibility
+                .into_iter()
+                .map(|e| e.map_visitor(&mut intern))
+                .collect(),
+            cohort: self
+                .cohort
+                .into_iter()
+                .map(|e| e.map_visitor(&mut intern))
+                .collect(),
+            offer_counts: self.offer_counts,
+            offer_visitors: self
+                .offer_visitors
+                .into_iter()
+                .map(|o| OfferVisitor {
+                    campaign_id: o.campaign_id,
+                    visitor_id: intern(o.visitor_id),
+                    first_impression_ms: o.first_impression_ms,
+                    first_click_ms: o.first_click_ms,
+                })
+                .collect(),
+            purchases: self
+                .purchases
+                .into_iter()
+                .map(|p| PurchaseFact {
+                    visitor_id: intern(p.visitor_id),
+                    at_ms: p.at_ms,
+                    currency: p.currency,
+                    total_micros: p.total_micros,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl<V> EligibilityFact<V> {
+    /// The same fact of another visitor key.
+    pub fn map_visitor<W>(self, f: impl FnOnce(V) -> W) -> EligibilityFact<W> {
+        EligibilityFact {
+            campaign_id: self.campaign_id,
+            engagement_id: self.engagement_id,
+            visitor_id: f(self.visitor_id),
+            control: self.control,
+            at_ms: self.at_ms,
+        }
+    }
+}
+
+impl<V: Ord> AnalyticsFacts<V> {
     /// Sorts every list, so two backends' answers compare equal.
-    pub fn sorted(mut self) -> AnalyticsFacts {
+    pub fn sorted(mut self) -> AnalyticsFacts<V> {
         self.visitors.sort();
         self.eligibility.sort();
         self.cohort.sort();

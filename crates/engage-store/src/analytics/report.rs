@@ -2,9 +2,11 @@
 //! server. Every count is defined in docs/analytics.md; the derived figures (rates,
 //! lift, significance) are methods of [`ReportRow`], functions of its counts only.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{AnalyticsFacts, EligibilityFact, DAY_MS};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::{AnalyticsFacts, EligibilityFact, Visitor, DAY_MS};
 
 /// How a report's rows are grouped. Grouping by engagement groups by its campaign too
 /// (an engagement belongs to one campaign).
@@ -23,7 +25,7 @@ pub struct Grouping<'a> {
 /// and otherwise (a zone whose days start within an hour) each instant is asked.
 struct Keys<'a> {
     grouping: Grouping<'a>,
-    hours: HashMap<i64, Option<i64>>,
+    hours: FxHashMap<i64, Option<i64>>,
 }
 
 impl Keys<'_> {
@@ -118,35 +120,102 @@ impl Windows<'_> {
     }
 }
 
-#[derive(Default)]
-struct Accumulator<'f> {
-    eligible: HashSet<&'f str>,
-    control: HashSet<&'f str>,
-    exposed: HashSet<&'f str>,
+/// Distinct visitors: a bitmap over the ordinals when the report can afford one per row
+/// (few rows, or few visitors), a hash set of the ordinals (hashed as the integers they
+/// are: they are numbered by the server, not chosen by visitors) otherwise.
+enum Distinct {
+    Hash(FxHashSet<Visitor>),
+    Bits { words: Vec<u64>, count: u64 },
+}
+
+impl Distinct {
+    /// A bitmap of `Some(words)`, a hash set for `None`.
+    fn new(words: Option<usize>) -> Distinct {
+        match words {
+            Some(words) => Distinct::Bits {
+                words: vec![0; words],
+                count: 0,
+            },
+            None => Distinct::Hash(FxHashSet::default()),
+        }
+    }
+
+    fn insert(&mut self, v: Visitor) {
+        match self {
+            Distinct::Hash(set) => {
+                set.insert(v);
+            }
+            Distinct::Bits { words, count } => {
+                let (word, bit) = (v as usize / 64, 1u64 << (v % 64));
+                if word >= words.len() {
+                    words.resize(word + 1, 0);
+                }
+                if let Some(w) = words.get_mut(word) {
+                    if *w & bit == 0 {
+                        *w |= bit;
+                        *count += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Distinct::Hash(set) => set.len() as u64,
+            Distinct::Bits { count, .. } => *count,
+        }
+    }
+}
+
+/// The most bytes of bitmaps a report allocates (three per row, one per time bucket):
+/// past it, its distinct counts use hash sets.
+const BITMAP_BYTES: usize = 64 << 20;
+
+/// One row's distinct visitors and counts: the three large sets (eligible, control and
+/// exposed visitors) as [`Distinct`], the smaller ones (buyers) as hash sets.
+struct Accumulator {
+    eligible: Distinct,
+    control: Distinct,
+    exposed: Distinct,
     counts: [u64; 6],
-    converted: HashSet<&'f str>,
-    after_impression: HashSet<&'f str>,
-    after_click: HashSet<&'f str>,
-    revenue: HashSet<usize>,
-    control_converted: HashSet<&'f str>,
-    control_revenue: HashSet<usize>,
+    converted: FxHashSet<Visitor>,
+    after_impression: FxHashSet<Visitor>,
+    after_click: FxHashSet<Visitor>,
+    revenue: FxHashSet<usize>,
+    control_converted: FxHashSet<Visitor>,
+    control_revenue: FxHashSet<usize>,
 }
 
 /// The report's rows, by group key; a row exists for each group with at least one
 /// eligibility, first eligibility or offer event (or, when not grouped by campaign or
 /// engagement, a monitored visitor). `Err` when there would be more than `max_rows`.
+///
+/// The facts' visitors are ordinals ([`AnalyticsFacts::interned`] numbers what a store
+/// read answers; the server's fact cache keeps them numbered).
 pub fn report(
-    facts: &AnalyticsFacts,
+    facts: &AnalyticsFacts<Visitor>,
     grouping: Grouping<'_>,
     windows: &Windows<'_>,
     max_rows: usize,
 ) -> Result<Vec<ReportRow>, ReportError> {
+    report_with(facts, grouping, windows, max_rows, BITMAP_BYTES)
+}
+
+/// [`report`] with bitmaps of at most `bitmap_bytes` in all.
+fn report_with(
+    facts: &AnalyticsFacts<Visitor>,
+    grouping: Grouping<'_>,
+    windows: &Windows<'_>,
+    max_rows: usize,
+    bitmap_bytes: usize,
+) -> Result<Vec<ReportRow>, ReportError> {
     let mut keys = Keys {
         grouping,
-        hours: HashMap::new(),
+        hours: FxHashMap::default(),
     };
-    let mut rows: BTreeMap<RowKey, Accumulator<'_>> = BTreeMap::new();
-    let add_row = |rows: &mut BTreeMap<RowKey, Accumulator<'_>>, key: RowKey| {
+    let mut rows: BTreeMap<RowKey, Option<Accumulator>> = BTreeMap::new();
+    let add_row = |rows: &mut BTreeMap<RowKey, Option<Accumulator>>, key: RowKey| {
         rows.entry(key).or_default();
     };
     for e in &facts.eligibility {
@@ -173,18 +242,53 @@ pub fn report(
         });
     }
 
+    // Bitmaps when rows times visitors is small enough: ordinals are dense from 0.
+    let ordinals = facts
+        .visitors
+        .iter()
+        .map(|v| v.visitor_id)
+        .chain(facts.eligibility.iter().map(|e| e.visitor_id))
+        .chain(facts.cohort.iter().map(|e| e.visitor_id))
+        .max()
+        .map_or(0, |v| v as usize + 1);
+    let words = ordinals.div_ceil(64);
+    let bitmaps = (rows.len() * 4).saturating_mul(words * 8) <= bitmap_bytes;
+    let words = bitmaps.then_some(words);
+    let mut rows: BTreeMap<RowKey, Accumulator> = rows
+        .into_keys()
+        .map(|key| {
+            (
+                key,
+                Accumulator {
+                    eligible: Distinct::new(words),
+                    control: Distinct::new(words),
+                    exposed: Distinct::new(words),
+                    counts: [0; 6],
+                    converted: FxHashSet::default(),
+                    after_impression: FxHashSet::default(),
+                    after_click: FxHashSet::default(),
+                    revenue: FxHashSet::default(),
+                    control_converted: FxHashSet::default(),
+                    control_revenue: FxHashSet::default(),
+                },
+            )
+        })
+        .collect();
+
     // Monitored visitors belong to a time bucket, not to a campaign: every row of the
-    // bucket shows them.
-    let mut visitors_by_time: HashMap<Option<i64>, HashSet<&str>> = HashMap::new();
+    // bucket shows them (a bucket without rows shows nobody).
+    let mut visitors_by_time: FxHashMap<Option<i64>, Distinct> = rows
+        .keys()
+        .map(|k| (k.time_ms, Distinct::new(words)))
+        .collect();
     for v in &facts.visitors {
-        visitors_by_time
-            .entry(keys.time_key(v.hour_ms))
-            .or_default()
-            .insert(v.visitor_id.as_str());
+        if let Some(set) = visitors_by_time.get_mut(&keys.time_key(v.hour_ms)) {
+            set.insert(v.visitor_id);
+        }
     }
     for e in &facts.eligibility {
         if let Some(row) = rows.get_mut(&keys.key(e.campaign_id, e.engagement_id, e.at_ms)) {
-            row.eligible.insert(e.visitor_id.as_str());
+            row.eligible.insert(e.visitor_id);
         }
     }
     for c in &facts.offer_counts {
@@ -202,16 +306,16 @@ pub fn report(
         }
     }
 
-    let mut purchases: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut purchases: FxHashMap<Visitor, Vec<usize>> = FxHashMap::default();
     for (i, p) in facts.purchases.iter().enumerate() {
-        purchases.entry(p.visitor_id.as_str()).or_default().push(i);
+        purchases.entry(p.visitor_id).or_default().push(i);
     }
-    let offer_visitors: HashMap<(u64, &str), FirstTimes> = facts
+    let offer_visitors: FxHashMap<(u64, Visitor), FirstTimes> = facts
         .offer_visitors
         .iter()
         .map(|o| {
             (
-                (o.campaign_id, o.visitor_id.as_str()),
+                (o.campaign_id, o.visitor_id),
                 (o.first_impression_ms, o.first_click_ms),
             )
         })
@@ -220,7 +324,7 @@ pub fn report(
         let Some(row) = rows.get_mut(&keys.key(e.campaign_id, e.engagement_id, e.at_ms)) else {
             continue;
         };
-        let visitor = e.visitor_id.as_str();
+        let visitor = e.visitor_id;
         let attributed = attributed(facts, &purchases, e, windows.of(e.campaign_id));
         if e.control {
             row.control.insert(visitor);
@@ -254,7 +358,7 @@ pub fn report(
         row.revenue.extend(attributed);
     }
 
-    let revenue_of = |set: &HashSet<usize>| {
+    let revenue_of = |set: &FxHashSet<usize>| {
         let mut out = Revenue::new();
         for p in set.iter().filter_map(|i| facts.purchases.get(*i)) {
             *out.entry(p.currency.clone()).or_default() += p.total_micros;
@@ -265,12 +369,10 @@ pub fn report(
         .into_iter()
         .map(|(key, a)| ReportRow {
             key,
-            visitors: visitors_by_time
-                .get(&key.time_ms)
-                .map_or(0, |set| set.len() as u64),
-            eligible: a.eligible.len() as u64,
-            control_visitors: a.control.len() as u64,
-            exposed_visitors: a.exposed.len() as u64,
+            visitors: visitors_by_time.get(&key.time_ms).map_or(0, Distinct::len),
+            eligible: a.eligible.len(),
+            control_visitors: a.control.len(),
+            exposed_visitors: a.exposed.len(),
             impressions: a.counts[0],
             clicks: a.counts[1],
             declines: a.counts[2],
@@ -295,14 +397,14 @@ pub fn report(
 /// The purchases of `e`'s visitor within the window after `e` (its first eligibility):
 /// from `e.at_ms` included to `e.at_ms + window_ms` excluded.
 fn attributed(
-    facts: &AnalyticsFacts,
-    purchases: &HashMap<&str, Vec<usize>>,
-    e: &EligibilityFact,
+    facts: &AnalyticsFacts<Visitor>,
+    purchases: &FxHashMap<Visitor, Vec<usize>>,
+    e: &EligibilityFact<Visitor>,
     window_ms: i64,
 ) -> Vec<usize> {
     let end = e.at_ms.saturating_add(window_ms);
     purchases
-        .get(e.visitor_id.as_str())
+        .get(&e.visitor_id)
         .map(|all| {
             all.iter()
                 .copied()
@@ -562,6 +664,70 @@ mod tests {
         assert_eq!(significance(0, 10, 0, 10), None);
         assert_eq!(significance(1, 0, 0, 10), None);
         assert_eq!(significance(5, 10, 5, 10).unwrap().visitors_needed, None);
+    }
+
+    #[test]
+    fn bitmaps_and_hash_sets_count_alike() {
+        use crate::analytics::{OfferCount, OfferVisitor, PurchaseFact, VisitorHour, HOUR_MS};
+        let mut facts = AnalyticsFacts::<Visitor>::default();
+        for i in 0..500u32 {
+            let at_ms = i64::from(i % 97) * HOUR_MS;
+            facts.visitors.push(VisitorHour {
+                hour_ms: crate::analytics::hour_of(at_ms),
+                visitor_id: i % 130,
+            });
+            let e = EligibilityFact {
+                campaign_id: u64::from(i % 3),
+                engagement_id: u64::from(i % 5),
+                visitor_id: i % 170,
+                control: i % 7 == 0,
+                at_ms,
+            };
+            facts.eligibility.push(e.clone());
+            if i % 2 == 0 {
+                facts.cohort.push(e);
+            }
+            facts.offer_visitors.push(OfferVisitor {
+                campaign_id: u64::from(i % 3),
+                visitor_id: i % 170,
+                first_impression_ms: Some(at_ms),
+                first_click_ms: (i % 4 == 0).then_some(at_ms + 1),
+            });
+            facts.purchases.push(PurchaseFact {
+                visitor_id: i % 150,
+                at_ms: at_ms + 5,
+                currency: "USD".into(),
+                total_micros: 1_000_000,
+            });
+        }
+        facts.offer_counts.push(OfferCount {
+            campaign_id: 1,
+            engagement_id: 1,
+            hour_ms: 0,
+            impressions: 3,
+            ..OfferCount::default()
+        });
+        let by_campaign: HashMap<u64, i64> = HashMap::new();
+        let windows = Windows {
+            by_campaign: &by_campaign,
+            default_ms: 10 * HOUR_MS,
+        };
+        let day = |ms: i64| ms.div_euclid(DAY_MS);
+        for (campaign, engagement, time) in [
+            (false, false, false),
+            (true, false, true),
+            (true, true, true),
+        ] {
+            let grouping = Grouping {
+                campaign,
+                engagement,
+                time: time.then_some(&day as &(dyn Fn(i64) -> i64 + Sync)),
+            };
+            let bits = report_with(&facts, grouping, &windows, 1000, usize::MAX).unwrap();
+            let hashed = report_with(&facts, grouping, &windows, 1000, 0).unwrap();
+            assert!(bits.iter().any(|r| r.eligible > 1 && r.visitors > 1));
+            assert_eq!(bits, hashed);
+        }
     }
 
     #[test]

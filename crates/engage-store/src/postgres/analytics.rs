@@ -768,34 +768,6 @@ pub(crate) async fn fill_packed_steps(
     Ok(())
 }
 
-/// Schema version 14: a counter per account that every erasure, and every retention step
-/// that removed rollup rows, moves on in its transaction. A writer's memory of stored
-/// rollup rows ([`RememberedRollups`]) is only trusted under the counters it was learned
-/// under: a group that reads a moved counter forgets what it remembered, whichever server
-/// removed the rows.
-pub(crate) const EPOCHS_MIGRATION: &str = r#"
-CREATE TABLE rollup_epochs (
-    account text PRIMARY KEY,
-    epoch   bigint NOT NULL
-);
-"#;
-
-/// Moves the account's rollup counter on (see [`EPOCHS_MIGRATION`]), in the transaction
-/// that removes rollup rows.
-pub(crate) async fn bump_epoch(
-    tx: &tokio_postgres::Transaction<'_>,
-    account: &str,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO rollup_epochs (account, epoch) VALUES ($1, 1)
-         ON CONFLICT (account) DO UPDATE SET epoch = rollup_epochs.epoch + 1",
-        &[&account],
-    )
-    .await
-    .map_err(pg_err)?;
-    Ok(())
-}
-
 /// What this server's writers know is stored in the rollups (`analytics::rollup_memory`), and
 /// the accounts' counters it was learned under.
 #[derive(Default)]
@@ -820,7 +792,7 @@ impl RememberedRollups {
         accounts.dedup();
         let read: HashMap<String, i64> = tx
             .query(
-                "SELECT account, epoch FROM rollup_epochs WHERE account = ANY($1)",
+                "SELECT account, generation FROM analytics_generations WHERE account = ANY($1)",
                 &[&accounts],
             )
             .await?
@@ -875,4 +847,183 @@ fn lock(
         guard.epochs.clear();
         guard
     })
+}
+
+/// Schema version 14: what the server's fact cache reads (as SQLite's version 18). Each
+/// account's analytics generation, bumped in the transaction of an erasure or retention
+/// step that removed rollup rows, and offer visitors by their first impression and
+/// first click, so a catch-up reads only recent rows.
+pub(crate) const FACT_CACHE_MIGRATION: &str = r#"
+CREATE TABLE analytics_generations (
+    account    text PRIMARY KEY,
+    generation bigint NOT NULL
+);
+CREATE INDEX analytics_offer_visitors_impression
+    ON analytics_offer_visitors (account, first_impression_ms);
+CREATE INDEX analytics_offer_visitors_click
+    ON analytics_offer_visitors (account, first_click_ms);
+CREATE INDEX analytics_bot_offer_visitors_impression
+    ON analytics_bot_offer_visitors (account, first_impression_ms);
+CREATE INDEX analytics_bot_offer_visitors_click
+    ON analytics_bot_offer_visitors (account, first_click_ms);
+"#;
+
+/// Bumps the account (`$1`)'s analytics generation, in the transaction that removed
+/// rollup rows.
+pub(crate) const BUMP_GENERATION: &str =
+    "INSERT INTO analytics_generations (account, generation) VALUES ($1, 1)
+     ON CONFLICT (account) DO UPDATE SET generation = analytics_generations.generation + 1";
+
+/// The account's analytics generation (0 before any removal).
+pub(crate) async fn generation(
+    client: &tokio_postgres::Client,
+    account: &str,
+) -> Result<u64, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT generation FROM analytics_generations WHERE account = $1",
+            &[&account],
+        )
+        .await
+        .map_err(pg_err)?;
+    let g: i64 = match row {
+        Some(r) => r.try_get(0).map_err(pg_err)?,
+        None => 0,
+    };
+    Ok(u64::try_from(g).unwrap_or(0))
+}
+
+/// One side's rollup rows (people's, or bots' with `bot`) whose own times are at or
+/// after `since_ms` (see [`crate::Store::analytics_side_since`]), read in one snapshot.
+pub(crate) async fn side_since(
+    client: &mut tokio_postgres::Client,
+    account: &str,
+    bot: bool,
+    since_ms: i64,
+) -> Result<AnalyticsFacts, StoreError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg_err)?;
+    let since_hour = hour_of(since_ms);
+    let mut facts = AnalyticsFacts::default();
+    for r in tx
+        .query(
+            &format!(
+                "SELECT hour_ms, visitor_id FROM {} WHERE account = $1 AND hour_ms >= $2",
+                rollup_table("analytics_visitors", bot)
+            ),
+            &[&account, &since_hour],
+        )
+        .await
+        .map_err(pg_err)?
+    {
+        facts.visitors.push(VisitorHour {
+            hour_ms: r.try_get(0).map_err(pg_err)?,
+            visitor_id: r.try_get(1).map_err(pg_err)?,
+        });
+    }
+    for table in ["analytics_eligibility", "analytics_cohort"] {
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT campaign_id, engagement_id, visitor_id, control, first_ms FROM {}
+                     WHERE account = $1 AND first_ms >= $2",
+                    rollup_table(table, bot)
+                ),
+                &[&account, &since_ms],
+            )
+            .await
+            .map_err(pg_err)?;
+        let out = if table == "analytics_cohort" {
+            &mut facts.cohort
+        } else {
+            &mut facts.eligibility
+        };
+        for r in rows {
+            out.push(EligibilityFact {
+                campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+                engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
+                visitor_id: r.try_get(2).map_err(pg_err)?,
+                control: r.try_get(3).map_err(pg_err)?,
+                at_ms: r.try_get(4).map_err(pg_err)?,
+            });
+        }
+    }
+    let count = |r: &tokio_postgres::Row, i: usize| -> Result<u64, StoreError> {
+        Ok(u64::try_from(r.try_get::<_, i64>(i).map_err(pg_err)?).unwrap_or(0))
+    };
+    for r in tx
+        .query(
+            &format!(
+                "SELECT campaign_id, engagement_id, hour_ms, sum(impressions)::bigint,
+                     sum(clicks)::bigint, sum(declines)::bigint, sum(timeouts)::bigint,
+                     sum(coupon_reveals)::bigint, sum(coupon_copies)::bigint
+                 FROM {} WHERE account = $1 AND hour_ms >= $2
+                 GROUP BY campaign_id, engagement_id, hour_ms",
+                rollup_table("analytics_offer_counts", bot)
+            ),
+            &[&account, &since_hour],
+        )
+        .await
+        .map_err(pg_err)?
+    {
+        facts.offer_counts.push(OfferCount {
+            campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+            engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
+            hour_ms: r.try_get(2).map_err(pg_err)?,
+            impressions: count(&r, 3)?,
+            clicks: count(&r, 4)?,
+            declines: count(&r, 5)?,
+            timeouts: count(&r, 6)?,
+            coupon_reveals: count(&r, 7)?,
+            coupon_copies: count(&r, 8)?,
+        });
+    }
+    let offer_visitors = rollup_table("analytics_offer_visitors", bot);
+    for r in tx
+        .query(
+            &format!(
+                "SELECT campaign_id, visitor_id, first_impression_ms, first_click_ms
+                 FROM {offer_visitors} WHERE account = $1 AND first_impression_ms >= $2
+                 UNION
+                 SELECT campaign_id, visitor_id, first_impression_ms, first_click_ms
+                 FROM {offer_visitors} WHERE account = $1 AND first_click_ms >= $2"
+            ),
+            &[&account, &since_ms],
+        )
+        .await
+        .map_err(pg_err)?
+    {
+        facts.offer_visitors.push(OfferVisitor {
+            campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+            visitor_id: r.try_get(1).map_err(pg_err)?,
+            first_impression_ms: r.try_get(2).map_err(pg_err)?,
+            first_click_ms: r.try_get(3).map_err(pg_err)?,
+        });
+    }
+    for r in tx
+        .query(
+            &format!(
+                "SELECT visitor_id, at_ms, currency, total_micros FROM {}
+                 WHERE account = $1 AND at_ms >= $2",
+                rollup_table("analytics_purchases", bot)
+            ),
+            &[&account, &since_ms],
+        )
+        .await
+        .map_err(pg_err)?
+    {
+        facts.purchases.push(PurchaseFact {
+            visitor_id: r.try_get(0).map_err(pg_err)?,
+            at_ms: r.try_get(1).map_err(pg_err)?,
+            currency: r.try_get(2).map_err(pg_err)?,
+            total_micros: r.try_get(3).map_err(pg_err)?,
+        });
+    }
+    tx.commit().await.map_err(pg_err)?;
+    Ok(facts)
 }

@@ -532,6 +532,22 @@ impl Store for PostgresStore {
         analytics::facts(&client, account_id, &scope).await
     }
 
+    #[tracing::instrument(skip_all, fields(account = %account_id, bot, since_ms))]
+    async fn analytics_side_since(
+        &self,
+        account_id: &str,
+        bot: bool,
+        since_ms: i64,
+    ) -> Result<crate::analytics::AnalyticsFacts, StoreError> {
+        let mut client = self.conn().await?;
+        analytics::side_since(&mut client, account_id, bot, since_ms).await
+    }
+
+    async fn analytics_generation(&self, account_id: &str) -> Result<u64, StoreError> {
+        let client = self.conn().await?;
+        analytics::generation(&client, account_id).await
+    }
+
     #[tracing::instrument(skip_all, fields(account = %account_id))]
     async fn funnel_steps(
         &self,

@@ -130,8 +130,11 @@ pub(crate) async fn erase(
             .await
             .map_err(pg_err)?;
     }
-    // Every server's writers forget the rollup rows they remember (`analytics`).
-    super::analytics::bump_epoch(&tx, account).await?;
+    if counts.rollups > 0 {
+        tx.execute(super::analytics::BUMP_GENERATION, &[&account])
+            .await
+            .map_err(pg_err)?;
+    }
     // Keyed by the visitor (`order_key`); the body is what they did.
     counts.webhook_deliveries = tx
         .execute(

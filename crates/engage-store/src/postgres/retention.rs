@@ -130,7 +130,7 @@ pub(crate) async fn sweep(
             )
             .await
             .map_err(pg_err)?;
-        let mut rollups_removed = false;
+        let mut account_rollups = 0;
         for (table, _, expired) in ROLLUP_EXPIRY {
             for bot in [false, true] {
                 let table = rollup_table(table, bot);
@@ -150,12 +150,13 @@ pub(crate) async fn sweep(
                     more = true;
                 }
                 removed.rollups += n;
-                rollups_removed |= n > 0;
+                account_rollups += n;
             }
         }
-        if rollups_removed {
-            // Every server's writers forget the rollup rows they remember (`analytics`).
-            super::analytics::bump_epoch(&tx, &account).await?;
+        if account_rollups > 0 {
+            tx.execute(super::analytics::BUMP_GENERATION, &[&account])
+                .await
+                .map_err(pg_err)?;
         }
     }
     tx.commit().await.map_err(pg_err)?;

@@ -44,7 +44,7 @@ const MIGRATIONS: &[&str] = &[
     super::analytics::COUPONS_MIGRATION,
     super::analytics::BOTS_MIGRATION,
     super::analytics::PACKED_STEPS_MIGRATION,
-    super::analytics::EPOCHS_MIGRATION,
+    super::analytics::FACT_CACHE_MIGRATION,
 ];
 
 /// The bot flag of interactions (`BotReason::code`, 0 for a person's). Rows written before

@@ -703,3 +703,155 @@ fn eligibility_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EligibilityFact> {
         at_ms: r.get(4)?,
     })
 }
+
+/// Schema version 18: what the server's fact cache reads. Each account's analytics
+/// generation, bumped in the transaction of an erasure or retention step that removed
+/// rollup rows (a cache reloads the account when it changed), and offer visitors by
+/// their first impression and first click, so a catch-up reads only recent rows.
+pub(crate) const FACT_CACHE_MIGRATION: &str = r#"
+CREATE TABLE analytics_generations (
+    account    TEXT PRIMARY KEY NOT NULL,
+    generation INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX analytics_offer_visitors_impression
+    ON analytics_offer_visitors (account, first_impression_ms);
+CREATE INDEX analytics_offer_visitors_click
+    ON analytics_offer_visitors (account, first_click_ms);
+CREATE INDEX analytics_bot_offer_visitors_impression
+    ON analytics_bot_offer_visitors (account, first_impression_ms);
+CREATE INDEX analytics_bot_offer_visitors_click
+    ON analytics_bot_offer_visitors (account, first_click_ms);
+"#;
+
+/// Bumps the account's analytics generation: rollup rows were removed (inside the
+/// writer's transaction that removed them).
+pub(crate) fn bump_generation(conn: &Connection, account: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO analytics_generations (account, generation) VALUES (?1, 1)
+         ON CONFLICT (account) DO UPDATE SET generation = generation + 1",
+    )?
+    .execute([account])?;
+    Ok(())
+}
+
+/// The account's analytics generation (0 before any removal).
+pub(crate) fn generation(conn: &Connection, account: &str) -> Result<u64, StoreError> {
+    use rusqlite::OptionalExtension;
+    let g: Option<i64> = conn
+        .prepare_cached("SELECT generation FROM analytics_generations WHERE account = ?1")
+        .and_then(|mut s| s.query_row([account], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    Ok(g.map_or(0, |g| u64::try_from(g).unwrap_or(0)))
+}
+
+/// One side's rollup rows (people's, or bots' with `bot`) whose own times are at or
+/// after `since_ms` (see [`crate::Store::analytics_side_since`]), read in one snapshot.
+pub(crate) fn side_since(
+    conn: &Connection,
+    account: &str,
+    bot: bool,
+    since_ms: i64,
+) -> Result<AnalyticsFacts, StoreError> {
+    let tx = conn.unchecked_transaction().map_err(sql_err)?;
+    let conn = &*tx;
+    let mut facts = AnalyticsFacts::default();
+    let since_hour = hour_of(since_ms);
+    facts.visitors = conn
+        .prepare_cached(&format!(
+            "SELECT hour_ms, visitor_id FROM {} WHERE account = ?1 AND hour_ms >= ?2",
+            rollup_table("analytics_visitors", bot)
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![account, since_hour], |r| {
+                Ok(VisitorHour {
+                    hour_ms: r.get(0)?,
+                    visitor_id: r.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(sql_err)?;
+    for table in ["analytics_eligibility", "analytics_cohort"] {
+        let rows = conn
+            .prepare_cached(&format!(
+                "SELECT campaign_id, engagement_id, visitor_id, control, first_ms FROM {}
+                 WHERE account = ?1 AND first_ms >= ?2",
+                rollup_table(table, bot)
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![account, since_ms], eligibility_row)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(sql_err)?;
+        if table == "analytics_cohort" {
+            facts.cohort = rows;
+        } else {
+            facts.eligibility = rows;
+        }
+    }
+    facts.offer_counts = conn
+        .prepare_cached(&format!(
+            "SELECT campaign_id, engagement_id, hour_ms, impressions, clicks, declines, timeouts,
+                 coupon_reveals, coupon_copies
+             FROM {} WHERE account = ?1 AND hour_ms >= ?2",
+            rollup_table("analytics_offer_counts", bot)
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![account, since_hour], |r| {
+                Ok(OfferCount {
+                    campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+                    engagement_id: read_u64(r.get_ref(1)?).unwrap_or_default(),
+                    hour_ms: r.get(2)?,
+                    impressions: count(r.get(3)?),
+                    clicks: count(r.get(4)?),
+                    declines: count(r.get(5)?),
+                    timeouts: count(r.get(6)?),
+                    coupon_reveals: count(r.get(7)?),
+                    coupon_copies: count(r.get(8)?),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(sql_err)?;
+    let offer_visitors = rollup_table("analytics_offer_visitors", bot);
+    facts.offer_visitors = conn
+        .prepare_cached(&format!(
+            "SELECT campaign_id, visitor_id, first_impression_ms, first_click_ms FROM {offer_visitors}
+             WHERE account = ?1 AND first_impression_ms >= ?2
+             UNION
+             SELECT campaign_id, visitor_id, first_impression_ms, first_click_ms FROM {offer_visitors}
+             WHERE account = ?1 AND first_click_ms >= ?2"
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![account, since_ms], |r| {
+                Ok(OfferVisitor {
+                    campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+                    visitor_id: r.get(1)?,
+                    first_impression_ms: r.get(2)?,
+                    first_click_ms: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(sql_err)?;
+    facts.purchases = conn
+        .prepare_cached(&format!(
+            "SELECT visitor_id, at_ms, currency, total_micros FROM {}
+             WHERE account = ?1 AND at_ms >= ?2",
+            rollup_table("analytics_purchases", bot)
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![account, since_ms], |r| {
+                Ok(PurchaseFact {
+                    visitor_id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    currency: r.get(2)?,
+                    total_micros: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(sql_err)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(facts)
+}

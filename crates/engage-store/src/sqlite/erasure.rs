@@ -175,6 +175,9 @@ pub(crate) fn erase(
         }
         erase_visits(conn, account, &visits, &mut counts, TextIndex::Merge)?;
     }
+    if counts.rollups > 0 {
+        super::analytics::bump_generation(conn, account)?;
+    }
     let mut named: Vec<&str> = visitors.iter().map(String::as_str).collect();
     if let ErasureTarget::Customer(c) = target {
         named.push(c);
@@ -545,6 +548,7 @@ mod tests {
         "event_shapes",
         "erasure_log",
         "retention",
+        "analytics_generations",
         "console_sessions",
         "webhooks",
         "analytics_offer_counts",

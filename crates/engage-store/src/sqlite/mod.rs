@@ -582,6 +582,26 @@ impl Store for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(account = %account_id, bot, since_ms))]
+    async fn analytics_side_since(
+        &self,
+        account_id: &str,
+        bot: bool,
+        since_ms: i64,
+    ) -> Result<crate::analytics::AnalyticsFacts, StoreError> {
+        let account = account_id.to_owned();
+        self.readers
+            .run(move |conn| analytics::side_since(conn, &account, bot, since_ms))
+            .await
+    }
+
+    async fn analytics_generation(&self, account_id: &str) -> Result<u64, StoreError> {
+        let account = account_id.to_owned();
+        self.readers
+            .run(move |conn| analytics::generation(conn, &account))
+            .await
+    }
+
     #[tracing::instrument(skip_all, fields(account = %account_id))]
     async fn funnel_steps(
         &self,

@@ -73,6 +73,9 @@ pub(crate) fn sweep(
             )?
             .execute(params![account, horizon])? as u64;
         let (rollups, rollups_more) = expire_rollups(conn, &account, horizon, batch)?;
+        if rollups > 0 {
+            super::analytics::bump_generation(conn, &account)?;
+        }
         removed.rollups += rollups;
         more |= rollups_more;
     }

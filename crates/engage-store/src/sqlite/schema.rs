@@ -106,6 +106,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::analytics::PACKED_STEPS_MIGRATION,
         fill: Some(super::analytics::fill_packed_steps),
     },
+    Migration {
+        sql: super::analytics::FACT_CACHE_MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
