@@ -3,8 +3,10 @@
 //! report takes its scope's slice instead of reading the rows of its range from the
 //! store (docs/analytics.md, Reading a report).
 //!
-//! - **Load**: the first report of an account reads both sides whole
-//!   (`Store::analytics_side_since` from `i64::MIN`).
+//! - **Load**: the first report of an account starts reading both sides whole
+//!   (`Store::analytics_side_since` from `i64::MIN`) in the background and answers
+//!   from the store, as does every report until the copy is in place: no report
+//!   waits for a load.
 //! - **Catch up**: every report first reads each side's rows whose own times are at or
 //!   after the previous catch-up's start minus the slack, and replaces the copy's rows
 //!   from that time on. A server's own writes carry its clock at the time of the write,
@@ -12,7 +14,8 @@
 //!   committed up to that long after their time.
 //! - **Invalidation**: erasure and retention remove rows; they bump the account's
 //!   analytics generation in the same transaction (`Store::analytics_generation`), and
-//!   a report that finds another generation than its copy's loads the account again.
+//!   a report that finds another generation than its copy's starts loading the account
+//!   again (reading the store meanwhile).
 //! - **Memory bound**: least recently used accounts are dropped while the copies'
 //!   bytes exceed the bound; an account larger than the bound alone is not kept, and its
 //!   reports read the store (until its generation changes, when loading is tried again).
@@ -57,6 +60,8 @@ enum Held {
         caught_up_from: i64,
         facts: Box<AccountFacts>,
     },
+    /// Being loaded in the background at this generation: reports read the store.
+    Loading { generation: u64 },
     /// Larger than the bound at this generation: reports read the store.
     TooLarge { generation: u64 },
 }
@@ -79,11 +84,11 @@ struct Slots {
 pub enum Source {
     /// The copy, caught up.
     Hit,
-    /// The copy, loaded for this report (first use, or after it was dropped).
+    /// The store, and the copy started loading (first use, or after it was dropped).
     Miss,
-    /// The copy, loaded again: the generation had changed.
+    /// The store, and the copy started loading again: the generation had changed.
     Reload,
-    /// The store (cache off, or the account over the bound).
+    /// The store (cache off, the account over the bound, or its copy still loading).
     Store,
 }
 
@@ -136,65 +141,129 @@ impl FactCache {
     }
 
     /// The report's facts for `scope` and where they came from: from the account's copy
-    /// (loaded or caught up first), or from the store when the cache is off or the
-    /// account is over the bound. Equal to `store.analytics_facts(account, scope)`
-    /// interned (the order of each list aside).
+    /// (caught up first) when it is loaded, else from the store. A report that finds no
+    /// copy of the account's generation starts loading one in the background and reads
+    /// the store meanwhile, so no report waits for a load. Equal to
+    /// `store.analytics_facts(account, scope)` interned (the order of each list aside).
     pub async fn facts(
-        &self,
+        self: &Arc<Self>,
         store: &Arc<dyn Store>,
         account: &str,
         scope: AnalyticsScope,
     ) -> Result<(AnalyticsFacts<Visitor>, Source), StoreError> {
         if self.config.max_bytes == 0 {
-            return self.read_store(store, account, scope).await;
+            return self.read_store(store, account, scope, Source::Store).await;
         }
         let copy = self.slot(account);
-        let guard = copy.lock_owned().await;
+        let mut guard = copy.lock_owned().await;
         let generation = store.analytics_generation(account).await?;
-        let started = engage_store::ids::now_ms();
-        let (source, since) = match &*guard {
+        let since = match &*guard {
             Held::Loaded {
                 generation: g,
                 caught_up_from,
                 ..
-            } if *g == generation => (
-                Source::Hit,
-                caught_up_from.saturating_sub(self.config.slack_ms),
-            ),
-            Held::TooLarge { generation: g } if *g == generation => {
+            } if *g == generation => caught_up_from.saturating_sub(self.config.slack_ms),
+            Held::TooLarge { generation: g } | Held::Loading { generation: g }
+                if *g == generation =>
+            {
                 drop(guard);
-                return self.read_store(store, account, scope).await;
+                return self.read_store(store, account, scope, Source::Store).await;
             }
-            Held::Loaded { .. } | Held::TooLarge { .. } => (Source::Reload, i64::MIN),
-            Held::Empty => (Source::Miss, i64::MIN),
+            held => {
+                let source = match held {
+                    Held::Empty => Source::Miss,
+                    _ => Source::Reload,
+                };
+                *guard = Held::Loading { generation };
+                drop(guard);
+                let cache = Arc::clone(self);
+                let (store_for_load, account_for_load) = (Arc::clone(store), account.to_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = cache
+                        .load(&store_for_load, &account_for_load, generation)
+                        .await
+                    {
+                        tracing::warn!(account = %account_for_load, error = %e, "loading the analytics facts failed; reports read the store");
+                        let copy = cache.slot(&account_for_load);
+                        let mut held = copy.lock().await;
+                        if matches!(&*held, Held::Loading { generation: g } if *g == generation) {
+                            *held = Held::Empty;
+                        }
+                    }
+                });
+                return self.read_store(store, account, scope, source).await;
+            }
         };
+        let started = engage_store::ids::now_ms();
         let people = store.analytics_side_since(account, false, since).await?;
         let bots = store.analytics_side_since(account, true, since).await?;
         let (guard, facts, bytes) = tokio::task::spawn_blocking(move || {
-            let mut guard = guard;
-            let mut fresh = AccountFacts::default();
-            let facts = match &mut *guard {
-                Held::Loaded { facts, .. } if source == Source::Hit => facts,
-                _ => &mut fresh,
+            let slice_and_size = match &mut *guard {
+                Held::Loaded {
+                    facts,
+                    caught_up_from,
+                    ..
+                } => {
+                    facts.apply(false, since, people);
+                    facts.apply(true, since, bots);
+                    *caught_up_from = started;
+                    (facts.slice(&scope), facts.heap_bytes())
+                }
+                // Matched as loaded above, under the same lock.
+                _ => unreachable!("the copy was loaded under this lock"),
             };
-            facts.apply(false, since, people);
-            facts.apply(true, since, bots);
-            let slice = facts.slice(&scope);
-            let bytes = facts.heap_bytes();
-            if source != Source::Hit {
-                *guard = Held::Loaded {
-                    generation,
-                    caught_up_from: started,
-                    facts: Box::new(fresh),
-                };
-            } else if let Held::Loaded { caught_up_from, .. } = &mut *guard {
-                *caught_up_from = started;
-            }
-            (guard, slice, bytes)
+            (guard, slice_and_size.0, slice_and_size.1)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("fact cache task failed: {e}")))?;
-        let mut guard = guard;
+        self.keep_within_bound(account, guard, generation, bytes);
+        self.count(Source::Hit);
+        Ok((facts, Source::Hit))
+    }
+
+    /// Loads the account's copy at `generation` (both sides whole) without holding its
+    /// lock, then installs it unless another load or a drop took its place meanwhile.
+    async fn load(
+        &self,
+        store: &Arc<dyn Store>,
+        account: &str,
+        generation: u64,
+    ) -> Result<(), StoreError> {
+        let started = engage_store::ids::now_ms();
+        let people = store.analytics_side_since(account, false, i64::MIN).await?;
+        let bots = store.analytics_side_since(account, true, i64::MIN).await?;
+        let fresh = tokio::task::spawn_blocking(move || {
+            let mut fresh = AccountFacts::default();
+            fresh.apply(false, i64::MIN, people);
+            fresh.apply(true, i64::MIN, bots);
+            fresh
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("fact cache task failed: {e}")))?;
+        let copy = self.slot(account);
+        let mut guard = copy.lock_owned().await;
+        if !matches!(&*guard, Held::Loading { generation: g } if *g == generation) {
+            return Ok(());
+        }
+        let bytes = fresh.heap_bytes();
+        *guard = Held::Loaded {
+            generation,
+            caught_up_from: started,
+            facts: Box::new(fresh),
+        };
+        self.keep_within_bound(account, guard, generation, bytes);
+        Ok(())
+    }
+
+    /// Records the copy's size; a copy over the bound alone is dropped and the account's
+    /// reports read the store until its generation changes.
+    fn keep_within_bound(
+        &self,
+        account: &str,
+        mut guard: tokio::sync::OwnedMutexGuard<Held>,
+        generation: u64,
+        bytes: usize,
+    ) {
         if bytes > self.config.max_bytes {
             tracing::info!(
                 account,
@@ -203,13 +272,12 @@ impl FactCache {
                 "the account's analytics facts are larger than --analytics-cache-mb: its reports read the store"
             );
             *guard = Held::TooLarge { generation };
+            drop(guard);
             self.set_bytes(account, 0);
         } else {
+            drop(guard);
             self.set_bytes(account, bytes);
         }
-        drop(guard);
-        self.count(source);
-        Ok((facts, source))
     }
 
     async fn read_store(
@@ -217,13 +285,14 @@ impl FactCache {
         store: &Arc<dyn Store>,
         account: &str,
         scope: AnalyticsScope,
+        source: Source,
     ) -> Result<(AnalyticsFacts<Visitor>, Source), StoreError> {
         let facts = store.analytics_facts(account, scope).await?;
         let facts = tokio::task::spawn_blocking(move || facts.interned())
             .await
             .map_err(|e| StoreError::Backend(format!("fact cache task failed: {e}")))?;
-        self.count(Source::Store);
-        Ok((facts, Source::Store))
+        self.count(source);
+        Ok((facts, source))
     }
 
     fn count(&self, source: Source) {

@@ -300,6 +300,14 @@ impl Metrics {
         self.handle.render()
     }
 
+    /// What the fact cache's copies hold now (they also change when a background load
+    /// ends, with no report to record it).
+    pub fn set_analytics_cache_bytes(&self, bytes: usize) {
+        with_local_recorder(&self.recorder, || {
+            gauge!(CACHE_BYTES).set(bytes as f64);
+        });
+    }
+
     /// Folds the histograms' samples into their buckets; without it they would pile up
     /// between scrapes (and forever if nobody scrapes).
     pub fn upkeep(&self) {

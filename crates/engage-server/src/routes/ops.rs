@@ -20,6 +20,9 @@ pub async fn healthz() -> impl IntoResponse {
     responses((status = 200, description = "Prometheus text exposition format 0.0.4.",
                body = String, content_type = "text/plain; version=0.0.4; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state
+        .metrics
+        .set_analytics_cache_bytes(state.analytics_cache.stats().bytes);
     (
         [(
             header::CONTENT_TYPE,

@@ -2,11 +2,9 @@
 //! `from` must be before `to`, at most 400 days apart.
 #![allow(dead_code)] // descriptions of shapes: nothing builds these values
 
-use std::borrow::Cow;
-
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 
 use crate::openapi::bodies::OfferEventName;
 use crate::request::admin::schema::whole_number;
