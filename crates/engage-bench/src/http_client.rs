@@ -56,6 +56,18 @@ impl Connection {
         Ok((status, body))
     }
 
+    /// A GET's status and body.
+    pub async fn get_body(&mut self, path: &str) -> anyhow::Result<(u16, Bytes)> {
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, &self.authority)
+            .body(Full::new(Bytes::new()))?;
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
     pub async fn get(&mut self, path: &str) -> anyhow::Result<u16> {
         let request = hyper::Request::get(path)
             .header(hyper::header::HOST, &self.authority)
