@@ -541,20 +541,10 @@ pub(crate) async fn facts(
                 &mut facts.eligibility
             };
             for r in rows {
-                out.push(EligibilityFact {
-                    campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-                    engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
-                    visitor_id: r.try_get(2).map_err(pg_err)?,
-                    control: r.try_get(3).map_err(pg_err)?,
-                    at_ms: r.try_get(4).map_err(pg_err)?,
-                });
+                out.push(eligibility_row(&r)?);
             }
         }
     }
-
-    let count = |r: &tokio_postgres::Row, i: usize| -> Result<u64, StoreError> {
-        Ok(u64::try_from(r.try_get::<_, i64>(i).map_err(pg_err)?).unwrap_or(0))
-    };
     for &bot in sides(both) {
         let rows = client
             .query(
@@ -573,17 +563,7 @@ pub(crate) async fn facts(
             .await
             .map_err(pg_err)?;
         for r in rows {
-            let c = OfferCount {
-                campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-                engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
-                hour_ms: r.try_get(2).map_err(pg_err)?,
-                impressions: count(&r, 3)?,
-                clicks: count(&r, 4)?,
-                declines: count(&r, 5)?,
-                timeouts: count(&r, 6)?,
-                coupon_reveals: count(&r, 7)?,
-                coupon_copies: count(&r, 8)?,
-            };
+            let c = offer_count_row(&r)?;
             if scope.covers_time(c.hour_ms) {
                 facts.offer_counts.push(c);
             }
@@ -611,12 +591,7 @@ pub(crate) async fn facts(
                 .await
                 .map_err(pg_err)?;
             for r in rows {
-                facts.offer_visitors.push(OfferVisitor {
-                    campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-                    visitor_id: r.try_get(1).map_err(pg_err)?,
-                    first_impression_ms: r.try_get(2).map_err(pg_err)?,
-                    first_click_ms: r.try_get(3).map_err(pg_err)?,
-                });
+                facts.offer_visitors.push(offer_visitor_row(&r)?);
             }
         }
     }
@@ -634,12 +609,7 @@ pub(crate) async fn facts(
             .await
             .map_err(pg_err)?;
         for r in rows {
-            facts.purchases.push(PurchaseFact {
-                visitor_id: r.try_get(0).map_err(pg_err)?,
-                at_ms: r.try_get(1).map_err(pg_err)?,
-                currency: r.try_get(2).map_err(pg_err)?,
-                total_micros: r.try_get(3).map_err(pg_err)?,
-            });
+            facts.purchases.push(purchase_row(&r)?);
         }
     }
     // Purchases were read by time (their index), not by visitor: keep the cohort's.
@@ -944,18 +914,9 @@ pub(crate) async fn side_since(
             &mut facts.eligibility
         };
         for r in rows {
-            out.push(EligibilityFact {
-                campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-                engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
-                visitor_id: r.try_get(2).map_err(pg_err)?,
-                control: r.try_get(3).map_err(pg_err)?,
-                at_ms: r.try_get(4).map_err(pg_err)?,
-            });
+            out.push(eligibility_row(&r)?);
         }
     }
-    let count = |r: &tokio_postgres::Row, i: usize| -> Result<u64, StoreError> {
-        Ok(u64::try_from(r.try_get::<_, i64>(i).map_err(pg_err)?).unwrap_or(0))
-    };
     for r in tx
         .query(
             &format!(
@@ -971,17 +932,7 @@ pub(crate) async fn side_since(
         .await
         .map_err(pg_err)?
     {
-        facts.offer_counts.push(OfferCount {
-            campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-            engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
-            hour_ms: r.try_get(2).map_err(pg_err)?,
-            impressions: count(&r, 3)?,
-            clicks: count(&r, 4)?,
-            declines: count(&r, 5)?,
-            timeouts: count(&r, 6)?,
-            coupon_reveals: count(&r, 7)?,
-            coupon_copies: count(&r, 8)?,
-        });
+        facts.offer_counts.push(offer_count_row(&r)?);
     }
     let offer_visitors = rollup_table("analytics_offer_visitors", bot);
     for r in tx
@@ -998,12 +949,7 @@ pub(crate) async fn side_since(
         .await
         .map_err(pg_err)?
     {
-        facts.offer_visitors.push(OfferVisitor {
-            campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
-            visitor_id: r.try_get(1).map_err(pg_err)?,
-            first_impression_ms: r.try_get(2).map_err(pg_err)?,
-            first_click_ms: r.try_get(3).map_err(pg_err)?,
-        });
+        facts.offer_visitors.push(offer_visitor_row(&r)?);
     }
     for r in tx
         .query(
@@ -1017,13 +963,54 @@ pub(crate) async fn side_since(
         .await
         .map_err(pg_err)?
     {
-        facts.purchases.push(PurchaseFact {
-            visitor_id: r.try_get(0).map_err(pg_err)?,
-            at_ms: r.try_get(1).map_err(pg_err)?,
-            currency: r.try_get(2).map_err(pg_err)?,
-            total_micros: r.try_get(3).map_err(pg_err)?,
-        });
+        facts.purchases.push(purchase_row(&r)?);
     }
     tx.commit().await.map_err(pg_err)?;
     Ok(facts)
+}
+
+fn count(r: &tokio_postgres::Row, i: usize) -> Result<u64, StoreError> {
+    Ok(u64::try_from(r.try_get::<_, i64>(i).map_err(pg_err)?).unwrap_or(0))
+}
+
+fn eligibility_row(r: &tokio_postgres::Row) -> Result<EligibilityFact, StoreError> {
+    Ok(EligibilityFact {
+        campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+        engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
+        visitor_id: r.try_get(2).map_err(pg_err)?,
+        control: r.try_get(3).map_err(pg_err)?,
+        at_ms: r.try_get(4).map_err(pg_err)?,
+    })
+}
+
+fn offer_count_row(r: &tokio_postgres::Row) -> Result<OfferCount, StoreError> {
+    Ok(OfferCount {
+        campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+        engagement_id: from_sql_u64(r.try_get(1).map_err(pg_err)?),
+        hour_ms: r.try_get(2).map_err(pg_err)?,
+        impressions: count(r, 3)?,
+        clicks: count(r, 4)?,
+        declines: count(r, 5)?,
+        timeouts: count(r, 6)?,
+        coupon_reveals: count(r, 7)?,
+        coupon_copies: count(r, 8)?,
+    })
+}
+
+fn offer_visitor_row(r: &tokio_postgres::Row) -> Result<OfferVisitor, StoreError> {
+    Ok(OfferVisitor {
+        campaign_id: from_sql_u64(r.try_get(0).map_err(pg_err)?),
+        visitor_id: r.try_get(1).map_err(pg_err)?,
+        first_impression_ms: r.try_get(2).map_err(pg_err)?,
+        first_click_ms: r.try_get(3).map_err(pg_err)?,
+    })
+}
+
+fn purchase_row(r: &tokio_postgres::Row) -> Result<PurchaseFact, StoreError> {
+    Ok(PurchaseFact {
+        visitor_id: r.try_get(0).map_err(pg_err)?,
+        at_ms: r.try_get(1).map_err(pg_err)?,
+        currency: r.try_get(2).map_err(pg_err)?,
+        total_micros: r.try_get(3).map_err(pg_err)?,
+    })
 }

@@ -506,19 +506,7 @@ pub(crate) fn facts(
                     campaigns,
                     engagements
                 ],
-                |r| {
-                    Ok(OfferCount {
-                        campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
-                        engagement_id: read_u64(r.get_ref(1)?).unwrap_or_default(),
-                        hour_ms: r.get(2)?,
-                        impressions: count(r.get(3)?),
-                        clicks: count(r.get(4)?),
-                        declines: count(r.get(5)?),
-                        timeouts: count(r.get(6)?),
-                        coupon_reveals: count(r.get(7)?),
-                        coupon_copies: count(r.get(8)?),
-                    })
-                },
+                offer_count_row,
             )
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(sql_err)?;
@@ -546,14 +534,7 @@ pub(crate) fn facts(
             facts.offer_visitors.extend(
                 stmt.query_map(
                     params![account, scope.from_ms, scope.to_ms, campaigns, engagements],
-                    |r| {
-                        Ok(OfferVisitor {
-                            campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
-                            visitor_id: r.get(1)?,
-                            first_impression_ms: r.get(2)?,
-                            first_click_ms: r.get(3)?,
-                        })
-                    },
+                    offer_visitor_row,
                 )
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(sql_err)?,
@@ -571,16 +552,9 @@ pub(crate) fn facts(
             ))
             .map_err(sql_err)?;
         facts.purchases.extend(
-            stmt.query_map(params![account, scope.from_ms, purchases_to], |r| {
-                Ok(PurchaseFact {
-                    visitor_id: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    currency: r.get(2)?,
-                    total_micros: r.get(3)?,
-                })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(sql_err)?,
+            stmt.query_map(params![account, scope.from_ms, purchases_to], purchase_row)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(sql_err)?,
         );
     }
     // Purchases were read by time (their index), not by visitor: keep the cohort's.
@@ -694,6 +668,38 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+fn offer_count_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OfferCount> {
+    Ok(OfferCount {
+        campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+        engagement_id: read_u64(r.get_ref(1)?).unwrap_or_default(),
+        hour_ms: r.get(2)?,
+        impressions: count(r.get(3)?),
+        clicks: count(r.get(4)?),
+        declines: count(r.get(5)?),
+        timeouts: count(r.get(6)?),
+        coupon_reveals: count(r.get(7)?),
+        coupon_copies: count(r.get(8)?),
+    })
+}
+
+fn offer_visitor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OfferVisitor> {
+    Ok(OfferVisitor {
+        campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
+        visitor_id: r.get(1)?,
+        first_impression_ms: r.get(2)?,
+        first_click_ms: r.get(3)?,
+    })
+}
+
+fn purchase_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PurchaseFact> {
+    Ok(PurchaseFact {
+        visitor_id: r.get(0)?,
+        at_ms: r.get(1)?,
+        currency: r.get(2)?,
+        total_micros: r.get(3)?,
+    })
+}
+
 fn eligibility_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EligibilityFact> {
     Ok(EligibilityFact {
         campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
@@ -797,20 +803,8 @@ pub(crate) fn side_since(
             rollup_table("analytics_offer_counts", bot)
         ))
         .and_then(|mut s| {
-            s.query_map(params![account, since_hour], |r| {
-                Ok(OfferCount {
-                    campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
-                    engagement_id: read_u64(r.get_ref(1)?).unwrap_or_default(),
-                    hour_ms: r.get(2)?,
-                    impressions: count(r.get(3)?),
-                    clicks: count(r.get(4)?),
-                    declines: count(r.get(5)?),
-                    timeouts: count(r.get(6)?),
-                    coupon_reveals: count(r.get(7)?),
-                    coupon_copies: count(r.get(8)?),
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()
+            s.query_map(params![account, since_hour], offer_count_row)?
+                .collect::<Result<Vec<_>, _>>()
         })
         .map_err(sql_err)?;
     let offer_visitors = rollup_table("analytics_offer_visitors", bot);
@@ -823,14 +817,7 @@ pub(crate) fn side_since(
              WHERE account = ?1 AND first_click_ms >= ?2"
         ))
         .and_then(|mut s| {
-            s.query_map(params![account, since_ms], |r| {
-                Ok(OfferVisitor {
-                    campaign_id: read_u64(r.get_ref(0)?).unwrap_or_default(),
-                    visitor_id: r.get(1)?,
-                    first_impression_ms: r.get(2)?,
-                    first_click_ms: r.get(3)?,
-                })
-            })?
+            s.query_map(params![account, since_ms], offer_visitor_row)?
             .collect::<Result<Vec<_>, _>>()
         })
         .map_err(sql_err)?;
@@ -841,15 +828,8 @@ pub(crate) fn side_since(
             rollup_table("analytics_purchases", bot)
         ))
         .and_then(|mut s| {
-            s.query_map(params![account, since_ms], |r| {
-                Ok(PurchaseFact {
-                    visitor_id: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    currency: r.get(2)?,
-                    total_micros: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()
+            s.query_map(params![account, since_ms], purchase_row)?
+                .collect::<Result<Vec<_>, _>>()
         })
         .map_err(sql_err)?;
     tx.commit().map_err(sql_err)?;
