@@ -61,6 +61,12 @@ pub fn check_url(text: &str, allow_private: bool, max_chars: usize) -> Result<Ur
     if text.chars().count() > max_chars {
         return Err(format!("at most {max_chars} characters"));
     }
+    // The URL parser would take these into a path or fragment (escaped, or as they are).
+    if let Some(c) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "a URL holds no spaces or control characters: found {c:?} (percent-encode it)"
+        ));
+    }
     let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(format!(
@@ -192,6 +198,9 @@ mod tests {
             "http://169.254.169.254/latest/meta-data",
             "HTTP://A.A*",
             "https://-hooks.example/",
+            "https://hooks.example/a b",
+            "https://hooks.example/in#G\u{15} *",
+            "https://hooks.example/in?q=\t",
             "not a url",
         ] {
             assert!(check_url(bad, false, 2048).is_err(), "{bad}");

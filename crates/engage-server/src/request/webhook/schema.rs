@@ -28,7 +28,7 @@ fn url() -> Schema {
         .min_length(Some(1))
         .max_length(Some(super::MAX_WEBHOOK_URL_CHARS))
         .pattern(Some(format!(
-            r"^\s*[hH][tT][tT][pP][sS]?://{host}(:{port})?([/?#]\S*)?\s*$"
+            r"^\s*[hH][tT][tT][pP][sS]?://{host}(:{port})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?\s*$"
         )))
         .into()
 }
