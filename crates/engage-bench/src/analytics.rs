@@ -66,11 +66,11 @@ struct Figures {
     funnel_4_steps_7_days: Latency,
     /// The two reports again with the fact cache off (`--baseline-cache-off`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    cache_off: Option<CacheOff>,
+    cache_off: Option<ReportTimes>,
 }
 
 #[derive(Serialize)]
-struct CacheOff {
+struct ReportTimes {
     campaign_by_day: Latency,
     account_by_campaign: Latency,
 }
@@ -196,27 +196,14 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
     let mut rng = Rng::new(11);
     copy_loaded(&mut connection, &report_path, &api_key, month).await?;
 
-    let campaign_by_day = measure(
+    let reports = two_reports(
         &mut connection,
         &report_path,
         &api_key,
         args.queries,
-        "campaign_by_day",
-        |rng| {
-            let campaign = campaign_ids[rng.below(campaign_ids.len() as u64) as usize];
-            json!({"from": month.0, "to": month.1, "groupBy": ["day"], "campaignIds": [campaign]})
-        },
-        &mut rng,
-    )
-    .await?;
-    let account_by_campaign = measure(
-        &mut connection,
-        &report_path,
-        &api_key,
-        args.queries,
-        "account_by_campaign",
-        |_| json!({"from": month.0, "to": month.1, "groupBy": ["campaign"]}),
-        &mut rng,
+        &campaign_ids,
+        month,
+        "",
     )
     .await?;
     let funnel_4_steps_7_days = measure(
@@ -241,35 +228,18 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
         )
         .await?;
         let mut connection = Connection::open(&server.address).await?;
-        let mut rng = Rng::new(11);
-        let campaign_by_day = measure(
+        let reports = two_reports(
             &mut connection,
             &report_path,
             &api_key,
             args.queries,
-            "campaign_by_day (cache off)",
-            |rng| {
-                let campaign = campaign_ids[rng.below(campaign_ids.len() as u64) as usize];
-                json!({"from": month.0, "to": month.1, "groupBy": ["day"], "campaignIds": [campaign]})
-            },
-            &mut rng,
-        )
-        .await?;
-        let account_by_campaign = measure(
-            &mut connection,
-            &report_path,
-            &api_key,
-            args.queries,
-            "account_by_campaign (cache off)",
-            |_| json!({"from": month.0, "to": month.1, "groupBy": ["campaign"]}),
-            &mut rng,
+            &campaign_ids,
+            month,
+            " (cache off)",
         )
         .await?;
         server.stop();
-        Some(CacheOff {
-            campaign_by_day,
-            account_by_campaign,
-        })
+        Some(reports)
     } else {
         None
     };
@@ -280,13 +250,54 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
         sdes: filled.sdes,
         eligibility_records: filled.eligibility,
         store_mb: round(store_mb, 1),
-        campaign_by_day,
-        account_by_campaign,
+        campaign_by_day: reports.campaign_by_day,
+        account_by_campaign: reports.account_by_campaign,
         funnel_4_steps_7_days,
         cache_off,
     };
     println!("{}", serde_json::to_string(&figures)?);
     Ok(())
+}
+
+/// Times the two reports of the targets: one campaign by day, the whole account by
+/// campaign, over `month` (the same random campaigns in every run: the generator's seed).
+async fn two_reports(
+    connection: &mut Connection,
+    report_path: &str,
+    api_key: &str,
+    queries: usize,
+    campaign_ids: &[u64],
+    month: (i64, i64),
+    label: &str,
+) -> anyhow::Result<ReportTimes> {
+    let mut rng = Rng::new(11);
+    let campaign_by_day = measure(
+        connection,
+        report_path,
+        api_key,
+        queries,
+        &format!("campaign_by_day{label}"),
+        |rng| {
+            let campaign = campaign_ids[rng.below(campaign_ids.len() as u64) as usize];
+            json!({"from": month.0, "to": month.1, "groupBy": ["day"], "campaignIds": [campaign]})
+        },
+        &mut rng,
+    )
+    .await?;
+    let account_by_campaign = measure(
+        connection,
+        report_path,
+        api_key,
+        queries,
+        &format!("account_by_campaign{label}"),
+        |_| json!({"from": month.0, "to": month.1, "groupBy": ["campaign"]}),
+        &mut rng,
+    )
+    .await?;
+    Ok(ReportTimes {
+        campaign_by_day,
+        account_by_campaign,
+    })
 }
 
 /// Sends one report, which starts the server's fact cache loading the account in the
