@@ -421,6 +421,7 @@ impl Writer {
         }
         self.commits.fetch_add(1, Ordering::Relaxed);
         if group.iter().any(|w| matches!(w, Write::Erase { .. })) {
+            self.rewrite_after_erasure();
             self.truncate_log();
         }
         let new_accounts = std::mem::take(&mut self.state.new_accounts);
@@ -458,6 +459,33 @@ impl Writer {
         self.state.interactions.clear();
         self.state.rollups.clear();
         Ok(step)
+    }
+
+    /// Rewrites the database file (`VACUUM`) so that no page keeps a stale copy of an
+    /// erased row. `secure_delete` zeroes deleted cells and freed pages, but when SQLite
+    /// rebalances a B-tree it rebuilds a page without clearing the unused middle of it,
+    /// where an old copy of a cell that moved to a sibling page stays; only a rewrite
+    /// clears those. The copy is built in a temporary file (not in memory, where the
+    /// connection keeps other temporary tables), and ingestion waits behind it
+    /// (docs/operations.md, Erasure). A failure (no room for the copy) leaves the
+    /// committed erasure in place and is logged; the next erasure tries again.
+    fn rewrite_after_erasure(&self) {
+        let started = std::time::Instant::now();
+        let rewritten = self.conn.execute_batch("PRAGMA temp_store = FILE; VACUUM;");
+        if let Err(e) = self.conn.execute_batch("PRAGMA temp_store = MEMORY") {
+            tracing::warn!(error = %e, "restoring temp_store after an erasure");
+        }
+        match rewritten {
+            Ok(()) => tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "the database was rewritten after an erasure"
+            ),
+            Err(e) => tracing::error!(
+                error = %e,
+                "the database could not be rewritten after an erasure: stale copies of \
+                 erased rows may stay in unused page space until the next erasure"
+            ),
+        }
     }
 
     /// Copies the whole log into the database file and empties it, so the log keeps no
