@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{AnalyticsFacts, EligibilityFact, Visitor, DAY_MS};
+use super::{AnalyticsFacts, EligibilityFact, Visitor, VisitorHour, DAY_MS};
 
 /// How a report's rows are grouped. Grouping by engagement groups by its campaign too
 /// (an engagement belongs to one campaign).
@@ -23,19 +23,42 @@ pub struct Grouping<'a> {
 /// Row keys with the time buckets of whole UTC hours remembered: an hour whose first and
 /// last millisecond share a bucket has every instant in it (buckets are non-decreasing),
 /// and otherwise (a zone whose days start within an hour) each instant is asked.
+/// The last hour asked is remembered too: facts come sorted by time, so most questions
+/// repeat the one before.
 struct Keys<'a> {
     grouping: Grouping<'a>,
     hours: FxHashMap<i64, Option<i64>>,
+    last: Option<(i64, Option<i64>)>,
 }
 
-impl Keys<'_> {
+impl<'a> Keys<'a> {
+    fn new(grouping: Grouping<'a>) -> Self {
+        Keys {
+            grouping,
+            hours: FxHashMap::default(),
+            last: None,
+        }
+    }
+
     fn time_key(&mut self, at_ms: i64) -> Option<i64> {
         let bucket = self.grouping.time?;
-        let hour = super::hour_of(at_ms);
-        let whole = *self.hours.entry(hour).or_insert_with(|| {
-            let first = bucket(hour);
-            (first == bucket(hour.saturating_add(super::HOUR_MS - 1))).then_some(first)
-        });
+        let whole = match self.last {
+            // An instant of the hour asked last: no division (`hour_of` divides).
+            Some((last, whole))
+                if at_ms >= last && at_ms.checked_sub(last).is_some_and(|d| d < super::HOUR_MS) =>
+            {
+                whole
+            }
+            _ => {
+                let hour = super::hour_of(at_ms);
+                let whole = *self.hours.entry(hour).or_insert_with(|| {
+                    let first = bucket(hour);
+                    (first == bucket(hour.saturating_add(super::HOUR_MS - 1))).then_some(first)
+                });
+                self.last = Some((hour, whole));
+                whole
+            }
+        };
         Some(whole.unwrap_or_else(|| bucket(at_ms)))
     }
 
@@ -210,10 +233,7 @@ fn report_with(
     max_rows: usize,
     bitmap_bytes: usize,
 ) -> Result<Vec<ReportRow>, ReportError> {
-    let mut keys = Keys {
-        grouping,
-        hours: FxHashMap::default(),
-    };
+    let mut keys = Keys::new(grouping);
     let mut rows: BTreeMap<RowKey, Option<Accumulator>> = BTreeMap::new();
     let add_row = |rows: &mut BTreeMap<RowKey, Option<Accumulator>>, key: RowKey| {
         rows.entry(key).or_default();
@@ -231,8 +251,8 @@ fn report_with(
         );
     }
     if !grouping.by_offer() {
-        for v in &facts.visitors {
-            add_row(&mut rows, keys.key(0, 0, v.hour_ms));
+        for run in runs(&facts.visitors, &mut keys) {
+            add_row(&mut rows, run.0);
         }
     }
     if rows.len() > max_rows {
@@ -281,9 +301,11 @@ fn report_with(
         .keys()
         .map(|k| (k.time_ms, Distinct::new(words)))
         .collect();
-    for v in &facts.visitors {
-        if let Some(set) = visitors_by_time.get_mut(&keys.time_key(v.hour_ms)) {
-            set.insert(v.visitor_id);
+    for (key, run) in runs(&facts.visitors, &mut keys) {
+        if let Some(set) = visitors_by_time.get_mut(&key.time_ms) {
+            for v in run {
+                set.insert(v.visitor_id);
+            }
         }
     }
     for e in &facts.eligibility {
@@ -392,6 +414,50 @@ fn report_with(
         compare_within_campaigns(&mut out);
     }
     Ok(out)
+}
+
+/// Monitored visitors in runs of one row key (of a time bucket alone): visitor hours come
+/// sorted by hour, so a report looks a bucket up once per run, not once per row.
+fn runs<'f, 'k, 'g>(
+    visitors: &'f [VisitorHour<Visitor>],
+    keys: &'k mut Keys<'g>,
+) -> Runs<'f, 'k, 'g> {
+    Runs {
+        visitors,
+        keys,
+        next_key: None,
+    }
+}
+
+struct Runs<'f, 'k, 'g> {
+    visitors: &'f [VisitorHour<Visitor>],
+    keys: &'k mut Keys<'g>,
+    /// The key of `visitors[0]`, when the run before ended on it.
+    next_key: Option<RowKey>,
+}
+
+impl<'f> Iterator for Runs<'f, '_, '_> {
+    type Item = (RowKey, &'f [VisitorHour<Visitor>]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let first = self.visitors.first()?;
+        let key = match self.next_key.take() {
+            Some(key) => key,
+            None => self.keys.key(0, 0, first.hour_ms),
+        };
+        let mut len = 1;
+        for v in self.visitors.iter().skip(1) {
+            let k = self.keys.key(0, 0, v.hour_ms);
+            if k != key {
+                self.next_key = Some(k);
+                break;
+            }
+            len += 1;
+        }
+        let (run, rest) = self.visitors.split_at(len);
+        self.visitors = rest;
+        Some((key, run))
+    }
 }
 
 /// The purchases of `e`'s visitor within the window after `e` (its first eligibility):
