@@ -9,8 +9,8 @@
 //! Permanent on disk (docs/operations.md, Erasure):
 //! - `PRAGMA secure_delete = ON` on the connections that write (`schema`): deleted cells
 //!   and freed pages are overwritten with zeros.
-//! - After the commit the writer rewrites the file (`VACUUM`, `writer`): B-tree
-//!   rebalancing leaves stale copies of moved cells in the unused middle of pages,
+//! - After the commit the writer rewrites the file (`VACUUM`, `writer`): a page rebuilt
+//!   while a B-tree rebalances keeps old copies of its cells in its unused middle,
 //!   which `secure_delete` never visits.
 //! - The attribute text index (`sde_text`, contentless FTS5) deletes a row only when
 //!   given the row's own text, which [`delete_text_rows`] rebuilds; a delete only adds a

@@ -462,13 +462,15 @@ impl Writer {
     }
 
     /// Rewrites the database file (`VACUUM`) so that no page keeps a stale copy of an
-    /// erased row. `secure_delete` zeroes deleted cells and freed pages, but when SQLite
-    /// rebalances a B-tree it rebuilds a page without clearing the unused middle of it,
-    /// where an old copy of a cell that moved to a sibling page stays; only a rewrite
-    /// clears those. The copy is built in a temporary file (not in memory, where the
-    /// connection keeps other temporary tables), and ingestion waits behind it
-    /// (docs/operations.md, Erasure). A failure (no room for the copy) leaves the
-    /// committed erasure in place and is logged; the next erasure tries again.
+    /// erased row. `secure_delete` zeroes deleted cells and freed pages, but a page that
+    /// SQLite rebuilds while rebalancing a B-tree keeps old copies of its cells in its
+    /// unused middle, which deleting the rows never visits; only a rewrite clears them.
+    /// The copy is built in a temporary file (not in memory, where the connection keeps
+    /// other temporary tables), and ingestion waits behind it (docs/operations.md,
+    /// Erasure). `VACUUM` keeps the rowids of tables with an `INTEGER PRIMARY KEY`, which
+    /// every table whose rows are pointed at by rowid has (the text index keeps its
+    /// own). A failure (no room for the copy) leaves the committed erasure in place and
+    /// is logged; the next erasure tries again.
     fn rewrite_after_erasure(&self) {
         let started = std::time::Instant::now();
         let rewritten = self.conn.execute_batch("PRAGMA temp_store = FILE; VACUUM;");
