@@ -49,6 +49,10 @@ const MAX_GROUP_COMMANDS: usize = 128;
 const MAX_GROUP_ROWS: usize = 20_000;
 /// The longest a group waits for the callers of the previous one to come back.
 const GATHER_WAIT: Duration = Duration::from_micros(500);
+/// How long an erasure's TRUNCATE checkpoint is tried again (20 ms apart) while the
+/// checkpointer holds the log.
+const TRUNCATE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How often the checkpointer looks for committed work to copy into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
@@ -491,20 +495,40 @@ impl Writer {
     }
 
     /// Copies the whole log into the database file and empties it, so the log keeps no
-    /// image of a page from before an erasure. A reader still on an old snapshot makes
-    /// the checkpoint wait (up to the busy timeout) or fail; the next erasure or the
-    /// checkpoint at close tries again.
+    /// image of a page from before an erasure. While the checkpointer thread copies the
+    /// rewrite's pages (its own pass, started when the rewrite committed) the checkpoint
+    /// lock is taken and SQLite answers busy at once, without waiting: so this tries
+    /// again every 20 ms, for up to [`TRUNCATE_PATIENCE`] (an attempt that started in
+    /// time may wait for readers up to the busy timeout). A reader still on an old
+    /// snapshot also makes it fail; then the next erasure or the checkpoint at close
+    /// tries again.
     fn truncate_log(&self) {
-        match self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                r.get::<_, i64>(0)
-            }) {
-            Ok(0) => {}
-            Ok(_) => {
-                tracing::warn!("the log could not be emptied after an erasure: a reader held it")
+        let started = std::time::Instant::now();
+        let mut last = None;
+        for attempt in 0.. {
+            if attempt > 0 {
+                if started.elapsed() >= TRUNCATE_PATIENCE {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            Err(e) => tracing::warn!(error = %e, "the log could not be emptied after an erasure"),
+            match self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                }) {
+                Ok(0) => return,
+                Ok(_) => last = None,
+                Err(e) => last = Some(e),
+            }
+        }
+        match last {
+            None => tracing::warn!(
+                "the log could not be emptied after an erasure: a reader or the checkpointer held it"
+            ),
+            Some(e) => {
+                tracing::warn!(error = %e, "the log could not be emptied after an erasure")
+            }
         }
     }
 
