@@ -45,7 +45,9 @@ impl<'a> Keys<'a> {
         let whole = match self.last {
             // An instant of the hour asked last: no division (`hour_of` divides).
             Some((last, whole))
-                if at_ms >= last && at_ms.checked_sub(last).is_some_and(|d| d < super::HOUR_MS) =>
+                if at_ms
+                    .checked_sub(last)
+                    .is_some_and(|d| (0..super::HOUR_MS).contains(&d)) =>
             {
                 whole
             }

@@ -51,7 +51,7 @@ const MAX_GROUP_ROWS: usize = 20_000;
 const GATHER_WAIT: Duration = Duration::from_micros(500);
 /// How long an erasure's TRUNCATE checkpoint is tried again (20 ms apart) while the
 /// checkpointer holds the log.
-const TRUNCATE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+const TRUNCATE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// How often the checkpointer looks for committed work to copy into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
@@ -336,7 +336,7 @@ impl Writer {
     /// part way, the group is rolled back and each write is tried again alone, so only
     /// the write that fails is answered with the error.
     fn run_group(&mut self, group: Vec<Write>) {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         match self.try_group(&group) {
             Ok(results) => {
                 for (w, r) in group.into_iter().zip(results) {
@@ -476,7 +476,7 @@ impl Writer {
     /// own). A failure (no room for the copy) leaves the committed erasure in place and
     /// is logged; the next erasure tries again.
     fn rewrite_after_erasure(&self) {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let rewritten = self.conn.execute_batch("PRAGMA temp_store = FILE; VACUUM;");
         if let Err(e) = self.conn.execute_batch("PRAGMA temp_store = MEMORY") {
             tracing::warn!(error = %e, "restoring temp_store after an erasure");
@@ -503,14 +503,14 @@ impl Writer {
     /// snapshot also makes it fail; then the next erasure or the checkpoint at close
     /// tries again.
     fn truncate_log(&self) {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let mut last = None;
         for attempt in 0.. {
             if attempt > 0 {
                 if started.elapsed() >= TRUNCATE_PATIENCE {
                     break;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(20));
             }
             match self
                 .conn
