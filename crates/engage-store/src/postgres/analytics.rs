@@ -109,7 +109,7 @@ CREATE TABLE analytics_steps (
 );
 "#;
 
-/// Schema version 11: the bots' twin of each rollup ([`rollup_table`]), purchases by
+/// Schema version 12: the bots' twin of each rollup ([`rollup_table`]), purchases by
 /// time (reports and the retention sweep), and eligibility indexes that cover a report's
 /// read.
 pub(crate) const BOTS_MIGRATION: &str = r#"
@@ -836,6 +836,15 @@ CREATE INDEX analytics_bot_offer_visitors_impression
     ON analytics_bot_offer_visitors (account, first_impression_ms);
 CREATE INDEX analytics_bot_offer_visitors_click
     ON analytics_bot_offer_visitors (account, first_click_ms);
+"#;
+
+/// Schema version 15: purchases lose their index by visitor (as SQLite's version 19):
+/// reports and the fact cache read them by time, and an erasure finds a visitor's
+/// purchases through the time index. The bots' twin got its copy of the index from
+/// `LIKE ... INCLUDING ALL`, under PostgreSQL's generated name.
+pub(crate) const PURCHASES_BY_TIME_MIGRATION: &str = r#"
+DROP INDEX analytics_purchases_visitor;
+DROP INDEX analytics_bot_purchases_account_visitor_id_at_ms_idx;
 "#;
 
 /// Bumps the account (`$1`)'s analytics generation, in the transaction that removed

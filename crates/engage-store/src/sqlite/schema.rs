@@ -110,6 +110,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: super::analytics::FACT_CACHE_MIGRATION,
         fill: None,
     },
+    Migration {
+        sql: super::analytics::PURCHASES_BY_TIME_MIGRATION,
+        fill: None,
+    },
 ];
 
 /// Schema version 4: what an app says about its device (`clientProperties`), as JSON.
