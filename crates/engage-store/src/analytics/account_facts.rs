@@ -35,6 +35,9 @@ struct Side {
     eligibility: Vec<EligibilityFact<Visitor>>,
     /// Sorted by time.
     cohort: Vec<EligibilityFact<Visitor>>,
+    /// Where each campaign's rows are in `eligibility` and in `cohort`.
+    eligibility_at: Positions,
+    cohort_at: Positions,
     /// Sorted by hour.
     offer_counts: Vec<OfferCount>,
     offer_visitors: FxHashMap<(u64, Visitor), FirstTimes>,
@@ -43,12 +46,78 @@ struct Side {
 }
 
 /// Replaces the rows of `rows` from the first whose `time` is at or after `since` with
-/// `new` (sorted here).
-fn replace_tail<T>(rows: &mut Vec<T>, since: i64, mut new: Vec<T>, time: impl Fn(&T) -> i64) {
+/// `new` (sorted here); answers how many rows were kept.
+fn replace_tail<T>(
+    rows: &mut Vec<T>,
+    since: i64,
+    mut new: Vec<T>,
+    time: impl Fn(&T) -> i64,
+) -> usize {
     let keep = rows.partition_point(|r| time(r) < since);
     rows.truncate(keep);
     new.sort_by_key(&time);
     rows.append(&mut new);
+    keep
+}
+
+/// The positions of each campaign's rows in a list of eligibility rows sorted by time,
+/// ascending: a report of some campaigns reads their rows, not every row of its range.
+#[derive(Default)]
+struct Positions(FxHashMap<u64, Vec<u32>>);
+
+impl Positions {
+    /// Follows [`replace_tail`]: positions from `kept` on are gone, the rows from there
+    /// are new.
+    fn replaced_tail(&mut self, rows: &[EligibilityFact<Visitor>], kept: usize) {
+        for positions in self.0.values_mut() {
+            positions.truncate(positions.partition_point(|&p| (p as usize) < kept));
+        }
+        for (p, e) in rows.iter().enumerate().skip(kept) {
+            if let Ok(p) = u32::try_from(p) {
+                self.0.entry(e.campaign_id).or_default().push(p);
+            }
+        }
+        self.0.retain(|_, positions| !positions.is_empty());
+    }
+
+    /// The rows of `campaigns` in `[from, to)` that `in_scope` admits, in time order.
+    fn rows_of(
+        &self,
+        rows: &[EligibilityFact<Visitor>],
+        campaigns: &[u64],
+        from: i64,
+        to: i64,
+        in_scope: &dyn Fn(&&EligibilityFact<Visitor>) -> bool,
+    ) -> Vec<EligibilityFact<Visitor>> {
+        let mut campaigns = campaigns.to_vec();
+        campaigns.sort_unstable();
+        campaigns.dedup();
+        let at = |p: &u32| rows.get(*p as usize);
+        let mut out = Vec::new();
+        for positions in campaigns.iter().filter_map(|c| self.0.get(c)) {
+            let time = |p: &u32| at(p).map_or(i64::MAX, |e| e.at_ms);
+            let start = positions.partition_point(|p| time(p) < from);
+            let end = positions.partition_point(|p| time(p) < to).max(start);
+            out.extend(
+                positions
+                    .get(start..end)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(at)
+                    .filter(in_scope)
+                    .cloned(),
+            );
+        }
+        if campaigns.len() > 1 {
+            out.sort_by_key(|e| e.at_ms);
+        }
+        out
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.capacity() * (size_of::<(u64, Vec<u32>)>() + 1)
+            + self.0.values().map(|v| v.capacity() * 4).sum::<usize>()
+    }
 }
 
 /// The rows of `rows` (sorted by `time`) whose time is in `[from, to)`.
@@ -80,13 +149,15 @@ impl Side {
             .into_iter()
             .map(|e| e.map_visitor(|id| intern(&id)))
             .collect();
-        replace_tail(&mut self.eligibility, since, eligibility, |e| e.at_ms);
+        let kept = replace_tail(&mut self.eligibility, since, eligibility, |e| e.at_ms);
+        self.eligibility_at.replaced_tail(&self.eligibility, kept);
         let cohort = rows
             .cohort
             .into_iter()
             .map(|e| e.map_visitor(|id| intern(&id)))
             .collect();
-        replace_tail(&mut self.cohort, since, cohort, |e| e.at_ms);
+        let kept = replace_tail(&mut self.cohort, since, cohort, |e| e.at_ms);
+        self.cohort_at.replaced_tail(&self.cohort, kept);
         replace_tail(&mut self.offer_counts, since_hour, rows.offer_counts, |c| {
             c.hour_ms
         });
@@ -114,6 +185,8 @@ impl Side {
         vec_bytes(&self.visitors)
             + vec_bytes(&self.eligibility)
             + vec_bytes(&self.cohort)
+            + self.eligibility_at.heap_bytes()
+            + self.cohort_at.heap_bytes()
             + vec_bytes(&self.offer_counts)
             + vec_bytes(&self.purchases)
             + currencies
@@ -183,6 +256,10 @@ impl AccountFacts {
                     .filter(|c| covers(c.campaign_id, c.engagement_id)),
             );
         }
+        if sides.len() > 1 {
+            // Two runs sorted by hour, merged (a report reads visitor hours in order).
+            facts.visitors.sort_by_key(|v| v.hour_ms);
+        }
         let in_scope = |e: &&EligibilityFact<Visitor>| covers(e.campaign_id, e.engagement_id);
         if scope.include_bots {
             let day_key =
@@ -204,6 +281,19 @@ impl AccountFacts {
                 first_key,
                 &in_scope,
             );
+        } else if !scope.campaign_ids.is_empty() {
+            let people = &self.people;
+            facts.eligibility = people.eligibility_at.rows_of(
+                &people.eligibility,
+                &scope.campaign_ids,
+                from,
+                to,
+                &in_scope,
+            );
+            facts.cohort =
+                people
+                    .cohort_at
+                    .rows_of(&people.cohort, &scope.campaign_ids, from, to, &in_scope);
         } else {
             let people = &self.people;
             facts.eligibility = range(&people.eligibility, from, to, |e| e.at_ms)
@@ -302,4 +392,62 @@ fn merge_first<K: std::hash::Hash + Eq>(
             .cloned(),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(campaign_id: u64, at_ms: i64) -> EligibilityFact {
+        EligibilityFact {
+            campaign_id,
+            engagement_id: campaign_id * 10,
+            visitor_id: format!("v{at_ms}"),
+            control: false,
+            at_ms,
+        }
+    }
+
+    /// Campaign and time of each row, as a slice answers them.
+    fn seen(rows: &[EligibilityFact<Visitor>]) -> Vec<(u64, i64)> {
+        rows.iter().map(|e| (e.campaign_id, e.at_ms)).collect()
+    }
+
+    #[test]
+    fn a_scope_of_some_campaigns_gets_their_rows_once_in_time_order_after_catch_ups() {
+        let rows = |times: std::ops::Range<i64>| AnalyticsFacts {
+            eligibility: times.clone().map(|t| fact(1 + t as u64 % 3, t)).collect(),
+            cohort: times.map(|t| fact(1 + t as u64 % 3, t)).collect(),
+            ..AnalyticsFacts::default()
+        };
+        let mut copy = AccountFacts::default();
+        copy.apply(false, i64::MIN, rows(0..30));
+        // A catch-up from 20 answers the rows from 20 on again, and newer ones.
+        copy.apply(false, 20, rows(20..40));
+        copy.apply(false, 35, rows(35..45));
+        let scope = AnalyticsScope {
+            from_ms: 5,
+            to_ms: 42,
+            // Named twice, and out of order: each row still comes once.
+            campaign_ids: vec![3, 1, 3],
+            engagement_ids: Vec::new(),
+            attribution_ms: 0,
+            include_bots: false,
+        };
+        let slice = copy.slice(&scope);
+        let expected: Vec<(u64, i64)> = (5..42)
+            .map(|t| (1 + t as u64 % 3, t))
+            .filter(|(c, _)| *c != 2)
+            .collect();
+        assert_eq!(seen(&slice.eligibility), expected);
+        assert_eq!(seen(&slice.cohort), expected);
+
+        // An engagement filter applies within the campaigns.
+        let slice = copy.slice(&AnalyticsScope {
+            engagement_ids: vec![30],
+            ..scope
+        });
+        let threes: Vec<(u64, i64)> = expected.into_iter().filter(|(c, _)| *c == 3).collect();
+        assert_eq!(seen(&slice.eligibility), threes);
+    }
 }

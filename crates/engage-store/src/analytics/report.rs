@@ -2,6 +2,7 @@
 //! server. Every count is defined in docs/analytics.md; the derived figures (rates,
 //! lift, significance) are methods of [`ReportRow`], functions of its counts only.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -236,6 +237,16 @@ fn report_with(
     bitmap_bytes: usize,
 ) -> Result<Vec<ReportRow>, ReportError> {
     let mut keys = Keys::new(grouping);
+    // Runs of visitor hours need them in hour order: both sides read from a store come
+    // one after the other.
+    let visitors: Cow<'_, [VisitorHour<Visitor>]> =
+        if facts.visitors.is_sorted_by_key(|v| v.hour_ms) {
+            Cow::Borrowed(&facts.visitors)
+        } else {
+            let mut sorted = facts.visitors.clone();
+            sorted.sort_by_key(|v| v.hour_ms);
+            Cow::Owned(sorted)
+        };
     let mut rows: BTreeMap<RowKey, Option<Accumulator>> = BTreeMap::new();
     let add_row = |rows: &mut BTreeMap<RowKey, Option<Accumulator>>, key: RowKey| {
         rows.entry(key).or_default();
@@ -253,7 +264,7 @@ fn report_with(
         );
     }
     if !grouping.by_offer() {
-        for run in runs(&facts.visitors, &mut keys) {
+        for run in runs(&visitors, &mut keys) {
             add_row(&mut rows, run.0);
         }
     }
@@ -265,8 +276,7 @@ fn report_with(
     }
 
     // Bitmaps when rows times visitors is small enough: ordinals are dense from 0.
-    let ordinals = facts
-        .visitors
+    let ordinals = visitors
         .iter()
         .map(|v| v.visitor_id)
         .chain(facts.eligibility.iter().map(|e| e.visitor_id))
@@ -303,7 +313,7 @@ fn report_with(
         .keys()
         .map(|k| (k.time_ms, Distinct::new(words)))
         .collect();
-    for (key, run) in runs(&facts.visitors, &mut keys) {
+    for (key, run) in runs(&visitors, &mut keys) {
         if let Some(set) = visitors_by_time.get_mut(&key.time_ms) {
             for v in run {
                 set.insert(v.visitor_id);
@@ -419,47 +429,53 @@ fn report_with(
 }
 
 /// Monitored visitors in runs of one row key (of a time bucket alone): visitor hours come
-/// sorted by hour, so a report looks a bucket up once per run, not once per row.
+/// sorted by hour, and the rows of one hour share their key, so a report finds each
+/// hour's end by a binary search and asks its key once, not once per row.
 fn runs<'f, 'k, 'g>(
     visitors: &'f [VisitorHour<Visitor>],
     keys: &'k mut Keys<'g>,
 ) -> Runs<'f, 'k, 'g> {
-    Runs {
-        visitors,
-        keys,
-        next_key: None,
-    }
+    Runs { visitors, keys }
 }
 
 struct Runs<'f, 'k, 'g> {
     visitors: &'f [VisitorHour<Visitor>],
     keys: &'k mut Keys<'g>,
-    /// The key of `visitors[0]`, when the run before ended on it.
-    next_key: Option<RowKey>,
 }
 
 impl<'f> Iterator for Runs<'f, '_, '_> {
     type Item = (RowKey, &'f [VisitorHour<Visitor>]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let first = self.visitors.first()?;
-        let key = match self.next_key.take() {
-            Some(key) => key,
-            None => self.keys.key(0, 0, first.hour_ms),
-        };
-        let mut len = 1;
-        for v in self.visitors.iter().skip(1) {
-            let k = self.keys.key(0, 0, v.hour_ms);
-            if k != key {
-                self.next_key = Some(k);
+        let key = self.keys.key(0, 0, self.visitors.first()?.hour_ms);
+        let mut len = 0;
+        while let Some(hour) = self.visitors.get(len).map(|v| v.hour_ms) {
+            if len > 0 && self.keys.key(0, 0, hour) != key {
                 break;
             }
-            len += 1;
+            len += rows_through(self.visitors.get(len..).unwrap_or_default(), hour);
         }
         let (run, rest) = self.visitors.split_at(len);
         self.visitors = rest;
         Some((key, run))
     }
+}
+
+/// How many of `rows` (sorted by hour) are of `hour` or before: a galloping search from
+/// the start, which reads memory near the run it ends (an hour's rows are a small part
+/// of a month's).
+fn rows_through(rows: &[VisitorHour<Visitor>], hour: i64) -> usize {
+    let mut bound = 1;
+    while rows.get(bound - 1).is_some_and(|v| v.hour_ms <= hour) {
+        bound *= 2;
+    }
+    let start = bound / 2;
+    let end = bound.min(rows.len()).max(start);
+    start
+        + rows
+            .get(start..end)
+            .unwrap_or_default()
+            .partition_point(|v| v.hour_ms <= hour)
 }
 
 /// The purchases of `e`'s visitor within the window after `e` (its first eligibility):
