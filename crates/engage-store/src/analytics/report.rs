@@ -213,6 +213,33 @@ struct Accumulator {
     control_revenue: FxHashSet<usize>,
 }
 
+/// A report's rows in key order, found by key through a hash map (a report looks a row
+/// up for every fact it counts).
+struct Rows {
+    at: FxHashMap<RowKey, usize>,
+    rows: Vec<(RowKey, Accumulator)>,
+}
+
+impl FromIterator<(RowKey, Accumulator)> for Rows {
+    /// From rows in key order.
+    fn from_iter<I: IntoIterator<Item = (RowKey, Accumulator)>>(iter: I) -> Self {
+        let rows: Vec<(RowKey, Accumulator)> = iter.into_iter().collect();
+        let at = rows.iter().enumerate().map(|(i, (k, _))| (*k, i)).collect();
+        Rows { at, rows }
+    }
+}
+
+impl Rows {
+    fn get_mut(&mut self, key: &RowKey) -> Option<&mut Accumulator> {
+        let i = *self.at.get(key)?;
+        self.rows.get_mut(i).map(|(_, a)| a)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &RowKey> {
+        self.rows.iter().map(|(k, _)| k)
+    }
+}
+
 /// The report's rows, by group key; a row exists for each group with at least one
 /// eligibility, first eligibility or offer event (or, when not grouped by campaign or
 /// engagement, a monitored visitor). `Err` when there would be more than `max_rows`.
@@ -286,7 +313,7 @@ fn report_with(
     let words = ordinals.div_ceil(64);
     let bitmaps = (rows.len() * 4).saturating_mul(words * 8) <= bitmap_bytes;
     let words = bitmaps.then_some(words);
-    let mut rows: BTreeMap<RowKey, Accumulator> = rows
+    let mut rows: Rows = rows
         .into_keys()
         .map(|key| {
             (
@@ -340,9 +367,12 @@ fn report_with(
         }
     }
 
-    let mut purchases: FxHashMap<Visitor, Vec<usize>> = FxHashMap::default();
+    let mut purchases: FxHashMap<Visitor, Vec<(i64, usize)>> = FxHashMap::default();
     for (i, p) in facts.purchases.iter().enumerate() {
-        purchases.entry(p.visitor_id).or_default().push(i);
+        purchases
+            .entry(p.visitor_id)
+            .or_default()
+            .push((p.at_ms, i));
     }
     let offer_visitors: FxHashMap<(u64, Visitor), FirstTimes> = facts
         .offer_visitors
@@ -359,12 +389,13 @@ fn report_with(
             continue;
         };
         let visitor = e.visitor_id;
-        let attributed = attributed(facts, &purchases, e, windows.of(e.campaign_id));
+        let attributed = attributed(&purchases, e, windows.of(e.campaign_id));
         if e.control {
             row.control.insert(visitor);
             if !attributed.is_empty() {
                 row.control_converted.insert(visitor);
-                row.control_revenue.extend(attributed);
+                row.control_revenue
+                    .extend(attributed.iter().map(|&(_, i)| i));
             }
             continue;
         }
@@ -375,8 +406,7 @@ fn report_with(
         row.converted.insert(visitor);
         let last_purchase = attributed
             .iter()
-            .filter_map(|i| facts.purchases.get(*i))
-            .map(|p| p.at_ms)
+            .map(|&(at_ms, _)| at_ms)
             .max()
             .unwrap_or(i64::MIN);
         let (impression, click) = offer_visitors
@@ -389,7 +419,7 @@ fn report_with(
         if click.is_some_and(|t| t <= last_purchase) {
             row.after_click.insert(visitor);
         }
-        row.revenue.extend(attributed);
+        row.revenue.extend(attributed.iter().map(|&(_, i)| i));
     }
 
     let revenue_of = |set: &FxHashSet<usize>| {
@@ -400,6 +430,7 @@ fn report_with(
         out
     };
     let mut out: Vec<ReportRow> = rows
+        .rows
         .into_iter()
         .map(|(key, a)| ReportRow {
             key,
@@ -479,25 +510,21 @@ fn rows_through(rows: &[VisitorHour<Visitor>], hour: i64) -> usize {
 }
 
 /// The purchases of `e`'s visitor within the window after `e` (its first eligibility):
-/// from `e.at_ms` included to `e.at_ms + window_ms` excluded.
+/// from `e.at_ms` included to `e.at_ms + window_ms` excluded, as (time, position in the
+/// facts' purchases). The times are kept beside the positions, so a report does not look
+/// every purchase of a buyer up to test it.
 fn attributed(
-    facts: &AnalyticsFacts<Visitor>,
-    purchases: &FxHashMap<Visitor, Vec<usize>>,
+    purchases: &FxHashMap<Visitor, Vec<(i64, usize)>>,
     e: &EligibilityFact<Visitor>,
     window_ms: i64,
-) -> Vec<usize> {
+) -> Vec<(i64, usize)> {
     let end = e.at_ms.saturating_add(window_ms);
     purchases
         .get(&e.visitor_id)
         .map(|all| {
             all.iter()
                 .copied()
-                .filter(|i| {
-                    facts
-                        .purchases
-                        .get(*i)
-                        .is_some_and(|p| e.at_ms <= p.at_ms && p.at_ms < end)
-                })
+                .filter(|&(at_ms, _)| e.at_ms <= at_ms && at_ms < end)
                 .collect()
         })
         .unwrap_or_default()
