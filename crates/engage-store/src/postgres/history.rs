@@ -113,9 +113,12 @@ impl Filter {
             f.sql.push_str(&format!(" AND i.context_id = {p}"));
         }
         if let Some(visitor) = &q.visitor {
+            // An array, computed once: without statistics (a table just loaded) the
+            // planner ran the semi-join as a probe of visits for every interaction of
+            // the range.
             let p = f.arg(Box::new(visitor.clone()));
             f.sql.push_str(&format!(
-                " AND i.visit_id IN (SELECT visit_id FROM visits WHERE account = $1 AND visitor_id = {p})"
+                " AND i.visit_id = ANY(ARRAY(SELECT visit_id FROM visits WHERE account = $1 AND visitor_id = {p}))"
             ));
         }
         if !q.campaign_ids.is_empty() {

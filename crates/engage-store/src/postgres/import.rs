@@ -316,6 +316,19 @@ impl PostgresStore {
         tx.commit().await.map_err(pg_err)
     }
 
+    /// Refreshes the planner's statistics of every table (`ANALYZE`). After a bulk load
+    /// and before autovacuum has analyzed the new rows (up to a minute, more under load),
+    /// the planner takes the loaded tables for nearly empty and can choose a plan that
+    /// reads a whole range row by row (a visitor's history took 50 ms instead of 0.2 ms
+    /// on 20,000 interactions).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .batch_execute("ANALYZE")
+            .await
+            .map_err(pg_err)
+    }
+
     /// What the account holds here, to compare with the source's.
     pub async fn import_counts(&self, account: &str) -> Result<AccountCounts, StoreError> {
         let client = self.conn().await?;
