@@ -12,6 +12,8 @@
 //! (unicode61 tokenizer) matches too, diacritics aside (FTS5 folds `é` to `e`, this
 //! does not).
 
+use std::collections::HashMap;
+
 use deadpool_postgres::Transaction;
 use engage_model::{EngagementType, SdeType};
 use tokio_postgres::types::ToSql;
@@ -294,28 +296,28 @@ pub(crate) async fn search(
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()
             .map_err(pg_err)?;
-        for id in ids {
-            records.push(interaction(&tx, account, id).await?);
-        }
+        records = interactions(&tx, account, &ids).await?;
     }
     tx.commit().await.map_err(pg_err)?;
     Ok(InteractionPage { count, records })
 }
 
-/// One interaction with its timeline and its visit's attributes. What its events did not
-/// say (the Monitoring API's impressions carry no renderer or name) comes from the
-/// engagement's definition at that revision, when the account has it.
-async fn interaction(
+/// A page of interactions, in the order of `ids`, each with its timeline and its visit's
+/// attributes: three queries for the whole page (and one for the event shapes), not
+/// three per record. What an interaction's events did not say (the Monitoring API's
+/// impressions carry no renderer or name) comes from the engagement's definition at that
+/// revision, when the account has it.
+async fn interactions(
     tx: &Transaction<'_>,
     account: &str,
-    id: i64,
-) -> Result<Interaction, StoreError> {
-    let bad = |what: &str| corrupt(format!("interaction {id}: {what}"));
+    ids: &[i64],
+) -> Result<Vec<Interaction>, StoreError> {
+    let ids = ids.to_vec();
     let statement = tx
         .prepare_cached(
-            "SELECT i.context_id, i.start_ms, i.end_ms, i.outcome, i.campaign_id,
-                    i.engagement_id, i.engagement_revision, i.engagement_type, i.zone_id,
-                    i.tgl_name, i.engagement_name,
+            "SELECT i.interaction_id, i.context_id, i.start_ms, i.end_ms, i.outcome,
+                    i.campaign_id, i.engagement_id, i.engagement_revision, i.engagement_type,
+                    i.zone_id, i.tgl_name, i.engagement_name,
                     v.visitor_id, v.session_id, p.page_id, p.url,
                     coalesce(p.user_agent, v.user_agent), v.referrer, c.name,
                     v.client_properties, i.visit_id,
@@ -331,15 +333,46 @@ async fn interaction(
                  AND e.engagement_id = i.engagement_id AND e.campaign_id = i.campaign_id
              LEFT JOIN engagement_revisions r ON r.account = e.account
                  AND r.engagement_id = e.engagement_id AND r.revision = i.engagement_revision
-             WHERE i.account = $1 AND i.interaction_id = $2",
+             WHERE i.account = $1 AND i.interaction_id = ANY($2)",
         )
         .await
         .map_err(pg_err)?;
-    let r = tx
-        .query_opt(&statement, &[&account, &id])
+    let rows = tx
+        .query(&statement, &[&account, &ids])
         .await
-        .map_err(pg_err)?
-        .ok_or_else(|| bad("missing"))?;
+        .map_err(pg_err)?;
+    let mut found = HashMap::with_capacity(rows.len());
+    let mut visits = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (id, visit_id, record) = interaction_row(r)?;
+        if visit_id != 0 {
+            visits.push(visit_id);
+        }
+        found.insert(id, (visit_id, record));
+    }
+    let mut timelines = timelines(tx, account, &ids).await?;
+    visits.sort_unstable();
+    visits.dedup();
+    let attributes = visit_attributes(tx, account, &visits).await?;
+    ids.iter()
+        .map(|id| {
+            let (visit_id, mut record) = found
+                .remove(id)
+                .ok_or_else(|| corrupt(format!("interaction {id}: missing")))?;
+            record.events = timelines.remove(id).unwrap_or_default();
+            if let Some(sdes) = attributes.get(&visit_id) {
+                record.sdes.clone_from(sdes);
+            }
+            Ok(record)
+        })
+        .collect()
+}
+
+/// One row of [`interactions`]' query: the interaction's id, its visit (0: none) and its
+/// record without events or attributes.
+fn interaction_row(r: &tokio_postgres::Row) -> Result<(i64, i64, Interaction), StoreError> {
+    let id: i64 = r.try_get(0).map_err(pg_err)?;
+    let bad = |what: &str| corrupt(format!("interaction {id}: {what}"));
     let get = |i: usize| -> Result<Option<String>, StoreError> { r.try_get(i).map_err(pg_err) };
     let num = |i: usize| -> Result<Option<i64>, StoreError> { r.try_get(i).map_err(pg_err) };
     let required = |i: usize| {
@@ -347,7 +380,7 @@ async fn interaction(
             .map(from_sql_u64)
             .ok_or_else(|| bad("a missing number"))
     };
-    let outcome: i16 = r.try_get(3).map_err(pg_err)?;
+    let outcome: i16 = r.try_get(4).map_err(pg_err)?;
     let outcome = u8::try_from(outcome)
         .ok()
         .and_then(Outcome::from_rank)
@@ -357,85 +390,81 @@ async fn interaction(
             .map(|t| t.parse::<u64>().map_err(|_| bad("a definition number")))
             .transpose()
     };
-    let type_code = match r.try_get::<_, Option<i16>>(7).map_err(pg_err)? {
+    let type_code = match r.try_get::<_, Option<i16>>(8).map_err(pg_err)? {
         Some(code) => u64::try_from(code).ok(),
-        None => defined_number(20)?,
+        None => defined_number(21)?,
     };
     let engagement_type = match type_code {
         None => None,
         Some(code) => Some(EngagementType::from_code(code).ok_or_else(|| bad("engagement type"))?),
     };
-    let zone_id = match num(8)? {
+    let zone_id = match num(9)? {
         Some(z) => Some(from_sql_u64(z)),
-        None => defined_number(21)?,
+        None => defined_number(22)?,
     };
-    let client = match get(18)? {
+    let client = match get(19)? {
         None => None,
         Some(text) => {
             Some(serde_json::from_str(&text).map_err(|e| bad(&format!("client properties: {e}")))?)
         }
     };
-    let visit_id: i64 = r.try_get(19).map_err(pg_err)?;
-    let mut record = Interaction {
-        interaction_id: r.try_get(0).map_err(pg_err)?,
-        start_ms: r.try_get(1).map_err(pg_err)?,
-        end_ms: r.try_get(2).map_err(pg_err)?,
+    let visit_id: i64 = r.try_get(20).map_err(pg_err)?;
+    let record = Interaction {
+        interaction_id: r.try_get(1).map_err(pg_err)?,
+        start_ms: r.try_get(2).map_err(pg_err)?,
+        end_ms: r.try_get(3).map_err(pg_err)?,
         outcome,
         campaign: InteractionCampaign {
-            campaign_id: required(4)?,
-            campaign_name: get(17)?,
-            engagement_id: required(5)?,
-            engagement_name: get(10)?.or(get(23)?),
-            engagement_revision: required(6)?,
+            campaign_id: required(5)?,
+            campaign_name: get(18)?,
+            engagement_id: required(6)?,
+            engagement_name: get(11)?.or(get(24)?),
+            engagement_revision: required(7)?,
             engagement_type,
-            tgl_name: get(9)?.or(get(22)?),
+            tgl_name: get(10)?.or(get(23)?),
             zone_id,
         },
-        visitor_id: get(11)?,
-        session_id: get(12)?,
-        page_id: get(13)?,
-        page_url: get(14)?,
-        user_agent: get(15)?,
-        referrer: get(16)?,
+        visitor_id: get(12)?,
+        session_id: get(13)?,
+        page_id: get(14)?,
+        page_url: get(15)?,
+        user_agent: get(16)?,
+        referrer: get(17)?,
         client,
         events: Vec::new(),
         sdes: Vec::new(),
     };
-    record.events = timeline(tx, account, id).await?;
-    if visit_id != 0 {
-        record.sdes = visit_attributes(tx, account, visit_id).await?;
-    }
-    Ok(record)
+    Ok((id, visit_id, record))
 }
 
-/// The interaction's events by client time (server time where the page gave none), then
-/// lifecycle order, then arrival.
-async fn timeline(
+/// Each interaction's events by client time (server time where the page gave none),
+/// then lifecycle order, then arrival.
+async fn timelines(
     tx: &Transaction<'_>,
     account: &str,
-    interaction_id: i64,
-) -> Result<Vec<StoredEvent>, StoreError> {
+    interaction_ids: &[i64],
+) -> Result<HashMap<i64, Vec<StoredEvent>>, StoreError> {
     let statement = tx
         .prepare_cached(
-            "SELECT r.run_row, r.server_ms, r.events, i.context_id, p.page_id
+            "SELECT r.interaction_id, r.run_row, r.server_ms, r.events, i.context_id, p.page_id
              FROM event_runs r
              JOIN interactions i
                ON i.account = r.account AND i.interaction_id = r.interaction_id
              LEFT JOIN pages p ON p.account = r.account AND p.page_row = r.page_row
-             WHERE r.account = $1 AND r.interaction_id = $2",
+             WHERE r.account = $1 AND r.interaction_id = ANY($2)",
         )
         .await
         .map_err(pg_err)?;
     let rows = tx
-        .query(&statement, &[&account, &interaction_id])
+        .query(&statement, &[&account, &interaction_ids])
         .await
         .map_err(pg_err)?;
     let mut decoded = Vec::with_capacity(rows.len());
     let mut shape_ids = Vec::new();
     for r in &rows {
-        let run: i64 = r.try_get(0).map_err(pg_err)?;
-        let server_ms: i64 = r.try_get(1).map_err(pg_err)?;
-        let blob: &[u8] = r.try_get(2).map_err(pg_err)?;
+        let run: i64 = r.try_get(1).map_err(pg_err)?;
+        let server_ms: i64 = r.try_get(2).map_err(pg_err)?;
+        let blob: &[u8] = r.try_get(3).map_err(pg_err)?;
         let stored = crate::sqlite::events::decode_run(blob, server_ms)
             .ok_or_else(|| corrupt(format!("event run {run}")))?;
         shape_ids.extend(stored.iter().map(|e| e.shape));
@@ -445,14 +474,16 @@ async fn timeline(
     shape_ids.dedup();
     let shapes = super::runs::load_shapes(&**tx, account, &shape_ids).await?;
     let run_size = i64::try_from(crate::sqlite::events::MAX_RUN).unwrap_or(256);
-    let mut events = Vec::new();
+    let mut events: HashMap<i64, Vec<(i64, StoredEvent)>> = HashMap::new();
     for (r, (run, server_ms, stored)) in rows.iter().zip(decoded) {
-        let context_id: &str = r.try_get(3).map_err(pg_err)?;
-        let page_id: Option<&str> = r.try_get(4).map_err(pg_err)?;
+        let interaction_id: i64 = r.try_get(0).map_err(pg_err)?;
+        let context_id: &str = r.try_get(4).map_err(pg_err)?;
+        let page_id: Option<&str> = r.try_get(5).map_err(pg_err)?;
+        let timeline = events.entry(interaction_id).or_default();
         for (pos, e) in stored.into_iter().enumerate() {
             let event = super::runs::offer_event(&shapes, &e, context_id, page_id)?;
             let at = run * run_size + i64::try_from(pos).unwrap_or(0);
-            events.push((
+            timeline.push((
                 at,
                 StoredEvent {
                     client_id: e.client_id,
@@ -463,45 +494,57 @@ async fn timeline(
             ));
         }
     }
-    events.sort_by_key(|(id, e)| (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *id));
-    Ok(events.into_iter().map(|(_, e)| e).collect())
+    Ok(events
+        .into_iter()
+        .map(|(id, mut timeline)| {
+            timeline.sort_by_key(|(at, e)| {
+                (e.client_time_ms.unwrap_or(e.server_ms), e.event.name, *at)
+            });
+            (id, timeline.into_iter().map(|(_, e)| e).collect())
+        })
+        .collect())
 }
 
-/// A visit's attributes in history shape with their stamps, in client-time order (server
-/// time where the page gave none), then storage order.
+/// Each visit's attributes in history shape with their stamps, in client-time order
+/// (server time where the page gave none), then storage order.
 async fn visit_attributes(
     tx: &Transaction<'_>,
     account: &str,
-    visit_id: i64,
-) -> Result<Vec<RawJson>, StoreError> {
+    visit_ids: &[i64],
+) -> Result<HashMap<i64, Vec<RawJson>>, StoreError> {
+    let mut out: HashMap<i64, Vec<RawJson>> = HashMap::new();
+    if visit_ids.is_empty() {
+        return Ok(out);
+    }
     let statement = tx
         .prepare_cached(
-            "SELECT sde_row, history, server_ms, client_ms, packed FROM sdes
-             WHERE account = $1 AND visit_id = $2
-             ORDER BY coalesce(client_ms, server_ms), sde_row",
+            "SELECT visit_id, sde_row, history, server_ms, client_ms, packed FROM sdes
+             WHERE account = $1 AND visit_id = ANY($2)
+             ORDER BY visit_id, coalesce(client_ms, server_ms), sde_row",
         )
         .await
         .map_err(pg_err)?;
     let rows = tx
-        .query(&statement, &[&account, &visit_id])
+        .query(&statement, &[&account, &visit_ids])
         .await
         .map_err(pg_err)?;
-    rows.iter()
-        .map(|r| {
-            let id: i64 = r.try_get(0).map_err(pg_err)?;
-            let history = super::runs::stored_history(
-                r.try_get(1).map_err(pg_err)?,
-                r.try_get(4).map_err(pg_err)?,
-            )
-            .ok_or_else(|| corrupt(format!("attribute {id}")))?;
-            stamped(
-                &history,
-                r.try_get(2).map_err(pg_err)?,
-                r.try_get(3).map_err(pg_err)?,
-            )
-            .ok_or_else(|| corrupt(format!("attribute {id}")))
-        })
-        .collect()
+    for r in &rows {
+        let visit_id: i64 = r.try_get(0).map_err(pg_err)?;
+        let id: i64 = r.try_get(1).map_err(pg_err)?;
+        let history = super::runs::stored_history(
+            r.try_get(2).map_err(pg_err)?,
+            r.try_get(5).map_err(pg_err)?,
+        )
+        .ok_or_else(|| corrupt(format!("attribute {id}")))?;
+        let sde = stamped(
+            &history,
+            r.try_get(3).map_err(pg_err)?,
+            r.try_get(4).map_err(pg_err)?,
+        )
+        .ok_or_else(|| corrupt(format!("attribute {id}")))?;
+        out.entry(visit_id).or_default().push(sde);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
