@@ -13,7 +13,7 @@ use engage_store::{IngestBatch, NewAccount};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::history::{analyzed_database_bytes, create_campaigns, file_len, fill, PageHook};
+use super::history::{create_campaigns, file_len, fill, vacuumed_database_bytes, PageHook};
 use super::history_data::{Plan, DAY_MS};
 use super::payload::Rng;
 use super::server::{now_ms, percentile_ms, round, ServerProcess, Storage};
@@ -184,7 +184,7 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
     drop(store);
     let store_mb = match &storage {
         Storage::Dir(_) => (file_len(&db) + file_len(&data.join("engage.db-wal"))) as f64 / 1e6,
-        Storage::Url(url) => analyzed_database_bytes(url).await? as f64 / 1e6,
+        Storage::Url(url) => vacuumed_database_bytes(url).await? as f64 / 1e6,
     };
 
     let server = ServerProcess::start(&storage, Duration::from_secs(120)).await?;

@@ -45,7 +45,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
     /// Fill this database (`postgres://...`, see `engage serve --database`) instead of
-    /// SQLite files; the fill goes into an account of its own.
+    /// SQLite files; the fill goes into an account of its own, which stays (its id and
+    /// api key are printed).
     #[arg(long, env = "ENGAGE_DATABASE_URL", conflicts_with = "keep")]
     database: Option<String>,
 }
@@ -178,18 +179,24 @@ async fn bench(args: &Args, data: &Path) -> anyhow::Result<()> {
     drop(store);
     let store_mb = match &storage {
         Storage::Dir(_) => (file_len(&db) + file_len(&data.join("engage.db-wal"))) as f64 / 1e6,
-        Storage::Url(url) => analyzed_database_bytes(url).await? as f64 / 1e6,
+        Storage::Url(url) => vacuumed_database_bytes(url).await? as f64 / 1e6,
     };
     eprintln!(
         "store: closed in {:.1} s, {store_mb:.0} MB (database and log, or the PostgreSQL database)",
         closing.elapsed().as_secs_f64()
     );
-    if args.keep.is_some() {
-        eprintln!(
+    match (&args.keep, &storage) {
+        (Some(_), _) => eprintln!(
             "kept: {} (account {}, api key {api_key})",
             data.display(),
             account.id
-        );
+        ),
+        // The database keeps the fill: say how to search it afterwards.
+        (None, Storage::Url(_)) => eprintln!(
+            "kept: the database's account {} (api key {api_key})",
+            account.id
+        ),
+        (None, Storage::Dir(_)) => {}
     }
 
     let server = ServerProcess::start(&storage, Duration::from_secs(120)).await?;
@@ -813,23 +820,19 @@ impl Queries {
 /// A filled PostgreSQL database's size, after `ANALYZE`: what autovacuum does within a
 /// minute or so of a bulk load, before which the planner takes the new rows for absent
 /// (and the timed queries would measure that minute, not the store).
-pub(crate) async fn analyzed_database_bytes(url: &str) -> anyhow::Result<i64> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .context("cannot connect to PostgreSQL to measure the database")?;
-    let connection = tokio::spawn(connection);
-    let analyzing = Instant::now();
-    client.batch_execute("ANALYZE").await?;
+/// The bytes of a PostgreSQL database just filled, after doing what autovacuum would
+/// have done for its new rows by the time anyone searched them (`VACUUM (ANALYZE)`,
+/// timed and said).
+pub(crate) async fn vacuumed_database_bytes(url: &str) -> anyhow::Result<u64> {
+    let store = engage_store::postgres::PostgresStore::open(url).await?;
+    let vacuuming = Instant::now();
+    store.vacuum_analyze().await?;
     eprintln!(
-        "store: ANALYZE in {:.1} s (the planner's statistics, as autovacuum would keep them)",
-        analyzing.elapsed().as_secs_f64()
+        "store: VACUUM (ANALYZE) in {:.1} s (statistics and visibility map, as autovacuum would keep them)",
+        vacuuming.elapsed().as_secs_f64()
     );
-    let bytes: i64 = client
-        .query_one("SELECT pg_database_size(current_database())", &[])
-        .await?
-        .try_get(0)?;
-    drop(client);
-    let _ = connection.await;
+    let bytes = store.database_bytes().await?;
+    store.close().await?;
     Ok(bytes)
 }
 

@@ -183,8 +183,8 @@ async fn copy(
         }
     }
     progress.finish_and_clear();
-    eprintln!("migrate: refreshing the planner's statistics (ANALYZE)");
-    target.analyze().await?;
+    eprintln!("migrate: refreshing the planner's statistics and visibility map (VACUUM (ANALYZE))");
+    target.vacuum_analyze().await?;
     let mut sum = AccountCounts::default();
     let mut mismatches = Vec::new();
     for (account, counts) in accounts.iter().zip(&expected) {

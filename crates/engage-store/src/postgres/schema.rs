@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     super::analytics::PACKED_STEPS_MIGRATION,
     super::analytics::FACT_CACHE_MIGRATION,
     super::analytics::PURCHASES_BY_TIME_MIGRATION,
+    super::history::START_ORDER_MIGRATION,
 ];
 
 /// The bot flag of interactions (`BotReason::code`, 0 for a person's). Rows written before
