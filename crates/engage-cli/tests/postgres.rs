@@ -281,3 +281,80 @@ fn bench_ingest_refuses_two_servers_on_sqlite() {
         "{err}"
     );
 }
+
+/// A setting of the PostgreSQL server the tests use (`SHOW name`).
+async fn server_setting(name: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(&server_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query_one(&format!("SHOW {name}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// What `engage serve` on `url` writes to stderr before it says it is listening.
+fn serve_stderr(url: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_engage"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            url,
+            "--data",
+        ])
+        .arg(dir.path())
+        .env("ENGAGE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("engage listening on") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        said.contains("engage listening on"),
+        "the server did not start:\n{said}"
+    );
+    said
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_warns_when_nothing_will_vacuum_its_database() {
+    let db = Database::create().await;
+    // Sessions of this database count no rows, so autovacuum has nothing to go by.
+    admin(format!("ALTER DATABASE {} SET track_counts = off", db.name)).await;
+    let said = serve_stderr(&db.url);
+    let setting = if server_setting("autovacuum").await == "off" {
+        "autovacuum = off"
+    } else {
+        "track_counts = off"
+    };
+    assert!(
+        said.contains(&format!("runs with {setting}"))
+            && said.contains("run VACUUM (ANALYZE) on a schedule"),
+        "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_warns_about_autovacuum_exactly_when_the_database_server_runs_without_it() {
+    let db = Database::create().await;
+    let off = server_setting("autovacuum").await == "off";
+    let said = serve_stderr(&db.url);
+    assert_eq!(said.contains("runs with autovacuum = off"), off, "{said}");
+    assert!(!said.contains("track_counts = off"), "{said}");
+}

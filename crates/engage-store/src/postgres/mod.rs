@@ -145,6 +145,14 @@ impl PostgresStore {
         })?;
         schema::migrate(&mut client).await?;
         schema::ensure_partitions(&client, crate::ids::now_ms()).await?;
+        if let Some(setting) = without_autovacuum(&client).await? {
+            tracing::warn!(
+                "this PostgreSQL database runs with {setting}: nothing will refresh the \
+                 planner's statistics or the visibility map as Engage's tables grow, and \
+                 ingest and history searches slow down; turn autovacuum on, or run \
+                 VACUUM (ANALYZE) on a schedule (docs/operations.md, Running on PostgreSQL)"
+            );
+        }
         drop(client);
         let changes = ChangeFeed::default();
         let listener = changes::start(config, changes.clone()).await?;
@@ -160,6 +168,31 @@ impl PostgresStore {
             partitions: Mutex::new(Some(partitions)),
         })
     }
+}
+
+/// The setting that keeps autovacuum from this database, if one does: the server runs
+/// without it (`autovacuum = off`), or this database's sessions count no rows for it to
+/// work from (`track_counts = off`, which can be set per database).
+async fn without_autovacuum(
+    client: &tokio_postgres::Client,
+) -> Result<Option<&'static str>, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT current_setting('autovacuum'), current_setting('track_counts')",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
+    let on = |i: usize| -> Result<bool, StoreError> {
+        Ok(row.try_get::<_, &str>(i).map_err(pg_err)? == "on")
+    };
+    Ok(if !on(0)? {
+        Some("autovacuum = off")
+    } else if !on(1)? {
+        Some("track_counts = off")
+    } else {
+        None
+    })
 }
 
 /// Creates the schema of an older version `version` in the empty database at `url`,
