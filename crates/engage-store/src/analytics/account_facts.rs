@@ -295,17 +295,18 @@ impl AccountFacts {
                     .cohort_at
                     .rows_of(&people.cohort, &scope.campaign_ids, from, to, &in_scope);
         } else {
-            let people = &self.people;
-            facts.eligibility = range(&people.eligibility, from, to, |e| e.at_ms)
-                .iter()
-                .filter(in_scope)
-                .cloned()
-                .collect();
-            facts.cohort = range(&people.cohort, from, to, |e| e.at_ms)
-                .iter()
-                .filter(in_scope)
-                .cloned()
-                .collect();
+            // Every row of the range when no engagement is named: one copy of the
+            // range, not a filtered collect that grows its vector as it goes.
+            let rows_of = |all: &[EligibilityFact<Visitor>]| -> Vec<EligibilityFact<Visitor>> {
+                let in_range = range(all, from, to, |e| e.at_ms);
+                if scope.engagement_ids.is_empty() {
+                    in_range.to_vec()
+                } else {
+                    in_range.iter().filter(in_scope).cloned().collect()
+                }
+            };
+            facts.eligibility = rows_of(&self.people.eligibility);
+            facts.cohort = rows_of(&self.people.cohort);
         }
 
         // Offer visitors of the cohort's (campaign, visitor) pairs, the earlier of each

@@ -274,33 +274,31 @@ fn report_with(
             sorted.sort_by_key(|v| v.hour_ms);
             Cow::Owned(sorted)
         };
-    let mut rows: BTreeMap<RowKey, Option<Accumulator>> = BTreeMap::new();
-    let add_row = |rows: &mut BTreeMap<RowKey, Option<Accumulator>>, key: RowKey| {
-        rows.entry(key).or_default();
-    };
+    // The groups, found by hash (a fact's key is mostly one seen before), then put in
+    // key order.
+    let mut groups: FxHashSet<RowKey> = FxHashSet::default();
     for e in &facts.eligibility {
-        add_row(&mut rows, keys.key(e.campaign_id, e.engagement_id, e.at_ms));
+        groups.insert(keys.key(e.campaign_id, e.engagement_id, e.at_ms));
     }
     for e in &facts.cohort {
-        add_row(&mut rows, keys.key(e.campaign_id, e.engagement_id, e.at_ms));
+        groups.insert(keys.key(e.campaign_id, e.engagement_id, e.at_ms));
     }
     for c in &facts.offer_counts {
-        add_row(
-            &mut rows,
-            keys.key(c.campaign_id, c.engagement_id, c.hour_ms),
-        );
+        groups.insert(keys.key(c.campaign_id, c.engagement_id, c.hour_ms));
     }
     if !grouping.by_offer() {
         for run in runs(&visitors, &mut keys) {
-            add_row(&mut rows, run.0);
+            groups.insert(run.0);
         }
     }
-    if rows.len() > max_rows {
+    if groups.len() > max_rows {
         return Err(ReportError::TooManyRows {
-            rows: rows.len(),
+            rows: groups.len(),
             max: max_rows,
         });
     }
+    let mut groups: Vec<RowKey> = groups.into_iter().collect();
+    groups.sort_unstable();
 
     // Bitmaps when rows times visitors is small enough: ordinals are dense from 0.
     let ordinals = visitors
@@ -311,10 +309,10 @@ fn report_with(
         .max()
         .map_or(0, |v| v as usize + 1);
     let words = ordinals.div_ceil(64);
-    let bitmaps = (rows.len() * 4).saturating_mul(words * 8) <= bitmap_bytes;
+    let bitmaps = (groups.len() * 4).saturating_mul(words * 8) <= bitmap_bytes;
     let words = bitmaps.then_some(words);
-    let mut rows: Rows = rows
-        .into_keys()
+    let mut rows: Rows = groups
+        .into_iter()
         .map(|key| {
             (
                 key,
