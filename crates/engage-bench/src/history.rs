@@ -816,13 +816,10 @@ impl Queries {
     }
 }
 
-/// The size of the PostgreSQL database at `url` (tables, indexes, TOAST; not its WAL).
-/// A filled PostgreSQL database's size, after `ANALYZE`: what autovacuum does within a
-/// minute or so of a bulk load, before which the planner takes the new rows for absent
-/// (and the timed queries would measure that minute, not the store).
-/// The bytes of a PostgreSQL database just filled, after doing what autovacuum would
-/// have done for its new rows by the time anyone searched them (`VACUUM (ANALYZE)`,
-/// timed and said).
+/// The bytes of the PostgreSQL database at `url` just filled (tables, indexes, TOAST;
+/// not its WAL), after doing what autovacuum would have done for its new rows by the
+/// time anyone searched them (`VACUUM (ANALYZE)`, timed and said): without it the
+/// planner takes the new rows for absent, and the timed queries would measure that.
 pub(crate) async fn vacuumed_database_bytes(url: &str) -> anyhow::Result<u64> {
     let store = engage_store::postgres::PostgresStore::open(url).await?;
     let vacuuming = Instant::now();

@@ -345,7 +345,6 @@ async fn interactions(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = ids.to_vec();
     let statement = tx
         .prepare_cached(
             "SELECT i.interaction_id, i.context_id, i.start_ms, i.end_ms, i.outcome,
@@ -383,7 +382,7 @@ async fn interactions(
         }
         found.insert(id, (visit_id, record));
     }
-    let mut timelines = timelines(tx, account, &ids).await?;
+    let mut timelines = timelines(tx, account, ids).await?;
     visits.sort_unstable();
     visits.dedup();
     let attributes = visit_attributes(tx, account, &visits).await?;
